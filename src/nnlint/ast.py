@@ -1,0 +1,201 @@
+"""The spec's abstract syntax tree: frozen attrs classes, each with its source span.
+
+Produced by :mod:`nnlint.parse` (the one place that sees Lark types) and read by
+:mod:`nnlint.graph` (lowering) and, for the ``train``/``data``/``deploy``/
+``budget`` sections, by :mod:`nnlint.spec`.
+"""
+
+from __future__ import annotations
+
+from typing import Union
+
+import attrs
+
+from nnlint.diagnostics import Span
+
+# ----------------------------------------------------------------- expressions
+
+
+@attrs.frozen
+class Num:
+    """A number literal, SI suffix applied (``300k`` -> 300000). ``unit`` is set for
+    section quantities such as ``8 MiB`` or ``2 ms`` (the value is not yet scaled)."""
+
+    value: int | float
+    text: str
+    span: Span
+    unit: str | None = None
+
+
+@attrs.frozen
+class Name:
+    """A reference to a block parameter (in layer arguments) or a bare word such as
+    ``true``, ``he`` or ``fp16`` used as an option value."""
+
+    id: str
+    span: Span
+
+
+@attrs.frozen
+class BinOp:
+    op: str  # one of + - * /
+    left: "Expr"
+    right: "Expr"
+    span: Span
+
+
+@attrs.frozen
+class Neg:
+    operand: "Expr"
+    span: Span
+
+
+@attrs.frozen
+class Arg:
+    """A positional (``keyword is None``) or named argument."""
+
+    keyword: str | None
+    value: "Expr"
+    span: Span
+
+
+@attrs.frozen
+class Call:
+    """``normal(0.02)`` as an option value, or ``cross_entropy(probs)`` in a section."""
+
+    name: str
+    args: tuple[Arg, ...]
+    span: Span
+
+
+@attrs.frozen
+class Symbol:
+    """A bare word in a section value, dashes allowed: ``edge-tpu``, ``adam``."""
+
+    id: str
+    span: Span
+
+
+@attrs.frozen
+class ListValue:
+    items: tuple["Expr", ...]
+    span: Span
+
+
+Expr = Union[Num, Name, BinOp, Neg, Call, Symbol, ListValue]
+
+# ------------------------------------------------------------------ statements
+
+
+@attrs.frozen
+class Layer:
+    """One step of a chain: an op or a block call, with an optional ``* N`` repeat."""
+
+    name: str
+    args: tuple[Arg, ...]
+    repeat: Expr | None
+    span: Span
+    name_span: Span
+    has_parens: bool = False
+
+
+@attrs.frozen
+class Ref:
+    """A tensor name at the start of a chain."""
+
+    name: str
+    span: Span
+
+
+@attrs.frozen
+class Chain:
+    source: Ref | Layer
+    steps: tuple[Layer, ...]
+    span: Span
+
+
+@attrs.frozen
+class Assign:
+    target: str
+    target_span: Span
+    chain: Chain
+    span: Span
+
+
+@attrs.frozen
+class InputDecl:
+    name: str
+    shape: tuple[Expr, ...] | None
+    span: Span
+    name_span: Span
+
+
+Stmt = Union[Assign, InputDecl]
+
+
+@attrs.frozen
+class Param:
+    name: str
+    default: Expr | None
+    span: Span
+
+
+@attrs.frozen
+class BlockDef:
+    name: str
+    params: tuple[Param, ...]
+    body: tuple[Stmt, ...]
+    span: Span
+    name_span: Span
+
+
+@attrs.frozen
+class ModelDef:
+    name: str
+    body: tuple[Stmt, ...]
+    span: Span
+    name_span: Span
+
+
+@attrs.frozen
+class Entry:
+    """``key = value`` (or ``key <= value`` in ``budget``)."""
+
+    key: str
+    cmp: str
+    value: Expr
+    span: Span
+    key_span: Span
+
+
+@attrs.frozen
+class Section:
+    kind: str  # train | data | deploy | budget
+    entries: tuple[Entry, ...]
+    span: Span
+
+
+@attrs.frozen
+class Suppression:
+    """``# nnlint: ignore[NN101, NN102]`` (this line) or ``ignore-file[...]``."""
+
+    kind: str  # "ignore" | "ignore-file"
+    codes: tuple[str, ...]
+    span: Span
+
+
+@attrs.frozen
+class Spec:
+    """A whole ``.nn`` file."""
+
+    models: tuple[ModelDef, ...]
+    blocks: tuple[BlockDef, ...]
+    sections: tuple[Section, ...]
+    suppressions: tuple[Suppression, ...]
+    text: str
+
+    def section(self, kind: str) -> Section | None:
+        for section in self.sections:
+            if section.kind == kind:
+                return section
+        return None

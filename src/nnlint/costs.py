@@ -1,0 +1,207 @@
+"""Stage 3: per-node costs and the model's totals.
+
+Per-op formulas live in :mod:`nnlint.ops` (one class per op). This module adds
+them up and owns the model-level conventions, each stated once:
+
+* **Training** figures are for ``train.batch`` at ``train.precision``;
+  **inference** figures for ``deploy.batch`` (1 when not given) at
+  ``deploy.precision`` (else the training precision).
+* ``params`` counts trainable and frozen parameters; a weight shared with
+  ``tie=`` is counted once. Buffers (batchnorm running statistics) are state,
+  not parameters: they are reported apart and included in both memories.
+* ``backward_flops`` follows seed 000's MNIST worked example: the gradient
+  seed of the loss (``ŷ − y``) is *not* included; it is ``loss_backward_flops``.
+* Optimizer step FLOPs and state per trainable parameter P [seed 002]:
+  SGD 2P/0, momentum 4P/1·P, Nesterov 5P/1·P, AdaGrad 7P/1·P, RMSProp 8P/1·P,
+  Adam 14P+2/2·P (the itemized count incl. bias correction), AdamW 16P+2/2·P.
+  Optimizer state is stored at the training precision (seed 004's self-check:
+  7B params in FP16 -> 14 + 14 + 28 GB).
+* ``train_step_flops = forward + backward + loss_backward + optimizer``.
+* ``train_memory = params + grads + optimizer state + buffers + cached
+  activations`` [seed 000 §memory: 4P + 4P + 4·M_opt·P + 4·B·Σn]; cached
+  activations include the model inputs.
+* ``inference_memory = params + buffers + every newly allocated tensor`` at the
+  deploy batch [seed 004 Table 8: 437,544 + 3,944 = 441,488 B], no reuse of
+  buffers between layers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from nnlint.graph import Lowered, Node
+from nnlint.ops import LOSSES, OPS, Cost, Ctx, nbytes, numel
+from nnlint.spec import Config
+
+# optimizer -> (step FLOPs as (a, b) meaning a·P + b, state tensors per parameter)
+OPTIMIZERS: dict[str, tuple[tuple[int, int], int]] = {
+    "sgd": ((2, 0), 0),
+    "momentum": ((4, 0), 1),
+    "nesterov": ((5, 0), 1),
+    "adagrad": ((7, 0), 1),
+    "rmsprop": ((8, 0), 1),
+    "adam": ((14, 2), 2),
+    "adamw": ((16, 2), 2),
+}
+
+
+@attrs.frozen
+class LayerCost:
+    node: Node
+    train: Cost  # at train.batch, training=True
+    infer: Cost  # at deploy.batch, training=False
+    counted_params: int  # params, less a weight shared with an earlier layer (tie)
+    precision: str  # training precision of this layer
+    infer_precision: str
+
+
+@attrs.frozen
+class Totals:
+    params: int
+    trainable_params: int
+    frozen_params: int
+    buffers: int
+    macs: int
+    backward_macs: int
+    input_grad_macs: int  # part of backward_macs for layers that read a model input
+    forward_flops: int
+    backward_flops: int
+    loss_backward_flops: int
+    optimizer_flops: int
+    train_step_flops: int
+    param_bytes: int
+    grad_bytes: int
+    optimizer_bytes: int
+    buffer_bytes: int
+    activation_elements: int
+    activation_bytes: int
+    train_memory_bytes: int
+    inference_param_bytes: int
+    inference_activation_bytes: int
+    inference_memory_bytes: int
+    inference_flops: int  # forward FLOPs at the deploy batch, inference mode
+    train_batch: int
+    deploy_batch: int
+    train_precision: str
+    deploy_precision: str
+    optimizer: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return attrs.asdict(self)
+
+
+@attrs.frozen
+class Report:
+    model: str
+    lowered: Lowered
+    config: Config
+    layers: tuple[LayerCost, ...]
+    totals: Totals
+
+    def layer(self, node_id: str) -> LayerCost:
+        for layer in self.layers:
+            if layer.node.id == node_id:
+                return layer
+        raise KeyError(node_id)
+
+
+def node_cost(node: Node, batch: int, training: bool) -> Cost:
+    """The cost of one node: model inputs and losses here, ops in :mod:`nnlint.ops`."""
+    if node.op == "input":
+        n = numel(node.shape)
+        return Cost(cached_elements=batch * n, output_elements=n)
+    if node.op == "loss":
+        kind = LOSSES[node.loss]
+        n = batch * numel(node.in_shapes[0])
+        per = kind.forward
+        if node.loss == "cross_entropy" and not node.fused_with_loss:
+            # On raw logits the loss runs its own log-softmax (+3 per logit, seed 002);
+            # on a softmax output the network already did (no softmax counted twice).
+            source_is_softmax = node.opts.get("on_softmax", False)
+            if not source_is_softmax:
+                per += 3
+        return Cost(forward_flops=per * n if training else 0)
+    ctx = Ctx(node.in_shapes, node.shape, node.opts, batch, trainable=node.trainable,
+              training=training, fused_with_loss=node.fused_with_loss)
+    return OPS[node.op].cost(ctx)
+
+
+def analyze(lowered: Lowered, config: Config) -> Report:
+    train, deploy = config.train, config.deploy
+    B, Bd = train.batch, deploy.batch
+    train_prec = train.precision
+    deploy_prec = deploy.precision or train_prec
+    layers = []
+    for node in lowered.nodes():
+        if node.op == "loss":
+            source = lowered.node(node.inputs[0])
+            node = attrs.evolve(node, opts={"on_softmax": source.op == "softmax"})
+        tcost = node_cost(node, B, True)
+        icost = node_cost(node, Bd, False)
+        shared = tcost.weight_params if node.tie else 0
+        layers.append(LayerCost(node, tcost, icost, tcost.params - shared,
+                                node.precision or train_prec, node.precision or deploy_prec))
+
+    def total(field: str, which: str = "train") -> int:
+        return sum(getattr(getattr(layer, which), field) for layer in layers)
+
+    params = sum(layer.counted_params for layer in layers)
+    trainable = sum(layer.counted_params for layer in layers if layer.node.trainable)
+    buffers = total("buffers")
+    (a, b), states = OPTIMIZERS[train.optimizer]
+    optimizer_flops = a * trainable + (b if trainable else 0)
+
+    loss_backward = 0
+    if lowered.loss is not None:
+        loss_node = lowered.node(lowered.loss)
+        loss_backward = LOSSES[loss_node.loss].gradient * B * numel(loss_node.in_shapes[0])
+
+    param_bytes = sum(nbytes(layer.counted_params, layer.precision) for layer in layers)
+    grad_bytes = sum(nbytes(layer.counted_params, layer.precision) for layer in layers
+                     if layer.node.trainable)
+    optimizer_bytes = states * nbytes(trainable, train_prec)
+    buffer_bytes = nbytes(buffers, train_prec)
+    activation_elements = total("cached_elements")
+    activation_bytes = sum(nbytes(layer.train.cached_elements, layer.precision)
+                           for layer in layers)
+    forward = total("forward_flops")
+    backward = total("backward_flops")
+    inference_param_bytes = sum(nbytes(layer.counted_params, layer.infer_precision)
+                                for layer in layers) + nbytes(buffers, deploy_prec)
+    inference_activation_bytes = sum(nbytes(Bd * layer.infer.output_elements,
+                                            layer.infer_precision) for layer in layers)
+    totals = Totals(
+        params=params,
+        trainable_params=trainable,
+        frozen_params=params - trainable,
+        buffers=buffers,
+        macs=total("macs"),
+        backward_macs=total("backward_macs"),
+        input_grad_macs=sum(layer.train.input_grad_macs for layer in layers
+                            if layer.node.reads_input),
+        forward_flops=forward,
+        backward_flops=backward,
+        loss_backward_flops=loss_backward,
+        optimizer_flops=optimizer_flops,
+        train_step_flops=forward + backward + loss_backward + optimizer_flops,
+        param_bytes=param_bytes,
+        grad_bytes=grad_bytes,
+        optimizer_bytes=optimizer_bytes,
+        buffer_bytes=buffer_bytes,
+        activation_elements=activation_elements,
+        activation_bytes=activation_bytes,
+        train_memory_bytes=param_bytes + grad_bytes + optimizer_bytes + buffer_bytes
+        + activation_bytes,
+        inference_param_bytes=inference_param_bytes,
+        inference_activation_bytes=inference_activation_bytes,
+        inference_memory_bytes=inference_param_bytes + inference_activation_bytes,
+        inference_flops=total("forward_flops", "infer"),
+        train_batch=B,
+        deploy_batch=Bd,
+        train_precision=train_prec,
+        deploy_precision=deploy_prec,
+        optimizer=train.optimizer,
+    )
+    return Report(lowered.name, lowered, config, tuple(layers), totals)

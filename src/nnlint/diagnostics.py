@@ -1,0 +1,125 @@
+"""Diagnostics as plain data (the pyflakes ``messages`` idea).
+
+Rules and the front end *produce* :class:`Diagnostic` values; emitters
+(text, json, sarif, github) *consume* them. Neither side knows the other.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any, Mapping
+
+import attrs
+
+
+class Severity(enum.IntEnum):
+    """Ordered so that ``severity >= fail_level`` reads naturally."""
+
+    NOTE = 1
+    WARNING = 2
+    ERROR = 3
+
+    @classmethod
+    def parse(cls, text: str) -> "Severity":
+        try:
+            return cls[text.strip().upper()]
+        except KeyError:
+            raise ValueError(
+                f"unknown severity {text!r} (expected one of: error, warning, note)"
+            ) from None
+
+    def __str__(self) -> str:
+        return self.name.lower()
+
+
+@attrs.frozen(order=True)
+class Span:
+    """A source range. Lines and columns are 1-based; ``end_column`` is exclusive
+    (SARIF's convention: the column of the character after the region)."""
+
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+
+    @classmethod
+    def point(cls, line: int, column: int, width: int = 1) -> "Span":
+        return cls(line, column, line, column + max(width, 1))
+
+    def merge(self, other: "Span") -> "Span":
+        start = min((self.line, self.column), (other.line, other.column))
+        end = max((self.end_line, self.end_column), (other.end_line, other.end_column))
+        return Span(start[0], start[1], end[0], end[1])
+
+
+FILE_START = Span(1, 1, 1, 2)
+
+
+@attrs.frozen
+class Diagnostic:
+    """One finding: what, where, how bad, how to fix, and the raw figures.
+
+    ``message`` carries the figures for a reader (rounded, with exact integers);
+    ``data`` carries the same figures as machine-readable numbers.
+    """
+
+    code: str
+    severity: Severity
+    message: str
+    span: Span
+    path: str = "<unknown>"
+    fix: str | None = None
+    data: Mapping[str, Any] = attrs.field(factory=dict)
+
+    def with_path(self, path: str) -> "Diagnostic":
+        return attrs.evolve(self, path=path)
+
+    def sort_key(self) -> tuple:
+        return (self.path, self.span.line, self.span.column, self.code, self.message)
+
+
+class SpecError(Exception):
+    """Raised by a front-end stage (parse, lowering) for a spec it cannot continue with.
+
+    Carries one or more diagnostics; the driver reports them instead of a traceback.
+    """
+
+    def __init__(self, diagnostics: "Diagnostic | list[Diagnostic]") -> None:
+        if isinstance(diagnostics, Diagnostic):
+            diagnostics = [diagnostics]
+        self.diagnostics = list(diagnostics)
+        super().__init__("; ".join(d.message for d in self.diagnostics))
+
+
+def error(code: str, message: str, span: Span, fix: str | None = None, **data: Any) -> SpecError:
+    """Shorthand for the front end: ``raise error("NN002", "...", span)``."""
+    return SpecError(Diagnostic(code, Severity.ERROR, message, span, fix=fix, data=data))
+
+
+@attrs.frozen
+class RuleMeta:
+    """What emitters and docs need to know about a code (rules and NN0xx alike)."""
+
+    code: str
+    name: str  # kebab-case, e.g. "vanishing-gradient"
+    family: str  # "spec", "training", "data", "fit", "performance", "budget"
+    severity: Severity
+    summary: str  # one line, used as SARIF shortDescription
+    doc: str  # Markdown doc page: What it does / Why is this bad? / Example / Use instead
+
+
+@attrs.frozen
+class FileResult:
+    """Everything the emitters need about one checked file.
+
+    ``path`` is the display path (relative to the working directory when the file
+    is below it, ``/`` separators). ``source`` is the spec's text, used for source
+    frames and fingerprints (``None`` when the file could not be read). ``model`` is
+    the file's entry of the JSON contract's ``models`` list, or ``None`` when the
+    spec did not get as far as a costed graph.
+    """
+
+    path: str
+    source: str | None
+    diagnostics: tuple[Diagnostic, ...] = ()
+    model: Mapping[str, Any] | None = None

@@ -1,0 +1,616 @@
+"""Stage 2b: AST -> dataflow graph (``networkx.DiGraph``), with shape inference.
+
+Blocks and ``* N`` repeats are expanded: the graph has one node per op instance,
+named so that a person can find it (``h2/residual[2]/conv2d#1``) and carrying
+the span of the text that created it. Edges carry the tensor shape.
+
+Every problem is a located diagnostic: undefined (NN002) or reassigned (NN003)
+names, unknown ops (NN004), unknown or missing options (NN005), wrong argument
+types (NN006), non-positive sizes (NN007), cycles and recursive blocks (NN008),
+shape mismatches (NN009), bad block or merge calls (NN010), sizes beyond
+nnlint's limits (NN011) and bad ``tie=`` targets (NN013).
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from fractions import Fraction
+from typing import Any, Iterator
+
+import attrs
+import networkx as nx
+
+from nnlint import ast
+from nnlint.diagnostics import Span, SpecError, error
+from nnlint.ops import LOSSES, OPS, PRECISION_BITS, Opt, Shape, ShapeError, fmt_shape, numel
+from nnlint.spec import Config
+
+# Limits that keep a hostile or mistaken spec from exhausting time or memory.
+# Each is reported as NN011 with the number that broke it.
+MAX_NODES = 500_000
+MAX_ELEMENTS = 2**40  # per-sample elements of any one tensor
+MAX_BLOCK_DEPTH = 64
+INIT_SCHEMES = ("he", "xavier", "lecun", "zeros", "ones", "normal", "uniform")
+
+
+@attrs.frozen
+class Init:
+    scheme: str
+    std: float | None = None
+
+
+@attrs.frozen
+class Node:
+    """One op instance of the lowered graph."""
+
+    id: str
+    op: str  # an op of nnlint.ops.OPS, "input" or "loss"
+    span: Span
+    shape: Shape  # per-sample output shape
+    inputs: tuple[str, ...] = ()
+    in_shapes: tuple[Shape, ...] = ()
+    opts: dict[str, Any] = attrs.field(factory=dict, eq=False)
+    tensor: str = ""  # the user's name this node's chain assigns to
+    trainable: bool = True
+    precision: str | None = None
+    tie: str | None = None  # id of the node whose weight this one shares
+    reads_input: bool = False  # one of its inputs is a model input
+    fused_with_loss: bool = False  # softmax feeding cross_entropy
+    loss: str | None = None  # for op == "loss": the loss kind
+
+
+@attrs.frozen
+class Lowered:
+    """The graph plus the names a person uses for it."""
+
+    name: str
+    graph: nx.DiGraph  # node id -> {"node": Node}; edges carry "shape"
+    order: tuple[str, ...]  # node ids in topological (execution) order
+    tensors: dict[str, str]  # model-level tensor name -> producing node id
+    inputs: tuple[str, ...]
+    loss: str | None  # node id of the loss, if train.loss is set
+
+    def node(self, node_id: str) -> Node:
+        return self.graph.nodes[node_id]["node"]
+
+    def nodes(self) -> Iterator[Node]:
+        for node_id in self.order:
+            yield self.graph.nodes[node_id]["node"]
+
+
+def _suggest(word: str, options) -> str:
+    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
+    return f"; did you mean `{close[0]}`?" if close else ""
+
+
+@attrs.define
+class _Scope:
+    prefix: str  # node-id prefix of this block instance ("" at model level)
+    env: dict[str, Any]  # block parameter values
+    tensors: dict[str, str]  # tensor name -> node id
+    calls: tuple[str, ...]  # block call stack, for recursion detection
+    overrides: dict[str, Any]  # trainable/precision given on the block call
+
+
+class _Lowerer:
+    def __init__(self, spec: ast.Spec, config: Config) -> None:
+        self.spec = spec
+        self.config = config
+        self.graph = nx.DiGraph()
+        self.order: list[str] = []
+        self.counters: dict[tuple[str, str], int] = {}
+        self.blocks: dict[str, ast.BlockDef] = {}
+        for block in spec.blocks:
+            if block.name in self.blocks:
+                raise error("NN003", f"block `{block.name}` is defined twice (first on line "
+                            f"{self.blocks[block.name].span.line})", block.name_span,
+                            fix="rename one of the blocks")
+            if block.name in OPS:
+                raise error("NN003", f"block `{block.name}` has the name of a built-in op",
+                            block.name_span, fix="rename the block")
+            self.blocks[block.name] = block
+
+    # ------------------------------------------------------------- nodes
+    def _new_id(self, prefix: str, op: str, fallback: str) -> str:
+        base = prefix or fallback
+        key = (base, op)
+        self.counters[key] = self.counters.get(key, 0) + 1
+        return f"{base}/{op}#{self.counters[key]}" if base else f"{op}#{self.counters[key]}"
+
+    def _add(self, node: Node) -> str:
+        if len(self.order) >= MAX_NODES:
+            raise error("NN011", f"the expanded graph exceeds {MAX_NODES:,} op instances",
+                        node.span, fix="lower the `* N` repeat counts",
+                        limit=MAX_NODES)
+        n = numel(node.shape)
+        if n > MAX_ELEMENTS or any(d > MAX_ELEMENTS for d in node.shape):
+            raise error("NN011", f"tensor {fmt_shape(node.shape)} has {n:,} elements per sample, "
+                        f"beyond nnlint's limit of 2^40 = {MAX_ELEMENTS:,}", node.span,
+                        fix="check the sizes", elements=n, limit=MAX_ELEMENTS)
+        self.graph.add_node(node.id, node=node)
+        for src, shape in zip(node.inputs, node.in_shapes):
+            self.graph.add_edge(src, node.id, shape=shape)
+        self.order.append(node.id)
+        return node.id
+
+    def _node(self, node_id: str) -> Node:
+        return self.graph.nodes[node_id]["node"]
+
+    # ------------------------------------------------------- expressions
+    def eval(self, expr: ast.Expr, scope: _Scope) -> Any:
+        if isinstance(expr, ast.Num):
+            if isinstance(expr.value, float) and not math.isfinite(expr.value):
+                raise error("NN011", f"the number {expr.text} is too large", expr.span,
+                            fix="use a realistic size")
+            return expr.value
+        if isinstance(expr, ast.Name):
+            if expr.id in scope.env:
+                return scope.env[expr.id]
+            return ast.Symbol(expr.id, expr.span)
+        if isinstance(expr, ast.Neg):
+            return -self._num(expr.operand, scope)
+        if isinstance(expr, ast.BinOp):
+            left, right = self._num(expr.left, scope), self._num(expr.right, scope)
+            if expr.op == "+":
+                value = left + right
+            elif expr.op == "-":
+                value = left - right
+            elif expr.op == "*":
+                value = left * right
+            else:
+                if right == 0:
+                    raise error("NN007", "division by zero", expr.span)
+                value = Fraction(left) / Fraction(right) if not (
+                    isinstance(left, float) or isinstance(right, float)) else left / right
+                if isinstance(value, Fraction):
+                    value = int(value) if value.denominator == 1 else float(value)
+            if isinstance(value, int) and abs(value) > MAX_ELEMENTS**2:
+                raise error("NN011", f"the value of this expression ({value:.3e}) is too large",
+                            expr.span, fix="use a realistic size")
+            if isinstance(value, float) and not math.isfinite(value):
+                raise error("NN011", "the value of this expression is too large", expr.span)
+            return value
+        if isinstance(expr, ast.Call):
+            return expr  # evaluated by the option that accepts it (init=normal(0.02))
+        raise error("NN006", "unexpected value here", expr.span)
+
+    def _num(self, expr: ast.Expr, scope: _Scope) -> int | float:
+        value = self.eval(expr, scope)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            if isinstance(value, ast.Symbol):
+                raise error("NN002", f"undefined parameter `{value.id}`"
+                            f"{_suggest(value.id, scope.env)}", expr.span,
+                            fix="declare it as a block parameter or write a number")
+            raise error("NN006", "expected a number here", expr.span)
+        return value
+
+    def _convert(self, opt: Opt, value: Any, span: Span, op: str) -> Any:
+        where = f"`{op}` option `{opt.name}`"
+        if opt.kind in ("int", "float"):
+            if isinstance(value, ast.Symbol):
+                raise error("NN006", f"{where} expects a number, got `{value.id}`", span,
+                            fix=f"write a number for `{opt.name}`")
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                raise error("NN006", f"{where} expects a number", span)
+            if opt.kind == "int":
+                if value != int(value):
+                    raise error("NN006", f"{where} must be a whole number, got {value}", span,
+                                fix=f"round `{opt.name}` to a whole number")
+                value = int(value)
+                if abs(value) > MAX_ELEMENTS:
+                    raise error("NN011", f"{where} = {value:,} is beyond nnlint's limit of 2^40",
+                                span, fix="use a realistic size", limit=MAX_ELEMENTS)
+            if opt.minimum is not None and value < opt.minimum:
+                bound = int(opt.minimum) if opt.kind == "int" else opt.minimum
+                raise error("NN007", f"{where} must be at least {bound}, got {value}", span,
+                            fix=f"`{opt.name}` is a size: use a positive value")
+            if opt.below is not None and value >= opt.below:
+                raise error("NN007", f"{where} must be below {opt.below}, got {value}", span)
+            return value
+        if opt.kind == "bool":
+            if isinstance(value, ast.Symbol) and value.id in ("true", "false"):
+                return value.id == "true"
+            raise error("NN006", f"{where} expects true or false", span)
+        if opt.kind == "symbol":  # precision
+            if isinstance(value, ast.Symbol) and value.id in PRECISION_BITS:
+                return value.id
+            got = f"`{value.id}`" if isinstance(value, ast.Symbol) else "a number"
+            raise error("NN006", f"{where} expects a precision ({', '.join(PRECISION_BITS)}), "
+                        f"got {got}", span)
+        if opt.kind == "init":
+            if isinstance(value, ast.Symbol) and value.id in INIT_SCHEMES \
+                    and value.id not in ("normal", "uniform"):
+                return Init(value.id)
+            if isinstance(value, ast.Call) and value.name in ("normal", "uniform") \
+                    and len(value.args) == 1:
+                return Init(value.name, float(self._num(value.args[0].value, self._scope)))
+            raise error("NN006", f"{where} expects he, xavier, lecun, zeros, ones or "
+                        "normal(std)", span)
+        if opt.kind == "tensor":
+            if isinstance(value, ast.Symbol):
+                return value
+            raise error("NN006", f"{where} expects a tensor name", span)
+        raise AssertionError(opt.kind)  # pragma: no cover
+
+    def _options(self, layer: ast.Layer, opts: tuple[Opt, ...], scope: _Scope,
+                 positional_ok: bool = True) -> dict[str, Any]:
+        by_name = {o.name: o for o in opts}
+        positional = [o for o in opts if o.positional]
+        values: dict[str, Any] = {}
+        spans: dict[str, Span] = {}
+        args = layer.args
+        if positional and positional[0].kind == "intlist":  # reshape(d1, d2, ...)
+            dims = [a for a in args if a.keyword is None]
+            args = tuple(a for a in args if a.keyword is not None)
+            if not dims:
+                raise error("NN005", f"`{layer.name}` needs at least one dimension",
+                            layer.span)
+            listed = []
+            for a in dims:
+                v = self._num(a.value, scope)
+                if v != int(v):
+                    raise error("NN006", "reshape dimensions must be whole numbers", a.span)
+                listed.append(int(v))
+            values[positional[0].name] = tuple(listed)
+            positional = positional[1:]
+        index = 0
+        for a in args:
+            if a.keyword is None:
+                if index >= len(positional):
+                    raise error("NN005", f"`{layer.name}` takes {len(positional)} positional "
+                                f"argument{'s' if len(positional) != 1 else ''}, got more",
+                                a.span, fix=f"name the option, e.g. `{layer.name}(..., "
+                                f"{'stride=2' if 'stride' in by_name else 'bias=false'})`")
+                opt = positional[index]
+                index += 1
+            else:
+                if a.keyword not in by_name:
+                    raise error("NN005", f"`{layer.name}` has no option `{a.keyword}`"
+                                f"{_suggest(a.keyword, by_name)} (options: "
+                                f"{', '.join(by_name)})", a.span)
+                opt = by_name[a.keyword]
+                if opt.name in values:
+                    raise error("NN005", f"option `{opt.name}` is given twice", a.span)
+            spans[opt.name] = a.span
+            self._scope = scope
+            values[opt.name] = self._convert(opt, self.eval(a.value, scope), a.value.span,
+                                             layer.name)
+        for opt in opts:
+            if opt.name not in values:
+                if opt.required:
+                    raise error("NN005", f"`{layer.name}` needs `{opt.name}`", layer.span,
+                                fix=f"write `{layer.name}({', '.join(o.name for o in opts if o.required)})`")
+                values[opt.name] = opt.default
+        values["_spans"] = spans
+        return values
+
+    # ------------------------------------------------------------ bodies
+    def lower_model(self, model: ast.ModelDef) -> Lowered:
+        scope = _Scope("", {}, {}, (), {})
+        inputs = []
+        for stmt in model.body:
+            if isinstance(stmt, ast.InputDecl):
+                if stmt.name in scope.tensors:
+                    raise error("NN003", f"`{stmt.name}` is declared twice", stmt.name_span)
+                if stmt.shape is None:
+                    raise error("NN005", f"model input `{stmt.name}` needs a per-sample shape, "
+                                f"e.g. `input {stmt.name}: [784]`", stmt.span)
+                dims = []
+                for d in stmt.shape:
+                    v = self._num(d, scope)
+                    if v != int(v) or v < 1:
+                        raise error("NN007", f"input dimensions must be positive whole numbers, "
+                                    f"got {v}", d.span)
+                    dims.append(int(v))
+                node = Node(stmt.name, "input", stmt.span, tuple(dims), tensor=stmt.name)
+                if stmt.name in self.graph:
+                    raise error("NN003", f"`{stmt.name}` is declared twice", stmt.name_span)
+                scope.tensors[stmt.name] = self._add(node)
+                inputs.append(node.id)
+        if not inputs:
+            raise error("NN005", f"model `{model.name}` declares no input", model.name_span,
+                        fix="add a line such as `input x: [784]`")
+        self._body(model.body, scope)
+        loss_id = self._loss(scope)
+        return Lowered(model.name, self.graph, tuple(self.order), dict(scope.tensors),
+                       tuple(inputs), loss_id)
+
+    def _body(self, body: tuple[ast.Stmt, ...], scope: _Scope) -> str | None:
+        """Lower the assignments of a model or block body in dependency order.
+        Returns the name of the last assignment (a block's output)."""
+        assigns: dict[str, ast.Assign] = {}
+        for stmt in body:
+            if isinstance(stmt, ast.Assign):
+                if stmt.target in assigns or stmt.target in scope.tensors:
+                    first = assigns.get(stmt.target)
+                    where = f" (first on line {first.span.line})" if first else " (an input)"
+                    raise error("NN003", f"`{stmt.target}` is assigned twice{where}; names are "
+                                "single-assignment", stmt.target_span,
+                                fix=f"give the new tensor its own name, e.g. `{stmt.target}2`")
+                assigns[stmt.target] = stmt
+        deps = nx.DiGraph()
+        index = {name: i for i, name in enumerate(assigns)}
+        deps.add_nodes_from(assigns)
+        for name, stmt in assigns.items():
+            for ref, span in _references(stmt.chain):
+                if ref in assigns:
+                    deps.add_edge(ref, name)
+                elif ref not in scope.tensors:
+                    known = list(assigns) + list(scope.tensors)
+                    raise error("NN002", f"undefined name `{ref}`{_suggest(ref, known)}", span,
+                                fix="define it before use, or check the spelling")
+        try:
+            cycle = nx.find_cycle(deps)
+        except nx.NetworkXNoCycle:
+            cycle = None
+        if cycle:
+            path = [u for u, _ in cycle] + [cycle[0][0]]
+            stmt = assigns[path[0]]
+            raise error("NN008", f"cycle between tensors: {' -> '.join(path)}", stmt.target_span,
+                        fix="a dataflow graph has no cycles: break the loop", cycle=path)
+        last = None
+        for name in nx.lexicographical_topological_sort(deps, key=lambda n: index[n]):
+            stmt = assigns[name]
+            scope.tensors[name] = self._chain(stmt, scope)
+            last = name
+        if body and last is None:
+            return None
+        # A block's output is its last assignment in source order.
+        return list(assigns)[-1] if assigns else None
+
+    def _chain(self, stmt: ast.Assign, scope: _Scope) -> str:
+        chain = stmt.chain
+        prefix = scope.prefix or stmt.target
+        source = chain.source
+        if isinstance(source, ast.Ref):
+            current = scope.tensors[source.name]
+        else:
+            current = self._merge(source, scope, prefix, stmt.target)
+        for step in chain.steps:
+            current = self._step(step, current, scope, prefix, stmt.target)
+        return current
+
+    def _merge(self, layer: ast.Layer, scope: _Scope, prefix: str, target: str) -> str:
+        op = OPS.get(layer.name)
+        if op is None or op.family != "merge":
+            if layer.name in self.blocks or op is not None:
+                raise error("NN010", f"`{layer.name}` needs an input: write `x -> "
+                            f"{layer.name}(...)`", layer.name_span,
+                            fix="start the chain with a tensor name")
+            known = [n for n, o in OPS.items() if o.family == "merge"]
+            raise error("NN004", f"unknown merge `{layer.name}`{_suggest(layer.name, known)} "
+                        f"(merges: {', '.join(known)})", layer.name_span)
+        tensors = [a for a in layer.args if a.keyword is None]
+        if len(tensors) < 2:
+            raise error("NN010", f"`{layer.name}` takes two or more tensor names, e.g. "
+                        f"`{layer.name}(x, y)`", layer.span)
+        inputs = []
+        for a in tensors:
+            if not isinstance(a.value, ast.Name):
+                raise error("NN006", f"`{layer.name}` takes tensor names", a.span)
+            inputs.append(scope.tensors[a.value.id])
+        if layer.repeat is not None:
+            raise error("NN010", f"a merge cannot be repeated with `*`", layer.repeat.span)
+        options = self._options(attrs.evolve(layer, args=tuple(a for a in layer.args
+                                                               if a.keyword is not None)),
+                                op.all_opts(), scope)
+        return self._op_node(layer, op, inputs, options, scope, prefix)
+
+    def _step(self, layer: ast.Layer, current: str, scope: _Scope, prefix: str,
+              target: str) -> str:
+        count = 1
+        if layer.repeat is not None:
+            value = self._num(layer.repeat, scope)
+            if value != int(value):
+                raise error("NN006", f"a repeat count must be a whole number, got {value}",
+                            layer.repeat.span)
+            count = int(value)
+            if count < 1:
+                raise error("NN007", f"a repeat count must be at least 1, got {count}",
+                            layer.repeat.span, fix="remove the layer or repeat it at least once")
+            if count > MAX_NODES:
+                raise error("NN011", f"repeat count {count:,} exceeds nnlint's limit of "
+                            f"{MAX_NODES:,} op instances", layer.repeat.span,
+                            fix="lower the repeat count", limit=MAX_NODES)
+        if layer.name in self.blocks:
+            for _ in range(count):
+                current = self._block(layer, current, scope, prefix)
+            return current
+        op = OPS.get(layer.name)
+        if op is None:
+            if layer.name in scope.tensors or layer.name in LOSSES:
+                hint = (f"`{layer.name}` is a tensor; use a merge such as `add({layer.name}, ...)`"
+                        if layer.name in scope.tensors else "losses go in the `train` section")
+                raise error("NN004", f"`{layer.name}` is not an op: {hint}", layer.name_span)
+            known = list(OPS) + list(self.blocks)
+            raise error("NN004", f"unknown op `{layer.name}`{_suggest(layer.name, known)}",
+                        layer.name_span, fix="see the op catalog in the README")
+        if op.family == "merge":
+            raise error("NN010", f"`{layer.name}` merges named tensors: write "
+                        f"`{layer.name}(a, b)` at the start of a chain", layer.name_span)
+        options = self._options(layer, op.all_opts(), scope)
+        for _ in range(count):
+            current = self._op_node(layer, op, [current], options, scope, prefix)
+        return current
+
+    def _op_node(self, layer: ast.Layer, op, inputs: list[str], options: dict[str, Any],
+                 scope: _Scope, prefix: str) -> str:
+        in_nodes = [self._node(i) for i in inputs]
+        in_shapes = tuple(n.shape for n in in_nodes)
+        spans = options.pop("_spans")
+        try:
+            shape = op.infer(in_shapes, options)
+        except ShapeError as exc:
+            raise error(exc.code, str(exc), layer.span,
+                        fix="check the sizes around this layer (`nnlint report` prints every "
+                        "shape)", shapes=[list(s) for s in in_shapes]) from None
+        trainable = options.pop("trainable")
+        if scope.overrides.get("trainable") is False:
+            trainable = False
+        precision = options.pop("precision") or scope.overrides.get("precision")
+        tie = None
+        if op.has_weights and options.get("tie") is not None:
+            tie = self._tie(options["tie"], op, options, in_shapes, scope, spans["tie"])
+        node = Node(
+            id=self._new_id(prefix, op.name, ""),
+            op=op.name,
+            span=layer.span,
+            shape=tuple(shape),
+            inputs=tuple(inputs),
+            in_shapes=in_shapes,
+            opts=options,
+            tensor=prefix.split("/")[0],
+            trainable=trainable,
+            precision=precision,
+            tie=tie,
+            reads_input=any(n.op == "input" for n in in_nodes),
+        )
+        return self._add(node)
+
+    def _tie(self, ref: ast.Symbol, op, options, in_shapes, scope: _Scope, span: Span) -> str:
+        if ref.id not in scope.tensors:
+            raise error("NN002", f"undefined name `{ref.id}` in `tie=`"
+                        f"{_suggest(ref.id, scope.tensors)}", span)
+        # The layer that produced the tensor: walk back over weightless single-input ops.
+        node = self._node(scope.tensors[ref.id])
+        while not OPS.get(node.op) or not OPS[node.op].has_weights:
+            if len(node.inputs) != 1:
+                raise error("NN013", f"`tie={ref.id}`: no layer with weights produced "
+                            f"`{ref.id}`", span, fix="tie to the output of an embedding or dense")
+            node = self._node(node.inputs[0])
+        mine = _weight_shape(op.name, options, in_shapes)
+        theirs = _weight_shape(node.op, node.opts, node.in_shapes)
+        if mine is None or theirs is None or sorted(mine) != sorted(theirs):
+            raise error("NN013", f"`tie={ref.id}`: this {op.name}'s weight "
+                        f"{fmt_shape(mine or ())} cannot share {node.id}'s weight "
+                        f"{fmt_shape(theirs or ())}", span,
+                        fix="tied weights must have the same shape (or its transpose)")
+        return node.tie or node.id
+
+    def _block(self, layer: ast.Layer, current: str, scope: _Scope, prefix: str) -> str:
+        block = self.blocks[layer.name]
+        if layer.name in scope.calls:
+            path = " -> ".join(scope.calls[scope.calls.index(layer.name):] + (layer.name,))
+            raise error("NN008", f"recursive block call: {path}", layer.name_span,
+                        fix="a block cannot contain itself")
+        if len(scope.calls) >= MAX_BLOCK_DEPTH:
+            raise error("NN011", f"blocks nested more than {MAX_BLOCK_DEPTH} deep",
+                        layer.name_span, limit=MAX_BLOCK_DEPTH)
+        env = self._bind(block, layer, scope)
+        overrides = dict(scope.overrides)
+        for key in ("trainable", "precision"):
+            if key in env.get("__overrides__", {}):
+                overrides[key] = env["__overrides__"][key]
+        env.pop("__overrides__", None)
+        key = (prefix, layer.name + "[]")
+        self.counters[key] = self.counters.get(key, 0) + 1
+        inner = _Scope(f"{prefix}/{layer.name}[{self.counters[key]}]", env, {},
+                       scope.calls + (layer.name,), overrides)
+        block_inputs = [s for s in block.body if isinstance(s, ast.InputDecl)]
+        if len(block_inputs) != 1:
+            raise error("NN010", f"block `{block.name}` must declare exactly one `input`, it "
+                        f"declares {len(block_inputs)}", block.name_span)
+        inner.tensors[block_inputs[0].name] = current
+        out = self._body(block.body, inner)
+        if out is None:
+            raise error("NN010", f"block `{block.name}` assigns nothing, so it has no output",
+                        block.name_span)
+        return inner.tensors[out]
+
+    def _bind(self, block: ast.BlockDef, layer: ast.Layer, scope: _Scope) -> dict[str, Any]:
+        env: dict[str, Any] = {}
+        params = {p.name: p for p in block.params}
+        positional = [a for a in layer.args if a.keyword is None]
+        if len(positional) > len(block.params):
+            raise error("NN010", f"block `{block.name}` takes {len(block.params)} argument"
+                        f"{'s' if len(block.params) != 1 else ''} "
+                        f"({', '.join(params) or 'none'}), got {len(positional)}", layer.span,
+                        fix=f"call it as `{block.name}({', '.join(params)})`")
+        for p, a in zip(block.params, positional):
+            env[p.name] = self.eval(a.value, scope)
+        overrides = {}
+        for a in layer.args:
+            if a.keyword is None:
+                continue
+            if a.keyword in params:
+                if a.keyword in env:
+                    raise error("NN010", f"`{a.keyword}` is given twice", a.span)
+                env[a.keyword] = self.eval(a.value, scope)
+            elif a.keyword in ("trainable", "precision"):
+                opt = Opt("trainable", "bool") if a.keyword == "trainable" else Opt("precision",
+                                                                                    "symbol")
+                overrides[a.keyword] = self._convert(opt, self.eval(a.value, scope),
+                                                     a.value.span, block.name)
+            else:
+                raise error("NN010", f"block `{block.name}` has no parameter `{a.keyword}`"
+                            f"{_suggest(a.keyword, params)} (parameters: "
+                            f"{', '.join(params) or 'none'})", a.span)
+        for p in block.params:
+            if p.name not in env:
+                if p.default is None:
+                    raise error("NN010", f"block `{block.name}` needs `{p.name}`", layer.span,
+                                fix=f"call it as `{block.name}({', '.join(params)})`")
+                env[p.name] = self.eval(p.default, _Scope("", dict(env), {}, (), {}))
+        env["__overrides__"] = overrides
+        return env
+
+    def _loss(self, scope: _Scope) -> str | None:
+        loss = self.config.train.loss
+        if loss is None:
+            return None
+        if loss.tensor not in scope.tensors:
+            raise error("NN002", f"the loss reads `{loss.tensor}`, which the model does not "
+                        f"define{_suggest(loss.tensor, scope.tensors)}", loss.tensor_span,
+                        fix="name a tensor of the model, e.g. its logits")
+        source = self._node(scope.tensors[loss.tensor])
+        node = Node(
+            id=f"loss/{loss.kind}", op="loss", span=loss.span, shape=(),
+            inputs=(source.id,), in_shapes=(source.shape,), tensor="loss", loss=loss.kind,
+            reads_input=source.op == "input",
+        )
+        if loss.kind == "cross_entropy" and source.op == "softmax":
+            self.graph.nodes[source.id]["node"] = attrs.evolve(source, fused_with_loss=True)
+        return self._add(node)
+
+
+def _weight_shape(op: str, opts, in_shapes) -> tuple[int, ...] | None:
+    if op == "dense":
+        return (opts["units"], in_shapes[0][-1])
+    if op == "embedding":
+        return (opts["vocab"], opts["dim"])
+    return None
+
+
+def _references(chain: ast.Chain) -> Iterator[tuple[str, Span]]:
+    """Tensor names a chain reads: its source, merge arguments and ``tie=`` targets."""
+    source = chain.source
+    if isinstance(source, ast.Ref):
+        yield source.name, source.span
+    else:
+        for a in source.args:
+            if a.keyword is None and isinstance(a.value, ast.Name):
+                yield a.value.id, a.value.span
+    for step in chain.steps:
+        for a in step.args:
+            if a.keyword == "tie" and isinstance(a.value, ast.Name):
+                yield a.value.id, a.value.span
+
+
+def lower(spec: ast.Spec, config: Config) -> Lowered:
+    """Lower the spec's model. Raises :class:`SpecError` with a located diagnostic."""
+    if not spec.models:
+        raise error("NN014", "the spec defines no `model`", Span.point(1, 1),
+                    fix="add `model NAME { input x: [...] ... }`")
+    if len(spec.models) > 1:
+        second = spec.models[1]
+        raise error("NN014", f"one model per file: `{second.name}` is a second model (the first "
+                    f"is `{spec.models[0].name}`)", second.name_span,
+                    fix="move it to a file of its own")
+    try:
+        return _Lowerer(spec, config).lower_model(spec.models[0])
+    except RecursionError:
+        raise error("NN011", "blocks nested too deeply", spec.models[0].name_span) from None
+
+
+__all__ = ["Lowered", "Node", "Init", "lower", "SpecError", "MAX_NODES", "MAX_ELEMENTS"]

@@ -1,0 +1,360 @@
+"""Hardware target profiles: what a device can hold, move and compute.
+
+One TOML file per target lives in ``rules/targets/<id>.toml``. Every quantity is in SI base units:
+
+* capacities in bytes (``memory_bytes``, ``onchip_bytes``, ``flash_bytes``),
+* bandwidths in bytes per second (``bandwidth``, ``host_link_bandwidth``),
+* peaks in operations per second: FLOP/s for floating point, op/s for integers, where one
+  multiply-accumulate counts as two operations (the vendors' TFLOPS/TOPS convention),
+* power in watts.
+
+``[peak]`` holds dense peaks and ``[peak_sparse]`` the 2:4 structured-sparsity figures; the two
+are never mixed. Each number in the shipped files carries a comment naming its public source.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import math
+import os
+import re
+import sys
+import types
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from nnlint.resources import data_dir
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+__all__ = [
+    "KINDS",
+    "OP_NAMES",
+    "PRECISIONS",
+    "Target",
+    "TargetError",
+    "UnknownTarget",
+    "builtin_targets",
+    "load_target_file",
+    "resolve_target",
+]
+
+#: Arithmetic formats a target may list, widest first.
+PRECISIONS: tuple[str, ...] = ("fp64", "fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4")
+
+#: Device classes.
+KINDS: frozenset[str] = frozenset({"gpu", "edge-accelerator", "cpu", "mcu"})
+
+#: The nnlint op names an ``[ops] unsupported`` list may mention.
+OP_NAMES: frozenset[str] = frozenset(
+    """
+    dense conv2d maxpool avgpool global_avgpool adaptive_avgpool flatten reshape batchnorm
+    layernorm groupnorm dropout embedding attention add concat matmul relu relu6 leaky_relu prelu
+    elu gelu silu sigmoid tanh softmax log_softmax identity
+    """.split()
+)
+
+_ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+
+
+def _frozen_mapping(value: Mapping[str, float]) -> Mapping[str, float]:
+    return types.MappingProxyType(dict(value))
+
+
+@attrs.frozen
+class Target:
+    """One hardware target.
+
+    Units: ``memory_bytes``/``onchip_bytes``/``flash_bytes`` in bytes; ``bandwidth`` and
+    ``host_link_bandwidth`` in bytes/s; ``peak``/``peak_sparse`` in FLOP/s (op/s for integer
+    precisions) keyed by precision name; ``power_w`` in watts.
+
+    * ``memory_bytes``: capacity that must hold weights and activations (device memory for a GPU,
+      board RAM for an edge accelerator or CPU, SRAM for an MCU).
+    * ``bandwidth``: the main-memory bandwidth parameters are read at. For the Edge TPU this is the
+      host link that uncached parameters stream over.
+    * ``onchip_bytes``: on-chip SRAM usable for caching parameters (0 = not modelled).
+    * ``host_link_bandwidth``: link for devices that stream parameters from the host (0 = none).
+    * ``unified_memory``: ``memory_bytes`` is shared with a host CPU and its OS or firmware (SoC
+      DRAM, system RAM, MCU SRAM), so the model cannot have all of it. False for discrete memory.
+    * ``flash_bytes``: MCU flash that holds the weights (0 = not applicable).
+    * ``source``: the TOML file the target was loaded from ("" when built in code).
+    """
+
+    id: str
+    name: str
+    kind: str
+    memory_bytes: int
+    bandwidth: float
+    onchip_bytes: int
+    host_link_bandwidth: float
+    power_w: float
+    unified_memory: bool
+    precisions: frozenset[str] = attrs.field(converter=frozenset)
+    peak: Mapping[str, float] = attrs.field(converter=_frozen_mapping, hash=False)
+    peak_sparse: Mapping[str, float] = attrs.field(converter=_frozen_mapping, hash=False)
+    unsupported_ops: frozenset[str] = attrs.field(converter=frozenset)
+    source: str
+    flash_bytes: int = 0
+    notes: str = ""
+
+    def supports_precision(self, precision: str) -> bool:
+        """True if the device runs ``precision`` arithmetic natively."""
+        return precision in self.precisions
+
+    def peak_for(self, precision: str) -> float | None:
+        """Dense peak for ``precision`` in FLOP/s (op/s for integers).
+
+        None when the device has no such arithmetic. ``tf32`` falls back to the fp32 peak when
+        the target lists tf32 but publishes no tf32 rate.
+        """
+        if precision in self.peak:
+            return self.peak[precision]
+        if precision == "tf32" and "tf32" in self.precisions:
+            return self.peak.get("fp32")
+        return None
+
+    def ridge_point(self, precision: str) -> float | None:
+        """Roofline ridge point in FLOP per byte: ``peak_for(precision) / bandwidth``.
+
+        Kernels with a lower arithmetic intensity are memory-bound on this target.
+        """
+        peak = self.peak_for(precision)
+        return None if peak is None else peak / self.bandwidth
+
+
+class TargetError(Exception):
+    """A target file is unreadable or invalid.
+
+    ``path`` is the file, ``key`` the offending (dotted) key or None, ``message`` what is wrong.
+    ``str()`` gives ``"path: key: message"``, leaving out parts that are empty.
+    """
+
+    def __init__(self, path: str, key: str | None, message: str) -> None:
+        self.path = str(path)
+        self.key = key
+        self.message = message
+        super().__init__(": ".join(part for part in (self.path, key, message) if part))
+
+
+class UnknownTarget(TargetError):
+    """``resolve_target`` got a name that is neither built in nor among the extra targets."""
+
+    def __init__(self, name: str, known: list[str], suggestion: str | None) -> None:
+        self.name = name
+        self.known = tuple(known)
+        self.suggestion = suggestion
+        hint = f"; did you mean {suggestion!r}?" if suggestion else ";"
+        message = f"unknown target {name!r}{hint} known targets: {', '.join(known)}"
+        super().__init__("", None, message)
+
+
+# --- loading -------------------------------------------------------------------------------
+
+_REQUIRED = ("id", "name", "kind", "memory_bytes", "bandwidth", "power_w", "precisions", "peak")
+_OPTIONAL = (
+    "onchip_bytes",
+    "host_link_bandwidth",
+    "unified_memory",
+    "flash_bytes",
+    "notes",
+    "peak_sparse",
+    "ops",
+)
+_OPS_KEYS = ("unsupported", "notes")
+
+
+class _Reader:
+    """Type-checked access to one parsed TOML file; every failure names the file and the key."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def fail(self, key: str | None, message: str) -> TargetError:
+        return TargetError(self.path, key, message)
+
+    def check_keys(
+        self, table: Mapping[str, Any], allowed: tuple[str, ...], prefix: str = ""
+    ) -> None:
+        for key in table:
+            if key not in allowed:
+                raise self.fail(prefix + key, f"unknown key (allowed: {', '.join(allowed)})")
+
+    def string(
+        self, table: Mapping[str, Any], key: str, default: str | None = None, prefix: str = ""
+    ) -> str:
+        value = table.get(key, default)
+        if not isinstance(value, str):
+            raise self.fail(prefix + key, f"must be a string, got {_describe(value)}")
+        return value
+
+    def number(
+        self, value: Any, key: str, *, integer: bool = False, allow_zero: bool = False
+    ) -> Any:
+        """A positive (with ``allow_zero``: non-negative) finite number; ``integer`` demands int."""
+        wanted = "an integer" if integer else "a number"
+        types_ok = (int,) if integer else (int, float)
+        if isinstance(value, bool) or not isinstance(value, types_ok):
+            raise self.fail(key, f"must be {wanted}, got {_describe(value)}")
+        if not math.isfinite(value):
+            raise self.fail(key, f"must be finite, got {value!r}")
+        if value < 0 or (value == 0 and not allow_zero):
+            bound = "non-negative" if allow_zero else "positive"
+            raise self.fail(key, f"must be {bound}, got {value!r}")
+        return value
+
+    def table(self, data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+        value = data.get(key, {})
+        if not isinstance(value, dict):
+            raise self.fail(key, f"must be a table, got {_describe(value)}")
+        return value
+
+    def string_list(self, value: Any, key: str) -> list[str]:
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise self.fail(key, f"must be a list of strings, got {_describe(value)}")
+        duplicates = sorted({item for item in value if value.count(item) > 1})
+        if duplicates:
+            raise self.fail(key, f"lists {', '.join(map(repr, duplicates))} more than once")
+        return value
+
+    def name_in(self, name: str, known: Any, key: str, what: str) -> None:
+        if name not in known:
+            close = difflib.get_close_matches(name, sorted(known), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            known_list = ", ".join(sorted(known))
+            raise self.fail(key, f"unknown {what} {name!r}{hint} (known: {known_list})")
+
+    def peaks(self, data: Mapping[str, Any], key: str, precisions: list[str]) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for precision, value in self.table(data, key).items():
+            self.name_in(precision, PRECISIONS, f"{key}.{precision}", "precision")
+            if precision not in precisions:
+                raise self.fail(f"{key}.{precision}", f"{precision!r} is not listed in precisions")
+            out[precision] = float(self.number(value, f"{key}.{precision}"))
+        return out
+
+
+def _describe(value: Any) -> str:
+    return "nothing" if value is None else f"{type(value).__name__} {value!r}"
+
+
+def load_target_file(path: str | os.PathLike[str]) -> Target:
+    """Load and validate one target TOML file.
+
+    Raises TargetError naming the file and key for: invalid TOML, unknown keys, missing required
+    keys, wrong types, non-positive numbers (zero is allowed for ``onchip_bytes``,
+    ``host_link_bandwidth`` and ``flash_bytes``), unknown kind, precision or op names, a peak for an
+    unlisted precision, a listed precision without a dense peak (tf32 may fall back to fp32), and a
+    sparse peak below the dense one.
+    """
+    source = str(path)
+    r = _Reader(source)
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise r.fail(None, f"cannot read file: {exc.strerror or exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise r.fail(None, f"invalid TOML: {exc}") from exc
+
+    r.check_keys(data, _REQUIRED + _OPTIONAL)
+    for key in _REQUIRED:
+        if key not in data:
+            raise r.fail(key, "missing required key")
+
+    target_id = r.string(data, "id")
+    if not _ID_RE.match(target_id):
+        raise r.fail("id", f"must use lower-case letters, digits, '.', '_', '-'; got {target_id!r}")
+    kind = r.string(data, "kind")
+    r.name_in(kind, KINDS, "kind", "kind")
+    unified = data.get("unified_memory", False)
+    if not isinstance(unified, bool):
+        raise r.fail("unified_memory", f"must be true or false, got {_describe(unified)}")
+
+    precisions = r.string_list(data["precisions"], "precisions")
+    if not precisions:
+        raise r.fail("precisions", "must list at least one precision")
+    for precision in precisions:
+        r.name_in(precision, PRECISIONS, "precisions", "precision")
+    peak = r.peaks(data, "peak", precisions)
+    peak_sparse = r.peaks(data, "peak_sparse", precisions)
+    for precision in precisions:
+        if precision not in peak and not (precision == "tf32" and "fp32" in peak):
+            raise r.fail(f"peak.{precision}", f"{precision!r} is in precisions but has no peak")
+    for precision, sparse in peak_sparse.items():
+        dense = peak.get(precision)
+        if dense is not None and sparse < dense:
+            message = f"sparse peak {sparse:g} is below the dense peak {dense:g}"
+            raise r.fail(f"peak_sparse.{precision}", message)
+
+    ops = r.table(data, "ops")
+    r.check_keys(ops, _OPS_KEYS, prefix="ops.")
+    unsupported = r.string_list(ops.get("unsupported", []), "ops.unsupported")
+    for op in unsupported:
+        r.name_in(op, OP_NAMES, "ops.unsupported", "op")
+    notes = [r.string(data, "notes", ""), r.string(ops, "notes", "", prefix="ops.")]
+
+    return Target(
+        id=target_id,
+        name=r.string(data, "name"),
+        kind=kind,
+        memory_bytes=r.number(data["memory_bytes"], "memory_bytes", integer=True),
+        bandwidth=float(r.number(data["bandwidth"], "bandwidth")),
+        onchip_bytes=r.number(
+            data.get("onchip_bytes", 0), "onchip_bytes", integer=True, allow_zero=True
+        ),
+        host_link_bandwidth=float(
+            r.number(data.get("host_link_bandwidth", 0), "host_link_bandwidth", allow_zero=True)
+        ),
+        power_w=float(r.number(data["power_w"], "power_w")),
+        unified_memory=unified,
+        precisions=precisions,
+        peak=peak,
+        peak_sparse=peak_sparse,
+        unsupported_ops=unsupported,
+        source=source,
+        flash_bytes=r.number(
+            data.get("flash_bytes", 0), "flash_bytes", integer=True, allow_zero=True
+        ),
+        notes="\n\n".join(note.strip() for note in notes if note.strip()),
+    )
+
+
+@functools.cache
+def _load_builtins() -> Mapping[str, Target]:
+    targets: dict[str, Target] = {}
+    for path in sorted((data_dir("rules") / "targets").glob("*.toml")):
+        target = load_target_file(path)
+        if target.id != path.stem:
+            message = f"{target.id!r} does not match the file name {path.stem!r}"
+            raise TargetError(str(path), "id", message)
+        targets[target.id] = target
+    return types.MappingProxyType(targets)
+
+
+def builtin_targets() -> dict[str, Target]:
+    """All shipped targets by id (files are read once and cached; the dict is a fresh copy)."""
+    return dict(_load_builtins())
+
+
+def resolve_target(name: str, extra: Mapping[str, Target] | None = None) -> Target:
+    """Look a target up by id; ``extra`` targets are added to the built-ins and win on a clash.
+
+    Matching is exact, then case-insensitive. Raises UnknownTarget listing the known ids and the
+    closest one.
+    """
+    table = {**_load_builtins(), **(extra or {})}
+    if name in table:
+        return table[name]
+    lowered = {key.lower(): key for key in table}
+    if name.lower() in lowered:
+        return table[lowered[name.lower()]]
+    known = sorted(table)
+    close = difflib.get_close_matches(name.lower(), list(lowered), n=1)
+    raise UnknownTarget(name, known, lowered[close[0]] if close else None)

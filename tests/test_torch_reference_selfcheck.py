@@ -1,0 +1,116 @@
+"""The PyTorch reference builds are themselves right: known parameter counts and FLOPs.
+
+These tests check ``torch_reference`` against published and hand-computed figures,
+so that comparing nnlint with it compares nnlint with the real architectures.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import pytest
+
+pytest.importorskip("torch")
+
+try:  # tests/ as a package or as a plain folder on sys.path
+    from . import torch_reference as ref
+except ImportError:
+    import torch_reference as ref
+
+
+@functools.lru_cache(maxsize=None)
+def measured(stem: str) -> dict:
+    return ref.measure(stem)
+
+
+# tiny_gpt by hand (vocab 8000, T 256, D 256, 4 heads, 4 pre-LN layers, tied head):
+#   token embedding 8000·256                       = 2,048,000
+#   position embedding 256·256                     =    65,536
+#   per layer: layernorm 2·256                     =       512
+#              attention 4(256² + 256)             =   263,168
+#              layernorm 2·256                     =       512
+#              dense 256→1024: 256·1024 + 1024     =   263,168
+#              dense 1024→256: 1024·256 + 256      =   262,400
+#              layer total                         =   789,760
+#   4 layers                                       = 3,159,040
+#   final layernorm 2·256                          =       512
+#   output head tied to the token embedding        =         0
+#   total 2,048,000 + 65,536 + 3,159,040 + 512     = 5,273,088
+TINY_GPT_PARAMS = 2_048_000 + 65_536 + 4 * (512 + 263_168 + 512 + 263_168 + 262_400) + 512
+
+KNOWN_PARAMS = {
+    "mnist_mlp": 235_146,        # seed worked example 5.1
+    "xor": 9,                    # 2·2 + 2 + 2·1 + 1
+    "resnet50": 25_557_032,      # torchvision resnet50
+    "bert_base": 108_891_648,    # BERT-base encoder without the pooler
+    "mobilenet_v2": 3_504_872,   # torchvision mobilenet_v2
+    "tiny_gpt": TINY_GPT_PARAMS,
+}
+
+
+def test_every_example_has_a_reference() -> None:
+    assert set(ref.ARCHITECTURES) == set(KNOWN_PARAMS)
+    assert TINY_GPT_PARAMS == 5_273_088
+
+
+@pytest.mark.parametrize("stem", sorted(KNOWN_PARAMS))
+def test_parameter_count(stem: str) -> None:
+    assert measured(stem)["params"] == KNOWN_PARAMS[stem]
+
+
+@pytest.mark.parametrize("stem", sorted(KNOWN_PARAMS))
+def test_forward_flops_are_whole_macs(stem: str) -> None:
+    forward = measured(stem)["forward_flops"]
+    assert forward > 0
+    assert forward % 2 == 0
+
+
+def _transformer_layer_macs(t: int, d: int, d_ff: int) -> int:
+    # 4 projections 4·T·D², scores and weighted sum 2·T²·D, FFN 2·T·D·d_ff
+    return 4 * t * d * d + 2 * t * t * d + 2 * t * d * d_ff
+
+
+# Forward MACs for one sample (FlopCounterMode reports 2 FLOPs per MAC and counts
+# only matrix products and convolutions).
+HAND_FORWARD_MACS = {
+    "mnist_mlp": 784 * 256 + 256 * 128 + 128 * 10,                        # 234,752
+    "xor": 2 * 2 + 2 * 1,
+    "bert_base": 12 * _transformer_layer_macs(128, 768, 3072),          # 11,173,625,856
+    "tiny_gpt": 4 * _transformer_layer_macs(256, 256, 1024) + 256 * 256 * 8000,
+}
+
+
+@pytest.mark.parametrize("stem", sorted(HAND_FORWARD_MACS))
+def test_forward_flops_match_hand_count(stem: str) -> None:
+    assert measured(stem)["forward_flops"] == 2 * HAND_FORWARD_MACS[stem]
+
+
+@pytest.mark.parametrize("stem, published_gmacs", [("resnet50", 4.09), ("mobilenet_v2", 0.30)])
+def test_cnn_forward_matches_published_macs(stem: str, published_gmacs: float) -> None:
+    # torchvision's model tables list these "GFLOPS", which are multiply-adds.
+    gmacs = measured(stem)["forward_flops"] / 2 / 1e9
+    assert round(gmacs, 2) == published_gmacs
+
+
+# Gradient w.r.t. the first layer's input, which the backward pass skips because
+# the inputs do not require grad (embeddings never have one).
+FIRST_LAYER_INPUT_GRAD_FLOPS = {
+    "mnist_mlp": 2 * 784 * 256,
+    "xor": 2 * 2 * 2,
+    "resnet50": 2 * 112 * 112 * 64 * 3 * 7 * 7,      # 7x7 stride-2 stem conv
+    "mobilenet_v2": 2 * 112 * 112 * 32 * 3 * 3 * 3,  # 3x3 stride-2 stem conv
+    "bert_base": 0,
+    "tiny_gpt": 0,
+}
+
+
+@pytest.mark.parametrize("stem", sorted(FIRST_LAYER_INPUT_GRAD_FLOPS))
+def test_backward_is_twice_forward_less_first_input_gradient(stem: str) -> None:
+    m = measured(stem)
+    true_backward = m["backward_flops"] - m["grouped_conv_backward_overcount"]
+    assert true_backward == 2 * m["forward_flops"] - FIRST_LAYER_INPUT_GRAD_FLOPS[stem]
+
+
+@pytest.mark.parametrize("stem", sorted(set(KNOWN_PARAMS) - {"mobilenet_v2"}))
+def test_no_overcount_without_grouped_convs(stem: str) -> None:
+    assert measured(stem)["grouped_conv_backward_overcount"] == 0

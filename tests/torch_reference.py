@@ -1,0 +1,376 @@
+"""PyTorch builds of the example architectures, the independent check on nnlint's numbers.
+
+Each architecture in ``examples/*.nn`` is written again here in plain ``torch.nn``
+(no torchvision, no nnlint code), from the architecture itself. ``measure`` reports
+what PyTorch says about it: its parameter count and the FLOPs that
+``torch.utils.flop_counter.FlopCounterMode`` counts for one sample's forward pass
+and, separately, for the backward pass of ``out.float().sum()``.
+
+Conventions of these measurements (each one a documented difference from nnlint,
+not a tolerance):
+
+- FlopCounterMode counts matrix products and convolutions only (2 FLOPs per MAC);
+  bias adds, activations, normalisation, softmax, pooling and the loss count 0.
+- The example inputs do not require grad, so the backward pass skips the gradient
+  with respect to the input of the first layer (and embeddings have no input
+  gradient at all).
+- ``backward()`` starts from ``out.sum()``: there is no loss, and the output
+  gradient is a tensor of ones.
+- Attention is written by hand (four biased projections, ``q @ k^T``, scale,
+  optional causal mask, softmax, ``@ v``), because FlopCounterMode does not count
+  ``scaled_dot_product_attention`` on the CPU.
+- Shared (tied) parameters appear once in ``model.parameters()``.
+- Known FlopCounterMode bug (torch 2.13): for a grouped convolution its backward
+  formula counts the weight gradient as if ``groups`` were 1, i.e. ``groups`` times
+  too many FLOPs (the forward and input-gradient counts are right). For a depthwise
+  conv that is a factor of C. ``backward_flops`` keeps the counter's total as
+  reported; ``grouped_conv_backward_overcount`` is the excess, so the true
+  backward figure is the difference (see pytorch/pytorch#183405, which divides
+  by ``groups``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+__all__ = ["ARCHITECTURES", "measure"]
+
+
+# --------------------------------------------------------------------------- MLPs
+
+
+class MnistMLP(nn.Module):
+    """784 -> 256 -> 128 -> 10, relu hidden layers, softmax output (``probs``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.l1 = nn.Linear(784, 256)
+        self.l2 = nn.Linear(256, 128)
+        self.l3 = nn.Linear(128, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h1 = torch.relu(self.l1(x))
+        h2 = torch.relu(self.l2(h1))
+        return torch.softmax(self.l3(h2), dim=-1)
+
+
+class XorNet(nn.Module):
+    """2 -> 2 -> 1, relu hidden layer, sigmoid output (``prob``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hidden = nn.Linear(2, 2)
+        self.out = nn.Linear(2, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.out(torch.relu(self.hidden(x))))
+
+
+# ------------------------------------------------------------------------ ResNet-50
+
+
+def _conv_bn(c_in: int, c_out: int, k: int, stride: int = 1, padding: int = 0,
+             groups: int = 1) -> list[nn.Module]:
+    return [nn.Conv2d(c_in, c_out, k, stride=stride, padding=padding, groups=groups,
+                      bias=False),
+            nn.BatchNorm2d(c_out)]
+
+
+class Bottleneck(nn.Module):
+    """ResNet v1.5 bottleneck: 1x1 (w) -> 3x3 (w, stride s) -> 1x1 (4w), + shortcut."""
+
+    def __init__(self, c_in: int, w: int, stride: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            *_conv_bn(c_in, w, 1), nn.ReLU(),
+            *_conv_bn(w, w, 3, stride=stride, padding=1), nn.ReLU(),
+            *_conv_bn(w, 4 * w, 1),
+        )
+        if stride != 1 or c_in != 4 * w:
+            self.shortcut: nn.Module = nn.Sequential(*_conv_bn(c_in, 4 * w, 1, stride=stride))
+        else:
+            self.shortcut = nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(self.shortcut(x) + self.body(x))
+
+
+class ResNet50(nn.Module):
+    """Stem, stages of 3, 4, 6, 3 bottlenecks (widths 64..512), global pool, fc 1000."""
+
+    def __init__(self, classes: int = 1000) -> None:
+        super().__init__()
+        layers: list[nn.Module] = [
+            *_conv_bn(3, 64, 7, stride=2, padding=3), nn.ReLU(),
+            nn.MaxPool2d(3, stride=2, padding=1),
+        ]
+        c_in = 64
+        for w, n, stride in [(64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2)]:
+            for i in range(n):
+                layers.append(Bottleneck(c_in, w, stride if i == 0 else 1))
+                c_in = 4 * w
+        self.features = nn.Sequential(*layers)
+        self.fc = nn.Linear(2048, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.features(x)
+        h = torch.flatten(nn.functional.adaptive_avg_pool2d(h, 1), 1)
+        return self.fc(h)
+
+
+# --------------------------------------------------------------------- MobileNetV2
+
+
+class InvertedResidual(nn.Module):
+    """[1x1 expand to t*c_in ->] 3x3 depthwise (stride s) -> linear 1x1 to c_out."""
+
+    def __init__(self, c_in: int, c_out: int, stride: int, t: int) -> None:
+        super().__init__()
+        hidden = t * c_in
+        layers: list[nn.Module] = []
+        if t != 1:
+            layers += [*_conv_bn(c_in, hidden, 1), nn.ReLU6()]
+        layers += [*_conv_bn(hidden, hidden, 3, stride=stride, padding=1, groups=hidden),
+                   nn.ReLU6(),
+                   *_conv_bn(hidden, c_out, 1)]
+        self.body = nn.Sequential(*layers)
+        self.residual = stride == 1 and c_in == c_out
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.body(x)
+        return x + y if self.residual else y
+
+
+class MobileNetV2(nn.Module):
+    """MobileNetV2 1.0: stem 32, seven inverted-residual stages, 1x1 to 1280, classifier."""
+
+    def __init__(self, classes: int = 1000) -> None:
+        super().__init__()
+        layers: list[nn.Module] = [*_conv_bn(3, 32, 3, stride=2, padding=1), nn.ReLU6()]
+        c_in = 32
+        for t, c, n, s in [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2),
+                           (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)]:
+            for i in range(n):
+                layers.append(InvertedResidual(c_in, c, s if i == 0 else 1, t))
+                c_in = c
+        layers += [*_conv_bn(320, 1280, 1), nn.ReLU6()]
+        self.features = nn.Sequential(*layers)
+        self.dropout = nn.Dropout(0.2)
+        self.fc = nn.Linear(1280, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = torch.flatten(nn.functional.adaptive_avg_pool2d(self.features(x), 1), 1)
+        return self.fc(self.dropout(h))
+
+
+# --------------------------------------------------------------------- transformers
+
+
+class SelfAttention(nn.Module):
+    """Multi-head self-attention over [B, T, D]: 4 biased projections, 4(D^2 + D) params."""
+
+    def __init__(self, d: int, heads: int, causal: bool = False) -> None:
+        super().__init__()
+        assert d % heads == 0
+        self.heads = heads
+        self.causal = causal
+        self.q = nn.Linear(d, d)
+        self.k = nn.Linear(d, d)
+        self.v = nn.Linear(d, d)
+        self.out = nn.Linear(d, d)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, t, d = x.shape
+        dh = d // self.heads
+
+        def split(z: torch.Tensor) -> torch.Tensor:  # [B, T, D] -> [B, h, T, dh]
+            return z.view(b, t, self.heads, dh).transpose(1, 2)
+
+        q, k, v = split(self.q(x)), split(self.k(x)), split(self.v(x))
+        scores = (q @ k.transpose(-2, -1)) / math.sqrt(dh)       # [B, h, T, T]
+        if self.causal:
+            mask = torch.ones(t, t, dtype=torch.bool, device=x.device).triu(1)
+            scores = scores.masked_fill(mask, float("-inf"))
+        ctx = torch.softmax(scores, dim=-1) @ v                  # [B, h, T, dh]
+        return self.out(ctx.transpose(1, 2).reshape(b, t, d))
+
+
+class BertLayer(nn.Module):
+    """Post-LN encoder layer: LN(x + drop(attn(x))), then LN(h + drop(FFN(h)))."""
+
+    def __init__(self, d: int, heads: int, d_ff: int, p: float = 0.1) -> None:
+        super().__init__()
+        self.attn = SelfAttention(d, heads)
+        self.drop1 = nn.Dropout(p)
+        self.ln1 = nn.LayerNorm(d)
+        self.ff1 = nn.Linear(d, d_ff)
+        self.ff2 = nn.Linear(d_ff, d)
+        self.drop2 = nn.Dropout(p)
+        self.ln2 = nn.LayerNorm(d)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.ln1(x + self.drop1(self.attn(x)))
+        f = self.drop2(self.ff2(nn.functional.gelu(self.ff1(h))))
+        return self.ln2(h + f)
+
+
+class BertBase(nn.Module):
+    """BERT-base encoder without the pooler: embeddings 30522/512/2 x 768, 12 layers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        d = 768
+        self.tok = nn.Embedding(30522, d)
+        self.pos = nn.Embedding(512, d)
+        self.seg = nn.Embedding(2, d)
+        self.ln = nn.LayerNorm(d)
+        self.drop = nn.Dropout(0.1)
+        self.layers = nn.Sequential(*[BertLayer(d, 12, 3072) for _ in range(12)])
+
+    def forward(self, ids: torch.Tensor, positions: torch.Tensor,
+                segments: torch.Tensor) -> torch.Tensor:
+        emb = self.tok(ids) + self.pos(positions) + self.seg(segments)
+        return self.layers(self.drop(self.ln(emb)))
+
+
+class GptLayer(nn.Module):
+    """Pre-LN decoder layer: x + attn(LN(x)), then h + FFN(LN(h)) with a 4d GELU FFN."""
+
+    def __init__(self, d: int, heads: int) -> None:
+        super().__init__()
+        self.ln1 = nn.LayerNorm(d)
+        self.attn = SelfAttention(d, heads, causal=True)
+        self.ln2 = nn.LayerNorm(d)
+        self.ff1 = nn.Linear(d, 4 * d)
+        self.ff2 = nn.Linear(4 * d, d)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = x + self.attn(self.ln1(x))
+        return h + self.ff2(nn.functional.gelu(self.ff1(self.ln2(h))))
+
+
+class TinyGPT(nn.Module):
+    """Vocab 8000, T=256, D=256, 4 heads, 4 layers, final LN, head tied to tok."""
+
+    def __init__(self, vocab: int = 8000, t: int = 256, d: int = 256, heads: int = 4,
+                 n_layers: int = 4) -> None:
+        super().__init__()
+        self.tok = nn.Embedding(vocab, d)
+        self.pe = nn.Embedding(t, d)
+        self.layers = nn.Sequential(*[GptLayer(d, heads) for _ in range(n_layers)])
+        self.ln = nn.LayerNorm(d)
+        self.head = nn.Linear(d, vocab, bias=False)
+        self.head.weight = self.tok.weight  # tied: one parameter, counted once
+
+    def forward(self, ids: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+        h = self.layers(self.tok(ids) + self.pe(pos))
+        return self.head(self.ln(h))
+
+
+# ---------------------------------------------------------------------- registry
+
+
+def _mnist_mlp() -> tuple[nn.Module, list[torch.Tensor]]:
+    return MnistMLP(), [torch.randn(1, 784)]
+
+
+def _xor() -> tuple[nn.Module, list[torch.Tensor]]:
+    return XorNet(), [torch.tensor([[1.0, 0.0]])]
+
+
+def _resnet50() -> tuple[nn.Module, list[torch.Tensor]]:
+    return ResNet50(), [torch.randn(1, 3, 224, 224)]
+
+
+def _bert_base() -> tuple[nn.Module, list[torch.Tensor]]:
+    t = 128
+    ids = torch.randint(0, 30522, (1, t))
+    positions = torch.arange(t).unsqueeze(0)
+    segments = (torch.arange(t) >= t // 2).long().unsqueeze(0)
+    return BertBase(), [ids, positions, segments]
+
+
+def _mobilenet_v2() -> tuple[nn.Module, list[torch.Tensor]]:
+    return MobileNetV2(), [torch.randn(1, 3, 224, 224)]
+
+
+def _tiny_gpt() -> tuple[nn.Module, list[torch.Tensor]]:
+    t = 256
+    return TinyGPT(), [torch.randint(0, 8000, (1, t)), torch.arange(t).unsqueeze(0)]
+
+
+# Key = the example file's stem; each builder returns (model, inputs for one sample).
+ARCHITECTURES: dict[str, Callable[[], tuple[nn.Module, list[torch.Tensor]]]] = {
+    "mnist_mlp": _mnist_mlp,
+    "xor": _xor,
+    "resnet50": _resnet50,
+    "bert_base": _bert_base,
+    "mobilenet_v2": _mobilenet_v2,
+    "tiny_gpt": _tiny_gpt,
+}
+
+
+def _groups_overcount_factor() -> int:
+    """1 if FlopCounterMode counts a grouped conv's weight gradient `groups` times over, else 0.
+
+    Probe: a 1x1 depthwise conv, 4 channels, one pixel, input without grad. Its weight
+    gradient is 4 MACs = 8 FLOPs; the buggy formula reports 4 x 8 = 32.
+    """
+    conv = nn.Conv2d(4, 4, 1, groups=4, bias=False)
+    out = conv(torch.ones(1, 4, 1, 1))
+    with FlopCounterMode(display=False) as counter:
+        out.sum().backward()
+    return 0 if counter.get_total_flops() == 8 else 1
+
+
+def measure(stem: str) -> dict:
+    """Parameter count and FlopCounterMode forward / backward FLOPs for one sample.
+
+    Returns {"params", "forward_flops", "backward_flops",
+    "grouped_conv_backward_overcount"}; the last is what ``backward_flops`` holds
+    beyond the true count because of the grouped-conv bug described above.
+    """
+    torch.manual_seed(0)
+    model, inputs = ARCHITECTURES[stem]()
+    model.train()
+    for x in inputs:
+        assert not x.requires_grad  # the first layer's input gradient is skipped
+    params = sum(p.numel() for p in model.parameters())
+
+    # Weight-gradient FLOPs of each grouped conv = its forward FLOPs; the counter
+    # reports `groups` times that, (groups - 1) x forward too many.
+    excess_per_forward: list[int] = []
+
+    def grouped_conv_hook(conv: nn.Conv2d, _args: tuple, out: torch.Tensor) -> None:
+        if conv.groups > 1 and conv.weight.requires_grad:
+            forward = 2 * out.numel() * conv.weight[0].numel()
+            excess_per_forward.append((conv.groups - 1) * forward)
+
+    hooks = [m.register_forward_hook(grouped_conv_hook)
+             for m in model.modules() if isinstance(m, nn.Conv2d)]
+    with FlopCounterMode(display=False) as forward_counter:
+        out = model(*inputs)
+    for h in hooks:
+        h.remove()
+    with FlopCounterMode(display=False) as backward_counter:
+        out.float().sum().backward()
+
+    return {
+        "params": params,
+        "forward_flops": forward_counter.get_total_flops(),
+        "backward_flops": backward_counter.get_total_flops(),
+        "grouped_conv_backward_overcount": _groups_overcount_factor() * sum(excess_per_forward),
+    }
+
+
+if __name__ == "__main__":
+    for name in ARCHITECTURES:
+        m = measure(name)
+        print(f"{name:14s} params {m['params']:>13,}  forward {m['forward_flops']:>16,}"
+              f"  backward {m['backward_flops']:>16,}"
+              f"  (grouped-conv overcount {m['grouped_conv_backward_overcount']:,})")
