@@ -724,6 +724,9 @@ _activation("sigmoid", 4, 2, "Sigmoid: neg, exp, add, divide = 4 forward; σ(1�
             "[seed 000]. Max derivative 0.25.")
 _activation("tanh", 6, 2, "Tanh: 2 exp, sub, add, div = 6 forward; 1−tanh² = 2 backward "
             "[seed 000].")
+_activation("log", 1, 1, "Natural logarithm: 1 FLOP (an elementary function) forward; the "
+            "derivative 1/z is one divide backward. Needs z, so its output is a new tensor.",
+            in_place=False)
 _activation("log_softmax", 3, 3, "Fused log-softmax over the last axis: max, shift, Σexp, log ≈ 3 "
             "per element [seed 002]; backward ``g − softmax·Σg`` ≈ 3 per element.")
 

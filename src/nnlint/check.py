@@ -1,0 +1,261 @@
+"""The driver: one spec's text -> :class:`~nnlint.diagnostics.FileResult`.
+
+parse -> sections -> lowering -> costs -> roofline -> rules -> suppressions.
+Front-end errors (NN0xx) stop the flow and are returned as diagnostics; any
+other exception is an internal error that names the file (the CLI exits 2).
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any, Mapping
+
+import attrs
+
+from nnlint import ast
+from nnlint.costs import Report, analyze
+from nnlint.diagnostics import Diagnostic, FileResult, Severity, Span, SpecError
+from nnlint.graph import lower
+from nnlint.ops import fmt_shape
+from nnlint.parse import parse
+from nnlint.roofline import Roofline, roofline
+from nnlint.rules import FATAL, REGISTRY, SPEC_CODES, all_meta, run_rules
+from nnlint.spec import read_config
+from nnlint.targets import Target, builtin_targets
+
+
+class InternalError(Exception):
+    """A bug in nnlint while checking ``path``; the CLI prints one line and exits 2."""
+
+    def __init__(self, path: str, exc: BaseException) -> None:
+        super().__init__(f"{path}: internal error: {type(exc).__name__}: {exc}")
+        self.path = path
+
+
+@attrs.frozen
+class Settings:
+    """What the command line and configuration decide for a file."""
+
+    target: str | None = None  # overrides deploy.target
+    select: tuple[str, ...] | None = None  # None: every rule
+    extend_select: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    thresholds: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict)
+    targets: Mapping[str, Target] = attrs.field(factory=dict)  # extra profiles from config
+
+
+def _matches(code: str, selectors) -> bool:
+    """ruff's selector semantics: ``ALL``, a full code, a prefix (``NN1``) or a rule name."""
+    meta = all_meta().get(code)
+    for s in selectors:
+        s = s.strip()
+        if s.upper() == "ALL" or code.startswith(s.upper()) or (meta and meta.name == s.lower()):
+            return True
+    return False
+
+
+def selected_codes(settings: Settings) -> list[str]:
+    codes = [c for c in all_meta() if c not in FATAL]
+    chosen = [c for c in codes if settings.select is None or _matches(c, settings.select)]
+    chosen += [c for c in codes if c not in chosen and _matches(c, settings.extend_select)]
+    return sorted(c for c in chosen if not _matches(c, settings.ignore))
+
+
+def known_targets(settings: Settings) -> dict[str, Target]:
+    return {**builtin_targets(), **settings.targets}
+
+
+def _apply_suppressions(spec: ast.Spec, found: list[Diagnostic],
+                        selected: set[str]) -> list[Diagnostic]:
+    """Drop suppressed findings; report suppressions that silenced nothing (NN021)."""
+    metas = all_meta()
+    used: set[tuple[int, str]] = set()
+    kept = []
+    for d in found:
+        silenced = False
+        if d.code not in FATAL:
+            for i, s in enumerate(spec.suppressions):
+                if d.code in s.codes and (s.kind == "ignore-file" or s.span.line == d.span.line):
+                    used.add((i, d.code))
+                    silenced = True
+        if not silenced:
+            kept.append(d)
+    if "NN021" in selected:
+        for i, s in enumerate(spec.suppressions):
+            for code in s.codes:
+                if (i, code) in used:
+                    continue
+                if code not in metas:
+                    close = difflib.get_close_matches(code, list(metas), n=1)
+                    why = f"`{code}` is not an nnlint code" + (
+                        f"; did you mean `{close[0]}`?" if close else "")
+                elif code in FATAL:
+                    why = f"{code} stops the analysis and cannot be suppressed"
+                elif s.kind == "ignore":
+                    why = f"no {code} finding on line {s.span.line}"
+                else:
+                    why = f"no {code} finding in this file"
+                kept.append(Diagnostic(
+                    "NN021", Severity.WARNING,
+                    f"unused suppression of {code}: {why}", s.span,
+                    fix=f"remove {code} from the comment", data={"suppressed_code": code}))
+    return kept
+
+
+def model_entry(report: Report, path: str, roof: Roofline | None) -> dict[str, Any]:
+    """The JSON contract's ``models`` entry (DESIGN.md), plus documented extra keys."""
+    t = report.totals
+    totals = {
+        "params": t.params,
+        "trainable_params": t.trainable_params,
+        "macs": t.macs,
+        "forward_flops": t.forward_flops,
+        "backward_flops": t.backward_flops,
+        "train_step_flops": t.train_step_flops,
+        "param_bytes": t.param_bytes,
+        "grad_bytes": t.grad_bytes,
+        "optimizer_bytes": t.optimizer_bytes,
+        "activation_bytes": t.activation_bytes,
+        "train_memory_bytes": t.train_memory_bytes,
+        "inference_memory_bytes": t.inference_memory_bytes,
+        # beyond the contract
+        "frozen_params": t.frozen_params,
+        "buffers": t.buffers,
+        "buffer_bytes": t.buffer_bytes,
+        "backward_macs": t.backward_macs,
+        "loss_backward_flops": t.loss_backward_flops,
+        "optimizer_flops": t.optimizer_flops,
+        "activation_elements": t.activation_elements,
+        "inference_flops": t.inference_flops,
+        "inference_param_bytes": t.inference_param_bytes,
+        "inference_activation_bytes": t.inference_activation_bytes,
+        "train_batch": t.train_batch,
+        "deploy_batch": t.deploy_batch,
+        "train_precision": t.train_precision,
+        "deploy_precision": t.deploy_precision,
+        "optimizer": t.optimizer,
+    }
+    if roof is not None:
+        totals["latency_s"] = roof.time_s
+        totals["ridge_point"] = roof.ridge_point
+    layers = []
+    for layer in report.layers:
+        node = layer.node
+        entry = {
+            "name": node.id,
+            "op": node.loss and f"loss:{node.loss}" or node.op,
+            "output_shape": list(node.shape),
+            "params": layer.counted_params,
+            "macs": layer.train.macs,
+            "forward_flops": layer.train.forward_flops,
+            "backward_flops": layer.train.backward_flops,
+            "activation_elements": layer.train.cached_elements,
+            "line": node.span.line,
+            "trainable": node.trainable,
+            "backward_macs": layer.train.backward_macs,
+        }
+        if roof is not None and (r := roof.layer(node.id)) is not None:
+            entry.update(arithmetic_intensity=r.intensity, bound=r.bound, latency_s=r.time_s,
+                         bytes_moved=r.bytes_moved)
+        layers.append(entry)
+    return {"path": path, "name": report.model,
+            "target": roof.target.id if roof is not None else None,
+            "totals": totals, "layers": layers}
+
+
+@attrs.frozen
+class Analysis:
+    """Everything computed for one file (``nnlint report`` prints it)."""
+
+    spec: ast.Spec
+    report: Report
+    target: Target | None
+    roofline: Roofline | None
+
+
+def analyse_text(text: str, settings: Settings = Settings()) -> tuple[Analysis | None,
+                                                                      list[Diagnostic]]:
+    """Run the front end and the cost model; no rules. Spec errors come back as diagnostics."""
+    diagnostics: list[Diagnostic] = []
+    try:
+        spec, problems = parse(text)
+        diagnostics += problems
+        config, section_problems = read_config(spec)
+        diagnostics += section_problems
+        lowered = lower(spec, config)
+    except SpecError as exc:
+        return None, diagnostics + exc.diagnostics
+    report = analyze(lowered, config)
+    target = None
+    name = settings.target or config.deploy.target
+    if name is not None:
+        targets = known_targets(settings)
+        if name in targets:
+            target = targets[name]
+        else:  # only deploy.target can get here; the CLI validates --target itself
+            close = difflib.get_close_matches(name, list(targets), n=1)
+            span = config.deploy.spans.get("target", Span.point(1, 1))
+            diagnostics.append(Diagnostic(
+                "NN015", Severity.ERROR,
+                f"unknown target `{name}`" + (f"; did you mean `{close[0]}`?" if close else "")
+                + f" (known: {', '.join(sorted(targets))})", span,
+                fix=f"use one of the ids `nnlint targets` lists"
+                + (f", e.g. `{close[0]}`" if close else "")))
+    roof = roofline(report, target) if target is not None else None
+    return Analysis(spec, report, target, roof), diagnostics
+
+
+def check_text(text: str, path: str, settings: Settings = Settings()) -> FileResult:
+    """Check one spec. Never raises for a bad spec; raises :class:`InternalError` on a bug."""
+    try:
+        analysis, diagnostics = analyse_text(text, settings)
+        selected = set(selected_codes(settings))
+        diagnostics = [d for d in diagnostics if d.code in FATAL or d.code in selected]
+        model = None
+        if analysis is not None:
+            config = analysis.report.config
+            fatal = any(d.code in FATAL for d in diagnostics)
+            if not fatal:
+                diagnostics += run_rules(analysis.report, analysis.target, analysis.roofline,
+                                         sorted(selected & set(REGISTRY)), settings.thresholds,
+                                         config.deploy.spans.get("target"))
+                diagnostics = _apply_suppressions(analysis.spec, diagnostics, selected)
+            model = model_entry(analysis.report, path, analysis.roofline)
+    except RecursionError as exc:  # pathological nesting that slipped past the limits
+        raise InternalError(path, exc) from None
+    diagnostics = sorted((d.with_path(path) for d in diagnostics), key=Diagnostic.sort_key)
+    return FileResult(path, text, tuple(diagnostics), model)
+
+
+def decode(data: bytes) -> tuple[str | None, Diagnostic | None]:
+    """UTF-8 (a BOM is dropped); otherwise an NN016 at the first bad byte."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        before = data[:exc.start]
+        line = before.count(b"\n") + 1
+        column = len(before[before.rfind(b"\n") + 1:].decode("utf-8", "replace")) + 1
+        return None, Diagnostic("NN016", Severity.ERROR,
+                                f"not UTF-8 text: byte 0x{data[exc.start]:02x} at line {line}, "
+                                f"column {column}", Span.point(line, column),
+                                fix="save the spec as UTF-8 (is this a binary file?)")
+    return text, None
+
+
+def check_file(path: Path, display: str, settings: Settings = Settings()) -> FileResult:
+    """Read and check one file. ``OSError`` propagates (the CLI reports it, exit 2)."""
+    data = path.read_bytes()
+    text, problem = decode(data)
+    if problem is not None:
+        return FileResult(display, None, (problem.with_path(display),), None)
+    try:
+        return check_text(text, display, settings)
+    except InternalError:
+        raise
+    except Exception as exc:  # a bug: name the file, never a bare traceback
+        raise InternalError(display, exc) from exc
+
+
+__all__ = ["Settings", "check_text", "check_file", "analyse_text", "InternalError",
+           "selected_codes", "model_entry", "fmt_shape", "SPEC_CODES"]

@@ -1,0 +1,110 @@
+"""Stage 3b: the roofline of every layer on a hardware target, for inference.
+
+Conventions (stated once; the README repeats them):
+
+* FLOPs are the layer's inference forward FLOPs at ``deploy.batch``.
+* Bytes moved = the layer's weights (and buffers) + every input tensor + its
+  output tensor, at the layer's deploy precision [seed 004 §3.13: "FLOPs /
+  bytes moved"]. Views (``flatten``, ``reshape``) and layers that vanish at
+  inference (``dropout``) move nothing and are skipped.
+* Arithmetic intensity = FLOPs ÷ bytes moved; the ridge point = peak FLOP/s ÷
+  bandwidth at the deploy precision (dense peak, never the sparse one); below it
+  a layer is memory-bound.
+* Time = max(FLOPs ÷ peak, bytes ÷ bandwidth) per layer, summed over layers (no
+  overlap between layers, no launch overhead): a lower bound, not a benchmark.
+* Targets with on-chip parameter memory (the edge TPU): parameters are cached in
+  execution order until the on-chip memory is full, as the Edge TPU compiler does;
+  cached weights and intermediate activations stay on chip, the rest of the
+  weights stream over the host link on every inference.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from nnlint.costs import Report
+from nnlint.ops import nbytes, numel
+from nnlint.targets import Target
+
+_SKIP = {"input", "loss", "flatten", "reshape"}
+
+
+@attrs.frozen
+class LayerRoof:
+    node_id: str
+    flops: int
+    bytes_moved: int
+    weight_bytes: int
+    streamed_weight_bytes: int  # weights that do not fit on chip (on-chip targets only)
+    intensity: float | None  # FLOP per byte; None when nothing is moved
+    bound: str | None  # "memory" | "compute" | None (no peak at this precision)
+    time_s: float | None
+
+
+@attrs.frozen
+class Roofline:
+    target: Target
+    precision: str
+    peak: float | None  # dense FLOP/s at the precision, None if the target lacks it
+    bandwidth: float
+    ridge_point: float | None
+    layers: tuple[LayerRoof, ...]
+    time_s: float | None
+    param_bytes: int
+    onchip_param_bytes: int
+    streamed_param_bytes: int
+
+    def layer(self, node_id: str) -> LayerRoof | None:
+        for layer in self.layers:
+            if layer.node_id == node_id:
+                return layer
+        return None
+
+
+def roofline(report: Report, target: Target) -> Roofline:
+    totals = report.totals
+    precision = totals.deploy_precision
+    peak = target.peak_for(precision)
+    bandwidth = target.bandwidth
+    onchip_left = target.onchip_bytes
+    Bd = totals.deploy_batch
+    rows = []
+    param_bytes = onchip = streamed_total = 0
+    for layer in report.layers:
+        node = layer.node
+        weights = nbytes(layer.counted_params + layer.infer.buffers, layer.infer_precision)
+        param_bytes += weights
+        flops = layer.infer.forward_flops
+        if node.op in _SKIP or (flops == 0 and weights == 0 and node.op == "dropout"):
+            continue
+        streamed = 0
+        if target.onchip_bytes:
+            cached = min(weights, onchip_left)
+            onchip_left -= cached
+            onchip += cached
+            streamed = weights - cached
+            streamed_total += streamed
+            inputs = sum(nbytes(Bd * numel(s), layer.infer_precision)
+                         for s, src in zip(node.in_shapes, node.inputs)
+                         if report.lowered.node(src).op == "input")
+            moved = streamed + inputs
+        else:
+            io = sum(nbytes(Bd * numel(s), layer.infer_precision) for s in node.in_shapes)
+            io += nbytes(Bd * numel(node.shape), layer.infer_precision)
+            moved = weights + io
+        intensity = flops / moved if moved else None
+        if peak:
+            compute_t = flops / peak
+            memory_t = moved / bandwidth
+            time_s = max(compute_t, memory_t)
+            bound = "memory" if memory_t > compute_t else "compute"
+        else:
+            time_s, bound = None, None
+        rows.append(LayerRoof(node.id, flops, moved, weights, streamed, intensity, bound, time_s))
+    total_time = sum(r.time_s for r in rows) if peak else None
+    return Roofline(
+        target=target, precision=precision, peak=peak, bandwidth=bandwidth,
+        ridge_point=(peak / bandwidth) if peak else None, layers=tuple(rows),
+        time_s=total_time, param_bytes=param_bytes, onchip_param_bytes=onchip,
+        streamed_param_bytes=streamed_total,
+    )

@@ -1,0 +1,54 @@
+"""Stage 4: rules. Each family module registers its rule classes on import.
+
+``all_meta()`` gives the metadata and doc page of every code (front-end NN0xx
+codes and rules alike) for ``nnlint rule``, the README table and SARIF.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping
+
+from nnlint.costs import Report
+from nnlint.diagnostics import Diagnostic, RuleMeta, Span
+from nnlint.roofline import Roofline
+from nnlint.rules import budget, data, fit, performance, training  # noqa: F401  (registration)
+from nnlint.rules.base import REGISTRY, Rule, RuleContext, default_thresholds
+from nnlint.rules.spec_codes import FATAL, SPEC_CODES
+from nnlint.targets import Target
+
+
+def all_meta() -> dict[str, RuleMeta]:
+    metas = dict(SPEC_CODES)
+    metas.update({code: rule.meta() for code, rule in REGISTRY.items()})
+    return dict(sorted(metas.items()))
+
+
+def lookup(code_or_name: str) -> RuleMeta | None:
+    """A code (``NN101``) or a kebab name (``vanishing-gradient``)."""
+    metas = all_meta()
+    key = code_or_name.strip()
+    if key.upper() in metas:
+        return metas[key.upper()]
+    for meta in metas.values():
+        if meta.name == key.lower():
+            return meta
+    return None
+
+
+def run_rules(report: Report, target: Target | None, roofline: Roofline | None,
+              selected: Iterable[str], thresholds: Mapping[str, Mapping[str, Any]],
+              target_span: Span | None = None) -> list[Diagnostic]:
+    defaults = default_thresholds()
+    found: list[Diagnostic] = []
+    for code in selected:
+        rule = REGISTRY.get(code)
+        if rule is None or (rule.needs_target and target is None):
+            continue
+        merged = {**defaults.get(code, {}), **thresholds.get(code, {})}
+        ctx = RuleContext(report, target, roofline, merged, target_span)
+        found.extend(rule.check(ctx))
+    return found
+
+
+__all__ = ["REGISTRY", "Rule", "RuleContext", "all_meta", "lookup", "run_rules", "FATAL",
+           "SPEC_CODES"]

@@ -1,0 +1,134 @@
+"""The rule engine's building blocks: :class:`Rule`, :class:`RuleContext` and the registry.
+
+A rule is one class: its code, kebab-case name, family, default severity, a
+one-line summary, its doc page as the class docstring (ruff's sections: ``## What
+it does``, ``## Why is this bad?``, ``## Example``, ``Use instead:``, ``## Options``)
+and one ``check`` method that reads a :class:`RuleContext` and yields
+diagnostics. Rules never see the parse tree or the grammar (sqlfluff's border).
+
+Thresholds are named in ``options`` and their values come from
+``rules/<family>.toml`` (overridable from ``[tool.nnlint.thresholds]``).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import sys
+from typing import Any, ClassVar, Iterator, Mapping
+
+import attrs
+
+from nnlint.costs import Report
+from nnlint.diagnostics import Diagnostic, RuleMeta, Severity, Span
+from nnlint.resources import data_dir
+from nnlint.roofline import Roofline
+from nnlint.targets import Target
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+@attrs.frozen
+class RuleContext:
+    """The small, stable view of an analysed spec that rules read."""
+
+    report: Report  # lowered graph, per-layer costs, totals, config sections
+    target: Target | None  # the active hardware target, if any
+    roofline: Roofline | None  # per-layer roofline on the target at the deploy precision
+    thresholds: Mapping[str, Any]  # this rule's thresholds, defaults already merged
+    target_span: Span | None = None  # where the target was chosen (deploy.target), if in the spec
+
+    @property
+    def config(self):
+        return self.report.config
+
+    @property
+    def totals(self):
+        return self.report.totals
+
+    @property
+    def graph(self):
+        return self.report.lowered.graph
+
+    @property
+    def model_span(self) -> Span:
+        """Where to point for a whole-model finding: the first input declaration."""
+        return self.report.lowered.node(self.report.lowered.inputs[0]).span
+
+
+class Rule:
+    code: ClassVar[str]
+    name: ClassVar[str]
+    family: ClassVar[str]
+    severity: ClassVar[Severity]
+    summary: ClassVar[str]
+    options: ClassVar[tuple[str, ...]] = ()  # threshold names read from rules/<family>.toml
+    needs_target: ClassVar[bool] = False
+
+    def check(self, ctx: RuleContext) -> Iterator[Diagnostic]:
+        raise NotImplementedError  # every registered rule overrides this
+
+    def diag(self, message: str, span: Span, fix: str, **data: Any) -> Diagnostic:
+        return Diagnostic(self.code, self.severity, message, span, fix=fix, data=data)
+
+    @classmethod
+    def meta(cls) -> RuleMeta:
+        return RuleMeta(cls.code, cls.name, cls.family, cls.severity, cls.summary,
+                        inspect.cleandoc(cls.__doc__ or cls.summary))
+
+
+REGISTRY: dict[str, Rule] = {}
+
+
+def register(cls: type[Rule]) -> type[Rule]:
+    if cls.code in REGISTRY:
+        raise ValueError(f"rule code {cls.code} registered twice")
+    REGISTRY[cls.code] = cls()
+    return cls
+
+
+@functools.cache
+def default_thresholds() -> dict[str, dict[str, Any]]:
+    """Every ``rules/*.toml`` file (one per family): ``[NN101] min_depth = 10`` and so on."""
+    merged: dict[str, dict[str, Any]] = {}
+    for path in sorted(data_dir("rules").glob("*.toml")):
+        with path.open("rb") as f:
+            for code, table in tomllib.load(f).items():
+                if code in merged:
+                    raise ValueError(f"{path.name}: thresholds of {code} are defined twice")
+                merged[code] = table
+    return merged
+
+
+def fmt_int(n: int | float) -> str:
+    """``15051264`` -> ``15,051,264``."""
+    return f"{int(n):,}"
+
+
+def fmt_bytes(n: int | float) -> str:
+    """Bytes for a reader, binary units with the exact integer: ``3.73 MiB (3,913,120 B)``."""
+    n = int(n)
+    for unit, size in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if abs(n) >= size:
+            return f"{n / size:.2f} {unit} ({n:,} B)"
+    return f"{n:,} B"
+
+
+def fmt_count(n: int | float) -> str:
+    """Large counts with an SI prefix and the exact integer: ``15.05 M (15,051,264)``."""
+    n = int(n)
+    for unit, size in (("T", 10**12), ("G", 10**9), ("M", 10**6), ("k", 10**3)):
+        if abs(n) >= size:
+            return f"{n / size:.2f} {unit} ({n:,})"
+    return f"{n:,}"
+
+
+def fmt_time(seconds: float) -> str:
+    if seconds >= 1:
+        return f"{seconds:.3g} s"
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:.3g} ms"
+    return f"{seconds * 1e6:.3g} µs"
