@@ -7,8 +7,6 @@ Produced by :mod:`nnlint.parse` (the one place that sees Lark types) and read by
 
 from __future__ import annotations
 
-from typing import Union
-
 import attrs
 
 from nnlint.diagnostics import Span
@@ -39,14 +37,14 @@ class Name:
 @attrs.frozen
 class BinOp:
     op: str  # one of + - * /
-    left: "Expr"
-    right: "Expr"
+    left: Expr
+    right: Expr
     span: Span
 
 
 @attrs.frozen
 class Neg:
-    operand: "Expr"
+    operand: Expr
     span: Span
 
 
@@ -55,7 +53,7 @@ class Arg:
     """A positional (``keyword is None``) or named argument."""
 
     keyword: str | None
-    value: "Expr"
+    value: Expr
     span: Span
 
 
@@ -78,11 +76,11 @@ class Symbol:
 
 @attrs.frozen
 class ListValue:
-    items: tuple["Expr", ...]
+    items: tuple[Expr, ...]
     span: Span
 
 
-Expr = Union[Num, Name, BinOp, Neg, Call, Symbol, ListValue]
+Expr = Num | Name | BinOp | Neg | Call | Symbol | ListValue
 
 # ------------------------------------------------------------------ statements
 
@@ -130,7 +128,7 @@ class InputDecl:
     name_span: Span
 
 
-Stmt = Union[Assign, InputDecl]
+Stmt = Assign | InputDecl
 
 
 @attrs.frozen

@@ -7,7 +7,8 @@ Rules and the front end *produce* :class:`Diagnostic` values; emitters
 from __future__ import annotations
 
 import enum
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import attrs
 
@@ -20,7 +21,7 @@ class Severity(enum.IntEnum):
     ERROR = 3
 
     @classmethod
-    def parse(cls, text: str) -> "Severity":
+    def parse(cls, text: str) -> Severity:
         try:
             return cls[text.strip().upper()]
         except KeyError:
@@ -43,10 +44,10 @@ class Span:
     end_column: int
 
     @classmethod
-    def point(cls, line: int, column: int, width: int = 1) -> "Span":
+    def point(cls, line: int, column: int, width: int = 1) -> Span:
         return cls(line, column, line, column + max(width, 1))
 
-    def merge(self, other: "Span") -> "Span":
+    def merge(self, other: Span) -> Span:
         start = min((self.line, self.column), (other.line, other.column))
         end = max((self.end_line, self.end_column), (other.end_line, other.end_column))
         return Span(start[0], start[1], end[0], end[1])
@@ -71,7 +72,7 @@ class Diagnostic:
     fix: str | None = None
     data: Mapping[str, Any] = attrs.field(factory=dict)
 
-    def with_path(self, path: str) -> "Diagnostic":
+    def with_path(self, path: str) -> Diagnostic:
         return attrs.evolve(self, path=path)
 
     def sort_key(self) -> tuple:
@@ -84,15 +85,17 @@ class SpecError(Exception):
     Carries one or more diagnostics; the driver reports them instead of a traceback.
     """
 
-    def __init__(self, diagnostics: "Diagnostic | list[Diagnostic]") -> None:
+    def __init__(self, diagnostics: Diagnostic | list[Diagnostic]) -> None:
         if isinstance(diagnostics, Diagnostic):
             diagnostics = [diagnostics]
         self.diagnostics = list(diagnostics)
         super().__init__("; ".join(d.message for d in self.diagnostics))
 
 
-def error(code: str, message: str, span: Span, fix: str | None = None, **data: Any) -> SpecError:
-    """Shorthand for the front end: ``raise error("NN002", "...", span)``."""
+def error(code: str, message: str, span: Span, *, fix: str, **data: Any) -> SpecError:
+    """Shorthand for the front end: ``raise error("NN002", "...", span, fix="...")``.
+
+    ``fix`` is required: every front-end diagnostic says how to repair the spec."""
     return SpecError(Diagnostic(code, Severity.ERROR, message, span, fix=fix, data=data))
 
 

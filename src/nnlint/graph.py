@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import difflib
 import math
+from collections.abc import Iterator
 from fractions import Fraction
-from typing import Any, Iterator
+from typing import Any
 
 import attrs
 import networkx as nx
@@ -160,7 +161,7 @@ class _Lowerer:
                 value = left * right
             else:
                 if right == 0:
-                    raise error("NN007", "division by zero", expr.span)
+                    raise error("NN007", "division by zero", expr.span, fix="divide by a non-zero value")
                 value = Fraction(left) / Fraction(right) if not (
                     isinstance(left, float) or isinstance(right, float)) else left / right
                 if isinstance(value, Fraction):
@@ -169,11 +170,11 @@ class _Lowerer:
                 raise error("NN011", f"the value of this expression ({value:.3e}) is too large",
                             expr.span, fix="use a realistic size")
             if isinstance(value, float) and not math.isfinite(value):
-                raise error("NN011", "the value of this expression is too large", expr.span)
+                raise error("NN011", "the value of this expression is too large", expr.span, fix="use a realistic size")
             return value
         if isinstance(expr, ast.Call):
             return expr  # evaluated by the option that accepts it (init=normal(0.02))
-        raise error("NN006", "unexpected value here", expr.span)
+        raise error("NN006", "unexpected value here", expr.span, fix="write a number, a name or an option value such as `normal(0.02)`")
 
     def _num(self, expr: ast.Expr, scope: _Scope) -> int | float:
         value = self.eval(expr, scope)
@@ -182,7 +183,7 @@ class _Lowerer:
                 raise error("NN002", f"undefined parameter `{value.id}`"
                             f"{_suggest(value.id, scope.env)}", expr.span,
                             fix="declare it as a block parameter or write a number")
-            raise error("NN006", "expected a number here", expr.span)
+            raise error("NN006", "expected a number here", expr.span, fix="write a number")
         return value
 
     def _convert(self, opt: Opt, value: Any, span: Span, op: str) -> Any:
@@ -192,7 +193,7 @@ class _Lowerer:
                 raise error("NN006", f"{where} expects a number, got `{value.id}`", span,
                             fix=f"write a number for `{opt.name}`")
             if not isinstance(value, (int, float)) or isinstance(value, bool):
-                raise error("NN006", f"{where} expects a number", span)
+                raise error("NN006", f"{where} expects a number", span, fix=f"write a number for `{opt.name}`")
             if opt.kind == "int":
                 if value != int(value):
                     raise error("NN006", f"{where} must be a whole number, got {value}", span,
@@ -206,18 +207,18 @@ class _Lowerer:
                 raise error("NN007", f"{where} must be at least {bound}, got {value}", span,
                             fix=f"`{opt.name}` is a size: use a positive value")
             if opt.below is not None and value >= opt.below:
-                raise error("NN007", f"{where} must be below {opt.below}, got {value}", span)
+                raise error("NN007", f"{where} must be below {opt.below}, got {value}", span, fix=f"use a value below {opt.below}")
             return value
         if opt.kind == "bool":
             if isinstance(value, ast.Symbol) and value.id in ("true", "false"):
                 return value.id == "true"
-            raise error("NN006", f"{where} expects true or false", span)
+            raise error("NN006", f"{where} expects true or false", span, fix=f"write `{opt.name}=true` or `{opt.name}=false`")
         if opt.kind == "symbol":  # precision
             if isinstance(value, ast.Symbol) and value.id in PRECISION_BITS:
                 return value.id
             got = f"`{value.id}`" if isinstance(value, ast.Symbol) else "a number"
             raise error("NN006", f"{where} expects a precision ({', '.join(PRECISION_BITS)}), "
-                        f"got {got}", span)
+                        f"got {got}", span, fix="use one of the listed precisions")
         if opt.kind == "init":
             if isinstance(value, ast.Symbol) and value.id in INIT_SCHEMES \
                     and value.id not in ("normal", "uniform"):
@@ -226,11 +227,11 @@ class _Lowerer:
                     and len(value.args) == 1:
                 return Init(value.name, float(self._num(value.args[0].value, self._scope)))
             raise error("NN006", f"{where} expects he, xavier, lecun, zeros, ones or "
-                        "normal(std)", span)
+                        "normal(std)", span, fix="e.g. `init=he` or `init=normal(0.02)`")
         if opt.kind == "tensor":
             if isinstance(value, ast.Symbol):
                 return value
-            raise error("NN006", f"{where} expects a tensor name", span)
+            raise error("NN006", f"{where} expects a tensor name", span, fix="name the tensor whose layer's weight is shared, e.g. `tie=tok`")
         raise AssertionError(opt.kind)  # pragma: no cover
 
     def _options(self, layer: ast.Layer, opts: tuple[Opt, ...], scope: _Scope,
@@ -245,12 +246,12 @@ class _Lowerer:
             args = tuple(a for a in args if a.keyword is not None)
             if not dims:
                 raise error("NN005", f"`{layer.name}` needs at least one dimension",
-                            layer.span)
+                            layer.span, fix=f"e.g. `{layer.name}(16, -1)`")
             listed = []
             for a in dims:
                 v = self._num(a.value, scope)
                 if v != int(v):
-                    raise error("NN006", "reshape dimensions must be whole numbers", a.span)
+                    raise error("NN006", "reshape dimensions must be whole numbers", a.span, fix="write whole numbers (one may be -1)")
                 listed.append(int(v))
             values[positional[0].name] = tuple(listed)
             positional = positional[1:]
@@ -268,10 +269,10 @@ class _Lowerer:
                 if a.keyword not in by_name:
                     raise error("NN005", f"`{layer.name}` has no option `{a.keyword}`"
                                 f"{_suggest(a.keyword, by_name)} (options: "
-                                f"{', '.join(by_name)})", a.span)
+                                f"{', '.join(by_name)})", a.span, fix="use one of the listed options")
                 opt = by_name[a.keyword]
                 if opt.name in values:
-                    raise error("NN005", f"option `{opt.name}` is given twice", a.span)
+                    raise error("NN005", f"option `{opt.name}` is given twice", a.span, fix="keep one of the two")
             spans[opt.name] = a.span
             self._scope = scope
             values[opt.name] = self._convert(opt, self.eval(a.value, scope), a.value.span,
@@ -292,20 +293,20 @@ class _Lowerer:
         for stmt in model.body:
             if isinstance(stmt, ast.InputDecl):
                 if stmt.name in scope.tensors:
-                    raise error("NN003", f"`{stmt.name}` is declared twice", stmt.name_span)
+                    raise error("NN003", f"`{stmt.name}` is declared twice", stmt.name_span, fix="give each input its own name")
                 if stmt.shape is None:
                     raise error("NN005", f"model input `{stmt.name}` needs a per-sample shape, "
-                                f"e.g. `input {stmt.name}: [784]`", stmt.span)
+                                f"e.g. `input {stmt.name}: [784]`", stmt.span, fix="declare the shape of one sample; the batch comes from `train`")
                 dims = []
                 for d in stmt.shape:
                     v = self._num(d, scope)
                     if v != int(v) or v < 1:
                         raise error("NN007", f"input dimensions must be positive whole numbers, "
-                                    f"got {v}", d.span)
+                                    f"got {v}", d.span, fix="use positive whole sizes")
                     dims.append(int(v))
                 node = Node(stmt.name, "input", stmt.span, tuple(dims), tensor=stmt.name)
                 if stmt.name in self.graph:
-                    raise error("NN003", f"`{stmt.name}` is declared twice", stmt.name_span)
+                    raise error("NN003", f"`{stmt.name}` is declared twice", stmt.name_span, fix="give each input its own name")
                 scope.tensors[stmt.name] = self._add(node)
                 inputs.append(node.id)
         if not inputs:
@@ -380,18 +381,18 @@ class _Lowerer:
                             fix="start the chain with a tensor name")
             known = [n for n, o in OPS.items() if o.family == "merge"]
             raise error("NN004", f"unknown merge `{layer.name}`{_suggest(layer.name, known)} "
-                        f"(merges: {', '.join(known)})", layer.name_span)
+                        f"(merges: {', '.join(known)})", layer.name_span, fix="start a chain with a tensor name or a merge such as `add(a, b)`")
         tensors = [a for a in layer.args if a.keyword is None]
         if len(tensors) < 2:
             raise error("NN010", f"`{layer.name}` takes two or more tensor names, e.g. "
-                        f"`{layer.name}(x, y)`", layer.span)
+                        f"`{layer.name}(x, y)`", layer.span, fix="name at least two tensors")
         inputs = []
         for a in tensors:
             if not isinstance(a.value, ast.Name):
-                raise error("NN006", f"`{layer.name}` takes tensor names", a.span)
+                raise error("NN006", f"`{layer.name}` takes tensor names", a.span, fix="pass names of tensors defined in the model")
             inputs.append(scope.tensors[a.value.id])
         if layer.repeat is not None:
-            raise error("NN010", f"a merge cannot be repeated with `*`", layer.repeat.span)
+            raise error("NN010", "a merge cannot be repeated with `*`", layer.repeat.span, fix="remove the `* N`")
         options = self._options(attrs.evolve(layer, args=tuple(a for a in layer.args
                                                                if a.keyword is not None)),
                                 op.all_opts(), scope)
@@ -404,7 +405,7 @@ class _Lowerer:
             value = self._num(layer.repeat, scope)
             if value != int(value):
                 raise error("NN006", f"a repeat count must be a whole number, got {value}",
-                            layer.repeat.span)
+                            layer.repeat.span, fix="repeat a whole number of times")
             count = int(value)
             if count < 1:
                 raise error("NN007", f"a repeat count must be at least 1, got {count}",
@@ -422,13 +423,13 @@ class _Lowerer:
             if layer.name in scope.tensors or layer.name in LOSSES:
                 hint = (f"`{layer.name}` is a tensor; use a merge such as `add({layer.name}, ...)`"
                         if layer.name in scope.tensors else "losses go in the `train` section")
-                raise error("NN004", f"`{layer.name}` is not an op: {hint}", layer.name_span)
+                raise error("NN004", f"`{layer.name}` is not an op: {hint}", layer.name_span, fix="see the op catalog in the README")
             known = list(OPS) + list(self.blocks)
             raise error("NN004", f"unknown op `{layer.name}`{_suggest(layer.name, known)}",
                         layer.name_span, fix="see the op catalog in the README")
         if op.family == "merge":
             raise error("NN010", f"`{layer.name}` merges named tensors: write "
-                        f"`{layer.name}(a, b)` at the start of a chain", layer.name_span)
+                        f"`{layer.name}(a, b)` at the start of a chain", layer.name_span, fix=f"e.g. `y = {layer.name}(a, b) -> relu`")
         options = self._options(layer, op.all_opts(), scope)
         for _ in range(count):
             current = self._op_node(layer, op, [current], options, scope, prefix)
@@ -471,7 +472,7 @@ class _Lowerer:
     def _tie(self, ref: ast.Symbol, op, options, in_shapes, scope: _Scope, span: Span) -> str:
         if ref.id not in scope.tensors:
             raise error("NN002", f"undefined name `{ref.id}` in `tie=`"
-                        f"{_suggest(ref.id, scope.tensors)}", span)
+                        f"{_suggest(ref.id, scope.tensors)}", span, fix="tie to a tensor defined before, e.g. the token embedding's output")
         # The layer that produced the tensor: walk back over weightless single-input ops.
         node = self._node(scope.tensors[ref.id])
         while not OPS.get(node.op) or not OPS[node.op].has_weights:
@@ -496,7 +497,7 @@ class _Lowerer:
                         fix="a block cannot contain itself")
         if len(scope.calls) >= MAX_BLOCK_DEPTH:
             raise error("NN011", f"blocks nested more than {MAX_BLOCK_DEPTH} deep",
-                        layer.name_span, limit=MAX_BLOCK_DEPTH)
+                        layer.name_span, fix="flatten the nesting of blocks", limit=MAX_BLOCK_DEPTH)
         env = self._bind(block, layer, scope)
         overrides = dict(scope.overrides)
         for key in ("trainable", "precision"):
@@ -510,12 +511,12 @@ class _Lowerer:
         block_inputs = [s for s in block.body if isinstance(s, ast.InputDecl)]
         if len(block_inputs) != 1:
             raise error("NN010", f"block `{block.name}` must declare exactly one `input`, it "
-                        f"declares {len(block_inputs)}", block.name_span)
+                        f"declares {len(block_inputs)}", block.name_span, fix="declare the block's input as `input x`")
         inner.tensors[block_inputs[0].name] = current
         out = self._body(block.body, inner)
         if out is None:
             raise error("NN010", f"block `{block.name}` assigns nothing, so it has no output",
-                        block.name_span)
+                        block.name_span, fix="the last assignment is the block's output")
         return inner.tensors[out]
 
     def _bind(self, block: ast.BlockDef, layer: ast.Layer, scope: _Scope) -> dict[str, Any]:
@@ -535,7 +536,7 @@ class _Lowerer:
                 continue
             if a.keyword in params:
                 if a.keyword in env:
-                    raise error("NN010", f"`{a.keyword}` is given twice", a.span)
+                    raise error("NN010", f"`{a.keyword}` is given twice", a.span, fix="give each parameter once")
                 env[a.keyword] = self.eval(a.value, scope)
             elif a.keyword in ("trainable", "precision"):
                 opt = Opt("trainable", "bool") if a.keyword == "trainable" else Opt("precision",
@@ -545,7 +546,7 @@ class _Lowerer:
             else:
                 raise error("NN010", f"block `{block.name}` has no parameter `{a.keyword}`"
                             f"{_suggest(a.keyword, params)} (parameters: "
-                            f"{', '.join(params) or 'none'})", a.span)
+                            f"{', '.join(params) or 'none'})", a.span, fix="use one of the listed parameters")
         for p in block.params:
             if p.name not in env:
                 if p.default is None:
@@ -610,7 +611,7 @@ def lower(spec: ast.Spec, config: Config) -> Lowered:
     try:
         return _Lowerer(spec, config).lower_model(spec.models[0])
     except RecursionError:
-        raise error("NN011", "blocks nested too deeply", spec.models[0].name_span) from None
+        raise error("NN011", "blocks nested too deeply", spec.models[0].name_span, fix="flatten the nesting of blocks") from None
 
 
-__all__ = ["Lowered", "Node", "Init", "lower", "SpecError", "MAX_NODES", "MAX_ELEMENTS"]
+__all__ = ["MAX_ELEMENTS", "MAX_NODES", "Init", "Lowered", "Node", "SpecError", "lower"]

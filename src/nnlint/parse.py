@@ -174,7 +174,7 @@ class ToAst(Transformer):
         name, args = items
         return ast.Call(str(name), args, _span(meta))
 
-    def _binop(op):  # noqa: N805 - a small factory used at class-creation time
+    def _binop(op):
         def method(self, meta, items):
             left, right = items
             return ast.BinOp(op, left, right, _span(meta))
@@ -307,7 +307,7 @@ def _syntax_error(exc: lark.exceptions.LarkError, text: str) -> SpecError:
                      fix="check the statement against the language reference (README)")
     if isinstance(exc, lark.exceptions.UnexpectedCharacters):
         char = text[exc.pos_in_stream] if 0 <= exc.pos_in_stream < len(text) else ""
-        shown = repr(char) if char and (char.isprintable() and char != "'") else repr(char)
+        shown = repr(char)
         expected = _describe_expected(set(exc.allowed or ()))
         message = f"syntax error: unexpected character {shown}"
         if expected:
@@ -320,14 +320,14 @@ def _syntax_error(exc: lark.exceptions.LarkError, text: str) -> SpecError:
         return error("NN001", f"syntax error: unexpected end of file; expected {expected}",
                      Span.point(len(lines), len(lines[-1]) + 1),
                      fix="close the open `{`, `(` or `[`")
-    return error("NN001", f"syntax error: {exc}", Span.point(1, 1))
+    return error("NN001", f"syntax error: {exc}", Span.point(1, 1),
+                 fix="check the statement against the language reference (README)")
 
 
 def parse(text: str) -> tuple[ast.Spec, list[Diagnostic]]:
     """Parse a spec. Returns the AST and non-fatal diagnostics (malformed
     suppression comments); raises :class:`SpecError` (NN001) on a syntax error."""
-    if text.startswith("\ufeff"):
-        text = text[1:]
+    text = text.removeprefix("\ufeff")
     if "\x00" in text:
         line = text.count("\n", 0, text.index("\x00")) + 1
         column = text.index("\x00") - (text.rfind("\n", 0, text.index("\x00")) + 1) + 1
