@@ -8,8 +8,9 @@ other exception is an internal error that names the file (the CLI exits 2).
 from __future__ import annotations
 
 import difflib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import attrs
 
@@ -200,7 +201,7 @@ def analyse_text(text: str, settings: Settings = Settings()) -> tuple[Analysis |
                 "NN015", Severity.ERROR,
                 f"unknown target `{name}`" + (f"; did you mean `{close[0]}`?" if close else "")
                 + f" (known: {', '.join(sorted(targets))})", span,
-                fix=f"use one of the ids `nnlint targets` lists"
+                fix="use one of the ids `nnlint targets` lists"
                 + (f", e.g. `{close[0]}`" if close else "")))
     roof = roofline(report, target) if target is not None else None
     return Analysis(spec, report, target, roof), diagnostics
@@ -257,5 +258,14 @@ def check_file(path: Path, display: str, settings: Settings = Settings()) -> Fil
         raise InternalError(display, exc) from exc
 
 
-__all__ = ["Settings", "check_text", "check_file", "analyse_text", "InternalError",
-           "selected_codes", "model_entry", "fmt_shape", "SPEC_CODES"]
+__all__ = [
+    "SPEC_CODES",
+    "InternalError",
+    "Settings",
+    "analyse_text",
+    "check_file",
+    "check_text",
+    "fmt_shape",
+    "model_entry",
+    "selected_codes",
+]

@@ -23,7 +23,8 @@ import math
 import re
 import unicodedata
 from collections import Counter
-from typing import Any, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 from urllib.parse import quote
 
 import attrs
@@ -446,7 +447,7 @@ def _sarif_fallback_rule(code: str, severity: Severity) -> dict[str, Any]:
     }
 
 
-def _sarif_result(finding: _Finding, index: int, fingerprints: "_Fingerprints") -> dict[str, Any]:
+def _sarif_result(finding: _Finding, index: int, fingerprints: _Fingerprints) -> dict[str, Any]:
     d = finding.diagnostic
     line_text = finding.line_text(d.span.line) or ""
     return {

@@ -29,7 +29,8 @@ Conventions shared by every op (written once here, repeated in the README):
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
 
 import attrs
 

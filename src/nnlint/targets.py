@@ -54,11 +54,7 @@ KINDS: frozenset[str] = frozenset({"gpu", "edge-accelerator", "cpu", "mcu"})
 
 #: The nnlint op names an ``[ops] unsupported`` list may mention.
 OP_NAMES: frozenset[str] = frozenset(
-    """
-    dense conv2d maxpool avgpool global_avgpool adaptive_avgpool flatten reshape batchnorm
-    layernorm groupnorm dropout embedding attention add concat matmul relu relu6 leaky_relu prelu
-    elu gelu silu sigmoid tanh softmax log_softmax identity
-    """.split()
+    ["dense", "conv2d", "maxpool", "avgpool", "global_avgpool", "adaptive_avgpool", "flatten", "reshape", "batchnorm", "layernorm", "groupnorm", "dropout", "embedding", "attention", "add", "concat", "matmul", "relu", "relu6", "leaky_relu", "prelu", "elu", "gelu", "silu", "sigmoid", "tanh", "softmax", "log_softmax", "identity"]
 )
 
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")

@@ -6,7 +6,8 @@ codes and rules alike) for ``nnlint rule``, the README table and SARIF.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from nnlint.costs import Report
 from nnlint.diagnostics import Diagnostic, RuleMeta, Span
@@ -50,5 +51,13 @@ def run_rules(report: Report, target: Target | None, roofline: Roofline | None,
     return found
 
 
-__all__ = ["REGISTRY", "Rule", "RuleContext", "all_meta", "lookup", "run_rules", "FATAL",
-           "SPEC_CODES"]
+__all__ = [
+    "FATAL",
+    "REGISTRY",
+    "SPEC_CODES",
+    "Rule",
+    "RuleContext",
+    "all_meta",
+    "lookup",
+    "run_rules",
+]

@@ -15,7 +15,8 @@ from __future__ import annotations
 import functools
 import inspect
 import sys
-from typing import Any, ClassVar, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+from typing import Any, ClassVar
 
 import attrs
 
@@ -103,12 +104,12 @@ def default_thresholds() -> dict[str, dict[str, Any]]:
     return merged
 
 
-def fmt_int(n: int | float) -> str:
+def fmt_int(n: float) -> str:
     """``15051264`` -> ``15,051,264``."""
     return f"{int(n):,}"
 
 
-def fmt_bytes(n: int | float) -> str:
+def fmt_bytes(n: float) -> str:
     """Bytes for a reader, binary units with the exact integer: ``3.73 MiB (3,913,120 B)``."""
     n = int(n)
     for unit, size in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
@@ -117,7 +118,7 @@ def fmt_bytes(n: int | float) -> str:
     return f"{n:,} B"
 
 
-def fmt_count(n: int | float) -> str:
+def fmt_count(n: float) -> str:
     """Large counts with an SI prefix and the exact integer: ``15.05 M (15,051,264)``."""
     n = int(n)
     for unit, size in (("T", 10**12), ("G", 10**9), ("M", 10**6), ("k", 10**3)):

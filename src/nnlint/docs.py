@@ -1,0 +1,125 @@
+"""README sections generated from the registries, so the docs cannot drift.
+
+The README holds each generated section between markers::
+
+    <!-- generated:rules -->
+    ...
+    <!-- /generated:rules -->
+
+``python -m nnlint.docs README.md`` rewrites them in place; the test suite
+fails when the README is out of date (``tests/test_docs.py``).
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import sys
+from pathlib import Path
+
+from nnlint.ops import LOSSES, OPS, Op
+
+
+def rules_table() -> str:
+    from nnlint.rules import all_meta
+
+    lines = ["| Code | Name | Family | Severity | What it reports |",
+             "|---|---|---|---|---|"]
+    for meta in all_meta().values():
+        lines.append(f"| `{meta.code}` | {meta.name} | {meta.family} | {meta.severity} | "
+                     f"{meta.summary} |")
+    return "\n".join(lines)
+
+
+def _signature(op: Op) -> str:
+    pos = [o.name if o.required else f"{o.name}={_default(o.default)}" for o in op.opts
+           if o.positional]
+    kw = [f"{o.name}={_default(o.default)}" for o in op.opts if not o.positional]
+    args = ", ".join(pos + kw)
+    if op.family == "merge":
+        args = "a, b, …" + (", " + args if args else "")
+    return f"`{op.name}({args})`" if args else f"`{op.name}`"
+
+
+def _default(value) -> str:
+    if value is None:
+        return "…"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    return str(value)
+
+
+def ops_table() -> str:
+    lines = ["| Op | Family | Shapes, parameters and costs |", "|---|---|---|"]
+    for op in OPS.values():
+        doc = " ".join(inspect.cleandoc(type(op).__doc__ or "").split())
+        lines.append(f"| {_signature(op)} | {op.family} | {doc} |")
+    return "\n".join(lines)
+
+
+def losses_table() -> str:
+    lines = ["| Loss | Forward FLOPs / element | Gradient FLOPs / element | Notes |",
+             "|---|---|---|---|"]
+    for loss in LOSSES.values():
+        lines.append(f"| `{loss.name}` | {loss.forward} | {loss.gradient} | {loss.doc} |")
+    return "\n".join(lines)
+
+
+def targets_table() -> str:
+    from nnlint.targets import builtin_targets
+
+    def peak(t, p):
+        v = t.peak_for(p)
+        return f"{v / 1e12:g}" if v else "—"
+
+    lines = ["| Id | Device | Memory | Bandwidth | FP32 / FP16 / INT8 dense TFLOP/s (TOPS) | "
+             "On-chip | Power |", "|---|---|---|---|---|---|---|"]
+    for t in sorted(builtin_targets().values(), key=lambda t: t.id):
+        onchip = f"{t.onchip_bytes / 2**20:.2f} MiB" if t.onchip_bytes else "—"
+        lines.append(f"| `{t.id}` | {t.name} | {_size(t.memory_bytes)} | "
+                     f"{t.bandwidth / 1e9:g} GB/s | {peak(t, 'fp32')} / {peak(t, 'fp16')} / "
+                     f"{peak(t, 'int8')} | {onchip} | {t.power_w:g} W |")
+    return "\n".join(lines)
+
+
+def _size(n: int) -> str:
+    """Vendor capacities in decimal GB; microcontroller memory in binary KiB/MiB."""
+    if n >= 10**9:
+        return f"{n / 1e9:g} GB"
+    if n >= 2**20:
+        return f"{n / 2**20:g} MiB"
+    return f"{n / 2**10:g} KiB"
+
+
+SECTIONS = {
+    "rules": rules_table,
+    "ops": ops_table,
+    "losses": losses_table,
+    "targets": targets_table,
+}
+
+
+def render(text: str) -> str:
+    """Replace every generated section of ``text`` with its current content."""
+    for name, make in SECTIONS.items():
+        pattern = re.compile(rf"(<!-- generated:{name} -->\n).*?(\n<!-- /generated:{name} -->)",
+                             re.S)
+        text = pattern.sub(lambda m: m.group(1) + make() + m.group(2), text)
+    return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    path = Path(args[0] if args else "README.md")
+    old = path.read_text(encoding="utf-8")
+    new = render(old)
+    if new != old:
+        path.write_text(new, encoding="utf-8")
+        print(f"updated {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
