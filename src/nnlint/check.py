@@ -18,7 +18,6 @@ from nnlint import ast
 from nnlint.costs import Report, analyze
 from nnlint.diagnostics import Diagnostic, FileResult, Severity, Span, SpecError
 from nnlint.graph import lower
-from nnlint.ops import fmt_shape
 from nnlint.parse import parse
 from nnlint.roofline import Roofline, roofline
 from nnlint.rules import FATAL, REGISTRY, SPEC_CODES, all_meta, run_rules
@@ -265,7 +264,6 @@ __all__ = [
     "analyse_text",
     "check_file",
     "check_text",
-    "fmt_shape",
     "model_entry",
     "selected_codes",
 ]

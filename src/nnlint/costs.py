@@ -116,12 +116,10 @@ def node_cost(node: Node, batch: int, training: bool) -> Cost:
         kind = LOSSES[node.loss]
         n = batch * numel(node.in_shapes[0])
         per = kind.forward
-        if node.loss == "cross_entropy" and not node.fused_with_loss:
+        if node.loss == "cross_entropy" and not node.opts.get("on_softmax"):
             # On raw logits the loss runs its own log-softmax (+3 per logit, seed 002);
             # on a softmax output the network already did (no softmax counted twice).
-            source_is_softmax = node.opts.get("on_softmax", False)
-            if not source_is_softmax:
-                per += 3
+            per += 3
         return Cost(forward_flops=per * n if training else 0)
     ctx = Ctx(node.in_shapes, node.shape, node.opts, batch, trainable=node.trainable,
               training=training, fused_with_loss=node.fused_with_loss)
@@ -135,9 +133,6 @@ def analyze(lowered: Lowered, config: Config) -> Report:
     deploy_prec = deploy.precision or train_prec
     layers = []
     for node in lowered.nodes():
-        if node.op == "loss":
-            source = lowered.node(node.inputs[0])
-            node = attrs.evolve(node, opts={"on_softmax": source.op == "softmax"})
         tcost = node_cost(node, B, True)
         icost = node_cost(node, Bd, False)
         shared = tcost.weight_params if node.tie else 0

@@ -568,7 +568,7 @@ class _Lowerer:
         node = Node(
             id=f"loss/{loss.kind}", op="loss", span=loss.span, shape=(),
             inputs=(source.id,), in_shapes=(source.shape,), tensor="loss", loss=loss.kind,
-            reads_input=source.op == "input",
+            reads_input=source.op == "input", opts={"on_softmax": source.op == "softmax"},
         )
         if loss.kind == "cross_entropy" and source.op == "softmax":
             self.graph.nodes[source.id]["node"] = attrs.evolve(source, fused_with_loss=True)

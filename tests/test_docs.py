@@ -1,0 +1,41 @@
+"""The README's generated tables match the registries (rules, ops, losses, targets),
+and every rule has a complete doc page."""
+
+from __future__ import annotations
+
+from helpers import ROOT
+from nnlint.docs import SECTIONS, render
+from nnlint.rules import REGISTRY, all_meta
+
+
+def test_readme_generated_sections_are_current():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for name in SECTIONS:
+        assert f"<!-- generated:{name} -->" in readme, name
+    assert render(readme) == readme, "README is stale: run `python -m nnlint.docs README.md`"
+
+
+def test_every_code_is_in_the_readme_table():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for code in all_meta():
+        assert f"| `{code}` |" in readme
+
+
+def test_every_rule_has_a_complete_doc_page():
+    for code, rule in REGISTRY.items():
+        doc = rule.meta().doc
+        for heading in ("## What it does", "## Why is this bad?", "## Example"):
+            assert heading in doc, (code, heading)
+        assert "Use instead" in doc, code
+        if rule.options:
+            assert "## Options" in doc, code
+            for option in rule.options:
+                assert f"`{option}`" in doc, (code, option)
+        assert rule.name == rule.name.lower() and " " not in rule.name
+        assert rule.code.startswith("NN") and len(rule.code) == 5
+
+
+def test_codes_and_names_are_unique():
+    metas = all_meta()
+    names = [m.name for m in metas.values()]
+    assert len(names) == len(set(names))
