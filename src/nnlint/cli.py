@@ -1,0 +1,589 @@
+"""The command line: ``nnlint check | report | rule | rules | targets``.
+
+Exit codes (ruff's): 0 nothing at or above the fail level, 1 findings at or above
+it, 2 a usage, config, I/O or internal error. Every error is one line on stderr
+(``nnlint: error: …``), never a traceback; checking goes on with the other files.
+nnlint writes to stdout, stderr and ``--output-file`` only.
+
+Modules are imported inside the subcommands, so ``nnlint rules`` never loads the
+parser and ``nnlint --help`` loads almost nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Sequence
+
+import attrs
+
+from nnlint import __version__
+from nnlint.emit import FORMATS
+
+if TYPE_CHECKING:
+    from nnlint.config import Config, ConfigResolver, Overrides
+    from nnlint.diagnostics import FileResult
+
+EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+#: Above this many files, ``check`` runs in a process pool (one worker per CPU).
+PARALLEL_THRESHOLD = 32
+#: Folders a folder walk never enters (version control, virtual environments, caches).
+SKIPPED_FOLDERS = frozenset({".git", ".hg", ".svn", ".venv", "venv", "__pycache__",
+                             "node_modules", ".tox", ".nox"})
+SPEC_SUFFIX = ".nn"
+
+
+class UsageError(Exception):
+    """A bad command line, path or output file: one line on stderr, exit 2."""
+
+
+def _error(message: str) -> None:
+    print(f"nnlint: error: {message}", file=sys.stderr)
+
+
+def _warning(message: str) -> None:
+    print(f"nnlint: warning: {message}", file=sys.stderr)
+
+
+# --------------------------------------------------------------------------- argparse
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="nnlint",
+        description="A linter for neural-network architecture specs (*.nn).",
+        epilog="Exit codes: 0 nothing at or above the fail level, 1 findings, "
+               "2 usage, config, I/O or internal error.",
+    )
+    parser.add_argument("--version", action="version", version=f"nnlint {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    check = commands.add_parser(
+        "check", help="check specs and report findings",
+        description="Check files, folders (every *.nn below them) and - (stdin).")
+    check.add_argument("paths", nargs="*", metavar="PATH",
+                       help="files, folders or - for stdin (default: the current folder)")
+    _add_config_options(check)
+    check.add_argument("--target", metavar="T", help="hardware target id (overrides "
+                       "deploy.target and the config's target); see `nnlint targets`")
+    check.add_argument("--format", choices=FORMATS, default="text",
+                       help="output format (default: text)")
+    check.add_argument("-o", "--output-file", metavar="FILE",
+                       help="write the output to FILE (atomically) instead of stdout")
+    check.add_argument("--select", metavar="CODES",
+                       help="comma-separated codes, prefixes (NN1), rule names or ALL; "
+                            "replaces the configured select, extend-select and ignore")
+    check.add_argument("--extend-select", metavar="CODES",
+                       help="codes to check in addition to the selected ones")
+    check.add_argument("--ignore", metavar="CODES", help="codes not to check")
+    check.add_argument("--fail-on", choices=("error", "warning", "note"),
+                       help="lowest severity that makes the exit code 1 (default: error)")
+    check.add_argument("--exit-zero", action="store_true",
+                       help="exit 0 even when there are findings (errors still exit 2)")
+    check.add_argument("--statistics", action="store_true",
+                       help="count findings per rule instead of listing them")
+    check.add_argument("--no-color", action="store_true",
+                       help="no ANSI colors (also: NO_COLOR=1; FORCE_COLOR=1 forces them)")
+    check.add_argument("--stdin-filename", metavar="NAME",
+                       help="the name shown for - (stdin); config is looked up from it")
+    check.add_argument("--force-exclude", action="store_true",
+                       help="apply the config's exclude to files named on the command line "
+                            "too (pre-commit passes every file by name)")
+    check.set_defaults(func=cmd_check)
+
+    report = commands.add_parser(
+        "report", help="per-layer cost table and totals of one spec",
+        description="Parameters, MACs, FLOPs and memory of every layer, and the totals.")
+    report.add_argument("path", metavar="PATH", help="one .nn file, or - for stdin")
+    _add_config_options(report)
+    report.add_argument("--target", metavar="T", help="hardware target id for the roofline")
+    report.add_argument("--format", choices=("text", "json"), default="text",
+                        help="text table, or the JSON report's model entry")
+    report.add_argument("--no-color", action="store_true", help="no ANSI colors")
+    report.set_defaults(func=cmd_report)
+
+    rule = commands.add_parser("rule", help="show a rule's documentation",
+                               description="Show one rule's doc page.")
+    rule.add_argument("code", metavar="CODE", help="a code (NN501) or a rule name")
+    rule.add_argument("--format", choices=("text", "json"), default="text")
+    rule.set_defaults(func=cmd_rule)
+
+    rules = commands.add_parser("rules", help="list every rule",
+                                description="Every code with its name, family, severity "
+                                            "and summary.")
+    rules.set_defaults(func=cmd_rules)
+
+    targets = commands.add_parser("targets", help="list the hardware targets",
+                                  description="Every hardware profile, with the extra ones "
+                                              "the config's `targets` adds.")
+    _add_config_options(targets)
+    targets.set_defaults(func=cmd_targets)
+    return parser
+
+
+def _add_config_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", metavar="FILE",
+                        help="use this config file for every path (no discovery)")
+    parser.add_argument("--isolated", action="store_true",
+                        help="ignore every config file")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a usage error argparse printed
+        return exc.code if isinstance(exc.code, int) else EXIT_OK
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return EXIT_ERROR
+    try:
+        return args.func(args)
+    except UsageError as exc:
+        _error(str(exc))
+    except BrokenPipeError:  # `nnlint check | head`: stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_ERROR
+    except Exception as exc:  # ConfigError, and any bug: one line, never a traceback
+        from nnlint.config import ConfigError
+
+        if isinstance(exc, ConfigError):
+            _error(str(exc))
+        else:
+            _error(f"internal error: {type(exc).__name__}: {exc}")
+    return EXIT_ERROR
+
+
+# --------------------------------------------------------------------------- shared helpers
+
+
+def display_path(path: str | os.PathLike[str]) -> str:
+    """Relative to the working folder when below it, else absolute; ``/`` separators."""
+    absolute = os.path.abspath(path)
+    try:
+        relative = os.path.relpath(absolute)
+    except ValueError:  # another drive on Windows
+        relative = absolute
+    shown = absolute if relative.startswith("..") else relative
+    return shown.replace(os.sep, "/")
+
+
+def _use_color(no_color: bool) -> bool:
+    """``--no-color`` and ``NO_COLOR`` turn color off, ``FORCE_COLOR`` on; else a terminal."""
+    if no_color or os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR", "") not in ("", "0", "false"):
+        return True
+    return sys.stdout.isatty()
+
+
+def _selectors(option: str, value: str | None) -> tuple[str, ...] | None:
+    from nnlint.config import parse_selectors
+
+    if value is None:
+        return None
+    try:
+        return parse_selectors(value)
+    except ValueError as exc:
+        raise UsageError(f"{option}: {exc}") from None
+
+
+def _resolve_cli_target(name: str | None, configs: Sequence["Config"]) -> str | None:
+    """The canonical id of ``--target``, known to every config in use (else exit 2)."""
+    from nnlint.targets import UnknownTarget, resolve_target
+
+    if name is None:
+        return None
+    resolved = name
+    for config in configs or [None]:
+        try:
+            resolved = resolve_target(name, config.targets if config else None).id
+        except UnknownTarget as exc:
+            raise UsageError(f"--target: {exc.message}") from None
+    return resolved
+
+
+def _read_stdin() -> bytes:
+    return sys.stdin.buffer.read()
+
+
+def _write_output(text: str, output_file: str | None) -> None:
+    """Print ``text`` or write it to ``output_file`` via a temp file and a rename."""
+    if output_file is None:
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+        return
+    import tempfile
+
+    target = Path(output_file)
+    if target.is_dir():
+        raise UsageError(f"{output_file}: is a folder; --output-file needs a file name")
+    folder = target.parent
+    try:
+        fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise UsageError(f"{output_file}: cannot write: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text + "\n")
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temp, 0o666 & ~umask)  # mkstemp makes 0600; a report is an ordinary file
+        os.replace(temp, target)
+    except OSError as exc:
+        try:
+            os.unlink(temp)
+        except OSError:
+            pass
+        raise UsageError(f"{output_file}: cannot write: {exc.strerror or exc}") from None
+
+
+# --------------------------------------------------------------------------- check: inputs
+
+
+@attrs.frozen
+class _Task:
+    """One file to check; picklable, so a worker process can run it."""
+
+    path: str  # absolute path of the file
+    display: str  # the path shown in the output
+    config_path: str | None  # the config that applies (None: defaults)
+    overrides: "Overrides"
+
+
+@attrs.frozen
+class _Outcome:
+    result: "FileResult | None" = None
+    error: str | None = None  # one line, without the ``nnlint: error:`` prefix
+
+
+def _collect(paths: Sequence[str], resolver: "ConfigResolver", force_exclude: bool,
+             errors: list[str]) -> list[Path]:
+    """The spec files named or found below the named folders, deduplicated and sorted."""
+    found: dict[str, Path] = {}
+    for raw in paths:
+        path = Path(raw)
+        try:
+            path.stat()
+        except FileNotFoundError:
+            errors.append(f"{raw}: no such file or folder")
+            continue
+        except OSError as exc:
+            errors.append(f"{raw}: {exc.strerror or exc}")
+            continue
+        if force_exclude and resolver.for_path(path, folder=path.is_dir()).is_excluded(path):
+            continue
+        files = _walk(path, resolver) if path.is_dir() else [path]
+        for file in files:
+            found.setdefault(os.path.abspath(file), file)
+    return sorted(found.values(), key=display_path)
+
+
+def _walk(top: Path, resolver: "ConfigResolver") -> list[Path]:
+    """Every ``*.nn`` below ``top``, skipping what the applicable config excludes."""
+    def skipped(folder: str) -> bool:
+        return (os.path.basename(folder) in SKIPPED_FOLDERS
+                or resolver.for_path(folder, folder=True).is_excluded(folder, ancestors=False))
+
+    files = []
+    for folder, subfolders, names in os.walk(top):
+        config = resolver.for_path(folder, folder=True)
+        subfolders[:] = sorted(d for d in subfolders if not skipped(os.path.join(folder, d)))
+        for name in sorted(names):
+            file = os.path.join(folder, name)
+            if name.endswith(SPEC_SUFFIX) and not config.is_excluded(file, ancestors=False):
+                files.append(Path(file))
+    return files
+
+
+# --------------------------------------------------------------------------- check: running
+
+
+def _run_task(task: _Task, load: Callable[[Path], "Config"]) -> _Outcome:
+    """Check one file; every failure becomes a one-line error (nothing is raised)."""
+    from nnlint.check import InternalError, check_file
+    from nnlint.config import Config, ConfigError, settings_for
+
+    try:
+        config = load(Path(task.config_path)) if task.config_path else Config()
+        settings = settings_for(config, task.path, task.overrides)
+        return _Outcome(result=check_file(Path(task.path), task.display, settings))
+    except IsADirectoryError:
+        return _Outcome(error=f"{task.display}: is a folder, not a file")
+    except OSError as exc:
+        return _Outcome(error=f"{task.display}: cannot read: {exc.strerror or exc}")
+    except (InternalError, ConfigError) as exc:
+        return _Outcome(error=str(exc))
+    except Exception as exc:  # a bug outside check_file's guard
+        return _Outcome(error=f"{task.display}: internal error: {type(exc).__name__}: {exc}")
+
+
+_worker_configs: dict[Path, "Config"] = {}
+
+
+def _worker(task: _Task) -> _Outcome:
+    """The process-pool entry point: configs are loaded once per worker."""
+    from nnlint.config import load_config
+
+    def load(path: Path) -> "Config":
+        if path not in _worker_configs:
+            _worker_configs[path] = load_config(path)
+        return _worker_configs[path]
+
+    return _run_task(task, load)
+
+
+def _run_tasks(tasks: list[_Task], resolver: "ConfigResolver") -> list[_Outcome]:
+    """Check every task, in a process pool above :data:`PARALLEL_THRESHOLD` files.
+
+    ``Executor.map`` keeps the input order, so the output is the same either way.
+    """
+    workers = min(os.cpu_count() or 1, len(tasks))
+    if len(tasks) <= PARALLEL_THRESHOLD or workers < 2:
+        return [_run_task(task, resolver.load) for task in tasks]
+    from concurrent.futures import ProcessPoolExecutor
+
+    chunksize = max(1, len(tasks) // (workers * 4))
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(_worker, tasks, chunksize=chunksize))
+
+
+def _check_stdin(stdin: _Stdin, overrides: "Overrides") -> _Outcome:
+    from nnlint.check import InternalError, check_text, decode
+    from nnlint.config import settings_for
+    from nnlint.diagnostics import FileResult
+
+    try:
+        data = _read_stdin()
+    except OSError as exc:
+        return _Outcome(error=f"-: cannot read stdin: {exc.strerror or exc}")
+    text, problem = decode(data)
+    if problem is not None:
+        return _Outcome(result=FileResult(stdin.display, None,
+                                          (problem.with_path(stdin.display),)))
+    try:
+        settings = settings_for(stdin.config, stdin.display, overrides)
+        return _Outcome(result=check_text(text, stdin.display, settings))
+    except InternalError as exc:
+        return _Outcome(error=str(exc))
+    except Exception as exc:  # a bug outside check_text's guard
+        return _Outcome(error=f"{stdin.display}: internal error: {type(exc).__name__}: {exc}")
+
+
+def _sarif_with_errors(text: str, errors: Sequence[str]) -> str:
+    """Record run errors in the SARIF log: ``executionSuccessful`` false plus notifications."""
+    import json
+
+    log = json.loads(text)
+    invocation = log["runs"][0]["invocations"][0]
+    invocation["executionSuccessful"] = False
+    invocation["exitCode"] = EXIT_ERROR
+    invocation["toolExecutionNotifications"] = [
+        {"level": "error", "message": {"text": f"nnlint: error: {e}"}} for e in errors]
+    return json.dumps(log, indent=2)
+
+
+def _json_with_errors(text: str, errors: Sequence[str]) -> str:
+    """The JSON report with an extra ``errors`` list (the contract allows more keys)."""
+    import json
+
+    report = json.loads(text)
+    report["errors"] = list(errors)
+    return json.dumps(report, indent=2)
+
+
+@attrs.frozen
+class _Stdin:
+    display: str  # --stdin-filename as shown, or "-"
+    config: "Config"  # looked up from --stdin-filename, else from the working folder
+
+
+def _stdin_input(args: argparse.Namespace, resolver: "ConfigResolver") -> _Stdin | None:
+    """What ``-`` stands for, or None when ``--force-exclude`` excludes its name."""
+    name = args.stdin_filename
+    config = resolver.for_path(name or os.path.join(os.getcwd(), "-"))
+    if args.force_exclude and name and config.is_excluded(name):
+        return None
+    return _Stdin(display_path(name) if name else "-", config)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from nnlint.config import ConfigResolver, Overrides
+
+    overrides = Overrides(
+        select=_selectors("--select", args.select),
+        extend_select=_selectors("--extend-select", args.extend_select) or (),
+        ignore=_selectors("--ignore", args.ignore) or (),
+        fail_on=args.fail_on,
+    )
+    resolver = ConfigResolver(isolated=args.isolated, config_file=args.config)
+    paths = args.paths or (["-"] if args.stdin_filename else ["."])
+    errors: list[str] = []
+    stdin = _stdin_input(args, resolver) if "-" in paths else None
+    files = _collect([p for p in paths if p != "-"], resolver, args.force_exclude, errors)
+
+    in_use = [resolver.for_path(f) for f in files] + ([stdin.config] if stdin else [])
+    configs = list({id(c): c for c in in_use}.values())  # each config once
+    overrides = attrs.evolve(overrides, target=_resolve_cli_target(args.target, configs))
+    tasks = [_Task(os.path.abspath(f), display_path(f),
+                   str(p) if (p := resolver.config_path_for(f)) else None, overrides)
+             for f in files]
+    fail_levels = {task.display: resolver.for_path(task.path).fail_on for task in tasks}
+    outcomes = _run_tasks(tasks, resolver)
+    if stdin is not None:
+        outcomes.append(_check_stdin(stdin, overrides))
+        fail_levels[stdin.display] = stdin.config.fail_on
+
+    results = [o.result for o in outcomes if o.result is not None]
+    errors += [o.error for o in outcomes if o.error is not None]
+    if not results and not errors:
+        _warning("no .nn files found under the given paths")
+    text = _render_check(args, results, overrides, configs)
+    if errors and args.format == "sarif":
+        text = _sarif_with_errors(text, errors)
+    elif errors and args.format == "json":
+        text = _json_with_errors(text, errors)
+    for message in errors:
+        _error(message)
+    _write_output(text, args.output_file)
+
+    if errors:
+        return EXIT_ERROR
+    fail_on = {path: overrides.fail_on or level or "error" for path, level in fail_levels.items()}
+    return _findings_exit_code(results, fail_on, exit_zero=args.exit_zero)
+
+
+def _findings_exit_code(results: list["FileResult"], fail_on: dict[str, str], *,
+                        exit_zero: bool) -> int:
+    """1 when a finding is at or above its file's fail level (unless ``--exit-zero``)."""
+    from nnlint.diagnostics import Severity
+
+    failing = any(d.severity >= Severity.parse(fail_on[r.path])
+                  for r in results for d in r.diagnostics)
+    return EXIT_FINDINGS if failing and not exit_zero else EXIT_OK
+
+
+def _render_check(args: argparse.Namespace, results: list["FileResult"],
+                  overrides: "Overrides", configs) -> str:
+    from nnlint.emit import render
+    from nnlint.rules import all_meta
+
+    configured = {c.target for c in configs}
+    target = overrides.target or (configured.pop() if len(configured) == 1 else None)
+    color = args.output_file is None and _use_color(args.no_color)
+    return render(args.format, results, all_meta(), color=color,
+                  statistics=args.statistics, target=target)
+
+
+# --------------------------------------------------------------------------- report
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    import json
+
+    from nnlint.check import InternalError, analyse_text, decode
+    from nnlint.config import ConfigResolver, Overrides, settings_for
+    from nnlint.diagnostics import FileResult, Severity
+    from nnlint.emit import render
+    from nnlint.rules import all_meta
+    from nnlint.tables import report_text
+
+    resolver = ConfigResolver(isolated=args.isolated, config_file=args.config)
+    if args.path == "-":
+        display, config_from = "-", os.path.join(os.getcwd(), "-")
+        data = _read_stdin()
+    else:
+        path = Path(args.path)
+        if path.is_dir():
+            raise UsageError(f"{args.path}: is a folder; `nnlint report` takes one .nn file")
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise UsageError(f"{args.path}: no such file") from None
+        except OSError as exc:
+            raise UsageError(f"{args.path}: cannot read: {exc.strerror or exc}") from None
+        display, config_from = display_path(path), args.path
+    config = resolver.for_path(config_from)
+    overrides = Overrides(target=_resolve_cli_target(args.target, [config]))
+    settings = settings_for(config, config_from, overrides)
+
+    text, problem = decode(data)
+    if problem is not None:
+        analysis, diagnostics = None, [problem]
+    else:
+        try:
+            analysis, diagnostics = analyse_text(text, settings)
+        except Exception as exc:
+            _error(str(InternalError(display, exc)))
+            return EXIT_ERROR
+    diagnostics = sorted((d.with_path(display) for d in diagnostics), key=lambda d: d.sort_key())
+    if analysis is None or any(d.severity == Severity.ERROR for d in diagnostics):
+        result = FileResult(display, text, tuple(diagnostics))
+        _write_output(render("text", [result], all_meta(), color=_use_color(args.no_color)),
+                      None)
+        return EXIT_FINDINGS
+    if args.format == "json":
+        from nnlint.check import model_entry
+
+        entry = model_entry(analysis.report, display, analysis.roofline)
+        # emit's JSON makes the entry strict JSON (no NaN/Infinity tokens)
+        document = json.loads(render("json", [FileResult(display, text, (), entry)], {}))
+        _write_output(json.dumps(document["models"][0], indent=2), None)
+    else:
+        _write_output(report_text(analysis, display), None)
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- rule, rules, targets
+
+
+def cmd_rule(args: argparse.Namespace) -> int:
+    import difflib
+    import json
+
+    from nnlint.rules import REGISTRY, all_meta, lookup
+    from nnlint.rules.base import default_thresholds
+    from nnlint.tables import rule_page
+
+    meta = lookup(args.code)
+    if meta is None:
+        metas = all_meta()
+        candidates = [*metas, *(m.name for m in metas.values())]
+        close = difflib.get_close_matches(args.code.strip(), candidates, n=1)
+        if not close:
+            close = difflib.get_close_matches(args.code.strip().upper(), list(metas), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise UsageError(f"unknown rule {args.code!r}{hint} (`nnlint rules` lists them)")
+    rule = REGISTRY.get(meta.code)
+    defaults = default_thresholds().get(meta.code, {})
+    options = {name: defaults.get(name) for name in (rule.options if rule else ())}
+    if args.format == "json":
+        page = {"code": meta.code, "name": meta.name, "family": meta.family,
+                "severity": str(meta.severity), "summary": meta.summary,
+                "options": options, "doc": meta.doc}
+        _write_output(json.dumps(page, indent=2), None)
+    else:
+        _write_output(rule_page(meta, options), None)
+    return EXIT_OK
+
+
+def cmd_rules(args: argparse.Namespace) -> int:
+    from nnlint.rules import all_meta
+    from nnlint.tables import rules_text
+
+    _write_output(rules_text(all_meta()), None)
+    return EXIT_OK
+
+
+def cmd_targets(args: argparse.Namespace) -> int:
+    from nnlint.config import ConfigResolver
+    from nnlint.tables import targets_text
+    from nnlint.targets import builtin_targets
+
+    config = ConfigResolver(isolated=args.isolated, config_file=args.config).for_path(
+        os.getcwd(), folder=True)
+    _write_output(targets_text({**builtin_targets(), **config.targets}), None)
+    return EXIT_OK

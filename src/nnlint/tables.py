@@ -1,0 +1,179 @@
+"""Text tables for a person: ``nnlint report``, ``nnlint rules`` and ``nnlint targets``.
+
+Plain data in, one string out (no trailing newline), like :mod:`nnlint.emit`.
+Every rounded figure stands beside its exact integer (``15.05 M (15,051,264)``).
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+from nnlint.diagnostics import RuleMeta
+from nnlint.ops import fmt_shape, nbytes
+from nnlint.rules.base import fmt_bytes, fmt_count, fmt_int, fmt_time
+from nnlint.targets import PRECISIONS, Target
+
+__all__ = ["format_table", "report_text", "rules_text", "targets_text", "CONVENTIONS"]
+
+#: What every figure of ``nnlint report`` assumes (the costs module documents each).
+CONVENTIONS = "1 MAC = 2 FLOPs, backward counts every layer's input gradient (seed 000)"
+
+
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]],
+                 right: Sequence[bool]) -> str:
+    """Columns two spaces apart, a dashed rule under the header; ``right`` aligns numbers."""
+    widths = [max([len(h), *(len(row[i]) for row in rows)]) for i, h in enumerate(headers)]
+
+    def line(cells: Sequence[str]) -> str:
+        padded = (c.rjust(w) if r else c.ljust(w) for c, w, r in zip(cells, widths, right))
+        return "  ".join(padded).rstrip()
+
+    return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, rows)])
+
+
+# --------------------------------------------------------------------------- report
+
+
+def report_text(analysis, path: str) -> str:
+    """The per-layer table and the totals of one analysed spec (:class:`nnlint.check.Analysis`)."""
+    report, roof = analysis.report, analysis.roofline
+    t = report.totals
+    on_target = f" on {roof.target.id}" if roof is not None else ""
+    header = [
+        f"model {report.model} ({path})",
+        f"conventions: train batch {t.train_batch} at {t.train_precision} with {t.optimizer}; "
+        f"inference batch {t.deploy_batch} at {t.deploy_precision}{on_target}; {CONVENTIONS}",
+        f"per layer: MACs per sample; FLOPs and activation bytes per training step "
+        f"(batch {t.train_batch})"
+        + ("; intensity, bound and latency at the inference batch" if roof is not None else ""),
+    ]
+    return "\n".join([*header, "", _layer_table(analysis), "", _totals(analysis)])
+
+
+def _layer_table(analysis) -> str:
+    roof = analysis.roofline
+    headers = ["layer", "op", "output shape", "params", "MACs", "forward FLOPs",
+               "backward FLOPs", "activation bytes"]
+    right = [False, False, False, True, True, True, True, True]
+    if roof is not None:
+        headers += ["FLOP/byte", "bound", "latency"]
+        right += [True, False, True]
+    rows = []
+    for layer in analysis.report.layers:
+        node = layer.node
+        row = [
+            node.id,
+            f"loss:{node.loss}" if node.loss else node.op,
+            fmt_shape(node.shape),
+            fmt_int(layer.counted_params),
+            fmt_int(layer.train.macs),
+            fmt_int(layer.train.forward_flops),
+            fmt_int(layer.train.backward_flops),
+            fmt_int(nbytes(layer.train.cached_elements, layer.precision)),
+        ]
+        if roof is not None:
+            lr = roof.layer(node.id)
+            row += [
+                "" if lr is None or lr.intensity is None else f"{lr.intensity:,.1f}",
+                "" if lr is None or lr.bound is None else lr.bound,
+                "" if lr is None or lr.time_s is None else _latency(lr.time_s),
+            ]
+        rows.append(row)
+    return format_table(headers, rows, right)
+
+
+def _latency(seconds: float) -> str:
+    """``fmt_time``, with nanoseconds for the tiny layers of a small model."""
+    return fmt_time(seconds) if seconds >= 1e-6 or seconds == 0 else f"{seconds * 1e9:.3g} ns"
+
+
+def _totals(analysis) -> str:
+    t = analysis.report.totals
+    roof = analysis.roofline
+    B, Bd = t.train_batch, t.deploy_batch
+    lines: list[tuple[str, str]] = [
+        ("parameters", f"{fmt_count(t.params)}: trainable {fmt_int(t.trainable_params)}, "
+                       f"frozen {fmt_int(t.frozen_params)}"),
+        ("MACs per sample", fmt_count(t.macs)),
+        (f"forward FLOPs (batch {B})", fmt_count(t.forward_flops)),
+        (f"backward FLOPs (batch {B})", fmt_count(t.backward_flops)),
+        ("loss-gradient FLOPs", fmt_count(t.loss_backward_flops)),
+        (f"optimizer FLOPs ({t.optimizer})", fmt_count(t.optimizer_flops)),
+        ("train-step FLOPs", fmt_count(t.train_step_flops)),
+        (f"parameter memory ({t.train_precision})", fmt_bytes(t.param_bytes)),
+        ("gradient memory", fmt_bytes(t.grad_bytes)),
+        ("optimizer state", fmt_bytes(t.optimizer_bytes)),
+        ("buffers", fmt_bytes(t.buffer_bytes)),
+        (f"cached activations (batch {B})", fmt_bytes(t.activation_bytes)),
+        ("train memory", fmt_bytes(t.train_memory_bytes)),
+        (f"inference parameters ({t.deploy_precision})", fmt_bytes(t.inference_param_bytes)),
+        (f"inference activations (batch {Bd})", fmt_bytes(t.inference_activation_bytes)),
+        ("inference memory", fmt_bytes(t.inference_memory_bytes)),
+        (f"inference FLOPs (batch {Bd})", fmt_count(t.inference_flops)),
+    ]
+    if roof is not None:
+        ridge = ("n/a" if roof.ridge_point is None
+                 else f"{roof.ridge_point:,.1f} FLOP/byte at {roof.precision}")
+        latency = ("n/a: no peak at " + roof.precision if roof.time_s is None
+                   else f"{_latency(roof.time_s)} ({roof.time_s:.6g} s)")
+        lines += [(f"ridge point ({roof.target.id})", ridge),
+                  (f"estimated latency (batch {Bd})", latency)]
+    width = max(len(label) for label, _ in lines)
+    return "\n".join(["totals", *(f"  {label.ljust(width)}  {value}" for label, value in lines)])
+
+
+# --------------------------------------------------------------------------- rules
+
+
+def rules_text(metas: Mapping[str, RuleMeta]) -> str:
+    rows = [[m.code, m.name, m.family, str(m.severity), m.summary] for m in metas.values()]
+    return format_table(["code", "name", "family", "severity", "summary"], rows,
+                        [False] * 5)
+
+
+def rule_page(meta: RuleMeta, options: Mapping[str, object] | None = None) -> str:
+    """``nnlint rule CODE``: ruff's page header, then the rule's own doc."""
+    lines = [f"# {meta.name} ({meta.code})", "",
+             f"Family: {meta.family}. Default severity: {meta.severity}.", ""]
+    if options:
+        shown = ", ".join(f"{name} = {value!r}" for name, value in options.items())
+        lines += [f"Thresholds (config `thresholds.{meta.code}`): {shown}.", ""]
+    lines.append(meta.doc.strip())
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- targets
+
+
+def best_precision(target: Target) -> str | None:
+    """The precision with the highest dense peak (the widest one on a tie)."""
+    ranked = [p for p in PRECISIONS if target.peak_for(p) is not None]
+    return max(ranked, key=lambda p: target.peak_for(p), default=None)
+
+
+def _rate(value: float) -> str:
+    """Operations per second with an SI prefix: ``19.5 T``."""
+    for unit, size in (("P", 1e15), ("T", 1e12), ("G", 1e9), ("M", 1e6)):
+        if value >= size:
+            return f"{value / size:.4g} {unit}"
+    return f"{value:.4g}"
+
+
+def targets_text(targets: Mapping[str, Target]) -> str:
+    headers = ["id", "name", "memory", "bandwidth", "dense peak (FLOP/s, op/s)",
+               "ridge point", "power"]
+    rows = []
+    for target in sorted(targets.values(), key=lambda t: t.id):
+        peaks = " · ".join(f"{p} {_rate(target.peak[p])}" for p in PRECISIONS if p in target.peak)
+        best = best_precision(target)
+        ridge = target.ridge_point(best) if best else None
+        rows.append([
+            target.id,
+            target.name,
+            fmt_bytes(target.memory_bytes),
+            f"{_rate(target.bandwidth)}B/s",
+            peaks,
+            f"{ridge:,.1f} FLOP/B ({best})" if ridge is not None else "n/a",
+            f"{target.power_w:g} W",
+        ])
+    return format_table(headers, rows, [False, False, True, True, False, True, True])
