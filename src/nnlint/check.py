@@ -16,7 +16,7 @@ import attrs
 
 from nnlint import ast
 from nnlint.costs import Report, analyze
-from nnlint.diagnostics import Diagnostic, FileResult, Severity, Span, SpecError
+from nnlint.diagnostics import Diagnostic, FileResult, RuleMeta, Severity, Span, SpecError
 from nnlint.graph import lower
 from nnlint.parse import parse
 from nnlint.roofline import Roofline, roofline
@@ -37,7 +37,8 @@ class InternalError(Exception):
 class Settings:
     """What the command line and configuration decide for a file."""
 
-    target: str | None = None  # overrides deploy.target
+    target: str | None = None  # --target: overrides deploy.target
+    default_target: str | None = None  # config `target`: used when the spec has no deploy.target
     select: tuple[str, ...] | None = None  # None: every rule
     extend_select: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()
@@ -45,9 +46,28 @@ class Settings:
     targets: Mapping[str, Target] = attrs.field(factory=dict)  # extra profiles from config
 
 
-def _matches(code: str, selectors) -> bool:
+def _metas() -> dict[str, RuleMeta]:
+    """``all_meta()``, built once per set of registered rules.
+
+    ``all_meta()`` rebuilds every rule's doc page on each call; the driver needs
+    it for every file (selection, suppressions), so the result is kept until the
+    registry changes (a test may register a rule)."""
+    key = tuple((code, id(rule)) for code, rule in REGISTRY.items())
+    cached = _META_CACHE.get(key)
+    if cached is None:
+        _META_CACHE.clear()
+        cached = _META_CACHE[key] = all_meta()
+    return cached
+
+
+_META_CACHE: dict[tuple, dict[str, RuleMeta]] = {}
+# (select, extend_select, ignore) -> codes; the key None holds the metas they were made from.
+_SELECTED_CACHE: dict[Any, Any] = {}
+
+
+def _matches(code: str, selectors, metas: Mapping[str, RuleMeta] | None = None) -> bool:
     """ruff's selector semantics: ``ALL``, a full code, a prefix (``NN1``) or a rule name."""
-    meta = all_meta().get(code)
+    meta = (metas if metas is not None else _metas()).get(code)
     for s in selectors:
         s = s.strip()
         if s.upper() == "ALL" or code.startswith(s.upper()) or (meta and meta.name == s.lower()):
@@ -56,10 +76,24 @@ def _matches(code: str, selectors) -> bool:
 
 
 def selected_codes(settings: Settings) -> list[str]:
-    codes = [c for c in all_meta() if c not in FATAL]
-    chosen = [c for c in codes if settings.select is None or _matches(c, settings.select)]
-    chosen += [c for c in codes if c not in chosen and _matches(c, settings.extend_select)]
-    return sorted(c for c in chosen if not _matches(c, settings.ignore))
+    metas = _metas()
+    try:
+        key = (settings.select, settings.extend_select, settings.ignore)
+        cached = _SELECTED_CACHE.get(key) if _SELECTED_CACHE.get(None) is metas else None
+    except TypeError:  # selectors given as lists: nothing to cache by
+        key, cached = None, None
+    if cached is not None:
+        return list(cached)
+    codes = [c for c in metas if c not in FATAL]
+    chosen = [c for c in codes if settings.select is None or _matches(c, settings.select, metas)]
+    chosen += [c for c in codes if c not in chosen and _matches(c, settings.extend_select, metas)]
+    result = sorted(c for c in chosen if not _matches(c, settings.ignore, metas))
+    if key is not None:
+        if _SELECTED_CACHE.get(None) is not metas or len(_SELECTED_CACHE) > 256:
+            _SELECTED_CACHE.clear()
+            _SELECTED_CACHE[None] = metas
+        _SELECTED_CACHE[key] = result
+    return list(result)
 
 
 def known_targets(settings: Settings) -> dict[str, Target]:
@@ -69,7 +103,7 @@ def known_targets(settings: Settings) -> dict[str, Target]:
 def _apply_suppressions(spec: ast.Spec, found: list[Diagnostic],
                         selected: set[str]) -> list[Diagnostic]:
     """Drop suppressed findings; report suppressions that silenced nothing (NN021)."""
-    metas = all_meta()
+    metas = _metas()
     used: set[tuple[int, str]] = set()
     kept = []
     for d in found:
@@ -188,7 +222,7 @@ def analyse_text(text: str, settings: Settings = Settings()) -> tuple[Analysis |
         return None, diagnostics + exc.diagnostics
     report = analyze(lowered, config)
     target = None
-    name = settings.target or config.deploy.target
+    name = settings.target or config.deploy.target or settings.default_target
     if name is not None:
         targets = known_targets(settings)
         if name in targets:
@@ -219,6 +253,8 @@ def check_text(text: str, path: str, settings: Settings = Settings()) -> FileRes
             if not fatal:
                 diagnostics += run_rules(analysis.report, analysis.target, analysis.roofline,
                                          sorted(selected & set(REGISTRY)), settings.thresholds,
+                                         # a --target override is not on any line
+                                         None if settings.target or not config.deploy.target else
                                          config.deploy.spans.get("target"))
                 diagnostics = _apply_suppressions(analysis.spec, diagnostics, selected)
             model = model_entry(analysis.report, path, analysis.roofline)

@@ -20,13 +20,14 @@ them up and owns the model-level conventions, each stated once:
 * ``train_memory = params + grads + optimizer state + buffers + cached
   activations`` [seed 000 §memory: 4P + 4P + 4·M_opt·P + 4·B·Σn]; cached
   activations include the model inputs.
-* ``inference_memory = params + buffers + every newly allocated tensor`` at the
-  deploy batch [seed 004 Table 8: 437,544 + 3,944 = 441,488 B], no reuse of
-  buffers between layers.
+* ``inference_memory = params + buffers + every newly allocated tensor`` (an op's
+  output and its internal workspace, e.g. attention's scores) at the deploy batch
+  [seed 004 Table 8: 437,544 + 3,944 = 441,488 B], no reuse of buffers between layers.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import attrs
@@ -101,10 +102,12 @@ class Report:
     totals: Totals
 
     def layer(self, node_id: str) -> LayerCost:
-        for layer in self.layers:
-            if layer.node.id == node_id:
-                return layer
-        raise KeyError(node_id)
+        """The layer of node ``node_id`` (``KeyError`` if there is none). Constant time."""
+        return self._by_id[node_id]
+
+    @functools.cached_property
+    def _by_id(self) -> dict[str, LayerCost]:
+        return {layer.node.id: layer for layer in self.layers}
 
 
 def node_cost(node: Node, batch: int, training: bool) -> Cost:
@@ -165,8 +168,9 @@ def analyze(lowered: Lowered, config: Config) -> Report:
     backward = total("backward_flops")
     inference_param_bytes = sum(nbytes(layer.counted_params, layer.infer_precision)
                                 for layer in layers) + nbytes(buffers, deploy_prec)
-    inference_activation_bytes = sum(nbytes(Bd * layer.infer.output_elements,
-                                            layer.infer_precision) for layer in layers)
+    inference_activation_bytes = sum(
+        nbytes(Bd * (layer.infer.output_elements + layer.infer.workspace_elements),
+               layer.infer_precision) for layer in layers)
     totals = Totals(
         params=params,
         trainable_params=trainable,

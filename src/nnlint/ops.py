@@ -94,6 +94,7 @@ class Cost:
     backward_flops: int = 0  # whole batch
     cached_elements: int = 0  # whole batch: kept alive for the backward pass
     output_elements: int = 0  # per sample: newly allocated output (0 for views and in-place ops)
+    workspace_elements: int = 0  # per sample: internal tensors alive only while the op runs
 
 
 @attrs.frozen
@@ -547,7 +548,9 @@ class Attention(Op):
     (softmax vector-Jacobian product) ``+ h·T²`` (scale).
     Cached: Q, K, V, the attention probabilities, the context and the output:
     ``5TD + h·T²`` per sample — the ``h·T²`` term grows with the square of the
-    sequence and dominates long sequences [seed 003].
+    sequence and dominates long sequences [seed 003]. At inference Q, K, V, the
+    probabilities and the context are workspace (``4TD + h·T²``) freed when the
+    layer is done.
     """
 
     name = "attention"
@@ -579,7 +582,8 @@ class Attention(Op):
         return Cost(params=4 * (D * D + D), weight_params=4 * D * D, macs=macs,
                     forward_flops=forward, backward_macs=backward_macs,
                     input_grad_macs=input_grad, backward_flops=backward,
-                    cached_elements=B * (5 * T * D + hT2), output_elements=T * D)
+                    cached_elements=B * (5 * T * D + hT2), output_elements=T * D,
+                    workspace_elements=4 * T * D + hT2)
 
 
 # ----------------------------------------------------------------- merges

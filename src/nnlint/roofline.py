@@ -5,7 +5,7 @@ Conventions (stated once; the README repeats them):
 * FLOPs are the layer's inference forward FLOPs at ``deploy.batch``.
 * Bytes moved = the layer's weights (and buffers) + every input tensor + its
   output tensor, at the layer's deploy precision [seed 004 §3.13: "FLOPs /
-  bytes moved"]. Views (``flatten``, ``reshape``) and layers that vanish at
+  bytes moved"]; an embedding moves only the rows it gathers. Views (``flatten``, ``reshape``) and layers that vanish at
   inference (``dropout``) move nothing and are skipped.
 * Arithmetic intensity = FLOPs ÷ bytes moved; the ridge point = peak FLOP/s ÷
   bandwidth at the deploy precision (dense peak, never the sparse one); below it
@@ -19,6 +19,8 @@ Conventions (stated once; the README repeats them):
 """
 
 from __future__ import annotations
+
+import functools
 
 import attrs
 
@@ -55,10 +57,21 @@ class Roofline:
     streamed_param_bytes: int
 
     def layer(self, node_id: str) -> LayerRoof | None:
-        for layer in self.layers:
-            if layer.node_id == node_id:
-                return layer
-        return None
+        """The row of node ``node_id``, or ``None`` (skipped layers). Constant time."""
+        return self._by_id.get(node_id)
+
+    @functools.cached_property
+    def _by_id(self) -> dict[str, LayerRoof]:
+        return {layer.node_id: layer for layer in self.layers}
+
+
+def _producer(report: Report, node_id: str):
+    """The node that really wrote a tensor: through views and inference no-ops
+    (``flatten``, ``reshape``, ``dropout``), which move nothing themselves."""
+    node = report.lowered.node(node_id)
+    while node.op in _SKIP | {"dropout"} and node.inputs:
+        node = report.lowered.node(node.inputs[0])
+    return node
 
 
 def roofline(report: Report, target: Target) -> Roofline:
@@ -73,6 +86,9 @@ def roofline(report: Report, target: Target) -> Roofline:
     for layer in report.layers:
         node = layer.node
         weights = nbytes(layer.counted_params + layer.infer.buffers, layer.infer_precision)
+        if node.op == "embedding":
+            # a lookup reads only the rows it gathers, not the whole table
+            weights = min(weights, nbytes(Bd * numel(node.shape), layer.infer_precision))
         param_bytes += weights
         flops = layer.infer.forward_flops
         if node.op in _SKIP or (flops == 0 and weights == 0 and node.op == "dropout"):
@@ -86,7 +102,7 @@ def roofline(report: Report, target: Target) -> Roofline:
             streamed_total += streamed
             inputs = sum(nbytes(Bd * numel(s), layer.infer_precision)
                          for s, src in zip(node.in_shapes, node.inputs)
-                         if report.lowered.node(src).op == "input")
+                         if _producer(report, src).op == "input")
             moved = streamed + inputs
         else:
             io = sum(nbytes(Bd * numel(s), layer.infer_precision) for s in node.in_shapes)

@@ -1,0 +1,202 @@
+"""The roofline on a target, against hand-computed figures.
+
+Convention (nnlint.roofline): FLOPs are the layer's inference forward FLOPs at the
+deploy batch; bytes moved = weights + inputs + output at the deploy precision;
+intensity = FLOPs / bytes; time = max(FLOPs / peak, bytes / bandwidth). On the edge
+TPU, weights are cached on chip in execution order and only the overflow and the
+model's inputs cross the host link.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from nnlint.check import Settings, analyse_text
+from nnlint.roofline import roofline
+from nnlint.targets import builtin_targets
+
+A100 = builtin_targets()["a100-40gb"]
+EDGE_TPU = builtin_targets()["edge-tpu"]
+
+
+def analysis(text: str, target: str | None = None):
+    result, diagnostics = analyse_text(textwrap.dedent(text), Settings(target=target))
+    assert result is not None, [d.message for d in diagnostics]
+    return result
+
+
+def mlp(precision: str, batch: int = 1, target: str = "a100-40gb") -> str:
+    """Seed worked example 5.2: the MNIST 784-128-64-10 MLP."""
+    return f"""\
+        model mlp {{
+            input x: [784]
+            h1     = x  -> dense(128) -> relu
+            h2     = h1 -> dense(64) -> relu
+            logits = h2 -> dense(10)
+        }}
+        deploy {{
+            target    = {target}
+            batch     = {batch}
+            precision = {precision}
+        }}
+        """
+
+
+def test_dense_layer_on_a100_fp32_by_hand():
+    roof = analysis(mlp("fp32")).roofline
+    h1 = roof.layer("h1/dense#1")
+    # 784·128 MACs = 2 FLOPs each, + 128 bias adds
+    assert h1.flops == 2 * 784 * 128 + 128 == 200_832
+    # weights (784·128 + 128) + input 784 + output 128, 4 bytes each
+    assert h1.bytes_moved == (100_480 + 784 + 128) * 4 == 405_568
+    assert h1.weight_bytes == 401_920
+    assert h1.intensity == pytest.approx(200_832 / 405_568)
+    assert round(h1.intensity, 4) == 0.4952  # seed 004: "AI ≈ 0.5 FLOP/byte"
+    assert h1.time_s == pytest.approx(max(200_832 / 19.5e12, 405_568 / 1555e9))
+    assert h1.time_s == pytest.approx(2.608154e-07)
+    assert h1.bound == "memory"
+
+
+def test_elementwise_layer_intensity_is_one_over_2s():
+    roof = analysis(mlp("fp32")).roofline
+    relu = roof.layer("h1/relu#1")
+    # seed 004 §3.13: element-wise N ops over 2N·s bytes -> 1/(2s) = 0.125 in fp32
+    assert (relu.flops, relu.bytes_moved) == (128, 1024)
+    assert relu.intensity == 0.125
+
+
+def test_whole_mlp_on_a100_is_half_a_flop_per_byte_in_fp32():
+    roof = analysis(mlp("fp32")).roofline
+    flops = sum(r.flops for r in roof.layers)
+    moved = sum(r.bytes_moved for r in roof.layers)
+    assert flops == 200_832 + 128 + (2 * 128 * 64 + 64) + 64 + (2 * 64 * 10 + 10) == 218_762
+    assert moved == 405_568 + 1_024 + 33_792 + 512 + 2_896 == 443_792
+    assert flops / moved == pytest.approx(0.4929, abs=1e-4)  # seed: ≈0.5 (0.4955 over 441,488 B)
+    # fp32 on the A100 is its 19.5 TFLOP/s CUDA-core rate: ridge 12.54, not 200.6
+    assert roof.peak == 19.5e12
+    assert roof.ridge_point == pytest.approx(19.5e12 / 1555e9)
+    assert round(roof.ridge_point, 2) == 12.54
+    assert all(r.bound == "memory" for r in roof.layers)
+    assert roof.time_s == pytest.approx(sum(max(r.flops / 19.5e12, r.bytes_moved / 1555e9)
+                                            for r in roof.layers))
+
+
+def test_fp16_halves_the_bytes_and_uses_the_tensor_core_ridge():
+    roof = analysis(mlp("fp16")).roofline
+    assert roof.peak == 312e12
+    assert roof.ridge_point == pytest.approx(312e12 / 1555e9)
+    assert round(roof.ridge_point, 1) == 200.6
+    h1 = roof.layer("h1/dense#1")
+    assert h1.bytes_moved == 405_568 // 2 == 202_784
+    assert round(h1.intensity, 2) == 0.99
+
+
+def test_large_batch_dense_is_compute_bound():
+    roof = analysis("""\
+        model wide {
+            input x: [4096]
+            y = x -> dense(4096)
+        }
+        deploy {
+            target    = a100-40gb
+            batch     = 1024
+            precision = fp16
+        }
+        """).roofline
+    y = roof.layer("y/dense#1")
+    assert y.flops == 2 * 4096 * 4096 * 1024 + 4096 * 1024 == 34_363_932_672
+    # weights (4096² + 4096)·2 + input and output 1024·4096·2 each
+    assert y.bytes_moved == (4096 * 4096 + 4096) * 2 + 2 * 1024 * 4096 * 2 == 50_339_840
+    assert y.intensity == pytest.approx(682.6, abs=0.1)
+    assert y.bound == "compute"
+    assert y.time_s == pytest.approx(34_363_932_672 / 312e12)
+
+
+def test_views_move_nothing_and_are_not_rows():
+    roof = analysis("""\
+        model m {
+            input img: [1, 28, 28]
+            logits = img -> flatten -> dense(10)
+        }
+        deploy {
+            target    = a100-40gb
+            precision = fp32
+        }
+        """).roofline
+    assert [r.node_id for r in roof.layers] == ["logits/dense#1"]
+
+
+def test_no_peak_at_the_precision_means_no_time():
+    roof = analysis(mlp("fp32", target="edge-tpu")).roofline
+    assert roof.peak is None and roof.ridge_point is None and roof.time_s is None
+    assert all(r.bound is None and r.time_s is None for r in roof.layers)
+
+
+EDGE_SPEC = """\
+    model two_wide {
+        input x: [2048]
+        h = x -> dense(4096)
+        y = h -> dense(4096)
+    }
+    deploy {
+        target    = edge-tpu
+        batch     = 1
+        precision = int8
+    }
+    """
+
+
+def test_edge_tpu_caches_weights_in_execution_order_and_streams_the_rest():
+    roof = analysis(EDGE_SPEC).roofline
+    first, second = roof.layer("h/dense#1"), roof.layer("y/dense#1")
+    assert EDGE_TPU.onchip_bytes == 7_990_149  # 7.62 MiB, the compiler's log
+    # first layer: 2048·4096 + 4096 int8 weights, the cache takes 7,990,149 of them
+    assert first.weight_bytes == 8_392_704
+    assert first.streamed_weight_bytes == 8_392_704 - 7_990_149 == 402_555
+    assert first.bytes_moved == 402_555 + 2048  # the overflow + the model input from the host
+    # second layer: nothing left on chip; its input is the first layer's on-chip output
+    assert second.weight_bytes == second.streamed_weight_bytes == 16_781_312
+    assert second.bytes_moved == 16_781_312
+    assert roof.param_bytes == 8_392_704 + 16_781_312 == 25_174_016
+    assert roof.onchip_param_bytes == 7_990_149
+    assert roof.streamed_param_bytes == 402_555 + 16_781_312 == 17_183_867
+    assert roof.bandwidth == 500e6 and roof.peak == 4e12
+    assert roof.ridge_point == 8000
+    assert first.time_s == pytest.approx(404_603 / 500e6)
+    assert second.intensity == pytest.approx((2 * 4096 * 4096 + 4096) / 16_781_312)
+    assert second.bound == "memory"
+
+
+def test_edge_tpu_weights_that_fit_stay_on_chip():
+    roof = analysis(mlp("int8", target="edge-tpu")).roofline
+    assert roof.streamed_param_bytes == 0
+    assert roof.onchip_param_bytes == roof.param_bytes == 109_386
+    h1, h2 = roof.layer("h1/dense#1"), roof.layer("h2/dense#1")
+    assert h1.bytes_moved == 784  # only the image crosses the host link
+    assert h2.bytes_moved == 0 and h2.intensity is None
+    assert h2.bound == "compute" and h2.time_s == pytest.approx(h2.flops / 4e12)
+
+
+def test_edge_tpu_model_input_read_through_a_view_still_crosses_the_host_link():
+    # Regression: the input reached the dense layer through `flatten`, so it was not
+    # recognised as a model input and its 784 bytes were dropped.
+    roof = analysis("""\
+        model m {
+            input img: [1, 28, 28]
+            logits = img -> flatten -> dense(10)
+        }
+        deploy {
+            target    = edge-tpu
+            precision = int8
+        }
+        """).roofline
+    dense = roof.layer("logits/dense#1")
+    assert dense.bytes_moved == 784
+    assert dense.time_s == pytest.approx(784 / 500e6)
+
+
+def test_roofline_function_matches_the_driver():
+    result = analysis(mlp("fp16"))
+    assert roofline(result.report, A100) == result.roofline
