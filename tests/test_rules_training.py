@@ -1,0 +1,727 @@
+"""NN1xx training rules: a spec in, the diagnostics (figures in the message and in
+``data``) out — and silence for specs that are fine."""
+
+from __future__ import annotations
+
+import math
+import textwrap
+
+import pytest
+from helpers import EXAMPLES
+
+from nnlint.check import Settings, check_text
+from nnlint.diagnostics import Severity
+from nnlint.rules import REGISTRY
+
+
+def run(text: str, **thresholds):
+    settings = Settings(thresholds=thresholds)
+    result = check_text(textwrap.dedent(text), "t.nn", settings)
+    errors = [d for d in result.diagnostics if d.code < "NN100"]
+    assert not errors, [(d.code, d.message) for d in errors]
+    return list(result.diagnostics)
+
+
+def found(text: str, code: str, **thresholds):
+    return [d for d in run(text, **thresholds) if d.code == code]
+
+
+def mlp(activations: list[str], loss: str = "cross_entropy(logits)", width: int = 64,
+        extra: str = "", train: str = "", data: str = "classes = 10") -> str:
+    """One hidden layer per activation, one line each (layer i on line i + 3)."""
+    lines = ["model m {", f"    input x: [{width}]"]
+    prev = "x"
+    for i, act in enumerate(activations, 1):
+        lines.append(f"    h{i} = {prev} -> dense({width}) -> {act}")
+        prev = f"h{i}"
+    lines.append(f"    logits = {prev} -> dense(10)")
+    lines.append(extra)
+    lines.append("}")
+    lines.append(f"train {{\n    batch = 32\n    loss = {loss}\n{train}}}")
+    if data:
+        lines.append(f"data {{\n    {data}\n}}")
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------- examples
+
+
+@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.nn")), ids=lambda p: p.name)
+def test_healthy_examples_raise_no_training_or_data_finding(path):
+    result = check_text(path.read_text(encoding="utf-8"), path.name)
+    assert [d for d in result.diagnostics if d.code[:3] in ("NN1", "NN2")] == []
+
+
+def test_thresholds_come_from_the_toml_files():
+    from nnlint.rules.base import default_thresholds
+    t = default_thresholds()
+    assert t["NN101"] == {"sigmoid_layers": 10, "tanh_layers": 16}
+    assert t["NN106"] == {"xavier_relu_layers": 20}
+    assert t["NN107"] == {"variance_ratio": 4}
+    assert t["NN110"] == {"min_batch": 16}
+    for code, rule in REGISTRY.items():
+        if code.startswith("NN1"):
+            assert set(rule.options) == set(t.get(code, {})), code
+
+
+# ------------------------------------------------------------------- NN101
+
+
+def test_ten_sigmoid_layers_give_0_25_to_the_10th():
+    [d] = found(mlp(["sigmoid"] * 10), "NN101")
+    assert "10 sigmoid layers" in d.message
+    assert "0.25^10 = 9.54e-07" in d.message
+    assert "from `h1/sigmoid#1` (line 3) to `h10/sigmoid#1` (line 12)" in d.message
+    assert d.span.line == 3  # the first activation of the chain
+    assert d.severity is Severity.WARNING and d.fix
+    assert d.data["bound"] == 0.25 ** 10 and d.data["layers"] == 10
+    assert d.data["first"] == "h1/sigmoid#1" and d.data["last"] == "h10/sigmoid#1"
+
+
+def test_twenty_sigmoid_layers_give_9_09e_13():
+    [d] = found(mlp(["sigmoid"] * 20), "NN101")
+    assert "20 sigmoid layers" in d.message and "0.25^20 = 9.09e-13" in d.message
+    assert d.data["bound"] == pytest.approx(9.094947017729282e-13)
+
+
+def test_nine_sigmoid_layers_are_fine():
+    assert found(mlp(["sigmoid"] * 9), "NN101") == []
+
+
+def test_relu_stack_is_fine():
+    assert found(mlp(["relu"] * 30), "NN101") == []
+
+
+def test_the_threshold_is_an_option():
+    [d] = found(mlp(["sigmoid"] * 5), "NN101", NN101={"sigmoid_layers": 5})
+    assert "0.25^5 = 9.77e-04" in d.message
+
+
+def test_residual_connections_break_the_chain():
+    spec = """
+    block res(n) {
+        input x
+        y   = x -> dense(n) -> sigmoid -> dense(n) -> sigmoid
+        out = add(x, y)
+    }
+    model m {
+        input x: [64]
+        h      = x -> res(64) * 10
+        logits = h -> dense(10)
+    }
+    train {
+        loss = cross_entropy(logits)
+    }
+    """
+    assert found(spec, "NN101") == []  # 20 sigmoids, at most 2 between skips
+
+
+def test_normalization_resets_the_count():
+    acts = ["sigmoid"] * 6 + ["sigmoid -> batchnorm"] + ["sigmoid"] * 6
+    assert found(mlp(acts), "NN101") == []
+
+
+def test_output_sigmoid_fused_with_bce_is_not_counted_but_with_mse_it_is():
+    nine = mlp(["sigmoid"] * 9, loss="bce(p)", extra="    p = logits -> dense(1) -> sigmoid")
+    assert found(nine, "NN101") == []
+    mse = mlp(["sigmoid"] * 9, loss="mse(p)", extra="    p = logits -> dense(1) -> sigmoid",
+              data="")
+    [d] = found(mse, "NN101")
+    assert "10 sigmoid layers" in d.message
+
+
+def test_tanh_chains_have_their_own_larger_threshold():
+    assert found(mlp(["tanh"] * 15), "NN101") == []
+    [d] = found(mlp(["tanh"] * 16), "NN101")
+    assert "16 tanh layers" in d.message
+    assert "tanh' ≤ 1 but equals 1 only at z = 0" in d.message
+    assert "0.420^16 = 9.37e-07" in d.message
+    assert d.data["tanh_layers"] == 16 and d.data["bound"] == 1.0
+    assert d.data["typical_factor"] == pytest.approx((1 - math.tanh(1) ** 2) ** 16)
+
+
+def test_mixed_chain_reports_the_sigmoid_bound():
+    [d] = found(mlp(["sigmoid"] * 10 + ["tanh"] * 2), "NN101")
+    assert "12 saturating layers in a row on the gradient's path (10 sigmoid, 2 tanh)" in d.message
+    assert "0.25^10 = 9.54e-07" in d.message
+
+
+def test_an_unused_side_branch_does_not_hide_the_chain():
+    spec = mlp(["sigmoid"] * 10, extra="    aux = h5 -> dense(3)")
+    [d] = found(spec, "NN101")
+    assert d.data["layers"] == 10
+
+
+def test_a_short_parallel_branch_does_not_rescue_the_long_one():
+    spec = """
+    block sig(n) {
+        input x
+        out = x -> dense(n) -> sigmoid
+    }
+    model m {
+        input x: [32]
+        deep   = x -> sig(32) * 10
+        short  = x -> dense(32) -> relu
+        logits = concat(deep, short) -> dense(10)
+    }
+    train {
+        loss = cross_entropy(logits)
+    }
+    """
+    [d] = found(spec, "NN101")
+    assert d.data["first"] == "deep/sig[1]/sigmoid#1" and d.span.line == 4
+
+
+# ------------------------------------------------------------------- NN102
+
+
+SOFTMAX = """
+model m {
+    input x: [100]
+    logits = x -> dense(64) -> relu -> dense(10)
+    probs  = logits -> %s
+}
+train {
+    batch = 32
+    precision = %s
+    loss = cross_entropy(probs)
+}
+"""
+
+
+def test_softmax_in_fp16_overflows_above_11_09():
+    [d] = found(SOFTMAX % ("softmax", "fp16"), "NN102")
+    assert d.span.line == 5
+    for s in ("runs in fp16 (`train.precision`)", "ln(65504) = 11.09", "fp32: 88.72",
+              "5.96e-08", "16.64 below the largest logit"):
+        assert s in d.message
+    assert "softmax(precision=fp32)" in d.fix
+    assert d.data["overflow_above"] == pytest.approx(11.0899, abs=1e-4)
+    assert d.data["fp32_overflow_above"] == pytest.approx(88.7228, abs=1e-4)
+    assert d.data["max_value"] == 65504.0
+
+
+def test_softmax_precision_of_the_op_wins():
+    assert found(SOFTMAX % ("softmax(precision=fp32)", "fp16"), "NN102") == []
+    [d] = found(SOFTMAX % ("softmax(precision=fp16)", "fp32"), "NN102")
+    assert "its `precision=`" in d.message
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_softmax_in_fp32_or_bf16_is_fine(precision):
+    assert found(SOFTMAX % ("softmax", precision), "NN102") == []
+
+
+def test_log_softmax_in_fp16_is_fine():
+    assert found(SOFTMAX % ("log_softmax", "fp16"), "NN102") == []
+
+
+# ------------------------------------------------------------------- NN103
+
+
+def test_log_of_softmax():
+    spec = SOFTMAX.replace("probs  = logits -> %s", "probs  = logits -> softmax\n"
+                           "    logp = probs -> dropout(0.1) -> log") % "fp32"
+    spec = spec.replace("cross_entropy(probs)", "cross_entropy(logp)")
+    [d] = found(spec, "NN103")
+    assert d.span.line == 6
+    assert "softmax `probs/softmax#1` (line 5)" in d.message
+    assert "log(0) = −inf" in d.message and "103.28 below the largest" in d.message
+    assert "1.40e-45" in d.message and "log_softmax" in d.fix
+    assert d.data["underflow_gap"] == pytest.approx(103.2789, abs=1e-4)
+
+
+def test_log_of_a_softmax_in_fp16_underflows_sooner():
+    spec = (SOFTMAX % ("softmax", "fp16")).replace(
+        "}\ntrain", "    logp = probs -> log\n}\ntrain", 1)
+    [d] = found(spec, "NN103")
+    assert "in fp16 once its logit is 16.64 below the largest" in d.message
+
+
+def test_log_of_something_else_and_log_softmax_are_fine():
+    assert found(SOFTMAX % ("log_softmax", "fp32"), "NN103") == []
+    spec = SOFTMAX.replace("probs  = logits -> %s", "probs  = logits -> sigmoid -> log") % "fp32"
+    assert found(spec, "NN103") == []
+
+
+# ------------------------------------------------------------------- NN104
+
+
+def test_softmax_of_a_softmax():
+    spec = SOFTMAX % ("softmax -> softmax", "fp32")
+    [d] = found(spec, "NN104")
+    assert "e/(e + 9) = 0.232" in d.message
+    assert "can never fall below 1.461" in d.message and "ln 10 = 2.303" in d.message
+    assert d.data["max_probability"] == pytest.approx(math.e / (math.e + 9), abs=1e-6)
+    assert d.data["min_loss"] == pytest.approx(1.461150, abs=1e-6)
+
+
+def test_focal_on_a_softmax_output():
+    spec = (SOFTMAX % ("softmax", "fp32")).replace("cross_entropy(probs)", "focal(probs)")
+    [d] = found(spec, "NN104")
+    assert d.span.line == 10 and "focal applies its own softmax" in d.message
+    assert found(spec.replace("focal(probs)", "focal(logits)"), "NN104") == []
+
+
+def test_the_fused_pairings_are_fine():
+    assert found(SOFTMAX % ("softmax", "fp32"), "NN104") == []  # cross_entropy on softmax
+    assert found(SOFTMAX % ("log_softmax", "fp32"), "NN104") == []  # the NLL
+    assert found(SOFTMAX % ("log_softmax -> softmax", "fp32"), "NN104") == []  # = softmax
+
+
+# ------------------------------------------------------------------- NN105
+
+
+def head(op: str, loss: str, units: int = 10, classes: str = "classes = 10") -> str:
+    data = f"data {{\n    {classes}\n}}\n" if classes else ""
+    return f"""
+model m {{
+    input x: [100]
+    logits = x -> dense(64) -> relu -> dense({units})
+    out    = logits -> {op}
+}}
+train {{
+    batch = 32
+    loss = {loss}
+}}
+{data}"""
+
+
+def test_mse_on_a_softmax_vanishes_when_confidently_wrong():
+    [d] = found(head("softmax", "mse(out)"), "NN105")
+    assert d.span.line == 9  # the loss line
+    assert "mse on softmax `out/softmax#1` (line 5)" in d.message
+    for s in ("ŷ(1 − ŷ) ≤ 0.25", "ŷ = 0.05", "0.0475", "-0.09025", "-0.95", "10.5× stronger"):
+        assert s in d.message
+    assert d.data["gradient"] == pytest.approx(-0.09025)
+    assert "cross_entropy(out)" in d.fix
+
+
+def test_mse_on_a_sigmoid_is_reported_only_for_a_classifier():
+    [d] = found(head("sigmoid", "mse(out)"), "NN105")
+    assert "bce(out)" in d.fix
+    assert found(head("sigmoid", "mse(out)", classes=""), "NN105") == []
+
+
+def test_bce_on_a_softmax():
+    [d] = found(head("softmax", "bce(out)"), "NN105")
+    assert "each of the 10 outputs" in d.message
+    assert "at most one of them can exceed 0.5" in d.message
+    [d] = found(head("softmax", "bce(out)", units=1, classes="classes = 2"), "NN105")
+    assert "always 1.0" in d.message
+
+
+def test_cross_entropy_on_a_sigmoid():
+    [d] = found(head("sigmoid", "cross_entropy(out)"), "NN105")
+    assert "e/(e + 9) = 0.232" in d.message and "never fall below 1.461" in d.message
+
+
+def test_cross_entropy_over_one_output_is_always_zero():
+    [d] = found(head("identity", "cross_entropy(out)", units=1, classes=""), "NN105")
+    assert "the loss is 0 for every sample" in d.message
+    assert d.data["min_loss"] == 0.0
+
+
+def test_kl_div_wants_log_probabilities():
+    [d] = found(head("softmax", "kl_div(out)"), "NN105")
+    assert "probabilities in [0, 1]" in d.message
+    [d] = found(head("relu", "kl_div(logits)"), "NN105")
+    assert "unnormalized" in d.message
+    assert found(head("log_softmax", "kl_div(out)"), "NN105") == []
+
+
+@pytest.mark.parametrize("op, loss", [
+    ("softmax", "cross_entropy(out)"), ("log_softmax", "cross_entropy(out)"),
+    ("identity", "cross_entropy(logits)"), ("sigmoid", "bce(out)"), ("relu", "bce(logits)"),
+    ("identity", "mse(logits)"),
+])
+def test_good_pairings_are_silent(op, loss):
+    assert found(head(op, loss), "NN105") == []
+
+
+# ------------------------------------------------------- NN106, NN107, NN108
+
+
+def mnist_l1(init: str, act: str) -> str:
+    return f"""
+model m {{
+    input x: [784]
+    h1     = x  -> dense(256, init={init}) -> {act}
+    h2     = h1 -> dense(128) -> relu
+    logits = h2 -> dense(10)
+}}
+train {{
+    batch = 32
+    loss = cross_entropy(logits)
+}}
+"""
+
+
+def test_he_before_a_sigmoid_reports_he_and_xavier_for_mnist_layer_1():
+    [d] = found(mnist_l1("he", "sigmoid"), "NN106")
+    assert d.span.line == 4
+    # seed 000 §5.1: He 2/784 = 0.00255, std 0.0505; Xavier 2/1040 = 0.00192, std 0.0438
+    for s in ("2/784 = 0.00255", "std 0.0505", "2/1040 = 0.00192", "std 0.0438"):
+        assert s in d.message
+    assert d.data["target_variance"] == pytest.approx(2 / 1040)
+    assert d.data["target_std"] == pytest.approx(math.sqrt(2 / 1040))
+    assert "init=xavier" in d.fix
+
+
+@pytest.mark.parametrize("init, act", [("he", "relu"), ("he", "gelu"), ("xavier", "sigmoid"),
+                                       ("xavier", "tanh"), ("he", "batchnorm -> sigmoid"),
+                                       ("xavier", "relu")])
+def test_matching_or_normalized_schemes_are_fine(init, act):
+    assert [d for d in run(mnist_l1(init, act)) if d.code in ("NN106", "NN107", "NN108")] == []
+
+
+def deep_init(n: int, init: str = "xavier") -> str:
+    return f"""
+block layer(w) {{
+    input x
+    out = x -> dense(w, init={init}) -> relu
+}}
+model m {{
+    input x: [128]
+    h      = x -> layer(128) * {n}
+    logits = h -> dense(10)
+}}
+train {{
+    loss = cross_entropy(logits)
+}}
+"""
+
+
+def test_xavier_on_a_deep_relu_stack_halves_the_variance_per_layer():
+    [d] = found(deep_init(20), "NN106")
+    assert "20 ReLU layers in a row use init=xavier" in d.message
+    assert "2/128 = 0.01562" in d.message and "2/(128+128) = 0.007812" in d.message
+    assert "2.00× less" in d.message and "by 9.54e-07" in d.message
+    assert d.data["variance_gain"] == pytest.approx(0.5 ** 20)
+    assert found(deep_init(19), "NN106") == []
+    assert found(deep_init(40, "he"), "NN106") == []
+    [d] = found(deep_init(20, "lecun"), "NN106")
+    assert "init=lecun" in d.message
+
+
+def test_normal_std_far_below_he_reports_the_exact_target():
+    [d] = found(mnist_l1("normal(0.01)", "relu"), "NN107")
+    assert d.span.line == 4
+    for s in ("Var(w) = 0.0001", "25.5× below the He variance", "2/784 = 0.00255",
+              "std 0.0505"):
+        assert s in d.message
+    assert d.data["ratio"] == pytest.approx(0.0001 / (2 / 784))
+    assert d.data["target_std"] == pytest.approx(0.0505, abs=1e-4)
+
+
+def test_normal_std_far_above_xavier_before_a_sigmoid():
+    [d] = found(mnist_l1("normal(0.2)", "sigmoid"), "NN107")
+    assert "20.8× above the Xavier variance" in d.message
+    assert "2/(784+256) = 2/1040 = 0.00192" in d.message and "std 0.0438" in d.message
+
+
+def test_init_scale_within_the_ratio_is_fine():
+    assert found(mnist_l1("normal(0.05)", "relu"), "NN107") == []
+    assert found(mnist_l1("normal(0.03)", "relu"), "NN107") == []  # 3.3x below, under 4
+    [d] = found(mnist_l1("normal(0.03)", "relu"), "NN107", NN107={"variance_ratio": 2})
+    assert "2.83× below" in d.message
+
+
+def test_init_scale_skips_normalized_residual_and_small_heads():
+    assert found(mnist_l1("normal(0.01)", "batchnorm -> relu"), "NN107") == []
+    assert found(mnist_l1("normal(0.01)", "relu -> batchnorm"), "NN107") == []
+    spec = """
+    block ffn(d) {
+        input x
+        f   = x -> layernorm -> dense(4 * d, init=normal(0.02)) -> gelu
+                -> dense(d, init=normal(0.02))
+        out = add(x, f)
+    }
+    model m {
+        input x: [16, 768]
+        h      = x -> ffn(768) * 2
+        logits = h -> dense(10, init=normal(0.001))
+    }
+    train {
+        loss = cross_entropy(logits)
+    }
+    """
+    assert found(spec, "NN107") == []
+    big_head = spec.replace("init=normal(0.001)", "init=normal(1)")
+    [d] = found(big_head, "NN107")
+    assert "768× above the LeCun variance" in d.message
+
+
+def test_ones_init_is_a_scale_problem():
+    [d] = found(mnist_l1("ones", "relu"), "NN107")
+    assert "E[w²] = 1" in d.message and "392× above" in d.message
+
+
+def test_all_zero_layers_never_break_symmetry():
+    spec = """
+    model m {
+        input x: [784]
+        h1     = x  -> dense(256, init=zeros) -> tanh
+        logits = h1 -> dense(10, init=zeros)
+    }
+    train {
+        loss = cross_entropy(logits)
+    }
+    """
+    [d] = found(spec, "NN108")
+    assert d.severity is Severity.ERROR and d.span.line == 4
+    assert "256 units compute the same output" in d.message
+    assert "behaves like one neuron (255 of its 256 units are copies)" in d.message
+    assert d.data["readers"] == ["logits/dense#1"]
+
+
+def test_zero_weights_before_relu_are_dead():
+    [d] = found(mnist_l1("zeros", "relu"), "NN108")
+    assert "relu' = 0" in d.message and "never update" in d.message
+
+
+def test_zero_heads_lora_and_residual_zero_init_are_fine():
+    head_only = mnist_l1("he", "relu").replace("dense(10)", "dense(10, init=zeros)")
+    lora = """
+    model m {
+        input x: [16, 256]
+        base = x -> dense(256, trainable=false)
+        a    = x -> dense(8, bias=false) -> dense(256, bias=false, init=zeros)
+        out  = add(base, a) -> gelu -> dense(2)
+    }
+    train {
+        loss = cross_entropy(out)
+    }
+    """
+    fixup = """
+    block res(d) {
+        input x
+        y   = x -> dense(d, init=he) -> relu -> dense(d, init=zeros)
+        out = add(x, y) -> relu
+    }
+    model m {
+        input x: [64]
+        h      = x -> res(64) * 4
+        logits = h -> dense(10)
+    }
+    train {
+        loss = cross_entropy(logits)
+    }
+    """
+    hidden_zero_sigmoid = mnist_l1("zeros", "sigmoid")  # h2 is random: symmetry breaks
+    for spec in (head_only, lora, fixup, hidden_zero_sigmoid):
+        assert [d for d in run(spec) if d.code in ("NN106", "NN107", "NN108", "NN109")] == []
+
+
+# ------------------------------------------------------------------- NN109
+
+
+def test_stacked_dense_layers_collapse_to_one():
+    spec = """
+    model m {
+        input x: [784]
+        h      = x -> dense(256)
+        logits = h -> dense(10)
+    }
+    train {
+        loss = cross_entropy(logits)
+    }
+    """
+    [d] = found(spec, "NN109")
+    assert d.span.line == 4
+    assert "dense(256) (line 4) and dense(10) (line 5)" in d.message
+    assert "(10 × 784 + 10) needs 7,850 parameters" in d.message
+    assert "these 2 layers hold 203,530" in d.message
+    assert d.data["equivalent_params"] == 7850 and d.data["actual_params"] == 203530
+    assert "relu" in d.fix and "dense(10)" in d.fix
+
+
+def test_dropout_and_batchnorm_do_not_add_a_nonlinearity():
+    spec = """
+    model m {
+        input x: [100]
+        logits = x -> dense(100) -> dropout(0.5) -> batchnorm -> dense(100)
+    }
+    train {
+        batch = 32
+        loss = cross_entropy(logits)
+    }
+    """
+    [d] = found(spec, "NN109")
+    assert d.data["equivalent_params"] == 100 * 100 + 100
+    assert d.data["actual_params"] == 2 * 10100 + 200
+
+
+def test_convolutions_collapse_to_one_with_the_combined_kernel():
+    spec = """
+    model m {
+        input img: [3, 32, 32]
+        c      = img -> conv2d(16, 3, padding=1) -> conv2d(16, 3, padding=1) -> relu
+        logits = c -> global_avgpool -> flatten -> dense(10)
+    }
+    train {
+        loss = cross_entropy(logits)
+    }
+    """
+    [d] = found(spec, "NN109")
+    assert "conv2d(16, 5)" in d.message and "(16 × 3 × 5² + 16) needs 1,216" in d.message
+    assert d.data["actual_params"] == (16 * 3 * 9 + 16) + (16 * 16 * 9 + 16)
+
+
+@pytest.mark.parametrize("body", [
+    "h = x -> dense(256) -> relu -> dense(10)",                 # a nonlinearity
+    "h = x -> dense(32) -> dense(784)",                         # a low-rank bottleneck
+    "h = x -> dense(256) -> layernorm -> dense(10)",            # per-sample normalization
+    "a = x -> dense(256)\n    h = add(a, a) -> dense(10)",      # a merge ends the chain
+])
+def test_no_collapse(body):
+    spec = f"""
+    model m {{
+        input x: [784]
+        {body}
+    }}
+    train {{
+        loss = mse(h)
+    }}
+    """
+    assert found(spec, "NN109") == []
+
+
+def test_depthwise_then_pointwise_is_a_factorization():
+    spec = """
+    model m {
+        input img: [32, 28, 28]
+        c = img -> conv2d(32, 3, padding=1, groups=32) -> batchnorm -> conv2d(64, 1) -> relu
+    }
+    """
+    assert found(spec, "NN109") == []
+
+
+def test_a_tensor_read_twice_is_not_collapsed():
+    spec = """
+    model m {
+        input x: [64]
+        h      = x -> dense(64)
+        a      = h -> dense(64)
+        logits = add(a, h) -> relu -> dense(10)
+    }
+    """
+    assert found(spec, "NN109") == []
+
+
+# ------------------------------------------------------------------- NN110
+
+
+def bn(batch: str, norm: str = "batchnorm") -> str:
+    return f"""
+model m {{
+    input img: [3, 64, 64]
+    c      = img -> conv2d(32, 3, padding=1) -> {norm} -> relu
+    d      = c -> conv2d(32, 3, padding=1) -> {norm} -> relu
+    logits = d -> global_avgpool -> flatten -> dense(10)
+}}
+train {{
+{batch}    loss = cross_entropy(logits)
+}}
+"""
+
+
+def test_batchnorm_with_a_batch_of_4():
+    [d] = found(bn("    batch = 4\n"), "NN110")
+    assert d.span.line == 9  # the batch entry
+    assert "batch = 4 is below 16 for 2 batchnorm layers" in d.message
+    assert "averages 16,384 values from 4 samples" in d.message
+    assert "34.7%" in d.message and "24.1%" in d.message and "Wu & He 2018" in d.message
+    assert "groupnorm" in d.fix
+    assert d.data == {"batch": 4, "min_batch": 16, "batchnorm_layers": 2,
+                      "first": "c/batchnorm#1", "values_per_statistic": 16384}
+
+
+def test_batchnorm_at_batch_1_over_vectors_outputs_beta():
+    spec = """
+    model m {
+        input x: [64]
+        logits = x -> dense(64) -> batchnorm -> relu -> dense(10)
+    }
+    train {
+        batch = 1
+        loss = cross_entropy(logits)
+    }
+    """
+    [d] = found(spec, "NN110")
+    assert "x − μ = 0" in d.message and "outputs β for every input" in d.message
+
+
+def test_no_batchnorm_finding():
+    assert found(bn("    batch = 16\n"), "NN110") == []
+    assert found(bn(""), "NN110") == []  # no batch given: nothing to judge
+    assert found(bn("    batch = 2\n", "groupnorm(8)"), "NN110") == []
+    assert found(bn("    batch = 2\n", "batchnorm(trainable=false)"), "NN110") == []
+    [d] = found(bn("    batch = 16\n"), "NN110", NN110={"min_batch": 32})
+    assert "below 32" in d.message
+
+
+# -------------------------------------------------------------- doc pages
+
+
+def test_every_training_rule_documents_its_numbers():
+    docs = {code: rule.meta().doc for code, rule in REGISTRY.items() if code.startswith("NN1")}
+    assert set(docs) == {f"NN1{i:02d}" for i in range(1, 11)}
+    assert "0.25^10 = 9.54e-07" in docs["NN101"] and "9.09e-13" in docs["NN101"]
+    assert "11.09" in docs["NN102"] and "88.72" in docs["NN102"]
+    assert "2/784 = 0.00255" in docs["NN106"] and "0.0438" in docs["NN107"]
+    assert "Wu & He" in docs["NN110"]
+
+
+# --------------------------------------------------- one finding per line
+
+
+def test_layers_made_from_one_line_are_reported_once():
+    [d] = found(deep_init(12, "normal(0.01)"), "NN107")
+    assert d.span.line == 4  # the block body
+    assert "(and 11 more layers made from this line)" in d.message
+    assert d.data["instances"] == 12
+
+
+def test_chains_made_from_one_line_are_reported_once():
+    spec = """
+    block sig(n) {
+        input x
+        out = x -> dense(n) -> sigmoid
+    }
+    block stage(n) {
+        input x
+        out = x -> sig(n) * 10 -> layernorm
+    }
+    model m {
+        input x: [32]
+        h      = x -> stage(32) * 3
+        logits = h -> dense(10)
+    }
+    train {
+        loss = cross_entropy(logits)
+    }
+    """
+    [d] = found(spec, "NN101")
+    assert "10 sigmoid layers" in d.message
+    assert "(and 2 more chains made from this line)" in d.message
+    assert d.data["instances"] == 3
+
+
+def test_a_huge_chain_is_summarized():
+    spec = """
+    block lin(n) {
+        input x
+        out = x -> dense(n)
+    }
+    model m {
+        input x: [8]
+        h      = x -> lin(8) * 1000
+        logits = h -> relu -> dense(2)
+    }
+    """
+    [d] = found(spec, "NN109")
+    assert "dense(8) (line 4), dense(8) (line 4), … (997 more) and dense(8) (line 4)" in d.message
+    assert d.data["layers"] == 1000 and d.data["equivalent_params"] == 72
+    [d] = found(spec.replace("-> dense(n)", "-> dense(n) -> sigmoid"), "NN101")
+    assert "0.25^1000 = 10^-602" in d.message
