@@ -27,6 +27,7 @@ from typing import Any
 
 import attrs
 
+from nnlint.ops import OPS
 from nnlint.resources import data_dir
 
 if sys.version_info >= (3, 11):
@@ -52,10 +53,8 @@ PRECISIONS: tuple[str, ...] = ("fp64", "fp32", "tf32", "bf16", "fp16", "fp8", "i
 #: Device classes.
 KINDS: frozenset[str] = frozenset({"gpu", "edge-accelerator", "cpu", "mcu"})
 
-#: The nnlint op names an ``[ops] unsupported`` list may mention.
-OP_NAMES: frozenset[str] = frozenset(
-    ["dense", "conv2d", "maxpool", "avgpool", "global_avgpool", "adaptive_avgpool", "flatten", "reshape", "batchnorm", "layernorm", "groupnorm", "dropout", "embedding", "attention", "add", "concat", "matmul", "relu", "relu6", "leaky_relu", "prelu", "elu", "gelu", "silu", "sigmoid", "tanh", "softmax", "log_softmax", "identity"]
-)
+#: The nnlint op names an ``[ops] unsupported`` list may mention: the op catalog's.
+OP_NAMES: frozenset[str] = frozenset(OPS)
 
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 
