@@ -1,3 +1,3 @@
-from nnlint.cli import main
+from nnlint.cli import entry
 
-raise SystemExit(main())
+entry()

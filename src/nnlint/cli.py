@@ -130,6 +130,18 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
                         help="ignore every config file")
 
 
+def entry() -> None:
+    """The ``nnlint`` command and ``python -m nnlint``: :func:`main`, then exit
+    without the interpreter's final garbage collection of everything a check built
+    (``gc.freeze``): it frees nothing the exiting process needs and costs ~50 ms,
+    a third of a cold check."""
+    import gc
+
+    code = main()
+    gc.freeze()
+    sys.exit(code)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:

@@ -4,6 +4,10 @@ Blocks and ``* N`` repeats are expanded: the graph has one node per op instance,
 named so that a person can find it (``h2/residual[2]/conv2d#1``) and carrying
 the span of the text that created it. Edges carry the tensor shape.
 
+Lowering orders each body's statements with networkx (cycles are reported with
+their path) and records the op instances in execution order; every pass is
+linear in the number of op instances.
+
 Every problem is a located diagnostic: undefined (NN002) or reassigned (NN003)
 names, unknown ops (NN004), unknown or missing options (NN005), wrong argument
 types (NN006), non-positive sizes (NN007), cycles and recursive blocks (NN008),
@@ -14,6 +18,7 @@ nnlint's limits (NN011) and bad ``tie=`` targets (NN013).
 from __future__ import annotations
 
 import difflib
+import functools
 import math
 from collections.abc import Iterator
 from fractions import Fraction
@@ -63,26 +68,56 @@ class Node:
 
 @attrs.frozen
 class Lowered:
-    """The graph plus the names a person uses for it."""
+    """The graph plus the names a person uses for it.
+
+    ``by_id`` maps node ids to nodes in execution order; a node's ``inputs`` are its
+    in-edges. :attr:`graph` is the same graph as a ``networkx.DiGraph`` for the rules,
+    built once on first use (the cost model only needs the execution order).
+    """
 
     name: str
-    graph: nx.DiGraph  # node id -> {"node": Node}; edges carry "shape"
+    by_id: dict[str, Node] = attrs.field(eq=False, repr=False)  # id -> node, execution order
     order: tuple[str, ...]  # node ids in topological (execution) order
     tensors: dict[str, str]  # model-level tensor name -> producing node id
     inputs: tuple[str, ...]
     loss: str | None  # node id of the loss, if train.loss is set
 
     def node(self, node_id: str) -> Node:
-        return self.graph.nodes[node_id]["node"]
+        return self.by_id[node_id]
 
     def nodes(self) -> Iterator[Node]:
-        for node_id in self.order:
-            yield self.graph.nodes[node_id]["node"]
+        return iter(self.by_id.values())
+
+    @functools.cached_property
+    def graph(self) -> nx.DiGraph:
+        """``networkx.DiGraph``: node id -> ``{"node": Node}``; edges carry ``"shape"``."""
+        g = nx.DiGraph()
+        for node_id, node in self.by_id.items():
+            g.add_node(node_id, node=node)
+        for node in self.by_id.values():
+            for src, shape in zip(node.inputs, node.in_shapes):
+                g.add_edge(src, node.id, shape=shape)
+        return g
 
 
 def _suggest(word: str, options) -> str:
     close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
     return f"; did you mean `{close[0]}`?" if close else ""
+
+
+@attrs.frozen
+class _Resolved:
+    """A layer's options after checking, split into what a node stores apart."""
+
+    opts: dict[str, Any]  # op options (incl. init, tie) -> Node.opts
+    spans: dict[str, Span]  # option name -> span of its argument
+    trainable: bool
+    precision: str | None
+
+    @classmethod
+    def of(cls, values: dict[str, Any]) -> _Resolved:
+        opts = {k: v for k, v in values.items() if k not in ("_spans", "trainable", "precision")}
+        return cls(opts, values["_spans"], values["trainable"], values["precision"])
 
 
 @attrs.define
@@ -98,8 +133,9 @@ class _Lowerer:
     def __init__(self, spec: ast.Spec, config: Config) -> None:
         self.spec = spec
         self.config = config
-        self.graph = nx.DiGraph()
-        self.order: list[str] = []
+        self.by_id: dict[str, Node] = {}  # node id -> node, in execution order
+        # (id of a body, names defined before it) -> its assignments in dependency order
+        self.plans: dict[tuple[int, tuple[str, ...]], list[ast.Assign]] = {}
         self.counters: dict[tuple[str, str], int] = {}
         self.blocks: dict[str, ast.BlockDef] = {}
         for block in spec.blocks:
@@ -120,7 +156,7 @@ class _Lowerer:
         return f"{base}/{op}#{self.counters[key]}" if base else f"{op}#{self.counters[key]}"
 
     def _add(self, node: Node) -> str:
-        if len(self.order) >= MAX_NODES:
+        if len(self.by_id) >= MAX_NODES:
             raise error("NN011", f"the expanded graph exceeds {MAX_NODES:,} op instances",
                         node.span, fix="lower the `* N` repeat counts",
                         limit=MAX_NODES)
@@ -129,14 +165,11 @@ class _Lowerer:
             raise error("NN011", f"tensor {fmt_shape(node.shape)} has {n:,} elements per sample, "
                         f"beyond nnlint's limit of 2^40 = {MAX_ELEMENTS:,}", node.span,
                         fix="check the sizes", elements=n, limit=MAX_ELEMENTS)
-        self.graph.add_node(node.id, node=node)
-        for src, shape in zip(node.inputs, node.in_shapes):
-            self.graph.add_edge(src, node.id, shape=shape)
-        self.order.append(node.id)
+        self.by_id[node.id] = node
         return node.id
 
     def _node(self, node_id: str) -> Node:
-        return self.graph.nodes[node_id]["node"]
+        return self.by_id[node_id]
 
     # ------------------------------------------------------- expressions
     def eval(self, expr: ast.Expr, scope: _Scope) -> Any:
@@ -305,7 +338,7 @@ class _Lowerer:
                                     f"got {v}", d.span, fix="use positive whole sizes")
                     dims.append(int(v))
                 node = Node(stmt.name, "input", stmt.span, tuple(dims), tensor=stmt.name)
-                if stmt.name in self.graph:
+                if stmt.name in self.by_id:
                     raise error("NN003", f"`{stmt.name}` is declared twice", stmt.name_span, fix="give each input its own name")
                 scope.tensors[stmt.name] = self._add(node)
                 inputs.append(node.id)
@@ -314,51 +347,24 @@ class _Lowerer:
                         fix="add a line such as `input x: [784]`")
         self._body(model.body, scope)
         loss_id = self._loss(scope)
-        return Lowered(model.name, self.graph, tuple(self.order), dict(scope.tensors),
+        return Lowered(model.name, self.by_id, tuple(self.by_id), dict(scope.tensors),
                        tuple(inputs), loss_id)
 
     def _body(self, body: tuple[ast.Stmt, ...], scope: _Scope) -> str | None:
         """Lower the assignments of a model or block body in dependency order.
         Returns the name of the last assignment (a block's output)."""
-        assigns: dict[str, ast.Assign] = {}
+        key = (id(body), tuple(scope.tensors))
+        plan = self.plans.get(key)
+        if plan is None:
+            plan = self.plans[key] = _plan(body, scope.tensors)
+        for stmt in plan:
+            scope.tensors[stmt.target] = self._chain(stmt, scope)
+        # A block's output is its last assignment in source order.
+        last = None
         for stmt in body:
             if isinstance(stmt, ast.Assign):
-                if stmt.target in assigns or stmt.target in scope.tensors:
-                    first = assigns.get(stmt.target)
-                    where = f" (first on line {first.span.line})" if first else " (an input)"
-                    raise error("NN003", f"`{stmt.target}` is assigned twice{where}; names are "
-                                "single-assignment", stmt.target_span,
-                                fix=f"give the new tensor its own name, e.g. `{stmt.target}2`")
-                assigns[stmt.target] = stmt
-        deps = nx.DiGraph()
-        index = {name: i for i, name in enumerate(assigns)}
-        deps.add_nodes_from(assigns)
-        for name, stmt in assigns.items():
-            for ref, span in _references(stmt.chain):
-                if ref in assigns:
-                    deps.add_edge(ref, name)
-                elif ref not in scope.tensors:
-                    known = list(assigns) + list(scope.tensors)
-                    raise error("NN002", f"undefined name `{ref}`{_suggest(ref, known)}", span,
-                                fix="define it before use, or check the spelling")
-        try:
-            cycle = nx.find_cycle(deps)
-        except nx.NetworkXNoCycle:
-            cycle = None
-        if cycle:
-            path = [u for u, _ in cycle] + [cycle[0][0]]
-            stmt = assigns[path[0]]
-            raise error("NN008", f"cycle between tensors: {' -> '.join(path)}", stmt.target_span,
-                        fix="a dataflow graph has no cycles: break the loop", cycle=path)
-        last = None
-        for name in nx.lexicographical_topological_sort(deps, key=lambda n: index[n]):
-            stmt = assigns[name]
-            scope.tensors[name] = self._chain(stmt, scope)
-            last = name
-        if body and last is None:
-            return None
-        # A block's output is its last assignment in source order.
-        return list(assigns)[-1] if assigns else None
+                last = stmt.target
+        return last
 
     def _chain(self, stmt: ast.Assign, scope: _Scope) -> str:
         chain = stmt.chain
@@ -396,7 +402,7 @@ class _Lowerer:
         options = self._options(attrs.evolve(layer, args=tuple(a for a in layer.args
                                                                if a.keyword is not None)),
                                 op.all_opts(), scope)
-        return self._op_node(layer, op, inputs, options, scope, prefix)
+        return self._op_node(layer, op, inputs, _Resolved.of(options), scope, prefix)
 
     def _step(self, layer: ast.Layer, current: str, scope: _Scope, prefix: str,
               target: str) -> str:
@@ -415,7 +421,18 @@ class _Lowerer:
                             f"{MAX_NODES:,} op instances", layer.repeat.span,
                             fix="lower the repeat count", limit=MAX_NODES)
         if layer.name in self.blocks:
-            for _ in range(count):
+            before = len(self.by_id)
+            current = self._block(layer, current, scope, prefix)
+            # Every instance of a repeat has the same arguments, so the same size: a
+            # repeat that would pass the limit stops here, not after building 500k nodes.
+            per_instance = len(self.by_id) - before
+            if count > 1 and len(self.by_id) + (count - 1) * per_instance > MAX_NODES:
+                raise error("NN011", f"`{layer.name}` * {count:,} expands to {count:,} × "
+                            f"{per_instance:,} = {count * per_instance:,} op instances, beyond "
+                            f"nnlint's limit of {MAX_NODES:,}", layer.repeat.span,
+                            fix="lower the repeat count", limit=MAX_NODES,
+                            nodes=count * per_instance)
+            for _ in range(count - 1):
                 current = self._block(layer, current, scope, prefix)
             return current
         op = OPS.get(layer.name)
@@ -430,26 +447,33 @@ class _Lowerer:
         if op.family == "merge":
             raise error("NN010", f"`{layer.name}` merges named tensors: write "
                         f"`{layer.name}(a, b)` at the start of a chain", layer.name_span, fix=f"e.g. `y = {layer.name}(a, b) -> relu`")
-        options = self._options(layer, op.all_opts(), scope)
+        resolved = _Resolved.of(self._options(layer, op.all_opts(), scope))
+        if len(self.by_id) + count > MAX_NODES:
+            raise error("NN011", f"`{layer.name}` * {count:,} takes the graph past nnlint's "
+                        f"limit of {MAX_NODES:,} op instances", layer.repeat.span,
+                        fix="lower the repeat count", limit=MAX_NODES,
+                        nodes=len(self.by_id) + count)
         for _ in range(count):
-            current = self._op_node(layer, op, [current], options, scope, prefix)
+            current = self._op_node(layer, op, [current], resolved, scope, prefix)
         return current
 
-    def _op_node(self, layer: ast.Layer, op, inputs: list[str], options: dict[str, Any],
+    def _op_node(self, layer: ast.Layer, op, inputs: list[str], resolved: _Resolved,
                  scope: _Scope, prefix: str) -> str:
+        """One op instance. A layer repeated with ``* N`` passes the same
+        :class:`_Resolved` N times: its N nodes share one ``opts`` dict (read-only)."""
         in_nodes = [self._node(i) for i in inputs]
         in_shapes = tuple(n.shape for n in in_nodes)
-        spans = options.pop("_spans")
+        options, spans = resolved.opts, resolved.spans
+        trainable, precision = resolved.trainable, resolved.precision
         try:
             shape = op.infer(in_shapes, options)
         except ShapeError as exc:
             raise error(exc.code, str(exc), layer.span,
                         fix="check the sizes around this layer (`nnlint report` prints every "
                         "shape)", shapes=[list(s) for s in in_shapes]) from None
-        trainable = options.pop("trainable")
         if scope.overrides.get("trainable") is False:
             trainable = False
-        precision = options.pop("precision") or scope.overrides.get("precision")
+        precision = precision or scope.overrides.get("precision")
         tie = None
         if op.has_weights and options.get("tie") is not None:
             tie = self._tie(options["tie"], op, options, in_shapes, scope, spans["tie"])
@@ -571,8 +595,53 @@ class _Lowerer:
             reads_input=source.op == "input", opts={"on_softmax": source.op == "softmax"},
         )
         if loss.kind == "cross_entropy" and source.op == "softmax":
-            self.graph.nodes[source.id]["node"] = attrs.evolve(source, fused_with_loss=True)
+            self.by_id[source.id] = attrs.evolve(source, fused_with_loss=True)
         return self._add(node)
+
+
+def _plan(body: tuple[ast.Stmt, ...], defined) -> list[ast.Assign]:
+    """The assignments of a body in dependency order, ties broken by source order.
+
+    ``defined`` holds the names known before the body (model inputs, a block's
+    input). Raises NN003 for a name assigned twice, NN002 for an undefined name and
+    NN008 for a cycle (the first one a depth-first search in source order meets).
+    O(n log n) in the number of statements; a block's plan is made once and reused
+    for each of its instances.
+    """
+    assigns: dict[str, ast.Assign] = {}
+    for stmt in body:
+        if isinstance(stmt, ast.Assign):
+            if stmt.target in assigns or stmt.target in defined:
+                first = assigns.get(stmt.target)
+                where = f" (first on line {first.span.line})" if first else " (an input)"
+                raise error("NN003", f"`{stmt.target}` is assigned twice{where}; names are "
+                            "single-assignment", stmt.target_span,
+                            fix=f"give the new tensor its own name, e.g. `{stmt.target}2`")
+            assigns[stmt.target] = stmt
+    # The statements' dependency graph: networkx finds the cycle (with its path) and
+    # the order; ties between ready statements are broken by source order.
+    deps = nx.DiGraph()
+    deps.add_nodes_from(assigns)
+    for name, stmt in assigns.items():
+        for ref, span in _references(stmt.chain):
+            if ref in assigns:
+                deps.add_edge(ref, name)
+            elif ref not in defined:
+                known = list(assigns) + list(defined)
+                raise error("NN002", f"undefined name `{ref}`{_suggest(ref, known)}", span,
+                            fix="define it before use, or check the spelling")
+    try:
+        cycle = nx.find_cycle(deps)
+    except nx.NetworkXNoCycle:
+        cycle = None
+    if cycle:
+        path = [u for u, _ in cycle] + [cycle[0][0]]
+        stmt = assigns[path[0]]
+        raise error("NN008", f"cycle between tensors: {' -> '.join(path)}", stmt.target_span,
+                    fix="a dataflow graph has no cycles: break the loop", cycle=path)
+    index = {name: i for i, name in enumerate(assigns)}
+    return [assigns[name] for name in
+            nx.lexicographical_topological_sort(deps, key=index.__getitem__)]
 
 
 def _weight_shape(op: str, opts, in_shapes) -> tuple[int, ...] | None:

@@ -4,20 +4,35 @@ The grammar lives in ``grammar/nnlint.lark``; one Lark ``Transformer`` turns the
 parse tree into the attrs classes of :mod:`nnlint.ast`, keeping every node's span.
 Syntax errors become NN001 diagnostics naming the line, the column, the text
 found and what was expected. Nothing after this module sees a Lark type.
+
+Building the LALR tables from the grammar takes ~30 ms, more than checking a
+typical spec, so the built parser is cached per user (see :func:`_parser`): the
+file is keyed by a hash of the grammar, the parser options and the Lark and
+Python versions, so editing the grammar or upgrading Lark simply makes a new
+entry; a missing, unreadable or unwritable cache only costs the 30 ms.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import marshal
+import os
 import re
+import sys
+import threading
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 
 import lark
-from lark import Transformer, v_args
 
 from nnlint import ast
 from nnlint.diagnostics import Diagnostic, Severity, Span, SpecError, error
 from nnlint.resources import data_dir
+
+# Parse trees deeper than this (``- - - … 1``, ``1 + 1 + … + 1`` with hundreds of
+# terms) are reported as NN001 rather than risking Python's recursion limit later.
+MAX_NESTING = 200
 
 # Sizes beyond this many decimal digits are kept as ``inf``: they can only be a
 # mistake, and an exact integer of a million digits would cost time and memory.
@@ -38,20 +53,120 @@ _TERMINAL_WORDS = {
 }
 
 
+_LARK_OPTIONS = {
+    "parser": "lalr",
+    "lexer": "contextual",
+    "keep_all_tokens": True,  # ToAst computes spans from the keywords and brackets too
+    "maybe_placeholders": False,
+}
+_CACHE_FORMAT = b"nnlint-parser-cache 1\n"
+
+
+def cache_dir() -> Path | None:
+    """The per-user folder for nnlint's parser cache, or ``None`` to use none.
+
+    ``NNLINT_CACHE_DIR`` overrides it (empty: no cache); otherwise
+    ``$XDG_CACHE_HOME/nnlint`` or ``~/.cache/nnlint`` (``~/Library/Caches/nnlint``
+    on macOS, ``%LOCALAPPDATA%\\nnlint\\Cache`` on Windows)."""
+    override = os.environ.get("NNLINT_CACHE_DIR")
+    if override is not None:
+        return Path(override) if override else None
+    try:
+        if sys.platform == "win32":
+            base = os.environ.get("LOCALAPPDATA")
+            return Path(base) / "nnlint" / "Cache" if base else None
+        if sys.platform == "darwin":
+            return Path.home() / "Library" / "Caches" / "nnlint"
+        xdg = os.environ.get("XDG_CACHE_HOME")
+        base_dir = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".cache"
+        return base_dir / "nnlint"
+    except (RuntimeError, KeyError, OSError):  # no home folder
+        return None
+
+
+def _private(path: Path) -> bool:
+    """True if ``path`` belongs to this user and nobody else may write to it: a cache
+    entry that someone else could have written is never loaded."""
+    if not hasattr(os, "getuid"):  # Windows: per-user profile folders
+        return True
+    st = os.stat(path, follow_symlinks=False)
+    return st.st_uid == os.getuid() and not st.st_mode & 0o022
+
+
+def _cache_key(grammar: str) -> str:
+    ident = "\0".join([grammar, repr(sorted(_LARK_OPTIONS.items())), lark.__version__,
+                        sys.version, _CACHE_FORMAT.decode()])
+    return hashlib.sha256(ident.encode("utf-8")).hexdigest()[:40]
+
+
+def _load_cached(path: Path, key: str) -> lark.Lark | None:
+    try:
+        if not (_private(path.parent) and _private(path)):
+            return None
+        with open(path, "rb") as f:
+            if f.readline() != _CACHE_FORMAT or f.readline().rstrip(b"\n") != key.encode():
+                return None
+            # marshal, not pickle: the entry is plain data (dicts, lists, strings,
+            # numbers) and loading it can never run code.
+            data = marshal.load(f)
+        parser = lark.Lark.__new__(lark.Lark)
+        # Lark.load() takes no transformer; its _load() does (Lark's own cache uses it).
+        return parser._load(data, transformer=_BUILDER)
+    except Exception:  # noqa: BLE001 - missing, truncated, another version: rebuild it
+        return None
+
+
+def _store_cached(parser: lark.Lark, path: Path, key: str) -> None:
+    """Write the entry atomically (a temporary file renamed over it), so that a
+    concurrent nnlint (the process pool) reads either no entry or a whole one."""
+    import tempfile
+
+    from lark.grammar import Rule
+    from lark.lexer import TerminalDef
+
+    tmp = None
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not _private(path.parent):
+            return
+        data, memo = parser.memo_serialize([TerminalDef, Rule])
+        # The transformer (ToAst) is code, not data: _load_cached passes it again.
+        data["options"] = {k: v for k, v in data["options"].items() if k != "transformer"}
+        blob = marshal.dumps({"data": data, "memo": memo})
+        fd, tmp = tempfile.mkstemp(prefix=".parser-", dir=path.parent)
+        with os.fdopen(fd, "wb") as f:
+            f.write(_CACHE_FORMAT + key.encode() + b"\n" + blob)
+        os.replace(tmp, path)
+        tmp = None
+    except (OSError, ValueError):  # read-only home, full disk, unmarshallable: no cache
+        pass
+    finally:
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+
+
+def build_parser() -> lark.Lark:
+    """The parser built from ``grammar/nnlint.lark`` (no cache)."""
+    grammar = (data_dir("grammar") / "nnlint.lark").read_text(encoding="utf-8")
+    return lark.Lark(grammar, transformer=_BUILDER, **_LARK_OPTIONS)
+
+
 @functools.cache
 def _parser() -> lark.Lark:
+    """The spec parser, built once per process and cached per user across processes."""
     grammar = (data_dir("grammar") / "nnlint.lark").read_text(encoding="utf-8")
-    return lark.Lark(
-        grammar,
-        parser="lalr",
-        lexer="contextual",
-        propagate_positions=True,
-        maybe_placeholders=False,
-    )
-
-
-def _span(meta) -> Span:
-    return Span(meta.line, meta.column, meta.end_line, meta.end_column)
+    key = _cache_key(grammar)
+    folder = cache_dir()
+    path = folder / f"parser-{key[:16]}.bin" if folder is not None else None
+    if path is not None and (cached := _load_cached(path, key)) is not None:
+        return cached
+    parser = lark.Lark(grammar, transformer=_BUILDER, **_LARK_OPTIONS)
+    if path is not None:
+        _store_cached(parser, path, key)
+    return parser
 
 
 def _tok_span(tok: lark.Token) -> Span:
@@ -78,56 +193,75 @@ def parse_number(text: str) -> int | float:
     return float(value)
 
 
-@v_args(meta=True)
-class ToAst(Transformer):
-    """Parse tree -> :mod:`nnlint.ast`. One method per grammar rule."""
+class ToAst(lark.Transformer):
+    """Builds :mod:`nnlint.ast` while Lark parses: one method per grammar rule (or
+    alias), each called by the LALR parser at the rule's reduction with the rule's
+    children, no parse tree in between.
 
-    def start(self, meta, items):
+    The parser keeps every token (``keep_all_tokens``), so a method sees the
+    keywords, brackets and line breaks of its rule and computes the rule's span
+    from its first and last child: what ``propagate_positions`` would give, without
+    building and walking a tree (half of the parse time on a large spec). A value in
+    parentheses arrives as :class:`_Paren`, whose span includes the parentheses:
+    the enclosing rule's span covers them, the value's own span does not.
+
+    Expression nesting deeper than :data:`MAX_NESTING` is an NN001 error, so that no
+    later stage recurses into a pathological tree.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(visit_tokens=False)
+
+    def start(self, children):
+        items = [c for c in children if not isinstance(c, lark.Token)]
         models = tuple(i for i in items if isinstance(i, ast.ModelDef))
         blocks = tuple(i for i in items if isinstance(i, ast.BlockDef))
         sections = tuple(i for i in items if isinstance(i, ast.Section))
         return models, blocks, sections
 
     # -------------------------------------------------------- models, blocks
-    def model(self, meta, items):
-        name, *body = items
-        return ast.ModelDef(str(name), tuple(body), _span(meta), _tok_span(name))
+    def model(self, children):
+        name, *body = _items(children)
+        return ast.ModelDef(str(name), tuple(body), _rule_span(children), _tok_span(name))
 
-    def block(self, meta, items):
-        name, *rest = items
+    def block(self, children):
+        name, *rest = _items(children)
         params = tuple(i for i in rest if isinstance(i, ast.Param))
         body = tuple(i for i in rest if not isinstance(i, ast.Param))
-        return ast.BlockDef(str(name), params, body, _span(meta), _tok_span(name))
+        return ast.BlockDef(str(name), params, body, _rule_span(children), _tok_span(name))
 
-    def param(self, meta, items):
-        name = items[0]
-        default = items[1] if len(items) > 1 else None
-        return ast.Param(str(name), default, _span(meta))
+    def param(self, children):
+        items = _items(children)
+        default = _value(items[1]) if len(items) > 1 else None
+        return ast.Param(str(items[0]), default, _rule_span(children))
 
-    def input_decl(self, meta, items):
-        name = items[0]
-        shape = items[1] if len(items) > 1 else None
-        return ast.InputDecl(str(name), shape, _span(meta), _tok_span(name))
+    def input_decl(self, children):
+        items = _items(children)
+        shape = items[1].items if len(items) > 1 else None
+        return ast.InputDecl(str(items[0]), shape, _rule_span(children), _tok_span(items[0]))
 
-    def shape(self, meta, items):
-        return tuple(items)
+    def shape(self, children):
+        return _Seq(tuple(_value(i) for i in _items(children)), _rule_span(children))
 
-    def assign(self, meta, items):
-        name, chain = items
-        return ast.Assign(str(name), _tok_span(name), chain, _span(meta))
+    def assign(self, children):
+        name, chain = _items(children)
+        return ast.Assign(str(name), _tok_span(name), chain, _rule_span(children))
 
-    def chain(self, meta, items):
-        source, *steps = items
-        return ast.Chain(source, tuple(steps), _span(meta))
+    def chain(self, children):
+        source, *steps = _items(children)
+        return ast.Chain(source, tuple(steps), _rule_span(children))
 
-    def ref(self, meta, items):
-        return ast.Ref(str(items[0]), _tok_span(items[0]))
+    def ref(self, children):
+        tok = children[0]
+        return ast.Ref(str(tok), _tok_span(tok))
 
-    def merge(self, meta, items):
-        name, args = items
-        return ast.Layer(str(name), args, None, _span(meta), _tok_span(name), has_parens=True)
+    def merge(self, children):
+        name, args = _items(children)
+        return ast.Layer(str(name), args.items, None, _rule_span(children), _tok_span(name),
+                         has_parens=True)
 
-    def layer(self, meta, items):
+    def layer(self, children):
+        items = _items(children)
         name = items[0]
         args: tuple = ()
         repeat = None
@@ -136,48 +270,57 @@ class ToAst(Transformer):
             if isinstance(item, _Repeat):
                 repeat = item.expr
             else:
-                args = item
+                args = item.items
                 has_parens = True
-        return ast.Layer(str(name), args, repeat, _span(meta), _tok_span(name), has_parens)
+        return ast.Layer(str(name), args, repeat, _rule_span(children), _tok_span(name),
+                         has_parens)
 
-    def args(self, meta, items):
-        return tuple(items)
+    def args(self, children):
+        return _Seq(tuple(_items(children)), _rule_span(children))
 
-    def positional(self, meta, items):
-        return ast.Arg(None, items[0], _span(meta))
+    def positional(self, children):
+        return ast.Arg(None, _value(children[0]), _rule_span(children))
 
-    def keyword(self, meta, items):
-        name, value = items
-        return ast.Arg(str(name), value, _span(meta))
+    def keyword(self, children):
+        name, value = _items(children)
+        return ast.Arg(str(name), _value(value), _rule_span(children))
 
-    def repeat(self, meta, items):
-        item = items[0]
+    def repeat(self, children):
+        item = _items(children)[0]
+        span = _rule_span(children)
         if isinstance(item, lark.Token):
             if item.type == "NUMBER":
-                return _Repeat(ast.Num(parse_number(item), str(item), _tok_span(item)))
-            return _Repeat(ast.Name(str(item), _tok_span(item)))
-        return _Repeat(item)
+                return _Repeat(ast.Num(parse_number(item), str(item), _tok_span(item)), span)
+            return _Repeat(ast.Name(str(item), _tok_span(item)), span)
+        return _Repeat(_value(item), span)
 
     # ---------------------------------------------------------- expressions
-    def num(self, meta, items):
-        tok = items[0]
+    def atom(self, children):  # "(" expr ")"
+        return _Paren(_value(children[1]), _rule_span(children))
+
+    squantity = atom  # "(" sexpr ")" in sections
+
+    def num(self, children):
+        tok = children[0]
         return ast.Num(parse_number(tok), str(tok), _tok_span(tok))
 
-    def quantity(self, meta, items):
-        tok, unit = items
-        return ast.Num(parse_number(tok), f"{tok} {unit}", _span(meta), unit=str(unit))
+    def quantity(self, children):
+        tok, unit = children
+        return ast.Num(parse_number(tok), f"{tok} {unit}", _rule_span(children), unit=str(unit))
 
-    def name(self, meta, items):
-        return ast.Name(str(items[0]), _tok_span(items[0]))
+    def name(self, children):
+        tok = children[0]
+        return ast.Name(str(tok), _tok_span(tok))
 
-    def call(self, meta, items):
-        name, args = items
-        return ast.Call(str(name), args, _span(meta))
+    def call(self, children):
+        name, args = children
+        return _nested(ast.Call(str(name), args.items, _rule_span(children)),
+                       [a.value for a in args.items])
 
-    def _binop(op):
-        def method(self, meta, items):
-            left, right = items
-            return ast.BinOp(op, left, right, _span(meta))
+    def _binop(op):  # a method factory, deleted below
+        def method(self, children):
+            left, right = _value(children[0]), _value(children[2])
+            return _nested(ast.BinOp(op, left, right, _rule_span(children)), (left, right))
 
         return method
 
@@ -187,37 +330,111 @@ class ToAst(Transformer):
     div = _binop("/")
     del _binop
 
-    def neg(self, meta, items):
-        return ast.Neg(items[0], _span(meta))
+    def neg(self, children):
+        operand = _value(children[1])
+        return _nested(ast.Neg(operand, _rule_span(children)), (operand,))
 
     # ------------------------------------------------------------- sections
-    def section(self, meta, items):
-        kind, *entries = items
-        return ast.Section(str(kind), tuple(entries), _span(meta))
+    def section(self, children):
+        kind, *entries = _items(children)
+        return ast.Section(str(kind), tuple(entries), _rule_span(children))
 
-    def entry(self, meta, items):
-        key, cmp, value = items
-        return ast.Entry(str(key), str(cmp), value, _span(meta), _tok_span(key))
+    def entry(self, children):
+        key, cmp, value = children
+        return ast.Entry(str(key), str(cmp), _value(value), _rule_span(children),
+                         _tok_span(key))
 
-    def symbol(self, meta, items):
-        return ast.Symbol(str(items[0]), _tok_span(items[0]))
+    def symbol(self, children):
+        tok = children[0]
+        return ast.Symbol(str(tok), _tok_span(tok))
 
-    def scall(self, meta, items):
-        name, *values = items
+    def scall(self, children):
+        name, *values = _items(children)
+        values = [_value(v) for v in values]
         args = tuple(ast.Arg(None, v, v.span) for v in values)
-        return ast.Call(str(name), args, _span(meta))
+        return _nested(ast.Call(str(name), args, _rule_span(children)), values)
 
-    def slist(self, meta, items):
-        return ast.ListValue(tuple(items), _span(meta))
+    def slist(self, children):
+        values = tuple(_value(v) for v in _items(children))
+        return _nested(ast.ListValue(values, _rule_span(children)), values)
+
+
+# Terminals whose tokens a rule reads; every other token (keywords, brackets,
+# commas, line breaks) only delimits its rule and is dropped by _items.
+_VALUE_TERMINALS = frozenset({"NAME", "NUMBER", "UNIT", "SYMBOL", "SECTION", "CMP"})
+_Token = lark.Token
+
+
+def _items(children: list) -> list:
+    return [c for c in children if type(c) is not _Token or c.type in _VALUE_TERMINALS]
+
+
+def _rule_span(children: list) -> Span:
+    """From the start of the first child to the end of the last (tokens or values)."""
+    first, last = children[0], children[-1]
+    if type(first) is _Token:
+        line, column = first.line, first.column
+    else:
+        span = first.span
+        line, column = span.line, span.column
+    if type(last) is _Token:
+        return Span(line, column, last.end_line, last.end_column)
+    span = last.span
+    return Span(line, column, span.end_line, span.end_column)
+
+
+def _value(item):
+    return item.value if type(item) is _Paren else item
+
+
+# Nesting depth of recursive values (BinOp, Neg, Call, ListValue) while one text is
+# parsed: id(value) -> depth. Per thread; parse() resets it.
+_depths = threading.local()
+
+
+def _nested(node, children):
+    depths = _depths.table
+    depth = 1 + max((depths.get(id(c), 0) for c in children), default=0)
+    if depth > MAX_NESTING:
+        raise error("NN001", f"syntax error: expression nested more than {MAX_NESTING} levels "
+                    "deep", Span.point(node.span.line, node.span.column),
+                    fix="flatten the nested expression, list or call")
+    if depth > 1 or children:
+        depths[id(node)] = depth
+    return node
+
+
+_BUILDER = ToAst()
+
+
+class _Seq:
+    """Arguments or a shape: the items plus the span of the brackets around them."""
+
+    __slots__ = ("items", "span")
+
+    def __init__(self, items: tuple, span: Span) -> None:
+        self.items = items
+        self.span = span
+
+
+class _Paren:
+    """A value in parentheses: the value keeps its span, ``span`` covers the brackets."""
+
+    __slots__ = ("span", "value")
+
+    def __init__(self, value, span: Span) -> None:
+        self.value = value
+        self.span = span
 
 
 class _Repeat:
     """Internal marker so ``layer`` can tell its repeat count from its arguments."""
 
-    __slots__ = ("expr",)
+    __slots__ = ("expr", "span")
 
-    def __init__(self, expr) -> None:
+    def __init__(self, expr, span: Span) -> None:
         self.expr = expr
+        self.span = span
 
 
 _SUPPRESSION = re.compile(r"#\s*nnlint:\s*(?P<kind>ignore-file|ignore)\s*\[(?P<codes>[^\]]*)\]")
@@ -333,18 +550,17 @@ def parse(text: str) -> tuple[ast.Spec, list[Diagnostic]]:
         column = text.index("\x00") - (text.rfind("\n", 0, text.index("\x00")) + 1) + 1
         raise error("NN001", "syntax error: NUL byte in the spec (is this a binary file?)",
                     Span.point(line, column), fix="a spec is a UTF-8 text file")
+    parser = _parser()
+    _depths.table = {}
     try:
-        tree = _parser().parse(text)
+        models, blocks, sections = parser.parse(text)
     except lark.exceptions.LarkError as exc:
         raise _syntax_error(exc, text) from None
-    except RecursionError:
-        raise error("NN001", "syntax error: expression nested too deeply",
+    except RecursionError:  # pragma: no cover - the LALR parser does not recurse
+        raise error("NN001", "syntax error: nested too deeply",
                     Span.point(1, 1), fix="flatten the nested parentheses") from None
-    try:
-        models, blocks, sections = ToAst().transform(tree)
-    except RecursionError:
-        raise error("NN001", "syntax error: expression nested too deeply",
-                    Span.point(1, 1), fix="flatten the nested parentheses") from None
+    finally:
+        _depths.table = {}
     suppressions, problems = _suppressions(text)
     spec = ast.Spec(models, blocks, sections, tuple(suppressions), text)
     return spec, problems

@@ -7,6 +7,7 @@ NN012 diagnostic at the entry, with the closest known key suggested.
 from __future__ import annotations
 
 import difflib
+import math
 from fractions import Fraction
 from typing import Any
 
@@ -106,15 +107,35 @@ def _suggest(word: str, options) -> str:
     return f"; did you mean `{close[0]}`?" if close else ""
 
 
+# Section numbers beyond this are reported as too large (parse.py keeps literals
+# beyond 10^60 as inf), so later stages never convert an enormous int to float.
+_MAX_VALUE = 10**60
+
+
 def _number(value: ast.Expr) -> int | float | Fraction:
+    """The value of a section expression. A result that is not finite or beyond
+    10^60 (``1e400``, ``1e400 - 1e400``, ``1e60 * 1e60``) is an NN012 here, so no
+    caller meets ``inf``, ``nan`` or an int too large for a float."""
+    try:
+        result = _number_value(value)
+        finite = math.isfinite(result) and abs(result) <= _MAX_VALUE
+    except (OverflowError, ValueError):  # int too large for a float, inf in a Fraction
+        finite = False
+    if not finite:
+        raise _Bad("this value is too large" if not isinstance(value, ast.Num)
+                   else f"the number {value.text} is too large", value.span)
+    return result
+
+
+def _number_value(value: ast.Expr) -> int | float | Fraction:
     if isinstance(value, ast.Num):
         if value.unit is not None:
             raise _Bad(f"unexpected unit `{value.unit}` here", value.span)
         return value.value
     if isinstance(value, ast.Neg):
-        return -_number(value.operand)
+        return -_number_value(value.operand)
     if isinstance(value, ast.BinOp):
-        left, right = _number(value.left), _number(value.right)
+        left, right = _number_value(value.left), _number_value(value.right)
         if value.op == "+":
             return left + right
         if value.op == "-":
@@ -250,6 +271,9 @@ def _budget(section: ast.Section) -> tuple[BudgetLine, ...]:
         what, kind = BUDGET_KEYS[e.key]
         value = e.value
         unit = value.unit if isinstance(value, ast.Num) else None
+        if isinstance(value, ast.Num) and not (math.isfinite(value.value)
+                                               and abs(value.value) <= _MAX_VALUE):
+            raise _Bad(f"the number {value.text} is too large", value.span)
         if kind == "bytes":
             if unit is None and isinstance(value, ast.Num):
                 scale = 1

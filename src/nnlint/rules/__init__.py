@@ -7,6 +7,7 @@ codes and rules alike) for ``nnlint rule``, the README table and SARIF.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 from nnlint.costs import Report
@@ -18,10 +19,18 @@ from nnlint.rules.spec_codes import FATAL, SPEC_CODES
 from nnlint.targets import Target
 
 
-def all_meta() -> dict[str, RuleMeta]:
-    metas = dict(SPEC_CODES)
-    metas.update({code: rule.meta() for code, rule in REGISTRY.items()})
-    return dict(sorted(metas.items()))
+def all_meta() -> Mapping[str, RuleMeta]:
+    """Every code's metadata, sorted by code. Built once per set of registered rules
+    (the driver asks for it for every file; a test may register a rule)."""
+    key = tuple((code, id(rule)) for code, rule in REGISTRY.items())
+    if _META_CACHE.get("key") != key:
+        metas = dict(SPEC_CODES)
+        metas.update({code: rule.meta() for code, rule in REGISTRY.items()})
+        _META_CACHE.update(key=key, metas=MappingProxyType(dict(sorted(metas.items()))))
+    return _META_CACHE["metas"]
+
+
+_META_CACHE: dict[str, Any] = {}
 
 
 def lookup(code_or_name: str) -> RuleMeta | None:
