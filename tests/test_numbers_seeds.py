@@ -251,3 +251,42 @@ def test_tensor_of_seed001_fp32_and_fp16():
     # 32×3×224×224 = 4,816,896 elements: 19,267,584 B fp32, 9,633,792 B fp16
     assert nbytes(32 * 3 * 224 * 224, "fp32") == 19_267_584
     assert nbytes(32 * 3 * 224 * 224, "fp16") == 9_633_792
+
+
+# ------------------------------------------------------------------ losses
+
+@pytest.mark.parametrize("head, loss, forward, fused", [
+    ("-> softmax", "cross_entropy", 2, True),      # seed 000's pairing
+    ("-> log_softmax", "cross_entropy", 2, False),  # negative log-likelihood
+    ("", "cross_entropy", 2 + 3, False),           # on logits: its own log-softmax
+    ("-> sigmoid", "bce", 4, True),                # seed 002: fused, gradient ŷ − y
+    ("", "bce", 4 + 4, False),                     # on logits: its own sigmoid
+    ("-> sigmoid", "mse", 3, False),
+])
+def test_loss_forward_and_fusion(head, loss, forward, fused):
+    r = report_of(f"""
+        model m {{
+            input x: [16]
+            y = x -> dense(4) {head}
+        }}
+        train {{
+            batch = 8
+            loss = {loss}(y)
+        }}
+    """)
+    assert r.layer(f"loss/{loss}").train.forward_flops == forward * 8 * 4
+    activation = [layer for layer in r.layers if layer.node.op in ("softmax", "sigmoid")]
+    if fused:
+        assert activation[0].node.fused_with_loss and activation[0].train.backward_flops == 0
+    elif activation:
+        assert activation[0].train.backward_flops > 0
+    gradient = {"cross_entropy": 1, "bce": 1, "mse": 2}[loss]
+    assert r.totals.loss_backward_flops == gradient * 8 * 4
+
+
+def test_xor_backward_with_the_fused_sigmoid():
+    r = example_report("xor")
+    # dense 2->2 (batch 4): ∂W 32 + ∂b 8 + ∂x 32; relu 8; dense 2->1: 16 + 4 + 16;
+    # the sigmoid's backward is replaced by bce's ŷ − y (4, counted apart)
+    assert r.totals.backward_flops == 72 + 8 + 36
+    assert r.totals.loss_backward_flops == 4

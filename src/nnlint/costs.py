@@ -116,14 +116,11 @@ def node_cost(node: Node, batch: int, training: bool) -> Cost:
         n = numel(node.shape)
         return Cost(cached_elements=batch * n, output_elements=n)
     if node.op == "loss":
-        kind = LOSSES[node.loss]
-        n = batch * numel(node.in_shapes[0])
-        per = kind.forward
-        if node.loss == "cross_entropy" and not node.opts.get("on_softmax"):
-            # On raw logits the loss runs its own log-softmax (+3 per logit, seed 002);
-            # on a softmax output the network already did (no softmax counted twice).
-            per += 3
-        return Cost(forward_flops=per * n if training else 0)
+        # On raw logits a loss applies its own normalization (cross-entropy a
+        # log-softmax, bce a sigmoid); on the network's softmax/sigmoid it does not,
+        # so nothing is counted twice.
+        per = LOSSES[node.loss].forward_per_element(node.opts["source_op"])
+        return Cost(forward_flops=per * batch * numel(node.in_shapes[0]) if training else 0)
     ctx = Ctx(node.in_shapes, node.shape, node.opts, batch, trainable=node.trainable,
               training=training, fused_with_loss=node.fused_with_loss)
     return OPS[node.op].cost(ctx)

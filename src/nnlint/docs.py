@@ -60,10 +60,12 @@ def ops_table() -> str:
 
 
 def losses_table() -> str:
-    lines = ["| Loss | Forward FLOPs / element | Gradient FLOPs / element | Notes |",
-             "|---|---|---|---|"]
+    lines = ["| Loss | Forward FLOPs / element | + on raw logits | Gradient FLOPs / element | "
+             "Notes |", "|---|---|---|---|---|"]
     for loss in LOSSES.values():
-        lines.append(f"| `{loss.name}` | {loss.forward} | {loss.gradient} | {loss.doc} |")
+        extra = f"+{loss.on_logits}" if loss.normalized else "—"
+        lines.append(f"| `{loss.name}` | {loss.forward} | {extra} | {loss.gradient} | "
+                     f"{loss.doc} |")
     return "\n".join(lines)
 
 

@@ -62,7 +62,7 @@ class Node:
     precision: str | None = None
     tie: str | None = None  # id of the node whose weight this one shares
     reads_input: bool = False  # one of its inputs is a model input
-    fused_with_loss: bool = False  # softmax feeding cross_entropy
+    fused_with_loss: bool = False  # softmax feeding cross_entropy, sigmoid feeding bce
     loss: str | None = None  # for op == "loss": the loss kind
 
 
@@ -592,9 +592,9 @@ class _Lowerer:
         node = Node(
             id=f"loss/{loss.kind}", op="loss", span=loss.span, shape=(),
             inputs=(source.id,), in_shapes=(source.shape,), tensor="loss", loss=loss.kind,
-            reads_input=source.op == "input", opts={"on_softmax": source.op == "softmax"},
+            reads_input=source.op == "input", opts={"source_op": source.op},
         )
-        if loss.kind == "cross_entropy" and source.op == "softmax":
+        if LOSSES[loss.kind].fuses_with == source.op:
             self.by_id[source.id] = attrs.evolve(source, fused_with_loss=True)
         return self._add(node)
 

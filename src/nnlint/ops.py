@@ -107,7 +107,7 @@ class Ctx:
     batch: int
     trainable: bool = True  # weight gradients are needed
     training: bool = True  # False: inference (dropout off, batchnorm on running stats)
-    fused_with_loss: bool = False  # softmax whose gradient is fused into cross-entropy
+    fused_with_loss: bool = False  # softmax/sigmoid whose gradient the loss fuses (ŷ − y)
 
     @property
     def x(self) -> Shape:
@@ -782,12 +782,25 @@ class PReLU(_Activation):
 
 @attrs.frozen
 class LossKind:
-    """A loss of ``train.loss``. FLOPs per element of the tensor it reads."""
+    """A loss of ``train.loss``. FLOPs per element of the tensor it reads.
+
+    ``normalized``: the ops whose output the loss reads as it is (probabilities or
+    log-probabilities); on anything else (raw logits) it first applies its own
+    normalization at ``on_logits`` FLOPs per element. ``fuses_with``: the op whose
+    backward pass the loss's gradient replaces (softmax + cross-entropy: ŷ − y).
+    """
 
     name: str
     forward: int
     gradient: int
     doc: str
+    normalized: tuple[str, ...] = ()
+    on_logits: int = 0
+    fuses_with: str | None = None
+
+    def forward_per_element(self, source_op: str) -> int:
+        return self.forward + (0 if source_op in self.normalized or not self.normalized
+                               else self.on_logits)
 
 
 LOSSES: dict[str, LossKind] = {
@@ -796,12 +809,17 @@ LOSSES: dict[str, LossKind] = {
         LossKind("cross_entropy", 2, 1,
                  "One-hot cross-entropy. On a softmax output: 2 FLOPs per logit (log and "
                  "negation, seed 000's MNIST table: 2·B·C) and the fused gradient ŷ−y, 1 per "
-                 "logit [seed 001]. On raw logits it applies a stable log-softmax itself: "
-                 "+3 per logit [seed 002]."),
+                 "logit [seed 001]; the softmax's own backward is then not counted. On a "
+                 "log_softmax output it is the negative log-likelihood; on raw logits it "
+                 "applies a stable log-softmax itself: +3 per logit [seed 002].",
+                 normalized=("softmax", "log_softmax"), on_logits=3, fuses_with="softmax"),
         LossKind("mse", 3, 2, "Mean squared error: subtract, square, sum ≈ 3 per element; "
                  "gradient 2/(Bd)·(ŷ−y) = 2 per element [seed 002]."),
         LossKind("bce", 4, 1, "Binary cross-entropy: 2 logs, 2 multiplies, sum ≈ 4 per "
-                 "element; fused with a sigmoid the gradient is ŷ−y, 1 per element [seed 002]."),
+                 "element; fused with a sigmoid the gradient is ŷ−y, 1 per element [seed 002], "
+                 "and the sigmoid's own backward is not counted. On raw logits it applies the "
+                 "sigmoid itself: +4 per element.",
+                 normalized=("sigmoid",), on_logits=4, fuses_with="sigmoid"),
         LossKind("hinge", 3, 2, "Hinge ``max(0, 1 − y·ŷ)``: 3 per element [seed 002]; "
                  "gradient −y where the margin is violated: 2 (nnlint's count)."),
         LossKind("huber", 4, 3, "Huber: ≈4 per element [seed 002]; gradient "
