@@ -15,7 +15,8 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
 
 import attrs
 
@@ -203,7 +204,7 @@ def _selectors(option: str, value: str | None) -> tuple[str, ...] | None:
         raise UsageError(f"{option}: {exc}") from None
 
 
-def _resolve_cli_target(name: str | None, configs: Sequence["Config"]) -> str | None:
+def _resolve_cli_target(name: str | None, configs: Sequence[Config]) -> str | None:
     """The canonical id of ``--target``, known to every config in use (else exit 2)."""
     from nnlint.targets import UnknownTarget, resolve_target
 
@@ -263,16 +264,16 @@ class _Task:
     path: str  # absolute path of the file
     display: str  # the path shown in the output
     config_path: str | None  # the config that applies (None: defaults)
-    overrides: "Overrides"
+    overrides: Overrides
 
 
 @attrs.frozen
 class _Outcome:
-    result: "FileResult | None" = None
+    result: FileResult | None = None
     error: str | None = None  # one line, without the ``nnlint: error:`` prefix
 
 
-def _collect(paths: Sequence[str], resolver: "ConfigResolver", force_exclude: bool,
+def _collect(paths: Sequence[str], resolver: ConfigResolver, force_exclude: bool,
              errors: list[str]) -> list[Path]:
     """The spec files named or found below the named folders, deduplicated and sorted."""
     found: dict[str, Path] = {}
@@ -294,7 +295,7 @@ def _collect(paths: Sequence[str], resolver: "ConfigResolver", force_exclude: bo
     return sorted(found.values(), key=display_path)
 
 
-def _walk(top: Path, resolver: "ConfigResolver") -> list[Path]:
+def _walk(top: Path, resolver: ConfigResolver) -> list[Path]:
     """Every ``*.nn`` below ``top``, skipping what the applicable config excludes."""
     def skipped(folder: str) -> bool:
         return (os.path.basename(folder) in SKIPPED_FOLDERS
@@ -314,7 +315,7 @@ def _walk(top: Path, resolver: "ConfigResolver") -> list[Path]:
 # --------------------------------------------------------------------------- check: running
 
 
-def _run_task(task: _Task, load: Callable[[Path], "Config"]) -> _Outcome:
+def _run_task(task: _Task, load: Callable[[Path], Config]) -> _Outcome:
     """Check one file; every failure becomes a one-line error (nothing is raised)."""
     from nnlint.check import InternalError, check_file
     from nnlint.config import Config, ConfigError, settings_for
@@ -333,14 +334,14 @@ def _run_task(task: _Task, load: Callable[[Path], "Config"]) -> _Outcome:
         return _Outcome(error=f"{task.display}: internal error: {type(exc).__name__}: {exc}")
 
 
-_worker_configs: dict[Path, "Config"] = {}
+_worker_configs: dict[Path, Config] = {}
 
 
 def _worker(task: _Task) -> _Outcome:
     """The process-pool entry point: configs are loaded once per worker."""
     from nnlint.config import load_config
 
-    def load(path: Path) -> "Config":
+    def load(path: Path) -> Config:
         if path not in _worker_configs:
             _worker_configs[path] = load_config(path)
         return _worker_configs[path]
@@ -348,7 +349,7 @@ def _worker(task: _Task) -> _Outcome:
     return _run_task(task, load)
 
 
-def _run_tasks(tasks: list[_Task], resolver: "ConfigResolver") -> list[_Outcome]:
+def _run_tasks(tasks: list[_Task], resolver: ConfigResolver) -> list[_Outcome]:
     """Check every task, in a process pool above :data:`PARALLEL_THRESHOLD` files.
 
     ``Executor.map`` keeps the input order, so the output is the same either way.
@@ -363,7 +364,7 @@ def _run_tasks(tasks: list[_Task], resolver: "ConfigResolver") -> list[_Outcome]
         return list(pool.map(_worker, tasks, chunksize=chunksize))
 
 
-def _check_stdin(stdin: _Stdin, overrides: "Overrides") -> _Outcome:
+def _check_stdin(stdin: _Stdin, overrides: Overrides) -> _Outcome:
     from nnlint.check import InternalError, check_text, decode
     from nnlint.config import settings_for
     from nnlint.diagnostics import FileResult
@@ -410,10 +411,10 @@ def _json_with_errors(text: str, errors: Sequence[str]) -> str:
 @attrs.frozen
 class _Stdin:
     display: str  # --stdin-filename as shown, or "-"
-    config: "Config"  # looked up from --stdin-filename, else from the working folder
+    config: Config  # looked up from --stdin-filename, else from the working folder
 
 
-def _stdin_input(args: argparse.Namespace, resolver: "ConfigResolver") -> _Stdin | None:
+def _stdin_input(args: argparse.Namespace, resolver: ConfigResolver) -> _Stdin | None:
     """What ``-`` stands for, or None when ``--force-exclude`` excludes its name."""
     name = args.stdin_filename
     config = resolver.for_path(name or os.path.join(os.getcwd(), "-"))
@@ -468,7 +469,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     return _findings_exit_code(results, fail_on, exit_zero=args.exit_zero)
 
 
-def _findings_exit_code(results: list["FileResult"], fail_on: dict[str, str], *,
+def _findings_exit_code(results: list[FileResult], fail_on: dict[str, str], *,
                         exit_zero: bool) -> int:
     """1 when a finding is at or above its file's fail level (unless ``--exit-zero``)."""
     from nnlint.diagnostics import Severity
@@ -478,8 +479,8 @@ def _findings_exit_code(results: list["FileResult"], fail_on: dict[str, str], *,
     return EXIT_FINDINGS if failing and not exit_zero else EXIT_OK
 
 
-def _render_check(args: argparse.Namespace, results: list["FileResult"],
-                  overrides: "Overrides", configs) -> str:
+def _render_check(args: argparse.Namespace, results: list[FileResult],
+                  overrides: Overrides, configs) -> str:
     from nnlint.emit import render
     from nnlint.rules import all_meta
 

@@ -107,7 +107,7 @@ def render(text: str) -> str:
     """Replace every generated section of ``text`` with its current content."""
     for name, make in SECTIONS.items():
         pattern = re.compile(rf"(<!-- generated:{name} -->\n).*?(<!-- /generated:{name} -->)",
-                             re.S)
+                             re.DOTALL)
         text = pattern.sub(lambda m: m.group(1) + make() + "\n" + m.group(2), text)
     return text
 

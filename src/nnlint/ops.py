@@ -28,6 +28,7 @@ Conventions shared by every op (written once here, repeated in the README):
 
 from __future__ import annotations
 
+import abc
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
@@ -114,7 +115,7 @@ class Ctx:
         return self.in_shapes[0]
 
 
-class Op:
+class Op(abc.ABC):
     """Base class. Subclasses set ``name``, ``opts`` and implement ``infer`` and ``cost``."""
 
     name: ClassVar[str]
@@ -138,11 +139,13 @@ class Op:
                 want = f"rank {self.min_rank} to {self.max_rank}"
             raise ShapeError(f"{self.name} expects an input of {want}, got {fmt_shape(shape)}")
 
+    @abc.abstractmethod
     def infer(self, in_shapes: tuple[Shape, ...], opts: Mapping[str, Any]) -> Shape:
-        raise NotImplementedError  # every registered op overrides this
+        """The per-sample output shape; raises :class:`ShapeError` for bad inputs."""
 
+    @abc.abstractmethod
     def cost(self, c: Ctx) -> Cost:
-        raise NotImplementedError  # every registered op overrides this
+        """Parameters, MACs, FLOPs and cached elements for ``c``."""
 
 
 OPS: dict[str, Op] = {}

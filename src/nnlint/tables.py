@@ -6,14 +6,14 @@ Every rounded figure stands beside its exact integer (``15.05 M (15,051,264)``).
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from nnlint.diagnostics import RuleMeta
 from nnlint.ops import fmt_shape, nbytes
 from nnlint.rules.base import fmt_bytes, fmt_count, fmt_int, fmt_time
 from nnlint.targets import PRECISIONS, Target
 
-__all__ = ["format_table", "report_text", "rules_text", "targets_text", "CONVENTIONS"]
+__all__ = ["CONVENTIONS", "format_table", "report_text", "rules_text", "targets_text"]
 
 #: What every figure of ``nnlint report`` assumes (the costs module documents each).
 CONVENTIONS = "1 MAC = 2 FLOPs, backward counts every layer's input gradient (seed 000)"

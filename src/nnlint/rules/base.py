@@ -12,6 +12,7 @@ Thresholds are named in ``options`` and their values come from
 
 from __future__ import annotations
 
+import abc
 import functools
 import inspect
 import sys
@@ -60,7 +61,7 @@ class RuleContext:
         return self.report.lowered.node(self.report.lowered.inputs[0]).span
 
 
-class Rule:
+class Rule(abc.ABC):
     code: ClassVar[str]
     name: ClassVar[str]
     family: ClassVar[str]
@@ -69,8 +70,9 @@ class Rule:
     options: ClassVar[tuple[str, ...]] = ()  # threshold names read from rules/<family>.toml
     needs_target: ClassVar[bool] = False
 
+    @abc.abstractmethod
     def check(self, ctx: RuleContext) -> Iterator[Diagnostic]:
-        raise NotImplementedError  # every registered rule overrides this
+        """Yield this rule's findings for one analysed spec."""
 
     def diag(self, message: str, span: Span, fix: str, **data: Any) -> Diagnostic:
         return Diagnostic(self.code, self.severity, message, span, fix=fix, data=data)

@@ -16,6 +16,7 @@ Conventions of this family (each rule's doc page repeats the part it uses):
 
 from __future__ import annotations
 
+import abc
 import math
 from collections.abc import Iterator
 
@@ -190,8 +191,9 @@ class _PerLine(Rule):
                     data={**first.data, "instances": len(found)})
             yield first
 
+    @abc.abstractmethod
     def findings(self, ctx: RuleContext) -> Iterator[Diagnostic]:
-        raise NotImplementedError  # every per-line rule overrides this
+        """Every finding, one per op instance; ``check`` groups them by line."""
 
 
 # ----------------------------------------------------------------- NN101
