@@ -323,3 +323,16 @@ def test_file_suppression_and_malformed_comment():
     """
     found = [(d.code, d.span.line) for d in diags(text)]
     assert found == [("NN020", 4)]
+
+
+def test_init_options_are_checked():
+    d = only("model m {\n  input x: [4]\n  h = x -> dense(4, init=glorot)\n}")
+    assert d.code == "NN006" and "normal(std) or uniform(a)" in d.message
+    r = report_of("""
+        model m {
+            input x: [4]
+            h = x -> dense(4, init=uniform(0.1)) -> dense(2, init=normal(0.02))
+        }
+    """)
+    inits = [layer.node.opts["init"] for layer in r.layers if layer.node.op == "dense"]
+    assert [(i.scheme, i.std) for i in inits] == [("uniform", 0.1), ("normal", 0.02)]

@@ -42,6 +42,9 @@ INIT_SCHEMES = ("he", "xavier", "lecun", "zeros", "ones", "normal", "uniform")
 
 @attrs.frozen
 class Init:
+    """``init=``: a named scheme, or ``normal(std)`` / ``uniform(a)`` (U(−a, a)); ``std``
+    holds the argument of either."""
+
     scheme: str
     std: float | None = None
 
@@ -259,8 +262,9 @@ class _Lowerer:
             if isinstance(value, ast.Call) and value.name in ("normal", "uniform") \
                     and len(value.args) == 1:
                 return Init(value.name, float(self._num(value.args[0].value, self._scope)))
-            raise error("NN006", f"{where} expects he, xavier, lecun, zeros, ones or "
-                        "normal(std)", span, fix="e.g. `init=he` or `init=normal(0.02)`")
+            raise error("NN006", f"{where} expects he, xavier, lecun, zeros, ones, "
+                        "normal(std) or uniform(a)", span,
+                        fix="e.g. `init=he` or `init=normal(0.02)`")
         if opt.kind == "tensor":
             if isinstance(value, ast.Symbol):
                 return value

@@ -735,13 +735,15 @@ _activation("tanh", 6, 2, "Tanh: 2 exp, sub, add, div = 6 forward; 1−tanh² = 
 _activation("log", 1, 1, "Natural logarithm: 1 FLOP (an elementary function) forward; the "
             "derivative 1/z is one divide backward. Needs z, so its output is a new tensor.",
             in_place=False)
-_activation("log_softmax", 3, 3, "Fused log-softmax over the last axis: max, shift, Σexp, log ≈ 3 "
+_activation("log_softmax", 3, 3, "Fused log-softmax over the class axis (as softmax): max, shift, "
+            "Σexp, log ≈ 3 "
             "per element [seed 002]; backward ``g − softmax·Σg`` ≈ 3 per element.")
 
 
 @register
 class Softmax(_Activation):
-    """Softmax over the last axis: max (C−1), subtract (C), exp (C), sum (C−1),
+    """Softmax over the class axis — the last axis of ``[C]`` and ``[T, C]``, the channel
+    axis of ``[C, H, W]`` (per-pixel classes) — max (C−1), subtract (C), exp (C), sum (C−1),
     divide (C) ≈ 5 per element [seed 001, MNIST table]. In place.
 
     Backward: when the softmax feeds ``cross_entropy`` the two fuse and the gradient is
