@@ -220,7 +220,7 @@ def test_syntax_errors_name_line_column_found_and_expected(text, line, column, w
      model m {
          input x: [4]
          h = x -> dense(4) * 1000000000
-     }""", "NN011", 3, 25, ["exceeds nnlint's limit of 500,000"]),
+     }""", "NN011", 3, 25, ["exceeds nnlint's limit of 250,000"]),
     ("""
      model m {
          input x: [4]

@@ -61,7 +61,7 @@ SPEC_CODES: dict[str, RuleMeta] = {m.code: m for m in (
           "merges (`add`, `concat`, `matmul`) take two or more tensor names.",
           "h = x -> residual(16, 3)   # residual(c) takes one argument", "h = x -> residual(16)"),
     _meta("NN011", "limit-exceeded", "A size beyond nnlint's limits",
-          "Keeps a mistaken or hostile spec from exhausting time or memory: at most 500,000 op "
+          "Keeps a mistaken or hostile spec from exhausting time or memory: at most 250,000 op "
           "instances after expansion, 2^40 elements per tensor, blocks nested 64 deep. The "
           "message names the number that broke the limit.",
           "h = x -> dense(64) * 1000000000", "h = x -> dense(64) * 12"),
