@@ -39,3 +39,24 @@ def test_codes_and_names_are_unique():
     metas = all_meta()
     names = [m.name for m in metas.values()]
     assert len(names) == len(set(names))
+
+
+def test_readme_tour_shows_real_output(capsys, monkeypatch):
+    """Every `$ nnlint check …` in a ```console block of the README prints exactly what
+    nnlint prints (blocks marked "(abridged)" in the text before them are skipped)."""
+    import re
+    import shlex
+
+    from nnlint.cli import main
+
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("NO_COLOR", "1")
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    checked = 0
+    for block in re.findall(r"```console\n(.*?)```", readme, re.S):
+        for command, expected in re.findall(r"^\$ (nnlint check [^\n]*)\n(.*?)(?=^\$ |\Z)",
+                                            block, re.S | re.M):
+            main(shlex.split(command)[1:])
+            assert capsys.readouterr().out.rstrip("\n") == expected.rstrip("\n"), command
+            checked += 1
+    assert checked >= 2
