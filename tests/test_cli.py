@@ -699,7 +699,7 @@ def test_report_text(capsys):
         assert column in header
     dense = next(line for line in lines if line.startswith("h1/dense#1"))
     assert dense.split()[:9] == ["h1/dense#1", "dense", "[256]", "200,960", "200,704",
-                                 "12,853,248", "25,698,304", "32,768", "512.3"]
+                                 "12,853,248", "25,698,304", "32,768", "512.7"]
     for figure in ("235.15 k (235,146): trainable 235,146, frozen 0",
                    "15.05 M (15,051,264)", "30.07 M (30,073,152)", "3.73 MiB (3,913,120 B)",
                    "loss-gradient FLOPs", "optimizer FLOPs (adam)", "train-step FLOPs",

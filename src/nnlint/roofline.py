@@ -10,8 +10,14 @@ Conventions (stated once; the README repeats them):
 * Arithmetic intensity = FLOPs ÷ bytes moved; the ridge point = peak FLOP/s ÷
   bandwidth at the deploy precision (dense peak, never the sparse one); below it
   a layer is memory-bound.
-* Time = max(FLOPs ÷ peak, bytes ÷ bandwidth) per layer, summed over layers (no
-  overlap between layers, no launch overhead): a lower bound, not a benchmark.
+* Fusion, as inference runtimes do it: a batchnorm right after a conv2d or dense
+  is folded into its weights (its scale and shift become the layer's weights and
+  bias: a layer without a bias gains one), and an in-place element-wise activation right after
+  a layer runs in that layer's kernel (when nothing else reads the layer's
+  output). A fused op has no row of its own; its FLOPs join its host's row and it
+  moves no bytes.
+* Time = max(FLOPs ÷ peak, bytes ÷ bandwidth) per kernel, summed (no overlap
+  between kernels, no launch overhead): a lower bound, not a benchmark.
 * Targets with on-chip parameter memory (the edge TPU): parameters are cached in
   execution order until the on-chip memory is full, as the Edge TPU compiler does;
   cached weights and intermediate activations stay on chip, the rest of the
@@ -25,7 +31,7 @@ import functools
 import attrs
 
 from nnlint.costs import Report
-from nnlint.ops import nbytes, numel
+from nnlint.ops import OPS, nbytes, numel
 from nnlint.targets import Target
 
 _SKIP = {"input", "loss", "flatten", "reshape"}
@@ -74,6 +80,39 @@ def _producer(report: Report, node_id: str):
     return node
 
 
+# Kernels an element-wise op or a batchnorm can join at inference.
+_HOSTS = {"conv2d", "dense", "attention", "matmul", "add", "batchnorm"}
+
+
+def _fusion(report: Report) -> dict[str, str]:
+    """Node id -> the id of the layer it runs inside at inference.
+
+    A batchnorm directly after a conv2d or dense folds into its weights and bias
+    (seed 002: "BN is free at inference"); an in-place element-wise activation
+    directly after a layer runs in that layer's kernel (conv + bias + ReLU is one
+    kernel in TensorRT, TFLite and the Edge TPU compiler). Either only when the
+    layer's output has no other reader.
+    """
+    readers: dict[str, int] = {}
+    for node in report.lowered.nodes():
+        for src in set(node.inputs):
+            readers[src] = readers.get(src, 0) + 1
+    host: dict[str, str] = {}
+    for node in report.lowered.nodes():
+        op = OPS.get(node.op)
+        if op is None or len(node.inputs) != 1 or readers.get(node.inputs[0], 0) != 1:
+            continue
+        src = report.lowered.node(node.inputs[0])
+        root = host.get(src.id, src.id)
+        root_op = report.lowered.node(root).op
+        folds = node.op == "batchnorm" and src.op in ("conv2d", "dense")
+        joins = (op.family == "activation" and getattr(op, "in_place", False)
+                 and root_op in _HOSTS and not node.fused_with_loss)
+        if folds or joins:
+            host[node.id] = root
+    return host
+
+
 def roofline(report: Report, target: Target) -> Roofline:
     totals = report.totals
     precision = totals.deploy_precision
@@ -81,16 +120,30 @@ def roofline(report: Report, target: Target) -> Roofline:
     bandwidth = target.bandwidth
     onchip_left = target.onchip_bytes
     Bd = totals.deploy_batch
+    host = _fusion(report)
+    joined: dict[str, int] = {}  # host id -> FLOPs of the ops fused into it
+    new_bias: dict[str, int] = {}  # host id -> bias values a folded batchnorm adds
+    for layer in report.layers:
+        if layer.node.id in host:
+            key = host[layer.node.id]
+            joined[key] = joined.get(key, 0) + layer.infer.forward_flops
+            hosted = report.lowered.node(key)
+            if layer.node.op == "batchnorm" and not hosted.opts.get("bias", True):
+                new_bias[key] = layer.node.shape[0] if len(layer.node.shape) == 3 \
+                    else layer.node.shape[-1]
     rows = []
     param_bytes = onchip = streamed_total = 0
     for layer in report.layers:
         node = layer.node
-        weights = nbytes(layer.counted_params + layer.infer.buffers, layer.infer_precision)
+        if node.id in host:  # runs inside its host's kernel: no memory traffic of its own
+            continue
+        weights = nbytes(layer.counted_params + layer.infer.buffers + new_bias.get(node.id, 0),
+                         layer.infer_precision)
         if node.op == "embedding":
             # a lookup reads only the rows it gathers, not the whole table
             weights = min(weights, nbytes(Bd * numel(node.shape), layer.infer_precision))
         param_bytes += weights
-        flops = layer.infer.forward_flops
+        flops = layer.infer.forward_flops + joined.get(node.id, 0)
         if node.op in _SKIP or (flops == 0 and weights == 0 and node.op == "dropout"):
             continue
         streamed = 0
