@@ -194,16 +194,17 @@ def test_edge_tpu_caches_weights_in_execution_order_and_streams_the_rest():
     assert first.weight_bytes == 8_392_704
     assert first.streamed_weight_bytes == 8_392_704 - 7_990_149 == 402_555
     assert first.bytes_moved == 402_555 + 2048  # the overflow + the model input from the host
-    # second layer: nothing left on chip; its input is the first layer's on-chip output
+    # second layer: nothing left on chip; its input is the first layer's on-chip output,
+    # its 4096 int8 outputs are the model's and go back to the host
     assert second.weight_bytes == second.streamed_weight_bytes == 16_781_312
-    assert second.bytes_moved == 16_781_312
+    assert second.bytes_moved == 16_781_312 + 4096
     assert roof.param_bytes == 8_392_704 + 16_781_312 == 25_174_016
     assert roof.onchip_param_bytes == 7_990_149
     assert roof.streamed_param_bytes == 402_555 + 16_781_312 == 17_183_867
     assert roof.bandwidth == 500e6 and roof.peak == 4e12
     assert roof.ridge_point == 8000
     assert first.time_s == pytest.approx(404_603 / 500e6)
-    assert second.intensity == pytest.approx((2 * 4096 * 4096 + 4096) / 16_781_312)
+    assert second.intensity == pytest.approx((2 * 4096 * 4096 + 4096) / (16_781_312 + 4096))
     assert second.bound == "memory"
 
 
@@ -231,8 +232,26 @@ def test_edge_tpu_model_input_read_through_a_view_still_crosses_the_host_link():
         }
         """).roofline
     dense = roof.layer("logits/dense#1")
-    assert dense.bytes_moved == 784
-    assert dense.time_s == pytest.approx(784 / 500e6)
+    assert dense.bytes_moved == 784 + 10  # the image in, the 10 logits back to the host
+    assert dense.time_s == pytest.approx(794 / 500e6)
+
+
+def test_edge_tpu_model_input_read_twice_crosses_once():
+    roof = analysis("""\
+        model m {
+            input x: [256]
+            a = x -> dense(16)
+            b = x -> dense(16)
+            out = add(a, b)
+        }
+        deploy {
+            target    = edge-tpu
+            precision = int8
+        }
+        """).roofline
+    assert roof.layer("a/dense#1").bytes_moved == 256
+    assert roof.layer("b/dense#1").bytes_moved == 0
+    assert roof.layer("out/add#1").bytes_moved == 16
 
 
 def test_roofline_function_matches_the_driver():

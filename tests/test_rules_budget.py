@@ -61,7 +61,7 @@ def test_latency_on_the_deploy_target():
     from nnlint.check import analyse_text
 
     analysis, _ = analyse_text(with_budget("    latency <= 1 us"))
-    assert d.data["value"] == analysis.roofline.time_s == pytest.approx(1.585103e-06, rel=1e-6)
+    assert d.data["value"] == analysis.roofline.time_s == pytest.approx(1.6050905e-06, rel=1e-6)
     assert "latency is 1.59 µs" in d.message
 
 

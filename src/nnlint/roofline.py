@@ -21,7 +21,8 @@ Conventions (stated once; the README repeats them):
 * Targets with on-chip parameter memory (the edge TPU): parameters are cached in
   execution order until the on-chip memory is full, as the Edge TPU compiler does;
   cached weights and intermediate activations stay on chip, the rest of the
-  weights stream over the host link on every inference.
+  weights stream over the host link on every inference, and so do the model's
+  inputs (once each) and outputs.
 """
 
 from __future__ import annotations
@@ -113,6 +114,13 @@ def _fusion(report: Report) -> dict[str, str]:
     return host
 
 
+def _model_outputs(report: Report) -> set[str]:
+    """Nodes whose output nothing but the loss reads: what the model returns."""
+    read = {src for node in report.lowered.nodes() if node.op != "loss" for src in node.inputs}
+    return {node.id for node in report.lowered.nodes()
+            if node.op not in ("loss", "input") and node.id not in read}
+
+
 def roofline(report: Report, target: Target) -> Roofline:
     totals = report.totals
     precision = totals.deploy_precision
@@ -133,6 +141,11 @@ def roofline(report: Report, target: Target) -> Roofline:
                     else layer.node.shape[-1]
     rows = []
     param_bytes = onchip = streamed_total = 0
+    arrived: set[str] = set()  # model inputs already sent to an on-chip target
+    group: dict[str, tuple[str, ...]] = {}  # host id -> itself and the ops fused into it
+    for fused, key in host.items():
+        group[key] = group.get(key, (key,)) + (fused,)
+    model_outputs = _model_outputs(report)
     for layer in report.layers:
         node = layer.node
         if node.id in host:  # runs inside its host's kernel: no memory traffic of its own
@@ -153,10 +166,17 @@ def roofline(report: Report, target: Target) -> Roofline:
             onchip += cached
             streamed = weights - cached
             streamed_total += streamed
-            inputs = sum(nbytes(Bd * numel(s), layer.infer_precision)
-                         for s, src in zip(node.in_shapes, node.inputs)
-                         if _producer(report, src).op == "input")
-            moved = streamed + inputs
+            # Only the model's inputs (once each) and outputs cross the host link;
+            # everything in between stays on chip.
+            inputs = 0
+            for shape, src in zip(node.in_shapes, node.inputs):
+                origin = _producer(report, src)
+                if origin.op == "input" and origin.id not in arrived:
+                    arrived.add(origin.id)
+                    inputs += nbytes(Bd * numel(shape), layer.infer_precision)
+            outputs = sum(nbytes(Bd * numel(report.lowered.node(n).shape), layer.infer_precision)
+                          for n in group.get(node.id, (node.id,)) if n in model_outputs)
+            moved = streamed + inputs + outputs
         else:
             io = sum(nbytes(Bd * numel(s), layer.infer_precision) for s in node.in_shapes)
             io += nbytes(Bd * numel(node.shape), layer.infer_precision)
