@@ -62,7 +62,7 @@ def test_latency_on_the_deploy_target():
 
     analysis, _ = analyse_text(with_budget("    latency <= 1 us"))
     assert d.data["value"] == analysis.roofline.time_s == pytest.approx(1.6050905e-06, rel=1e-6)
-    assert "latency is 1.59 µs" in d.message
+    assert "latency is 1.61 µs, over the budget of 1 us (1 µs) by 0.605 µs (60.5%)" in d.message
 
 
 def test_latency_without_a_target_or_precision_is_unverifiable():
