@@ -6,6 +6,7 @@ from __future__ import annotations
 from helpers import ROOT
 from nnlint.docs import SECTIONS, render
 from nnlint.rules import REGISTRY, all_meta
+from nnlint.rules.base import default_thresholds
 
 
 def test_readme_generated_sections_are_current():
@@ -21,16 +22,24 @@ def test_every_code_is_in_the_readme_table():
         assert f"| `{code}` |" in readme
 
 
+FAMILIES = {"NN1": "training", "NN2": "data", "NN3": "fit", "NN4": "performance",
+            "NN5": "budget"}
+
+
 def test_every_rule_has_a_complete_doc_page():
+    defaults = default_thresholds()
     for code, rule in REGISTRY.items():
         doc = rule.meta().doc
         for heading in ("## What it does", "## Why is this bad?", "## Example"):
             assert heading in doc, (code, heading)
         assert "Use instead" in doc, code
-        if rule.options:
+        assert rule.family == FAMILIES[code[:3]], code
+        # fit and performance rules say "None." under Options when they have none
+        if rule.options or rule.family in ("fit", "performance"):
             assert "## Options" in doc, code
-            for option in rule.options:
-                assert f"`{option}`" in doc, (code, option)
+        for option in rule.options:
+            assert f"`{option}`" in doc, (code, option)
+            assert option in defaults[code], (code, option)
         assert rule.name == rule.name.lower() and " " not in rule.name
         assert rule.code.startswith("NN") and len(rule.code) == 5
 
