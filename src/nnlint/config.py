@@ -27,17 +27,13 @@ from __future__ import annotations
 import difflib
 import os
 import re
-import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-from collections.abc import Mapping
 
 import attrs
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
+from nnlint.resources import tomllib
 
 __all__ = [
     "CONFIG_FILES",

@@ -7,7 +7,16 @@ read from the top of the repository, so there is one copy of each file.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+
+# The one place that picks the TOML reader: tomllib, or tomli before Python 3.11.
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+__all__ = ["data_dir", "tomllib"]
 
 _PACKAGE = Path(__file__).resolve().parent
 

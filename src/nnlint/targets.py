@@ -19,7 +19,6 @@ import functools
 import math
 import os
 import re
-import sys
 import types
 from collections.abc import Mapping
 from pathlib import Path
@@ -28,12 +27,7 @@ from typing import Any
 import attrs
 
 from nnlint.ops import OPS
-from nnlint.resources import data_dir
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
+from nnlint.resources import data_dir, tomllib
 
 __all__ = [
     "KINDS",

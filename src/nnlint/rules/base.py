@@ -15,7 +15,6 @@ from __future__ import annotations
 import abc
 import functools
 import inspect
-import sys
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
@@ -23,14 +22,9 @@ import attrs
 
 from nnlint.costs import Report
 from nnlint.diagnostics import Diagnostic, RuleMeta, Severity, Span
-from nnlint.resources import data_dir
+from nnlint.resources import data_dir, tomllib
 from nnlint.roofline import Roofline
 from nnlint.targets import Target
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 
 @attrs.frozen
