@@ -66,8 +66,11 @@ class Bench:
         self.runs = runs
         self.quick = quick
         self.tmp = Path(tempfile.mkdtemp(prefix="nnlint-bench-"))
-        self.env = {k: v for k, v in os.environ.items()
-                    if k != "PYTHONDONTWRITEBYTECODE" and not k.startswith("NNLINT_")}
+        self.env = {
+            k: v
+            for k, v in os.environ.items()
+            if k != "PYTHONDONTWRITEBYTECODE" and not k.startswith("NNLINT_")
+        }
         self.env["PYTHONPYCACHEPREFIX"] = str(self.tmp / "pycache")
         self.env["NNLINT_CACHE_DIR"] = str(self.tmp / "nnlint-cache")
         self.summary: list[tuple[str, str, str, str]] = []  # what, measured, goal, verdict
@@ -75,14 +78,24 @@ class Bench:
     def close(self) -> None:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
-    def run(self, cmd: list[str], *, ok=(0, 1), env=None, cwd=None, stdin=None) -> tuple[float, str]:
+    def run(
+        self, cmd: list[str], *, ok=(0, 1), env=None, cwd=None, stdin=None
+    ) -> tuple[float, str]:
         start = time.perf_counter()
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env or self.env,
-                              cwd=cwd or ROOT, input=stdin, check=False)
+        proc = subprocess.run(
+            cmd,
+            capture_output=True,
+            text=True,
+            env=env or self.env,
+            cwd=cwd or ROOT,
+            input=stdin,
+            check=False,
+        )
         elapsed = time.perf_counter() - start
         if proc.returncode not in ok:
-            raise RuntimeError(f"{' '.join(map(str, cmd))} exited {proc.returncode}:\n"
-                               f"{proc.stderr[-2000:]}")
+            raise RuntimeError(
+                f"{' '.join(map(str, cmd))} exited {proc.returncode}:\n{proc.stderr[-2000:]}"
+            )
         return elapsed, proc.stdout
 
     def python_code(self, code: str, *args: str, ok=(0,)) -> tuple[float, str]:
@@ -90,8 +103,10 @@ class Bench:
 
     def has_module(self, name: str) -> bool:
         code = f"import importlib.util, sys; sys.exit(importlib.util.find_spec({name!r}) is None)"
-        return subprocess.run([str(self.python), "-c", code], env=self.env,
-                              check=False).returncode == 0
+        return (
+            subprocess.run([str(self.python), "-c", code], env=self.env, check=False).returncode
+            == 0
+        )
 
     def goal(self, what: str, measured: str, goal: str, met: bool | None) -> None:
         verdict = "n/a" if met is None else ("met" if met else "MISSED")
@@ -121,9 +136,19 @@ def chain_spec(layers: int) -> str:
     for i in range(1, layers + 1):
         lines.append(f"    h{i} = {prev} -> {ops[i % 4]}")
         prev = f"h{i}"
-    lines += [f"    logits = {prev} -> dense(10)", "}",
-              "train {", "    batch = 32", "    loss = cross_entropy(logits)",
-              "    optimizer = adam", "}", "deploy {", "    target = a100-40gb", "}", ""]
+    lines += [
+        f"    logits = {prev} -> dense(10)",
+        "}",
+        "train {",
+        "    batch = 32",
+        "    loss = cross_entropy(logits)",
+        "    optimizer = adam",
+        "}",
+        "deploy {",
+        "    target = a100-40gb",
+        "}",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -143,10 +168,20 @@ def residual_spec(blocks: int) -> str:
     ]
     for i in range(1, blocks + 1):
         lines.append(f"    b{i} = b{i - 1} -> res(16)")
-    lines += [f"    logits = b{blocks} -> global_avgpool -> flatten -> dense(10)", "}",
-              "train {", "    batch = 128", "    loss = cross_entropy(logits)",
-              "    optimizer = momentum", "}", "deploy {", "    target = jetson-orin-nano",
-              "    precision = fp16", "}", ""]
+    lines += [
+        f"    logits = b{blocks} -> global_avgpool -> flatten -> dense(10)",
+        "}",
+        "train {",
+        "    batch = 128",
+        "    loss = cross_entropy(logits)",
+        "    optimizer = momentum",
+        "}",
+        "deploy {",
+        "    target = jetson-orin-nano",
+        "    precision = fp16",
+        "}",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -157,33 +192,43 @@ def small_spec(rng: random.Random, i: int) -> str:
         widths = [rng.choice((32, 64, 128, 256, 512)) for _ in range(rng.randint(1, 5))]
         act = rng.choice(("relu", "gelu", "tanh", "sigmoid"))
         body = " -> ".join(f"dense({w}) -> {act}" for w in widths)
-        model = (f"model mlp_{i} {{\n    input x: [{rng.choice((16, 64, 784))}]\n"
-                 f"    h = x -> {body}\n    logits = h -> dense(10)\n"
-                 f"    probs = logits -> softmax\n}}\n")
+        model = (
+            f"model mlp_{i} {{\n    input x: [{rng.choice((16, 64, 784))}]\n"
+            f"    h = x -> {body}\n    logits = h -> dense(10)\n"
+            f"    probs = logits -> softmax\n}}\n"
+        )
         loss = "cross_entropy(probs)"
     elif kind == "cnn":
         c = rng.choice((8, 16, 32))
-        model = (f"block conv_bn(c, s) {{\n    input x\n"
-                 f"    y = x -> conv2d(c, 3, stride=s, padding=1, bias=false) -> batchnorm -> relu\n}}\n"
-                 f"model cnn_{i} {{\n    input img: [3, 32, 32]\n"
-                 f"    h = img -> conv_bn({c}, 1) -> conv_bn({2 * c}, 2) * {rng.randint(1, 3)}\n"
-                 f"    logits = h -> global_avgpool -> flatten -> dense(10)\n}}\n")
+        model = (
+            f"block conv_bn(c, s) {{\n    input x\n"
+            f"    y = x -> conv2d(c, 3, stride=s, padding=1, bias=false) -> batchnorm -> relu\n}}\n"
+            f"model cnn_{i} {{\n    input img: [3, 32, 32]\n"
+            f"    h = img -> conv_bn({c}, 1) -> conv_bn({2 * c}, 2) * {rng.randint(1, 3)}\n"
+            f"    logits = h -> global_avgpool -> flatten -> dense(10)\n}}\n"
+        )
         loss = "cross_entropy(logits)"
     else:
         d, heads = rng.choice(((64, 4), (128, 4), (256, 8)))
-        model = (f"block layer(d, heads) {{\n    input x\n"
-                 f"    a = x -> layernorm -> attention(heads, causal=true)\n    h = add(x, a)\n"
-                 f"    f = h -> layernorm -> dense(4 * d) -> gelu -> dense(d)\n    out = add(h, f)\n}}\n"
-                 f"model gpt_{i} {{\n    input ids: [64]\n    tok = ids -> embedding(1000, {d})\n"
-                 f"    h = tok -> layer({d}, {heads}) * {rng.randint(1, 4)}\n"
-                 f"    logits = h -> layernorm -> dense(1000, bias=false, tie=tok)\n}}\n")
+        model = (
+            f"block layer(d, heads) {{\n    input x\n"
+            f"    a = x -> layernorm -> attention(heads, causal=true)\n    h = add(x, a)\n"
+            f"    f = h -> layernorm -> dense(4 * d) -> gelu -> dense(d)\n    out = add(h, f)\n}}\n"
+            f"model gpt_{i} {{\n    input ids: [64]\n    tok = ids -> embedding(1000, {d})\n"
+            f"    h = tok -> layer({d}, {heads}) * {rng.randint(1, 4)}\n"
+            f"    logits = h -> layernorm -> dense(1000, bias=false, tie=tok)\n}}\n"
+        )
         loss = "cross_entropy(logits)"
-    sections = (f"train {{\n    batch = {rng.choice((1, 8, 32, 64))}\n"
-                f"    precision = {rng.choice(('fp32', 'fp16', 'bf16'))}\n    loss = {loss}\n"
-                f"    optimizer = {rng.choice(('sgd', 'adam', 'adamw'))}\n}}\n")
+    sections = (
+        f"train {{\n    batch = {rng.choice((1, 8, 32, 64))}\n"
+        f"    precision = {rng.choice(('fp32', 'fp16', 'bf16'))}\n    loss = {loss}\n"
+        f"    optimizer = {rng.choice(('sgd', 'adam', 'adamw'))}\n}}\n"
+    )
     if rng.random() < 0.7:
-        sections += (f"deploy {{\n    target = {rng.choice(('edge-tpu', 'a100-40gb', 't4', 'rpi5'))}\n"
-                     f"    batch = 1\n}}\n")
+        sections += (
+            f"deploy {{\n    target = {rng.choice(('edge-tpu', 'a100-40gb', 't4', 'rpi5'))}\n"
+            f"    batch = 1\n}}\n"
+        )
     if rng.random() < 0.5:
         sections += "budget {\n    params <= 2M\n    latency <= 5 ms\n}\n"
     return model + sections
@@ -216,11 +261,17 @@ def bench_cold(b: Bench) -> None:
     ratio = t_nn / t_imp
     print(f"  python -c pass                        {ms(t_py):>10}")
     print(f"  python -c 'import lark, networkx, attrs' {ms(t_imp):>8}")
-    print(f"  nnlint check examples/mnist_mlp.nn    {ms(t_nn):>10}   ratio {ratio:.2f}x "
-          f"(medians of {runs} interleaved runs)")
+    print(
+        f"  nnlint check examples/mnist_mlp.nn    {ms(t_nn):>10}   ratio {ratio:.2f}x "
+        f"(medians of {runs} interleaved runs)"
+    )
     print(f"  first run ever (empty parser cache)   {ms(median(first)):>10}")
-    b.goal("cold check / bare import line", f"{ms(t_nn)} / {ms(t_imp)} = {ratio:.2f}x",
-           f"<= {GOAL_COLD_RATIO}x", ratio <= GOAL_COLD_RATIO)
+    b.goal(
+        "cold check / bare import line",
+        f"{ms(t_nn)} / {ms(t_imp)} = {ratio:.2f}x",
+        f"<= {GOAL_COLD_RATIO}x",
+        ratio <= GOAL_COLD_RATIO,
+    )
 
 
 # --------------------------------------------------------------------------- (b) many specs
@@ -252,10 +303,16 @@ def bench_many(b: Bench) -> None:
     """)
     single = float(b.python_code(code, str(folder))[1])
     cores = os.cpu_count() or 1
-    print(f"  {count:,} specs in {t:.2f} s: {rate:,.0f} specs/s on {cores} cores "
-          f"(median of {len(times)}); one process, one core, no startup: {single:,.0f} specs/s")
-    b.goal(f"{count:,} specs in one call ({cores} cores)", f"{rate:,.0f} specs/s",
-           f">= {GOAL_SPECS_PER_S} specs/s", rate >= GOAL_SPECS_PER_S)
+    print(
+        f"  {count:,} specs in {t:.2f} s: {rate:,.0f} specs/s on {cores} cores "
+        f"(median of {len(times)}); one process, one core, no startup: {single:,.0f} specs/s"
+    )
+    b.goal(
+        f"{count:,} specs in one call ({cores} cores)",
+        f"{rate:,.0f} specs/s",
+        f">= {GOAL_SPECS_PER_S} specs/s",
+        rate >= GOAL_SPECS_PER_S,
+    )
 
 
 # --------------------------------------------------------------------------- (c) scaling
@@ -286,7 +343,8 @@ _SCALE = textwrap.dedent("""
         t = time.perf_counter(); spec, _ = parse(text); stages["parse"] = time.perf_counter() - t
         t = time.perf_counter(); config, _ = read_config(spec); low = lower(spec, config)
         stages["lower"] = time.perf_counter() - t
-        t = time.perf_counter(); report = analyze(low, config); stages["costs"] = time.perf_counter() - t
+        t = time.perf_counter(); report = analyze(low, config)
+        stages["costs"] = time.perf_counter() - t
         target = known_targets(Settings()).get(config.deploy.target or "")
         t = time.perf_counter(); roof = roofline(report, target) if target else None
         stages["roofline"] = time.perf_counter() - t
@@ -315,28 +373,51 @@ def bench_scale(b: Bench) -> None:
         t = median([r["seconds"] for r in results])
         peak = median([r["rss_after_kb"] for r in results]) / 1024
         grown = median([r["rss_after_kb"] - r["rss_before_kb"] for r in results]) / 1024
-        rows[name] = {"seconds": t, "peak_mib": peak, "grown_mib": grown, "size": size,
-                      "nodes": results[0]["nodes"], "codes": results[0]["codes"],
-                      "stages": results[0].get("stages", {})}
+        rows[name] = {
+            "seconds": t,
+            "peak_mib": peak,
+            "grown_mib": grown,
+            "size": size,
+            "nodes": results[0]["nodes"],
+            "codes": results[0]["codes"],
+            "stages": results[0].get("stages", {}),
+        }
         stages = ", ".join(f"{k} {v:.2f}" for k, v in rows[name]["stages"].items())
-        print(f"  {name:<24} {t:>7.2f} s  peak {peak:>7.0f} MiB (+{grown:,.0f} MiB for the check)"
-              f"  {results[0]['nodes']:,} nodes; median of {runs}\n"
-              f"  {'':<24} stages (s): {stages}", flush=True)
+        print(
+            f"  {name:<24} {t:>7.2f} s  peak {peak:>7.0f} MiB (+{grown:,.0f} MiB for the check)"
+            f"  {results[0]['nodes']:,} nodes; median of {runs}\n"
+            f"  {'':<24} stages (s): {stages}",
+            flush=True,
+        )
     chain_rows = [rows[f"chain {n:,}"] for n in sizes]
     for small, big in itertools.pairwise(chain_rows):
         growth = big["seconds"] / small["seconds"]
         memory = big["grown_mib"] / max(small["grown_mib"], 1e-9)
-        print(f"  growth {small['size']:,} -> {big['size']:,} layers: time x{growth:.1f}, "
-              f"memory for the check x{memory:.1f}")
-        b.goal(f"time growth {small['size'] // 1000}k -> {big['size'] // 1000}k layers",
-               f"x{growth:.1f}", f"<= x{GOAL_GROWTH:g}", growth <= GOAL_GROWTH)
+        print(
+            f"  growth {small['size']:,} -> {big['size']:,} layers: time x{growth:.1f}, "
+            f"memory for the check x{memory:.1f}"
+        )
+        b.goal(
+            f"time growth {small['size'] // 1000}k -> {big['size'] // 1000}k layers",
+            f"x{growth:.1f}",
+            f"<= x{GOAL_GROWTH:g}",
+            growth <= GOAL_GROWTH,
+        )
     if not b.quick:
         big = rows["chain 100,000"]
-        b.goal("100k-layer chain", f"{big['seconds']:.2f} s, {big['peak_mib']:,.0f} MiB peak",
-               f"< {GOAL_100K_S:g} s", big["seconds"] < GOAL_100K_S)
+        b.goal(
+            "100k-layer chain",
+            f"{big['seconds']:.2f} s, {big['peak_mib']:,.0f} MiB peak",
+            f"< {GOAL_100K_S:g} s",
+            big["seconds"] < GOAL_100K_S,
+        )
     res = rows["residual 1,000 blocks"]
-    b.goal("1,000-block residual net", f"{res['seconds']:.2f} s, {res['peak_mib']:,.0f} MiB peak",
-           "(reported)", None)
+    b.goal(
+        "1,000-block residual net",
+        f"{res['seconds']:.2f} s, {res['peak_mib']:,.0f} MiB peak",
+        "(reported)",
+        None,
+    )
 
 
 # --------------------------------------------------------------------------- (d) peers
@@ -397,8 +478,10 @@ def bench_peers(b: Bench) -> None:
             times.append(t)
         t_nn = median(times)
         totals = json.loads(out)["models"][0]["totals"]
-        print(f"  {label:<10} nnlint     {ms(t_nn):>10}   params {totals['params']:>12,}  "
-              f"MACs {totals['macs']:>16,}")
+        print(
+            f"  {label:<10} nnlint     {ms(t_nn):>10}   params {totals['params']:>12,}  "
+            f"MACs {totals['macs']:>16,}"
+        )
         for peer in available:
             cmd = [str(b.python), "-c", _PEER, peer, arch, str(TESTS)]
             b.run(cmd, ok=(0,))
@@ -409,10 +492,16 @@ def bench_peers(b: Bench) -> None:
             t_peer = median(peer_times)
             counted = json.loads(out.strip().splitlines()[-1])
             speedup = t_peer / t_nn
-            print(f"  {label:<10} {peer:<10} {ms(t_peer):>10}   params {counted['params']:>12,}  "
-                  f"MACs {int(counted['macs']):>16,}   nnlint {speedup:.1f}x faster")
-            b.goal(f"{label}: nnlint vs {peer}", f"{ms(t_nn)} vs {ms(t_peer)} = {speedup:.1f}x",
-                   f">= {GOAL_PEER_SPEEDUP:g}x", speedup >= GOAL_PEER_SPEEDUP)
+            print(
+                f"  {label:<10} {peer:<10} {ms(t_peer):>10}   params {counted['params']:>12,}  "
+                f"MACs {int(counted['macs']):>16,}   nnlint {speedup:.1f}x faster"
+            )
+            b.goal(
+                f"{label}: nnlint vs {peer}",
+                f"{ms(t_nn)} vs {ms(t_peer)} = {speedup:.1f}x",
+                f">= {GOAL_PEER_SPEEDUP:g}x",
+                speedup >= GOAL_PEER_SPEEDUP,
+            )
 
 
 # --------------------------------------------------------------------------- main
@@ -432,13 +521,19 @@ def cpu_name() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", type=int, default=5,
-                        help="runs per figure (the cold start takes 3x as many; default 5)")
-    parser.add_argument("--quick", action="store_true",
-                        help="3 runs, no 100k-layer chain")
+    parser.add_argument(
+        "--runs",
+        type=int,
+        default=5,
+        help="runs per figure (the cold start takes 3x as many; default 5)",
+    )
+    parser.add_argument("--quick", action="store_true", help="3 runs, no 100k-layer chain")
     parser.add_argument("--only", help=f"comma-separated sections: {', '.join(SECTIONS)}")
-    parser.add_argument("--python", default=sys.executable,
-                        help="the Python whose nnlint is measured (default: this one)")
+    parser.add_argument(
+        "--python",
+        default=sys.executable,
+        help="the Python whose nnlint is measured (default: this one)",
+    )
     args = parser.parse_args(argv)
     sections = list(SECTIONS)
     if args.only:
@@ -450,16 +545,20 @@ def main(argv: list[str] | None = None) -> int:
     b = Bench(python, 3 if args.quick else args.runs, args.quick)
     if not b.nnlint.exists():
         parser.error(f"no nnlint next to {python}; run with the venv's Python")
-    print(f"nnlint benchmarks: {cpu_name()}, {os.cpu_count()} cores, Python "
-          f"{platform.python_version()}, {platform.system()} {platform.release()}")
+    print(
+        f"nnlint benchmarks: {cpu_name()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}, {platform.system()} {platform.release()}"
+    )
     try:
         for name in sections:
             SECTIONS[name](b)
     finally:
         b.close()
     heading("summary")
-    widths = [max(len(r[i]) for r in b.summary + [("what", "measured", "goal", "verdict")])
-              for i in range(4)]
+    widths = [
+        max(len(r[i]) for r in b.summary + [("what", "measured", "goal", "verdict")])
+        for i in range(4)
+    ]
     header = ("what", "measured", "goal", "verdict")
     print("  " + "  ".join(h.ljust(w) for h, w in zip(header, widths)))
     print("  " + "  ".join("-" * w for w in widths))

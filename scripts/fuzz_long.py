@@ -31,9 +31,9 @@ sys.dont_write_bytecode = True  # nothing written into the repository
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-import test_fuzz
-from hypothesis import HealthCheck, Phase, given, settings
-from hypothesis.configuration import set_hypothesis_home_dir
+import test_fuzz  # noqa: E402  (found through the sys.path entry above)
+from hypothesis import HealthCheck, Phase, given, settings  # noqa: E402
+from hypothesis.configuration import set_hypothesis_home_dir  # noqa: E402
 
 
 class Stats:
@@ -53,8 +53,9 @@ class Stats:
             self.slowest, self.slowest_text = elapsed, text
 
 
-def run(name: str, strategy, examples: int, seed: int | None, sarif: bool, binary: bool,
-        stats: Stats) -> str | None:
+def run(
+    name: str, strategy, examples: int, seed: int | None, sarif: bool, binary: bool, stats: Stats
+) -> str | None:
     """Run one strategy; returns the failure report or None."""
 
     def case(value):
@@ -67,9 +68,15 @@ def run(name: str, strategy, examples: int, seed: int | None, sarif: bool, binar
             text = repr(value[:120])
         stats.add(result, time.perf_counter() - start, text)
 
-    options = {"max_examples": examples, "deadline": None, "database": None,
-               "suppress_health_check": list(HealthCheck), "derandomize": False,
-               "phases": [Phase.generate, Phase.shrink], "print_blob": True}
+    options = {
+        "max_examples": examples,
+        "deadline": None,
+        "database": None,
+        "suppress_health_check": list(HealthCheck),
+        "derandomize": False,
+        "phases": [Phase.generate, Phase.shrink],
+        "print_blob": True,
+    }
     test = settings(**options)(given(strategy)(case))
     if seed is not None:
         from hypothesis import seed as hypothesis_seed
@@ -78,7 +85,7 @@ def run(name: str, strategy, examples: int, seed: int | None, sarif: bool, binar
     start = time.perf_counter()
     try:
         test()
-    except Exception:  # noqa: BLE001 - any failure is the report
+    except Exception:
         return traceback.format_exc()
     finally:
         stats.seconds = time.perf_counter() - start
@@ -90,12 +97,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("examples", type=int, help="examples per strategy")
     parser.add_argument("--only", help="comma-separated strategy names")
     parser.add_argument("--seed", type=int, help="fixed seed (default: random)")
-    parser.add_argument("--no-sarif", action="store_true",
-                        help="skip SARIF schema validation (3x faster)")
+    parser.add_argument(
+        "--no-sarif", action="store_true", help="skip SARIF schema validation (3x faster)"
+    )
     args = parser.parse_args(argv)
 
-    strategies = {**{k: (v, False) for k, v in test_fuzz.STRATEGIES.items()},
-                  **{k: (v, True) for k, v in test_fuzz.BYTE_STRATEGIES.items()}}
+    strategies = {
+        **{k: (v, False) for k, v in test_fuzz.STRATEGIES.items()},
+        **{k: (v, True) for k, v in test_fuzz.BYTE_STRATEGIES.items()},
+    }
     if args.only:
         wanted = [n.strip() for n in args.only.split(",")]
         unknown = [n for n in wanted if n not in strategies]
@@ -128,13 +138,17 @@ def _fuzz(strategies, args) -> int:
     for name, s in table.items():
         codes = ", ".join(f"{c}×{n}" for c, n in sorted(s.codes.items()))
         status = "FAILED " if name in failures else ""
-        print(f"{name:<22} {s.cases:>8,} {s.clean:>7,} {s.slowest * 1e3:>7.0f}ms "
-              f"{s.seconds:>7.1f}s  {status}{codes}")
+        print(
+            f"{name:<22} {s.cases:>8,} {s.clean:>7,} {s.slowest * 1e3:>7.0f}ms "
+            f"{s.seconds:>7.1f}s  {status}{codes}"
+        )
     slow = max(table.items(), key=lambda kv: kv[1].slowest, default=None)
     if slow is not None and slow[1].cases:
         print(f"\nslowest case ({slow[0]}, {slow[1].slowest * 1e3:.0f} ms): {slow[1].slowest_text}")
-    print(f"\n{len(failures)} failing strateg{'y' if len(failures) == 1 else 'ies'}"
-          + (f": {', '.join(failures)}" if failures else ""))
+    print(
+        f"\n{len(failures)} failing strateg{'y' if len(failures) == 1 else 'ies'}"
+        + (f": {', '.join(failures)}" if failures else "")
+    )
     return 1 if failures else 0
 
 

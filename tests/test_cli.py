@@ -179,7 +179,7 @@ def test_check_defaults_to_the_current_folder(capsys, three):
 
 
 def test_check_deduplicates_paths(capsys, three):
-    code, out, _ = run(capsys, "check", "over.nn", "./over.nn", ".", "--format", "concise")
+    _code, out, _ = run(capsys, "check", "over.nn", "./over.nn", ".", "--format", "concise")
     assert out.count("over.nn:7:5") == 1 and out.endswith("in 3 files.\n")
 
 
@@ -187,7 +187,7 @@ def test_paths_outside_cwd_are_absolute(capsys, tmp_path, monkeypatch):
     write("inner/x.nn", OVER_BUDGET)
     monkeypatch.chdir(tmp_path / "inner")
     write(tmp_path / "outer.nn", OVER_BUDGET)
-    code, out, _ = run(capsys, "check", "../outer.nn", "--format", "concise")
+    _code, out, _ = run(capsys, "check", "../outer.nn", "--format", "concise")
     assert out.startswith(f"{(tmp_path / 'outer.nn').as_posix()}:7:5: NN501")
 
 
@@ -253,14 +253,15 @@ def test_not_utf8_is_a_finding(capsys):
 
 def test_stdin_with_filename(capsys, monkeypatch):
     feed_stdin(monkeypatch, OVER_BUDGET)
-    code, out, _ = run(capsys, "check", "-", "--stdin-filename", "models/m.nn",
-                       "--format", "concise")
+    code, out, _ = run(
+        capsys, "check", "-", "--stdin-filename", "models/m.nn", "--format", "concise"
+    )
     assert code == 1 and out.startswith("models/m.nn:7:5: NN501")
 
 
 def test_stdin_without_filename_is_shown_as_dash(capsys, monkeypatch):
     feed_stdin(monkeypatch, OVER_BUDGET)
-    code, out, _ = run(capsys, "check", "-", "--format", "concise")
+    _code, out, _ = run(capsys, "check", "-", "--format", "concise")
     assert out.startswith("-:7:5: NN501")
 
 
@@ -281,8 +282,9 @@ def test_stdin_config_is_looked_up_from_its_filename(capsys, monkeypatch):
 
 def test_stdin_together_with_files(capsys, monkeypatch, three):
     feed_stdin(monkeypatch, OVER_BUDGET)
-    code, out, _ = run(capsys, "check", "over.nn", "-", "--stdin-filename", "in.nn",
-                       "--format", "concise")
+    _code, out, _ = run(
+        capsys, "check", "over.nn", "-", "--stdin-filename", "in.nn", "--format", "concise"
+    )
     assert "over.nn:7:5" in out and "in.nn:7:5" in out and out.endswith("in 2 files.\n")
 
 
@@ -302,7 +304,7 @@ def test_stdin_internal_error_and_bad_bytes(capsys, monkeypatch):
 def test_stdin_excluded_with_force_exclude(capsys, monkeypatch):
     write("nnlint.toml", 'exclude = ["gen"]\n')
     feed_stdin(monkeypatch, OVER_BUDGET)
-    code, out, err = run(capsys, "check", "-", "--stdin-filename", "gen/m.nn", "--force-exclude")
+    code, out, _err = run(capsys, "check", "-", "--stdin-filename", "gen/m.nn", "--force-exclude")
     assert code == 0 and out == "All checks passed (0 files).\n"
 
 
@@ -314,7 +316,7 @@ def test_exclude_applies_to_folder_walks(capsys):
     write("legacy/a.nn", OVER_BUDGET)
     write("models/gen_b.nn", OVER_BUDGET)
     write("models/c.nn", OVER_BUDGET)
-    code, out, _ = run(capsys, "check", ".", "--format", "concise")
+    _code, out, _ = run(capsys, "check", ".", "--format", "concise")
     assert out.splitlines()[0].startswith("models/c.nn:") and out.endswith("in 1 file.\n")
 
 
@@ -332,7 +334,7 @@ def test_exclude_globs_are_relative_to_their_config(capsys):
     write("proj/nnlint.toml", 'exclude = ["models/old"]\n')
     write("proj/models/old/a.nn", OVER_BUDGET)
     write("proj/models/new/b.nn", OVER_BUDGET)
-    code, out, _ = run(capsys, "check", "proj", "--format", "concise")
+    _code, out, _ = run(capsys, "check", "proj", "--format", "concise")
     assert out.startswith("proj/models/new/b.nn") and out.endswith("in 1 file.\n")
 
 
@@ -351,19 +353,35 @@ def test_unknown_target_is_one_line_with_the_closest(capsys, three):
     code, out, err = run(capsys, "check", "clean.nn", "--target", "edge-tpux")
     known = ", ".join(sorted(builtin_targets()))
     assert code == 2 and out == ""
-    assert err == (f"nnlint: error: --target: unknown target 'edge-tpux'; "
-                   f"did you mean 'edge-tpu'? known targets: {known}\n")
+    assert err == (
+        f"nnlint: error: --target: unknown target 'edge-tpux'; "
+        f"did you mean 'edge-tpu'? known targets: {known}\n"
+    )
 
 
 def test_target_from_config_and_extra_profiles(capsys):
-    write("hw/board.toml", "\n".join([
-        'id = "my-board"', 'name = "My board"', 'kind = "cpu"', "memory_bytes = 1_000_000",
-        "bandwidth = 1e9", "power_w = 5", 'precisions = ["fp32"]', "[peak]", "fp32 = 1e10", ""]))
+    write(
+        "hw/board.toml",
+        "\n".join(
+            [
+                'id = "my-board"',
+                'name = "My board"',
+                'kind = "cpu"',
+                "memory_bytes = 1_000_000",
+                "bandwidth = 1e9",
+                "power_w = 5",
+                'precisions = ["fp32"]',
+                "[peak]",
+                "fp32 = 1e10",
+                "",
+            ]
+        ),
+    )
     write("nnlint.toml", 'targets = ["hw/board.toml"]\ntarget = "my-board"\n')
     write("clean.nn", CLEAN)
-    code, out, _ = run(capsys, "check", "clean.nn")
+    _code, out, _ = run(capsys, "check", "clean.nn")
     assert out == "All checks passed (1 file) (target: my-board).\n"
-    code, out, _ = run(capsys, "check", "clean.nn", "--target", "my-board", "--format", "json")
+    _code, out, _ = run(capsys, "check", "clean.nn", "--target", "my-board", "--format", "json")
     assert json.loads(out)["models"][0]["target"] == "my-board"
     # the extra profile is unknown without the config
     assert run(capsys, "check", "clean.nn", "--target", "my-board", "--isolated")[0] == 2
@@ -373,19 +391,21 @@ def test_target_from_config_and_extra_profiles(capsys):
 
 
 def test_format_concise(capsys, three):
-    code, out, _ = run(capsys, "check", ".", "--format", "concise")
+    _code, out, _ = run(capsys, "check", ".", "--format", "concise")
     lines = out.splitlines()
     assert lines[0].startswith(ERROR_LINE) and lines[1].startswith(WARNING_LINE)
     assert lines[2] == "Found 1 error, 1 warning and 0 notes in 3 files."
 
 
 def test_format_json(capsys, three):
-    code, out, _ = run(capsys, "check", ".", "--format", "json")
+    _code, out, _ = run(capsys, "check", ".", "--format", "json")
     report = json.loads(out)
     assert report["version"] == 1
     assert [m["path"] for m in report["models"]] == ["clean.nn", "over.nn", "warn.nn"]
     assert [(d["path"], d["code"], d["line"]) for d in report["diagnostics"]] == [
-        ("over.nn", "NN501", 7), ("warn.nn", "NN021", 22)]
+        ("over.nn", "NN501", 7),
+        ("warn.nn", "NN021", 22),
+    ]
     assert report["summary"] == {"files": 3, "errors": 1, "warnings": 1, "notes": 0}
     assert "errors" not in report
 
@@ -396,7 +416,7 @@ def test_format_json_lists_run_errors(capsys, three):
 
 
 def test_format_sarif(capsys, three):
-    code, out, _ = run(capsys, "check", ".", "--format", "sarif", "--target", "t4")
+    _code, out, _ = run(capsys, "check", ".", "--format", "sarif", "--target", "t4")
     log = json.loads(out)
     run_ = log["runs"][0]
     assert run_["automationDetails"]["id"] == "nnlint/t4/"
@@ -407,16 +427,21 @@ def test_format_sarif(capsys, three):
 def test_format_github(capsys, three):
     code, out, _ = run(capsys, "check", ".", "--format", "github")
     lines = out.splitlines()
-    assert lines[0].startswith("::error file=over.nn,line=7,col=5,endLine=7,endColumn=17,"
-                               "title=NN501 [error]::params is 203.53 k")
+    assert lines[0].startswith(
+        "::error file=over.nn,line=7,col=5,endLine=7,endColumn=17,"
+        "title=NN501 [error]::params is 203.53 k"
+    )
     assert lines[1].startswith("::warning file=warn.nn,line=22,col=1,")
     assert code == 1
 
 
 def test_statistics(capsys, three):
-    code, out, _ = run(capsys, "check", ".", "--statistics")
-    assert out.splitlines() == ["1\tNN021\tunused-suppression", "1\tNN501\tbudget-exceeded",
-                                "Found 1 error, 1 warning and 0 notes in 3 files."]
+    _code, out, _ = run(capsys, "check", ".", "--statistics")
+    assert out.splitlines() == [
+        "1\tNN021\tunused-suppression",
+        "1\tNN501\tbudget-exceeded",
+        "Found 1 error, 1 warning and 0 notes in 3 files.",
+    ]
 
 
 # --------------------------------------------------------------------------- check: selection
@@ -435,7 +460,7 @@ def test_statistics(capsys, three):
     ],
 )
 def test_select_ignore_extend_select(capsys, three, options, codes):
-    code, out, _ = run(capsys, "check", ".", "--format", "json", *options)
+    _code, out, _ = run(capsys, "check", ".", "--format", "json", *options)
     assert [d["code"] for d in json.loads(out)["diagnostics"]] == codes
 
 
@@ -449,18 +474,21 @@ def test_fatal_codes_are_always_reported(capsys):
 def test_unknown_selector_is_a_usage_error(capsys, three, option):
     code, out, err = run(capsys, "check", ".", option, "NN5,budget-exceded")
     assert code == 2 and out == ""
-    assert err == (f"nnlint: error: {option}: unknown rule selector 'budget-exceded'; "
-                   f"did you mean 'budget-exceeded'?\n")
+    assert err == (
+        f"nnlint: error: {option}: unknown rule selector 'budget-exceded'; "
+        f"did you mean 'budget-exceeded'?\n"
+    )
 
 
 def test_command_line_select_replaces_config(capsys, three):
     write("nnlint.toml", 'select = ["NN0"]\nignore = ["NN501"]\n')
-    code, out, _ = run(capsys, "check", ".", "--format", "json")
+    _code, out, _ = run(capsys, "check", ".", "--format", "json")
     assert [d["code"] for d in json.loads(out)["diagnostics"]] == ["NN021"]
-    code, out, _ = run(capsys, "check", ".", "--format", "json", "--select", "NN5")
+    _code, out, _ = run(capsys, "check", ".", "--format", "json", "--select", "NN5")
     assert [d["code"] for d in json.loads(out)["diagnostics"]] == ["NN501"]
-    code, out, _ = run(capsys, "check", ".", "--format", "json", "--extend-select", "NN5",
-                       "--ignore", "NN021")
+    _code, out, _ = run(
+        capsys, "check", ".", "--format", "json", "--extend-select", "NN5", "--ignore", "NN021"
+    )
     assert [d["code"] for d in json.loads(out)["diagnostics"]] == []  # config ignore stays
 
 
@@ -473,7 +501,7 @@ def test_per_file_ignores(capsys, three):
 def test_thresholds_from_config_reach_rules(capsys, note_rule):
     write("nnlint.toml", '[thresholds.NN198]\nlabel = "configured"\n')
     write("clean.nn", CLEAN)
-    code, out, _ = run(capsys, "check", "clean.nn", "--format", "concise")
+    _code, out, _ = run(capsys, "check", "clean.nn", "--format", "concise")
     assert "NN198 [note] note configured" in out
 
 
@@ -559,7 +587,11 @@ def test_output_file_is_written_atomically(capsys, three, monkeypatch):
     assert dst == Path("r.txt")
     assert Path("r.txt").read_text(encoding="utf-8").startswith(ERROR_LINE)
     assert sorted(p.name for p in Path.cwd().iterdir()) == [
-        "clean.nn", "over.nn", "r.txt", "warn.nn"]  # no temp file left behind
+        "clean.nn",
+        "over.nn",
+        "r.txt",
+        "warn.nn",
+    ]  # no temp file left behind
     assert Path("r.txt").stat().st_mode & 0o644 == 0o644
 
 
@@ -570,16 +602,20 @@ def test_output_file_failure_keeps_the_old_file(capsys, three, monkeypatch):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "replace", replace)
-    code, out, err = run(capsys, "check", "over.nn", "--output-file", "r.txt")
+    code, _out, err = run(capsys, "check", "over.nn", "--output-file", "r.txt")
     assert code == 2 and err == "nnlint: error: r.txt: cannot write: No space left on device\n"
     assert Path("r.txt").read_text(encoding="utf-8") == "old contents"
     assert sorted(p.name for p in Path.cwd().iterdir()) == [
-        "clean.nn", "over.nn", "r.txt", "warn.nn"]
+        "clean.nn",
+        "over.nn",
+        "r.txt",
+        "warn.nn",
+    ]
 
 
 def test_output_file_that_is_a_folder(capsys, three):
     Path("out").mkdir()
-    code, out, err = run(capsys, "check", "over.nn", "-o", "out")
+    code, _out, err = run(capsys, "check", "over.nn", "-o", "out")
     assert code == 2 and err == "nnlint: error: out: is a folder; --output-file needs a file name\n"
 
 
@@ -618,14 +654,16 @@ def test_config_errors_exit_2_with_one_line(capsys, three):
     write("pyproject.toml", '[tool.nnlint]\nselec = ["NN0"]\n')
     code, out, err = run(capsys, "check", ".")
     assert (code, out) == (2, "")
-    assert err == ("nnlint: error: pyproject.toml: tool.nnlint.selec: unknown key; "
-                   "did you mean 'select'?\n")
+    assert err == (
+        "nnlint: error: pyproject.toml: tool.nnlint.selec: unknown key; did you mean 'select'?\n"
+    )
 
 
 def test_missing_config_file(capsys, three):
     code, _, err = run(capsys, "check", ".", "--config", "nope.toml")
-    assert code == 2 and err == ("nnlint: error: nope.toml: cannot read: "
-                                 "No such file or directory\n")
+    assert code == 2 and err == (
+        "nnlint: error: nope.toml: cannot read: No such file or directory\n"
+    )
 
 
 def test_config_that_is_a_folder(capsys, three):
@@ -668,11 +706,16 @@ def test_parallel_reports_read_errors(capsys, monkeypatch, tmp_path):
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
     from nnlint.config import ConfigResolver, Overrides
 
-    tasks = [cli._Task(str(tmp_path / name), name, None, Overrides())
-             for name in ("m0.nn", "gone.nn", "m1.nn")]
+    tasks = [
+        cli._Task(str(tmp_path / name), name, None, Overrides())
+        for name in ("m0.nn", "gone.nn", "m1.nn")
+    ]
     outcomes = cli._run_tasks(tasks, ConfigResolver())
     assert [o.error for o in outcomes] == [
-        None, "gone.nn: cannot read: No such file or directory", None]
+        None,
+        "gone.nn: cannot read: No such file or directory",
+        None,
+    ]
     assert [o.result.path for o in outcomes if o.result] == ["m0.nn", "m1.nn"]
 
 
@@ -690,22 +733,41 @@ def test_report_text(capsys):
     assert code == 0 and err == ""
     lines = out.splitlines()
     assert lines[0] == "model mnist_mlp (mnist.nn)"
-    assert lines[1] == ("conventions: train batch 32 at fp32 with adam; inference batch 1 at "
-                        "int8 on edge-tpu; 1 MAC = 2 FLOPs, backward counts every layer's "
-                        "input gradient (seed 000)")
+    assert lines[1] == (
+        "conventions: train batch 32 at fp32 with adam; inference batch 1 at "
+        "int8 on edge-tpu; 1 MAC = 2 FLOPs, backward counts every layer's "
+        "input gradient (seed 000)"
+    )
     header = lines[4].split()
     assert header[:3] == ["layer", "op", "output"]
     for column in ("params", "MACs", "FLOP/byte", "bound", "latency"):
         assert column in header
     dense = next(line for line in lines if line.startswith("h1/dense#1"))
-    assert dense.split()[:9] == ["h1/dense#1", "dense", "[256]", "200,960", "200,704",
-                                 "12,853,248", "25,698,304", "32,768", "512.7"]
-    for figure in ("235.15 k (235,146): trainable 235,146, frozen 0",
-                   "15.05 M (15,051,264)", "30.07 M (30,073,152)", "3.73 MiB (3,913,120 B)",
-                   "loss-gradient FLOPs", "optimizer FLOPs (adam)", "train-step FLOPs",
-                   "gradient memory", "optimizer state", "inference memory",
-                   "8,000.0 FLOP/byte at int8",
-                   "estimated latency (batch 1)"):
+    assert dense.split()[:9] == [
+        "h1/dense#1",
+        "dense",
+        "[256]",
+        "200,960",
+        "200,704",
+        "12,853,248",
+        "25,698,304",
+        "32,768",
+        "512.7",
+    ]
+    for figure in (
+        "235.15 k (235,146): trainable 235,146, frozen 0",
+        "15.05 M (15,051,264)",
+        "30.07 M (30,073,152)",
+        "3.73 MiB (3,913,120 B)",
+        "loss-gradient FLOPs",
+        "optimizer FLOPs (adam)",
+        "train-step FLOPs",
+        "gradient memory",
+        "optimizer state",
+        "inference memory",
+        "8,000.0 FLOP/byte at int8",
+        "estimated latency (batch 1)",
+    ):
         assert figure in out, figure
 
 
@@ -723,8 +785,9 @@ def test_report_target_option(capsys):
     assert "on t4;" in out and "ridge point (t4)" in out
     assert "25.3 FLOP/byte at fp32" in out  # 8.1e12 / 320e9
     code, _, err = run(capsys, "report", "xor.nn", "--target", "rtx4090")
-    assert code == 2 and err.startswith("nnlint: error: --target: unknown target 'rtx4090'; "
-                                        "did you mean 'rtx-4090'?")
+    assert code == 2 and err.startswith(
+        "nnlint: error: --target: unknown target 'rtx4090'; did you mean 'rtx-4090'?"
+    )
 
 
 def test_report_json_is_the_model_entry(capsys):
@@ -785,8 +848,10 @@ def test_rule_page(capsys):
     code, out, _ = run(capsys, "rule", "NN501")
     meta = all_meta()["NN501"]
     assert code == 0
-    assert out == (f"# budget-exceeded (NN501)\n\nFamily: budget. Default severity: error.\n\n"
-                   f"{meta.doc.strip()}\n")
+    assert out == (
+        f"# budget-exceeded (NN501)\n\nFamily: budget. Default severity: error.\n\n"
+        f"{meta.doc.strip()}\n"
+    )
     assert run(capsys, "rule", "budget-exceeded")[1] == out
     assert run(capsys, "rule", "nn501")[1] == out
 
@@ -795,12 +860,12 @@ def test_rule_page_shows_thresholds(capsys, note_rule, monkeypatch):
     from nnlint.rules import base
 
     monkeypatch.setattr(base, "default_thresholds", lambda: {"NN198": {"label": "x"}})
-    code, out, _ = run(capsys, "rule", "test-note")
+    _code, out, _ = run(capsys, "rule", "test-note")
     assert "Thresholds (config `thresholds.NN198`): label = 'x'." in out
 
 
 def test_rule_json(capsys):
-    code, out, _ = run(capsys, "rule", "NN001", "--format", "json")
+    _code, out, _ = run(capsys, "rule", "NN001", "--format", "json")
     page = json.loads(out)
     assert page["code"] == "NN001" and page["name"] == "syntax-error"
     assert page["family"] == "spec" and page["severity"] == "error"
@@ -810,13 +875,14 @@ def test_rule_json(capsys):
 def test_unknown_rule(capsys):
     code, out, err = run(capsys, "rule", "NN5011")
     assert (code, out) == (2, "")
-    assert err == ("nnlint: error: unknown rule 'NN5011'; did you mean 'NN501'? "
-                   "(`nnlint rules` lists them)\n")
+    assert err == (
+        "nnlint: error: unknown rule 'NN5011'; did you mean 'NN501'? (`nnlint rules` lists them)\n"
+    )
     assert "did you mean 'budget-exceeded'?" in run(capsys, "rule", "budget-exceded")[2]
 
 
 def test_rules_lists_every_code(capsys):
-    code, out, _ = run(capsys, "rules")
+    _code, out, _ = run(capsys, "rules")
     lines = out.splitlines()
     assert lines[0].split() == ["code", "name", "family", "severity", "summary"]
     metas = all_meta()
@@ -832,16 +898,38 @@ def test_targets_lists_every_profile(capsys):
     rows = {line.split()[0]: line for line in out.splitlines()[2:]}
     assert sorted(rows) == sorted(builtin_targets())
     t4 = rows["t4"]
-    for part in ("14.90 GiB (16,000,000,000 B)", "320 GB/s", "fp32 8.1 T", "fp16 65 T",
-                 "int8 130 T", "int4 260 T", "812.5 FLOP/B (int4)", "70 W"):
+    for part in (
+        "14.90 GiB (16,000,000,000 B)",
+        "320 GB/s",
+        "fp32 8.1 T",
+        "fp16 65 T",
+        "int8 130 T",
+        "int4 260 T",
+        "812.5 FLOP/B (int4)",
+        "70 W",
+    ):
         assert part in t4, part
     assert "8,000.0 FLOP/B (int8)" in rows["edge-tpu"]
 
 
 def test_targets_include_config_profiles(capsys):
-    write("b.toml", "\n".join([
-        'id = "my-board"', 'name = "My board"', 'kind = "cpu"', "memory_bytes = 1_000_000",
-        "bandwidth = 1e9", "power_w = 5", 'precisions = ["fp32"]', "[peak]", "fp32 = 1e10", ""]))
+    write(
+        "b.toml",
+        "\n".join(
+            [
+                'id = "my-board"',
+                'name = "My board"',
+                'kind = "cpu"',
+                "memory_bytes = 1_000_000",
+                "bandwidth = 1e9",
+                "power_w = 5",
+                'precisions = ["fp32"]',
+                "[peak]",
+                "fp32 = 1e10",
+                "",
+            ]
+        ),
+    )
     write("nnlint.toml", 'targets = ["b.toml"]\n')
     out = run(capsys, "targets")[1]
     assert "my-board" in out and "10.0 FLOP/B (fp32)" in out
@@ -853,14 +941,23 @@ def test_targets_include_config_profiles(capsys):
 
 def _python(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR")}
-    return subprocess.run([*args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run([*args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
 
 
 def test_python_dash_m_nnlint(tmp_path):
     write(tmp_path / "over.nn", OVER_BUDGET)
-    done = _python(sys.executable, "-m", "nnlint", "check", "over.nn", "--format", "concise",
-                   "--select", "NN5", cwd=tmp_path)
+    done = _python(
+        sys.executable,
+        "-m",
+        "nnlint",
+        "check",
+        "over.nn",
+        "--format",
+        "concise",
+        "--select",
+        "NN5",
+        cwd=tmp_path,
+    )
     assert done.returncode == 1 and done.stdout.startswith(ERROR_LINE)
     assert done.stderr == ""
 
@@ -879,8 +976,10 @@ def test_console_script(tmp_path):
 
 @pytest.mark.parametrize("argv", [["rules"], ["targets"], ["rule", "NN501"], ["--help"]])
 def test_listing_commands_do_not_load_the_parser(tmp_path, argv):
-    code = ("import sys\nfrom nnlint.cli import main\nmain(%r)\n"
-            "print('lark' in sys.modules, 'nnlint.parse' in sys.modules, file=sys.stderr)" % argv)
+    code = (
+        f"import sys\nfrom nnlint.cli import main\nmain({argv!r})\n"
+        "print('lark' in sys.modules, 'nnlint.parse' in sys.modules, file=sys.stderr)"
+    )
     done = _python(sys.executable, "-c", code, cwd=tmp_path)
     assert done.stderr.strip().splitlines()[-1] == "False False"
 

@@ -53,8 +53,9 @@ class DepthRule(Rule):
     options = ("min_layers", "strict")
 
     def check(self, ctx):
-        yield self.diag(f"min_layers = {ctx.thresholds.get('min_layers')}", ctx.model_span,
-                        "nothing to fix")
+        yield self.diag(
+            f"min_layers = {ctx.thresholds.get('min_layers')}", ctx.model_span, "nothing to fix"
+        )
 
 
 @pytest.fixture
@@ -132,7 +133,9 @@ def test_isolated_and_explicit_config(tmp_path):
 
 def test_every_key(tmp_path, depth_rule):
     write(tmp_path / "hw" / "board.toml", BOARD.format(id="my-board"))
-    path = write(tmp_path / "pyproject.toml", """\
+    path = write(
+        tmp_path / "pyproject.toml",
+        """\
         [tool.nnlint]
         target = "My-Board"
         select = ["NN0", "budget-exceeded"]
@@ -147,7 +150,8 @@ def test_every_key(tmp_path, depth_rule):
 
         [tool.nnlint.thresholds]
         test-depth = { min_layers = 8, strict = true }
-        """)
+        """,
+    )
     config = load_config(path)
     assert config.path == path
     assert config.target == "my-board"  # resolved case-insensitively to the id
@@ -198,8 +202,9 @@ def test_empty_nnlint_toml_is_a_config(tmp_path):
 
 def test_unknown_key_names_file_key_and_suggestion(tmp_path):
     path = write(tmp_path / "pyproject.toml", '[tool.nnlint]\nselec = ["NN0"]\n')
-    assert error_of(path) == ("pyproject.toml: tool.nnlint.selec: unknown key; "
-                              "did you mean 'select'?")
+    assert error_of(path) == (
+        "pyproject.toml: tool.nnlint.selec: unknown key; did you mean 'select'?"
+    )
 
 
 def test_unknown_key_in_nnlint_toml_is_top_level(tmp_path):
@@ -215,7 +220,8 @@ def test_unknown_key_without_close_match_lists_known_keys(tmp_path):
 def test_error_path_is_relative_to_cwd(tmp_path):
     path = write(tmp_path / "deep" / "er" / "pyproject.toml", "[tool.nnlint]\nfail-on = 3\n")
     assert error_of(path).startswith(
-        "deep/er/pyproject.toml: tool.nnlint.fail-on: must be a string")
+        "deep/er/pyproject.toml: tool.nnlint.fail-on: must be a string"
+    )
 
 
 @pytest.mark.parametrize(
@@ -223,33 +229,49 @@ def test_error_path_is_relative_to_cwd(tmp_path):
     [
         ("select = 'NN0'", "select: must be a list of strings, got str 'NN0'"),
         ("select = ['NN9']", "select: unknown rule selector 'NN9'; did you mean"),
-        ("ignore = ['budget-exceded']", "ignore: unknown rule selector 'budget-exceded'; "
-                                        "did you mean 'budget-exceeded'?"),
+        (
+            "ignore = ['budget-exceded']",
+            "ignore: unknown rule selector 'budget-exceded'; did you mean 'budget-exceeded'?",
+        ),
         ("extend-select = [1]", "extend-select: must be a list of strings"),
         ("fail-on = 'fatal'", "fail-on: must be one of error, warning, note; got 'fatal'"),
         ("exclude = 'build'", "exclude: must be a list of strings"),
         ("per-file-ignores = ['a']", "per-file-ignores: must be a table"),
-        ("per-file-ignores = { 'a/*.nn' = 'NN5' }",
-         "per-file-ignores.\"a/*.nn\": must be a list of strings"),
-        ("per-file-ignores = { 'a/*.nn' = ['XX1'] }",
-         "per-file-ignores.\"a/*.nn\": unknown rule selector 'XX1'"),
-        ("target = 'edge-tpux'", "target: unknown target 'edge-tpux'; did you mean 'edge-tpu'? "
-                                 "known targets: a100-40gb"),
+        (
+            "per-file-ignores = { 'a/*.nn' = 'NN5' }",
+            'per-file-ignores."a/*.nn": must be a list of strings',
+        ),
+        (
+            "per-file-ignores = { 'a/*.nn' = ['XX1'] }",
+            "per-file-ignores.\"a/*.nn\": unknown rule selector 'XX1'",
+        ),
+        (
+            "target = 'edge-tpux'",
+            "target: unknown target 'edge-tpux'; did you mean 'edge-tpu'? known targets: a100-40gb",
+        ),
         ("target = 7", "target: must be a string, got int 7"),
         ("targets = 'hw.toml'", "targets: must be a list of strings"),
         ("targets = ['missing.toml']", "targets: missing.toml: cannot read file"),
         ("thresholds = 3", "thresholds: must be a table"),
         ("thresholds = { NN999 = { x = 1 } }", "thresholds.NN999: unknown rule code"),
-        ("thresholds = { NN501 = { x = 1 } }",
-         "thresholds.NN501: NN501 (budget-exceeded) has no thresholds"),
-        ("thresholds = { NN199 = { min_layer = 1 } }",
-         "thresholds.NN199.min_layer: not a threshold of NN199; did you mean 'min_layers'? "
-         "(known: min_layers, strict)"),
-        ("thresholds = { NN199 = { min_layers = [1] } }",
-         "thresholds.NN199.min_layers: must be a number, a boolean or a string"),
+        (
+            "thresholds = { NN501 = { x = 1 } }",
+            "thresholds.NN501: NN501 (budget-exceeded) has no thresholds",
+        ),
+        (
+            "thresholds = { NN199 = { min_layer = 1 } }",
+            "thresholds.NN199.min_layer: not a threshold of NN199; did you mean 'min_layers'? "
+            "(known: min_layers, strict)",
+        ),
+        (
+            "thresholds = { NN199 = { min_layers = [1] } }",
+            "thresholds.NN199.min_layers: must be a number, a boolean or a string",
+        ),
         ("thresholds = { NN199 = 8 }", "thresholds.NN199: must be a table"),
-        ("thresholds = { NN199 = { strict = true }, test-depth = { strict = false } }",
-         "thresholds.test-depth: NN199 (test-depth) has thresholds twice"),
+        (
+            "thresholds = { NN199 = { strict = true }, test-depth = { strict = false } }",
+            "thresholds.test-depth: NN199 (test-depth) has thresholds twice",
+        ),
     ],
 )
 def test_bad_values(tmp_path, depth_rule, body, expected):
@@ -261,12 +283,13 @@ def test_threshold_type_follows_the_default(tmp_path, monkeypatch, depth_rule):
     from nnlint.rules import base
 
     monkeypatch.setattr(base, "default_thresholds", lambda: {"NN199": {"min_layers": 10}})
-    message = error_of(write(tmp_path / "nnlint.toml",
-                             "[thresholds.NN199]\nmin_layers = 'ten'\n"))
-    assert message == ("nnlint.toml: thresholds.NN199.min_layers: must be a number "
-                       "(default 10), got str 'ten'")
-    assert load_config(write(tmp_path / "nnlint.toml", "[thresholds.NN199]\nmin_layers = 2.5\n")
-                       ).thresholds == {"NN199": {"min_layers": 2.5}}
+    message = error_of(write(tmp_path / "nnlint.toml", "[thresholds.NN199]\nmin_layers = 'ten'\n"))
+    assert message == (
+        "nnlint.toml: thresholds.NN199.min_layers: must be a number (default 10), got str 'ten'"
+    )
+    assert load_config(
+        write(tmp_path / "nnlint.toml", "[thresholds.NN199]\nmin_layers = 2.5\n")
+    ).thresholds == {"NN199": {"min_layers": 2.5}}
 
 
 def test_invalid_target_file_names_its_key(tmp_path):
@@ -299,7 +322,7 @@ def test_a_folder_is_not_a_config(tmp_path):
 
 def test_broken_config_found_by_discovery_is_an_error(tmp_path):
     write(tmp_path / "pyproject.toml", "[tool.nnlint\n")
-    with pytest.raises(ConfigError, match="pyproject.toml: invalid TOML"):
+    with pytest.raises(ConfigError, match=r"pyproject\.toml: invalid TOML"):
         ConfigResolver().for_path(tmp_path / "m.nn")
 
 
@@ -308,7 +331,12 @@ def test_broken_config_found_by_discovery_is_an_error(tmp_path):
 
 def test_parse_selectors_forms(depth_rule):
     assert parse_selectors("NN501, nn0,ALL,budget-exceeded,NN1") == (
-        "NN501", "NN0", "ALL", "budget-exceeded", "NN1")
+        "NN501",
+        "NN0",
+        "ALL",
+        "budget-exceeded",
+        "NN1",
+    )
     assert parse_selectors(["test-depth"]) == ("test-depth",)
     assert parse_selectors("NN3") == ("NN3",)  # a family, even before its rules exist
     with pytest.raises(ValueError, match="unknown rule selector 'NN6'"):
@@ -349,12 +377,15 @@ def test_glob_without_ancestors_tests_the_path_only():
 
 
 def test_exclude_and_per_file_ignores_are_relative_to_the_config(tmp_path):
-    path = write(tmp_path / "proj" / "nnlint.toml", """\
+    path = write(
+        tmp_path / "proj" / "nnlint.toml",
+        """\
         exclude = ["legacy"]
         [per-file-ignores]
         "experiments/**" = ["NN5"]
         "*.draft.nn" = ["NN021"]
-        """)
+        """,
+    )
     config = load_config(path)
     proj = tmp_path / "proj"
     assert config.is_excluded(proj / "legacy" / "old.nn")
@@ -369,7 +400,10 @@ def test_exclude_and_per_file_ignores_are_relative_to_the_config(tmp_path):
 
 def test_settings_command_line_wins(tmp_path):
     write(tmp_path / "b.toml", BOARD.format(id="b"))
-    config = load_config(write(tmp_path / "nnlint.toml", """\
+    config = load_config(
+        write(
+            tmp_path / "nnlint.toml",
+            """\
         target = "t4"
         select = ["NN0"]
         extend-select = ["NN501"]
@@ -377,13 +411,23 @@ def test_settings_command_line_wins(tmp_path):
         targets = ["b.toml"]
         [per-file-ignores]
         "m.nn" = ["NN502"]
-        """))
+        """,
+        )
+    )
     plain = settings_for(config, tmp_path / "m.nn", Overrides())
-    assert plain == Settings(default_target="t4", select=("NN0",), extend_select=("NN501",),
-                             ignore=("NN021", "NN502"), thresholds={},
-                             targets=config.targets)
-    added = settings_for(config, tmp_path / "m.nn",
-                         Overrides(target="l4", extend_select=("NN502",), ignore=("NN020",)))
+    assert plain == Settings(
+        default_target="t4",
+        select=("NN0",),
+        extend_select=("NN501",),
+        ignore=("NN021", "NN502"),
+        thresholds={},
+        targets=config.targets,
+    )
+    added = settings_for(
+        config,
+        tmp_path / "m.nn",
+        Overrides(target="l4", extend_select=("NN502",), ignore=("NN020",)),
+    )
     assert added.target == "l4"
     assert added.extend_select == ("NN501", "NN502")
     assert added.ignore == ("NN021", "NN020", "NN502")

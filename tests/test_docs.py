@@ -4,6 +4,7 @@ and every rule has a complete doc page."""
 from __future__ import annotations
 
 from helpers import ROOT
+
 from nnlint.docs import SECTIONS, render
 from nnlint.rules import REGISTRY, all_meta
 from nnlint.rules.base import default_thresholds
@@ -22,8 +23,7 @@ def test_every_code_is_in_the_readme_table():
         assert f"| `{code}` |" in readme
 
 
-FAMILIES = {"NN1": "training", "NN2": "data", "NN3": "fit", "NN4": "performance",
-            "NN5": "budget"}
+FAMILIES = {"NN1": "training", "NN2": "data", "NN3": "fit", "NN4": "performance", "NN5": "budget"}
 
 
 def test_every_rule_has_a_complete_doc_page():
@@ -63,8 +63,9 @@ def test_readme_tour_shows_real_output(capsys, monkeypatch):
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     checked = 0
     for block in re.findall(r"```console\n(.*?)```", readme, re.S):
-        for command, expected in re.findall(r"^\$ (nnlint check [^\n]*)\n(.*?)(?=^\$ |\Z)",
-                                            block, re.S | re.M):
+        for command, expected in re.findall(
+            r"^\$ (nnlint check [^\n]*)\n(.*?)(?=^\$ |\Z)", block, re.S | re.M
+        ):
             main(shlex.split(command)[1:])
             assert capsys.readouterr().out.rstrip("\n") == expected.rstrip("\n"), command
             checked += 1

@@ -92,27 +92,55 @@ def diag(code, severity, message, span, path, fix=None, **data):
 
 
 NO_MODEL = diag(
-    "NN009", Severity.ERROR, "no model block around the layers", Span(1, 1, 1, 6), TWO_PATH,
+    "NN009",
+    Severity.ERROR,
+    "no model block around the layers",
+    Span(1, 1, 1, 6),
+    TWO_PATH,
     fix="wrap the layers in `model NAME { … }`",
 )
 MEMORY_BOUND = diag(
-    "NN401", Severity.NOTE, "dense(10) is memory-bound: 0.5 FLOP/byte below the ridge point",
-    Span(2, 10, 2, 19), TWO_PATH, intensity=0.5, ridge=float("inf"), bytes=3913120,
+    "NN401",
+    Severity.NOTE,
+    "dense(10) is memory-bound: 0.5 FLOP/byte below the ridge point",
+    Span(2, 10, 2, 19),
+    TWO_PATH,
+    intensity=0.5,
+    ridge=float("inf"),
+    bytes=3913120,
 )
 SIGMOID = diag(
-    "NN101", Severity.WARNING, "sigmoid bounds the gradient factor at 0.25 per layer",
-    Span(2, 23, 2, 30), TWO_PATH, factor=0.25, depth=1,
+    "NN101",
+    Severity.WARNING,
+    "sigmoid bounds the gradient factor at 0.25 per layer",
+    Span(2, 23, 2, 30),
+    TWO_PATH,
+    factor=0.25,
+    depth=1,
 )
 TAB_DENSE = diag(
-    "NN101", Severity.WARNING, "dense(8) feeds a saturating activation", Span(2, 11, 2, 19),
+    "NN101",
+    Severity.WARNING,
+    "dense(8) feeds a saturating activation",
+    Span(2, 11, 2, 19),
     MULTI_PATH,
 )
 UNKNOWN = diag(
-    "NN777", Severity.NOTE, "gelu is not in the op catalog", Span(3, 14, 3, 18), MULTI_PATH,
+    "NN777",
+    Severity.NOTE,
+    "gelu is not in the op catalog",
+    Span(3, 14, 3, 18),
+    MULTI_PATH,
 )
 CONCAT = diag(
-    "NN009", Severity.ERROR, "concat of [8] and [4]: ranks differ", Span(4, 9, 5, 14), MULTI_PATH,
-    fix="reshape y to [8]\nor drop it", nan=float("nan"), shapes=[[8], [4]],
+    "NN009",
+    Severity.ERROR,
+    "concat of [8] and [4]: ranks differ",
+    Span(4, 9, 5, 14),
+    MULTI_PATH,
+    fix="reshape y to [8]\nor drop it",
+    nan=float("nan"),
+    shapes=[[8], [4]],
 )
 
 RESULTS = (
@@ -298,14 +326,29 @@ def test_json_contract():
     assert len(doc["diagnostics"]) == 6
     for entry in doc["diagnostics"]:
         assert list(entry) == [
-            "path", "line", "column", "end_line", "end_column",
-            "code", "severity", "message", "fix", "data",
+            "path",
+            "line",
+            "column",
+            "end_line",
+            "end_column",
+            "code",
+            "severity",
+            "message",
+            "fix",
+            "data",
         ]
     first, memory = doc["diagnostics"][:2]
     assert first == {
-        "path": "models/two.nn", "line": 1, "column": 1, "end_line": 1, "end_column": 6,
-        "code": "NN009", "severity": "error", "message": "no model block around the layers",
-        "fix": "wrap the layers in `model NAME { … }`", "data": {},
+        "path": "models/two.nn",
+        "line": 1,
+        "column": 1,
+        "end_line": 1,
+        "end_column": 6,
+        "code": "NN009",
+        "severity": "error",
+        "message": "no model block around the layers",
+        "fix": "wrap the layers in `model NAME { … }`",
+        "data": {},
     }
     assert memory["fix"] is None
     assert memory["data"] == {"intensity": 0.5, "ridge": "inf", "bytes": 3913120}
@@ -390,7 +433,9 @@ def test_sarif_rule_descriptors():
     assert "the op catalog (https://github.com/nnlint/nnlint/blob/main/docs/ops.md)" in help_text
     assert shape["defaultConfiguration"] == {"level": "error"}
     assert shape["properties"] == {
-        "tags": ["spec"], "precision": "very-high", "problem.severity": "error",
+        "tags": ["spec"],
+        "precision": "very-high",
+        "problem.severity": "error",
     }
     assert "**" not in rules["NN101"]["help"]["text"]
     assert rules["NN101"]["properties"]["problem.severity"] == "warning"
@@ -431,7 +476,10 @@ def test_sarif_results():
     assert levels == ["error", "note", "warning", "warning", "note", "error"]
     concat = by_message(log, CONCAT.message)
     assert concat["locations"][0]["physicalLocation"]["region"] == {
-        "startLine": 4, "startColumn": 9, "endLine": 5, "endColumn": 14,
+        "startLine": 4,
+        "startColumn": 9,
+        "endLine": 5,
+        "endColumn": 14,
     }
     assert "Infinity" not in render("sarif", RESULTS, RULES)
 
@@ -459,7 +507,10 @@ def test_sarif_utf16_columns():
     unknown = by_message(log, UNKNOWN.message)
     # "    🚀 = h -> gelu": gelu is code point 14, but the emoji takes two UTF-16 units.
     assert unknown["locations"][0]["physicalLocation"]["region"] == {
-        "startLine": 3, "startColumn": 15, "endLine": 3, "endColumn": 19,
+        "startLine": 3,
+        "startColumn": 15,
+        "endLine": 3,
+        "endColumn": 19,
     }
     # A tab is one code unit, like one code point.
     tab = by_message(log, TAB_DENSE.message)

@@ -15,8 +15,8 @@ import re
 import shlex
 
 import pytest
-
 from helpers import EXAMPLES
+
 from nnlint.check import check_text
 
 HEALTHY = sorted(EXAMPLES.glob("*.nn"))
@@ -49,8 +49,9 @@ def test_hazard_examples_show_exactly_their_findings(path):
     assert expected, f"{path.name} lists no `# expect:` lines"
     result = check_text(text, path.name)
     found = {(d.code, d.span.line): d for d in result.diagnostics}
-    assert set(found) == set(expected), [(d.code, d.span.line, d.message)
-                                         for d in result.diagnostics]
+    assert set(found) == set(expected), [
+        (d.code, d.span.line, d.message) for d in result.diagnostics
+    ]
     for key, substrings in expected.items():
         for s in substrings:
             assert s in found[key].message, (key, s, found[key].message)
@@ -59,6 +60,11 @@ def test_hazard_examples_show_exactly_their_findings(path):
 
 def test_there_are_hazard_examples_for_each_issue_scenario():
     names = {p.stem for p in HAZARDS}
-    for needed in ("training_deep_sigmoid", "training_fp16_softmax", "data_fraud_99_1",
-                   "fit_7b_adam_24gb", "perf_fp32_on_edge_tpu"):
+    for needed in (
+        "training_deep_sigmoid",
+        "training_fp16_softmax",
+        "data_fraud_99_1",
+        "fit_7b_adam_24gb",
+        "perf_fp32_on_edge_tpu",
+    ):
         assert needed in names

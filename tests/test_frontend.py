@@ -6,8 +6,8 @@ from __future__ import annotations
 import textwrap
 
 import pytest
-
 from helpers import report_of
+
 from nnlint.check import check_text
 from nnlint.diagnostics import SpecError
 from nnlint.parse import parse, parse_number
@@ -25,6 +25,7 @@ def only(text: str):
 
 
 # ------------------------------------------------------------------ constructs
+
 
 def test_design_md_residual_example_lowers_with_readable_names():
     r = report_of("""
@@ -70,8 +71,12 @@ def test_numbers_suffixes_and_arithmetic():
             y = x -> mlp(64) -> mlp(64, expand=2)
         }
     """)
-    assert [layer.node.shape for layer in r.layers if layer.node.op == "dense"] == \
-        [(256,), (64,), (128,), (64,)]
+    assert [layer.node.shape for layer in r.layers if layer.node.op == "dense"] == [
+        (256,),
+        (64,),
+        (128,),
+        (64,),
+    ]
 
 
 def test_sections_units_and_several_inputs():
@@ -107,8 +112,10 @@ def test_sections_units_and_several_inputs():
 
 
 def test_crlf_bom_and_comment_lines_between_continuations():
-    text = "\ufeffmodel m {\r\n  input x: [4]\r\n  y = x -> dense(3)\r\n  # a comment\r\n" \
-           "      -> relu\r\n}\r\n"
+    text = (
+        "\ufeffmodel m {\r\n  input x: [4]\r\n  y = x -> dense(3)\r\n  # a comment\r\n"
+        "      -> relu\r\n}\r\n"
+    )
     result = check_text(text, "m.nn")
     assert result.diagnostics == ()
     assert [layer["op"] for layer in result.model["layers"]] == ["input", "dense", "relu"]
@@ -147,14 +154,27 @@ def test_frozen_block_and_precision_override():
 
 # ------------------------------------------------------------------ diagnostics
 
-@pytest.mark.parametrize("text, line, column, words", [
-    ("model m {\n    input x: [784]\n    h = x -> dense(256\n}\n", 3, 23,
-     ["unexpected end of line", "')'"]),
-    ("model m {\n    input x: [4]\n    h = x -> -> relu\n}\n", 3, 14, ["unexpected '->'", "a name"]),
-    ("model m {\n    input x: [4]\n    h = x @ relu\n}\n", 3, 11, ["unexpected character '@'"]),
-    ("model m {\n    input x: [4]\n    h = x -> relu\n", 3, 18, ["end of file", "'}'"]),
-    ("train { batch = }\n", 1, 17, ["unexpected '}'", "a number"]),
-])
+
+@pytest.mark.parametrize(
+    "text, line, column, words",
+    [
+        (
+            "model m {\n    input x: [784]\n    h = x -> dense(256\n}\n",
+            3,
+            23,
+            ["unexpected end of line", "')'"],
+        ),
+        (
+            "model m {\n    input x: [4]\n    h = x -> -> relu\n}\n",
+            3,
+            14,
+            ["unexpected '->'", "a name"],
+        ),
+        ("model m {\n    input x: [4]\n    h = x @ relu\n}\n", 3, 11, ["unexpected character '@'"]),
+        ("model m {\n    input x: [4]\n    h = x -> relu\n", 3, 18, ["end of file", "'}'"]),
+        ("train { batch = }\n", 1, 17, ["unexpected '}'", "a number"]),
+    ],
+)
 def test_syntax_errors_name_line_column_found_and_expected(text, line, column, words):
     d = only(text)
     assert d.code == "NN001"
@@ -163,51 +183,102 @@ def test_syntax_errors_name_line_column_found_and_expected(text, line, column, w
         assert w in d.message
 
 
-@pytest.mark.parametrize("text, code, line, column, words", [
-    ("""
+@pytest.mark.parametrize(
+    "text, code, line, column, words",
+    [
+        (
+            """
      model m {
          input img: [4]
          h = imgg -> relu
-     }""", "NN002", 3, 9, ["undefined name `imgg`", "did you mean `img`?"]),
-    ("""
+     }""",
+            "NN002",
+            3,
+            9,
+            ["undefined name `imgg`", "did you mean `img`?"],
+        ),
+        (
+            """
      model m {
          input x: [4]
          h = x -> relu
          h = h -> relu
-     }""", "NN003", 4, 5, ["`h` is assigned twice (first on line 3)"]),
-    ("""
+     }""",
+            "NN003",
+            4,
+            5,
+            ["`h` is assigned twice (first on line 3)"],
+        ),
+        (
+            """
      model m {
          input x: [4]
          h = x -> dense(3) -> reluu
-     }""", "NN004", 3, 26, ["unknown op `reluu`", "did you mean `relu`?"]),
-    ("""
+     }""",
+            "NN004",
+            3,
+            26,
+            ["unknown op `reluu`", "did you mean `relu`?"],
+        ),
+        (
+            """
      model m {
          input x: [3, 8, 8]
          h = x -> conv2d(4, 3, strides=2)
-     }""", "NN005", 3, 27, ["no option `strides`", "did you mean `stride`?"]),
-    ("""
+     }""",
+            "NN005",
+            3,
+            27,
+            ["no option `strides`", "did you mean `stride`?"],
+        ),
+        (
+            """
      model m {
          input x: [4]
          h = x -> dense(3.5)
-     }""", "NN006", 3, 20, ["must be a whole number, got 3.5"]),
-    ("""
+     }""",
+            "NN006",
+            3,
+            20,
+            ["must be a whole number, got 3.5"],
+        ),
+        (
+            """
      model m {
          input x: [4]
          h = x -> dense(0)
-     }""", "NN007", 3, 20, ["must be at least 1, got 0"]),
-    ("""
+     }""",
+            "NN007",
+            3,
+            20,
+            ["must be at least 1, got 0"],
+        ),
+        (
+            """
      model m {
          input x: [4]
          a = b -> relu
          b = a -> relu
-     }""", "NN008", 3, 5, ["cycle between tensors: a -> b -> a"]),
-    ("""
+     }""",
+            "NN008",
+            3,
+            5,
+            ["cycle between tensors: a -> b -> a"],
+        ),
+        (
+            """
      model m {
          input x: [64, 56, 56]
          y = x -> conv2d(128, 3, stride=2, padding=1)
          out = add(x, y)
-     }""", "NN009", 4, 11, ["add of [64, 56, 56] and [128, 28, 28]: shapes differ"]),
-    ("""
+     }""",
+            "NN009",
+            4,
+            11,
+            ["add of [64, 56, 56] and [128, 28, 28]: shapes differ"],
+        ),
+        (
+            """
      block residual(c) {
          input x
          out = x -> dense(c)
@@ -215,40 +286,76 @@ def test_syntax_errors_name_line_column_found_and_expected(text, line, column, w
      model m {
          input x: [4]
          h = x -> residual(4, 5)
-     }""", "NN010", 7, 14, ["block `residual` takes 1 argument (c), got 2"]),
-    ("""
+     }""",
+            "NN010",
+            7,
+            14,
+            ["block `residual` takes 1 argument (c), got 2"],
+        ),
+        (
+            """
      model m {
          input x: [4]
          h = x -> dense(4) * 1000000000
-     }""", "NN011", 3, 25, ["exceeds nnlint's limit of 250,000"]),
-    ("""
+     }""",
+            "NN011",
+            3,
+            25,
+            ["exceeds nnlint's limit of 250,000"],
+        ),
+        (
+            """
      model m {
          input x: [4]
          h = x -> dense(4)
      }
      train {
          optimiser = adam
-     }""", "NN012", 6, 5, ["unknown key `optimiser`", "did you mean `optimizer`?"]),
-    ("""
+     }""",
+            "NN012",
+            6,
+            5,
+            ["unknown key `optimiser`", "did you mean `optimizer`?"],
+        ),
+        (
+            """
      model m {
          input ids: [8]
          t = ids -> embedding(100, 16)
          y = t -> dense(50, tie=t)
-     }""", "NN013", 4, 24, ["cannot share", "[100, 16]"]),
-    ("""
+     }""",
+            "NN013",
+            4,
+            24,
+            ["cannot share", "[100, 16]"],
+        ),
+        (
+            """
      block b(c) {
          input x
          out = x -> dense(c)
-     }""", "NN014", 1, 1, ["defines no `model`"]),
-    ("""
+     }""",
+            "NN014",
+            1,
+            1,
+            ["defines no `model`"],
+        ),
+        (
+            """
      model m {
          input x: [4]
          h = x -> dense(4)
      }
      deploy {
          target = edge-tp
-     }""", "NN015", 6, 5, ["unknown target `edge-tp`", "did you mean `edge-tpu`?"]),
-])
+     }""",
+            "NN015",
+            6,
+            5,
+            ["unknown target `edge-tp`", "did you mean `edge-tpu`?"],
+        ),
+    ],
+)
 def test_spec_errors_are_located(text, code, line, column, words):
     d = only(text)
     assert d.code == code, d.message

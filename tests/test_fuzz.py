@@ -49,30 +49,163 @@ FUZZ_SETTINGS = settings(
     max_examples=EXAMPLES_PER_TEST,
     deadline=None,
     database=None,  # nothing written into the repository
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                           HealthCheck.filter_too_much],
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.filter_too_much,
+    ],
 )
 
 # --------------------------------------------------------------------------- vocabulary
 
 KEYWORDS = ["model", "block", "input", "train", "data", "deploy", "budget"]
-OPS = ["dense", "conv2d", "maxpool", "avgpool", "global_avgpool", "adaptive_avgpool",
-       "flatten", "reshape", "batchnorm", "layernorm", "groupnorm", "dropout", "embedding",
-       "attention", "add", "concat", "matmul", "relu", "relu6", "leaky_relu", "prelu", "elu",
-       "gelu", "silu", "sigmoid", "tanh", "softmax", "log_softmax", "identity"]
-OPTIONS = ["stride", "padding", "groups", "bias", "tie", "trainable", "init", "precision",
-           "causal", "axis", "dilation", "p"]
-SECTION_KEYS = ["batch", "precision", "loss", "optimizer", "samples", "classes", "counts",
-                "target", "params", "train_memory", "latency", "macs", "flops", "epochs", "lr"]
-SYMBOLS = ["fp32", "fp16", "bf16", "int8", "int2", "adam", "sgd", "adamw", "edge-tpu",
-           "a100-40gb", "cross_entropy", "mse", "true", "false", "he", "xavier", "zeros",
-           "normal", "x", "h", "y", "logits", "probs", "ids"]
-PUNCTUATION = ["{", "}", "(", ")", "[", "]", ",", "=", ":", "->", "*", "+", "-", "/", ";",
-               "<=", ">=", "<", ">", "\n", "\n", "\n", "#", "# nnlint: ignore[NN101]",
-               "# nnlint: ignore-file[NN999]", "# nnlint: nonsense"]
-NUMBERS = ["0", "1", "2", "3", "4", "16", "64", "256", "784", "1000", "0.5", "1e-3", "1e400",
-           "1e-400", "300k", "1.5M", "2G", "7T", "10^30", "1000000000000000000000000000000",
-           "999999999999", ".5", "3.", "4e", "1_000", "0x10", "-1", "65536", "1e9"]
+OPS = [
+    "dense",
+    "conv2d",
+    "maxpool",
+    "avgpool",
+    "global_avgpool",
+    "adaptive_avgpool",
+    "flatten",
+    "reshape",
+    "batchnorm",
+    "layernorm",
+    "groupnorm",
+    "dropout",
+    "embedding",
+    "attention",
+    "add",
+    "concat",
+    "matmul",
+    "relu",
+    "relu6",
+    "leaky_relu",
+    "prelu",
+    "elu",
+    "gelu",
+    "silu",
+    "sigmoid",
+    "tanh",
+    "softmax",
+    "log_softmax",
+    "identity",
+]
+OPTIONS = [
+    "stride",
+    "padding",
+    "groups",
+    "bias",
+    "tie",
+    "trainable",
+    "init",
+    "precision",
+    "causal",
+    "axis",
+    "dilation",
+    "p",
+]
+SECTION_KEYS = [
+    "batch",
+    "precision",
+    "loss",
+    "optimizer",
+    "samples",
+    "classes",
+    "counts",
+    "target",
+    "params",
+    "train_memory",
+    "latency",
+    "macs",
+    "flops",
+    "epochs",
+    "lr",
+]
+SYMBOLS = [
+    "fp32",
+    "fp16",
+    "bf16",
+    "int8",
+    "int2",
+    "adam",
+    "sgd",
+    "adamw",
+    "edge-tpu",
+    "a100-40gb",
+    "cross_entropy",
+    "mse",
+    "true",
+    "false",
+    "he",
+    "xavier",
+    "zeros",
+    "normal",
+    "x",
+    "h",
+    "y",
+    "logits",
+    "probs",
+    "ids",
+]
+PUNCTUATION = [
+    "{",
+    "}",
+    "(",
+    ")",
+    "[",
+    "]",
+    ",",
+    "=",
+    ":",
+    "->",
+    "*",
+    "+",
+    "-",
+    "/",
+    ";",
+    "<=",
+    ">=",
+    "<",
+    ">",
+    "\n",
+    "\n",
+    "\n",
+    "#",
+    "# nnlint: ignore[NN101]",
+    "# nnlint: ignore-file[NN999]",
+    "# nnlint: nonsense",
+]
+NUMBERS = [
+    "0",
+    "1",
+    "2",
+    "3",
+    "4",
+    "16",
+    "64",
+    "256",
+    "784",
+    "1000",
+    "0.5",
+    "1e-3",
+    "1e400",
+    "1e-400",
+    "300k",
+    "1.5M",
+    "2G",
+    "7T",
+    "10^30",
+    "1000000000000000000000000000000",
+    "999999999999",
+    ".5",
+    "3.",
+    "4e",
+    "1_000",
+    "0x10",
+    "-1",
+    "65536",
+    "1e9",
+]
 UNITS = ["MiB", "GiB", "KB", "B", "ms", "us", "s", "TB"]
 VOCABULARY = KEYWORDS + OPS + OPTIONS + SECTION_KEYS + SYMBOLS + PUNCTUATION + NUMBERS + UNITS
 
@@ -85,37 +218,78 @@ def example_texts() -> tuple[str, ...]:
 # --------------------------------------------------------------------------- strategies
 
 token_soup = st.lists(st.sampled_from(VOCABULARY), max_size=80).flatmap(
-    lambda tokens: st.lists(st.sampled_from([" ", "", "  ", "\t", "\n"]),
-                            min_size=len(tokens), max_size=len(tokens)).map(
-        lambda seps: "".join(t + s for t, s in zip(tokens, seps))))
+    lambda tokens: st.lists(
+        st.sampled_from([" ", "", "  ", "\t", "\n"]), min_size=len(tokens), max_size=len(tokens)
+    ).map(lambda seps: "".join(t + s for t, s in zip(tokens, seps)))
+)
 
 # A statement-shaped soup: more likely to get past the parser into lowering.
 statement_soup = st.builds(
     lambda ins, stmts, sections: (
-        "model m {\n    input x: [" + ", ".join(ins) + "]\n"
-        + "".join(f"    {s}\n" for s in stmts) + "}\n" + sections),
+        "model m {\n    input x: ["
+        + ", ".join(ins)
+        + "]\n"
+        + "".join(f"    {s}\n" for s in stmts)
+        + "}\n"
+        + sections
+    ),
     st.lists(st.sampled_from(NUMBERS), min_size=1, max_size=3),
-    st.lists(st.builds(
-        lambda target, source, layers: f"{target} = {source} -> " + " -> ".join(layers),
-        st.sampled_from(["h", "y", "logits", "probs", "z", "x"]),
-        st.sampled_from(["x", "h", "y", "add(x, h)", "concat(x, y)", "matmul(x, x)"]),
-        st.lists(st.builds(
-            lambda op, args, rep: op + args + rep,
-            st.sampled_from(OPS),
-            st.one_of(st.just(""), st.lists(st.one_of(
-                st.sampled_from(NUMBERS),
-                st.builds(lambda k, v: f"{k}={v}", st.sampled_from(OPTIONS),
-                          st.sampled_from(NUMBERS + SYMBOLS))), max_size=3).map(
-                lambda a: "(" + ", ".join(a) + ")")),
-            st.sampled_from(["", "", " * 2", " * 0", " * 10^9", " * 1000000000", " * 1e400",
-                             " * 0.5", " * -1", " * n", " * (2 + 1)"])),
-            min_size=1, max_size=4)),
-        max_size=6),
-    st.sampled_from(["", "train {\n    batch = 32\n    loss = cross_entropy(logits)\n}\n",
-                     "train {\n    batch = 0\n}\n", "deploy {\n    target = edge-tpu\n}\n",
-                     "deploy {\n    target = nowhere\n    batch = 1e400\n}\n",
-                     "budget {\n    params <= 1k\n    latency <= 2 ms\n}\n",
-                     "data {\n    classes = 10\n    counts = [1, 0, 1e400]\n}\n"]),
+    st.lists(
+        st.builds(
+            lambda target, source, layers: f"{target} = {source} -> " + " -> ".join(layers),
+            st.sampled_from(["h", "y", "logits", "probs", "z", "x"]),
+            st.sampled_from(["x", "h", "y", "add(x, h)", "concat(x, y)", "matmul(x, x)"]),
+            st.lists(
+                st.builds(
+                    lambda op, args, rep: op + args + rep,
+                    st.sampled_from(OPS),
+                    st.one_of(
+                        st.just(""),
+                        st.lists(
+                            st.one_of(
+                                st.sampled_from(NUMBERS),
+                                st.builds(
+                                    lambda k, v: f"{k}={v}",
+                                    st.sampled_from(OPTIONS),
+                                    st.sampled_from(NUMBERS + SYMBOLS),
+                                ),
+                            ),
+                            max_size=3,
+                        ).map(lambda a: "(" + ", ".join(a) + ")"),
+                    ),
+                    st.sampled_from(
+                        [
+                            "",
+                            "",
+                            " * 2",
+                            " * 0",
+                            " * 10^9",
+                            " * 1000000000",
+                            " * 1e400",
+                            " * 0.5",
+                            " * -1",
+                            " * n",
+                            " * (2 + 1)",
+                        ]
+                    ),
+                ),
+                min_size=1,
+                max_size=4,
+            ),
+        ),
+        max_size=6,
+    ),
+    st.sampled_from(
+        [
+            "",
+            "train {\n    batch = 32\n    loss = cross_entropy(logits)\n}\n",
+            "train {\n    batch = 0\n}\n",
+            "deploy {\n    target = edge-tpu\n}\n",
+            "deploy {\n    target = nowhere\n    batch = 1e400\n}\n",
+            "budget {\n    params <= 1k\n    latency <= 2 ms\n}\n",
+            "data {\n    classes = 10\n    counts = [1, 0, 1e400]\n}\n",
+        ]
+    ),
 )
 
 
@@ -143,27 +317,75 @@ def _mutate(text: str, ops: list[tuple[str, int, int]]) -> str:
     return text
 
 
-MUTATIONS = ["line-delete", "line-duplicate", "line-swap", "token-delete", "token-duplicate",
-             "token-swap", "token-insert"]
+MUTATIONS = [
+    "line-delete",
+    "line-duplicate",
+    "line-swap",
+    "token-delete",
+    "token-duplicate",
+    "token-swap",
+    "token-insert",
+]
 
 mutated_example = st.builds(
     _mutate,
     st.sampled_from(range(len(EXAMPLES))).map(lambda i: example_texts()[i]),
-    st.lists(st.tuples(st.sampled_from(MUTATIONS), st.integers(0, 10_000),
-                       st.integers(0, 10_000)), min_size=1, max_size=6),
+    st.lists(
+        st.tuples(st.sampled_from(MUTATIONS), st.integers(0, 10_000), st.integers(0, 10_000)),
+        min_size=1,
+        max_size=6,
+    ),
 )
 
 _MODEL = "model m {{\n    input x: {shape}\n    h = x -> {layers}\n}}\n"
 extreme_numbers = st.builds(
     lambda shape, op, n, rep: _MODEL.format(shape=shape, layers=f"{op}({n}){rep}"),
-    st.sampled_from(["[4]", "[16]", "[3, 32, 32]", "[100000000, 100000000]", "[0]", "[-4]",
-                     "[1e400]", "[10^30]", "[1.5]", "[]", "[2T, 2T]", "[65536, 65536, 65536]"]),
-    st.sampled_from(["dense", "conv2d", "reshape", "embedding", "dropout", "prelu", "groupnorm",
-                     "attention", "maxpool", "adaptive_avgpool"]),
-    st.sampled_from(NUMBERS + ["1e400, 1e400", "10^30", "1000000000000000000000000000000",
-                               "2T, 3", "4, 2T", "-1, -1", "0, 0", "1, 1e-400"]),
-    st.sampled_from(["", " * 0", " * 10^9", " * 1000000000", " * 1e400", " * 600000",
-                     " * 500001", " * 3"]),
+    st.sampled_from(
+        [
+            "[4]",
+            "[16]",
+            "[3, 32, 32]",
+            "[100000000, 100000000]",
+            "[0]",
+            "[-4]",
+            "[1e400]",
+            "[10^30]",
+            "[1.5]",
+            "[]",
+            "[2T, 2T]",
+            "[65536, 65536, 65536]",
+        ]
+    ),
+    st.sampled_from(
+        [
+            "dense",
+            "conv2d",
+            "reshape",
+            "embedding",
+            "dropout",
+            "prelu",
+            "groupnorm",
+            "attention",
+            "maxpool",
+            "adaptive_avgpool",
+        ]
+    ),
+    st.sampled_from(
+        NUMBERS
+        + [
+            "1e400, 1e400",
+            "10^30",
+            "1000000000000000000000000000000",
+            "2T, 3",
+            "4, 2T",
+            "-1, -1",
+            "0, 0",
+            "1, 1e-400",
+        ]
+    ),
+    st.sampled_from(
+        ["", " * 0", " * 10^9", " * 1000000000", " * 1e400", " * 600000", " * 500001", " * 3"]
+    ),
 )
 
 
@@ -180,12 +402,19 @@ def _long_sum(terms: int) -> str:
 
 
 def _nested_calls(depth: int) -> str:
-    return _MODEL.format(shape="[4]", layers="dense(4, init=" + "normal(" * depth + "1"
-                         + ")" * depth + ")")
+    return _MODEL.format(
+        shape="[4]", layers="dense(4, init=" + "normal(" * depth + "1" + ")" * depth + ")"
+    )
 
 
 def _nested_lists(depth: int) -> str:
-    return "model m {\n input x: [4]\n}\ndata {\n counts = " + "[" * depth + "1" + "]" * depth + "\n}\n"
+    return (
+        "model m {\n input x: [4]\n}\ndata {\n counts = "
+        + "[" * depth
+        + "1"
+        + "]" * depth
+        + "\n}\n"
+    )
 
 
 def _block_chain(depth: int, recursive: bool) -> str:
@@ -193,8 +422,10 @@ def _block_chain(depth: int, recursive: bool) -> str:
     lines = []
     for i in range(depth + 1):
         callee = f"b{i + 1}" if i < depth else ("b0" if recursive else "relu")
-        lines.append(f"block b{i}(c) {{\n    input x\n    y = x -> {callee}"
-                     f"{'(c)' if callee.startswith('b') else ''}\n}}")
+        lines.append(
+            f"block b{i}(c) {{\n    input x\n    y = x -> {callee}"
+            f"{'(c)' if callee.startswith('b') else ''}\n}}"
+        )
     lines.append("model m {\n    input x: [4]\n    h = x -> b0(4) * 2\n}")
     return "\n".join(lines) + "\n"
 
@@ -209,46 +440,84 @@ deep_nesting = st.one_of(
 )
 
 long_names_and_lines = st.one_of(
-    st.integers(1, 100_000).map(lambda n: _MODEL.format(shape="[4]", layers="dense(4)").replace(
-        "h = x", "h" + "a" * n + " = x")),
-    st.integers(1, 100_000).map(lambda n: _MODEL.format(shape="[4]", layers="dense(4)").replace(
-        "-> dense(4)", "-> relu" * (n // 7 + 1))),
-    st.integers(1, 50_000).map(lambda n: "# " + "x" * n + "\n" + _MODEL.format(
-        shape="[4]", layers="unknown_" + "z" * n)),
-    st.integers(1, 20_000).map(lambda n: _MODEL.format(shape="[" + ", ".join(["1"] * n) + "]",
-                                                       layers="flatten")),
+    st.integers(1, 100_000).map(
+        lambda n: _MODEL.format(shape="[4]", layers="dense(4)").replace(
+            "h = x", "h" + "a" * n + " = x"
+        )
+    ),
+    st.integers(1, 100_000).map(
+        lambda n: _MODEL.format(shape="[4]", layers="dense(4)").replace(
+            "-> dense(4)", "-> relu" * (n // 7 + 1)
+        )
+    ),
+    st.integers(1, 50_000).map(
+        lambda n: "# " + "x" * n + "\n" + _MODEL.format(shape="[4]", layers="unknown_" + "z" * n)
+    ),
+    st.integers(1, 20_000).map(
+        lambda n: _MODEL.format(shape="[" + ", ".join(["1"] * n) + "]", layers="flatten")
+    ),
 )
 
 _TEXT_CHARS = st.characters(codec="utf-8", exclude_categories=("Cs",))
 unicode_and_bytes = st.one_of(
     st.text(_TEXT_CHARS, max_size=200),
-    st.builds(lambda a, b: _MODEL.format(shape="[4]", layers="dense(4)").replace("h =", a + " =")
-              + b, st.text(_TEXT_CHARS, min_size=1, max_size=12),
-              st.text(_TEXT_CHARS, max_size=30)),
-    st.sampled_from(range(len(EXAMPLES))).flatmap(lambda i: st.sampled_from([
-        example_texts()[i].replace("\n", "\r\n"),
-        "\ufeff" + example_texts()[i],
-        "\ufeff" + example_texts()[i].replace("\n", "\r\n"),
-        example_texts()[i].replace("\n", "\r"),
-        example_texts()[i].replace(" ", "\u00a0"),
-        example_texts()[i].replace("\n", "\u2028"),
-        example_texts()[i].replace(" ", "\x0c"),
-        example_texts()[i].replace("x", "х"),  # Cyrillic
-        example_texts()[i][: len(example_texts()[i]) // 2] + "\x00" + example_texts()[i],
-        example_texts()[i] + "\x00",
-    ])),
-    st.sampled_from(["", " ", "\n", "\r\n", "\ufeff", "\x00", "\t\t\n\n", "#", "# nnlint:",
-                     "model", "model m {", "}", "model m {}", "model m {\n}\n",
-                     "model \u202e m {\n input x: [4]\n}", "model m {\n input x\u0301: [4]\n}",
-                     "model m {\n input 😀: [4]\n}", "model m {\n input x: [4]\n h = x -> relu\u200b\n}"]),
+    st.builds(
+        lambda a, b: _MODEL.format(shape="[4]", layers="dense(4)").replace("h =", a + " =") + b,
+        st.text(_TEXT_CHARS, min_size=1, max_size=12),
+        st.text(_TEXT_CHARS, max_size=30),
+    ),
+    st.sampled_from(range(len(EXAMPLES))).flatmap(
+        lambda i: st.sampled_from(
+            [
+                example_texts()[i].replace("\n", "\r\n"),
+                "\ufeff" + example_texts()[i],
+                "\ufeff" + example_texts()[i].replace("\n", "\r\n"),
+                example_texts()[i].replace("\n", "\r"),
+                example_texts()[i].replace(" ", "\u00a0"),
+                example_texts()[i].replace("\n", "\u2028"),
+                example_texts()[i].replace(" ", "\x0c"),
+                example_texts()[i].replace("x", "х"),  # Cyrillic
+                example_texts()[i][: len(example_texts()[i]) // 2] + "\x00" + example_texts()[i],
+                example_texts()[i] + "\x00",
+            ]
+        )
+    ),
+    st.sampled_from(
+        [
+            "",
+            " ",
+            "\n",
+            "\r\n",
+            "\ufeff",
+            "\x00",
+            "\t\t\n\n",
+            "#",
+            "# nnlint:",
+            "model",
+            "model m {",
+            "}",
+            "model m {}",
+            "model m {\n}\n",
+            "model \u202e m {\n input x: [4]\n}",
+            "model m {\n input x\u0301: [4]\n}",
+            "model m {\n input 😀: [4]\n}",
+            "model m {\n input x: [4]\n h = x -> relu\u200b\n}",
+        ]
+    ),
 )
 
 #: Arbitrary bytes, decoded the way the CLI decodes a file.
 binary_files = st.one_of(
     st.binary(max_size=300),
-    st.sampled_from(range(len(EXAMPLES))).flatmap(lambda i: st.builds(
-        lambda cut, junk: example_texts()[i].encode()[:cut] + junk + example_texts()[i].encode(),
-        st.integers(0, 2000), st.binary(min_size=1, max_size=8))),
+    st.sampled_from(range(len(EXAMPLES))).flatmap(
+        lambda i: st.builds(
+            lambda cut, junk: (
+                example_texts()[i].encode()[:cut] + junk + example_texts()[i].encode()
+            ),
+            st.integers(0, 2000),
+            st.binary(min_size=1, max_size=8),
+        )
+    ),
     st.just(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"),
     st.just(b"\xff\xfe" + "model m {}".encode("utf-16-le")),
 )
@@ -298,8 +567,9 @@ def assert_outputs_valid(result: FileResult, sarif: bool = True) -> None:
     rules = all_meta()
     for fmt in ("text", "concise", "github"):
         assert isinstance(render(fmt, [result], rules), str)
-    assert isinstance(render("text", [result], rules, color=True, statistics=True,
-                             target="edge-tpu"), str)
+    assert isinstance(
+        render("text", [result], rules, color=True, statistics=True, target="edge-tpu"), str
+    )
     document = json.loads(render("json", [result], rules))
     assert document["summary"]["files"] == 1
     assert len(document["diagnostics"]) == len(result.diagnostics)
@@ -413,7 +683,13 @@ def test_repeated_op_is_expanded_not_a_crash():
     """Regression: `dense(4) * 3` (a repeated op, not a block) raised KeyError('_spans')."""
     result = check_case(_MODEL.format(shape="[4]", layers="dense(4) * 3 -> relu * 2"))
     assert [layer["name"] for layer in result.model["layers"]] == [
-        "x", "h/dense#1", "h/dense#2", "h/dense#3", "h/relu#1", "h/relu#2"]
+        "x",
+        "h/dense#1",
+        "h/dense#2",
+        "h/dense#3",
+        "h/relu#1",
+        "h/relu#2",
+    ]
     assert [layer["params"] for layer in result.model["layers"][1:4]] == [20, 20, 20]
 
 
@@ -423,8 +699,9 @@ def test_repeat_beyond_the_graph_limit_is_nn011_with_the_number():
 
 
 def test_repeats_multiplying_past_the_limit_stop_at_the_limit():
-    text = ("block b() {\n    input x\n    y = x -> relu * 1000\n}\n"
-            + _MODEL.format(shape="[4]", layers="b * 1000"))
+    text = "block b() {\n    input x\n    y = x -> relu * 1000\n}\n" + _MODEL.format(
+        shape="[4]", layers="b * 1000"
+    )
     start = time.perf_counter()
     message = _only(text, "NN011")
     assert f"{MAX_NODES:,}" in message
@@ -436,8 +713,15 @@ def test_tensor_beyond_the_size_limit_is_nn011_with_the_number():
     assert "10,000,000,000,000,000" in message and f"{MAX_ELEMENTS:,}" in message
 
 
-@pytest.mark.parametrize("layers", ["dense(1000000000000000000000000000000)", "dense(2T) -> dense(2T)",
-                                    "dense(1e400)", "reshape(1e400)"])
+@pytest.mark.parametrize(
+    "layers",
+    [
+        "dense(1000000000000000000000000000000)",
+        "dense(2T) -> dense(2T)",
+        "dense(1e400)",
+        "reshape(1e400)",
+    ],
+)
 def test_huge_sizes_are_nn011(layers):
     _only(_MODEL.format(shape="[4]", layers=layers), "NN011")
 
@@ -447,8 +731,13 @@ def test_zero_and_negative_sizes_are_nn007(layers):
     _only(_MODEL.format(shape="[4]", layers=layers), "NN007")
 
 
-@pytest.mark.parametrize("text", [_MODEL.format(shape="[4]", layers="dense(10^30)"),
-                                  _MODEL.format(shape="[4]", layers="relu * 10^9")])
+@pytest.mark.parametrize(
+    "text",
+    [
+        _MODEL.format(shape="[4]", layers="dense(10^30)"),
+        _MODEL.format(shape="[4]", layers="relu * 10^9"),
+    ],
+)
 def test_caret_is_a_syntax_error(text):
     _only(text, "NN001")
 
@@ -494,8 +783,9 @@ def test_crlf_and_bom_give_the_same_result_as_lf():
         plain = check_case(text, outputs=False)
         for variant in (text.replace("\n", "\r\n"), "\ufeff" + text):
             other = check_case(variant, outputs=False)
-            assert [(d.code, d.span) for d in other.diagnostics] == \
-                [(d.code, d.span) for d in plain.diagnostics], path.name
+            assert [(d.code, d.span) for d in other.diagnostics] == [
+                (d.code, d.span) for d in plain.diagnostics
+            ], path.name
             assert other.model == plain.model
 
 
@@ -503,8 +793,9 @@ def test_lines_of_a_million_characters():
     check_case("# " + "#" * 1_000_000 + "\nmodel m {\n    input x: [4]\n    h = x -> relu\n}\n")
     check_case("model m {\n    input x: [4]\n    h" + "a" * 1_000_000 + " = x -> relu\n}\n")
     check_case("model m {\n    input x: [4]\n    h = x -> " + "z" * 1_000_000 + "\n}\n")
-    check_case("model m {\n    input x: [4]\n    h = x" + " -> relu" * 10_000 + "\n}\n",
-               outputs=False)
+    check_case(
+        "model m {\n    input x: [4]\n    h = x" + " -> relu" * 10_000 + "\n}\n", outputs=False
+    )
 
 
 def test_limits_hold_in_a_process_with_a_memory_cap(tmp_path):
@@ -518,8 +809,10 @@ def test_limits_hold_in_a_process_with_a_memory_cap(tmp_path):
         _MODEL.format(shape="[4]", layers="dense(1000000000000) -> dense(1000000000000)"),
         _MODEL.format(shape="[4]", layers="embedding(1000000000000, 1000000000000)"),
         _MODEL.format(shape="[3, 65536, 65536]", layers="conv2d(65536, 1) -> conv2d(65536, 1)"),
-        ("block b() {\n    input x\n    y = x -> relu * 100000\n}\n"
-         + _MODEL.format(shape="[4]", layers="b * 100000")),
+        (
+            "block b() {\n    input x\n    y = x -> relu * 100000\n}\n"
+            + _MODEL.format(shape="[4]", layers="b * 100000")
+        ),
         _long_sum(100_000),
     ]
     script = (
@@ -533,8 +826,14 @@ def test_limits_hold_in_a_process_with_a_memory_cap(tmp_path):
         "    out.append([d.code for d in r.diagnostics])\n"
         "print(json.dumps(out))\n"
     )
-    proc = subprocess.run([sys.executable, "-c", script], input=json.dumps(specs),
-                          capture_output=True, text=True, timeout=300, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", script],
+        input=json.dumps(specs),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     codes = json.loads(proc.stdout)
     assert codes[0] == codes[1] == codes[4] == codes[5] == ["NN011"], codes
@@ -568,25 +867,32 @@ def _reference_parser():
     @lark.v_args(meta=True)
     class Reference(lark.Transformer):
         def start(self, m, items):
-            return (tuple(i for i in items if isinstance(i, ast.ModelDef)),
-                    tuple(i for i in items if isinstance(i, ast.BlockDef)),
-                    tuple(i for i in items if isinstance(i, ast.Section)))
+            return (
+                tuple(i for i in items if isinstance(i, ast.ModelDef)),
+                tuple(i for i in items if isinstance(i, ast.BlockDef)),
+                tuple(i for i in items if isinstance(i, ast.Section)),
+            )
 
         def model(self, m, items):
             return ast.ModelDef(str(items[0]), tuple(items[1:]), span(m), tok(items[0]))
 
         def block(self, m, items):
             rest = items[1:]
-            return ast.BlockDef(str(items[0]), tuple(i for i in rest if isinstance(i, ast.Param)),
-                                tuple(i for i in rest if not isinstance(i, ast.Param)),
-                                span(m), tok(items[0]))
+            return ast.BlockDef(
+                str(items[0]),
+                tuple(i for i in rest if isinstance(i, ast.Param)),
+                tuple(i for i in rest if not isinstance(i, ast.Param)),
+                span(m),
+                tok(items[0]),
+            )
 
         def param(self, m, items):
             return ast.Param(str(items[0]), items[1] if len(items) > 1 else None, span(m))
 
         def input_decl(self, m, items):
-            return ast.InputDecl(str(items[0]), items[1] if len(items) > 1 else None, span(m),
-                                 tok(items[0]))
+            return ast.InputDecl(
+                str(items[0]), items[1] if len(items) > 1 else None, span(m), tok(items[0])
+            )
 
         def shape(self, m, items):
             return tuple(items)
@@ -633,8 +939,9 @@ def _reference_parser():
             return ast.Num(parse_number(items[0]), str(items[0]), tok(items[0]))
 
         def quantity(self, m, items):
-            return ast.Num(parse_number(items[0]), f"{items[0]} {items[1]}", span(m),
-                           unit=str(items[1]))
+            return ast.Num(
+                parse_number(items[0]), f"{items[0]} {items[1]}", span(m), unit=str(items[1])
+            )
 
         def name(self, m, items):
             return ast.Name(str(items[0]), tok(items[0]))
@@ -667,15 +974,21 @@ def _reference_parser():
             return ast.Symbol(str(items[0]), tok(items[0]))
 
         def scall(self, m, items):
-            return ast.Call(str(items[0]), tuple(ast.Arg(None, v, v.span) for v in items[1:]),
-                            span(m))
+            return ast.Call(
+                str(items[0]), tuple(ast.Arg(None, v, v.span) for v in items[1:]), span(m)
+            )
 
         def slist(self, m, items):
             return ast.ListValue(tuple(items), span(m))
 
     grammar = (data_dir("grammar") / "nnlint.lark").read_text(encoding="utf-8")
-    parser = lark.Lark(grammar, parser="lalr", lexer="contextual", propagate_positions=True,
-                       maybe_placeholders=False)
+    parser = lark.Lark(
+        grammar,
+        parser="lalr",
+        lexer="contextual",
+        propagate_positions=True,
+        maybe_placeholders=False,
+    )
     return parser, Reference()
 
 
@@ -686,7 +999,7 @@ def _reference_ast(text: str):
         return None
     try:
         return transformer.transform(parser.parse(text))
-    except Exception:  # noqa: BLE001 - syntax errors, nesting too deep for a recursive walk
+    except Exception:
         return None
 
 
@@ -711,15 +1024,24 @@ def test_parser_builds_the_reference_ast_for_every_example(path):
     _assert_same_ast(text)
 
 
-@pytest.mark.parametrize("text", [
-    ("model m { input x: [2 * (3 + 4), (5)]\n h = x -> dense(((4)) * (2 + 1), "
-     "init=normal((0.02))) * (2) -> relu * 3\n}\n"),
-    ("block b(c, d = 2 * (3)) {\n input x\n y = x -> dense(c)\n out = add(x, y)\n}\n"
-     "model m { input x: [4]; h = x -> b(4, d=-(1)) * n }\n"),
-    ("train { batch = (32)\n lr = -(1e-3) * (2)\n loss = cross_entropy(h) }\n"
-     "budget { train_memory <= (8 MiB)\n latency <= 2 ms }\n"
-     "data { counts = [1, (2), 3, [4]] }\ndeploy { target = f(g(1), [2]) }\n"),
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        (
+            "model m { input x: [2 * (3 + 4), (5)]\n h = x -> dense(((4)) * (2 + 1), "
+            "init=normal((0.02))) * (2) -> relu * 3\n}\n"
+        ),
+        (
+            "block b(c, d = 2 * (3)) {\n input x\n y = x -> dense(c)\n out = add(x, y)\n}\n"
+            "model m { input x: [4]; h = x -> b(4, d=-(1)) * n }\n"
+        ),
+        (
+            "train { batch = (32)\n lr = -(1e-3) * (2)\n loss = cross_entropy(h) }\n"
+            "budget { train_memory <= (8 MiB)\n latency <= 2 ms }\n"
+            "data { counts = [1, (2), 3, [4]] }\ndeploy { target = f(g(1), [2]) }\n"
+        ),
+    ],
+)
 def test_parser_builds_the_reference_ast_with_parentheses(text):
     assert _reference_ast(text) is not None
     _assert_same_ast(text)
@@ -757,16 +1079,19 @@ def test_networkx_graph_matches_the_execution_order(path):
 _SECTIONS_MODEL = "model m {\n    input x: [4]\n    h = x -> relu\n}\n"
 
 
-@pytest.mark.parametrize("section", [
-    "data {\n    counts = [1, 0, 1e400]\n}",
-    "train {\n    batch = -1e400\n}",
-    "train {\n    batch = 1e400 - 1e400\n}",
-    "train {\n    lr = 4 / 1e400\n}",
-    "train {\n    lr = 1e60 * 1e60 * 1e60 * 1e60 * 1e60 * 1e60 * 0.5\n}",
-    "budget {\n    train_memory <= 1e400 MiB\n}",
-    "budget {\n    latency <= 1e70 s\n}",
-    "budget {\n    params <= 1e400\n}",
-])
+@pytest.mark.parametrize(
+    "section",
+    [
+        "data {\n    counts = [1, 0, 1e400]\n}",
+        "train {\n    batch = -1e400\n}",
+        "train {\n    batch = 1e400 - 1e400\n}",
+        "train {\n    lr = 4 / 1e400\n}",
+        "train {\n    lr = 1e60 * 1e60 * 1e60 * 1e60 * 1e60 * 1e60 * 0.5\n}",
+        "budget {\n    train_memory <= 1e400 MiB\n}",
+        "budget {\n    latency <= 1e70 s\n}",
+        "budget {\n    params <= 1e400\n}",
+    ],
+)
 def test_non_finite_section_numbers_are_nn012(section):
     """Regression: these raised OverflowError/ValueError (int(inf), Fraction(inf), nan)."""
     message = _only(_SECTIONS_MODEL + section + "\n", "NN012")

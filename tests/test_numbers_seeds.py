@@ -8,14 +8,15 @@ comment says which figure of the seed it corresponds to.
 from __future__ import annotations
 
 import pytest
-
 from helpers import EXAMPLES, example_report, layers, report_of
+
 from nnlint.ops import nbytes
 
 MNIST = example_report("mnist_mlp")
 
 
 # ------------------------------------------------------------------ seed 000 (§5.1)
+
 
 def test_mnist_parameters_per_layer_and_total():
     dense = layers(MNIST, "dense")
@@ -110,8 +111,9 @@ def test_seed004_running_example():
     # Table 8: training 1,876,384 B; inference 437,544 + 3,944 = 441,488 B (batch 1, fp32)
     assert r.totals.train_memory_bytes == 1_876_384
     assert r.totals.inference_memory_bytes == 441_488
-    assert r.totals.train_memory_bytes / r.totals.inference_memory_bytes == pytest.approx(4.25,
-                                                                                         abs=1e-3)
+    assert r.totals.train_memory_bytes / r.totals.inference_memory_bytes == pytest.approx(
+        4.25, abs=1e-3
+    )
 
 
 def test_seed004_arithmetic_intensity_is_about_half():
@@ -124,6 +126,7 @@ def test_seed004_arithmetic_intensity_is_about_half():
 
 
 # ------------------------------------------------------------------ seed 003
+
 
 def test_seed003_exercise_100_64_32_1():
     r = report_of("""
@@ -164,11 +167,13 @@ def test_six_p_rule_is_per_example():
     # 6·P·B = 45,148,032 against the exact 45,124,416 (0.05 % apart) [seed 003, digest §1.3]
     t = MNIST.totals
     assert 6 * t.params * 32 == 45_148_032
-    assert abs(6 * t.params * 32 - (t.forward_flops + t.backward_flops)) / (6 * t.params * 32) \
-        < 6e-4
+    assert (
+        abs(6 * t.params * 32 - (t.forward_flops + t.backward_flops)) / (6 * t.params * 32) < 6e-4
+    )
 
 
 # ------------------------------------------------------------------ seed 002
+
 
 def test_batchnorm_after_conv():
     r = report_of("""
@@ -209,19 +214,23 @@ def test_dropout_cost():
     assert 2 * 32 * layers(r, "dense")[0].train.macs == 1_073_741_824
 
 
-@pytest.mark.parametrize("optimizer, flops, states", [
-    ("sgd", 2 * 25_557_032, 0),
-    ("momentum", 4 * 25_557_032, 1),
-    ("nesterov", 5 * 25_557_032, 1),
-    ("adagrad", 7 * 25_557_032, 1),
-    ("rmsprop", 8 * 25_557_032, 1),
-    ("adam", 14 * 25_557_032 + 2, 2),
-    ("adamw", 16 * 25_557_032 + 2, 2),
-])
+@pytest.mark.parametrize(
+    "optimizer, flops, states",
+    [
+        ("sgd", 2 * 25_557_032, 0),
+        ("momentum", 4 * 25_557_032, 1),
+        ("nesterov", 5 * 25_557_032, 1),
+        ("adagrad", 7 * 25_557_032, 1),
+        ("rmsprop", 8 * 25_557_032, 1),
+        ("adam", 14 * 25_557_032 + 2, 2),
+        ("adamw", 16 * 25_557_032 + 2, 2),
+    ],
+)
 def test_optimizer_step_flops_and_state_on_resnet50(optimizer, flops, states):
     text = (EXAMPLES / "resnet50.nn").read_text()
-    text = text.replace("optimizer = momentum", f"optimizer = {optimizer}") \
-               .replace("precision = fp16\n    loss", "precision = fp32\n    loss")
+    text = text.replace("optimizer = momentum", f"optimizer = {optimizer}").replace(
+        "precision = fp16\n    loss", "precision = fp32\n    loss"
+    )
     r = report_of(text)
     assert r.totals.params == 25_557_032
     assert r.totals.optimizer_flops == flops
@@ -236,8 +245,10 @@ def test_resnet50_momentum_state_matches_seed_table():
 
 # ------------------------------------------------------------------ precisions
 
-@pytest.mark.parametrize("precision, per_param", [("fp32", 4), ("fp16", 2), ("bf16", 2),
-                                                   ("int8", 1), ("fp64", 8)])
+
+@pytest.mark.parametrize(
+    "precision, per_param", [("fp32", 4), ("fp16", 2), ("bf16", 2), ("int8", 1), ("fp64", 8)]
+)
 def test_bytes_per_precision(precision, per_param):
     assert nbytes(235_146, precision) == 235_146 * per_param
 
@@ -255,14 +266,18 @@ def test_tensor_of_seed001_fp32_and_fp16():
 
 # ------------------------------------------------------------------ losses
 
-@pytest.mark.parametrize("head, loss, forward, fused", [
-    ("-> softmax", "cross_entropy", 2, True),      # seed 000's pairing
-    ("-> log_softmax", "cross_entropy", 2, False),  # negative log-likelihood
-    ("", "cross_entropy", 2 + 3, False),           # on logits: its own log-softmax
-    ("-> sigmoid", "bce", 4, True),                # seed 002: fused, gradient ŷ − y
-    ("", "bce", 4 + 4, False),                     # on logits: its own sigmoid
-    ("-> sigmoid", "mse", 3, False),
-])
+
+@pytest.mark.parametrize(
+    "head, loss, forward, fused",
+    [
+        ("-> softmax", "cross_entropy", 2, True),  # seed 000's pairing
+        ("-> log_softmax", "cross_entropy", 2, False),  # negative log-likelihood
+        ("", "cross_entropy", 2 + 3, False),  # on logits: its own log-softmax
+        ("-> sigmoid", "bce", 4, True),  # seed 002: fused, gradient ŷ − y
+        ("", "bce", 4 + 4, False),  # on logits: its own sigmoid
+        ("-> sigmoid", "mse", 3, False),
+    ],
+)
 def test_loss_forward_and_fusion(head, loss, forward, fused):
     r = report_of(f"""
         model m {{

@@ -32,20 +32,27 @@ def _pre_commit() -> list[str] | None:
 
 
 def _git(*args: str, cwd: Path, env: dict[str, str]) -> str:
-    done = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          check=True)
+    done = subprocess.run(
+        ["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=True
+    )
     return done.stdout
 
 
 @pytest.fixture
 def env(tmp_path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("GIT_", "PRE_COMMIT")) and k not in ("NO_COLOR", "FORCE_COLOR")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("GIT_", "PRE_COMMIT")) and k not in ("NO_COLOR", "FORCE_COLOR")
+    }
     env.update(
         PRE_COMMIT_HOME=str(tmp_path / "pre-commit-home"),
-        GIT_AUTHOR_NAME="nnlint tests", GIT_AUTHOR_EMAIL="tests@example.invalid",
-        GIT_COMMITTER_NAME="nnlint tests", GIT_COMMITTER_EMAIL="tests@example.invalid",
-        GIT_CONFIG_NOSYSTEM="1", HOME=str(tmp_path / "home"),
+        GIT_AUTHOR_NAME="nnlint tests",
+        GIT_AUTHOR_EMAIL="tests@example.invalid",
+        GIT_COMMITTER_NAME="nnlint tests",
+        GIT_COMMITTER_EMAIL="tests@example.invalid",
+        GIT_CONFIG_NOSYSTEM="1",
+        HOME=str(tmp_path / "home"),
     )
     (tmp_path / "home").mkdir()
     return env
@@ -55,8 +62,9 @@ def _copy_of_this_repo(dest: Path, env: dict[str, str]) -> Path:
     """The working tree of the repository holding this test, committed into ``dest``."""
     try:
         root = Path(_git("rev-parse", "--show-toplevel", cwd=HERE, env=env).strip())
-        listing = _git("ls-files", "--cached", "--others", "--exclude-standard", "-z",
-                       cwd=root, env=env)
+        listing = _git(
+            "ls-files", "--cached", "--others", "--exclude-standard", "-z", cwd=root, env=env
+        )
     except subprocess.CalledProcessError:
         pytest.skip("the tests do not run from a git checkout")
     for name in filter(None, listing.split("\0")):
@@ -92,17 +100,28 @@ def test_try_repo(tmp_path, env):
     (project / "generated").mkdir(parents=True)
     (project / "bad.nn").write_text(SYNTAX_ERROR, encoding="utf-8")
     (project / "generated" / "bad.nn").write_text(SYNTAX_ERROR, encoding="utf-8")
-    (project / "good.nn").write_text((HERE.parent / "examples" / "xor.nn").read_text("utf-8"),
-                                     encoding="utf-8")
+    (project / "good.nn").write_text(
+        (HERE.parent / "examples" / "xor.nn").read_text("utf-8"), encoding="utf-8"
+    )
     (project / "nnlint.toml").write_text('exclude = ["generated"]\n', encoding="utf-8")
     _git("init", "-q", cwd=project, env=env)
     _git("add", "-A", cwd=project, env=env)
 
     def try_repo(*files: str) -> subprocess.CompletedProcess:
-        command = [*pre_commit, "try-repo", str(repo), "nnlint", "--color", "never",
-                   "--verbose", "--files", *files]
-        return subprocess.run(command, cwd=project, env=env, capture_output=True, text=True,
-                              timeout=900)
+        command = [
+            *pre_commit,
+            "try-repo",
+            str(repo),
+            "nnlint",
+            "--color",
+            "never",
+            "--verbose",
+            "--files",
+            *files,
+        ]
+        return subprocess.run(
+            command, cwd=project, env=env, capture_output=True, text=True, timeout=900
+        )
 
     bad = try_repo("bad.nn")
     assert bad.returncode == 1, bad.stdout + bad.stderr

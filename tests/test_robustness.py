@@ -99,8 +99,9 @@ def test_an_unreadable_file_is_one_error_line(tmp_path, capsys, monkeypatch):
     _one_error_line(err, "secret.nn", "Permission denied")
 
 
-@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0,
-                    reason="root reads a file whatever its mode")
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root reads a file whatever its mode"
+)
 def test_a_file_without_read_permission(tmp_path, capsys):
     spec = tmp_path / "locked.nn"
     spec.write_text(GOOD)
@@ -214,15 +215,24 @@ def test_an_audit_hook_sees_no_write_outside_the_parser_cache(spec_tree, tmp_pat
     runs += [["report", "mnist_mlp.nn"], ["rules"], ["targets"], ["rule", "NN001"]]
     env = {k: v for k, v in os.environ.items() if not k.startswith("NNLINT_")}
     env.update(NNLINT_CACHE_DIR=str(cache), PYTHONDONTWRITEBYTECODE="1")
-    proc = subprocess.run([sys.executable, "-c", _AUDIT, json.dumps(runs)], cwd=spec_tree,
-                          env=env, capture_output=True, text=True, timeout=300, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", _AUDIT, json.dumps(runs)],
+        cwd=spec_tree,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     line = next((ln for ln in proc.stderr.splitlines() if ln.startswith("AUDIT ")), None)
     assert line is not None, proc.stderr[-3000:]
-    audit = json.loads(line[len("AUDIT "):])
+    audit = json.loads(line[len("AUDIT ") :])
     assert all(code in (0, 1, 2) for code in audit["codes"]), audit["codes"]
-    outside = [w for w in audit["writes"]
-               if not os.path.abspath(w[1]).startswith(str(cache))
-               and w[1] not in (os.devnull,)]
+    outside = [
+        w
+        for w in audit["writes"]
+        if not os.path.abspath(w[1]).startswith(str(cache)) and w[1] not in (os.devnull,)
+    ]
     assert outside == [], outside
 
 
@@ -233,7 +243,7 @@ HOSTILE = [
     'include "/etc/passwd"',
     "import os",
     "from os import system",
-    "exec(\"print(1)\")",
+    'exec("print(1)")',
     "eval('1+1')",
     "open('/etc/passwd').read()",
     "x = open('/etc/passwd')",
@@ -257,10 +267,13 @@ def _hostile_specs() -> list[str]:
     for line in HOSTILE:
         specs.append(line + "\n")
         specs.append(f"model m {{\n    input x: [4]\n    {line}\n}}\n")
-        specs.append(f"model m {{\n    input x: [4]\n    h = x -> relu\n}}\ndeploy {{\n"
-                     f"    target = {line}\n}}\n")
-    specs.append("model m {\n    input x: [4]\n    h = x -> relu\n}\n"
-                 "deploy {\n    target = etc-passwd\n}\n")
+        specs.append(
+            f"model m {{\n    input x: [4]\n    h = x -> relu\n}}\ndeploy {{\n"
+            f"    target = {line}\n}}\n"
+        )
+    specs.append(
+        "model m {\n    input x: [4]\n    h = x -> relu\n}\ndeploy {\n    target = etc-passwd\n}\n"
+    )
     return specs
 
 
@@ -314,8 +327,9 @@ def test_a_spec_never_runs_code_or_reads_files(text, file_spy, tmp_path):
 
 
 def test_an_include_in_a_comment_is_only_a_comment(file_spy):
-    result = check_text('model m {\n    input x: [4]\n    h = x -> relu  # include "/etc/passwd"\n}\n',
-                        "comment.nn")
+    result = check_text(
+        'model m {\n    input x: [4]\n    h = x -> relu  # include "/etc/passwd"\n}\n', "comment.nn"
+    )
     assert result.model is not None
     assert not {d.code for d in result.diagnostics} & FATAL
     assert [p for p in file_spy if not _allowed(p)] == []
@@ -329,8 +343,10 @@ def test_the_spy_sees_nnlint_data_files(file_spy, monkeypatch):
         targets._load_builtins.cache_clear()
     if hasattr(targets.builtin_targets, "cache_clear"):
         targets.builtin_targets.cache_clear()
-    check_text("model m {\n    input x: [4]\n    h = x -> relu\n}\n"
-               "deploy {\n    target = edge-tpu\n}\n", "ok.nn")
+    check_text(
+        "model m {\n    input x: [4]\n    h = x -> relu\n}\ndeploy {\n    target = edge-tpu\n}\n",
+        "ok.nn",
+    )
     assert file_spy, "no file opened: the spy does not see nnlint's reads"
     assert all(_allowed(p) for p in file_spy), file_spy
 
@@ -392,8 +408,13 @@ def test_a_corrupt_cache_entry_is_rebuilt(cache_folder):
     entry = _entry(cache_folder)
     good = entry.read_bytes()
     key = P._cache_key((data_dir("grammar") / "nnlint.lark").read_text(encoding="utf-8"))
-    for junk in (b"", b"\x00" * 100, good[: len(good) // 2], good[:40] + b"x" * 100,
-                 b"nnlint-parser-cache 1\nwrong-key\n" + good.split(b"\n", 2)[2]):
+    for junk in (
+        b"",
+        b"\x00" * 100,
+        good[: len(good) // 2],
+        good[:40] + b"x" * 100,
+        b"nnlint-parser-cache 1\nwrong-key\n" + good.split(b"\n", 2)[2],
+    ):
         entry.write_bytes(junk)
         entry.chmod(0o600)
         parser = P._parser.__wrapped__()  # falls back to building, rewrites the entry

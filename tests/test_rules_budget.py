@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import pytest
-
 from helpers import EXAMPLES
+
 from nnlint.check import Settings, check_text
 
 MNIST = (EXAMPLES / "mnist_mlp.nn").read_text(encoding="utf-8")
 
 
 def with_budget(lines: str, deploy: str | None = None) -> str:
-    text = MNIST[:MNIST.index("budget {")] + "budget {\n" + lines + "\n}\n"
+    text = MNIST[: MNIST.index("budget {")] + "budget {\n" + lines + "\n}\n"
     if deploy is not None:
         start = text.index("deploy {")
         end = text.index("}", start) + 1
@@ -25,25 +25,35 @@ def findings(text: str, code: str, settings: Settings = Settings()):
 
 def test_train_memory_over_budget_with_the_exact_figures():
     (d,) = findings(with_budget("    train_memory <= 2 MiB"), "NN501")
-    assert d.message == ("train_memory is 3.73 MiB (3,913,120 B), over the budget of 2 MiB "
-                         "(2.00 MiB (2,097,152 B)) by 1.73 MiB (1,815,968 B) (86.6%)")
-    assert d.data == {"key": "train_memory", "value": 3_913_120, "limit": 2_097_152,
-                      "margin": -1_815_968, "unit": "bytes"}
-    assert d.span.line == MNIST[:MNIST.index("budget {")].count("\n") + 2
+    assert d.message == (
+        "train_memory is 3.73 MiB (3,913,120 B), over the budget of 2 MiB "
+        "(2.00 MiB (2,097,152 B)) by 1.73 MiB (1,815,968 B) (86.6%)"
+    )
+    assert d.data == {
+        "key": "train_memory",
+        "value": 3_913_120,
+        "limit": 2_097_152,
+        "margin": -1_815_968,
+        "unit": "bytes",
+    }
+    assert d.span.line == MNIST[: MNIST.index("budget {")].count("\n") + 2
     assert d.fix == "reduce the training memory or raise the budget"
 
 
-@pytest.mark.parametrize("key, limit, value", [
-    ("params", "200k", 235_146),
-    ("trainable_params", "200k", 235_146),
-    ("macs", "100k", 234_752),
-    ("forward_flops", "15M", 15_051_264),
-    ("flops", "400k", 470_332),  # per inference at the deploy batch (int8, batch 1)
-    ("train_step_flops", "48M", 48_416_782),
-    ("param_memory", "200 KiB", 235_146),  # the deployed int8 weights
-    ("inference_memory", "200 KiB", 236_324),
-    ("activation_memory", "100 KiB", 150_784),
-])
+@pytest.mark.parametrize(
+    "key, limit, value",
+    [
+        ("params", "200k", 235_146),
+        ("trainable_params", "200k", 235_146),
+        ("macs", "100k", 234_752),
+        ("forward_flops", "15M", 15_051_264),
+        ("flops", "400k", 470_332),  # per inference at the deploy batch (int8, batch 1)
+        ("train_step_flops", "48M", 48_416_782),
+        ("param_memory", "200 KiB", 235_146),  # the deployed int8 weights
+        ("inference_memory", "200 KiB", 236_324),
+        ("activation_memory", "100 KiB", 150_784),
+    ],
+)
 def test_each_budget_key_reads_its_figure(key, limit, value):
     (d,) = findings(with_budget(f"    {key} <= {limit}"), "NN501")
     assert d.data["value"] == value
@@ -69,7 +79,8 @@ def test_latency_without_a_target_or_precision_is_unverifiable():
     no_target = with_budget("    latency <= 2 ms", deploy="")
     (d,) = findings(no_target, "NN502")
     assert "no target is set" in d.message
-    fp32 = with_budget("    latency <= 2 ms",
-                       deploy="deploy {\n    target = edge-tpu\n    precision = fp32\n}")
+    fp32 = with_budget(
+        "    latency <= 2 ms", deploy="deploy {\n    target = edge-tpu\n    precision = fp32\n}"
+    )
     (d,) = findings(fp32, "NN502")
     assert "edge-tpu has no fp32 arithmetic (it runs int8)" in d.message

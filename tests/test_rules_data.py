@@ -141,8 +141,12 @@ def test_more_outputs_than_classes():
     assert "set by dense(100) `logits/dense#1` (line 5)" in d.message
     assert "data.classes = 10: 90 outputs never match a label" in d.message
     assert "dense(10)" in d.fix
-    assert d.data == {"width": 100, "classes": 10, "output": "logits/dense#1",
-                      "layer": "logits/dense#1"}
+    assert d.data == {
+        "width": 100,
+        "classes": 10,
+        "output": "logits/dense#1",
+        "layer": "logits/dense#1",
+    }
 
 
 def test_fewer_outputs_than_classes_through_an_activation():
@@ -151,12 +155,15 @@ def test_fewer_outputs_than_classes_through_an_activation():
     assert d.data["layer"] == "logits/dense#1" and d.data["output"] == "logits/softmax#1"
 
 
-@pytest.mark.parametrize("units, classes, loss, act", [
-    (10, 10, "cross_entropy(logits)", ""),
-    (1, 2, "bce(logits)", " -> sigmoid"),       # a binary classifier: one probability
-    (1, 2, "bce(logits)", ""),                  # one logit for the positive class
-    (1, 2, "hinge(logits)", ""),
-])
+@pytest.mark.parametrize(
+    "units, classes, loss, act",
+    [
+        (10, 10, "cross_entropy(logits)", ""),
+        (1, 2, "bce(logits)", " -> sigmoid"),  # a binary classifier: one probability
+        (1, 2, "bce(logits)", ""),  # one logit for the positive class
+        (1, 2, "hinge(logits)", ""),
+    ],
+)
 def test_matching_widths_and_binary_outputs_are_fine(units, classes, loss, act):
     assert found(width(units, classes, loss, act), "NN202") == []
 

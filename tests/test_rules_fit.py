@@ -20,8 +20,9 @@ SEVEN_B = (EXAMPLES / "hazards" / "fit_7b_adam_24gb.nn").read_text(encoding="utf
 
 def run(text: str, target: str | None = None, thresholds=None):
     text = textwrap.dedent(text)
-    return text, check_text(text, "spec.nn", Settings(target=target, thresholds=thresholds or {},
-                                                      select=MINE))
+    return text, check_text(
+        text, "spec.nn", Settings(target=target, thresholds=thresholds or {}, select=MINE)
+    )
 
 
 def only(result, code):
@@ -79,8 +80,6 @@ def test_peak_inference_activations_hold_attention_scores_while_attention_runs()
     assert peak_inference_activation_bytes(report, 3) == 3 * live * 4
 
 
-
-
 # ----------------------------------------------------------------------- NN301
 
 
@@ -89,8 +88,10 @@ def test_nn301_7b_adam_fp32_on_a_24gb_card():
     (d,) = only(result, "NN301")
     assert d.severity.name == "ERROR"
     assert d.span.line == line_of(SEVEN_B, "target    = rtx-4090")
-    assert "training at batch 8 (fp32, adam) needs 150.17 GiB (161,246,593,024 B = 161.25 GB)" \
+    assert (
+        "training at batch 8 (fp32, adam) needs 150.17 GiB (161,246,593,024 B = 161.25 GB)"
         in d.message
+    )
     assert "more than the 22.35 GiB (24,000,000,000 B = 24.00 GB) of rtx-4090" in d.message
     assert "parameters 26.11 GiB (28,033,335,296 B)" in d.message
     assert "gradients 26.11 GiB (28,033,335,296 B)" in d.message
@@ -150,9 +151,13 @@ def test_nn301_largest_batch_that_fits():
     assert "2 micro-batches" in d.fix
     # independent check with the cost model at 153 and 154
     report = report_of(CNN)
-    at = {b: analyze(report.lowered, attrs.evolve(
-        report.config, train=attrs.evolve(report.config.train, batch=b))).totals
-        for b in (153, 154)}
+    at = {
+        b: analyze(
+            report.lowered,
+            attrs.evolve(report.config, train=attrs.evolve(report.config.train, batch=b)),
+        ).totals
+        for b in (153, 154)
+    }
     assert at[153].train_memory_bytes <= 8_000_000_000 < at[154].train_memory_bytes
 
 
@@ -233,8 +238,9 @@ def test_nn302_7b_fp32_weights_alone_exceed_a_24gb_card():
     assert d.data["weight_bytes"] == weights == 28_033_335_296
     assert "inference (batch 1, fp32) needs" in d.message
     assert "weights and buffers 26.11 GiB (28,033,335,296 B)" in d.message
-    assert "the weights alone are 3.76 GiB (4,033,335,296 B = 4.03 GB) over (4 B/param)" \
-        in d.message
+    assert (
+        "the weights alone are 3.76 GiB (4,033,335,296 B = 4.03 GB) over (4 B/param)" in d.message
+    )
     assert d.fix.startswith("deploy at bf16 (weights 13.05 GiB (14,016,667,648 B))")
 
 
@@ -421,6 +427,6 @@ def test_nn304_silent_below_the_thresholds():
 
 def test_nn304_needs_a_train_section():
     text = textwrap.dedent(LONG_CONTEXT)
-    text = text[:text.index("train {")]
+    text = text[: text.index("train {")]
     _, result = run(text)
     assert only(result, "NN304") == []

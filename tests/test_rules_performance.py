@@ -20,8 +20,9 @@ TARGETS = builtin_targets()
 
 def run(text: str, target: str | None = None, targets=None, thresholds=None):
     text = textwrap.dedent(text)
-    settings = Settings(target=target, thresholds=thresholds or {}, select=MINE,
-                        targets=targets or {})
+    settings = Settings(
+        target=target, thresholds=thresholds or {}, select=MINE, targets=targets or {}
+    )
     return text, check_text(text, "spec.nn", settings)
 
 
@@ -37,8 +38,6 @@ def line_of(text: str, snippet: str) -> int:
 
 def example(name: str) -> str:
     return (EXAMPLES / name).read_text(encoding="utf-8")
-
-
 
 
 def test_examples_are_silent_on_their_own_targets():
@@ -131,8 +130,12 @@ def test_nn401_examples_are_well_within_100x_of_the_ridge():
     # ResNet-50, BERT-base and MobileNetV2 at batch 1 are memory-bound on their targets,
     # as real deployments are, but nowhere near 100x below the ridge (BERT's embeddings
     # move only the rows they gather).
-    for name, low, high in (("resnet50.nn", 3, 3.3), ("bert_base.nn", 1.5, 1.8),
-                            ("mobilenet_v2.nn", 7.9, 8.3), ("mnist_mlp.nn", 13, 14)):
+    for name, low, high in (
+        ("resnet50.nn", 3, 3.3),
+        ("bert_base.nn", 1.5, 1.8),
+        ("mobilenet_v2.nn", 7.9, 8.3),
+        ("mnist_mlp.nn", 13, 14),
+    ):
         analysis, _ = analyse_text(example(name))
         roof = analysis.roofline
         intensity = sum(r.flops for r in roof.layers) / sum(r.bytes_moved for r in roof.layers)
@@ -154,8 +157,10 @@ def test_nn402_fp32_deployed_on_the_int8_only_edge_tpu():
     (d,) = only(result, "NN402")
     assert d.severity.name == "ERROR"
     assert d.span.line == line_of(EDGE_FP32, "precision = fp32                  # the float")
-    assert d.message == ("deploy.precision = fp32, but edge-tpu (Google Coral Edge TPU (Dev "
-                         "Board)) has no fp32 arithmetic: it runs int8 only")
+    assert d.message == (
+        "deploy.precision = fp32, but edge-tpu (Google Coral Edge TPU (Dev "
+        "Board)) has no fp32 arithmetic: it runs int8 only"
+    )
     assert d.data["supported"] == ["int8"]
     assert d.data["suggested"] == "int8"
     assert d.fix.startswith("set deploy.precision to int8 (full-integer post-training")
@@ -176,8 +181,10 @@ def test_nn402_training_precision_used_for_deployment():
         """)
     (d,) = only(result, "NN402")
     assert d.span.line == line_of(text, "precision = fp32")
-    assert "the model deploys at fp32, its training precision (deploy.precision is not set)" \
+    assert (
+        "the model deploys at fp32, its training precision (deploy.precision is not set)"
         in d.message
+    )
 
 
 def test_nn402_default_precision_points_at_the_target():
@@ -209,11 +216,14 @@ def test_nn402_layer_precision():
         """)
     (d,) = only(result, "NN402")
     assert d.span.line == line_of(text, "h = x")
-    assert d.message.startswith("h/dense#1 has precision=fp16 (2 layers set it; the first is "
-                                "here), but edge-tpu")
+    assert d.message.startswith(
+        "h/dense#1 has precision=fp16 (2 layers set it; the first is here), but edge-tpu"
+    )
     assert d.data["layers"] == 2
-    assert d.fix == ("set its precision= to int8 (full-integer post-training quantization, "
-                     "calibrated on representative data)")
+    assert d.fix == (
+        "set its precision= to int8 (full-integer post-training quantization, "
+        "calibrated on representative data)"
+    )
 
 
 def test_nn402_training_precision_on_a_device_that_trains():
@@ -232,8 +242,10 @@ def test_nn402_training_precision_on_a_device_that_trains():
         """)
     (d,) = only(result, "NN402")
     assert d.span.line == line_of(text, "precision = bf16")
-    assert d.message == ("train.precision = bf16, but t4 (NVIDIA T4) has no bf16 arithmetic: it "
-                         "runs fp32, fp16, int8, int4 only")
+    assert d.message == (
+        "train.precision = bf16, but t4 (NVIDIA T4) has no bf16 arithmetic: it "
+        "runs fp32, fp16, int8, int4 only"
+    )
     assert d.fix == "set train.precision to fp16"
 
 
@@ -264,11 +276,12 @@ def test_nn403_each_unsupported_op_once_with_its_count():
     assert att.severity.name == "WARNING"
     assert att.span.line == line_of(EDGE_TRANSFORMER, "a   = x -> attention(heads)")
     assert att.data["first"] == "h/encoder_layer[1]/attention#1"
-    assert att.message.startswith("edge-tpu cannot run `attention` (2 instances, the first "
-                                  "here); its profile notes: Unsupported ops are not errors: "
-                                  "the compiler leaves them")
-    assert "on the host CPU, and every TPU<->CPU boundary costs a host round trip." \
-        in att.message
+    assert att.message.startswith(
+        "edge-tpu cannot run `attention` (2 instances, the first "
+        "here); its profile notes: Unsupported ops are not errors: "
+        "the compiler leaves them"
+    )
+    assert "on the host CPU, and every TPU<->CPU boundary costs a host round trip." in att.message
     assert "cannot run `embedding` (1 instance)" in found["embedding"].message
 
 
@@ -278,18 +291,27 @@ def test_nn403_silent_on_a_gpu():
 
 
 def test_nn403_ignores_ops_that_vanish_at_inference_and_works_without_notes():
-    custom = attrs.evolve(TARGETS["rtx-4090"], id="no-dropout-gpu", notes="",
-                          unsupported_ops=frozenset({"dropout", "gelu"}))
-    _, result = run("""\
+    custom = attrs.evolve(
+        TARGETS["rtx-4090"],
+        id="no-dropout-gpu",
+        notes="",
+        unsupported_ops=frozenset({"dropout", "gelu"}),
+    )
+    _, result = run(
+        """\
         model m {
             input x: [16]
             y = x -> dense(32) -> gelu -> dropout(0.1) -> dense(4)
         }
-        """, target="no-dropout-gpu", targets={"no-dropout-gpu": custom})
+        """,
+        target="no-dropout-gpu",
+        targets={"no-dropout-gpu": custom},
+    )
     (d,) = only(result, "NN403")
     assert d.data["op"] == "gelu"
-    assert d.message == ("no-dropout-gpu cannot run `gelu` (1 instance); it runs off the "
-                         "accelerator")
+    assert d.message == (
+        "no-dropout-gpu cannot run `gelu` (1 instance); it runs off the accelerator"
+    )
 
 
 # ----------------------------------------------------------------------- NN404
@@ -301,8 +323,10 @@ def test_nn404_int2_deployment():
     (d,) = only(result, "NN404")
     assert d.severity.name == "WARNING"
     assert d.span.line == line_of(text, "    precision = int2")
-    assert d.message == ("deploy.precision = int2: 2 bits per value, below 4 bits; accuracy "
-                         "degrades on tail inputs and calibration data is needed")
+    assert d.message == (
+        "deploy.precision = int2: 2 bits per value, below 4 bits; accuracy "
+        "degrades on tail inputs and calibration data is needed"
+    )
     assert d.data == {"precision": "int2", "bits": 2, "min_bits": 4, "place": "deploy"}
 
 
@@ -321,8 +345,9 @@ def test_nn404_layer_and_training_precisions():
     assert set(found) == {"layer", "train"}
     layer, train = found["layer"], found["train"]
     assert layer.span.line == line_of(text, "h = x")
-    assert layer.message.startswith("h/dense#1 has precision=int3 (2 layers; the first is "
-                                    "here): 3 bits per value, below 4 bits")
+    assert layer.message.startswith(
+        "h/dense#1 has precision=int3 (2 layers; the first is here): 3 bits per value, below 4 bits"
+    )
     assert train.span.line == line_of(text, "precision = int1")
     assert train.message.startswith("train.precision = int1: 1 bit per value")
     assert train.message.endswith("and training accumulates rounding error over every update")
@@ -347,8 +372,10 @@ def test_nn404_silent_at_4_bits_unless_the_threshold_is_raised():
 
 def test_nn404_and_nn402_both_apply_to_int2_on_a_target():
     _, result = run(example("hazards/perf_int2_weights.nn"), target="rtx-4090")
-    assert [d.code for d in result.diagnostics if d.code in ("NN402", "NN404")] == \
-        ["NN402", "NN404"]
+    assert [d.code for d in result.diagnostics if d.code in ("NN402", "NN404")] == [
+        "NN402",
+        "NN404",
+    ]
     (d,) = only(result, "NN402")
     assert d.fix == "set deploy.precision to int4"
 

@@ -26,8 +26,14 @@ def found(text: str, code: str, **thresholds):
     return [d for d in run(text, **thresholds) if d.code == code]
 
 
-def mlp(activations: list[str], loss: str = "cross_entropy(logits)", width: int = 64,
-        extra: str = "", train: str = "", data: str = "classes = 10") -> str:
+def mlp(
+    activations: list[str],
+    loss: str = "cross_entropy(logits)",
+    width: int = 64,
+    extra: str = "",
+    train: str = "",
+    data: str = "classes = 10",
+) -> str:
     """One hidden layer per activation, one line each (layer i on line i + 3)."""
     lines = ["model m {", f"    input x: [{width}]"]
     prev = "x"
@@ -54,6 +60,7 @@ def test_healthy_examples_raise_no_training_or_data_finding(path):
 
 def test_thresholds_come_from_the_toml_files():
     from nnlint.rules.base import default_thresholds
+
     t = default_thresholds()
     assert t["NN101"] == {"sigmoid_layers": 10, "tanh_layers": 16}
     assert t["NN106"] == {"xavier_relu_layers": 20}
@@ -74,7 +81,7 @@ def test_ten_sigmoid_layers_give_0_25_to_the_10th():
     assert "from `h1/sigmoid#1` (line 3) to `h10/sigmoid#1` (line 12)" in d.message
     assert d.span.line == 3  # the first activation of the chain
     assert d.severity is Severity.WARNING and d.fix
-    assert d.data["bound"] == 0.25 ** 10 and d.data["layers"] == 10
+    assert d.data["bound"] == 0.25**10 and d.data["layers"] == 10
     assert d.data["first"] == "h1/sigmoid#1" and d.data["last"] == "h10/sigmoid#1"
 
 
@@ -124,8 +131,9 @@ def test_normalization_resets_the_count():
 def test_output_sigmoid_fused_with_bce_is_not_counted_but_with_mse_it_is():
     nine = mlp(["sigmoid"] * 9, loss="bce(p)", extra="    p = logits -> dense(1) -> sigmoid")
     assert found(nine, "NN101") == []
-    mse = mlp(["sigmoid"] * 9, loss="mse(p)", extra="    p = logits -> dense(1) -> sigmoid",
-              data="")
+    mse = mlp(
+        ["sigmoid"] * 9, loss="mse(p)", extra="    p = logits -> dense(1) -> sigmoid", data=""
+    )
     [d] = found(mse, "NN101")
     assert "10 sigmoid layers" in d.message
 
@@ -192,8 +200,13 @@ train {
 def test_softmax_in_fp16_overflows_above_11_09():
     [d] = found(SOFTMAX % ("softmax", "fp16"), "NN102")
     assert d.span.line == 5
-    for s in ("runs in fp16 (`train.precision`)", "ln(65504) = 11.09", "fp32: 88.72",
-              "5.96e-08", "16.64 below the largest logit"):
+    for s in (
+        "runs in fp16 (`train.precision`)",
+        "ln(65504) = 11.09",
+        "fp32: 88.72",
+        "5.96e-08",
+        "16.64 below the largest logit",
+    ):
         assert s in d.message
     assert "softmax(precision=fp32)" in d.fix
     assert d.data["overflow_above"] == pytest.approx(11.0899, abs=1e-4)
@@ -220,8 +233,13 @@ def test_log_softmax_in_fp16_is_fine():
 
 
 def test_log_of_softmax():
-    spec = SOFTMAX.replace("probs  = logits -> %s", "probs  = logits -> softmax\n"
-                           "    logp = probs -> dropout(0.1) -> log") % "fp32"
+    spec = (
+        SOFTMAX.replace(
+            "probs  = logits -> %s",
+            "probs  = logits -> softmax\n    logp = probs -> dropout(0.1) -> log",
+        )
+        % "fp32"
+    )
     spec = spec.replace("cross_entropy(probs)", "cross_entropy(logp)")
     [d] = found(spec, "NN103")
     assert d.span.line == 6
@@ -233,7 +251,8 @@ def test_log_of_softmax():
 
 def test_log_of_a_softmax_in_fp16_underflows_sooner():
     spec = (SOFTMAX % ("softmax", "fp16")).replace(
-        "}\ntrain", "    logp = probs -> log\n}\ntrain", 1)
+        "}\ntrain", "    logp = probs -> log\n}\ntrain", 1
+    )
     [d] = found(spec, "NN103")
     assert "in fp16 once its logit is 16.64 below the largest" in d.message
 
@@ -330,11 +349,17 @@ def test_kl_div_wants_log_probabilities():
     assert found(head("log_softmax", "kl_div(out)"), "NN105") == []
 
 
-@pytest.mark.parametrize("op, loss", [
-    ("softmax", "cross_entropy(out)"), ("log_softmax", "cross_entropy(out)"),
-    ("identity", "cross_entropy(logits)"), ("sigmoid", "bce(out)"), ("relu", "bce(logits)"),
-    ("identity", "mse(logits)"),
-])
+@pytest.mark.parametrize(
+    "op, loss",
+    [
+        ("softmax", "cross_entropy(out)"),
+        ("log_softmax", "cross_entropy(out)"),
+        ("identity", "cross_entropy(logits)"),
+        ("sigmoid", "bce(out)"),
+        ("relu", "bce(logits)"),
+        ("identity", "mse(logits)"),
+    ],
+)
 def test_good_pairings_are_silent(op, loss):
     assert found(head(op, loss), "NN105") == []
 
@@ -368,9 +393,17 @@ def test_he_before_a_sigmoid_reports_he_and_xavier_for_mnist_layer_1():
     assert "init=xavier" in d.fix
 
 
-@pytest.mark.parametrize("init, act", [("he", "relu"), ("he", "gelu"), ("xavier", "sigmoid"),
-                                       ("xavier", "tanh"), ("he", "batchnorm -> sigmoid"),
-                                       ("xavier", "relu")])
+@pytest.mark.parametrize(
+    "init, act",
+    [
+        ("he", "relu"),
+        ("he", "gelu"),
+        ("xavier", "sigmoid"),
+        ("xavier", "tanh"),
+        ("he", "batchnorm -> sigmoid"),
+        ("xavier", "relu"),
+    ],
+)
 def test_matching_or_normalized_schemes_are_fine(init, act):
     assert [d for d in run(mnist_l1(init, act)) if d.code in ("NN106", "NN107", "NN108")] == []
 
@@ -397,7 +430,7 @@ def test_xavier_on_a_deep_relu_stack_halves_the_variance_per_layer():
     assert "20 ReLU layers in a row use init=xavier" in d.message
     assert "2/128 = 0.01562" in d.message and "2/(128+128) = 0.007812" in d.message
     assert "2.00× less" in d.message and "by 9.54e-07" in d.message
-    assert d.data["variance_gain"] == pytest.approx(0.5 ** 20)
+    assert d.data["variance_gain"] == pytest.approx(0.5**20)
     assert found(deep_init(19), "NN106") == []
     assert found(deep_init(40, "he"), "NN106") == []
     [d] = found(deep_init(20, "lecun"), "NN106")
@@ -407,8 +440,7 @@ def test_xavier_on_a_deep_relu_stack_halves_the_variance_per_layer():
 def test_normal_std_far_below_he_reports_the_exact_target():
     [d] = found(mnist_l1("normal(0.01)", "relu"), "NN107")
     assert d.span.line == 4
-    for s in ("Var(w) = 0.0001", "25.5× below the He variance", "2/784 = 0.00255",
-              "std 0.0505"):
+    for s in ("Var(w) = 0.0001", "25.5× below the He variance", "2/784 = 0.00255", "std 0.0505"):
         assert s in d.message
     assert d.data["ratio"] == pytest.approx(0.0001 / (2 / 784))
     assert d.data["target_std"] == pytest.approx(0.0505, abs=1e-4)
@@ -568,12 +600,15 @@ def test_convolutions_collapse_to_one_with_the_combined_kernel():
     assert d.data["actual_params"] == (16 * 3 * 9 + 16) + (16 * 16 * 9 + 16)
 
 
-@pytest.mark.parametrize("body", [
-    "h = x -> dense(256) -> relu -> dense(10)",                 # a nonlinearity
-    "h = x -> dense(32) -> dense(784)",                         # a low-rank bottleneck
-    "h = x -> dense(256) -> layernorm -> dense(10)",            # per-sample normalization
-    "a = x -> dense(256)\n    h = add(a, a) -> dense(10)",      # a merge ends the chain
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        "h = x -> dense(256) -> relu -> dense(10)",  # a nonlinearity
+        "h = x -> dense(32) -> dense(784)",  # a low-rank bottleneck
+        "h = x -> dense(256) -> layernorm -> dense(10)",  # per-sample normalization
+        "a = x -> dense(256)\n    h = add(a, a) -> dense(10)",  # a merge ends the chain
+    ],
+)
 def test_no_collapse(body):
     spec = f"""
     model m {{
@@ -633,8 +668,13 @@ def test_batchnorm_with_a_batch_of_4():
     assert "averages 16,384 values from 4 samples" in d.message
     assert "34.7%" in d.message and "24.1%" in d.message and "Wu & He 2018" in d.message
     assert "groupnorm" in d.fix
-    assert d.data == {"batch": 4, "min_batch": 16, "batchnorm_layers": 2,
-                      "first": "c/batchnorm#1", "values_per_statistic": 16384}
+    assert d.data == {
+        "batch": 4,
+        "min_batch": 16,
+        "batchnorm_layers": 2,
+        "first": "c/batchnorm#1",
+        "values_per_statistic": 16384,
+    }
 
 
 def test_batchnorm_at_batch_1_over_vectors_outputs_beta():

@@ -55,8 +55,10 @@ def check_locations(log: dict, root: Path) -> None:
         assert (root / unquote(artifact["uri"])).is_file()
         region = location["physicalLocation"]["region"]
         assert region["startLine"] >= 1 and region["startColumn"] >= 1
-        assert (region["endLine"], region["endColumn"]) >= (region["startLine"],
-                                                            region["startColumn"])
+        assert (region["endLine"], region["endColumn"]) >= (
+            region["startLine"],
+            region["startColumn"],
+        )
         assert result["partialFingerprints"]
 
 
@@ -102,7 +104,11 @@ def test_syntax_error_is_a_result(capsys, monkeypatch, tmp_path):
     assert result["ruleId"] == "NN001" and result["level"] == "error"
     assert result["message"]["text"].startswith("syntax error: unexpected '>'")
     assert result["locations"][0]["physicalLocation"]["region"] == {
-        "startLine": 3, "startColumn": 23, "endLine": 3, "endColumn": 24}
+        "startLine": 3,
+        "startColumn": 23,
+        "endLine": 3,
+        "endColumn": 24,
+    }
     [rule] = log["runs"][0]["tool"]["driver"]["rules"]
     assert rule["id"] == "NN001" and rule["name"] == "syntax-error"
     check_locations(log, tmp_path)
@@ -129,8 +135,9 @@ def test_internal_error_still_gives_a_valid_log(capsys, monkeypatch, tmp_path):
 
     monkeypatch.setattr(nnlint.check, "analyse_text", analyse)
     monkeypatch.chdir(tmp_path)
-    code = main(["check", ".", "--format", "sarif", "--select", "NN5",
-                 "--output-file", "out.sarif"])
+    code = main(
+        ["check", ".", "--format", "sarif", "--select", "NN5", "--output-file", "out.sarif"]
+    )
     out, err = capsys.readouterr()
     assert (code, out) == (2, "")
     assert err == "nnlint: error: b.nn: internal error: RuntimeError: kaboom\n"
@@ -138,9 +145,12 @@ def test_internal_error_still_gives_a_valid_log(capsys, monkeypatch, tmp_path):
     assert not list(VALIDATOR.iter_errors(log))
     [invocation] = log["runs"][0]["invocations"]
     assert invocation["executionSuccessful"] is False and invocation["exitCode"] == 2
-    assert invocation["toolExecutionNotifications"] == [{
-        "level": "error",
-        "message": {"text": "nnlint: error: b.nn: internal error: RuntimeError: kaboom"}}]
+    assert invocation["toolExecutionNotifications"] == [
+        {
+            "level": "error",
+            "message": {"text": "nnlint: error: b.nn: internal error: RuntimeError: kaboom"},
+        }
+    ]
     assert [r["ruleId"] for r in log["runs"][0]["results"]] == ["NN501"]  # a.nn still checked
 
 
@@ -161,7 +171,9 @@ def test_github_workflow_commands(capsys, monkeypatch, tmp_path, name):
     code = main(["check", name, "--format", "github"])
     lines = capsys.readouterr().out.splitlines()
     assert code == 1
-    assert lines[0] == (f"::error file={name},line=3,col=23,endLine=3,endColumn=24,"
-                        "title=NN001 [error]::syntax error: unexpected '>'; expected '(', '-', "
-                        "a name, a number")
+    assert lines[0] == (
+        f"::error file={name},line=3,col=23,endLine=3,endColumn=24,"
+        "title=NN001 [error]::syntax error: unexpected '>'; expected '(', '-', "
+        "a name, a number"
+    )
     assert lines[-1] == "Found 1 error, 0 warnings and 0 notes in 1 file."

@@ -48,7 +48,9 @@ def test_macs_equal_half_of_flop_counter(pair):
 
 def test_backward_differs_only_by_the_model_input_gradient(pair):
     report, torch_counts = pair
-    torch_backward = torch_counts["backward_flops"] - torch_counts["grouped_conv_backward_overcount"]
+    torch_backward = (
+        torch_counts["backward_flops"] - torch_counts["grouped_conv_backward_overcount"]
+    )
     t = report.totals
     assert torch_backward == 2 * (t.backward_macs - t.input_grad_macs)
     # and nnlint's backward matrix work is exactly twice its forward (every layer has an
@@ -61,8 +63,9 @@ def test_frozen_layers_drop_their_weight_gradient():
     from torch.utils.flop_counter import FlopCounterMode
 
     torch.manual_seed(0)
-    model = nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(),
-                          nn.Linear(32, 10))
+    model = nn.Sequential(
+        nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 10)
+    )
     for p in model[2].parameters():  # the middle layer is frozen
         p.requires_grad_(False)
     out = model(torch.ones(1, 64))

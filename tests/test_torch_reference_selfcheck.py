@@ -18,7 +18,7 @@ except ImportError:
     import torch_reference as ref
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def measured(stem: str) -> dict:
     return ref.measure(stem)
 
@@ -39,11 +39,11 @@ def measured(stem: str) -> dict:
 TINY_GPT_PARAMS = 2_048_000 + 65_536 + 4 * (512 + 263_168 + 512 + 263_168 + 262_400) + 512
 
 KNOWN_PARAMS = {
-    "mnist_mlp": 235_146,        # seed worked example 5.1
-    "xor": 9,                    # 2·2 + 2 + 2·1 + 1
-    "resnet50": 25_557_032,      # torchvision resnet50
-    "bert_base": 108_891_648,    # BERT-base encoder without the pooler
-    "mobilenet_v2": 3_504_872,   # torchvision mobilenet_v2
+    "mnist_mlp": 235_146,  # seed worked example 5.1
+    "xor": 9,  # 2·2 + 2 + 2·1 + 1
+    "resnet50": 25_557_032,  # torchvision resnet50
+    "bert_base": 108_891_648,  # BERT-base encoder without the pooler
+    "mobilenet_v2": 3_504_872,  # torchvision mobilenet_v2
     "tiny_gpt": TINY_GPT_PARAMS,
 }
 
@@ -73,9 +73,9 @@ def _transformer_layer_macs(t: int, d: int, d_ff: int) -> int:
 # Forward MACs for one sample (FlopCounterMode reports 2 FLOPs per MAC and counts
 # only matrix products and convolutions).
 HAND_FORWARD_MACS = {
-    "mnist_mlp": 784 * 256 + 256 * 128 + 128 * 10,                        # 234,752
+    "mnist_mlp": 784 * 256 + 256 * 128 + 128 * 10,  # 234,752
     "xor": 2 * 2 + 2 * 1,
-    "bert_base": 12 * _transformer_layer_macs(128, 768, 3072),          # 11,173,625,856
+    "bert_base": 12 * _transformer_layer_macs(128, 768, 3072),  # 11,173,625,856
     "tiny_gpt": 4 * _transformer_layer_macs(256, 256, 1024) + 256 * 256 * 8000,
 }
 
@@ -97,7 +97,7 @@ def test_cnn_forward_matches_published_macs(stem: str, published_gmacs: float) -
 FIRST_LAYER_INPUT_GRAD_FLOPS = {
     "mnist_mlp": 2 * 784 * 256,
     "xor": 2 * 2 * 2,
-    "resnet50": 2 * 112 * 112 * 64 * 3 * 7 * 7,      # 7x7 stride-2 stem conv
+    "resnet50": 2 * 112 * 112 * 64 * 3 * 7 * 7,  # 7x7 stride-2 stem conv
     "mobilenet_v2": 2 * 112 * 112 * 32 * 3 * 3 * 3,  # 3x3 stride-2 stem conv
     "bert_base": 0,
     "tiny_gpt": 0,

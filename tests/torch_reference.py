@@ -32,7 +32,7 @@ not a tolerance):
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -74,11 +74,13 @@ class XorNet(nn.Module):
 # ------------------------------------------------------------------------ ResNet-50
 
 
-def _conv_bn(c_in: int, c_out: int, k: int, stride: int = 1, padding: int = 0,
-             groups: int = 1) -> list[nn.Module]:
-    return [nn.Conv2d(c_in, c_out, k, stride=stride, padding=padding, groups=groups,
-                      bias=False),
-            nn.BatchNorm2d(c_out)]
+def _conv_bn(
+    c_in: int, c_out: int, k: int, stride: int = 1, padding: int = 0, groups: int = 1
+) -> list[nn.Module]:
+    return [
+        nn.Conv2d(c_in, c_out, k, stride=stride, padding=padding, groups=groups, bias=False),
+        nn.BatchNorm2d(c_out),
+    ]
 
 
 class Bottleneck(nn.Module):
@@ -87,8 +89,10 @@ class Bottleneck(nn.Module):
     def __init__(self, c_in: int, w: int, stride: int) -> None:
         super().__init__()
         self.body = nn.Sequential(
-            *_conv_bn(c_in, w, 1), nn.ReLU(),
-            *_conv_bn(w, w, 3, stride=stride, padding=1), nn.ReLU(),
+            *_conv_bn(c_in, w, 1),
+            nn.ReLU(),
+            *_conv_bn(w, w, 3, stride=stride, padding=1),
+            nn.ReLU(),
             *_conv_bn(w, 4 * w, 1),
         )
         if stride != 1 or c_in != 4 * w:
@@ -106,7 +110,8 @@ class ResNet50(nn.Module):
     def __init__(self, classes: int = 1000) -> None:
         super().__init__()
         layers: list[nn.Module] = [
-            *_conv_bn(3, 64, 7, stride=2, padding=3), nn.ReLU(),
+            *_conv_bn(3, 64, 7, stride=2, padding=3),
+            nn.ReLU(),
             nn.MaxPool2d(3, stride=2, padding=1),
         ]
         c_in = 64
@@ -135,9 +140,11 @@ class InvertedResidual(nn.Module):
         layers: list[nn.Module] = []
         if t != 1:
             layers += [*_conv_bn(c_in, hidden, 1), nn.ReLU6()]
-        layers += [*_conv_bn(hidden, hidden, 3, stride=stride, padding=1, groups=hidden),
-                   nn.ReLU6(),
-                   *_conv_bn(hidden, c_out, 1)]
+        layers += [
+            *_conv_bn(hidden, hidden, 3, stride=stride, padding=1, groups=hidden),
+            nn.ReLU6(),
+            *_conv_bn(hidden, c_out, 1),
+        ]
         self.body = nn.Sequential(*layers)
         self.residual = stride == 1 and c_in == c_out
 
@@ -153,8 +160,15 @@ class MobileNetV2(nn.Module):
         super().__init__()
         layers: list[nn.Module] = [*_conv_bn(3, 32, 3, stride=2, padding=1), nn.ReLU6()]
         c_in = 32
-        for t, c, n, s in [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2),
-                           (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)]:
+        for t, c, n, s in [
+            (1, 16, 1, 1),
+            (6, 24, 2, 2),
+            (6, 32, 3, 2),
+            (6, 64, 4, 2),
+            (6, 96, 3, 1),
+            (6, 160, 3, 2),
+            (6, 320, 1, 1),
+        ]:
             for i in range(n):
                 layers.append(InvertedResidual(c_in, c, s if i == 0 else 1, t))
                 c_in = c
@@ -192,11 +206,11 @@ class SelfAttention(nn.Module):
             return z.view(b, t, self.heads, dh).transpose(1, 2)
 
         q, k, v = split(self.q(x)), split(self.k(x)), split(self.v(x))
-        scores = (q @ k.transpose(-2, -1)) / math.sqrt(dh)       # [B, h, T, T]
+        scores = (q @ k.transpose(-2, -1)) / math.sqrt(dh)  # [B, h, T, T]
         if self.causal:
             mask = torch.ones(t, t, dtype=torch.bool, device=x.device).triu(1)
             scores = scores.masked_fill(mask, float("-inf"))
-        ctx = torch.softmax(scores, dim=-1) @ v                  # [B, h, T, dh]
+        ctx = torch.softmax(scores, dim=-1) @ v  # [B, h, T, dh]
         return self.out(ctx.transpose(1, 2).reshape(b, t, d))
 
 
@@ -232,8 +246,9 @@ class BertBase(nn.Module):
         self.drop = nn.Dropout(0.1)
         self.layers = nn.Sequential(*[BertLayer(d, 12, 3072) for _ in range(12)])
 
-    def forward(self, ids: torch.Tensor, positions: torch.Tensor,
-                segments: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, ids: torch.Tensor, positions: torch.Tensor, segments: torch.Tensor
+    ) -> torch.Tensor:
         emb = self.tok(ids) + self.pos(positions) + self.seg(segments)
         return self.layers(self.drop(self.ln(emb)))
 
@@ -257,8 +272,9 @@ class GptLayer(nn.Module):
 class TinyGPT(nn.Module):
     """Vocab 8000, T=256, D=256, 4 heads, 4 layers, final LN, head tied to tok."""
 
-    def __init__(self, vocab: int = 8000, t: int = 256, d: int = 256, heads: int = 4,
-                 n_layers: int = 4) -> None:
+    def __init__(
+        self, vocab: int = 8000, t: int = 256, d: int = 256, heads: int = 4, n_layers: int = 4
+    ) -> None:
         super().__init__()
         self.tok = nn.Embedding(vocab, d)
         self.pe = nn.Embedding(t, d)
@@ -351,8 +367,11 @@ def measure(stem: str) -> dict:
             forward = 2 * out.numel() * conv.weight[0].numel()
             excess_per_forward.append((conv.groups - 1) * forward)
 
-    hooks = [m.register_forward_hook(grouped_conv_hook)
-             for m in model.modules() if isinstance(m, nn.Conv2d)]
+    hooks = [
+        m.register_forward_hook(grouped_conv_hook)
+        for m in model.modules()
+        if isinstance(m, nn.Conv2d)
+    ]
     with FlopCounterMode(display=False) as forward_counter:
         out = model(*inputs)
     for h in hooks:
@@ -371,6 +390,8 @@ def measure(stem: str) -> dict:
 if __name__ == "__main__":
     for name in ARCHITECTURES:
         m = measure(name)
-        print(f"{name:14s} params {m['params']:>13,}  forward {m['forward_flops']:>16,}"
-              f"  backward {m['backward_flops']:>16,}"
-              f"  (grouped-conv overcount {m['grouped_conv_backward_overcount']:,})")
+        print(
+            f"{name:14s} params {m['params']:>13,}  forward {m['forward_flops']:>16,}"
+            f"  backward {m['backward_flops']:>16,}"
+            f"  (grouped-conv overcount {m['grouped_conv_backward_overcount']:,})"
+        )

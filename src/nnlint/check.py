@@ -90,8 +90,9 @@ def known_targets(settings: Settings) -> dict[str, Target]:
     return {**builtin_targets(), **settings.targets}
 
 
-def _apply_suppressions(spec: ast.Spec, found: list[Diagnostic],
-                        selected: set[str]) -> list[Diagnostic]:
+def _apply_suppressions(
+    spec: ast.Spec, found: list[Diagnostic], selected: set[str]
+) -> list[Diagnostic]:
     """Drop suppressed findings; report suppressions that silenced nothing (NN021)."""
     metas = all_meta()
     used: set[tuple[int, str]] = set()
@@ -113,17 +114,24 @@ def _apply_suppressions(spec: ast.Spec, found: list[Diagnostic],
                 if code not in metas:
                     close = difflib.get_close_matches(code, list(metas), n=1)
                     why = f"`{code}` is not an nnlint code" + (
-                        f"; did you mean `{close[0]}`?" if close else "")
+                        f"; did you mean `{close[0]}`?" if close else ""
+                    )
                 elif code in FATAL:
                     why = f"{code} stops the analysis and cannot be suppressed"
                 elif s.kind == "ignore":
                     why = f"no {code} finding on line {s.span.line}"
                 else:
                     why = f"no {code} finding in this file"
-                kept.append(Diagnostic(
-                    "NN021", Severity.WARNING,
-                    f"unused suppression of {code}: {why}", s.span,
-                    fix=f"remove {code} from the comment", data={"suppressed_code": code}))
+                kept.append(
+                    Diagnostic(
+                        "NN021",
+                        Severity.WARNING,
+                        f"unused suppression of {code}: {why}",
+                        s.span,
+                        fix=f"remove {code} from the comment",
+                        data={"suppressed_code": code},
+                    )
+                )
     return kept
 
 
@@ -168,7 +176,7 @@ def model_entry(report: Report, path: str, roof: Roofline | None) -> dict[str, A
         node = layer.node
         entry = {
             "name": node.id,
-            "op": node.loss and f"loss:{node.loss}" or node.op,
+            "op": (node.loss and f"loss:{node.loss}") or node.op,
             "output_shape": list(node.shape),
             "params": layer.counted_params,
             "macs": layer.train.macs,
@@ -180,12 +188,20 @@ def model_entry(report: Report, path: str, roof: Roofline | None) -> dict[str, A
             "backward_macs": layer.train.backward_macs,
         }
         if roof is not None and (r := roof.layer(node.id)) is not None:
-            entry.update(arithmetic_intensity=r.intensity, bound=r.bound, latency_s=r.time_s,
-                         bytes_moved=r.bytes_moved)
+            entry.update(
+                arithmetic_intensity=r.intensity,
+                bound=r.bound,
+                latency_s=r.time_s,
+                bytes_moved=r.bytes_moved,
+            )
         layers.append(entry)
-    return {"path": path, "name": report.model,
-            "target": roof.target.id if roof is not None else None,
-            "totals": totals, "layers": layers}
+    return {
+        "path": path,
+        "name": report.model,
+        "target": roof.target.id if roof is not None else None,
+        "totals": totals,
+        "layers": layers,
+    }
 
 
 @attrs.frozen
@@ -198,8 +214,9 @@ class Analysis:
     roofline: Roofline | None
 
 
-def analyse_text(text: str, settings: Settings = Settings()) -> tuple[Analysis | None,
-                                                                      list[Diagnostic]]:
+def analyse_text(
+    text: str, settings: Settings = Settings()
+) -> tuple[Analysis | None, list[Diagnostic]]:
     """Run the front end and the cost model; no rules. Spec errors come back as diagnostics."""
     with _no_gc_pauses():
         return _analyse_text(text, settings)
@@ -225,12 +242,18 @@ def _analyse_text(text: str, settings: Settings) -> tuple[Analysis | None, list[
         else:  # only deploy.target can get here; the CLI validates --target itself
             close = difflib.get_close_matches(name, list(targets), n=1)
             span = config.deploy.spans.get("target", Span.point(1, 1))
-            diagnostics.append(Diagnostic(
-                "NN015", Severity.ERROR,
-                f"unknown target `{name}`" + (f"; did you mean `{close[0]}`?" if close else "")
-                + f" (known: {', '.join(sorted(targets))})", span,
-                fix="use one of the ids `nnlint targets` lists"
-                + (f", e.g. `{close[0]}`" if close else "")))
+            diagnostics.append(
+                Diagnostic(
+                    "NN015",
+                    Severity.ERROR,
+                    f"unknown target `{name}`"
+                    + (f"; did you mean `{close[0]}`?" if close else "")
+                    + f" (known: {', '.join(sorted(targets))})",
+                    span,
+                    fix="use one of the ids `nnlint targets` lists"
+                    + (f", e.g. `{close[0]}`" if close else ""),
+                )
+            )
     roof = roofline(report, target) if target is not None else None
     return Analysis(spec, report, target, roof), diagnostics
 
@@ -251,11 +274,17 @@ def _check_text(text: str, path: str, settings: Settings) -> FileResult:
             config = analysis.report.config
             fatal = any(d.code in FATAL for d in diagnostics)
             if not fatal:
-                diagnostics += run_rules(analysis.report, analysis.target, analysis.roofline,
-                                         sorted(selected & set(REGISTRY)), settings.thresholds,
-                                         # a --target override is not on any line
-                                         None if settings.target or not config.deploy.target else
-                                         config.deploy.spans.get("target"))
+                diagnostics += run_rules(
+                    analysis.report,
+                    analysis.target,
+                    analysis.roofline,
+                    sorted(selected & set(REGISTRY)),
+                    settings.thresholds,
+                    # a --target override is not on any line
+                    None
+                    if settings.target or not config.deploy.target
+                    else config.deploy.spans.get("target"),
+                )
                 diagnostics = _apply_suppressions(analysis.spec, diagnostics, selected)
             model = model_entry(analysis.report, path, analysis.roofline)
     except RecursionError as exc:  # pathological nesting that slipped past the limits
@@ -269,13 +298,16 @@ def decode(data: bytes) -> tuple[str | None, Diagnostic | None]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        before = data[:exc.start]
+        before = data[: exc.start]
         line = before.count(b"\n") + 1
-        column = len(before[before.rfind(b"\n") + 1:].decode("utf-8", "replace")) + 1
-        return None, Diagnostic("NN016", Severity.ERROR,
-                                f"not UTF-8 text: byte 0x{data[exc.start]:02x} at line {line}, "
-                                f"column {column}", Span.point(line, column),
-                                fix="save the spec as UTF-8 (is this a binary file?)")
+        column = len(before[before.rfind(b"\n") + 1 :].decode("utf-8", "replace")) + 1
+        return None, Diagnostic(
+            "NN016",
+            Severity.ERROR,
+            f"not UTF-8 text: byte 0x{data[exc.start]:02x} at line {line}, column {column}",
+            Span.point(line, column),
+            fix="save the spec as UTF-8 (is this a binary file?)",
+        )
     return text, None
 
 

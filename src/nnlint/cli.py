@@ -31,8 +31,9 @@ EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 #: Above this many files, ``check`` runs in a process pool (one worker per CPU).
 PARALLEL_THRESHOLD = 32
 #: Folders a folder walk never enters (version control, virtual environments, caches).
-SKIPPED_FOLDERS = frozenset({".git", ".hg", ".svn", ".venv", "venv", "__pycache__",
-                             "node_modules", ".tox", ".nox"})
+SKIPPED_FOLDERS = frozenset(
+    {".git", ".hg", ".svn", ".venv", "venv", "__pycache__", "node_modules", ".tox", ".nox"}
+)
 SPEC_SUFFIX = ".nn"
 
 
@@ -56,79 +57,125 @@ def build_parser() -> argparse.ArgumentParser:
         prog="nnlint",
         description="A linter for neural-network architecture specs (*.nn).",
         epilog="Exit codes: 0 nothing at or above the fail level, 1 findings, "
-               "2 usage, config, I/O or internal error.",
+        "2 usage, config, I/O or internal error.",
     )
     parser.add_argument("--version", action="version", version=f"nnlint {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     check = commands.add_parser(
-        "check", help="check specs and report findings",
-        description="Check files, folders (every *.nn below them) and - (stdin).")
-    check.add_argument("paths", nargs="*", metavar="PATH",
-                       help="files, folders or - for stdin (default: the current folder)")
+        "check",
+        help="check specs and report findings",
+        description="Check files, folders (every *.nn below them) and - (stdin).",
+    )
+    check.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help="files, folders or - for stdin (default: the current folder)",
+    )
     _add_config_options(check)
-    check.add_argument("--target", metavar="T", help="hardware target id (overrides "
-                       "deploy.target and the config's target); see `nnlint targets`")
-    check.add_argument("--format", choices=FORMATS, default="text",
-                       help="output format (default: text)")
-    check.add_argument("-o", "--output-file", metavar="FILE",
-                       help="write the output to FILE (atomically) instead of stdout")
-    check.add_argument("--select", metavar="CODES",
-                       help="comma-separated codes, prefixes (NN1), rule names or ALL; "
-                            "replaces the configured select, extend-select and ignore")
-    check.add_argument("--extend-select", metavar="CODES",
-                       help="codes to check in addition to the selected ones")
+    check.add_argument(
+        "--target",
+        metavar="T",
+        help="hardware target id (overrides "
+        "deploy.target and the config's target); see `nnlint targets`",
+    )
+    check.add_argument(
+        "--format", choices=FORMATS, default="text", help="output format (default: text)"
+    )
+    check.add_argument(
+        "-o",
+        "--output-file",
+        metavar="FILE",
+        help="write the output to FILE (atomically) instead of stdout",
+    )
+    check.add_argument(
+        "--select",
+        metavar="CODES",
+        help="comma-separated codes, prefixes (NN1), rule names or ALL; "
+        "replaces the configured select, extend-select and ignore",
+    )
+    check.add_argument(
+        "--extend-select", metavar="CODES", help="codes to check in addition to the selected ones"
+    )
     check.add_argument("--ignore", metavar="CODES", help="codes not to check")
-    check.add_argument("--fail-on", choices=("error", "warning", "note"),
-                       help="lowest severity that makes the exit code 1 (default: error)")
-    check.add_argument("--exit-zero", action="store_true",
-                       help="exit 0 even when there are findings (errors still exit 2)")
-    check.add_argument("--statistics", action="store_true",
-                       help="count findings per rule instead of listing them")
-    check.add_argument("--no-color", action="store_true",
-                       help="no ANSI colors (also: NO_COLOR=1; FORCE_COLOR=1 forces them)")
-    check.add_argument("--stdin-filename", metavar="NAME",
-                       help="the name shown for - (stdin); config is looked up from it")
-    check.add_argument("--force-exclude", action="store_true",
-                       help="apply the config's exclude to files named on the command line "
-                            "too (pre-commit passes every file by name)")
+    check.add_argument(
+        "--fail-on",
+        choices=("error", "warning", "note"),
+        help="lowest severity that makes the exit code 1 (default: error)",
+    )
+    check.add_argument(
+        "--exit-zero",
+        action="store_true",
+        help="exit 0 even when there are findings (errors still exit 2)",
+    )
+    check.add_argument(
+        "--statistics", action="store_true", help="count findings per rule instead of listing them"
+    )
+    check.add_argument(
+        "--no-color",
+        action="store_true",
+        help="no ANSI colors (also: NO_COLOR=1; FORCE_COLOR=1 forces them)",
+    )
+    check.add_argument(
+        "--stdin-filename",
+        metavar="NAME",
+        help="the name shown for - (stdin); config is looked up from it",
+    )
+    check.add_argument(
+        "--force-exclude",
+        action="store_true",
+        help="apply the config's exclude to files named on the command line "
+        "too (pre-commit passes every file by name)",
+    )
     check.set_defaults(func=cmd_check)
 
     report = commands.add_parser(
-        "report", help="per-layer cost table and totals of one spec",
-        description="Parameters, MACs, FLOPs and memory of every layer, and the totals.")
+        "report",
+        help="per-layer cost table and totals of one spec",
+        description="Parameters, MACs, FLOPs and memory of every layer, and the totals.",
+    )
     report.add_argument("path", metavar="PATH", help="one .nn file, or - for stdin")
     _add_config_options(report)
     report.add_argument("--target", metavar="T", help="hardware target id for the roofline")
-    report.add_argument("--format", choices=("text", "json"), default="text",
-                        help="text table, or the JSON report's model entry")
+    report.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="text table, or the JSON report's model entry",
+    )
     report.add_argument("--no-color", action="store_true", help="no ANSI colors")
     report.set_defaults(func=cmd_report)
 
-    rule = commands.add_parser("rule", help="show a rule's documentation",
-                               description="Show one rule's doc page.")
+    rule = commands.add_parser(
+        "rule", help="show a rule's documentation", description="Show one rule's doc page."
+    )
     rule.add_argument("code", metavar="CODE", help="a code (NN501) or a rule name")
     rule.add_argument("--format", choices=("text", "json"), default="text")
     rule.set_defaults(func=cmd_rule)
 
-    rules = commands.add_parser("rules", help="list every rule",
-                                description="Every code with its name, family, severity "
-                                            "and summary.")
+    rules = commands.add_parser(
+        "rules",
+        help="list every rule",
+        description="Every code with its name, family, severity and summary.",
+    )
     rules.set_defaults(func=cmd_rules)
 
-    targets = commands.add_parser("targets", help="list the hardware targets",
-                                  description="Every hardware profile, with the extra ones "
-                                              "the config's `targets` adds.")
+    targets = commands.add_parser(
+        "targets",
+        help="list the hardware targets",
+        description="Every hardware profile, with the extra ones the config's `targets` adds.",
+    )
     _add_config_options(targets)
     targets.set_defaults(func=cmd_targets)
     return parser
 
 
 def _add_config_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", metavar="FILE",
-                        help="use this config file for every path (no discovery)")
-    parser.add_argument("--isolated", action="store_true",
-                        help="ignore every config file")
+    parser.add_argument(
+        "--config", metavar="FILE", help="use this config file for every path (no discovery)"
+    )
+    parser.add_argument("--isolated", action="store_true", help="ignore every config file")
 
 
 def entry() -> None:
@@ -273,8 +320,9 @@ class _Outcome:
     error: str | None = None  # one line, without the ``nnlint: error:`` prefix
 
 
-def _collect(paths: Sequence[str], resolver: ConfigResolver, force_exclude: bool,
-             errors: list[str]) -> list[Path]:
+def _collect(
+    paths: Sequence[str], resolver: ConfigResolver, force_exclude: bool, errors: list[str]
+) -> list[Path]:
     """The spec files named or found below the named folders, deduplicated and sorted."""
     found: dict[str, Path] = {}
     for raw in paths:
@@ -297,9 +345,11 @@ def _collect(paths: Sequence[str], resolver: ConfigResolver, force_exclude: bool
 
 def _walk(top: Path, resolver: ConfigResolver) -> list[Path]:
     """Every ``*.nn`` below ``top``, skipping what the applicable config excludes."""
+
     def skipped(folder: str) -> bool:
-        return (os.path.basename(folder) in SKIPPED_FOLDERS
-                or resolver.for_path(folder, folder=True).is_excluded(folder, ancestors=False))
+        return os.path.basename(folder) in SKIPPED_FOLDERS or resolver.for_path(
+            folder, folder=True
+        ).is_excluded(folder, ancestors=False)
 
     files = []
     for folder, subfolders, names in os.walk(top):
@@ -375,8 +425,7 @@ def _check_stdin(stdin: _Stdin, overrides: Overrides) -> _Outcome:
         return _Outcome(error=f"-: cannot read stdin: {exc.strerror or exc}")
     text, problem = decode(data)
     if problem is not None:
-        return _Outcome(result=FileResult(stdin.display, None,
-                                          (problem.with_path(stdin.display),)))
+        return _Outcome(result=FileResult(stdin.display, None, (problem.with_path(stdin.display),)))
     try:
         settings = settings_for(stdin.config, stdin.display, overrides)
         return _Outcome(result=check_text(text, stdin.display, settings))
@@ -395,7 +444,8 @@ def _sarif_with_errors(text: str, errors: Sequence[str]) -> str:
     invocation["executionSuccessful"] = False
     invocation["exitCode"] = EXIT_ERROR
     invocation["toolExecutionNotifications"] = [
-        {"level": "error", "message": {"text": f"nnlint: error: {e}"}} for e in errors]
+        {"level": "error", "message": {"text": f"nnlint: error: {e}"}} for e in errors
+    ]
     return json.dumps(log, indent=2)
 
 
@@ -441,9 +491,15 @@ def cmd_check(args: argparse.Namespace) -> int:
     in_use = [resolver.for_path(f) for f in files] + ([stdin.config] if stdin else [])
     configs = list({id(c): c for c in in_use}.values())  # each config once
     overrides = attrs.evolve(overrides, target=_resolve_cli_target(args.target, configs))
-    tasks = [_Task(os.path.abspath(f), display_path(f),
-                   str(p) if (p := resolver.config_path_for(f)) else None, overrides)
-             for f in files]
+    tasks = [
+        _Task(
+            os.path.abspath(f),
+            display_path(f),
+            str(p) if (p := resolver.config_path_for(f)) else None,
+            overrides,
+        )
+        for f in files
+    ]
     fail_levels = {task.display: resolver.for_path(task.path).fail_on for task in tasks}
     outcomes = _run_tasks(tasks, resolver)
     if stdin is not None:
@@ -469,26 +525,30 @@ def cmd_check(args: argparse.Namespace) -> int:
     return _findings_exit_code(results, fail_on, exit_zero=args.exit_zero)
 
 
-def _findings_exit_code(results: list[FileResult], fail_on: dict[str, str], *,
-                        exit_zero: bool) -> int:
+def _findings_exit_code(
+    results: list[FileResult], fail_on: dict[str, str], *, exit_zero: bool
+) -> int:
     """1 when a finding is at or above its file's fail level (unless ``--exit-zero``)."""
     from nnlint.diagnostics import Severity
 
-    failing = any(d.severity >= Severity.parse(fail_on[r.path])
-                  for r in results for d in r.diagnostics)
+    failing = any(
+        d.severity >= Severity.parse(fail_on[r.path]) for r in results for d in r.diagnostics
+    )
     return EXIT_FINDINGS if failing and not exit_zero else EXIT_OK
 
 
-def _render_check(args: argparse.Namespace, results: list[FileResult],
-                  overrides: Overrides, configs) -> str:
+def _render_check(
+    args: argparse.Namespace, results: list[FileResult], overrides: Overrides, configs
+) -> str:
     from nnlint.emit import render
     from nnlint.rules import all_meta
 
     configured = {c.target for c in configs}
     target = overrides.target or (configured.pop() if len(configured) == 1 else None)
     color = args.output_file is None and _use_color(args.no_color)
-    return render(args.format, results, all_meta(), color=color,
-                  statistics=args.statistics, target=target)
+    return render(
+        args.format, results, all_meta(), color=color, statistics=args.statistics, target=target
+    )
 
 
 # --------------------------------------------------------------------------- report
@@ -535,8 +595,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     diagnostics = sorted((d.with_path(display) for d in diagnostics), key=lambda d: d.sort_key())
     if analysis is None or any(d.severity == Severity.ERROR for d in diagnostics):
         result = FileResult(display, text, tuple(diagnostics))
-        _write_output(render("text", [result], all_meta(), color=_use_color(args.no_color)),
-                      None)
+        _write_output(render("text", [result], all_meta(), color=_use_color(args.no_color)), None)
         return EXIT_FINDINGS
     if args.format == "json":
         from nnlint.check import model_entry
@@ -574,9 +633,15 @@ def cmd_rule(args: argparse.Namespace) -> int:
     defaults = default_thresholds().get(meta.code, {})
     options = {name: defaults.get(name) for name in (rule.options if rule else ())}
     if args.format == "json":
-        page = {"code": meta.code, "name": meta.name, "family": meta.family,
-                "severity": str(meta.severity), "summary": meta.summary,
-                "options": options, "doc": meta.doc}
+        page = {
+            "code": meta.code,
+            "name": meta.name,
+            "family": meta.family,
+            "severity": str(meta.severity),
+            "summary": meta.summary,
+            "options": options,
+            "doc": meta.doc,
+        }
         _write_output(json.dumps(page, indent=2), None)
     else:
         _write_output(rule_page(meta, options), None)
@@ -597,6 +662,7 @@ def cmd_targets(args: argparse.Namespace) -> int:
     from nnlint.targets import builtin_targets
 
     config = ConfigResolver(isolated=args.isolated, config_file=args.config).for_path(
-        os.getcwd(), folder=True)
+        os.getcwd(), folder=True
+    )
     _write_output(targets_text({**builtin_targets(), **config.targets}), None)
     return EXIT_OK

@@ -55,8 +55,17 @@ FAIL_LEVELS = ("error", "warning", "note")
 #: The families of DESIGN.md; their prefixes are valid selectors even before a rule exists.
 _FAMILY_PREFIX = re.compile(r"^NN[0-5]$")
 
-_KEYS = ("target", "select", "extend-select", "ignore", "per-file-ignores", "fail-on",
-         "exclude", "thresholds", "targets")
+_KEYS = (
+    "target",
+    "select",
+    "extend-select",
+    "ignore",
+    "per-file-ignores",
+    "fail-on",
+    "exclude",
+    "thresholds",
+    "targets",
+)
 
 
 class ConfigError(Exception):
@@ -65,8 +74,7 @@ class ConfigError(Exception):
     ``str()`` is ``"path: key: message"`` (parts that are empty are left out).
     """
 
-    def __init__(self, path: str | os.PathLike[str] | None, key: str | None,
-                 message: str) -> None:
+    def __init__(self, path: str | os.PathLike[str] | None, key: str | None, message: str) -> None:
         self.path = _shown(path) if path is not None else None
         self.key = key
         self.message = message
@@ -147,7 +155,7 @@ def _glob_regex(pattern: str) -> re.Pattern[str]:
             out.append("[^/]")
             i += 1
         elif pattern[i] == "[" and (end := pattern.find("]", i + 2)) != -1:
-            body = pattern[i + 1:end]
+            body = pattern[i + 1 : end]
             if body.startswith("!"):
                 body = "^" + body[1:]
             out.append("[" + body.replace("\\", "\\\\") + "]")
@@ -307,13 +315,17 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     for key in table:
         if key not in _KEYS:
             close = difflib.get_close_matches(key, _KEYS, n=1)
-            hint = (f"; did you mean {close[0]!r}?" if close
-                    else f" (known keys: {', '.join(_KEYS)})")
+            hint = (
+                f"; did you mean {close[0]!r}?" if close else f" (known keys: {', '.join(_KEYS)})"
+            )
             raise r.fail(_key(key), "unknown key" + hint)
 
     fields: dict[str, Any] = {"path": path}
-    for key, field in (("select", "select"), ("extend-select", "extend_select"),
-                       ("ignore", "ignore")):
+    for key, field in (
+        ("select", "select"),
+        ("extend-select", "extend_select"),
+        ("ignore", "ignore"),
+    ):
         if key in table:
             fields[field] = r.selectors(table[key], key)
     if "per-file-ignores" in table:
@@ -324,8 +336,9 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     if "fail-on" in table:
         level = r.string(table["fail-on"], "fail-on").strip().lower()
         if level not in FAIL_LEVELS:
-            raise r.fail("fail-on", f"must be one of {', '.join(FAIL_LEVELS)}; "
-                                    f"got {table['fail-on']!r}")
+            raise r.fail(
+                "fail-on", f"must be one of {', '.join(FAIL_LEVELS)}; got {table['fail-on']!r}"
+            )
         fields["fail_on"] = level
     if "exclude" in table:
         fields["exclude"] = tuple(r.string_list(table["exclude"], "exclude"))
@@ -364,8 +377,10 @@ def _thresholds(r: _Reader, value: Any) -> dict[str, dict[str, Any]]:
             if name not in allowed:
                 close = difflib.get_close_matches(name, allowed, n=1)
                 hint = f"; did you mean {close[0]!r}?" if close else ""
-                raise r.fail(option_key, f"not a threshold of {meta.code}{hint} "
-                                         f"(known: {', '.join(allowed)})")
+                raise r.fail(
+                    option_key,
+                    f"not a threshold of {meta.code}{hint} (known: {', '.join(allowed)})",
+                )
             checked[name] = _threshold_value(r, option_key, setting, defaults.get(name))
         out[meta.code] = checked
     return out
@@ -373,6 +388,7 @@ def _thresholds(r: _Reader, value: Any) -> dict[str, dict[str, Any]]:
 
 def _threshold_value(r: _Reader, key: str, value: Any, default: Any) -> Any:
     """A number, a boolean or a string, of the same kind as the shipped default."""
+
     def is_number(v: Any) -> bool:
         return isinstance(v, (int, float)) and not isinstance(v, bool)
 
@@ -444,8 +460,9 @@ class ConfigResolver:
     ``isolated``: no config at all. ``config_file``: that file for every path.
     """
 
-    def __init__(self, *, isolated: bool = False,
-                 config_file: str | os.PathLike[str] | None = None) -> None:
+    def __init__(
+        self, *, isolated: bool = False, config_file: str | os.PathLike[str] | None = None
+    ) -> None:
         self._isolated = isolated
         self._by_folder: dict[str, Path | None] = {}
         self._loaded: dict[Path, Config] = {}

@@ -121,8 +121,15 @@ def node_cost(node: Node, batch: int, training: bool) -> Cost:
         # so nothing is counted twice.
         per = LOSSES[node.loss].forward_per_element(node.opts["source_op"])
         return Cost(forward_flops=per * batch * numel(node.in_shapes[0]) if training else 0)
-    ctx = Ctx(node.in_shapes, node.shape, node.opts, batch, trainable=node.trainable,
-              training=training, fused_with_loss=node.fused_with_loss)
+    ctx = Ctx(
+        node.in_shapes,
+        node.shape,
+        node.opts,
+        batch,
+        trainable=node.trainable,
+        training=training,
+        fused_with_loss=node.fused_with_loss,
+    )
     return OPS[node.op].cost(ctx)
 
 
@@ -136,8 +143,16 @@ def analyze(lowered: Lowered, config: Config) -> Report:
         tcost = node_cost(node, B, True)
         icost = node_cost(node, Bd, False)
         shared = tcost.weight_params if node.tie else 0
-        layers.append(LayerCost(node, tcost, icost, tcost.params - shared,
-                                node.precision or train_prec, node.precision or deploy_prec))
+        layers.append(
+            LayerCost(
+                node,
+                tcost,
+                icost,
+                tcost.params - shared,
+                node.precision or train_prec,
+                node.precision or deploy_prec,
+            )
+        )
 
     def total(field: str, which: str = "train") -> int:
         return sum(getattr(getattr(layer, which), field) for layer in layers)
@@ -154,20 +169,25 @@ def analyze(lowered: Lowered, config: Config) -> Report:
         loss_backward = LOSSES[loss_node.loss].gradient * B * numel(loss_node.in_shapes[0])
 
     param_bytes = sum(nbytes(layer.counted_params, layer.precision) for layer in layers)
-    grad_bytes = sum(nbytes(layer.counted_params, layer.precision) for layer in layers
-                     if layer.node.trainable)
+    grad_bytes = sum(
+        nbytes(layer.counted_params, layer.precision) for layer in layers if layer.node.trainable
+    )
     optimizer_bytes = states * nbytes(trainable, train_prec)
     buffer_bytes = nbytes(buffers, train_prec)
     activation_elements = total("cached_elements")
-    activation_bytes = sum(nbytes(layer.train.cached_elements, layer.precision)
-                           for layer in layers)
+    activation_bytes = sum(nbytes(layer.train.cached_elements, layer.precision) for layer in layers)
     forward = total("forward_flops")
     backward = total("backward_flops")
-    inference_param_bytes = sum(nbytes(layer.counted_params, layer.infer_precision)
-                                for layer in layers) + nbytes(buffers, deploy_prec)
+    inference_param_bytes = sum(
+        nbytes(layer.counted_params, layer.infer_precision) for layer in layers
+    ) + nbytes(buffers, deploy_prec)
     inference_activation_bytes = sum(
-        nbytes(Bd * (layer.infer.output_elements + layer.infer.workspace_elements),
-               layer.infer_precision) for layer in layers)
+        nbytes(
+            Bd * (layer.infer.output_elements + layer.infer.workspace_elements),
+            layer.infer_precision,
+        )
+        for layer in layers
+    )
     totals = Totals(
         params=params,
         trainable_params=trainable,
@@ -175,8 +195,9 @@ def analyze(lowered: Lowered, config: Config) -> Report:
         buffers=buffers,
         macs=total("macs"),
         backward_macs=total("backward_macs"),
-        input_grad_macs=sum(layer.train.input_grad_macs for layer in layers
-                            if layer.node.reads_input),
+        input_grad_macs=sum(
+            layer.train.input_grad_macs for layer in layers if layer.node.reads_input
+        ),
         forward_flops=forward,
         backward_flops=backward,
         loss_backward_flops=loss_backward,
@@ -188,7 +209,10 @@ def analyze(lowered: Lowered, config: Config) -> Report:
         buffer_bytes=buffer_bytes,
         activation_elements=activation_elements,
         activation_bytes=activation_bytes,
-        train_memory_bytes=param_bytes + grad_bytes + optimizer_bytes + buffer_bytes
+        train_memory_bytes=param_bytes
+        + grad_bytes
+        + optimizer_bytes
+        + buffer_bytes
         + activation_bytes,
         inference_param_bytes=inference_param_bytes,
         inference_activation_bytes=inference_activation_bytes,

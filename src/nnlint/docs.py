@@ -23,17 +23,18 @@ from nnlint.ops import LOSSES, OPS, Op
 def rules_table() -> str:
     from nnlint.rules import all_meta
 
-    lines = ["| Code | Name | Family | Severity | What it reports |",
-             "|---|---|---|---|---|"]
+    lines = ["| Code | Name | Family | Severity | What it reports |", "|---|---|---|---|---|"]
     for meta in all_meta().values():
-        lines.append(f"| `{meta.code}` | {meta.name} | {meta.family} | {meta.severity} | "
-                     f"{meta.summary} |")
+        lines.append(
+            f"| `{meta.code}` | {meta.name} | {meta.family} | {meta.severity} | {meta.summary} |"
+        )
     return "\n".join(lines)
 
 
 def _signature(op: Op) -> str:
-    pos = [o.name if o.required else f"{o.name}={_default(o.default)}" for o in op.opts
-           if o.positional]
+    pos = [
+        o.name if o.required else f"{o.name}={_default(o.default)}" for o in op.opts if o.positional
+    ]
     kw = [f"{o.name}={_default(o.default)}" for o in op.opts if not o.positional]
     args = ", ".join(pos + kw)
     if op.family == "merge":
@@ -60,12 +61,13 @@ def ops_table() -> str:
 
 
 def losses_table() -> str:
-    lines = ["| Loss | Forward FLOPs / element | + on raw logits | Gradient FLOPs / element | "
-             "Notes |", "|---|---|---|---|---|"]
+    lines = [
+        "| Loss | Forward FLOPs / element | + on raw logits | Gradient FLOPs / element | Notes |",
+        "|---|---|---|---|---|",
+    ]
     for loss in LOSSES.values():
         extra = f"+{loss.on_logits}" if loss.normalized else "—"
-        lines.append(f"| `{loss.name}` | {loss.forward} | {extra} | {loss.gradient} | "
-                     f"{loss.doc} |")
+        lines.append(f"| `{loss.name}` | {loss.forward} | {extra} | {loss.gradient} | {loss.doc} |")
     return "\n".join(lines)
 
 
@@ -76,13 +78,18 @@ def targets_table() -> str:
         v = t.peak_for(p)
         return f"{v / 1e12:g}" if v else "—"
 
-    lines = ["| Id | Device | Memory | Bandwidth | FP32 / FP16 / INT8 dense TFLOP/s (TOPS) | "
-             "On-chip | Power |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| Id | Device | Memory | Bandwidth | FP32 / FP16 / INT8 dense TFLOP/s (TOPS) | "
+        "On-chip | Power |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for t in sorted(builtin_targets().values(), key=lambda t: t.id):
         onchip = f"{t.onchip_bytes / 2**20:.2f} MiB" if t.onchip_bytes else "—"
-        lines.append(f"| `{t.id}` | {t.name} | {_size(t.memory_bytes)} | "
-                     f"{t.bandwidth / 1e9:g} GB/s | {peak(t, 'fp32')} / {peak(t, 'fp16')} / "
-                     f"{peak(t, 'int8')} | {onchip} | {t.power_w:g} W |")
+        lines.append(
+            f"| `{t.id}` | {t.name} | {_size(t.memory_bytes)} | "
+            f"{t.bandwidth / 1e9:g} GB/s | {peak(t, 'fp32')} / {peak(t, 'fp16')} / "
+            f"{peak(t, 'int8')} | {onchip} | {t.power_w:g} W |"
+        )
     return "\n".join(lines)
 
 
@@ -106,9 +113,11 @@ SECTIONS = {
 def render(text: str) -> str:
     """Replace every generated section of ``text`` with its current content."""
     for name, make in SECTIONS.items():
-        pattern = re.compile(rf"(<!-- generated:{name} -->\n).*?(<!-- /generated:{name} -->)",
-                             re.DOTALL)
-        text = pattern.sub(lambda m: m.group(1) + make() + "\n" + m.group(2), text)
+        pattern = re.compile(
+            rf"(<!-- generated:{name} -->\n).*?(<!-- /generated:{name} -->)", re.DOTALL
+        )
+        body = make()
+        text = pattern.sub(lambda m, body=body: m.group(1) + body + "\n" + m.group(2), text)
     return text
 
 

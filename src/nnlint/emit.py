@@ -197,9 +197,7 @@ def _header(finding: _Finding, style: _Style) -> str:
     return f"{style.path(finding.path)}:{d.span.line}:{d.span.column}: {d.code} {tag} {d.message}"
 
 
-def _statistics_lines(
-    results: Sequence[FileResult], rules: Mapping[str, RuleMeta]
-) -> list[str]:
+def _statistics_lines(results: Sequence[FileResult], rules: Mapping[str, RuleMeta]) -> list[str]:
     """ruff-style ``count<TAB>code<TAB>name``, by count (descending) then code."""
     counts = Counter(d.code for r in results for d in r.diagnostics)
     ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
@@ -393,7 +391,8 @@ def _render_sarif(
                         "semanticVersion": tool_version,
                         "informationUri": INFORMATION_URI,
                         "rules": [
-                            _sarif_rule(code, rules[code]) if code in rules
+                            _sarif_rule(code, rules[code])
+                            if code in rules
                             else _sarif_fallback_rule(code, first_severity[code])
                             for code in fired
                         ],

@@ -143,12 +143,20 @@ class _Lowerer:
         self.blocks: dict[str, ast.BlockDef] = {}
         for block in spec.blocks:
             if block.name in self.blocks:
-                raise error("NN003", f"block `{block.name}` is defined twice (first on line "
-                            f"{self.blocks[block.name].span.line})", block.name_span,
-                            fix="rename one of the blocks")
+                raise error(
+                    "NN003",
+                    f"block `{block.name}` is defined twice (first on line "
+                    f"{self.blocks[block.name].span.line})",
+                    block.name_span,
+                    fix="rename one of the blocks",
+                )
             if block.name in OPS:
-                raise error("NN003", f"block `{block.name}` has the name of a built-in op",
-                            block.name_span, fix="rename the block")
+                raise error(
+                    "NN003",
+                    f"block `{block.name}` has the name of a built-in op",
+                    block.name_span,
+                    fix="rename the block",
+                )
             self.blocks[block.name] = block
 
     # ------------------------------------------------------------- nodes
@@ -160,14 +168,24 @@ class _Lowerer:
 
     def _add(self, node: Node) -> str:
         if len(self.by_id) >= MAX_NODES:
-            raise error("NN011", f"the expanded graph exceeds {MAX_NODES:,} op instances",
-                        node.span, fix="lower the `* N` repeat counts",
-                        limit=MAX_NODES)
+            raise error(
+                "NN011",
+                f"the expanded graph exceeds {MAX_NODES:,} op instances",
+                node.span,
+                fix="lower the `* N` repeat counts",
+                limit=MAX_NODES,
+            )
         n = numel(node.shape)
         if n > MAX_ELEMENTS or any(d > MAX_ELEMENTS for d in node.shape):
-            raise error("NN011", f"tensor {fmt_shape(node.shape)} has {n:,} elements per sample, "
-                        f"beyond nnlint's limit of 2^40 = {MAX_ELEMENTS:,}", node.span,
-                        fix="check the sizes", elements=n, limit=MAX_ELEMENTS)
+            raise error(
+                "NN011",
+                f"tensor {fmt_shape(node.shape)} has {n:,} elements per sample, "
+                f"beyond nnlint's limit of 2^40 = {MAX_ELEMENTS:,}",
+                node.span,
+                fix="check the sizes",
+                elements=n,
+                limit=MAX_ELEMENTS,
+            )
         self.by_id[node.id] = node
         return node.id
 
@@ -178,8 +196,12 @@ class _Lowerer:
     def eval(self, expr: ast.Expr, scope: _Scope) -> Any:
         if isinstance(expr, ast.Num):
             if isinstance(expr.value, float) and not math.isfinite(expr.value):
-                raise error("NN011", f"the number {expr.text} is too large", expr.span,
-                            fix="use a realistic size")
+                raise error(
+                    "NN011",
+                    f"the number {expr.text} is too large",
+                    expr.span,
+                    fix="use a realistic size",
+                )
             return expr.value
         if isinstance(expr, ast.Name):
             if expr.id in scope.env:
@@ -197,28 +219,50 @@ class _Lowerer:
                 value = left * right
             else:
                 if right == 0:
-                    raise error("NN007", "division by zero", expr.span, fix="divide by a non-zero value")
-                value = Fraction(left) / Fraction(right) if not (
-                    isinstance(left, float) or isinstance(right, float)) else left / right
+                    raise error(
+                        "NN007", "division by zero", expr.span, fix="divide by a non-zero value"
+                    )
+                value = (
+                    Fraction(left) / Fraction(right)
+                    if not (isinstance(left, float) or isinstance(right, float))
+                    else left / right
+                )
                 if isinstance(value, Fraction):
                     value = int(value) if value.denominator == 1 else float(value)
             if isinstance(value, int) and abs(value) > MAX_ELEMENTS**2:
-                raise error("NN011", f"the value of this expression ({value:.3e}) is too large",
-                            expr.span, fix="use a realistic size")
+                raise error(
+                    "NN011",
+                    f"the value of this expression ({value:.3e}) is too large",
+                    expr.span,
+                    fix="use a realistic size",
+                )
             if isinstance(value, float) and not math.isfinite(value):
-                raise error("NN011", "the value of this expression is too large", expr.span, fix="use a realistic size")
+                raise error(
+                    "NN011",
+                    "the value of this expression is too large",
+                    expr.span,
+                    fix="use a realistic size",
+                )
             return value
         if isinstance(expr, ast.Call):
             return expr  # evaluated by the option that accepts it (init=normal(0.02))
-        raise error("NN006", "unexpected value here", expr.span, fix="write a number, a name or an option value such as `normal(0.02)`")
+        raise error(
+            "NN006",
+            "unexpected value here",
+            expr.span,
+            fix="write a number, a name or an option value such as `normal(0.02)`",
+        )
 
     def _num(self, expr: ast.Expr, scope: _Scope) -> int | float:
         value = self.eval(expr, scope)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             if isinstance(value, ast.Symbol):
-                raise error("NN002", f"undefined parameter `{value.id}`"
-                            f"{_suggest(value.id, scope.env)}", expr.span,
-                            fix="declare it as a block parameter or write a number")
+                raise error(
+                    "NN002",
+                    f"undefined parameter `{value.id}`{_suggest(value.id, scope.env)}",
+                    expr.span,
+                    fix="declare it as a block parameter or write a number",
+                )
             raise error("NN006", "expected a number here", expr.span, fix="write a number")
         return value
 
@@ -226,53 +270,104 @@ class _Lowerer:
         where = f"`{op}` option `{opt.name}`"
         if opt.kind in ("int", "float"):
             if isinstance(value, ast.Symbol):
-                raise error("NN006", f"{where} expects a number, got `{value.id}`", span,
-                            fix=f"write a number for `{opt.name}`")
+                raise error(
+                    "NN006",
+                    f"{where} expects a number, got `{value.id}`",
+                    span,
+                    fix=f"write a number for `{opt.name}`",
+                )
             if not isinstance(value, (int, float)) or isinstance(value, bool):
-                raise error("NN006", f"{where} expects a number", span, fix=f"write a number for `{opt.name}`")
+                raise error(
+                    "NN006",
+                    f"{where} expects a number",
+                    span,
+                    fix=f"write a number for `{opt.name}`",
+                )
             if opt.kind == "int":
                 if value != int(value):
-                    raise error("NN006", f"{where} must be a whole number, got {value}", span,
-                                fix=f"round `{opt.name}` to a whole number")
+                    raise error(
+                        "NN006",
+                        f"{where} must be a whole number, got {value}",
+                        span,
+                        fix=f"round `{opt.name}` to a whole number",
+                    )
                 value = int(value)
                 if abs(value) > MAX_ELEMENTS:
-                    raise error("NN011", f"{where} = {value:,} is beyond nnlint's limit of 2^40",
-                                span, fix="use a realistic size", limit=MAX_ELEMENTS)
+                    raise error(
+                        "NN011",
+                        f"{where} = {value:,} is beyond nnlint's limit of 2^40",
+                        span,
+                        fix="use a realistic size",
+                        limit=MAX_ELEMENTS,
+                    )
             if opt.minimum is not None and value < opt.minimum:
                 bound = int(opt.minimum) if opt.kind == "int" else opt.minimum
-                raise error("NN007", f"{where} must be at least {bound}, got {value}", span,
-                            fix=f"`{opt.name}` is a size: use a positive value")
+                raise error(
+                    "NN007",
+                    f"{where} must be at least {bound}, got {value}",
+                    span,
+                    fix=f"`{opt.name}` is a size: use a positive value",
+                )
             if opt.below is not None and value >= opt.below:
-                raise error("NN007", f"{where} must be below {opt.below}, got {value}", span, fix=f"use a value below {opt.below}")
+                raise error(
+                    "NN007",
+                    f"{where} must be below {opt.below}, got {value}",
+                    span,
+                    fix=f"use a value below {opt.below}",
+                )
             return value
         if opt.kind == "bool":
             if isinstance(value, ast.Symbol) and value.id in ("true", "false"):
                 return value.id == "true"
-            raise error("NN006", f"{where} expects true or false", span, fix=f"write `{opt.name}=true` or `{opt.name}=false`")
+            raise error(
+                "NN006",
+                f"{where} expects true or false",
+                span,
+                fix=f"write `{opt.name}=true` or `{opt.name}=false`",
+            )
         if opt.kind == "symbol":  # precision
             if isinstance(value, ast.Symbol) and value.id in PRECISION_BITS:
                 return value.id
             got = f"`{value.id}`" if isinstance(value, ast.Symbol) else "a number"
-            raise error("NN006", f"{where} expects a precision ({', '.join(PRECISION_BITS)}), "
-                        f"got {got}", span, fix="use one of the listed precisions")
+            raise error(
+                "NN006",
+                f"{where} expects a precision ({', '.join(PRECISION_BITS)}), got {got}",
+                span,
+                fix="use one of the listed precisions",
+            )
         if opt.kind == "init":
-            if isinstance(value, ast.Symbol) and value.id in INIT_SCHEMES \
-                    and value.id not in ("normal", "uniform"):
+            if (
+                isinstance(value, ast.Symbol)
+                and value.id in INIT_SCHEMES
+                and value.id not in ("normal", "uniform")
+            ):
                 return Init(value.id)
-            if isinstance(value, ast.Call) and value.name in ("normal", "uniform") \
-                    and len(value.args) == 1:
+            if (
+                isinstance(value, ast.Call)
+                and value.name in ("normal", "uniform")
+                and len(value.args) == 1
+            ):
                 return Init(value.name, float(self._num(value.args[0].value, self._scope)))
-            raise error("NN006", f"{where} expects he, xavier, lecun, zeros, ones, "
-                        "normal(std) or uniform(a)", span,
-                        fix="e.g. `init=he` or `init=normal(0.02)`")
+            raise error(
+                "NN006",
+                f"{where} expects he, xavier, lecun, zeros, ones, normal(std) or uniform(a)",
+                span,
+                fix="e.g. `init=he` or `init=normal(0.02)`",
+            )
         if opt.kind == "tensor":
             if isinstance(value, ast.Symbol):
                 return value
-            raise error("NN006", f"{where} expects a tensor name", span, fix="name the tensor whose layer's weight is shared, e.g. `tie=tok`")
+            raise error(
+                "NN006",
+                f"{where} expects a tensor name",
+                span,
+                fix="name the tensor whose layer's weight is shared, e.g. `tie=tok`",
+            )
         raise AssertionError(opt.kind)  # pragma: no cover
 
-    def _options(self, layer: ast.Layer, opts: tuple[Opt, ...], scope: _Scope,
-                 positional_ok: bool = True) -> dict[str, Any]:
+    def _options(
+        self, layer: ast.Layer, opts: tuple[Opt, ...], scope: _Scope, positional_ok: bool = True
+    ) -> dict[str, Any]:
         by_name = {o.name: o for o in opts}
         positional = [o for o in opts if o.positional]
         values: dict[str, Any] = {}
@@ -282,13 +377,22 @@ class _Lowerer:
             dims = [a for a in args if a.keyword is None]
             args = tuple(a for a in args if a.keyword is not None)
             if not dims:
-                raise error("NN005", f"`{layer.name}` needs at least one dimension",
-                            layer.span, fix=f"e.g. `{layer.name}(16, -1)`")
+                raise error(
+                    "NN005",
+                    f"`{layer.name}` needs at least one dimension",
+                    layer.span,
+                    fix=f"e.g. `{layer.name}(16, -1)`",
+                )
             listed = []
             for a in dims:
                 v = self._num(a.value, scope)
                 if v != int(v):
-                    raise error("NN006", "reshape dimensions must be whole numbers", a.span, fix="write whole numbers (one may be -1)")
+                    raise error(
+                        "NN006",
+                        "reshape dimensions must be whole numbers",
+                        a.span,
+                        fix="write whole numbers (one may be -1)",
+                    )
                 listed.append(int(v))
             values[positional[0].name] = tuple(listed)
             positional = positional[1:]
@@ -296,29 +400,49 @@ class _Lowerer:
         for a in args:
             if a.keyword is None:
                 if index >= len(positional):
-                    raise error("NN005", f"`{layer.name}` takes {len(positional)} positional "
-                                f"argument{'s' if len(positional) != 1 else ''}, got more",
-                                a.span, fix=f"name the option, e.g. `{layer.name}(..., "
-                                f"{'stride=2' if 'stride' in by_name else 'bias=false'})`")
+                    raise error(
+                        "NN005",
+                        f"`{layer.name}` takes {len(positional)} positional "
+                        f"argument{'s' if len(positional) != 1 else ''}, got more",
+                        a.span,
+                        fix=f"name the option, e.g. `{layer.name}(..., "
+                        f"{'stride=2' if 'stride' in by_name else 'bias=false'})`",
+                    )
                 opt = positional[index]
                 index += 1
             else:
                 if a.keyword not in by_name:
-                    raise error("NN005", f"`{layer.name}` has no option `{a.keyword}`"
-                                f"{_suggest(a.keyword, by_name)} (options: "
-                                f"{', '.join(by_name)})", a.span, fix="use one of the listed options")
+                    raise error(
+                        "NN005",
+                        f"`{layer.name}` has no option `{a.keyword}`"
+                        f"{_suggest(a.keyword, by_name)} (options: "
+                        f"{', '.join(by_name)})",
+                        a.span,
+                        fix="use one of the listed options",
+                    )
                 opt = by_name[a.keyword]
                 if opt.name in values:
-                    raise error("NN005", f"option `{opt.name}` is given twice", a.span, fix="keep one of the two")
+                    raise error(
+                        "NN005",
+                        f"option `{opt.name}` is given twice",
+                        a.span,
+                        fix="keep one of the two",
+                    )
             spans[opt.name] = a.span
             self._scope = scope
-            values[opt.name] = self._convert(opt, self.eval(a.value, scope), a.value.span,
-                                             layer.name)
+            values[opt.name] = self._convert(
+                opt, self.eval(a.value, scope), a.value.span, layer.name
+            )
         for opt in opts:
             if opt.name not in values:
                 if opt.required:
-                    raise error("NN005", f"`{layer.name}` needs `{opt.name}`", layer.span,
-                                fix=f"write `{layer.name}({', '.join(o.name for o in opts if o.required)})`")
+                    raise error(
+                        "NN005",
+                        f"`{layer.name}` needs `{opt.name}`",
+                        layer.span,
+                        fix=f"write `{layer.name}("
+                        f"{', '.join(o.name for o in opts if o.required)})`",
+                    )
                 values[opt.name] = opt.default
         values["_spans"] = spans
         return values
@@ -330,29 +454,53 @@ class _Lowerer:
         for stmt in model.body:
             if isinstance(stmt, ast.InputDecl):
                 if stmt.name in scope.tensors:
-                    raise error("NN003", f"`{stmt.name}` is declared twice", stmt.name_span, fix="give each input its own name")
+                    raise error(
+                        "NN003",
+                        f"`{stmt.name}` is declared twice",
+                        stmt.name_span,
+                        fix="give each input its own name",
+                    )
                 if stmt.shape is None:
-                    raise error("NN005", f"model input `{stmt.name}` needs a per-sample shape, "
-                                f"e.g. `input {stmt.name}: [784]`", stmt.span, fix="declare the shape of one sample; the batch comes from `train`")
+                    raise error(
+                        "NN005",
+                        f"model input `{stmt.name}` needs a per-sample shape, "
+                        f"e.g. `input {stmt.name}: [784]`",
+                        stmt.span,
+                        fix="declare the shape of one sample; the batch comes from `train`",
+                    )
                 dims = []
                 for d in stmt.shape:
                     v = self._num(d, scope)
                     if v != int(v) or v < 1:
-                        raise error("NN007", f"input dimensions must be positive whole numbers, "
-                                    f"got {v}", d.span, fix="use positive whole sizes")
+                        raise error(
+                            "NN007",
+                            f"input dimensions must be positive whole numbers, got {v}",
+                            d.span,
+                            fix="use positive whole sizes",
+                        )
                     dims.append(int(v))
                 node = Node(stmt.name, "input", stmt.span, tuple(dims), tensor=stmt.name)
                 if stmt.name in self.by_id:
-                    raise error("NN003", f"`{stmt.name}` is declared twice", stmt.name_span, fix="give each input its own name")
+                    raise error(
+                        "NN003",
+                        f"`{stmt.name}` is declared twice",
+                        stmt.name_span,
+                        fix="give each input its own name",
+                    )
                 scope.tensors[stmt.name] = self._add(node)
                 inputs.append(node.id)
         if not inputs:
-            raise error("NN005", f"model `{model.name}` declares no input", model.name_span,
-                        fix="add a line such as `input x: [784]`")
+            raise error(
+                "NN005",
+                f"model `{model.name}` declares no input",
+                model.name_span,
+                fix="add a line such as `input x: [784]`",
+            )
         self._body(model.body, scope)
         loss_id = self._loss(scope)
-        return Lowered(model.name, self.by_id, tuple(self.by_id), dict(scope.tensors),
-                       tuple(inputs), loss_id)
+        return Lowered(
+            model.name, self.by_id, tuple(self.by_id), dict(scope.tensors), tuple(inputs), loss_id
+        )
 
     def _body(self, body: tuple[ast.Stmt, ...], scope: _Scope) -> str | None:
         """Lower the assignments of a model or block body in dependency order.
@@ -386,44 +534,79 @@ class _Lowerer:
         op = OPS.get(layer.name)
         if op is None or op.family != "merge":
             if layer.name in self.blocks or op is not None:
-                raise error("NN010", f"`{layer.name}` needs an input: write `x -> "
-                            f"{layer.name}(...)`", layer.name_span,
-                            fix="start the chain with a tensor name")
+                raise error(
+                    "NN010",
+                    f"`{layer.name}` needs an input: write `x -> {layer.name}(...)`",
+                    layer.name_span,
+                    fix="start the chain with a tensor name",
+                )
             known = [n for n, o in OPS.items() if o.family == "merge"]
-            raise error("NN004", f"unknown merge `{layer.name}`{_suggest(layer.name, known)} "
-                        f"(merges: {', '.join(known)})", layer.name_span, fix="start a chain with a tensor name or a merge such as `add(a, b)`")
+            raise error(
+                "NN004",
+                f"unknown merge `{layer.name}`{_suggest(layer.name, known)} "
+                f"(merges: {', '.join(known)})",
+                layer.name_span,
+                fix="start a chain with a tensor name or a merge such as `add(a, b)`",
+            )
         tensors = [a for a in layer.args if a.keyword is None]
         if len(tensors) < 2:
-            raise error("NN010", f"`{layer.name}` takes two or more tensor names, e.g. "
-                        f"`{layer.name}(x, y)`", layer.span, fix="name at least two tensors")
+            raise error(
+                "NN010",
+                f"`{layer.name}` takes two or more tensor names, e.g. `{layer.name}(x, y)`",
+                layer.span,
+                fix="name at least two tensors",
+            )
         inputs = []
         for a in tensors:
             if not isinstance(a.value, ast.Name):
-                raise error("NN006", f"`{layer.name}` takes tensor names", a.span, fix="pass names of tensors defined in the model")
+                raise error(
+                    "NN006",
+                    f"`{layer.name}` takes tensor names",
+                    a.span,
+                    fix="pass names of tensors defined in the model",
+                )
             inputs.append(scope.tensors[a.value.id])
         if layer.repeat is not None:
-            raise error("NN010", "a merge cannot be repeated with `*`", layer.repeat.span, fix="remove the `* N`")
-        options = self._options(attrs.evolve(layer, args=tuple(a for a in layer.args
-                                                               if a.keyword is not None)),
-                                op.all_opts(), scope)
+            raise error(
+                "NN010",
+                "a merge cannot be repeated with `*`",
+                layer.repeat.span,
+                fix="remove the `* N`",
+            )
+        options = self._options(
+            attrs.evolve(layer, args=tuple(a for a in layer.args if a.keyword is not None)),
+            op.all_opts(),
+            scope,
+        )
         return self._op_node(layer, op, inputs, _Resolved.of(options), scope, prefix)
 
-    def _step(self, layer: ast.Layer, current: str, scope: _Scope, prefix: str,
-              target: str) -> str:
+    def _step(self, layer: ast.Layer, current: str, scope: _Scope, prefix: str, target: str) -> str:
         count = 1
         if layer.repeat is not None:
             value = self._num(layer.repeat, scope)
             if value != int(value):
-                raise error("NN006", f"a repeat count must be a whole number, got {value}",
-                            layer.repeat.span, fix="repeat a whole number of times")
+                raise error(
+                    "NN006",
+                    f"a repeat count must be a whole number, got {value}",
+                    layer.repeat.span,
+                    fix="repeat a whole number of times",
+                )
             count = int(value)
             if count < 1:
-                raise error("NN007", f"a repeat count must be at least 1, got {count}",
-                            layer.repeat.span, fix="remove the layer or repeat it at least once")
+                raise error(
+                    "NN007",
+                    f"a repeat count must be at least 1, got {count}",
+                    layer.repeat.span,
+                    fix="remove the layer or repeat it at least once",
+                )
             if count > MAX_NODES:
-                raise error("NN011", f"repeat count {count:,} exceeds nnlint's limit of "
-                            f"{MAX_NODES:,} op instances", layer.repeat.span,
-                            fix="lower the repeat count", limit=MAX_NODES)
+                raise error(
+                    "NN011",
+                    f"repeat count {count:,} exceeds nnlint's limit of {MAX_NODES:,} op instances",
+                    layer.repeat.span,
+                    fix="lower the repeat count",
+                    limit=MAX_NODES,
+                )
         if layer.name in self.blocks:
             before = len(self.by_id)
             current = self._block(layer, current, scope, prefix)
@@ -431,38 +614,72 @@ class _Lowerer:
             # repeat that would pass the limit stops here, not after building 500k nodes.
             per_instance = len(self.by_id) - before
             if count > 1 and len(self.by_id) + (count - 1) * per_instance > MAX_NODES:
-                raise error("NN011", f"`{layer.name}` * {count:,} expands to {count:,} × "
-                            f"{per_instance:,} = {count * per_instance:,} op instances, beyond "
-                            f"nnlint's limit of {MAX_NODES:,}", layer.repeat.span,
-                            fix="lower the repeat count", limit=MAX_NODES,
-                            nodes=count * per_instance)
+                raise error(
+                    "NN011",
+                    f"`{layer.name}` * {count:,} expands to {count:,} × "
+                    f"{per_instance:,} = {count * per_instance:,} op instances, beyond "
+                    f"nnlint's limit of {MAX_NODES:,}",
+                    layer.repeat.span,
+                    fix="lower the repeat count",
+                    limit=MAX_NODES,
+                    nodes=count * per_instance,
+                )
             for _ in range(count - 1):
                 current = self._block(layer, current, scope, prefix)
             return current
         op = OPS.get(layer.name)
         if op is None:
             if layer.name in scope.tensors or layer.name in LOSSES:
-                hint = (f"`{layer.name}` is a tensor; use a merge such as `add({layer.name}, ...)`"
-                        if layer.name in scope.tensors else "losses go in the `train` section")
-                raise error("NN004", f"`{layer.name}` is not an op: {hint}", layer.name_span, fix="see the op catalog in the README")
+                hint = (
+                    f"`{layer.name}` is a tensor; use a merge such as `add({layer.name}, ...)`"
+                    if layer.name in scope.tensors
+                    else "losses go in the `train` section"
+                )
+                raise error(
+                    "NN004",
+                    f"`{layer.name}` is not an op: {hint}",
+                    layer.name_span,
+                    fix="see the op catalog in the README",
+                )
             known = list(OPS) + list(self.blocks)
-            raise error("NN004", f"unknown op `{layer.name}`{_suggest(layer.name, known)}",
-                        layer.name_span, fix="see the op catalog in the README")
+            raise error(
+                "NN004",
+                f"unknown op `{layer.name}`{_suggest(layer.name, known)}",
+                layer.name_span,
+                fix="see the op catalog in the README",
+            )
         if op.family == "merge":
-            raise error("NN010", f"`{layer.name}` merges named tensors: write "
-                        f"`{layer.name}(a, b)` at the start of a chain", layer.name_span, fix=f"e.g. `y = {layer.name}(a, b) -> relu`")
+            raise error(
+                "NN010",
+                f"`{layer.name}` merges named tensors: write "
+                f"`{layer.name}(a, b)` at the start of a chain",
+                layer.name_span,
+                fix=f"e.g. `y = {layer.name}(a, b) -> relu`",
+            )
         resolved = _Resolved.of(self._options(layer, op.all_opts(), scope))
         if len(self.by_id) + count > MAX_NODES:
-            raise error("NN011", f"`{layer.name}` * {count:,} takes the graph past nnlint's "
-                        f"limit of {MAX_NODES:,} op instances", layer.repeat.span,
-                        fix="lower the repeat count", limit=MAX_NODES,
-                        nodes=len(self.by_id) + count)
+            raise error(
+                "NN011",
+                f"`{layer.name}` * {count:,} takes the graph past nnlint's "
+                f"limit of {MAX_NODES:,} op instances",
+                layer.repeat.span,
+                fix="lower the repeat count",
+                limit=MAX_NODES,
+                nodes=len(self.by_id) + count,
+            )
         for _ in range(count):
             current = self._op_node(layer, op, [current], resolved, scope, prefix)
         return current
 
-    def _op_node(self, layer: ast.Layer, op, inputs: list[str], resolved: _Resolved,
-                 scope: _Scope, prefix: str) -> str:
+    def _op_node(
+        self,
+        layer: ast.Layer,
+        op,
+        inputs: list[str],
+        resolved: _Resolved,
+        scope: _Scope,
+        prefix: str,
+    ) -> str:
         """One op instance. A layer repeated with ``* N`` passes the same
         :class:`_Resolved` N times: its N nodes share one ``opts`` dict (read-only)."""
         in_nodes = [self._node(i) for i in inputs]
@@ -472,9 +689,13 @@ class _Lowerer:
         try:
             shape = op.infer(in_shapes, options)
         except ShapeError as exc:
-            raise error(exc.code, str(exc), layer.span,
-                        fix="check the sizes around this layer (`nnlint report` prints every "
-                        "shape)", shapes=[list(s) for s in in_shapes]) from None
+            raise error(
+                exc.code,
+                str(exc),
+                layer.span,
+                fix="check the sizes around this layer (`nnlint report` prints every shape)",
+                shapes=[list(s) for s in in_shapes],
+            ) from None
         if scope.overrides.get("trainable") is False:
             trainable = False
         precision = precision or scope.overrides.get("precision")
@@ -499,33 +720,54 @@ class _Lowerer:
 
     def _tie(self, ref: ast.Symbol, op, options, in_shapes, scope: _Scope, span: Span) -> str:
         if ref.id not in scope.tensors:
-            raise error("NN002", f"undefined name `{ref.id}` in `tie=`"
-                        f"{_suggest(ref.id, scope.tensors)}", span, fix="tie to a tensor defined before, e.g. the token embedding's output")
+            raise error(
+                "NN002",
+                f"undefined name `{ref.id}` in `tie=`{_suggest(ref.id, scope.tensors)}",
+                span,
+                fix="tie to a tensor defined before, e.g. the token embedding's output",
+            )
         # The layer that produced the tensor: walk back over weightless single-input ops.
         node = self._node(scope.tensors[ref.id])
         while not OPS.get(node.op) or not OPS[node.op].has_weights:
             if len(node.inputs) != 1:
-                raise error("NN013", f"`tie={ref.id}`: no layer with weights produced "
-                            f"`{ref.id}`", span, fix="tie to the output of an embedding or dense")
+                raise error(
+                    "NN013",
+                    f"`tie={ref.id}`: no layer with weights produced `{ref.id}`",
+                    span,
+                    fix="tie to the output of an embedding or dense",
+                )
             node = self._node(node.inputs[0])
         mine = _weight_shape(op.name, options, in_shapes)
         theirs = _weight_shape(node.op, node.opts, node.in_shapes)
         if mine is None or theirs is None or sorted(mine) != sorted(theirs):
-            raise error("NN013", f"`tie={ref.id}`: this {op.name}'s weight "
-                        f"{fmt_shape(mine or ())} cannot share {node.id}'s weight "
-                        f"{fmt_shape(theirs or ())}", span,
-                        fix="tied weights must have the same shape (or its transpose)")
+            raise error(
+                "NN013",
+                f"`tie={ref.id}`: this {op.name}'s weight "
+                f"{fmt_shape(mine or ())} cannot share {node.id}'s weight "
+                f"{fmt_shape(theirs or ())}",
+                span,
+                fix="tied weights must have the same shape (or its transpose)",
+            )
         return node.tie or node.id
 
     def _block(self, layer: ast.Layer, current: str, scope: _Scope, prefix: str) -> str:
         block = self.blocks[layer.name]
         if layer.name in scope.calls:
-            path = " -> ".join(scope.calls[scope.calls.index(layer.name):] + (layer.name,))
-            raise error("NN008", f"recursive block call: {path}", layer.name_span,
-                        fix="a block cannot contain itself")
+            path = " -> ".join(scope.calls[scope.calls.index(layer.name) :] + (layer.name,))
+            raise error(
+                "NN008",
+                f"recursive block call: {path}",
+                layer.name_span,
+                fix="a block cannot contain itself",
+            )
         if len(scope.calls) >= MAX_BLOCK_DEPTH:
-            raise error("NN011", f"blocks nested more than {MAX_BLOCK_DEPTH} deep",
-                        layer.name_span, fix="flatten the nesting of blocks", limit=MAX_BLOCK_DEPTH)
+            raise error(
+                "NN011",
+                f"blocks nested more than {MAX_BLOCK_DEPTH} deep",
+                layer.name_span,
+                fix="flatten the nesting of blocks",
+                limit=MAX_BLOCK_DEPTH,
+            )
         env = self._bind(block, layer, scope)
         overrides = dict(scope.overrides)
         for key in ("trainable", "precision"):
@@ -534,17 +776,31 @@ class _Lowerer:
         env.pop("__overrides__", None)
         key = (prefix, layer.name + "[]")
         self.counters[key] = self.counters.get(key, 0) + 1
-        inner = _Scope(f"{prefix}/{layer.name}[{self.counters[key]}]", env, {},
-                       scope.calls + (layer.name,), overrides)
+        inner = _Scope(
+            f"{prefix}/{layer.name}[{self.counters[key]}]",
+            env,
+            {},
+            scope.calls + (layer.name,),
+            overrides,
+        )
         block_inputs = [s for s in block.body if isinstance(s, ast.InputDecl)]
         if len(block_inputs) != 1:
-            raise error("NN010", f"block `{block.name}` must declare exactly one `input`, it "
-                        f"declares {len(block_inputs)}", block.name_span, fix="declare the block's input as `input x`")
+            raise error(
+                "NN010",
+                f"block `{block.name}` must declare exactly one `input`, it "
+                f"declares {len(block_inputs)}",
+                block.name_span,
+                fix="declare the block's input as `input x`",
+            )
         inner.tensors[block_inputs[0].name] = current
         out = self._body(block.body, inner)
         if out is None:
-            raise error("NN010", f"block `{block.name}` assigns nothing, so it has no output",
-                        block.name_span, fix="the last assignment is the block's output")
+            raise error(
+                "NN010",
+                f"block `{block.name}` assigns nothing, so it has no output",
+                block.name_span,
+                fix="the last assignment is the block's output",
+            )
         return inner.tensors[out]
 
     def _bind(self, block: ast.BlockDef, layer: ast.Layer, scope: _Scope) -> dict[str, Any]:
@@ -552,10 +808,14 @@ class _Lowerer:
         params = {p.name: p for p in block.params}
         positional = [a for a in layer.args if a.keyword is None]
         if len(positional) > len(block.params):
-            raise error("NN010", f"block `{block.name}` takes {len(block.params)} argument"
-                        f"{'s' if len(block.params) != 1 else ''} "
-                        f"({', '.join(params) or 'none'}), got {len(positional)}", layer.span,
-                        fix=f"call it as `{block.name}({', '.join(params)})`")
+            raise error(
+                "NN010",
+                f"block `{block.name}` takes {len(block.params)} argument"
+                f"{'s' if len(block.params) != 1 else ''} "
+                f"({', '.join(params) or 'none'}), got {len(positional)}",
+                layer.span,
+                fix=f"call it as `{block.name}({', '.join(params)})`",
+            )
         for p, a in zip(block.params, positional):
             env[p.name] = self.eval(a.value, scope)
         overrides = {}
@@ -564,22 +824,40 @@ class _Lowerer:
                 continue
             if a.keyword in params:
                 if a.keyword in env:
-                    raise error("NN010", f"`{a.keyword}` is given twice", a.span, fix="give each parameter once")
+                    raise error(
+                        "NN010",
+                        f"`{a.keyword}` is given twice",
+                        a.span,
+                        fix="give each parameter once",
+                    )
                 env[a.keyword] = self.eval(a.value, scope)
             elif a.keyword in ("trainable", "precision"):
-                opt = Opt("trainable", "bool") if a.keyword == "trainable" else Opt("precision",
-                                                                                    "symbol")
-                overrides[a.keyword] = self._convert(opt, self.eval(a.value, scope),
-                                                     a.value.span, block.name)
+                opt = (
+                    Opt("trainable", "bool")
+                    if a.keyword == "trainable"
+                    else Opt("precision", "symbol")
+                )
+                overrides[a.keyword] = self._convert(
+                    opt, self.eval(a.value, scope), a.value.span, block.name
+                )
             else:
-                raise error("NN010", f"block `{block.name}` has no parameter `{a.keyword}`"
-                            f"{_suggest(a.keyword, params)} (parameters: "
-                            f"{', '.join(params) or 'none'})", a.span, fix="use one of the listed parameters")
+                raise error(
+                    "NN010",
+                    f"block `{block.name}` has no parameter `{a.keyword}`"
+                    f"{_suggest(a.keyword, params)} (parameters: "
+                    f"{', '.join(params) or 'none'})",
+                    a.span,
+                    fix="use one of the listed parameters",
+                )
         for p in block.params:
             if p.name not in env:
                 if p.default is None:
-                    raise error("NN010", f"block `{block.name}` needs `{p.name}`", layer.span,
-                                fix=f"call it as `{block.name}({', '.join(params)})`")
+                    raise error(
+                        "NN010",
+                        f"block `{block.name}` needs `{p.name}`",
+                        layer.span,
+                        fix=f"call it as `{block.name}({', '.join(params)})`",
+                    )
                 env[p.name] = self.eval(p.default, _Scope("", dict(env), {}, (), {}))
         env["__overrides__"] = overrides
         return env
@@ -589,14 +867,25 @@ class _Lowerer:
         if loss is None:
             return None
         if loss.tensor not in scope.tensors:
-            raise error("NN002", f"the loss reads `{loss.tensor}`, which the model does not "
-                        f"define{_suggest(loss.tensor, scope.tensors)}", loss.tensor_span,
-                        fix="name a tensor of the model, e.g. its logits")
+            raise error(
+                "NN002",
+                f"the loss reads `{loss.tensor}`, which the model does not "
+                f"define{_suggest(loss.tensor, scope.tensors)}",
+                loss.tensor_span,
+                fix="name a tensor of the model, e.g. its logits",
+            )
         source = self._node(scope.tensors[loss.tensor])
         node = Node(
-            id=f"loss/{loss.kind}", op="loss", span=loss.span, shape=(),
-            inputs=(source.id,), in_shapes=(source.shape,), tensor="loss", loss=loss.kind,
-            reads_input=source.op == "input", opts={"source_op": source.op},
+            id=f"loss/{loss.kind}",
+            op="loss",
+            span=loss.span,
+            shape=(),
+            inputs=(source.id,),
+            in_shapes=(source.shape,),
+            tensor="loss",
+            loss=loss.kind,
+            reads_input=source.op == "input",
+            opts={"source_op": source.op},
         )
         if LOSSES[loss.kind].fuses_with == source.op:
             self.by_id[source.id] = attrs.evolve(source, fused_with_loss=True)
@@ -618,9 +907,12 @@ def _plan(body: tuple[ast.Stmt, ...], defined) -> list[ast.Assign]:
             if stmt.target in assigns or stmt.target in defined:
                 first = assigns.get(stmt.target)
                 where = f" (first on line {first.span.line})" if first else " (an input)"
-                raise error("NN003", f"`{stmt.target}` is assigned twice{where}; names are "
-                            "single-assignment", stmt.target_span,
-                            fix=f"give the new tensor its own name, e.g. `{stmt.target}2`")
+                raise error(
+                    "NN003",
+                    f"`{stmt.target}` is assigned twice{where}; names are single-assignment",
+                    stmt.target_span,
+                    fix=f"give the new tensor its own name, e.g. `{stmt.target}2`",
+                )
             assigns[stmt.target] = stmt
     # The statements' dependency graph: networkx finds the cycle (with its path) and
     # the order; ties between ready statements are broken by source order.
@@ -632,8 +924,12 @@ def _plan(body: tuple[ast.Stmt, ...], defined) -> list[ast.Assign]:
                 deps.add_edge(ref, name)
             elif ref not in defined:
                 known = list(assigns) + list(defined)
-                raise error("NN002", f"undefined name `{ref}`{_suggest(ref, known)}", span,
-                            fix="define it before use, or check the spelling")
+                raise error(
+                    "NN002",
+                    f"undefined name `{ref}`{_suggest(ref, known)}",
+                    span,
+                    fix="define it before use, or check the spelling",
+                )
     try:
         cycle = nx.find_cycle(deps)
     except nx.NetworkXNoCycle:
@@ -641,11 +937,17 @@ def _plan(body: tuple[ast.Stmt, ...], defined) -> list[ast.Assign]:
     if cycle:
         path = [u for u, _ in cycle] + [cycle[0][0]]
         stmt = assigns[path[0]]
-        raise error("NN008", f"cycle between tensors: {' -> '.join(path)}", stmt.target_span,
-                    fix="a dataflow graph has no cycles: break the loop", cycle=path)
+        raise error(
+            "NN008",
+            f"cycle between tensors: {' -> '.join(path)}",
+            stmt.target_span,
+            fix="a dataflow graph has no cycles: break the loop",
+            cycle=path,
+        )
     index = {name: i for i, name in enumerate(assigns)}
-    return [assigns[name] for name in
-            nx.lexicographical_topological_sort(deps, key=index.__getitem__)]
+    return [
+        assigns[name] for name in nx.lexicographical_topological_sort(deps, key=index.__getitem__)
+    ]
 
 
 def _weight_shape(op: str, opts, in_shapes) -> tuple[int, ...] | None:
@@ -674,17 +976,30 @@ def _references(chain: ast.Chain) -> Iterator[tuple[str, Span]]:
 def lower(spec: ast.Spec, config: Config) -> Lowered:
     """Lower the spec's model. Raises :class:`SpecError` with a located diagnostic."""
     if not spec.models:
-        raise error("NN014", "the spec defines no `model`", Span.point(1, 1),
-                    fix="add `model NAME { input x: [...] ... }`")
+        raise error(
+            "NN014",
+            "the spec defines no `model`",
+            Span.point(1, 1),
+            fix="add `model NAME { input x: [...] ... }`",
+        )
     if len(spec.models) > 1:
         second = spec.models[1]
-        raise error("NN014", f"one model per file: `{second.name}` is a second model (the first "
-                    f"is `{spec.models[0].name}`)", second.name_span,
-                    fix="move it to a file of its own")
+        raise error(
+            "NN014",
+            f"one model per file: `{second.name}` is a second model (the first "
+            f"is `{spec.models[0].name}`)",
+            second.name_span,
+            fix="move it to a file of its own",
+        )
     try:
         return _Lowerer(spec, config).lower_model(spec.models[0])
     except RecursionError:
-        raise error("NN011", "blocks nested too deeply", spec.models[0].name_span, fix="flatten the nesting of blocks") from None
+        raise error(
+            "NN011",
+            "blocks nested too deeply",
+            spec.models[0].name_span,
+            fix="flatten the nesting of blocks",
+        ) from None
 
 
 __all__ = ["MAX_ELEMENTS", "MAX_NODES", "Init", "Lowered", "Node", "SpecError", "lower"]

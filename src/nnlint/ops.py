@@ -91,7 +91,9 @@ class Cost:
     macs: int = 0  # per sample, forward
     forward_flops: int = 0  # whole batch
     backward_macs: int = 0  # per sample
-    input_grad_macs: int = 0  # per sample: the part of backward_macs that only feeds the input gradient
+    input_grad_macs: int = (
+        0  # per sample: the part of backward_macs that only feeds the input gradient
+    )
     backward_flops: int = 0  # whole batch
     cached_elements: int = 0  # whole batch: kept alive for the backward pass
     output_elements: int = 0  # per sample: newly allocated output (0 for views and in-place ops)
@@ -156,8 +158,15 @@ def register(cls: type[Op]) -> type[Op]:
     return cls
 
 
-def _linear_cost(c: Ctx, macs: int, weights: int, bias: int, bias_elems: int,
-                 input_grad_macs: int, out_elems: int) -> Cost:
+def _linear_cost(
+    c: Ctx,
+    macs: int,
+    weights: int,
+    bias: int,
+    bias_elems: int,
+    input_grad_macs: int,
+    out_elems: int,
+) -> Cost:
     """Shared accounting of a layer that is one matrix product plus a bias.
 
     Forward: 2·MACs + one add per output element for the bias [seed 000: matmul + bias].
@@ -197,8 +206,10 @@ class Dense(Op):
 
     name = "dense"
     has_weights = True
-    opts = (Opt("units", "int", positional=True, required=True, minimum=1),
-            Opt("bias", "bool", True))
+    opts = (
+        Opt("units", "int", positional=True, required=True, minimum=1),
+        Opt("bias", "bool", True),
+    )
 
     def infer(self, in_shapes, opts):
         self.check_rank(in_shapes[0])
@@ -208,8 +219,15 @@ class Dense(Op):
         n_in, n = c.x[-1], c.out_shape[-1]
         rows = numel(c.x[:-1])
         macs = rows * n_in * n
-        return _linear_cost(c, macs, n * n_in, n if c.opts["bias"] else 0, rows * n,
-                            input_grad_macs=macs, out_elems=rows * n)
+        return _linear_cost(
+            c,
+            macs,
+            n * n_in,
+            n if c.opts["bias"] else 0,
+            rows * n,
+            input_grad_macs=macs,
+            out_elems=rows * n,
+        )
 
 
 def _conv_out(size: int, k: int, stride: int, padding: int, dilation: int) -> int:
@@ -229,13 +247,15 @@ class Conv2d(Op):
     name = "conv2d"
     has_weights = True
     min_rank = max_rank = 3
-    opts = (Opt("channels", "int", positional=True, required=True, minimum=1),
-            Opt("kernel", "int", positional=True, required=True, minimum=1),
-            Opt("stride", "int", 1, minimum=1),
-            Opt("padding", "int", 0, minimum=0),
-            Opt("groups", "int", 1, minimum=1),
-            Opt("dilation", "int", 1, minimum=1),
-            Opt("bias", "bool", True))
+    opts = (
+        Opt("channels", "int", positional=True, required=True, minimum=1),
+        Opt("kernel", "int", positional=True, required=True, minimum=1),
+        Opt("stride", "int", 1, minimum=1),
+        Opt("padding", "int", 0, minimum=0),
+        Opt("groups", "int", 1, minimum=1),
+        Opt("dilation", "int", 1, minimum=1),
+        Opt("bias", "bool", True),
+    )
 
     def infer(self, in_shapes, opts):
         x = in_shapes[0]
@@ -243,13 +263,17 @@ class Conv2d(Op):
         c_in, h, w = x
         g = opts["groups"]
         if c_in % g or opts["channels"] % g:
-            raise ShapeError(f"conv2d groups={g} must divide both the input channels ({c_in}) "
-                             f"and the output channels ({opts['channels']})")
+            raise ShapeError(
+                f"conv2d groups={g} must divide both the input channels ({c_in}) "
+                f"and the output channels ({opts['channels']})"
+            )
         k, s, p, d = opts["kernel"], opts["stride"], opts["padding"], opts["dilation"]
         ho, wo = _conv_out(h, k, s, p, d), _conv_out(w, k, s, p, d)
         if ho < 1 or wo < 1:
-            raise ShapeError(f"conv2d kernel {k} (dilation {d}, padding {p}) is larger than the "
-                             f"input {fmt_shape(x)}: the output would be {ho}×{wo}")
+            raise ShapeError(
+                f"conv2d kernel {k} (dilation {d}, padding {p}) is larger than the "
+                f"input {fmt_shape(x)}: the output would be {ho}×{wo}"
+            )
         return (opts["channels"], ho, wo)
 
     def cost(self, c):
@@ -259,15 +283,24 @@ class Conv2d(Op):
         weights = c_out * (c_in // g) * k * k
         macs = weights * ho * wo
         out = c_out * ho * wo
-        return _linear_cost(c, macs, weights, c_out if c.opts["bias"] else 0, out,
-                            input_grad_macs=macs, out_elems=out)
+        return _linear_cost(
+            c,
+            macs,
+            weights,
+            c_out if c.opts["bias"] else 0,
+            out,
+            input_grad_macs=macs,
+            out_elems=out,
+        )
 
 
 class _Pool(Op):
     min_rank = max_rank = 3
-    opts = (Opt("kernel", "int", positional=True, required=True, minimum=1),
-            Opt("stride", "int", None, minimum=1),
-            Opt("padding", "int", 0, minimum=0))
+    opts = (
+        Opt("kernel", "int", positional=True, required=True, minimum=1),
+        Opt("stride", "int", None, minimum=1),
+        Opt("padding", "int", 0, minimum=0),
+    )
 
     def infer(self, in_shapes, opts):
         x = in_shapes[0]
@@ -275,8 +308,9 @@ class _Pool(Op):
         k, p = opts["kernel"], opts["padding"]
         s = opts["stride"] or k
         if 2 * p > k:
-            raise ShapeError(f"{self.name} padding {p} must be at most half the kernel {k}",
-                             code="NN007")
+            raise ShapeError(
+                f"{self.name} padding {p} must be at most half the kernel {k}", code="NN007"
+            )
         ho, wo = _conv_out(x[1], k, s, p, 1), _conv_out(x[2], k, s, p, 1)
         if ho < 1 or wo < 1:
             raise ShapeError(f"{self.name} kernel {k} is larger than the input {fmt_shape(x)}")
@@ -292,8 +326,12 @@ class MaxPool(_Pool):
 
     def cost(self, c):
         out, k = numel(c.out_shape), c.opts["kernel"]
-        return Cost(forward_flops=c.batch * out * (k * k - 1), backward_flops=c.batch * out,
-                    cached_elements=c.batch * out, output_elements=out)
+        return Cost(
+            forward_flops=c.batch * out * (k * k - 1),
+            backward_flops=c.batch * out,
+            cached_elements=c.batch * out,
+            output_elements=out,
+        )
 
 
 @register
@@ -305,8 +343,12 @@ class AvgPool(_Pool):
 
     def cost(self, c):
         out, k = numel(c.out_shape), c.opts["kernel"]
-        return Cost(forward_flops=c.batch * out * k * k, backward_flops=c.batch * out * (k * k + 1),
-                    cached_elements=c.batch * out, output_elements=out)
+        return Cost(
+            forward_flops=c.batch * out * k * k,
+            backward_flops=c.batch * out * (k * k + 1),
+            cached_elements=c.batch * out,
+            output_elements=out,
+        )
 
 
 @register
@@ -324,8 +366,12 @@ class GlobalAvgPool(Op):
 
     def cost(self, c):
         n = numel(c.x)
-        return Cost(forward_flops=c.batch * n, backward_flops=c.batch * n,
-                    cached_elements=c.batch * c.out_shape[0], output_elements=c.out_shape[0])
+        return Cost(
+            forward_flops=c.batch * n,
+            backward_flops=c.batch * n,
+            cached_elements=c.batch * c.out_shape[0],
+            output_elements=c.out_shape[0],
+        )
 
 
 def _adaptive_windows(size: int, out: int) -> int:
@@ -341,8 +387,10 @@ class AdaptiveAvgPool(Op):
 
     name = "adaptive_avgpool"
     min_rank = max_rank = 3
-    opts = (Opt("height", "int", positional=True, required=True, minimum=1),
-            Opt("width", "int", positional=True, required=True, minimum=1))
+    opts = (
+        Opt("height", "int", positional=True, required=True, minimum=1),
+        Opt("width", "int", positional=True, required=True, minimum=1),
+    )
 
     def infer(self, in_shapes, opts):
         self.check_rank(in_shapes[0])
@@ -353,8 +401,12 @@ class AdaptiveAvgPool(Op):
         _, oh, ow = c.out_shape
         work = ch * _adaptive_windows(h, oh) * _adaptive_windows(w, ow)
         out = numel(c.out_shape)
-        return Cost(forward_flops=c.batch * work, backward_flops=c.batch * work,
-                    cached_elements=c.batch * out, output_elements=out)
+        return Cost(
+            forward_flops=c.batch * work,
+            backward_flops=c.batch * work,
+            cached_elements=c.batch * out,
+            output_elements=out,
+        )
 
 
 @register
@@ -385,17 +437,21 @@ class Reshape(Op):
         if dims.count(-1) > 1:
             raise ShapeError("reshape allows at most one -1 dimension", code="NN007")
         if any(d == 0 or d < -1 for d in dims):
-            raise ShapeError(f"reshape dimensions must be positive (or one -1), got {dims}",
-                             code="NN007")
+            raise ShapeError(
+                f"reshape dimensions must be positive (or one -1), got {dims}", code="NN007"
+            )
         known = numel([d for d in dims if d != -1])
         if -1 in dims:
             if n % known:
-                raise ShapeError(f"cannot reshape {fmt_shape(in_shapes[0])} ({n} elements) "
-                                 f"to {fmt_shape(dims)}")
+                raise ShapeError(
+                    f"cannot reshape {fmt_shape(in_shapes[0])} ({n} elements) to {fmt_shape(dims)}"
+                )
             dims[dims.index(-1)] = n // known
         if numel(dims) != n:
-            raise ShapeError(f"cannot reshape {fmt_shape(in_shapes[0])} ({n} elements) to "
-                             f"{fmt_shape(dims)} ({numel(dims)} elements)")
+            raise ShapeError(
+                f"cannot reshape {fmt_shape(in_shapes[0])} ({n} elements) to "
+                f"{fmt_shape(dims)} ({numel(dims)} elements)"
+            )
         return tuple(dims)
 
     def cost(self, c):
@@ -432,9 +488,14 @@ class BatchNorm(Op):
     def cost(self, c):
         ch, n = _channels(c.x), c.batch * numel(c.x)
         forward = 7 * n + 2 * ch + 4 * ch if c.training else 4 * n
-        return Cost(params=2 * ch, buffers=2 * ch, forward_flops=forward,
-                    backward_flops=(10 if c.trainable else 7) * n,
-                    cached_elements=n + 2 * ch, output_elements=numel(c.x))
+        return Cost(
+            params=2 * ch,
+            buffers=2 * ch,
+            forward_flops=forward,
+            backward_flops=(10 if c.trainable else 7) * n,
+            cached_elements=n + 2 * ch,
+            output_elements=numel(c.x),
+        )
 
 
 @register
@@ -455,9 +516,13 @@ class LayerNorm(Op):
     def cost(self, c):
         d, e = c.x[-1], numel(c.x)
         rows = e // d
-        return Cost(params=2 * d, forward_flops=7 * c.batch * e,
-                    backward_flops=(10 if c.trainable else 7) * c.batch * e,
-                    cached_elements=c.batch * (e + 2 * rows), output_elements=e)
+        return Cost(
+            params=2 * d,
+            forward_flops=7 * c.batch * e,
+            backward_flops=(10 if c.trainable else 7) * c.batch * e,
+            cached_elements=c.batch * (e + 2 * rows),
+            output_elements=e,
+        )
 
 
 @register
@@ -475,15 +540,21 @@ class GroupNorm(Op):
         x = in_shapes[0]
         self.check_rank(x)
         if _channels(x) % opts["groups"]:
-            raise ShapeError(f"groupnorm groups={opts['groups']} must divide the {_channels(x)} "
-                             f"channels of {fmt_shape(x)}")
+            raise ShapeError(
+                f"groupnorm groups={opts['groups']} must divide the {_channels(x)} "
+                f"channels of {fmt_shape(x)}"
+            )
         return x
 
     def cost(self, c):
         e = numel(c.x)
-        return Cost(params=2 * _channels(c.x), forward_flops=7 * c.batch * e,
-                    backward_flops=(10 if c.trainable else 7) * c.batch * e,
-                    cached_elements=c.batch * (e + 2 * c.opts["groups"]), output_elements=e)
+        return Cost(
+            params=2 * _channels(c.x),
+            forward_flops=7 * c.batch * e,
+            backward_flops=(10 if c.trainable else 7) * c.batch * e,
+            cached_elements=c.batch * (e + 2 * c.opts["groups"]),
+            output_elements=e,
+        )
 
 
 @register
@@ -519,8 +590,10 @@ class Embedding(Op):
     has_weights = True
     min_rank = 0
     max_rank = 1
-    opts = (Opt("vocab", "int", positional=True, required=True, minimum=1),
-            Opt("dim", "int", positional=True, required=True, minimum=1))
+    opts = (
+        Opt("vocab", "int", positional=True, required=True, minimum=1),
+        Opt("dim", "int", positional=True, required=True, minimum=1),
+    )
 
     def infer(self, in_shapes, opts):
         self.check_rank(in_shapes[0])
@@ -529,9 +602,13 @@ class Embedding(Op):
     def cost(self, c):
         weights = c.opts["vocab"] * c.opts["dim"]
         out = numel(c.out_shape)
-        return Cost(params=weights, weight_params=weights,
-                    backward_flops=c.batch * out if c.trainable else 0,
-                    cached_elements=c.batch * out, output_elements=out)
+        return Cost(
+            params=weights,
+            weight_params=weights,
+            backward_flops=c.batch * out if c.trainable else 0,
+            cached_elements=c.batch * out,
+            output_elements=out,
+        )
 
 
 @register
@@ -559,15 +636,19 @@ class Attention(Op):
     name = "attention"
     has_weights = True
     min_rank = max_rank = 2
-    opts = (Opt("heads", "int", positional=True, required=True, minimum=1),
-            Opt("causal", "bool", False))
+    opts = (
+        Opt("heads", "int", positional=True, required=True, minimum=1),
+        Opt("causal", "bool", False),
+    )
 
     def infer(self, in_shapes, opts):
         x = in_shapes[0]
         self.check_rank(x)
         if x[1] % opts["heads"]:
-            raise ShapeError(f"attention heads={opts['heads']} must divide the model width "
-                             f"D={x[1]} of {fmt_shape(x)}")
+            raise ShapeError(
+                f"attention heads={opts['heads']} must divide the model width "
+                f"D={x[1]} of {fmt_shape(x)}"
+            )
         return x
 
     def cost(self, c):
@@ -582,11 +663,18 @@ class Attention(Op):
         hT2 = h * T * T
         forward = B * (2 * macs + 4 * T * D + hT2 + 5 * hT2 + (hT2 if c.opts["causal"] else 0))
         backward = B * (2 * backward_macs + (4 * T * D if c.trainable else 0) + 4 * hT2 + hT2)
-        return Cost(params=4 * (D * D + D), weight_params=4 * D * D, macs=macs,
-                    forward_flops=forward, backward_macs=backward_macs,
-                    input_grad_macs=input_grad, backward_flops=backward,
-                    cached_elements=B * (5 * T * D + hT2), output_elements=T * D,
-                    workspace_elements=4 * T * D + hT2)
+        return Cost(
+            params=4 * (D * D + D),
+            weight_params=4 * D * D,
+            macs=macs,
+            forward_flops=forward,
+            backward_macs=backward_macs,
+            input_grad_macs=input_grad,
+            backward_flops=backward,
+            cached_elements=B * (5 * T * D + hT2),
+            output_elements=T * D,
+            workspace_elements=4 * T * D + hT2,
+        )
 
 
 # ----------------------------------------------------------------- merges
@@ -615,8 +703,11 @@ class Add(_Merge):
 
     def cost(self, c):
         e = numel(c.out_shape)
-        return Cost(forward_flops=c.batch * e * (len(c.in_shapes) - 1),
-                    cached_elements=c.batch * e, output_elements=e)
+        return Cost(
+            forward_flops=c.batch * e * (len(c.in_shapes) - 1),
+            cached_elements=c.batch * e,
+            output_elements=e,
+        )
 
 
 @register
@@ -636,11 +727,13 @@ class Concat(_Merge):
         if axis < 0:
             axis += rank
         if not 0 <= axis < max(rank, 1):
-            raise ShapeError(f"concat axis {opts['axis']} is out of range for {fmt_shape(first)}",
-                             code="NN007")
+            raise ShapeError(
+                f"concat axis {opts['axis']} is out of range for {fmt_shape(first)}", code="NN007"
+            )
         for other in in_shapes[1:]:
-            if len(other) != rank or any(a != b for i, (a, b) in enumerate(zip(first, other))
-                                         if i != axis):
+            if len(other) != rank or any(
+                a != b for i, (a, b) in enumerate(zip(first, other)) if i != axis
+            ):
                 shapes = " and ".join(fmt_shape(s) for s in in_shapes)
                 raise ShapeError(f"concat of {shapes}: shapes differ outside axis {axis}")
         out = list(first)
@@ -661,21 +754,29 @@ class MatMul(_Merge):
 
     def infer(self, in_shapes, opts):
         if len(in_shapes) != 2:
-            raise ShapeError(f"matmul takes exactly two tensors, got {len(in_shapes)}",
-                             code="NN010")
+            raise ShapeError(
+                f"matmul takes exactly two tensors, got {len(in_shapes)}", code="NN010"
+            )
         a, b = in_shapes
         if len(a) < 2 or len(b) < 2 or a[:-2] != b[:-2] or a[-1] != b[-2]:
-            raise ShapeError(f"matmul of {fmt_shape(a)} and {fmt_shape(b)}: expected "
-                             f"[..., m, k] @ [..., k, n]")
+            raise ShapeError(
+                f"matmul of {fmt_shape(a)} and {fmt_shape(b)}: expected [..., m, k] @ [..., k, n]"
+            )
         return a[:-1] + (b[-1],)
 
     def cost(self, c):
         a = c.in_shapes[0]
         macs = numel(a) * c.out_shape[-1]
         out = numel(c.out_shape)
-        return Cost(macs=macs, forward_flops=2 * c.batch * macs, backward_macs=2 * macs,
-                    input_grad_macs=2 * macs, backward_flops=4 * c.batch * macs,
-                    cached_elements=c.batch * out, output_elements=out)
+        return Cost(
+            macs=macs,
+            forward_flops=2 * c.batch * macs,
+            backward_macs=2 * macs,
+            input_grad_macs=2 * macs,
+            backward_flops=4 * c.batch * macs,
+            cached_elements=c.batch * out,
+            output_elements=out,
+        )
 
 
 # ------------------------------------------------------------- activations
@@ -700,44 +801,107 @@ class _Activation(Op):
         n = c.batch * e
         bwd = 0 if c.fused_with_loss else self.bwd * n
         cached = n * (self.extra_cached + (0 if self.in_place else 1))
-        return Cost(forward_flops=self.fwd * n, backward_flops=bwd, cached_elements=cached,
-                    output_elements=0 if self.in_place else e)
+        return Cost(
+            forward_flops=self.fwd * n,
+            backward_flops=bwd,
+            cached_elements=cached,
+            output_elements=0 if self.in_place else e,
+        )
 
 
-def _activation(name: str, fwd: int, bwd: int, doc: str, in_place: bool = True,
-                extra_cached: int = 0, opts: tuple[Opt, ...] = ()) -> None:
-    cls = type(name.title().replace("_", ""), (_Activation,), {
-        "name": name, "fwd": fwd, "bwd": bwd, "in_place": in_place,
-        "extra_cached": extra_cached, "opts": opts, "__doc__": doc,
-    })
+def _activation(
+    name: str,
+    fwd: int,
+    bwd: int,
+    doc: str,
+    in_place: bool = True,
+    extra_cached: int = 0,
+    opts: tuple[Opt, ...] = (),
+) -> None:
+    cls = type(
+        name.title().replace("_", ""),
+        (_Activation,),
+        {
+            "name": name,
+            "fwd": fwd,
+            "bwd": bwd,
+            "in_place": in_place,
+            "extra_cached": extra_cached,
+            "opts": opts,
+            "__doc__": doc,
+        },
+    )
     register(cls)
 
 
 _activation("identity", 0, 0, "``f(z) = z``: no cost.")
-_activation("relu", 1, 1, "ReLU ``max(0, z)``: 1 FLOP forward (compare-select), 1 backward "
-            "(the mask) [seed 000; MNIST step (d)]. In place.")
+_activation(
+    "relu",
+    1,
+    1,
+    "ReLU ``max(0, z)``: 1 FLOP forward (compare-select), 1 backward "
+    "(the mask) [seed 000; MNIST step (d)]. In place.",
+)
 _activation("relu6", 2, 1, "``min(max(0, z), 6)``: 2 compares forward, 1 mask backward. In place.")
-_activation("leaky_relu", 2, 2, "Leaky ReLU (α fixed, 0.01): 2 forward, 2 backward [seed 000].",
-            opts=(Opt("alpha", "float", 0.01, positional=True),))
-_activation("elu", 4, 3, "ELU: compare, exp, subtract, scale = 4 forward; 3 backward "
-            "(the seed gives 2–4 and 2–3; nnlint takes the itemized upper ends).",
-            opts=(Opt("alpha", "float", 1.0, positional=True),))
-_activation("gelu", 14, 14, "GELU, tanh approximation: 14 FLOPs forward and backward (the upper "
-            "end of seed 000's 12–14). Needs its input z for the backward pass, so its output is "
-            "a new tensor.", in_place=False)
-_activation("silu", 5, 5, "SiLU / Swish ``z·σ(z)``: 5 forward, 5 backward; caches z and σ(z) "
-            "(64 bits per element, seed 000): a new output plus σ(z).", in_place=False,
-            extra_cached=1)
-_activation("sigmoid", 4, 2, "Sigmoid: neg, exp, add, divide = 4 forward; σ(1−σ) = 2 backward "
-            "[seed 000]. Max derivative 0.25.")
-_activation("tanh", 6, 2, "Tanh: 2 exp, sub, add, div = 6 forward; 1−tanh² = 2 backward "
-            "[seed 000].")
-_activation("log", 1, 1, "Natural logarithm: 1 FLOP (an elementary function) forward; the "
-            "derivative 1/z is one divide backward. Needs z, so its output is a new tensor.",
-            in_place=False)
-_activation("log_softmax", 3, 3, "Fused log-softmax over the class axis (as softmax): max, shift, "
-            "Σexp, log ≈ 3 "
-            "per element [seed 002]; backward ``g − softmax·Σg`` ≈ 3 per element.")
+_activation(
+    "leaky_relu",
+    2,
+    2,
+    "Leaky ReLU (α fixed, 0.01): 2 forward, 2 backward [seed 000].",
+    opts=(Opt("alpha", "float", 0.01, positional=True),),
+)
+_activation(
+    "elu",
+    4,
+    3,
+    "ELU: compare, exp, subtract, scale = 4 forward; 3 backward "
+    "(the seed gives 2–4 and 2–3; nnlint takes the itemized upper ends).",
+    opts=(Opt("alpha", "float", 1.0, positional=True),),
+)
+_activation(
+    "gelu",
+    14,
+    14,
+    "GELU, tanh approximation: 14 FLOPs forward and backward (the upper "
+    "end of seed 000's 12–14). Needs its input z for the backward pass, so its output is "
+    "a new tensor.",
+    in_place=False,
+)
+_activation(
+    "silu",
+    5,
+    5,
+    "SiLU / Swish ``z·σ(z)``: 5 forward, 5 backward; caches z and σ(z) "
+    "(64 bits per element, seed 000): a new output plus σ(z).",
+    in_place=False,
+    extra_cached=1,
+)
+_activation(
+    "sigmoid",
+    4,
+    2,
+    "Sigmoid: neg, exp, add, divide = 4 forward; σ(1−σ) = 2 backward "
+    "[seed 000]. Max derivative 0.25.",
+)
+_activation(
+    "tanh", 6, 2, "Tanh: 2 exp, sub, add, div = 6 forward; 1−tanh² = 2 backward [seed 000]."
+)
+_activation(
+    "log",
+    1,
+    1,
+    "Natural logarithm: 1 FLOP (an elementary function) forward; the "
+    "derivative 1/z is one divide backward. Needs z, so its output is a new tensor.",
+    in_place=False,
+)
+_activation(
+    "log_softmax",
+    3,
+    3,
+    "Fused log-softmax over the class axis (as softmax): max, shift, "
+    "Σexp, log ≈ 3 "
+    "per element [seed 002]; backward ``g − softmax·Σg`` ≈ 3 per element.",
+)
 
 
 @register
@@ -778,8 +942,9 @@ class PReLU(_Activation):
     def cost(self, c):
         base = super().cost(c)
         extra = c.batch * numel(c.x) if c.trainable else 0
-        return attrs.evolve(base, params=c.opts["num_parameters"],
-                            backward_flops=base.backward_flops + extra)
+        return attrs.evolve(
+            base, params=c.opts["num_parameters"], backward_flops=base.backward_flops + extra
+        )
 
 
 # ------------------------------------------------------------------ losses
@@ -804,42 +969,91 @@ class LossKind:
     fuses_with: str | None = None
 
     def forward_per_element(self, source_op: str) -> int:
-        return self.forward + (0 if source_op in self.normalized or not self.normalized
-                               else self.on_logits)
+        return self.forward + (
+            0 if source_op in self.normalized or not self.normalized else self.on_logits
+        )
 
 
 LOSSES: dict[str, LossKind] = {
     k.name: k
     for k in (
-        LossKind("cross_entropy", 2, 1,
-                 "One-hot cross-entropy. On a softmax output: 2 FLOPs per logit (log and "
-                 "negation, seed 000's MNIST table: 2·B·C) and the fused gradient ŷ−y, 1 per "
-                 "logit [seed 001]; the softmax's own backward is then not counted. On a "
-                 "log_softmax output it is the negative log-likelihood; on raw logits it "
-                 "applies a stable log-softmax itself: +3 per logit [seed 002].",
-                 normalized=("softmax", "log_softmax"), on_logits=3, fuses_with="softmax"),
-        LossKind("mse", 3, 2, "Mean squared error: subtract, square, sum ≈ 3 per element; "
-                 "gradient 2/(Bd)·(ŷ−y) = 2 per element [seed 002]."),
-        LossKind("bce", 4, 1, "Binary cross-entropy: 2 logs, 2 multiplies, sum ≈ 4 per "
-                 "element; fused with a sigmoid the gradient is ŷ−y, 1 per element [seed 002], "
-                 "and the sigmoid's own backward is not counted. On raw logits it applies the "
-                 "sigmoid itself: +4 per element.",
-                 normalized=("sigmoid",), on_logits=4, fuses_with="sigmoid"),
-        LossKind("hinge", 3, 2, "Hinge ``max(0, 1 − y·ŷ)``: 3 per element [seed 002]; "
-                 "gradient −y where the margin is violated: 2 (nnlint's count)."),
-        LossKind("huber", 4, 3, "Huber: ≈4 per element [seed 002]; gradient "
-                 "clip(ŷ−y, −δ, δ): 3 (nnlint's count)."),
-        LossKind("focal", 6, 8, "Focal loss −α(1−p)^γ·log p: ≈6 per element [seed 002]; "
-                 "gradient ≈8 (nnlint's count of the closed form)."),
-        LossKind("kl_div", 5, 2, "KL divergence: ≈5 per element [seed 001]; gradient with "
-                 "respect to log-probabilities −p: 2 (nnlint's count)."),
+        LossKind(
+            "cross_entropy",
+            2,
+            1,
+            "One-hot cross-entropy. On a softmax output: 2 FLOPs per logit (log and "
+            "negation, seed 000's MNIST table: 2·B·C) and the fused gradient ŷ−y, 1 per "
+            "logit [seed 001]; the softmax's own backward is then not counted. On a "
+            "log_softmax output it is the negative log-likelihood; on raw logits it "
+            "applies a stable log-softmax itself: +3 per logit [seed 002].",
+            normalized=("softmax", "log_softmax"),
+            on_logits=3,
+            fuses_with="softmax",
+        ),
+        LossKind(
+            "mse",
+            3,
+            2,
+            "Mean squared error: subtract, square, sum ≈ 3 per element; "
+            "gradient 2/(Bd)·(ŷ−y) = 2 per element [seed 002].",
+        ),
+        LossKind(
+            "bce",
+            4,
+            1,
+            "Binary cross-entropy: 2 logs, 2 multiplies, sum ≈ 4 per "
+            "element; fused with a sigmoid the gradient is ŷ−y, 1 per element [seed 002], "
+            "and the sigmoid's own backward is not counted. On raw logits it applies the "
+            "sigmoid itself: +4 per element.",
+            normalized=("sigmoid",),
+            on_logits=4,
+            fuses_with="sigmoid",
+        ),
+        LossKind(
+            "hinge",
+            3,
+            2,
+            "Hinge ``max(0, 1 − y·ŷ)``: 3 per element [seed 002]; "
+            "gradient −y where the margin is violated: 2 (nnlint's count).",
+        ),
+        LossKind(
+            "huber",
+            4,
+            3,
+            "Huber: ≈4 per element [seed 002]; gradient clip(ŷ−y, −δ, δ): 3 (nnlint's count).",
+        ),
+        LossKind(
+            "focal",
+            6,
+            8,
+            "Focal loss −α(1−p)^γ·log p: ≈6 per element [seed 002]; "
+            "gradient ≈8 (nnlint's count of the closed form).",
+        ),
+        LossKind(
+            "kl_div",
+            5,
+            2,
+            "KL divergence: ≈5 per element [seed 001]; gradient with "
+            "respect to log-probabilities −p: 2 (nnlint's count).",
+        ),
     )
 }
 
 # Precisions: bits per element [seed 004 §2.1].
 PRECISION_BITS: dict[str, int] = {
-    "fp64": 64, "fp32": 32, "tf32": 32, "bf16": 16, "fp16": 16, "fp8": 8,
-    "int16": 16, "int8": 8, "uint8": 8, "int4": 4, "int3": 3, "int2": 2, "int1": 1,
+    "fp64": 64,
+    "fp32": 32,
+    "tf32": 32,
+    "bf16": 16,
+    "fp16": 16,
+    "fp8": 8,
+    "int16": 16,
+    "int8": 8,
+    "uint8": 8,
+    "int4": 4,
+    "int3": 3,
+    "int2": 2,
+    "int1": 1,
 }
 
 

@@ -94,8 +94,15 @@ def _private(path: Path) -> bool:
 
 
 def _cache_key(grammar: str) -> str:
-    ident = "\0".join([grammar, repr(sorted(_LARK_OPTIONS.items())), lark.__version__,
-                        sys.version, _CACHE_FORMAT.decode()])
+    ident = "\0".join(
+        [
+            grammar,
+            repr(sorted(_LARK_OPTIONS.items())),
+            lark.__version__,
+            sys.version,
+            _CACHE_FORMAT.decode(),
+        ]
+    )
     return hashlib.sha256(ident.encode("utf-8")).hexdigest()[:40]
 
 
@@ -112,7 +119,7 @@ def _load_cached(path: Path, key: str) -> lark.Lark | None:
         parser = lark.Lark.__new__(lark.Lark)
         # Lark.load() takes no transformer; its _load() does (Lark's own cache uses it).
         return parser._load(data, transformer=_BUILDER)
-    except Exception:  # noqa: BLE001 - missing, truncated, another version: rebuild it
+    except Exception:
         return None
 
 
@@ -257,8 +264,9 @@ class ToAst(lark.Transformer):
 
     def merge(self, children):
         name, args = _items(children)
-        return ast.Layer(str(name), args.items, None, _rule_span(children), _tok_span(name),
-                         has_parens=True)
+        return ast.Layer(
+            str(name), args.items, None, _rule_span(children), _tok_span(name), has_parens=True
+        )
 
     def layer(self, children):
         items = _items(children)
@@ -272,8 +280,7 @@ class ToAst(lark.Transformer):
             else:
                 args = item.items
                 has_parens = True
-        return ast.Layer(str(name), args, repeat, _rule_span(children), _tok_span(name),
-                         has_parens)
+        return ast.Layer(str(name), args, repeat, _rule_span(children), _tok_span(name), has_parens)
 
     def args(self, children):
         return _Seq(tuple(_items(children)), _rule_span(children))
@@ -314,8 +321,9 @@ class ToAst(lark.Transformer):
 
     def call(self, children):
         name, args = children
-        return _nested(ast.Call(str(name), args.items, _rule_span(children)),
-                       [a.value for a in args.items])
+        return _nested(
+            ast.Call(str(name), args.items, _rule_span(children)), [a.value for a in args.items]
+        )
 
     def _binop(op):  # a method factory, deleted below
         def method(self, children):
@@ -341,8 +349,7 @@ class ToAst(lark.Transformer):
 
     def entry(self, children):
         key, cmp, value = children
-        return ast.Entry(str(key), str(cmp), _value(value), _rule_span(children),
-                         _tok_span(key))
+        return ast.Entry(str(key), str(cmp), _value(value), _rule_span(children), _tok_span(key))
 
     def symbol(self, children):
         tok = children[0]
@@ -396,9 +403,12 @@ def _nested(node, children):
     depths = _depths.table
     depth = 1 + max((depths.get(id(c), 0) for c in children), default=0)
     if depth > MAX_NESTING:
-        raise error("NN001", f"syntax error: expression nested more than {MAX_NESTING} levels "
-                    "deep", Span.point(node.span.line, node.span.column),
-                    fix="flatten the nested expression, list or call")
+        raise error(
+            "NN001",
+            f"syntax error: expression nested more than {MAX_NESTING} levels deep",
+            Span.point(node.span.line, node.span.column),
+            fix="flatten the nested expression, list or call",
+        )
     if depth > 1 or children:
         depths[id(node)] = depth
     return node
@@ -520,8 +530,12 @@ def _syntax_error(exc: lark.exceptions.LarkError, text: str) -> SpecError:
         expected = _describe_expected(set(exc.accepts or exc.expected))
         message = f"syntax error: unexpected {_found(token)}; expected {expected}"
         width = max(1, len(str(token))) if token.type not in ("$END", "_NL", "_ARROW") else 1
-        return error("NN001", message, Span.point(line, column, width),
-                     fix="check the statement against the language reference (README)")
+        return error(
+            "NN001",
+            message,
+            Span.point(line, column, width),
+            fix="check the statement against the language reference (README)",
+        )
     if isinstance(exc, lark.exceptions.UnexpectedCharacters):
         char = text[exc.pos_in_stream] if 0 <= exc.pos_in_stream < len(text) else ""
         shown = repr(char)
@@ -529,16 +543,27 @@ def _syntax_error(exc: lark.exceptions.LarkError, text: str) -> SpecError:
         message = f"syntax error: unexpected character {shown}"
         if expected:
             message += f"; expected {expected}"
-        return error("NN001", message, Span.point(exc.line, exc.column),
-                     fix="remove the character or check the statement against the language reference")
+        return error(
+            "NN001",
+            message,
+            Span.point(exc.line, exc.column),
+            fix="remove the character or check the statement against the language reference",
+        )
     if isinstance(exc, lark.exceptions.UnexpectedEOF):
         lines = text.splitlines() or [""]
         expected = _describe_expected(set(exc.expected or ()))
-        return error("NN001", f"syntax error: unexpected end of file; expected {expected}",
-                     Span.point(len(lines), len(lines[-1]) + 1),
-                     fix="close the open `{`, `(` or `[`")
-    return error("NN001", f"syntax error: {exc}", Span.point(1, 1),
-                 fix="check the statement against the language reference (README)")
+        return error(
+            "NN001",
+            f"syntax error: unexpected end of file; expected {expected}",
+            Span.point(len(lines), len(lines[-1]) + 1),
+            fix="close the open `{`, `(` or `[`",
+        )
+    return error(
+        "NN001",
+        f"syntax error: {exc}",
+        Span.point(1, 1),
+        fix="check the statement against the language reference (README)",
+    )
 
 
 def parse(text: str) -> tuple[ast.Spec, list[Diagnostic]]:
@@ -548,8 +573,12 @@ def parse(text: str) -> tuple[ast.Spec, list[Diagnostic]]:
     if "\x00" in text:
         line = text.count("\n", 0, text.index("\x00")) + 1
         column = text.index("\x00") - (text.rfind("\n", 0, text.index("\x00")) + 1) + 1
-        raise error("NN001", "syntax error: NUL byte in the spec (is this a binary file?)",
-                    Span.point(line, column), fix="a spec is a UTF-8 text file")
+        raise error(
+            "NN001",
+            "syntax error: NUL byte in the spec (is this a binary file?)",
+            Span.point(line, column),
+            fix="a spec is a UTF-8 text file",
+        )
     parser = _parser()
     _depths.table = {}
     try:
@@ -557,8 +586,12 @@ def parse(text: str) -> tuple[ast.Spec, list[Diagnostic]]:
     except lark.exceptions.LarkError as exc:
         raise _syntax_error(exc, text) from None
     except RecursionError:  # pragma: no cover - the LALR parser does not recurse
-        raise error("NN001", "syntax error: nested too deeply",
-                    Span.point(1, 1), fix="flatten the nested parentheses") from None
+        raise error(
+            "NN001",
+            "syntax error: nested too deeply",
+            Span.point(1, 1),
+            fix="flatten the nested parentheses",
+        ) from None
     finally:
         _depths.table = {}
     suppressions, problems = _suppressions(text)

@@ -5,8 +5,8 @@ Conventions (stated once; the README repeats them):
 * FLOPs are the layer's inference forward FLOPs at ``deploy.batch``.
 * Bytes moved = the layer's weights (and buffers) + every input tensor + its
   output tensor, at the layer's deploy precision [seed 004 §3.13: "FLOPs /
-  bytes moved"]; an embedding moves only the rows it gathers. Views (``flatten``, ``reshape``) and layers that vanish at
-  inference (``dropout``) move nothing and are skipped.
+  bytes moved"]; an embedding moves only the rows it gathers. Views (``flatten``,
+  ``reshape``) and layers that vanish at inference (``dropout``) move nothing and are skipped.
 * Arithmetic intensity = FLOPs ÷ bytes moved; the ridge point = peak FLOP/s ÷
   bandwidth at the deploy precision (dense peak, never the sparse one); below it
   a layer is memory-bound.
@@ -107,8 +107,12 @@ def _fusion(report: Report) -> dict[str, str]:
         root = host.get(src.id, src.id)
         root_op = report.lowered.node(root).op
         folds = node.op == "batchnorm" and src.op in ("conv2d", "dense")
-        joins = (op.family == "activation" and getattr(op, "in_place", False)
-                 and root_op in _HOSTS and not node.fused_with_loss)
+        joins = (
+            op.family == "activation"
+            and getattr(op, "in_place", False)
+            and root_op in _HOSTS
+            and not node.fused_with_loss
+        )
         if folds or joins:
             host[node.id] = root
     return host
@@ -117,8 +121,11 @@ def _fusion(report: Report) -> dict[str, str]:
 def _model_outputs(report: Report) -> set[str]:
     """Nodes whose output nothing but the loss reads: what the model returns."""
     read = {src for node in report.lowered.nodes() if node.op != "loss" for src in node.inputs}
-    return {node.id for node in report.lowered.nodes()
-            if node.op not in ("loss", "input") and node.id not in read}
+    return {
+        node.id
+        for node in report.lowered.nodes()
+        if node.op not in ("loss", "input") and node.id not in read
+    }
 
 
 def roofline(report: Report, target: Target) -> Roofline:
@@ -137,8 +144,9 @@ def roofline(report: Report, target: Target) -> Roofline:
             joined[key] = joined.get(key, 0) + layer.infer.forward_flops
             hosted = report.lowered.node(key)
             if layer.node.op == "batchnorm" and not hosted.opts.get("bias", True):
-                new_bias[key] = layer.node.shape[0] if len(layer.node.shape) == 3 \
-                    else layer.node.shape[-1]
+                new_bias[key] = (
+                    layer.node.shape[0] if len(layer.node.shape) == 3 else layer.node.shape[-1]
+                )
     rows = []
     param_bytes = onchip = streamed_total = 0
     arrived: set[str] = set()  # model inputs already sent to an on-chip target
@@ -150,8 +158,10 @@ def roofline(report: Report, target: Target) -> Roofline:
         node = layer.node
         if node.id in host:  # runs inside its host's kernel: no memory traffic of its own
             continue
-        weights = nbytes(layer.counted_params + layer.infer.buffers + new_bias.get(node.id, 0),
-                         layer.infer_precision)
+        weights = nbytes(
+            layer.counted_params + layer.infer.buffers + new_bias.get(node.id, 0),
+            layer.infer_precision,
+        )
         if node.op == "embedding":
             # a lookup reads only the rows it gathers, not the whole table
             weights = min(weights, nbytes(Bd * numel(node.shape), layer.infer_precision))
@@ -174,8 +184,11 @@ def roofline(report: Report, target: Target) -> Roofline:
                 if origin.op == "input" and origin.id not in arrived:
                     arrived.add(origin.id)
                     inputs += nbytes(Bd * numel(shape), layer.infer_precision)
-            outputs = sum(nbytes(Bd * numel(report.lowered.node(n).shape), layer.infer_precision)
-                          for n in group.get(node.id, (node.id,)) if n in model_outputs)
+            outputs = sum(
+                nbytes(Bd * numel(report.lowered.node(n).shape), layer.infer_precision)
+                for n in group.get(node.id, (node.id,))
+                if n in model_outputs
+            )
             moved = streamed + inputs + outputs
         else:
             io = sum(nbytes(Bd * numel(s), layer.infer_precision) for s in node.in_shapes)
@@ -192,8 +205,14 @@ def roofline(report: Report, target: Target) -> Roofline:
         rows.append(LayerRoof(node.id, flops, moved, weights, streamed, intensity, bound, time_s))
     total_time = sum(r.time_s for r in rows) if peak else None
     return Roofline(
-        target=target, precision=precision, peak=peak, bandwidth=bandwidth,
-        ridge_point=(peak / bandwidth) if peak else None, layers=tuple(rows),
-        time_s=total_time, param_bytes=param_bytes, onchip_param_bytes=onchip,
+        target=target,
+        precision=precision,
+        peak=peak,
+        bandwidth=bandwidth,
+        ridge_point=(peak / bandwidth) if peak else None,
+        layers=tuple(rows),
+        time_s=total_time,
+        param_bytes=param_bytes,
+        onchip_param_bytes=onchip,
         streamed_param_bytes=streamed_total,
     )

@@ -19,8 +19,17 @@ from nnlint.ops import LOSSES, PRECISION_BITS
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw")
 
-BYTE_UNITS = {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
-              "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}
+BYTE_UNITS = {
+    "B": 1,
+    "KB": 10**3,
+    "MB": 10**6,
+    "GB": 10**9,
+    "TB": 10**12,
+    "KiB": 2**10,
+    "MiB": 2**20,
+    "GiB": 2**30,
+    "TiB": 2**40,
+}
 TIME_UNITS = {"us": Fraction(1, 10**6), "ms": Fraction(1, 10**3), "s": Fraction(1)}
 
 # budget key -> (what it measures, unit kind): "count", "bytes" or "seconds".
@@ -122,8 +131,12 @@ def _number(value: ast.Expr) -> int | float | Fraction:
     except (OverflowError, ValueError):  # int too large for a float, inf in a Fraction
         finite = False
     if not finite:
-        raise _Bad("this value is too large" if not isinstance(value, ast.Num)
-                   else f"the number {value.text} is too large", value.span)
+        raise _Bad(
+            "this value is too large"
+            if not isinstance(value, ast.Num)
+            else f"the number {value.text} is too large",
+            value.span,
+        )
     return result
 
 
@@ -174,22 +187,35 @@ def _positive_int(value: ast.Expr, what: str) -> int:
 
 def _symbol(value: ast.Expr, what: str, choices) -> str:
     if not isinstance(value, ast.Symbol):
-        raise _Bad(f"{what} must be one of {', '.join(choices)}; got {_describe(value)}",
-                   value.span)
+        raise _Bad(
+            f"{what} must be one of {', '.join(choices)}; got {_describe(value)}", value.span
+        )
     if value.id not in choices:
-        raise _Bad(f"unknown {what} `{value.id}`{_suggest(value.id, choices)} "
-                   f"(known: {', '.join(choices)})", value.span)
+        raise _Bad(
+            f"unknown {what} `{value.id}`{_suggest(value.id, choices)} "
+            f"(known: {', '.join(choices)})",
+            value.span,
+        )
     return value.id
 
 
 def _loss(value: ast.Expr) -> LossSpec:
-    if not isinstance(value, ast.Call) or len(value.args) != 1 \
-            or not isinstance(value.args[0].value, ast.Symbol):
-        raise _Bad("loss must name the tensor it reads, e.g. `cross_entropy(probs)`",
-                   value.span, fix="write the loss as `kind(tensor)`")
+    if (
+        not isinstance(value, ast.Call)
+        or len(value.args) != 1
+        or not isinstance(value.args[0].value, ast.Symbol)
+    ):
+        raise _Bad(
+            "loss must name the tensor it reads, e.g. `cross_entropy(probs)`",
+            value.span,
+            fix="write the loss as `kind(tensor)`",
+        )
     if value.name not in LOSSES:
-        raise _Bad(f"unknown loss `{value.name}`{_suggest(value.name, LOSSES)} "
-                   f"(known: {', '.join(LOSSES)})", value.span)
+        raise _Bad(
+            f"unknown loss `{value.name}`{_suggest(value.name, LOSSES)} "
+            f"(known: {', '.join(LOSSES)})",
+            value.span,
+        )
     arg = value.args[0].value
     return LossSpec(value.name, arg.id, value.span, arg.span)
 
@@ -197,8 +223,10 @@ def _loss(value: ast.Expr) -> LossSpec:
 def _train(section: ast.Section) -> TrainConfig:
     values: dict[str, Any] = {}
     spans: dict[str, Span] = {}
-    for e in _entries(section, {"batch", "precision", "optimizer", "loss", "samples", "epochs",
-                                "lr", "weight_decay"}):
+    for e in _entries(
+        section,
+        {"batch", "precision", "optimizer", "loss", "samples", "epochs", "lr", "weight_decay"},
+    ):
         spans[e.key] = e.span
         if e.key == "batch":
             values["batch"] = _positive_int(e.value, "batch")
@@ -226,13 +254,16 @@ def _data(section: ast.Section) -> DataConfig:
         if e.key == "classes":
             values["classes"] = _positive_int(e.value, "classes")
         elif e.key == "metric":
-            values["metric"] = _symbol(e.value, "metric",
-                                       ("accuracy", "balanced_accuracy", "f1", "auc", "precision",
-                                        "recall", "loss"))
+            values["metric"] = _symbol(
+                e.value,
+                "metric",
+                ("accuracy", "balanced_accuracy", "f1", "auc", "precision", "recall", "loss"),
+            )
         else:
             if not isinstance(e.value, ast.ListValue) or not e.value.items:
-                raise _Bad("counts must be a list of examples per class, e.g. [990, 10]",
-                           e.value.span)
+                raise _Bad(
+                    "counts must be a list of examples per class, e.g. [990, 10]", e.value.span
+                )
             counts = []
             for item in e.value.items:
                 n = _number(item)
@@ -243,8 +274,10 @@ def _data(section: ast.Section) -> DataConfig:
                 raise _Bad("counts are all zero", e.value.span)
             values["counts"] = tuple(counts)
     if "classes" in values and "counts" in values and len(values["counts"]) != values["classes"]:
-        raise _Bad(f"counts lists {len(values['counts'])} classes but classes = "
-                   f"{values['classes']}", spans["counts"])
+        raise _Bad(
+            f"counts lists {len(values['counts'])} classes but classes = {values['classes']}",
+            spans["counts"],
+        )
     return DataConfig(spans=spans, **values)
 
 
@@ -255,8 +288,10 @@ def _deploy(section: ast.Section) -> DeployConfig:
         spans[e.key] = e.span
         if e.key == "target":
             if not isinstance(e.value, ast.Symbol):
-                raise _Bad(f"target must be a target id such as `edge-tpu`, got "
-                           f"{_describe(e.value)}", e.value.span)
+                raise _Bad(
+                    f"target must be a target id such as `edge-tpu`, got {_describe(e.value)}",
+                    e.value.span,
+                )
             values["target"] = e.value.id  # checked against the profiles by the driver
         elif e.key == "batch":
             values["batch"] = _positive_int(e.value, "batch")
@@ -271,8 +306,9 @@ def _budget(section: ast.Section) -> tuple[BudgetLine, ...]:
         what, kind = BUDGET_KEYS[e.key]
         value = e.value
         unit = value.unit if isinstance(value, ast.Num) else None
-        if isinstance(value, ast.Num) and not (math.isfinite(value.value)
-                                               and abs(value.value) <= _MAX_VALUE):
+        if isinstance(value, ast.Num) and not (
+            math.isfinite(value.value) and abs(value.value) <= _MAX_VALUE
+        ):
             raise _Bad(f"the number {value.text} is too large", value.span)
         if kind == "bytes":
             if unit is None and isinstance(value, ast.Num):
@@ -301,16 +337,25 @@ def _entries(section: ast.Section, known: set[str], comparisons=("=",)):
     seen: dict[str, ast.Entry] = {}
     for e in section.entries:
         if e.key not in known:
-            raise _Bad(f"unknown key `{e.key}` in `{section.kind}`{_suggest(e.key, known)} "
-                       f"(known: {', '.join(sorted(known))})", e.key_span)
+            raise _Bad(
+                f"unknown key `{e.key}` in `{section.kind}`{_suggest(e.key, known)} "
+                f"(known: {', '.join(sorted(known))})",
+                e.key_span,
+            )
         if e.key in seen:
-            raise _Bad(f"`{e.key}` is set twice in `{section.kind}` (first on line "
-                       f"{seen[e.key].span.line})", e.key_span)
+            raise _Bad(
+                f"`{e.key}` is set twice in `{section.kind}` (first on line "
+                f"{seen[e.key].span.line})",
+                e.key_span,
+            )
         if e.cmp not in comparisons:
             want = " or ".join(f"`{c}`" for c in comparisons)
             raise _Bad(f"`{section.kind}` entries use {want}, not `{e.cmp}`", e.span)
-        if isinstance(e.value, ast.Num) and isinstance(e.value.value, float) \
-                and e.value.value != e.value.value:
+        if (
+            isinstance(e.value, ast.Num)
+            and isinstance(e.value.value, float)
+            and e.value.value != e.value.value
+        ):
             raise _Bad("not a number", e.value.span)
         seen[e.key] = e
         yield e
@@ -325,21 +370,31 @@ def read_config(spec: ast.Spec) -> tuple[Config, list[Diagnostic]]:
     readers = {"train": _train, "data": _data, "deploy": _deploy, "budget": _budget}
     for section in spec.sections:
         if section.kind in seen:
-            diagnostics.append(Diagnostic(
-                "NN012", Severity.ERROR,
-                f"a second `{section.kind}` section (the first is on line "
-                f"{seen[section.kind].span.line})", Span.point(section.span.line,
-                                                               section.span.column,
-                                                               len(section.kind)),
-                fix=f"merge the two `{section.kind}` sections"))
+            diagnostics.append(
+                Diagnostic(
+                    "NN012",
+                    Severity.ERROR,
+                    f"a second `{section.kind}` section (the first is on line "
+                    f"{seen[section.kind].span.line})",
+                    Span.point(section.span.line, section.span.column, len(section.kind)),
+                    fix=f"merge the two `{section.kind}` sections",
+                )
+            )
             continue
         seen[section.kind] = section
         try:
             parts[section.kind] = readers[section.kind](section)
         except _Bad as bad:
-            diagnostics.append(Diagnostic("NN012", Severity.ERROR, bad.message, bad.span,
-                                          fix=bad.fix or f"see the `{section.kind}` keys in the "
-                                          "README's language reference"))
+            diagnostics.append(
+                Diagnostic(
+                    "NN012",
+                    Severity.ERROR,
+                    bad.message,
+                    bad.span,
+                    fix=bad.fix
+                    or f"see the `{section.kind}` keys in the README's language reference",
+                )
+            )
     config = Config(
         train=parts.get("train", TrainConfig()),
         data=parts.get("data", DataConfig()),

@@ -19,8 +19,9 @@ __all__ = ["CONVENTIONS", "format_table", "report_text", "rules_text", "targets_
 CONVENTIONS = "1 MAC = 2 FLOPs, backward counts every layer's input gradient (seed 000)"
 
 
-def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]],
-                 right: Sequence[bool]) -> str:
+def format_table(
+    headers: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[bool]
+) -> str:
     """Columns two spaces apart, a dashed rule under the header; ``right`` aligns numbers."""
     widths = [max([len(h), *(len(row[i]) for row in rows)]) for i, h in enumerate(headers)]
 
@@ -52,8 +53,16 @@ def report_text(analysis, path: str) -> str:
 
 def _layer_table(analysis) -> str:
     roof = analysis.roofline
-    headers = ["layer", "op", "output shape", "params", "MACs", "forward FLOPs",
-               "backward FLOPs", "activation bytes"]
+    headers = [
+        "layer",
+        "op",
+        "output shape",
+        "params",
+        "MACs",
+        "forward FLOPs",
+        "backward FLOPs",
+        "activation bytes",
+    ]
     right = [False, False, False, True, True, True, True, True]
     if roof is not None:
         headers += ["FLOP/byte", "bound", "latency"]
@@ -92,8 +101,11 @@ def _totals(analysis) -> str:
     roof = analysis.roofline
     B, Bd = t.train_batch, t.deploy_batch
     lines: list[tuple[str, str]] = [
-        ("parameters", f"{fmt_count(t.params)}: trainable {fmt_int(t.trainable_params)}, "
-                       f"frozen {fmt_int(t.frozen_params)}"),
+        (
+            "parameters",
+            f"{fmt_count(t.params)}: trainable {fmt_int(t.trainable_params)}, "
+            f"frozen {fmt_int(t.frozen_params)}",
+        ),
         ("MACs per sample", fmt_count(t.macs)),
         (f"forward FLOPs (batch {B})", fmt_count(t.forward_flops)),
         (f"backward FLOPs (batch {B})", fmt_count(t.backward_flops)),
@@ -112,12 +124,20 @@ def _totals(analysis) -> str:
         (f"inference FLOPs (batch {Bd})", fmt_count(t.inference_flops)),
     ]
     if roof is not None:
-        ridge = ("n/a" if roof.ridge_point is None
-                 else f"{roof.ridge_point:,.1f} FLOP/byte at {roof.precision}")
-        latency = ("n/a: no peak at " + roof.precision if roof.time_s is None
-                   else f"{_latency(roof.time_s)} ({roof.time_s:.6g} s)")
-        lines += [(f"ridge point ({roof.target.id})", ridge),
-                  (f"estimated latency (batch {Bd})", latency)]
+        ridge = (
+            "n/a"
+            if roof.ridge_point is None
+            else f"{roof.ridge_point:,.1f} FLOP/byte at {roof.precision}"
+        )
+        latency = (
+            "n/a: no peak at " + roof.precision
+            if roof.time_s is None
+            else f"{_latency(roof.time_s)} ({roof.time_s:.6g} s)"
+        )
+        lines += [
+            (f"ridge point ({roof.target.id})", ridge),
+            (f"estimated latency (batch {Bd})", latency),
+        ]
     width = max(len(label) for label, _ in lines)
     return "\n".join(["totals", *(f"  {label.ljust(width)}  {value}" for label, value in lines)])
 
@@ -127,14 +147,17 @@ def _totals(analysis) -> str:
 
 def rules_text(metas: Mapping[str, RuleMeta]) -> str:
     rows = [[m.code, m.name, m.family, str(m.severity), m.summary] for m in metas.values()]
-    return format_table(["code", "name", "family", "severity", "summary"], rows,
-                        [False] * 5)
+    return format_table(["code", "name", "family", "severity", "summary"], rows, [False] * 5)
 
 
 def rule_page(meta: RuleMeta, options: Mapping[str, object] | None = None) -> str:
     """``nnlint rule CODE``: ruff's page header, then the rule's own doc."""
-    lines = [f"# {meta.name} ({meta.code})", "",
-             f"Family: {meta.family}. Default severity: {meta.severity}.", ""]
+    lines = [
+        f"# {meta.name} ({meta.code})",
+        "",
+        f"Family: {meta.family}. Default severity: {meta.severity}.",
+        "",
+    ]
     if options:
         shown = ", ".join(f"{name} = {value!r}" for name, value in options.items())
         lines += [f"Thresholds (config `thresholds.{meta.code}`): {shown}.", ""]
@@ -160,20 +183,29 @@ def _rate(value: float) -> str:
 
 
 def targets_text(targets: Mapping[str, Target]) -> str:
-    headers = ["id", "name", "memory", "bandwidth", "dense peak (FLOP/s, op/s)",
-               "ridge point", "power"]
+    headers = [
+        "id",
+        "name",
+        "memory",
+        "bandwidth",
+        "dense peak (FLOP/s, op/s)",
+        "ridge point",
+        "power",
+    ]
     rows = []
     for target in sorted(targets.values(), key=lambda t: t.id):
         peaks = " · ".join(f"{p} {_rate(target.peak[p])}" for p in PRECISIONS if p in target.peak)
         best = best_precision(target)
         ridge = target.ridge_point(best) if best else None
-        rows.append([
-            target.id,
-            target.name,
-            fmt_bytes(target.memory_bytes),
-            f"{_rate(target.bandwidth)}B/s",
-            peaks,
-            f"{ridge:,.1f} FLOP/B ({best})" if ridge is not None else "n/a",
-            f"{target.power_w:g} W",
-        ])
+        rows.append(
+            [
+                target.id,
+                target.name,
+                fmt_bytes(target.memory_bytes),
+                f"{_rate(target.bandwidth)}B/s",
+                peaks,
+                f"{ridge:,.1f} FLOP/B ({best})" if ridge is not None else "n/a",
+                f"{target.power_w:g} W",
+            ]
+        )
     return format_table(headers, rows, [False, False, True, True, False, True, True])

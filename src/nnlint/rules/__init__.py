@@ -45,9 +45,14 @@ def lookup(code_or_name: str) -> RuleMeta | None:
     return None
 
 
-def run_rules(report: Report, target: Target | None, roofline: Roofline | None,
-              selected: Iterable[str], thresholds: Mapping[str, Mapping[str, Any]],
-              target_span: Span | None = None) -> list[Diagnostic]:
+def run_rules(
+    report: Report,
+    target: Target | None,
+    roofline: Roofline | None,
+    selected: Iterable[str],
+    thresholds: Mapping[str, Mapping[str, Any]],
+    target_span: Span | None = None,
+) -> list[Diagnostic]:
     defaults = default_thresholds()
     found: list[Diagnostic] = []
     for code in selected:

@@ -73,8 +73,14 @@ class Rule(abc.ABC):
 
     @classmethod
     def meta(cls) -> RuleMeta:
-        return RuleMeta(cls.code, cls.name, cls.family, cls.severity, cls.summary,
-                        inspect.cleandoc(cls.__doc__ or cls.summary))
+        return RuleMeta(
+            cls.code,
+            cls.name,
+            cls.family,
+            cls.severity,
+            cls.summary,
+            inspect.cleandoc(cls.__doc__ or cls.summary),
+        )
 
 
 REGISTRY: dict[str, Rule] = {}

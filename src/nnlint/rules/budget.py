@@ -89,7 +89,10 @@ class BudgetExceeded(Rule):
                 f"({_show(kind, limit)}) by {_show(kind, over)} ({pct:.1f}%)",
                 line.span,
                 fix=f"reduce the {what} or raise the budget",
-                key=line.key, value=_plain(value), limit=_plain(limit), margin=_plain(-over),
+                key=line.key,
+                value=_plain(value),
+                limit=_plain(limit),
+                margin=_plain(-over),
                 unit=kind,
             )
 
@@ -136,11 +139,18 @@ class BudgetUnverifiable(Rule):
                 why = "no target is set (deploy.target or --target)"
                 fix = "set `target` in the `deploy` section"
             else:
-                why = (f"{ctx.target.id} has no {ctx.totals.deploy_precision} arithmetic "
-                       f"(it runs {', '.join(sorted(ctx.target.precisions))})")
+                why = (
+                    f"{ctx.target.id} has no {ctx.totals.deploy_precision} arithmetic "
+                    f"(it runs {', '.join(sorted(ctx.target.precisions))})"
+                )
                 fix = "deploy at a precision the target runs"
-            yield self.diag(f"cannot check `latency <= {line.text}`: {why}", line.span, fix=fix,
-                            key=line.key, limit=_plain(line.limit))
+            yield self.diag(
+                f"cannot check `latency <= {line.text}`: {why}",
+                line.span,
+                fix=fix,
+                key=line.key,
+                limit=_plain(line.limit),
+            )
 
 
 def _within(value, line: BudgetLine) -> bool:

@@ -83,25 +83,43 @@ class ClassImbalance(Rule):
         small = min(range(len(counts)), key=lambda i: counts[i])
         largest, smallest = counts[big], counts[small]
         baseline = largest / total
-        rest = (f"catches none of class {small}" if len(counts) == 2
-                else f"gets every example of the other {len(counts) - 1} classes wrong")
-        sizes = (f"(largest: class {big}, {fmt_int(largest)} examples; smallest: class {small}, "
-                 f"{fmt_int(smallest)} of {fmt_int(total)})")
-        fix = ("train with `focal(...)`, class weights or resampling, and set `metric = "
-               "balanced_accuracy` (or f1, auc) in `data`")
-        data_figures = {"majority_class": big, "minority_class": small,
-                        "majority_accuracy": baseline, "counts": list(counts), "total": total}
+        rest = (
+            f"catches none of class {small}"
+            if len(counts) == 2
+            else f"gets every example of the other {len(counts) - 1} classes wrong"
+        )
+        sizes = (
+            f"(largest: class {big}, {fmt_int(largest)} examples; smallest: class {small}, "
+            f"{fmt_int(smallest)} of {fmt_int(total)})"
+        )
+        fix = (
+            "train with `focal(...)`, class weights or resampling, and set `metric = "
+            "balanced_accuracy` (or f1, auc) in `data`"
+        )
+        data_figures = {
+            "majority_class": big,
+            "minority_class": small,
+            "majority_accuracy": baseline,
+            "counts": list(counts),
+            "total": total,
+        }
         if smallest == 0:  # no loss or metric can make up for a class that is never seen
             empty = [i for i, n in enumerate(counts) if n == 0]
-            which = (f"class {empty[0]} has" if len(empty) == 1
-                     else f"classes {', '.join(map(str, empty))} have")
+            which = (
+                f"class {empty[0]} has"
+                if len(empty) == 1
+                else f"classes {', '.join(map(str, empty))} have"
+            )
             yield self.diag(
                 f"{which} no training examples {sizes}: the model never sees "
                 f"{'it' if len(empty) == 1 else 'them'} and always predicting class {big} is "
                 f"already {100 * baseline:.1f}% accurate",
                 data.spans["counts"],
                 fix="collect examples of every class, or drop the empty ones from `classes`",
-                ratio=None, empty_classes=empty, **data_figures)
+                ratio=None,
+                empty_classes=empty,
+                **data_figures,
+            )
             return
         loss = ctx.config.train.loss
         if data.metric in BALANCED_METRICS or (loss is not None and loss.kind in BALANCED_LOSSES):
@@ -110,13 +128,19 @@ class ClassImbalance(Rule):
         ratio = largest / smallest
         if ratio < need:
             return
-        metric = (f"data.metric = {data.metric}" if data.metric
-                  else "plain accuracy (no data.metric)")
+        metric = (
+            f"data.metric = {data.metric}" if data.metric else "plain accuracy (no data.metric)"
+        )
         shown = f"{ratio:,.0f}" if ratio >= 100 else f"{ratio:.3g}"
         yield self.diag(
             f"the classes are imbalanced {shown}:1 {sizes}: always predicting class {big} "
             f"is already {100 * baseline:.1f}% accurate and {rest}; scored by {metric}",
-            data.spans["counts"], fix=fix, ratio=ratio, min_ratio=need, **data_figures)
+            data.spans["counts"],
+            fix=fix,
+            ratio=ratio,
+            min_ratio=need,
+            **data_figures,
+        )
 
 
 def _width_source(lowered: Lowered, node: Node) -> Node:
@@ -189,21 +213,32 @@ class OutputWidthMismatch(Rule):
             return
         source = _width_source(lowered, out)
         name = out.tensor or out.id
-        setter = (f"set by {label(source)}" if source.op != "input"
-                  else f"the model input `{source.id}` (line {source.span.line})")
+        setter = (
+            f"set by {label(source)}"
+            if source.op != "input"
+            else f"the model input `{source.id}` (line {source.span.line})"
+        )
         if width < classes:
-            effect = (f"labels {width}…{classes - 1} have no output"
-                      if classes - width > 1 else f"label {classes - 1} has no output")
+            effect = (
+                f"labels {width}…{classes - 1} have no output"
+                if classes - width > 1
+                else f"label {classes - 1} has no output"
+            )
         else:
-            effect = (f"{width - classes} output{'s' if width - classes != 1 else ''} never "
-                      f"match{'es' if width - classes == 1 else ''} a label")
+            effect = (
+                f"{width - classes} output{'s' if width - classes != 1 else ''} never "
+                f"match{'es' if width - classes == 1 else ''} a label"
+            )
         yield self.diag(
             f"`{name}`, {reader}, has {fmt_int(width)} output"
             f"{'s' if width != 1 else ''} ({fmt_shape(out.shape)}, {setter}) but "
             f"data.classes = {fmt_int(classes)}: {effect}",
             source.span,
             fix=_fix(source, classes),
-            width=width, classes=classes, output=out.id, layer=source.id,
+            width=width,
+            classes=classes,
+            output=out.id,
+            layer=source.id,
         )
 
 
@@ -211,8 +246,10 @@ def _fix(source: Node, classes: int) -> str:
     if source.op == "dense":
         return f"make the output layer `dense({classes})`, or correct data.classes"
     if source.op == "conv2d":
-        return (f"make the output layer `conv2d({classes}, {source.opts['kernel']}, …)`, or "
-                f"correct data.classes")
+        return (
+            f"make the output layer `conv2d({classes}, {source.opts['kernel']}, …)`, or "
+            f"correct data.classes"
+        )
     return f"give the output {classes} units (one per class), or correct data.classes"
 
 

@@ -38,8 +38,11 @@ def trains_on(target: Target) -> bool:
 
 def whole_model_span(ctx: RuleContext) -> Span:
     """``deploy.target`` when the active target is the one the spec names, else the model."""
-    if (ctx.target_span is not None and ctx.target is not None
-            and ctx.config.deploy.target == ctx.target.id):
+    if (
+        ctx.target_span is not None
+        and ctx.target is not None
+        and ctx.config.deploy.target == ctx.target.id
+    ):
         return ctx.target_span
     return ctx.model_span
 
@@ -57,8 +60,9 @@ def fmt_size(n: int) -> str:
 def _at_train_batch(report: Report, batch: int) -> Report:
     """The same lowered model analysed at another training batch."""
     config = report.config
-    return analyze(report.lowered, attrs.evolve(config, train=attrs.evolve(config.train,
-                                                                            batch=batch)))
+    return analyze(
+        report.lowered, attrs.evolve(config, train=attrs.evolve(config.train, batch=batch))
+    )
 
 
 def _largest_fitting(fits, guess: int) -> int:
@@ -75,9 +79,9 @@ def peak_inference_activation_bytes(report: Report, batch: int) -> int:
     Execution order; each newly allocated tensor is live from the op that writes it
     until its last reader has run (views and in-place ops share their input's
     buffer). An op's workspace (attention: Q, K, V, the ``batch·h·T²`` scores and the
-    context) is live while it runs. This is the reuse a runtime's memory planner does (seed 004 §inference:
-    "a buffer can be reused once the next layer has consumed it"); the cost report's
-    ``inference_memory_bytes`` keeps every tensor and is an upper bound.
+    context) is live while it runs. This is the reuse a runtime's memory planner does
+    (seed 004 §inference: "a buffer can be reused once the next layer has consumed
+    it"); the cost report's ``inference_memory_bytes`` keeps every tensor and is an upper bound.
     """
     owner: dict[str, str] = {}
     size: dict[str, int] = {}
@@ -198,47 +202,73 @@ class TrainMemoryExceedsTarget(Rule):
         guess = (memory - fixed) // per_sample if per_sample and memory > fixed else 0
         max_batch = _largest_fitting(
             lambda b: _at_train_batch(ctx.report, b).totals.train_memory_bytes <= memory,
-            min(guess, t.train_batch - 1))
+            min(guess, t.train_batch - 1),
+        )
         opt = t.optimizer
-        breakdown = (f"parameters {fmt_bytes(t.param_bytes)} + gradients {fmt_bytes(t.grad_bytes)}"
-                     f" + {opt} state {fmt_bytes(t.optimizer_bytes)} + cached activations "
-                     f"{fmt_bytes(t.activation_bytes)} + buffers {fmt_bytes(t.buffer_bytes)}")
-        head = (f"training at batch {t.train_batch} ({t.train_precision}, {opt}) needs "
-                f"{fmt_size(t.train_memory_bytes)}, more than the {fmt_size(memory)} of "
-                f"{target.id}: {breakdown}")
+        breakdown = (
+            f"parameters {fmt_bytes(t.param_bytes)} + gradients {fmt_bytes(t.grad_bytes)}"
+            f" + {opt} state {fmt_bytes(t.optimizer_bytes)} + cached activations "
+            f"{fmt_bytes(t.activation_bytes)} + buffers {fmt_bytes(t.buffer_bytes)}"
+        )
+        head = (
+            f"training at batch {t.train_batch} ({t.train_precision}, {opt}) needs "
+            f"{fmt_size(t.train_memory_bytes)}, more than the {fmt_size(memory)} of "
+            f"{target.id}: {breakdown}"
+        )
         per_param = _per_param(state, t.params)
         if max_batch >= 1:
-            tail = (f"; the largest training batch that fits is {max_batch} "
-                    f"(fixed terms {fmt_bytes(fixed)}, activations {fmt_bytes(per_sample)} "
-                    f"per sample)")
+            tail = (
+                f"; the largest training batch that fits is {max_batch} "
+                f"(fixed terms {fmt_bytes(fixed)}, activations {fmt_bytes(per_sample)} "
+                f"per sample)"
+            )
             steps = -(-t.train_batch // max_batch)
-            fix = (f"set train.batch to {max_batch} or less (accumulate gradients over "
-                   f"{steps} micro-batches to keep an effective batch of {t.train_batch}), "
-                   f"or train on a device with more memory")
+            fix = (
+                f"set train.batch to {max_batch} or less (accumulate gradients over "
+                f"{steps} micro-batches to keep an effective batch of {t.train_batch}), "
+                f"or train on a device with more memory"
+            )
         elif fixed > memory:
-            tail = (f"; even batch 1 does not fit: parameters, gradients, optimizer state and "
-                    f"buffers alone need {per_param} = {fmt_size(fixed)}, "
-                    f"{fmt_size(fixed - memory)} more than the device has")
-            fix = (f"cut the {per_param} of training state: freeze layers (`trainable=false`: "
-                   f"no gradient, no optimizer state), use a lighter optimizer (sgd keeps none) "
-                   f"or a narrower precision, shard the state across devices, or train on a "
-                   f"device with at least {fmt_size(fixed + per_sample)}")
+            tail = (
+                f"; even batch 1 does not fit: parameters, gradients, optimizer state and "
+                f"buffers alone need {per_param} = {fmt_size(fixed)}, "
+                f"{fmt_size(fixed - memory)} more than the device has"
+            )
+            fix = (
+                f"cut the {per_param} of training state: freeze layers (`trainable=false`: "
+                f"no gradient, no optimizer state), use a lighter optimizer (sgd keeps none) "
+                f"or a narrower precision, shard the state across devices, or train on a "
+                f"device with at least {fmt_size(fixed + per_sample)}"
+            )
         else:
             need = fixed + per_sample
-            tail = (f"; even batch 1 does not fit: it needs {fmt_size(need)} (fixed terms "
-                    f"{fmt_bytes(fixed)} + {fmt_bytes(per_sample)} of activations for one "
-                    f"sample), {fmt_size(need - memory)} over")
-            fix = ("shorten the inputs or narrow the layers that cache the most activations, "
-                   "recompute activations in the backward pass (checkpointing), or train on a "
-                   "device with more memory")
+            tail = (
+                f"; even batch 1 does not fit: it needs {fmt_size(need)} (fixed terms "
+                f"{fmt_bytes(fixed)} + {fmt_bytes(per_sample)} of activations for one "
+                f"sample), {fmt_size(need - memory)} over"
+            )
+            fix = (
+                "shorten the inputs or narrow the layers that cache the most activations, "
+                "recompute activations in the backward pass (checkpointing), or train on a "
+                "device with more memory"
+            )
         yield self.diag(
-            head + tail, whole_model_span(ctx), fix=fix,
-            train_memory_bytes=t.train_memory_bytes, memory_bytes=memory,
-            param_bytes=t.param_bytes, grad_bytes=t.grad_bytes,
-            optimizer_bytes=t.optimizer_bytes, activation_bytes=t.activation_bytes,
-            buffer_bytes=t.buffer_bytes, fixed_bytes=fixed,
-            activation_bytes_per_sample=per_sample, max_batch=max_batch,
-            over_bytes=t.train_memory_bytes - memory, target=target.id)
+            head + tail,
+            whole_model_span(ctx),
+            fix=fix,
+            train_memory_bytes=t.train_memory_bytes,
+            memory_bytes=memory,
+            param_bytes=t.param_bytes,
+            grad_bytes=t.grad_bytes,
+            optimizer_bytes=t.optimizer_bytes,
+            activation_bytes=t.activation_bytes,
+            buffer_bytes=t.buffer_bytes,
+            fixed_bytes=fixed,
+            activation_bytes_per_sample=per_sample,
+            max_batch=max_batch,
+            over_bytes=t.train_memory_bytes - memory,
+            target=target.id,
+        )
 
 
 @register
@@ -304,44 +334,75 @@ class InferenceMemoryExceedsTarget(Rule):
         guess = (memory - fixed) // per_sample if per_sample and memory > fixed else 0
         max_batch = _largest_fitting(
             lambda b: fixed + peak_inference_activation_bytes(report, b) <= memory,
-            min(guess, t.deploy_batch - 1))
+            min(guess, t.deploy_batch - 1),
+        )
         where = f"batch {t.deploy_batch}, {t.deploy_precision}"
-        data = {"inference_memory_bytes": weights + acts, "memory_bytes": memory,
-                "weight_bytes": weights, "activation_bytes": acts,
-                "activation_bytes_per_sample": per_sample, "flash_bytes": flash,
-                "max_batch": max_batch, "target": target.id}
+        data = {
+            "inference_memory_bytes": weights + acts,
+            "memory_bytes": memory,
+            "weight_bytes": weights,
+            "activation_bytes": acts,
+            "activation_bytes_per_sample": per_sample,
+            "flash_bytes": flash,
+            "max_batch": max_batch,
+            "target": target.id,
+        }
         narrower = self._narrower(ctx, acts)
-        shrink = (f"deploy at {narrower[0]} (weights {fmt_bytes(narrower[1])})"
-                  if narrower else "shrink the model")
+        shrink = (
+            f"deploy at {narrower[0]} (weights {fmt_bytes(narrower[1])})"
+            if narrower
+            else "shrink the model"
+        )
         if weights_over:
-            msg = (f"the deployed weights ({where}) take {fmt_size(weights)}, more than the "
-                   f"{fmt_size(flash)} of flash on {target.id}, {fmt_size(weights - flash)} "
-                   f"over")
+            msg = (
+                f"the deployed weights ({where}) take {fmt_size(weights)}, more than the "
+                f"{fmt_size(flash)} of flash on {target.id}, {fmt_size(weights - flash)} "
+                f"over"
+            )
             if in_memory > memory:
-                msg += (f"; the peak live activations ({fmt_size(acts)}) also exceed its "
-                        f"{fmt_size(memory)} of SRAM")
-            yield self.diag(msg, whole_model_span(ctx),
-                            fix=f"{shrink}, or choose a device with more flash", **data)
+                msg += (
+                    f"; the peak live activations ({fmt_size(acts)}) also exceed its "
+                    f"{fmt_size(memory)} of SRAM"
+                )
+            yield self.diag(
+                msg,
+                whole_model_span(ctx),
+                fix=f"{shrink}, or choose a device with more flash",
+                **data,
+            )
             return
         kind = "SRAM" if flash else "memory"
-        parts = (f"peak live activations {fmt_bytes(acts)}" if flash else
-                 f"weights and buffers {fmt_bytes(weights)} + peak live activations "
-                 f"{fmt_bytes(acts)}")
-        msg = (f"inference ({where}) needs {fmt_size(in_memory)} of {kind}, more than the "
-               f"{fmt_size(memory)} of {target.id}: {parts}")
+        parts = (
+            f"peak live activations {fmt_bytes(acts)}"
+            if flash
+            else f"weights and buffers {fmt_bytes(weights)} + peak live activations "
+            f"{fmt_bytes(acts)}"
+        )
+        msg = (
+            f"inference ({where}) needs {fmt_size(in_memory)} of {kind}, more than the "
+            f"{fmt_size(memory)} of {target.id}: {parts}"
+        )
         if max_batch >= 1:
-            msg += (f"; the largest deploy batch that fits is {max_batch} "
-                    f"({fmt_bytes(per_sample)} of activations per sample)")
+            msg += (
+                f"; the largest deploy batch that fits is {max_batch} "
+                f"({fmt_bytes(per_sample)} of activations per sample)"
+            )
             fix = f"set deploy.batch to {max_batch} or less, or {shrink}"
         elif fixed > memory:
-            msg += (f"; the weights alone are {fmt_size(fixed - memory)} over "
-                    f"({_per_param(fixed, t.params)})")
+            msg += (
+                f"; the weights alone are {fmt_size(fixed - memory)} over "
+                f"({_per_param(fixed, t.params)})"
+            )
             fix = f"{shrink}, or choose a device with more memory"
         else:
-            msg += (f"; even batch 1 does not fit: one sample needs {fmt_bytes(per_sample)} "
-                    f"of activations")
-            fix = ("shorten the inputs or narrow the widest layers (the peak is set by the "
-                   "largest tensors alive together), or choose a device with more memory")
+            msg += (
+                f"; even batch 1 does not fit: one sample needs {fmt_bytes(per_sample)} "
+                f"of activations"
+            )
+            fix = (
+                "shorten the inputs or narrow the widest layers (the peak is set by the "
+                "largest tensors alive together), or choose a device with more memory"
+            )
         yield self.diag(msg, whole_model_span(ctx), fix=fix, **data)
 
     @staticmethod
@@ -351,8 +412,10 @@ class InferenceMemoryExceedsTarget(Rule):
         t, target = ctx.totals, ctx.target
         bits = PRECISION_BITS[t.deploy_precision]
         rank = {p: i for i, p in enumerate(PRECISIONS)}
-        options = sorted((p for p in target.precisions if PRECISION_BITS.get(p, bits) < bits),
-                         key=lambda p: (-PRECISION_BITS[p], rank.get(p, 99)))
+        options = sorted(
+            (p for p in target.precisions if PRECISION_BITS.get(p, bits) < bits),
+            key=lambda p: (-PRECISION_BITS[p], rank.get(p, 99)),
+        )
         if not options:
             return None
         room = target.flash_bytes or target.memory_bytes
@@ -422,20 +485,32 @@ class ParamsExceedOnChipMemory(Rule):
         link = target.host_link_bandwidth or target.bandwidth
         stream_s = streamed / link
         biggest = max(roof.layers, key=lambda r: r.weight_bytes)
-        msg = (f"the parameters take {fmt_size(roof.param_bytes)} at {roof.precision}, more than "
-               f"the {fmt_bytes(target.onchip_bytes)} {target.id} caches on chip: "
-               f"{fmt_size(streamed)} stream over the {link / 1e6:g} MB/s host link on every "
-               f"inference, {fmt_time(stream_s)} per inference")
+        msg = (
+            f"the parameters take {fmt_size(roof.param_bytes)} at {roof.precision}, more than "
+            f"the {fmt_bytes(target.onchip_bytes)} {target.id} caches on chip: "
+            f"{fmt_size(streamed)} stream over the {link / 1e6:g} MB/s host link on every "
+            f"inference, {fmt_time(stream_s)} per inference"
+        )
         if roof.time_s:
             msg += f", of an estimated {fmt_time(roof.time_s)} in all"
         over = roof.param_bytes - target.onchip_bytes
-        fix = (f"remove at least {fmt_bytes(over)} of parameters (the largest layer, "
-               f"{biggest.node_id}, holds {fmt_bytes(biggest.weight_bytes)}), or split the model "
-               f"across several devices")
-        yield self.diag(msg, whole_model_span(ctx), fix=fix,
-                        param_bytes=roof.param_bytes, onchip_bytes=target.onchip_bytes,
-                        streamed_bytes=streamed, host_link_bandwidth=link,
-                        stream_time_s=stream_s, latency_s=roof.time_s, target=target.id)
+        fix = (
+            f"remove at least {fmt_bytes(over)} of parameters (the largest layer, "
+            f"{biggest.node_id}, holds {fmt_bytes(biggest.weight_bytes)}), or split the model "
+            f"across several devices"
+        )
+        yield self.diag(
+            msg,
+            whole_model_span(ctx),
+            fix=fix,
+            param_bytes=roof.param_bytes,
+            onchip_bytes=target.onchip_bytes,
+            streamed_bytes=streamed,
+            host_link_bandwidth=link,
+            stream_time_s=stream_s,
+            latency_s=roof.time_s,
+            target=target.id,
+        )
 
 
 @register
@@ -508,19 +583,33 @@ class AttentionScoreMemory(Rule):
             return
         first, heads, seq, elements, first_bytes = per_layer[0]
         count = len(per_layer)
-        msg = (f"attention({heads}) at T = {seq} caches B·h·T² = {t.train_batch}·{heads}·{seq}² "
-               f"= {fmt_int(elements)} scores for the backward pass, {fmt_bytes(first_bytes)} "
-               f"at {first.precision}")
+        msg = (
+            f"attention({heads}) at T = {seq} caches B·h·T² = {t.train_batch}·{heads}·{seq}² "
+            f"= {fmt_int(elements)} scores for the backward pass, {fmt_bytes(first_bytes)} "
+            f"at {first.precision}"
+        )
         if count > 1:
             msg += f"; the {count} attention layers keep {fmt_size(scores)}"
         msg += f", {act_share:.1%} of the {fmt_bytes(t.activation_bytes)} of cached activations"
         if mem_share is not None:
             msg += f" and {mem_share:.1%} of the {fmt_size(target.memory_bytes)} of {target.id}"
-        fix = (f"shorten the sequence (T = {seq}: halving it cuts the scores 4x), use fewer "
-               f"heads or a smaller batch, or an attention kernel that recomputes the scores in "
-               f"the backward pass instead of keeping them")
-        yield self.diag(msg, first.node.span, fix=fix,
-                        score_elements_per_layer=elements, score_bytes_per_layer=first_bytes,
-                        attention_layers=count, score_bytes=scores,
-                        activation_bytes=t.activation_bytes, activation_share=act_share,
-                        memory_share=mem_share, batch=t.train_batch, heads=heads, seq_len=seq)
+        fix = (
+            f"shorten the sequence (T = {seq}: halving it cuts the scores 4x), use fewer "
+            f"heads or a smaller batch, or an attention kernel that recomputes the scores in "
+            f"the backward pass instead of keeping them"
+        )
+        yield self.diag(
+            msg,
+            first.node.span,
+            fix=fix,
+            score_elements_per_layer=elements,
+            score_bytes_per_layer=first_bytes,
+            attention_layers=count,
+            score_bytes=scores,
+            activation_bytes=t.activation_bytes,
+            activation_share=act_share,
+            memory_share=mem_share,
+            batch=t.train_batch,
+            heads=heads,
+            seq_len=seq,
+        )

@@ -155,33 +155,53 @@ class MemoryBound(Rule):
         bound = [r for r in roof.layers if r.bound == "memory"]
         share = sum(r.time_s for r in bound) / roof.time_s
         ratio = roof.ridge_point / intensity
-        if share < ctx.thresholds["min_memory_bound_share"] \
-                or ratio < ctx.thresholds["min_ridge_ratio"]:
+        if (
+            share < ctx.thresholds["min_memory_bound_share"]
+            or ratio < ctx.thresholds["min_ridge_ratio"]
+        ):
             return
         worst = max(bound, key=lambda r: r.time_s)
         node = ctx.report.layer(worst.node_id).node
         target, prec = roof.target, roof.precision
         worst_ai = f"{worst.intensity:.2f}" if worst.intensity is not None else "n/a"
-        msg = (f"{worst.node_id} is memory-bound on {target.id}: {worst_ai} FLOP/byte "
-               f"({fmt_int(worst.flops)} FLOPs over {fmt_bytes(worst.bytes_moved)} moved), "
-               f"against a ridge point of {roof.ridge_point:.1f} FLOP/byte "
-               f"({fmt_rate(roof.peak, prec)} {prec} ÷ {fmt_bandwidth(roof.bandwidth)}); the whole "
-               f"model reaches {intensity:.2f} FLOP/byte ({ratio:.0f}x below the ridge: "
-               f"{intensity / roof.ridge_point:.2%} of the peak usable) and memory-bound layers "
-               f"take {share:.1%} of the estimated {fmt_time(roof.time_s)} per inference at "
-               f"batch {ctx.totals.deploy_batch}")
+        msg = (
+            f"{worst.node_id} is memory-bound on {target.id}: {worst_ai} FLOP/byte "
+            f"({fmt_int(worst.flops)} FLOPs over {fmt_bytes(worst.bytes_moved)} moved), "
+            f"against a ridge point of {roof.ridge_point:.1f} FLOP/byte "
+            f"({fmt_rate(roof.peak, prec)} {prec} ÷ {fmt_bandwidth(roof.bandwidth)}); the whole "
+            f"model reaches {intensity:.2f} FLOP/byte ({ratio:.0f}x below the ridge: "
+            f"{intensity / roof.ridge_point:.2%} of the peak usable) and memory-bound layers "
+            f"take {share:.1%} of the estimated {fmt_time(roof.time_s)} per inference at "
+            f"batch {ctx.totals.deploy_batch}"
+        )
         per_batch = _per_batch(prec)
-        fix = ("serve requests in batches (raise deploy.batch): each weight is then read once "
-               "per batch, and a wide dense layer's intensity grows to about "
-               f"{per_batch} FLOP/byte at {prec}; or deploy on a device whose ridge point is "
-               f"near {intensity:.2g} FLOP/byte — for memory-bound work a CPU can match a GPU")
-        yield self.diag(msg, node.span, fix=fix,
-                        layer=worst.node_id, layer_intensity=worst.intensity,
-                        layer_bytes_moved=worst.bytes_moved, layer_flops=worst.flops,
-                        layer_time_s=worst.time_s, intensity=intensity, flops=flops,
-                        bytes_moved=moved, ridge_point=roof.ridge_point, ridge_ratio=ratio,
-                        memory_bound_share=share, latency_s=roof.time_s, peak=roof.peak,
-                        bandwidth=roof.bandwidth, precision=prec, target=target.id)
+        fix = (
+            "serve requests in batches (raise deploy.batch): each weight is then read once "
+            "per batch, and a wide dense layer's intensity grows to about "
+            f"{per_batch} FLOP/byte at {prec}; or deploy on a device whose ridge point is "
+            f"near {intensity:.2g} FLOP/byte — for memory-bound work a CPU can match a GPU"
+        )
+        yield self.diag(
+            msg,
+            node.span,
+            fix=fix,
+            layer=worst.node_id,
+            layer_intensity=worst.intensity,
+            layer_bytes_moved=worst.bytes_moved,
+            layer_flops=worst.flops,
+            layer_time_s=worst.time_s,
+            intensity=intensity,
+            flops=flops,
+            bytes_moved=moved,
+            ridge_point=roof.ridge_point,
+            ridge_ratio=ratio,
+            memory_bound_share=share,
+            latency_s=roof.time_s,
+            peak=roof.peak,
+            bandwidth=roof.bandwidth,
+            precision=prec,
+            target=target.id,
+        )
 
 
 @register
@@ -237,43 +257,72 @@ class UnsupportedPrecision(Rule):
                 span, what = config.deploy.spans["precision"], f"deploy.precision = {deploy_prec}"
             elif "precision" in config.train.spans:
                 span = config.train.spans["precision"]
-                what = (f"the model deploys at {deploy_prec}, its training precision "
-                        "(deploy.precision is not set)")
+                what = (
+                    f"the model deploys at {deploy_prec}, its training precision "
+                    "(deploy.precision is not set)"
+                )
             else:
                 span = whole_model_span(ctx)
                 what = f"the model deploys at {deploy_prec}, the default (no precision is set)"
-            yield self._diag(ctx, deploy_prec, what, span, "set deploy.precision to",
-                             place="deploy")
-        if config.has_train and trains_on(target) and "precision" in config.deploy.spans \
-                and "precision" in config.train.spans \
-                and not target.supports_precision(config.train.precision):
+            yield self._diag(
+                ctx, deploy_prec, what, span, "set deploy.precision to", place="deploy"
+            )
+        if (
+            config.has_train
+            and trains_on(target)
+            and "precision" in config.deploy.spans
+            and "precision" in config.train.spans
+            and not target.supports_precision(config.train.precision)
+        ):
             prec = config.train.precision
-            yield self._diag(ctx, prec, f"train.precision = {prec}",
-                             config.train.spans["precision"], "set train.precision to",
-                             place="train")
+            yield self._diag(
+                ctx,
+                prec,
+                f"train.precision = {prec}",
+                config.train.spans["precision"],
+                "set train.precision to",
+                place="train",
+            )
         layers: dict[str, list] = {}
         for layer in ctx.report.layers:
             if layer.node.precision and not target.supports_precision(layer.node.precision):
                 layers.setdefault(layer.node.precision, []).append(layer.node)
         for prec, nodes in layers.items():
             first = nodes[0]
-            more = (f" ({len(nodes)} layers set it; the first is here)" if len(nodes) > 1
-                    else "")
-            yield self._diag(ctx, prec, f"{first.id} has precision={prec}{more}", first.span, "set its precision= to", place="layer",
-                             layers=len(nodes))
+            more = f" ({len(nodes)} layers set it; the first is here)" if len(nodes) > 1 else ""
+            yield self._diag(
+                ctx,
+                prec,
+                f"{first.id} has precision={prec}{more}",
+                first.span,
+                "set its precision= to",
+                place="layer",
+                layers=len(nodes),
+            )
 
-    def _diag(self, ctx: RuleContext, prec: str, what: str, span: Span, verb: str,
-              **data) -> Diagnostic:
+    def _diag(
+        self, ctx: RuleContext, prec: str, what: str, span: Span, verb: str, **data
+    ) -> Diagnostic:
         target = ctx.target
         runs = _ordered(target.precisions)
         alt = closest_precision(target, prec)
-        msg = (f"{what}, but {target.id} ({target.name}) has no {prec} arithmetic: it runs "
-               f"{', '.join(runs)} only")
+        msg = (
+            f"{what}, but {target.id} ({target.name}) has no {prec} arithmetic: it runs "
+            f"{', '.join(runs)} only"
+        )
         fix = f"{verb} {alt}" if alt else "choose another target"
         if alt and not _is_float(alt) and _is_float(prec):
             fix += " (full-integer post-training quantization, calibrated on representative data)"
-        return self.diag(msg, span, fix=fix, precision=prec, target=target.id,
-                         supported=runs, suggested=alt, **data)
+        return self.diag(
+            msg,
+            span,
+            fix=fix,
+            precision=prec,
+            target=target.id,
+            supported=runs,
+            suggested=alt,
+            **data,
+        )
 
 
 @register
@@ -327,10 +376,19 @@ class UnsupportedOp(Rule):
             where = "1 instance" if count == 1 else f"{count} instances, the first here"
             msg = f"{target.id} cannot run `{op}` ({where})"
             msg += f"; its profile notes: {note}" if note else "; it runs off the accelerator"
-            fix = (f"replace `{op}` with an op {target.id} runs, or accept the fallback and its "
-                   "transfers (nnlint's latency estimate does not include them)")
-            yield self.diag(msg, nodes[0].span, fix=fix, op=op, instances=count,
-                            first=nodes[0].id, target=target.id)
+            fix = (
+                f"replace `{op}` with an op {target.id} runs, or accept the fallback and its "
+                "transfers (nnlint's latency estimate does not include them)"
+            )
+            yield self.diag(
+                msg,
+                nodes[0].span,
+                fix=fix,
+                op=op,
+                instances=count,
+                first=nodes[0].id,
+                target=target.id,
+            )
 
 
 def _first_sentence(text: str) -> str:
@@ -382,16 +440,28 @@ class SubFourBitPrecision(Rule):
     def check(self, ctx: RuleContext) -> Iterator[Diagnostic]:
         limit = ctx.thresholds["min_bits"]
         config = ctx.config
-        fix = ("use int8 or int4 with post-training calibration on representative data, or "
-               "calibrate the sub-4-bit model on data that covers rare inputs and check "
-               "per-class accuracy")
+        fix = (
+            "use int8 or int4 with post-training calibration on representative data, or "
+            "calibrate the sub-4-bit model on data that covers rare inputs and check "
+            "per-class accuracy"
+        )
         for section, cfg in (("train", config.train), ("deploy", config.deploy)):
             prec = cfg.precision
             if prec and "precision" in cfg.spans and PRECISION_BITS[prec] < limit:
-                why = (" — and training accumulates rounding error over every update"
-                       if section == "train" else "")
-                yield self._diag(f"{section}.precision = {prec}", prec, limit, why,
-                                 cfg.spans["precision"], fix, place=section)
+                why = (
+                    " — and training accumulates rounding error over every update"
+                    if section == "train"
+                    else ""
+                )
+                yield self._diag(
+                    f"{section}.precision = {prec}",
+                    prec,
+                    limit,
+                    why,
+                    cfg.spans["precision"],
+                    fix,
+                    place=section,
+                )
         seen: dict[str, list] = {}
         for layer in ctx.report.layers:
             prec = layer.node.precision
@@ -399,12 +469,23 @@ class SubFourBitPrecision(Rule):
                 seen.setdefault(prec, []).append(layer.node)
         for prec, nodes in seen.items():
             more = f" ({len(nodes)} layers; the first is here)" if len(nodes) > 1 else ""
-            yield self._diag(f"{nodes[0].id} has precision={prec}{more}", prec, limit, "",
-                             nodes[0].span, fix, place="layer", layers=len(nodes))
+            yield self._diag(
+                f"{nodes[0].id} has precision={prec}{more}",
+                prec,
+                limit,
+                "",
+                nodes[0].span,
+                fix,
+                place="layer",
+                layers=len(nodes),
+            )
 
-    def _diag(self, what: str, prec: str, limit: int, why: str, span: Span, fix: str,
-              **data) -> Diagnostic:
+    def _diag(
+        self, what: str, prec: str, limit: int, why: str, span: Span, fix: str, **data
+    ) -> Diagnostic:
         bits = PRECISION_BITS[prec]
-        msg = (f"{what}: {bits} {'bit' if bits == 1 else 'bits'} per value, below {limit} bits; "
-               f"accuracy degrades on tail inputs and calibration data is needed{why}")
+        msg = (
+            f"{what}: {bits} {'bit' if bits == 1 else 'bits'} per value, below {limit} bits; "
+            f"accuracy degrades on tail inputs and calibration data is needed{why}"
+        )
         return self.diag(msg, span, fix=fix, precision=prec, bits=bits, min_bits=limit, **data)

@@ -42,11 +42,22 @@ SIGMOID_MAX_SLOPE = 0.25  # σ'(z) = σ(1−σ) ≤ 0.25, at z = 0 [seed 000]
 TANH_SLOPE_AT_1 = 1 - math.tanh(1.0) ** 2  # 0.420: tanh' one unit away from 0
 
 # The largest finite value and the smallest positive (subnormal) value per format.
-FLOAT_MAX = {"fp64": 1.7976931348623157e308, "fp32": 3.4028234663852886e38,
-             "tf32": 3.4028234663852886e38, "bf16": 3.3895313892515355e38,
-             "fp16": 65504.0, "fp8": 448.0}
-FLOAT_TINY = {"fp64": 2.0**-1074, "fp32": 2.0**-149, "tf32": 2.0**-149, "bf16": 2.0**-133,
-              "fp16": 2.0**-24, "fp8": 2.0**-9}
+FLOAT_MAX = {
+    "fp64": 1.7976931348623157e308,
+    "fp32": 3.4028234663852886e38,
+    "tf32": 3.4028234663852886e38,
+    "bf16": 3.3895313892515355e38,
+    "fp16": 65504.0,
+    "fp8": 448.0,
+}
+FLOAT_TINY = {
+    "fp64": 2.0**-1074,
+    "fp32": 2.0**-149,
+    "tf32": 2.0**-149,
+    "bf16": 2.0**-133,
+    "fp16": 2.0**-24,
+    "fp8": 2.0**-9,
+}
 #: Formats whose exp overflows at an ordinary logit (fp8 is E4M3, the forward format).
 NARROW_FLOATS = ("fp16", "fp8")
 
@@ -165,7 +176,7 @@ def _fused_with_bce(lowered: Lowered, node: Node) -> bool:
 
 def _power(base: float, n: int) -> str:
     """``base^n`` for a message: ``9.54e-07``; below float range, its power of ten."""
-    value = base ** n
+    value = base**n
     if value > 0:
         return _e(value)
     return f"10^{n * math.log10(base):.0f}"
@@ -186,9 +197,11 @@ class _PerLine(Rule):
             if len(found) > 1:
                 more = len(found) - 1
                 first = attrs.evolve(
-                    first, message=f"{first.message} (and {more:,} more {self.instance}"
+                    first,
+                    message=f"{first.message} (and {more:,} more {self.instance}"
                     f"{'s' if more != 1 else ''} made from this line)",
-                    data={**first.data, "instances": len(found)})
+                    data={**first.data, "instances": len(found)},
+                )
             yield first
 
     @abc.abstractmethod
@@ -280,8 +293,11 @@ class VanishingGradient(_PerLine):
         live = None  # nodes whose gradient reaches the loss (None: no loss, every path counts)
         if lowered.loss is not None:
             live = nx.ancestors(g, lowered.loss) | {lowered.loss}
-        counted = {n.id for n in lowered.nodes() if n.op in SATURATING
-                   and not (n.op == "sigmoid" and _fused_with_bce(lowered, n))}
+        counted = {
+            n.id
+            for n in lowered.nodes()
+            if n.op in SATURATING and not (n.op == "sigmoid" and _fused_with_bce(lowered, n))
+        }
         # through[v] = (saturating layers, of which sigmoid, first saturating node) on the
         # least attenuated path from v's input to the end, v included; nxt links a chain.
         through: dict[str, tuple[int, int, str | None]] = {}
@@ -292,8 +308,9 @@ class VanishingGradient(_PerLine):
                 through[v] = (0, 0, None)
                 continue
             succ = [s for s in g.successors(v) if live is None or s in live]
-            after = min((through[s] for s in succ), key=lambda t: (t[0], t[1]),
-                        default=(0, 0, None))
+            after = min(
+                (through[s] for s in succ), key=lambda t: (t[0], t[1]), default=(0, 0, None)
+            )
             if v in counted:
                 nxt[v] = after[2]
                 through[v] = (after[0] + 1, after[1] + (node.op == "sigmoid"), v)
@@ -315,36 +332,54 @@ class VanishingGradient(_PerLine):
     def _report(self, lowered, chain, total, sig, min_sigmoid, min_any) -> Diagnostic:
         first, last = _node(lowered, chain[0]), _node(lowered, chain[-1])
         tanh = total - sig
-        where = (f"from `{first.id}` (line {first.span.line}) to `{last.id}` "
-                 f"(line {last.span.line}), with no skip connection or normalization between them")
-        bound = SIGMOID_MAX_SLOPE ** sig
+        where = (
+            f"from `{first.id}` (line {first.span.line}) to `{last.id}` "
+            f"(line {last.span.line}), with no skip connection or normalization between them"
+        )
+        bound = SIGMOID_MAX_SLOPE**sig
         if tanh == 0:
             what = f"{total} sigmoid layers in a row on the gradient's path"
-            why = (f"σ' ≤ 0.25, so the {sig} derivatives the gradient crosses multiply to at "
-                   f"most 0.25^{sig} = {_power(0.25, sig)}")
+            why = (
+                f"σ' ≤ 0.25, so the {sig} derivatives the gradient crosses multiply to at "
+                f"most 0.25^{sig} = {_power(0.25, sig)}"
+            )
         elif sig == 0:
             what = f"{total} tanh layers in a row on the gradient's path"
-            why = (f"tanh' ≤ 1 but equals 1 only at z = 0 and is {TANH_SLOPE_AT_1:.3f} at |z| = 1, "
-                   f"so for pre-activations of that size the {tanh} derivatives the gradient "
-                   f"crosses multiply to {TANH_SLOPE_AT_1:.3f}^{tanh} = "
-                   f"{_power(TANH_SLOPE_AT_1, tanh)}")
+            why = (
+                f"tanh' ≤ 1 but equals 1 only at z = 0 and is {TANH_SLOPE_AT_1:.3f} at |z| = 1, "
+                f"so for pre-activations of that size the {tanh} derivatives the gradient "
+                f"crosses multiply to {TANH_SLOPE_AT_1:.3f}^{tanh} = "
+                f"{_power(TANH_SLOPE_AT_1, tanh)}"
+            )
         else:
-            typical = bound * TANH_SLOPE_AT_1 ** tanh
-            what = (f"{total} saturating layers in a row on the gradient's path "
-                    f"({sig} sigmoid, {tanh} tanh)")
-            why = (f"σ' ≤ 0.25 and tanh' ≤ 1, so the {total} derivatives the gradient crosses "
-                   f"multiply to at most 0.25^{sig} = {_power(0.25, sig)}, and to 0.25^{sig}·"
-                   f"{TANH_SLOPE_AT_1:.3f}^{tanh} = {_e(typical) if typical else 'less'} "
-                   f"with tanh' = {TANH_SLOPE_AT_1:.3f} at |z| = 1")
+            typical = bound * TANH_SLOPE_AT_1**tanh
+            what = (
+                f"{total} saturating layers in a row on the gradient's path "
+                f"({sig} sigmoid, {tanh} tanh)"
+            )
+            why = (
+                f"σ' ≤ 0.25 and tanh' ≤ 1, so the {total} derivatives the gradient crosses "
+                f"multiply to at most 0.25^{sig} = {_power(0.25, sig)}, and to 0.25^{sig}·"
+                f"{TANH_SLOPE_AT_1:.3f}^{tanh} = {_e(typical) if typical else 'less'} "
+                f"with tanh' = {TANH_SLOPE_AT_1:.3f} at |z| = 1"
+            )
         return self.diag(
             f"{what}, {where}: {why}",
             first.span,
             fix="use relu (or gelu) in the hidden layers, or add residual connections or a "
-                "normalization layer inside the stack",
-            layers=total, sigmoid_layers=sig, tanh_layers=tanh, bound=bound,
-            tanh_slope_at_1=TANH_SLOPE_AT_1, typical_factor=bound * TANH_SLOPE_AT_1 ** tanh,
-            first=first.id, last=last.id, first_line=first.span.line,
-            last_line=last.span.line, sigmoid_threshold=min_sigmoid, tanh_threshold=min_any,
+            "normalization layer inside the stack",
+            layers=total,
+            sigmoid_layers=sig,
+            tanh_layers=tanh,
+            bound=bound,
+            tanh_slope_at_1=TANH_SLOPE_AT_1,
+            typical_factor=bound * TANH_SLOPE_AT_1**tanh,
+            first=first.id,
+            last=last.id,
+            first_line=first.span.line,
+            last_line=last.span.line,
+            sigmoid_threshold=min_sigmoid,
+            tanh_threshold=min_any,
         )
 
 
@@ -408,9 +443,12 @@ class SoftmaxOverflow(_PerLine):
                 f"and its log is −inf",
                 node.span,
                 fix="compute the softmax in fp32 (`softmax(precision=fp32)`) or bf16, which has "
-                    "fp32's range",
-                precision=precision, max_value=top, overflow_above=round(limit, 4),
-                fp32_overflow_above=round(fp32_limit, 4), smallest_value=tiny,
+                "fp32's range",
+                precision=precision,
+                max_value=top,
+                overflow_above=round(limit, 4),
+                fp32_overflow_above=round(fp32_limit, 4),
+                smallest_value=tiny,
             )
 
 
@@ -469,7 +507,9 @@ class LogOfSoftmax(_PerLine):
                 f"never takes log(0)",
                 node.span,
                 fix="replace `softmax -> log` with `log_softmax`",
-                softmax=src.id, precision=precision, smallest_value=tiny,
+                softmax=src.id,
+                precision=precision,
+                smallest_value=tiny,
                 underflow_gap=round(-math.log(tiny), 4),
             )
 
@@ -536,8 +576,10 @@ class DoubleSoftmax(_PerLine):
                 continue
             top, floor = _squashed(width)
             if is_focal:
-                what = (f"focal applies its own softmax to the logits it reads, but it reads "
-                        f"the output of {label(src)}")
+                what = (
+                    f"focal applies its own softmax to the logits it reads, but it reads "
+                    f"the output of {label(src)}"
+                )
                 fix = f"make the loss read the logits before `{src.id}`"
             else:
                 what = f"{node.op} `{node.id}` is applied to the output of {label(src)}"
@@ -547,9 +589,13 @@ class DoubleSoftmax(_PerLine):
                 f"within a factor e = 2.718 of each other — the largest can never exceed "
                 f"e/(e + {width - 1}) = {top:.3f}, and cross-entropy can never fall below "
                 f"{floor:.3f} (random guessing: ln {width} = {math.log(width):.3f})",
-                node.span, fix=fix,
-                first_softmax=src.id, classes=width, max_probability=round(top, 6),
-                min_loss=round(floor, 6), uniform_loss=round(math.log(width), 6),
+                node.span,
+                fix=fix,
+                first_softmax=src.id,
+                classes=width,
+                max_probability=round(top, 6),
+                min_loss=round(floor, 6),
+                uniform_loss=round(math.log(width), 6),
             )
 
 
@@ -619,8 +665,16 @@ class LossOutputMismatch(Rule):
         if found is None:
             return
         message, fix, data = found
-        yield self.diag(f"{kind} on {label(src)}: {message}", loss.span, fix=fix,
-                        loss=kind, output=src.id, output_op=op, width=width, **data)
+        yield self.diag(
+            f"{kind} on {label(src)}: {message}",
+            loss.span,
+            fix=fix,
+            loss=kind,
+            output=src.id,
+            output_op=op,
+            width=width,
+            **data,
+        )
 
     @staticmethod
     def _mismatch(kind, op, width, classifier, tensor):
@@ -632,48 +686,68 @@ class LossOutputMismatch(Rule):
             ce = WRONG_P - 1
             formula = "2(ŷ − y)·ŷ(1 − ŷ)" if kind == "mse" else "(ŷ − y)·ŷ(1 − ŷ)"
             better = "cross_entropy" if op == "softmax" else "bce"
-            message = (f"the gradient passes through the {op}'s derivative ŷ(1 − ŷ) ≤ 0.25, "
-                       f"which vanishes when the prediction is confidently wrong — at ŷ = "
-                       f"{WRONG_P} for a true label it is {slope:.4g}, so ∂L/∂z = {formula} = "
-                       f"{grad:.4g} where {better} gives ŷ − y = {ce:.2f} "
-                       f"({ce / grad:.1f}× stronger)")
+            message = (
+                f"the gradient passes through the {op}'s derivative ŷ(1 − ŷ) ≤ 0.25, "
+                f"which vanishes when the prediction is confidently wrong — at ŷ = "
+                f"{WRONG_P} for a true label it is {slope:.4g}, so ∂L/∂z = {formula} = "
+                f"{grad:.4g} where {better} gives ŷ − y = {ce:.2f} "
+                f"({ce / grad:.1f}× stronger)"
+            )
             fix = f"use `{better}({tensor})` for a classifier"
             data = {"output_slope": slope, "gradient": grad, "cross_entropy_gradient": ce}
         elif kind == "bce" and op == "softmax" and width == 1:
-            message = ("a softmax over a single output is always 1.0, so bce sees the same "
-                       "prediction for every input and the gradient through the softmax is 0")
+            message = (
+                "a softmax over a single output is always 1.0, so bce sees the same "
+                "prediction for every input and the gradient through the softmax is 0"
+            )
             fix = "use `sigmoid` for a single yes/no output"
         elif kind == "bce" and op == "softmax":
-            message = (f"bce scores each of the {width} outputs as an independent yes/no, but a "
-                       f"softmax's outputs sum to 1: at most one of them can exceed 0.5, and the "
-                       f"fused gradient ŷ − y of softmax with cross-entropy is lost")
-            fix = ("use `cross_entropy` for one label per sample, or sigmoid outputs with bce "
-                   "for several labels")
+            message = (
+                f"bce scores each of the {width} outputs as an independent yes/no, but a "
+                f"softmax's outputs sum to 1: at most one of them can exceed 0.5, and the "
+                f"fused gradient ŷ − y of softmax with cross-entropy is lost"
+            )
+            fix = (
+                "use `cross_entropy` for one label per sample, or sigmoid outputs with bce "
+                "for several labels"
+            )
         elif kind == "bce" and op == "log_softmax":
-            message = ("bce reads these log-probabilities as logits, and they are ≤ 0: every "
-                       "prediction sigmoid(log p) is at most 0.5")
+            message = (
+                "bce reads these log-probabilities as logits, and they are ≤ 0: every "
+                "prediction sigmoid(log p) is at most 0.5"
+            )
             fix = "give bce the raw logits or a sigmoid output"
         elif kind in ("cross_entropy", "focal") and width == 1:
-            message = ("a softmax over a single output is 1 whatever the input, so the loss is "
-                       "0 for every sample and no gradient reaches the model")
-            fix = ("use `bce` on one logit (or sigmoid) for a yes/no output, or give the output "
-                   "one unit per class")
+            message = (
+                "a softmax over a single output is 1 whatever the input, so the loss is "
+                "0 for every sample and no gradient reaches the model"
+            )
+            fix = (
+                "use `bce` on one logit (or sigmoid) for a yes/no output, or give the output "
+                "one unit per class"
+            )
             data = {"min_loss": 0.0}
         elif kind in ("cross_entropy", "focal") and op == "sigmoid":
             top, floor = _squashed(width)
-            message = (f"{kind} applies its own softmax to what it reads, and sigmoid outputs in "
-                       f"(0, 1) limit the largest probability to e/(e + {width - 1}) = {top:.3f}, "
-                       f"so the loss can never fall below {floor:.3f} (random guessing: "
-                       f"ln {width} = {math.log(width):.3f})")
+            message = (
+                f"{kind} applies its own softmax to what it reads, and sigmoid outputs in "
+                f"(0, 1) limit the largest probability to e/(e + {width - 1}) = {top:.3f}, "
+                f"so the loss can never fall below {floor:.3f} (random guessing: "
+                f"ln {width} = {math.log(width):.3f})"
+            )
             fix = "read the logits before the sigmoid (or use a softmax output)"
             data = {"max_probability": round(top, 6), "min_loss": round(floor, 6)}
         elif kind == "kl_div" and op in ("softmax", "sigmoid"):
-            message = ("kl_div expects log-probabilities but these are probabilities in [0, 1]: "
-                       "read as log p they describe e^p ∈ [1, 2.718], which sums to more than 1")
+            message = (
+                "kl_div expects log-probabilities but these are probabilities in [0, 1]: "
+                "read as log p they describe e^p ∈ [1, 2.718], which sums to more than 1"
+            )
             fix = "use `log_softmax` for the output kl_div reads"
         elif kind == "kl_div" and op not in ("log_softmax", "log", "input"):
-            message = ("kl_div expects log-probabilities but these are unnormalized outputs: "
-                       "the divergence is only meaningful when exp of the input sums to 1")
+            message = (
+                "kl_div expects log-probabilities but these are unnormalized outputs: "
+                "the divergence is only meaningful when exp of the input sums to 1"
+            )
             fix = "apply `log_softmax` to the output kl_div reads"
         else:
             return None
@@ -694,8 +768,7 @@ def _target(node: Node, following: Node | None) -> tuple[str, str, float] | None
     if act in HE_ACTIVATIONS:
         return "He", f"2/{fan_in}", 2 / fan_in
     if act in SATURATING:
-        return ("Xavier", f"2/({fan_in}+{fan_out}) = 2/{fan_in + fan_out}",
-                2 / (fan_in + fan_out))
+        return ("Xavier", f"2/({fan_in}+{fan_out}) = 2/{fan_in + fan_out}", 2 / (fan_in + fan_out))
     return "LeCun", f"1/{fan_in}", 1 / fan_in
 
 
@@ -794,8 +867,11 @@ class InitActivationMismatch(_PerLine):
                 f"(std {_g(math.sqrt(xavier))}), {he / xavier:.2f}× smaller",
                 node.span,
                 fix="use `init=xavier` before sigmoid or tanh (or switch the activation to relu)",
-                scheme="he", activation=following.op, variance=he,
-                target_variance=xavier, target_std=math.sqrt(xavier),
+                scheme="he",
+                activation=following.op,
+                variance=he,
+                target_variance=xavier,
+                target_std=math.sqrt(xavier),
             )
         yield from self._xavier_relu_stacks(ctx, lowered)
 
@@ -809,8 +885,12 @@ class InitActivationMismatch(_PerLine):
             if node.op in LINEAR_LAYERS:
                 init = node.opts.get("init")
                 following, _ = _following(lowered, node)
-                if (init is not None and init.scheme in ("xavier", "lecun")
-                        and following is not None and following.op in RELU_FAMILY):
+                if (
+                    init is not None
+                    and init.scheme in ("xavier", "lecun")
+                    and following is not None
+                    and following.op in RELU_FAMILY
+                ):
                     count, first = prev[0] + 1, prev[1] or node.id
                     run[node.id] = (count, first)
                     if count > longest.get(first, (0, ""))[0]:
@@ -832,8 +912,7 @@ class InitActivationMismatch(_PerLine):
         while True:  # walk the stack back from its last layer
             if node.op in LINEAR_LAYERS:
                 fan_in, fan_out = _fans(node)
-                v = (2 / (fan_in + fan_out) if node.opts["init"].scheme == "xavier"
-                     else 1 / fan_in)
+                v = 2 / (fan_in + fan_out) if node.opts["init"].scheme == "xavier" else 1 / fan_in
                 gain *= fan_in * v / 2  # Var(z) gain of one ReLU layer: n_in·Var(w)·½
             if node.id == first_id:
                 break
@@ -841,8 +920,11 @@ class InitActivationMismatch(_PerLine):
         fan_in, fan_out = _fans(first)
         scheme = first.opts["init"].scheme
         mine = 2 / (fan_in + fan_out) if scheme == "xavier" else 1 / fan_in
-        formula = (f"2/({fan_in}+{fan_out}) = {_g(mine)}" if scheme == "xavier"
-                   else f"1/{fan_in} = {_g(mine)}")
+        formula = (
+            f"2/({fan_in}+{fan_out}) = {_g(mine)}"
+            if scheme == "xavier"
+            else f"1/{fan_in} = {_g(mine)}"
+        )
         return self.diag(
             f"{count} ReLU layers in a row use init={scheme}, from {label(first)} to "
             f"`{last.id}` (line {last.span.line}): ReLU needs He's 2/n_in (here "
@@ -851,7 +933,11 @@ class InitActivationMismatch(_PerLine):
             f"(×0.5 for square layers): over the {count} layers by {_e(gain)}",
             first.span,
             fix="use `init=he` for layers followed by relu",
-            layers=count, scheme=scheme, variance_gain=gain, first=first.id, last=last.id,
+            layers=count,
+            scheme=scheme,
+            variance_gain=gain,
+            first=first.id,
+            last=last.id,
         )
 
 
@@ -911,10 +997,10 @@ class InitScale(_PerLine):
         for node in _init_layers(lowered):
             init = node.opts["init"]
             if init.scheme == "normal":
-                var = init.std ** 2
+                var = init.std**2
                 given = f"init=normal({init.std:g}) gives Var(w) = {_g(var)}"
             elif init.scheme == "uniform":
-                var = init.std ** 2 / 3
+                var = init.std**2 / 3
                 given = f"init=uniform({init.std:g}) gives Var(w) = {init.std:g}²/3 = {_g(var)}"
             elif init.scheme == "ones":
                 var, given = 1.0, "init=ones sets every weight to 1 (E[w²] = 1)"
@@ -938,24 +1024,34 @@ class InitScale(_PerLine):
                 continue
             if ratio < 1 and node.id in heads:
                 continue  # small initial logits only mean a near-uniform first prediction
-            after = (f"for the {following.op} after it" if scheme != "LeCun"
-                     else "for a layer with no activation after it")
+            after = (
+                f"for the {following.op} after it"
+                if scheme != "LeCun"
+                else "for a layer with no activation after it"
+            )
             how = f"{ratio:.3g}× above" if ratio > 1 else f"{1 / ratio:.3g}× below"
             fan_in = _fans(node)[0]
             gain = ""
             if scheme == "He":  # Var(z) gain of a ReLU layer: n_in·Var(w)·½ [seed 000]
-                gain = (f"; each layer like this scales the signal's variance by "
-                        f"{fan_in}·Var(w)/2 = {fan_in * var / 2:.3g}")
+                gain = (
+                    f"; each layer like this scales the signal's variance by "
+                    f"{fan_in}·Var(w)/2 = {fan_in * var / 2:.3g}"
+                )
             elif scheme == "LeCun":
-                gain = (f"; each layer like this scales the signal's variance by "
-                        f"{fan_in}·Var(w) = {fan_in * var:.3g}")
+                gain = (
+                    f"; each layer like this scales the signal's variance by "
+                    f"{fan_in}·Var(w) = {fan_in * var:.3g}"
+                )
             yield self.diag(
                 f"{given} on {label(node)}, {how} the {scheme} variance {after}: "
                 f"{formula} = {_g(want)} (std {_g(math.sqrt(want))}){gain}",
                 node.span,
                 fix=f"use `init={scheme.lower()}` or `init=normal({_g(math.sqrt(want))})`",
-                variance=var, target_variance=want, target_std=math.sqrt(want),
-                target_scheme=scheme, ratio=ratio,
+                variance=var,
+                target_variance=want,
+                target_std=math.sqrt(want),
+                target_scheme=scheme,
+                ratio=ratio,
             )
 
 
@@ -1020,8 +1116,10 @@ class ConstantInit(_PerLine):
                     f"layers before them",
                     node.span,
                     fix="use `init=he` before relu (zero init suits biases, an output head or "
-                        "the last layer of a residual branch)",
-                    units=units, scheme=init.scheme, activation=following.op,
+                    "the last layer of a residual branch)",
+                    units=units,
+                    scheme=init.scheme,
+                    activation=following.op,
                 )
                 continue
             readers = _readers(lowered, node.id)
@@ -1035,8 +1133,10 @@ class ConstantInit(_PerLine):
                 f"are copies)",
                 node.span,
                 fix="initialize the hidden layer randomly (`init=he` before relu, "
-                    "`init=xavier` before sigmoid/tanh)",
-                units=units, scheme=init.scheme, readers=[r.id for r in readers],
+                "`init=xavier` before sigmoid/tanh)",
+                units=units,
+                scheme=init.scheme,
+                readers=[r.id for r in readers],
             )
 
 
@@ -1054,8 +1154,9 @@ def _output_layers(lowered: Lowered) -> set[str]:
 
 
 def _constant(init) -> bool:
-    return init.scheme in ("zeros", "ones") or (init.scheme in ("normal", "uniform")
-                                                 and init.std == 0)
+    return init.scheme in ("zeros", "ones") or (
+        init.scheme in ("normal", "uniform") and init.std == 0
+    )
 
 
 def _readers(lowered: Lowered, node_id: str) -> list[Node]:
@@ -1166,17 +1267,23 @@ class LinearCollapse(_PerLine):
             names = [f"{_op_text(n)} (line {n.span.line})" for n in layers]
             if len(names) > 4:
                 names = names[:2] + [f"… ({len(names) - 3:,} more)", names[-1]]
-            listed = (" and ".join(names) if len(names) == 2
-                      else ", ".join(names[:-1]) + " and " + names[-1])
+            listed = (
+                " and ".join(names)
+                if len(names) == 2
+                else ", ".join(names[:-1]) + " and " + names[-1]
+            )
             yield self.diag(
                 f"{listed} have no nonlinearity between them, so together they compute one "
                 f"linear map: {how} needs {fmt_int(eq)} parameters, these {len(layers)} layers "
                 f"hold {fmt_int(actual)}",
                 node.span,
                 fix=f"put an activation such as relu after `{node.id}`, or replace the stack "
-                    f"with one {single}",
-                layers=len(layers), first=layers[0].id, last=layers[-1].id,
-                equivalent_params=eq, actual_params=actual,
+                f"with one {single}",
+                layers=len(layers),
+                first=layers[0].id,
+                last=layers[-1].id,
+                equivalent_params=eq,
+                actual_params=actual,
             )
 
 
@@ -1187,8 +1294,11 @@ def _equivalent(chain: list[Node], layers: list[Node]) -> tuple[int, str, str]:
     x0, out = first.in_shapes[0], last.shape
     bias = any(n.opts.get("bias") for n in layers) or any(n.op == "batchnorm" for n in chain)
     ops = {n.op for n in chain}
-    if ops <= {"dense", "dropout", "identity", "batchnorm"} and len(x0) == len(out) \
-            and x0[:-1] == out[:-1]:
+    if (
+        ops <= {"dense", "dropout", "identity", "batchnorm"}
+        and len(x0) == len(out)
+        and x0[:-1] == out[:-1]
+    ):
         n0, nl = x0[-1], out[-1]
         b = nl if bias else 0
         formula = f"{nl} × {n0}" + (f" + {nl}" if b else "")
@@ -1209,8 +1319,10 @@ def _equivalent(chain: list[Node], layers: list[Node]) -> tuple[int, str, str]:
     n0, nl = numel(x0), numel(out)
     b = nl if bias else 0
     formula = f"{fmt_int(nl)} × {fmt_int(n0)}" + (f" + {fmt_int(nl)}" if b else "")
-    how = (f"a single dense map from the {fmt_int(n0)} values of {fmt_shape(x0)} to the "
-           f"{fmt_int(nl)} of {fmt_shape(out)} ({formula})")
+    how = (
+        f"a single dense map from the {fmt_int(n0)} values of {fmt_shape(x0)} to the "
+        f"{fmt_int(nl)} of {fmt_shape(out)} ({formula})"
+    )
     return nl * n0 + b, how, f"flatten -> dense({nl})"
 
 
@@ -1282,11 +1394,15 @@ class BatchnormSmallBatch(Rule):
         per_channel = numel(x) // (x[0] if len(x) == 3 else x[-1])
         values = batch * per_channel
         layers = f"{len(norms)} batchnorm layer{'s' if len(norms) != 1 else ''}"
-        detail = (f"each statistic of {label(first)} averages {fmt_int(values)} values from "
-                  f"{batch} sample{'s' if batch != 1 else ''}")
+        detail = (
+            f"each statistic of {label(first)} averages {fmt_int(values)} values from "
+            f"{batch} sample{'s' if batch != 1 else ''}"
+        )
         if values == 1:
-            detail = (f"each statistic of {label(first)} has a single value: x − μ = 0, so the "
-                      f"layer outputs β for every input")
+            detail = (
+                f"each statistic of {label(first)} has a single value: x − μ = 0, so the "
+                f"layer outputs β for every input"
+            )
         span = config.train.spans["batch"]
         yield self.diag(
             f"batch = {batch} is below {need} for {layers}: {detail}. Batchnorm's statistics "
@@ -1295,8 +1411,11 @@ class BatchnormSmallBatch(Rule):
             f"(Wu & He 2018)",
             span,
             fix="use groupnorm (convolutions) or layernorm instead of batchnorm, or train with "
-                f"batch ≥ {need}",
-            batch=batch, min_batch=need, batchnorm_layers=len(norms), first=first.id,
+            f"batch ≥ {need}",
+            batch=batch,
+            min_batch=need,
+            batchnorm_layers=len(norms),
+            first=first.id,
             values_per_statistic=values,
         )
 
