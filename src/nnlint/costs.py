@@ -33,7 +33,8 @@ from typing import Any
 import attrs
 
 from nnlint.graph import Lowered, Node
-from nnlint.ops import LOSSES, OPS, Cost, Ctx, nbytes, numel
+from nnlint.ops import LOSSES, OPS, Cost, Ctx, numel
+from nnlint.precision import nbytes
 from nnlint.spec import Config
 
 # optimizer -> (step FLOPs as (a, b) meaning a·P + b, state tensors per parameter)

@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from nnlint.ops import LOSSES, OPS, Op
+from nnlint.units import fmt_capacity
 
 
 def rules_table() -> str:
@@ -86,20 +87,11 @@ def targets_table() -> str:
     for t in sorted(builtin_targets().values(), key=lambda t: t.id):
         onchip = f"{t.onchip_bytes / 2**20:.2f} MiB" if t.onchip_bytes else "—"
         lines.append(
-            f"| `{t.id}` | {t.name} | {_size(t.memory_bytes)} | "
+            f"| `{t.id}` | {t.name} | {fmt_capacity(t.memory_bytes)} | "
             f"{t.bandwidth / 1e9:g} GB/s | {peak(t, 'fp32')} / {peak(t, 'fp16')} / "
             f"{peak(t, 'int8')} | {onchip} | {t.power_w:g} W |"
         )
     return "\n".join(lines)
-
-
-def _size(n: int) -> str:
-    """Vendor capacities in decimal GB; microcontroller memory in binary KiB/MiB."""
-    if n >= 10**9:
-        return f"{n / 1e9:g} GB"
-    if n >= 2**20:
-        return f"{n / 2**20:g} MiB"
-    return f"{n / 2**10:g} KiB"
 
 
 SECTIONS = {

@@ -29,8 +29,10 @@ import networkx as nx
 
 from nnlint import ast
 from nnlint.diagnostics import Span, SpecError, error
-from nnlint.ops import LOSSES, OPS, PRECISION_BITS, Opt, Shape, ShapeError, fmt_shape, numel
+from nnlint.ops import LOSSES, OPS, Opt, Shape, ShapeError, numel
+from nnlint.precision import PRECISION_BITS
 from nnlint.spec import Config
+from nnlint.units import fmt_shape
 
 # Limits that keep a hostile or mistaken spec from exhausting time or memory.
 # Each is reported as NN011 with the number that broke it.

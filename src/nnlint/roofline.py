@@ -32,7 +32,8 @@ import functools
 import attrs
 
 from nnlint.costs import Report
-from nnlint.ops import OPS, nbytes, numel
+from nnlint.ops import OPS, numel
+from nnlint.precision import nbytes
 from nnlint.targets import Target
 
 _SKIP = {"input", "loss", "flatten", "reshape"}

@@ -15,7 +15,8 @@ import attrs
 
 from nnlint import ast
 from nnlint.diagnostics import Diagnostic, Severity, Span
-from nnlint.ops import LOSSES, PRECISION_BITS
+from nnlint.ops import LOSSES
+from nnlint.precision import PRECISION_BITS
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw")
 

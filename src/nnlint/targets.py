@@ -27,12 +27,12 @@ from typing import Any
 import attrs
 
 from nnlint.ops import OPS
+from nnlint.precision import ARITHMETIC_PRECISIONS
 from nnlint.resources import data_dir, tomllib
 
 __all__ = [
     "KINDS",
     "OP_NAMES",
-    "PRECISIONS",
     "Target",
     "TargetError",
     "UnknownTarget",
@@ -40,9 +40,6 @@ __all__ = [
     "load_target_file",
     "resolve_target",
 ]
-
-#: Arithmetic formats a target may list, widest first.
-PRECISIONS: tuple[str, ...] = ("fp64", "fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4")
 
 #: Device classes.
 KINDS: frozenset[str] = frozenset({"gpu", "edge-accelerator", "cpu", "mcu"})
@@ -223,7 +220,7 @@ class _Reader:
     def peaks(self, data: Mapping[str, Any], key: str, precisions: list[str]) -> dict[str, float]:
         out: dict[str, float] = {}
         for precision, value in self.table(data, key).items():
-            self.name_in(precision, PRECISIONS, f"{key}.{precision}", "precision")
+            self.name_in(precision, ARITHMETIC_PRECISIONS, f"{key}.{precision}", "precision")
             if precision not in precisions:
                 raise self.fail(f"{key}.{precision}", f"{precision!r} is not listed in precisions")
             out[precision] = float(self.number(value, f"{key}.{precision}"))
@@ -270,7 +267,7 @@ def load_target_file(path: str | os.PathLike[str]) -> Target:
     if not precisions:
         raise r.fail("precisions", "must list at least one precision")
     for precision in precisions:
-        r.name_in(precision, PRECISIONS, "precisions", "precision")
+        r.name_in(precision, ARITHMETIC_PRECISIONS, "precisions", "precision")
     peak = r.peaks(data, "peak", precisions)
     peak_sparse = r.peaks(data, "peak_sparse", precisions)
     for precision in precisions:

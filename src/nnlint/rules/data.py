@@ -10,9 +10,10 @@ from collections.abc import Iterator
 
 from nnlint.diagnostics import Diagnostic, Severity
 from nnlint.graph import Lowered, Node
-from nnlint.ops import OPS, fmt_shape
-from nnlint.rules.base import Rule, RuleContext, fmt_int, register
+from nnlint.ops import OPS
+from nnlint.rules.base import Rule, RuleContext, register
 from nnlint.rules.training import class_width, label
+from nnlint.units import fmt_int, fmt_shape
 
 #: Metrics that do not reward predicting the majority class (seed 004: use per-class
 #: precision/recall and the confusion matrix instead of plain accuracy).

@@ -22,9 +22,10 @@ import attrs
 
 from nnlint.costs import Report, analyze
 from nnlint.diagnostics import Diagnostic, Severity, Span
-from nnlint.ops import PRECISION_BITS, nbytes
-from nnlint.rules.base import Rule, RuleContext, fmt_bytes, fmt_int, fmt_time, register
-from nnlint.targets import PRECISIONS, Target
+from nnlint.precision import ARITHMETIC_PRECISIONS, PRECISION_BITS, nbytes
+from nnlint.rules.base import Rule, RuleContext, register
+from nnlint.targets import Target
+from nnlint.units import fmt_bytes, fmt_int, fmt_per_param, fmt_percent, fmt_size, fmt_time
 
 #: Device classes that run training jobs. MCUs and the int8-only edge accelerators
 #: run inference only, so training memory is never compared with theirs.
@@ -45,16 +46,6 @@ def whole_model_span(ctx: RuleContext) -> Span:
     ):
         return ctx.target_span
     return ctx.model_span
-
-
-def fmt_size(n: int) -> str:
-    """``fmt_bytes`` plus the decimal figure: ``22.35 GiB (24,000,000,000 B = 24.00 GB)``."""
-    n = int(n)
-    text = fmt_bytes(n)
-    for unit, size in (("TB", 10**12), ("GB", 10**9), ("MB", 10**6)):
-        if abs(n) >= size:
-            return f"{text[:-1]} = {n / size:.2f} {unit})"
-    return text
 
 
 def _at_train_batch(report: Report, batch: int) -> Report:
@@ -113,10 +104,6 @@ def peak_inference_activation_bytes(report: Report, batch: int) -> int:
         peak = max(peak, live + workspace.get(i, 0))
         live -= dies.get(i, 0)
     return peak
-
-
-def _per_param(nbytes_: int, params: int) -> str:
-    return f"{nbytes_ / params:.3g} B/param" if params else "0 B/param"
 
 
 @register
@@ -215,7 +202,7 @@ class TrainMemoryExceedsTarget(Rule):
             f"{fmt_size(t.train_memory_bytes)}, more than the {fmt_size(memory)} of "
             f"{target.id}: {breakdown}"
         )
-        per_param = _per_param(state, t.params)
+        per_param = fmt_per_param(state, t.params)
         if max_batch >= 1:
             tail = (
                 f"; the largest training batch that fits is {max_batch} "
@@ -391,7 +378,7 @@ class InferenceMemoryExceedsTarget(Rule):
         elif fixed > memory:
             msg += (
                 f"; the weights alone are {fmt_size(fixed - memory)} over "
-                f"({_per_param(fixed, t.params)})"
+                f"({fmt_per_param(fixed, t.params)})"
             )
             fix = f"{shrink}, or choose a device with more memory"
         else:
@@ -411,7 +398,7 @@ class InferenceMemoryExceedsTarget(Rule):
         whose weights and (proportionally narrower) activations fit, else the narrowest."""
         t, target = ctx.totals, ctx.target
         bits = PRECISION_BITS[t.deploy_precision]
-        rank = {p: i for i, p in enumerate(PRECISIONS)}
+        rank = {p: i for i, p in enumerate(ARITHMETIC_PRECISIONS)}
         options = sorted(
             (p for p in target.precisions if PRECISION_BITS.get(p, bits) < bits),
             key=lambda p: (-PRECISION_BITS[p], rank.get(p, 99)),
@@ -590,9 +577,15 @@ class AttentionScoreMemory(Rule):
         )
         if count > 1:
             msg += f"; the {count} attention layers keep {fmt_size(scores)}"
-        msg += f", {act_share:.1%} of the {fmt_bytes(t.activation_bytes)} of cached activations"
+        msg += (
+            f", {fmt_percent(act_share)} of the {fmt_bytes(t.activation_bytes)} "
+            f"of cached activations"
+        )
         if mem_share is not None:
-            msg += f" and {mem_share:.1%} of the {fmt_size(target.memory_bytes)} of {target.id}"
+            msg += (
+                f" and {fmt_percent(mem_share)} of the {fmt_size(target.memory_bytes)} "
+                f"of {target.id}"
+            )
         fix = (
             f"shorten the sequence (T = {seq}: halving it cuts the scores 4x), use fewer "
             f"heads or a smaller batch, or an attention kernel that recomputes the scores in "

@@ -13,40 +13,14 @@ from collections.abc import Iterator
 from fractions import Fraction
 
 from nnlint.diagnostics import Diagnostic, Severity, Span
-from nnlint.ops import PRECISION_BITS
-from nnlint.rules.base import Rule, RuleContext, fmt_bytes, fmt_int, fmt_time, register
+from nnlint.precision import PRECISION_BITS, is_float, widest_first
+from nnlint.rules.base import Rule, RuleContext, register
 from nnlint.rules.fit import trains_on, whole_model_span
-from nnlint.targets import PRECISIONS, Target
+from nnlint.targets import Target
+from nnlint.units import fmt_bandwidth, fmt_bytes, fmt_int, fmt_rate, fmt_time
 
 # Ops that vanish from an inference graph (nothing for a device to run).
 _INFERENCE_NOOPS = frozenset({"dropout", "identity"})
-
-
-def fmt_rate(ops_per_s: float, precision: str) -> str:
-    """``312 TFLOP/s`` for floating point, ``4 TOP/s`` for integer precisions."""
-    unit = "OP/s" if precision.startswith(("int", "uint")) else "FLOP/s"
-    for prefix, size in (("T", 1e12), ("G", 1e9), ("M", 1e6)):
-        if ops_per_s >= size:
-            return f"{ops_per_s / size:,.6g} {prefix}{unit}"
-    return f"{ops_per_s:g} {unit}"
-
-
-def fmt_bandwidth(bytes_per_s: float) -> str:
-    """``1,555 GB/s``, ``500 MB/s`` (decimal, as vendors quote bandwidth)."""
-    for prefix, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if bytes_per_s >= size:
-            return f"{bytes_per_s / size:,.6g} {prefix}/s"
-    return f"{bytes_per_s:g} B/s"
-
-
-def _ordered(precisions) -> list[str]:
-    """Widest first, as :data:`nnlint.targets.PRECISIONS` lists them."""
-    rank = {p: i for i, p in enumerate(PRECISIONS)}
-    return sorted(precisions, key=lambda p: (rank.get(p, len(rank)), p))
-
-
-def _is_float(precision: str) -> bool:
-    return not precision.startswith(("int", "uint"))
 
 
 def closest_precision(target: Target, precision: str) -> str | None:
@@ -56,7 +30,7 @@ def closest_precision(target: Target, precision: str) -> str | None:
 
     def key(p: str) -> tuple:
         b = PRECISION_BITS.get(p, 0)
-        return (_is_float(p) != _is_float(precision), abs(b - bits), -b)
+        return (is_float(p) != is_float(precision), abs(b - bits), -b)
 
     options = sorted(target.precisions, key=key)
     return options[0] if options else None
@@ -304,14 +278,14 @@ class UnsupportedPrecision(Rule):
         self, ctx: RuleContext, prec: str, what: str, span: Span, verb: str, **data
     ) -> Diagnostic:
         target = ctx.target
-        runs = _ordered(target.precisions)
+        runs = widest_first(target.precisions)
         alt = closest_precision(target, prec)
         msg = (
             f"{what}, but {target.id} ({target.name}) has no {prec} arithmetic: it runs "
             f"{', '.join(runs)} only"
         )
         fix = f"{verb} {alt}" if alt else "choose another target"
-        if alt and not _is_float(alt) and _is_float(prec):
+        if alt and not is_float(alt) and is_float(prec):
             fix += " (full-integer post-training quantization, calibrated on representative data)"
         return self.diag(
             msg,

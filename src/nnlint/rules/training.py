@@ -25,8 +25,9 @@ import networkx as nx
 
 from nnlint.diagnostics import Diagnostic, Severity
 from nnlint.graph import Lowered, Node
-from nnlint.ops import fmt_shape, numel
-from nnlint.rules.base import Rule, RuleContext, fmt_int, register
+from nnlint.ops import numel
+from nnlint.rules.base import Rule, RuleContext, register
+from nnlint.units import fmt_int, fmt_shape
 
 #: Ops that pass their input's values on unchanged (dropout only rescales survivors).
 PASS_THROUGH = frozenset({"identity", "dropout", "flatten", "reshape"})
