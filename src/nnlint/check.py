@@ -8,7 +8,6 @@ other exception is an internal error that names the file (the CLI exits 2).
 from __future__ import annotations
 
 import contextlib
-import difflib
 import gc
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -24,6 +23,7 @@ from nnlint.parse import parse
 from nnlint.roofline import Roofline, roofline
 from nnlint.rules import FATAL, REGISTRY, SPEC_CODES, all_meta, run_rules
 from nnlint.spec import read_config
+from nnlint.suggest import did_you_mean, suggest
 from nnlint.targets import Target, builtin_targets
 
 
@@ -112,10 +112,7 @@ def _apply_suppressions(
                 if (i, code) in used:
                     continue
                 if code not in metas:
-                    close = difflib.get_close_matches(code, list(metas), n=1)
-                    why = f"`{code}` is not an nnlint code" + (
-                        f"; did you mean `{close[0]}`?" if close else ""
-                    )
+                    why = f"`{code}` is not an nnlint code" + did_you_mean(code, metas)
                 elif code in FATAL:
                     why = f"{code} stops the analysis and cannot be suppressed"
                 elif s.kind == "ignore":
@@ -240,18 +237,18 @@ def _analyse_text(text: str, settings: Settings) -> tuple[Analysis | None, list[
         if name in targets:
             target = targets[name]
         else:  # only deploy.target can get here; the CLI validates --target itself
-            close = difflib.get_close_matches(name, list(targets), n=1)
+            close = suggest(name, targets)
             span = config.deploy.spans.get("target", Span.point(1, 1))
             diagnostics.append(
                 Diagnostic(
                     "NN015",
                     Severity.ERROR,
                     f"unknown target `{name}`"
-                    + (f"; did you mean `{close[0]}`?" if close else "")
+                    + did_you_mean(name, targets)
                     + f" (known: {', '.join(sorted(targets))})",
                     span,
                     fix="use one of the ids `nnlint targets` lists"
-                    + (f", e.g. `{close[0]}`" if close else ""),
+                    + (f", e.g. `{close}`" if close else ""),
                 )
             )
     roof = roofline(report, target) if target is not None else None

@@ -613,21 +613,19 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_rule(args: argparse.Namespace) -> int:
-    import difflib
     import json
 
     from nnlint.rules import REGISTRY, all_meta, lookup
     from nnlint.rules.base import default_thresholds
+    from nnlint.suggest import suggest
     from nnlint.tables import rule_page
 
     meta = lookup(args.code)
     if meta is None:
         metas = all_meta()
         candidates = [*metas, *(m.name for m in metas.values())]
-        close = difflib.get_close_matches(args.code.strip(), candidates, n=1)
-        if not close:
-            close = difflib.get_close_matches(args.code.strip().upper(), list(metas), n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
+        close = suggest(args.code.strip(), candidates) or suggest(args.code.strip().upper(), metas)
+        hint = f"; did you mean {close!r}?" if close else ""
         raise UsageError(f"unknown rule {args.code!r}{hint} (`nnlint rules` lists them)")
     rule = REGISTRY.get(meta.code)
     defaults = default_thresholds().get(meta.code, {})

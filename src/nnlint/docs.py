@@ -72,6 +72,20 @@ def losses_table() -> str:
     return "\n".join(lines)
 
 
+def optimizers_table() -> str:
+    from nnlint.optimizers import OPTIMIZERS
+
+    lines = [
+        "| Optimizer | Step FLOPs (P trainable parameters) | State per parameter | Update |",
+        "|---|---|---|---|",
+    ]
+    for o in OPTIMIZERS.values():
+        flops = f"{o.flops_per_param}P" + (f" + {o.flops_constant}" if o.flops_constant else "")
+        state = f"{o.state_per_param} ({o.state})" if o.state_per_param else "0"
+        lines.append(f"| `{o.name}` | {flops} | {state} | {o.source} |")
+    return "\n".join(lines)
+
+
 def targets_table() -> str:
     from nnlint.targets import builtin_targets
 
@@ -98,6 +112,7 @@ SECTIONS = {
     "rules": rules_table,
     "ops": ops_table,
     "losses": losses_table,
+    "optimizers": optimizers_table,
     "targets": targets_table,
 }
 

@@ -17,7 +17,6 @@ nnlint's limits (NN011) and bad ``tie=`` targets (NN013).
 
 from __future__ import annotations
 
-import difflib
 import functools
 import math
 from collections.abc import Iterator
@@ -32,6 +31,7 @@ from nnlint.diagnostics import Span, SpecError, error
 from nnlint.ops import LOSSES, OPS, Opt, Shape, ShapeError, numel
 from nnlint.precision import PRECISION_BITS
 from nnlint.spec import Config
+from nnlint.suggest import did_you_mean
 from nnlint.units import fmt_shape
 
 # Limits that keep a hostile or mistaken spec from exhausting time or memory.
@@ -103,11 +103,6 @@ class Lowered:
             for src, shape in zip(node.inputs, node.in_shapes):
                 g.add_edge(src, node.id, shape=shape)
         return g
-
-
-def _suggest(word: str, options) -> str:
-    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
-    return f"; did you mean `{close[0]}`?" if close else ""
 
 
 @attrs.frozen
@@ -261,7 +256,7 @@ class _Lowerer:
             if isinstance(value, ast.Symbol):
                 raise error(
                     "NN002",
-                    f"undefined parameter `{value.id}`{_suggest(value.id, scope.env)}",
+                    f"undefined parameter `{value.id}`{did_you_mean(value.id, scope.env)}",
                     expr.span,
                     fix="declare it as a block parameter or write a number",
                 )
@@ -417,7 +412,7 @@ class _Lowerer:
                     raise error(
                         "NN005",
                         f"`{layer.name}` has no option `{a.keyword}`"
-                        f"{_suggest(a.keyword, by_name)} (options: "
+                        f"{did_you_mean(a.keyword, by_name)} (options: "
                         f"{', '.join(by_name)})",
                         a.span,
                         fix="use one of the listed options",
@@ -545,7 +540,7 @@ class _Lowerer:
             known = [n for n, o in OPS.items() if o.family == "merge"]
             raise error(
                 "NN004",
-                f"unknown merge `{layer.name}`{_suggest(layer.name, known)} "
+                f"unknown merge `{layer.name}`{did_you_mean(layer.name, known)} "
                 f"(merges: {', '.join(known)})",
                 layer.name_span,
                 fix="start a chain with a tensor name or a merge such as `add(a, b)`",
@@ -646,7 +641,7 @@ class _Lowerer:
             known = list(OPS) + list(self.blocks)
             raise error(
                 "NN004",
-                f"unknown op `{layer.name}`{_suggest(layer.name, known)}",
+                f"unknown op `{layer.name}`{did_you_mean(layer.name, known)}",
                 layer.name_span,
                 fix="see the op catalog in the README",
             )
@@ -724,7 +719,7 @@ class _Lowerer:
         if ref.id not in scope.tensors:
             raise error(
                 "NN002",
-                f"undefined name `{ref.id}` in `tie=`{_suggest(ref.id, scope.tensors)}",
+                f"undefined name `{ref.id}` in `tie=`{did_you_mean(ref.id, scope.tensors)}",
                 span,
                 fix="tie to a tensor defined before, e.g. the token embedding's output",
             )
@@ -846,7 +841,7 @@ class _Lowerer:
                 raise error(
                     "NN010",
                     f"block `{block.name}` has no parameter `{a.keyword}`"
-                    f"{_suggest(a.keyword, params)} (parameters: "
+                    f"{did_you_mean(a.keyword, params)} (parameters: "
                     f"{', '.join(params) or 'none'})",
                     a.span,
                     fix="use one of the listed parameters",
@@ -872,7 +867,7 @@ class _Lowerer:
             raise error(
                 "NN002",
                 f"the loss reads `{loss.tensor}`, which the model does not "
-                f"define{_suggest(loss.tensor, scope.tensors)}",
+                f"define{did_you_mean(loss.tensor, scope.tensors)}",
                 loss.tensor_span,
                 fix="name a tensor of the model, e.g. its logits",
             )
@@ -928,7 +923,7 @@ def _plan(body: tuple[ast.Stmt, ...], defined) -> list[ast.Assign]:
                 known = list(assigns) + list(defined)
                 raise error(
                     "NN002",
-                    f"undefined name `{ref}`{_suggest(ref, known)}",
+                    f"undefined name `{ref}`{did_you_mean(ref, known)}",
                     span,
                     fix="define it before use, or check the spelling",
                 )

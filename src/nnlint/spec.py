@@ -6,7 +6,6 @@ NN012 diagnostic at the entry, with the closest known key suggested.
 
 from __future__ import annotations
 
-import difflib
 import math
 from fractions import Fraction
 from typing import Any
@@ -16,9 +15,9 @@ import attrs
 from nnlint import ast
 from nnlint.diagnostics import Diagnostic, Severity, Span
 from nnlint.ops import LOSSES
+from nnlint.optimizers import OPTIMIZERS
 from nnlint.precision import PRECISION_BITS
-
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw")
+from nnlint.suggest import did_you_mean
 
 BYTE_UNITS = {
     "B": 1,
@@ -112,11 +111,6 @@ class _Bad(Exception):
         self.fix = fix
 
 
-def _suggest(word: str, options) -> str:
-    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
-    return f"; did you mean `{close[0]}`?" if close else ""
-
-
 # Section numbers beyond this are reported as too large (parse.py keeps literals
 # beyond 10^60 as inf), so later stages never convert an enormous int to float.
 _MAX_VALUE = 10**60
@@ -193,7 +187,7 @@ def _symbol(value: ast.Expr, what: str, choices) -> str:
         )
     if value.id not in choices:
         raise _Bad(
-            f"unknown {what} `{value.id}`{_suggest(value.id, choices)} "
+            f"unknown {what} `{value.id}`{did_you_mean(value.id, choices)} "
             f"(known: {', '.join(choices)})",
             value.span,
         )
@@ -213,7 +207,7 @@ def _loss(value: ast.Expr) -> LossSpec:
         )
     if value.name not in LOSSES:
         raise _Bad(
-            f"unknown loss `{value.name}`{_suggest(value.name, LOSSES)} "
+            f"unknown loss `{value.name}`{did_you_mean(value.name, LOSSES)} "
             f"(known: {', '.join(LOSSES)})",
             value.span,
         )
@@ -234,7 +228,7 @@ def _train(section: ast.Section) -> TrainConfig:
         elif e.key == "precision":
             values["precision"] = _symbol(e.value, "precision", tuple(PRECISION_BITS))
         elif e.key == "optimizer":
-            values["optimizer"] = _symbol(e.value, "optimizer", OPTIMIZERS)
+            values["optimizer"] = _symbol(e.value, "optimizer", tuple(OPTIMIZERS))
         elif e.key == "loss":
             values["loss"] = _loss(e.value)
         elif e.key in ("samples", "epochs"):
@@ -339,7 +333,7 @@ def _entries(section: ast.Section, known: set[str], comparisons=("=",)):
     for e in section.entries:
         if e.key not in known:
             raise _Bad(
-                f"unknown key `{e.key}` in `{section.kind}`{_suggest(e.key, known)} "
+                f"unknown key `{e.key}` in `{section.kind}`{did_you_mean(e.key, known)} "
                 f"(known: {', '.join(sorted(known))})",
                 e.key_span,
             )

@@ -14,21 +14,20 @@ are never mixed. Each number in the shipped files carries a comment naming its p
 
 from __future__ import annotations
 
-import difflib
 import functools
 import math
 import os
 import re
 import types
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import attrs
 
 from nnlint.ops import OPS
 from nnlint.precision import ARITHMETIC_PRECISIONS
-from nnlint.resources import data_dir, tomllib
+from nnlint.resources import TomlFileError, data_dir, read_toml
+from nnlint.suggest import suggest
 
 __all__ = [
     "KINDS",
@@ -212,8 +211,8 @@ class _Reader:
 
     def name_in(self, name: str, known: Any, key: str, what: str) -> None:
         if name not in known:
-            close = difflib.get_close_matches(name, sorted(known), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+            close = suggest(name, sorted(known))
+            hint = f"; did you mean {close!r}?" if close else ""
             known_list = ", ".join(sorted(known))
             raise self.fail(key, f"unknown {what} {name!r}{hint} (known: {known_list})")
 
@@ -243,11 +242,9 @@ def load_target_file(path: str | os.PathLike[str]) -> Target:
     source = str(path)
     r = _Reader(source)
     try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise r.fail(None, f"cannot read file: {exc.strerror or exc}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise r.fail(None, f"invalid TOML: {exc}") from exc
+        data = read_toml(path)
+    except TomlFileError as exc:
+        raise r.fail(None, str(exc)) from None
 
     r.check_keys(data, _REQUIRED + _OPTIONAL)
     for key in _REQUIRED:
@@ -342,5 +339,5 @@ def resolve_target(name: str, extra: Mapping[str, Target] | None = None) -> Targ
     if name.lower() in lowered:
         return table[lowered[name.lower()]]
     known = sorted(table)
-    close = difflib.get_close_matches(name.lower(), list(lowered), n=1)
-    raise UnknownTarget(name, known, lowered[close[0]] if close else None)
+    close = suggest(name.lower(), lowered)
+    raise UnknownTarget(name, known, lowered[close] if close else None)

@@ -22,7 +22,7 @@ import attrs
 
 from nnlint.costs import Report
 from nnlint.diagnostics import Diagnostic, RuleMeta, Severity, Span
-from nnlint.resources import data_dir, tomllib
+from nnlint.resources import data_dir, read_toml
 from nnlint.roofline import Roofline
 from nnlint.targets import Target
 
@@ -98,9 +98,8 @@ def default_thresholds() -> dict[str, dict[str, Any]]:
     """Every ``rules/*.toml`` file (one per family): ``[NN101] min_depth = 10`` and so on."""
     merged: dict[str, dict[str, Any]] = {}
     for path in sorted(data_dir("rules").glob("*.toml")):
-        with path.open("rb") as f:
-            for code, table in tomllib.load(f).items():
-                if code in merged:
-                    raise ValueError(f"{path.name}: thresholds of {code} are defined twice")
-                merged[code] = table
+        for code, table in read_toml(path).items():
+            if code in merged:
+                raise ValueError(f"{path.name}: thresholds of {code} are defined twice")
+            merged[code] = table
     return merged
