@@ -28,6 +28,7 @@ import networkx as nx
 
 from nnlint import ast
 from nnlint.diagnostics import Span, SpecError, error
+from nnlint.expr import ExprError, evaluate
 from nnlint.ops import LOSSES, OPS, Opt, Shape, ShapeError, numel
 from nnlint.precision import PRECISION_BITS
 from nnlint.spec import Config
@@ -204,43 +205,27 @@ class _Lowerer:
             if expr.id in scope.env:
                 return scope.env[expr.id]
             return ast.Symbol(expr.id, expr.span)
-        if isinstance(expr, ast.Neg):
-            return -self._num(expr.operand, scope)
-        if isinstance(expr, ast.BinOp):
-            left, right = self._num(expr.left, scope), self._num(expr.right, scope)
-            if expr.op == "+":
-                value = left + right
-            elif expr.op == "-":
-                value = left - right
-            elif expr.op == "*":
-                value = left * right
-            else:
-                if right == 0:
+        if isinstance(expr, (ast.Neg, ast.BinOp)):
+            try:
+                value = evaluate(expr, lambda e: self._num(e, scope), limit=MAX_ELEMENTS**2)
+            except ExprError as exc:
+                if exc.kind == "division by zero":
                     raise error(
-                        "NN007", "division by zero", expr.span, fix="divide by a non-zero value"
-                    )
-                value = (
-                    Fraction(left) / Fraction(right)
-                    if not (isinstance(left, float) or isinstance(right, float))
-                    else left / right
+                        "NN007", "division by zero", exc.span, fix="divide by a non-zero value"
+                    ) from None
+                shown = (
+                    f" ({float(exc.value):.3e})"
+                    if not isinstance(exc.value, float) or math.isfinite(exc.value)
+                    else ""
                 )
-                if isinstance(value, Fraction):
-                    value = int(value) if value.denominator == 1 else float(value)
-            if isinstance(value, int) and abs(value) > MAX_ELEMENTS**2:
                 raise error(
                     "NN011",
-                    f"the value of this expression ({value:.3e}) is too large",
-                    expr.span,
+                    f"the value of this expression{shown} is too large",
+                    exc.span,
                     fix="use a realistic size",
-                )
-            if isinstance(value, float) and not math.isfinite(value):
-                raise error(
-                    "NN011",
-                    "the value of this expression is too large",
-                    expr.span,
-                    fix="use a realistic size",
-                )
-            return value
+                ) from None
+            # block parameters hold ints and floats: an inexact quotient becomes a float
+            return float(value) if isinstance(value, Fraction) else value
         if isinstance(expr, ast.Call):
             return expr  # evaluated by the option that accepts it (init=normal(0.02))
         raise error(

@@ -14,6 +14,7 @@ import attrs
 
 from nnlint import ast
 from nnlint.diagnostics import Diagnostic, Severity, Span
+from nnlint.expr import ExprError, evaluate
 from nnlint.ops import LOSSES
 from nnlint.optimizers import OPTIMIZERS
 from nnlint.precision import PRECISION_BITS
@@ -120,42 +121,26 @@ def _number(value: ast.Expr) -> int | float | Fraction:
     """The value of a section expression. A result that is not finite or beyond
     10^60 (``1e400``, ``1e400 - 1e400``, ``1e60 * 1e60``) is an NN012 here, so no
     caller meets ``inf``, ``nan`` or an int too large for a float."""
+    too_large = (
+        f"the number {value.text} is too large"
+        if isinstance(value, ast.Num)
+        else "this value is too large"
+    )
     try:
-        result = _number_value(value)
-        finite = math.isfinite(result) and abs(result) <= _MAX_VALUE
-    except (OverflowError, ValueError):  # int too large for a float, inf in a Fraction
-        finite = False
-    if not finite:
-        raise _Bad(
-            "this value is too large"
-            if not isinstance(value, ast.Num)
-            else f"the number {value.text} is too large",
-            value.span,
-        )
+        result = evaluate(value, _leaf, limit=_MAX_VALUE)
+    except ExprError as exc:
+        raise _Bad(too_large if exc.kind == "too large" else exc.kind, exc.span) from None
+    if isinstance(result, float) and not (math.isfinite(result) and abs(result) <= _MAX_VALUE):
+        raise _Bad(too_large, value.span)
     return result
 
 
-def _number_value(value: ast.Expr) -> int | float | Fraction:
+def _leaf(value: ast.Expr) -> int | float:
+    """A number literal (without a unit); anything else is not a number here."""
     if isinstance(value, ast.Num):
         if value.unit is not None:
             raise _Bad(f"unexpected unit `{value.unit}` here", value.span)
         return value.value
-    if isinstance(value, ast.Neg):
-        return -_number_value(value.operand)
-    if isinstance(value, ast.BinOp):
-        left, right = _number_value(value.left), _number_value(value.right)
-        if value.op == "+":
-            return left + right
-        if value.op == "-":
-            return left - right
-        if value.op == "*":
-            return left * right
-        if right == 0:
-            raise _Bad("division by zero", value.span)
-        result = Fraction(left) / Fraction(right) if not isinstance(left, float) else left / right
-        if isinstance(result, Fraction) and result.denominator == 1:
-            return int(result)
-        return result
     raise _Bad(f"expected a number, got {_describe(value)}", value.span)
 
 
