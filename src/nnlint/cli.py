@@ -3,6 +3,9 @@
 Exit codes (ruff's): 0 nothing at or above the fail level, 1 findings at or above
 it, 2 a usage, config, I/O or internal error. Every error is one line on stderr
 (``nnlint: error: …``), never a traceback; checking goes on with the other files.
+An internal error (a bug) is wrapped once, by :func:`nnlint.check.internal_errors`
+or :func:`_internal`; ``--show-traceback`` (or ``NNLINT_SHOW_TRACEBACK=1``) prints
+its stack above the line.
 nnlint writes to stdout, stderr and ``--output-file`` only.
 
 Modules are imported inside the subcommands, so ``nnlint rules`` never loads the
@@ -35,6 +38,8 @@ SKIPPED_FOLDERS = frozenset(
     {".git", ".hg", ".svn", ".venv", "venv", "__pycache__", "node_modules", ".tox", ".nox"}
 )
 SPEC_SUFFIX = ".nn"
+#: Set to 1 to print the stack of an internal error, like ``--show-traceback``.
+SHOW_TRACEBACK_ENV = "NNLINT_SHOW_TRACEBACK"
 
 
 class UsageError(Exception):
@@ -47,6 +52,35 @@ def _error(message: str) -> None:
 
 def _warning(message: str) -> None:
     print(f"nnlint: warning: {message}", file=sys.stderr)
+
+
+def _show_traceback(args: argparse.Namespace | None) -> bool:
+    if args is not None and getattr(args, "show_traceback", False):
+        return True
+    return os.environ.get(SHOW_TRACEBACK_ENV, "") not in ("", "0", "false")
+
+
+def _internal(exc: BaseException, path: str | None = None) -> _Outcome:
+    """Any exception that is a bug, as an outcome: the one line and the stack."""
+    from nnlint.check import InternalError
+
+    error = exc if isinstance(exc, InternalError) else InternalError(path, exc)
+    return _Outcome(error=str(error), traceback=error.traceback)
+
+
+def _error_line(outcome: _Outcome, show_traceback: bool) -> str:
+    """The outcome's error; an internal one says how to get its stack, or is under it."""
+    if outcome.traceback is None:
+        return outcome.error
+    if show_traceback:
+        return f"{outcome.error} (a bug in nnlint: please report it with the traceback above)"
+    return f"{outcome.error} (run with --show-traceback and report it)"
+
+
+def _report_internal(outcome: _Outcome, show_traceback: bool) -> None:
+    if show_traceback and outcome.traceback:
+        sys.stderr.write(outcome.traceback)
+    _error(_error_line(outcome, show_traceback))
 
 
 # --------------------------------------------------------------------------- argparse
@@ -168,7 +202,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_config_options(targets)
     targets.set_defaults(func=cmd_targets)
+    for command in (check, report, rule, rules, targets):
+        _add_debug_option(command)
     return parser
+
+
+def _add_debug_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--show-traceback",
+        action="store_true",
+        help=f"print the stack of an internal error (also: {SHOW_TRACEBACK_ENV}=1)",
+    )
 
 
 def _add_config_options(parser: argparse.ArgumentParser) -> None:
@@ -207,13 +251,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_ERROR
-    except Exception as exc:  # ConfigError, and any bug: one line, never a traceback
+    except Exception as exc:  # ConfigError, and any bug: one line, never a bare traceback
         from nnlint.config import ConfigError
 
         if isinstance(exc, ConfigError):
             _error(str(exc))
         else:
-            _error(f"internal error: {type(exc).__name__}: {exc}")
+            _report_internal(_internal(exc), _show_traceback(args))
     return EXIT_ERROR
 
 
@@ -318,6 +362,7 @@ class _Task:
 class _Outcome:
     result: FileResult | None = None
     error: str | None = None  # one line, without the ``nnlint: error:`` prefix
+    traceback: str | None = None  # the stack of an internal error (a bug)
 
 
 def _collect(
@@ -367,7 +412,7 @@ def _walk(top: Path, resolver: ConfigResolver) -> list[Path]:
 
 def _run_task(task: _Task, load: Callable[[Path], Config]) -> _Outcome:
     """Check one file; every failure becomes a one-line error (nothing is raised)."""
-    from nnlint.check import InternalError, check_file
+    from nnlint.check import check_file
     from nnlint.config import Config, ConfigError, settings_for
 
     try:
@@ -378,10 +423,10 @@ def _run_task(task: _Task, load: Callable[[Path], Config]) -> _Outcome:
         return _Outcome(error=f"{task.display}: is a folder, not a file")
     except OSError as exc:
         return _Outcome(error=f"{task.display}: cannot read: {exc.strerror or exc}")
-    except (InternalError, ConfigError) as exc:
+    except ConfigError as exc:
         return _Outcome(error=str(exc))
-    except Exception as exc:  # a bug outside check_file's guard
-        return _Outcome(error=f"{task.display}: internal error: {type(exc).__name__}: {exc}")
+    except Exception as exc:  # a bug (check_file wraps its own as an InternalError)
+        return _internal(exc, task.display)
 
 
 _worker_configs: dict[Path, Config] = {}
@@ -415,8 +460,8 @@ def _run_tasks(tasks: list[_Task], resolver: ConfigResolver) -> list[_Outcome]:
 
 
 def _check_stdin(stdin: _Stdin, overrides: Overrides) -> _Outcome:
-    from nnlint.check import InternalError, check_text, decode
-    from nnlint.config import settings_for
+    from nnlint.check import check_text, decode
+    from nnlint.config import ConfigError, settings_for
     from nnlint.diagnostics import FileResult
 
     try:
@@ -429,33 +474,10 @@ def _check_stdin(stdin: _Stdin, overrides: Overrides) -> _Outcome:
     try:
         settings = settings_for(stdin.config, stdin.display, overrides)
         return _Outcome(result=check_text(text, stdin.display, settings))
-    except InternalError as exc:
+    except ConfigError as exc:
         return _Outcome(error=str(exc))
-    except Exception as exc:  # a bug outside check_text's guard
-        return _Outcome(error=f"{stdin.display}: internal error: {type(exc).__name__}: {exc}")
-
-
-def _sarif_with_errors(text: str, errors: Sequence[str]) -> str:
-    """Record run errors in the SARIF log: ``executionSuccessful`` false plus notifications."""
-    import json
-
-    log = json.loads(text)
-    invocation = log["runs"][0]["invocations"][0]
-    invocation["executionSuccessful"] = False
-    invocation["exitCode"] = EXIT_ERROR
-    invocation["toolExecutionNotifications"] = [
-        {"level": "error", "message": {"text": f"nnlint: error: {e}"}} for e in errors
-    ]
-    return json.dumps(log, indent=2)
-
-
-def _json_with_errors(text: str, errors: Sequence[str]) -> str:
-    """The JSON report with an extra ``errors`` list (the contract allows more keys)."""
-    import json
-
-    report = json.loads(text)
-    report["errors"] = list(errors)
-    return json.dumps(report, indent=2)
+    except Exception as exc:  # a bug (check_text wraps its own as an InternalError)
+        return _internal(exc, stdin.display)
 
 
 @attrs.frozen
@@ -506,15 +528,16 @@ def cmd_check(args: argparse.Namespace) -> int:
         outcomes.append(_check_stdin(stdin, overrides))
         fail_levels[stdin.display] = stdin.config.fail_on
 
+    show_traceback = _show_traceback(args)
     results = [o.result for o in outcomes if o.result is not None]
-    errors += [o.error for o in outcomes if o.error is not None]
+    errors += [_error_line(o, show_traceback) for o in outcomes if o.error is not None]
     if not results and not errors:
         _warning("no .nn files found under the given paths")
-    text = _render_check(args, results, overrides, configs)
-    if errors and args.format == "sarif":
-        text = _sarif_with_errors(text, errors)
-    elif errors and args.format == "json":
-        text = _json_with_errors(text, errors)
+    text = _render_check(args, results, overrides, configs, errors)
+    if show_traceback:
+        for outcome in outcomes:
+            if outcome.traceback:
+                sys.stderr.write(outcome.traceback)
     for message in errors:
         _error(message)
     _write_output(text, args.output_file)
@@ -538,7 +561,11 @@ def _findings_exit_code(
 
 
 def _render_check(
-    args: argparse.Namespace, results: list[FileResult], overrides: Overrides, configs
+    args: argparse.Namespace,
+    results: list[FileResult],
+    overrides: Overrides,
+    configs,
+    errors: Sequence[str],
 ) -> str:
     from nnlint.emit import render
     from nnlint.rules import all_meta
@@ -547,7 +574,14 @@ def _render_check(
     target = overrides.target or (configured.pop() if len(configured) == 1 else None)
     color = args.output_file is None and _use_color(args.no_color)
     return render(
-        args.format, results, all_meta(), color=color, statistics=args.statistics, target=target
+        args.format,
+        results,
+        all_meta(),
+        color=color,
+        statistics=args.statistics,
+        target=target,
+        errors=errors,
+        exit_code=EXIT_ERROR if errors else None,
     )
 
 
@@ -555,12 +589,10 @@ def _render_check(
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    import json
-
-    from nnlint.check import InternalError, analyse_text, decode
+    from nnlint.check import InternalError, analyse_text, decode, internal_errors, model_entry
     from nnlint.config import ConfigResolver, Overrides, settings_for
     from nnlint.diagnostics import FileResult, Severity
-    from nnlint.emit import render
+    from nnlint.emit import render, render_model
     from nnlint.rules import all_meta
     from nnlint.tables import report_text
 
@@ -584,29 +616,30 @@ def cmd_report(args: argparse.Namespace) -> int:
     settings = settings_for(config, config_from, overrides)
 
     text, problem = decode(data)
-    if problem is not None:
-        analysis, diagnostics = None, [problem]
-    else:
-        try:
-            analysis, diagnostics = analyse_text(text, settings)
-        except Exception as exc:
-            _error(str(InternalError(display, exc)))
-            return EXIT_ERROR
-    diagnostics = sorted((d.with_path(display) for d in diagnostics), key=lambda d: d.sort_key())
-    if analysis is None or any(d.severity == Severity.ERROR for d in diagnostics):
-        result = FileResult(display, text, tuple(diagnostics))
-        _write_output(render("text", [result], all_meta(), color=_use_color(args.no_color)), None)
-        return EXIT_FINDINGS
-    if args.format == "json":
-        from nnlint.check import model_entry
-
-        entry = model_entry(analysis.report, display, analysis.roofline)
-        # emit's JSON makes the entry strict JSON (no NaN/Infinity tokens)
-        document = json.loads(render("json", [FileResult(display, text, (), entry)], {}))
-        _write_output(json.dumps(document["models"][0], indent=2), None)
-    else:
-        _write_output(report_text(analysis, display), None)
-    return EXIT_OK
+    try:
+        with internal_errors(display):
+            if problem is not None:
+                analysis, diagnostics = None, [problem]
+            else:
+                analysis, diagnostics = analyse_text(text, settings)
+            diagnostics = sorted(
+                (d.with_path(display) for d in diagnostics), key=lambda d: d.sort_key()
+            )
+            if analysis is None or any(d.severity == Severity.ERROR for d in diagnostics):
+                result = FileResult(display, text, tuple(diagnostics))
+                shown = render("text", [result], all_meta(), color=_use_color(args.no_color))
+                code = EXIT_FINDINGS
+            elif args.format == "json":
+                shown = render_model(model_entry(analysis.report, display, analysis.roofline))
+                code = EXIT_OK
+            else:
+                shown = report_text(analysis, display)
+                code = EXIT_OK
+    except InternalError as exc:
+        _report_internal(_internal(exc), _show_traceback(args))
+        return EXIT_ERROR
+    _write_output(shown, None)
+    return code
 
 
 # --------------------------------------------------------------------------- rule, rules, targets

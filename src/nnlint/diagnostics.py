@@ -47,14 +47,6 @@ class Span:
     def point(cls, line: int, column: int, width: int = 1) -> Span:
         return cls(line, column, line, column + max(width, 1))
 
-    def merge(self, other: Span) -> Span:
-        start = min((self.line, self.column), (other.line, other.column))
-        end = max((self.end_line, self.end_column), (other.end_line, other.end_column))
-        return Span(start[0], start[1], end[0], end[1])
-
-
-FILE_START = Span(1, 1, 1, 2)
-
 
 @attrs.frozen
 class Diagnostic:

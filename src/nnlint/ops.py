@@ -62,7 +62,6 @@ class Opt:
     default: Any = None
     positional: bool = False
     required: bool = False
-    choices: tuple[str, ...] = ()
     minimum: float | None = None  # inclusive lower bound for numbers
     below: float | None = None  # exclusive upper bound for numbers
 
@@ -122,7 +121,6 @@ class Op(abc.ABC):
     opts: ClassVar[tuple[Opt, ...]] = ()
     family: ClassVar[str] = "layer"  # layer | activation | merge | shape
     has_weights: ClassVar[bool] = False
-    arity: ClassVar[int | None] = 1  # number of tensor inputs; None = 2 or more (merges)
     min_rank: ClassVar[int] = 1
     max_rank: ClassVar[int | None] = None
 
@@ -680,7 +678,6 @@ class Attention(Op):
 
 class _Merge(Op):
     family = "merge"
-    arity = None
 
 
 @register
