@@ -103,12 +103,11 @@ def test_only_a_new_finding_fails(repo, capsys):
 
 def test_moved_lines_and_changed_figures_stay_suppressed(repo, capsys):
     run(capsys, "check", "specs", "--write-baseline", "base.json")
-    moved = (
-        "# a header comment\n\n# and a blank line: every finding moves down\n"
-        + SPEC.replace("dense(4)", "dense(5)").replace(  # NN501's message quotes other figures now
-            "    a      = probs -> log\n    b      = probs -> log\n",
-            "    b      = probs -> log\n\n    a      = probs -> log\n",
-        )
+    moved = "# a header comment\n\n# and a blank line: every finding moves down\n" + SPEC.replace(
+        "dense(4)", "dense(5)"
+    ).replace(  # NN501's message quotes other figures now
+        "    a      = probs -> log\n    b      = probs -> log\n",
+        "    b      = probs -> log\n\n    a      = probs -> log\n",
     )
     write(repo / "specs" / "m.nn", moved)
     code, out, err = run(capsys, "check", "specs", "--baseline", "base.json", "--fail-on", "note")
