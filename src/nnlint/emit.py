@@ -57,6 +57,7 @@ def render(
     tool_version: str = __version__,
     errors: Sequence[str] = (),
     exit_code: int | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> str:
     """Render ``results`` in format ``fmt`` (one of :data:`FORMATS`).
 
@@ -65,7 +66,8 @@ def render(
     ``errors`` are the run's errors (files that could not be checked, one line
     each): JSON lists them under ``errors`` and SARIF records them as
     notifications of a failed invocation that ended with ``exit_code``; the
-    terminal formats leave them to the caller's stderr.
+    terminal formats leave them to the caller's stderr. ``extra`` keys are added at
+    the end of the JSON report (the contract allows more keys; e.g. ``baseline``).
     Raises :class:`ValueError` for an unknown format.
     """
     if fmt in ("text", "concise"):
@@ -73,7 +75,7 @@ def render(
             results, rules, full=(fmt == "text"), color=color, statistics=statistics, target=target
         )
     if fmt == "json":
-        return _render_json(results, errors)
+        return _render_json(results, errors, extra or {})
     if fmt == "sarif":
         return _render_sarif(
             results,
@@ -306,7 +308,11 @@ def render_model(entry: Mapping[str, Any]) -> str:
     return _dumps(entry)
 
 
-def _render_json(results: Sequence[FileResult], errors: Sequence[str] = ()) -> str:
+def _render_json(
+    results: Sequence[FileResult],
+    errors: Sequence[str] = (),
+    extra: Mapping[str, Any] | None = None,
+) -> str:
     """The report contract, ``indent=2``, keys in contract order; ``errors`` (the run's
     errors, one line each) only when there are some."""
     counts = _counts(results)
@@ -323,6 +329,7 @@ def _render_json(results: Sequence[FileResult], errors: Sequence[str] = ()) -> s
     }
     if errors:
         report["errors"] = [*errors]
+    report.update(extra or {})
     return _dumps(report)
 
 
@@ -339,6 +346,7 @@ def _json_diagnostic(finding: _Finding) -> dict[str, Any]:
         "message": d.message,
         "fix": d.fix,
         "data": d.data,
+        "layer": d.layer,
     }
 
 
@@ -614,8 +622,19 @@ def _markdown_to_text(markdown: str) -> str:
 
 
 def _render_github(results: Sequence[FileResult], *, target: str | None) -> str:
-    """One ``::error``/``::warning``/``::notice`` workflow command per finding, then the summary."""
-    lines = [_github_command(f) for f in _findings(results)]
+    """A ``::error``/``::warning``/``::notice`` workflow command for the findings GitHub
+    shows (10 of each type per step, :mod:`nnlint.github`), a line counting the others,
+    then the summary."""
+    from nnlint.github import ANNOTATIONS_PER_TYPE, split_annotations
+
+    shown, rest = split_annotations(_findings(results), lambda f: f.diagnostic.severity)
+    lines = [_github_command(f) for f in shown]
+    if rest:
+        lines.append(
+            f"{_plural(len(rest), 'more finding')} not annotated (GitHub shows "
+            f"{ANNOTATIONS_PER_TYPE} per type per step): listed in the job summary when "
+            f"$GITHUB_STEP_SUMMARY is set, and all in --format sarif"
+        )
     return "\n".join([*lines, _summary(results, target)])
 
 

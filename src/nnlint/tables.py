@@ -131,6 +131,7 @@ def _totals(analysis) -> str:
         )
         lines += [
             (f"ridge point ({roof.target.id})", ridge),
+            ("fixed overhead (launches, invocation)", fmt_time(roof.overhead_s, nanoseconds=True)),
             (f"estimated latency (batch {Bd})", latency),
         ]
     width = max(len(label) for label, _ in lines)
