@@ -76,12 +76,16 @@ def optimizers_table() -> str:
     from nnlint.optimizers import OPTIMIZERS
 
     lines = [
-        "| Optimizer | Step FLOPs (P trainable parameters) | State per parameter | Update |",
+        "| Optimizer | Step FLOPs (P trainable parameters) | State tensors per parameter "
+        "| Source |",
         "|---|---|---|---|",
     ]
     for o in OPTIMIZERS.values():
-        flops = f"{o.flops_per_param}P" + (f" + {o.flops_constant}" if o.flops_constant else "")
-        state = f"{o.state_per_param} ({o.state})" if o.state_per_param else "0"
+        if o.flops_per_param is None:
+            flops = "— (not yet in a spec)"
+        else:
+            flops = f"{o.flops_per_param}P" + (f" + {o.flops_constant}" if o.flops_constant else "")
+        state = f"{o.states} ({o.state})" if o.states else o.state
         lines.append(f"| `{o.name}` | {flops} | {state} | {o.source} |")
     return "\n".join(lines)
 

@@ -16,7 +16,7 @@ from nnlint import ast
 from nnlint.diagnostics import Diagnostic, Severity, Span
 from nnlint.expr import ExprError, evaluate
 from nnlint.ops import LOSSES
-from nnlint.optimizers import OPTIMIZERS
+from nnlint.optimizers import SPEC_OPTIMIZERS
 from nnlint.precision import PRECISION_BITS
 from nnlint.suggest import did_you_mean
 
@@ -213,7 +213,7 @@ def _train(section: ast.Section) -> TrainConfig:
         elif e.key == "precision":
             values["precision"] = _symbol(e.value, "precision", tuple(PRECISION_BITS))
         elif e.key == "optimizer":
-            values["optimizer"] = _symbol(e.value, "optimizer", tuple(OPTIMIZERS))
+            values["optimizer"] = _symbol(e.value, "optimizer", SPEC_OPTIMIZERS)
         elif e.key == "loss":
             values["loss"] = _loss(e.value)
         elif e.key in ("samples", "epochs"):
