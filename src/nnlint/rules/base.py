@@ -50,6 +50,18 @@ class RuleContext:
         return self.report.lowered.graph
 
     @property
+    def whole_model_span(self) -> Span:
+        """Where to point for a finding about the model on its target: ``deploy.target``
+        when the active target is the one the spec names, else the model."""
+        if (
+            self.target_span is not None
+            and self.target is not None
+            and self.config.deploy.target == self.target.id
+        ):
+            return self.target_span
+        return self.model_span
+
+    @property
     def model_span(self) -> Span:
         """Where to point for a whole-model finding: the first input declaration."""
         return self.report.lowered.node(self.report.lowered.inputs[0]).span
@@ -81,6 +93,33 @@ class Rule(abc.ABC):
             cls.summary,
             inspect.cleandoc(cls.__doc__ or cls.summary),
         )
+
+
+class PerLineRule(Rule):
+    """A rule that reports layers. The layers a block body or a ``* N`` repeat makes from
+    one line of the spec are reported once, at that line, with their number."""
+
+    instance: str = "layer"
+
+    def check(self, ctx: RuleContext) -> Iterator[Diagnostic]:
+        groups: dict = {}
+        for d in self.findings(ctx):
+            groups.setdefault(d.span, []).append(d)
+        for found in groups.values():
+            first = found[0]
+            if len(found) > 1:
+                more = len(found) - 1
+                first = attrs.evolve(
+                    first,
+                    message=f"{first.message} (and {more:,} more {self.instance}"
+                    f"{'s' if more != 1 else ''} made from this line)",
+                    data={**first.data, "instances": len(found)},
+                )
+            yield first
+
+    @abc.abstractmethod
+    def findings(self, ctx: RuleContext) -> Iterator[Diagnostic]:
+        """Every finding, one per op instance; ``check`` groups them by line."""
 
 
 REGISTRY: dict[str, Rule] = {}

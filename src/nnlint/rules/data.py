@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from nnlint.diagnostics import Diagnostic, Severity
-from nnlint.graph import Lowered, Node
-from nnlint.ops import OPS, fmt_shape
+from nnlint.graph import Node
+from nnlint.graph_queries import class_width, label, width_source
+from nnlint.ops import fmt_shape
 from nnlint.rules.base import Rule, RuleContext, fmt_int, register
-from nnlint.rules.training import class_width, label
 
 #: Metrics that do not reward predicting the majority class (seed 004: use per-class
 #: precision/recall and the confusion matrix instead of plain accuracy).
@@ -143,16 +143,6 @@ class ClassImbalance(Rule):
         )
 
 
-def _width_source(lowered: Lowered, node: Node) -> Node:
-    """The op that set the class axis of ``node``: look back through element-wise
-    activations, normalization, dropout and identity, which keep the width."""
-    keep = {name for name, op in OPS.items() if op.family == "activation"}
-    keep |= {"dropout", "identity", "batchnorm", "layernorm", "groupnorm"}
-    while node.op in keep and node.inputs:
-        node = lowered.node(node.inputs[0])
-    return node
-
-
 @register
 class OutputWidthMismatch(Rule):
     """## What it does
@@ -211,11 +201,11 @@ class OutputWidthMismatch(Rule):
             return
         if width == 1 and classes == 2 and loss_kind not in PER_CLASS_LOSSES:
             return
-        source = _width_source(lowered, out)
+        source = width_source(lowered, out)
         name = out.tensor or out.id
         setter = (
             f"set by {label(source)}"
-            if source.op != "input"
+            if not source.kind.is_input
             else f"the model input `{source.id}` (line {source.span.line})"
         )
         if width < classes:
@@ -243,13 +233,9 @@ class OutputWidthMismatch(Rule):
 
 
 def _fix(source: Node, classes: int) -> str:
-    if source.op == "dense":
-        return f"make the output layer `dense({classes})`, or correct data.classes"
-    if source.op == "conv2d":
-        return (
-            f"make the output layer `conv2d({classes}, {source.opts['kernel']}, …)`, or "
-            f"correct data.classes"
-        )
+    layer = source.kind.with_width(source.opts, classes)
+    if layer is not None:
+        return f"make the output layer `{layer}`, or correct data.classes"
     return f"give the output {classes} units (one per class), or correct data.classes"
 
 

@@ -6,7 +6,7 @@ Conventions of this family (each rule's doc page repeats the part it uses):
   board RAM of a CPU or edge accelerator, SRAM of an MCU). On an MCU with flash
   (``flash_bytes`` > 0) the weights live in flash and only the activations in SRAM.
 * Training findings apply only to device classes that run training jobs
-  (:data:`TRAINING_KINDS`): a spec that trains in fp32 and deploys int8 to the edge
+  (:data:`nnlint.targets.TRAINING_KINDS`): a spec that trains in fp32 and deploys int8 to the edge
   TPU or a microcontroller is not trained there.
 * Whole-model findings point at the ``deploy.target`` entry when the target comes
   from the spec, else at the model's first input.
@@ -21,30 +21,10 @@ from collections.abc import Iterator
 import attrs
 
 from nnlint.costs import Report, analyze
-from nnlint.diagnostics import Diagnostic, Severity, Span
+from nnlint.diagnostics import Diagnostic, Severity
 from nnlint.ops import PRECISION_BITS, nbytes
 from nnlint.rules.base import Rule, RuleContext, fmt_bytes, fmt_int, fmt_time, register
-from nnlint.targets import PRECISIONS, Target
-
-#: Device classes that run training jobs. MCUs and the int8-only edge accelerators
-#: run inference only, so training memory is never compared with theirs.
-TRAINING_KINDS = frozenset({"gpu", "cpu"})
-
-
-def trains_on(target: Target) -> bool:
-    """True when ``target`` is a device class a training job can run on."""
-    return target.kind in TRAINING_KINDS
-
-
-def whole_model_span(ctx: RuleContext) -> Span:
-    """``deploy.target`` when the active target is the one the spec names, else the model."""
-    if (
-        ctx.target_span is not None
-        and ctx.target is not None
-        and ctx.config.deploy.target == ctx.target.id
-    ):
-        return ctx.target_span
-    return ctx.model_span
+from nnlint.targets import PRECISIONS
 
 
 def fmt_size(n: int) -> str:
@@ -88,7 +68,7 @@ def peak_inference_activation_bytes(report: Report, batch: int) -> int:
     made_at: dict[str, int] = {}
     last_use: dict[str, int] = {}
     workspace: dict[int, int] = {}
-    steps = [layer for layer in report.layers if layer.node.op != "loss"]
+    steps = [layer for layer in report.layers if not layer.node.kind.is_loss]
     for i, layer in enumerate(steps):
         node = layer.node
         for src in node.inputs:
@@ -189,7 +169,7 @@ class TrainMemoryExceedsTarget(Rule):
 
     def check(self, ctx: RuleContext) -> Iterator[Diagnostic]:
         target, t = ctx.target, ctx.totals
-        if not ctx.config.has_train or not trains_on(target):
+        if not ctx.config.has_train or not target.trains:
             return
         memory = target.memory_bytes
         if t.train_memory_bytes <= memory:
@@ -254,7 +234,7 @@ class TrainMemoryExceedsTarget(Rule):
             )
         yield self.diag(
             head + tail,
-            whole_model_span(ctx),
+            ctx.whole_model_span,
             fix=fix,
             train_memory_bytes=t.train_memory_bytes,
             memory_bytes=memory,
@@ -366,7 +346,7 @@ class InferenceMemoryExceedsTarget(Rule):
                 )
             yield self.diag(
                 msg,
-                whole_model_span(ctx),
+                ctx.whole_model_span,
                 fix=f"{shrink}, or choose a device with more flash",
                 **data,
             )
@@ -403,7 +383,7 @@ class InferenceMemoryExceedsTarget(Rule):
                 "shorten the inputs or narrow the widest layers (the peak is set by the "
                 "largest tensors alive together), or choose a device with more memory"
             )
-        yield self.diag(msg, whole_model_span(ctx), fix=fix, **data)
+        yield self.diag(msg, ctx.whole_model_span, fix=fix, **data)
 
     @staticmethod
     def _narrower(ctx: RuleContext, acts: int) -> tuple[str, int] | None:
@@ -501,7 +481,7 @@ class ParamsExceedOnChipMemory(Rule):
         )
         yield self.diag(
             msg,
-            whole_model_span(ctx),
+            ctx.whole_model_span,
             fix=fix,
             param_bytes=roof.param_bytes,
             onchip_bytes=target.onchip_bytes,
@@ -565,17 +545,22 @@ class AttentionScoreMemory(Rule):
         t = ctx.totals
         if not ctx.config.has_train:
             return
-        layers = [layer for layer in ctx.report.layers if layer.node.op == "attention"]
+        layers = [
+            layer
+            for layer in ctx.report.layers
+            if layer.node.kind.score_elements(layer.node.opts, layer.node.in_shapes)
+        ]
         if not layers or not t.activation_bytes:
             return
         per_layer = []
         for layer in layers:
-            heads, seq = layer.node.opts["heads"], layer.node.in_shapes[0][0]
-            elements = t.train_batch * heads * seq * seq
+            node = layer.node
+            heads, seq = node.opts["heads"], node.in_shapes[0][0]
+            elements = t.train_batch * node.kind.score_elements(node.opts, node.in_shapes)
             per_layer.append((layer, heads, seq, elements, nbytes(elements, layer.precision)))
         scores = sum(row[4] for row in per_layer)
         act_share = scores / t.activation_bytes
-        target = ctx.target if ctx.target is not None and trains_on(ctx.target) else None
+        target = ctx.target if ctx.target is not None and ctx.target.trains else None
         mem_share = scores / target.memory_bytes if target else None
         act_hit = act_share >= ctx.thresholds["min_activation_share"]
         mem_hit = mem_share is not None and mem_share >= ctx.thresholds["min_memory_share"]

@@ -3,7 +3,7 @@
 The roofline figures come from :mod:`nnlint.roofline` (inference at ``deploy.batch``
 and the deploy precision; bytes moved = weights + inputs + output per layer; ridge
 point = dense peak ÷ bandwidth). Precisions are the deploy precision, each node's
-``precision=`` and, on device classes that train (:data:`~nnlint.rules.fit.TRAINING_KINDS`),
+``precision=`` and, on device classes that train (:data:`~nnlint.targets.TRAINING_KINDS`),
 the training precision.
 """
 
@@ -15,11 +15,7 @@ from fractions import Fraction
 from nnlint.diagnostics import Diagnostic, Severity, Span
 from nnlint.ops import PRECISION_BITS
 from nnlint.rules.base import Rule, RuleContext, fmt_bytes, fmt_int, fmt_time, register
-from nnlint.rules.fit import trains_on, whole_model_span
 from nnlint.targets import PRECISIONS, Target
-
-# Ops that vanish from an inference graph (nothing for a device to run).
-_INFERENCE_NOOPS = frozenset({"dropout", "identity"})
 
 
 def fmt_rate(ops_per_s: float, precision: str) -> str:
@@ -262,14 +258,14 @@ class UnsupportedPrecision(Rule):
                     "(deploy.precision is not set)"
                 )
             else:
-                span = whole_model_span(ctx)
+                span = ctx.whole_model_span
                 what = f"the model deploys at {deploy_prec}, the default (no precision is set)"
             yield self._diag(
                 ctx, deploy_prec, what, span, "set deploy.precision to", place="deploy"
             )
         if (
             config.has_train
-            and trains_on(target)
+            and target.trains
             and "precision" in config.deploy.spans
             and "precision" in config.train.spans
             and not target.supports_precision(config.train.precision)
@@ -368,7 +364,8 @@ class UnsupportedOp(Rule):
             return
         found: dict[str, list] = {}
         for node in ctx.report.lowered.nodes():
-            if node.op in target.unsupported_ops and node.op not in _INFERENCE_NOOPS:
+            # an op that vanishes from the inference graph leaves nothing for the device to run
+            if node.op in target.unsupported_ops and not node.kind.inference_noop:
                 found.setdefault(node.op, []).append(node)
         note = _first_sentence(target.notes)
         for op, nodes in found.items():

@@ -16,27 +16,25 @@ Conventions of this family (each rule's doc page repeats the part it uses):
 
 from __future__ import annotations
 
-import abc
 import math
 from collections.abc import Iterator
 
-import attrs
 import networkx as nx
 
 from nnlint.diagnostics import Diagnostic, Severity
 from nnlint.graph import Lowered, Node
-from nnlint.ops import fmt_shape, numel
-from nnlint.rules.base import Rule, RuleContext, fmt_int, register
-
-#: Ops that pass their input's values on unchanged (dropout only rescales survivors).
-PASS_THROUGH = frozenset({"identity", "dropout", "flatten", "reshape"})
-NORMS = frozenset({"batchnorm", "layernorm", "groupnorm"})
-#: Activations that zero (or nearly zero) the negative half: He's 2/n_in assumes this.
-RELU_FAMILY = frozenset({"relu", "relu6", "leaky_relu", "prelu"})
-#: Activations He initialization is used with (seed 003: also GELU transformers).
-HE_ACTIVATIONS = RELU_FAMILY | {"elu", "gelu", "silu"}
-SATURATING = frozenset({"sigmoid", "tanh"})
-LINEAR_LAYERS = frozenset({"dense", "conv2d"})
+from nnlint.graph_queries import (
+    class_width,
+    fused_with_loss_gradient,
+    label,
+    next_op,
+    op_text,
+    producer,
+    residual_branches,
+)
+from nnlint.ops import Output, channel_axis, fmt_shape, numel
+from nnlint.ops.layers import Conv2d, Dense
+from nnlint.rules.base import PerLineRule, Rule, RuleContext, fmt_int, register
 
 SIGMOID_MAX_SLOPE = 0.25  # σ'(z) = σ(1−σ) ≤ 0.25, at z = 0 [seed 000]
 TANH_SLOPE_AT_1 = 1 - math.tanh(1.0) ** 2  # 0.420: tanh' one unit away from 0
@@ -68,152 +66,37 @@ WRONG_P = 0.05
 # --------------------------------------------------------------- helpers
 
 
-def _node(lowered: Lowered, node_id: str) -> Node:
-    return lowered.node(node_id)
-
-
-def label(node: Node) -> str:
-    """``dense(256) `h1/dense#1` (line 5)`` — what a person finds in the spec."""
-    return f"{_op_text(node)} `{node.id}` (line {node.span.line})"
-
-
-def _op_text(node: Node) -> str:
-    o = node.opts
-    if node.op == "dense":
-        return f"dense({o['units']})"
-    if node.op == "conv2d":
-        return f"conv2d({o['channels']}, {o['kernel']})"
-    if node.op == "loss":
-        return f"{node.loss}"
-    return node.op
-
-
-def producer(lowered: Lowered, node_id: str) -> Node:
-    """The node that computed the values of ``node_id``, looking through value-preserving ops."""
-    node = _node(lowered, node_id)
-    while node.op in PASS_THROUGH and node.inputs:
-        node = _node(lowered, node.inputs[0])
-    return node
-
-
-def next_op(lowered: Lowered, node_id: str) -> Node | None:
-    """The op that reads this node's output, looking through value-preserving ops;
-    None when the output is read by several ops or by none."""
-    g = lowered.graph
-    current = node_id
-    while True:
-        succ = list(g.successors(current))
-        if len(succ) != 1:
-            return None
-        nxt = _node(lowered, succ[0])
-        if nxt.op not in PASS_THROUGH:
-            return nxt
-        current = nxt.id
-
-
-def class_width(shape) -> int:
-    """The class axis of a tensor a loss reads: C of ``[C, H, W]``, else the last axis."""
-    if not shape:
-        return 1
-    return shape[0] if len(shape) == 3 else shape[-1]
-
-
-def residual_branches(lowered: Lowered) -> set[str]:
-    """Nodes inside a residual branch: on a path from ``a`` to ``b`` of some ``add(a, b)``
-    (or ``add(b, a)``) where ``a`` is an earlier tensor of ``b``'s path (the skip)."""
-    g = lowered.graph
-    index = {n: i for i, n in enumerate(lowered.order)}
-    inside: set[str] = set()
-    for node in lowered.nodes():
-        if node.op != "add":
-            continue
-        for a in node.inputs:
-            for b in node.inputs:
-                if a == b or index[a] >= index[b]:
-                    continue
-                # Backward from b, staying after a in execution order, then forward from a.
-                region = {b}
-                stack = [b]
-                while stack:
-                    for p in g.predecessors(stack.pop()):
-                        if index[p] > index[a] and p not in region:
-                            region.add(p)
-                            stack.append(p)
-                reached = {s for s in g.successors(a) if s in region}
-                stack = list(reached)
-                while stack:
-                    for s in g.successors(stack.pop()):
-                        if s in region and s not in reached:
-                            reached.add(s)
-                            stack.append(s)
-                if b in reached:
-                    inside |= reached
-    return inside
-
-
 def _fans(node: Node) -> tuple[int, int]:
-    """(fan_in, fan_out) of a dense or conv2d weight, PyTorch's convention."""
-    if node.op == "dense":
-        return node.in_shapes[0][-1], node.opts["units"]
-    k = node.opts["kernel"]
-    return (node.in_shapes[0][0] // node.opts["groups"]) * k * k, node.opts["channels"] * k * k
+    """(fan_in, fan_out) of a linear layer's weight, PyTorch's convention."""
+    return node.kind.fans(node.opts, node.in_shapes)
 
 
-def _g(x: float) -> str:
+#: What a softmax or a log-softmax writes: a distribution over the class axis.
+_SOFTMAXES = (Output.DISTRIBUTION, Output.LOG_DISTRIBUTION)
+
+
+def _sig4(x: float) -> str:
     """Four significant digits: 0.002551, 0.05051 (the seeds round to three)."""
     return f"{x:.4g}"
 
 
-def _e(x: float) -> str:
+def _sci(x: float) -> str:
     return f"{x:.2e}"
-
-
-def _fused_with_bce(lowered: Lowered, node: Node) -> bool:
-    """A sigmoid read only by a ``bce`` loss: the pair's gradient is ŷ − y [seed 002]."""
-    nxt = next_op(lowered, node.id)
-    return nxt is not None and nxt.op == "loss" and nxt.loss == "bce"
 
 
 def _power(base: float, n: int) -> str:
     """``base^n`` for a message: ``9.54e-07``; below float range, its power of ten."""
     value = base**n
     if value > 0:
-        return _e(value)
+        return _sci(value)
     return f"10^{n * math.log10(base):.0f}"
-
-
-class _PerLine(Rule):
-    """A rule that reports layers. The layers a block body or a ``* N`` repeat makes from
-    one line of the spec are reported once, at that line, with their number."""
-
-    instance: str = "layer"
-
-    def check(self, ctx: RuleContext) -> Iterator[Diagnostic]:
-        groups: dict = {}
-        for d in self.findings(ctx):
-            groups.setdefault(d.span, []).append(d)
-        for found in groups.values():
-            first = found[0]
-            if len(found) > 1:
-                more = len(found) - 1
-                first = attrs.evolve(
-                    first,
-                    message=f"{first.message} (and {more:,} more {self.instance}"
-                    f"{'s' if more != 1 else ''} made from this line)",
-                    data={**first.data, "instances": len(found)},
-                )
-            yield first
-
-    @abc.abstractmethod
-    def findings(self, ctx: RuleContext) -> Iterator[Diagnostic]:
-        """Every finding, one per op instance; ``check`` groups them by line."""
 
 
 # ----------------------------------------------------------------- NN101
 
 
 @register
-class VanishingGradient(_PerLine):
+class VanishingGradient(PerLineRule):
     """## What it does
     Counts the sigmoid and tanh layers the gradient crosses one after another on
     its way back from the loss, with no skip connection and no normalization
@@ -296,15 +179,15 @@ class VanishingGradient(_PerLine):
         counted = {
             n.id
             for n in lowered.nodes()
-            if n.op in SATURATING and not (n.op == "sigmoid" and _fused_with_bce(lowered, n))
+            if n.kind.saturating and not fused_with_loss_gradient(lowered, n)
         }
         # through[v] = (saturating layers, of which sigmoid, first saturating node) on the
         # least attenuated path from v's input to the end, v included; nxt links a chain.
         through: dict[str, tuple[int, int, str | None]] = {}
         nxt: dict[str, str | None] = {}
         for v in reversed(lowered.order):
-            node = _node(lowered, v)
-            if node.op in NORMS:
+            node = lowered.node(v)
+            if node.kind.is_norm:
                 through[v] = (0, 0, None)
                 continue
             succ = [s for s in g.successors(v) if live is None or s in live]
@@ -313,7 +196,7 @@ class VanishingGradient(_PerLine):
             )
             if v in counted:
                 nxt[v] = after[2]
-                through[v] = (after[0] + 1, after[1] + (node.op == "sigmoid"), v)
+                through[v] = (after[0] + 1, after[1] + (node.kind.max_slope < 1), v)
             else:
                 through[v] = after
         reported: set[str] = set()
@@ -330,7 +213,7 @@ class VanishingGradient(_PerLine):
             yield self._report(lowered, chain, total, sig, min_sigmoid, min_any)
 
     def _report(self, lowered, chain, total, sig, min_sigmoid, min_any) -> Diagnostic:
-        first, last = _node(lowered, chain[0]), _node(lowered, chain[-1])
+        first, last = lowered.node(chain[0]), lowered.node(chain[-1])
         tanh = total - sig
         where = (
             f"from `{first.id}` (line {first.span.line}) to `{last.id}` "
@@ -360,7 +243,7 @@ class VanishingGradient(_PerLine):
             why = (
                 f"σ' ≤ 0.25 and tanh' ≤ 1, so the {total} derivatives the gradient crosses "
                 f"multiply to at most 0.25^{sig} = {_power(0.25, sig)}, and to 0.25^{sig}·"
-                f"{TANH_SLOPE_AT_1:.3f}^{tanh} = {_e(typical) if typical else 'less'} "
+                f"{TANH_SLOPE_AT_1:.3f}^{tanh} = {_sci(typical) if typical else 'less'} "
                 f"with tanh' = {TANH_SLOPE_AT_1:.3f} at |z| = 1"
             )
         return self.diag(
@@ -387,7 +270,7 @@ class VanishingGradient(_PerLine):
 
 
 @register
-class SoftmaxOverflow(_PerLine):
+class SoftmaxOverflow(PerLineRule):
     """## What it does
     Reports a `softmax` computed in fp16 (or fp8): the op's own `precision=` or,
     without one, `train.precision`.
@@ -425,7 +308,7 @@ class SoftmaxOverflow(_PerLine):
 
     def findings(self, ctx: RuleContext) -> Iterator[Diagnostic]:
         for node in ctx.report.lowered.nodes():
-            if node.op != "softmax":
+            if node.kind.output is not Output.DISTRIBUTION:
                 continue
             precision = node.precision or ctx.config.train.precision
             if precision not in NARROW_FLOATS:
@@ -438,7 +321,7 @@ class SoftmaxOverflow(_PerLine):
                 f"softmax `{node.id}` runs in {fmt} ({source}): exp overflows {fmt} above "
                 f"ln({top:g}) = {limit:.2f} (fp32: {fp32_limit:.2f}), so a logit above "
                 f"{limit:.2f} gives inf and NaN probabilities unless the largest logit is "
-                f"subtracted first; even then every probability below {_e(tiny)}, the smallest "
+                f"subtracted first; even then every probability below {_sci(tiny)}, the smallest "
                 f"{precision} value ({-math.log(tiny):.2f} below the largest logit), rounds to 0 "
                 f"and its log is −inf",
                 node.span,
@@ -456,7 +339,7 @@ class SoftmaxOverflow(_PerLine):
 
 
 @register
-class LogOfSoftmax(_PerLine):
+class LogOfSoftmax(PerLineRule):
     """## What it does
     Reports `log` applied to the output of a `softmax` (directly, or through
     `dropout`, `identity`, `flatten` or `reshape`).
@@ -490,10 +373,10 @@ class LogOfSoftmax(_PerLine):
     def findings(self, ctx: RuleContext) -> Iterator[Diagnostic]:
         lowered = ctx.report.lowered
         for node in lowered.nodes():
-            if node.op != "log" or not node.inputs:
+            if node.kind.output is not Output.LOG or not node.inputs:
                 continue
             src = producer(lowered, node.inputs[0])
-            if src.op != "softmax":
+            if src.kind.output is not Output.DISTRIBUTION:
                 continue
             precision = src.precision or ctx.config.train.precision
             if precision not in FLOAT_TINY:
@@ -502,7 +385,7 @@ class LogOfSoftmax(_PerLine):
             yield self.diag(
                 f"log of the output of {label(src)} in two steps: a probability that "
                 f"underflows to 0 — in {precision} once its logit is {-math.log(tiny):.2f} below "
-                f"the largest (the smallest {precision} value is {_e(tiny)}) — gives log(0) = "
+                f"the largest (the smallest {precision} value is {_sci(tiny)}) — gives log(0) = "
                 f"−inf and a NaN loss; log_softmax computes z − max − log Σ exp(z − max) and "
                 f"never takes log(0)",
                 node.span,
@@ -525,7 +408,7 @@ def _squashed(width: int) -> tuple[float, float]:
 
 
 @register
-class DoubleSoftmax(_PerLine):
+class DoubleSoftmax(PerLineRule):
     """## What it does
     Reports a softmax applied to probabilities: a `softmax` or `log_softmax` whose
     input is a `softmax` output, and a `focal` loss (which applies its own softmax
@@ -567,12 +450,12 @@ class DoubleSoftmax(_PerLine):
         for node in lowered.nodes():
             if not node.inputs:
                 continue
-            is_focal = node.op == "loss" and node.loss == "focal"
-            if node.op not in ("softmax", "log_softmax") and not is_focal:
+            is_focal = node.kind.is_loss and node.loss == "focal"
+            if node.kind.output not in _SOFTMAXES and not is_focal:
                 continue
             src = producer(lowered, node.inputs[0])
             width = src.shape[-1] if src.shape else 1
-            if src.op != "softmax" or width < 2:
+            if src.kind.output is not Output.DISTRIBUTION or width < 2:
                 continue
             top, floor = _squashed(width)
             if is_focal:
@@ -656,12 +539,13 @@ class LossOutputMismatch(Rule):
         lowered = ctx.report.lowered
         if lowered.loss is None:
             return
-        loss = _node(lowered, lowered.loss)
+        loss = lowered.node(lowered.loss)
         src = producer(lowered, loss.inputs[0])
         kind, op = loss.loss, src.op
         width = class_width(loss.in_shapes[0])
         tensor = ctx.config.train.loss.tensor if ctx.config.train.loss else src.id
-        found = self._mismatch(kind, op, width, ctx.config.data.classes is not None, tensor)
+        classifier = ctx.config.data.classes is not None
+        found = self._mismatch(kind, op, src.kind.output, width, classifier, tensor)
         if found is None:
             return
         message, fix, data = found
@@ -677,15 +561,19 @@ class LossOutputMismatch(Rule):
         )
 
     @staticmethod
-    def _mismatch(kind, op, width, classifier, tensor):
-        """(message, fix, data) for a mismatched pairing, None for a good one."""
+    def _mismatch(kind, op, out, width, classifier, tensor):
+        """(message, fix, data) for a mismatched pairing, None for a good one. ``op`` names
+        the op that produced what the loss reads, ``out`` says what its values mean."""
         data: dict = {}
-        if kind in ("mse", "huber") and (op == "softmax" or (op == "sigmoid" and classifier)):
+        distribution, probabilities = Output.DISTRIBUTION, Output.PROBABILITIES
+        if kind in ("mse", "huber") and (
+            out is distribution or (out is probabilities and classifier)
+        ):
             slope = WRONG_P * (1 - WRONG_P)
             grad = (2 if kind == "mse" else 1) * (WRONG_P - 1) * slope
             ce = WRONG_P - 1
             formula = "2(ŷ − y)·ŷ(1 − ŷ)" if kind == "mse" else "(ŷ − y)·ŷ(1 − ŷ)"
-            better = "cross_entropy" if op == "softmax" else "bce"
+            better = "cross_entropy" if out is distribution else "bce"
             message = (
                 f"the gradient passes through the {op}'s derivative ŷ(1 − ŷ) ≤ 0.25, "
                 f"which vanishes when the prediction is confidently wrong — at ŷ = "
@@ -695,13 +583,13 @@ class LossOutputMismatch(Rule):
             )
             fix = f"use `{better}({tensor})` for a classifier"
             data = {"output_slope": slope, "gradient": grad, "cross_entropy_gradient": ce}
-        elif kind == "bce" and op == "softmax" and width == 1:
+        elif kind == "bce" and out is distribution and width == 1:
             message = (
                 "a softmax over a single output is always 1.0, so bce sees the same "
                 "prediction for every input and the gradient through the softmax is 0"
             )
             fix = "use `sigmoid` for a single yes/no output"
-        elif kind == "bce" and op == "softmax":
+        elif kind == "bce" and out is distribution:
             message = (
                 f"bce scores each of the {width} outputs as an independent yes/no, but a "
                 f"softmax's outputs sum to 1: at most one of them can exceed 0.5, and the "
@@ -711,7 +599,7 @@ class LossOutputMismatch(Rule):
                 "use `cross_entropy` for one label per sample, or sigmoid outputs with bce "
                 "for several labels"
             )
-        elif kind == "bce" and op == "log_softmax":
+        elif kind == "bce" and out is Output.LOG_DISTRIBUTION:
             message = (
                 "bce reads these log-probabilities as logits, and they are ≤ 0: every "
                 "prediction sigmoid(log p) is at most 0.5"
@@ -727,7 +615,7 @@ class LossOutputMismatch(Rule):
                 "one unit per class"
             )
             data = {"min_loss": 0.0}
-        elif kind in ("cross_entropy", "focal") and op == "sigmoid":
+        elif kind in ("cross_entropy", "focal") and out is probabilities:
             top, floor = _squashed(width)
             message = (
                 f"{kind} applies its own softmax to what it reads, and sigmoid outputs in "
@@ -737,13 +625,13 @@ class LossOutputMismatch(Rule):
             )
             fix = "read the logits before the sigmoid (or use a softmax output)"
             data = {"max_probability": round(top, 6), "min_loss": round(floor, 6)}
-        elif kind == "kl_div" and op in ("softmax", "sigmoid"):
+        elif kind == "kl_div" and out in (distribution, probabilities):
             message = (
                 "kl_div expects log-probabilities but these are probabilities in [0, 1]: "
                 "read as log p they describe e^p ∈ [1, 2.718], which sums to more than 1"
             )
             fix = "use `log_softmax` for the output kl_div reads"
-        elif kind == "kl_div" and op not in ("log_softmax", "log", "input"):
+        elif kind == "kl_div" and out not in (Output.LOG_DISTRIBUTION, Output.LOG, Output.DATA):
             message = (
                 "kl_div expects log-probabilities but these are unnormalized outputs: "
                 "the divergence is only meaningful when exp of the input sums to 1"
@@ -762,12 +650,12 @@ def _target(node: Node, following: Node | None) -> tuple[str, str, float] | None
     [seed 000 / 003 §initialization]; None when a normalization follows (its output does
     not depend on the weights' scale)."""
     fan_in, fan_out = _fans(node)
-    if following is not None and following.op in NORMS:
+    if following is not None and following.kind.is_norm:
         return None
-    act = following.op if following is not None else None
-    if act in HE_ACTIVATIONS:
+    scheme = following.kind.init_for if following is not None else None
+    if scheme == "he":
         return "He", f"2/{fan_in}", 2 / fan_in
-    if act in SATURATING:
+    if scheme == "xavier":
         return ("Xavier", f"2/({fan_in}+{fan_out}) = 2/{fan_in + fan_out}", 2 / (fan_in + fan_out))
     return "LeCun", f"1/{fan_in}", 1 / fan_in
 
@@ -780,21 +668,21 @@ def _following(lowered: Lowered, node: Node) -> tuple[Node | None, bool]:
     nxt = next_op(lowered, node.id)
     if nxt is None:
         return None, False
-    if nxt.op in RELU_FAMILY:  # positively homogeneous: relu then a norm is scale-free too
+    if nxt.kind.relu_family:  # positively homogeneous: relu then a norm is scale-free too
         after = next_op(lowered, nxt.id)
-        if after is not None and after.op in NORMS:
+        if after is not None and after.kind.is_norm:
             return after, True
     return nxt, True
 
 
 def _init_layers(lowered: Lowered) -> Iterator[Node]:
     for node in lowered.nodes():
-        if node.op in LINEAR_LAYERS and node.opts.get("init") is not None:
+        if node.kind.linear_layer and node.opts.get("init") is not None:
             yield node
 
 
 @register
-class InitActivationMismatch(_PerLine):
+class InitActivationMismatch(PerLineRule):
     """## What it does
     Checks a named initialization scheme against the activation after the layer
     (`dense` and `conv2d`; looking through `dropout`, `identity`, `flatten` and
@@ -855,16 +743,16 @@ class InitActivationMismatch(_PerLine):
             if node.opts["init"].scheme != "he":
                 continue
             following, _ = _following(lowered, node)
-            if following is None or following.op not in SATURATING:
+            if following is None or not following.kind.saturating:
                 continue
             fan_in, fan_out = _fans(node)
             he, xavier = 2 / fan_in, 2 / (fan_in + fan_out)
             yield self.diag(
                 f"init=he on {label(node)} before a {following.op} (line {following.span.line}): "
-                f"He's Var(w) = 2/{fan_in} = {_g(he)} (std {_g(math.sqrt(he))}) assumes a ReLU "
-                f"that zeroes half the units; for {following.op} the seeds recommend Xavier "
-                f"2/({fan_in}+{fan_out}) = 2/{fan_in + fan_out} = {_g(xavier)} "
-                f"(std {_g(math.sqrt(xavier))}), {he / xavier:.2f}× smaller",
+                f"He's Var(w) = 2/{fan_in} = {_sig4(he)} (std {_sig4(math.sqrt(he))}) assumes "
+                f"a ReLU that zeroes half the units; for {following.op} the seeds recommend Xavier "
+                f"2/({fan_in}+{fan_out}) = 2/{fan_in + fan_out} = {_sig4(xavier)} "
+                f"(std {_sig4(math.sqrt(xavier))}), {he / xavier:.2f}× smaller",
                 node.span,
                 fix="use `init=xavier` before sigmoid or tanh (or switch the activation to relu)",
                 scheme="he",
@@ -882,14 +770,14 @@ class InitActivationMismatch(_PerLine):
         longest: dict[str, tuple[int, str]] = {}  # first layer id -> (layers, last layer id)
         for node in lowered.nodes():
             prev = run.get(node.inputs[0], (0, None)) if len(node.inputs) == 1 else (0, None)
-            if node.op in LINEAR_LAYERS:
+            if node.kind.linear_layer:
                 init = node.opts.get("init")
                 following, _ = _following(lowered, node)
                 if (
                     init is not None
                     and init.scheme in ("xavier", "lecun")
                     and following is not None
-                    and following.op in RELU_FAMILY
+                    and following.kind.relu_family
                 ):
                     count, first = prev[0] + 1, prev[1] or node.id
                     run[node.id] = (count, first)
@@ -897,7 +785,7 @@ class InitActivationMismatch(_PerLine):
                         longest[first] = (count, node.id)
                 else:
                     run[node.id] = (0, None)
-            elif node.op in NORMS or node.op in ("attention", "embedding", "loss"):
+            elif node.kind.is_norm or node.kind.is_loss or node.kind.has_weights:
                 run[node.id] = (0, None)
             else:
                 run[node.id] = prev
@@ -906,31 +794,31 @@ class InitActivationMismatch(_PerLine):
                 yield self._stack(lowered, first, last, count)
 
     def _stack(self, lowered: Lowered, first_id: str, last_id: str, count: int) -> Diagnostic:
-        first, last = _node(lowered, first_id), _node(lowered, last_id)
+        first, last = lowered.node(first_id), lowered.node(last_id)
         gain = 1.0
         node = last
         while True:  # walk the stack back from its last layer
-            if node.op in LINEAR_LAYERS:
+            if node.kind.linear_layer:
                 fan_in, fan_out = _fans(node)
                 v = 2 / (fan_in + fan_out) if node.opts["init"].scheme == "xavier" else 1 / fan_in
                 gain *= fan_in * v / 2  # Var(z) gain of one ReLU layer: n_in·Var(w)·½
             if node.id == first_id:
                 break
-            node = _node(lowered, node.inputs[0])
+            node = lowered.node(node.inputs[0])
         fan_in, fan_out = _fans(first)
         scheme = first.opts["init"].scheme
         mine = 2 / (fan_in + fan_out) if scheme == "xavier" else 1 / fan_in
         formula = (
-            f"2/({fan_in}+{fan_out}) = {_g(mine)}"
+            f"2/({fan_in}+{fan_out}) = {_sig4(mine)}"
             if scheme == "xavier"
-            else f"1/{fan_in} = {_g(mine)}"
+            else f"1/{fan_in} = {_sig4(mine)}"
         )
         return self.diag(
             f"{count} ReLU layers in a row use init={scheme}, from {label(first)} to "
             f"`{last.id}` (line {last.span.line}): ReLU needs He's 2/n_in (here "
-            f"2/{fan_in} = {_g(2 / fan_in)}) but {scheme} gives {formula}, "
+            f"2/{fan_in} = {_sig4(2 / fan_in)}) but {scheme} gives {formula}, "
             f"{2 / fan_in / mine:.2f}× less, so each layer shrinks the signal's variance "
-            f"(×0.5 for square layers): over the {count} layers by {_e(gain)}",
+            f"(×0.5 for square layers): over the {count} layers by {_sci(gain)}",
             first.span,
             fix="use `init=he` for layers followed by relu",
             layers=count,
@@ -942,7 +830,7 @@ class InitActivationMismatch(_PerLine):
 
 
 @register
-class InitScale(_PerLine):
+class InitScale(PerLineRule):
     """## What it does
     Compares an explicit weight scale — `init=normal(std)`, `init=uniform(a)`
     (U(−a, a), variance a²/3) or `init=ones` (E[w²] = 1) on `dense` and `conv2d`
@@ -998,10 +886,10 @@ class InitScale(_PerLine):
             init = node.opts["init"]
             if init.scheme == "normal":
                 var = init.std**2
-                given = f"init=normal({init.std:g}) gives Var(w) = {_g(var)}"
+                given = f"init=normal({init.std:g}) gives Var(w) = {_sig4(var)}"
             elif init.scheme == "uniform":
                 var = init.std**2 / 3
-                given = f"init=uniform({init.std:g}) gives Var(w) = {init.std:g}²/3 = {_g(var)}"
+                given = f"init=uniform({init.std:g}) gives Var(w) = {init.std:g}²/3 = {_sig4(var)}"
             elif init.scheme == "ones":
                 var, given = 1.0, "init=ones sets every weight to 1 (E[w²] = 1)"
             else:
@@ -1044,9 +932,9 @@ class InitScale(_PerLine):
                 )
             yield self.diag(
                 f"{given} on {label(node)}, {how} the {scheme} variance {after}: "
-                f"{formula} = {_g(want)} (std {_g(math.sqrt(want))}){gain}",
+                f"{formula} = {_sig4(want)} (std {_sig4(math.sqrt(want))}){gain}",
                 node.span,
-                fix=f"use `init={scheme.lower()}` or `init=normal({_g(math.sqrt(want))})`",
+                fix=f"use `init={scheme.lower()}` or `init=normal({_sig4(math.sqrt(want))})`",
                 variance=var,
                 target_variance=want,
                 target_std=math.sqrt(want),
@@ -1056,7 +944,7 @@ class InitScale(_PerLine):
 
 
 @register
-class ConstantInit(_PerLine):
+class ConstantInit(PerLineRule):
     """## What it does
     Reports `init=zeros` or `init=ones` (or `normal(0)`) on a `dense` or `conv2d`
     layer when the symmetry it creates can never break:
@@ -1104,10 +992,10 @@ class ConstantInit(_PerLine):
             init = node.opts["init"]
             if not _constant(init):
                 continue
-            units = node.shape[-1] if node.op == "dense" else node.shape[0]
+            units = node.kind.units(node.opts)
             what = "every weight 0" if init.scheme != "ones" else "every weight 1"
             following = next_op(lowered, node.id)
-            dead = following is not None and following.op in ("relu", "relu6")
+            dead = following is not None and following.kind.dead_at_zero
             if init.scheme != "ones" and dead:
                 yield self.diag(
                     f"{label(node)} starts with {what} and its biases at 0, so all {units} "
@@ -1143,12 +1031,11 @@ class ConstantInit(_PerLine):
 def _output_layers(lowered: Lowered) -> set[str]:
     """Weight layers with no weight layer after them (the model's output heads)."""
     g = lowered.graph
-    weights = LINEAR_LAYERS | {"attention", "embedding"}
     feeds: dict[str, bool] = {}  # does a weight layer read this node's output, at any depth?
     heads: set[str] = set()
     for v in reversed(lowered.order):
-        feeds[v] = any(_node(lowered, s).op in weights or feeds[s] for s in g.successors(v))
-        if _node(lowered, v).op in weights and not feeds[v]:
+        feeds[v] = any(lowered.node(s).kind.has_weights or feeds[s] for s in g.successors(v))
+        if lowered.node(v).kind.has_weights and not feeds[v]:
             heads.add(v)
     return heads
 
@@ -1171,13 +1058,13 @@ def _readers(lowered: Lowered, node_id: str) -> list[Node]:
             if s in seen:
                 continue
             seen.add(s)
-            node = _node(lowered, s)
-            if node.op in LINEAR_LAYERS or node.op in ("attention",):
+            node = lowered.node(s)
+            if node.kind.multiplies_weights:
                 init = node.opts.get("init")
                 if init is None or not _constant(init):
                     return []
                 found.append(node)
-            elif node.op in ("loss", "add", "concat", "matmul", "softmax", "log_softmax"):
+            elif node.kind.is_loss or node.kind.family == "merge" or node.kind.output in _SOFTMAXES:
                 return []  # distinct targets or other operands break the symmetry
             else:
                 stack.append(s)
@@ -1186,14 +1073,16 @@ def _readers(lowered: Lowered, node_id: str) -> list[Node]:
 
 # ----------------------------------------------------------------- NN109
 
+
 #: Ops a linear chain may pass: value-preserving ones and batchnorm (an affine
 #: map per feature at inference). layernorm/groupnorm divide by each sample's own
 #: statistics, which is not linear, and pooling ends the chain.
-LINEAR_GLUE = PASS_THROUGH | {"batchnorm"}
+def _linear_glue(node: Node) -> bool:
+    return node.kind.passes_values or node.kind.folds_into_linear
 
 
 @register
-class LinearCollapse(_PerLine):
+class LinearCollapse(PerLineRule):
     """## What it does
     Finds two or more `dense` or `conv2d` layers in sequence with no nonlinearity
     between them — only `identity`, `dropout`, `flatten`, `reshape` or `batchnorm`
@@ -1241,7 +1130,7 @@ class LinearCollapse(_PerLine):
         params = {layer.node.id: layer.counted_params for layer in ctx.report.layers}
         done: set[str] = set()
         for node in lowered.nodes():
-            if node.op not in LINEAR_LAYERS or node.id in done:
+            if not node.kind.linear_layer or node.id in done:
                 continue
             chain = [node]
             current = node.id
@@ -1249,14 +1138,14 @@ class LinearCollapse(_PerLine):
                 succ = list(g.successors(current))
                 if len(succ) != 1:
                     break
-                nxt = _node(lowered, succ[0])
-                if nxt.op not in LINEAR_GLUE and nxt.op not in LINEAR_LAYERS:
+                nxt = lowered.node(succ[0])
+                if not _linear_glue(nxt) and not nxt.kind.linear_layer:
                     break
                 chain.append(nxt)
                 current = nxt.id
-            while chain[-1].op not in LINEAR_LAYERS:
+            while not chain[-1].kind.linear_layer:
                 chain.pop()
-            layers = [n for n in chain if n.op in LINEAR_LAYERS]
+            layers = [n for n in chain if n.kind.linear_layer]
             done.update(n.id for n in layers)
             if len(layers) < 2:
                 continue
@@ -1264,7 +1153,7 @@ class LinearCollapse(_PerLine):
             actual = sum(params[n.id] for n in chain)
             if eq > actual:
                 continue
-            names = [f"{_op_text(n)} (line {n.span.line})" for n in layers]
+            names = [f"{op_text(n)} (line {n.span.line})" for n in layers]
             if len(names) > 4:
                 names = names[:2] + [f"… ({len(names) - 3:,} more)", names[-1]]
             listed = (
@@ -1292,10 +1181,11 @@ def _equivalent(chain: list[Node], layers: list[Node]) -> tuple[int, str, str]:
     that layer as the spec would write it."""
     first, last = chain[0], chain[-1]
     x0, out = first.in_shapes[0], last.shape
-    bias = any(n.opts.get("bias") for n in layers) or any(n.op == "batchnorm" for n in chain)
-    ops = {n.op for n in chain}
+    bias = any(n.opts.get("bias") for n in layers) or any(n.kind.folds_into_linear for n in chain)
+    views = any(n.kind.is_view for n in chain)
     if (
-        ops <= {"dense", "dropout", "identity", "batchnorm"}
+        not views
+        and all(isinstance(n.kind, Dense) for n in layers)
         and len(x0) == len(out)
         and x0[:-1] == out[:-1]
     ):
@@ -1303,7 +1193,7 @@ def _equivalent(chain: list[Node], layers: list[Node]) -> tuple[int, str, str]:
         b = nl if bias else 0
         formula = f"{nl} × {n0}" + (f" + {nl}" if b else "")
         return nl * n0 + b, f"a single dense({nl}) from {n0} inputs ({formula})", f"dense({nl})"
-    if ops <= {"conv2d", "dropout", "identity", "batchnorm"}:
+    if not views and all(isinstance(n.kind, Conv2d) for n in layers):
         k = stride = 1
         groups = {n.opts["groups"] for n in layers}
         for n in layers:  # receptive field of the composition
@@ -1386,12 +1276,12 @@ class BatchnormSmallBatch(Rule):
         batch = config.train.batch
         if batch >= need:
             return
-        norms = [n for n in ctx.report.lowered.nodes() if n.op == "batchnorm" and n.trainable]
+        norms = [n for n in ctx.report.lowered.nodes() if n.kind.batch_statistics and n.trainable]
         if not norms:
             return
         first = norms[0]
         x = first.in_shapes[0]
-        per_channel = numel(x) // (x[0] if len(x) == 3 else x[-1])
+        per_channel = numel(x) // channel_axis(x)
         values = batch * per_channel
         layers = f"{len(norms)} batchnorm layer{'s' if len(norms) != 1 else ''}"
         detail = (
