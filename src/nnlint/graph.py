@@ -907,7 +907,7 @@ class _Lowerer:
             shape=(),
             inputs=(source.id,),
             in_shapes=(source.shape,),
-            tensor="loss",
+            tensor=Loss.name,
             loss=loss.kind,
             reads_input=source.kind.is_input,
             opts={"kind": loss.kind, "source_op": source.op},

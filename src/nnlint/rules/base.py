@@ -1,6 +1,7 @@
 """The rule engine's building blocks: :class:`Rule`, :class:`RuleContext` and the registry.
 
-A rule is one class: its code, kebab-case name, family, default severity, a
+A rule is one class in a file of its own, ``rules/<family>/nnNNN_<name>.py``: its
+code, kebab-case name, default severity (the family is the folder), a
 one-line summary, its doc page as the class docstring (ruff's sections: ``## What
 it does``, ``## Why is this bad?``, ``## Example``, ``Use instead:``, ``## Options``)
 and one ``check`` method that reads a :class:`RuleContext` and yields
@@ -126,6 +127,13 @@ REGISTRY: dict[str, Rule] = {}
 
 
 def register(cls: type[Rule]) -> type[Rule]:
+    """Register a rule class. Its family is the folder its module lives in
+    (``nnlint.rules.<family>.nnNNN_name``) unless the class states one."""
+    if getattr(cls, "family", None) is None:
+        parts = cls.__module__.split(".")
+        if len(parts) != 4 or parts[:2] != ["nnlint", "rules"]:
+            raise ValueError(f"{cls.__name__}: a rule outside rules/<family>/ must set `family`")
+        cls.family = parts[2]
     if cls.code in REGISTRY:
         raise ValueError(f"rule code {cls.code} registered twice")
     REGISTRY[cls.code] = cls()
