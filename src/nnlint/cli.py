@@ -1,4 +1,4 @@
-"""The command line: ``nnlint check | report | rule | rules | targets``.
+"""The command line: ``nnlint check | report | format | rule | rules | targets``.
 
 Exit codes (ruff's): 0 nothing at or above the fail level, 1 findings at or above
 it, 2 a usage, config, I/O or internal error. Every error is one line on stderr
@@ -146,6 +146,37 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--no-color", action="store_true", help="no ANSI colors")
     report.set_defaults(func=cmd_report)
+
+    fmt = commands.add_parser(
+        "format",
+        help="rewrite specs in the canonical layout",
+        description="Format files, folders (every *.nn below them) or - (stdin to stdout) "
+        "in the canonical layout; a file that is already formatted is not touched.",
+    )
+    fmt.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help="files, folders or - for stdin (default: the current folder)",
+    )
+    fmt.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; list the files that would change and exit 1 if any would",
+    )
+    fmt.add_argument(
+        "--diff",
+        action="store_true",
+        help="write nothing; print a unified diff of the changes and exit 1 if any",
+    )
+    _add_config_options(fmt)
+    fmt.add_argument("--stdin-filename", metavar="NAME", help="the name shown for - (stdin)")
+    fmt.add_argument(
+        "--force-exclude",
+        action="store_true",
+        help="apply the config's exclude to files named on the command line too",
+    )
+    fmt.set_defaults(func=cmd_format)
 
     rule = commands.add_parser(
         "rule", help="show a rule's documentation", description="Show one rule's doc page."
@@ -607,6 +638,15 @@ def cmd_report(args: argparse.Namespace) -> int:
     else:
         _write_output(report_text(analysis, display), None)
     return EXIT_OK
+
+
+# --------------------------------------------------------------------------- format
+
+
+def cmd_format(args: argparse.Namespace) -> int:
+    from nnlint.format import run
+
+    return run(args)
 
 
 # --------------------------------------------------------------------------- rule, rules, targets
