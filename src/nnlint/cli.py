@@ -1,4 +1,4 @@
-"""The command line: ``nnlint check | report | rule | rules | targets``.
+"""The command line: ``nnlint check | report | rule | rules | targets | import``.
 
 Exit codes (ruff's): 0 nothing at or above the fail level, 1 findings at or above
 it, 2 a usage, config, I/O or internal error. Every error is one line on stderr
@@ -168,6 +168,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_config_options(targets)
     targets.set_defaults(func=cmd_targets)
+
+    imp = commands.add_parser(
+        "import",
+        help="write a spec from an ONNX model",
+        description="Write the .nn spec of an ONNX model (needs the onnx extra).",
+    )
+    imp.add_argument("model", metavar="MODEL", help="an .onnx file")
+    imp.add_argument("-o", "--output", metavar="FILE", help="the spec to write (- or none: stdout)")
+    imp.add_argument(
+        "--dim", action="append", default=[], metavar="NAME=N", help="size a symbolic input axis"
+    )
+    imp.set_defaults(func=cmd_import)
     return parser
 
 
@@ -653,6 +665,20 @@ def cmd_rules(args: argparse.Namespace) -> int:
     from nnlint.tables import rules_text
 
     _write_output(rules_text(all_meta()), None)
+    return EXIT_OK
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    """``nnlint import``: the work is in :mod:`nnlint.importers`; errors exit 2."""
+    from nnlint.importers import ImportFailed, run_import
+
+    try:
+        text = run_import(args.model, args.output, args.dim)
+    except ImportFailed as exc:
+        for line in exc.lines:
+            _error(line)
+        return EXIT_ERROR
+    _write_output(text.rstrip("\n"), None if args.output in (None, "-") else args.output)
     return EXIT_OK
 
 
