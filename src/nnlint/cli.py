@@ -1,4 +1,4 @@
-"""The command line: ``nnlint check | report | format | rule | rules | targets``.
+"""The command line: ``nnlint check | report | format | rule | rules | targets | import``.
 
 Exit codes (ruff's): 0 nothing at or above the fail level, 1 findings at or above
 it, 2 a usage, config, I/O or internal error. Every error is one line on stderr
@@ -128,6 +128,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="apply the config's exclude to files named on the command line "
         "too (pre-commit passes every file by name)",
     )
+    check.add_argument(
+        "--baseline",
+        metavar="FILE",
+        help="report only findings not recorded in FILE (see --write-baseline); "
+        "overrides the config's baseline",
+    )
+    check.add_argument(
+        "--write-baseline",
+        metavar="FILE",
+        help="record every current finding in FILE and exit 0: adopt nnlint now, "
+        "fail later only on new findings",
+    )
     check.set_defaults(func=cmd_check)
 
     report = commands.add_parser(
@@ -199,6 +211,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_config_options(targets)
     targets.set_defaults(func=cmd_targets)
+
+    imp = commands.add_parser(
+        "import",
+        help="write a spec from an ONNX model",
+        description="Write the .nn spec of an ONNX model (needs the onnx extra).",
+    )
+    imp.add_argument("model", metavar="MODEL", help="an .onnx file")
+    imp.add_argument("-o", "--output", metavar="FILE", help="the spec to write (- or none: stdout)")
+    imp.add_argument(
+        "--dim", action="append", default=[], metavar="NAME=N", help="size a symbolic input axis"
+    )
+    imp.set_defaults(func=cmd_import)
     return parser
 
 
@@ -541,19 +565,145 @@ def cmd_check(args: argparse.Namespace) -> int:
     errors += [o.error for o in outcomes if o.error is not None]
     if not results and not errors:
         _warning("no .nn files found under the given paths")
+    if args.write_baseline:
+        return _write_baseline(args.write_baseline, results, errors)
+    baselines = {task.display: resolver.for_path(task.path).baseline for task in tasks}
+    if stdin is not None:
+        baselines[stdin.display] = stdin.config.baseline
+    results, baseline_reports = _apply_baselines(args.baseline, results, baselines)
     text = _render_check(args, results, overrides, configs)
     if errors and args.format == "sarif":
         text = _sarif_with_errors(text, errors)
     elif errors and args.format == "json":
         text = _json_with_errors(text, errors)
+    text = _with_baseline_reports(text, args.format, baseline_reports)
     for message in errors:
         _error(message)
     _write_output(text, args.output_file)
+    if args.format == "github":
+        _github_step_summary(results)
 
     if errors:
         return EXIT_ERROR
     fail_on = {path: overrides.fail_on or level or "error" for path, level in fail_levels.items()}
     return _findings_exit_code(results, fail_on, exit_zero=args.exit_zero)
+
+
+def _write_baseline(path: str, results: list[FileResult], errors: list[str]) -> int:
+    """``--write-baseline``: record every finding; nothing is written when a file failed."""
+    from nnlint.baseline import BaselineError, write_baseline
+
+    for message in errors:
+        _error(message)
+    if errors:
+        _error(f"{path}: baseline not written: some files could not be checked")
+        return EXIT_ERROR
+    try:
+        count = write_baseline(path, results)
+    except BaselineError as exc:
+        raise UsageError(str(exc)) from None
+    files = len({r.path for r in results if r.diagnostics})
+    print(
+        f"nnlint: wrote {count} finding{'s' if count != 1 else ''} in {files} "
+        f"file{'s' if files != 1 else ''} to the baseline {path}",
+        file=sys.stderr,
+    )
+    return EXIT_OK
+
+
+@attrs.frozen
+class _BaselineReport:
+    path: str  # as the user named it (or the config's, relative to the working folder)
+    suppressed: int
+    stale: tuple  # nnlint.baseline.Key, one per stale entry
+
+
+def _apply_baselines(
+    chosen: str | None, results: list[FileResult], configured: dict[str, Path | None]
+) -> tuple[list[FileResult], list[_BaselineReport]]:
+    """Drop baselined findings: ``--baseline`` for every file, else each file's
+    configured ``baseline``. Stale entries are noted on stderr."""
+    from nnlint.baseline import BaselineError, load_baseline
+
+    which = {r.path: (Path(chosen) if chosen else configured.get(r.path)) for r in results}
+    groups: dict[str, list[int]] = {}
+    for i, r in enumerate(results):
+        if which[r.path] is not None:
+            groups.setdefault(os.path.abspath(which[r.path]), []).append(i)
+    reports = []
+    kept = list(results)
+    for path, indexes in groups.items():
+        try:
+            baseline = load_baseline(path)
+        except BaselineError as exc:
+            raise UsageError(str(exc)) from None
+        outcome = baseline.apply([results[i] for i in indexes])
+        for i, result in zip(indexes, outcome.results):
+            kept[i] = result
+        shown = chosen if chosen else display_path(path)
+        reports.append(_BaselineReport(shown, outcome.suppressed, tuple(outcome.stale)))
+        for key in outcome.stale:
+            print(
+                f"nnlint: note: {shown}: stale baseline entry, the finding is gone: "
+                f"{key.describe()}",
+                file=sys.stderr,
+            )
+    return kept, reports
+
+
+def _baseline_line(report: _BaselineReport) -> str:
+    stale = len(report.stale)
+    line = (
+        f"Baseline {report.path}: {report.suppressed} "
+        f"finding{'s' if report.suppressed != 1 else ''} recorded there not shown"
+    )
+    if stale:
+        line += (
+            f"; {stale} stale entr{'ies' if stale != 1 else 'y'} (fixed findings: "
+            f"update it with --write-baseline)"
+        )
+    return line + "."
+
+
+def _with_baseline_reports(text: str, fmt: str, reports: list[_BaselineReport]) -> str:
+    """The baseline's effect in the output: a summary line (text, concise, github) or a
+    ``baseline`` list in the JSON report (path, suppressed, stale entries)."""
+    import json
+
+    if not reports:
+        return text
+    if fmt == "json":
+        report = json.loads(text)
+        report["baseline"] = [
+            {
+                "path": r.path,
+                "suppressed": r.suppressed,
+                "stale": [key.as_json() for key in r.stale],
+            }
+            for r in reports
+        ]
+        return json.dumps(report, indent=2)
+    if fmt in ("text", "concise", "github"):
+        return "\n".join([text, *(_baseline_line(r) for r in reports)])
+    return text
+
+
+def _github_step_summary(results: list[FileResult]) -> None:
+    """``--format github``: the findings beyond GitHub's annotation limit go to the job
+    summary (appended to ``$GITHUB_STEP_SUMMARY`` when set; a regular file only)."""
+    from nnlint.github import append_step_summary, step_summary, unannotated
+
+    path = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not path:
+        return
+    text = step_summary(unannotated(results))
+    if not text:
+        return
+    try:
+        append_step_summary(path, text)
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        _warning(f"$GITHUB_STEP_SUMMARY {path}: not written: {reason}")
 
 
 def _findings_exit_code(
@@ -693,6 +843,20 @@ def cmd_rules(args: argparse.Namespace) -> int:
     from nnlint.tables import rules_text
 
     _write_output(rules_text(all_meta()), None)
+    return EXIT_OK
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    """``nnlint import``: the work is in :mod:`nnlint.importers`; errors exit 2."""
+    from nnlint.importers import ImportFailed, run_import
+
+    try:
+        text = run_import(args.model, args.output, args.dim)
+    except ImportFailed as exc:
+        for line in exc.lines:
+            _error(line)
+        return EXIT_ERROR
+    _write_output(text.rstrip("\n"), None if args.output in (None, "-") else args.output)
     return EXIT_OK
 
 

@@ -318,6 +318,7 @@ def _json_diagnostic(finding: _Finding) -> dict[str, Any]:
         "message": d.message,
         "fix": d.fix,
         "data": d.data,
+        "layer": d.layer,
     }
 
 
@@ -578,8 +579,19 @@ def _markdown_to_text(markdown: str) -> str:
 
 
 def _render_github(results: Sequence[FileResult], *, target: str | None) -> str:
-    """One ``::error``/``::warning``/``::notice`` workflow command per finding, then the summary."""
-    lines = [_github_command(f) for f in _findings(results)]
+    """A ``::error``/``::warning``/``::notice`` workflow command for the findings GitHub
+    shows (10 of each type per step, :mod:`nnlint.github`), a line counting the others,
+    then the summary."""
+    from nnlint.github import ANNOTATIONS_PER_TYPE, split_annotations
+
+    shown, rest = split_annotations(_findings(results), lambda f: f.diagnostic.severity)
+    lines = [_github_command(f) for f in shown]
+    if rest:
+        lines.append(
+            f"{_plural(len(rest), 'more finding')} not annotated (GitHub shows "
+            f"{ANNOTATIONS_PER_TYPE} per type per step): listed in the job summary when "
+            f"$GITHUB_STEP_SUMMARY is set, and all in --format sarif"
+        )
     return "\n".join([*lines, _summary(results, target)])
 
 
