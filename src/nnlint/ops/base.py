@@ -186,6 +186,8 @@ class Op(abc.ABC):
     dead_at_zero: ClassVar[bool] = False
     #: what its output values mean
     output: ClassVar[Output] = Output.VALUES
+    #: a short name for its output when nothing else names it (``sum`` for add); None: its name
+    result_noun: ClassVar[str | None] = None
 
     def all_opts(self) -> tuple[Opt, ...]:
         return self.opts + COMMON_OPTS + (WEIGHT_OPTS if self.has_weights else ())

@@ -16,6 +16,7 @@ class Add(_Merge):
     is passed to every input unchanged). The sum is a new tensor."""
 
     name = "add"
+    result_noun = "sum"
     fusion_host = residual_merge = True
 
     def infer(self, in_shapes, opts):
@@ -41,6 +42,7 @@ class Concat(_Merge):
     the last axis of ``[D]`` and ``[T, D]``). Data movement only: 0 FLOPs."""
 
     name = "concat"
+    result_noun = "cat"
     opts = (Opt("axis", "int", None),)
 
     def infer(self, in_shapes, opts):
@@ -76,6 +78,7 @@ class MatMul(_Merge):
     (equal leading axes). MACs ``lead·m·k·n``; backward: ∂a and ∂b, ``2·MACs``."""
 
     name = "matmul"
+    result_noun = "prod"
     fusion_host = True
 
     def infer(self, in_shapes, opts):
