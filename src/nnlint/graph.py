@@ -43,7 +43,7 @@ from nnlint.ops import (
 )
 from nnlint.ops.inputs import Input
 from nnlint.ops.losses import Loss
-from nnlint.spec import Config
+from nnlint.sections import SpecSections
 
 # Limits that keep a hostile or mistaken spec from exhausting time or memory.
 # Each is reported as NN011 with the number that broke it.
@@ -146,7 +146,7 @@ class _Scope:
 
 
 class _Lowerer:
-    def __init__(self, spec: ast.Spec, config: Config) -> None:
+    def __init__(self, spec: ast.Spec, config: SpecSections) -> None:
         self.spec = spec
         self.config = config
         self.by_id: dict[str, Node] = {}  # node id -> node, in execution order
@@ -982,7 +982,7 @@ def _references(chain: ast.Chain) -> Iterator[tuple[str, Span]]:
                 yield a.value.id, a.value.span
 
 
-def lower(spec: ast.Spec, config: Config) -> Lowered:
+def lower(spec: ast.Spec, config: SpecSections) -> Lowered:
     """Lower the spec's model. Raises :class:`SpecError` with a located diagnostic."""
     if not spec.models:
         raise error(
