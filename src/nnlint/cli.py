@@ -173,6 +173,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="text table, or the JSON report's model entry",
     )
     report.add_argument("--no-color", action="store_true", help="no ANSI colors")
+    report.add_argument(
+        "--html",
+        metavar="FILE",
+        help="write a self-contained HTML page (roofline, memory, totals, layers) to FILE",
+    )
+    report.add_argument(
+        "--plot",
+        metavar="FILE",
+        help="draw the roofline and the memory bars to FILE (.svg, .png or .pdf; needs "
+        "the `plot` extra: matplotlib)",
+    )
     report.set_defaults(func=cmd_report)
 
     rule = commands.add_parser(
@@ -916,6 +927,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         result = FileResult(display, text, tuple(diagnostics))
         _write_output(render("text", [result], all_meta(), color=_use_color(args.no_color)), None)
         return EXIT_FINDINGS
+    if args.html or args.plot:
+        return _write_pictures(args, analysis, display)
     if args.format == "json":
         from nnlint.check import model_entry
 
@@ -925,6 +938,39 @@ def cmd_report(args: argparse.Namespace) -> int:
         _write_output(json.dumps(document["models"][0], indent=2), None)
     else:
         _write_output(report_text(analysis, display), None)
+    return EXIT_OK
+
+
+def _write_pictures(args: argparse.Namespace, analysis, display: str) -> int:
+    """``report --html`` / ``--plot``: write the files (atomically); nothing on stdout."""
+    from nnlint.atomic import write_atomic
+    from nnlint.pictures import figures
+
+    outputs: list[tuple[str, bytes]] = []
+    fig = figures(analysis, display)
+    if args.plot:
+        from nnlint.plots import PLOT_SUFFIXES, PlotUnavailable, render_plot
+
+        suffix = Path(args.plot).suffix.lower().lstrip(".")
+        if suffix not in PLOT_SUFFIXES:
+            got = repr(suffix) if suffix else "no suffix"
+            raise UsageError(f"--plot {args.plot}: name a .svg, .png or .pdf file (got {got})")
+        try:
+            outputs.append((args.plot, render_plot(fig, suffix)))
+        except PlotUnavailable as exc:
+            raise UsageError(str(exc)) from None
+    if args.html:
+        from nnlint.report_html import render_html
+
+        outputs.append((args.html, render_html(fig).encode("utf-8")))
+    for path, data in outputs:
+        if Path(path).is_dir():
+            raise UsageError(f"{path}: is a folder; name a file")
+        try:
+            write_atomic(path, data)
+        except OSError as exc:
+            raise UsageError(f"{path}: cannot write: {exc.strerror or exc}") from None
+        print(f"nnlint: wrote {path}", file=sys.stderr)
     return EXIT_OK
 
 
