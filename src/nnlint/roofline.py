@@ -17,7 +17,10 @@ Conventions (stated once; the README repeats them):
   output). A fused op has no row of its own; its FLOPs join its host's row and it
   moves no bytes.
 * Time = max(FLOPs ÷ peak, bytes ÷ bandwidth) per kernel, summed (no overlap
-  between kernels, no launch overhead): a lower bound, not a benchmark.
+  between kernels), plus the target's fixed costs: ``launch_overhead_s`` per kernel
+  (each row is one kernel) and ``inference_overhead_s`` once (the Edge TPU's invocation).
+  Layer rows carry their roofline time only; the overhead is in the total. A lower bound,
+  not a benchmark.
 * Targets with on-chip parameter memory (the edge TPU): parameters are cached in
   execution order until the on-chip memory is full, as the Edge TPU compiler does;
   cached weights and intermediate activations stay on chip, the rest of the
@@ -58,10 +61,16 @@ class Roofline:
     bandwidth: float
     ridge_point: float | None
     layers: tuple[LayerRoof, ...]
-    time_s: float | None
+    time_s: float | None  # kernels' roofline time + overhead_s
+    overhead_s: float  # launch overhead of every kernel + the per-inference overhead
     param_bytes: int
     onchip_param_bytes: int
     streamed_param_bytes: int
+
+    @property
+    def kernel_time_s(self) -> float | None:
+        """The kernels' roofline time alone, without the fixed overheads."""
+        return None if self.time_s is None else sum(r.time_s for r in self.layers)
 
     def layer(self, node_id: str) -> LayerRoof | None:
         """The row of node ``node_id``, or ``None`` (skipped layers). Constant time."""
@@ -203,7 +212,8 @@ def roofline(report: Report, target: Target) -> Roofline:
         else:
             time_s, bound = None, None
         rows.append(LayerRoof(node.id, flops, moved, weights, streamed, intensity, bound, time_s))
-    total_time = sum(r.time_s for r in rows) if peak else None
+    overhead = len(rows) * target.launch_overhead_s + target.inference_overhead_s
+    total_time = sum(r.time_s for r in rows) + overhead if peak else None
     return Roofline(
         target=target,
         precision=precision,
@@ -212,6 +222,7 @@ def roofline(report: Report, target: Target) -> Roofline:
         ridge_point=(peak / bandwidth) if peak else None,
         layers=tuple(rows),
         time_s=total_time,
+        overhead_s=overhead,
         param_bytes=param_bytes,
         onchip_param_bytes=onchip,
         streamed_param_bytes=streamed_total,

@@ -153,7 +153,7 @@ class MemoryBound(Rule):
             return
         intensity = flops / moved
         bound = [r for r in roof.layers if r.bound == "memory"]
-        share = sum(r.time_s for r in bound) / roof.time_s
+        share = sum(r.time_s for r in bound) / roof.kernel_time_s
         ratio = roof.ridge_point / intensity
         if (
             share < ctx.thresholds["min_memory_bound_share"]
@@ -171,8 +171,8 @@ class MemoryBound(Rule):
             f"({fmt_rate(roof.peak, prec)} {prec} ÷ {fmt_bandwidth(roof.bandwidth)}); the whole "
             f"model reaches {intensity:.2f} FLOP/byte ({ratio:.0f}x below the ridge: "
             f"{intensity / roof.ridge_point:.2%} of the peak usable) and memory-bound layers "
-            f"take {share:.1%} of the estimated {fmt_time(roof.time_s)} per inference at "
-            f"batch {ctx.totals.deploy_batch}"
+            f"take {share:.1%} of the estimated {fmt_time(roof.kernel_time_s)} of kernel time "
+            f"per inference at batch {ctx.totals.deploy_batch}"
         )
         per_batch = _per_batch(prec)
         fix = (
