@@ -129,7 +129,15 @@ def test_points_sit_on_the_roof():
         assert p.attainable <= chart.peak
         assert (p.bound == "memory") == (p.intensity < chart.ridge_point)
     assert chart.ridge_point == pytest.approx(chart.peak / chart.bandwidth, rel=1e-12)
-    assert chart.time_s == pytest.approx(sum(p.time_s for p in chart.points), rel=1e-12)
+    assert chart.off_chart == ()  # every layer of resnet50 on an A100 is on the chart
+    assert chart.time_s == pytest.approx(
+        sum(p.time_s for p in chart.points) + chart.overhead_s, rel=1e-12
+    )
+    assert chart.overhead_s == pytest.approx(
+        len(chart.points) * analysis.target.launch_overhead_s
+        + analysis.target.inference_overhead_s,
+        rel=1e-12,
+    )
 
 
 def test_memory_bars_sum_to_the_totals():

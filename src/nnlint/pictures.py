@@ -64,7 +64,8 @@ class RoofChart:
     ridge_point: float  # FLOP per byte
     roofs: tuple[Roof, ...]  # every precision with a dense peak, highest first
     points: tuple[RoofPoint, ...]
-    time_s: float
+    time_s: float  # the model's latency estimate: kernels' roofline time + overhead_s
+    overhead_s: float  # the target's fixed costs (per kernel launch, per inference)
     #: Layers a log-log chart cannot place, with the reason: those that move no bytes
     #: off chip (infinite intensity: weights and activations stay on an on-chip target)
     #: and those with no FLOPs (zero intensity: a lookup or a copy).
@@ -136,6 +137,7 @@ def figures(analysis, path: str) -> Figures:
             roofs,
             points,
             roof.time_s,
+            roof.overhead_s,
             tuple(
                 (r.node_id, OFF_CHIP if r.intensity is None else NO_FLOPS)
                 for r in roof.layers

@@ -235,7 +235,9 @@ def render_html(fig: Figures) -> str:
             f'<p class="note">{escape(r.target_name)} ({escape(r.target_id)}) at '
             f"{escape(r.precision)}: {_si(r.peak, 'FLOP/s')} peak, "
             f"{_si(r.bandwidth, 'B/s')} bandwidth, ridge point {r.ridge_point:.4g} FLOP/byte; "
-            f"{len(r.points)} layers, estimated latency {fmt_time(r.time_s)} (a lower bound). "
+            f"{len(r.points)} layers on the chart; estimated latency {fmt_time(r.time_s)}, "
+            f"of which {fmt_time(r.overhead_s)} fixed overheads (kernel launches, invocation): "
+            "a lower bound. "
             "Red: memory-bound, green: compute-bound; hover a point for its layer.</p>"
         )
         if r.off_chart:
