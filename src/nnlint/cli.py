@@ -1,4 +1,4 @@
-"""The command line: ``nnlint check | report | rule | rules | targets``.
+"""The command line: ``nnlint check | report | format | rule | rules | targets | import``.
 
 Exit codes (ruff's): 0 nothing at or above the fail level, 1 findings at or above
 it, 2 a usage, config, I/O or internal error. Every error is one line on stderr
@@ -186,6 +186,37 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.set_defaults(func=cmd_report)
 
+    fmt = commands.add_parser(
+        "format",
+        help="rewrite specs in the canonical layout",
+        description="Format files, folders (every *.nn below them) or - (stdin to stdout) "
+        "in the canonical layout; a file that is already formatted is not touched.",
+    )
+    fmt.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help="files, folders or - for stdin (default: the current folder)",
+    )
+    fmt.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; list the files that would change and exit 1 if any would",
+    )
+    fmt.add_argument(
+        "--diff",
+        action="store_true",
+        help="write nothing; print a unified diff of the changes and exit 1 if any",
+    )
+    _add_config_options(fmt)
+    fmt.add_argument("--stdin-filename", metavar="NAME", help="the name shown for - (stdin)")
+    fmt.add_argument(
+        "--force-exclude",
+        action="store_true",
+        help="apply the config's exclude to files named on the command line too",
+    )
+    fmt.set_defaults(func=cmd_format)
+
     rule = commands.add_parser(
         "rule", help="show a rule's documentation", description="Show one rule's doc page."
     )
@@ -207,6 +238,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_config_options(targets)
     targets.set_defaults(func=cmd_targets)
+
+    imp = commands.add_parser(
+        "import",
+        help="write a spec from an ONNX model",
+        description="Write the .nn spec of an ONNX model (needs the onnx extra).",
+    )
+    imp.add_argument("model", metavar="MODEL", help="an .onnx file")
+    imp.add_argument("-o", "--output", metavar="FILE", help="the spec to write (- or none: stdout)")
+    imp.add_argument(
+        "--dim", action="append", default=[], metavar="NAME=N", help="size a symbolic input axis"
+    )
+    imp.set_defaults(func=cmd_import)
     return parser
 
 
@@ -974,6 +1017,15 @@ def _write_pictures(args: argparse.Namespace, analysis, display: str) -> int:
     return EXIT_OK
 
 
+# --------------------------------------------------------------------------- format
+
+
+def cmd_format(args: argparse.Namespace) -> int:
+    from nnlint.format import run
+
+    return run(args)
+
+
 # --------------------------------------------------------------------------- rule, rules, targets
 
 
@@ -1018,6 +1070,20 @@ def cmd_rules(args: argparse.Namespace) -> int:
     from nnlint.tables import rules_text
 
     _write_output(rules_text(all_meta()), None)
+    return EXIT_OK
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    """``nnlint import``: the work is in :mod:`nnlint.importers`; errors exit 2."""
+    from nnlint.importers import ImportFailed, run_import
+
+    try:
+        text = run_import(args.model, args.output, args.dim)
+    except ImportFailed as exc:
+        for line in exc.lines:
+            _error(line)
+        return EXIT_ERROR
+    _write_output(text.rstrip("\n"), None if args.output in (None, "-") else args.output)
     return EXIT_OK
 
 
