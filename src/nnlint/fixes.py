@@ -40,7 +40,8 @@ import attrs
 
 from nnlint import ast
 from nnlint.diagnostics import Diagnostic, Edit, Fix, Span
-from nnlint.graph import Lowered
+from nnlint.graph import Lowered, Node
+from nnlint.ops import CATALOG, Op, Output
 
 __all__ = [
     "FIXERS",
@@ -138,9 +139,9 @@ def _assignment(body: tuple[ast.Stmt, ...], name: str) -> ast.Assign | None:
     return None
 
 
-def _plain(layer: ast.Layer, *names: str) -> bool:
-    """``layer`` is one of ``names`` with no options and no repeat: nothing to lose."""
-    return layer.name in names and not layer.args and layer.repeat is None
+def _plain(layer: ast.Layer) -> bool:
+    """No options and no repeat: rewriting the layer loses nothing."""
+    return not layer.args and layer.repeat is None
 
 
 _ARROW = re.compile(r"[ \t]*(?:\r?\n[ \t]*)?->[ \t]*")
@@ -152,14 +153,22 @@ def _arrow_between(source: SourceText, a: Span, b: Span) -> bool:
     return _ARROW.fullmatch(source.between(a, b)) is not None
 
 
-def _single_softmax(body: tuple[ast.Stmt, ...], name: str) -> ast.Ref | None:
-    """When ``name = z -> softmax`` (a plain softmax of a named tensor): ``z``."""
-    assign = _assignment(body, name)
-    if assign is None or len(assign.chain.steps) != 1:
-        return None
-    if not isinstance(assign.chain.source, ast.Ref) or not _plain(assign.chain.steps[0], "softmax"):
-        return None
-    return assign.chain.source
+def _op_writing(role: Callable[[Op], bool]) -> str | None:
+    """The name a spec writes for the one chain op with ``role`` (None unless exactly one:
+    the fix must not guess)."""
+    names = [op.name for op in CATALOG.values() if op.in_chain and role(op)]
+    return names[0] if len(names) == 1 else None
+
+
+def _log_softmax() -> str | None:
+    """The op that writes log-probabilities over the class axis in one step."""
+    return _op_writing(lambda op: op.output is Output.LOG_DISTRIBUTION)
+
+
+def _identity() -> str | None:
+    """The op that passes its input on as it is: no options, not a view of a reshaped
+    tensor."""
+    return _op_writing(lambda op: op.passes_values and not op.is_view and not op.opts)
 
 
 @attrs.frozen
@@ -167,6 +176,26 @@ class FixContext:
     spec: ast.Spec
     lowered: Lowered
     source: SourceText
+    #: the first graph node of each source span (a block's layer: its first instance)
+    nodes: dict[Span, Node] = attrs.field(factory=dict)
+
+    def writes(self, layer: ast.Layer, *outputs: Output) -> bool:
+        """``layer`` is an op (not a block) whose output means one of ``outputs``."""
+        if not self.nodes:
+            for node in self.lowered.nodes():
+                self.nodes.setdefault(node.span, node)
+        node = self.nodes.get(layer.span)
+        return node is not None and node.kind.output in outputs
+
+    def single_softmax(self, body: tuple[ast.Stmt, ...], name: str) -> ast.Ref | None:
+        """When ``name = z -> softmax`` (one plain softmax of a named tensor): ``z``."""
+        assign = _assignment(body, name)
+        if assign is None or len(assign.chain.steps) != 1:
+            return None
+        step = assign.chain.steps[0]
+        if not isinstance(assign.chain.source, ast.Ref) or not _plain(step):
+            return None
+        return assign.chain.source if self.writes(step, Output.DISTRIBUTION) else None
 
 
 # --------------------------------------------------------------------------- fixers
@@ -175,28 +204,31 @@ class FixContext:
 def _fix_log_of_softmax(ctx: FixContext, d: Diagnostic) -> Fix | None:
     """NN103: ``softmax -> log`` → ``log_softmax`` (safe: the same values, stably)."""
     step = _step_at(ctx.spec, d.span)
-    if step is None or not _plain(step.layer, "log"):
+    fused = _log_softmax()
+    if step is None or fused is None or not _plain(step.layer):
+        return None
+    if not ctx.writes(step.layer, Output.LOG):
         return None
     if step.index > 0:
         before = step.steps[step.index - 1]
-        if not _plain(before, "softmax") or not _arrow_between(
-            ctx.source, before.span, step.layer.span
-        ):
+        if not _plain(before) or not ctx.writes(before, Output.DISTRIBUTION):
             return None
-        edit = Edit(before.span.merge(step.layer.span), "log_softmax")
-        return Fix("safe", "replace `softmax -> log` with `log_softmax`", (edit,))
+        if not _arrow_between(ctx.source, before.span, step.layer.span):
+            return None
+        edit = Edit(before.span.merge(step.layer.span), fused)
+        return Fix("safe", f"replace `{before.name} -> {step.layer.name}` with `{fused}`", (edit,))
     source = step.assign.chain.source
     if not isinstance(source, ast.Ref) or not _arrow_between(
         ctx.source, source.span, step.layer.span
     ):
         return None
-    logits = _single_softmax(step.body, source.name)
+    logits = ctx.single_softmax(step.body, source.name)
     if logits is None:
         return None
-    edit = Edit(source.span.merge(step.layer.span), f"{logits.name} -> log_softmax")
+    edit = Edit(source.span.merge(step.layer.span), f"{logits.name} -> {fused}")
     return Fix(
         "safe",
-        f"read `{logits.name}` with `log_softmax` instead of `log` of `{source.name}`",
+        f"read `{logits.name}` with `{fused}` instead of `{step.layer.name}` of `{source.name}`",
         (edit,),
     )
 
@@ -207,31 +239,33 @@ def _fix_double_softmax(ctx: FixContext, d: Diagnostic) -> Fix | None:
         return None
     step = _step_at(ctx.spec, d.span)
     if step is None:
-        return _fix_focal_on_softmax(ctx, d)
+        return _fix_loss_on_softmax(ctx, d)
     layer = step.layer
-    if layer.name not in ("softmax", "log_softmax"):
+    if not ctx.writes(layer, Output.DISTRIBUTION, Output.LOG_DISTRIBUTION):
         return None
     if step.index > 0:
         before = step.steps[step.index - 1]
-        if not _plain(before, "softmax") or not _arrow_between(ctx.source, before.span, layer.span):
+        if not _plain(before) or not ctx.writes(before, Output.DISTRIBUTION):
+            return None
+        if not _arrow_between(ctx.source, before.span, layer.span):
             return None
         # delete "softmax -> ": the second op then reads the logits
         start = ctx.source.offset(before.span.line, before.span.column)
         end = ctx.source.offset(layer.span.line, layer.span.column)
         edit = Edit(ctx.source.span(start, end), "")
         return Fix(
-            "unsafe", f"remove the first softmax: apply `{layer.name}` to the logits", (edit,)
+            "unsafe", f"remove the first {before.name}: apply `{layer.name}` to the logits", (edit,)
         )
     source = step.assign.chain.source
-    if not isinstance(source, ast.Ref) or layer.repeat is not None or layer.args:
+    if not isinstance(source, ast.Ref) or not _plain(layer):
         return None
-    if layer.name == "log_softmax":
-        logits = _single_softmax(step.body, source.name)
+    if ctx.writes(layer, Output.LOG_DISTRIBUTION):
+        logits = ctx.single_softmax(step.body, source.name)
         if logits is None or not _arrow_between(ctx.source, source.span, layer.span):
             return None
-        edit = Edit(source.span.merge(layer.span), f"{logits.name} -> log_softmax")
+        edit = Edit(source.span.merge(layer.span), f"{logits.name} -> {layer.name}")
         return Fix(
-            "unsafe", f"apply `log_softmax` to `{logits.name}`, not to probabilities", (edit,)
+            "unsafe", f"apply `{layer.name}` to `{logits.name}`, not to probabilities", (edit,)
         )
     if len(step.steps) > 1:
         after = step.steps[1]
@@ -241,12 +275,18 @@ def _fix_double_softmax(ctx: FixContext, d: Diagnostic) -> Fix | None:
         end = ctx.source.offset(after.span.line, after.span.column)
         edit = Edit(ctx.source.span(start, end), "")
     else:
-        edit = Edit(layer.span, "identity")
-    return Fix("unsafe", f"remove the second softmax: `{source.name}` already sums to 1", (edit,))
+        identity = _identity()
+        if identity is None:
+            return None
+        edit = Edit(layer.span, identity)
+    return Fix(
+        "unsafe", f"remove the second {layer.name}: `{source.name}` already sums to 1", (edit,)
+    )
 
 
-def _fix_focal_on_softmax(ctx: FixContext, d: Diagnostic) -> Fix | None:
-    """NN104 on ``loss = focal(probs)``: read the softmax's input (the logits)."""
+def _fix_loss_on_softmax(ctx: FixContext, d: Diagnostic) -> Fix | None:
+    """NN104 on a loss that applies its own softmax (``loss = focal(probs)``): read the
+    softmax's input, the logits."""
     train = ctx.spec.section("train")
     if train is None:
         return None
@@ -254,17 +294,16 @@ def _fix_focal_on_softmax(ctx: FixContext, d: Diagnostic) -> Fix | None:
         value = entry.value
         if entry.key != "loss" or not isinstance(value, ast.Call) or value.span != d.span:
             continue
-        if value.name != "focal" or len(value.args) != 1:
+        if len(value.args) != 1 or not isinstance(value.args[0].value, ast.Symbol):
             return None
         arg = value.args[0].value
-        if not isinstance(arg, ast.Symbol):
-            return None
         for body in (m.body for m in ctx.spec.models):
-            logits = _single_softmax(body, arg.id)
+            logits = ctx.single_softmax(body, arg.id)
             if logits is not None:
                 return Fix(
                     "unsafe",
-                    f"make the focal loss read `{logits.name}`, the logits before the softmax",
+                    f"make the {value.name} loss read `{logits.name}`, the logits before the "
+                    "softmax",
                     (Edit(arg.span, logits.name),),
                 )
     return None
