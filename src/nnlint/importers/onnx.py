@@ -38,6 +38,7 @@ from typing import Any
 import attrs
 
 from nnlint.importers import ImportFailed
+from nnlint.ops import OPS
 
 __all__ = ["import_onnx"]
 
@@ -48,28 +49,10 @@ _NOT_FOLDED = frozenset(
 # Above this many elements a constant is not folded unless it is a weight transform:
 # shape arithmetic and masks are small, weights are read from the file as they are.
 _FOLD_LIMIT = 1 << 26
-# Ops that stay with the piece before them when the graph is cut into pieces.
-_TRAILING = frozenset(
-    {
-        "relu",
-        "relu6",
-        "leaky_relu",
-        "elu",
-        "gelu",
-        "silu",
-        "sigmoid",
-        "tanh",
-        "prelu",
-        "softmax",
-        "log_softmax",
-        "log",
-        "dropout",
-        "batchnorm",
-        "layernorm",
-        "groupnorm",
-    }
-)
-_MERGES = frozenset({"add", "concat", "matmul"})
+# Ops that stay with the piece before them when the graph is cut into pieces: the ones
+# that keep their input's width (activations, normalization, dropout).
+_TRAILING = frozenset(name for name, op in OPS.items() if op.keeps_width)
+_MERGES = frozenset(name for name, op in OPS.items() if op.family == "merge")
 # Options that are sizes: one may be a multiple of another in a block's parameters.
 _SIZES = frozenset({"channels", "units", "groups", "heads", "dim", "vocab", "dims"})
 # The longest piece (in segments between two cut points) tried as a repeating unit.
@@ -1557,7 +1540,7 @@ class _Writer:
             layer, exprs = item
             x = layer.inputs[0] if layer.inputs else None
             chain = open_.pop(x, None) if len(layer.inputs) == 1 and x not in self.keep else None
-            if chain is None or layer.op in ("add", "concat", "matmul"):
+            if chain is None or layer.op in _MERGES:
                 chain = {"layers": [], "pos": 0}
                 chains.append(chain)
             chain["layers"].append((layer, exprs))
@@ -1718,7 +1701,7 @@ def _emit_chains(writer: _Writer, items: list, inputs_decl, final: str | None) -
             continue
         if c["layers"]:
             layer = c["layers"][-1][0]
-            fallback = {"add": "sum", "concat": "cat", "matmul": "prod"}.get(layer.op, layer.op)
+            fallback = OPS[layer.op].result_noun or layer.op
             wanted = _name_for(layer.scope, writer.prefix, fallback)
         else:
             fallback = "h"
@@ -1731,7 +1714,7 @@ def _emit_chains(writer: _Writer, items: list, inputs_decl, final: str | None) -
             continue
         first, exprs = c["layers"][0]
         steps = []
-        if first.op in ("add", "concat", "matmul"):
+        if first.op in _MERGES:
             refs = ", ".join(writer.names[t] for t in first.inputs)
             head = writer.op_text(first, exprs)
             opts = head[len(first.op) + 1 : -1] if "(" in head else ""
