@@ -19,6 +19,7 @@ import attrs
 from nnlint import ast
 from nnlint.costs import Report, analyze
 from nnlint.diagnostics import Diagnostic, FileResult, RuleMeta, Severity, Span, SpecError
+from nnlint.fixes import attach_fixes
 from nnlint.graph import lower
 from nnlint.parse import parse
 from nnlint.roofline import Roofline, roofline
@@ -313,6 +314,7 @@ def _check_text(text: str, path: str, settings: Settings) -> FileResult:
                 )
                 diagnostics = _apply_suppressions(analysis.spec, diagnostics, selected)
             diagnostics = _locate_layers(analysis.report.lowered, diagnostics)
+            diagnostics = attach_fixes(analysis.spec, analysis.report.lowered, diagnostics)
             model = model_entry(analysis.report, path, analysis.roofline)
     except RecursionError as exc:  # pathological nesting that slipped past the limits
         raise InternalError(path, exc) from None
