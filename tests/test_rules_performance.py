@@ -9,7 +9,7 @@ import pytest
 from helpers import EXAMPLES
 
 from nnlint.check import Settings, analyse_text, check_text
-from nnlint.rules.performance import closest_precision
+from nnlint.rules.performance.helpers import closest_precision
 from nnlint.targets import builtin_targets
 from nnlint.units import fmt_bandwidth, fmt_rate
 

@@ -47,6 +47,12 @@ class Span:
     def point(cls, line: int, column: int, width: int = 1) -> Span:
         return cls(line, column, line, column + max(width, 1))
 
+    def merge(self, other: Span) -> Span:
+        """The smallest span covering both (a fix's edits in one place)."""
+        start = min((self.line, self.column), (other.line, other.column))
+        end = max((self.end_line, self.end_column), (other.end_line, other.end_column))
+        return Span(start[0], start[1], end[0], end[1])
+
 
 @attrs.frozen
 class Edit:

@@ -36,14 +36,14 @@ class ExprError(Exception):
 def evaluate(expr: ast.Expr, leaf: Callable[[ast.Expr], Number], *, limit: int) -> Number:
     """The value of ``expr``. ``leaf`` gives the value of anything that is not ``+ - * /``
     or a minus sign (or raises the caller's error). A result that is not finite or
-    beyond ``limit`` in magnitude raises :class:`ExprError` at the operation that
-    produced it, so no intermediate value grows without bound."""
+    beyond ``limit`` in magnitude (an operand or a result) raises :class:`ExprError`
+    where it appears, so no intermediate value grows without bound."""
     if isinstance(expr, ast.Neg):
-        return _checked(-evaluate(expr.operand, leaf, limit=limit), expr.span, limit)
+        return _checked(-_operand(expr.operand, leaf, limit), expr.span, limit)
     if not isinstance(expr, ast.BinOp):
         return leaf(expr)
-    left = evaluate(expr.left, leaf, limit=limit)
-    right = evaluate(expr.right, leaf, limit=limit)
+    left = _operand(expr.left, leaf, limit)
+    right = _operand(expr.right, leaf, limit)
     if expr.op == "+":
         value = left + right
     elif expr.op == "-":
@@ -60,6 +60,11 @@ def evaluate(expr: ast.Expr, leaf: Callable[[ast.Expr], Number], *, limit: int) 
     if isinstance(value, Fraction) and value.denominator == 1:
         value = int(value)
     return _checked(value, expr.span, limit)
+
+
+def _operand(expr: ast.Expr, leaf: Callable[[ast.Expr], Number], limit: int) -> Number:
+    """An operand, checked like a result (``4 / 1e400`` is too large, not 0)."""
+    return _checked(evaluate(expr, leaf, limit=limit), expr.span, limit)
 
 
 def _checked(value: Number, span: Span, limit: int) -> Number:
