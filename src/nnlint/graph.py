@@ -496,6 +496,7 @@ class _Lowerer:
                 model.name_span,
                 fix="add a line such as `input x: [784]`",
             )
+        _ExpansionBound(self.blocks).check(model.body, len(self.by_id))
         self._body(model.body, scope)
         loss_id = self._loss(scope)
         return Lowered(
@@ -658,11 +659,11 @@ class _Lowerer:
             )
         resolved = _Resolved.of(self._options(layer, op.all_opts(), scope))
         if len(self.by_id) + count > MAX_NODES:
+            what = f"`{layer.name}` * {count:,}" if layer.repeat is not None else f"`{layer.name}`"
             raise error(
                 "NN011",
-                f"`{layer.name}` * {count:,} takes the graph past nnlint's "
-                f"limit of {MAX_NODES:,} op instances",
-                layer.repeat.span,
+                f"{what} takes the graph past nnlint's limit of {MAX_NODES:,} op instances",
+                layer.repeat.span if layer.repeat is not None else layer.span,
                 fix="lower the repeat count",
                 limit=MAX_NODES,
                 nodes=len(self.by_id) + count,
@@ -890,6 +891,76 @@ class _Lowerer:
         if LOSSES[loss.kind].fuses_with == source.op:
             self.by_id[source.id] = attrs.evolve(source, fused_with_loss=True)
         return self._add(node)
+
+
+class _ExpansionBound:
+    """The op instances a body expands to, at least, counted before anything is built.
+
+    Blocks that call blocks multiply: 30 levels of blocks that each call the next
+    twice make 2^30 instances from a 1 KB spec, and expanding them one by one until
+    :data:`MAX_NODES` stops it takes seconds and hundreds of MiB. The bound
+    multiplies repeat counts through the call tree: a literal ``* N`` counts N, a
+    count that depends on a block parameter counts 1 (so the bound never exceeds
+    the real expansion), a recursive call counts 0 (it is NN008). Figures saturate
+    at :attr:`_CAP`, so no giant integer is ever built. A repeated op (not a block)
+    is left to :meth:`_Lowerer._step`, which checks it before building it.
+    """
+
+    _CAP = 10**15
+
+    def __init__(self, blocks: dict[str, ast.BlockDef]) -> None:
+        self.blocks = blocks
+        self.sizes: dict[str, int] = {}
+        self.active: set[str] = set()
+
+    def check(self, body: tuple[ast.Stmt, ...], before: int) -> None:
+        """Raise NN011 at the first block call that takes the model past the limit."""
+        total = before
+        for layer, size in self._steps(body):
+            total = min(total + size, self._CAP)
+            if total > MAX_NODES and layer.name in self.blocks:
+                span = layer.repeat.span if layer.repeat is not None else layer.name_span
+                shown = f"{size:,}" if size < self._CAP else "more than 10^15"
+                so_far = f" ({total - size:,} before it)" if size < self._CAP < total else ""
+                raise error(
+                    "NN011",
+                    f"`{layer.name}` expands to at least {shown} op instances, counting the "
+                    f"blocks it calls and their repeat counts{so_far}: beyond nnlint's "
+                    f"limit of {MAX_NODES:,}",
+                    span,
+                    fix="lower the repeat counts or the number of nested block calls",
+                    limit=MAX_NODES,
+                    nodes=total,
+                )
+
+    def _steps(self, body: tuple[ast.Stmt, ...]) -> Iterator[tuple[ast.Layer, int]]:
+        """Each layer of the body's chains with the instances it makes, at least."""
+        for stmt in body:
+            if not isinstance(stmt, ast.Assign):
+                continue
+            source = stmt.chain.source
+            if isinstance(source, ast.Layer):
+                yield source, 1
+            for layer in stmt.chain.steps:
+                count = 1
+                if isinstance(layer.repeat, ast.Num) and isinstance(layer.repeat.value, int):
+                    count = max(1, min(layer.repeat.value, self._CAP))
+                yield layer, min(count * self._size(layer.name), self._CAP)
+
+    def _size(self, name: str) -> int:
+        block = self.blocks.get(name)
+        if block is None:  # an op (or an unknown name: NN004)
+            return 1
+        if name in self.active:  # recursion: NN008
+            return 0
+        if name not in self.sizes:
+            self.active.add(name)
+            total = 0
+            for _layer, size in self._steps(block.body):
+                total = min(total + size, self._CAP)
+            self.active.discard(name)
+            self.sizes[name] = total
+        return self.sizes[name]
 
 
 def _plan(body: tuple[ast.Stmt, ...], defined) -> list[ast.Assign]:
