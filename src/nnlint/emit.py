@@ -30,7 +30,7 @@ from urllib.parse import quote
 import attrs
 
 from nnlint import __version__
-from nnlint.diagnostics import Diagnostic, FileResult, RuleMeta, Severity
+from nnlint.diagnostics import Diagnostic, FileResult, RuleMeta, Severity, source_lines
 
 __all__ = ["FORMATS", "render"]
 
@@ -94,10 +94,10 @@ class _Finding:
 
 
 def _source_lines(source: str | None) -> tuple[str, ...]:
-    """Split a spec into lines the way the parser counts them (on ``\\n`` only)."""
+    """The spec's lines as the spans number them (:func:`source_lines`)."""
     if source is None:
         return ()
-    return tuple(line.rstrip("\r") for line in source.split("\n"))
+    return tuple(source_lines(source))
 
 
 def _findings(results: Sequence[FileResult]) -> Iterator[_Finding]:
