@@ -147,7 +147,7 @@ def test_the_short_reproductions_through_the_cli(tmp_path, capsys):
         MODEL.format(shape="[4]", layers="dense(1e1000000)"),
         SMALL + "data {\n    counts = [1, 1e1000000]\n}\n",
         MODEL.format(shape="[1, 1, 1]", layers="conv2d(1, 1, stride=2) * 15000"),
-        MODEL.format(shape="[4]", layers="relu * 249999 -> relu"),
+        MODEL.format(shape="[4]", layers=f"relu * {MAX_NODES - 1} -> relu"),
         _doubling_blocks(30),
     ]
     for i, text in enumerate(texts):

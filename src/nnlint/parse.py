@@ -26,6 +26,7 @@ from decimal import Context, Decimal, InvalidOperation
 from pathlib import Path
 
 import lark
+import lark.parsers.lalr_analysis
 
 from nnlint import ast
 from nnlint.diagnostics import Diagnostic, Severity, Span, SpecError, error, source_lines
@@ -229,7 +230,7 @@ def _load_cached(path: Path, key: str) -> lark.Lark | None:
         parser = parser._load(entry, transformer=_BUILDER)
         _depths.table = {}
         try:
-            parser.parse(_SMOKE_SPEC)
+            _FastParser(parser)._parse(_SMOKE_SPEC)
         finally:
             _depths.table = {}
         return parser
@@ -289,6 +290,145 @@ def _parser() -> lark.Lark:
     if path is not None:
         _store_cached(parser, path, key)
     return parser
+
+
+class _FastParser:
+    """Lark's LALR parser and contextual lexer run as one loop, for specs that parse.
+
+    The same parse table, the same terminals per parser state with the same compiled
+    regular expressions and keyword callbacks, the same line and column arithmetic
+    and the same rule callbacks (:class:`ToAst`) as Lark's ``parse``; written out as
+    one loop over local variables instead of a generator, four method calls and a
+    line-counter object per token, and a parser-state object re-read per token.
+    Anything unusual (a character no terminal of the state matches, a token the
+    table does not expect, a state whose terminals need more than one regular
+    expression) abandons the loop, and the text is parsed again by Lark's own
+    ``parse``, which raises Lark's error exactly as before (errors are rare, and a
+    failed parse of a spec is cheap).
+    """
+
+    def __init__(self, parser: lark.Lark) -> None:
+        self.parser = parser
+        frontend = parser.parser
+        table = frontend.parser.parser.parse_table
+        self.lexers = frontend.lexer.lexers  # parser state -> Lark's BasicLexer for it
+        self.states = table.states
+        self.start = table.start_states["start"]
+        self.end = table.end_states["start"]
+        self.callbacks = frontend.parser.parser.callbacks
+        self.scanners: dict[int, tuple | None] = {}  # parser state -> fast-path lexer
+
+    def _scanner(self, state):
+        basic = self.lexers[state]
+        scanner = basic.scanner  # compiled on first use, as Lark does
+        found = None
+        if len(scanner._mres) == 1:
+            found = (
+                scanner._mres[0].match,
+                basic.ignore_types,
+                basic.newline_types,
+                basic.callback,
+            )
+        self.scanners[state] = found
+        return found
+
+    def parse(self, text: str):
+        try:
+            return self._parse(text)
+        except _Abandon:
+            pass
+        _depths.table = {}
+        return self.parser.parse(text)
+
+    def _parse(self, text: str):
+        states, callbacks, scanners = self.states, self.callbacks, self.scanners
+        end_state = self.end
+        new_token = _Token._future_new
+        state_stack = [self.start]
+        value_stack: list = []
+        pos, line, line_start, end = 0, 1, 0, len(text)
+        token = None
+        while pos < end:
+            state = state_stack[-1]
+            scanner = scanners.get(state, False)
+            if scanner is False:
+                scanner = self._scanner(state)
+            if scanner is None:
+                raise _Abandon
+            m = scanner[0](text, pos)
+            if m is None:
+                raise _Abandon
+            _match, ignore, newlines, lexer_callbacks = scanner
+            value = m.group(0)
+            kind = m.lastgroup
+            start, start_line, column = pos, line, pos - line_start + 1
+            if kind in newlines:
+                count = value.count("\n")
+                if count:
+                    line += count
+                    line_start = pos + value.rindex("\n") + 1
+            pos += len(value)
+            if kind in ignore and kind not in lexer_callbacks:
+                continue
+            token = new_token(
+                kind, value, start, start_line, column, line, pos - line_start + 1, pos
+            )
+            if kind in lexer_callbacks:
+                token = lexer_callbacks[kind](token)
+            if kind in ignore:
+                continue
+            kind = token.type
+            while True:  # Lark's feed_token
+                actions = states[state_stack[-1]]
+                if kind not in actions:
+                    raise _Abandon
+                action, arg = actions[kind]
+                if action is _SHIFT:
+                    state_stack.append(arg)
+                    value_stack.append(callbacks[kind](token) if kind in callbacks else token)
+                    break
+                size = len(arg.expansion)
+                if size:
+                    children = value_stack[-size:]
+                    del state_stack[-size:]
+                    del value_stack[-size:]
+                else:
+                    children = []
+                value_stack.append(callbacks[arg](children))
+                _action, goto = states[state_stack[-1]][arg.origin.name]
+                state_stack.append(goto)
+        # $END: reduce until the start rule is complete.
+        while True:
+            actions = states[state_stack[-1]]
+            if "$END" not in actions:
+                raise _Abandon
+            action, arg = actions["$END"]
+            if action is _SHIFT:
+                raise _Abandon
+            size = len(arg.expansion)
+            if size:
+                children = value_stack[-size:]
+                del state_stack[-size:]
+                del value_stack[-size:]
+            else:
+                children = []
+            value_stack.append(callbacks[arg](children))
+            _action, goto = states[state_stack[-1]][arg.origin.name]
+            state_stack.append(goto)
+            if goto == end_state:
+                return value_stack[-1]
+
+
+class _Abandon(Exception):
+    """The fast loop met something unusual: Lark's own parse takes over."""
+
+
+_SHIFT = lark.parsers.lalr_analysis.Shift
+
+
+@functools.cache
+def _fast_parser() -> _FastParser:
+    return _FastParser(_parser())
 
 
 def _tok_span(tok: lark.Token) -> Span:
@@ -728,7 +868,7 @@ def parse(text: str) -> tuple[ast.Spec, list[Diagnostic]]:
             Span.point(line, column),
             fix="a spec is a UTF-8 text file",
         )
-    parser = _parser()
+    parser = _fast_parser()
     _depths.table = {}
     try:
         models, blocks, sections = parser.parse(text)
