@@ -491,6 +491,11 @@ def _run_tasks(tasks: list[_Task], resolver: ConfigResolver) -> list[_Outcome]:
         return [_run_task(task, resolver.load) for task in tasks]
     from concurrent.futures import ProcessPoolExecutor
 
+    # Import the checker and load the parser once, here: forked workers inherit them
+    # instead of paying the imports and the parser load each (~0.2 s of CPU apiece).
+    from nnlint.parse import warm_up
+
+    warm_up()
     chunksize = max(1, len(tasks) // (workers * 4))
     with ProcessPoolExecutor(max_workers=workers) as pool:
         return list(pool.map(_worker, tasks, chunksize=chunksize))

@@ -431,6 +431,18 @@ def _fast_parser() -> _FastParser:
     return _FastParser(_parser())
 
 
+def warm_up() -> None:
+    """Load the parser and compile the lexer's expressions for the common statements:
+    a process about to fork workers does it once for all of them."""
+    import nnlint.check  # noqa: F401 - the rules, costs and targets, imported once
+
+    _depths.table = {}
+    try:
+        _fast_parser().parse(_SMOKE_SPEC)
+    finally:
+        _depths.table = {}
+
+
 def _tok_span(tok: lark.Token) -> Span:
     return Span(tok.line, tok.column, tok.end_line, tok.end_column)
 
