@@ -543,6 +543,15 @@ class _Mapper:
             if node.op_type == "Softmax" and i not in self.claimed:
                 self._try_attention(i)
         for i, node in enumerate(g.nodes):
+            if i not in self.claimed and node.op_type in ("ReduceMean", "Erf"):
+                try:
+                    if node.op_type == "ReduceMean":
+                        self._written_out_layernorm(i)
+                    else:
+                        self._written_out_gelu(i)
+                except _NoMatch:
+                    pass
+        for i, node in enumerate(g.nodes):
             if i in self.claimed or all(g.is_const(o) for o in node.output if o):
                 continue
             if node.domain not in ("", "ai.onnx"):
@@ -1037,6 +1046,106 @@ class _Mapper:
             reads=[table],
         )
         self.embeddings.append((self.g.origin.get(table, table), node.output[0]))
+
+    # ---- norms and activations written out op by op (older opsets)
+
+    def _next(self, name: str, op: str, nodes: set[int]):
+        """The only node reading ``name``, if it is an ``op``."""
+        j = self.g.only_user(name)
+        if j is None or j in self.claimed or self.g.nodes[j].op_type != op:
+            raise _NoMatch
+        nodes.add(j)
+        return self.g.nodes[j]
+
+    def _other(self, node, name: str) -> str:
+        """The input of a two-input node that is not ``name``."""
+        if list(node.input).count(name) != 1:
+            raise _NoMatch
+        return node.input[1] if node.input[0] == name else node.input[0]
+
+    def _last_axis_mean(self, node) -> bool:
+        r = self.rank(node.input[0])
+        axes = self.g.attr(node, "axes")
+        if axes is None and len(node.input) > 1 and self.g.is_const(node.input[1]):
+            axes = [int(a) for a in self.const(node.input[1]).reshape(-1)]
+        return axes is not None and [a + r if a < 0 else a for a in axes] == [r - 1]
+
+    def _written_out_layernorm(self, i: int) -> None:
+        """torch.onnx before opset 17: ``(x − mean) / sqrt(var + ε) · γ + β`` over the last
+        axis, var = mean((x − mean)²), with a constant [D] γ and β → one ``layernorm``."""
+        g = self.g
+        mean = g.nodes[i]
+        x = mean.input[0]
+        if g.is_const(x) or not self._last_axis_mean(mean) or not g.attr(mean, "keepdims", 1):
+            raise _NoMatch
+        nodes = {i}
+        sub = self._next(mean.output[0], "Sub", nodes)
+        if list(sub.input) != [x, mean.output[0]]:
+            raise _NoMatch
+        users = g.users(sub.output[0])
+        if len(users) != 2 or sub.output[0] in g.outputs:
+            raise _NoMatch
+        ops = {g.nodes[j].op_type: j for j in users}
+        if set(ops) != {"Pow", "Div"}:
+            raise _NoMatch
+        pow_, div = g.nodes[ops["Pow"]], g.nodes[ops["Div"]]
+        nodes |= {ops["Pow"], ops["Div"]}
+        if self.scalar(pow_.input[1]) != 2.0 or div.input[0] != sub.output[0]:
+            raise _NoMatch
+        var = self._next(pow_.output[0], "ReduceMean", nodes)
+        if not self._last_axis_mean(var):
+            raise _NoMatch
+        eps = self._next(var.output[0], "Add", nodes)
+        if self.scalar(self._other(eps, var.output[0])) is None:
+            raise _NoMatch
+        sqrt = self._next(eps.output[0], "Sqrt", nodes)
+        if div.input[1] != sqrt.output[0] or g.only_user(sqrt.output[0]) != ops["Div"]:
+            raise _NoMatch
+        d = self.per_sample(x)[-1]
+        scale = self._next(div.output[0], "Mul", nodes)
+        gamma = self._other(scale, div.output[0])
+        shift = self._next(scale.output[0], "Add", nodes)
+        beta = self._other(shift, scale.output[0])
+        for c in (gamma, beta):
+            if (
+                not g.is_const(c)
+                or g.const_shape(c)[-1:] != (d,)
+                or math.prod(g.const_shape(c)) != d
+            ):
+                raise _NoMatch
+        self.claimed |= nodes
+        self.add(
+            max(nodes), "layernorm", [], [x], shift.output[0], weights=2 * d, reads=[gamma, beta]
+        )
+        self.layers[-1].node = g.producer[shift.output[0]]
+
+    def _written_out_gelu(self, i: int) -> None:
+        """torch.onnx before opset 20: ``x · (erf(x / √2) + 1) · 0.5`` → one ``gelu``."""
+        g = self.g
+        erf = g.nodes[i]
+        j, div = g.producer_node(erf.input[0])
+        if div is None or div.op_type not in ("Div", "Mul") or g.only_user(erf.input[0]) != i:
+            raise _NoMatch
+        x = div.input[0]
+        c = self.scalar(div.input[1])
+        if c is None or g.is_const(x):
+            raise _NoMatch
+        if not math.isclose(c if div.op_type == "Div" else 1 / c, math.sqrt(2), rel_tol=1e-6):
+            raise _NoMatch
+        nodes = {i, j}
+        one = self._next(erf.output[0], "Add", nodes)
+        if self.scalar(self._other(one, erf.output[0])) != 1.0:
+            raise _NoMatch
+        times_x = self._next(one.output[0], "Mul", nodes)
+        if self._other(times_x, one.output[0]) != x:
+            raise _NoMatch
+        half = self._next(times_x.output[0], "Mul", nodes)
+        if self.scalar(self._other(half, times_x.output[0])) != 0.5:
+            raise _NoMatch
+        self.per_sample(x)
+        self.claimed |= nodes
+        self.add(max(nodes), "gelu", [], [x], half.output[0])
+        self.layers[-1].node = g.producer[half.output[0]]
 
     # ---- attention
 
