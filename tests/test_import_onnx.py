@@ -503,3 +503,51 @@ def test_import_is_deterministic(tmp_path, capsys):
     first = capsys.readouterr().out
     assert main(["import", str(path)]) == 0
     assert capsys.readouterr().out == first
+
+
+def test_malformed_graphs_are_one_line(tmp_path, capsys):
+    cases = {
+        "dangling": [helper.make_node("Conv", ["x", "w_missing"], ["y"], name="/conv/Conv")],
+        "out_of_order": [
+            helper.make_node("Relu", ["z"], ["y"], name="a"),
+            helper.make_node("Relu", ["x"], ["z"], name="b"),
+        ],
+    }
+    expected = {
+        "dangling": "node 0 `/conv/Conv` (Conv) reads `w_missing`",
+        "out_of_order": "node 0 `a` (Relu) reads `z`",
+    }
+    for name, nodes in cases.items():
+        path = _save(_model(nodes, [_image("x")], [_image("y")]), tmp_path / f"{name}.onnx")
+        assert main(["import", str(path)]) == 2
+        err = capsys.readouterr().err
+        assert err == (
+            f"nnlint: error: {path}: malformed ONNX graph: {expected[name]}, which no input, "
+            "initializer or earlier node defines\n"
+        )
+
+
+def test_custom_ops_and_graphs_without_computation(tmp_path, capsys):
+    custom = helper.make_model(
+        helper.make_graph(
+            [helper.make_node("Foo", ["x"], ["y"], name="/foo", domain="com.example")],
+            "g",
+            [_image("x")],
+            [_image("y")],
+        ),
+        opset_imports=[helper.make_opsetid("", 20), helper.make_opsetid("com.example", 1)],
+    )
+    path = _save(custom, tmp_path / "custom.onnx")
+    assert main(["import", str(path)]) == 2
+    assert "node 0 `/foo` (Foo): op of the custom domain `com.example`" in capsys.readouterr().err
+    value = helper.make_tensor("v", TensorProto.FLOAT, [1], [1.0])
+    const = _model(
+        [helper.make_node("Constant", [], ["y"], value=value)],
+        [_image("x")],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
+    )
+    path = _save(const, tmp_path / "const.onnx")
+    assert main(["import", str(path)]) == 2
+    assert capsys.readouterr().err == (
+        f"nnlint: error: {path}: the graph computes nothing from its inputs\n"
+    )

@@ -244,6 +244,25 @@ def _fix_dims(model, dims: dict[str, int], shown: str) -> None:
         )
 
 
+def _check_order(model, shown: str) -> None:
+    """ONNX lists nodes in dependency order, each reading only what is defined before it
+    (an input, an initializer or an earlier node's output); a file that does not is
+    malformed — one line naming the first node that reads an undefined name."""
+    g = model.graph
+    defined = {v.name for v in g.input} | {t.name for t in g.initializer}
+    for i, node in enumerate(g.node):
+        for name in node.input:
+            if name and name not in defined:
+                label = f" `{node.name}`" if node.name else ""
+                raise ImportFailed(
+                    [
+                        f"{shown}: malformed ONNX graph: node {i}{label} ({node.op_type}) reads "
+                        f"`{name}`, which no input, initializer or earlier node defines"
+                    ]
+                )
+        defined.update(node.output)
+
+
 def _one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     return text if len(text) <= 300 else text[:297] + "..."
@@ -1700,8 +1719,9 @@ def import_onnx(path: str | Path, dims: dict[str, int] | None = None) -> str:
     """
     path = Path(path)
     model = _load(path, dims or {})
-    g = _Graph(model)
     shown = str(path)
+    _check_order(model, shown)
+    g = _Graph(model)
     problems: list[str] = []
     inputs: list[tuple[str, tuple[int, ...]]] = []
     for name in g.inputs:
