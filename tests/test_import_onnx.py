@@ -551,3 +551,34 @@ def test_custom_ops_and_graphs_without_computation(tmp_path, capsys):
     assert capsys.readouterr().err == (
         f"nnlint: error: {path}: the graph computes nothing from its inputs\n"
     )
+
+
+def test_a_wrong_mapping_is_caught_before_anything_is_written(tmp_path, capsys, monkeypatch):
+    """The written spec is analysed: each layer's output shape must be the one ONNX shape
+    inference gives, and the parameters those read from the file. A mapping bug (here a
+    padding off by one, then a bias forgotten) is an internal error, never a spec."""
+    from nnlint.importers import onnx as importer
+
+    path = _small_cnn(tmp_path)
+    padding = importer._Mapper._padding
+    monkeypatch.setattr(importer._Mapper, "_padding", lambda *a: padding(*a) + 1)
+    assert main(["import", str(path), "-o", str(tmp_path / "cnn.nn")]) == 2
+    assert capsys.readouterr().err == (
+        f"nnlint: error: {path}: internal error: the written spec has no conv2d with the "
+        "output shape [8, 8, 8] ONNX shape inference gives\n"
+    )
+    monkeypatch.setattr(importer._Mapper, "_padding", padding)
+    conv = importer._Mapper._op_Conv
+
+    def conv_without_bias(self, i, node):
+        conv(self, i, node)
+        layer = self.layers[-1]
+        layer.args = [a if a.key != "bias" else importer.Arg("bias", False) for a in layer.args]
+
+    monkeypatch.setattr(importer._Mapper, "_op_Conv", conv_without_bias)
+    assert main(["import", str(path), "-o", str(tmp_path / "cnn.nn")]) == 2
+    assert capsys.readouterr().err == (
+        f"nnlint: error: {path}: internal error: the written spec has 378 parameters, "
+        "the file's weights are 386\n"
+    )
+    assert not (tmp_path / "cnn.nn").exists()

@@ -1762,7 +1762,12 @@ def import_onnx(path: str | Path, dims: dict[str, int] | None = None) -> str:
         raise ImportFailed([f"{shown}: the graph computes nothing from its inputs"])
     outputs = [mapper.real(o) for o in g.outputs]
     text = _write(g, mapper, layers, inputs, outputs, path)
-    _self_check(text, layers, shown)
+    shapes = {}
+    for layer in layers:
+        shape = g.shape(layer.output)
+        if shape and all(isinstance(d, int) for d in shape[1:]):
+            shapes[layer.output] = tuple(shape[1:])
+    _self_check(text, layers, shapes, shown)
     return text
 
 
@@ -1941,8 +1946,11 @@ def _header(g: _Graph, mapper: _Mapper, layers, blocks, units, path: Path) -> st
     return "\n".join(lines)
 
 
-def _self_check(text: str, layers: list[Layer], shown: str) -> None:
-    """The spec must analyse without errors, with the parameters read from the file."""
+def _self_check(
+    text: str, layers: list[Layer], shapes: dict[str, tuple[int, ...]], shown: str
+) -> None:
+    """The spec must analyse without errors, every layer must have the output shape ONNX
+    gives it, and the parameters must be those read from the file."""
     from nnlint.check import analyse_text
 
     analysis, diagnostics = analyse_text(text)
@@ -1953,6 +1961,23 @@ def _self_check(text: str, layers: list[Layer], shown: str) -> None:
             [
                 f"{shown}: internal error: the written spec does not check: "
                 f"line {first.span.line}: {first.code} {first.message}"
+            ]
+        )
+    # every layer with the shape ONNX shape inference gives its output (as a multiset:
+    # blocks are expanded in their own order)
+    want = Counter((layer.op, shapes[layer.output]) for layer in layers if layer.output in shapes)
+    have = Counter(
+        (lc.node.op, tuple(lc.node.shape))
+        for lc in analysis.report.layers
+        if lc.node.op in {layer.op for layer in layers}
+    )
+    missing = want - have
+    if missing:
+        (op, shape), _ = next(iter(missing.items()))
+        raise ImportFailed(
+            [
+                f"{shown}: internal error: the written spec has no {op} with the output shape "
+                f"{list(shape)} ONNX shape inference gives"
             ]
         )
     expected = sum(layer.weights for layer in layers)
