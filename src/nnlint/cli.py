@@ -24,7 +24,7 @@ from nnlint import __version__
 from nnlint.emit import FORMATS
 
 if TYPE_CHECKING:
-    from nnlint.config import Config, ConfigResolver, Overrides
+    from nnlint.config import ConfigResolver, Overrides, ProjectConfig
     from nnlint.diagnostics import FileResult
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -333,7 +333,7 @@ def _selectors(option: str, value: str | None) -> tuple[str, ...] | None:
         raise UsageError(f"{option}: {exc}") from None
 
 
-def _resolve_cli_target(name: str | None, configs: Sequence[Config]) -> str | None:
+def _resolve_cli_target(name: str | None, configs: Sequence[ProjectConfig]) -> str | None:
     """The canonical id of ``--target``, known to every config in use (else exit 2)."""
     from nnlint.targets import UnknownTarget, resolve_target
 
@@ -447,13 +447,13 @@ def _walk(top: Path, resolver: ConfigResolver) -> list[Path]:
 # --------------------------------------------------------------------------- check: running
 
 
-def _run_task(task: _Task, load: Callable[[Path], Config]) -> _Outcome:
+def _run_task(task: _Task, load: Callable[[Path], ProjectConfig]) -> _Outcome:
     """Check one file; every failure becomes a one-line error (nothing is raised)."""
     from nnlint.check import InternalError, check_file
-    from nnlint.config import Config, ConfigError, settings_for
+    from nnlint.config import ConfigError, ProjectConfig, settings_for
 
     try:
-        config = load(Path(task.config_path)) if task.config_path else Config()
+        config = load(Path(task.config_path)) if task.config_path else ProjectConfig()
         settings = settings_for(config, task.path, task.overrides)
         return _Outcome(result=check_file(Path(task.path), task.display, settings))
     except IsADirectoryError:
@@ -466,14 +466,14 @@ def _run_task(task: _Task, load: Callable[[Path], Config]) -> _Outcome:
         return _Outcome(error=f"{task.display}: internal error: {type(exc).__name__}: {exc}")
 
 
-_worker_configs: dict[Path, Config] = {}
+_worker_configs: dict[Path, ProjectConfig] = {}
 
 
 def _worker(task: _Task) -> _Outcome:
     """The process-pool entry point: configs are loaded once per worker."""
     from nnlint.config import load_config
 
-    def load(path: Path) -> Config:
+    def load(path: Path) -> ProjectConfig:
         if path not in _worker_configs:
             _worker_configs[path] = load_config(path)
         return _worker_configs[path]
@@ -548,7 +548,7 @@ def _json_with_errors(text: str, errors: Sequence[str]) -> str:
 @attrs.frozen
 class _Stdin:
     display: str  # --stdin-filename as shown, or "-"
-    config: Config  # looked up from --stdin-filename, else from the working folder
+    config: ProjectConfig  # looked up from --stdin-filename, else from the working folder
 
 
 def _stdin_input(args: argparse.Namespace, resolver: ConfigResolver) -> _Stdin | None:

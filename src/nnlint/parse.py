@@ -225,9 +225,10 @@ def _load_cached(path: Path, key: str) -> lark.Lark | None:
             entry = marshal.loads(blob)
         if not _valid_entry(entry):
             return None
-        parser = lark.Lark.__new__(lark.Lark)
-        # Lark.load() takes no transformer; its _load() does (Lark's own cache uses it).
-        parser = parser._load(entry, transformer=_BUILDER)
+        # The transformer (ToAst) is code, not data: it is never stored, and joins the
+        # options here. Lark.load() takes the entry as the dict Lark.save() pickles.
+        entry["data"]["options"]["transformer"] = _BUILDER
+        parser = lark.Lark.load(entry)
         _depths.table = {}
         try:
             _FastParser(parser)._parse(_SMOKE_SPEC)
@@ -599,18 +600,17 @@ class ToAst(lark.Transformer):
             ast.Call(str(name), args.items, _rule_span(children)), [a.value for a in args.items]
         )
 
-    def _binop(op):  # a method factory, deleted below
-        def method(self, children):
-            left, right = _value(children[0]), _value(children[2])
-            return _nested(ast.BinOp(op, left, right, _rule_span(children)), (left, right))
+    def add(self, children):
+        return _binary("+", children)
 
-        return method
+    def sub(self, children):
+        return _binary("-", children)
 
-    add = _binop("+")
-    sub = _binop("-")
-    mul = _binop("*")
-    div = _binop("/")
-    del _binop
+    def mul(self, children):
+        return _binary("*", children)
+
+    def div(self, children):
+        return _binary("/", children)
 
     def neg(self, children):
         operand = _value(children[1])
@@ -671,6 +671,12 @@ def _value(item):
 # Nesting depth of recursive values (BinOp, Neg, Call, ListValue) while one text is
 # parsed: id(value) -> depth. Per thread; parse() resets it.
 _depths = threading.local()
+
+
+def _binary(op: str, children) -> ast.BinOp:
+    """``left op right`` of the ``add``/``sub``/``mul``/``div`` rules."""
+    left, right = _value(children[0]), _value(children[2])
+    return _nested(ast.BinOp(op, left, right, _rule_span(children)), (left, right))
 
 
 def _nested(node, children):
