@@ -336,6 +336,8 @@ def test_json_contract():
             "message",
             "fix",
             "data",
+            "layer",
+            "autofix",
         ]
     first, memory = doc["diagnostics"][:2]
     assert first == {
@@ -349,6 +351,8 @@ def test_json_contract():
         "message": "no model block around the layers",
         "fix": "wrap the layers in `model NAME { … }`",
         "data": {},
+        "layer": None,
+        "autofix": None,
     }
     assert memory["fix"] is None
     assert memory["data"] == {"intensity": 0.5, "ridge": "inf", "bytes": 3913120}

@@ -570,3 +570,30 @@ def test_a_config_error_document_never_replaces_an_input(capsys):
         assert code == 2 and "--output-file would" in err
     assert Path("a.nn").read_text(encoding="utf-8") == GOOD
     assert Path("nnlint.toml").read_text(encoding="utf-8") == "selec = 1\n"
+
+
+# --------------------------------------------------------------------------- diffs, baselines
+
+
+@posix_only
+def test_a_baseline_that_is_a_fifo_is_refused_without_blocking():
+    Path("a.nn").write_text(GOOD, encoding="utf-8")
+    os.mkfifo("base.json")
+    proc = run_process("check", "a.nn", "--baseline", "base.json")
+    assert proc.returncode == 2, proc
+    assert "base.json: is a FIFO (named pipe), not a regular file" in proc.stderr
+
+
+@posix_only
+@pytest.mark.parametrize("command", [["check", "--diff"], ["format", "--diff"]])
+def test_diff_headers_cannot_inject_a_workflow_command(capsys, command):
+    name = "a\n::error::INJECTED\x1b[2J.nn"
+    # an unused suppression (NN021, fixable) and a layout the formatter changes
+    Path(name).write_text(
+        "model m {\n  input x: [4]\n    h = x -> dense(2)\n}\n# nnlint: ignore-file[NN501]\n",
+        encoding="utf-8",
+    )
+    code, out, err = run(capsys, *command, ".")
+    assert "INJECTED" in out, (code, out, err)
+    no_injection(out)
+    no_injection(err)

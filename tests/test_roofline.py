@@ -117,9 +117,10 @@ def test_whole_mlp_on_a100_is_half_a_flop_per_byte_in_fp32():
     assert roof.ridge_point == pytest.approx(19.5e12 / 1555e9)
     assert round(roof.ridge_point, 2) == 12.54
     assert all(r.bound == "memory" for r in roof.layers)
-    assert roof.time_s == pytest.approx(
-        sum(max(r.flops / 19.5e12, r.bytes_moved / 1555e9) for r in roof.layers)
-    )
+    kernels = sum(max(r.flops / 19.5e12, r.bytes_moved / 1555e9) for r in roof.layers)
+    # three kernels (dense + fused ReLU, twice, then dense), 0.9 µs of launch each
+    assert len(roof.layers) == 3 and roof.overhead_s == pytest.approx(3 * 0.9e-6)
+    assert roof.time_s == pytest.approx(kernels + 3 * 0.9e-6)
 
 
 def test_fp16_halves_the_bytes_and_uses_the_tensor_core_ridge():

@@ -20,6 +20,7 @@ from nnlint import ast
 from nnlint.costs import Report, analyze
 from nnlint.diagnostics import Diagnostic, FileResult, RuleMeta, Severity, Span, SpecError
 from nnlint.files import SPEC_LIMIT, read_regular
+from nnlint.fixes import attach_fixes
 from nnlint.graph import lower
 from nnlint.parse import parse
 from nnlint.roofline import Roofline, roofline
@@ -134,6 +135,32 @@ def _apply_suppressions(
                     )
                 )
     return kept
+
+
+def _locate_layers(lowered, diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    """Name each finding's layer: the first node, in execution order, whose span is the
+    finding's span, else the first whose span holds the finding's start. A line-free
+    handle on the finding (the baseline keys on it); a block's layers are found through
+    their first instance."""
+    if not diagnostics:
+        return diagnostics
+    exact: dict[Span, str] = {}
+    by_line: dict[int, list[Any]] = {}
+    for node in lowered.nodes():
+        exact.setdefault(node.span, node.id)
+        by_line.setdefault(node.span.line, []).append(node)
+
+    def holder(span: Span) -> str | None:
+        if span in exact:
+            return exact[span]
+        start = (span.line, span.column)
+        for node in by_line.get(span.line, ()):
+            s = node.span
+            if (s.line, s.column) <= start < (s.end_line, s.end_column):
+                return node.id
+        return None
+
+    return [d if d.layer else attrs.evolve(d, layer=holder(d.span)) for d in diagnostics]
 
 
 def model_entry(report: Report, path: str, roof: Roofline | None) -> dict[str, Any]:
@@ -287,6 +314,8 @@ def _check_text(text: str, path: str, settings: Settings) -> FileResult:
                     else config.deploy.spans.get("target"),
                 )
                 diagnostics = _apply_suppressions(analysis.spec, diagnostics, selected)
+            diagnostics = _locate_layers(analysis.report.lowered, diagnostics)
+            diagnostics = attach_fixes(analysis.spec, analysis.report.lowered, diagnostics)
             model = model_entry(analysis.report, path, analysis.roofline)
     except RecursionError as exc:  # pathological nesting that slipped past the limits
         raise InternalError(path, exc) from None

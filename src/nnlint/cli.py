@@ -1,4 +1,4 @@
-"""The command line: ``nnlint check | report | rule | rules | targets``.
+"""The command line: ``nnlint check | report | format | rule | rules | targets | import``.
 
 Exit codes (ruff's): 0 nothing at or above the fail level, 1 findings at or above
 it, 2 a usage, config, I/O or internal error. Every error is one line on stderr
@@ -134,6 +134,34 @@ def build_parser() -> argparse.ArgumentParser:
         help="apply the config's exclude to files named on the command line "
         "too (pre-commit passes every file by name)",
     )
+    check.add_argument(
+        "--fix",
+        action="store_true",
+        help="apply the safe fixes to the files (atomically) and report what remains",
+    )
+    check.add_argument(
+        "--unsafe-fixes",
+        action="store_true",
+        help="with --fix or --diff: apply the unsafe fixes too (they change what the "
+        "model computes)",
+    )
+    check.add_argument(
+        "--diff",
+        action="store_true",
+        help="print the fixes as a unified diff instead of writing them (exit 1 when there is one)",
+    )
+    check.add_argument(
+        "--baseline",
+        metavar="FILE",
+        help="report only findings not recorded in FILE (see --write-baseline); "
+        "overrides the config's baseline",
+    )
+    check.add_argument(
+        "--write-baseline",
+        metavar="FILE",
+        help="record every current finding in FILE and exit 0: adopt nnlint now, "
+        "fail later only on new findings",
+    )
     check.set_defaults(func=cmd_check)
 
     report = commands.add_parser(
@@ -151,7 +179,49 @@ def build_parser() -> argparse.ArgumentParser:
         help="text table, or the JSON report's model entry",
     )
     report.add_argument("--no-color", action="store_true", help="no ANSI colors")
+    report.add_argument(
+        "--html",
+        metavar="FILE",
+        help="write a self-contained HTML page (roofline, memory, totals, layers) to FILE",
+    )
+    report.add_argument(
+        "--plot",
+        metavar="FILE",
+        help="draw the roofline and the memory bars to FILE (.svg, .png or .pdf; needs "
+        "the `plot` extra: matplotlib)",
+    )
     report.set_defaults(func=cmd_report)
+
+    fmt = commands.add_parser(
+        "format",
+        help="rewrite specs in the canonical layout",
+        description="Format files, folders (every *.nn below them) or - (stdin to stdout) "
+        "in the canonical layout; a file that is already formatted is not touched.",
+    )
+    fmt.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help="files, folders or - for stdin (default: the current folder)",
+    )
+    fmt.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; list the files that would change and exit 1 if any would",
+    )
+    fmt.add_argument(
+        "--diff",
+        action="store_true",
+        help="write nothing; print a unified diff of the changes and exit 1 if any",
+    )
+    _add_config_options(fmt)
+    fmt.add_argument("--stdin-filename", metavar="NAME", help="the name shown for - (stdin)")
+    fmt.add_argument(
+        "--force-exclude",
+        action="store_true",
+        help="apply the config's exclude to files named on the command line too",
+    )
+    fmt.set_defaults(func=cmd_format)
 
     rule = commands.add_parser(
         "rule", help="show a rule's documentation", description="Show one rule's doc page."
@@ -174,6 +244,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_config_options(targets)
     targets.set_defaults(func=cmd_targets)
+
+    imp = commands.add_parser(
+        "import",
+        help="write a spec from an ONNX model",
+        description="Write the .nn spec of an ONNX model (needs the onnx extra).",
+    )
+    imp.add_argument("model", metavar="MODEL", help="an .onnx file")
+    imp.add_argument("-o", "--output", metavar="FILE", help="the spec to write (- or none: stdout)")
+    imp.add_argument(
+        "--dim", action="append", default=[], metavar="NAME=N", help="size a symbolic input axis"
+    )
+    imp.set_defaults(func=cmd_import)
     return parser
 
 
@@ -598,6 +680,12 @@ def cmd_check(args: argparse.Namespace) -> int:
         fail_on=args.fail_on,
     )
     paths = args.paths or (["-"] if args.stdin_filename else ["."])
+    if args.fix and not args.diff and "-" in paths:
+        raise UsageError("--fix cannot write back to stdin; use --diff to see the fixes")
+    if args.unsafe_fixes and not (args.fix or args.diff):
+        raise UsageError("--unsafe-fixes needs --fix or --diff")
+    if args.write_baseline and (args.fix or args.diff or args.baseline):
+        raise UsageError("--write-baseline records the findings as they are; run it alone")
     errors: list[str] = []
     try:
         resolver = ConfigResolver(isolated=args.isolated, config_file=args.config)
@@ -630,19 +718,305 @@ def cmd_check(args: argparse.Namespace) -> int:
     errors += [o.error for o in outcomes if o.error is not None]
     if not results and not errors:
         _warning("no .nn files found under the given paths")
+    if args.write_baseline:
+        return _write_baseline(args.write_baseline, results, errors)
+    fixing = None
+    if args.fix or args.diff:
+        settings = {t.display: (t.path, t.config_path) for t in tasks}
+        fixing = _fix_results(args, results, settings, overrides, resolver, stdin, errors)
+        if args.diff:
+            return _print_diff(fixing, errors)
+        results = fixing.results
+    baselines = {task.display: resolver.for_path(task.path).baseline for task in tasks}
+    if stdin is not None:
+        baselines[stdin.display] = stdin.config.baseline
+    results, baseline_reports = _apply_baselines(args.baseline, results, baselines)
     text = _render_check(args, results, overrides, configs, errors)
     if errors and args.format == "sarif":
         text = _sarif_with_errors(text, errors)
     elif errors and args.format == "json":
         text = _json_with_errors(text, errors)
+    text = _with_baseline_reports(text, args.format, baseline_reports)
+    text = _with_fix_summary(text, args.format, results, fixing, unsafe=args.unsafe_fixes)
     for message in errors:
         _error(message)
     _write_output(text, args.output_file)
+    if args.format == "github":
+        _github_step_summary(results)
 
     if errors:
         return EXIT_ERROR
     fail_on = {path: overrides.fail_on or level or "error" for path, level in fail_levels.items()}
     return _findings_exit_code(results, fail_on, exit_zero=args.exit_zero)
+
+
+@attrs.frozen
+class _Fixing:
+    results: list  # FileResult per file: re-checked after its fixes
+    fixed: int  # fixes applied (or, with --diff, that would be)
+    diffs: list  # unified diffs, one string per changed file
+
+
+def _fix_results(args, results, file_settings, overrides, resolver, stdin, errors) -> _Fixing:
+    """``--fix`` / ``--diff``: fix each file with a fixable finding, re-check it, and
+    write it back (``--fix``) or collect its diff (``--diff``).
+
+    A file is written only when it is a regular file (a symlink is followed to one),
+    still holds the text that was checked, and parses after the fixes; it is replaced
+    atomically and keeps its permission bits. Anything else is an error for that file.
+    """
+    import difflib
+    import stat
+
+    from nnlint.atomic import write_atomic
+    from nnlint.config import settings_for
+    from nnlint.fixes import FixError, fix_text
+    from nnlint.sanitize import visible
+
+    def wanted(d) -> bool:
+        return d.autofix is not None and (args.unsafe_fixes or d.autofix.applicability == "safe")
+
+    out, diffs, fixed = [], [], 0
+    for result in results:
+        if result.source is None or not any(wanted(d) for d in result.diagnostics):
+            out.append(result)
+            continue
+        if result.path in file_settings:
+            path, config_path = file_settings[result.path]
+            config = resolver.load(Path(config_path)) if config_path else resolver.for_path(path)
+        else:  # stdin (only with --diff)
+            path, config = None, stdin.config
+        settings = settings_for(config, path or result.path, overrides)
+        try:
+            outcome = fix_text(result.source, result.path, settings, unsafe=args.unsafe_fixes)
+        except FixError as exc:
+            errors.append(str(exc))
+            out.append(result)
+            continue
+        if outcome.text == result.source:
+            out.append(result)
+            continue
+        if args.diff:
+            diffs.append(
+                "".join(
+                    difflib.unified_diff(
+                        result.source.splitlines(keepends=True),
+                        outcome.text.splitlines(keepends=True),
+                        fromfile=f"a/{visible(result.path)}",
+                        tofile=f"b/{visible(result.path)}",
+                    )
+                )
+            )
+            fixed += outcome.fixed
+            out.append(result)
+            continue
+        real = os.path.realpath(path)
+        try:
+            info = os.stat(real)
+            if not stat.S_ISREG(info.st_mode):
+                errors.append(f"{result.path}: not a regular file; not fixed")
+                out.append(result)
+                continue
+            data = Path(real).read_bytes()
+            bom = data.startswith(b"\xef\xbb\xbf")
+            if data.decode("utf-8-sig", "replace") != result.source:
+                errors.append(f"{result.path}: changed while it was checked; not fixed")
+                out.append(result)
+                continue
+            payload = (b"\xef\xbb\xbf" if bom else b"") + outcome.text.encode("utf-8")
+            write_atomic(real, payload, mode=info.st_mode)
+        except OSError as exc:
+            errors.append(f"{result.path}: cannot write the fixes: {exc.strerror or exc}")
+            out.append(result)
+            continue
+        fixed += outcome.fixed
+        out.append(outcome.result)
+    return _Fixing(out, fixed, diffs)
+
+
+def _print_diff(fixing: _Fixing, errors: list[str]) -> int:
+    """``--diff``: the diffs on stdout, the count on stderr; exit 1 when there is a diff."""
+    for message in errors:
+        _error(message)
+    if fixing.diffs:
+        sys.stdout.write("".join(d if d.endswith("\n") else d + "\n" for d in fixing.diffs))
+        sys.stdout.flush()
+    count = fixing.fixed
+    print(
+        f"Would fix {count} finding{'s' if count != 1 else ''}."
+        if count
+        else "No fixes available.",
+        file=sys.stderr,
+    )
+    if errors:
+        return EXIT_ERROR
+    return EXIT_FINDINGS if fixing.diffs else EXIT_OK
+
+
+def _fixable_counts(results: list[FileResult]) -> tuple[int, int]:
+    """Findings with a safe fix, and with an unsafe one."""
+    safe = unsafe = 0
+    for r in results:
+        for d in r.diagnostics:
+            if d.autofix is not None:
+                if d.autofix.applicability == "safe":
+                    safe += 1
+                else:
+                    unsafe += 1
+    return safe, unsafe
+
+
+def _with_fix_summary(
+    text: str, fmt: str, results: list[FileResult], fixing: _Fixing | None, *, unsafe: bool
+) -> str:
+    """What ``--fix`` did: ``Fixed 2 findings; 1 remains.`` and what more it could do
+    (text, concise and github, after the summary). The JSON report gets a ``fixes``
+    object on every run: ``fixed`` (0 without ``--fix``) and ``fixable``, the safe and
+    unsafe counts of the findings that remain."""
+    import json
+
+    safe, unsafe_left = _fixable_counts(results)
+    remaining = sum(len(r.diagnostics) for r in results)
+    if fmt == "json":
+        report = json.loads(text)
+        report["fixes"] = {
+            "fixed": fixing.fixed if fixing is not None else 0,
+            "fixable": {"safe": safe, "unsafe": unsafe_left},
+        }
+        return json.dumps(report, indent=2)
+    if fmt not in ("text", "concise", "github"):
+        return text
+    lines = []
+    if fixing is not None:
+        lines.append(
+            f"Fixed {fixing.fixed} finding{'s' if fixing.fixed != 1 else ''}; "
+            f"{remaining} remain{'s' if remaining == 1 else ''}."
+        )
+        hints = []
+        if safe:
+            hints.append(f"{safe} fixable with --fix")
+        if unsafe_left and not unsafe:
+            hints.append(f"{unsafe_left} with --fix --unsafe-fixes")
+        if hints:
+            lines.append(f"[*] {' and '.join(hints)} (see --diff).")
+    return "\n".join([text, *lines])
+
+
+def _write_baseline(path: str, results: list[FileResult], errors: list[str]) -> int:
+    """``--write-baseline``: record every finding; nothing is written when a file failed."""
+    from nnlint.baseline import BaselineError, write_baseline
+
+    for message in errors:
+        _error(message)
+    if errors:
+        _error(f"{path}: baseline not written: some files could not be checked")
+        return EXIT_ERROR
+    try:
+        count = write_baseline(path, results)
+    except BaselineError as exc:
+        raise UsageError(str(exc)) from None
+    files = len({r.path for r in results if r.diagnostics})
+    print(
+        f"nnlint: wrote {count} finding{'s' if count != 1 else ''} in {files} "
+        f"file{'s' if files != 1 else ''} to the baseline {path}",
+        file=sys.stderr,
+    )
+    return EXIT_OK
+
+
+@attrs.frozen
+class _BaselineReport:
+    path: str  # as the user named it (or the config's, relative to the working folder)
+    suppressed: int
+    stale: tuple  # nnlint.baseline.Key, one per stale entry
+
+
+def _apply_baselines(
+    chosen: str | None, results: list[FileResult], configured: dict[str, Path | None]
+) -> tuple[list[FileResult], list[_BaselineReport]]:
+    """Drop baselined findings: ``--baseline`` for every file, else each file's
+    configured ``baseline``. Stale entries are noted on stderr."""
+    from nnlint.baseline import BaselineError, load_baseline
+
+    which = {r.path: (Path(chosen) if chosen else configured.get(r.path)) for r in results}
+    groups: dict[str, list[int]] = {}
+    for i, r in enumerate(results):
+        if which[r.path] is not None:
+            groups.setdefault(os.path.abspath(which[r.path]), []).append(i)
+    reports = []
+    kept = list(results)
+    for path, indexes in groups.items():
+        try:
+            baseline = load_baseline(path)
+        except BaselineError as exc:
+            raise UsageError(str(exc)) from None
+        outcome = baseline.apply([results[i] for i in indexes])
+        for i, result in zip(indexes, outcome.results):
+            kept[i] = result
+        shown = chosen if chosen else display_path(path)
+        reports.append(_BaselineReport(shown, outcome.suppressed, tuple(outcome.stale)))
+        for key in outcome.stale:
+            print(
+                f"nnlint: note: {shown}: stale baseline entry, the finding is gone: "
+                f"{key.describe()}",
+                file=sys.stderr,
+            )
+    return kept, reports
+
+
+def _baseline_line(report: _BaselineReport) -> str:
+    stale = len(report.stale)
+    line = (
+        f"Baseline {report.path}: {report.suppressed} "
+        f"finding{'s' if report.suppressed != 1 else ''} recorded there not shown"
+    )
+    if stale:
+        line += (
+            f"; {stale} stale entr{'ies' if stale != 1 else 'y'} (fixed findings: "
+            f"update it with --write-baseline)"
+        )
+    return line + "."
+
+
+def _with_baseline_reports(text: str, fmt: str, reports: list[_BaselineReport]) -> str:
+    """The baseline's effect in the output: a summary line (text, concise, github) or a
+    ``baseline`` list in the JSON report (path, suppressed, stale entries)."""
+    import json
+
+    if not reports:
+        return text
+    if fmt == "json":
+        report = json.loads(text)
+        report["baseline"] = [
+            {
+                "path": r.path,
+                "suppressed": r.suppressed,
+                "stale": [key.as_json() for key in r.stale],
+            }
+            for r in reports
+        ]
+        return json.dumps(report, indent=2)
+    if fmt in ("text", "concise", "github"):
+        return "\n".join([text, *(_baseline_line(r) for r in reports)])
+    return text
+
+
+def _github_step_summary(results: list[FileResult]) -> None:
+    """``--format github``: the findings beyond GitHub's annotation limit go to the job
+    summary (appended to ``$GITHUB_STEP_SUMMARY`` when set; a regular file only)."""
+    from nnlint.github import append_step_summary, step_summary, unannotated
+
+    path = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not path:
+        return
+    text = step_summary(unannotated(results))
+    if not text:
+        return
+    try:
+        append_step_summary(path, text)
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        _warning(f"$GITHUB_STEP_SUMMARY {path}: not written: {reason}")
 
 
 def _findings_exit_code(
@@ -751,6 +1125,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         result = FileResult(display, text, tuple(diagnostics))
         _write_output(render("text", [result], all_meta(), color=_use_color(args.no_color)), None)
         return EXIT_FINDINGS
+    if args.html or args.plot:
+        return _write_pictures(args, analysis, display)
     if args.format == "json":
         from nnlint.check import model_entry
 
@@ -761,6 +1137,48 @@ def cmd_report(args: argparse.Namespace) -> int:
     else:
         _write_output(report_text(analysis, display), None)
     return EXIT_OK
+
+
+def _write_pictures(args: argparse.Namespace, analysis, display: str) -> int:
+    """``report --html`` / ``--plot``: write the files (atomically); nothing on stdout."""
+    from nnlint.atomic import write_atomic
+    from nnlint.pictures import figures
+
+    outputs: list[tuple[str, bytes]] = []
+    fig = figures(analysis, display)
+    if args.plot:
+        from nnlint.plots import PLOT_SUFFIXES, PlotUnavailable, render_plot
+
+        suffix = Path(args.plot).suffix.lower().lstrip(".")
+        if suffix not in PLOT_SUFFIXES:
+            got = repr(suffix) if suffix else "no suffix"
+            raise UsageError(f"--plot {args.plot}: name a .svg, .png or .pdf file (got {got})")
+        try:
+            outputs.append((args.plot, render_plot(fig, suffix)))
+        except PlotUnavailable as exc:
+            raise UsageError(str(exc)) from None
+    if args.html:
+        from nnlint.report_html import render_html
+
+        outputs.append((args.html, render_html(fig).encode("utf-8")))
+    for path, data in outputs:
+        if Path(path).is_dir():
+            raise UsageError(f"{path}: is a folder; name a file")
+        try:
+            write_atomic(path, data)
+        except OSError as exc:
+            raise UsageError(f"{path}: cannot write: {exc.strerror or exc}") from None
+        print(f"nnlint: wrote {path}", file=sys.stderr)
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- format
+
+
+def cmd_format(args: argparse.Namespace) -> int:
+    from nnlint.format import run
+
+    return run(args)
 
 
 # --------------------------------------------------------------------------- rule, rules, targets
@@ -807,6 +1225,20 @@ def cmd_rules(args: argparse.Namespace) -> int:
     from nnlint.tables import rules_text
 
     _write_output(rules_text(all_meta()), None)
+    return EXIT_OK
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    """``nnlint import``: the work is in :mod:`nnlint.importers`; errors exit 2."""
+    from nnlint.importers import ImportFailed, run_import
+
+    try:
+        text = run_import(args.model, args.output, args.dim)
+    except ImportFailed as exc:
+        for line in exc.lines:
+            _error(line)
+        return EXIT_ERROR
+    _write_output(text.rstrip("\n"), None if args.output in (None, "-") else args.output)
     return EXIT_OK
 
 

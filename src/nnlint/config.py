@@ -20,6 +20,7 @@ Keys::
     exclude = ["build", "**/generated_*.nn"]
     thresholds = { NN101 = { min_sigmoid_layers = 8 } }
     targets = ["hw/my-board.toml"]       # extra profiles; may override a built-in id
+    baseline = "nnlint-baseline.json"    # findings to tolerate (see nnlint.baseline)
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ _KEYS = (
     "exclude",
     "thresholds",
     "targets",
+    "baseline",
 )
 
 
@@ -106,6 +108,7 @@ class Config:
     exclude: tuple[str, ...] = ()
     thresholds: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict)
     targets: Mapping[str, Any] = attrs.field(factory=dict)  # id -> nnlint.targets.Target
+    baseline: Path | None = None  # absolute; `baseline` is relative to the config's folder
 
     @property
     def root(self) -> Path:
@@ -378,6 +381,11 @@ def load_config(path: str | os.PathLike[str]) -> Config:
         fields["thresholds"] = _thresholds(r, table["thresholds"])
     if "targets" in table:
         fields["targets"] = _extra_targets(r, table["targets"], path.parent)
+    if "baseline" in table:
+        name = r.string(table["baseline"], "baseline")
+        if not name.strip():
+            raise r.fail("baseline", "must name a file, got an empty string")
+        fields["baseline"] = Path(os.path.abspath(path.parent / name))
     if "target" in table:
         fields["target"] = _target_id(r, table["target"], fields.get("targets", {}))
     return Config(**fields)

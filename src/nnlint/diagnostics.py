@@ -57,6 +57,38 @@ FILE_START = Span(1, 1, 1, 2)
 
 
 @attrs.frozen
+class Edit:
+    """Replace the text of ``span`` with ``content``; an empty span (start == end)
+    inserts, an empty ``content`` deletes. Lines and columns as in :class:`Span`
+    (1-based code points, exclusive end)."""
+
+    span: Span
+    content: str
+
+
+#: ruff's split: a safe fix keeps the spec's meaning, an unsafe one changes what it computes.
+APPLICABILITIES = ("safe", "unsafe")
+
+
+@attrs.frozen
+class Fix:
+    """A machine-applicable repair: text edits that make the finding go away.
+
+    ``applicability`` is ``"safe"`` when the edited spec computes the same function
+    (``nnlint check --fix`` applies it) or ``"unsafe"`` when it changes what the model
+    computes (only with ``--unsafe-fixes``). ``description`` says what it does.
+    """
+
+    applicability: str
+    description: str
+    edits: tuple[Edit, ...]
+
+    def __attrs_post_init__(self) -> None:
+        if self.applicability not in APPLICABILITIES:
+            raise ValueError(f"unknown fix applicability {self.applicability!r}")
+
+
+@attrs.frozen
 class Diagnostic:
     """One finding: what, where, how bad, how to fix, and the raw figures.
 
@@ -71,6 +103,11 @@ class Diagnostic:
     path: str = "<unknown>"
     fix: str | None = None
     data: Mapping[str, Any] = attrs.field(factory=dict)
+    #: The id of the layer the finding points at (the graph node whose source span holds
+    #: the finding's start), set by the driver; ``None`` for findings outside the model.
+    layer: str | None = None
+    #: The text edits that repair the finding, when the repair is certain.
+    autofix: Fix | None = None
 
     def with_path(self, path: str) -> Diagnostic:
         return attrs.evolve(self, path=path)

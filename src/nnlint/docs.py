@@ -80,15 +80,18 @@ def targets_table() -> str:
 
     lines = [
         "| Id | Device | Memory | Bandwidth | FP32 / FP16 / INT8 dense TFLOP/s (TOPS) | "
-        "On-chip | Power |",
-        "|---|---|---|---|---|---|---|",
+        "On-chip | Overhead per kernel / per inference | Power |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for t in sorted(builtin_targets().values(), key=lambda t: t.id):
         onchip = f"{t.onchip_bytes / 2**20:.2f} MiB" if t.onchip_bytes else "—"
+        overhead = " / ".join(
+            f"{s * 1e6:g} µs" if s else "—" for s in (t.launch_overhead_s, t.inference_overhead_s)
+        )
         lines.append(
             f"| `{t.id}` | {t.name} | {_size(t.memory_bytes)} | "
             f"{t.bandwidth / 1e9:g} GB/s | {peak(t, 'fp32')} / {peak(t, 'fp16')} / "
-            f"{peak(t, 'int8')} | {onchip} | {t.power_w:g} W |"
+            f"{peak(t, 'int8')} | {onchip} | {overhead} | {t.power_w:g} W |"
         )
     return "\n".join(lines)
 

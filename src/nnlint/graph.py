@@ -29,7 +29,20 @@ import networkx as nx
 
 from nnlint import ast
 from nnlint.diagnostics import Span, SpecError, error
-from nnlint.ops import LOSSES, OPS, PRECISION_BITS, Opt, Shape, ShapeError, fmt_shape, numel
+from nnlint.ops import (
+    CATALOG,
+    LOSSES,
+    OPS,
+    PRECISION_BITS,
+    Op,
+    Opt,
+    Shape,
+    ShapeError,
+    fmt_shape,
+    numel,
+)
+from nnlint.ops.inputs import Input
+from nnlint.ops.losses import Loss
 from nnlint.spec import Config
 
 # Limits that keep a hostile or mistaken spec from exhausting time or memory.
@@ -54,7 +67,7 @@ class Node:
     """One op instance of the lowered graph."""
 
     id: str
-    op: str  # an op of nnlint.ops.OPS, "input" or "loss"
+    op: str  # the name of an op of nnlint.ops.CATALOG (the ops, the model input, the loss)
     span: Span
     shape: Shape  # per-sample output shape
     inputs: tuple[str, ...] = ()
@@ -66,7 +79,12 @@ class Node:
     tie: str | None = None  # id of the node whose weight this one shares
     reads_input: bool = False  # one of its inputs is a model input
     fused_with_loss: bool = False  # softmax feeding cross_entropy, sigmoid feeding bce
-    loss: str | None = None  # for op == "loss": the loss kind
+    loss: str | None = None  # for the loss node: the loss kind
+
+    @property
+    def kind(self) -> Op:
+        """The op of this node, from the catalog: ask it about its roles."""
+        return CATALOG[self.op]
 
 
 @attrs.frozen
@@ -479,7 +497,14 @@ class _Lowerer:
                             fix="use positive whole sizes",
                         )
                     dims.append(int(v))
-                node = Node(stmt.name, "input", stmt.span, tuple(dims), tensor=stmt.name)
+                node = Node(
+                    stmt.name,
+                    Input.name,
+                    stmt.span,
+                    tuple(dims),
+                    opts={"shape": tuple(dims)},
+                    tensor=stmt.name,
+                )
                 if stmt.name in self.by_id:
                     raise error(
                         "NN003",
@@ -714,7 +739,7 @@ class _Lowerer:
             trainable=trainable,
             precision=precision,
             tie=tie,
-            reads_input=any(n.op == "input" for n in in_nodes),
+            reads_input=any(n.kind.is_input for n in in_nodes),
         )
         return self._add(node)
 
@@ -728,7 +753,7 @@ class _Lowerer:
             )
         # The layer that produced the tensor: walk back over weightless single-input ops.
         node = self._node(scope.tensors[ref.id])
-        while not OPS.get(node.op) or not OPS[node.op].has_weights:
+        while not node.kind.has_weights:
             if len(node.inputs) != 1:
                 raise error(
                     "NN013",
@@ -737,8 +762,8 @@ class _Lowerer:
                     fix="tie to the output of an embedding or dense",
                 )
             node = self._node(node.inputs[0])
-        mine = _weight_shape(op.name, options, in_shapes)
-        theirs = _weight_shape(node.op, node.opts, node.in_shapes)
+        mine = op.weight_shape(options, in_shapes)
+        theirs = node.kind.weight_shape(node.opts, node.in_shapes)
         if mine is None or theirs is None or sorted(mine) != sorted(theirs):
             raise error(
                 "NN013",
@@ -877,15 +902,15 @@ class _Lowerer:
         source = self._node(scope.tensors[loss.tensor])
         node = Node(
             id=f"loss/{loss.kind}",
-            op="loss",
+            op=Loss.name,
             span=loss.span,
             shape=(),
             inputs=(source.id,),
             in_shapes=(source.shape,),
-            tensor="loss",
+            tensor=Loss.name,
             loss=loss.kind,
-            reads_input=source.op == "input",
-            opts={"source_op": source.op},
+            reads_input=source.kind.is_input,
+            opts={"kind": loss.kind, "source_op": source.op},
         )
         if LOSSES[loss.kind].fuses_with == source.op:
             self.by_id[source.id] = attrs.evolve(source, fused_with_loss=True)
@@ -948,14 +973,6 @@ def _plan(body: tuple[ast.Stmt, ...], defined) -> list[ast.Assign]:
     return [
         assigns[name] for name in nx.lexicographical_topological_sort(deps, key=index.__getitem__)
     ]
-
-
-def _weight_shape(op: str, opts, in_shapes) -> tuple[int, ...] | None:
-    if op == "dense":
-        return (opts["units"], in_shapes[0][-1])
-    if op == "embedding":
-        return (opts["vocab"], opts["dim"])
-    return None
 
 
 def _references(chain: ast.Chain) -> Iterator[tuple[str, Span]]:

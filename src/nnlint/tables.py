@@ -142,6 +142,7 @@ def _totals(analysis) -> str:
         )
         lines += [
             (f"ridge point ({roof.target.id})", ridge),
+            ("fixed overhead (launches, invocation)", _latency(roof.overhead_s)),
             (f"estimated latency (batch {Bd})", latency),
         ]
     width = max(len(label) for label, _ in lines)

@@ -57,6 +57,11 @@ def _frozen_mapping(value: Mapping[str, float]) -> Mapping[str, float]:
     return types.MappingProxyType(dict(value))
 
 
+#: Device classes that run training jobs. MCUs and the int8-only edge accelerators
+#: run inference only, so training memory is never compared with theirs.
+TRAINING_KINDS = frozenset({"gpu", "cpu"})
+
+
 @attrs.frozen
 class Target:
     """One hardware target.
@@ -75,6 +80,10 @@ class Target:
       DRAM, system RAM, MCU SRAM), so the model cannot have all of it. False for discrete memory.
     * ``flash_bytes``: MCU flash that holds the weights (0 = not applicable).
     * ``source``: the TOML file the target was loaded from ("" when built in code).
+    * ``launch_overhead_s``: fixed time each kernel launch adds beyond its roofline time, in
+      seconds (0 = not modelled).
+    * ``inference_overhead_s``: fixed time one inference adds (a runtime invocation, e.g. the
+      Edge TPU delegate's round trip), in seconds (0 = not modelled).
     """
 
     id: str
@@ -93,6 +102,13 @@ class Target:
     source: str
     flash_bytes: int = 0
     notes: str = ""
+    launch_overhead_s: float = 0.0
+    inference_overhead_s: float = 0.0
+
+    @property
+    def trains(self) -> bool:
+        """True when the device class runs training jobs (:data:`TRAINING_KINDS`)."""
+        return self.kind in TRAINING_KINDS
 
     def supports_precision(self, precision: str) -> bool:
         """True if the device runs ``precision`` arithmetic natively."""
@@ -160,6 +176,8 @@ RANGES: Mapping[str, tuple[float, float, str]] = types.MappingProxyType(
         "power_w": (1e-6, 1e9, "W"),
         "peak": (1, 1e24, "op/s"),
         "peak_sparse": (1, 1e24, "op/s"),
+        "launch_overhead_s": (1e-9, 3600, "s"),
+        "inference_overhead_s": (1e-9, 3600, "s"),
     }
 )
 
@@ -172,6 +190,8 @@ _OPTIONAL = (
     "notes",
     "peak_sparse",
     "ops",
+    "launch_overhead_s",
+    "inference_overhead_s",
 )
 _OPS_KEYS = ("unsupported", "notes")
 
@@ -261,9 +281,9 @@ def load_target_file(path: str | os.PathLike[str]) -> Target:
 
     Raises TargetError naming the file and key for: invalid TOML, unknown keys, missing required
     keys, wrong types, non-positive numbers (zero is allowed for ``onchip_bytes``,
-    ``host_link_bandwidth`` and ``flash_bytes``), unknown kind, precision or op names, a peak for an
-    unlisted precision, a listed precision without a dense peak (tf32 may fall back to fp32), and a
-    sparse peak below the dense one.
+    ``host_link_bandwidth``, ``flash_bytes`` and the two overheads), unknown kind, precision or
+    op names, a peak for an unlisted precision, a listed precision without a dense peak (tf32
+    may fall back to fp32), and a sparse peak below the dense one.
     """
     source = str(path)
     r = _Reader(source)
@@ -343,6 +363,12 @@ def load_target_file(path: str | os.PathLike[str]) -> Target:
             data.get("flash_bytes", 0), "flash_bytes", integer=True, allow_zero=True
         ),
         notes="\n\n".join(note.strip() for note in notes if note.strip()),
+        launch_overhead_s=float(
+            r.number(data.get("launch_overhead_s", 0), "launch_overhead_s", allow_zero=True)
+        ),
+        inference_overhead_s=float(
+            r.number(data.get("inference_overhead_s", 0), "inference_overhead_s", allow_zero=True)
+        ),
     )
 
 

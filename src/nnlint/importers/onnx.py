@@ -1,0 +1,1837 @@
+"""``nnlint import model.onnx``: an ONNX graph written as an nnlint spec.
+
+The steps, each in one function below:
+
+1. **Load** the file with the ``onnx`` package (the optional extra ``nnlint[onnx]``) and
+   run ONNX shape inference (``onnx.shape_inference.infer_shapes``): every shape in the
+   spec comes from it. The first axis of every model input is the batch; it is dropped,
+   since nnlint's shapes are per sample.
+2. **Fold constants**: initializers, ``Constant`` nodes and every node whose inputs are all
+   constant (shape arithmetic, causal masks, transposed weights) are evaluated with
+   ``onnx.reference``; what is left is the computation on the inputs.
+3. **Recognise patterns** that are one nnlint layer: ``MatMul`` + bias ``Add`` and ``Gemm``
+   are a ``dense``; the projections, head split, scaled ``QKᵀ``, mask, softmax, ``·V`` and
+   output projection of multi-head self-attention are one ``attention(heads)`` when that op
+   computes exactly the same thing (four D×D projections with biases, scale 1/√d_h, no mask
+   or a causal one); ``x · sigmoid(x)`` is a ``silu``.
+4. **Map every other node** onto one op of the catalog. A node nnlint cannot express is
+   an error naming it (index, name, op type) with the reason; every such node is listed in
+   one run, and nothing is ever dropped silently.
+5. **Recover blocks**: the graph is cut where a single tensor is live; consecutive runs of
+   identical pieces (up to names) become one ``block`` called ``* N``, and pieces with the
+   same structure but other sizes share the block through its parameters.
+6. **Write** the spec and check it with nnlint's own front end: it must analyse without
+   errors, and its parameter count must equal the weights read from the file (the
+   convention in the README's "Import from ONNX": batchnorm running statistics are
+   buffers; a weight the file stores twice for a tied layer counts once).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from nnlint.importers import ImportFailed
+from nnlint.ops import OPS
+
+__all__ = ["import_onnx"]
+
+# Ops whose result is not a function of their inputs: never folded into a constant.
+_NOT_FOLDED = frozenset(
+    {"RandomNormal", "RandomNormalLike", "RandomUniform", "RandomUniformLike", "Multinomial"}
+)
+# Above this many elements a constant is not folded unless it is a weight transform:
+# shape arithmetic and masks are small, weights are read from the file as they are.
+_FOLD_LIMIT = 1 << 26
+# Ops that stay with the piece before them when the graph is cut into pieces: the ones
+# that keep their input's width (activations, normalization, dropout).
+_TRAILING = frozenset(name for name, op in OPS.items() if op.keeps_width)
+_MERGES = frozenset(name for name, op in OPS.items() if op.family == "merge")
+# Options that are sizes: one may be a multiple of another in a block's parameters.
+_SIZES = frozenset({"channels", "units", "groups", "heads", "dim", "vocab", "dims"})
+# The longest piece (in segments between two cut points) tried as a repeating unit.
+_MAX_UNIT = 8
+
+# Why nnlint cannot express an ONNX op, for the ones users meet most.
+_WHY_NOT = {
+    "Transpose": "nnlint has no op that permutes axes",
+    "Mul": "nnlint has no element-wise product",
+    "Div": "nnlint has no element-wise division",
+    "Sub": "nnlint has no element-wise subtraction",
+    "Pow": "nnlint has no element-wise power",
+    "Sqrt": "nnlint has no element-wise square root",
+    "Exp": "nnlint has no element-wise exponential",
+    "Erf": "nnlint has no erf (a GELU written out with Erf is recognised only in the "
+    "form x·0.5·(1 + erf(x/√2)))",
+    "ConvTranspose": "nnlint has no transposed convolution",
+    "Resize": "nnlint has no upsampling op",
+    "Upsample": "nnlint has no upsampling op",
+    "LSTM": "nnlint has no recurrent layers",
+    "GRU": "nnlint has no recurrent layers",
+    "RNN": "nnlint has no recurrent layers",
+    "Slice": "nnlint has no op that selects a range of positions",
+    "Split": "nnlint has no op that splits a tensor",
+    "Gather": "nnlint selects rows only from a constant table (an embedding)",
+    "ReduceMean": "nnlint averages only over H and W of [C, H, W] (global_avgpool)",
+    "ReduceSum": "nnlint has no sum over an axis",
+    "Expand": "nnlint has no broadcast",
+    "Tile": "nnlint has no tiling op",
+    "Pad": "nnlint pads only inside conv2d and the pools",
+    "HardSwish": "nnlint has no hard-swish",
+    "HardSigmoid": "nnlint has no hard-sigmoid",
+    "Softplus": "nnlint has no softplus",
+    "SimplifiedLayerNormalization": "nnlint has no RMS normalization",
+    "Cast": "nnlint has no dtype conversion inside a model",
+    "Where": "nnlint has no element-wise selection",
+    "TopK": "nnlint has no top-k",
+    "ArgMax": "nnlint has no arg-max",
+    "NonZero": "nnlint has no data-dependent shapes",
+    "Loop": "nnlint has no control flow",
+    "If": "nnlint has no control flow",
+    "Scan": "nnlint has no control flow",
+}
+
+
+# --------------------------------------------------------------------------- the IR
+
+
+@attrs.frozen
+class Ref:
+    """A tensor named in an option (``tie=``)."""
+
+    tensor: str
+
+
+@attrs.frozen
+class Arg:
+    """One option of an op: ``key`` is its name; positional ones are written bare.
+
+    ``default`` is the value the op assumes when the option is left out (``_REQUIRED``
+    for positional ones): an option equal to it is not written."""
+
+    key: str
+    value: Any
+    positional: bool = False
+    default: Any = None
+
+
+_REQUIRED = object()
+
+
+def _pos(key: str, value: Any) -> Arg:
+    return Arg(key, value, positional=True, default=_REQUIRED)
+
+
+@attrs.define
+class Layer:
+    """One nnlint layer recovered from one or more ONNX nodes."""
+
+    op: str
+    args: list[Arg]
+    inputs: list[str]  # tensor ids (ONNX value names) it reads
+    output: str  # the tensor id it produces
+    node: int  # index of the ONNX node that produces ``output``
+    scope: tuple[str, ...]  # the names path of that node, e.g. ("layers.0", "attn")
+    weights: int = 0  # parameter elements it reads from the file
+    buffers: int = 0  # batchnorm running statistics
+    reads: list[str] = attrs.Factory(list)  # the initializers it reads as weights
+
+    def refs(self) -> list[str]:
+        """Every tensor it reads: inputs and ``tie=`` targets."""
+        return self.inputs + [a.value.tensor for a in self.args if isinstance(a.value, Ref)]
+
+
+@attrs.define
+class _Problem:
+    node: int
+    message: str
+
+
+class _Unsupported(Exception):
+    """Raised by a node's mapping: nnlint cannot express it (``str`` says why)."""
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _load(path: Path, dims: dict[str, int]):
+    """The model with inferred shapes; one-line errors for anything unreadable."""
+    import onnx
+    from google.protobuf.message import DecodeError
+
+    shown = str(path)
+    if not path.exists():
+        raise ImportFailed([f"{shown}: no such file"])
+    if path.is_dir():
+        raise ImportFailed([f"{shown}: is a folder; expected an ONNX model file"])
+    try:
+        model = onnx.load(str(path))
+    except DecodeError as exc:
+        raise ImportFailed([f"{shown}: not an ONNX model (protobuf: {exc})"]) from None
+    except (
+        OSError,
+        ValueError,
+        RuntimeError,
+        onnx.onnx_cpp2py_export.checker.ValidationError,
+    ) as exc:
+        raise ImportFailed([f"{shown}: cannot read the model: {_one_line(exc)}"]) from None
+    if not model.graph.node:
+        raise ImportFailed([f"{shown}: not an ONNX model, or a model without nodes"])
+    if dims:
+        _fix_dims(model, dims, shown)
+    try:
+        inferred = onnx.shape_inference.infer_shapes(
+            _without_weights(model), strict_mode=False, data_prop=True
+        )
+    except Exception as exc:  # onnx raises several kinds; any of them is one line
+        raise ImportFailed([f"{shown}: ONNX shape inference failed: {_one_line(exc)}"]) from None
+    del model.graph.value_info[:]
+    model.graph.value_info.extend(inferred.graph.value_info)
+    del model.graph.output[:]
+    model.graph.output.extend(inferred.graph.output)
+    return model
+
+
+def _without_weights(model):
+    """A copy of ``model`` whose large initializers are typed inputs without data.
+
+    Shape inference needs their shapes, not their values (shape arithmetic reads small
+    constants only), and copying hundreds of megabytes of weights into it and back
+    is most of its time."""
+    from onnx import ModelProto, helper
+
+    light = ModelProto()
+    light.ir_version = model.ir_version
+    light.opset_import.extend(model.opset_import)
+    g = light.graph
+    g.name = model.graph.name
+    g.node.extend(model.graph.node)
+    g.input.extend(model.graph.input)
+    g.output.extend(model.graph.output)
+    g.value_info.extend(model.graph.value_info)
+    listed = {v.name for v in model.graph.input}
+    for t in model.graph.initializer:
+        if math.prod(t.dims) > 1024:
+            if t.name not in listed:
+                g.input.append(helper.make_tensor_value_info(t.name, t.data_type, list(t.dims)))
+        else:
+            g.initializer.append(t)
+    light.functions.extend(model.functions)
+    return light
+
+
+def _fix_dims(model, dims: dict[str, int], shown: str) -> None:
+    """Give symbolic input dimensions (``--dim sequence=128``) a size."""
+    used: set[str] = set()
+    for value in model.graph.input:
+        for d in value.type.tensor_type.shape.dim:
+            if d.HasField("dim_param") and d.dim_param in dims:
+                used.add(d.dim_param)
+                d.dim_value = dims[d.dim_param]
+    unknown = sorted(set(dims) - used)
+    if unknown:
+        raise ImportFailed(
+            [
+                f"{shown}: --dim {name}: no model input has a dimension named `{name}`"
+                for name in unknown
+            ]
+        )
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+# --------------------------------------------------------------------------- the graph
+
+
+class _Graph:
+    """The ONNX graph with its constants folded and its shapes at hand."""
+
+    def __init__(self, model) -> None:
+        from onnx import numpy_helper
+
+        self._numpy_helper = numpy_helper
+        g = model.graph
+        self.model = model
+        self.nodes = list(g.node)
+        self.opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
+        self.initializers = {t.name: t for t in g.initializer}
+        self.inputs = [v.name for v in g.input if v.name not in self.initializers]
+        self.outputs = [v.name for v in g.output]
+        self.shapes: dict[str, tuple | None] = {}
+        for v in list(g.input) + list(g.value_info) + list(g.output):
+            self.shapes[v.name] = _shape_of(v)
+        self.producer: dict[str, int] = {}
+        self.consumers: dict[str, list[int]] = {}
+        for i, node in enumerate(self.nodes):
+            for name in node.output:
+                if name:
+                    self.producer[name] = i
+            for name in node.input:
+                if name:
+                    self.consumers.setdefault(name, []).append(i)
+        self._arrays: dict[str, Any] = {}
+        self.constant: set[str] = set(self.initializers)
+        self.origin: dict[str, str] = {}  # folded constant -> the initializer it copies
+        self._fold()
+
+    # ---- constants
+
+    def array(self, name: str):
+        """The value of a constant tensor (numpy), converted on first use."""
+        if name not in self._arrays:
+            self._arrays[name] = self._numpy_helper.to_array(self.initializers[name])
+        return self._arrays[name]
+
+    def const_shape(self, name: str) -> tuple[int, ...]:
+        if name in self.initializers and name not in self._arrays:
+            return tuple(self.initializers[name].dims)
+        return tuple(self.array(name).shape)
+
+    def is_const(self, name: str) -> bool:
+        return name in self.constant
+
+    def _fold(self) -> None:
+        from onnx.reference import ReferenceEvaluator
+
+        for node in self.nodes:
+            inputs = [n for n in node.input if n]
+            if node.op_type in _NOT_FOLDED or node.domain not in ("", "ai.onnx"):
+                continue
+            if any(a.type in (5, 10) for a in node.attribute):  # GRAPH / GRAPHS
+                continue
+            if node.op_type == "Shape" and inputs and not self.is_const(inputs[0]):
+                shape = self.shapes.get(inputs[0])
+                if shape is None or not all(isinstance(d, int) for d in shape):
+                    continue
+            elif node.op_type == "Size" and inputs and not self.is_const(inputs[0]):
+                continue
+            elif not all(self.is_const(n) for n in inputs):
+                continue
+            if node.op_type == "Dropout":
+                continue  # a dropout of a constant is still a dropout in training
+            if any(
+                math.prod(self.const_shape(n)) > _FOLD_LIMIT for n in inputs if self.is_const(n)
+            ) and node.op_type not in ("Identity", "Transpose"):
+                continue
+            feeds = {}
+            for n in inputs:
+                if self.is_const(n):
+                    feeds[n] = self.array(n)
+                else:  # Shape of a dynamic tensor with a static shape
+                    feeds[n] = _zeros(self.shapes[n])
+            try:
+                out = ReferenceEvaluator(node).run(None, feeds)
+            except Exception:  # an op the reference runtime lacks: it stays a node
+                continue
+            for name, value in zip(node.output, out):
+                if name:
+                    self._arrays[name] = value
+                    self.constant.add(name)
+            if node.op_type in ("Identity", "Transpose") and inputs:
+                self.origin[node.output[0]] = self.origin.get(inputs[0], inputs[0])
+
+    # ---- navigation
+
+    def shape(self, name: str) -> tuple | None:
+        if self.is_const(name):
+            return self.const_shape(name)
+        return self.shapes.get(name)
+
+    def producer_node(self, name: str):
+        i = self.producer.get(name)
+        return (i, self.nodes[i]) if i is not None else (None, None)
+
+    def users(self, name: str) -> list[int]:
+        return self.consumers.get(name, [])
+
+    def only_user(self, name: str) -> int | None:
+        """The one node that reads ``name`` (and it is no graph output), else None."""
+        users = self.users(name)
+        if len(users) == 1 and name not in self.outputs:
+            return users[0]
+        return None
+
+    def attr(self, node, name: str, default: Any = None) -> Any:
+        from onnx import helper
+
+        for a in node.attribute:
+            if a.name == name:
+                value = helper.get_attribute_value(a)
+                return value.decode() if isinstance(value, bytes) else value
+        return default
+
+    def where(self, i: int) -> str:
+        """How an error names node ``i``: its index, name and op type."""
+        node = self.nodes[i]
+        name = f" `{node.name}`" if node.name else ""
+        out = f", output `{node.output[0]}`" if not node.name and node.output else ""
+        return f"node {i}{name} ({node.op_type}{out})"
+
+
+def _shape_of(value) -> tuple | None:
+    t = value.type
+    if not t.HasField("tensor_type") or not t.tensor_type.HasField("shape"):
+        return None
+    dims: list = []
+    for d in t.tensor_type.shape.dim:
+        if d.HasField("dim_value"):
+            dims.append(int(d.dim_value))
+        else:
+            dims.append(d.dim_param or None)
+    return tuple(dims)
+
+
+def _zeros(shape):
+    import numpy as np
+
+    return np.zeros(shape, dtype=np.float32)
+
+
+# --------------------------------------------------------------------------- naming
+
+
+_IDENT = re.compile(r"[^A-Za-z0-9_]+")
+# Words a tensor or block may not be called: the language's keywords and section names.
+_RESERVED = frozenset({"model", "block", "input", "train", "data", "deploy", "budget"})
+
+
+def _scope(node_name: str) -> tuple[str, ...]:
+    """The module path of a node, e.g. ``/layers/layers.0/attn/q/MatMul`` → layers.0, attn, q.
+
+    The last component names the op itself and is dropped; a component that repeats its
+    parent as a prefix (``layers`` / ``layers.0``) keeps only the longer one."""
+    parts = [p for p in node_name.split("/") if p]
+    if len(parts) > 1:
+        parts = parts[:-1]
+    elif parts and not node_name.startswith("/"):
+        return tuple(parts)
+    else:
+        return ()
+    out: list[str] = []
+    for p in parts:
+        if out and p.startswith(out[-1] + "."):
+            out[-1] = p
+        else:
+            out.append(p)
+    return tuple(out)
+
+
+def _ident(text: str) -> str:
+    name = _IDENT.sub("_", text).strip("_")
+    name = re.sub(r"_+", "_", name)
+    if not name:
+        return ""
+    if name[0].isdigit():
+        name = "t" + name
+    if name in _RESERVED:
+        name += "_"
+    return name
+
+
+class _Namer:
+    """Unique identifiers within one namespace (a model or a block body)."""
+
+    def __init__(self, taken: Iterable[str] = ()) -> None:
+        self.taken = set(taken)
+
+    def __call__(self, wanted: str, fallback: str) -> str:
+        base = _ident(wanted) or fallback
+        name, k = base, 2
+        while name in self.taken:
+            name, k = f"{base}_{k}", k + 1
+        self.taken.add(name)
+        return name
+
+
+# --------------------------------------------------------------------------- mapping
+
+
+class _Mapper:
+    """ONNX nodes → :class:`Layer` list, with every node nnlint cannot express listed."""
+
+    def __init__(self, graph: _Graph) -> None:
+        self.g = graph
+        self.layers: list[Layer] = []
+        self.problems: list[_Problem] = []
+        self.alias: dict[str, str] = {}
+        self.claimed: set[int] = set()
+        self.attention = 0
+        self.embeddings: list[tuple[str, str]] = []  # (table constant, output tensor)
+        self.tied_copies: set[str] = set()  # weights the file stores a second time for a tie
+        self.statistics: set[str] = set()  # batchnorm running mean and variance
+
+    # ---- helpers
+
+    def real(self, name: str) -> str:
+        while name in self.alias:
+            name = self.alias[name]
+        return name
+
+    def per_sample(self, name: str) -> tuple[int, ...]:
+        """The shape without its batch axis; every axis a fixed size."""
+        shape = self.g.shape(self.real(name)) or self.g.shape(name)
+        if shape is None:
+            raise _Unsupported(f"ONNX shape inference gives no shape for `{name}`")
+        if len(shape) == 0:
+            raise _Unsupported(f"`{name}` is a scalar; nnlint tensors have a batch axis")
+        rest = shape[1:]
+        unknown = [d for d in rest if not isinstance(d, int)]
+        if unknown:
+            raise _Unsupported(
+                f"`{name}` has the symbolic size `{unknown[0]}`; give it one with "
+                f"`--dim {unknown[0]}=N`"
+            )
+        return tuple(rest)
+
+    def rank(self, name: str) -> int:
+        shape = self.g.shape(self.real(name)) or self.g.shape(name)
+        if shape is None:
+            raise _Unsupported(f"ONNX shape inference gives no shape for `{name}`")
+        return len(shape)
+
+    def dynamic(self, node) -> list[str]:
+        return [n for n in node.input if n and not self.g.is_const(n)]
+
+    def const(self, name: str):
+        return self.g.array(name)
+
+    def scalar(self, name: str) -> float | None:
+        if not name or not self.g.is_const(name):
+            return None
+        a = self.const(name)
+        return float(a.reshape(-1)[0]) if a.size == 1 else None
+
+    def add(
+        self,
+        i: int,
+        op: str,
+        args: list[Arg],
+        inputs: Sequence[str],
+        output: str,
+        weights: int = 0,
+        buffers: int = 0,
+        reads: Sequence[str] = (),
+    ) -> Layer:
+        layer = Layer(
+            op,
+            args,
+            [self.real(x) for x in inputs],
+            output,
+            i,
+            _scope(self.g.nodes[i].name),
+            weights,
+            buffers,
+            [self.g.origin.get(n, n) for n in reads if n],
+        )
+        self.layers.append(layer)
+        return layer
+
+    # ---- driver
+
+    def run(self) -> None:
+        g = self.g
+        for i, node in enumerate(g.nodes):
+            if node.op_type == "Softmax" and i not in self.claimed:
+                self._try_attention(i)
+        for i, node in enumerate(g.nodes):
+            if i in self.claimed or all(g.is_const(o) for o in node.output if o):
+                continue
+            if node.domain not in ("", "ai.onnx"):
+                self.problems.append(_Problem(i, f"op of the custom domain `{node.domain}`"))
+                continue
+            method = getattr(self, f"_op_{node.op_type}", None)
+            try:
+                if method is None:
+                    raise _Unsupported(_WHY_NOT.get(node.op_type, "nnlint has no such op"))
+                method(i, node)
+            except _Unsupported as why:
+                self.problems.append(_Problem(i, str(why)))
+        self.layers.sort(key=lambda layer: layer.node)
+
+    # ---- element-wise and identity
+
+    def _op_Identity(self, i, node):
+        self.alias[node.output[0]] = node.input[0]
+
+    def _activation(self, i, node, op, args=()):
+        (x,) = self.dynamic(node)[:1] or [node.input[0]]
+        self.per_sample(x)
+        self.add(i, op, list(args), [x], node.output[0])
+
+    def _op_Relu(self, i, node):
+        self._activation(i, node, "relu")
+
+    def _op_Sigmoid(self, i, node):
+        # x · sigmoid(x) is SiLU: the Mul is claimed and produces the layer
+        (user,) = self.g.users(node.output[0])[:1] or [None]
+        if user is not None and self.g.only_user(node.output[0]) == user:
+            mul = self.g.nodes[user]
+            x = node.input[0]
+            if mul.op_type == "Mul" and sorted(mul.input) == sorted([x, node.output[0]]):
+                self.claimed.add(user)
+                self.per_sample(x)
+                self.add(user, "silu", [], [x], mul.output[0])
+                return
+        self._activation(i, node, "sigmoid")
+
+    def _op_Tanh(self, i, node):
+        self._activation(i, node, "tanh")
+
+    def _op_Gelu(self, i, node):
+        self._activation(i, node, "gelu")
+
+    def _op_Log(self, i, node):
+        self._activation(i, node, "log")
+
+    def _op_LeakyRelu(self, i, node):
+        alpha = _short(self.g.attr(node, "alpha", 0.01))
+        self._activation(i, node, "leaky_relu", [Arg("alpha", alpha, True, 0.01)])
+
+    def _op_Elu(self, i, node):
+        alpha = _short(self.g.attr(node, "alpha", 1.0))
+        self._activation(i, node, "elu", [Arg("alpha", alpha, True, 1.0)])
+
+    def _op_Clip(self, i, node):
+        if self.g.opset >= 11:
+            lo = self.scalar(node.input[1]) if len(node.input) > 1 and node.input[1] else None
+            hi = self.scalar(node.input[2]) if len(node.input) > 2 and node.input[2] else None
+            for k in (1, 2):
+                if len(node.input) > k and node.input[k] and not self.g.is_const(node.input[k]):
+                    raise _Unsupported("Clip with bounds computed at run time")
+        else:
+            lo, hi = self.g.attr(node, "min"), self.g.attr(node, "max")
+        if lo == 0 and hi == 6:
+            self._activation(i, node, "relu6")
+        elif lo == 0 and (hi is None or hi == math.inf):
+            self._activation(i, node, "relu")
+        else:
+            raise _Unsupported(
+                f"Clip to [{lo}, {hi}]: nnlint clips only as relu (0, ∞) and relu6 (0, 6)"
+            )
+
+    def _op_PRelu(self, i, node):
+        x, slope = node.input[0], node.input[1]
+        if not self.g.is_const(slope):
+            raise _Unsupported("PRelu with a slope computed at run time")
+        n = math.prod(self.g.const_shape(slope))
+        shape = self.per_sample(x)
+        channels = shape[0] if len(shape) == 3 else shape[-1]
+        if n not in (1, channels):
+            raise _Unsupported(f"PRelu with {n} slopes for {channels} channels")
+        self.add(
+            i,
+            "prelu",
+            [Arg("num_parameters", n, True, 1)],
+            [x],
+            node.output[0],
+            weights=n,
+            reads=[slope],
+        )
+
+    def _softmax_axis(self, node, x) -> None:
+        r = self.rank(x)
+        default = -1 if self.g.opset >= 13 else 1
+        axis = self.g.attr(node, "axis", default)
+        axis = axis + r if axis < 0 else axis
+        if self.g.opset < 13 and axis != r - 1:
+            raise _Unsupported(f"{node.op_type} (opset {self.g.opset}) over axes {axis}..")
+        class_axis = 1 if r == 4 else r - 1  # nnlint: channel of [C,H,W], else last
+        if axis != class_axis or r not in (2, 3, 4):
+            raise _Unsupported(
+                f"{node.op_type} over axis {axis} of {list(self.g.shape(x) or ())}: nnlint's "
+                "softmax runs over the class axis (the C of [C, H, W], else the last)"
+            )
+
+    def _op_Softmax(self, i, node):
+        self._softmax_axis(node, node.input[0])
+        self._activation(i, node, "softmax")
+
+    def _op_LogSoftmax(self, i, node):
+        self._softmax_axis(node, node.input[0])
+        self._activation(i, node, "log_softmax")
+
+    def _op_Dropout(self, i, node):
+        if len(node.output) > 1 and node.output[1] and self.g.users(node.output[1]):
+            raise _Unsupported("Dropout whose mask is read by another node")
+        ratio = 0.5 if self.g.opset >= 12 else self.g.attr(node, "ratio", 0.5)
+        if self.g.opset >= 12 and len(node.input) > 1 and node.input[1]:
+            ratio = self.scalar(node.input[1])
+            if ratio is None:
+                raise _Unsupported("Dropout with a rate computed at run time")
+        training = False
+        if len(node.input) > 2 and node.input[2]:
+            mode = self.scalar(node.input[2])
+            if mode is None:
+                raise _Unsupported("Dropout whose training mode is computed at run time")
+            training = bool(mode)
+        if not training or ratio == 0:
+            self.alias[node.output[0]] = node.input[0]  # inference: the identity
+            return
+        self._activation(i, node, "dropout", [Arg("p", _short(ratio), True, 0.5)])
+
+    # ---- merges
+
+    def _op_Add(self, i, node):
+        a, b = node.input[0], node.input[1]
+        if self.g.is_const(a) or self.g.is_const(b):
+            raise _Unsupported(
+                "adds a constant tensor (a learned position table or a bias nnlint cannot "
+                "attach to a layer); nnlint has no op for a stored tensor"
+            )
+        sa, sb = self.per_sample(a), self.per_sample(b)
+        if sa != sb or self.rank(a) != self.rank(b):
+            raise _Unsupported(f"broadcasting add of {list(sa)} and {list(sb)}")
+        self.add(i, "add", [], [a, b], node.output[0])
+
+    def _op_Sum(self, i, node):
+        shapes = {self.per_sample(x) for x in node.input}
+        if any(self.g.is_const(x) for x in node.input) or len(shapes) != 1:
+            raise _Unsupported("Sum of constants or of tensors of different shapes")
+        if len(node.input) == 1:
+            self.alias[node.output[0]] = node.input[0]
+            return
+        self.add(i, "add", [], list(node.input), node.output[0])
+
+    def _op_Concat(self, i, node):
+        if any(self.g.is_const(x) for x in node.input):
+            raise _Unsupported("concatenates a constant tensor (e.g. a class token)")
+        r = self.rank(node.input[0])
+        axis = self.g.attr(node, "axis")
+        axis = axis + r if axis < 0 else axis
+        if axis == 0:
+            raise _Unsupported("Concat along the batch axis")
+        per = axis - 1
+        default = 0 if r - 1 == 3 else r - 2
+        for x in node.input:
+            self.per_sample(x)
+        self.add(i, "concat", [Arg("axis", per, False, default)], list(node.input), node.output[0])
+
+    def _op_MatMul(self, i, node):
+        a, b = node.input
+        if self.g.is_const(b):
+            self._dense_matmul(i, node)
+            return
+        if self.g.is_const(a):
+            raise _Unsupported("MatMul of a constant by a tensor (weights on the left)")
+        sa, sb = self.per_sample(a), self.per_sample(b)
+        if len(sa) < 2 or len(sb) < 2 or sa[:-2] != sb[:-2] or sa[-1] != sb[-2]:
+            raise _Unsupported(
+                f"MatMul of {list(sa)} and {list(sb)} (per sample): nnlint's matmul "
+                "multiplies [..., m, k] by [..., k, n] with equal leading axes"
+            )
+        self.add(i, "matmul", [], [a, b], node.output[0])
+
+    # ---- layers with weights
+
+    def _bias_add(self, out: str, units: int) -> tuple[int, Any, str] | None:
+        """The ``Add`` that adds a constant [units] bias to ``out``: (index, node, bias)."""
+        j = self.g.only_user(out)
+        if j is None or j in self.claimed:
+            return None
+        add = self.g.nodes[j]
+        if add.op_type != "Add":
+            return None
+        other = add.input[1] if add.input[0] == out else add.input[0]
+        if not self.g.is_const(other):
+            return None
+        shape = self.g.const_shape(other)
+        if shape and shape[-1] == units and math.prod(shape) == units:
+            return j, add, other
+        return None
+
+    def _dense_matmul(self, i, node):
+        x, w = node.input
+        wshape = self.g.const_shape(w)
+        if len(wshape) != 2:
+            raise _Unsupported(f"MatMul by a constant of shape {list(wshape)}: not a dense layer")
+        k, n = wshape
+        shape = self.per_sample(x)
+        if not shape or shape[-1] != k:
+            raise _Unsupported(f"MatMul of {list(shape)} by a {k}×{n} weight")
+        bias = self._bias_add(node.output[0], n)
+        out, at, weights, reads = node.output[0], i, k * n, [w]
+        if bias is not None:
+            at, add, b = bias
+            self.claimed.add(at)
+            out, weights, reads = add.output[0], weights + n, [w, b]
+        args = [_pos("units", n), Arg("bias", bias is not None, False, True)]
+        tie = self._tie(w, transposed=False)
+        if tie is not None:
+            args.append(Arg("tie", Ref(tie), False, None))
+            weights -= k * n
+            reads.remove(w)
+        self.add(at, "dense", args, [x], out, weights=weights, reads=reads)
+
+    def _op_Gemm(self, i, node):
+        a, b = node.input[0], node.input[1]
+        c = node.input[2] if len(node.input) > 2 and node.input[2] else None
+        if not self.g.is_const(b) or self.g.is_const(a):
+            raise _Unsupported("Gemm whose second operand is not a constant weight")
+        if self.g.attr(node, "transA", 0) or self.g.attr(node, "alpha", 1.0) != 1.0:
+            raise _Unsupported("Gemm with transA or alpha ≠ 1: not a plain dense layer")
+        wshape = self.g.const_shape(b)
+        n, k = wshape if self.g.attr(node, "transB", 0) else wshape[::-1]
+        if self.per_sample(a) != (k,):
+            raise _Unsupported(f"Gemm of {list(self.per_sample(a))} by a {k}×{n} weight")
+        weights = k * n
+        if c is not None:
+            if not self.g.is_const(c) or math.prod(self.g.const_shape(c)) != n:
+                raise _Unsupported("Gemm whose C is not a [n] bias")
+            if self.g.attr(node, "beta", 1.0) != 1.0:
+                raise _Unsupported("Gemm with beta ≠ 1")
+            weights += n
+        args = [_pos("units", n), Arg("bias", c is not None, False, True)]
+        tie = self._tie(b, transposed=not self.g.attr(node, "transB", 0))
+        reads = [b, c] if tie is None else [c]
+        if tie is not None:
+            args.append(Arg("tie", Ref(tie), False, None))
+            weights -= k * n
+        self.add(i, "dense", args, [a], node.output[0], weights=weights, reads=reads)
+
+    def _tie(self, w: str, transposed: bool) -> str | None:
+        """The embedding whose table this [k, n] weight is (by name or by value), if any."""
+        import numpy as np
+
+        origin = self.g.origin.get(w, w)
+        wshape = self.g.const_shape(w)
+        for table, out in self.embeddings:
+            if origin == table:
+                return out
+            tshape = self.g.const_shape(table)
+            if tshape != wshape[::-1] if not transposed else tshape != wshape:
+                continue
+            weight = self.const(w)
+            ref = self.const(table)
+            if np.array_equal(weight.T if not transposed else weight, ref):
+                self.tied_copies.add(origin)  # the file stores the weight twice
+                return out
+        return None
+
+    def _op_Conv(self, i, node):
+        x, w = node.input[0], node.input[1]
+        b = node.input[2] if len(node.input) > 2 and node.input[2] else None
+        if not self.g.is_const(w) or (b is not None and not self.g.is_const(b)):
+            raise _Unsupported("Conv whose weights are computed at run time")
+        wshape = self.g.const_shape(w)
+        if len(wshape) != 4:
+            kind = {3: "1-D", 5: "3-D"}.get(len(wshape), f"{len(wshape) - 2}-D")
+            raise _Unsupported(f"{kind} convolution: nnlint has conv2d only")
+        c_out, _, kh, kw = wshape
+        k = self._square("kernel", self.g.attr(node, "kernel_shape", [kh, kw]))
+        s = self._square("stride", self.g.attr(node, "strides", [1, 1]))
+        d = self._square("dilation", self.g.attr(node, "dilations", [1, 1]))
+        groups = self.g.attr(node, "group", 1)
+        p = self._padding(node, k, s, d)
+        weights = math.prod(wshape) + (c_out if b is not None else 0)
+        self.per_sample(x)
+        args = [
+            _pos("channels", c_out),
+            _pos("kernel", k),
+            Arg("stride", s, False, 1),
+            Arg("padding", p, False, 0),
+            Arg("groups", groups, False, 1),
+            Arg("dilation", d, False, 1),
+            Arg("bias", b is not None, False, True),
+        ]
+        self.add(i, "conv2d", args, [x], node.output[0], weights=weights, reads=[w, b or ""])
+
+    def _square(self, what: str, values: Sequence[int]) -> int:
+        values = list(values)
+        if len(values) != 2 or values[0] != values[1]:
+            raise _Unsupported(f"{what} {values}: nnlint's conv2d and pools take square ones")
+        return int(values[0])
+
+    def _padding(self, node, k: int, s: int, d: int) -> int:
+        auto = self.g.attr(node, "auto_pad", "NOTSET")
+        if auto == "VALID":
+            return 0
+        if auto in ("SAME_UPPER", "SAME_LOWER"):
+            total = d * (k - 1)
+            if s != 1 or total % 2:
+                raise _Unsupported(f"auto_pad={auto} with uneven padding")
+            return total // 2
+        pads = list(self.g.attr(node, "pads", [0, 0, 0, 0]))
+        if len(set(pads)) != 1:
+            raise _Unsupported(f"pads {pads}: nnlint pads all four sides alike")
+        return int(pads[0])
+
+    def _pool(self, i, node, op):
+        if self.g.attr(node, "ceil_mode", 0):
+            raise _Unsupported("ceil_mode=1: nnlint's pools round the output size down")
+        if list(self.g.attr(node, "dilations", [1, 1])) != [1, 1]:
+            raise _Unsupported("dilated pooling")
+        if len(node.output) > 1 and node.output[1] and self.g.users(node.output[1]):
+            raise _Unsupported("MaxPool whose indices are read")
+        x = node.input[0]
+        if self.rank(x) != 4:
+            raise _Unsupported(f"{node.op_type} over {self.rank(x) - 2}-D: nnlint pools 2-D")
+        k = self._square("kernel", self.g.attr(node, "kernel_shape"))
+        s = self._square("stride", self.g.attr(node, "strides", [1, 1]))
+        p = self._padding(node, k, s, 1)
+        if 2 * p > k:
+            raise _Unsupported(f"padding {p} larger than half the kernel {k}")
+        self.per_sample(x)
+        args = [_pos("kernel", k), Arg("stride", s, False, k), Arg("padding", p, False, 0)]
+        self.add(i, op, args, [x], node.output[0])
+
+    def _op_MaxPool(self, i, node):
+        self._pool(i, node, "maxpool")
+
+    def _op_AveragePool(self, i, node):
+        self._pool(i, node, "avgpool")
+
+    def _op_GlobalAveragePool(self, i, node):
+        if self.rank(node.input[0]) != 4:
+            raise _Unsupported("global average pooling of a tensor that is not [N, C, H, W]")
+        self._activation(i, node, "global_avgpool")
+
+    def _op_ReduceMean(self, i, node):
+        x = node.input[0]
+        r = self.rank(x)
+        axes = self.g.attr(node, "axes")
+        if axes is None and len(node.input) > 1 and node.input[1]:
+            if not self.g.is_const(node.input[1]):
+                raise _Unsupported("ReduceMean over axes computed at run time")
+            axes = [int(a) for a in self.const(node.input[1]).reshape(-1)]
+        axes = sorted(a + r if a < 0 else a for a in (axes or []))
+        if r != 4 or axes != [2, 3]:
+            raise _Unsupported(_WHY_NOT["ReduceMean"])
+        if self.g.attr(node, "keepdims", 1):
+            self._activation(i, node, "global_avgpool")
+            return
+        pooled = node.output[0] + "#pool"
+        self.add(i, "global_avgpool", [], [x], pooled)
+        self.add(i, "flatten", [], [pooled], node.output[0])
+
+    def _op_Flatten(self, i, node):
+        x = node.input[0]
+        r = self.rank(x)
+        axis = self.g.attr(node, "axis", 1)
+        axis = axis + r if axis < 0 else axis
+        if axis != 1:
+            raise _Unsupported(f"Flatten at axis {axis}: nnlint flattens everything but the batch")
+        self.per_sample(x)
+        self.add(i, "flatten", [], [x], node.output[0])
+
+    def _reshape(self, i, node):
+        x, out = node.input[0], node.output[0]
+        src, dst = self.g.shape(x), self.g.shape(out)
+        if dst is None or src is None:
+            raise _Unsupported(f"{node.op_type} whose output shape inference does not give")
+        if not dst or dst[0] != src[0]:
+            raise _Unsupported(
+                f"{node.op_type} from {list(src)} to {list(dst)} moves the batch axis"
+            )
+        dims = self.per_sample(out)
+        self.per_sample(x)
+        if dims == self.per_sample(x):
+            self.alias[out] = x
+        elif len(dims) == 1:
+            self.add(i, "flatten", [], [x], out)
+        else:
+            self.add(i, "reshape", [_pos("dims", d) for d in dims], [x], out)
+
+    _op_Reshape = _op_Squeeze = _op_Unsqueeze = _reshape
+
+    def _op_BatchNormalization(self, i, node):
+        x = node.input[0]
+        if not all(self.g.is_const(n) for n in node.input[1:5]):
+            raise _Unsupported("BatchNormalization with statistics computed at run time")
+        for extra in node.output[1:]:
+            if extra and self.g.users(extra):
+                raise _Unsupported("BatchNormalization whose running statistics are read")
+        c = math.prod(self.g.const_shape(node.input[1]))
+        shape = self.per_sample(x)
+        if not (len(shape) == 3 or len(shape) == 1) or shape[0] != c:
+            raise _Unsupported(
+                f"BatchNormalization of {list(shape)} per sample: nnlint's batchnorm "
+                "normalizes the C of [C, H, W] or of [C]"
+            )
+        self.add(
+            i,
+            "batchnorm",
+            [],
+            [x],
+            node.output[0],
+            weights=2 * c,
+            buffers=2 * c,
+            reads=node.input[1:3],
+        )
+        self.statistics |= {self.g.origin.get(n, n) for n in node.input[3:5]}
+
+    def _op_InstanceNormalization(self, i, node):
+        x = node.input[0]
+        shape = self.per_sample(x)
+        if len(shape) != 3:
+            raise _Unsupported("InstanceNormalization of a tensor that is not [N, C, H, W]")
+        c = shape[0]
+        self.add(
+            i,
+            "groupnorm",
+            [_pos("groups", c)],
+            [x],
+            node.output[0],
+            weights=2 * c,
+            reads=node.input[1:3],
+        )
+
+    def _op_GroupNormalization(self, i, node):
+        x = node.input[0]
+        shape = self.per_sample(x)
+        g = self.g.attr(node, "num_groups")
+        if len(shape) != 3 or math.prod(self.g.const_shape(node.input[1])) != shape[0]:
+            raise _Unsupported(
+                "GroupNormalization with one scale per group (opset 18): nnlint's groupnorm "
+                "has one per channel"
+            )
+        c = shape[0]
+        self.add(
+            i,
+            "groupnorm",
+            [_pos("groups", g)],
+            [x],
+            node.output[0],
+            weights=2 * c,
+            reads=node.input[1:3],
+        )
+
+    def _op_LayerNormalization(self, i, node):
+        x = node.input[0]
+        r = self.rank(x)
+        axis = self.g.attr(node, "axis", -1)
+        if (axis + r if axis < 0 else axis) != r - 1:
+            raise _Unsupported(f"LayerNormalization over axes {axis}..: nnlint's is over the last")
+        if len(node.input) < 3 or not node.input[2]:
+            raise _Unsupported("LayerNormalization without a bias: nnlint's layernorm has one")
+        if any(o and self.g.users(o) for o in node.output[1:]):
+            raise _Unsupported("LayerNormalization whose mean or deviation is read")
+        d = self.per_sample(x)[-1]
+        self.add(i, "layernorm", [], [x], node.output[0], weights=2 * d, reads=node.input[1:3])
+
+    def _op_Gather(self, i, node):
+        table, ids = node.input
+        if not self.g.is_const(table) or self.g.is_const(ids):
+            raise _Unsupported(_WHY_NOT["Gather"])
+        shape = self.g.const_shape(table)
+        if len(shape) != 2 or self.g.attr(node, "axis", 0) != 0:
+            raise _Unsupported("Gather from a constant that is not a [vocab, dim] table")
+        if len(self.per_sample(ids)) > 1:
+            raise _Unsupported("an embedding of ids with more than one axis per sample")
+        v, d = shape
+        self.add(
+            i,
+            "embedding",
+            [_pos("vocab", v), _pos("dim", d)],
+            [ids],
+            node.output[0],
+            weights=v * d,
+            reads=[table],
+        )
+        self.embeddings.append((self.g.origin.get(table, table), node.output[0]))
+
+    # ---- attention
+
+    def _try_attention(self, si: int) -> None:
+        """Claim the nodes of one multi-head self-attention that ``attention`` expresses."""
+        try:
+            found = _match_attention(self, si)
+        except _NoMatch:
+            return
+        nodes, x, out, heads, causal, d, reads = found
+        self.claimed |= nodes
+        at = max(nodes)
+        self.add(
+            at,
+            "attention",
+            [_pos("heads", heads), Arg("causal", causal, False, False)],
+            [x],
+            out,
+            weights=4 * (d * d + d),
+            reads=reads,
+        )
+        self.layers[-1].node = self.g.producer[out]
+        self.attention += 1
+
+
+class _NoMatch(Exception):
+    pass
+
+
+def _match_attention(m: _Mapper, si: int):
+    """The torch.onnx / Hugging Face export of multi-head self-attention, from its softmax.
+
+    Q, K, V = x·W + b (each D×D), split into h heads of d_h = D/h by Reshape + Transpose;
+    scores = Q·Kᵀ scaled by 1/√d_h (a Div or Mul), an optional causal mask (Where or Add of
+    a constant strictly upper-triangular mask), softmax over the last axis, ·V, heads
+    merged back by Transpose + Reshape, and the biased D×D output projection. Anything
+    else (other scales, padding masks, grouped K/V, no biases) is not matched.
+    """
+    import numpy as np
+
+    g = m.g
+    nodes: set[int] = {si}
+    soft = g.nodes[si]
+    scores = soft.input[0]
+    r = len(g.shape(scores) or ())
+    axis = g.attr(soft, "axis", -1)
+    if r != 4 or (axis + r if axis < 0 else axis) != 3:
+        raise _NoMatch
+
+    def prod(name: str, op: str):
+        i, node = g.producer_node(name)
+        if node is None or node.op_type != op or i in m.claimed:
+            raise _NoMatch
+        if g.only_user(name) is None and name != scores:
+            raise _NoMatch
+        nodes.add(i)
+        return node
+
+    def single(name: str, op: str):
+        j = g.only_user(name)
+        if j is None or g.nodes[j].op_type != op:
+            raise _NoMatch
+        nodes.add(j)
+        return g.nodes[j]
+
+    def const_other(node, name):
+        other = node.input[1] if node.input[0] == name else node.input[0]
+        return other if g.is_const(other) else None
+
+    # mask and scale, outermost first
+    causal, scale = False, 1.0
+    cur = scores
+    for _ in range(2):
+        i, node = g.producer_node(cur)
+        if node is None or g.only_user(cur) is None:
+            raise _NoMatch
+        if node.op_type == "Where" and g.is_const(node.input[0]) and g.is_const(node.input[1]):
+            fill = g.array(node.input[1])
+            if fill.size != 1 or not float(fill.reshape(-1)[0]) < -1e4:
+                raise _NoMatch
+            mask = g.array(node.input[0]).astype(bool)
+            causal = _is_causal(mask, np)
+            nodes.add(i)
+            cur = node.input[2]
+        elif node.op_type == "Add" and const_other(node, node.input[0]) is not None:
+            c = g.array(const_other(node, node.input[0]))
+            causal = _is_causal(c < -1e4, np) and bool(np.all(c[c > -1e4] == 0))
+            nodes.add(i)
+            cur = node.input[0] if not g.is_const(node.input[0]) else node.input[1]
+        elif node.op_type in ("Div", "Mul") and g.is_const(node.input[1]):
+            v = g.array(node.input[1])
+            if v.size != 1:
+                raise _NoMatch
+            v = float(v.reshape(-1)[0])
+            scale *= 1.0 / v if node.op_type == "Div" else v
+            nodes.add(i)
+            cur = node.input[0]
+        else:
+            break
+    qk = prod(cur, "MatMul")
+    q, heads, dh = _heads(m, qk.input[0], nodes, transposed=False)
+    k, heads_k, dh_k = _heads(m, qk.input[1], nodes, transposed=True)
+    pv = single(soft.output[0], "MatMul")
+    if pv.input[0] != soft.output[0]:
+        raise _NoMatch
+    v, heads_v, dh_v = _heads(m, pv.input[1], nodes, transposed=False)
+    if not (heads == heads_k == heads_v and dh == dh_k == dh_v):
+        raise _NoMatch
+    if not math.isclose(scale, 1.0 / math.sqrt(dh), rel_tol=1e-5):
+        raise _NoMatch
+    merged = single(pv.output[0], "Transpose")
+    if list(g.attr(merged, "perm")) != [0, 2, 1, 3]:
+        raise _NoMatch
+    flat = single(merged.output[0], "Reshape")
+    d = heads * dh
+    if (g.shape(flat.output[0]) or ())[-1:] != (d,):
+        raise _NoMatch
+    # the four projections: D×D with a bias, Q, K, V from one x
+    xs, reads = set(), []
+    for t in (q, k, v):
+        x, w_nodes, w_reads = _projection(m, t, d)
+        xs.add(x)
+        nodes |= w_nodes
+        reads += w_reads
+    if len(xs) != 1:
+        raise _NoMatch
+    j = g.only_user(flat.output[0])
+    if j is None or g.nodes[j].op_type != "MatMul" or g.nodes[j].input[0] != flat.output[0]:
+        raise _NoMatch
+    out_mm = g.nodes[j]
+    if not g.is_const(out_mm.input[1]) or g.const_shape(out_mm.input[1]) != (d, d):
+        raise _NoMatch
+    bias = m._bias_add(out_mm.output[0], d)
+    if bias is None:
+        raise _NoMatch
+    nodes |= {j, bias[0]}
+    reads += [out_mm.input[1], bias[2]]
+    (x,) = xs
+    if len(m.per_sample(x)) != 2:
+        raise _NoMatch
+    if any(n in m.claimed for n in nodes):
+        raise _NoMatch
+    return nodes, x, bias[1].output[0], heads, causal, d, reads
+
+
+def _is_causal(mask, np) -> bool:
+    """True when ``mask`` (True = masked) is exactly the strict upper triangle of [T, T]."""
+    while mask.ndim > 2 and mask.shape[0] == 1:
+        mask = mask[0]
+    if mask.ndim != 2 or mask.shape[0] != mask.shape[1]:
+        raise _NoMatch
+    if not mask.any():
+        return False
+    if not np.array_equal(mask, np.triu(np.ones(mask.shape, dtype=bool), 1)):
+        raise _NoMatch
+    return True
+
+
+def _heads(m: _Mapper, name: str, nodes: set[int], transposed: bool):
+    """A [B, T, D] tensor split into heads: Reshape to [B, T, h, d_h] + Transpose.
+
+    ``transposed``: the K side, [B, h, d_h, T] (one Transpose 0,2,3,1, or 0,2,1,3 then
+    0,1,3,2). Returns (the [B, T, D] tensor, h, d_h)."""
+    g = m.g
+    i, node = g.producer_node(name)
+    if node is None or node.op_type != "Transpose" or g.only_user(name) is None:
+        raise _NoMatch
+    nodes.add(i)
+    perm = list(g.attr(node, "perm"))
+    src = node.input[0]
+    if transposed and perm == [0, 1, 3, 2]:
+        i, node = g.producer_node(src)
+        if node is None or node.op_type != "Transpose" or g.only_user(src) is None:
+            raise _NoMatch
+        nodes.add(i)
+        if list(g.attr(node, "perm")) != [0, 2, 1, 3]:
+            raise _NoMatch
+        src = node.input[0]
+    elif perm != ([0, 2, 3, 1] if transposed else [0, 2, 1, 3]):
+        raise _NoMatch
+    i, node = g.producer_node(src)
+    if node is None or node.op_type != "Reshape" or g.only_user(src) is None:
+        raise _NoMatch
+    nodes.add(i)
+    shape = g.shape(src)
+    if shape is None or len(shape) != 4 or not all(isinstance(s, int) for s in shape[1:]):
+        raise _NoMatch
+    before = g.shape(node.input[0])
+    if before is None or len(before) != 3 or before[1] != shape[1]:
+        raise _NoMatch
+    return node.input[0], shape[2], shape[3]
+
+
+def _projection(m: _Mapper, t: str, d: int):
+    """``t = x·W + b`` with a constant D×D W and [D] b: (x, the two node indices)."""
+    g = m.g
+    i, add = g.producer_node(t)
+    if add is None or add.op_type != "Add" or g.only_user(t) is None:
+        raise _NoMatch
+    mm_out = add.input[1] if g.is_const(add.input[0]) else add.input[0]
+    b = add.input[0] if mm_out == add.input[1] else add.input[1]
+    if not g.is_const(b) or math.prod(g.const_shape(b)) != d:
+        raise _NoMatch
+    j, mm = g.producer_node(mm_out)
+    if mm is None or mm.op_type != "MatMul" or g.only_user(mm_out) is None:
+        raise _NoMatch
+    if not g.is_const(mm.input[1]) or g.const_shape(mm.input[1]) != (d, d):
+        raise _NoMatch
+    return mm.input[0], {i, j}, [mm.input[1], b]
+
+
+def _short(value: float) -> float | int:
+    """A float read from a float32 attribute, written with the digits it was given."""
+    v = float(f"{float(value):.6g}")
+    return int(v) if v.is_integer() and abs(v) < 1e15 and isinstance(value, int) else v
+
+
+# --------------------------------------------------------------------------- blocks
+
+
+@attrs.define
+class _Unit:
+    """A run of ``repeat`` identical pieces, each ``layers`` long, read from ``source``."""
+
+    start: int  # index of its first layer
+    size: int  # layers in one piece
+    repeat: int
+    source: str | None  # the tensor the piece reads (None: the model inputs)
+    key: Any = None  # structure (None: not a block candidate)
+    values: tuple = ()
+
+
+def _cuts(layers: list[Layer], inputs: list[str], outputs: list[str]) -> list[int]:
+    """Indices ``i`` after which the output of layer ``i`` is the only live tensor.
+
+    ``-1`` is a cut too when the model has a single input."""
+    last: dict[str, int] = {}  # data flow only: a `tie=` reads no activation
+    for i, layer in enumerate(layers):
+        for t in layer.inputs:
+            last[t] = i
+    end = len(layers)
+    for t in outputs:
+        last[t] = end
+    live = {t for t in inputs if t in last}
+    cuts = [-1] if len(live) == 1 else []
+    for i, layer in enumerate(layers):
+        live.add(layer.output)
+        for t in layer.inputs:
+            if last.get(t) == i:
+                live.discard(t)
+        if last.get(layer.output, i) <= i:
+            live.discard(layer.output)
+        if len(live) == 1 and layer.output in live and i < end - 1:
+            cuts.append(i)
+    return cuts
+
+
+def _trailing(layers: list[Layer], cuts: list[int]) -> list[int]:
+    """The cuts less those before an activation, norm or dropout that is a piece of its
+    own: it then belongs to the piece before it (ResNet's add -> relu, BERT's add ->
+    layernorm)."""
+    ends = set(cuts) | {len(layers) - 1}
+    return [
+        c
+        for c in cuts
+        if not (
+            c + 1 in ends
+            and c >= 0
+            and layers[c + 1].op in _TRAILING
+            and layers[c + 1].inputs == [layers[c].output]
+        )
+    ]
+
+
+def _piece_key(layers: list[Layer], lo: int, hi: int, source: str):
+    """(structure, values) of layers[lo:hi] read from ``source``; values are the numbers."""
+    where = {layers[i].output: i - lo for i in range(lo, hi)}
+    struct, values = [], []
+    for i in range(lo, hi):
+        layer = layers[i]
+        refs = []
+        for t in layer.inputs:
+            if t == source:
+                refs.append(-1)
+            elif t in where:
+                refs.append(where[t])
+            else:
+                return None, ()
+        args = []
+        for a in layer.args:
+            if isinstance(a.value, Ref):
+                return None, ()
+            if isinstance(a.value, (int, float)) and not isinstance(a.value, bool):
+                args.append((a.key, a.positional, "#"))
+                values.append(a.value)
+            else:
+                args.append((a.key, a.positional, a.value))
+        struct.append((layer.op, tuple(args), tuple(refs)))
+    return tuple(struct), tuple(values)
+
+
+def _units(layers: list[Layer], cuts: list[int]) -> list[_Unit]:
+    """Split the layers at the cuts and group consecutive identical pieces (greedy,
+    the longest run covered first, then the shorter piece)."""
+    bounds = [c + 1 for c in cuts] + [len(layers)]
+    segs = [(bounds[k], bounds[k + 1]) for k in range(len(bounds) - 1) if bounds[k] < bounds[k + 1]]
+    units: list[_Unit] = []
+    first = bounds[0] if cuts else len(layers)
+    if first > 0:
+        units.append(_Unit(0, first, 1, None))
+    cache: dict[tuple[int, int], tuple] = {}
+
+    def key(k: int, n: int):
+        if (k, n) not in cache:
+            lo, hi = segs[k][0], segs[k + n - 1][1]
+            source = layers[lo - 1].output if lo > 0 else _single_input(layers, lo)
+            cache[(k, n)] = (_piece_key(layers, lo, hi, source), source, lo, hi)
+        return cache[(k, n)]
+
+    k = 0
+    while k < len(segs):
+        best = (1, 1)
+        for n in range(1, min(_MAX_UNIT, len(segs) - k) + 1):
+            (struct, values), _, lo, hi = key(k, n)
+            if struct is None or hi - lo < 2:
+                continue
+            r = 1
+            while k + (r + 1) * n <= len(segs) and key(k + r * n, n)[0] == (struct, values):
+                r += 1
+            if r >= 2 and n * r > best[0] * best[1]:
+                best = (n, r)
+        n, r = best
+        (struct, values), source, lo, hi = key(k, n)
+        units.append(_Unit(lo, hi - lo, r, source, struct, values))
+        k += n * r
+    return units
+
+
+def _written(units: list[_Unit], blocks: dict) -> int:
+    """Layers and block calls a spec with these units and blocks writes out."""
+    inline = sum(u.size * u.repeat for u in units if u.key not in blocks)
+    calls = sum(1 for u in units if u.key in blocks)
+    bodies = sum(b.instances[0].size for b in blocks.values())
+    return inline + calls + bodies
+
+
+def _single_input(layers: list[Layer], lo: int) -> str:
+    return layers[lo].inputs[0] if layers[lo].inputs else ""
+
+
+# --------------------------------------------------------------------------- writing
+
+
+_PARAM_NAMES = {
+    "channels": "c",
+    "units": "n",
+    "stride": "s",
+    "kernel": "k",
+    "padding": "pad",
+    "groups": "g",
+    "dilation": "dil",
+    "heads": "heads",
+    "p": "rate",
+    "alpha": "alpha",
+    "dims": "d",
+    "vocab": "vocab",
+    "dim": "dim",
+    "axis": "axis",
+    "num_parameters": "slopes",
+}
+
+
+@attrs.define
+class _Block:
+    name: str
+    struct: Any
+    params: list[str]  # parameter names
+    exprs: list[str | None]  # per value column: a literal (None), a parameter, or "k * p"
+    columns: list[int]  # per parameter: the value column it reads
+    instances: list[_Unit]
+
+
+def _blocks(units: list[_Unit], layers: list[Layer], taken: set[str]) -> dict[Any, _Block]:
+    """One block per structure that repeats: a run ``* N``, or one met several times
+    (three layers or more)."""
+    by_struct: dict[Any, list[_Unit]] = {}
+    for u in units:
+        if u.key is not None and u.size >= 2:
+            by_struct.setdefault(u.key, []).append(u)
+    blocks: dict[Any, _Block] = {}
+    namer = _Namer(taken)
+    for struct, group in by_struct.items():
+        # a run `* N`, or a piece with a branch (a merge) met more than once
+        branched = any(layer[0] in _MERGES for layer in struct)
+        if not (any(u.repeat > 1 for u in group) or (len(group) > 1 and branched)):
+            continue
+        cols = list(zip(*[u.values for u in group])) if group[0].values else []
+        params: list[str] = []
+        pcols: list[int] = []
+        pnamer = _Namer()
+        keys = [a[0] for layer_struct in struct for a in layer_struct[1] if a[2] == "#"]
+        exprs = [None] * len(cols)
+        # the smallest sizes become parameters first, so 4·w is written `4 * w`
+        order = sorted(range(len(cols)), key=lambda j: (min(cols[j]), j))
+        for j in order:
+            col = cols[j]
+            if len(set(col)) == 1:
+                continue
+            expr = None
+            for p, pc in zip(params, pcols):
+                base = cols[pc]
+                if col == base:
+                    expr = p
+                    break
+                if {keys[pc], keys[j]} <= _SIZES and all(
+                    isinstance(v, int) and isinstance(b, int) and b and v % b == 0
+                    for v, b in zip(col, base)
+                ):
+                    ratios = {v // b for v, b in zip(col, base)}
+                    if len(ratios) == 1:
+                        expr = f"{ratios.pop()} * {p}"
+                        break
+            if expr is None:
+                expr = pnamer(_PARAM_NAMES.get(keys[j], keys[j]), "p")
+                params.append(expr)
+                pcols.append(j)
+            exprs[j] = expr
+        # parameters in the order the body first uses them
+        first_use = {
+            p: min(j for j, e in enumerate(exprs) if e and e.split()[-1] == p) for p in params
+        }
+        ranked = sorted(zip(params, pcols), key=lambda pc: first_use[pc[0]])
+        params, pcols = [p for p, _ in ranked], [c for _, c in ranked]
+        first = layers[group[0].start : group[0].start + group[0].size]
+        base = _common_scope([layer.scope for layer in first]) or first[-1].scope
+        stem = _ident(re.sub(r"[._]?\d+$", "", base[-1])) if base else ""
+        name = namer(f"{stem}_block" if stem else "piece", "piece")
+        blocks[struct] = _Block(name, struct, params, exprs, pcols, group)
+    return blocks
+
+
+def _common_scope(scopes: Sequence[tuple[str, ...]]) -> tuple[str, ...]:
+    if not scopes:
+        return ()
+    common = list(scopes[0])
+    for s in scopes[1:]:
+        n = 0
+        while n < min(len(common), len(s)) and common[n] == s[n]:
+            n += 1
+        common = common[:n]
+    return tuple(common)
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        text = f"{value:.6g}"
+        return text if any(c in text for c in ".e") else text + ".0"
+    return str(value)
+
+
+@attrs.frozen
+class _Call:
+    """A block call in the model: ``output = source -> text``."""
+
+    source: str
+    text: str
+    output: str
+    node: int
+    scope: tuple[str, ...]
+
+
+class _Writer:
+    """Chains of layers, written as assignments in one namespace (the model or a block)."""
+
+    def __init__(
+        self,
+        layers: list[Layer],
+        names: dict[str, str],
+        namer: _Namer,
+        keep: set[str],
+        prefix: tuple[str, ...],
+        exprs=None,
+    ) -> None:
+        self.layers = layers
+        self.names = names  # tensor id -> spec name, filled as chains are named
+        self.namer = namer
+        self.keep = keep  # tensors that must be named (read twice, outputs, tie targets)
+        self.prefix = prefix
+        self.exprs = exprs  # per layer index: per numeric arg, a parameter expression
+
+    def chains(self, items: list) -> list[tuple[int, str]]:
+        """Lines (with their order) for ``items``: layers and block calls."""
+        chains: list[dict] = []
+        open_: dict[str, dict] = {}
+        for item in items:
+            if isinstance(item, _Call):
+                chains.append({"call": item, "out": item.output, "pos": item.node, "layers": []})
+                continue
+            layer, exprs = item
+            x = layer.inputs[0] if layer.inputs else None
+            chain = open_.pop(x, None) if len(layer.inputs) == 1 and x not in self.keep else None
+            if chain is None or layer.op in _MERGES:
+                chain = {"layers": [], "pos": 0}
+                chains.append(chain)
+            chain["layers"].append((layer, exprs))
+            chain["pos"] = layer.node
+            chain["out"] = layer.output
+            open_[layer.output] = chain
+        return chains
+
+    def op_text(self, layer: Layer, exprs: list[str | None] | None) -> str:
+        parts = []
+        j = 0
+        for a in layer.args:
+            numeric = isinstance(a.value, (int, float)) and not isinstance(a.value, bool)
+            expr = exprs[j] if (exprs is not None and numeric) else None
+            if numeric:
+                j += 1
+            if isinstance(a.value, Ref):
+                text = self.names[a.value.tensor]
+            else:
+                text = expr if expr is not None else _fmt(a.value)
+            if expr is None and not a.positional and a.value == a.default:
+                continue
+            if (
+                a.key == "stride"
+                and expr is None
+                and a.default is not None
+                and a.value == a.default
+            ):
+                continue
+            parts.append(text if a.positional else f"{a.key}={text}")
+        return layer.op + (f"({', '.join(parts)})" if parts else "")
+
+
+def _name_for(scope: tuple[str, ...], prefix: tuple[str, ...], fallback: str) -> str:
+    rel = scope[len(prefix) :] if scope[: len(prefix)] == prefix else scope
+    return "_".join(rel) if rel else fallback
+
+
+# --------------------------------------------------------------------------- the spec
+
+
+def import_onnx(path: str | Path, dims: dict[str, int] | None = None) -> str:
+    """The text of an nnlint spec for the ONNX model at ``path``.
+
+    ``dims`` gives symbolic input dimensions a size (``{"sequence": 128}``). Raises
+    :class:`ImportFailed` with one message per problem: an unreadable file, or every node
+    nnlint cannot express (index, name, op type and why).
+    """
+    path = Path(path)
+    model = _load(path, dims or {})
+    g = _Graph(model)
+    shown = str(path)
+    problems: list[str] = []
+    inputs: list[tuple[str, tuple[int, ...]]] = []
+    for name in g.inputs:
+        shape = g.shapes.get(name)
+        if shape is None:
+            problems.append(f"{shown}: input `{name}` has no tensor shape")
+            continue
+        if len(shape) < 1:
+            problems.append(f"{shown}: input `{name}` is a scalar; expected a batch axis first")
+            continue
+        unknown = [d for d in shape[1:] if not isinstance(d, int)]
+        if unknown:
+            problems.append(
+                f"{shown}: input `{name}` has the symbolic size `{unknown[0]}` "
+                f"(shape {list(shape)}); give it a size with `--dim {unknown[0]}=N`"
+            )
+            continue
+        inputs.append((name, tuple(shape[1:])))
+    if problems:
+        raise ImportFailed(problems)
+
+    mapper = _Mapper(g)
+    mapper.run()
+    if mapper.problems:
+        n = len(mapper.problems)
+        lines = [
+            f"{shown}: {g.where(p.node)}: {p.message}"
+            for p in sorted(mapper.problems, key=lambda p: p.node)
+        ]
+        kinds = Counter(g.nodes[p.node].op_type for p in mapper.problems)
+        lines.append(
+            f"{shown}: {n} node{'s' if n != 1 else ''} nnlint cannot express "
+            f"({', '.join(f'{k} ×{v}' for k, v in sorted(kinds.items()))}); nothing was written"
+        )
+        raise ImportFailed(lines)
+    layers = mapper.layers
+    if not layers:
+        raise ImportFailed([f"{shown}: the graph computes nothing from its inputs"])
+    outputs = [mapper.real(o) for o in g.outputs]
+    text = _write(g, mapper, layers, inputs, outputs, path)
+    _self_check(text, layers, shown)
+    return text
+
+
+def _write(g: _Graph, mapper: _Mapper, layers: list[Layer], inputs, outputs, path: Path):
+    model_inputs = [name for name, _ in inputs]
+    cuts = _cuts(layers, model_inputs, outputs)
+    # two ways to cut (a trailing activation with the piece before it or after it):
+    # the one that leaves fewer layers written out wins
+    units = min(
+        (_units(layers, _trailing(layers, cuts)), _units(layers, cuts)),
+        key=lambda us: _written(us, _blocks(us, layers, set())),
+    )
+    # tensors that must carry a name: read by two layers, tie targets, model outputs
+    reads = Counter(t for layer in layers for t in layer.inputs)
+    keep = {t for t, n in reads.items() if n > 1} | set(outputs)
+    keep |= {a.value.tensor for layer in layers for a in layer.args if isinstance(a.value, Ref)}
+    model_namer = _Namer()
+    names: dict[str, str] = {}
+    for name, _ in inputs:
+        names[name] = model_namer(name, "x")
+    blocks = _blocks(units, layers, set())
+
+    block_texts = []
+    for block in blocks.values():
+        block_texts.append(_block_text(block, layers))
+
+    # the model body: layers inline, block calls for the units of a block
+    items: list = []
+    for unit in units:
+        block = blocks.get(unit.key) if unit.key is not None else None
+        if block is None:
+            for i in range(unit.start, unit.start + unit.size * unit.repeat):
+                items.append((layers[i], None))
+            continue
+        args = [_fmt(unit.values[col]) for col in block.columns]
+        last = layers[unit.start + unit.size * unit.repeat - 1]
+        call = block.name + (f"({', '.join(args)})" if args else "")
+        call += f" * {unit.repeat}" if unit.repeat > 1 else ""
+        lo = unit.start + unit.size * (unit.repeat - 1)
+        scope = _common_scope([layer.scope for layer in layers[lo : lo + unit.size]])
+        items.append(_Call(unit.source, call, last.output, last.node, scope or last.scope))
+    writer = _Writer(layers, names, model_namer, keep, ())
+    lines = _emit_chains(writer, items, inputs_decl=inputs, final=None)
+    header = _header(g, mapper, layers, blocks, units, path)
+    model_name = _ident(path.stem) or "imported"
+    body = "\n".join(f"    {line}" for line in lines)
+    parts = [header]
+    parts += block_texts
+    parts.append(f"model {model_name} {{\n{body}\n}}")
+    return "\n\n".join(parts) + "\n"
+
+
+def _emit_chains(writer: _Writer, items: list, inputs_decl, final: str | None) -> list[str]:
+    """Assignment lines for ``items``; ``final`` is the tensor named ``out`` (a block's)."""
+    chains = writer.chains(items)
+    chains.sort(key=lambda c: c["pos"])
+    lines = []
+    for name, shape in inputs_decl or ():
+        lines.append(f"input {writer.names[name]}: [{', '.join(map(str, shape))}]")
+    # name every chain before writing any (a chain may read one written after it)
+    for c in chains:
+        out = c["out"]
+        if out == final:
+            writer.names[out] = writer.namer("out", "out")
+            continue
+        if c["layers"]:
+            layer = c["layers"][-1][0]
+            fallback = OPS[layer.op].result_noun or layer.op
+            wanted = _name_for(layer.scope, writer.prefix, fallback)
+        else:
+            fallback = "h"
+            wanted = _name_for(c["call"].scope, writer.prefix, fallback)
+        writer.names[out] = writer.namer(wanted, fallback)
+    for c in chains:
+        out = writer.names[c["out"]]
+        if not c["layers"]:
+            lines.append(f"{out} = {writer.names[c['call'].source]} -> {c['call'].text}")
+            continue
+        first, exprs = c["layers"][0]
+        steps = []
+        if first.op in _MERGES:
+            refs = ", ".join(writer.names[t] for t in first.inputs)
+            head = writer.op_text(first, exprs)
+            opts = head[len(first.op) + 1 : -1] if "(" in head else ""
+            src = f"{first.op}({refs}{', ' + opts if opts else ''})"
+        else:
+            src = writer.names[first.inputs[0]]
+            steps.append(writer.op_text(first, exprs))
+        for layer, ex in c["layers"][1:]:
+            steps.append(writer.op_text(layer, ex))
+        lines.append(_wrap(out, src, steps))
+    return lines
+
+
+def _wrap(out: str, src: str, steps: list[str]) -> str:
+    """``out = src -> a -> b``, continued on ``->`` lines past 96 characters."""
+    head = f"{out} = {src}"
+    lines, line = [], head
+    indent = " " * (len(out) + 1)
+    for step in steps:
+        piece = f" -> {step}"
+        if len(line) + len(piece) > 96 and line != head:
+            lines.append(line)
+            line = f"{indent}->{piece[3:]}"
+        else:
+            line += piece
+    lines.append(line)
+    return "\n    ".join(lines)
+
+
+def _block_text(block: _Block, layers: list[Layer]) -> str:
+    unit = block.instances[0]
+    piece = layers[unit.start : unit.start + unit.size]
+    prefix = _common_scope([layer.scope for layer in piece])
+    namer = _Namer(block.params)
+    names = {unit.source: namer("x", "x")}
+    # per layer: the expressions of its numeric args
+    items = []
+    j = 0
+    for layer in piece:
+        n = sum(
+            1
+            for a in layer.args
+            if isinstance(a.value, (int, float)) and not isinstance(a.value, bool)
+        )
+        items.append((layer, block.exprs[j : j + n]))
+        j += n
+    reads = Counter(t for layer in piece for t in layer.inputs)
+    keep = {t for t, k in reads.items() if k > 1}
+    writer = _Writer(piece, names, namer, keep, prefix)
+    lines = _emit_chains(writer, items, inputs_decl=None, final=piece[-1].output)
+    body = "\n".join(f"    {line}" for line in [f"input {names[unit.source]}"] + lines)
+    return f"block {block.name}({', '.join(block.params)}) {{\n{body}\n}}"
+
+
+def _header(g: _Graph, mapper: _Mapper, layers, blocks, units, path: Path) -> str:
+    producer = g.model.producer_name or "an unknown producer"
+    if g.model.producer_version:
+        producer += f" {g.model.producer_version}"
+    init = sum(math.prod(t.dims) for t in g.initializers.values())
+    lines = [
+        f"# Imported from {path.name} by `nnlint import` (ONNX opset {g.opset}, "
+        f"written by {producer}).",
+        f"# {len(g.nodes)} ONNX nodes -> {len(layers)} layers; shapes are per sample "
+        "(the batch axis is dropped).",
+    ]
+    parts = []
+    if mapper.attention:
+        parts.append(
+            f"{mapper.attention} multi-head attention{'s' if mapper.attention > 1 else ''}"
+        )
+    for block in blocks.values():
+        calls = sum(u.repeat for u in block.instances)
+        parts.append(f"block {block.name} ×{calls}")
+    if parts:
+        lines.append("# Recovered: " + ", ".join(parts) + ".")
+
+    def size(names: Iterable[str]) -> int:
+        return sum(math.prod(g.initializers[n].dims) for n in names if n in g.initializers)
+
+    readers = Counter(n for layer in layers for n in layer.reads if n in g.initializers)
+    shared = sum((k - 1) * math.prod(g.initializers[n].dims) for n, k in readers.items())
+    params = sum(layer.weights for layer in layers)
+    statistics = size(mapper.statistics - set(readers))
+    tied = size(mapper.tied_copies - set(readers))
+    unread = size(set(g.initializers) - set(readers) - mapper.statistics - mapper.tied_copies)
+    lines.append(f"# Parameters: {params:,} = the {init:,} initializer elements")
+    if statistics:
+        lines.append(f"#   less {statistics:,} batchnorm running statistics (buffers in nnlint)")
+    if tied:
+        lines.append(f"#   less {tied:,}: a tied weight stored a second time")
+    if unread:
+        lines.append(f"#   less {unread:,} in constants no layer reads as a weight")
+    if shared:
+        lines.append(f"#   plus {shared:,}: equal tensors stored once, read by several layers")
+    return "\n".join(lines)
+
+
+def _self_check(text: str, layers: list[Layer], shown: str) -> None:
+    """The spec must analyse without errors, with the parameters read from the file."""
+    from nnlint.check import analyse_text
+
+    analysis, diagnostics = analyse_text(text)
+    errors = [d for d in diagnostics if d.severity.name == "ERROR"]
+    if analysis is None or errors:
+        first = errors[0] if errors else diagnostics[0]
+        raise ImportFailed(
+            [
+                f"{shown}: internal error: the written spec does not check: "
+                f"line {first.span.line}: {first.code} {first.message}"
+            ]
+        )
+    expected = sum(layer.weights for layer in layers)
+    got = analysis.report.totals.params
+    if got != expected:
+        raise ImportFailed(
+            [
+                f"{shown}: internal error: the written spec has {got:,} parameters, "
+                f"the file's weights are {expected:,}"
+            ]
+        )

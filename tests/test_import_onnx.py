@@ -1,0 +1,461 @@
+"""``nnlint import model.onnx``: round trips against the source PyTorch model.
+
+Each model is built in plain PyTorch (``tests/torch_reference.py``; no torchvision),
+exported with ``torch.onnx.export(..., dynamo=False)`` (the TorchScript exporter, which
+needs no onnxscript), imported, and checked with ``nnlint check --format json``:
+
+* parameters == the sum of the ONNX initializers' sizes, less the batchnorm running
+  statistics (nnlint counts them as buffers) and less the copy of a tied weight the
+  exporter writes out a second time (the convention in the README's "Import from ONNX");
+* MACs == ``FlopCounterMode`` ÷ 2 on the source model (one sample).
+
+ResNet-50 keeps its full depth and widths (block recovery is the point); the transformers
+are reduced in width, depth and vocabulary so the suite stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import warnings
+from pathlib import Path
+
+import pytest
+
+onnx = pytest.importorskip("onnx")
+torch = pytest.importorskip("torch")
+
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+from torch import nn  # noqa: E402
+from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
+from torch_reference import (  # noqa: E402
+    BertLayer,
+    MobileNetV2,
+    ResNet50,
+    TinyGPT,
+)
+
+from nnlint.cli import main  # noqa: E402
+
+
+def export(model: nn.Module, inputs: list, path: Path, training: bool) -> Path:
+    """``torch.onnx.export`` with the TorchScript exporter (constant folding on).
+
+    ``training=True`` keeps batchnorm and dropout as nodes (TrainingMode.TRAINING);
+    otherwise the exporter folds each batchnorm into the conv before it."""
+    model.train(training)
+    mode = torch.onnx.TrainingMode.TRAINING if training else torch.onnx.TrainingMode.EVAL
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            model, tuple(inputs), str(path), dynamo=False, training=mode, do_constant_folding=True
+        )
+    return path
+
+
+def trained_looking(model: nn.Module) -> nn.Module:
+    """Norm scales and shifts away from 1 and 0: a freshly initialised model has many
+    equal tensors, which torch.onnx stores once (see test_equal_tensors_stored_once)."""
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, (nn.LayerNorm, nn.BatchNorm2d)):
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.5, 0.5)
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.uniform_(-1, 1)
+                m.running_var.uniform_(0.5, 2)
+    return model
+
+
+def torch_macs(model: nn.Module, inputs: list) -> int:
+    model.eval()
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(*inputs)
+    flops = counter.get_total_flops()
+    assert flops % 2 == 0
+    return flops // 2
+
+
+def initializers(path: Path) -> dict[str, int]:
+    """Sizes of the initializers: all, batchnorm running statistics."""
+    m = onnx.load(str(path))
+    sizes = {t.name: int(numpy_helper.to_array(t).size) for t in m.graph.initializer}
+    stats = set()
+    for node in m.graph.node:
+        if node.op_type == "BatchNormalization":
+            stats |= set(node.input[3:5])
+    return {
+        "all": sum(sizes.values()),
+        "running_stats": sum(sizes[n] for n in stats),
+    }
+
+
+def run_import(path: Path, capsys, *extra: str) -> str:
+    out = path.with_suffix(".nn")
+    assert main(["import", str(path), "-o", str(out), *extra]) == 0, capsys.readouterr().err
+    return out.read_text(encoding="utf-8")
+
+
+def checked(spec: Path, capsys) -> dict:
+    capsys.readouterr()
+    code = main(["check", "--format", "json", str(spec)])
+    data = json.loads(capsys.readouterr().out)
+    assert code in (0, 1)  # findings (e.g. NN110 at batch 1) are fine; errors are not
+    assert not [d for d in data["diagnostics"] if d["severity"] == "error"]
+    return data["models"][0]["totals"]
+
+
+def model_lines(text: str) -> list[str]:
+    body = text[text.index("\nmodel ") + 1 :]
+    return [ln for ln in body.splitlines()[1:-1] if ln.strip() and not ln.strip().startswith("->")]
+
+
+# ------------------------------------------------------------------------------ ResNet-50
+
+
+class ResNet50Narrow(ResNet50):
+    """ResNet-50's topology at full depth (3, 4, 6, 3 bottlenecks) with a quarter of
+    its widths, 10 classes, for 64×64 images: the same graph shape, a fast export."""
+
+    def __init__(self) -> None:
+        nn.Module.__init__(self)
+        from torch_reference import Bottleneck, _conv_bn
+
+        layers: list[nn.Module] = [
+            *_conv_bn(3, 16, 7, stride=2, padding=3),
+            nn.ReLU(),
+            nn.MaxPool2d(3, stride=2, padding=1),
+        ]
+        c_in = 16
+        for w, n, stride in [(16, 3, 1), (32, 4, 2), (64, 6, 2), (128, 3, 2)]:
+            for i in range(n):
+                layers.append(Bottleneck(c_in, w, stride if i == 0 else 1))
+                c_in = 4 * w
+        self.features = nn.Sequential(*layers)
+        self.fc = nn.Linear(512, 10)
+
+
+@pytest.fixture(scope="module")
+def resnet50(tmp_path_factory):
+    torch.manual_seed(0)
+    model = ResNet50Narrow()
+    inputs = [torch.randn(1, 3, 64, 64)]
+    folder = tmp_path_factory.mktemp("r50")
+    path = export(model, inputs, folder / "resnet50.onnx", True)
+    out = folder / "resnet50.nn"
+    assert main(["import", str(path), "-o", str(out)]) == 0
+    return model, inputs, path, out.read_text(encoding="utf-8")
+
+
+def test_resnet50_round_trip(resnet50, capsys):
+    model, inputs, path, _ = resnet50
+    totals = checked(path.with_suffix(".nn"), capsys)
+    init = initializers(path)
+    assert totals["params"] == init["all"] - init["running_stats"]
+    assert totals["buffers"] == init["running_stats"]
+    assert totals["params"] == sum(p.numel() for p in model.parameters())
+    assert totals["macs"] == torch_macs(model, inputs)
+
+
+def test_resnet50_bottlenecks_become_two_blocks(resnet50):
+    text = resnet50[3]
+    # the 16 bottlenecks: a block for the first of each stage (projection shortcut, stride
+    # as a parameter) and one for the rest, called `* N`
+    assert len(re.findall(r"^block ", text, re.M)) == 2
+    calls = re.findall(r"-> (\w+_block\w*)\((\d+)(?:, (\d))?\)(?: \* (\d+))?$", text, re.M)
+    assert [(int(w), int(s or 1), int(n or 1)) for _, w, s, n in calls] == [
+        (16, 1, 1),
+        (16, 1, 2),
+        (32, 2, 1),
+        (32, 1, 3),
+        (64, 2, 1),
+        (64, 1, 5),
+        (128, 2, 1),
+        (128, 1, 2),
+    ]
+    assert "conv2d(4 * c, 1, stride=s, bias=false)" in text
+    assert len(model_lines(text)) == 11  # input, stem, 8 block calls, head
+
+
+def test_resnet50_header_names_the_source_and_the_convention(resnet50):
+    _, _, path, text = resnet50
+    header = text.split("\n\n")[0]
+    init = initializers(path)
+    assert "resnet50.onnx" in header and "opset 20" in header
+    params = init["all"] - init["running_stats"]
+    assert f"# Parameters: {params:,} = the {init['all']:,} initializer elements\n" in header
+    assert header.endswith(
+        f"#   less {init['running_stats']:,} batchnorm running statistics (buffers in nnlint)"
+    )
+    assert "×4" in header and "×12" in header
+
+
+# ---------------------------------------------------------------------------- MobileNetV2
+
+
+def test_mobilenet_v2_round_trip_with_folded_batchnorm(tmp_path, capsys):
+    """Inference export: each batchnorm is folded into its conv (a conv with a bias)."""
+    torch.manual_seed(0)
+    model = trained_looking(MobileNetV2())
+    inputs = [torch.randn(1, 3, 96, 96)]
+    path = export(model, inputs, tmp_path / "mobilenet_v2.onnx", False)
+    text = run_import(path, capsys)
+    totals = checked(path.with_suffix(".nn"), capsys)
+    init = initializers(path)
+    assert init["running_stats"] == 0 and "batchnorm" not in text
+    assert totals["params"] == init["all"]
+    assert totals["macs"] == torch_macs(model, inputs)
+    # the residual inverted blocks are one block with the width as parameter
+    assert "groups=6 * c" in text
+    assert re.search(r"-> features_block\(32\) \* 2$", text, re.M)
+
+
+# ---------------------------------------------------------------------------- transformers
+
+
+class SmallBert(nn.Module):
+    """A BERT-style encoder: token + position + segment embeddings, post-LN layers."""
+
+    def __init__(self, vocab=1000, t=32, d=64, heads=4, d_ff=256, n_layers=3) -> None:
+        super().__init__()
+        self.tok = nn.Embedding(vocab, d)
+        self.pos = nn.Embedding(t, d)
+        self.seg = nn.Embedding(2, d)
+        self.ln = nn.LayerNorm(d)
+        self.drop = nn.Dropout(0.1)
+        self.layers = nn.Sequential(*[BertLayer(d, heads, d_ff) for _ in range(n_layers)])
+
+    def forward(self, ids, positions, segments):
+        emb = self.tok(ids) + self.pos(positions) + self.seg(segments)
+        return self.layers(self.drop(self.ln(emb)))
+
+
+@pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
+def test_bert_style_encoder_round_trip(tmp_path, capsys, training):
+    torch.manual_seed(0)
+    model = trained_looking(SmallBert())
+    t = 32
+    inputs = [
+        torch.randint(0, 1000, (1, t)),
+        torch.arange(t).unsqueeze(0),
+        (torch.arange(t) >= t // 2).long().unsqueeze(0),
+    ]
+    path = export(model, inputs, tmp_path / "bert.onnx", training)
+    text = run_import(path, capsys)
+    totals = checked(path.with_suffix(".nn"), capsys)
+    assert totals["params"] == initializers(path)["all"]
+    assert totals["params"] == sum(p.numel() for p in model.parameters())
+    assert totals["macs"] == torch_macs(model, inputs)
+    assert "attention(4)" in text and "causal" not in text
+    assert re.search(r"-> layers_block \* 3$", text, re.M)
+    assert ("dropout(0.1)" in text) == training
+
+
+def test_gpt_style_decoder_round_trip_with_tied_head(tmp_path, capsys):
+    torch.manual_seed(0)
+    model = trained_looking(TinyGPT(vocab=500, t=32, d=64, heads=4, n_layers=3))
+    t = 32
+    inputs = [torch.randint(0, 500, (1, t)), torch.arange(t).unsqueeze(0)]
+    path = export(model, inputs, tmp_path / "gpt.onnx", False)
+    text = run_import(path, capsys)
+    totals = checked(path.with_suffix(".nn"), capsys)
+    # the exporter writes the tied head's weight a second time, transposed
+    assert totals["params"] == initializers(path)["all"] - 500 * 64
+    assert totals["params"] == sum(p.numel() for p in model.parameters())
+    assert totals["macs"] == torch_macs(model, inputs)
+    assert "attention(4, causal=true)" in text
+    assert re.search(r"-> layers_block \* 3$", text, re.M)
+    assert re.search(r"dense\(500, bias=false, tie=tok\)$", text, re.M)
+
+
+def test_equal_tensors_stored_once_are_counted_per_layer(tmp_path, capsys):
+    """A fresh model's LayerNorms all hold ones and zeros; torch.onnx's inference export
+    stores equal tensors once and reads them through Identity nodes. Each layer still
+    owns its parameters (PyTorch counts them), and the header says how many were added."""
+    torch.manual_seed(0)
+    model = SmallBert()
+    t = 32
+    inputs = [
+        torch.randint(0, 1000, (1, t)),
+        torch.arange(t).unsqueeze(0),
+        torch.zeros(1, t, dtype=torch.long),
+    ]
+    path = export(model, inputs, tmp_path / "fresh.onnx", False)
+    text = run_import(path, capsys)
+    totals = checked(path.with_suffix(".nn"), capsys)
+    m = onnx.load(str(path))
+    sizes = {t.name: int(numpy_helper.to_array(t).size) for t in m.graph.initializer}
+    extra = sum(
+        sizes[n.input[0]] for n in m.graph.node if n.op_type == "Identity" and n.input[0] in sizes
+    )
+    assert extra > 0
+    assert totals["params"] == sum(p.numel() for p in model.parameters())
+    assert totals["params"] == sum(sizes.values()) + extra
+    assert f"#   plus {extra:,}: equal tensors stored once, read by several layers" in text
+
+
+# ------------------------------------------------------------------------------ errors
+
+
+def _model(nodes, inputs, outputs, initializers=(), opset=20):
+    graph = helper.make_graph(nodes, "g", inputs, outputs, list(initializers))
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+
+
+def _save(model, path: Path) -> Path:
+    onnx.save(model, str(path))
+    return path
+
+
+def _image(name, c=4, h=8, w=8, batch=1):
+    return helper.make_tensor_value_info(name, TensorProto.FLOAT, [batch, c, h, w])
+
+
+def _weight(name, *shape):
+    import numpy as np
+
+    return numpy_helper.from_array(np.ones(shape, dtype=np.float32), name)
+
+
+def test_every_unsupported_node_is_named_in_one_run(tmp_path, capsys):
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["c"], name="/stem/conv/Conv", pads=[1, 1, 1, 1]),
+        helper.make_node("Transpose", ["c"], ["t"], name="/body/Transpose", perm=[0, 1, 3, 2]),
+        helper.make_node("Relu", ["t"], ["r"], name="/body/Relu"),
+        helper.make_node("HardSwish", ["r"], ["y"], name="/head/act/HardSwish"),
+    ]
+    model = _model(nodes, [_image("x")], [_image("y")], [_weight("w", 4, 4, 3, 3)])
+    path = _save(model, tmp_path / "m.onnx")
+    assert main(["import", str(path), "-o", str(tmp_path / "m.nn")]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        f"nnlint: error: {path}: node 1 `/body/Transpose` (Transpose): "
+        "nnlint has no op that permutes axes",
+        f"nnlint: error: {path}: node 3 `/head/act/HardSwish` (HardSwish): "
+        "nnlint has no hard-swish",
+        f"nnlint: error: {path}: 2 nodes nnlint cannot express (HardSwish ×1, Transpose ×1); "
+        "nothing was written",
+    ]
+    assert not (tmp_path / "m.nn").exists()
+
+
+def test_an_inexact_mapping_is_an_error_not_an_approximation(tmp_path, capsys):
+    """A 3×1 kernel and uneven padding: conv2d takes neither; nothing is rounded."""
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["a"], name="a", pads=[0, 0, 0, 0]),
+        helper.make_node("Conv", ["a", "w2"], ["y"], name="b", pads=[0, 1, 0, 1]),
+    ]
+    model = _model(
+        nodes,
+        [_image("x")],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        [_weight("w", 4, 4, 3, 1), _weight("w2", 4, 4, 1, 1)],
+    )
+    path = _save(model, tmp_path / "m.onnx")
+    assert main(["import", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "node 0 `a` (Conv): kernel [3, 1]: nnlint's conv2d and pools take square ones" in err
+    assert "node 1 `b` (Conv): pads [0, 1, 0, 1]: nnlint pads all four sides alike" in err
+
+
+def test_malformed_file_is_one_line_without_traceback(tmp_path, capsys):
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"\x08\x07garbage that is not a protobuf \xff\xfe" * 10)
+    assert main(["import", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"nnlint: error: {bad}: ")
+    assert "Traceback" not in err
+
+
+def test_missing_file_and_folder(tmp_path, capsys):
+    assert main(["import", str(tmp_path / "none.onnx")]) == 2
+    assert capsys.readouterr().err == f"nnlint: error: {tmp_path / 'none.onnx'}: no such file\n"
+    assert main(["import", str(tmp_path)]) == 2
+    assert "is a folder" in capsys.readouterr().err
+
+
+def _small_cnn(tmp_path: Path) -> Path:
+    nodes = [
+        helper.make_node("Conv", ["x", "w", "b"], ["c"], name="/conv/Conv", pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c"], ["r"], name="/Relu"),
+        helper.make_node("GlobalAveragePool", ["r"], ["p"], name="/pool/GlobalAveragePool"),
+        helper.make_node("Flatten", ["p"], ["f"], name="/Flatten"),
+        helper.make_node("Gemm", ["f", "fw", "fb"], ["y"], name="/fc/Gemm", transB=1),
+    ]
+    model = _model(
+        nodes,
+        [_image("x", batch="N")],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 10])],
+        [_weight("w", 8, 4, 3, 3), _weight("b", 8), _weight("fw", 10, 8), _weight("fb", 10)],
+    )
+    return _save(model, tmp_path / "cnn.onnx")
+
+
+SMALL_CNN = """\
+model cnn {
+    input x: [4, 8, 8]
+    fc = x -> conv2d(8, 3, padding=1) -> relu -> global_avgpool -> flatten -> dense(10)
+}
+"""
+
+
+def test_output_to_stdout_file_and_never_the_input(tmp_path, capsys, monkeypatch):
+    path = _small_cnn(tmp_path)
+    assert main(["import", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert out.endswith(SMALL_CNN) and out.startswith("# Imported from cnn.onnx")
+    assert main(["import", str(path), "-o", "-"]) == 0
+    assert capsys.readouterr().out == out
+    before = path.read_bytes()
+    assert main(["import", str(path), "-o", str(path)]) == 2
+    assert "is the model being imported" in capsys.readouterr().err
+    monkeypatch.chdir(tmp_path)
+    assert main(["import", "cnn.onnx", "-o", "./cnn.onnx"]) == 2
+    assert path.read_bytes() == before
+    assert main(["import", "cnn.onnx", "-o", "cnn.nn"]) == 0
+    assert (tmp_path / "cnn.nn").read_text(encoding="utf-8") == out
+
+
+def test_symbolic_sizes_need_a_dim(tmp_path, capsys):
+    nodes = [helper.make_node("Gather", ["table", "ids"], ["e"], name="/emb/Gather")]
+    model = _model(
+        nodes,
+        [helper.make_tensor_value_info("ids", TensorProto.INT64, ["batch", "sequence"])],
+        [helper.make_tensor_value_info("e", TensorProto.FLOAT, None)],
+        [_weight("table", 100, 16)],
+    )
+    path = _save(model, tmp_path / "emb.onnx")
+    assert main(["import", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "input `ids` has the symbolic size `sequence`" in err and "--dim sequence=N" in err
+    assert main(["import", str(path), "--dim", "sequence=12"]) == 0
+    assert "input ids: [12]\n    emb = ids -> embedding(100, 16)\n" in capsys.readouterr().out
+    assert main(["import", str(path), "--dim", "seq=12"]) == 2
+    assert "no model input has a dimension named `seq`" in capsys.readouterr().err
+    assert main(["import", str(path), "--dim", "sequence"]) == 2
+    assert "expected NAME=N" in capsys.readouterr().err
+
+
+def test_attention_without_biases_is_not_passed_off_as_attention(tmp_path, capsys):
+    """``attention(h)`` has biased projections: a bias-free one is not matched, and the
+    head split it then needs (Transpose) is reported, not approximated."""
+    torch.manual_seed(0)
+    from torch_reference import SelfAttention
+
+    attn = SelfAttention(32, 4)
+    for lin in (attn.q, attn.k, attn.v, attn.out):
+        lin.bias = None
+    path = export(attn, [torch.randn(1, 8, 32)], tmp_path / "attn.onnx", False)
+    assert main(["import", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "(Transpose): nnlint has no op that permutes axes" in err
+    assert "(Softmax)" in err  # over the last axis of [h, T, T]: not nnlint's class axis
+    assert err.rstrip().endswith("nothing was written")
+
+
+def test_import_is_deterministic(tmp_path, capsys):
+    path = _small_cnn(tmp_path)
+    assert main(["import", str(path)]) == 0
+    first = capsys.readouterr().out
+    assert main(["import", str(path)]) == 0
+    assert capsys.readouterr().out == first
