@@ -38,7 +38,9 @@ from torch_reference import (  # noqa: E402
 from nnlint.cli import main  # noqa: E402
 
 
-def export(model: nn.Module, inputs: list, path: Path, training: bool) -> Path:
+def export(
+    model: nn.Module, inputs: list, path: Path, training: bool, names: list[str] | None = None
+) -> Path:
     """``torch.onnx.export`` with the TorchScript exporter (constant folding on).
 
     ``training=True`` keeps batchnorm and dropout as nodes (TrainingMode.TRAINING);
@@ -48,7 +50,13 @@ def export(model: nn.Module, inputs: list, path: Path, training: bool) -> Path:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            model, tuple(inputs), str(path), dynamo=False, training=mode, do_constant_folding=True
+            model,
+            tuple(inputs),
+            str(path),
+            dynamo=False,
+            training=mode,
+            do_constant_folding=True,
+            input_names=names,
         )
     return path
 
@@ -113,35 +121,14 @@ def model_lines(text: str) -> list[str]:
 # ------------------------------------------------------------------------------ ResNet-50
 
 
-class ResNet50Narrow(ResNet50):
-    """ResNet-50's topology at full depth (3, 4, 6, 3 bottlenecks) with a quarter of
-    its widths, 10 classes, for 64×64 images: the same graph shape, a fast export."""
-
-    def __init__(self) -> None:
-        nn.Module.__init__(self)
-        from torch_reference import Bottleneck, _conv_bn
-
-        layers: list[nn.Module] = [
-            *_conv_bn(3, 16, 7, stride=2, padding=3),
-            nn.ReLU(),
-            nn.MaxPool2d(3, stride=2, padding=1),
-        ]
-        c_in = 16
-        for w, n, stride in [(16, 3, 1), (32, 4, 2), (64, 6, 2), (128, 3, 2)]:
-            for i in range(n):
-                layers.append(Bottleneck(c_in, w, stride if i == 0 else 1))
-                c_in = 4 * w
-        self.features = nn.Sequential(*layers)
-        self.fc = nn.Linear(512, 10)
-
-
 @pytest.fixture(scope="module")
 def resnet50(tmp_path_factory):
+    """torch_reference's ResNet-50 at full depth and width, exported as the README shows."""
     torch.manual_seed(0)
-    model = ResNet50Narrow()
-    inputs = [torch.randn(1, 3, 64, 64)]
+    model = ResNet50()
+    inputs = [torch.randn(1, 3, 224, 224)]
     folder = tmp_path_factory.mktemp("r50")
-    path = export(model, inputs, folder / "resnet50.onnx", True)
+    path = export(model, inputs, folder / "resnet50.onnx", True, names=["img"])
     out = folder / "resnet50.nn"
     assert main(["import", str(path), "-o", str(out)]) == 0
     return model, inputs, path, out.read_text(encoding="utf-8")
@@ -153,8 +140,8 @@ def test_resnet50_round_trip(resnet50, capsys):
     init = initializers(path)
     assert totals["params"] == init["all"] - init["running_stats"]
     assert totals["buffers"] == init["running_stats"]
-    assert totals["params"] == sum(p.numel() for p in model.parameters())
-    assert totals["macs"] == torch_macs(model, inputs)
+    assert totals["params"] == sum(p.numel() for p in model.parameters()) == 25_557_032
+    assert totals["macs"] == torch_macs(model, inputs) == 4_089_184_256  # as the README says
 
 
 def test_resnet50_bottlenecks_become_two_blocks(resnet50):
@@ -164,17 +151,63 @@ def test_resnet50_bottlenecks_become_two_blocks(resnet50):
     assert len(re.findall(r"^block ", text, re.M)) == 2
     calls = re.findall(r"-> (\w+_block\w*)\((\d+)(?:, (\d))?\)(?: \* (\d+))?$", text, re.M)
     assert [(int(w), int(s or 1), int(n or 1)) for _, w, s, n in calls] == [
-        (16, 1, 1),
-        (16, 1, 2),
-        (32, 2, 1),
-        (32, 1, 3),
-        (64, 2, 1),
-        (64, 1, 5),
+        (64, 1, 1),
+        (64, 1, 2),
         (128, 2, 1),
-        (128, 1, 2),
+        (128, 1, 3),
+        (256, 2, 1),
+        (256, 1, 5),
+        (512, 2, 1),
+        (512, 1, 2),
     ]
     assert "conv2d(4 * c, 1, stride=s, bias=false)" in text
     assert len(model_lines(text)) == 11  # input, stem, 8 block calls, head
+
+
+class SqueezeExciteUpsample(nn.Module):
+    """A conv, a squeeze-and-excitation gate (a broadcasting product) and an upsampling:
+    two ops nnlint cannot write, for the README's error example."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 16, 3, padding=1)
+        self.se1 = nn.Conv2d(16, 4, 1)
+        self.se2 = nn.Conv2d(4, 16, 1)
+        self.up = nn.Upsample(scale_factor=2)
+
+    def forward(self, x):
+        h = torch.relu(self.conv(x))
+        s = torch.sigmoid(self.se2(torch.relu(self.se1(h.mean((2, 3), keepdim=True)))))
+        return self.up(h * s)
+
+
+def test_readme_import_section_shows_real_output(resnet50, capsys, monkeypatch):
+    """Every `$ nnlint import …` in the README's "Import from ONNX" prints exactly this."""
+    import shlex
+
+    folder = resnet50[2].parent
+    torch.manual_seed(0)
+    export(
+        SqueezeExciteUpsample(),
+        [torch.randn(1, 3, 32, 32)],
+        folder / "se_upsample.onnx",
+        False,
+        names=["img"],
+    )
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("\n## Import from ONNX") :]
+    section = section[: section.index("\n## ", 1)]
+    monkeypatch.chdir(folder)
+    checked = 0
+    for block in re.findall(r"```console\n(.*?)```", section, re.S):
+        for command, expected in re.findall(
+            r"^\$ (nnlint import [^\n]*)\n(.*?)(?=^\$ |\Z)", block, re.S | re.M
+        ):
+            main(shlex.split(command)[1:])
+            captured = capsys.readouterr()
+            assert (captured.out + captured.err).rstrip("\n") == expected.rstrip("\n"), command
+            checked += 1
+    assert checked == 2
 
 
 def test_resnet50_header_names_the_source_and_the_convention(resnet50):
