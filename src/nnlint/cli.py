@@ -1,4 +1,4 @@
-"""The command line: ``nnlint check | report | format | rule | rules | targets | import``.
+"""The command line: ``nnlint check | report | format | server | rule | rules | targets | import``.
 
 Exit codes (ruff's): 0 nothing at or above the fail level, 1 findings at or above
 it, 2 a usage, config, I/O or internal error. Every error is one line on stderr
@@ -189,6 +189,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="apply the config's exclude to files named on the command line too",
     )
     fmt.set_defaults(func=cmd_format)
+
+    lsp_server = commands.add_parser(
+        "server",
+        help="run the language server (LSP over stdio) for editors",
+        description="A Language Server on stdin/stdout: diagnostics, hover, definitions, "
+        "completion, quick fixes and formatting. Needs the lsp extra: "
+        "pip install 'nnlint[lsp]'.",
+    )
+    lsp_server.add_argument(
+        "--stdio", action="store_true", help="talk over stdin/stdout (the default and only way)"
+    )
+    lsp_server.set_defaults(func=cmd_server)
 
     rule = commands.add_parser(
         "rule", help="show a rule's documentation", description="Show one rule's doc page."
@@ -797,6 +809,19 @@ def cmd_format(args: argparse.Namespace) -> int:
     from nnlint.format import run
 
     return run(args)
+
+
+# --------------------------------------------------------------------------- server
+
+
+def cmd_server(args: argparse.Namespace) -> int:
+    try:
+        from nnlint.server import serve
+    except ImportError as exc:
+        if (exc.name or "").split(".")[0] not in ("pygls", "lsprotocol"):
+            raise
+        raise UsageError("`nnlint server` needs the lsp extra: pip install 'nnlint[lsp]'") from None
+    return serve()
 
 
 # --------------------------------------------------------------------------- rule, rules, targets
