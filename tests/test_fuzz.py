@@ -33,6 +33,8 @@ from nnlint.check import check_text, decode
 from nnlint.diagnostics import FileResult
 from nnlint.emit import render
 from nnlint.graph import MAX_BLOCK_DEPTH, MAX_ELEMENTS, MAX_NODES
+from nnlint.ops import LOSSES
+from nnlint.ops import OPS as CATALOG_OPS
 from nnlint.parse import MAX_NESTING, parse
 from nnlint.rules import FATAL, all_meta
 
@@ -59,51 +61,16 @@ FUZZ_SETTINGS = settings(
 # --------------------------------------------------------------------------- vocabulary
 
 KEYWORDS = ["model", "block", "input", "train", "data", "deploy", "budget"]
-OPS = [
-    "dense",
-    "conv2d",
-    "maxpool",
-    "avgpool",
-    "global_avgpool",
-    "adaptive_avgpool",
-    "flatten",
-    "reshape",
-    "batchnorm",
-    "layernorm",
-    "groupnorm",
-    "dropout",
-    "embedding",
-    "attention",
-    "add",
-    "concat",
-    "matmul",
-    "relu",
-    "relu6",
-    "leaky_relu",
-    "prelu",
-    "elu",
-    "gelu",
-    "silu",
-    "sigmoid",
-    "tanh",
-    "softmax",
-    "log_softmax",
-    "identity",
+#: Every op a spec can write, from the catalog: a new op is fuzzed without touching this file.
+OPS = list(CATALOG_OPS)
+#: The ops whose first positional option is a number (sizes, probabilities, slopes).
+SIZED_OPS = [
+    name
+    for name, op in CATALOG_OPS.items()
+    if any(o.positional and o.kind in ("int", "float", "intlist") for o in op.opts)
 ]
-OPTIONS = [
-    "stride",
-    "padding",
-    "groups",
-    "bias",
-    "tie",
-    "trainable",
-    "init",
-    "precision",
-    "causal",
-    "axis",
-    "dilation",
-    "p",
-]
+#: Every option name an op accepts, from the catalog (positional ones can be keywords too).
+OPTIONS = sorted({o.name for op in CATALOG_OPS.values() for o in op.all_opts()})
 SECTION_KEYS = [
     "batch",
     "precision",
@@ -132,8 +99,7 @@ SYMBOLS = [
     "adamw",
     "edge-tpu",
     "a100-40gb",
-    "cross_entropy",
-    "mse",
+    *LOSSES,
     "true",
     "false",
     "he",
@@ -356,20 +322,7 @@ extreme_numbers = st.builds(
             "[65536, 65536, 65536]",
         ]
     ),
-    st.sampled_from(
-        [
-            "dense",
-            "conv2d",
-            "reshape",
-            "embedding",
-            "dropout",
-            "prelu",
-            "groupnorm",
-            "attention",
-            "maxpool",
-            "adaptive_avgpool",
-        ]
-    ),
+    st.sampled_from(SIZED_OPS),
     st.sampled_from(
         NUMBERS
         + [

@@ -9,7 +9,7 @@ import pytest
 from helpers import EXAMPLES
 
 from nnlint.check import Settings, analyse_text, check_text
-from nnlint.rules.performance import closest_precision, fmt_bandwidth, fmt_rate
+from nnlint.rules.performance.helpers import closest_precision, fmt_bandwidth, fmt_rate
 from nnlint.targets import builtin_targets
 
 PERF_CODES = ("NN401", "NN402", "NN403", "NN404")

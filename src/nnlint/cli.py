@@ -24,7 +24,7 @@ from nnlint import __version__
 from nnlint.emit import FORMATS
 
 if TYPE_CHECKING:
-    from nnlint.config import Config, ConfigResolver, Overrides
+    from nnlint.config import ConfigResolver, Overrides, ProjectConfig
     from nnlint.diagnostics import FileResult
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -129,6 +129,22 @@ def build_parser() -> argparse.ArgumentParser:
         "too (pre-commit passes every file by name)",
     )
     check.add_argument(
+        "--fix",
+        action="store_true",
+        help="apply the safe fixes to the files (atomically) and report what remains",
+    )
+    check.add_argument(
+        "--unsafe-fixes",
+        action="store_true",
+        help="with --fix or --diff: apply the unsafe fixes too (they change what the "
+        "model computes)",
+    )
+    check.add_argument(
+        "--diff",
+        action="store_true",
+        help="print the fixes as a unified diff instead of writing them (exit 1 when there is one)",
+    )
+    check.add_argument(
         "--baseline",
         metavar="FILE",
         help="report only findings not recorded in FILE (see --write-baseline); "
@@ -157,6 +173,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="text table, or the JSON report's model entry",
     )
     report.add_argument("--no-color", action="store_true", help="no ANSI colors")
+    report.add_argument(
+        "--html",
+        metavar="FILE",
+        help="write a self-contained HTML page (roofline, memory, totals, layers) to FILE",
+    )
+    report.add_argument(
+        "--plot",
+        metavar="FILE",
+        help="draw the roofline and the memory bars to FILE (.svg, .png or .pdf; needs "
+        "the `plot` extra: matplotlib)",
+    )
     report.set_defaults(func=cmd_report)
 
     fmt = commands.add_parser(
@@ -318,7 +345,7 @@ def _selectors(option: str, value: str | None) -> tuple[str, ...] | None:
         raise UsageError(f"{option}: {exc}") from None
 
 
-def _resolve_cli_target(name: str | None, configs: Sequence[Config]) -> str | None:
+def _resolve_cli_target(name: str | None, configs: Sequence[ProjectConfig]) -> str | None:
     """The canonical id of ``--target``, known to every config in use (else exit 2)."""
     from nnlint.targets import UnknownTarget, resolve_target
 
@@ -432,13 +459,13 @@ def _walk(top: Path, resolver: ConfigResolver) -> list[Path]:
 # --------------------------------------------------------------------------- check: running
 
 
-def _run_task(task: _Task, load: Callable[[Path], Config]) -> _Outcome:
+def _run_task(task: _Task, load: Callable[[Path], ProjectConfig]) -> _Outcome:
     """Check one file; every failure becomes a one-line error (nothing is raised)."""
     from nnlint.check import InternalError, check_file
-    from nnlint.config import Config, ConfigError, settings_for
+    from nnlint.config import ConfigError, ProjectConfig, settings_for
 
     try:
-        config = load(Path(task.config_path)) if task.config_path else Config()
+        config = load(Path(task.config_path)) if task.config_path else ProjectConfig()
         settings = settings_for(config, task.path, task.overrides)
         return _Outcome(result=check_file(Path(task.path), task.display, settings))
     except IsADirectoryError:
@@ -451,14 +478,14 @@ def _run_task(task: _Task, load: Callable[[Path], Config]) -> _Outcome:
         return _Outcome(error=f"{task.display}: internal error: {type(exc).__name__}: {exc}")
 
 
-_worker_configs: dict[Path, Config] = {}
+_worker_configs: dict[Path, ProjectConfig] = {}
 
 
 def _worker(task: _Task) -> _Outcome:
     """The process-pool entry point: configs are loaded once per worker."""
     from nnlint.config import load_config
 
-    def load(path: Path) -> Config:
+    def load(path: Path) -> ProjectConfig:
         if path not in _worker_configs:
             _worker_configs[path] = load_config(path)
         return _worker_configs[path]
@@ -528,7 +555,7 @@ def _json_with_errors(text: str, errors: Sequence[str]) -> str:
 @attrs.frozen
 class _Stdin:
     display: str  # --stdin-filename as shown, or "-"
-    config: Config  # looked up from --stdin-filename, else from the working folder
+    config: ProjectConfig  # looked up from --stdin-filename, else from the working folder
 
 
 def _stdin_input(args: argparse.Namespace, resolver: ConfigResolver) -> _Stdin | None:
@@ -551,6 +578,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     )
     resolver = ConfigResolver(isolated=args.isolated, config_file=args.config)
     paths = args.paths or (["-"] if args.stdin_filename else ["."])
+    if args.fix and not args.diff and "-" in paths:
+        raise UsageError("--fix cannot write back to stdin; use --diff to see the fixes")
+    if args.unsafe_fixes and not (args.fix or args.diff):
+        raise UsageError("--unsafe-fixes needs --fix or --diff")
+    if args.write_baseline and (args.fix or args.diff or args.baseline):
+        raise UsageError("--write-baseline records the findings as they are; run it alone")
     errors: list[str] = []
     stdin = _stdin_input(args, resolver) if "-" in paths else None
     files = _collect([p for p in paths if p != "-"], resolver, args.force_exclude, errors)
@@ -579,6 +612,13 @@ def cmd_check(args: argparse.Namespace) -> int:
         _warning("no .nn files found under the given paths")
     if args.write_baseline:
         return _write_baseline(args.write_baseline, results, errors)
+    fixing = None
+    if args.fix or args.diff:
+        settings = {t.display: (t.path, t.config_path) for t in tasks}
+        fixing = _fix_results(args, results, settings, overrides, resolver, stdin, errors)
+        if args.diff:
+            return _print_diff(fixing, errors)
+        results = fixing.results
     baselines = {task.display: resolver.for_path(task.path).baseline for task in tasks}
     if stdin is not None:
         baselines[stdin.display] = stdin.config.baseline
@@ -589,6 +629,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     elif errors and args.format == "json":
         text = _json_with_errors(text, errors)
     text = _with_baseline_reports(text, args.format, baseline_reports)
+    text = _with_fix_summary(text, args.format, results, fixing, unsafe=args.unsafe_fixes)
     for message in errors:
         _error(message)
     _write_output(text, args.output_file)
@@ -599,6 +640,157 @@ def cmd_check(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     fail_on = {path: overrides.fail_on or level or "error" for path, level in fail_levels.items()}
     return _findings_exit_code(results, fail_on, exit_zero=args.exit_zero)
+
+
+@attrs.frozen
+class _Fixing:
+    results: list  # FileResult per file: re-checked after its fixes
+    fixed: int  # fixes applied (or, with --diff, that would be)
+    diffs: list  # unified diffs, one string per changed file
+
+
+def _fix_results(args, results, file_settings, overrides, resolver, stdin, errors) -> _Fixing:
+    """``--fix`` / ``--diff``: fix each file with a fixable finding, re-check it, and
+    write it back (``--fix``) or collect its diff (``--diff``).
+
+    A file is written only when it is a regular file (a symlink is followed to one),
+    still holds the text that was checked, and parses after the fixes; it is replaced
+    atomically and keeps its permission bits. Anything else is an error for that file.
+    """
+    import difflib
+    import stat
+
+    from nnlint.atomic import write_atomic
+    from nnlint.config import settings_for
+    from nnlint.fixes import FixError, fix_text
+
+    def wanted(d) -> bool:
+        return d.autofix is not None and (args.unsafe_fixes or d.autofix.applicability == "safe")
+
+    out, diffs, fixed = [], [], 0
+    for result in results:
+        if result.source is None or not any(wanted(d) for d in result.diagnostics):
+            out.append(result)
+            continue
+        if result.path in file_settings:
+            path, config_path = file_settings[result.path]
+            config = resolver.load(Path(config_path)) if config_path else resolver.for_path(path)
+        else:  # stdin (only with --diff)
+            path, config = None, stdin.config
+        settings = settings_for(config, path or result.path, overrides)
+        try:
+            outcome = fix_text(result.source, result.path, settings, unsafe=args.unsafe_fixes)
+        except FixError as exc:
+            errors.append(str(exc))
+            out.append(result)
+            continue
+        if outcome.text == result.source:
+            out.append(result)
+            continue
+        if args.diff:
+            diffs.append(
+                "".join(
+                    difflib.unified_diff(
+                        result.source.splitlines(keepends=True),
+                        outcome.text.splitlines(keepends=True),
+                        fromfile=f"a/{result.path}",
+                        tofile=f"b/{result.path}",
+                    )
+                )
+            )
+            fixed += outcome.fixed
+            out.append(result)
+            continue
+        real = os.path.realpath(path)
+        try:
+            info = os.stat(real)
+            if not stat.S_ISREG(info.st_mode):
+                errors.append(f"{result.path}: not a regular file; not fixed")
+                out.append(result)
+                continue
+            data = Path(real).read_bytes()
+            bom = data.startswith(b"\xef\xbb\xbf")
+            if data.decode("utf-8-sig", "replace") != result.source:
+                errors.append(f"{result.path}: changed while it was checked; not fixed")
+                out.append(result)
+                continue
+            payload = (b"\xef\xbb\xbf" if bom else b"") + outcome.text.encode("utf-8")
+            write_atomic(real, payload, mode=info.st_mode)
+        except OSError as exc:
+            errors.append(f"{result.path}: cannot write the fixes: {exc.strerror or exc}")
+            out.append(result)
+            continue
+        fixed += outcome.fixed
+        out.append(outcome.result)
+    return _Fixing(out, fixed, diffs)
+
+
+def _print_diff(fixing: _Fixing, errors: list[str]) -> int:
+    """``--diff``: the diffs on stdout, the count on stderr; exit 1 when there is a diff."""
+    for message in errors:
+        _error(message)
+    if fixing.diffs:
+        sys.stdout.write("".join(d if d.endswith("\n") else d + "\n" for d in fixing.diffs))
+        sys.stdout.flush()
+    count = fixing.fixed
+    print(
+        f"Would fix {count} finding{'s' if count != 1 else ''}."
+        if count
+        else "No fixes available.",
+        file=sys.stderr,
+    )
+    if errors:
+        return EXIT_ERROR
+    return EXIT_FINDINGS if fixing.diffs else EXIT_OK
+
+
+def _fixable_counts(results: list[FileResult]) -> tuple[int, int]:
+    """Findings with a safe fix, and with an unsafe one."""
+    safe = unsafe = 0
+    for r in results:
+        for d in r.diagnostics:
+            if d.autofix is not None:
+                if d.autofix.applicability == "safe":
+                    safe += 1
+                else:
+                    unsafe += 1
+    return safe, unsafe
+
+
+def _with_fix_summary(
+    text: str, fmt: str, results: list[FileResult], fixing: _Fixing | None, *, unsafe: bool
+) -> str:
+    """What ``--fix`` did: ``Fixed 2 findings; 1 remains.`` and what more it could do
+    (text, concise and github, after the summary). The JSON report gets a ``fixes``
+    object on every run: ``fixed`` (0 without ``--fix``) and ``fixable``, the safe and
+    unsafe counts of the findings that remain."""
+    import json
+
+    safe, unsafe_left = _fixable_counts(results)
+    remaining = sum(len(r.diagnostics) for r in results)
+    if fmt == "json":
+        report = json.loads(text)
+        report["fixes"] = {
+            "fixed": fixing.fixed if fixing is not None else 0,
+            "fixable": {"safe": safe, "unsafe": unsafe_left},
+        }
+        return json.dumps(report, indent=2)
+    if fmt not in ("text", "concise", "github"):
+        return text
+    lines = []
+    if fixing is not None:
+        lines.append(
+            f"Fixed {fixing.fixed} finding{'s' if fixing.fixed != 1 else ''}; "
+            f"{remaining} remain{'s' if remaining == 1 else ''}."
+        )
+        hints = []
+        if safe:
+            hints.append(f"{safe} fixable with --fix")
+        if unsafe_left and not unsafe:
+            hints.append(f"{unsafe_left} with --fix --unsafe-fixes")
+        if hints:
+            lines.append(f"[*] {' and '.join(hints)} (see --diff).")
+    return "\n".join([text, *lines])
 
 
 def _write_baseline(path: str, results: list[FileResult], errors: list[str]) -> int:
@@ -790,6 +982,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         result = FileResult(display, text, tuple(diagnostics))
         _write_output(render("text", [result], all_meta(), color=_use_color(args.no_color)), None)
         return EXIT_FINDINGS
+    if args.html or args.plot:
+        return _write_pictures(args, analysis, display)
     if args.format == "json":
         from nnlint.check import model_entry
 
@@ -799,6 +993,39 @@ def cmd_report(args: argparse.Namespace) -> int:
         _write_output(json.dumps(document["models"][0], indent=2), None)
     else:
         _write_output(report_text(analysis, display), None)
+    return EXIT_OK
+
+
+def _write_pictures(args: argparse.Namespace, analysis, display: str) -> int:
+    """``report --html`` / ``--plot``: write the files (atomically); nothing on stdout."""
+    from nnlint.atomic import write_atomic
+    from nnlint.pictures import figures
+
+    outputs: list[tuple[str, bytes]] = []
+    fig = figures(analysis, display)
+    if args.plot:
+        from nnlint.plots import PLOT_SUFFIXES, PlotUnavailable, render_plot
+
+        suffix = Path(args.plot).suffix.lower().lstrip(".")
+        if suffix not in PLOT_SUFFIXES:
+            got = repr(suffix) if suffix else "no suffix"
+            raise UsageError(f"--plot {args.plot}: name a .svg, .png or .pdf file (got {got})")
+        try:
+            outputs.append((args.plot, render_plot(fig, suffix)))
+        except PlotUnavailable as exc:
+            raise UsageError(str(exc)) from None
+    if args.html:
+        from nnlint.report_html import render_html
+
+        outputs.append((args.html, render_html(fig).encode("utf-8")))
+    for path, data in outputs:
+        if Path(path).is_dir():
+            raise UsageError(f"{path}: is a folder; name a file")
+        try:
+            write_atomic(path, data)
+        except OSError as exc:
+            raise UsageError(f"{path}: cannot write: {exc.strerror or exc}") from None
+        print(f"nnlint: wrote {path}", file=sys.stderr)
     return EXIT_OK
 
 

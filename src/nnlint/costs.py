@@ -33,8 +33,8 @@ from typing import Any
 import attrs
 
 from nnlint.graph import Lowered, Node
-from nnlint.ops import LOSSES, OPS, Cost, Ctx, nbytes, numel
-from nnlint.spec import Config
+from nnlint.ops import LOSSES, Cost, Ctx, nbytes, numel
+from nnlint.sections import SpecSections
 
 # optimizer -> (step FLOPs as (a, b) meaning a·P + b, state tensors per parameter)
 OPTIMIZERS: dict[str, tuple[tuple[int, int], int]] = {
@@ -97,7 +97,7 @@ class Totals:
 class Report:
     model: str
     lowered: Lowered
-    config: Config
+    config: SpecSections
     layers: tuple[LayerCost, ...]
     totals: Totals
 
@@ -111,16 +111,8 @@ class Report:
 
 
 def node_cost(node: Node, batch: int, training: bool) -> Cost:
-    """The cost of one node: model inputs and losses here, ops in :mod:`nnlint.ops`."""
-    if node.op == "input":
-        n = numel(node.shape)
-        return Cost(cached_elements=batch * n, output_elements=n)
-    if node.op == "loss":
-        # On raw logits a loss applies its own normalization (cross-entropy a
-        # log-softmax, bce a sigmoid); on the network's softmax/sigmoid it does not,
-        # so nothing is counted twice.
-        per = LOSSES[node.loss].forward_per_element(node.opts["source_op"])
-        return Cost(forward_flops=per * batch * numel(node.in_shapes[0]) if training else 0)
+    """The cost of one node, from its op in :mod:`nnlint.ops` (model inputs and the
+    loss included)."""
     ctx = Ctx(
         node.in_shapes,
         node.shape,
@@ -130,10 +122,10 @@ def node_cost(node: Node, batch: int, training: bool) -> Cost:
         training=training,
         fused_with_loss=node.fused_with_loss,
     )
-    return OPS[node.op].cost(ctx)
+    return node.kind.cost(ctx)
 
 
-def analyze(lowered: Lowered, config: Config) -> Report:
+def analyze(lowered: Lowered, config: SpecSections) -> Report:
     train, deploy = config.train, config.deploy
     B, Bd = train.batch, deploy.batch
     train_prec = train.precision

@@ -319,6 +319,28 @@ def _json_diagnostic(finding: _Finding) -> dict[str, Any]:
         "fix": d.fix,
         "data": d.data,
         "layer": d.layer,
+        "autofix": _json_autofix(d),
+    }
+
+
+def _json_autofix(d: Diagnostic) -> dict[str, Any] | None:
+    """The machine-applicable fix: applicability, description and the text edits
+    (1-based lines and code-point columns, exclusive end; ``content`` replaces the range)."""
+    if d.autofix is None:
+        return None
+    return {
+        "applicability": d.autofix.applicability,
+        "description": d.autofix.description,
+        "edits": [
+            {
+                "line": e.span.line,
+                "column": e.span.column,
+                "end_line": e.span.end_line,
+                "end_column": e.span.end_column,
+                "content": e.content,
+            }
+            for e in d.autofix.edits
+        ],
     }
 
 
@@ -469,6 +491,42 @@ def _sarif_result(finding: _Finding, index: int, fingerprints: _Fingerprints) ->
             )
         },
         "properties": {"data": d.data},
+        **_sarif_fixes(finding),
+    }
+
+
+def _sarif_fixes(finding: _Finding) -> dict[str, Any]:
+    """SARIF §3.55 ``fixes``: one fix whose artifact change replaces each edit's region
+    (UTF-16 columns, like every region here); the applicability is a property."""
+    fix = finding.diagnostic.autofix
+    if fix is None:
+        return {}
+    replacements = []
+    for edit in fix.edits:
+        span = edit.span
+        region = {
+            "startLine": span.line,
+            "startColumn": _utf16_column(finding.line_text(span.line), span.column),
+            "endLine": span.end_line,
+            "endColumn": _utf16_column(finding.line_text(span.end_line), span.end_column),
+        }
+        replacement: dict[str, Any] = {"deletedRegion": region}
+        if edit.content:
+            replacement["insertedContent"] = {"text": edit.content}
+        replacements.append(replacement)
+    return {
+        "fixes": [
+            {
+                "description": {"text": fix.description},
+                "artifactChanges": [
+                    {
+                        "artifactLocation": _artifact_location(finding.path),
+                        "replacements": replacements,
+                    }
+                ],
+                "properties": {"applicability": fix.applicability},
+            }
+        ]
     }
 
 

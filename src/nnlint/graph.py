@@ -29,8 +29,21 @@ import networkx as nx
 
 from nnlint import ast
 from nnlint.diagnostics import Span, SpecError, error
-from nnlint.ops import LOSSES, OPS, PRECISION_BITS, Opt, Shape, ShapeError, fmt_shape, numel
-from nnlint.spec import Config
+from nnlint.ops import (
+    CATALOG,
+    LOSSES,
+    OPS,
+    PRECISION_BITS,
+    Op,
+    Opt,
+    Shape,
+    ShapeError,
+    fmt_shape,
+    numel,
+)
+from nnlint.ops.inputs import Input
+from nnlint.ops.losses import Loss
+from nnlint.sections import SpecSections
 
 # Limits that keep a hostile or mistaken spec from exhausting time or memory.
 # Each is reported as NN011 with the number that broke it.
@@ -54,7 +67,7 @@ class Node:
     """One op instance of the lowered graph."""
 
     id: str
-    op: str  # an op of nnlint.ops.OPS, "input" or "loss"
+    op: str  # the name of an op of nnlint.ops.CATALOG (the ops, the model input, the loss)
     span: Span
     shape: Shape  # per-sample output shape
     inputs: tuple[str, ...] = ()
@@ -66,7 +79,12 @@ class Node:
     tie: str | None = None  # id of the node whose weight this one shares
     reads_input: bool = False  # one of its inputs is a model input
     fused_with_loss: bool = False  # softmax feeding cross_entropy, sigmoid feeding bce
-    loss: str | None = None  # for op == "loss": the loss kind
+    loss: str | None = None  # for the loss node: the loss kind
+
+    @property
+    def kind(self) -> Op:
+        """The op of this node, from the catalog: ask it about its roles."""
+        return CATALOG[self.op]
 
 
 @attrs.frozen
@@ -117,11 +135,6 @@ class _Resolved:
     trainable: bool
     precision: str | None
 
-    @classmethod
-    def of(cls, values: dict[str, Any]) -> _Resolved:
-        opts = {k: v for k, v in values.items() if k not in ("_spans", "trainable", "precision")}
-        return cls(opts, values["_spans"], values["trainable"], values["precision"])
-
 
 @attrs.define
 class _Scope:
@@ -133,7 +146,7 @@ class _Scope:
 
 
 class _Lowerer:
-    def __init__(self, spec: ast.Spec, config: Config) -> None:
+    def __init__(self, spec: ast.Spec, config: SpecSections) -> None:
         self.spec = spec
         self.config = config
         self.by_id: dict[str, Node] = {}  # node id -> node, in execution order
@@ -266,7 +279,7 @@ class _Lowerer:
             raise error("NN006", "expected a number here", expr.span, fix="write a number")
         return value
 
-    def _convert(self, opt: Opt, value: Any, span: Span, op: str) -> Any:
+    def _convert(self, opt: Opt, value: Any, span: Span, op: str, scope: _Scope) -> Any:
         where = f"`{op}` option `{opt.name}`"
         if opt.kind in ("int", "float"):
             if isinstance(value, ast.Symbol):
@@ -347,7 +360,7 @@ class _Lowerer:
                 and value.name in ("normal", "uniform")
                 and len(value.args) == 1
             ):
-                return Init(value.name, float(self._num(value.args[0].value, self._scope)))
+                return Init(value.name, float(self._num(value.args[0].value, scope)))
             raise error(
                 "NN006",
                 f"{where} expects he, xavier, lecun, zeros, ones, normal(std) or uniform(a)",
@@ -367,7 +380,7 @@ class _Lowerer:
 
     def _options(
         self, layer: ast.Layer, opts: tuple[Opt, ...], scope: _Scope, positional_ok: bool = True
-    ) -> dict[str, Any]:
+    ) -> _Resolved:
         by_name = {o.name: o for o in opts}
         positional = [o for o in opts if o.positional]
         values: dict[str, Any] = {}
@@ -429,9 +442,8 @@ class _Lowerer:
                         fix="keep one of the two",
                     )
             spans[opt.name] = a.span
-            self._scope = scope
             values[opt.name] = self._convert(
-                opt, self.eval(a.value, scope), a.value.span, layer.name
+                opt, self.eval(a.value, scope), a.value.span, layer.name, scope
             )
         for opt in opts:
             if opt.name not in values:
@@ -444,8 +456,8 @@ class _Lowerer:
                         f"{', '.join(o.name for o in opts if o.required)})`",
                     )
                 values[opt.name] = opt.default
-        values["_spans"] = spans
-        return values
+        trainable, precision = values.pop("trainable"), values.pop("precision")
+        return _Resolved(values, spans, trainable, precision)
 
     # ------------------------------------------------------------ bodies
     def lower_model(self, model: ast.ModelDef) -> Lowered:
@@ -479,7 +491,14 @@ class _Lowerer:
                             fix="use positive whole sizes",
                         )
                     dims.append(int(v))
-                node = Node(stmt.name, "input", stmt.span, tuple(dims), tensor=stmt.name)
+                node = Node(
+                    stmt.name,
+                    Input.name,
+                    stmt.span,
+                    tuple(dims),
+                    opts={"shape": tuple(dims)},
+                    tensor=stmt.name,
+                )
                 if stmt.name in self.by_id:
                     raise error(
                         "NN003",
@@ -578,7 +597,7 @@ class _Lowerer:
             op.all_opts(),
             scope,
         )
-        return self._op_node(layer, op, inputs, _Resolved.of(options), scope, prefix)
+        return self._op_node(layer, op, inputs, options, scope, prefix)
 
     def _step(self, layer: ast.Layer, current: str, scope: _Scope, prefix: str, target: str) -> str:
         count = 1
@@ -656,7 +675,7 @@ class _Lowerer:
                 layer.name_span,
                 fix=f"e.g. `y = {layer.name}(a, b) -> relu`",
             )
-        resolved = _Resolved.of(self._options(layer, op.all_opts(), scope))
+        resolved = self._options(layer, op.all_opts(), scope)
         if len(self.by_id) + count > MAX_NODES:
             raise error(
                 "NN011",
@@ -714,7 +733,7 @@ class _Lowerer:
             trainable=trainable,
             precision=precision,
             tie=tie,
-            reads_input=any(n.op == "input" for n in in_nodes),
+            reads_input=any(n.kind.is_input for n in in_nodes),
         )
         return self._add(node)
 
@@ -728,7 +747,7 @@ class _Lowerer:
             )
         # The layer that produced the tensor: walk back over weightless single-input ops.
         node = self._node(scope.tensors[ref.id])
-        while not OPS.get(node.op) or not OPS[node.op].has_weights:
+        while not node.kind.has_weights:
             if len(node.inputs) != 1:
                 raise error(
                     "NN013",
@@ -737,8 +756,8 @@ class _Lowerer:
                     fix="tie to the output of an embedding or dense",
                 )
             node = self._node(node.inputs[0])
-        mine = _weight_shape(op.name, options, in_shapes)
-        theirs = _weight_shape(node.op, node.opts, node.in_shapes)
+        mine = op.weight_shape(options, in_shapes)
+        theirs = node.kind.weight_shape(node.opts, node.in_shapes)
         if mine is None or theirs is None or sorted(mine) != sorted(theirs):
             raise error(
                 "NN013",
@@ -768,12 +787,8 @@ class _Lowerer:
                 fix="flatten the nesting of blocks",
                 limit=MAX_BLOCK_DEPTH,
             )
-        env = self._bind(block, layer, scope)
-        overrides = dict(scope.overrides)
-        for key in ("trainable", "precision"):
-            if key in env.get("__overrides__", {}):
-                overrides[key] = env["__overrides__"][key]
-        env.pop("__overrides__", None)
+        env, given = self._bind(block, layer, scope)
+        overrides = {**scope.overrides, **given}
         key = (prefix, layer.name + "[]")
         self.counters[key] = self.counters.get(key, 0) + 1
         inner = _Scope(
@@ -803,7 +818,10 @@ class _Lowerer:
             )
         return inner.tensors[out]
 
-    def _bind(self, block: ast.BlockDef, layer: ast.Layer, scope: _Scope) -> dict[str, Any]:
+    def _bind(
+        self, block: ast.BlockDef, layer: ast.Layer, scope: _Scope
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The block's parameter values, and the ``trainable``/``precision`` given on the call."""
         env: dict[str, Any] = {}
         params = {p.name: p for p in block.params}
         positional = [a for a in layer.args if a.keyword is None]
@@ -838,7 +856,7 @@ class _Lowerer:
                     else Opt("precision", "symbol")
                 )
                 overrides[a.keyword] = self._convert(
-                    opt, self.eval(a.value, scope), a.value.span, block.name
+                    opt, self.eval(a.value, scope), a.value.span, block.name, scope
                 )
             else:
                 raise error(
@@ -859,8 +877,7 @@ class _Lowerer:
                         fix=f"call it as `{block.name}({', '.join(params)})`",
                     )
                 env[p.name] = self.eval(p.default, _Scope("", dict(env), {}, (), {}))
-        env["__overrides__"] = overrides
-        return env
+        return env, overrides
 
     def _loss(self, scope: _Scope) -> str | None:
         loss = self.config.train.loss
@@ -877,15 +894,15 @@ class _Lowerer:
         source = self._node(scope.tensors[loss.tensor])
         node = Node(
             id=f"loss/{loss.kind}",
-            op="loss",
+            op=Loss.name,
             span=loss.span,
             shape=(),
             inputs=(source.id,),
             in_shapes=(source.shape,),
-            tensor="loss",
+            tensor=Loss.name,
             loss=loss.kind,
-            reads_input=source.op == "input",
-            opts={"source_op": source.op},
+            reads_input=source.kind.is_input,
+            opts={"kind": loss.kind, "source_op": source.op},
         )
         if LOSSES[loss.kind].fuses_with == source.op:
             self.by_id[source.id] = attrs.evolve(source, fused_with_loss=True)
@@ -950,14 +967,6 @@ def _plan(body: tuple[ast.Stmt, ...], defined) -> list[ast.Assign]:
     ]
 
 
-def _weight_shape(op: str, opts, in_shapes) -> tuple[int, ...] | None:
-    if op == "dense":
-        return (opts["units"], in_shapes[0][-1])
-    if op == "embedding":
-        return (opts["vocab"], opts["dim"])
-    return None
-
-
 def _references(chain: ast.Chain) -> Iterator[tuple[str, Span]]:
     """Tensor names a chain reads: its source, merge arguments and ``tie=`` targets."""
     source = chain.source
@@ -973,7 +982,7 @@ def _references(chain: ast.Chain) -> Iterator[tuple[str, Span]]:
                 yield a.value.id, a.value.span
 
 
-def lower(spec: ast.Spec, config: Config) -> Lowered:
+def lower(spec: ast.Spec, config: SpecSections) -> Lowered:
     """Lower the spec's model. Raises :class:`SpecError` with a located diagnostic."""
     if not spec.models:
         raise error(

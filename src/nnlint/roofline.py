@@ -6,7 +6,8 @@ Conventions (stated once; the README repeats them):
 * Bytes moved = the layer's weights (and buffers) + every input tensor + its
   output tensor, at the layer's deploy precision [seed 004 §3.13: "FLOPs /
   bytes moved"]; an embedding moves only the rows it gathers. Views (``flatten``,
-  ``reshape``) and layers that vanish at inference (``dropout``) move nothing and are skipped.
+  ``reshape``) and ops that vanish at inference (``dropout``, ``identity``) move
+  nothing and are skipped.
 * Arithmetic intensity = FLOPs ÷ bytes moved; the ridge point = peak FLOP/s ÷
   bandwidth at the deploy precision (dense peak, never the sparse one); below it
   a layer is memory-bound.
@@ -35,10 +36,8 @@ import functools
 import attrs
 
 from nnlint.costs import Report
-from nnlint.ops import OPS, nbytes, numel
+from nnlint.ops import channel_axis, nbytes, numel
 from nnlint.targets import Target
-
-_SKIP = {"input", "loss", "flatten", "reshape"}
 
 
 @attrs.frozen
@@ -83,15 +82,11 @@ class Roofline:
 
 def _producer(report: Report, node_id: str):
     """The node that really wrote a tensor: through views and inference no-ops
-    (``flatten``, ``reshape``, ``dropout``), which move nothing themselves."""
+    (``flatten``, ``reshape``, ``dropout``, ``identity``), which move nothing themselves."""
     node = report.lowered.node(node_id)
-    while node.op in _SKIP | {"dropout"} and node.inputs:
+    while (node.kind.is_view or node.kind.inference_noop) and node.inputs:
         node = report.lowered.node(node.inputs[0])
     return node
-
-
-# Kernels an element-wise op or a batchnorm can join at inference.
-_HOSTS = {"conv2d", "dense", "attention", "matmul", "add", "batchnorm"}
 
 
 def _fusion(report: Report) -> dict[str, str]:
@@ -109,17 +104,16 @@ def _fusion(report: Report) -> dict[str, str]:
             readers[src] = readers.get(src, 0) + 1
     host: dict[str, str] = {}
     for node in report.lowered.nodes():
-        op = OPS.get(node.op)
-        if op is None or len(node.inputs) != 1 or readers.get(node.inputs[0], 0) != 1:
+        op = node.kind
+        if len(node.inputs) != 1 or readers.get(node.inputs[0], 0) != 1:
             continue
         src = report.lowered.node(node.inputs[0])
         root = host.get(src.id, src.id)
-        root_op = report.lowered.node(root).op
-        folds = node.op == "batchnorm" and src.op in ("conv2d", "dense")
+        folds = op.folds_into_linear and src.kind.linear_layer
         joins = (
             op.family == "activation"
-            and getattr(op, "in_place", False)
-            and root_op in _HOSTS
+            and op.in_place
+            and report.lowered.node(root).kind.fusion_host
             and not node.fused_with_loss
         )
         if folds or joins:
@@ -129,11 +123,12 @@ def _fusion(report: Report) -> dict[str, str]:
 
 def _model_outputs(report: Report) -> set[str]:
     """Nodes whose output nothing but the loss reads: what the model returns."""
-    read = {src for node in report.lowered.nodes() if node.op != "loss" for src in node.inputs}
+    nodes = report.lowered.nodes
+    read = {src for node in nodes() if not node.kind.is_loss for src in node.inputs}
     return {
         node.id
-        for node in report.lowered.nodes()
-        if node.op not in ("loss", "input") and node.id not in read
+        for node in nodes()
+        if not (node.kind.is_loss or node.kind.is_input) and node.id not in read
     }
 
 
@@ -152,10 +147,8 @@ def roofline(report: Report, target: Target) -> Roofline:
             key = host[layer.node.id]
             joined[key] = joined.get(key, 0) + layer.infer.forward_flops
             hosted = report.lowered.node(key)
-            if layer.node.op == "batchnorm" and not hosted.opts.get("bias", True):
-                new_bias[key] = (
-                    layer.node.shape[0] if len(layer.node.shape) == 3 else layer.node.shape[-1]
-                )
+            if layer.node.kind.folds_into_linear and not hosted.opts.get("bias", True):
+                new_bias[key] = channel_axis(layer.node.shape)
     rows = []
     param_bytes = onchip = streamed_total = 0
     arrived: set[str] = set()  # model inputs already sent to an on-chip target
@@ -171,12 +164,15 @@ def roofline(report: Report, target: Target) -> Roofline:
             layer.counted_params + layer.infer.buffers + new_bias.get(node.id, 0),
             layer.infer_precision,
         )
-        if node.op == "embedding":
+        if node.kind.gathers_rows:
             # a lookup reads only the rows it gathers, not the whole table
             weights = min(weights, nbytes(Bd * numel(node.shape), layer.infer_precision))
         param_bytes += weights
         flops = layer.infer.forward_flops + joined.get(node.id, 0)
-        if node.op in _SKIP or (flops == 0 and weights == 0 and node.op == "dropout"):
+        kind = node.kind
+        if kind.is_input or kind.is_loss or kind.is_view:
+            continue
+        if kind.inference_noop and flops == 0 and weights == 0:
             continue
         streamed = 0
         if target.onchip_bytes:
@@ -190,7 +186,7 @@ def roofline(report: Report, target: Target) -> Roofline:
             inputs = 0
             for shape, src in zip(node.in_shapes, node.inputs):
                 origin = _producer(report, src)
-                if origin.op == "input" and origin.id not in arrived:
+                if origin.kind.is_input and origin.id not in arrived:
                     arrived.add(origin.id)
                     inputs += nbytes(Bd * numel(shape), layer.infer_precision)
             outputs = sum(

@@ -57,6 +57,11 @@ def _frozen_mapping(value: Mapping[str, float]) -> Mapping[str, float]:
     return types.MappingProxyType(dict(value))
 
 
+#: Device classes that run training jobs. MCUs and the int8-only edge accelerators
+#: run inference only, so training memory is never compared with theirs.
+TRAINING_KINDS = frozenset({"gpu", "cpu"})
+
+
 @attrs.frozen
 class Target:
     """One hardware target.
@@ -99,6 +104,11 @@ class Target:
     notes: str = ""
     launch_overhead_s: float = 0.0
     inference_overhead_s: float = 0.0
+
+    @property
+    def trains(self) -> bool:
+        """True when the device class runs training jobs (:data:`TRAINING_KINDS`)."""
+        return self.kind in TRAINING_KINDS
 
     def supports_precision(self, precision: str) -> bool:
         """True if the device runs ``precision`` arithmetic natively."""

@@ -1,4 +1,9 @@
-"""Stage 4: rules. Each family module registers its rule classes on import.
+"""Stage 4: rules. One rule per file: ``rules/<family>/nnNNN_<name>.py``.
+
+Importing this package imports every rule module of every family folder (in
+order of family, then code); each registers its rule class, whose family is
+the folder it lives in. Families share graph queries through
+:mod:`nnlint.graph_queries`, never through each other.
 
 ``all_meta()`` gives the metadata and doc page of every code (front-end NN0xx
 codes and rules alike) for ``nnlint rule``, the README table and SARIF.
@@ -6,6 +11,8 @@ codes and rules alike) for ``nnlint rule``, the README table and SARIF.
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
@@ -13,10 +20,21 @@ from typing import Any
 from nnlint.costs import Report
 from nnlint.diagnostics import Diagnostic, RuleMeta, Span
 from nnlint.roofline import Roofline
-from nnlint.rules import budget, data, fit, performance, training  # noqa: F401  (registration)
 from nnlint.rules.base import REGISTRY, Rule, RuleContext, default_thresholds
 from nnlint.rules.spec_codes import FATAL, SPEC_CODES
 from nnlint.targets import Target
+
+
+def _discover() -> None:
+    """Import every ``rules/<family>/nn*.py`` module: each registers its rule."""
+    for family in sorted(m.name for m in pkgutil.iter_modules(__path__) if m.ispkg):
+        package = importlib.import_module(f"{__name__}.{family}")
+        for module in sorted(m.name for m in pkgutil.iter_modules(package.__path__)):
+            if module.startswith("nn"):
+                importlib.import_module(f"{package.__name__}.{module}")
+
+
+_discover()
 
 
 def all_meta() -> Mapping[str, RuleMeta]:

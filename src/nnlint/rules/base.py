@@ -1,6 +1,7 @@
 """The rule engine's building blocks: :class:`Rule`, :class:`RuleContext` and the registry.
 
-A rule is one class: its code, kebab-case name, family, default severity, a
+A rule is one class in a file of its own, ``rules/<family>/nnNNN_<name>.py``: its
+code, kebab-case name, default severity (the family is the folder), a
 one-line summary, its doc page as the class docstring (ruff's sections: ``## What
 it does``, ``## Why is this bad?``, ``## Example``, ``Use instead:``, ``## Options``)
 and one ``check`` method that reads a :class:`RuleContext` and yields
@@ -50,6 +51,18 @@ class RuleContext:
         return self.report.lowered.graph
 
     @property
+    def whole_model_span(self) -> Span:
+        """Where to point for a finding about the model on its target: ``deploy.target``
+        when the active target is the one the spec names, else the model."""
+        if (
+            self.target_span is not None
+            and self.target is not None
+            and self.config.deploy.target == self.target.id
+        ):
+            return self.target_span
+        return self.model_span
+
+    @property
     def model_span(self) -> Span:
         """Where to point for a whole-model finding: the first input declaration."""
         return self.report.lowered.node(self.report.lowered.inputs[0]).span
@@ -83,10 +96,44 @@ class Rule(abc.ABC):
         )
 
 
+class PerLineRule(Rule):
+    """A rule that reports layers. The layers a block body or a ``* N`` repeat makes from
+    one line of the spec are reported once, at that line, with their number."""
+
+    instance: str = "layer"
+
+    def check(self, ctx: RuleContext) -> Iterator[Diagnostic]:
+        groups: dict = {}
+        for d in self.findings(ctx):
+            groups.setdefault(d.span, []).append(d)
+        for found in groups.values():
+            first = found[0]
+            if len(found) > 1:
+                more = len(found) - 1
+                first = attrs.evolve(
+                    first,
+                    message=f"{first.message} (and {more:,} more {self.instance}"
+                    f"{'s' if more != 1 else ''} made from this line)",
+                    data={**first.data, "instances": len(found)},
+                )
+            yield first
+
+    @abc.abstractmethod
+    def findings(self, ctx: RuleContext) -> Iterator[Diagnostic]:
+        """Every finding, one per op instance; ``check`` groups them by line."""
+
+
 REGISTRY: dict[str, Rule] = {}
 
 
 def register(cls: type[Rule]) -> type[Rule]:
+    """Register a rule class. Its family is the folder its module lives in
+    (``nnlint.rules.<family>.nnNNN_name``) unless the class states one."""
+    if getattr(cls, "family", None) is None:
+        parts = cls.__module__.split(".")
+        if len(parts) != 4 or parts[:2] != ["nnlint", "rules"]:
+            raise ValueError(f"{cls.__name__}: a rule outside rules/<family>/ must set `family`")
+        cls.family = parts[2]
     if cls.code in REGISTRY:
         raise ValueError(f"rule code {cls.code} registered twice")
     REGISTRY[cls.code] = cls()

@@ -1,0 +1,217 @@
+"""Element-wise activations (and the softmax family, which works along the class axis)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import attrs
+
+from nnlint.ops.base import (
+    Cost,
+    Op,
+    Opt,
+    Output,
+    ShapeError,
+    channel_axis,
+    fmt_shape,
+    numel,
+    register,
+)
+
+
+class _Activation(Op):
+    """Element-wise activation: ``fwd`` and ``bwd`` FLOPs per element from seed 000's
+    activation table (the backward column assumes the forward value is cached)."""
+
+    family = "activation"
+    min_rank = 0
+    keeps_width = True
+    in_place = True
+    fwd: ClassVar[int]
+    bwd: ClassVar[int]
+    extra_cached: ClassVar[int] = 0  # elements per element kept beyond the in-place output
+
+    def infer(self, in_shapes, opts):
+        return in_shapes[0]
+
+    def cost(self, c):
+        e = numel(c.x)
+        n = c.batch * e
+        bwd = 0 if c.fused_with_loss else self.bwd * n
+        cached = n * (self.extra_cached + (0 if self.in_place else 1))
+        return Cost(
+            forward_flops=self.fwd * n,
+            backward_flops=bwd,
+            cached_elements=cached,
+            output_elements=0 if self.in_place else e,
+        )
+
+
+@register
+class Identity(_Activation):
+    """``f(z) = z``: no cost."""
+
+    name = "identity"
+    fwd = bwd = 0
+    passes_values = True
+    inference_noop = True
+
+
+@register
+class Relu(_Activation):
+    """ReLU ``max(0, z)``: 1 FLOP forward (compare-select), 1 backward (the mask) [seed 000;
+    MNIST step (d)]. In place."""
+
+    name = "relu"
+    fwd = bwd = 1
+    relu_family = True
+    init_for = "he"
+    dead_at_zero = True
+
+
+@register
+class Relu6(_Activation):
+    """``min(max(0, z), 6)``: 2 compares forward, 1 mask backward. In place."""
+
+    name = "relu6"
+    fwd, bwd = 2, 1
+    relu_family = True
+    init_for = "he"
+    dead_at_zero = True
+
+
+@register
+class LeakyRelu(_Activation):
+    """Leaky ReLU (α fixed, 0.01): 2 forward, 2 backward [seed 000]."""
+
+    name = "leaky_relu"
+    fwd = bwd = 2
+    opts = (Opt("alpha", "float", 0.01, positional=True),)
+    relu_family = True
+    init_for = "he"
+
+
+@register
+class Elu(_Activation):
+    """ELU: compare, exp, subtract, scale = 4 forward; 3 backward (the seed gives 2–4 and
+    2–3; nnlint takes the itemized upper ends)."""
+
+    name = "elu"
+    fwd, bwd = 4, 3
+    opts = (Opt("alpha", "float", 1.0, positional=True),)
+    init_for = "he"
+
+
+@register
+class Gelu(_Activation):
+    """GELU, tanh approximation: 14 FLOPs forward and backward (the upper end of seed
+    000's 12–14). Needs its input z for the backward pass, so its output is a new
+    tensor."""
+
+    name = "gelu"
+    fwd = bwd = 14
+    in_place = False
+    init_for = "he"  # seed 003: He initialization with GELU transformers
+
+
+@register
+class Silu(_Activation):
+    """SiLU / Swish ``z·σ(z)``: 5 forward, 5 backward; caches z and σ(z) (64 bits per
+    element, seed 000): a new output plus σ(z)."""
+
+    name = "silu"
+    fwd = bwd = 5
+    in_place = False
+    extra_cached = 1
+    init_for = "he"
+
+
+@register
+class Sigmoid(_Activation):
+    """Sigmoid: neg, exp, add, divide = 4 forward; σ(1−σ) = 2 backward [seed 000]. Max
+    derivative 0.25."""
+
+    name = "sigmoid"
+    fwd, bwd = 4, 2
+    saturating = True
+    max_slope = 0.25  # σ'(z) = σ(1−σ) ≤ 0.25, at z = 0
+    init_for = "xavier"
+    output = Output.PROBABILITIES
+
+
+@register
+class Tanh(_Activation):
+    """Tanh: 2 exp, sub, add, div = 6 forward; 1−tanh² = 2 backward [seed 000]."""
+
+    name = "tanh"
+    fwd, bwd = 6, 2
+    saturating = True
+    max_slope = 1.0  # 1 − tanh²(z) ≤ 1, at z = 0 only
+    init_for = "xavier"
+
+
+@register
+class Log(_Activation):
+    """Natural logarithm: 1 FLOP (an elementary function) forward; the derivative 1/z is
+    one divide backward. Needs z, so its output is a new tensor."""
+
+    name = "log"
+    fwd = bwd = 1
+    in_place = False
+    output = Output.LOG
+
+
+@register
+class LogSoftmax(_Activation):
+    """Fused log-softmax over the class axis (as softmax): max, shift, Σexp, log ≈ 3 per
+    element [seed 002]; backward ``g − softmax·Σg`` ≈ 3 per element."""
+
+    name = "log_softmax"
+    fwd = bwd = 3
+    output = Output.LOG_DISTRIBUTION
+
+
+@register
+class Softmax(_Activation):
+    """Softmax over the class axis — the last axis of ``[C]`` and ``[T, C]``, the channel
+    axis of ``[C, H, W]`` (per-pixel classes) — max (C−1), subtract (C), exp (C), sum (C−1),
+    divide (C) ≈ 5 per element [seed 001, MNIST table]. In place.
+
+    Backward: when the softmax feeds ``cross_entropy`` the two fuse and the gradient is
+    ``ŷ − y`` (counted by the loss, seed 000 counts nothing here); otherwise the
+    vector-Jacobian product ``y ⊙ (g − ⟨g, y⟩)`` = 4 per element (nnlint's count; seed
+    001 warns that a naive C×C Jacobian costs O(C²))."""
+
+    name = "softmax"
+    fwd = 5
+    bwd = 4
+    output = Output.DISTRIBUTION
+
+
+@register
+class PReLU(_Activation):
+    """PReLU with a learnable slope: ``prelu`` shares one α, ``prelu(n)`` learns one per
+    channel [seed 000]. 2 FLOPs forward, 2 backward (plus the α gradient, one per
+    element when trainable). Needs z for ∂α, so its output is a new tensor."""
+
+    name = "prelu"
+    fwd = 2
+    bwd = 2
+    in_place = False
+    relu_family = True
+    init_for = "he"
+    opts = (Opt("num_parameters", "int", 1, positional=True, minimum=1),)
+
+    def infer(self, in_shapes, opts):
+        x = in_shapes[0]
+        n = opts["num_parameters"]
+        if n != 1 and (not x or channel_axis(x) != n):
+            raise ShapeError(f"prelu({n}) needs {n} channels, the input is {fmt_shape(x)}")
+        return x
+
+    def cost(self, c):
+        base = super().cost(c)
+        extra = c.batch * numel(c.x) if c.trainable else 0
+        return attrs.evolve(
+            base, params=c.opts["num_parameters"], backward_flops=base.backward_flops + extra
+        )

@@ -1,0 +1,257 @@
+"""The op catalog's vocabulary: :class:`Op` and its roles, :class:`Cost`, :class:`Ctx`.
+
+Each op states, in one place, with the formula and its source in the docstring:
+
+* its options (positional order, types, defaults) — checked at lowering;
+* ``infer``: the per-sample output shape from the input shapes;
+* ``cost``: parameters, buffers, MACs, forward and backward FLOPs and the
+  elements it keeps alive for the backward pass.
+
+Conventions shared by every op (written once here, repeated in the README):
+
+* Shapes are **per sample**; the batch ``B`` comes from ``train``/``deploy``.
+* One FLOP is one add, multiply, compare, divide or elementary function; one MAC
+  (a ← a + b·c) is 2 FLOPs [seed 001].
+* ``macs`` and ``backward_macs`` are **per sample** and count only the matrix work
+  (dense, conv, attention, matmul) — the figure papers and PyTorch's
+  ``FlopCounterMode`` report (at half its FLOPs). Every ``*_flops`` figure is for
+  the **whole batch** and counts everything (bias, activations, norms, ...).
+* Backward, following the seed 000 MNIST worked example: the gradient with
+  respect to every layer's *input* is counted, including layers that read a model
+  input (PyTorch skips those; the difference is ``input_grad_macs``); weight and
+  bias gradients are counted only for trainable layers.
+* Cached elements follow seed 000's memory table (``B·Σ n^(l)``, input included):
+  each op that allocates a new output tensor keeps it for the backward pass;
+  element-wise activations work in place (their output overwrites their input,
+  from which their derivative can be recovered), so they add nothing.
+"""
+
+from __future__ import annotations
+
+import abc
+import enum
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+import attrs
+
+Shape = tuple[int, ...]
+
+
+class ShapeError(Exception):
+    """An op cannot accept these input shapes or options. The message says why,
+    with the shapes; lowering turns it into an NN009 (or NN007) diagnostic."""
+
+    def __init__(self, message: str, code: str = "NN009") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def numel(shape: Sequence[int]) -> int:
+    return math.prod(shape)
+
+
+def fmt_shape(shape: Sequence[int]) -> str:
+    return "[" + ", ".join(str(d) for d in shape) + "]"
+
+
+@attrs.frozen
+class Opt:
+    """One option of an op. ``kind``: int, float, bool, symbol, init, tensor."""
+
+    name: str
+    kind: str
+    default: Any = None
+    positional: bool = False
+    required: bool = False
+    choices: tuple[str, ...] = ()
+    minimum: float | None = None  # inclusive lower bound for numbers
+    below: float | None = None  # exclusive upper bound for numbers
+
+
+# Options every op accepts.
+COMMON_OPTS = (
+    Opt("precision", "symbol", None),
+    Opt("trainable", "bool", True),
+)
+# Options every op with weights accepts.
+WEIGHT_OPTS = (
+    Opt("init", "init", None),
+    Opt("tie", "tensor", None),
+)
+
+
+@attrs.frozen
+class Cost:
+    """What one node costs. See the module docstring for per-sample vs per-batch."""
+
+    params: int = 0  # weights and biases (trainable or frozen)
+    weight_params: int = 0  # the part a `tie=` can share (the weight matrix)
+    buffers: int = 0  # state that is not a parameter (batchnorm running stats)
+    macs: int = 0  # per sample, forward
+    forward_flops: int = 0  # whole batch
+    backward_macs: int = 0  # per sample
+    input_grad_macs: int = (
+        0  # per sample: the part of backward_macs that only feeds the input gradient
+    )
+    backward_flops: int = 0  # whole batch
+    cached_elements: int = 0  # whole batch: kept alive for the backward pass
+    output_elements: int = 0  # per sample: newly allocated output (0 for views and in-place ops)
+    workspace_elements: int = 0  # per sample: internal tensors alive only while the op runs
+
+
+@attrs.frozen
+class Ctx:
+    """What ``cost`` gets: shapes, resolved options, the batch and training flags."""
+
+    in_shapes: tuple[Shape, ...]
+    out_shape: Shape
+    opts: Mapping[str, Any]
+    batch: int
+    trainable: bool = True  # weight gradients are needed
+    training: bool = True  # False: inference (dropout off, batchnorm on running stats)
+    fused_with_loss: bool = False  # softmax/sigmoid whose gradient the loss fuses (ŷ − y)
+
+    @property
+    def x(self) -> Shape:
+        return self.in_shapes[0]
+
+
+class Output(enum.Enum):
+    """What the values an op writes mean, for the rules that pair an op with a loss or a log."""
+
+    VALUES = "values"  # anything else: features, logits, sums
+    DATA = "data"  # a model input: whatever the data holds
+    DISTRIBUTION = "distribution"  # probabilities summing to 1 over the class axis (softmax)
+    PROBABILITIES = "probabilities"  # independent probabilities in (0, 1) (sigmoid)
+    LOG_DISTRIBUTION = "log-distribution"  # log-probabilities over the class axis
+    LOG = "log"  # the natural logarithm of its input
+
+
+class Op(abc.ABC):
+    """One kind of node. Subclasses set ``name``, ``opts`` and their roles, and implement
+    ``infer`` and ``cost``. Every role the analyses and rules ask about is here, with a
+    default for the common case: an op that computes new values from one input."""
+
+    name: ClassVar[str]
+    opts: ClassVar[tuple[Opt, ...]] = ()
+    family: ClassVar[str] = "layer"  # layer | activation | merge | shape (the README's column)
+    has_weights: ClassVar[bool] = False  # a weight matrix (init=, tie= apply)
+    min_rank: ClassVar[int] = 1
+    max_rank: ClassVar[int | None] = None
+
+    # ---- what the op is, for the graph, the analyses and the rules
+    #: written as a step of a chain (False: model inputs and the loss, made by the lowerer)
+    in_chain: ClassVar[bool] = True
+    is_input: ClassVar[bool] = False  # a model input
+    is_loss: ClassVar[bool] = False  # the training loss
+    #: passes its input's values on unchanged (dropout only rescales the survivors)
+    passes_values: ClassVar[bool] = False
+    #: a view of its input: no arithmetic, no new tensor, no memory traffic
+    is_view: ClassVar[bool] = False
+    #: vanishes from an inference graph (nothing for a device to run)
+    inference_noop: ClassVar[bool] = False
+    #: its output overwrites its input (element-wise; the derivative is recovered from it)
+    in_place: ClassVar[bool] = False
+    #: the output has the input's shape, feature for feature (element-wise maps,
+    #: normalization, dropout): the op that set a tensor's width is found through these
+    keeps_width: ClassVar[bool] = False
+    #: normalizes by the batch's or the sample's own statistics
+    is_norm: ClassVar[bool] = False
+    #: normalizes with the statistics of the current batch (batchnorm)
+    batch_statistics: ClassVar[bool] = False
+    #: an affine map per feature at inference that folds into a preceding linear
+    #: layer's weights and bias (batchnorm)
+    folds_into_linear: ClassVar[bool] = False
+    #: a linear layer: a weight matrix times the input, plus a bias (dense, conv2d)
+    linear_layer: ClassVar[bool] = False
+    #: its learned weights multiply its input (linear layers and attention; not a lookup)
+    multiplies_weights: ClassVar[bool] = False
+    #: a lookup table: reads only the rows it gathers
+    gathers_rows: ClassVar[bool] = False
+    #: adds its inputs element-wise: with an earlier tensor as one input, a residual connection
+    residual_merge: ClassVar[bool] = False
+    #: a kernel an element-wise op (or a folded batchnorm) can run inside at inference
+    fusion_host: ClassVar[bool] = False
+    #: saturates for large |z|: its derivative vanishes there (sigmoid, tanh)
+    saturating: ClassVar[bool] = False
+    #: the largest value of its derivative, for the saturating ops
+    max_slope: ClassVar[float | None] = None
+    #: zeroes the negative half and is positively homogeneous (He's 2/n_in assumes this)
+    relu_family: ClassVar[bool] = False
+    #: the initialization scheme its inputs' layer calls for: "he" or "xavier" (None: no opinion)
+    init_for: ClassVar[str | None] = None
+    #: derivative 0 at z = 0: units whose pre-activations are all 0 get no gradient
+    dead_at_zero: ClassVar[bool] = False
+    #: what its output values mean
+    output: ClassVar[Output] = Output.VALUES
+    #: a short name for its output when nothing else names it (``sum`` for add); None: its name
+    result_noun: ClassVar[str | None] = None
+
+    def all_opts(self) -> tuple[Opt, ...]:
+        return self.opts + COMMON_OPTS + (WEIGHT_OPTS if self.has_weights else ())
+
+    def check_rank(self, shape: Shape) -> None:
+        if len(shape) < self.min_rank or (self.max_rank is not None and len(shape) > self.max_rank):
+            if self.max_rank == self.min_rank:
+                want = f"rank {self.min_rank}"
+            elif self.max_rank is None:
+                want = f"rank {self.min_rank} or more"
+            else:
+                want = f"rank {self.min_rank} to {self.max_rank}"
+            raise ShapeError(f"{self.name} expects an input of {want}, got {fmt_shape(shape)}")
+
+    @abc.abstractmethod
+    def infer(self, in_shapes: tuple[Shape, ...], opts: Mapping[str, Any]) -> Shape:
+        """The per-sample output shape; raises :class:`ShapeError` for bad inputs."""
+
+    @abc.abstractmethod
+    def cost(self, c: Ctx) -> Cost:
+        """Parameters, MACs, FLOPs and cached elements for ``c``."""
+
+    # ---- facts about one instance, from its options and input shapes
+    def text(self, opts: Mapping[str, Any]) -> str:
+        """How a message names the op: ``dense(256)``, ``conv2d(64, 3)``, ``relu``."""
+        return self.name
+
+    def with_width(self, opts: Mapping[str, Any], width: int) -> str | None:
+        """The op as a spec writes it with ``width`` outputs, for a fix; None when the
+        op does not choose its width."""
+        return None
+
+    def units(self, opts: Mapping[str, Any]) -> int | None:
+        """The number of output units (neurons, channels) of a weight layer."""
+        return None
+
+    def weight_shape(self, opts: Mapping[str, Any], in_shapes) -> Shape | None:
+        """The shape of the weight matrix a ``tie=`` shares; None when it has none to share."""
+        return None
+
+    def fans(self, opts: Mapping[str, Any], in_shapes) -> tuple[int, int] | None:
+        """(fan_in, fan_out) of the weight, PyTorch's convention; None without one."""
+        return None
+
+    def score_elements(self, opts: Mapping[str, Any], in_shapes) -> int:
+        """Per sample: the attention-score elements (``h·T²``) the op keeps; 0 for most ops."""
+        return 0
+
+
+#: Every kind of node, by name: the ops a spec writes, the model input and the loss.
+CATALOG: dict[str, Op] = {}
+#: The ops a spec writes in a chain (what ``nnlint`` documents as its op catalog).
+OPS: dict[str, Op] = {}
+
+
+def register(cls: type[Op]) -> type[Op]:
+    if cls.name in CATALOG:
+        raise ValueError(f"op {cls.name!r} registered twice")
+    CATALOG[cls.name] = cls()
+    if cls.in_chain:
+        OPS[cls.name] = CATALOG[cls.name]
+    return cls
+
+
+def channel_axis(shape: Shape) -> int:
+    """Channel axis: the C of ``[C, H, W]``; the last axis of ``[D]`` and ``[T, D]``."""
+    return shape[0] if len(shape) == 3 else shape[-1]

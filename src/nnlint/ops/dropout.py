@@ -1,0 +1,26 @@
+"""Dropout: a training-time regularizer that vanishes at inference."""
+
+from __future__ import annotations
+
+from nnlint.ops.base import Cost, Op, Opt, numel, register
+
+
+@register
+class Dropout(Op):
+    """Inverted dropout [seed 002]: training forward ``4`` FLOPs per element (random
+    number, threshold, mask multiply, scale), backward ``2`` (mask, scale); the mask
+    (one element per element) is cached, the output overwrites the input. Inference:
+    the identity, no cost."""
+
+    name = "dropout"
+    passes_values = keeps_width = inference_noop = True
+    opts = (Opt("p", "float", 0.5, positional=True, minimum=0.0, below=1.0),)
+
+    def infer(self, in_shapes, opts):
+        return in_shapes[0]
+
+    def cost(self, c):
+        if not c.training:
+            return Cost()
+        n = c.batch * numel(c.x)
+        return Cost(forward_flops=4 * n, backward_flops=2 * n, cached_elements=n)

@@ -1,0 +1,25 @@
+"""Model inputs: the tensors a spec declares with ``input x: [...]``."""
+
+from __future__ import annotations
+
+from nnlint.ops.base import Cost, Op, Output, numel, register
+
+
+@register
+class Input(Op):
+    """A model input of the declared per-sample shape (option ``shape``, set by the
+    lowerer). It allocates its tensor, which the backward pass keeps (seed 000's
+    memory table counts the input: ``B·Σ n^(l)``, input included); no FLOPs."""
+
+    name = "input"
+    family = "input"
+    in_chain = False
+    is_input = True
+    output = Output.DATA
+
+    def infer(self, in_shapes, opts):
+        return tuple(opts["shape"])
+
+    def cost(self, c):
+        n = numel(c.out_shape)
+        return Cost(cached_elements=c.batch * n, output_elements=n)

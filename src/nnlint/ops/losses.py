@@ -1,0 +1,126 @@
+"""Losses: the kinds ``train.loss`` names, and the loss node that reads the model's output."""
+
+from __future__ import annotations
+
+import attrs
+
+from nnlint.ops.base import Cost, Op, numel, register
+
+
+@attrs.frozen
+class LossKind:
+    """A loss of ``train.loss``. FLOPs per element of the tensor it reads.
+
+    ``normalized``: the ops whose output the loss reads as it is (probabilities or
+    log-probabilities); on anything else (raw logits) it first applies its own
+    normalization at ``on_logits`` FLOPs per element. ``fuses_with``: the op whose
+    backward pass the loss's gradient replaces (softmax + cross-entropy: ŷ − y).
+    """
+
+    name: str
+    forward: int
+    gradient: int
+    doc: str
+    normalized: tuple[str, ...] = ()
+    on_logits: int = 0
+    fuses_with: str | None = None
+
+    def forward_per_element(self, source_op: str) -> int:
+        return self.forward + (
+            0 if source_op in self.normalized or not self.normalized else self.on_logits
+        )
+
+
+LOSSES: dict[str, LossKind] = {
+    k.name: k
+    for k in (
+        LossKind(
+            "cross_entropy",
+            2,
+            1,
+            "One-hot cross-entropy. On a softmax output: 2 FLOPs per logit (log and "
+            "negation, seed 000's MNIST table: 2·B·C) and the fused gradient ŷ−y, 1 per "
+            "logit [seed 001]; the softmax's own backward is then not counted. On a "
+            "log_softmax output it is the negative log-likelihood; on raw logits it "
+            "applies a stable log-softmax itself: +3 per logit [seed 002].",
+            normalized=("softmax", "log_softmax"),
+            on_logits=3,
+            fuses_with="softmax",
+        ),
+        LossKind(
+            "mse",
+            3,
+            2,
+            "Mean squared error: subtract, square, sum ≈ 3 per element; "
+            "gradient 2/(Bd)·(ŷ−y) = 2 per element [seed 002].",
+        ),
+        LossKind(
+            "bce",
+            4,
+            1,
+            "Binary cross-entropy: 2 logs, 2 multiplies, sum ≈ 4 per "
+            "element; fused with a sigmoid the gradient is ŷ−y, 1 per element [seed 002], "
+            "and the sigmoid's own backward is not counted. On raw logits it applies the "
+            "sigmoid itself: +4 per element.",
+            normalized=("sigmoid",),
+            on_logits=4,
+            fuses_with="sigmoid",
+        ),
+        LossKind(
+            "hinge",
+            3,
+            2,
+            "Hinge ``max(0, 1 − y·ŷ)``: 3 per element [seed 002]; "
+            "gradient −y where the margin is violated: 2 (nnlint's count).",
+        ),
+        LossKind(
+            "huber",
+            4,
+            3,
+            "Huber: ≈4 per element [seed 002]; gradient clip(ŷ−y, −δ, δ): 3 (nnlint's count).",
+        ),
+        LossKind(
+            "focal",
+            6,
+            8,
+            "Focal loss −α(1−p)^γ·log p: ≈6 per element [seed 002]; "
+            "gradient ≈8 (nnlint's count of the closed form).",
+        ),
+        LossKind(
+            "kl_div",
+            5,
+            2,
+            "KL divergence: ≈5 per element [seed 001]; gradient with "
+            "respect to log-probabilities −p: 2 (nnlint's count).",
+        ),
+    )
+}
+
+
+@register
+class Loss(Op):
+    """The training loss of ``train.loss``: a node that reads one tensor of the model.
+    Options (set by the lowerer): ``kind`` (a key of :data:`LOSSES`) and ``source_op``,
+    the op whose output it reads. Forward: :meth:`LossKind.forward_per_element` FLOPs
+    per element read, in training only; on raw logits a loss applies its own
+    normalization (cross-entropy a log-softmax, bce a sigmoid), on the network's
+    softmax/sigmoid it does not, so nothing is counted twice. Its gradient is counted
+    by the ops it reaches."""
+
+    name = "loss"
+    family = "loss"
+    in_chain = False
+    is_loss = True
+    min_rank = 0
+
+    def infer(self, in_shapes, opts):
+        return ()
+
+    def text(self, opts):
+        return opts["kind"]
+
+    def cost(self, c):
+        if not c.training:
+            return Cost()
+        per = LOSSES[c.opts["kind"]].forward_per_element(c.opts["source_op"])
+        return Cost(forward_flops=per * c.batch * numel(c.x))

@@ -1,0 +1,104 @@
+"""Normalization layers: each divides by the batch's or the sample's own statistics."""
+
+from __future__ import annotations
+
+from nnlint.ops.base import Cost, Op, Opt, ShapeError, channel_axis, fmt_shape, numel, register
+
+
+class _Norm(Op):
+    is_norm = True
+    keeps_width = True
+
+
+@register
+class BatchNorm(_Norm):
+    """Batch normalization [seed 002 §normalization].
+
+    Params: γ, β = ``2C`` (trainable); running mean and variance = ``2C`` buffers.
+    Training forward, itemized by the seed: mean ``Nd + d``, variance ``3Nd``,
+    normalize ``Nd + d``, scale and shift ``2Nd`` = ``7Nd + 2d``, plus the running
+    statistics' EMA update ``4d``; ``Nd = B·(elements per sample)``, ``d = C``.
+    Inference forward: ``4`` per element with the running statistics [seed 002].
+    Backward: ``10Nd`` (∂γ 2Nd, ∂β Nd, ∂x 7Nd); ``7Nd`` when frozen.
+    Cached: x̂ plus μ and σ² per channel: ``Nd + 2d`` [seed 002].
+    """
+
+    name = "batchnorm"
+    batch_statistics = True
+    folds_into_linear = True  # at inference: a per-channel scale and shift
+    fusion_host = True
+
+    def infer(self, in_shapes, opts):
+        self.check_rank(in_shapes[0])
+        return in_shapes[0]
+
+    def cost(self, c):
+        ch, n = channel_axis(c.x), c.batch * numel(c.x)
+        forward = 7 * n + 2 * ch + 4 * ch if c.training else 4 * n
+        return Cost(
+            params=2 * ch,
+            buffers=2 * ch,
+            forward_flops=forward,
+            backward_flops=(10 if c.trainable else 7) * n,
+            cached_elements=n + 2 * ch,
+            output_elements=numel(c.x),
+        )
+
+
+@register
+class LayerNorm(_Norm):
+    """Layer normalization over the last axis [seed 002].
+
+    Params ``2D``. Forward ``7`` FLOPs per element (seed: ~7Bd), training and
+    inference alike (no running statistics to fold). Backward ``10`` per element
+    (``7`` frozen), as batchnorm. Cached: x̂ plus μ and σ per row.
+    """
+
+    name = "layernorm"
+
+    def infer(self, in_shapes, opts):
+        self.check_rank(in_shapes[0])
+        return in_shapes[0]
+
+    def cost(self, c):
+        d, e = c.x[-1], numel(c.x)
+        rows = e // d
+        return Cost(
+            params=2 * d,
+            forward_flops=7 * c.batch * e,
+            backward_flops=(10 if c.trainable else 7) * c.batch * e,
+            cached_elements=c.batch * (e + 2 * rows),
+            output_elements=e,
+        )
+
+
+@register
+class GroupNorm(_Norm):
+    """Group normalization with ``g`` groups over the channel axis [seed 002].
+
+    Params ``2C``. Forward ``7``, backward ``10`` (``7`` frozen) FLOPs per element.
+    Cached: x̂ plus μ and σ per group.
+    """
+
+    name = "groupnorm"
+    opts = (Opt("groups", "int", positional=True, required=True, minimum=1),)
+
+    def infer(self, in_shapes, opts):
+        x = in_shapes[0]
+        self.check_rank(x)
+        if channel_axis(x) % opts["groups"]:
+            raise ShapeError(
+                f"groupnorm groups={opts['groups']} must divide the {channel_axis(x)} "
+                f"channels of {fmt_shape(x)}"
+            )
+        return x
+
+    def cost(self, c):
+        e = numel(c.x)
+        return Cost(
+            params=2 * channel_axis(c.x),
+            forward_flops=7 * c.batch * e,
+            backward_flops=(10 if c.trainable else 7) * c.batch * e,
+            cached_elements=c.batch * (e + 2 * c.opts["groups"]),
+            output_elements=e,
+        )

@@ -1,0 +1,26 @@
+"""Number formats: bits per element, and the bytes a tensor takes."""
+
+from __future__ import annotations
+
+# Precisions: bits per element [seed 004 §2.1].
+PRECISION_BITS: dict[str, int] = {
+    "fp64": 64,
+    "fp32": 32,
+    "tf32": 32,
+    "bf16": 16,
+    "fp16": 16,
+    "fp8": 8,
+    "int16": 16,
+    "int8": 8,
+    "uint8": 8,
+    "int4": 4,
+    "int3": 3,
+    "int2": 2,
+    "int1": 1,
+}
+
+
+def nbytes(elements: int, precision: str) -> int:
+    """Bytes for ``elements`` values stored at ``precision`` (sub-byte formats packed,
+    rounded up to whole bytes)."""
+    return -(-elements * PRECISION_BITS[precision] // 8)

@@ -1,0 +1,62 @@
+"""NN502 budget-unverifiable: see the class docstring for the rule's doc page."""
+
+from __future__ import annotations
+
+from nnlint.diagnostics import Severity
+from nnlint.rules.base import Rule, RuleContext, register
+from nnlint.rules.budget.helpers import budget_value, plain
+
+
+@register
+class BudgetUnverifiable(Rule):
+    """## What it does
+    Reports a `latency` budget nnlint cannot check: no target is given (neither
+    `deploy.target` nor `--target`), or the target has no arithmetic at the deploy
+    precision (e.g. `fp32` on the int8-only edge TPU).
+
+    ## Why is this bad?
+    An unchecked budget looks like a kept one. The roofline latency needs the
+    target's peak FLOP/s and bandwidth at the deploy precision.
+
+    ## Example
+    ```
+    budget {
+        latency <= 2 ms
+    }
+    # and no deploy.target
+    ```
+
+    Use instead:
+    ```
+    deploy {
+        target = edge-tpu
+        precision = int8
+    }
+    ```
+    """
+
+    code = "NN502"
+    name = "budget-unverifiable"
+    severity = Severity.WARNING
+    summary = "A budget line that cannot be checked against the target"
+
+    def check(self, ctx: RuleContext):
+        for line in ctx.config.budget:
+            if line.key != "latency" or budget_value(line.key, ctx) is not None:
+                continue
+            if ctx.target is None:
+                why = "no target is set (deploy.target or --target)"
+                fix = "set `target` in the `deploy` section"
+            else:
+                why = (
+                    f"{ctx.target.id} has no {ctx.totals.deploy_precision} arithmetic "
+                    f"(it runs {', '.join(sorted(ctx.target.precisions))})"
+                )
+                fix = "deploy at a precision the target runs"
+            yield self.diag(
+                f"cannot check `latency <= {line.text}`: {why}",
+                line.span,
+                fix=fix,
+                key=line.key,
+                limit=plain(line.limit),
+            )

@@ -1,0 +1,136 @@
+"""NN402 unsupported-precision: see the class docstring for the rule's doc page."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from nnlint.diagnostics import Diagnostic, Severity, Span
+from nnlint.rules.base import Rule, RuleContext, register
+from nnlint.rules.performance.helpers import closest_precision, is_float
+from nnlint.targets import PRECISIONS
+
+
+def _ordered(precisions) -> list[str]:
+    """Widest first, as :data:`nnlint.targets.PRECISIONS` lists them."""
+    rank = {p: i for i, p in enumerate(PRECISIONS)}
+    return sorted(precisions, key=lambda p: (rank.get(p, len(rank)), p))
+
+
+@register
+class UnsupportedPrecision(Rule):
+    """## What it does
+    Checks every precision the deployed model computes in — `deploy.precision`
+    (the training precision when it is not set) and each layer's `precision=` —
+    against the precisions the target runs natively. On device classes that train
+    (GPUs, CPUs) it also checks `train.precision`. One finding per place, with the
+    precisions the target does run.
+
+    ## Why is this bad?
+    The model does not run as specified: the edge TPU executes only fully 8-bit
+    quantized TFLite models ("supports only TensorFlow Lite models that are fully
+    8-bit quantized", Coral docs), so a fp32 model is rejected by its compiler or
+    falls back to the host CPU; a bf16 model on a T4 (no bf16 units) runs in a
+    slower format. nnlint's latency estimate needs the target's peak at the
+    precision and cannot be computed either. INT8 is 4× smaller than fp32 and up
+    to 4× faster on INT8 hardware, but needs post-training calibration (seed 004).
+
+    ## Example
+    ```
+    deploy {
+        target    = edge-tpu
+        precision = fp32
+    }
+    ```
+
+    Use instead:
+    ```
+    deploy {
+        target    = edge-tpu
+        precision = int8      # full-integer post-training quantization
+    }
+    ```
+
+    ## Options
+    None.
+    """
+
+    code = "NN402"
+    name = "unsupported-precision"
+    severity = Severity.ERROR
+    summary = "A precision the target cannot compute in"
+    needs_target = True
+
+    def check(self, ctx: RuleContext) -> Iterator[Diagnostic]:
+        target, config, t = ctx.target, ctx.config, ctx.totals
+        deploy_prec = t.deploy_precision
+        if not target.supports_precision(deploy_prec):
+            if "precision" in config.deploy.spans:
+                span, what = config.deploy.spans["precision"], f"deploy.precision = {deploy_prec}"
+            elif "precision" in config.train.spans:
+                span = config.train.spans["precision"]
+                what = (
+                    f"the model deploys at {deploy_prec}, its training precision "
+                    "(deploy.precision is not set)"
+                )
+            else:
+                span = ctx.whole_model_span
+                what = f"the model deploys at {deploy_prec}, the default (no precision is set)"
+            yield self._diag(
+                ctx, deploy_prec, what, span, "set deploy.precision to", place="deploy"
+            )
+        if (
+            config.has_train
+            and target.trains
+            and "precision" in config.deploy.spans
+            and "precision" in config.train.spans
+            and not target.supports_precision(config.train.precision)
+        ):
+            prec = config.train.precision
+            yield self._diag(
+                ctx,
+                prec,
+                f"train.precision = {prec}",
+                config.train.spans["precision"],
+                "set train.precision to",
+                place="train",
+            )
+        layers: dict[str, list] = {}
+        for layer in ctx.report.layers:
+            if layer.node.precision and not target.supports_precision(layer.node.precision):
+                layers.setdefault(layer.node.precision, []).append(layer.node)
+        for prec, nodes in layers.items():
+            first = nodes[0]
+            more = f" ({len(nodes)} layers set it; the first is here)" if len(nodes) > 1 else ""
+            yield self._diag(
+                ctx,
+                prec,
+                f"{first.id} has precision={prec}{more}",
+                first.span,
+                "set its precision= to",
+                place="layer",
+                layers=len(nodes),
+            )
+
+    def _diag(
+        self, ctx: RuleContext, prec: str, what: str, span: Span, verb: str, **data
+    ) -> Diagnostic:
+        target = ctx.target
+        runs = _ordered(target.precisions)
+        alt = closest_precision(target, prec)
+        msg = (
+            f"{what}, but {target.id} ({target.name}) has no {prec} arithmetic: it runs "
+            f"{', '.join(runs)} only"
+        )
+        fix = f"{verb} {alt}" if alt else "choose another target"
+        if alt and not is_float(alt) and is_float(prec):
+            fix += " (full-integer post-training quantization, calibrated on representative data)"
+        return self.diag(
+            msg,
+            span,
+            fix=fix,
+            precision=prec,
+            target=target.id,
+            supported=runs,
+            suggested=alt,
+            **data,
+        )

@@ -1,0 +1,196 @@
+"""NN101 vanishing-gradient: see the class docstring for the rule's doc page."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import networkx as nx
+
+from nnlint.diagnostics import Diagnostic, Severity
+from nnlint.graph_queries import fused_with_loss_gradient
+from nnlint.rules.base import PerLineRule, RuleContext, register
+from nnlint.rules.training.helpers import sci
+
+SIGMOID_MAX_SLOPE = 0.25  # σ'(z) = σ(1−σ) ≤ 0.25, at z = 0 [seed 000]
+
+
+TANH_SLOPE_AT_1 = 1 - math.tanh(1.0) ** 2  # 0.420: tanh' one unit away from 0
+
+
+def _power(base: float, n: int) -> str:
+    """``base^n`` for a message: ``9.54e-07``; below float range, its power of ten."""
+    value = base**n
+    if value > 0:
+        return sci(value)
+    return f"10^{n * math.log10(base):.0f}"
+
+
+@register
+class VanishingGradient(PerLineRule):
+    """## What it does
+    Counts the sigmoid and tanh layers the gradient crosses one after another on
+    its way back from the loss, with no skip connection and no normalization
+    between them, and reports the chain when it is long enough to starve the
+    first layers of gradient.
+
+    The count follows the graph: where a tensor feeds several ops, the gradient
+    comes back along each of them and the least attenuated path dominates, so
+    a residual `add` whose other input is an earlier tensor of the chain (a skip)
+    gives a path with no saturating layer and breaks the chain. A normalization
+    layer (`batchnorm`, `layernorm`, `groupnorm`) resets the count (seed digest
+    §3.1: "count consecutive sigmoid/tanh layers with no skip connection or
+    normalization"): it divides by the batch's or sample's own scale, so the
+    gradient is rescaled too — Ioffe & Szegedy (2015) trained a sigmoid
+    Inception network with batchnorm (BN-x5-Sigmoid) that, without it, never
+    got past 1/1000 accuracy.
+    A sigmoid read only by a `bce` loss is not counted: the pair's gradient is
+    the fused ŷ − y (seed 002).
+
+    ## Why is this bad?
+    Backpropagation multiplies one derivative per layer. The sigmoid's derivative
+    σ(1 − σ) is at most 0.25, so after L sigmoid layers the gradient is scaled by
+    at most 0.25^L: 0.25^10 = 9.54e-07 ("nearly one million-fold shrink") and
+    0.25^20 = 9.09e-13 ("effectively zero", seeds 000 and 004). The first layers
+    then barely learn. Tanh's derivative 1 − tanh² is at most 1, but only at
+    z = 0; it saturates for large |z| and still vanishes in deep nets (seed 000).
+    One unit away from 0 it is already 0.420, and 0.420^16 = 9.37e-07 — the
+    attenuation of 10 sigmoid layers — hence the separate, larger threshold for
+    tanh chains.
+
+    ## Example
+    ```
+    block sig_layer(n) {
+        input x
+        out = x -> dense(n) -> sigmoid
+    }
+    model deep {
+        input x: [784]
+        h      = x -> sig_layer(256) * 12
+        logits = h -> dense(10)
+    }
+    ```
+
+    Use instead: ReLU-family activations (the derivative is 1 for z > 0), or
+    residual connections, the seeds' two fixes (seed 004):
+    ```
+    block relu_layer(n) {
+        input x
+        out = x -> dense(n) -> relu
+    }
+    ```
+
+    ## Options
+    - `sigmoid_layers` (default 10): report a chain with at least this many sigmoid
+      layers (0.25^10 = 9.54e-07, the seeds' "≈10⁻⁶").
+    - `tanh_layers` (default 16): report a chain with at least this many saturating
+      layers of any kind (tanh counts 1, sigmoid 1), since tanh's bound is 1:
+      0.420^16 = 9.37e-07 at |z| = 1.
+
+    ## References
+    - Ioffe & Szegedy, "Batch Normalization", ICML 2015, §4.2 (BN-x5-Sigmoid).
+    """
+
+    code = "NN101"
+    name = "vanishing-gradient"
+    severity = Severity.WARNING
+    summary = "Too many sigmoid/tanh layers in a row without a skip connection or normalization"
+    options = ("sigmoid_layers", "tanh_layers")
+    instance = "chain"
+
+    def findings(self, ctx: RuleContext) -> Iterator[Diagnostic]:
+        lowered = ctx.report.lowered
+        g = lowered.graph
+        min_sigmoid = int(ctx.thresholds["sigmoid_layers"])
+        min_any = int(ctx.thresholds["tanh_layers"])
+        live = None  # nodes whose gradient reaches the loss (None: no loss, every path counts)
+        if lowered.loss is not None:
+            live = nx.ancestors(g, lowered.loss) | {lowered.loss}
+        counted = {
+            n.id
+            for n in lowered.nodes()
+            if n.kind.saturating and not fused_with_loss_gradient(lowered, n)
+        }
+        # through[v] = (saturating layers, of which sigmoid, first saturating node) on the
+        # least attenuated path from v's input to the end, v included; nxt links a chain.
+        through: dict[str, tuple[int, int, str | None]] = {}
+        nxt: dict[str, str | None] = {}
+        for v in reversed(lowered.order):
+            node = lowered.node(v)
+            if node.kind.is_norm:
+                through[v] = (0, 0, None)
+                continue
+            succ = [s for s in g.successors(v) if live is None or s in live]
+            after = min(
+                (through[s] for s in succ), key=lambda t: (t[0], t[1]), default=(0, 0, None)
+            )
+            if v in counted:
+                nxt[v] = after[2]
+                through[v] = (after[0] + 1, after[1] + (node.kind.max_slope < 1), v)
+            else:
+                through[v] = after
+        reported: set[str] = set()
+        for v in lowered.order:
+            if v not in counted or v in reported or (live is not None and v not in live):
+                continue
+            total, sig, _ = through[v]
+            if sig < min_sigmoid and total < min_any:
+                continue
+            chain = [v]
+            while nxt.get(chain[-1]) is not None:
+                chain.append(nxt[chain[-1]])
+            reported.update(chain)
+            yield self._report(lowered, chain, total, sig, min_sigmoid, min_any)
+
+    def _report(self, lowered, chain, total, sig, min_sigmoid, min_any) -> Diagnostic:
+        first, last = lowered.node(chain[0]), lowered.node(chain[-1])
+        tanh = total - sig
+        where = (
+            f"from `{first.id}` (line {first.span.line}) to `{last.id}` "
+            f"(line {last.span.line}), with no skip connection or normalization between them"
+        )
+        bound = SIGMOID_MAX_SLOPE**sig
+        if tanh == 0:
+            what = f"{total} sigmoid layers in a row on the gradient's path"
+            why = (
+                f"σ' ≤ 0.25, so the {sig} derivatives the gradient crosses multiply to at "
+                f"most 0.25^{sig} = {_power(0.25, sig)}"
+            )
+        elif sig == 0:
+            what = f"{total} tanh layers in a row on the gradient's path"
+            why = (
+                f"tanh' ≤ 1 but equals 1 only at z = 0 and is {TANH_SLOPE_AT_1:.3f} at |z| = 1, "
+                f"so for pre-activations of that size the {tanh} derivatives the gradient "
+                f"crosses multiply to {TANH_SLOPE_AT_1:.3f}^{tanh} = "
+                f"{_power(TANH_SLOPE_AT_1, tanh)}"
+            )
+        else:
+            typical = bound * TANH_SLOPE_AT_1**tanh
+            what = (
+                f"{total} saturating layers in a row on the gradient's path "
+                f"({sig} sigmoid, {tanh} tanh)"
+            )
+            why = (
+                f"σ' ≤ 0.25 and tanh' ≤ 1, so the {total} derivatives the gradient crosses "
+                f"multiply to at most 0.25^{sig} = {_power(0.25, sig)}, and to 0.25^{sig}·"
+                f"{TANH_SLOPE_AT_1:.3f}^{tanh} = {sci(typical) if typical else 'less'} "
+                f"with tanh' = {TANH_SLOPE_AT_1:.3f} at |z| = 1"
+            )
+        return self.diag(
+            f"{what}, {where}: {why}",
+            first.span,
+            fix="use relu (or gelu) in the hidden layers, or add residual connections or a "
+            "normalization layer inside the stack",
+            layers=total,
+            sigmoid_layers=sig,
+            tanh_layers=tanh,
+            bound=bound,
+            tanh_slope_at_1=TANH_SLOPE_AT_1,
+            typical_factor=bound * TANH_SLOPE_AT_1**tanh,
+            first=first.id,
+            last=last.id,
+            first_line=first.span.line,
+            last_line=last.span.line,
+            sigmoid_threshold=min_sigmoid,
+            tanh_threshold=min_any,
+        )
