@@ -218,7 +218,9 @@ def test_diagnostics_hover_edit_definition_completion(tmp_path):
             lsp.CompletionParams(text_document=_doc(uri), position=_at(edited, "dense(256)"))
         )
         labels = {item.label for item in completed.items}
-        assert {n for n, op in OPS.items() if op.arity == 1} <= labels
+        chain_ops = {n for n, op in OPS.items() if op.in_chain and op.family != "merge"}
+        assert chain_ops and chain_ops <= labels
+        assert not {n for n, op in OPS.items() if op.family == "merge"} & labels
         completed = await s.client.text_document_completion_async(
             lsp.CompletionParams(
                 text_document=_doc(uri), position=_at(edited, "dense(256)", len("dense("))

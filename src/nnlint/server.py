@@ -321,7 +321,7 @@ def hover_text(analysis: Analysis, text: str, line: int, column: int) -> tuple[s
     if name not in tensors:
         return None
     node_id = tensors[name]
-    nodes = [c for c in layers if c.node.tensor == name and c.node.op != "loss"]
+    nodes = [c for c in layers if c.node.tensor == name and c.node.loss is None]
     produced = next((c for c in layers if c.node.id == node_id), None)
     if produced is None:
         return None
@@ -521,7 +521,7 @@ def completions(text: str, before: str) -> list[lsp.CompletionItem]:
                 label=name, kind=lsp.CompletionItemKind.Function, detail=f"{op.family} op"
             )
             for name, op in sorted(OPS.items())
-            if op.arity == 1
+            if _chain_op(op) and op.family != "merge"
         ]
         items += [
             lsp.CompletionItem(
@@ -536,7 +536,7 @@ def completions(text: str, before: str) -> list[lsp.CompletionItem]:
         items = [
             lsp.CompletionItem(label=name, kind=lsp.CompletionItemKind.Function, detail="merge op")
             for name, op in sorted(OPS.items())
-            if op.arity != 1
+            if _chain_op(op) and op.family == "merge"
         ]
         items += [
             lsp.CompletionItem(label=n, kind=lsp.CompletionItemKind.Variable, detail="tensor")
@@ -544,6 +544,11 @@ def completions(text: str, before: str) -> list[lsp.CompletionItem]:
         ]
         return items
     return []
+
+
+def _chain_op(op) -> bool:
+    """An op a person writes in a chain (not the model inputs or the loss the lowerer makes)."""
+    return getattr(op, "in_chain", True)
 
 
 def _option_detail(opt) -> str:
