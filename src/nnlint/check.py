@@ -25,7 +25,7 @@ from nnlint.graph import lower
 from nnlint.parse import parse
 from nnlint.roofline import Roofline, roofline
 from nnlint.rules import FATAL, REGISTRY, SPEC_CODES, all_meta, run_rules
-from nnlint.spec import read_config
+from nnlint.sections import read_sections
 from nnlint.targets import Target, builtin_targets
 
 
@@ -255,7 +255,7 @@ def _analyse_text(text: str, settings: Settings) -> tuple[Analysis | None, list[
     try:
         spec, problems = parse(text)
         diagnostics += problems
-        config, section_problems = read_config(spec)
+        config, section_problems = read_sections(spec)
         diagnostics += section_problems
         lowered = lower(spec, config)
     except SpecError as exc:

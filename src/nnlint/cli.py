@@ -1,4 +1,4 @@
-"""The command line: ``nnlint check | report | format | rule | rules | targets | import``.
+"""The command line: ``nnlint check | report | format | server | rule | rules | targets | import``.
 
 Exit codes (ruff's): 0 nothing at or above the fail level, 1 findings at or above
 it, 2 a usage, config, I/O or internal error. Every error is one line on stderr
@@ -25,7 +25,7 @@ from nnlint import __version__
 from nnlint.emit import FORMATS
 
 if TYPE_CHECKING:
-    from nnlint.config import Config, ConfigResolver, Overrides
+    from nnlint.config import ConfigResolver, Overrides, ProjectConfig
     from nnlint.diagnostics import FileResult
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -223,6 +223,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fmt.set_defaults(func=cmd_format)
 
+    lsp_server = commands.add_parser(
+        "server",
+        help="run the language server (LSP over stdio) for editors",
+        description="A Language Server on stdin/stdout: diagnostics, hover, definitions, "
+        "completion, quick fixes and formatting. Needs the lsp extra: "
+        "pip install 'nnlint[lsp]'.",
+    )
+    lsp_server.add_argument(
+        "--stdio", action="store_true", help="talk over stdin/stdout (the default and only way)"
+    )
+    lsp_server.set_defaults(func=cmd_server)
+
     rule = commands.add_parser(
         "rule", help="show a rule's documentation", description="Show one rule's doc page."
     )
@@ -339,7 +351,7 @@ def _selectors(option: str, value: str | None) -> tuple[str, ...] | None:
         raise UsageError(f"{option}: {exc}") from None
 
 
-def _resolve_cli_target(name: str | None, configs: Sequence[Config]) -> str | None:
+def _resolve_cli_target(name: str | None, configs: Sequence[ProjectConfig]) -> str | None:
     """The canonical id of ``--target``, known to every config in use (else exit 2)."""
     from nnlint.targets import UnknownTarget, resolve_target
 
@@ -556,14 +568,14 @@ def _walk(top: Path, resolver: ConfigResolver) -> list[Path]:
 # --------------------------------------------------------------------------- check: running
 
 
-def _run_task(task: _Task, load: Callable[[Path], Config]) -> _Outcome:
+def _run_task(task: _Task, load: Callable[[Path], ProjectConfig]) -> _Outcome:
     """Check one file; every failure becomes a one-line error (nothing is raised)."""
     from nnlint.check import InternalError, check_file
-    from nnlint.config import Config, ConfigError, settings_for
+    from nnlint.config import ConfigError, ProjectConfig, settings_for
     from nnlint.files import Refused
 
     try:
-        config = load(Path(task.config_path)) if task.config_path else Config()
+        config = load(Path(task.config_path)) if task.config_path else ProjectConfig()
         settings = settings_for(config, task.path, task.overrides)
         return _Outcome(result=check_file(Path(task.path), task.display, settings))
     except Refused as exc:
@@ -578,14 +590,14 @@ def _run_task(task: _Task, load: Callable[[Path], Config]) -> _Outcome:
         return _Outcome(error=f"{task.display}: internal error: {type(exc).__name__}: {exc}")
 
 
-_worker_configs: dict[Path, Config] = {}
+_worker_configs: dict[Path, ProjectConfig] = {}
 
 
 def _worker(task: _Task) -> _Outcome:
     """The process-pool entry point: configs are loaded once per worker."""
     from nnlint.config import load_config
 
-    def load(path: Path) -> Config:
+    def load(path: Path) -> ProjectConfig:
         if path not in _worker_configs:
             _worker_configs[path] = load_config(path)
         return _worker_configs[path]
@@ -658,7 +670,7 @@ def _json_with_errors(text: str, errors: Sequence[str]) -> str:
 @attrs.frozen
 class _Stdin:
     display: str  # --stdin-filename as shown, or "-"
-    config: Config  # looked up from --stdin-filename, else from the working folder
+    config: ProjectConfig  # looked up from --stdin-filename, else from the working folder
 
 
 def _stdin_input(args: argparse.Namespace, resolver: ConfigResolver) -> _Stdin | None:
@@ -1179,6 +1191,19 @@ def cmd_format(args: argparse.Namespace) -> int:
     from nnlint.format import run
 
     return run(args)
+
+
+# --------------------------------------------------------------------------- server
+
+
+def cmd_server(args: argparse.Namespace) -> int:
+    try:
+        from nnlint.server import serve
+    except ImportError as exc:
+        if (exc.name or "").split(".")[0] not in ("pygls", "lsprotocol"):
+            raise
+        raise UsageError("`nnlint server` needs the lsp extra: pip install 'nnlint[lsp]'") from None
+    return serve()
 
 
 # --------------------------------------------------------------------------- rule, rules, targets

@@ -40,10 +40,10 @@ from nnlint.resources import tomllib
 __all__ = [
     "CONFIG_FILES",
     "FAIL_LEVELS",
-    "Config",
     "ConfigError",
     "ConfigResolver",
     "Overrides",
+    "ProjectConfig",
     "find_config",
     "glob_matches",
     "load_config",
@@ -95,8 +95,8 @@ def _shown(path: str | os.PathLike[str]) -> str:
 
 
 @attrs.frozen
-class Config:
-    """One config file's settings, validated. ``Config()`` is "no config file"."""
+class ProjectConfig:
+    """One config file's settings, validated. ``ProjectConfig()`` is "no config file"."""
 
     path: Path | None = None  # the file it came from
     target: str | None = None
@@ -330,16 +330,16 @@ def configures_nnlint(path: Path) -> bool:
     return table is not None
 
 
-def load_config(path: str | os.PathLike[str]) -> Config:
+def load_config(path: str | os.PathLike[str]) -> ProjectConfig:
     """Read and validate one config file (``pyproject.toml`` or any other name: top level).
 
-    A ``pyproject.toml`` without ``[tool.nnlint]`` gives the default :class:`Config`
+    A ``pyproject.toml`` without ``[tool.nnlint]`` gives the default :class:`ProjectConfig`
     (with its path). Raises :class:`ConfigError`.
     """
     path = Path(os.path.abspath(path))
     table, prefix = _nnlint_table(path, _read_toml(path))
     if table is None:
-        return Config(path=path)
+        return ProjectConfig(path=path)
     r = _Reader(path, prefix)
     for key in table:
         if key not in _KEYS:
@@ -388,7 +388,7 @@ def load_config(path: str | os.PathLike[str]) -> Config:
         fields["baseline"] = Path(os.path.abspath(path.parent / name))
     if "target" in table:
         fields["target"] = _target_id(r, table["target"], fields.get("targets", {}))
-    return Config(**fields)
+    return ProjectConfig(**fields)
 
 
 def _thresholds(r: _Reader, value: Any) -> dict[str, dict[str, Any]]:
@@ -515,14 +515,14 @@ class ConfigResolver:
     ) -> None:
         self._isolated = isolated
         self._by_folder: dict[str, Path | None] = {}
-        self._loaded: dict[Path, Config] = {}
-        self._fixed: Config | None = None
+        self._loaded: dict[Path, ProjectConfig] = {}
+        self._fixed: ProjectConfig | None = None
         if isolated:
-            self._fixed = Config()
+            self._fixed = ProjectConfig()
         elif config_file is not None:
             self._fixed = self.load(Path(os.path.abspath(config_file)))
 
-    def load(self, path: Path) -> Config:
+    def load(self, path: Path) -> ProjectConfig:
         if path not in self._loaded:
             self._loaded[path] = load_config(path)
         return self._loaded[path]
@@ -536,14 +536,14 @@ class ConfigResolver:
             self._by_folder[start] = find_config(start)
         return self._by_folder[start]
 
-    def for_path(self, path: str | os.PathLike[str], *, folder: bool = False) -> Config:
+    def for_path(self, path: str | os.PathLike[str], *, folder: bool = False) -> ProjectConfig:
         if self._fixed is not None:
             return self._fixed
         found = self.config_path_for(path, folder=folder)
-        return self.load(found) if found is not None else Config()
+        return self.load(found) if found is not None else ProjectConfig()
 
 
-def settings_for(config: Config, path: str | os.PathLike[str] | None, overrides: Overrides):
+def settings_for(config: ProjectConfig, path: str | os.PathLike[str] | None, overrides: Overrides):
     """The :class:`nnlint.check.Settings` of one file: the command line wins over the config.
 
     ruff's layering: ``--select`` starts a new selection (the configured ``select``,
