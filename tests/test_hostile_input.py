@@ -597,3 +597,23 @@ def test_diff_headers_cannot_inject_a_workflow_command(capsys, command):
     assert "INJECTED" in out, (code, out, err)
     no_injection(out)
     no_injection(err)
+
+
+@posix_only
+def test_import_refuses_a_fifo_and_its_own_input():  # the second half is the importer's
+    pytest.importorskip("onnx")
+    os.mkfifo("model.onnx")
+    proc = run_process("import", "model.onnx")
+    assert proc.returncode == 2, proc
+    assert "model.onnx: is a FIFO (named pipe), not a regular file" in proc.stderr
+    os.unlink("model.onnx")
+    Path("model.onnx").write_bytes(b"not a model")
+    proc = run_process("import", "model.onnx", "-o", "model.onnx")
+    assert proc.returncode == 2 and "is the model being imported" in proc.stderr
+    assert Path("model.onnx").read_bytes() == b"not a model"
+
+
+def test_step_summary_cells_show_control_characters_escaped():
+    from nnlint.github import _cell
+
+    assert _cell("a\x1b[2Jb|c") == "a\\x1b[2Jb\\|c"
