@@ -617,3 +617,20 @@ def test_step_summary_cells_show_control_characters_escaped():
     from nnlint.github import _cell
 
     assert _cell("a\x1b[2Jb|c") == "a\\x1b[2Jb\\|c"
+
+
+def test_a_stale_baseline_entry_is_shown_escaped(capsys):
+    Path("a.nn").write_text(GOOD, encoding="utf-8")
+    entry = {
+        "path": "a.nn",
+        "code": "NN021",
+        "layer": "x\n::error::INJECTED\x1b[2J",
+        "fingerprint": "0123456789abcdef",
+    }
+    document = {"version": 1, "tool": "nnlint", "entries": [entry]}
+    Path("base.json").write_text(json.dumps(document), encoding="utf-8")
+    code, out, err = run(capsys, "check", "--isolated", "a.nn", "--baseline", "base.json")
+    assert code == 0, err
+    no_injection(out)
+    no_injection(err)
+    assert "x\\n::error::INJECTED\\x1b[2J" in err

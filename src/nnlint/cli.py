@@ -49,6 +49,12 @@ def _error(message: str) -> None:
     print(f"nnlint: error: {visible(message)}", file=sys.stderr)
 
 
+def _note(message: str) -> None:
+    from nnlint.sanitize import visible
+
+    print(f"nnlint: note: {visible(message)}", file=sys.stderr)
+
+
 def _warning(message: str) -> None:
     from nnlint.sanitize import visible
 
@@ -917,6 +923,7 @@ def _with_fix_summary(
 def _write_baseline(path: str, results: list[FileResult], errors: list[str]) -> int:
     """``--write-baseline``: record every finding; nothing is written when a file failed."""
     from nnlint.baseline import BaselineError, write_baseline
+    from nnlint.sanitize import visible
 
     for message in errors:
         _error(message)
@@ -930,7 +937,7 @@ def _write_baseline(path: str, results: list[FileResult], errors: list[str]) -> 
     files = len({r.path for r in results if r.diagnostics})
     print(
         f"nnlint: wrote {count} finding{'s' if count != 1 else ''} in {files} "
-        f"file{'s' if files != 1 else ''} to the baseline {path}",
+        f"file{'s' if files != 1 else ''} to the baseline {visible(str(path))}",
         file=sys.stderr,
     )
     return EXIT_OK
@@ -968,11 +975,7 @@ def _apply_baselines(
         shown = chosen if chosen else display_path(path)
         reports.append(_BaselineReport(shown, outcome.suppressed, tuple(outcome.stale)))
         for key in outcome.stale:
-            print(
-                f"nnlint: note: {shown}: stale baseline entry, the finding is gone: "
-                f"{key.describe()}",
-                file=sys.stderr,
-            )
+            _note(f"{shown}: stale baseline entry, the finding is gone: {key.describe()}")
     return kept, reports
 
 
@@ -1155,6 +1158,7 @@ def _write_pictures(args: argparse.Namespace, analysis, display: str) -> int:
     """``report --html`` / ``--plot``: write the files (atomically); nothing on stdout."""
     from nnlint.atomic import write_atomic
     from nnlint.pictures import figures
+    from nnlint.sanitize import visible
 
     outputs: list[tuple[str, bytes]] = []
     fig = figures(analysis, display)
@@ -1180,7 +1184,7 @@ def _write_pictures(args: argparse.Namespace, analysis, display: str) -> int:
             write_atomic(path, data)
         except OSError as exc:
             raise UsageError(f"{path}: cannot write: {exc.strerror or exc}") from None
-        print(f"nnlint: wrote {path}", file=sys.stderr)
+        print(f"nnlint: wrote {visible(str(path))}", file=sys.stderr)
     return EXIT_OK
 
 
