@@ -333,7 +333,7 @@ _SCALE = textwrap.dedent("""
     if sys.argv[2] == "stages":
         import gc
         from nnlint.parse import parse
-        from nnlint.spec import read_config
+        from nnlint.sections import read_sections
         from nnlint.graph import lower
         from nnlint.costs import analyze
         from nnlint.roofline import roofline
@@ -341,7 +341,7 @@ _SCALE = textwrap.dedent("""
         gc.disable()
         stages = {}
         t = time.perf_counter(); spec, _ = parse(text); stages["parse"] = time.perf_counter() - t
-        t = time.perf_counter(); config, _ = read_config(spec); low = lower(spec, config)
+        t = time.perf_counter(); config, _ = read_sections(spec); low = lower(spec, config)
         stages["lower"] = time.perf_counter() - t
         t = time.perf_counter(); report = analyze(low, config)
         stages["costs"] = time.perf_counter() - t

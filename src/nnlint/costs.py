@@ -34,7 +34,7 @@ import attrs
 
 from nnlint.graph import Lowered, Node
 from nnlint.ops import LOSSES, Cost, Ctx, nbytes, numel
-from nnlint.spec import Config
+from nnlint.sections import SpecSections
 
 # optimizer -> (step FLOPs as (a, b) meaning a·P + b, state tensors per parameter)
 OPTIMIZERS: dict[str, tuple[tuple[int, int], int]] = {
@@ -97,7 +97,7 @@ class Totals:
 class Report:
     model: str
     lowered: Lowered
-    config: Config
+    config: SpecSections
     layers: tuple[LayerCost, ...]
     totals: Totals
 
@@ -125,7 +125,7 @@ def node_cost(node: Node, batch: int, training: bool) -> Cost:
     return node.kind.cost(ctx)
 
 
-def analyze(lowered: Lowered, config: Config) -> Report:
+def analyze(lowered: Lowered, config: SpecSections) -> Report:
     train, deploy = config.train, config.deploy
     B, Bd = train.batch, deploy.batch
     train_prec = train.precision

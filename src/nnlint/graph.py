@@ -43,7 +43,7 @@ from nnlint.ops import (
 )
 from nnlint.ops.inputs import Input
 from nnlint.ops.losses import Loss
-from nnlint.spec import Config
+from nnlint.sections import SpecSections
 
 # Limits that keep a hostile or mistaken spec from exhausting time or memory.
 # Each is reported as NN011 with the number that broke it.
@@ -79,7 +79,11 @@ class Node:
     tie: str | None = None  # id of the node whose weight this one shares
     reads_input: bool = False  # one of its inputs is a model input
     fused_with_loss: bool = False  # softmax feeding cross_entropy, sigmoid feeding bce
-    loss: str | None = None  # for the loss node: the loss kind
+
+    @property
+    def loss(self) -> str | None:
+        """For the loss node: the loss kind (``cross_entropy``, option ``kind``); else None."""
+        return self.opts["kind"] if self.kind.is_loss else None
 
     @property
     def kind(self) -> Op:
@@ -135,11 +139,6 @@ class _Resolved:
     trainable: bool
     precision: str | None
 
-    @classmethod
-    def of(cls, values: dict[str, Any]) -> _Resolved:
-        opts = {k: v for k, v in values.items() if k not in ("_spans", "trainable", "precision")}
-        return cls(opts, values["_spans"], values["trainable"], values["precision"])
-
 
 @attrs.define
 class _Scope:
@@ -151,7 +150,7 @@ class _Scope:
 
 
 class _Lowerer:
-    def __init__(self, spec: ast.Spec, config: Config) -> None:
+    def __init__(self, spec: ast.Spec, config: SpecSections) -> None:
         self.spec = spec
         self.config = config
         self.by_id: dict[str, Node] = {}  # node id -> node, in execution order
@@ -284,7 +283,7 @@ class _Lowerer:
             raise error("NN006", "expected a number here", expr.span, fix="write a number")
         return value
 
-    def _convert(self, opt: Opt, value: Any, span: Span, op: str) -> Any:
+    def _convert(self, opt: Opt, value: Any, span: Span, op: str, scope: _Scope) -> Any:
         where = f"`{op}` option `{opt.name}`"
         if opt.kind in ("int", "float"):
             if isinstance(value, ast.Symbol):
@@ -365,7 +364,7 @@ class _Lowerer:
                 and value.name in ("normal", "uniform")
                 and len(value.args) == 1
             ):
-                return Init(value.name, float(self._num(value.args[0].value, self._scope)))
+                return Init(value.name, float(self._num(value.args[0].value, scope)))
             raise error(
                 "NN006",
                 f"{where} expects he, xavier, lecun, zeros, ones, normal(std) or uniform(a)",
@@ -385,7 +384,7 @@ class _Lowerer:
 
     def _options(
         self, layer: ast.Layer, opts: tuple[Opt, ...], scope: _Scope, positional_ok: bool = True
-    ) -> dict[str, Any]:
+    ) -> _Resolved:
         by_name = {o.name: o for o in opts}
         positional = [o for o in opts if o.positional]
         values: dict[str, Any] = {}
@@ -447,9 +446,8 @@ class _Lowerer:
                         fix="keep one of the two",
                     )
             spans[opt.name] = a.span
-            self._scope = scope
             values[opt.name] = self._convert(
-                opt, self.eval(a.value, scope), a.value.span, layer.name
+                opt, self.eval(a.value, scope), a.value.span, layer.name, scope
             )
         for opt in opts:
             if opt.name not in values:
@@ -462,8 +460,8 @@ class _Lowerer:
                         f"{', '.join(o.name for o in opts if o.required)})`",
                     )
                 values[opt.name] = opt.default
-        values["_spans"] = spans
-        return values
+        trainable, precision = values.pop("trainable"), values.pop("precision")
+        return _Resolved(values, spans, trainable, precision)
 
     # ------------------------------------------------------------ bodies
     def lower_model(self, model: ast.ModelDef) -> Lowered:
@@ -603,7 +601,7 @@ class _Lowerer:
             op.all_opts(),
             scope,
         )
-        return self._op_node(layer, op, inputs, _Resolved.of(options), scope, prefix)
+        return self._op_node(layer, op, inputs, options, scope, prefix)
 
     def _step(self, layer: ast.Layer, current: str, scope: _Scope, prefix: str, target: str) -> str:
         count = 1
@@ -681,7 +679,7 @@ class _Lowerer:
                 layer.name_span,
                 fix=f"e.g. `y = {layer.name}(a, b) -> relu`",
             )
-        resolved = _Resolved.of(self._options(layer, op.all_opts(), scope))
+        resolved = self._options(layer, op.all_opts(), scope)
         if len(self.by_id) + count > MAX_NODES:
             raise error(
                 "NN011",
@@ -793,12 +791,8 @@ class _Lowerer:
                 fix="flatten the nesting of blocks",
                 limit=MAX_BLOCK_DEPTH,
             )
-        env = self._bind(block, layer, scope)
-        overrides = dict(scope.overrides)
-        for key in ("trainable", "precision"):
-            if key in env.get("__overrides__", {}):
-                overrides[key] = env["__overrides__"][key]
-        env.pop("__overrides__", None)
+        env, given = self._bind(block, layer, scope)
+        overrides = {**scope.overrides, **given}
         key = (prefix, layer.name + "[]")
         self.counters[key] = self.counters.get(key, 0) + 1
         inner = _Scope(
@@ -828,7 +822,10 @@ class _Lowerer:
             )
         return inner.tensors[out]
 
-    def _bind(self, block: ast.BlockDef, layer: ast.Layer, scope: _Scope) -> dict[str, Any]:
+    def _bind(
+        self, block: ast.BlockDef, layer: ast.Layer, scope: _Scope
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The block's parameter values, and the ``trainable``/``precision`` given on the call."""
         env: dict[str, Any] = {}
         params = {p.name: p for p in block.params}
         positional = [a for a in layer.args if a.keyword is None]
@@ -863,7 +860,7 @@ class _Lowerer:
                     else Opt("precision", "symbol")
                 )
                 overrides[a.keyword] = self._convert(
-                    opt, self.eval(a.value, scope), a.value.span, block.name
+                    opt, self.eval(a.value, scope), a.value.span, block.name, scope
                 )
             else:
                 raise error(
@@ -884,8 +881,7 @@ class _Lowerer:
                         fix=f"call it as `{block.name}({', '.join(params)})`",
                     )
                 env[p.name] = self.eval(p.default, _Scope("", dict(env), {}, (), {}))
-        env["__overrides__"] = overrides
-        return env
+        return env, overrides
 
     def _loss(self, scope: _Scope) -> str | None:
         loss = self.config.train.loss
@@ -908,7 +904,6 @@ class _Lowerer:
             inputs=(source.id,),
             in_shapes=(source.shape,),
             tensor=Loss.name,
-            loss=loss.kind,
             reads_input=source.kind.is_input,
             opts={"kind": loss.kind, "source_op": source.op},
         )
@@ -990,7 +985,7 @@ def _references(chain: ast.Chain) -> Iterator[tuple[str, Span]]:
                 yield a.value.id, a.value.span
 
 
-def lower(spec: ast.Spec, config: Config) -> Lowered:
+def lower(spec: ast.Spec, config: SpecSections) -> Lowered:
     """Lower the spec's model. Raises :class:`SpecError` with a located diagnostic."""
     if not spec.models:
         raise error(

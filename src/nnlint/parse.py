@@ -116,9 +116,10 @@ def _load_cached(path: Path, key: str) -> lark.Lark | None:
             # marshal, not pickle: the entry is plain data (dicts, lists, strings,
             # numbers) and loading it can never run code.
             data = marshal.load(f)
-        parser = lark.Lark.__new__(lark.Lark)
-        # Lark.load() takes no transformer; its _load() does (Lark's own cache uses it).
-        return parser._load(data, transformer=_BUILDER)
+        # The transformer (ToAst) is code, not data: it is never stored, and joins the
+        # options here. Lark.load() takes the entry as the dict Lark.save() pickles.
+        data["data"]["options"]["transformer"] = _BUILDER
+        return lark.Lark.load(data)
     except Exception:
         return None
 
@@ -325,18 +326,17 @@ class ToAst(lark.Transformer):
             ast.Call(str(name), args.items, _rule_span(children)), [a.value for a in args.items]
         )
 
-    def _binop(op):  # a method factory, deleted below
-        def method(self, children):
-            left, right = _value(children[0]), _value(children[2])
-            return _nested(ast.BinOp(op, left, right, _rule_span(children)), (left, right))
+    def add(self, children):
+        return _binary("+", children)
 
-        return method
+    def sub(self, children):
+        return _binary("-", children)
 
-    add = _binop("+")
-    sub = _binop("-")
-    mul = _binop("*")
-    div = _binop("/")
-    del _binop
+    def mul(self, children):
+        return _binary("*", children)
+
+    def div(self, children):
+        return _binary("/", children)
 
     def neg(self, children):
         operand = _value(children[1])
@@ -397,6 +397,12 @@ def _value(item):
 # Nesting depth of recursive values (BinOp, Neg, Call, ListValue) while one text is
 # parsed: id(value) -> depth. Per thread; parse() resets it.
 _depths = threading.local()
+
+
+def _binary(op: str, children) -> ast.BinOp:
+    """``left op right`` of the ``add``/``sub``/``mul``/``div`` rules."""
+    left, right = _value(children[0]), _value(children[2])
+    return _nested(ast.BinOp(op, left, right, _rule_span(children)), (left, right))
 
 
 def _nested(node, children):
