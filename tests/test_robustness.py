@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+import nnlint.check
 from nnlint.check import check_text
 from nnlint.parse import cache_dir
 from nnlint.resources import data_dir
@@ -86,14 +87,14 @@ def test_a_dangling_symlink_is_one_error_line(tmp_path, capsys):
 def test_an_unreadable_file_is_one_error_line(tmp_path, capsys, monkeypatch):
     spec = tmp_path / "secret.nn"
     spec.write_text(GOOD)
-    real = Path.read_bytes
+    real = nnlint.check.read_regular
 
-    def deny(self):
-        if self.name == "secret.nn":
-            raise PermissionError(13, "Permission denied", str(self))
-        return real(self)
+    def deny(path, **kwargs):
+        if Path(path).name == "secret.nn":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path, **kwargs)
 
-    monkeypatch.setattr(Path, "read_bytes", deny)
+    monkeypatch.setattr(nnlint.check, "read_regular", deny)
     code, _out, err = _run(capsys, "check", str(spec))
     assert code == 2
     _one_error_line(err, "secret.nn", "Permission denied")

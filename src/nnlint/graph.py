@@ -82,7 +82,11 @@ class Node:
     tie: str | None = None  # id of the node whose weight this one shares
     reads_input: bool = False  # one of its inputs is a model input
     fused_with_loss: bool = False  # softmax feeding cross_entropy, sigmoid feeding bce
-    loss: str | None = None  # for the loss node: the loss kind
+
+    @property
+    def loss(self) -> str | None:
+        """For the loss node: the loss kind (``cross_entropy``, option ``kind``); else None."""
+        return self.opts["kind"] if self.kind.is_loss else None
 
     @property
     def kind(self) -> Op:
@@ -918,7 +922,6 @@ class _Lowerer:
             inputs=(source.id,),
             in_shapes=(source.shape,),
             tensor=Loss.name,
-            loss=loss.kind,
             reads_input=source.kind.is_input,
             opts={"kind": loss.kind, "source_op": source.op},
         )
