@@ -39,7 +39,12 @@ from nnlint.cli import main  # noqa: E402
 
 
 def export(
-    model: nn.Module, inputs: list, path: Path, training: bool, names: list[str] | None = None
+    model: nn.Module,
+    inputs: list,
+    path: Path,
+    training: bool,
+    names: list[str] | None = None,
+    opset: int | None = None,
 ) -> Path:
     """``torch.onnx.export`` with the TorchScript exporter (constant folding on).
 
@@ -57,6 +62,7 @@ def export(
             training=mode,
             do_constant_folding=True,
             input_names=names,
+            opset_version=opset,
         )
     return path
 
@@ -284,12 +290,15 @@ def test_bert_style_encoder_round_trip(tmp_path, capsys, training):
     assert ("dropout(0.1)" in text) == training
 
 
-def test_gpt_style_decoder_round_trip_with_tied_head(tmp_path, capsys):
+@pytest.mark.parametrize("opset", [14, 20])
+def test_gpt_style_decoder_round_trip_with_tied_head(tmp_path, capsys, opset):
+    """Opset 14 writes LayerNorm out as ReduceMean/Sub/Pow/Sqrt/Div/Mul/Add and GELU as
+    Div/Erf/Add/Mul/Mul; both are recognised, and the spec is the same as at opset 20."""
     torch.manual_seed(0)
     model = trained_looking(TinyGPT(vocab=500, t=32, d=64, heads=4, n_layers=3))
     t = 32
     inputs = [torch.randint(0, 500, (1, t)), torch.arange(t).unsqueeze(0)]
-    path = export(model, inputs, tmp_path / "gpt.onnx", False)
+    path = export(model, inputs, tmp_path / "gpt.onnx", False, opset=opset)
     text = run_import(path, capsys)
     totals = checked(path.with_suffix(".nn"), capsys)
     # the exporter writes the tied head's weight a second time, transposed
@@ -299,6 +308,8 @@ def test_gpt_style_decoder_round_trip_with_tied_head(tmp_path, capsys):
     assert "attention(4, causal=true)" in text
     assert re.search(r"-> layers_block \* 3$", text, re.M)
     assert re.search(r"dense\(500, bias=false, tie=tok\)$", text, re.M)
+    body = text[text.index("\nblock ") :]
+    assert body.count("layernorm") == 3 and body.count("gelu") == 1
 
 
 def test_equal_tensors_stored_once_are_counted_per_layer(tmp_path, capsys):
@@ -492,3 +503,82 @@ def test_import_is_deterministic(tmp_path, capsys):
     first = capsys.readouterr().out
     assert main(["import", str(path)]) == 0
     assert capsys.readouterr().out == first
+
+
+def test_malformed_graphs_are_one_line(tmp_path, capsys):
+    cases = {
+        "dangling": [helper.make_node("Conv", ["x", "w_missing"], ["y"], name="/conv/Conv")],
+        "out_of_order": [
+            helper.make_node("Relu", ["z"], ["y"], name="a"),
+            helper.make_node("Relu", ["x"], ["z"], name="b"),
+        ],
+    }
+    expected = {
+        "dangling": "node 0 `/conv/Conv` (Conv) reads `w_missing`",
+        "out_of_order": "node 0 `a` (Relu) reads `z`",
+    }
+    for name, nodes in cases.items():
+        path = _save(_model(nodes, [_image("x")], [_image("y")]), tmp_path / f"{name}.onnx")
+        assert main(["import", str(path)]) == 2
+        err = capsys.readouterr().err
+        assert err == (
+            f"nnlint: error: {path}: malformed ONNX graph: {expected[name]}, which no input, "
+            "initializer or earlier node defines\n"
+        )
+
+
+def test_custom_ops_and_graphs_without_computation(tmp_path, capsys):
+    custom = helper.make_model(
+        helper.make_graph(
+            [helper.make_node("Foo", ["x"], ["y"], name="/foo", domain="com.example")],
+            "g",
+            [_image("x")],
+            [_image("y")],
+        ),
+        opset_imports=[helper.make_opsetid("", 20), helper.make_opsetid("com.example", 1)],
+    )
+    path = _save(custom, tmp_path / "custom.onnx")
+    assert main(["import", str(path)]) == 2
+    assert "node 0 `/foo` (Foo): op of the custom domain `com.example`" in capsys.readouterr().err
+    value = helper.make_tensor("v", TensorProto.FLOAT, [1], [1.0])
+    const = _model(
+        [helper.make_node("Constant", [], ["y"], value=value)],
+        [_image("x")],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
+    )
+    path = _save(const, tmp_path / "const.onnx")
+    assert main(["import", str(path)]) == 2
+    assert capsys.readouterr().err == (
+        f"nnlint: error: {path}: the graph computes nothing from its inputs\n"
+    )
+
+
+def test_a_wrong_mapping_is_caught_before_anything_is_written(tmp_path, capsys, monkeypatch):
+    """The written spec is analysed: each layer's output shape must be the one ONNX shape
+    inference gives, and the parameters those read from the file. A mapping bug (here a
+    padding off by one, then a bias forgotten) is an internal error, never a spec."""
+    from nnlint.importers import onnx as importer
+
+    path = _small_cnn(tmp_path)
+    padding = importer._Mapper._padding
+    monkeypatch.setattr(importer._Mapper, "_padding", lambda *a: padding(*a) + 1)
+    assert main(["import", str(path), "-o", str(tmp_path / "cnn.nn")]) == 2
+    assert capsys.readouterr().err == (
+        f"nnlint: error: {path}: internal error: the written spec has no conv2d with the "
+        "output shape [8, 8, 8] ONNX shape inference gives\n"
+    )
+    monkeypatch.setattr(importer._Mapper, "_padding", padding)
+    conv = importer._Mapper._op_Conv
+
+    def conv_without_bias(self, i, node):
+        conv(self, i, node)
+        layer = self.layers[-1]
+        layer.args = [a if a.key != "bias" else importer.Arg("bias", False) for a in layer.args]
+
+    monkeypatch.setattr(importer._Mapper, "_op_Conv", conv_without_bias)
+    assert main(["import", str(path), "-o", str(tmp_path / "cnn.nn")]) == 2
+    assert capsys.readouterr().err == (
+        f"nnlint: error: {path}: internal error: the written spec has 378 parameters, "
+        "the file's weights are 386\n"
+    )
+    assert not (tmp_path / "cnn.nn").exists()

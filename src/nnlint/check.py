@@ -19,6 +19,7 @@ import attrs
 from nnlint import ast
 from nnlint.costs import Report, analyze
 from nnlint.diagnostics import Diagnostic, FileResult, RuleMeta, Severity, Span, SpecError
+from nnlint.files import SPEC_LIMIT, read_regular
 from nnlint.fixes import attach_fixes
 from nnlint.graph import lower
 from nnlint.parse import parse
@@ -358,8 +359,10 @@ def decode(data: bytes) -> tuple[str | None, Diagnostic | None]:
 
 
 def check_file(path: Path, display: str, settings: Settings = Settings()) -> FileResult:
-    """Read and check one file. ``OSError`` propagates (the CLI reports it, exit 2)."""
-    data = path.read_bytes()
+    """Read and check one file. ``OSError`` and :class:`nnlint.files.Refused` (not a
+    regular file, or over :data:`~nnlint.files.SPEC_LIMIT`) propagate: the CLI reports
+    them, exit 2."""
+    data = read_regular(path, limit=SPEC_LIMIT, what="specs")
     text, problem = decode(data)
     if problem is not None:
         return FileResult(display, None, (problem.with_path(display),), None)

@@ -1,4 +1,4 @@
-"""The command line: ``nnlint check | report | format | rule | rules | targets | import``.
+"""The command line: ``nnlint check | report | format | server | rule | rules | targets | import``.
 
 Exit codes (ruff's): 0 nothing at or above the fail level, 1 findings at or above
 it, 2 a usage, config, I/O or internal error. Every error is one line on stderr
@@ -15,6 +15,7 @@ parser and ``nnlint --help`` loads almost nothing.
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -47,11 +48,22 @@ class UsageError(Exception):
 
 
 def _error(message: str) -> None:
-    print(f"nnlint: error: {message}", file=sys.stderr)
+    """One line on stderr; file names and keys in it are shown with :func:`visible`."""
+    from nnlint.sanitize import visible
+
+    print(f"nnlint: error: {visible(message)}", file=sys.stderr)
+
+
+def _note(message: str) -> None:
+    from nnlint.sanitize import visible
+
+    print(f"nnlint: note: {visible(message)}", file=sys.stderr)
 
 
 def _warning(message: str) -> None:
-    print(f"nnlint: warning: {message}", file=sys.stderr)
+    from nnlint.sanitize import visible
+
+    print(f"nnlint: warning: {visible(message)}", file=sys.stderr)
 
 
 def _show_traceback(args: argparse.Namespace | None) -> bool:
@@ -251,6 +263,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fmt.set_defaults(func=cmd_format)
 
+    lsp_server = commands.add_parser(
+        "server",
+        help="run the language server (LSP over stdio) for editors",
+        description="A Language Server on stdin/stdout: diagnostics, hover, definitions, "
+        "completion, quick fixes and formatting. Needs the lsp extra: "
+        "pip install 'nnlint[lsp]'.",
+    )
+    lsp_server.add_argument(
+        "--stdio", action="store_true", help="talk over stdin/stdout (the default and only way)"
+    )
+    lsp_server.set_defaults(func=cmd_server)
+
     rule = commands.add_parser(
         "rule", help="show a rule's documentation", description="Show one rule's doc page."
     )
@@ -393,31 +417,74 @@ def _resolve_cli_target(name: str | None, configs: Sequence[ProjectConfig]) -> s
 
 
 def _read_stdin() -> bytes:
-    return sys.stdin.buffer.read()
+    """Standard input, up to the spec size cap (``nnlint check - < /dev/zero`` ends)."""
+    from nnlint.files import SPEC_LIMIT, read_limited
+
+    return read_limited(sys.stdin.buffer, limit=SPEC_LIMIT, what="specs")
 
 
 def _write_output(text: str, output_file: str | None) -> None:
-    """Print ``text`` or write it to ``output_file`` via a temp file and a rename."""
+    """Print ``text`` or write it to ``output_file``.
+
+    A regular file (or a symlink to one) is replaced atomically: a temp file in the
+    same folder, then a rename onto the file itself (through the symlink, which
+    stays), keeping the old file's permission bits. A character device or a FIFO
+    (``/dev/null``, ``/dev/stdout``, a pipe someone reads) is written to in place,
+    never replaced by a plain file. A folder, a block device, a socket and a
+    symlink to nothing are refused with a clear error.
+    """
     if output_file is None:
         sys.stdout.write(text + "\n")
         sys.stdout.flush()
         return
+    import stat
+
+    from nnlint.files import file_kind
+
+    try:
+        info = os.stat(output_file)
+    except FileNotFoundError:
+        info = None
+        if os.path.islink(output_file):
+            raise UsageError(
+                f"{output_file}: is a symlink to {os.readlink(output_file)}, which does not "
+                "exist; --output-file writes through a symlink only to an existing file"
+            ) from None
+    except OSError as exc:
+        raise UsageError(f"{output_file}: cannot write: {exc.strerror or exc}") from None
+    if info is None or stat.S_ISREG(info.st_mode):
+        _replace_file(text, output_file, info)
+    elif stat.S_ISDIR(info.st_mode):
+        raise UsageError(f"{output_file}: is a folder; --output-file needs a file name")
+    elif stat.S_ISCHR(info.st_mode) or stat.S_ISFIFO(info.st_mode):
+        _write_in_place(text, output_file)
+    else:
+        raise UsageError(
+            f"{output_file}: is {file_kind(info.st_mode)}; --output-file writes a regular "
+            "file, a character device or a FIFO"
+        )
+
+
+def _replace_file(text: str, output_file: str, info: os.stat_result | None) -> None:
+    """Write a temp file beside the (symlink-resolved) target, then rename it over."""
+    import stat
     import tempfile
 
-    target = Path(output_file)
-    if target.is_dir():
-        raise UsageError(f"{output_file}: is a folder; --output-file needs a file name")
-    folder = target.parent
+    target = Path(os.path.realpath(output_file) if os.path.islink(output_file) else output_file)
     try:
-        fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+        fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     except OSError as exc:
         raise UsageError(f"{output_file}: cannot write: {exc.strerror or exc}") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
             f.write(text + "\n")
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temp, 0o666 & ~umask)  # mkstemp makes 0600; a report is an ordinary file
+        if info is not None:  # keep the replaced file's permissions (0600 stays 0600)
+            mode = stat.S_IMODE(info.st_mode)
+        else:  # mkstemp makes 0600; a new report is an ordinary file
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        os.chmod(temp, mode)
         os.replace(temp, target)
     except OSError as exc:
         try:
@@ -425,6 +492,50 @@ def _write_output(text: str, output_file: str | None) -> None:
         except OSError:
             pass
         raise UsageError(f"{output_file}: cannot write: {exc.strerror or exc}") from None
+
+
+def _write_in_place(text: str, output_file: str) -> None:
+    """Write to a character device or FIFO without truncating or replacing it.
+
+    The FIFO is opened non-blocking, so one that nobody reads is an error at once
+    (``ENXIO``) instead of a hang; the writes themselves then block as usual.
+    """
+    flags = os.O_WRONLY | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(output_file, flags | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        if exc.errno == errno.ENXIO:
+            raise UsageError(f"{output_file}: is a FIFO that nobody reads") from None
+        raise UsageError(f"{output_file}: cannot write: {exc.strerror or exc}") from None
+    try:
+        os.set_blocking(fd, True)
+        with os.fdopen(fd, "wb", closefd=False) as f:
+            f.write((text + "\n").encode("utf-8"))
+    except OSError as exc:
+        raise UsageError(f"{output_file}: cannot write: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+
+
+def _refuse_input_as_output(output_file: str | None, inputs: Sequence[str | os.PathLike[str]]):
+    """``-o a.nn`` on the input ``a.nn`` (also through a symlink or a hard link): exit 2
+    before anything is checked, so an input is never overwritten."""
+    if output_file is None:
+        return
+    try:
+        out = os.stat(output_file)
+    except OSError:
+        return  # nothing there yet (or unreadable): it cannot be an input
+    for path in inputs:
+        try:
+            info = os.stat(path)
+        except OSError:
+            continue
+        if (info.st_dev, info.st_ino) == (out.st_dev, out.st_ino):
+            raise UsageError(
+                f"{output_file}: is the input {display_path(path)}; "
+                "--output-file would overwrite it (choose another file)"
+            )
 
 
 # --------------------------------------------------------------------------- check: inputs
@@ -450,7 +561,7 @@ class _Outcome:
 def _collect(
     paths: Sequence[str], resolver: ConfigResolver, force_exclude: bool, errors: list[str]
 ) -> list[Path]:
-    """The spec files named or found below the named folders, deduplicated and sorted."""
+    """The spec files named or found below the named folders, sorted, each file once."""
     found: dict[str, Path] = {}
     for raw in paths:
         path = Path(raw)
@@ -462,12 +573,28 @@ def _collect(
         except OSError as exc:
             errors.append(f"{raw}: {exc.strerror or exc}")
             continue
-        if force_exclude and resolver.for_path(path, folder=path.is_dir()).is_excluded(path):
+        folder = path.is_dir()
+        if force_exclude and resolver.for_path(path, folder=folder).is_excluded(
+            path, folder=folder
+        ):
             continue
         files = _walk(path, resolver) if path.is_dir() else [path]
         for file in files:
             found.setdefault(os.path.abspath(file), file)
-    return sorted(found.values(), key=display_path)
+    unique: dict[object, Path] = {}
+    for file in sorted(found.values(), key=display_path):
+        unique.setdefault(_identity(file), file)
+    return list(unique.values())
+
+
+def _identity(path: Path) -> object:
+    """What makes two paths one file: device and inode, so a file reached by two
+    symlink routes (or hard links) is checked once, under the first path in order."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return os.path.abspath(path)
+    return (info.st_dev, info.st_ino)
 
 
 def _walk(top: Path, resolver: ConfigResolver) -> list[Path]:
@@ -476,7 +603,7 @@ def _walk(top: Path, resolver: ConfigResolver) -> list[Path]:
     def skipped(folder: str) -> bool:
         return os.path.basename(folder) in SKIPPED_FOLDERS or resolver.for_path(
             folder, folder=True
-        ).is_excluded(folder, ancestors=False)
+        ).is_excluded(folder, ancestors=False, folder=True)
 
     files = []
     for folder, subfolders, names in os.walk(top):
@@ -496,11 +623,14 @@ def _run_task(task: _Task, load: Callable[[Path], ProjectConfig]) -> _Outcome:
     """Check one file; every failure becomes a one-line error (nothing is raised)."""
     from nnlint.check import check_file
     from nnlint.config import ConfigError, ProjectConfig, settings_for
+    from nnlint.files import Refused
 
     try:
         config = load(Path(task.config_path)) if task.config_path else ProjectConfig()
         settings = settings_for(config, task.path, task.overrides)
         return _Outcome(result=check_file(Path(task.path), task.display, settings))
+    except Refused as exc:
+        return _Outcome(error=f"{task.display}: {exc}")
     except IsADirectoryError:
         return _Outcome(error=f"{task.display}: is a folder, not a file")
     except OSError as exc:
@@ -536,6 +666,11 @@ def _run_tasks(tasks: list[_Task], resolver: ConfigResolver) -> list[_Outcome]:
         return [_run_task(task, resolver.load) for task in tasks]
     from concurrent.futures import ProcessPoolExecutor
 
+    # Import the checker and load the parser once, here: forked workers inherit them
+    # instead of paying the imports and the parser load each (~0.2 s of CPU apiece).
+    from nnlint.parse import warm_up
+
+    warm_up()
     chunksize = max(1, len(tasks) // (workers * 4))
     with ProcessPoolExecutor(max_workers=workers) as pool:
         return list(pool.map(_worker, tasks, chunksize=chunksize))
@@ -545,11 +680,14 @@ def _check_stdin(stdin: _Stdin, overrides: Overrides) -> _Outcome:
     from nnlint.check import check_text, decode
     from nnlint.config import ConfigError, settings_for
     from nnlint.diagnostics import FileResult
+    from nnlint.files import Refused
 
     try:
         data = _read_stdin()
     except OSError as exc:
         return _Outcome(error=f"-: cannot read stdin: {exc.strerror or exc}")
+    except Refused as exc:
+        return _Outcome(error=f"{stdin.display}: stdin {exc}")
     text, problem = decode(data)
     if problem is not None:
         return _Outcome(result=FileResult(stdin.display, None, (problem.with_path(stdin.display),)))
@@ -578,7 +716,7 @@ def _stdin_input(args: argparse.Namespace, resolver: ConfigResolver) -> _Stdin |
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from nnlint.config import ConfigResolver, Overrides
+    from nnlint.config import ConfigError, ConfigResolver, Overrides
 
     overrides = Overrides(
         select=_selectors("--select", args.select),
@@ -586,7 +724,6 @@ def cmd_check(args: argparse.Namespace) -> int:
         ignore=_selectors("--ignore", args.ignore) or (),
         fail_on=args.fail_on,
     )
-    resolver = ConfigResolver(isolated=args.isolated, config_file=args.config)
     paths = args.paths or (["-"] if args.stdin_filename else ["."])
     if args.fix and not args.diff and "-" in paths:
         raise UsageError("--fix cannot write back to stdin; use --diff to see the fixes")
@@ -595,12 +732,18 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.write_baseline and (args.fix or args.diff or args.baseline):
         raise UsageError("--write-baseline records the findings as they are; run it alone")
     errors: list[str] = []
-    stdin = _stdin_input(args, resolver) if "-" in paths else None
-    files = _collect([p for p in paths if p != "-"], resolver, args.force_exclude, errors)
-
-    in_use = [resolver.for_path(f) for f in files] + ([stdin.config] if stdin else [])
+    try:
+        resolver = ConfigResolver(isolated=args.isolated, config_file=args.config)
+        stdin = _stdin_input(args, resolver) if "-" in paths else None
+        files = _collect([p for p in paths if p != "-"], resolver, args.force_exclude, errors)
+        in_use = [resolver.for_path(f) for f in files] + ([stdin.config] if stdin else [])
+    except ConfigError as exc:
+        _config_error_document(args, paths, overrides, exc)
+        raise
     configs = list({id(c): c for c in in_use}.values())  # each config once
     overrides = attrs.evolve(overrides, target=_resolve_cli_target(args.target, configs))
+    config_files = [c.path for c in configs if c.path is not None]
+    _refuse_input_as_output(args.output_file, [*files, *config_files])
     tasks = [
         _Task(
             os.path.abspath(f),
@@ -681,6 +824,7 @@ def _fix_results(args, results, file_settings, overrides, resolver, stdin, error
     from nnlint.atomic import write_atomic
     from nnlint.config import settings_for
     from nnlint.fixes import FixError, fix_text
+    from nnlint.sanitize import visible
 
     def wanted(d) -> bool:
         return d.autofix is not None and (args.unsafe_fixes or d.autofix.applicability == "safe")
@@ -711,8 +855,8 @@ def _fix_results(args, results, file_settings, overrides, resolver, stdin, error
                     difflib.unified_diff(
                         result.source.splitlines(keepends=True),
                         outcome.text.splitlines(keepends=True),
-                        fromfile=f"a/{result.path}",
-                        tofile=f"b/{result.path}",
+                        fromfile=f"a/{visible(result.path)}",
+                        tofile=f"b/{visible(result.path)}",
                     )
                 )
             )
@@ -815,6 +959,7 @@ def _with_fix_lines(
 def _write_baseline(path: str, results: list[FileResult], errors: list[str]) -> int:
     """``--write-baseline``: record every finding; nothing is written when a file failed."""
     from nnlint.baseline import BaselineError, write_baseline
+    from nnlint.sanitize import visible
 
     for message in errors:
         _error(message)
@@ -828,7 +973,7 @@ def _write_baseline(path: str, results: list[FileResult], errors: list[str]) -> 
     files = len({r.path for r in results if r.diagnostics})
     print(
         f"nnlint: wrote {count} finding{'s' if count != 1 else ''} in {files} "
-        f"file{'s' if files != 1 else ''} to the baseline {path}",
+        f"file{'s' if files != 1 else ''} to the baseline {visible(str(path))}",
         file=sys.stderr,
     )
     return EXIT_OK
@@ -866,11 +1011,7 @@ def _apply_baselines(
         shown = chosen if chosen else display_path(path)
         reports.append(_BaselineReport(shown, outcome.suppressed, tuple(outcome.stale)))
         for key in outcome.stale:
-            print(
-                f"nnlint: note: {shown}: stale baseline entry, the finding is gone: "
-                f"{key.describe()}",
-                file=sys.stderr,
-            )
+            _note(f"{shown}: stale baseline entry, the finding is gone: {key.describe()}")
     return kept, reports
 
 
@@ -942,6 +1083,22 @@ def _findings_exit_code(
     return EXIT_FINDINGS if failing and not exit_zero else EXIT_OK
 
 
+def _config_error_document(
+    args: argparse.Namespace, paths: Sequence[str], overrides: Overrides, exc: Exception
+) -> None:
+    """With ``--format json|sarif``, a config error still gives a valid document that
+    carries it (a CI step uploading the SARIF log sees the failure). The caller then
+    prints the error and exits 2. The files were not collected, so the output file
+    is checked against every path that could hold an input."""
+    if args.format not in ("json", "sarif"):
+        return
+    inputs = [p for p in paths if p != "-"] + [p for p in (args.config, exc.path) if p]
+    _refuse_input_as_output(args.output_file, inputs)
+    if args.output_file is not None and args.output_file.endswith(SPEC_SUFFIX):
+        raise UsageError(f"{args.output_file}: --output-file would replace a spec")
+    _write_output(_render_check(args, [], overrides, [], [str(exc)], {}), args.output_file)
+
+
 def _render_check(
     args: argparse.Namespace,
     results: list[FileResult],
@@ -978,23 +1135,29 @@ def cmd_report(args: argparse.Namespace) -> int:
     from nnlint.config import ConfigResolver, Overrides, settings_for
     from nnlint.diagnostics import FileResult, Severity
     from nnlint.emit import render, render_model
+    from nnlint.files import SPEC_LIMIT, Refused, read_regular
     from nnlint.rules import all_meta
     from nnlint.tables import report_text
 
     resolver = ConfigResolver(isolated=args.isolated, config_file=args.config)
     if args.path == "-":
         display, config_from = "-", os.path.join(os.getcwd(), "-")
-        data = _read_stdin()
+        try:
+            data = _read_stdin()
+        except Refused as exc:
+            raise UsageError(f"-: stdin {exc}") from None
     else:
         path = Path(args.path)
         if path.is_dir():
             raise UsageError(f"{args.path}: is a folder; `nnlint report` takes one .nn file")
         try:
-            data = path.read_bytes()
+            data = read_regular(path, limit=SPEC_LIMIT, what="specs")
         except FileNotFoundError:
             raise UsageError(f"{args.path}: no such file") from None
         except OSError as exc:
             raise UsageError(f"{args.path}: cannot read: {exc.strerror or exc}") from None
+        except Refused as exc:
+            raise UsageError(f"{args.path}: {exc}") from None
         display, config_from = display_path(path), args.path
     config = resolver.for_path(config_from)
     overrides = Overrides(target=_resolve_cli_target(args.target, [config]))
@@ -1035,6 +1198,7 @@ def _write_pictures(args: argparse.Namespace, analysis, display: str) -> int:
     """``report --html`` / ``--plot``: write the files (atomically); nothing on stdout."""
     from nnlint.atomic import write_atomic
     from nnlint.pictures import figures
+    from nnlint.sanitize import visible
 
     outputs: list[tuple[str, bytes]] = []
     fig = figures(analysis, display)
@@ -1060,7 +1224,7 @@ def _write_pictures(args: argparse.Namespace, analysis, display: str) -> int:
             write_atomic(path, data)
         except OSError as exc:
             raise UsageError(f"{path}: cannot write: {exc.strerror or exc}") from None
-        print(f"nnlint: wrote {path}", file=sys.stderr)
+        print(f"nnlint: wrote {visible(str(path))}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -1071,6 +1235,19 @@ def cmd_format(args: argparse.Namespace) -> int:
     from nnlint.format import run
 
     return run(args)
+
+
+# --------------------------------------------------------------------------- server
+
+
+def cmd_server(args: argparse.Namespace) -> int:
+    try:
+        from nnlint.server import serve
+    except ImportError as exc:
+        if (exc.name or "").split(".")[0] not in ("pygls", "lsprotocol"):
+            raise
+        raise UsageError("`nnlint server` needs the lsp extra: pip install 'nnlint[lsp]'") from None
+    return serve()
 
 
 # --------------------------------------------------------------------------- rule, rules, targets

@@ -120,9 +120,23 @@ def analyze(lowered: Lowered, config: SpecSections) -> Report:
     train_prec = train.precision
     deploy_prec = deploy.precision or train_prec
     layers = []
+    # The op instances of a `* N` repeat share one options dict: same op, options and
+    # shapes, so the same cost, computed once (a 1 KB spec may repeat 100,000 times).
+    # Every other node has options of its own (alive, so its id is its own).
+    same: dict[tuple, tuple[Cost, Cost]] = {}
     for node in lowered.nodes():
-        tcost = node_cost(node, B, True)
-        icost = node_cost(node, Bd, False)
+        key = (
+            node.op,
+            id(node.opts),
+            node.in_shapes,
+            node.shape,
+            node.trainable,
+            node.fused_with_loss,
+        )
+        costs = same.get(key)
+        if costs is None:
+            costs = same[key] = (node_cost(node, B, True), node_cost(node, Bd, False))
+        tcost, icost = costs
         shared = tcost.weight_params if node.tie else 0
         layers.append(
             LayerCost(

@@ -42,17 +42,29 @@ class TomlFileError(Exception):
     (the caller names the file in its own error: a config or a target error)."""
 
 
-def read_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Parse the UTF-8 TOML file at ``path``; :class:`TomlFileError` when it cannot."""
+def read_toml(path: str | os.PathLike[str], *, what: str = "TOML files") -> dict[str, Any]:
+    """Parse the UTF-8 TOML file at ``path``; :class:`TomlFileError` when it cannot.
+
+    Only a regular file of at most 1 MiB is read (:func:`nnlint.files.read_regular`;
+    ``what`` names the kind of file in the size message, e.g. "configs").
+    """
+    from nnlint.files import CONFIG_LIMIT, Refused, read_regular
+
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = read_regular(path, limit=CONFIG_LIMIT, what=what).decode("utf-8")
     except IsADirectoryError:
         raise TomlFileError("is a folder, not a TOML file") from None
     except OSError as exc:
         raise TomlFileError(f"cannot read: {exc.strerror or exc}") from None
+    except Refused as exc:
+        raise TomlFileError(str(exc)) from None
     except UnicodeDecodeError as exc:
         raise TomlFileError(f"not UTF-8 text: {exc.reason}") from None
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
+        raise TomlFileError(f"invalid TOML: {exc}") from None
+    except RecursionError:  # tomllib recurses once per nested array or inline table
+        raise TomlFileError("invalid TOML: arrays or tables nested too deeply") from None
+    except ValueError as exc:  # an integer over Python's 4,300-digit conversion limit
         raise TomlFileError(f"invalid TOML: {exc}") from None

@@ -309,7 +309,18 @@ def _budget(section: ast.Section) -> tuple[BudgetLine, ...]:
         if limit <= 0:
             raise _Bad(f"the {what} limit must be positive", value.span)
         if kind != "seconds":
-            limit = int(limit)
+            # Counts and bytes are whole. A limit below one would allow nothing (and
+            # leave no margin to state as a percentage).
+            if limit < 1:
+                least = "1 B" if kind == "bytes" else "1"
+                raise _Bad(
+                    f"the {what} limit {value.text} is below {least}: counts and byte "
+                    "sizes are whole numbers, so it would allow nothing",
+                    value.span,
+                    fix=f"give a limit of at least {least}",
+                )
+            # `< 2.5` allows 2, as `< 3` does; `<= 2.5` allows 2, as `<= 2` does.
+            limit = math.ceil(limit) if e.cmp == "<" else math.floor(limit)
         text = value.text if isinstance(value, ast.Num) else str(limit)
         lines.append(BudgetLine(e.key, e.cmp, limit, text, e.span))
     return tuple(lines)

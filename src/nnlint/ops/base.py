@@ -63,6 +63,7 @@ class Opt:
     default: Any = None
     positional: bool = False
     required: bool = False
+    choices: tuple[str, ...] = ()  # allowed symbols (completion in the language server)
     minimum: float | None = None  # inclusive lower bound for numbers
     below: float | None = None  # exclusive upper bound for numbers
 
