@@ -634,3 +634,31 @@ def test_a_stale_baseline_entry_is_shown_escaped(capsys):
     no_injection(out)
     no_injection(err)
     assert "x\\n::error::INJECTED\\x1b[2J" in err
+
+
+@posix_only
+def test_write_baseline_never_replaces_a_device_or_follows_a_dangling_link(capsys):
+    Path("a.nn").write_text(GOOD + "# nnlint: ignore-file[NN501]\n", encoding="utf-8")
+    code, _, err = run(capsys, "check", "--isolated", "a.nn", "--write-baseline", os.devnull)
+    assert code == 2 and "is a character device, not a regular file" in err
+    assert stat.S_ISCHR(os.stat(os.devnull).st_mode)
+    os.symlink("missing.json", "dangling.json")
+    code, _, err = run(capsys, "check", "--isolated", "a.nn", "--write-baseline", "dangling.json")
+    assert code == 2 and "is a symlink to a file that does not exist" in err
+    assert not os.path.exists("missing.json")
+
+
+@posix_only
+def test_write_atomic_writes_through_a_symlink_and_keeps_the_mode():
+    from nnlint.atomic import write_atomic
+
+    Path("real.json").write_text("old", encoding="utf-8")
+    os.chmod("real.json", 0o600)
+    os.symlink("real.json", "link.json")
+    write_atomic("link.json", "new\n")
+    assert os.path.islink("link.json") and Path("real.json").read_text() == "new\n"
+    assert stat.S_IMODE(os.stat("real.json").st_mode) == 0o600
+    with pytest.raises(OSError, match="is a FIFO"):
+        os.mkfifo("pipe")
+        write_atomic("pipe", "x")
+    assert stat.S_ISFIFO(os.stat("pipe").st_mode)

@@ -36,6 +36,8 @@ from typing import Any, ClassVar
 
 import attrs
 
+from nnlint.units import fmt_shape
+
 Shape = tuple[int, ...]
 
 
@@ -52,10 +54,6 @@ def numel(shape: Sequence[int]) -> int:
     return math.prod(shape)
 
 
-def fmt_shape(shape: Sequence[int]) -> str:
-    return "[" + ", ".join(str(d) for d in shape) + "]"
-
-
 @attrs.frozen
 class Opt:
     """One option of an op. ``kind``: int, float, bool, symbol, init, tensor, pair (a
@@ -68,7 +66,7 @@ class Opt:
     default: Any = None
     positional: bool = False
     required: bool = False
-    choices: tuple[str, ...] = ()
+    choices: tuple[str, ...] = ()  # allowed symbols (completion in the language server)
     minimum: float | None = None  # inclusive lower bound for numbers
     below: float | None = None  # exclusive upper bound for numbers
 

@@ -8,12 +8,9 @@ import attrs
 
 from nnlint.costs import Report, analyze
 from nnlint.diagnostics import Diagnostic, Severity
-from nnlint.rules.base import Rule, RuleContext, fmt_bytes, register
-from nnlint.rules.fit.helpers import (
-    bytes_per_param,
-    fmt_size,
-    largest_fitting,
-)
+from nnlint.rules.base import Rule, RuleContext, register
+from nnlint.rules.fit.helpers import largest_fitting
+from nnlint.units import fmt_bytes, fmt_per_param, fmt_size
 
 
 def _at_train_batch(report: Report, batch: int) -> Report:
@@ -119,7 +116,7 @@ class TrainMemoryExceedsTarget(Rule):
             f"{fmt_size(t.train_memory_bytes)}, more than the {fmt_size(memory)} of "
             f"{target.id}: {breakdown}"
         )
-        per_param = bytes_per_param(state, t.params)
+        per_param = fmt_per_param(state, t.params)
         if max_batch >= 1:
             tail = (
                 f"; the largest training batch that fits is {max_batch} "
