@@ -174,7 +174,7 @@ def test_github_workflow_commands(capsys, monkeypatch, tmp_path, name):
     assert code == 1
     assert lines[0] == (
         f"::error file={name},line=3,col=23,endLine=3,endColumn=24,"
-        "title=NN001 [error]::syntax error: unexpected '>'; expected '(', '-', "
+        "title=NN001 [error]::syntax error: unexpected '>'; expected '(', '-', '[', "
         "a name, a number"
     )
     assert lines[-1] == "Found 1 error, 0 warnings and 0 notes in 1 file."

@@ -50,6 +50,8 @@ def _default(value) -> str:
         return "true"
     if value is False:
         return "false"
+    if isinstance(value, tuple):  # attention's bias=[q, k, v, o]
+        return "[" + ", ".join(str(v) for v in value) + "]"
     return str(value)
 
 

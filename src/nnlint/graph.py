@@ -251,6 +251,10 @@ class _Lowerer:
             return float(value) if isinstance(value, Fraction) else value
         if isinstance(expr, ast.Call):
             return expr  # evaluated by the option that accepts it (init=normal(0.02))
+        if isinstance(expr, ast.TupleValue):  # kernel=(3, 1): checked by the option
+            return tuple(self.eval(item, scope) for item in expr.items)
+        if isinstance(expr, ast.ListValue):  # bias=[q, k, v]: checked by the option
+            return [self.eval(item, scope) for item in expr.items]
         raise error(
             "NN006",
             "unexpected value here",
@@ -273,6 +277,62 @@ class _Lowerer:
 
     def _convert(self, opt: Opt, value: Any, span: Span, op: str, scope: _Scope) -> Any:
         where = f"`{op}` option `{opt.name}`"
+        if opt.kind == "pair":  # a size per spatial axis: `3` or `(3, 1)`, or a listed word
+            if isinstance(value, ast.Symbol) and value.id in opt.choices:
+                return value.id
+            if isinstance(value, tuple):
+                if len(value) != 2:
+                    raise error(
+                        "NN006",
+                        f"{where} takes one number or a pair (height, width), "
+                        f"got {len(value)} numbers",
+                        span,
+                        fix=f"e.g. `{opt.name}=(3, 1)`",
+                    )
+                one = attrs.evolve(opt, kind="int")
+                pair = tuple(self._convert(one, v, span, op, scope) for v in value)
+                return pair[0] if pair[0] == pair[1] else pair
+            if isinstance(value, ast.Symbol) and opt.choices:
+                raise error(
+                    "NN006",
+                    f"{where} expects a number, a pair (height, width) or "
+                    f"{' or '.join(opt.choices)}, got `{value.id}`",
+                    span,
+                    fix=f"e.g. `{opt.name}=1` or `{opt.name}={opt.choices[0]}`",
+                )
+            if value is None and opt.default is None:
+                return None
+            opt = attrs.evolve(opt, kind="int")
+        if opt.kind == "projections":  # attention bias: true, false or [q, k, v, o] subsets
+            if isinstance(value, ast.Symbol) and value.id in ("true", "false"):
+                return opt.choices if value.id == "true" else ()
+            if isinstance(value, list) and all(
+                isinstance(v, ast.Symbol) and v.id in opt.choices for v in value
+            ):
+                named = {v.id for v in value}
+                if len(named) != len(value):
+                    raise error(
+                        "NN006",
+                        f"{where} names a projection twice",
+                        span,
+                        fix="list each projection once",
+                    )
+                return tuple(c for c in opt.choices if c in named)
+            raise error(
+                "NN006",
+                f"{where} expects true, false or a list of the projections with a bias "
+                f"({', '.join(opt.choices)})",
+                span,
+                fix=f"e.g. `{opt.name}=false` or `{opt.name}=[q, k, v]`",
+            )
+        if isinstance(value, (tuple, list)):
+            kind = "pair" if isinstance(value, tuple) else "list"
+            raise error(
+                "NN006",
+                f"{where} takes one value, not a {kind}",
+                span,
+                fix=f"write a single value for `{opt.name}`",
+            )
         if opt.kind in ("int", "float"):
             if isinstance(value, ast.Symbol):
                 raise error(
@@ -695,9 +755,17 @@ class _Lowerer:
         """One op instance. A layer repeated with ``* N`` passes the same
         :class:`_Resolved` N times: its N nodes share one ``opts`` dict (read-only)."""
         in_nodes = [self._node(i) for i in inputs]
-        in_shapes = tuple(n.shape for n in in_nodes)
         options, spans = resolved.opts, resolved.spans
         trainable, precision = resolved.trainable, resolved.precision
+        if scope.overrides.get("trainable") is False:
+            trainable = False
+        precision = precision or scope.overrides.get("precision")
+        for name in op.tensor_inputs:  # cross-attention's kv=NAME: a second input edge
+            ref = options.get(name)
+            if ref is not None:
+                inputs = [*inputs, self._tensor_ref(ref, name, scope, spans[name])]
+                in_nodes.append(self._node(inputs[-1]))
+        in_shapes = tuple(n.shape for n in in_nodes)
         try:
             shape = op.infer(in_shapes, options)
         except ShapeError as exc:
@@ -708,9 +776,6 @@ class _Lowerer:
                 fix="check the sizes around this layer (`nnlint report` prints every shape)",
                 shapes=[list(s) for s in in_shapes],
             ) from None
-        if scope.overrides.get("trainable") is False:
-            trainable = False
-        precision = precision or scope.overrides.get("precision")
         tie = None
         if op.has_weights and options.get("tie") is not None:
             tie = self._tie(options["tie"], op, options, in_shapes, scope, spans["tie"])
@@ -729,6 +794,17 @@ class _Lowerer:
             reads_input=any(n.kind.is_input for n in in_nodes),
         )
         return self._add(node)
+
+    def _tensor_ref(self, ref: ast.Symbol, option: str, scope: _Scope, span: Span) -> str:
+        """The node producing the tensor an option such as ``kv=enc`` names."""
+        if ref.id not in scope.tensors:
+            raise error(
+                "NN002",
+                f"undefined name `{ref.id}` in `{option}=`{did_you_mean(ref.id, scope.tensors)}",
+                span,
+                fix=f"`{option}=` names a tensor defined in the model, e.g. an encoder's output",
+            )
+        return scope.tensors[ref.id]
 
     def _tie(self, ref: ast.Symbol, op, options, in_shapes, scope: _Scope, span: Span) -> str:
         if ref.id not in scope.tensors:
@@ -801,6 +877,12 @@ class _Lowerer:
                 fix="declare the block's input as `input x`",
             )
         inner.tensors[block_inputs[0].name] = current
+        # A parameter given a tensor name of the caller (`dec(512, 8, mem=enc)`) names that
+        # tensor inside the block (`attention(heads, kv=mem)`).
+        for name, value in list(env.items()):
+            if isinstance(value, ast.Symbol) and value.id in scope.tensors:
+                inner.tensors[name] = scope.tensors[value.id]
+                del env[name]
         out = self._body(block.body, inner)
         if out is None:
             raise error(
@@ -998,12 +1080,12 @@ def _plan(body: tuple[ast.Stmt, ...], defined) -> list[ast.Assign]:
     readers: dict[str, dict[str, None]] = {name: {} for name in assigns}
     waiting = dict.fromkeys(assigns, 0)  # unplanned statements each one reads
     for name, stmt in assigns.items():
-        for ref, span in _references(stmt.chain):
+        for ref, span, strict in _references(stmt.chain):
             if ref in assigns:
                 if name not in readers[ref]:
                     readers[ref][name] = None
                     waiting[name] += 1
-            elif ref not in defined:
+            elif strict and ref not in defined:
                 known = list(assigns) + list(defined)
                 raise error(
                     "NN002",
@@ -1061,19 +1143,28 @@ def _first_cycle(names: list[str], readers: dict[str, dict[str, None]]) -> list[
     raise AssertionError("no cycle among statements Kahn's algorithm could not order")
 
 
-def _references(chain: ast.Chain) -> Iterator[tuple[str, Span]]:
-    """Tensor names a chain reads: its source, merge arguments and ``tie=`` targets."""
+def _references(chain: ast.Chain) -> Iterator[tuple[str, Span, bool]]:
+    """Tensor names a chain reads: its source, merge arguments and the tensors its ops'
+    options name (``tie=``, ``kv=``), each ``strict`` (it must be defined). A block
+    call's arguments may name a tensor of the caller (``dec(512, 8, mem=enc)``) or
+    another value: a defined tensor among them orders the statements, nothing else."""
     source = chain.source
     if isinstance(source, ast.Ref):
-        yield source.name, source.span
+        yield source.name, source.span, True
     else:
         for a in source.args:
             if a.keyword is None and isinstance(a.value, ast.Name):
-                yield a.value.id, a.value.span
+                yield a.value.id, a.value.span, True
     for step in chain.steps:
+        op = OPS.get(step.name)
+        named = {o.name for o in op.all_opts() if o.kind == "tensor"} if op else set()
         for a in step.args:
-            if a.keyword == "tie" and isinstance(a.value, ast.Name):
-                yield a.value.id, a.value.span
+            if not isinstance(a.value, ast.Name):
+                continue
+            if op is None:
+                yield a.value.id, a.value.span, False
+            elif a.keyword in named:
+                yield a.value.id, a.value.span, True
 
 
 def lower(spec: ast.Spec, config: SpecSections) -> Lowered:

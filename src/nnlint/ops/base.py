@@ -56,7 +56,10 @@ def numel(shape: Sequence[int]) -> int:
 
 @attrs.frozen
 class Opt:
-    """One option of an op. ``kind``: int, float, bool, symbol, init, tensor."""
+    """One option of an op. ``kind``: int, float, bool, symbol, init, tensor, pair (a
+    number or a ``(height, width)`` pair; ``choices`` lists words it also accepts, such
+    as ``same``), projections (attention's ``bias``: true, false or a list of
+    ``choices``)."""
 
     name: str
     kind: str
@@ -186,6 +189,9 @@ class Op(abc.ABC):
     output: ClassVar[Output] = Output.VALUES
     #: a short name for its output when nothing else names it (``sum`` for add); None: its name
     result_noun: ClassVar[str | None] = None
+    #: options of kind ``tensor`` whose tensor is a further input of the op (an edge of the
+    #: graph, after the chain's input): cross-attention's ``kv=NAME``
+    tensor_inputs: ClassVar[tuple[str, ...]] = ()
 
     def all_opts(self) -> tuple[Opt, ...]:
         return self.opts + COMMON_OPTS + (WEIGHT_OPTS if self.has_weights else ())
@@ -232,6 +238,11 @@ class Op(abc.ABC):
 
     def score_elements(self, opts: Mapping[str, Any], in_shapes) -> int:
         """Per sample: the attention-score elements (``h·T²``) the op keeps; 0 for most ops."""
+        return 0
+
+    def kv_cache_elements(self, opts: Mapping[str, Any], in_shapes, context: int) -> int:
+        """Per sequence: the key and value elements a decoder keeps between generated tokens
+        when serving ``context`` tokens (0 for every op but attention)."""
         return 0
 
 
