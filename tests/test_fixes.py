@@ -165,6 +165,21 @@ def _by_code(text: str, code: str):
     return result, found[0]
 
 
+@pytest.mark.parametrize("between", ["", " -> identity"])
+def test_no_loss_fix_when_the_softmax_reads_a_softmax(between):
+    """Found by the generated test: pointing ``focal`` at ``t0`` would still feed it a
+    distribution, so the loss finding offers no fix (the double softmax keeps its own)."""
+    text = spec(
+        f"    t0 = logits -> softmax{between}\n    t1 = t0 -> softmax\n",
+        "train {\n    batch = 8\n    loss = focal(t1)\n    optimizer = adam\n}\n",
+    )
+    findings = [d for d in check_text(text, "m.nn").diagnostics if d.code == "NN104"]
+    on_loss = [d for d in findings if d.message.startswith("focal")]
+    assert len(findings) == 2 and len(on_loss) == 1
+    assert on_loss[0].autofix is None
+    assert all(d.autofix is not None for d in findings if d not in on_loss)
+
+
 @pytest.mark.parametrize(
     ("name", "text", "code", "applicability", "after"), CASES, ids=[c[0] for c in CASES]
 )

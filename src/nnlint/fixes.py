@@ -178,13 +178,40 @@ class FixContext:
     #: the first graph node of each source span (a block's layer: its first instance)
     nodes: dict[Span, Node] = attrs.field(factory=dict)
 
-    def writes(self, layer: ast.Layer, *outputs: Output) -> bool:
-        """``layer`` is an op (not a block) whose output means one of ``outputs``."""
+    def node(self, layer: ast.Layer) -> Node | None:
+        """The first graph node lowered from ``layer`` (None for a block call)."""
         if not self.nodes:
             for node in self.lowered.nodes():
                 self.nodes.setdefault(node.span, node)
-        node = self.nodes.get(layer.span)
+        return self.nodes.get(layer.span)
+
+    def writes(self, layer: ast.Layer, *outputs: Output) -> bool:
+        """``layer`` is an op (not a block) whose output means one of ``outputs``."""
+        node = self.node(layer)
         return node is not None and node.kind.output in outputs
+
+    def ends_in_distribution(self, body: tuple[ast.Stmt, ...], name: str) -> bool:
+        """``name`` holds a (log-)distribution: the last op of its chain that changes values
+        (looking back through value-passing ops such as ``identity`` and through named
+        tensors) outputs one."""
+        seen: set[str] = set()
+        while name not in seen:
+            seen.add(name)
+            assign = _assignment(body, name)
+            if assign is None:
+                return False
+            for step in reversed(assign.chain.steps):
+                node = self.node(step)
+                if node is None:
+                    return False
+                if node.kind.output in (Output.DISTRIBUTION, Output.LOG_DISTRIBUTION):
+                    return True
+                if not node.kind.passes_values:
+                    return False
+            if not isinstance(assign.chain.source, ast.Ref):
+                return False
+            name = assign.chain.source.name
+        return False
 
     def single_softmax(self, body: tuple[ast.Stmt, ...], name: str) -> ast.Ref | None:
         """When ``name = z -> softmax`` (one plain softmax of a named tensor): ``z``."""
@@ -298,7 +325,9 @@ def _fix_loss_on_softmax(ctx: FixContext, d: Diagnostic) -> Fix | None:
         arg = value.args[0].value
         for body in (m.body for m in ctx.spec.models):
             logits = ctx.single_softmax(body, arg.id)
-            if logits is not None:
+            # Reading the softmax's input is only right when that input is logits: when it is
+            # itself a distribution (a softmax of a softmax), the loss would still read one.
+            if logits is not None and not ctx.ends_in_distribution(body, logits.name):
                 return Fix(
                     "unsafe",
                     f"make the {value.name} loss read `{logits.name}`, the logits before the "
