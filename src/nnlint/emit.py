@@ -7,7 +7,7 @@ every code that may appear, and returns one string per run:
 
 - ``text``     compiler-style header, source frame with carets, ``= help:`` line
 - ``concise``  one ``path:line:col: CODE [severity] message`` line per finding
-- ``json``     the report contract of DESIGN.md ("Report JSON")
+- ``json``     the report contract described in README § A quick tour
 - ``sarif``    SARIF 2.1.0 for GitHub code scanning (valid against the OASIS schema)
 - ``github``   GitHub Actions workflow commands (``::error file=…::message``)
 
@@ -319,7 +319,7 @@ def _caret_range(line: str, d: Diagnostic) -> tuple[int, int]:
 
 
 def _render_json(results: Sequence[FileResult]) -> str:
-    """The DESIGN.md report contract, ``indent=2``, keys in contract order."""
+    """The JSON report contract, ``indent=2``, keys in contract order."""
     counts = _counts(results)
     report = {
         "version": JSON_REPORT_VERSION,

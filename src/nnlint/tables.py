@@ -17,7 +17,9 @@ from nnlint.targets import PRECISIONS, Target
 __all__ = ["CONVENTIONS", "format_table", "report_text", "rules_text", "targets_text"]
 
 #: What every figure of ``nnlint report`` assumes (the costs module documents each).
-CONVENTIONS = "1 MAC = 2 FLOPs, backward counts every layer's input gradient (seed 000)"
+CONVENTIONS = (
+    "1 MAC = 2 FLOPs, backward counts every layer's input gradient (README § Counting conventions)"
+)
 
 
 def format_table(

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-# Precisions: bits per element [seed 004 §2.1].
+# Precisions: bits per element (IEEE 754 for fp64/fp32/fp16; bf16, tf32 and fp8 as NVIDIA's
+# A100/H100 datasheets define them; integer formats by their width).
 PRECISION_BITS: dict[str, int] = {
     "fp64": 64,
     "fp32": 32,

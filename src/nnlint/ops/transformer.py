@@ -9,7 +9,7 @@ from nnlint.ops.base import Cost, Op, Opt, ShapeError, fmt_shape, numel, registe
 class Embedding(Op):
     """Table lookup ``ids [T] -> [T, dim]`` (or ``[] -> [dim]``).
 
-    Params ``vocab·dim``. Forward: 0 FLOPs — a lookup, no arithmetic [seed 003].
+    Params ``vocab·dim``. Forward: 0 FLOPs — a lookup, no arithmetic (PyTorch ``nn.Embedding``).
     Backward: one add per output element into the table's gradient (trainable
     only); ids have no gradient, so nothing flows to the input.
     """
@@ -46,23 +46,22 @@ class Embedding(Op):
 @register
 class Attention(Op):
     """Multi-head self-attention over ``[T, D]`` with Q, K, V and output projections,
-    all with biases (DESIGN.md; PyTorch ``nn.MultiheadAttention`` layout).
+    all with biases (Vaswani et al. 2017; PyTorch ``nn.MultiheadAttention`` layout).
 
     Params: ``4(D² + D)``. MACs/sample: ``4·T·D²`` (projections) ``+ 2·T²·D``
     (``QKᵀ`` and ``P·V``). ``causal=true`` masks the upper triangle but, like
     PyTorch's ``FlopCounterMode`` and most peers, the full ``T²`` work is counted
     (kernels compute it); the mask adds one FLOP per score.
     Forward: ``2·MACs + 4TD`` (biases) ``+ h·T²`` (scale by 1/√d_h) ``+ 5·h·T²``
-    (softmax [seed 001]).
+    (softmax, as the ``softmax`` op).
     Backward MACs: each of the six products has two gradients, ``8TD² + 4T²D``
     (``4TD²`` fewer when frozen); ``input_grad_macs`` = ``3TD²`` (∂x through Q, K, V).
     Backward FLOPs: ``2·backward MACs + 4TD`` (bias grads, trainable) ``+ 4·h·T²``
     (softmax vector-Jacobian product) ``+ h·T²`` (scale).
-    Cached: Q, K, V, the attention probabilities, the context and the output:
-    ``5TD + h·T²`` per sample — the ``h·T²`` term grows with the square of the
-    sequence and dominates long sequences [seed 003]. At inference Q, K, V, the
-    probabilities and the context are workspace (``4TD + h·T²``) freed when the
-    layer is done.
+    Cached: Q, K, V, the attention probabilities, the context and the output: ``5TD + h·T²``
+    per sample — the ``h·T²`` term grows with the square of the sequence and dominates long
+    sequences (Dao et al. 2022, FlashAttention). At inference Q, K, V, the probabilities and
+    the context are workspace (``4TD + h·T²``) freed when the layer is done.
     """
 
     name = "attention"

@@ -28,12 +28,12 @@ def largest_fitting(fits, guess: int) -> int:
 def peak_inference_activation_bytes(report: Report, batch: int) -> int:
     """Peak bytes of live activations for one inference at ``batch``.
 
-    Execution order; each newly allocated tensor is live from the op that writes it
-    until its last reader has run (views and in-place ops share their input's
-    buffer). An op's workspace (attention: Q, K, V, the ``batch·h·T²`` scores and the
-    context) is live while it runs. This is the reuse a runtime's memory planner does
-    (seed 004 §inference: "a buffer can be reused once the next layer has consumed
-    it"); the cost report's ``inference_memory_bytes`` keeps every tensor and is an upper bound.
+    Execution order; each newly allocated tensor is live from the op that writes it until
+    its last reader has run (views and in-place ops share their input's buffer). An op's
+    workspace (attention: Q, K, V, the ``batch·h·T²`` scores and the context) is live while
+    it runs. This is the reuse a runtime's memory planner does (a buffer can be reused once
+    the next layer has consumed it); the cost report's ``inference_memory_bytes`` keeps
+    every tensor and is an upper bound.
     """
     owner: dict[str, str] = {}
     size: dict[str, int] = {}
