@@ -582,3 +582,38 @@ def test_a_wrong_mapping_is_caught_before_anything_is_written(tmp_path, capsys, 
         "the file's weights are 386\n"
     )
     assert not (tmp_path / "cnn.nn").exists()
+
+
+def test_without_the_onnx_package_the_error_names_the_extra(tmp_path, capsys, monkeypatch):
+    import sys
+
+    path = _small_cnn(tmp_path)
+    monkeypatch.setitem(sys.modules, "onnx", None)  # `import onnx` raises ImportError
+    assert main(["import", str(path)]) == 2
+    assert capsys.readouterr().err == (
+        "nnlint: error: importing an ONNX model needs the onnx package: "
+        "pip install 'nnlint[onnx]' (or pip install onnx)\n"
+    )
+
+
+def test_onnx_names_become_identifiers(tmp_path, capsys):
+    """Input `input.1`, a node without a name (its op names it), a keyword (`model`)."""
+    nodes = [
+        helper.make_node("Relu", ["input.1"], ["model"], name="/model/Relu"),
+        helper.make_node("Sigmoid", ["model"], ["0"]),
+    ]
+    model = _model(
+        nodes,
+        [helper.make_tensor_value_info("input.1", TensorProto.FLOAT, [1, 16])],
+        [helper.make_tensor_value_info("0", TensorProto.FLOAT, [1, 16])],
+    )
+    path = _save(model, tmp_path / "2names.onnx")
+    assert main(["import", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert out.endswith(
+        "(the batch axis is dropped).\n\n"
+        "model t2names {\n    input input_1: [16]\n    sigmoid = input_1 -> relu -> sigmoid\n}\n"
+    )
+    model.graph.node[1].name = "/model/Sigmoid"  # scope `model`: a keyword
+    assert main(["import", str(_save(model, path))]) == 0
+    assert "    model_ = input_1 -> relu -> sigmoid\n" in capsys.readouterr().out

@@ -1934,6 +1934,8 @@ def _header(g: _Graph, mapper: _Mapper, layers, blocks, units, path: Path) -> st
     statistics = size(mapper.statistics - set(readers))
     tied = size(mapper.tied_copies - set(readers))
     unread = size(set(g.initializers) - set(readers) - mapper.statistics - mapper.tied_copies)
+    if not init and not params:
+        return "\n".join(lines)
     lines.append(f"# Parameters: {params:,} = the {init:,} initializer elements")
     if statistics:
         lines.append(f"#   less {statistics:,} batchnorm running statistics (buffers in nnlint)")
