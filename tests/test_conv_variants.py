@@ -49,7 +49,8 @@ CASES = [
     ),
     (
         (3, 7, 9),
-        "conv_transpose2d(6, 3, stride=2, padding=1, output_padding=1, groups=2, dilation=2, bias=false)",
+        "conv_transpose2d(6, 3, stride=2, padding=1, output_padding=1, groups=2, dilation=2, "
+        "bias=false)",
         lambda: [
             nn.ConvTranspose2d(6, 6, 3, 2, 1, output_padding=1, groups=2, dilation=2, bias=False)
         ],
