@@ -23,6 +23,7 @@ import attrs
 
 from nnlint.costs import Report
 from nnlint.diagnostics import Diagnostic, RuleMeta, Severity, Span
+from nnlint.memory import MemoryAnalysis
 from nnlint.resources import data_dir, read_toml
 from nnlint.roofline import Roofline
 from nnlint.targets import Target
@@ -37,6 +38,7 @@ class RuleContext:
     roofline: Roofline | None  # per-layer roofline on the target at the deploy precision
     thresholds: Mapping[str, Any]  # this rule's thresholds, defaults already merged
     target_span: Span | None = None  # where the target was chosen (deploy.target), if in the spec
+    memory: MemoryAnalysis | None = None  # memory against the target (None without a target)
 
     @property
     def config(self):

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from nnlint.diagnostics import Diagnostic, Severity
 from nnlint.precision import ARITHMETIC_PRECISIONS, PRECISION_BITS, nbytes
 from nnlint.rules.base import Rule, RuleContext, register
-from nnlint.rules.fit.helpers import largest_fitting, peak_inference_activation_bytes
 from nnlint.units import fmt_bytes, fmt_per_param, fmt_size
 
 
@@ -59,22 +58,17 @@ class InferenceMemoryExceedsTarget(Rule):
     needs_target = True
 
     def check(self, ctx: RuleContext) -> Iterator[Diagnostic]:
-        target, t, report = ctx.target, ctx.totals, ctx.report
+        target, t = ctx.target, ctx.totals
         weights = t.inference_param_bytes  # parameters + buffers at the deploy precision
-        acts = peak_inference_activation_bytes(report, t.deploy_batch)
-        per_sample = peak_inference_activation_bytes(report, 1)
+        acts = ctx.memory.inference_activation_bytes
         flash = target.flash_bytes
         memory = target.memory_bytes
         in_memory = acts if flash else weights + acts  # what must fit in memory_bytes
         weights_over = flash and weights > flash
         if in_memory <= memory and not weights_over:
             return
-        fixed = 0 if flash else weights
-        guess = (memory - fixed) // per_sample if per_sample and memory > fixed else 0
-        max_batch = largest_fitting(
-            lambda b: fixed + peak_inference_activation_bytes(report, b) <= memory,
-            min(guess, t.deploy_batch - 1),
-        )
+        fit = ctx.memory.inference_fit
+        fixed, per_sample, max_batch = fit.fixed_bytes, fit.per_sample_bytes, fit.max_batch
         where = f"batch {t.deploy_batch}, {t.deploy_precision}"
         data = {
             "inference_memory_bytes": weights + acts,
