@@ -1,8 +1,11 @@
-"""The command line: ``nnlint check | report | format | rule | rules | targets | import``.
+"""The command line: ``nnlint check | report | format | server | rule | rules | targets | import``.
 
 Exit codes (ruff's): 0 nothing at or above the fail level, 1 findings at or above
 it, 2 a usage, config, I/O or internal error. Every error is one line on stderr
 (``nnlint: error: …``), never a traceback; checking goes on with the other files.
+An internal error (a bug) is wrapped once, by :func:`nnlint.check.internal_errors`
+or :func:`_internal`; ``--show-traceback`` (or ``NNLINT_SHOW_TRACEBACK=1``) prints
+its stack above the line.
 nnlint writes to stdout, stderr and ``--output-file`` only.
 
 Modules are imported inside the subcommands, so ``nnlint rules`` never loads the
@@ -12,11 +15,12 @@ parser and ``nnlint --help`` loads almost nothing.
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -35,6 +39,8 @@ SKIPPED_FOLDERS = frozenset(
     {".git", ".hg", ".svn", ".venv", "venv", "__pycache__", "node_modules", ".tox", ".nox"}
 )
 SPEC_SUFFIX = ".nn"
+#: Set to 1 to print the stack of an internal error, like ``--show-traceback``.
+SHOW_TRACEBACK_ENV = "NNLINT_SHOW_TRACEBACK"
 
 
 class UsageError(Exception):
@@ -42,11 +48,51 @@ class UsageError(Exception):
 
 
 def _error(message: str) -> None:
-    print(f"nnlint: error: {message}", file=sys.stderr)
+    """One line on stderr; file names and keys in it are shown with :func:`visible`."""
+    from nnlint.sanitize import visible
+
+    print(f"nnlint: error: {visible(message)}", file=sys.stderr)
+
+
+def _note(message: str) -> None:
+    from nnlint.sanitize import visible
+
+    print(f"nnlint: note: {visible(message)}", file=sys.stderr)
 
 
 def _warning(message: str) -> None:
-    print(f"nnlint: warning: {message}", file=sys.stderr)
+    from nnlint.sanitize import visible
+
+    print(f"nnlint: warning: {visible(message)}", file=sys.stderr)
+
+
+def _show_traceback(args: argparse.Namespace | None) -> bool:
+    if args is not None and getattr(args, "show_traceback", False):
+        return True
+    return os.environ.get(SHOW_TRACEBACK_ENV, "") not in ("", "0", "false")
+
+
+def _internal(exc: BaseException, path: str | None = None) -> _Outcome:
+    """Any exception that is a bug, as an outcome: the one line and the stack."""
+    from nnlint.check import InternalError
+
+    error = exc if isinstance(exc, InternalError) else InternalError(path, exc)
+    return _Outcome(error=str(error), traceback=error.traceback)
+
+
+def _error_line(outcome: _Outcome, show_traceback: bool) -> str:
+    """The outcome's error; an internal one says how to get its stack, or is under it."""
+    if outcome.traceback is None:
+        return outcome.error
+    if show_traceback:
+        return f"{outcome.error} (a bug in nnlint: please report it with the traceback above)"
+    return f"{outcome.error} (run with --show-traceback and report it)"
+
+
+def _report_internal(outcome: _Outcome, show_traceback: bool) -> None:
+    if show_traceback and outcome.traceback:
+        sys.stderr.write(outcome.traceback)
+    _error(_error_line(outcome, show_traceback))
 
 
 # --------------------------------------------------------------------------- argparse
@@ -217,6 +263,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fmt.set_defaults(func=cmd_format)
 
+    lsp_server = commands.add_parser(
+        "server",
+        help="run the language server (LSP over stdio) for editors",
+        description="A Language Server on stdin/stdout: diagnostics, hover, definitions, "
+        "completion, quick fixes and formatting. Needs the lsp extra: "
+        "pip install 'nnlint[lsp]'.",
+    )
+    lsp_server.add_argument(
+        "--stdio", action="store_true", help="talk over stdin/stdout (the default and only way)"
+    )
+    lsp_server.set_defaults(func=cmd_server)
+
     rule = commands.add_parser(
         "rule", help="show a rule's documentation", description="Show one rule's doc page."
     )
@@ -250,7 +308,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--dim", action="append", default=[], metavar="NAME=N", help="size a symbolic input axis"
     )
     imp.set_defaults(func=cmd_import)
+    for command in (check, report, rule, rules, targets, imp):
+        _add_debug_option(command)
     return parser
+
+
+def _add_debug_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--show-traceback",
+        action="store_true",
+        help=f"print the stack of an internal error (also: {SHOW_TRACEBACK_ENV}=1)",
+    )
 
 
 def _add_config_options(parser: argparse.ArgumentParser) -> None:
@@ -289,13 +357,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_ERROR
-    except Exception as exc:  # ConfigError, and any bug: one line, never a traceback
+    except Exception as exc:  # ConfigError, and any bug: one line, never a bare traceback
         from nnlint.config import ConfigError
 
         if isinstance(exc, ConfigError):
             _error(str(exc))
         else:
-            _error(f"internal error: {type(exc).__name__}: {exc}")
+            _report_internal(_internal(exc), _show_traceback(args))
     return EXIT_ERROR
 
 
@@ -349,31 +417,74 @@ def _resolve_cli_target(name: str | None, configs: Sequence[ProjectConfig]) -> s
 
 
 def _read_stdin() -> bytes:
-    return sys.stdin.buffer.read()
+    """Standard input, up to the spec size cap (``nnlint check - < /dev/zero`` ends)."""
+    from nnlint.files import SPEC_LIMIT, read_limited
+
+    return read_limited(sys.stdin.buffer, limit=SPEC_LIMIT, what="specs")
 
 
 def _write_output(text: str, output_file: str | None) -> None:
-    """Print ``text`` or write it to ``output_file`` via a temp file and a rename."""
+    """Print ``text`` or write it to ``output_file``.
+
+    A regular file (or a symlink to one) is replaced atomically: a temp file in the
+    same folder, then a rename onto the file itself (through the symlink, which
+    stays), keeping the old file's permission bits. A character device or a FIFO
+    (``/dev/null``, ``/dev/stdout``, a pipe someone reads) is written to in place,
+    never replaced by a plain file. A folder, a block device, a socket and a
+    symlink to nothing are refused with a clear error.
+    """
     if output_file is None:
         sys.stdout.write(text + "\n")
         sys.stdout.flush()
         return
+    import stat
+
+    from nnlint.files import file_kind
+
+    try:
+        info = os.stat(output_file)
+    except FileNotFoundError:
+        info = None
+        if os.path.islink(output_file):
+            raise UsageError(
+                f"{output_file}: is a symlink to {os.readlink(output_file)}, which does not "
+                "exist; --output-file writes through a symlink only to an existing file"
+            ) from None
+    except OSError as exc:
+        raise UsageError(f"{output_file}: cannot write: {exc.strerror or exc}") from None
+    if info is None or stat.S_ISREG(info.st_mode):
+        _replace_file(text, output_file, info)
+    elif stat.S_ISDIR(info.st_mode):
+        raise UsageError(f"{output_file}: is a folder; --output-file needs a file name")
+    elif stat.S_ISCHR(info.st_mode) or stat.S_ISFIFO(info.st_mode):
+        _write_in_place(text, output_file)
+    else:
+        raise UsageError(
+            f"{output_file}: is {file_kind(info.st_mode)}; --output-file writes a regular "
+            "file, a character device or a FIFO"
+        )
+
+
+def _replace_file(text: str, output_file: str, info: os.stat_result | None) -> None:
+    """Write a temp file beside the (symlink-resolved) target, then rename it over."""
+    import stat
     import tempfile
 
-    target = Path(output_file)
-    if target.is_dir():
-        raise UsageError(f"{output_file}: is a folder; --output-file needs a file name")
-    folder = target.parent
+    target = Path(os.path.realpath(output_file) if os.path.islink(output_file) else output_file)
     try:
-        fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+        fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     except OSError as exc:
         raise UsageError(f"{output_file}: cannot write: {exc.strerror or exc}") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
             f.write(text + "\n")
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temp, 0o666 & ~umask)  # mkstemp makes 0600; a report is an ordinary file
+        if info is not None:  # keep the replaced file's permissions (0600 stays 0600)
+            mode = stat.S_IMODE(info.st_mode)
+        else:  # mkstemp makes 0600; a new report is an ordinary file
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        os.chmod(temp, mode)
         os.replace(temp, target)
     except OSError as exc:
         try:
@@ -381,6 +492,50 @@ def _write_output(text: str, output_file: str | None) -> None:
         except OSError:
             pass
         raise UsageError(f"{output_file}: cannot write: {exc.strerror or exc}") from None
+
+
+def _write_in_place(text: str, output_file: str) -> None:
+    """Write to a character device or FIFO without truncating or replacing it.
+
+    The FIFO is opened non-blocking, so one that nobody reads is an error at once
+    (``ENXIO``) instead of a hang; the writes themselves then block as usual.
+    """
+    flags = os.O_WRONLY | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(output_file, flags | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        if exc.errno == errno.ENXIO:
+            raise UsageError(f"{output_file}: is a FIFO that nobody reads") from None
+        raise UsageError(f"{output_file}: cannot write: {exc.strerror or exc}") from None
+    try:
+        os.set_blocking(fd, True)
+        with os.fdopen(fd, "wb", closefd=False) as f:
+            f.write((text + "\n").encode("utf-8"))
+    except OSError as exc:
+        raise UsageError(f"{output_file}: cannot write: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+
+
+def _refuse_input_as_output(output_file: str | None, inputs: Sequence[str | os.PathLike[str]]):
+    """``-o a.nn`` on the input ``a.nn`` (also through a symlink or a hard link): exit 2
+    before anything is checked, so an input is never overwritten."""
+    if output_file is None:
+        return
+    try:
+        out = os.stat(output_file)
+    except OSError:
+        return  # nothing there yet (or unreadable): it cannot be an input
+    for path in inputs:
+        try:
+            info = os.stat(path)
+        except OSError:
+            continue
+        if (info.st_dev, info.st_ino) == (out.st_dev, out.st_ino):
+            raise UsageError(
+                f"{output_file}: is the input {display_path(path)}; "
+                "--output-file would overwrite it (choose another file)"
+            )
 
 
 # --------------------------------------------------------------------------- check: inputs
@@ -400,12 +555,13 @@ class _Task:
 class _Outcome:
     result: FileResult | None = None
     error: str | None = None  # one line, without the ``nnlint: error:`` prefix
+    traceback: str | None = None  # the stack of an internal error (a bug)
 
 
 def _collect(
     paths: Sequence[str], resolver: ConfigResolver, force_exclude: bool, errors: list[str]
 ) -> list[Path]:
-    """The spec files named or found below the named folders, deduplicated and sorted."""
+    """The spec files named or found below the named folders, sorted, each file once."""
     found: dict[str, Path] = {}
     for raw in paths:
         path = Path(raw)
@@ -417,12 +573,28 @@ def _collect(
         except OSError as exc:
             errors.append(f"{raw}: {exc.strerror or exc}")
             continue
-        if force_exclude and resolver.for_path(path, folder=path.is_dir()).is_excluded(path):
+        folder = path.is_dir()
+        if force_exclude and resolver.for_path(path, folder=folder).is_excluded(
+            path, folder=folder
+        ):
             continue
         files = _walk(path, resolver) if path.is_dir() else [path]
         for file in files:
             found.setdefault(os.path.abspath(file), file)
-    return sorted(found.values(), key=display_path)
+    unique: dict[object, Path] = {}
+    for file in sorted(found.values(), key=display_path):
+        unique.setdefault(_identity(file), file)
+    return list(unique.values())
+
+
+def _identity(path: Path) -> object:
+    """What makes two paths one file: device and inode, so a file reached by two
+    symlink routes (or hard links) is checked once, under the first path in order."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return os.path.abspath(path)
+    return (info.st_dev, info.st_ino)
 
 
 def _walk(top: Path, resolver: ConfigResolver) -> list[Path]:
@@ -431,7 +603,7 @@ def _walk(top: Path, resolver: ConfigResolver) -> list[Path]:
     def skipped(folder: str) -> bool:
         return os.path.basename(folder) in SKIPPED_FOLDERS or resolver.for_path(
             folder, folder=True
-        ).is_excluded(folder, ancestors=False)
+        ).is_excluded(folder, ancestors=False, folder=True)
 
     files = []
     for folder, subfolders, names in os.walk(top):
@@ -449,21 +621,24 @@ def _walk(top: Path, resolver: ConfigResolver) -> list[Path]:
 
 def _run_task(task: _Task, load: Callable[[Path], ProjectConfig]) -> _Outcome:
     """Check one file; every failure becomes a one-line error (nothing is raised)."""
-    from nnlint.check import InternalError, check_file
+    from nnlint.check import check_file
     from nnlint.config import ConfigError, ProjectConfig, settings_for
+    from nnlint.files import Refused
 
     try:
         config = load(Path(task.config_path)) if task.config_path else ProjectConfig()
         settings = settings_for(config, task.path, task.overrides)
         return _Outcome(result=check_file(Path(task.path), task.display, settings))
+    except Refused as exc:
+        return _Outcome(error=f"{task.display}: {exc}")
     except IsADirectoryError:
         return _Outcome(error=f"{task.display}: is a folder, not a file")
     except OSError as exc:
         return _Outcome(error=f"{task.display}: cannot read: {exc.strerror or exc}")
-    except (InternalError, ConfigError) as exc:
+    except ConfigError as exc:
         return _Outcome(error=str(exc))
-    except Exception as exc:  # a bug outside check_file's guard
-        return _Outcome(error=f"{task.display}: internal error: {type(exc).__name__}: {exc}")
+    except Exception as exc:  # a bug (check_file wraps its own as an InternalError)
+        return _internal(exc, task.display)
 
 
 _worker_configs: dict[Path, ProjectConfig] = {}
@@ -491,53 +666,38 @@ def _run_tasks(tasks: list[_Task], resolver: ConfigResolver) -> list[_Outcome]:
         return [_run_task(task, resolver.load) for task in tasks]
     from concurrent.futures import ProcessPoolExecutor
 
+    # Import the checker and load the parser once, here: forked workers inherit them
+    # instead of paying the imports and the parser load each (~0.2 s of CPU apiece).
+    from nnlint.parse import warm_up
+
+    warm_up()
     chunksize = max(1, len(tasks) // (workers * 4))
     with ProcessPoolExecutor(max_workers=workers) as pool:
         return list(pool.map(_worker, tasks, chunksize=chunksize))
 
 
 def _check_stdin(stdin: _Stdin, overrides: Overrides) -> _Outcome:
-    from nnlint.check import InternalError, check_text, decode
-    from nnlint.config import settings_for
+    from nnlint.check import check_text, decode
+    from nnlint.config import ConfigError, settings_for
     from nnlint.diagnostics import FileResult
+    from nnlint.files import Refused
 
     try:
         data = _read_stdin()
     except OSError as exc:
         return _Outcome(error=f"-: cannot read stdin: {exc.strerror or exc}")
+    except Refused as exc:
+        return _Outcome(error=f"{stdin.display}: stdin {exc}")
     text, problem = decode(data)
     if problem is not None:
         return _Outcome(result=FileResult(stdin.display, None, (problem.with_path(stdin.display),)))
     try:
         settings = settings_for(stdin.config, stdin.display, overrides)
         return _Outcome(result=check_text(text, stdin.display, settings))
-    except InternalError as exc:
+    except ConfigError as exc:
         return _Outcome(error=str(exc))
-    except Exception as exc:  # a bug outside check_text's guard
-        return _Outcome(error=f"{stdin.display}: internal error: {type(exc).__name__}: {exc}")
-
-
-def _sarif_with_errors(text: str, errors: Sequence[str]) -> str:
-    """Record run errors in the SARIF log: ``executionSuccessful`` false plus notifications."""
-    import json
-
-    log = json.loads(text)
-    invocation = log["runs"][0]["invocations"][0]
-    invocation["executionSuccessful"] = False
-    invocation["exitCode"] = EXIT_ERROR
-    invocation["toolExecutionNotifications"] = [
-        {"level": "error", "message": {"text": f"nnlint: error: {e}"}} for e in errors
-    ]
-    return json.dumps(log, indent=2)
-
-
-def _json_with_errors(text: str, errors: Sequence[str]) -> str:
-    """The JSON report with an extra ``errors`` list (the contract allows more keys)."""
-    import json
-
-    report = json.loads(text)
-    report["errors"] = list(errors)
-    return json.dumps(report, indent=2)
+    except Exception as exc:  # a bug (check_text wraps its own as an InternalError)
+        return _internal(exc, stdin.display)
 
 
 @attrs.frozen
@@ -556,7 +716,7 @@ def _stdin_input(args: argparse.Namespace, resolver: ConfigResolver) -> _Stdin |
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from nnlint.config import ConfigResolver, Overrides
+    from nnlint.config import ConfigError, ConfigResolver, Overrides
 
     overrides = Overrides(
         select=_selectors("--select", args.select),
@@ -564,7 +724,6 @@ def cmd_check(args: argparse.Namespace) -> int:
         ignore=_selectors("--ignore", args.ignore) or (),
         fail_on=args.fail_on,
     )
-    resolver = ConfigResolver(isolated=args.isolated, config_file=args.config)
     paths = args.paths or (["-"] if args.stdin_filename else ["."])
     if args.fix and not args.diff and "-" in paths:
         raise UsageError("--fix cannot write back to stdin; use --diff to see the fixes")
@@ -573,12 +732,18 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.write_baseline and (args.fix or args.diff or args.baseline):
         raise UsageError("--write-baseline records the findings as they are; run it alone")
     errors: list[str] = []
-    stdin = _stdin_input(args, resolver) if "-" in paths else None
-    files = _collect([p for p in paths if p != "-"], resolver, args.force_exclude, errors)
-
-    in_use = [resolver.for_path(f) for f in files] + ([stdin.config] if stdin else [])
+    try:
+        resolver = ConfigResolver(isolated=args.isolated, config_file=args.config)
+        stdin = _stdin_input(args, resolver) if "-" in paths else None
+        files = _collect([p for p in paths if p != "-"], resolver, args.force_exclude, errors)
+        in_use = [resolver.for_path(f) for f in files] + ([stdin.config] if stdin else [])
+    except ConfigError as exc:
+        _config_error_document(args, paths, overrides, exc)
+        raise
     configs = list({id(c): c for c in in_use}.values())  # each config once
     overrides = attrs.evolve(overrides, target=_resolve_cli_target(args.target, configs))
+    config_files = [c.path for c in configs if c.path is not None]
+    _refuse_input_as_output(args.output_file, [*files, *config_files])
     tasks = [
         _Task(
             os.path.abspath(f),
@@ -594,10 +759,15 @@ def cmd_check(args: argparse.Namespace) -> int:
         outcomes.append(_check_stdin(stdin, overrides))
         fail_levels[stdin.display] = stdin.config.fail_on
 
+    show_traceback = _show_traceback(args)
     results = [o.result for o in outcomes if o.result is not None]
-    errors += [o.error for o in outcomes if o.error is not None]
+    errors += [_error_line(o, show_traceback) for o in outcomes if o.error is not None]
     if not results and not errors:
         _warning("no .nn files found under the given paths")
+    if show_traceback:
+        for outcome in outcomes:
+            if outcome.traceback:
+                sys.stderr.write(outcome.traceback)
     if args.write_baseline:
         return _write_baseline(args.write_baseline, results, errors)
     fixing = None
@@ -611,13 +781,16 @@ def cmd_check(args: argparse.Namespace) -> int:
     if stdin is not None:
         baselines[stdin.display] = stdin.config.baseline
     results, baseline_reports = _apply_baselines(args.baseline, results, baselines)
-    text = _render_check(args, results, overrides, configs)
-    if errors and args.format == "sarif":
-        text = _sarif_with_errors(text, errors)
-    elif errors and args.format == "json":
-        text = _json_with_errors(text, errors)
-    text = _with_baseline_reports(text, args.format, baseline_reports)
-    text = _with_fix_summary(text, args.format, results, fixing, unsafe=args.unsafe_fixes)
+    text = _render_check(
+        args,
+        results,
+        overrides,
+        configs,
+        errors,
+        {**_baseline_json(baseline_reports), **_fixes_json(results, fixing)},
+    )
+    text = _with_baseline_lines(text, args.format, baseline_reports)
+    text = _with_fix_lines(text, args.format, results, fixing, unsafe=args.unsafe_fixes)
     for message in errors:
         _error(message)
     _write_output(text, args.output_file)
@@ -651,6 +824,7 @@ def _fix_results(args, results, file_settings, overrides, resolver, stdin, error
     from nnlint.atomic import write_atomic
     from nnlint.config import settings_for
     from nnlint.fixes import FixError, fix_text
+    from nnlint.sanitize import visible
 
     def wanted(d) -> bool:
         return d.autofix is not None and (args.unsafe_fixes or d.autofix.applicability == "safe")
@@ -681,8 +855,8 @@ def _fix_results(args, results, file_settings, overrides, resolver, stdin, error
                     difflib.unified_diff(
                         result.source.splitlines(keepends=True),
                         outcome.text.splitlines(keepends=True),
-                        fromfile=f"a/{result.path}",
-                        tofile=f"b/{result.path}",
+                        fromfile=f"a/{visible(result.path)}",
+                        tofile=f"b/{visible(result.path)}",
                     )
                 )
             )
@@ -745,24 +919,25 @@ def _fixable_counts(results: list[FileResult]) -> tuple[int, int]:
     return safe, unsafe
 
 
-def _with_fix_summary(
-    text: str, fmt: str, results: list[FileResult], fixing: _Fixing | None, *, unsafe: bool
-) -> str:
-    """What ``--fix`` did: ``Fixed 2 findings; 1 remains.`` and what more it could do
-    (text, concise and github, after the summary). The JSON report gets a ``fixes``
-    object on every run: ``fixed`` (0 without ``--fix``) and ``fixable``, the safe and
-    unsafe counts of the findings that remain."""
-    import json
-
+def _fixes_json(results: list[FileResult], fixing: _Fixing | None) -> dict[str, Any]:
+    """The JSON report's ``fixes`` object, on every run: ``fixed`` (0 without ``--fix``)
+    and ``fixable``, the safe and unsafe counts of the findings that remain."""
     safe, unsafe_left = _fixable_counts(results)
-    remaining = sum(len(r.diagnostics) for r in results)
-    if fmt == "json":
-        report = json.loads(text)
-        report["fixes"] = {
+    return {
+        "fixes": {
             "fixed": fixing.fixed if fixing is not None else 0,
             "fixable": {"safe": safe, "unsafe": unsafe_left},
         }
-        return json.dumps(report, indent=2)
+    }
+
+
+def _with_fix_lines(
+    text: str, fmt: str, results: list[FileResult], fixing: _Fixing | None, *, unsafe: bool
+) -> str:
+    """What ``--fix`` did: ``Fixed 2 findings; 1 remains.`` and what more it could do
+    (text, concise and github, after the summary)."""
+    safe, unsafe_left = _fixable_counts(results)
+    remaining = sum(len(r.diagnostics) for r in results)
     if fmt not in ("text", "concise", "github"):
         return text
     lines = []
@@ -784,6 +959,7 @@ def _with_fix_summary(
 def _write_baseline(path: str, results: list[FileResult], errors: list[str]) -> int:
     """``--write-baseline``: record every finding; nothing is written when a file failed."""
     from nnlint.baseline import BaselineError, write_baseline
+    from nnlint.sanitize import visible
 
     for message in errors:
         _error(message)
@@ -797,7 +973,7 @@ def _write_baseline(path: str, results: list[FileResult], errors: list[str]) -> 
     files = len({r.path for r in results if r.diagnostics})
     print(
         f"nnlint: wrote {count} finding{'s' if count != 1 else ''} in {files} "
-        f"file{'s' if files != 1 else ''} to the baseline {path}",
+        f"file{'s' if files != 1 else ''} to the baseline {visible(str(path))}",
         file=sys.stderr,
     )
     return EXIT_OK
@@ -835,11 +1011,7 @@ def _apply_baselines(
         shown = chosen if chosen else display_path(path)
         reports.append(_BaselineReport(shown, outcome.suppressed, tuple(outcome.stale)))
         for key in outcome.stale:
-            print(
-                f"nnlint: note: {shown}: stale baseline entry, the finding is gone: "
-                f"{key.describe()}",
-                file=sys.stderr,
-            )
+            _note(f"{shown}: stale baseline entry, the finding is gone: {key.describe()}")
     return kept, reports
 
 
@@ -857,16 +1029,13 @@ def _baseline_line(report: _BaselineReport) -> str:
     return line + "."
 
 
-def _with_baseline_reports(text: str, fmt: str, reports: list[_BaselineReport]) -> str:
-    """The baseline's effect in the output: a summary line (text, concise, github) or a
-    ``baseline`` list in the JSON report (path, suppressed, stale entries)."""
-    import json
-
+def _baseline_json(reports: list[_BaselineReport]) -> dict[str, Any]:
+    """The baseline's effect for the JSON report: a ``baseline`` list (path, suppressed,
+    stale entries), or nothing when no baseline applied."""
     if not reports:
-        return text
-    if fmt == "json":
-        report = json.loads(text)
-        report["baseline"] = [
+        return {}
+    return {
+        "baseline": [
             {
                 "path": r.path,
                 "suppressed": r.suppressed,
@@ -874,8 +1043,12 @@ def _with_baseline_reports(text: str, fmt: str, reports: list[_BaselineReport]) 
             }
             for r in reports
         ]
-        return json.dumps(report, indent=2)
-    if fmt in ("text", "concise", "github"):
+    }
+
+
+def _with_baseline_lines(text: str, fmt: str, reports: list[_BaselineReport]) -> str:
+    """The baseline's effect as a summary line under text, concise and github output."""
+    if reports and fmt in ("text", "concise", "github"):
         return "\n".join([text, *(_baseline_line(r) for r in reports)])
     return text
 
@@ -910,9 +1083,31 @@ def _findings_exit_code(
     return EXIT_FINDINGS if failing and not exit_zero else EXIT_OK
 
 
+def _config_error_document(
+    args: argparse.Namespace, paths: Sequence[str], overrides: Overrides, exc: Exception
+) -> None:
+    """With ``--format json|sarif``, a config error still gives a valid document that
+    carries it (a CI step uploading the SARIF log sees the failure). The caller then
+    prints the error and exits 2. The files were not collected, so the output file
+    is checked against every path that could hold an input."""
+    if args.format not in ("json", "sarif"):
+        return
+    inputs = [p for p in paths if p != "-"] + [p for p in (args.config, exc.path) if p]
+    _refuse_input_as_output(args.output_file, inputs)
+    if args.output_file is not None and args.output_file.endswith(SPEC_SUFFIX):
+        raise UsageError(f"{args.output_file}: --output-file would replace a spec")
+    _write_output(_render_check(args, [], overrides, [], [str(exc)], {}), args.output_file)
+
+
 def _render_check(
-    args: argparse.Namespace, results: list[FileResult], overrides: Overrides, configs
+    args: argparse.Namespace,
+    results: list[FileResult],
+    overrides: Overrides,
+    configs,
+    errors: Sequence[str],
+    extra: dict[str, Any],
 ) -> str:
+    """The check's output; ``extra`` keys are added to the JSON report."""
     from nnlint.emit import render
     from nnlint.rules import all_meta
 
@@ -920,7 +1115,15 @@ def _render_check(
     target = overrides.target or (configured.pop() if len(configured) == 1 else None)
     color = args.output_file is None and _use_color(args.no_color)
     return render(
-        args.format, results, all_meta(), color=color, statistics=args.statistics, target=target
+        args.format,
+        results,
+        all_meta(),
+        color=color,
+        statistics=args.statistics,
+        target=target,
+        errors=errors,
+        exit_code=EXIT_ERROR if errors else None,
+        extra=extra,
     )
 
 
@@ -928,66 +1131,74 @@ def _render_check(
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    import json
-
-    from nnlint.check import InternalError, analyse_text, decode
+    from nnlint.check import InternalError, analyse_text, decode, internal_errors, model_entry
     from nnlint.config import ConfigResolver, Overrides, settings_for
     from nnlint.diagnostics import FileResult, Severity
-    from nnlint.emit import render
+    from nnlint.emit import render, render_model
+    from nnlint.files import SPEC_LIMIT, Refused, read_regular
     from nnlint.rules import all_meta
     from nnlint.tables import report_text
 
     resolver = ConfigResolver(isolated=args.isolated, config_file=args.config)
     if args.path == "-":
         display, config_from = "-", os.path.join(os.getcwd(), "-")
-        data = _read_stdin()
+        try:
+            data = _read_stdin()
+        except Refused as exc:
+            raise UsageError(f"-: stdin {exc}") from None
     else:
         path = Path(args.path)
         if path.is_dir():
             raise UsageError(f"{args.path}: is a folder; `nnlint report` takes one .nn file")
         try:
-            data = path.read_bytes()
+            data = read_regular(path, limit=SPEC_LIMIT, what="specs")
         except FileNotFoundError:
             raise UsageError(f"{args.path}: no such file") from None
         except OSError as exc:
             raise UsageError(f"{args.path}: cannot read: {exc.strerror or exc}") from None
+        except Refused as exc:
+            raise UsageError(f"{args.path}: {exc}") from None
         display, config_from = display_path(path), args.path
     config = resolver.for_path(config_from)
     overrides = Overrides(target=_resolve_cli_target(args.target, [config]))
     settings = settings_for(config, config_from, overrides)
 
     text, problem = decode(data)
-    if problem is not None:
-        analysis, diagnostics = None, [problem]
-    else:
-        try:
-            analysis, diagnostics = analyse_text(text, settings)
-        except Exception as exc:
-            _error(str(InternalError(display, exc)))
-            return EXIT_ERROR
-    diagnostics = sorted((d.with_path(display) for d in diagnostics), key=lambda d: d.sort_key())
-    if analysis is None or any(d.severity == Severity.ERROR for d in diagnostics):
-        result = FileResult(display, text, tuple(diagnostics))
-        _write_output(render("text", [result], all_meta(), color=_use_color(args.no_color)), None)
-        return EXIT_FINDINGS
-    if args.html or args.plot:
+    try:
+        with internal_errors(display):
+            if problem is not None:
+                analysis, diagnostics = None, [problem]
+            else:
+                analysis, diagnostics = analyse_text(text, settings)
+            diagnostics = sorted(
+                (d.with_path(display) for d in diagnostics), key=lambda d: d.sort_key()
+            )
+            if analysis is None or any(d.severity == Severity.ERROR for d in diagnostics):
+                result = FileResult(display, text, tuple(diagnostics))
+                shown = render("text", [result], all_meta(), color=_use_color(args.no_color))
+                code = EXIT_FINDINGS
+            elif args.html or args.plot:
+                shown, code = None, EXIT_OK  # files, written below (their errors are usage errors)
+            elif args.format == "json":
+                shown = render_model(model_entry(analysis.report, display, analysis.roofline))
+                code = EXIT_OK
+            else:
+                shown = report_text(analysis, display)
+                code = EXIT_OK
+    except InternalError as exc:
+        _report_internal(_internal(exc), _show_traceback(args))
+        return EXIT_ERROR
+    if shown is None:
         return _write_pictures(args, analysis, display)
-    if args.format == "json":
-        from nnlint.check import model_entry
-
-        entry = model_entry(analysis.report, display, analysis.roofline)
-        # emit's JSON makes the entry strict JSON (no NaN/Infinity tokens)
-        document = json.loads(render("json", [FileResult(display, text, (), entry)], {}))
-        _write_output(json.dumps(document["models"][0], indent=2), None)
-    else:
-        _write_output(report_text(analysis, display), None)
-    return EXIT_OK
+    _write_output(shown, None)
+    return code
 
 
 def _write_pictures(args: argparse.Namespace, analysis, display: str) -> int:
     """``report --html`` / ``--plot``: write the files (atomically); nothing on stdout."""
     from nnlint.atomic import write_atomic
     from nnlint.pictures import figures
+    from nnlint.sanitize import visible
 
     outputs: list[tuple[str, bytes]] = []
     fig = figures(analysis, display)
@@ -1013,7 +1224,7 @@ def _write_pictures(args: argparse.Namespace, analysis, display: str) -> int:
             write_atomic(path, data)
         except OSError as exc:
             raise UsageError(f"{path}: cannot write: {exc.strerror or exc}") from None
-        print(f"nnlint: wrote {path}", file=sys.stderr)
+        print(f"nnlint: wrote {visible(str(path))}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -1026,25 +1237,36 @@ def cmd_format(args: argparse.Namespace) -> int:
     return run(args)
 
 
+# --------------------------------------------------------------------------- server
+
+
+def cmd_server(args: argparse.Namespace) -> int:
+    try:
+        from nnlint.server import serve
+    except ImportError as exc:
+        if (exc.name or "").split(".")[0] not in ("pygls", "lsprotocol"):
+            raise
+        raise UsageError("`nnlint server` needs the lsp extra: pip install 'nnlint[lsp]'") from None
+    return serve()
+
+
 # --------------------------------------------------------------------------- rule, rules, targets
 
 
 def cmd_rule(args: argparse.Namespace) -> int:
-    import difflib
     import json
 
     from nnlint.rules import REGISTRY, all_meta, lookup
     from nnlint.rules.base import default_thresholds
+    from nnlint.suggest import suggest
     from nnlint.tables import rule_page
 
     meta = lookup(args.code)
     if meta is None:
         metas = all_meta()
         candidates = [*metas, *(m.name for m in metas.values())]
-        close = difflib.get_close_matches(args.code.strip(), candidates, n=1)
-        if not close:
-            close = difflib.get_close_matches(args.code.strip().upper(), list(metas), n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
+        close = suggest(args.code.strip(), candidates) or suggest(args.code.strip().upper(), metas)
+        hint = f"; did you mean {close!r}?" if close else ""
         raise UsageError(f"unknown rule {args.code!r}{hint} (`nnlint rules` lists them)")
     rule = REGISTRY.get(meta.code)
     defaults = default_thresholds().get(meta.code, {})

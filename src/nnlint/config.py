@@ -25,7 +25,7 @@ Keys::
 
 from __future__ import annotations
 
-import difflib
+import functools
 import os
 import re
 from collections.abc import Mapping
@@ -34,7 +34,8 @@ from typing import Any
 
 import attrs
 
-from nnlint.resources import tomllib
+from nnlint.resources import TomlFileError, read_toml
+from nnlint.suggest import suggest
 
 __all__ = [
     "CONFIG_FILES",
@@ -115,24 +116,34 @@ class ProjectConfig:
         return self.path.parent if self.path is not None else Path.cwd()
 
     def relative(self, path: str | os.PathLike[str]) -> str:
-        """``path`` relative to :attr:`root` with ``/`` separators (absolute when outside)."""
+        """``path`` relative to :attr:`root` with ``/`` separators (``../`` when outside)."""
         absolute = os.path.abspath(path)
-        relative = os.path.relpath(absolute, os.path.abspath(self.root))
-        if relative.startswith(".."):
+        try:
+            relative = os.path.relpath(absolute, os.path.abspath(self.root))
+        except ValueError:  # another drive on Windows
             relative = absolute
         return relative.replace(os.sep, "/")
 
-    def is_excluded(self, path: str | os.PathLike[str], *, ancestors: bool = True) -> bool:
-        """Does ``exclude`` match ``path`` (with ``ancestors``: or a folder above it)?"""
-        rel = self.relative(path)
-        return any(glob_matches(rel, pattern, ancestors=ancestors) for pattern in self.exclude)
+    def is_excluded(
+        self, path: str | os.PathLike[str], *, ancestors: bool = True, folder: bool = False
+    ) -> bool:
+        """Does ``exclude`` match ``path`` (a ``folder`` with ``folder``)?
+
+        With ``ancestors`` (the default) a path below an excluded folder is excluded
+        too; without, only a pattern matching ``path`` itself counts (a folder walk
+        tests each folder on the way down, and a folder named on the command line
+        is checked even when ``exclude`` matches it).
+        """
+        if not self.exclude:
+            return False
+        return _matches(_gitignore(self.exclude), self.relative(path), folder, ancestors)
 
     def ignores_for(self, path: str | os.PathLike[str]) -> tuple[str, ...]:
         """The codes ``per-file-ignores`` switches off for ``path``."""
         rel = self.relative(path)
         found: list[str] = []
         for pattern, codes in self.per_file_ignores:
-            if glob_matches(rel, pattern):
+            if _matches(_gitignore((pattern,)), rel, False, True):
                 found += [c for c in codes if c not in found]
         return tuple(found)
 
@@ -140,56 +151,63 @@ class ProjectConfig:
 # --------------------------------------------------------------------------- globs
 
 
-def _glob_regex(pattern: str) -> re.Pattern[str]:
-    """fnmatch-style glob where ``*`` and ``?`` stay inside one folder and ``**`` spans any."""
-    out = []
-    i = 0
-    while i < len(pattern):
-        if pattern.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-        elif pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif pattern[i] == "*":
-            out.append("[^/]*")
-            i += 1
-        elif pattern[i] == "?":
-            out.append("[^/]")
-            i += 1
-        elif pattern[i] == "[" and (end := pattern.find("]", i + 2)) != -1:
-            body = pattern[i + 1 : end]
-            if body.startswith("!"):
-                body = "^" + body[1:]
-            out.append("[" + body.replace("\\", "\\\\") + "]")
-            i = end + 1
-        else:
-            out.append(re.escape(pattern[i]))
-            i += 1
-    return re.compile("".join(out) + r"\Z")
-
-
-def glob_matches(rel_path: str, pattern: str, *, ancestors: bool = True) -> bool:
-    """Does ``pattern`` match ``rel_path`` (relative, ``/`` separators)?
-
-    Like ``.gitignore``: a pattern without ``/`` matches a file or folder name at any
-    depth, and (with ``ancestors``) a pattern matching a folder matches everything
-    below it. Without ``ancestors`` only the path itself is tried (a folder walk
-    tests each folder on the way down).
-    """
+def _normalise(pattern: str) -> str:
+    """Surrounding spaces and leading ``./`` (which ``.gitignore`` would not strip) go."""
     pattern = pattern.strip()
     while pattern.startswith("./"):
         pattern = pattern[2:]
-    pattern = pattern.rstrip("/")
+    return pattern
+
+
+@functools.lru_cache(maxsize=1024)
+def _gitignore(patterns: tuple[str, ...]):
+    """The compiled ``.gitignore``-style spec of ``patterns``, matched by RE2.
+
+    pathspec gives git's pattern semantics; its RE2 backend matches in time linear
+    in the path (Python's ``re`` backtracks: ``*a*a*a…b`` against a 240-character
+    name took hours). Patterns are validated when the config is loaded.
+    """
+    import pathspec
+
+    return pathspec.GitIgnoreSpec.from_lines([_normalise(p) for p in patterns], backend="re2")
+
+
+def _matches(spec: Any, rel_path: str, folder: bool, ancestors: bool) -> bool:
+    path = rel_path.strip("/")
+    if not path or not spec.match_file(path + "/" if folder else path):
+        return False
+    if ancestors:
+        return True
+    parent = path.rpartition("/")[0]
+    return not parent or not spec.match_file(parent + "/")
+
+
+def glob_error(pattern: str) -> str | None:
+    """Why ``pattern`` is not a valid glob, or None when it is."""
+    if "\0" in pattern:
+        return "contains a NUL character"
+    try:
+        _gitignore((pattern,))
+    except Exception as exc:  # re.error, pathspec's GitIgnorePatternError, re2.error
+        return f"invalid glob {pattern!r}: {exc}"
+    return None
+
+
+def glob_matches(
+    rel_path: str, pattern: str, *, ancestors: bool = True, folder: bool = False
+) -> bool:
+    """Does ``pattern`` match ``rel_path`` (relative, ``/`` separators)?
+
+    ``.gitignore`` semantics (git's documentation, "PATTERN FORMAT"): a pattern
+    without a ``/`` (other than a trailing one) matches a name at any depth, one with
+    a ``/`` is anchored at the config's folder, ``*`` and ``?`` stay within one
+    folder, ``**`` spans any, a trailing ``/`` matches folders only and a folder's
+    match covers everything below it (with ``ancestors``).
+    """
+    pattern = _normalise(pattern)
     if not pattern:
         return False
-    regex = _glob_regex(pattern)
-    parts = rel_path.strip("/").split("/")
-    prefix = "/" if rel_path.startswith("/") else ""
-    depths = range(len(parts), 0, -1) if ancestors else (len(parts),)
-    if "/" not in pattern:
-        return any(regex.match(parts[n - 1]) for n in depths)
-    return any(regex.match(prefix + "/".join(parts[:n])) for n in depths)
+    return _matches(_gitignore((pattern,)), rel_path, folder, ancestors)
 
 
 # --------------------------------------------------------------------------- selectors
@@ -219,8 +237,8 @@ def parse_selectors(value: str | list[str] | tuple[str, ...]) -> tuple[str, ...]
         elif selector.lower() in names:
             out.append(selector.lower())
         else:
-            close = difflib.get_close_matches(selector, [*metas, *sorted(names)], n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+            close = suggest(selector, [*metas, *sorted(names)])
+            hint = f"; did you mean {close!r}?" if close else ""
             raise ValueError(f"unknown rule selector {selector!r}{hint}")
     return tuple(out)
 
@@ -270,18 +288,12 @@ def _key(name: str) -> str:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    if path.is_dir():
+        raise ConfigError(path, None, "is a folder, not a config file")
     try:
-        text = path.read_text(encoding="utf-8")
-    except IsADirectoryError:
-        raise ConfigError(path, None, "is a folder, not a config file") from None
-    except OSError as exc:
-        raise ConfigError(path, None, f"cannot read: {exc.strerror or exc}") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(path, None, f"not UTF-8 text: {exc.reason}") from None
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(path, None, f"invalid TOML: {exc}") from None
+        return read_toml(path, what="configs")
+    except TomlFileError as exc:
+        raise ConfigError(path, None, str(exc)) from None
 
 
 def _nnlint_table(path: Path, data: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
@@ -317,10 +329,8 @@ def load_config(path: str | os.PathLike[str]) -> ProjectConfig:
     r = _Reader(path, prefix)
     for key in table:
         if key not in _KEYS:
-            close = difflib.get_close_matches(key, _KEYS, n=1)
-            hint = (
-                f"; did you mean {close[0]!r}?" if close else f" (known keys: {', '.join(_KEYS)})"
-            )
+            close = suggest(key, _KEYS)
+            hint = f"; did you mean {close!r}?" if close else f" (known keys: {', '.join(_KEYS)})"
             raise r.fail(_key(key), "unknown key" + hint)
 
     fields: dict[str, Any] = {"path": path}
@@ -334,7 +344,10 @@ def load_config(path: str | os.PathLike[str]) -> ProjectConfig:
     if "per-file-ignores" in table:
         entries = []
         for pattern, codes in r.table(table["per-file-ignores"], "per-file-ignores").items():
-            entries.append((pattern, r.selectors(codes, f"per-file-ignores.{_key(pattern)}")))
+            key = f"per-file-ignores.{_key(pattern)}"
+            if (problem := glob_error(pattern)) is not None:
+                raise r.fail(key, problem)
+            entries.append((pattern, r.selectors(codes, key)))
         fields["per_file_ignores"] = tuple(entries)
     if "fail-on" in table:
         level = r.string(table["fail-on"], "fail-on").strip().lower()
@@ -345,6 +358,9 @@ def load_config(path: str | os.PathLike[str]) -> ProjectConfig:
         fields["fail_on"] = level
     if "exclude" in table:
         fields["exclude"] = tuple(r.string_list(table["exclude"], "exclude"))
+        for i, pattern in enumerate(fields["exclude"]):
+            if (problem := glob_error(pattern)) is not None:
+                raise r.fail(f"exclude[{i}]", problem)
     if "thresholds" in table:
         fields["thresholds"] = _thresholds(r, table["thresholds"])
     if "targets" in table:
@@ -369,8 +385,8 @@ def _thresholds(r: _Reader, value: Any) -> dict[str, dict[str, Any]]:
         key = f"thresholds.{_key(code)}"
         meta = lookup(code)
         if meta is None:
-            close = difflib.get_close_matches(code.upper(), list(all_meta()), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+            close = suggest(code.upper(), all_meta())
+            hint = f"; did you mean {close!r}?" if close else ""
             raise r.fail(key, f"unknown rule code{hint}")
         if meta.code in out:
             raise r.fail(key, f"{meta.code} ({meta.name}) has thresholds twice")
@@ -383,8 +399,8 @@ def _thresholds(r: _Reader, value: Any) -> dict[str, dict[str, Any]]:
         for name, setting in r.table(options, key).items():
             option_key = f"{key}.{_key(name)}"
             if name not in allowed:
-                close = difflib.get_close_matches(name, allowed, n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
+                close = suggest(name, allowed)
+                hint = f"; did you mean {close!r}?" if close else ""
                 raise r.fail(
                     option_key,
                     f"not a threshold of {meta.code}{hint} (known: {', '.join(allowed)})",
@@ -392,6 +408,10 @@ def _thresholds(r: _Reader, value: Any) -> dict[str, dict[str, Any]]:
             checked[name] = _threshold_value(r, option_key, setting, defaults.get(name))
         out[meta.code] = checked
     return out
+
+
+#: Above any count, ratio or share a threshold can mean (and inside a float).
+_MAX_THRESHOLD = 1e15
 
 
 def _threshold_value(r: _Reader, key: str, value: Any, default: Any) -> Any:
@@ -402,6 +422,10 @@ def _threshold_value(r: _Reader, key: str, value: Any, default: Any) -> Any:
 
     if not (is_number(value) or isinstance(value, (bool, str))):
         raise r.fail(key, f"must be a number, a boolean or a string, got {_describe(value)}")
+    if is_number(value) and not (0 < value <= _MAX_THRESHOLD):
+        # every threshold is a minimum count, ratio or share: 0, a negative number,
+        # nan and inf would make its rule fire always or never, or divide by zero
+        raise r.fail(key, f"must be a positive finite number, got {value!r}")
     if default is not None:
         if is_number(default) and not is_number(value):
             raise r.fail(key, f"must be a number (default {default!r}), got {_describe(value)}")
@@ -417,6 +441,8 @@ def _extra_targets(r: _Reader, value: Any, folder: Path) -> dict[str, Any]:
 
     found: dict[str, Any] = {}
     for entry in r.string_list(value, "targets"):
+        if "\0" in entry:
+            raise r.fail("targets", f"{entry!r}: a path cannot contain a NUL character")
         try:
             target = load_target_file(folder / entry)
         except TargetError as exc:

@@ -30,9 +30,10 @@ from urllib.parse import quote
 import attrs
 
 from nnlint import __version__
-from nnlint.diagnostics import Diagnostic, FileResult, RuleMeta, Severity
+from nnlint.diagnostics import Diagnostic, FileResult, RuleMeta, Severity, source_lines
+from nnlint.sanitize import is_hidden, visible
 
-__all__ = ["FORMATS", "render"]
+__all__ = ["FORMATS", "render", "render_model"]
 
 FORMATS = ("text", "concise", "json", "sarif", "github")
 
@@ -55,23 +56,45 @@ def render(
     statistics: bool = False,
     target: str | None = None,
     tool_version: str = __version__,
+    errors: Sequence[str] = (),
+    exit_code: int | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> str:
     """Render ``results`` in format ``fmt`` (one of :data:`FORMATS`).
 
     ``color`` and ``statistics`` apply to ``text`` and ``concise``; ``target``
     appears in the summary line and in SARIF's ``automationDetails.id``.
+    ``errors`` are the run's errors (files that could not be read or checked, a bad
+    config, one line each): the summary line then never says "All checks passed",
+    JSON lists them under ``errors`` and SARIF records them as notifications of a
+    failed invocation that ended with ``exit_code``; the terminal formats leave the
+    lines themselves to the caller's stderr. ``extra`` keys are added at the end of
+    the JSON report (the contract allows more keys; e.g. ``baseline``).
     Raises :class:`ValueError` for an unknown format.
     """
     if fmt in ("text", "concise"):
         return _render_terminal(
-            results, rules, full=(fmt == "text"), color=color, statistics=statistics, target=target
+            results,
+            rules,
+            full=(fmt == "text"),
+            color=color,
+            statistics=statistics,
+            target=target,
+            errors=len(errors),
         )
     if fmt == "json":
-        return _render_json(results)
+        return _render_json(results, errors, extra or {})
     if fmt == "sarif":
-        return _render_sarif(results, rules, target=target, tool_version=tool_version)
+        return _render_sarif(
+            results,
+            rules,
+            target=target,
+            tool_version=tool_version,
+            errors=errors,
+            exit_code=exit_code,
+        )
     if fmt == "github":
-        return _render_github(results, target=target)
+        return _render_github(results, target=target, errors=len(errors))
     raise ValueError(f"unknown output format {fmt!r} (expected one of: {', '.join(FORMATS)})")
 
 
@@ -94,10 +117,10 @@ class _Finding:
 
 
 def _source_lines(source: str | None) -> tuple[str, ...]:
-    """Split a spec into lines the way the parser counts them (on ``\\n`` only)."""
+    """The spec's lines as the spans number them (:func:`source_lines`)."""
     if source is None:
         return ()
-    return tuple(line.rstrip("\r") for line in source.split("\n"))
+    return tuple(source_lines(source))
 
 
 def _findings(results: Sequence[FileResult]) -> Iterator[_Finding]:
@@ -119,11 +142,20 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
-def _summary(results: Sequence[FileResult], target: str | None) -> str:
-    """``Found 2 errors, 1 warning and 0 notes in 3 files.`` or ``All checks passed (3 files).``"""
+def _summary(results: Sequence[FileResult], target: str | None, errors: int = 0) -> str:
+    """``Found 2 errors, 1 warning and 0 notes in 3 files.`` or ``All checks passed (3 files).``
+
+    With run ``errors`` (listed on stderr) and no findings, it says what did not run
+    instead of "All checks passed".
+    """
     counts = _counts(results)
     files = _plural(len(results), "file")
-    suffix = f" (target: {target})" if target else ""
+    suffix = f" (target: {visible(target)})" if target else ""
+    if not counts and errors:
+        stopped = f"{_plural(errors, 'error')} (on stderr)"
+        if not results:
+            return f"Nothing was checked: {stopped}{suffix}."
+        return f"No findings in {files}, but not every check ran: {stopped}{suffix}."
     if not counts:
         return f"All checks passed ({files}){suffix}."
     return (
@@ -178,10 +210,11 @@ def _render_terminal(
     color: bool,
     statistics: bool,
     target: str | None,
+    errors: int = 0,
 ) -> str:
     """``text`` (``full=True``) and ``concise``: findings, then the summary line."""
     style = _Style(color)
-    summary = _summary(results, target)
+    summary = _summary(results, target, errors)
     if statistics:
         return "\n".join([*_statistics_lines(results, rules), summary])
     findings = list(_findings(results))
@@ -194,7 +227,16 @@ def _header(finding: _Finding, style: _Style) -> str:
     """``path:line:col: CODE [severity] message``."""
     d = finding.diagnostic
     tag = style.severity(f"[{d.severity}]", d.severity)
-    return f"{style.path(finding.path)}:{d.span.line}:{d.span.column}: {d.code} {tag} {d.message}"
+    path = style.path(_line_start_path(finding.path))
+    return f"{path}:{d.span.line}:{d.span.column}: {d.code} {tag} {visible(d.message)}"
+
+
+def _line_start_path(path: str) -> str:
+    """A path that begins an output line: :func:`visible`, and ``./`` before a name
+    that starts with ``:`` or a space, so no line a file name begins reads as a
+    GitHub Actions workflow command (``::error …``)."""
+    shown = visible(path)
+    return "./" + shown if shown[:1] == ":" or shown[:1].isspace() else shown
 
 
 def _statistics_lines(results: Sequence[FileResult], rules: Mapping[str, RuleMeta]) -> list[str]:
@@ -222,7 +264,7 @@ def _text_block(finding: _Finding, style: _Style) -> str:
         carets = style.severity("^" * length, d.severity)
         out.append(f"{style.gutter(f'{blank_gutter} |')} {' ' * offset}{carets}")
     if d.fix:
-        first, *rest = d.fix.splitlines() or [""]
+        first, *rest = [visible(line) for line in d.fix.split("\n")]
         out.append(f"{style.gutter(f'{blank_gutter} =')} help: {first}")
         out.extend(f"{blank_gutter}         {more}".rstrip() for more in rest)
     return "\n".join(out)
@@ -237,9 +279,10 @@ def _frame_line(number: int, text: str, width: int, style: _Style) -> str:
 def _display(text: str) -> tuple[str, list[int]]:
     """Return ``text`` as printed in a frame and the display column of each code point.
 
-    Tabs expand to the next multiple of :data:`TAB_WIDTH`, control characters print as
-    U+FFFD, wide (East Asian, emoji) characters take two cells and combining marks none,
-    so carets computed from the offsets stay under the right characters.
+    Tabs expand to the next multiple of :data:`TAB_WIDTH`, hidden characters
+    (:func:`nnlint.sanitize.is_hidden`) print as U+FFFD, wide (East Asian, emoji)
+    characters take two cells and combining marks none, so carets computed from the
+    offsets stay under the right characters.
     The offsets list has one extra entry: the column just past the end of the line.
     """
     pieces: list[str] = []
@@ -250,7 +293,7 @@ def _display(text: str) -> tuple[str, list[int]]:
         if ch == "\t":
             cells = TAB_WIDTH - column % TAB_WIDTH
             pieces.append(" " * cells)
-        elif unicodedata.category(ch) == "Cc":
+        elif is_hidden(ch):
             cells = 1
             pieces.append("\ufffd")
         else:
@@ -288,8 +331,18 @@ def _caret_range(line: str, d: Diagnostic) -> tuple[int, int]:
 # --------------------------------------------------------------------------- json
 
 
-def _render_json(results: Sequence[FileResult]) -> str:
-    """The DESIGN.md report contract, ``indent=2``, keys in contract order."""
+def render_model(entry: Mapping[str, Any]) -> str:
+    """One ``models`` entry of the JSON report on its own (``nnlint report --format json``)."""
+    return _dumps(entry)
+
+
+def _render_json(
+    results: Sequence[FileResult],
+    errors: Sequence[str] = (),
+    extra: Mapping[str, Any] | None = None,
+) -> str:
+    """The report contract, ``indent=2``, keys in contract order; ``errors`` (the run's
+    errors, one line each) only when there are some."""
     counts = _counts(results)
     report = {
         "version": JSON_REPORT_VERSION,
@@ -302,6 +355,9 @@ def _render_json(results: Sequence[FileResult]) -> str:
             "notes": counts[Severity.NOTE],
         },
     }
+    if errors:
+        report["errors"] = [*errors]
+    report.update(extra or {})
     return _dumps(report)
 
 
@@ -393,8 +449,11 @@ def _render_sarif(
     *,
     target: str | None,
     tool_version: str,
+    errors: Sequence[str] = (),
+    exit_code: int | None = None,
 ) -> str:
-    """A SARIF 2.1.0 log with one run, shaped for GitHub code scanning."""
+    """A SARIF 2.1.0 log with one run, shaped for GitHub code scanning. Run errors make
+    the invocation unsuccessful, each one a ``toolExecutionNotification``."""
     findings = list(_findings(results))
     fired = sorted({f.diagnostic.code for f in findings})
     rule_index = {code: i for i, code in enumerate(fired)}
@@ -424,7 +483,7 @@ def _render_sarif(
                 "automationDetails": {"id": f"nnlint/{target or 'default'}/"},
                 "originalUriBaseIds": {"%SRCROOT%": {"description": {"text": "Repository root"}}},
                 "columnKind": "utf16CodeUnits",
-                "invocations": [{"executionSuccessful": True}],
+                "invocations": [_sarif_invocation(errors, exit_code)],
                 "results": [
                     _sarif_result(f, rule_index[f.diagnostic.code], fingerprints) for f in findings
                 ],
@@ -432,6 +491,18 @@ def _render_sarif(
         ],
     }
     return _dumps(log)
+
+
+def _sarif_invocation(errors: Sequence[str], exit_code: int | None) -> dict[str, Any]:
+    if not errors:
+        return {"executionSuccessful": True}
+    invocation: dict[str, Any] = {"executionSuccessful": False}
+    if exit_code is not None:
+        invocation["exitCode"] = exit_code
+    invocation["toolExecutionNotifications"] = [
+        {"level": "error", "message": {"text": f"nnlint: error: {e}"}} for e in errors
+    ]
+    return invocation
 
 
 def _sarif_rule(code: str, meta: RuleMeta) -> dict[str, Any]:
@@ -636,7 +707,7 @@ def _markdown_to_text(markdown: str) -> str:
 # --------------------------------------------------------------------------- github
 
 
-def _render_github(results: Sequence[FileResult], *, target: str | None) -> str:
+def _render_github(results: Sequence[FileResult], *, target: str | None, errors: int = 0) -> str:
     """A ``::error``/``::warning``/``::notice`` workflow command for the findings GitHub
     shows (10 of each type per step, :mod:`nnlint.github`), a line counting the others,
     then the summary."""
@@ -650,7 +721,7 @@ def _render_github(results: Sequence[FileResult], *, target: str | None) -> str:
             f"{ANNOTATIONS_PER_TYPE} per type per step): listed in the job summary when "
             f"$GITHUB_STEP_SUMMARY is set, and all in --format sarif"
         )
-    return "\n".join([*lines, _summary(results, target)])
+    return "\n".join([*lines, _summary(results, target, errors)])
 
 
 _GITHUB_COMMAND = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.NOTE: "notice"}
@@ -672,8 +743,9 @@ def _github_command(finding: _Finding) -> str:
 
 
 def _escape_data(text: str) -> str:
-    """actions/toolkit ``escapeData``: ``%``, ``\\r``, ``\\n``."""
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    """actions/toolkit ``escapeData`` (``%``, ``\\r``, ``\\n``), then :func:`visible` for
+    the other control characters (ESC would reach the log viewer's terminal emulation)."""
+    return visible(text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A"))
 
 
 def _escape_property(text: str) -> str:

@@ -14,25 +14,24 @@ are never mixed. Each number in the shipped files carries a comment naming its p
 
 from __future__ import annotations
 
-import difflib
 import functools
 import math
 import os
 import re
 import types
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import attrs
 
 from nnlint.ops import OPS
-from nnlint.resources import data_dir, tomllib
+from nnlint.precision import ARITHMETIC_PRECISIONS
+from nnlint.resources import TomlFileError, data_dir, read_toml
+from nnlint.suggest import suggest
 
 __all__ = [
     "KINDS",
     "OP_NAMES",
-    "PRECISIONS",
     "Target",
     "TargetError",
     "UnknownTarget",
@@ -40,9 +39,6 @@ __all__ = [
     "load_target_file",
     "resolve_target",
 ]
-
-#: Arithmetic formats a target may list, widest first.
-PRECISIONS: tuple[str, ...] = ("fp64", "fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4")
 
 #: Device classes.
 KINDS: frozenset[str] = frozenset({"gpu", "edge-accelerator", "cpu", "mcu"})
@@ -163,6 +159,24 @@ class UnknownTarget(TargetError):
 
 # --- loading -------------------------------------------------------------------------------
 
+#: The range each number may take (low, high, unit): wide around every real device,
+#: narrow enough that no figure computed from them (a ridge point, a latency)
+#: leaves the float range. A capacity of 0 (where allowed) means "not modelled".
+RANGES: Mapping[str, tuple[float, float, str]] = types.MappingProxyType(
+    {
+        "memory_bytes": (1, 2**64, "bytes"),
+        "onchip_bytes": (1, 2**64, "bytes"),
+        "flash_bytes": (1, 2**64, "bytes"),
+        "bandwidth": (1, 1e18, "B/s"),
+        "host_link_bandwidth": (1, 1e18, "B/s"),
+        "power_w": (1e-6, 1e9, "W"),
+        "peak": (1, 1e24, "op/s"),
+        "peak_sparse": (1, 1e24, "op/s"),
+        "launch_overhead_s": (1e-9, 3600, "s"),
+        "inference_overhead_s": (1e-9, 3600, "s"),
+    }
+)
+
 _REQUIRED = ("id", "name", "kind", "memory_bytes", "bandwidth", "power_w", "precisions", "peak")
 _OPTIONAL = (
     "onchip_bytes",
@@ -205,16 +219,22 @@ class _Reader:
     def number(
         self, value: Any, key: str, *, integer: bool = False, allow_zero: bool = False
     ) -> Any:
-        """A positive (with ``allow_zero``: non-negative) finite number; ``integer`` demands int."""
+        """A positive (with ``allow_zero``: non-negative) finite number within the key's
+        :data:`RANGES`; ``integer`` demands int."""
         wanted = "an integer" if integer else "a number"
         types_ok = (int,) if integer else (int, float)
         if isinstance(value, bool) or not isinstance(value, types_ok):
             raise self.fail(key, f"must be {wanted}, got {_describe(value)}")
-        if not math.isfinite(value):
+        if isinstance(value, float) and not math.isfinite(value):
             raise self.fail(key, f"must be finite, got {value!r}")
         if value < 0 or (value == 0 and not allow_zero):
             bound = "non-negative" if allow_zero else "positive"
             raise self.fail(key, f"must be {bound}, got {value!r}")
+        low, high, unit = RANGES[key.split(".", 1)[0]]
+        if value != 0 and not low <= value <= high:
+            big = isinstance(value, int) and value > high
+            shown = f"an integer of {value.bit_length()} bits" if big else f"{value:.4g}"
+            raise self.fail(key, f"must be between {low:g} and {high:g} {unit}, got {shown}")
         return value
 
     def table(self, data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
@@ -233,15 +253,15 @@ class _Reader:
 
     def name_in(self, name: str, known: Any, key: str, what: str) -> None:
         if name not in known:
-            close = difflib.get_close_matches(name, sorted(known), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+            close = suggest(name, sorted(known))
+            hint = f"; did you mean {close!r}?" if close else ""
             known_list = ", ".join(sorted(known))
             raise self.fail(key, f"unknown {what} {name!r}{hint} (known: {known_list})")
 
     def peaks(self, data: Mapping[str, Any], key: str, precisions: list[str]) -> dict[str, float]:
         out: dict[str, float] = {}
         for precision, value in self.table(data, key).items():
-            self.name_in(precision, PRECISIONS, f"{key}.{precision}", "precision")
+            self.name_in(precision, ARITHMETIC_PRECISIONS, f"{key}.{precision}", "precision")
             if precision not in precisions:
                 raise self.fail(f"{key}.{precision}", f"{precision!r} is not listed in precisions")
             out[precision] = float(self.number(value, f"{key}.{precision}"))
@@ -264,11 +284,9 @@ def load_target_file(path: str | os.PathLike[str]) -> Target:
     source = str(path)
     r = _Reader(source)
     try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise r.fail(None, f"cannot read file: {exc.strerror or exc}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise r.fail(None, f"invalid TOML: {exc}") from exc
+        data = read_toml(path, what="target files")
+    except TomlFileError as exc:
+        raise r.fail(None, str(exc)) from None
 
     r.check_keys(data, _REQUIRED + _OPTIONAL)
     for key in _REQUIRED:
@@ -288,7 +306,7 @@ def load_target_file(path: str | os.PathLike[str]) -> Target:
     if not precisions:
         raise r.fail("precisions", "must list at least one precision")
     for precision in precisions:
-        r.name_in(precision, PRECISIONS, "precisions", "precision")
+        r.name_in(precision, ARITHMETIC_PRECISIONS, "precisions", "precision")
     peak = r.peaks(data, "peak", precisions)
     peak_sparse = r.peaks(data, "peak_sparse", precisions)
     for precision in precisions:
@@ -369,5 +387,5 @@ def resolve_target(name: str, extra: Mapping[str, Target] | None = None) -> Targ
     if name.lower() in lowered:
         return table[lowered[name.lower()]]
     known = sorted(table)
-    close = difflib.get_close_matches(name.lower(), list(lowered), n=1)
-    raise UnknownTarget(name, known, lowered[close[0]] if close else None)
+    close = suggest(name.lower(), lowered)
+    raise UnknownTarget(name, known, lowered[close] if close else None)
