@@ -144,7 +144,7 @@ def register(cls: type[Rule]) -> type[Rule]:
 
 @functools.cache
 def default_thresholds() -> dict[str, dict[str, Any]]:
-    """Every ``rules/*.toml`` file (one per family): ``[NN101] min_depth = 10`` and so on."""
+    """Every ``rules/*.toml`` file (one per family): ``[NN101] sigmoid_layers = 10`` and so on."""
     merged: dict[str, dict[str, Any]] = {}
     for path in sorted(data_dir("rules").glob("*.toml")):
         for code, table in read_toml(path).items():
