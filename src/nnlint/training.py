@@ -284,12 +284,13 @@ def korthikanti_layer_bytes(
       ``sbh(34/t + 5as/(ht))``;
     * selective recompute (the attention core, ``5as²b``, recomputed):
       ``sbh(10 + 24/t)``, with sequence parallel ``sbh(34/t)``;
-    * full recompute: ``2sbh`` (the layer's input only).
+    * full recompute: ``2sbh`` (the layer's input only; Table 2 lists it without sequence
+      parallelism — with it the checkpointed input is itself split, ``2sbh/t``).
 
     A part that does not divide by ``t`` is rounded up.
     """
     if recompute == "full":
-        return 2 * s * b * h
+        return _ceil_div(2 * s * b * h, t) if sequence_parallel else 2 * s * b * h
     replicated, sharded = 10 * s * b * h, 24 * s * b * h
     scores = 0 if recompute == "selective" else 5 * a * s * s * b
     rep = _ceil_div(replicated, t) if sequence_parallel else replicated

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nnlint.ops.base import Cost, Ctx, Op, Opt, ShapeError, fmt_shape, numel, register
+from nnlint.ops.base import Cost, Ctx, Op, Opt, Saved, ShapeError, fmt_shape, numel, register
 
 
 def _linear_cost(
@@ -49,6 +49,7 @@ class Dense(Op):
     """
 
     name = "dense"
+    tensor_parallel = "flip"
     has_weights = True
     linear_layer = multiplies_weights = fusion_host = True
     opts = (
@@ -71,6 +72,14 @@ class Dense(Op):
 
     def weight_shape(self, opts, in_shapes):
         return (opts["units"], in_shapes[0][-1])
+
+    def param_shapes(self, opts, in_shapes):
+        weight = (opts["units"], in_shapes[0][-1])
+        return (weight, (opts["units"],)) if opts["bias"] else (weight,)
+
+    def saved(self, c):
+        """Its input, for the weight gradient (``addmm`` saves ``mat1``); frozen: nothing."""
+        return (Saved("in0", numel(c.x)),) if c.trainable else ()
 
     def fans(self, opts, in_shapes):
         return in_shapes[0][-1], opts["units"]
@@ -149,6 +158,15 @@ class Conv2d(Op):
     def fans(self, opts, in_shapes):
         k = opts["kernel"]
         return (in_shapes[0][0] // opts["groups"]) * k * k, opts["channels"] * k * k
+
+    def param_shapes(self, opts, in_shapes):
+        c_out, k = opts["channels"], opts["kernel"]
+        weight = (c_out, in_shapes[0][0] // opts["groups"], k, k)
+        return (weight, (c_out,)) if opts["bias"] else (weight,)
+
+    def saved(self, c):
+        """Its input, for the weight gradient (``convolution_backward``); frozen: nothing."""
+        return (Saved("in0", numel(c.x)),) if c.trainable else ()
 
     def cost(self, c):
         c_in = c.x[0]

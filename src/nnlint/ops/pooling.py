@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nnlint.ops.base import Cost, Op, Opt, ShapeError, fmt_shape, numel, register
+from nnlint.ops.base import Cost, Op, Opt, Saved, ShapeError, fmt_shape, numel, register
 from nnlint.ops.layers import conv_out
 
 
@@ -36,6 +36,10 @@ class MaxPool(_Pool):
 
     name = "maxpool"
 
+    def saved(self, c):
+        """Its input and the int64 arg-max of each output (``max_pool2d_with_indices``)."""
+        return (Saved("in0", numel(c.x)), Saved("indices", numel(c.out_shape), kind="index"))
+
     def cost(self, c):
         out, k = numel(c.out_shape), c.opts["kernel"]
         return Cost(
@@ -52,6 +56,7 @@ class AvgPool(_Pool):
     backward: 1 divide + ``k²`` adds = ``k²+1`` per output element."""
 
     name = "avgpool"
+    saves = "input"  # avg_pool2d_backward(grad, self, …)
 
     def cost(self, c):
         out, k = numel(c.out_shape), c.opts["kernel"]
@@ -70,6 +75,7 @@ class GlobalAvgPool(Op):
     (one divide per channel, one add per input element)."""
 
     name = "global_avgpool"
+    saves = "nothing"  # a mean over H and W: its backward needs only the shape
     min_rank = max_rank = 3
 
     def infer(self, in_shapes, opts):
@@ -98,6 +104,7 @@ class AdaptiveAvgPool(Op):
     divide per output standing in for the last add)."""
 
     name = "adaptive_avgpool"
+    saves = "input"  # _adaptive_avg_pool2d_backward(grad, self)
     min_rank = max_rank = 3
     opts = (
         Opt("height", "int", positional=True, required=True, minimum=1),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nnlint.ops.base import Cost, Op, Opt, ShapeError, fmt_shape, numel, register
+from nnlint.ops.base import Cost, Op, Opt, Saved, ShapeError, fmt_shape, numel, register
 
 
 @register
@@ -15,6 +15,7 @@ class Embedding(Op):
     """
 
     name = "embedding"
+    tensor_parallel = "whole"
     has_weights = True
     gathers_rows = True
     min_rank = 0
@@ -30,6 +31,13 @@ class Embedding(Op):
 
     def weight_shape(self, opts, in_shapes):
         return (opts["vocab"], opts["dim"])
+
+    def param_shapes(self, opts, in_shapes):
+        return ((opts["vocab"], opts["dim"]),)
+
+    def saved(self, c):
+        """The int64 token ids, for the table's gradient (``embedding_backward``)."""
+        return (Saved("in0", numel(c.x), kind="index"),) if c.trainable else ()
 
     def cost(self, c):
         weights = c.opts["vocab"] * c.opts["dim"]
@@ -63,15 +71,19 @@ class Attention(Op):
     sequence and dominates long sequences [seed 003]. At inference Q, K, V, the
     probabilities and the context are workspace (``4TD + h·T²``) freed when the
     layer is done.
+    ``dropout=p`` drops attention probabilities in training (BERT, GPT-2, Megatron):
+    4 FLOPs per score forward, 2 backward, as ``dropout``; none at inference.
     """
 
     name = "attention"
+    tensor_parallel = "whole"
     has_weights = True
     multiplies_weights = fusion_host = True
     min_rank = max_rank = 2
     opts = (
         Opt("heads", "int", positional=True, required=True, minimum=1),
         Opt("causal", "bool", False),
+        Opt("dropout", "float", 0.0, minimum=0.0, below=1.0),
     )
 
     def infer(self, in_shapes, opts):
@@ -97,8 +109,12 @@ class Attention(Op):
         input_grad = 3 * T * D * D
         backward_macs = weight_grad + proj + 2 * scores
         hT2 = h * T * T
+        drop = c.training and c.opts["dropout"] > 0
         forward = B * (2 * macs + 4 * T * D + hT2 + 5 * hT2 + (hT2 if c.opts["causal"] else 0))
         backward = B * (2 * backward_macs + (4 * T * D if c.trainable else 0) + 4 * hT2 + hT2)
+        if drop:
+            forward += 4 * B * hT2
+            backward += 2 * B * hT2
         return Cost(
             params=4 * (D * D + D),
             weight_params=4 * D * D,
@@ -111,3 +127,33 @@ class Attention(Op):
             output_elements=T * D,
             workspace_elements=4 * T * D + hT2,
         )
+
+    def param_shapes(self, opts, in_shapes):
+        D = in_shapes[0][1]
+        return ((D, D), (D,)) * 4
+
+    def saved(self, c):
+        """What eager attention saves (scaled dot products, softmax, ``P·V``): the input
+        (for the Q, K, V weight gradients), Q, K and V, the causal mask (one byte per score,
+        shared by the batch), the probabilities, with ``dropout`` their mask and the dropped
+        probabilities, and the context the output projection reads — ``x + 4TD + h·T²``
+        per sample (Korthikanti et al. 2022 §4.1: ``11sbh + 5as²b`` with the block's
+        dropout). Everything but the input is split over the heads under tensor
+        parallelism; the ``h·T²`` core is what selective recomputation and flash attention
+        do not keep — a flash kernel keeps each row's fp32 log-sum-exp instead (Dao et al.
+        2022)."""
+        T, D = c.x
+        h = c.opts["heads"]
+        hT2 = h * T * T
+        parts = [Saved("in0", T * D)] if c.trainable else []
+        parts += [Saved(name, T * D, split=True) for name in ("q", "k", "v")]
+        if c.opts["causal"]:
+            parts.append(Saved("causal_mask", T * T, kind="mask", core=True, per_sample=False))
+        parts.append(Saved("probs", hT2, split=True, core=True))
+        if c.opts["dropout"] > 0:
+            parts.append(Saved("drop_mask", hT2, kind="mask", split=True, core=True))
+            parts.append(Saved("dropped", hT2, split=True, core=True))
+        if c.trainable:
+            parts.append(Saved("context", T * D, split=True))
+        parts.append(Saved("lse", h * T, kind="stat", split=True, flash_only=True))
+        return tuple(parts)
