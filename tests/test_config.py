@@ -13,10 +13,10 @@ import pytest
 
 from nnlint.check import Settings, selected_codes
 from nnlint.config import (
-    Config,
     ConfigError,
     ConfigResolver,
     Overrides,
+    ProjectConfig,
     find_config,
     glob_matches,
     load_config,
@@ -109,7 +109,7 @@ def test_pyproject_without_table_is_skipped(tmp_path):
 
 
 def test_no_config_gives_defaults(tmp_path):
-    assert ConfigResolver().for_path(tmp_path / "m.nn") == Config()
+    assert ConfigResolver().for_path(tmp_path / "m.nn") == ProjectConfig()
 
 
 def test_configs_are_not_merged(tmp_path):
@@ -122,7 +122,7 @@ def test_configs_are_not_merged(tmp_path):
 def test_isolated_and_explicit_config(tmp_path):
     write(tmp_path / "nnlint.toml", 'select = ["NN0"]\n')
     other = write(tmp_path / "elsewhere" / "custom.toml", 'select = ["NN5"]\n')
-    assert ConfigResolver(isolated=True).for_path(tmp_path / "m.nn") == Config()
+    assert ConfigResolver(isolated=True).for_path(tmp_path / "m.nn") == ProjectConfig()
     resolver = ConfigResolver(config_file=other)
     assert resolver.for_path(tmp_path / "m.nn").select == ("NN5",)
     assert resolver.config_path_for(tmp_path / "m.nn") == other
@@ -194,7 +194,7 @@ def test_target_files_are_relative_to_the_config(tmp_path):
 def test_empty_nnlint_toml_is_a_config(tmp_path):
     path = write(tmp_path / "nnlint.toml", "")
     assert find_config(tmp_path) == path
-    assert load_config(path) == Config(path=path)
+    assert load_config(path) == ProjectConfig(path=path)
 
 
 # --------------------------------------------------------------------------- errors

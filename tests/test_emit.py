@@ -337,6 +337,7 @@ def test_json_contract():
             "fix",
             "data",
             "layer",
+            "autofix",
         ]
     first, memory = doc["diagnostics"][:2]
     assert first == {
@@ -351,6 +352,7 @@ def test_json_contract():
         "fix": "wrap the layers in `model NAME { … }`",
         "data": {},
         "layer": None,
+        "autofix": None,
     }
     assert memory["fix"] is None
     assert memory["data"] == {"intensity": 0.5, "ridge": "inf", "bytes": 3913120}

@@ -38,7 +38,14 @@ from torch_reference import (  # noqa: E402
 from nnlint.cli import main  # noqa: E402
 
 
-def export(model: nn.Module, inputs: list, path: Path, training: bool) -> Path:
+def export(
+    model: nn.Module,
+    inputs: list,
+    path: Path,
+    training: bool,
+    names: list[str] | None = None,
+    opset: int | None = None,
+) -> Path:
     """``torch.onnx.export`` with the TorchScript exporter (constant folding on).
 
     ``training=True`` keeps batchnorm and dropout as nodes (TrainingMode.TRAINING);
@@ -48,7 +55,14 @@ def export(model: nn.Module, inputs: list, path: Path, training: bool) -> Path:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            model, tuple(inputs), str(path), dynamo=False, training=mode, do_constant_folding=True
+            model,
+            tuple(inputs),
+            str(path),
+            dynamo=False,
+            training=mode,
+            do_constant_folding=True,
+            input_names=names,
+            opset_version=opset,
         )
     return path
 
@@ -113,35 +127,14 @@ def model_lines(text: str) -> list[str]:
 # ------------------------------------------------------------------------------ ResNet-50
 
 
-class ResNet50Narrow(ResNet50):
-    """ResNet-50's topology at full depth (3, 4, 6, 3 bottlenecks) with a quarter of
-    its widths, 10 classes, for 64×64 images: the same graph shape, a fast export."""
-
-    def __init__(self) -> None:
-        nn.Module.__init__(self)
-        from torch_reference import Bottleneck, _conv_bn
-
-        layers: list[nn.Module] = [
-            *_conv_bn(3, 16, 7, stride=2, padding=3),
-            nn.ReLU(),
-            nn.MaxPool2d(3, stride=2, padding=1),
-        ]
-        c_in = 16
-        for w, n, stride in [(16, 3, 1), (32, 4, 2), (64, 6, 2), (128, 3, 2)]:
-            for i in range(n):
-                layers.append(Bottleneck(c_in, w, stride if i == 0 else 1))
-                c_in = 4 * w
-        self.features = nn.Sequential(*layers)
-        self.fc = nn.Linear(512, 10)
-
-
 @pytest.fixture(scope="module")
 def resnet50(tmp_path_factory):
+    """torch_reference's ResNet-50 at full depth and width, exported as the README shows."""
     torch.manual_seed(0)
-    model = ResNet50Narrow()
-    inputs = [torch.randn(1, 3, 64, 64)]
+    model = ResNet50()
+    inputs = [torch.randn(1, 3, 224, 224)]
     folder = tmp_path_factory.mktemp("r50")
-    path = export(model, inputs, folder / "resnet50.onnx", True)
+    path = export(model, inputs, folder / "resnet50.onnx", True, names=["img"])
     out = folder / "resnet50.nn"
     assert main(["import", str(path), "-o", str(out)]) == 0
     return model, inputs, path, out.read_text(encoding="utf-8")
@@ -153,8 +146,8 @@ def test_resnet50_round_trip(resnet50, capsys):
     init = initializers(path)
     assert totals["params"] == init["all"] - init["running_stats"]
     assert totals["buffers"] == init["running_stats"]
-    assert totals["params"] == sum(p.numel() for p in model.parameters())
-    assert totals["macs"] == torch_macs(model, inputs)
+    assert totals["params"] == sum(p.numel() for p in model.parameters()) == 25_557_032
+    assert totals["macs"] == torch_macs(model, inputs) == 4_089_184_256  # as the README says
 
 
 def test_resnet50_bottlenecks_become_two_blocks(resnet50):
@@ -164,17 +157,63 @@ def test_resnet50_bottlenecks_become_two_blocks(resnet50):
     assert len(re.findall(r"^block ", text, re.M)) == 2
     calls = re.findall(r"-> (\w+_block\w*)\((\d+)(?:, (\d))?\)(?: \* (\d+))?$", text, re.M)
     assert [(int(w), int(s or 1), int(n or 1)) for _, w, s, n in calls] == [
-        (16, 1, 1),
-        (16, 1, 2),
-        (32, 2, 1),
-        (32, 1, 3),
-        (64, 2, 1),
-        (64, 1, 5),
+        (64, 1, 1),
+        (64, 1, 2),
         (128, 2, 1),
-        (128, 1, 2),
+        (128, 1, 3),
+        (256, 2, 1),
+        (256, 1, 5),
+        (512, 2, 1),
+        (512, 1, 2),
     ]
     assert "conv2d(4 * c, 1, stride=s, bias=false)" in text
     assert len(model_lines(text)) == 11  # input, stem, 8 block calls, head
+
+
+class SqueezeExciteUpsample(nn.Module):
+    """A conv, a squeeze-and-excitation gate (a broadcasting product) and an upsampling:
+    two ops nnlint cannot write, for the README's error example."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 16, 3, padding=1)
+        self.se1 = nn.Conv2d(16, 4, 1)
+        self.se2 = nn.Conv2d(4, 16, 1)
+        self.up = nn.Upsample(scale_factor=2)
+
+    def forward(self, x):
+        h = torch.relu(self.conv(x))
+        s = torch.sigmoid(self.se2(torch.relu(self.se1(h.mean((2, 3), keepdim=True)))))
+        return self.up(h * s)
+
+
+def test_readme_import_section_shows_real_output(resnet50, capsys, monkeypatch):
+    """Every `$ nnlint import …` in the README's "Import from ONNX" prints exactly this."""
+    import shlex
+
+    folder = resnet50[2].parent
+    torch.manual_seed(0)
+    export(
+        SqueezeExciteUpsample(),
+        [torch.randn(1, 3, 32, 32)],
+        folder / "se_upsample.onnx",
+        False,
+        names=["img"],
+    )
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("\n## Import from ONNX") :]
+    section = section[: section.index("\n## ", 1)]
+    monkeypatch.chdir(folder)
+    checked = 0
+    for block in re.findall(r"```console\n(.*?)```", section, re.S):
+        for command, expected in re.findall(
+            r"^\$ (nnlint import [^\n]*)\n(.*?)(?=^\$ |\Z)", block, re.S | re.M
+        ):
+            main(shlex.split(command)[1:])
+            captured = capsys.readouterr()
+            assert (captured.out + captured.err).rstrip("\n") == expected.rstrip("\n"), command
+            checked += 1
+    assert checked == 2
 
 
 def test_resnet50_header_names_the_source_and_the_convention(resnet50):
@@ -251,12 +290,15 @@ def test_bert_style_encoder_round_trip(tmp_path, capsys, training):
     assert ("dropout(0.1)" in text) == training
 
 
-def test_gpt_style_decoder_round_trip_with_tied_head(tmp_path, capsys):
+@pytest.mark.parametrize("opset", [14, 20])
+def test_gpt_style_decoder_round_trip_with_tied_head(tmp_path, capsys, opset):
+    """Opset 14 writes LayerNorm out as ReduceMean/Sub/Pow/Sqrt/Div/Mul/Add and GELU as
+    Div/Erf/Add/Mul/Mul; both are recognised, and the spec is the same as at opset 20."""
     torch.manual_seed(0)
     model = trained_looking(TinyGPT(vocab=500, t=32, d=64, heads=4, n_layers=3))
     t = 32
     inputs = [torch.randint(0, 500, (1, t)), torch.arange(t).unsqueeze(0)]
-    path = export(model, inputs, tmp_path / "gpt.onnx", False)
+    path = export(model, inputs, tmp_path / "gpt.onnx", False, opset=opset)
     text = run_import(path, capsys)
     totals = checked(path.with_suffix(".nn"), capsys)
     # the exporter writes the tied head's weight a second time, transposed
@@ -266,6 +308,8 @@ def test_gpt_style_decoder_round_trip_with_tied_head(tmp_path, capsys):
     assert "attention(4, causal=true)" in text
     assert re.search(r"-> layers_block \* 3$", text, re.M)
     assert re.search(r"dense\(500, bias=false, tie=tok\)$", text, re.M)
+    body = text[text.index("\nblock ") :]
+    assert body.count("layernorm") == 3 and body.count("gelu") == 1
 
 
 def test_equal_tensors_stored_once_are_counted_per_layer(tmp_path, capsys):
@@ -459,3 +503,82 @@ def test_import_is_deterministic(tmp_path, capsys):
     first = capsys.readouterr().out
     assert main(["import", str(path)]) == 0
     assert capsys.readouterr().out == first
+
+
+def test_malformed_graphs_are_one_line(tmp_path, capsys):
+    cases = {
+        "dangling": [helper.make_node("Conv", ["x", "w_missing"], ["y"], name="/conv/Conv")],
+        "out_of_order": [
+            helper.make_node("Relu", ["z"], ["y"], name="a"),
+            helper.make_node("Relu", ["x"], ["z"], name="b"),
+        ],
+    }
+    expected = {
+        "dangling": "node 0 `/conv/Conv` (Conv) reads `w_missing`",
+        "out_of_order": "node 0 `a` (Relu) reads `z`",
+    }
+    for name, nodes in cases.items():
+        path = _save(_model(nodes, [_image("x")], [_image("y")]), tmp_path / f"{name}.onnx")
+        assert main(["import", str(path)]) == 2
+        err = capsys.readouterr().err
+        assert err == (
+            f"nnlint: error: {path}: malformed ONNX graph: {expected[name]}, which no input, "
+            "initializer or earlier node defines\n"
+        )
+
+
+def test_custom_ops_and_graphs_without_computation(tmp_path, capsys):
+    custom = helper.make_model(
+        helper.make_graph(
+            [helper.make_node("Foo", ["x"], ["y"], name="/foo", domain="com.example")],
+            "g",
+            [_image("x")],
+            [_image("y")],
+        ),
+        opset_imports=[helper.make_opsetid("", 20), helper.make_opsetid("com.example", 1)],
+    )
+    path = _save(custom, tmp_path / "custom.onnx")
+    assert main(["import", str(path)]) == 2
+    assert "node 0 `/foo` (Foo): op of the custom domain `com.example`" in capsys.readouterr().err
+    value = helper.make_tensor("v", TensorProto.FLOAT, [1], [1.0])
+    const = _model(
+        [helper.make_node("Constant", [], ["y"], value=value)],
+        [_image("x")],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
+    )
+    path = _save(const, tmp_path / "const.onnx")
+    assert main(["import", str(path)]) == 2
+    assert capsys.readouterr().err == (
+        f"nnlint: error: {path}: the graph computes nothing from its inputs\n"
+    )
+
+
+def test_a_wrong_mapping_is_caught_before_anything_is_written(tmp_path, capsys, monkeypatch):
+    """The written spec is analysed: each layer's output shape must be the one ONNX shape
+    inference gives, and the parameters those read from the file. A mapping bug (here a
+    padding off by one, then a bias forgotten) is an internal error, never a spec."""
+    from nnlint.importers import onnx as importer
+
+    path = _small_cnn(tmp_path)
+    padding = importer._Mapper._padding
+    monkeypatch.setattr(importer._Mapper, "_padding", lambda *a: padding(*a) + 1)
+    assert main(["import", str(path), "-o", str(tmp_path / "cnn.nn")]) == 2
+    assert capsys.readouterr().err == (
+        f"nnlint: error: {path}: internal error: the written spec has no conv2d with the "
+        "output shape [8, 8, 8] ONNX shape inference gives\n"
+    )
+    monkeypatch.setattr(importer._Mapper, "_padding", padding)
+    conv = importer._Mapper._op_Conv
+
+    def conv_without_bias(self, i, node):
+        conv(self, i, node)
+        layer = self.layers[-1]
+        layer.args = [a if a.key != "bias" else importer.Arg("bias", False) for a in layer.args]
+
+    monkeypatch.setattr(importer._Mapper, "_op_Conv", conv_without_bias)
+    assert main(["import", str(path), "-o", str(tmp_path / "cnn.nn")]) == 2
+    assert capsys.readouterr().err == (
+        f"nnlint: error: {path}: internal error: the written spec has 378 parameters, "
+        "the file's weights are 386\n"
+    )
+    assert not (tmp_path / "cnn.nn").exists()

@@ -2,7 +2,7 @@
 
 Produced by :mod:`nnlint.parse` (the one place that sees Lark types) and read by
 :mod:`nnlint.graph` (lowering) and, for the ``train``/``data``/``deploy``/
-``budget`` sections, by :mod:`nnlint.spec`.
+``budget`` sections, by :mod:`nnlint.sections`.
 """
 
 from __future__ import annotations

@@ -195,9 +195,13 @@ def _entries(path: Path, data: object) -> Counter:
 
 def load_baseline(path: str | os.PathLike[str]) -> Baseline:
     """Read a baseline file; raises :class:`BaselineError` with a one-line reason."""
+    from nnlint.files import SPEC_LIMIT, Refused, read_regular
+
     path = Path(os.path.abspath(path))
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_regular(path, limit=SPEC_LIMIT, what="baselines").decode("utf-8")
+    except Refused as exc:
+        raise BaselineError(f"{path}: {exc}") from None
     except FileNotFoundError:
         raise BaselineError(
             f"{path}: no such baseline file (create it with --write-baseline)"

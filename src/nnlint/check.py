@@ -19,11 +19,13 @@ import attrs
 from nnlint import ast
 from nnlint.costs import Report, analyze
 from nnlint.diagnostics import Diagnostic, FileResult, RuleMeta, Severity, Span, SpecError
+from nnlint.files import SPEC_LIMIT, read_regular
+from nnlint.fixes import attach_fixes
 from nnlint.graph import lower
 from nnlint.parse import parse
 from nnlint.roofline import Roofline, roofline
 from nnlint.rules import FATAL, REGISTRY, SPEC_CODES, all_meta, run_rules
-from nnlint.spec import read_config
+from nnlint.sections import read_sections
 from nnlint.targets import Target, builtin_targets
 
 
@@ -253,7 +255,7 @@ def _analyse_text(text: str, settings: Settings) -> tuple[Analysis | None, list[
     try:
         spec, problems = parse(text)
         diagnostics += problems
-        config, section_problems = read_config(spec)
+        config, section_problems = read_sections(spec)
         diagnostics += section_problems
         lowered = lower(spec, config)
     except SpecError as exc:
@@ -313,6 +315,7 @@ def _check_text(text: str, path: str, settings: Settings) -> FileResult:
                 )
                 diagnostics = _apply_suppressions(analysis.spec, diagnostics, selected)
             diagnostics = _locate_layers(analysis.report.lowered, diagnostics)
+            diagnostics = attach_fixes(analysis.spec, analysis.report.lowered, diagnostics)
             model = model_entry(analysis.report, path, analysis.roofline)
     except RecursionError as exc:  # pathological nesting that slipped past the limits
         raise InternalError(path, exc) from None
@@ -339,8 +342,10 @@ def decode(data: bytes) -> tuple[str | None, Diagnostic | None]:
 
 
 def check_file(path: Path, display: str, settings: Settings = Settings()) -> FileResult:
-    """Read and check one file. ``OSError`` propagates (the CLI reports it, exit 2)."""
-    data = path.read_bytes()
+    """Read and check one file. ``OSError`` and :class:`nnlint.files.Refused` (not a
+    regular file, or over :data:`~nnlint.files.SPEC_LIMIT`) propagate: the CLI reports
+    them, exit 2."""
+    data = read_regular(path, limit=SPEC_LIMIT, what="specs")
     text, problem = decode(data)
     if problem is not None:
         return FileResult(display, None, (problem.with_path(display),), None)

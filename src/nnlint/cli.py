@@ -1,4 +1,4 @@
-"""The command line: ``nnlint check | report | format | rule | rules | targets | import``.
+"""The command line: ``nnlint check | report | format | server | rule | rules | targets | import``.
 
 Exit codes (ruff's): 0 nothing at or above the fail level, 1 findings at or above
 it, 2 a usage, config, I/O or internal error. Every error is one line on stderr
@@ -12,6 +12,7 @@ parser and ``nnlint --help`` loads almost nothing.
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -24,7 +25,7 @@ from nnlint import __version__
 from nnlint.emit import FORMATS
 
 if TYPE_CHECKING:
-    from nnlint.config import Config, ConfigResolver, Overrides
+    from nnlint.config import ConfigResolver, Overrides, ProjectConfig
     from nnlint.diagnostics import FileResult
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -42,11 +43,22 @@ class UsageError(Exception):
 
 
 def _error(message: str) -> None:
-    print(f"nnlint: error: {message}", file=sys.stderr)
+    """One line on stderr; file names and keys in it are shown with :func:`visible`."""
+    from nnlint.sanitize import visible
+
+    print(f"nnlint: error: {visible(message)}", file=sys.stderr)
+
+
+def _note(message: str) -> None:
+    from nnlint.sanitize import visible
+
+    print(f"nnlint: note: {visible(message)}", file=sys.stderr)
 
 
 def _warning(message: str) -> None:
-    print(f"nnlint: warning: {message}", file=sys.stderr)
+    from nnlint.sanitize import visible
+
+    print(f"nnlint: warning: {visible(message)}", file=sys.stderr)
 
 
 # --------------------------------------------------------------------------- argparse
@@ -129,6 +141,22 @@ def build_parser() -> argparse.ArgumentParser:
         "too (pre-commit passes every file by name)",
     )
     check.add_argument(
+        "--fix",
+        action="store_true",
+        help="apply the safe fixes to the files (atomically) and report what remains",
+    )
+    check.add_argument(
+        "--unsafe-fixes",
+        action="store_true",
+        help="with --fix or --diff: apply the unsafe fixes too (they change what the "
+        "model computes)",
+    )
+    check.add_argument(
+        "--diff",
+        action="store_true",
+        help="print the fixes as a unified diff instead of writing them (exit 1 when there is one)",
+    )
+    check.add_argument(
         "--baseline",
         metavar="FILE",
         help="report only findings not recorded in FILE (see --write-baseline); "
@@ -157,6 +185,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="text table, or the JSON report's model entry",
     )
     report.add_argument("--no-color", action="store_true", help="no ANSI colors")
+    report.add_argument(
+        "--html",
+        metavar="FILE",
+        help="write a self-contained HTML page (roofline, memory, totals, layers) to FILE",
+    )
+    report.add_argument(
+        "--plot",
+        metavar="FILE",
+        help="draw the roofline and the memory bars to FILE (.svg, .png or .pdf; needs "
+        "the `plot` extra: matplotlib)",
+    )
     report.set_defaults(func=cmd_report)
 
     fmt = commands.add_parser(
@@ -189,6 +228,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="apply the config's exclude to files named on the command line too",
     )
     fmt.set_defaults(func=cmd_format)
+
+    lsp_server = commands.add_parser(
+        "server",
+        help="run the language server (LSP over stdio) for editors",
+        description="A Language Server on stdin/stdout: diagnostics, hover, definitions, "
+        "completion, quick fixes and formatting. Needs the lsp extra: "
+        "pip install 'nnlint[lsp]'.",
+    )
+    lsp_server.add_argument(
+        "--stdio", action="store_true", help="talk over stdin/stdout (the default and only way)"
+    )
+    lsp_server.set_defaults(func=cmd_server)
 
     rule = commands.add_parser(
         "rule", help="show a rule's documentation", description="Show one rule's doc page."
@@ -306,7 +357,7 @@ def _selectors(option: str, value: str | None) -> tuple[str, ...] | None:
         raise UsageError(f"{option}: {exc}") from None
 
 
-def _resolve_cli_target(name: str | None, configs: Sequence[Config]) -> str | None:
+def _resolve_cli_target(name: str | None, configs: Sequence[ProjectConfig]) -> str | None:
     """The canonical id of ``--target``, known to every config in use (else exit 2)."""
     from nnlint.targets import UnknownTarget, resolve_target
 
@@ -322,31 +373,74 @@ def _resolve_cli_target(name: str | None, configs: Sequence[Config]) -> str | No
 
 
 def _read_stdin() -> bytes:
-    return sys.stdin.buffer.read()
+    """Standard input, up to the spec size cap (``nnlint check - < /dev/zero`` ends)."""
+    from nnlint.files import SPEC_LIMIT, read_limited
+
+    return read_limited(sys.stdin.buffer, limit=SPEC_LIMIT, what="specs")
 
 
 def _write_output(text: str, output_file: str | None) -> None:
-    """Print ``text`` or write it to ``output_file`` via a temp file and a rename."""
+    """Print ``text`` or write it to ``output_file``.
+
+    A regular file (or a symlink to one) is replaced atomically: a temp file in the
+    same folder, then a rename onto the file itself (through the symlink, which
+    stays), keeping the old file's permission bits. A character device or a FIFO
+    (``/dev/null``, ``/dev/stdout``, a pipe someone reads) is written to in place,
+    never replaced by a plain file. A folder, a block device, a socket and a
+    symlink to nothing are refused with a clear error.
+    """
     if output_file is None:
         sys.stdout.write(text + "\n")
         sys.stdout.flush()
         return
+    import stat
+
+    from nnlint.files import file_kind
+
+    try:
+        info = os.stat(output_file)
+    except FileNotFoundError:
+        info = None
+        if os.path.islink(output_file):
+            raise UsageError(
+                f"{output_file}: is a symlink to {os.readlink(output_file)}, which does not "
+                "exist; --output-file writes through a symlink only to an existing file"
+            ) from None
+    except OSError as exc:
+        raise UsageError(f"{output_file}: cannot write: {exc.strerror or exc}") from None
+    if info is None or stat.S_ISREG(info.st_mode):
+        _replace_file(text, output_file, info)
+    elif stat.S_ISDIR(info.st_mode):
+        raise UsageError(f"{output_file}: is a folder; --output-file needs a file name")
+    elif stat.S_ISCHR(info.st_mode) or stat.S_ISFIFO(info.st_mode):
+        _write_in_place(text, output_file)
+    else:
+        raise UsageError(
+            f"{output_file}: is {file_kind(info.st_mode)}; --output-file writes a regular "
+            "file, a character device or a FIFO"
+        )
+
+
+def _replace_file(text: str, output_file: str, info: os.stat_result | None) -> None:
+    """Write a temp file beside the (symlink-resolved) target, then rename it over."""
+    import stat
     import tempfile
 
-    target = Path(output_file)
-    if target.is_dir():
-        raise UsageError(f"{output_file}: is a folder; --output-file needs a file name")
-    folder = target.parent
+    target = Path(os.path.realpath(output_file) if os.path.islink(output_file) else output_file)
     try:
-        fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+        fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     except OSError as exc:
         raise UsageError(f"{output_file}: cannot write: {exc.strerror or exc}") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
             f.write(text + "\n")
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temp, 0o666 & ~umask)  # mkstemp makes 0600; a report is an ordinary file
+        if info is not None:  # keep the replaced file's permissions (0600 stays 0600)
+            mode = stat.S_IMODE(info.st_mode)
+        else:  # mkstemp makes 0600; a new report is an ordinary file
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        os.chmod(temp, mode)
         os.replace(temp, target)
     except OSError as exc:
         try:
@@ -354,6 +448,50 @@ def _write_output(text: str, output_file: str | None) -> None:
         except OSError:
             pass
         raise UsageError(f"{output_file}: cannot write: {exc.strerror or exc}") from None
+
+
+def _write_in_place(text: str, output_file: str) -> None:
+    """Write to a character device or FIFO without truncating or replacing it.
+
+    The FIFO is opened non-blocking, so one that nobody reads is an error at once
+    (``ENXIO``) instead of a hang; the writes themselves then block as usual.
+    """
+    flags = os.O_WRONLY | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(output_file, flags | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        if exc.errno == errno.ENXIO:
+            raise UsageError(f"{output_file}: is a FIFO that nobody reads") from None
+        raise UsageError(f"{output_file}: cannot write: {exc.strerror or exc}") from None
+    try:
+        os.set_blocking(fd, True)
+        with os.fdopen(fd, "wb", closefd=False) as f:
+            f.write((text + "\n").encode("utf-8"))
+    except OSError as exc:
+        raise UsageError(f"{output_file}: cannot write: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+
+
+def _refuse_input_as_output(output_file: str | None, inputs: Sequence[str | os.PathLike[str]]):
+    """``-o a.nn`` on the input ``a.nn`` (also through a symlink or a hard link): exit 2
+    before anything is checked, so an input is never overwritten."""
+    if output_file is None:
+        return
+    try:
+        out = os.stat(output_file)
+    except OSError:
+        return  # nothing there yet (or unreadable): it cannot be an input
+    for path in inputs:
+        try:
+            info = os.stat(path)
+        except OSError:
+            continue
+        if (info.st_dev, info.st_ino) == (out.st_dev, out.st_ino):
+            raise UsageError(
+                f"{output_file}: is the input {display_path(path)}; "
+                "--output-file would overwrite it (choose another file)"
+            )
 
 
 # --------------------------------------------------------------------------- check: inputs
@@ -378,7 +516,7 @@ class _Outcome:
 def _collect(
     paths: Sequence[str], resolver: ConfigResolver, force_exclude: bool, errors: list[str]
 ) -> list[Path]:
-    """The spec files named or found below the named folders, deduplicated and sorted."""
+    """The spec files named or found below the named folders, sorted, each file once."""
     found: dict[str, Path] = {}
     for raw in paths:
         path = Path(raw)
@@ -390,12 +528,28 @@ def _collect(
         except OSError as exc:
             errors.append(f"{raw}: {exc.strerror or exc}")
             continue
-        if force_exclude and resolver.for_path(path, folder=path.is_dir()).is_excluded(path):
+        folder = path.is_dir()
+        if force_exclude and resolver.for_path(path, folder=folder).is_excluded(
+            path, folder=folder
+        ):
             continue
         files = _walk(path, resolver) if path.is_dir() else [path]
         for file in files:
             found.setdefault(os.path.abspath(file), file)
-    return sorted(found.values(), key=display_path)
+    unique: dict[object, Path] = {}
+    for file in sorted(found.values(), key=display_path):
+        unique.setdefault(_identity(file), file)
+    return list(unique.values())
+
+
+def _identity(path: Path) -> object:
+    """What makes two paths one file: device and inode, so a file reached by two
+    symlink routes (or hard links) is checked once, under the first path in order."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return os.path.abspath(path)
+    return (info.st_dev, info.st_ino)
 
 
 def _walk(top: Path, resolver: ConfigResolver) -> list[Path]:
@@ -404,7 +558,7 @@ def _walk(top: Path, resolver: ConfigResolver) -> list[Path]:
     def skipped(folder: str) -> bool:
         return os.path.basename(folder) in SKIPPED_FOLDERS or resolver.for_path(
             folder, folder=True
-        ).is_excluded(folder, ancestors=False)
+        ).is_excluded(folder, ancestors=False, folder=True)
 
     files = []
     for folder, subfolders, names in os.walk(top):
@@ -420,15 +574,18 @@ def _walk(top: Path, resolver: ConfigResolver) -> list[Path]:
 # --------------------------------------------------------------------------- check: running
 
 
-def _run_task(task: _Task, load: Callable[[Path], Config]) -> _Outcome:
+def _run_task(task: _Task, load: Callable[[Path], ProjectConfig]) -> _Outcome:
     """Check one file; every failure becomes a one-line error (nothing is raised)."""
     from nnlint.check import InternalError, check_file
-    from nnlint.config import Config, ConfigError, settings_for
+    from nnlint.config import ConfigError, ProjectConfig, settings_for
+    from nnlint.files import Refused
 
     try:
-        config = load(Path(task.config_path)) if task.config_path else Config()
+        config = load(Path(task.config_path)) if task.config_path else ProjectConfig()
         settings = settings_for(config, task.path, task.overrides)
         return _Outcome(result=check_file(Path(task.path), task.display, settings))
+    except Refused as exc:
+        return _Outcome(error=f"{task.display}: {exc}")
     except IsADirectoryError:
         return _Outcome(error=f"{task.display}: is a folder, not a file")
     except OSError as exc:
@@ -439,14 +596,14 @@ def _run_task(task: _Task, load: Callable[[Path], Config]) -> _Outcome:
         return _Outcome(error=f"{task.display}: internal error: {type(exc).__name__}: {exc}")
 
 
-_worker_configs: dict[Path, Config] = {}
+_worker_configs: dict[Path, ProjectConfig] = {}
 
 
 def _worker(task: _Task) -> _Outcome:
     """The process-pool entry point: configs are loaded once per worker."""
     from nnlint.config import load_config
 
-    def load(path: Path) -> Config:
+    def load(path: Path) -> ProjectConfig:
         if path not in _worker_configs:
             _worker_configs[path] = load_config(path)
         return _worker_configs[path]
@@ -464,6 +621,11 @@ def _run_tasks(tasks: list[_Task], resolver: ConfigResolver) -> list[_Outcome]:
         return [_run_task(task, resolver.load) for task in tasks]
     from concurrent.futures import ProcessPoolExecutor
 
+    # Import the checker and load the parser once, here: forked workers inherit them
+    # instead of paying the imports and the parser load each (~0.2 s of CPU apiece).
+    from nnlint.parse import warm_up
+
+    warm_up()
     chunksize = max(1, len(tasks) // (workers * 4))
     with ProcessPoolExecutor(max_workers=workers) as pool:
         return list(pool.map(_worker, tasks, chunksize=chunksize))
@@ -473,11 +635,14 @@ def _check_stdin(stdin: _Stdin, overrides: Overrides) -> _Outcome:
     from nnlint.check import InternalError, check_text, decode
     from nnlint.config import settings_for
     from nnlint.diagnostics import FileResult
+    from nnlint.files import Refused
 
     try:
         data = _read_stdin()
     except OSError as exc:
         return _Outcome(error=f"-: cannot read stdin: {exc.strerror or exc}")
+    except Refused as exc:
+        return _Outcome(error=f"{stdin.display}: stdin {exc}")
     text, problem = decode(data)
     if problem is not None:
         return _Outcome(result=FileResult(stdin.display, None, (problem.with_path(stdin.display),)))
@@ -516,7 +681,7 @@ def _json_with_errors(text: str, errors: Sequence[str]) -> str:
 @attrs.frozen
 class _Stdin:
     display: str  # --stdin-filename as shown, or "-"
-    config: Config  # looked up from --stdin-filename, else from the working folder
+    config: ProjectConfig  # looked up from --stdin-filename, else from the working folder
 
 
 def _stdin_input(args: argparse.Namespace, resolver: ConfigResolver) -> _Stdin | None:
@@ -529,7 +694,7 @@ def _stdin_input(args: argparse.Namespace, resolver: ConfigResolver) -> _Stdin |
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from nnlint.config import ConfigResolver, Overrides
+    from nnlint.config import ConfigError, ConfigResolver, Overrides
 
     overrides = Overrides(
         select=_selectors("--select", args.select),
@@ -537,15 +702,26 @@ def cmd_check(args: argparse.Namespace) -> int:
         ignore=_selectors("--ignore", args.ignore) or (),
         fail_on=args.fail_on,
     )
-    resolver = ConfigResolver(isolated=args.isolated, config_file=args.config)
     paths = args.paths or (["-"] if args.stdin_filename else ["."])
+    if args.fix and not args.diff and "-" in paths:
+        raise UsageError("--fix cannot write back to stdin; use --diff to see the fixes")
+    if args.unsafe_fixes and not (args.fix or args.diff):
+        raise UsageError("--unsafe-fixes needs --fix or --diff")
+    if args.write_baseline and (args.fix or args.diff or args.baseline):
+        raise UsageError("--write-baseline records the findings as they are; run it alone")
     errors: list[str] = []
-    stdin = _stdin_input(args, resolver) if "-" in paths else None
-    files = _collect([p for p in paths if p != "-"], resolver, args.force_exclude, errors)
-
-    in_use = [resolver.for_path(f) for f in files] + ([stdin.config] if stdin else [])
+    try:
+        resolver = ConfigResolver(isolated=args.isolated, config_file=args.config)
+        stdin = _stdin_input(args, resolver) if "-" in paths else None
+        files = _collect([p for p in paths if p != "-"], resolver, args.force_exclude, errors)
+        in_use = [resolver.for_path(f) for f in files] + ([stdin.config] if stdin else [])
+    except ConfigError as exc:
+        _config_error_document(args, paths, overrides, exc)
+        raise
     configs = list({id(c): c for c in in_use}.values())  # each config once
     overrides = attrs.evolve(overrides, target=_resolve_cli_target(args.target, configs))
+    config_files = [c.path for c in configs if c.path is not None]
+    _refuse_input_as_output(args.output_file, [*files, *config_files])
     tasks = [
         _Task(
             os.path.abspath(f),
@@ -567,16 +743,24 @@ def cmd_check(args: argparse.Namespace) -> int:
         _warning("no .nn files found under the given paths")
     if args.write_baseline:
         return _write_baseline(args.write_baseline, results, errors)
+    fixing = None
+    if args.fix or args.diff:
+        settings = {t.display: (t.path, t.config_path) for t in tasks}
+        fixing = _fix_results(args, results, settings, overrides, resolver, stdin, errors)
+        if args.diff:
+            return _print_diff(fixing, errors)
+        results = fixing.results
     baselines = {task.display: resolver.for_path(task.path).baseline for task in tasks}
     if stdin is not None:
         baselines[stdin.display] = stdin.config.baseline
     results, baseline_reports = _apply_baselines(args.baseline, results, baselines)
-    text = _render_check(args, results, overrides, configs)
+    text = _render_check(args, results, overrides, configs, errors)
     if errors and args.format == "sarif":
         text = _sarif_with_errors(text, errors)
     elif errors and args.format == "json":
         text = _json_with_errors(text, errors)
     text = _with_baseline_reports(text, args.format, baseline_reports)
+    text = _with_fix_summary(text, args.format, results, fixing, unsafe=args.unsafe_fixes)
     for message in errors:
         _error(message)
     _write_output(text, args.output_file)
@@ -589,9 +773,162 @@ def cmd_check(args: argparse.Namespace) -> int:
     return _findings_exit_code(results, fail_on, exit_zero=args.exit_zero)
 
 
+@attrs.frozen
+class _Fixing:
+    results: list  # FileResult per file: re-checked after its fixes
+    fixed: int  # fixes applied (or, with --diff, that would be)
+    diffs: list  # unified diffs, one string per changed file
+
+
+def _fix_results(args, results, file_settings, overrides, resolver, stdin, errors) -> _Fixing:
+    """``--fix`` / ``--diff``: fix each file with a fixable finding, re-check it, and
+    write it back (``--fix``) or collect its diff (``--diff``).
+
+    A file is written only when it is a regular file (a symlink is followed to one),
+    still holds the text that was checked, and parses after the fixes; it is replaced
+    atomically and keeps its permission bits. Anything else is an error for that file.
+    """
+    import difflib
+    import stat
+
+    from nnlint.atomic import write_atomic
+    from nnlint.config import settings_for
+    from nnlint.fixes import FixError, fix_text
+    from nnlint.sanitize import visible
+
+    def wanted(d) -> bool:
+        return d.autofix is not None and (args.unsafe_fixes or d.autofix.applicability == "safe")
+
+    out, diffs, fixed = [], [], 0
+    for result in results:
+        if result.source is None or not any(wanted(d) for d in result.diagnostics):
+            out.append(result)
+            continue
+        if result.path in file_settings:
+            path, config_path = file_settings[result.path]
+            config = resolver.load(Path(config_path)) if config_path else resolver.for_path(path)
+        else:  # stdin (only with --diff)
+            path, config = None, stdin.config
+        settings = settings_for(config, path or result.path, overrides)
+        try:
+            outcome = fix_text(result.source, result.path, settings, unsafe=args.unsafe_fixes)
+        except FixError as exc:
+            errors.append(str(exc))
+            out.append(result)
+            continue
+        if outcome.text == result.source:
+            out.append(result)
+            continue
+        if args.diff:
+            diffs.append(
+                "".join(
+                    difflib.unified_diff(
+                        result.source.splitlines(keepends=True),
+                        outcome.text.splitlines(keepends=True),
+                        fromfile=f"a/{visible(result.path)}",
+                        tofile=f"b/{visible(result.path)}",
+                    )
+                )
+            )
+            fixed += outcome.fixed
+            out.append(result)
+            continue
+        real = os.path.realpath(path)
+        try:
+            info = os.stat(real)
+            if not stat.S_ISREG(info.st_mode):
+                errors.append(f"{result.path}: not a regular file; not fixed")
+                out.append(result)
+                continue
+            data = Path(real).read_bytes()
+            bom = data.startswith(b"\xef\xbb\xbf")
+            if data.decode("utf-8-sig", "replace") != result.source:
+                errors.append(f"{result.path}: changed while it was checked; not fixed")
+                out.append(result)
+                continue
+            payload = (b"\xef\xbb\xbf" if bom else b"") + outcome.text.encode("utf-8")
+            write_atomic(real, payload, mode=info.st_mode)
+        except OSError as exc:
+            errors.append(f"{result.path}: cannot write the fixes: {exc.strerror or exc}")
+            out.append(result)
+            continue
+        fixed += outcome.fixed
+        out.append(outcome.result)
+    return _Fixing(out, fixed, diffs)
+
+
+def _print_diff(fixing: _Fixing, errors: list[str]) -> int:
+    """``--diff``: the diffs on stdout, the count on stderr; exit 1 when there is a diff."""
+    for message in errors:
+        _error(message)
+    if fixing.diffs:
+        sys.stdout.write("".join(d if d.endswith("\n") else d + "\n" for d in fixing.diffs))
+        sys.stdout.flush()
+    count = fixing.fixed
+    print(
+        f"Would fix {count} finding{'s' if count != 1 else ''}."
+        if count
+        else "No fixes available.",
+        file=sys.stderr,
+    )
+    if errors:
+        return EXIT_ERROR
+    return EXIT_FINDINGS if fixing.diffs else EXIT_OK
+
+
+def _fixable_counts(results: list[FileResult]) -> tuple[int, int]:
+    """Findings with a safe fix, and with an unsafe one."""
+    safe = unsafe = 0
+    for r in results:
+        for d in r.diagnostics:
+            if d.autofix is not None:
+                if d.autofix.applicability == "safe":
+                    safe += 1
+                else:
+                    unsafe += 1
+    return safe, unsafe
+
+
+def _with_fix_summary(
+    text: str, fmt: str, results: list[FileResult], fixing: _Fixing | None, *, unsafe: bool
+) -> str:
+    """What ``--fix`` did: ``Fixed 2 findings; 1 remains.`` and what more it could do
+    (text, concise and github, after the summary). The JSON report gets a ``fixes``
+    object on every run: ``fixed`` (0 without ``--fix``) and ``fixable``, the safe and
+    unsafe counts of the findings that remain."""
+    import json
+
+    safe, unsafe_left = _fixable_counts(results)
+    remaining = sum(len(r.diagnostics) for r in results)
+    if fmt == "json":
+        report = json.loads(text)
+        report["fixes"] = {
+            "fixed": fixing.fixed if fixing is not None else 0,
+            "fixable": {"safe": safe, "unsafe": unsafe_left},
+        }
+        return json.dumps(report, indent=2)
+    if fmt not in ("text", "concise", "github"):
+        return text
+    lines = []
+    if fixing is not None:
+        lines.append(
+            f"Fixed {fixing.fixed} finding{'s' if fixing.fixed != 1 else ''}; "
+            f"{remaining} remain{'s' if remaining == 1 else ''}."
+        )
+        hints = []
+        if safe:
+            hints.append(f"{safe} fixable with --fix")
+        if unsafe_left and not unsafe:
+            hints.append(f"{unsafe_left} with --fix --unsafe-fixes")
+        if hints:
+            lines.append(f"[*] {' and '.join(hints)} (see --diff).")
+    return "\n".join([text, *lines])
+
+
 def _write_baseline(path: str, results: list[FileResult], errors: list[str]) -> int:
     """``--write-baseline``: record every finding; nothing is written when a file failed."""
     from nnlint.baseline import BaselineError, write_baseline
+    from nnlint.sanitize import visible
 
     for message in errors:
         _error(message)
@@ -605,7 +942,7 @@ def _write_baseline(path: str, results: list[FileResult], errors: list[str]) -> 
     files = len({r.path for r in results if r.diagnostics})
     print(
         f"nnlint: wrote {count} finding{'s' if count != 1 else ''} in {files} "
-        f"file{'s' if files != 1 else ''} to the baseline {path}",
+        f"file{'s' if files != 1 else ''} to the baseline {visible(str(path))}",
         file=sys.stderr,
     )
     return EXIT_OK
@@ -643,11 +980,7 @@ def _apply_baselines(
         shown = chosen if chosen else display_path(path)
         reports.append(_BaselineReport(shown, outcome.suppressed, tuple(outcome.stale)))
         for key in outcome.stale:
-            print(
-                f"nnlint: note: {shown}: stale baseline entry, the finding is gone: "
-                f"{key.describe()}",
-                file=sys.stderr,
-            )
+            _note(f"{shown}: stale baseline entry, the finding is gone: {key.describe()}")
     return kept, reports
 
 
@@ -718,8 +1051,30 @@ def _findings_exit_code(
     return EXIT_FINDINGS if failing and not exit_zero else EXIT_OK
 
 
+def _config_error_document(
+    args: argparse.Namespace, paths: Sequence[str], overrides: Overrides, exc: Exception
+) -> None:
+    """With ``--format json|sarif``, a config error still gives a valid document that
+    carries it (a CI step uploading the SARIF log sees the failure). The caller then
+    prints the error and exits 2. The files were not collected, so the output file
+    is checked against every path that could hold an input."""
+    if args.format not in ("json", "sarif"):
+        return
+    inputs = [p for p in paths if p != "-"] + [p for p in (args.config, exc.path) if p]
+    _refuse_input_as_output(args.output_file, inputs)
+    if args.output_file is not None and args.output_file.endswith(SPEC_SUFFIX):
+        raise UsageError(f"{args.output_file}: --output-file would replace a spec")
+    text = _render_check(args, [], overrides, [], [str(exc)])
+    convert = _sarif_with_errors if args.format == "sarif" else _json_with_errors
+    _write_output(convert(text, [str(exc)]), args.output_file)
+
+
 def _render_check(
-    args: argparse.Namespace, results: list[FileResult], overrides: Overrides, configs
+    args: argparse.Namespace,
+    results: list[FileResult],
+    overrides: Overrides,
+    configs,
+    errors: Sequence[str] = (),
 ) -> str:
     from nnlint.emit import render
     from nnlint.rules import all_meta
@@ -728,7 +1083,13 @@ def _render_check(
     target = overrides.target or (configured.pop() if len(configured) == 1 else None)
     color = args.output_file is None and _use_color(args.no_color)
     return render(
-        args.format, results, all_meta(), color=color, statistics=args.statistics, target=target
+        args.format,
+        results,
+        all_meta(),
+        color=color,
+        statistics=args.statistics,
+        target=target,
+        errors=errors,
     )
 
 
@@ -742,23 +1103,29 @@ def cmd_report(args: argparse.Namespace) -> int:
     from nnlint.config import ConfigResolver, Overrides, settings_for
     from nnlint.diagnostics import FileResult, Severity
     from nnlint.emit import render
+    from nnlint.files import SPEC_LIMIT, Refused, read_regular
     from nnlint.rules import all_meta
     from nnlint.tables import report_text
 
     resolver = ConfigResolver(isolated=args.isolated, config_file=args.config)
     if args.path == "-":
         display, config_from = "-", os.path.join(os.getcwd(), "-")
-        data = _read_stdin()
+        try:
+            data = _read_stdin()
+        except Refused as exc:
+            raise UsageError(f"-: stdin {exc}") from None
     else:
         path = Path(args.path)
         if path.is_dir():
             raise UsageError(f"{args.path}: is a folder; `nnlint report` takes one .nn file")
         try:
-            data = path.read_bytes()
+            data = read_regular(path, limit=SPEC_LIMIT, what="specs")
         except FileNotFoundError:
             raise UsageError(f"{args.path}: no such file") from None
         except OSError as exc:
             raise UsageError(f"{args.path}: cannot read: {exc.strerror or exc}") from None
+        except Refused as exc:
+            raise UsageError(f"{args.path}: {exc}") from None
         display, config_from = display_path(path), args.path
     config = resolver.for_path(config_from)
     overrides = Overrides(target=_resolve_cli_target(args.target, [config]))
@@ -778,6 +1145,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         result = FileResult(display, text, tuple(diagnostics))
         _write_output(render("text", [result], all_meta(), color=_use_color(args.no_color)), None)
         return EXIT_FINDINGS
+    if args.html or args.plot:
+        return _write_pictures(args, analysis, display)
     if args.format == "json":
         from nnlint.check import model_entry
 
@@ -790,6 +1159,40 @@ def cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _write_pictures(args: argparse.Namespace, analysis, display: str) -> int:
+    """``report --html`` / ``--plot``: write the files (atomically); nothing on stdout."""
+    from nnlint.atomic import write_atomic
+    from nnlint.pictures import figures
+    from nnlint.sanitize import visible
+
+    outputs: list[tuple[str, bytes]] = []
+    fig = figures(analysis, display)
+    if args.plot:
+        from nnlint.plots import PLOT_SUFFIXES, PlotUnavailable, render_plot
+
+        suffix = Path(args.plot).suffix.lower().lstrip(".")
+        if suffix not in PLOT_SUFFIXES:
+            got = repr(suffix) if suffix else "no suffix"
+            raise UsageError(f"--plot {args.plot}: name a .svg, .png or .pdf file (got {got})")
+        try:
+            outputs.append((args.plot, render_plot(fig, suffix)))
+        except PlotUnavailable as exc:
+            raise UsageError(str(exc)) from None
+    if args.html:
+        from nnlint.report_html import render_html
+
+        outputs.append((args.html, render_html(fig).encode("utf-8")))
+    for path, data in outputs:
+        if Path(path).is_dir():
+            raise UsageError(f"{path}: is a folder; name a file")
+        try:
+            write_atomic(path, data)
+        except OSError as exc:
+            raise UsageError(f"{path}: cannot write: {exc.strerror or exc}") from None
+        print(f"nnlint: wrote {visible(str(path))}", file=sys.stderr)
+    return EXIT_OK
+
+
 # --------------------------------------------------------------------------- format
 
 
@@ -797,6 +1200,19 @@ def cmd_format(args: argparse.Namespace) -> int:
     from nnlint.format import run
 
     return run(args)
+
+
+# --------------------------------------------------------------------------- server
+
+
+def cmd_server(args: argparse.Namespace) -> int:
+    try:
+        from nnlint.server import serve
+    except ImportError as exc:
+        if (exc.name or "").split(".")[0] not in ("pygls", "lsprotocol"):
+            raise
+        raise UsageError("`nnlint server` needs the lsp extra: pip install 'nnlint[lsp]'") from None
+    return serve()
 
 
 # --------------------------------------------------------------------------- rule, rules, targets

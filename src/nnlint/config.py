@@ -26,6 +26,7 @@ Keys::
 from __future__ import annotations
 
 import difflib
+import functools
 import os
 import re
 from collections.abc import Mapping
@@ -39,10 +40,10 @@ from nnlint.resources import tomllib
 __all__ = [
     "CONFIG_FILES",
     "FAIL_LEVELS",
-    "Config",
     "ConfigError",
     "ConfigResolver",
     "Overrides",
+    "ProjectConfig",
     "find_config",
     "glob_matches",
     "load_config",
@@ -94,8 +95,8 @@ def _shown(path: str | os.PathLike[str]) -> str:
 
 
 @attrs.frozen
-class Config:
-    """One config file's settings, validated. ``Config()`` is "no config file"."""
+class ProjectConfig:
+    """One config file's settings, validated. ``ProjectConfig()`` is "no config file"."""
 
     path: Path | None = None  # the file it came from
     target: str | None = None
@@ -115,24 +116,34 @@ class Config:
         return self.path.parent if self.path is not None else Path.cwd()
 
     def relative(self, path: str | os.PathLike[str]) -> str:
-        """``path`` relative to :attr:`root` with ``/`` separators (absolute when outside)."""
+        """``path`` relative to :attr:`root` with ``/`` separators (``../`` when outside)."""
         absolute = os.path.abspath(path)
-        relative = os.path.relpath(absolute, os.path.abspath(self.root))
-        if relative.startswith(".."):
+        try:
+            relative = os.path.relpath(absolute, os.path.abspath(self.root))
+        except ValueError:  # another drive on Windows
             relative = absolute
         return relative.replace(os.sep, "/")
 
-    def is_excluded(self, path: str | os.PathLike[str], *, ancestors: bool = True) -> bool:
-        """Does ``exclude`` match ``path`` (with ``ancestors``: or a folder above it)?"""
-        rel = self.relative(path)
-        return any(glob_matches(rel, pattern, ancestors=ancestors) for pattern in self.exclude)
+    def is_excluded(
+        self, path: str | os.PathLike[str], *, ancestors: bool = True, folder: bool = False
+    ) -> bool:
+        """Does ``exclude`` match ``path`` (a ``folder`` with ``folder``)?
+
+        With ``ancestors`` (the default) a path below an excluded folder is excluded
+        too; without, only a pattern matching ``path`` itself counts (a folder walk
+        tests each folder on the way down, and a folder named on the command line
+        is checked even when ``exclude`` matches it).
+        """
+        if not self.exclude:
+            return False
+        return _matches(_gitignore(self.exclude), self.relative(path), folder, ancestors)
 
     def ignores_for(self, path: str | os.PathLike[str]) -> tuple[str, ...]:
         """The codes ``per-file-ignores`` switches off for ``path``."""
         rel = self.relative(path)
         found: list[str] = []
         for pattern, codes in self.per_file_ignores:
-            if glob_matches(rel, pattern):
+            if _matches(_gitignore((pattern,)), rel, False, True):
                 found += [c for c in codes if c not in found]
         return tuple(found)
 
@@ -140,56 +151,63 @@ class Config:
 # --------------------------------------------------------------------------- globs
 
 
-def _glob_regex(pattern: str) -> re.Pattern[str]:
-    """fnmatch-style glob where ``*`` and ``?`` stay inside one folder and ``**`` spans any."""
-    out = []
-    i = 0
-    while i < len(pattern):
-        if pattern.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-        elif pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif pattern[i] == "*":
-            out.append("[^/]*")
-            i += 1
-        elif pattern[i] == "?":
-            out.append("[^/]")
-            i += 1
-        elif pattern[i] == "[" and (end := pattern.find("]", i + 2)) != -1:
-            body = pattern[i + 1 : end]
-            if body.startswith("!"):
-                body = "^" + body[1:]
-            out.append("[" + body.replace("\\", "\\\\") + "]")
-            i = end + 1
-        else:
-            out.append(re.escape(pattern[i]))
-            i += 1
-    return re.compile("".join(out) + r"\Z")
-
-
-def glob_matches(rel_path: str, pattern: str, *, ancestors: bool = True) -> bool:
-    """Does ``pattern`` match ``rel_path`` (relative, ``/`` separators)?
-
-    Like ``.gitignore``: a pattern without ``/`` matches a file or folder name at any
-    depth, and (with ``ancestors``) a pattern matching a folder matches everything
-    below it. Without ``ancestors`` only the path itself is tried (a folder walk
-    tests each folder on the way down).
-    """
+def _normalise(pattern: str) -> str:
+    """Surrounding spaces and leading ``./`` (which ``.gitignore`` would not strip) go."""
     pattern = pattern.strip()
     while pattern.startswith("./"):
         pattern = pattern[2:]
-    pattern = pattern.rstrip("/")
+    return pattern
+
+
+@functools.lru_cache(maxsize=1024)
+def _gitignore(patterns: tuple[str, ...]):
+    """The compiled ``.gitignore``-style spec of ``patterns``, matched by RE2.
+
+    pathspec gives git's pattern semantics; its RE2 backend matches in time linear
+    in the path (Python's ``re`` backtracks: ``*a*a*a…b`` against a 240-character
+    name took hours). Patterns are validated when the config is loaded.
+    """
+    import pathspec
+
+    return pathspec.GitIgnoreSpec.from_lines([_normalise(p) for p in patterns], backend="re2")
+
+
+def _matches(spec: Any, rel_path: str, folder: bool, ancestors: bool) -> bool:
+    path = rel_path.strip("/")
+    if not path or not spec.match_file(path + "/" if folder else path):
+        return False
+    if ancestors:
+        return True
+    parent = path.rpartition("/")[0]
+    return not parent or not spec.match_file(parent + "/")
+
+
+def glob_error(pattern: str) -> str | None:
+    """Why ``pattern`` is not a valid glob, or None when it is."""
+    if "\0" in pattern:
+        return "contains a NUL character"
+    try:
+        _gitignore((pattern,))
+    except Exception as exc:  # re.error, pathspec's GitIgnorePatternError, re2.error
+        return f"invalid glob {pattern!r}: {exc}"
+    return None
+
+
+def glob_matches(
+    rel_path: str, pattern: str, *, ancestors: bool = True, folder: bool = False
+) -> bool:
+    """Does ``pattern`` match ``rel_path`` (relative, ``/`` separators)?
+
+    ``.gitignore`` semantics (git's documentation, "PATTERN FORMAT"): a pattern
+    without a ``/`` (other than a trailing one) matches a name at any depth, one with
+    a ``/`` is anchored at the config's folder, ``*`` and ``?`` stay within one
+    folder, ``**`` spans any, a trailing ``/`` matches folders only and a folder's
+    match covers everything below it (with ``ancestors``).
+    """
+    pattern = _normalise(pattern)
     if not pattern:
         return False
-    regex = _glob_regex(pattern)
-    parts = rel_path.strip("/").split("/")
-    prefix = "/" if rel_path.startswith("/") else ""
-    depths = range(len(parts), 0, -1) if ancestors else (len(parts),)
-    if "/" not in pattern:
-        return any(regex.match(parts[n - 1]) for n in depths)
-    return any(regex.match(prefix + "/".join(parts[:n])) for n in depths)
+    return _matches(_gitignore((pattern,)), rel_path, folder, ancestors)
 
 
 # --------------------------------------------------------------------------- selectors
@@ -270,17 +288,25 @@ def _key(name: str) -> str:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    from nnlint.files import CONFIG_LIMIT, Refused, read_regular
+
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_regular(path, limit=CONFIG_LIMIT, what="configs").decode("utf-8")
     except IsADirectoryError:
         raise ConfigError(path, None, "is a folder, not a config file") from None
     except OSError as exc:
         raise ConfigError(path, None, f"cannot read: {exc.strerror or exc}") from None
+    except Refused as exc:
+        raise ConfigError(path, None, str(exc)) from None
     except UnicodeDecodeError as exc:
         raise ConfigError(path, None, f"not UTF-8 text: {exc.reason}") from None
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(path, None, f"invalid TOML: {exc}") from None
+    except RecursionError:  # tomllib recurses once per nested array or inline table
+        raise ConfigError(path, None, "invalid TOML: arrays or tables nested too deeply") from None
+    except ValueError as exc:  # an integer over Python's 4,300-digit conversion limit
         raise ConfigError(path, None, f"invalid TOML: {exc}") from None
 
 
@@ -304,16 +330,16 @@ def configures_nnlint(path: Path) -> bool:
     return table is not None
 
 
-def load_config(path: str | os.PathLike[str]) -> Config:
+def load_config(path: str | os.PathLike[str]) -> ProjectConfig:
     """Read and validate one config file (``pyproject.toml`` or any other name: top level).
 
-    A ``pyproject.toml`` without ``[tool.nnlint]`` gives the default :class:`Config`
+    A ``pyproject.toml`` without ``[tool.nnlint]`` gives the default :class:`ProjectConfig`
     (with its path). Raises :class:`ConfigError`.
     """
     path = Path(os.path.abspath(path))
     table, prefix = _nnlint_table(path, _read_toml(path))
     if table is None:
-        return Config(path=path)
+        return ProjectConfig(path=path)
     r = _Reader(path, prefix)
     for key in table:
         if key not in _KEYS:
@@ -334,7 +360,10 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     if "per-file-ignores" in table:
         entries = []
         for pattern, codes in r.table(table["per-file-ignores"], "per-file-ignores").items():
-            entries.append((pattern, r.selectors(codes, f"per-file-ignores.{_key(pattern)}")))
+            key = f"per-file-ignores.{_key(pattern)}"
+            if (problem := glob_error(pattern)) is not None:
+                raise r.fail(key, problem)
+            entries.append((pattern, r.selectors(codes, key)))
         fields["per_file_ignores"] = tuple(entries)
     if "fail-on" in table:
         level = r.string(table["fail-on"], "fail-on").strip().lower()
@@ -345,6 +374,9 @@ def load_config(path: str | os.PathLike[str]) -> Config:
         fields["fail_on"] = level
     if "exclude" in table:
         fields["exclude"] = tuple(r.string_list(table["exclude"], "exclude"))
+        for i, pattern in enumerate(fields["exclude"]):
+            if (problem := glob_error(pattern)) is not None:
+                raise r.fail(f"exclude[{i}]", problem)
     if "thresholds" in table:
         fields["thresholds"] = _thresholds(r, table["thresholds"])
     if "targets" in table:
@@ -356,7 +388,7 @@ def load_config(path: str | os.PathLike[str]) -> Config:
         fields["baseline"] = Path(os.path.abspath(path.parent / name))
     if "target" in table:
         fields["target"] = _target_id(r, table["target"], fields.get("targets", {}))
-    return Config(**fields)
+    return ProjectConfig(**fields)
 
 
 def _thresholds(r: _Reader, value: Any) -> dict[str, dict[str, Any]]:
@@ -394,6 +426,10 @@ def _thresholds(r: _Reader, value: Any) -> dict[str, dict[str, Any]]:
     return out
 
 
+#: Above any count, ratio or share a threshold can mean (and inside a float).
+_MAX_THRESHOLD = 1e15
+
+
 def _threshold_value(r: _Reader, key: str, value: Any, default: Any) -> Any:
     """A number, a boolean or a string, of the same kind as the shipped default."""
 
@@ -402,6 +438,10 @@ def _threshold_value(r: _Reader, key: str, value: Any, default: Any) -> Any:
 
     if not (is_number(value) or isinstance(value, (bool, str))):
         raise r.fail(key, f"must be a number, a boolean or a string, got {_describe(value)}")
+    if is_number(value) and not (0 < value <= _MAX_THRESHOLD):
+        # every threshold is a minimum count, ratio or share: 0, a negative number,
+        # nan and inf would make its rule fire always or never, or divide by zero
+        raise r.fail(key, f"must be a positive finite number, got {value!r}")
     if default is not None:
         if is_number(default) and not is_number(value):
             raise r.fail(key, f"must be a number (default {default!r}), got {_describe(value)}")
@@ -417,6 +457,8 @@ def _extra_targets(r: _Reader, value: Any, folder: Path) -> dict[str, Any]:
 
     found: dict[str, Any] = {}
     for entry in r.string_list(value, "targets"):
+        if "\0" in entry:
+            raise r.fail("targets", f"{entry!r}: a path cannot contain a NUL character")
         try:
             target = load_target_file(folder / entry)
         except TargetError as exc:
@@ -473,14 +515,14 @@ class ConfigResolver:
     ) -> None:
         self._isolated = isolated
         self._by_folder: dict[str, Path | None] = {}
-        self._loaded: dict[Path, Config] = {}
-        self._fixed: Config | None = None
+        self._loaded: dict[Path, ProjectConfig] = {}
+        self._fixed: ProjectConfig | None = None
         if isolated:
-            self._fixed = Config()
+            self._fixed = ProjectConfig()
         elif config_file is not None:
             self._fixed = self.load(Path(os.path.abspath(config_file)))
 
-    def load(self, path: Path) -> Config:
+    def load(self, path: Path) -> ProjectConfig:
         if path not in self._loaded:
             self._loaded[path] = load_config(path)
         return self._loaded[path]
@@ -494,14 +536,14 @@ class ConfigResolver:
             self._by_folder[start] = find_config(start)
         return self._by_folder[start]
 
-    def for_path(self, path: str | os.PathLike[str], *, folder: bool = False) -> Config:
+    def for_path(self, path: str | os.PathLike[str], *, folder: bool = False) -> ProjectConfig:
         if self._fixed is not None:
             return self._fixed
         found = self.config_path_for(path, folder=folder)
-        return self.load(found) if found is not None else Config()
+        return self.load(found) if found is not None else ProjectConfig()
 
 
-def settings_for(config: Config, path: str | os.PathLike[str] | None, overrides: Overrides):
+def settings_for(config: ProjectConfig, path: str | os.PathLike[str] | None, overrides: Overrides):
     """The :class:`nnlint.check.Settings` of one file: the command line wins over the config.
 
     ruff's layering: ``--select`` starts a new selection (the configured ``select``,

@@ -34,7 +34,7 @@ import attrs
 
 from nnlint.graph import Lowered, Node
 from nnlint.ops import LOSSES, Cost, Ctx, nbytes, numel
-from nnlint.spec import Config
+from nnlint.sections import SpecSections
 
 # optimizer -> (step FLOPs as (a, b) meaning a·P + b, state tensors per parameter)
 OPTIMIZERS: dict[str, tuple[tuple[int, int], int]] = {
@@ -97,7 +97,7 @@ class Totals:
 class Report:
     model: str
     lowered: Lowered
-    config: Config
+    config: SpecSections
     layers: tuple[LayerCost, ...]
     totals: Totals
 
@@ -125,15 +125,29 @@ def node_cost(node: Node, batch: int, training: bool) -> Cost:
     return node.kind.cost(ctx)
 
 
-def analyze(lowered: Lowered, config: Config) -> Report:
+def analyze(lowered: Lowered, config: SpecSections) -> Report:
     train, deploy = config.train, config.deploy
     B, Bd = train.batch, deploy.batch
     train_prec = train.precision
     deploy_prec = deploy.precision or train_prec
     layers = []
+    # The op instances of a `* N` repeat share one options dict: same op, options and
+    # shapes, so the same cost, computed once (a 1 KB spec may repeat 100,000 times).
+    # Every other node has options of its own (alive, so its id is its own).
+    same: dict[tuple, tuple[Cost, Cost]] = {}
     for node in lowered.nodes():
-        tcost = node_cost(node, B, True)
-        icost = node_cost(node, Bd, False)
+        key = (
+            node.op,
+            id(node.opts),
+            node.in_shapes,
+            node.shape,
+            node.trainable,
+            node.fused_with_loss,
+        )
+        costs = same.get(key)
+        if costs is None:
+            costs = same[key] = (node_cost(node, B, True), node_cost(node, Bd, False))
+        tcost, icost = costs
         shared = tcost.weight_params if node.tie else 0
         layers.append(
             LayerCost(

@@ -30,7 +30,8 @@ from urllib.parse import quote
 import attrs
 
 from nnlint import __version__
-from nnlint.diagnostics import Diagnostic, FileResult, RuleMeta, Severity
+from nnlint.diagnostics import Diagnostic, FileResult, RuleMeta, Severity, source_lines
+from nnlint.sanitize import is_hidden, visible
 
 __all__ = ["FORMATS", "render"]
 
@@ -55,23 +56,32 @@ def render(
     statistics: bool = False,
     target: str | None = None,
     tool_version: str = __version__,
+    errors: Sequence[str] = (),
 ) -> str:
     """Render ``results`` in format ``fmt`` (one of :data:`FORMATS`).
 
     ``color`` and ``statistics`` apply to ``text`` and ``concise``; ``target``
     appears in the summary line and in SARIF's ``automationDetails.id``.
+    ``errors`` are the run's errors (files that could not be read or checked, a bad
+    config); the summary line then never says "All checks passed".
     Raises :class:`ValueError` for an unknown format.
     """
     if fmt in ("text", "concise"):
         return _render_terminal(
-            results, rules, full=(fmt == "text"), color=color, statistics=statistics, target=target
+            results,
+            rules,
+            full=(fmt == "text"),
+            color=color,
+            statistics=statistics,
+            target=target,
+            errors=len(errors),
         )
     if fmt == "json":
         return _render_json(results)
     if fmt == "sarif":
         return _render_sarif(results, rules, target=target, tool_version=tool_version)
     if fmt == "github":
-        return _render_github(results, target=target)
+        return _render_github(results, target=target, errors=len(errors))
     raise ValueError(f"unknown output format {fmt!r} (expected one of: {', '.join(FORMATS)})")
 
 
@@ -94,10 +104,10 @@ class _Finding:
 
 
 def _source_lines(source: str | None) -> tuple[str, ...]:
-    """Split a spec into lines the way the parser counts them (on ``\\n`` only)."""
+    """The spec's lines as the spans number them (:func:`source_lines`)."""
     if source is None:
         return ()
-    return tuple(line.rstrip("\r") for line in source.split("\n"))
+    return tuple(source_lines(source))
 
 
 def _findings(results: Sequence[FileResult]) -> Iterator[_Finding]:
@@ -119,11 +129,20 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
-def _summary(results: Sequence[FileResult], target: str | None) -> str:
-    """``Found 2 errors, 1 warning and 0 notes in 3 files.`` or ``All checks passed (3 files).``"""
+def _summary(results: Sequence[FileResult], target: str | None, errors: int = 0) -> str:
+    """``Found 2 errors, 1 warning and 0 notes in 3 files.`` or ``All checks passed (3 files).``
+
+    With run ``errors`` (listed on stderr) and no findings, it says what did not run
+    instead of "All checks passed".
+    """
     counts = _counts(results)
     files = _plural(len(results), "file")
-    suffix = f" (target: {target})" if target else ""
+    suffix = f" (target: {visible(target)})" if target else ""
+    if not counts and errors:
+        stopped = f"{_plural(errors, 'error')} (on stderr)"
+        if not results:
+            return f"Nothing was checked: {stopped}{suffix}."
+        return f"No findings in {files}, but not every check ran: {stopped}{suffix}."
     if not counts:
         return f"All checks passed ({files}){suffix}."
     return (
@@ -178,10 +197,11 @@ def _render_terminal(
     color: bool,
     statistics: bool,
     target: str | None,
+    errors: int = 0,
 ) -> str:
     """``text`` (``full=True``) and ``concise``: findings, then the summary line."""
     style = _Style(color)
-    summary = _summary(results, target)
+    summary = _summary(results, target, errors)
     if statistics:
         return "\n".join([*_statistics_lines(results, rules), summary])
     findings = list(_findings(results))
@@ -194,7 +214,16 @@ def _header(finding: _Finding, style: _Style) -> str:
     """``path:line:col: CODE [severity] message``."""
     d = finding.diagnostic
     tag = style.severity(f"[{d.severity}]", d.severity)
-    return f"{style.path(finding.path)}:{d.span.line}:{d.span.column}: {d.code} {tag} {d.message}"
+    path = style.path(_line_start_path(finding.path))
+    return f"{path}:{d.span.line}:{d.span.column}: {d.code} {tag} {visible(d.message)}"
+
+
+def _line_start_path(path: str) -> str:
+    """A path that begins an output line: :func:`visible`, and ``./`` before a name
+    that starts with ``:`` or a space, so no line a file name begins reads as a
+    GitHub Actions workflow command (``::error …``)."""
+    shown = visible(path)
+    return "./" + shown if shown[:1] == ":" or shown[:1].isspace() else shown
 
 
 def _statistics_lines(results: Sequence[FileResult], rules: Mapping[str, RuleMeta]) -> list[str]:
@@ -222,7 +251,7 @@ def _text_block(finding: _Finding, style: _Style) -> str:
         carets = style.severity("^" * length, d.severity)
         out.append(f"{style.gutter(f'{blank_gutter} |')} {' ' * offset}{carets}")
     if d.fix:
-        first, *rest = d.fix.splitlines() or [""]
+        first, *rest = [visible(line) for line in d.fix.split("\n")]
         out.append(f"{style.gutter(f'{blank_gutter} =')} help: {first}")
         out.extend(f"{blank_gutter}         {more}".rstrip() for more in rest)
     return "\n".join(out)
@@ -237,9 +266,10 @@ def _frame_line(number: int, text: str, width: int, style: _Style) -> str:
 def _display(text: str) -> tuple[str, list[int]]:
     """Return ``text`` as printed in a frame and the display column of each code point.
 
-    Tabs expand to the next multiple of :data:`TAB_WIDTH`, control characters print as
-    U+FFFD, wide (East Asian, emoji) characters take two cells and combining marks none,
-    so carets computed from the offsets stay under the right characters.
+    Tabs expand to the next multiple of :data:`TAB_WIDTH`, hidden characters
+    (:func:`nnlint.sanitize.is_hidden`) print as U+FFFD, wide (East Asian, emoji)
+    characters take two cells and combining marks none, so carets computed from the
+    offsets stay under the right characters.
     The offsets list has one extra entry: the column just past the end of the line.
     """
     pieces: list[str] = []
@@ -250,7 +280,7 @@ def _display(text: str) -> tuple[str, list[int]]:
         if ch == "\t":
             cells = TAB_WIDTH - column % TAB_WIDTH
             pieces.append(" " * cells)
-        elif unicodedata.category(ch) == "Cc":
+        elif is_hidden(ch):
             cells = 1
             pieces.append("\ufffd")
         else:
@@ -319,6 +349,28 @@ def _json_diagnostic(finding: _Finding) -> dict[str, Any]:
         "fix": d.fix,
         "data": d.data,
         "layer": d.layer,
+        "autofix": _json_autofix(d),
+    }
+
+
+def _json_autofix(d: Diagnostic) -> dict[str, Any] | None:
+    """The machine-applicable fix: applicability, description and the text edits
+    (1-based lines and code-point columns, exclusive end; ``content`` replaces the range)."""
+    if d.autofix is None:
+        return None
+    return {
+        "applicability": d.autofix.applicability,
+        "description": d.autofix.description,
+        "edits": [
+            {
+                "line": e.span.line,
+                "column": e.span.column,
+                "end_line": e.span.end_line,
+                "end_column": e.span.end_column,
+                "content": e.content,
+            }
+            for e in d.autofix.edits
+        ],
     }
 
 
@@ -469,6 +521,42 @@ def _sarif_result(finding: _Finding, index: int, fingerprints: _Fingerprints) ->
             )
         },
         "properties": {"data": d.data},
+        **_sarif_fixes(finding),
+    }
+
+
+def _sarif_fixes(finding: _Finding) -> dict[str, Any]:
+    """SARIF §3.55 ``fixes``: one fix whose artifact change replaces each edit's region
+    (UTF-16 columns, like every region here); the applicability is a property."""
+    fix = finding.diagnostic.autofix
+    if fix is None:
+        return {}
+    replacements = []
+    for edit in fix.edits:
+        span = edit.span
+        region = {
+            "startLine": span.line,
+            "startColumn": _utf16_column(finding.line_text(span.line), span.column),
+            "endLine": span.end_line,
+            "endColumn": _utf16_column(finding.line_text(span.end_line), span.end_column),
+        }
+        replacement: dict[str, Any] = {"deletedRegion": region}
+        if edit.content:
+            replacement["insertedContent"] = {"text": edit.content}
+        replacements.append(replacement)
+    return {
+        "fixes": [
+            {
+                "description": {"text": fix.description},
+                "artifactChanges": [
+                    {
+                        "artifactLocation": _artifact_location(finding.path),
+                        "replacements": replacements,
+                    }
+                ],
+                "properties": {"applicability": fix.applicability},
+            }
+        ]
     }
 
 
@@ -578,7 +666,7 @@ def _markdown_to_text(markdown: str) -> str:
 # --------------------------------------------------------------------------- github
 
 
-def _render_github(results: Sequence[FileResult], *, target: str | None) -> str:
+def _render_github(results: Sequence[FileResult], *, target: str | None, errors: int = 0) -> str:
     """A ``::error``/``::warning``/``::notice`` workflow command for the findings GitHub
     shows (10 of each type per step, :mod:`nnlint.github`), a line counting the others,
     then the summary."""
@@ -592,7 +680,7 @@ def _render_github(results: Sequence[FileResult], *, target: str | None) -> str:
             f"{ANNOTATIONS_PER_TYPE} per type per step): listed in the job summary when "
             f"$GITHUB_STEP_SUMMARY is set, and all in --format sarif"
         )
-    return "\n".join([*lines, _summary(results, target)])
+    return "\n".join([*lines, _summary(results, target, errors)])
 
 
 _GITHUB_COMMAND = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.NOTE: "notice"}
@@ -614,8 +702,9 @@ def _github_command(finding: _Finding) -> str:
 
 
 def _escape_data(text: str) -> str:
-    """actions/toolkit ``escapeData``: ``%``, ``\\r``, ``\\n``."""
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    """actions/toolkit ``escapeData`` (``%``, ``\\r``, ``\\n``), then :func:`visible` for
+    the other control characters (ESC would reach the log viewer's terminal emulation)."""
+    return visible(text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A"))
 
 
 def _escape_property(text: str) -> str:

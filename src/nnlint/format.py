@@ -48,6 +48,7 @@ import attrs
 from nnlint import ast
 from nnlint.diagnostics import Diagnostic, Span, SpecError
 from nnlint.parse import parse
+from nnlint.sanitize import visible
 
 __all__ = ["FormatError", "format_text", "run"]
 
@@ -446,7 +447,7 @@ def _summary(options: _Options, changed: list[str], unchanged: int, failed: int)
     dry = options.check or options.diff
     if options.check and not options.diff:
         for path in changed:
-            print(f"Would reformat: {path}")
+            print(f"Would reformat: {visible(path)}")
     parts = []
     if changed:
         parts.append(f"{files(len(changed))} {'would be reformatted' if dry else 'reformatted'}")
@@ -492,13 +493,17 @@ def _formatted(display: str, data: bytes) -> tuple[str, str] | None:
 def _format_file(path: Path, display: str, options: _Options) -> bool | None:
     """True if the file changes (or would), False if it is formatted, None on an error."""
     from nnlint import cli
+    from nnlint.files import SPEC_LIMIT, Refused, read_regular
 
     try:
         st = os.stat(path)
         if not stat.S_ISREG(st.st_mode):
             cli._error(f"{display}: not a regular file; nnlint formats regular files only")
             return None
-        data = path.read_bytes()
+        data = read_regular(path, limit=SPEC_LIMIT, what="specs")
+    except Refused as exc:
+        cli._error(f"{display}: {exc}")
+        return None
     except OSError as exc:
         cli._error(f"{display}: cannot read: {exc.strerror or exc}")
         return None
@@ -543,8 +548,8 @@ def _unified_diff(before: str, after: str, display: str) -> str:
     lines = difflib.unified_diff(
         before.splitlines(keepends=True),
         after.splitlines(keepends=True),
-        fromfile=f"{display}\t(original)",
-        tofile=f"{display}\t(formatted)",
+        fromfile=f"{visible(display)}\t(original)",
+        tofile=f"{visible(display)}\t(formatted)",
     )
     return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
 
@@ -566,7 +571,7 @@ def _format_stdin(options: _Options, display: str) -> int:
         sys.stdout.write(_unified_diff(text, formatted, display))
     elif options.check:
         if formatted != text:
-            print(f"Would reformat: {display}")
+            print(f"Would reformat: {visible(display)}")
     else:
         sys.stdout.write(formatted)
     sys.stdout.flush()

@@ -4,8 +4,8 @@ Blocks and ``* N`` repeats are expanded: the graph has one node per op instance,
 named so that a person can find it (``h2/residual[2]/conv2d#1``) and carrying
 the span of the text that created it. Edges carry the tensor shape.
 
-Lowering orders each body's statements with networkx (cycles are reported with
-their path) and records the op instances in execution order; every pass is
+Lowering orders each body's statements with Kahn's algorithm (cycles are reported
+with their path) and records the op instances in execution order; every pass is
 linear in the number of op instances.
 
 Every problem is a located diagnostic: undefined (NN002) or reassigned (NN003)
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import heapq
 import math
 from collections.abc import Iterator
 from fractions import Fraction
@@ -43,11 +44,13 @@ from nnlint.ops import (
 )
 from nnlint.ops.inputs import Input
 from nnlint.ops.losses import Loss
-from nnlint.spec import Config
+from nnlint.sections import SpecSections
 
 # Limits that keep a hostile or mistaken spec from exhausting time or memory.
 # Each is reported as NN011 with the number that broke it.
-MAX_NODES = 250_000  # 2.5x the 100k-layer chain nnlint is benchmarked on (~1 GB at most)
+# 1.2x the 100k-layer chain nnlint is benchmarked on: a 1 KB spec that expands to the
+# limit (`relu * 119999`) is still answered in under 2 s and 300 MiB on 2 cores.
+MAX_NODES = 120_000
 MAX_ELEMENTS = 2**40  # per-sample elements of any one tensor
 MAX_BLOCK_DEPTH = 64
 INIT_SCHEMES = ("he", "xavier", "lecun", "zeros", "ones", "normal", "uniform")
@@ -79,7 +82,11 @@ class Node:
     tie: str | None = None  # id of the node whose weight this one shares
     reads_input: bool = False  # one of its inputs is a model input
     fused_with_loss: bool = False  # softmax feeding cross_entropy, sigmoid feeding bce
-    loss: str | None = None  # for the loss node: the loss kind
+
+    @property
+    def loss(self) -> str | None:
+        """For the loss node: the loss kind (``cross_entropy``, option ``kind``); else None."""
+        return self.opts["kind"] if self.kind.is_loss else None
 
     @property
     def kind(self) -> Op:
@@ -112,12 +119,21 @@ class Lowered:
     @functools.cached_property
     def graph(self) -> nx.DiGraph:
         """``networkx.DiGraph``: node id -> ``{"node": Node}``; edges carry ``"shape"``."""
-        g = nx.DiGraph()
-        for node_id, node in self.by_id.items():
-            g.add_node(node_id, node=node)
+        # networkx's own adjacency dicts, filled directly: add_node/add_edge cost ~8 µs
+        # per call, a third of a large spec's check.
+        nodes = {node_id: {"node": node} for node_id, node in self.by_id.items()}
+        succ: dict[str, dict] = {node_id: {} for node_id in nodes}
+        pred: dict[str, dict] = {node_id: {} for node_id in nodes}
         for node in self.by_id.values():
+            mine = pred[node.id]
             for src, shape in zip(node.inputs, node.in_shapes):
-                g.add_edge(src, node.id, shape=shape)
+                if src in mine:  # add(x, x): one edge, as add_edge would keep it
+                    mine[src]["shape"] = shape
+                else:
+                    mine[src] = succ[src][node.id] = {"shape": shape}
+        g = nx.DiGraph()
+        g._node = nodes
+        g._adj, g._pred = succ, pred  # networkx's setters keep _succ and its views in step
         return g
 
 
@@ -135,11 +151,6 @@ class _Resolved:
     trainable: bool
     precision: str | None
 
-    @classmethod
-    def of(cls, values: dict[str, Any]) -> _Resolved:
-        opts = {k: v for k, v in values.items() if k not in ("_spans", "trainable", "precision")}
-        return cls(opts, values["_spans"], values["trainable"], values["precision"])
-
 
 @attrs.define
 class _Scope:
@@ -151,13 +162,14 @@ class _Scope:
 
 
 class _Lowerer:
-    def __init__(self, spec: ast.Spec, config: Config) -> None:
+    def __init__(self, spec: ast.Spec, config: SpecSections) -> None:
         self.spec = spec
         self.config = config
         self.by_id: dict[str, Node] = {}  # node id -> node, in execution order
         # (id of a body, names defined before it) -> its assignments in dependency order
         self.plans: dict[tuple[int, tuple[str, ...]], list[ast.Assign]] = {}
         self.counters: dict[tuple[str, str], int] = {}
+        self.fitting: set[tuple[int, ...]] = set()  # shapes within MAX_ELEMENTS
         self.blocks: dict[str, ast.BlockDef] = {}
         for block in spec.blocks:
             if block.name in self.blocks:
@@ -193,6 +205,9 @@ class _Lowerer:
                 fix="lower the `* N` repeat counts",
                 limit=MAX_NODES,
             )
+        if node.shape in self.fitting:  # checked already (a repeat, a chain of one width)
+            self.by_id[node.id] = node
+            return node.id
         n = numel(node.shape)
         if n > MAX_ELEMENTS or any(d > MAX_ELEMENTS for d in node.shape):
             raise error(
@@ -204,6 +219,7 @@ class _Lowerer:
                 elements=n,
                 limit=MAX_ELEMENTS,
             )
+        self.fitting.add(node.shape)
         self.by_id[node.id] = node
         return node.id
 
@@ -284,7 +300,7 @@ class _Lowerer:
             raise error("NN006", "expected a number here", expr.span, fix="write a number")
         return value
 
-    def _convert(self, opt: Opt, value: Any, span: Span, op: str) -> Any:
+    def _convert(self, opt: Opt, value: Any, span: Span, op: str, scope: _Scope) -> Any:
         where = f"`{op}` option `{opt.name}`"
         if opt.kind in ("int", "float"):
             if isinstance(value, ast.Symbol):
@@ -365,7 +381,7 @@ class _Lowerer:
                 and value.name in ("normal", "uniform")
                 and len(value.args) == 1
             ):
-                return Init(value.name, float(self._num(value.args[0].value, self._scope)))
+                return Init(value.name, float(self._num(value.args[0].value, scope)))
             raise error(
                 "NN006",
                 f"{where} expects he, xavier, lecun, zeros, ones, normal(std) or uniform(a)",
@@ -385,7 +401,7 @@ class _Lowerer:
 
     def _options(
         self, layer: ast.Layer, opts: tuple[Opt, ...], scope: _Scope, positional_ok: bool = True
-    ) -> dict[str, Any]:
+    ) -> _Resolved:
         by_name = {o.name: o for o in opts}
         positional = [o for o in opts if o.positional]
         values: dict[str, Any] = {}
@@ -447,9 +463,8 @@ class _Lowerer:
                         fix="keep one of the two",
                     )
             spans[opt.name] = a.span
-            self._scope = scope
             values[opt.name] = self._convert(
-                opt, self.eval(a.value, scope), a.value.span, layer.name
+                opt, self.eval(a.value, scope), a.value.span, layer.name, scope
             )
         for opt in opts:
             if opt.name not in values:
@@ -462,8 +477,8 @@ class _Lowerer:
                         f"{', '.join(o.name for o in opts if o.required)})`",
                     )
                 values[opt.name] = opt.default
-        values["_spans"] = spans
-        return values
+        trainable, precision = values.pop("trainable"), values.pop("precision")
+        return _Resolved(values, spans, trainable, precision)
 
     # ------------------------------------------------------------ bodies
     def lower_model(self, model: ast.ModelDef) -> Lowered:
@@ -521,6 +536,7 @@ class _Lowerer:
                 model.name_span,
                 fix="add a line such as `input x: [784]`",
             )
+        _ExpansionBound(self.blocks).check(model.body, len(self.by_id))
         self._body(model.body, scope)
         loss_id = self._loss(scope)
         return Lowered(
@@ -603,7 +619,7 @@ class _Lowerer:
             op.all_opts(),
             scope,
         )
-        return self._op_node(layer, op, inputs, _Resolved.of(options), scope, prefix)
+        return self._op_node(layer, op, inputs, options, scope, prefix)
 
     def _step(self, layer: ast.Layer, current: str, scope: _Scope, prefix: str, target: str) -> str:
         count = 1
@@ -681,13 +697,13 @@ class _Lowerer:
                 layer.name_span,
                 fix=f"e.g. `y = {layer.name}(a, b) -> relu`",
             )
-        resolved = _Resolved.of(self._options(layer, op.all_opts(), scope))
+        resolved = self._options(layer, op.all_opts(), scope)
         if len(self.by_id) + count > MAX_NODES:
+            what = f"`{layer.name}` * {count:,}" if layer.repeat is not None else f"`{layer.name}`"
             raise error(
                 "NN011",
-                f"`{layer.name}` * {count:,} takes the graph past nnlint's "
-                f"limit of {MAX_NODES:,} op instances",
-                layer.repeat.span,
+                f"{what} takes the graph past nnlint's limit of {MAX_NODES:,} op instances",
+                layer.repeat.span if layer.repeat is not None else layer.span,
                 fix="lower the repeat count",
                 limit=MAX_NODES,
                 nodes=len(self.by_id) + count,
@@ -793,12 +809,8 @@ class _Lowerer:
                 fix="flatten the nesting of blocks",
                 limit=MAX_BLOCK_DEPTH,
             )
-        env = self._bind(block, layer, scope)
-        overrides = dict(scope.overrides)
-        for key in ("trainable", "precision"):
-            if key in env.get("__overrides__", {}):
-                overrides[key] = env["__overrides__"][key]
-        env.pop("__overrides__", None)
+        env, given = self._bind(block, layer, scope)
+        overrides = {**scope.overrides, **given}
         key = (prefix, layer.name + "[]")
         self.counters[key] = self.counters.get(key, 0) + 1
         inner = _Scope(
@@ -828,7 +840,10 @@ class _Lowerer:
             )
         return inner.tensors[out]
 
-    def _bind(self, block: ast.BlockDef, layer: ast.Layer, scope: _Scope) -> dict[str, Any]:
+    def _bind(
+        self, block: ast.BlockDef, layer: ast.Layer, scope: _Scope
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The block's parameter values, and the ``trainable``/``precision`` given on the call."""
         env: dict[str, Any] = {}
         params = {p.name: p for p in block.params}
         positional = [a for a in layer.args if a.keyword is None]
@@ -863,7 +878,7 @@ class _Lowerer:
                     else Opt("precision", "symbol")
                 )
                 overrides[a.keyword] = self._convert(
-                    opt, self.eval(a.value, scope), a.value.span, block.name
+                    opt, self.eval(a.value, scope), a.value.span, block.name, scope
                 )
             else:
                 raise error(
@@ -884,8 +899,7 @@ class _Lowerer:
                         fix=f"call it as `{block.name}({', '.join(params)})`",
                     )
                 env[p.name] = self.eval(p.default, _Scope("", dict(env), {}, (), {}))
-        env["__overrides__"] = overrides
-        return env
+        return env, overrides
 
     def _loss(self, scope: _Scope) -> str | None:
         loss = self.config.train.loss
@@ -908,7 +922,6 @@ class _Lowerer:
             inputs=(source.id,),
             in_shapes=(source.shape,),
             tensor=Loss.name,
-            loss=loss.kind,
             reads_input=source.kind.is_input,
             opts={"kind": loss.kind, "source_op": source.op},
         )
@@ -917,14 +930,84 @@ class _Lowerer:
         return self._add(node)
 
 
+class _ExpansionBound:
+    """The op instances a body expands to, at least, counted before anything is built.
+
+    Blocks that call blocks multiply: 30 levels of blocks that each call the next
+    twice make 2^30 instances from a 1 KB spec, and expanding them one by one until
+    :data:`MAX_NODES` stops it takes seconds and hundreds of MiB. The bound
+    multiplies repeat counts through the call tree: a literal ``* N`` counts N, a
+    count that depends on a block parameter counts 1 (so the bound never exceeds
+    the real expansion), a recursive call counts 0 (it is NN008). Figures saturate
+    at :attr:`_CAP`, so no giant integer is ever built. A repeated op (not a block)
+    is left to :meth:`_Lowerer._step`, which checks it before building it.
+    """
+
+    _CAP = 10**15
+
+    def __init__(self, blocks: dict[str, ast.BlockDef]) -> None:
+        self.blocks = blocks
+        self.sizes: dict[str, int] = {}
+        self.active: set[str] = set()
+
+    def check(self, body: tuple[ast.Stmt, ...], before: int) -> None:
+        """Raise NN011 at the first block call that takes the model past the limit."""
+        total = before
+        for layer, size in self._steps(body):
+            total = min(total + size, self._CAP)
+            if total > MAX_NODES and layer.name in self.blocks:
+                span = layer.repeat.span if layer.repeat is not None else layer.name_span
+                shown = f"{size:,}" if size < self._CAP else "more than 10^15"
+                so_far = f" ({total - size:,} before it)" if size < self._CAP < total else ""
+                raise error(
+                    "NN011",
+                    f"`{layer.name}` expands to at least {shown} op instances, counting the "
+                    f"blocks it calls and their repeat counts{so_far}: beyond nnlint's "
+                    f"limit of {MAX_NODES:,}",
+                    span,
+                    fix="lower the repeat counts or the number of nested block calls",
+                    limit=MAX_NODES,
+                    nodes=total,
+                )
+
+    def _steps(self, body: tuple[ast.Stmt, ...]) -> Iterator[tuple[ast.Layer, int]]:
+        """Each layer of the body's chains with the instances it makes, at least."""
+        for stmt in body:
+            if not isinstance(stmt, ast.Assign):
+                continue
+            source = stmt.chain.source
+            if isinstance(source, ast.Layer):
+                yield source, 1
+            for layer in stmt.chain.steps:
+                count = 1
+                if isinstance(layer.repeat, ast.Num) and isinstance(layer.repeat.value, int):
+                    count = max(1, min(layer.repeat.value, self._CAP))
+                yield layer, min(count * self._size(layer.name), self._CAP)
+
+    def _size(self, name: str) -> int:
+        block = self.blocks.get(name)
+        if block is None:  # an op (or an unknown name: NN004)
+            return 1
+        if name in self.active:  # recursion: NN008
+            return 0
+        if name not in self.sizes:
+            self.active.add(name)
+            total = 0
+            for _layer, size in self._steps(block.body):
+                total = min(total + size, self._CAP)
+            self.active.discard(name)
+            self.sizes[name] = total
+        return self.sizes[name]
+
+
 def _plan(body: tuple[ast.Stmt, ...], defined) -> list[ast.Assign]:
     """The assignments of a body in dependency order, ties broken by source order.
 
     ``defined`` holds the names known before the body (model inputs, a block's
     input). Raises NN003 for a name assigned twice, NN002 for an undefined name and
     NN008 for a cycle (the first one a depth-first search in source order meets).
-    O(n log n) in the number of statements; a block's plan is made once and reused
-    for each of its instances.
+    O(n log n) in the number of statements, without networkx; a block's plan is made
+    once and reused for each of its instances.
     """
     assigns: dict[str, ast.Assign] = {}
     for stmt in body:
@@ -939,14 +1022,16 @@ def _plan(body: tuple[ast.Stmt, ...], defined) -> list[ast.Assign]:
                     fix=f"give the new tensor its own name, e.g. `{stmt.target}2`",
                 )
             assigns[stmt.target] = stmt
-    # The statements' dependency graph: networkx finds the cycle (with its path) and
-    # the order; ties between ready statements are broken by source order.
-    deps = nx.DiGraph()
-    deps.add_nodes_from(assigns)
+    # The statements' dependency graph, each edge once, in the order first written.
+    index = {name: i for i, name in enumerate(assigns)}
+    readers: dict[str, dict[str, None]] = {name: {} for name in assigns}
+    waiting = dict.fromkeys(assigns, 0)  # unplanned statements each one reads
     for name, stmt in assigns.items():
         for ref, span in _references(stmt.chain):
             if ref in assigns:
-                deps.add_edge(ref, name)
+                if name not in readers[ref]:
+                    readers[ref][name] = None
+                    waiting[name] += 1
             elif ref not in defined:
                 known = list(assigns) + list(defined)
                 raise error(
@@ -955,24 +1040,54 @@ def _plan(body: tuple[ast.Stmt, ...], defined) -> list[ast.Assign]:
                     span,
                     fix="define it before use, or check the spelling",
                 )
-    try:
-        cycle = nx.find_cycle(deps)
-    except nx.NetworkXNoCycle:
-        cycle = None
-    if cycle:
-        path = [u for u, _ in cycle] + [cycle[0][0]]
-        stmt = assigns[path[0]]
+    # Kahn's algorithm with a heap of source positions: of the statements ready to
+    # run, the one written first (networkx's lexicographical_topological_sort).
+    names = list(assigns)
+    ready = [index[name] for name in names if waiting[name] == 0]
+    heapq.heapify(ready)
+    order = []
+    while ready:
+        name = names[heapq.heappop(ready)]
+        order.append(assigns[name])
+        for reader in readers[name]:
+            waiting[reader] -= 1
+            if waiting[reader] == 0:
+                heapq.heappush(ready, index[reader])
+    if len(order) < len(names):
+        path = _first_cycle(names, readers)
         raise error(
             "NN008",
             f"cycle between tensors: {' -> '.join(path)}",
-            stmt.target_span,
+            assigns[path[0]].target_span,
             fix="a dataflow graph has no cycles: break the loop",
             cycle=path,
         )
-    index = {name: i for i, name in enumerate(assigns)}
-    return [
-        assigns[name] for name in nx.lexicographical_topological_sort(deps, key=index.__getitem__)
-    ]
+    return order
+
+
+def _first_cycle(names: list[str], readers: dict[str, dict[str, None]]) -> list[str]:
+    """The cycle a depth-first search meets first, starting from each statement in
+    source order and following readers in the order written (networkx's
+    ``find_cycle``), as a closed path: ``[a, b, a]``."""
+    state: dict[str, bool] = {}  # True: on the current path; False: finished
+    for start in names:
+        if start in state:
+            continue
+        path = [start]
+        state[start] = True
+        pending = [iter(readers[start])]
+        while pending:
+            nxt = next(pending[-1], None)
+            if nxt is None:
+                state[path.pop()] = False
+                pending.pop()
+            elif state.get(nxt) is True:
+                return path[path.index(nxt) :] + [nxt]
+            elif nxt not in state:
+                state[nxt] = True
+                path.append(nxt)
+                pending.append(iter(readers[nxt]))
+    raise AssertionError("no cycle among statements Kahn's algorithm could not order")
 
 
 def _references(chain: ast.Chain) -> Iterator[tuple[str, Span]]:
@@ -990,7 +1105,7 @@ def _references(chain: ast.Chain) -> Iterator[tuple[str, Span]]:
                 yield a.value.id, a.value.span
 
 
-def lower(spec: ast.Spec, config: Config) -> Lowered:
+def lower(spec: ast.Spec, config: SpecSections) -> Lowered:
     """Lower the spec's model. Raises :class:`SpecError` with a located diagnostic."""
     if not spec.models:
         raise error(

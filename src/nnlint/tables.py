@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from nnlint.diagnostics import RuleMeta
 from nnlint.ops import fmt_shape, nbytes
 from nnlint.rules.base import fmt_bytes, fmt_count, fmt_int, fmt_time
+from nnlint.sanitize import visible
 from nnlint.targets import PRECISIONS, Target
 
 __all__ = ["CONVENTIONS", "format_table", "report_text", "rules_text", "targets_text"]
@@ -22,7 +23,12 @@ CONVENTIONS = "1 MAC = 2 FLOPs, backward counts every layer's input gradient (se
 def format_table(
     headers: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[bool]
 ) -> str:
-    """Columns two spaces apart, a dashed rule under the header; ``right`` aligns numbers."""
+    """Columns two spaces apart, a dashed rule under the header; ``right`` aligns numbers.
+
+    Cells pass through :func:`~nnlint.sanitize.visible` (a target's name comes from a
+    user's file), so each row stays one line and no control character is printed.
+    """
+    rows = [[visible(cell) for cell in row] for row in rows]
     widths = [max([len(h), *(len(row[i]) for row in rows)]) for i, h in enumerate(headers)]
 
     def line(cells: Sequence[str]) -> str:
@@ -41,7 +47,7 @@ def report_text(analysis, path: str) -> str:
     t = report.totals
     on_target = f" on {roof.target.id}" if roof is not None else ""
     header = [
-        f"model {report.model} ({path})",
+        f"model {visible(report.model)} ({visible(path)})",
         f"conventions: train batch {t.train_batch} at {t.train_precision} with {t.optimizer}; "
         f"inference batch {t.deploy_batch} at {t.deploy_precision}{on_target}; {CONVENTIONS}",
         f"per layer: MACs per sample; FLOPs and activation bytes per training step "

@@ -21,11 +21,11 @@ import os
 import re
 import types
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import attrs
 
+from nnlint.files import CONFIG_LIMIT, Refused, read_regular
 from nnlint.ops import OPS
 from nnlint.resources import data_dir, tomllib
 
@@ -163,6 +163,24 @@ class UnknownTarget(TargetError):
 
 # --- loading -------------------------------------------------------------------------------
 
+#: The range each number may take (low, high, unit): wide around every real device,
+#: narrow enough that no figure computed from them (a ridge point, a latency)
+#: leaves the float range. A capacity of 0 (where allowed) means "not modelled".
+RANGES: Mapping[str, tuple[float, float, str]] = types.MappingProxyType(
+    {
+        "memory_bytes": (1, 2**64, "bytes"),
+        "onchip_bytes": (1, 2**64, "bytes"),
+        "flash_bytes": (1, 2**64, "bytes"),
+        "bandwidth": (1, 1e18, "B/s"),
+        "host_link_bandwidth": (1, 1e18, "B/s"),
+        "power_w": (1e-6, 1e9, "W"),
+        "peak": (1, 1e24, "op/s"),
+        "peak_sparse": (1, 1e24, "op/s"),
+        "launch_overhead_s": (1e-9, 3600, "s"),
+        "inference_overhead_s": (1e-9, 3600, "s"),
+    }
+)
+
 _REQUIRED = ("id", "name", "kind", "memory_bytes", "bandwidth", "power_w", "precisions", "peak")
 _OPTIONAL = (
     "onchip_bytes",
@@ -205,16 +223,22 @@ class _Reader:
     def number(
         self, value: Any, key: str, *, integer: bool = False, allow_zero: bool = False
     ) -> Any:
-        """A positive (with ``allow_zero``: non-negative) finite number; ``integer`` demands int."""
+        """A positive (with ``allow_zero``: non-negative) finite number within the key's
+        :data:`RANGES`; ``integer`` demands int."""
         wanted = "an integer" if integer else "a number"
         types_ok = (int,) if integer else (int, float)
         if isinstance(value, bool) or not isinstance(value, types_ok):
             raise self.fail(key, f"must be {wanted}, got {_describe(value)}")
-        if not math.isfinite(value):
+        if isinstance(value, float) and not math.isfinite(value):
             raise self.fail(key, f"must be finite, got {value!r}")
         if value < 0 or (value == 0 and not allow_zero):
             bound = "non-negative" if allow_zero else "positive"
             raise self.fail(key, f"must be {bound}, got {value!r}")
+        low, high, unit = RANGES[key.split(".", 1)[0]]
+        if value != 0 and not low <= value <= high:
+            big = isinstance(value, int) and value > high
+            shown = f"an integer of {value.bit_length()} bits" if big else f"{value:.4g}"
+            raise self.fail(key, f"must be between {low:g} and {high:g} {unit}, got {shown}")
         return value
 
     def table(self, data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
@@ -264,11 +288,20 @@ def load_target_file(path: str | os.PathLike[str]) -> Target:
     source = str(path)
     r = _Reader(source)
     try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        text = read_regular(path, limit=CONFIG_LIMIT, what="target files").decode("utf-8")
+        data = tomllib.loads(text)
     except OSError as exc:
         raise r.fail(None, f"cannot read file: {exc.strerror or exc}") from exc
+    except Refused as exc:
+        raise r.fail(None, str(exc)) from None
+    except UnicodeDecodeError as exc:
+        raise r.fail(None, f"not UTF-8 text: {exc.reason}") from None
     except tomllib.TOMLDecodeError as exc:
         raise r.fail(None, f"invalid TOML: {exc}") from exc
+    except RecursionError:  # tomllib recurses once per nested array or inline table
+        raise r.fail(None, "invalid TOML: arrays or tables nested too deeply") from None
+    except ValueError as exc:  # an integer over Python's 4,300-digit conversion limit
+        raise r.fail(None, f"invalid TOML: {exc}") from None
 
     r.check_keys(data, _REQUIRED + _OPTIONAL)
     for key in _REQUIRED:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 import re
+import stat
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -37,6 +38,7 @@ from typing import Any
 
 import attrs
 
+from nnlint.files import file_kind
 from nnlint.importers import ImportFailed
 from nnlint.ops import OPS
 
@@ -170,6 +172,12 @@ def _load(path: Path, dims: dict[str, int]):
         raise ImportFailed([f"{shown}: no such file"])
     if path.is_dir():
         raise ImportFailed([f"{shown}: is a folder; expected an ONNX model file"])
+    mode = path.stat().st_mode  # stat never blocks; opening a FIFO would
+    if not stat.S_ISREG(mode):
+        kind = file_kind(mode)
+        raise ImportFailed(
+            [f"{shown}: is {kind}, not a regular file; nnlint reads only regular files"]
+        )
     try:
         model = onnx.load(str(path))
     except DecodeError as exc:
@@ -242,6 +250,25 @@ def _fix_dims(model, dims: dict[str, int], shown: str) -> None:
                 for name in unknown
             ]
         )
+
+
+def _check_order(model, shown: str) -> None:
+    """ONNX lists nodes in dependency order, each reading only what is defined before it
+    (an input, an initializer or an earlier node's output); a file that does not is
+    malformed — one line naming the first node that reads an undefined name."""
+    g = model.graph
+    defined = {v.name for v in g.input} | {t.name for t in g.initializer}
+    for i, node in enumerate(g.node):
+        for name in node.input:
+            if name and name not in defined:
+                label = f" `{node.name}`" if node.name else ""
+                raise ImportFailed(
+                    [
+                        f"{shown}: malformed ONNX graph: node {i}{label} ({node.op_type}) reads "
+                        f"`{name}`, which no input, initializer or earlier node defines"
+                    ]
+                )
+        defined.update(node.output)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -542,6 +569,15 @@ class _Mapper:
         for i, node in enumerate(g.nodes):
             if node.op_type == "Softmax" and i not in self.claimed:
                 self._try_attention(i)
+        for i, node in enumerate(g.nodes):
+            if i not in self.claimed and node.op_type in ("ReduceMean", "Erf"):
+                try:
+                    if node.op_type == "ReduceMean":
+                        self._written_out_layernorm(i)
+                    else:
+                        self._written_out_gelu(i)
+                except _NoMatch:
+                    pass
         for i, node in enumerate(g.nodes):
             if i in self.claimed or all(g.is_const(o) for o in node.output if o):
                 continue
@@ -1037,6 +1073,106 @@ class _Mapper:
             reads=[table],
         )
         self.embeddings.append((self.g.origin.get(table, table), node.output[0]))
+
+    # ---- norms and activations written out op by op (older opsets)
+
+    def _next(self, name: str, op: str, nodes: set[int]):
+        """The only node reading ``name``, if it is an ``op``."""
+        j = self.g.only_user(name)
+        if j is None or j in self.claimed or self.g.nodes[j].op_type != op:
+            raise _NoMatch
+        nodes.add(j)
+        return self.g.nodes[j]
+
+    def _other(self, node, name: str) -> str:
+        """The input of a two-input node that is not ``name``."""
+        if list(node.input).count(name) != 1:
+            raise _NoMatch
+        return node.input[1] if node.input[0] == name else node.input[0]
+
+    def _last_axis_mean(self, node) -> bool:
+        r = self.rank(node.input[0])
+        axes = self.g.attr(node, "axes")
+        if axes is None and len(node.input) > 1 and self.g.is_const(node.input[1]):
+            axes = [int(a) for a in self.const(node.input[1]).reshape(-1)]
+        return axes is not None and [a + r if a < 0 else a for a in axes] == [r - 1]
+
+    def _written_out_layernorm(self, i: int) -> None:
+        """torch.onnx before opset 17: ``(x − mean) / sqrt(var + ε) · γ + β`` over the last
+        axis, var = mean((x − mean)²), with a constant [D] γ and β → one ``layernorm``."""
+        g = self.g
+        mean = g.nodes[i]
+        x = mean.input[0]
+        if g.is_const(x) or not self._last_axis_mean(mean) or not g.attr(mean, "keepdims", 1):
+            raise _NoMatch
+        nodes = {i}
+        sub = self._next(mean.output[0], "Sub", nodes)
+        if list(sub.input) != [x, mean.output[0]]:
+            raise _NoMatch
+        users = g.users(sub.output[0])
+        if len(users) != 2 or sub.output[0] in g.outputs:
+            raise _NoMatch
+        ops = {g.nodes[j].op_type: j for j in users}
+        if set(ops) != {"Pow", "Div"}:
+            raise _NoMatch
+        pow_, div = g.nodes[ops["Pow"]], g.nodes[ops["Div"]]
+        nodes |= {ops["Pow"], ops["Div"]}
+        if self.scalar(pow_.input[1]) != 2.0 or div.input[0] != sub.output[0]:
+            raise _NoMatch
+        var = self._next(pow_.output[0], "ReduceMean", nodes)
+        if not self._last_axis_mean(var):
+            raise _NoMatch
+        eps = self._next(var.output[0], "Add", nodes)
+        if self.scalar(self._other(eps, var.output[0])) is None:
+            raise _NoMatch
+        sqrt = self._next(eps.output[0], "Sqrt", nodes)
+        if div.input[1] != sqrt.output[0] or g.only_user(sqrt.output[0]) != ops["Div"]:
+            raise _NoMatch
+        d = self.per_sample(x)[-1]
+        scale = self._next(div.output[0], "Mul", nodes)
+        gamma = self._other(scale, div.output[0])
+        shift = self._next(scale.output[0], "Add", nodes)
+        beta = self._other(shift, scale.output[0])
+        for c in (gamma, beta):
+            if (
+                not g.is_const(c)
+                or g.const_shape(c)[-1:] != (d,)
+                or math.prod(g.const_shape(c)) != d
+            ):
+                raise _NoMatch
+        self.claimed |= nodes
+        self.add(
+            max(nodes), "layernorm", [], [x], shift.output[0], weights=2 * d, reads=[gamma, beta]
+        )
+        self.layers[-1].node = g.producer[shift.output[0]]
+
+    def _written_out_gelu(self, i: int) -> None:
+        """torch.onnx before opset 20: ``x · (erf(x / √2) + 1) · 0.5`` → one ``gelu``."""
+        g = self.g
+        erf = g.nodes[i]
+        j, div = g.producer_node(erf.input[0])
+        if div is None or div.op_type not in ("Div", "Mul") or g.only_user(erf.input[0]) != i:
+            raise _NoMatch
+        x = div.input[0]
+        c = self.scalar(div.input[1])
+        if c is None or g.is_const(x):
+            raise _NoMatch
+        if not math.isclose(c if div.op_type == "Div" else 1 / c, math.sqrt(2), rel_tol=1e-6):
+            raise _NoMatch
+        nodes = {i, j}
+        one = self._next(erf.output[0], "Add", nodes)
+        if self.scalar(self._other(one, erf.output[0])) != 1.0:
+            raise _NoMatch
+        times_x = self._next(one.output[0], "Mul", nodes)
+        if self._other(times_x, one.output[0]) != x:
+            raise _NoMatch
+        half = self._next(times_x.output[0], "Mul", nodes)
+        if self.scalar(self._other(half, times_x.output[0])) != 0.5:
+            raise _NoMatch
+        self.per_sample(x)
+        self.claimed |= nodes
+        self.add(max(nodes), "gelu", [], [x], half.output[0])
+        self.layers[-1].node = g.producer[half.output[0]]
 
     # ---- attention
 
@@ -1591,8 +1727,9 @@ def import_onnx(path: str | Path, dims: dict[str, int] | None = None) -> str:
     """
     path = Path(path)
     model = _load(path, dims or {})
-    g = _Graph(model)
     shown = str(path)
+    _check_order(model, shown)
+    g = _Graph(model)
     problems: list[str] = []
     inputs: list[tuple[str, tuple[int, ...]]] = []
     for name in g.inputs:
@@ -1633,7 +1770,12 @@ def import_onnx(path: str | Path, dims: dict[str, int] | None = None) -> str:
         raise ImportFailed([f"{shown}: the graph computes nothing from its inputs"])
     outputs = [mapper.real(o) for o in g.outputs]
     text = _write(g, mapper, layers, inputs, outputs, path)
-    _self_check(text, layers, shown)
+    shapes = {}
+    for layer in layers:
+        shape = g.shape(layer.output)
+        if shape and all(isinstance(d, int) for d in shape[1:]):
+            shapes[layer.output] = tuple(shape[1:])
+    _self_check(text, layers, shapes, shown)
     return text
 
 
@@ -1812,8 +1954,11 @@ def _header(g: _Graph, mapper: _Mapper, layers, blocks, units, path: Path) -> st
     return "\n".join(lines)
 
 
-def _self_check(text: str, layers: list[Layer], shown: str) -> None:
-    """The spec must analyse without errors, with the parameters read from the file."""
+def _self_check(
+    text: str, layers: list[Layer], shapes: dict[str, tuple[int, ...]], shown: str
+) -> None:
+    """The spec must analyse without errors, every layer must have the output shape ONNX
+    gives it, and the parameters must be those read from the file."""
     from nnlint.check import analyse_text
 
     analysis, diagnostics = analyse_text(text)
@@ -1824,6 +1969,23 @@ def _self_check(text: str, layers: list[Layer], shown: str) -> None:
             [
                 f"{shown}: internal error: the written spec does not check: "
                 f"line {first.span.line}: {first.code} {first.message}"
+            ]
+        )
+    # every layer with the shape ONNX shape inference gives its output (as a multiset:
+    # blocks are expanded in their own order)
+    want = Counter((layer.op, shapes[layer.output]) for layer in layers if layer.output in shapes)
+    have = Counter(
+        (lc.node.op, tuple(lc.node.shape))
+        for lc in analysis.report.layers
+        if lc.node.op in {layer.op for layer in layers}
+    )
+    missing = want - have
+    if missing:
+        (op, shape), _ = next(iter(missing.items()))
+        raise ImportFailed(
+            [
+                f"{shown}: internal error: the written spec has no {op} with the output shape "
+                f"{list(shape)} ONNX shape inference gives"
             ]
         )
     expected = sum(layer.weights for layer in layers)

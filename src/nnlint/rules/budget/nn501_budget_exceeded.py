@@ -7,7 +7,7 @@ from fractions import Fraction
 from nnlint.diagnostics import Severity
 from nnlint.rules.base import Rule, RuleContext, fmt_bytes, fmt_count, fmt_time, register
 from nnlint.rules.budget.helpers import budget_value, plain
-from nnlint.spec import BUDGET_KEYS, BudgetLine
+from nnlint.sections import BUDGET_KEYS, BudgetLine
 
 
 def _show(kind: str, value) -> str:

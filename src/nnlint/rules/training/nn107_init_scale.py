@@ -150,11 +150,11 @@ class InitScale(PerLineRule):
 
 def _output_layers(lowered: Lowered) -> set[str]:
     """Weight layers with no weight layer after them (the model's output heads)."""
-    g = lowered.graph
+    successors, by_id = lowered.graph.successors, lowered.by_id
     feeds: dict[str, bool] = {}  # does a weight layer read this node's output, at any depth?
     heads: set[str] = set()
     for v in reversed(lowered.order):
-        feeds[v] = any(lowered.node(s).kind.has_weights or feeds[s] for s in g.successors(v))
-        if lowered.node(v).kind.has_weights and not feeds[v]:
+        feeds[v] = any(feeds[s] or by_id[s].kind.has_weights for s in successors(v))
+        if not feeds[v] and by_id[v].kind.has_weights:
             heads.add(v)
     return heads

@@ -1,4 +1,4 @@
-"""Stage 2a: the ``train``, ``data``, ``deploy`` and ``budget`` sections -> typed config.
+"""Stage 2a: the ``train``, ``data``, ``deploy`` and ``budget`` sections -> :class:`SpecSections`.
 
 Every key is checked: an unknown key, a wrong type or an impossible value is an
 NN012 diagnostic at the entry, with the closest known key suggested.
@@ -95,7 +95,9 @@ class BudgetLine:
 
 
 @attrs.frozen
-class Config:
+class SpecSections:
+    """The sections of one spec, typed and checked (the model itself is lowered apart)."""
+
     train: TrainConfig = TrainConfig()
     data: DataConfig = DataConfig()
     deploy: DeployConfig = DeployConfig()
@@ -327,7 +329,18 @@ def _budget(section: ast.Section) -> tuple[BudgetLine, ...]:
         if limit <= 0:
             raise _Bad(f"the {what} limit must be positive", value.span)
         if kind != "seconds":
-            limit = int(limit)
+            # Counts and bytes are whole. A limit below one would allow nothing (and
+            # leave no margin to state as a percentage).
+            if limit < 1:
+                least = "1 B" if kind == "bytes" else "1"
+                raise _Bad(
+                    f"the {what} limit {value.text} is below {least}: counts and byte "
+                    "sizes are whole numbers, so it would allow nothing",
+                    value.span,
+                    fix=f"give a limit of at least {least}",
+                )
+            # `< 2.5` allows 2, as `< 3` does; `<= 2.5` allows 2, as `<= 2` does.
+            limit = math.ceil(limit) if e.cmp == "<" else math.floor(limit)
         text = value.text if isinstance(value, ast.Num) else str(limit)
         lines.append(BudgetLine(e.key, e.cmp, limit, text, e.span))
     return tuple(lines)
@@ -361,8 +374,8 @@ def _entries(section: ast.Section, known: set[str], comparisons=("=",)):
         yield e
 
 
-def read_config(spec: ast.Spec) -> tuple[Config, list[Diagnostic]]:
-    """Build the :class:`Config`; every bad entry is one NN012 diagnostic (the
+def read_sections(spec: ast.Spec) -> tuple[SpecSections, list[Diagnostic]]:
+    """Build the :class:`SpecSections`; every bad entry is one NN012 diagnostic (the
     section falls back to its defaults so that later stages can still run)."""
     diagnostics: list[Diagnostic] = []
     parts: dict[str, Any] = {}
@@ -395,7 +408,7 @@ def read_config(spec: ast.Spec) -> tuple[Config, list[Diagnostic]]:
                     or f"see the `{section.kind}` keys in the README's language reference",
                 )
             )
-    config = Config(
+    config = SpecSections(
         train=parts.get("train", TrainConfig()),
         data=parts.get("data", DataConfig()),
         deploy=parts.get("deploy", DeployConfig()),

@@ -1,0 +1,102 @@
+"""The roles an op declares agree with each other and with its own cost formulas.
+
+The graph, the roofline and the rules trust the roles (``is_view``, ``in_place``,
+``inference_noop``, ...) instead of op names; these tests keep a role from saying
+something the op's ``cost`` contradicts. Every op of the catalog is exercised on
+one spec that uses all of them.
+"""
+
+from __future__ import annotations
+
+import pytest
+from helpers import report_of
+
+from nnlint.ops import CATALOG, OPS, Cost
+
+# One model that uses every op a spec can write (the test below checks it does).
+ALL_OPS = """
+model all_ops {
+    input img: [3, 16, 16]
+    input ids: [8]
+    c  = img -> conv2d(8, 3, padding=1) -> batchnorm -> relu -> maxpool(2)
+         -> avgpool(2, stride=1) -> groupnorm(2) -> relu6 -> leaky_relu -> elu
+         -> adaptive_avgpool(4, 4) -> prelu(8) -> global_avgpool -> flatten
+         -> dense(32) -> layernorm -> gelu -> silu -> dropout(0.1) -> identity
+    t  = ids -> embedding(100, 32) -> attention(4)
+    r  = t -> reshape(32, 8) -> sigmoid
+    m  = matmul(t, r) -> log
+    u  = t -> tanh
+    s  = add(t, u) -> softmax
+    k  = concat(s, t) -> log_softmax
+    logits = c -> dense(10)
+}
+train { batch = 4
+        loss = cross_entropy(logits) }
+deploy { batch = 2 }
+"""
+
+
+@pytest.fixture(scope="module")
+def report():
+    return report_of(ALL_OPS)
+
+
+def test_the_spec_uses_every_op_of_the_catalog(report):
+    assert {layer.node.op for layer in report.layers} == set(CATALOG)
+
+
+def test_declared_roles_agree_with_each_other():
+    assert sum(op.is_input for op in CATALOG.values()) == 1
+    assert sum(op.is_loss for op in CATALOG.values()) == 1
+    for name, op in CATALOG.items():
+        assert op.name == name
+        assert op.in_chain == (not (op.is_input or op.is_loss)), name
+        assert (name in OPS) == op.in_chain, name
+        assert op.saturating == (op.max_slope is not None), name
+        assert op.init_for in (None, "he", "xavier"), name
+        if op.is_view:
+            assert op.passes_values and not op.keeps_width, name
+        if op.relu_family or op.dead_at_zero:
+            assert op.init_for == "he" and op.family == "activation", name
+        if op.linear_layer:
+            assert op.has_weights and op.multiplies_weights and op.fusion_host, name
+        if op.folds_into_linear or op.batch_statistics:
+            assert op.is_norm, name
+        if op.is_norm:
+            assert op.keeps_width, name
+        if op.residual_merge:
+            assert op.family == "merge", name
+        if op.in_place:
+            assert op.keeps_width, name
+
+
+def test_roles_agree_with_each_op_cost(report):
+    for layer in report.layers:
+        node, op = layer.node, layer.node.kind
+        name = node.op
+        if op.is_view:
+            assert layer.train == Cost() and layer.infer == Cost(), name
+        if op.in_place:
+            assert layer.train.output_elements == 0, name
+        if op.inference_noop:
+            assert layer.infer.forward_flops == 0 and layer.infer.output_elements == 0, name
+        if op.passes_values or op.keeps_width:
+            assert layer.train.params == 0 or op.is_norm or name == "prelu", name
+        if op.linear_layer or op.weight_shape(node.opts, node.in_shapes) is not None:
+            shape = op.weight_shape(node.opts, node.in_shapes)
+            if shape is not None:
+                assert layer.train.weight_params == shape[0] * shape[1], name
+        if op.fans(node.opts, node.in_shapes) is not None:
+            fan_in, fan_out = op.fans(node.opts, node.in_shapes)
+            units = op.units(node.opts)
+            assert units is not None and fan_in >= 1 and fan_out >= units, name
+        if op.score_elements(node.opts, node.in_shapes):
+            # the scores are part of what the layer caches for the backward pass
+            assert layer.train.cached_elements >= 4 * op.score_elements(
+                node.opts, node.in_shapes
+            ), name
+        if op.has_weights:
+            assert layer.train.weight_params > 0, name
+        else:
+            assert layer.train.weight_params == 0, name
+        assert isinstance(op.text(node.opts), str) and op.text(node.opts), name
