@@ -93,6 +93,11 @@ def build_parser() -> argparse.ArgumentParser:
         "deploy.target and the config's target); see `nnlint targets`",
     )
     check.add_argument(
+        "--train-target",
+        metavar="T",
+        help="hardware target training runs on (overrides train.target)",
+    )
+    check.add_argument(
         "--format", choices=FORMATS, default="text", help="output format (default: text)"
     )
     check.add_argument(
@@ -178,6 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("path", metavar="PATH", help="one .nn file, or - for stdin")
     _add_config_options(report)
     report.add_argument("--target", metavar="T", help="hardware target id for the roofline")
+    report.add_argument("--train-target", metavar="T", help="hardware target training runs on")
     report.add_argument(
         "--format",
         choices=("text", "json"),
@@ -357,7 +363,9 @@ def _selectors(option: str, value: str | None) -> tuple[str, ...] | None:
         raise UsageError(f"{option}: {exc}") from None
 
 
-def _resolve_cli_target(name: str | None, configs: Sequence[ProjectConfig]) -> str | None:
+def _resolve_cli_target(
+    name: str | None, configs: Sequence[ProjectConfig], option: str = "--target"
+) -> str | None:
     """The canonical id of ``--target``, known to every config in use (else exit 2)."""
     from nnlint.targets import UnknownTarget, resolve_target
 
@@ -368,7 +376,7 @@ def _resolve_cli_target(name: str | None, configs: Sequence[ProjectConfig]) -> s
         try:
             resolved = resolve_target(name, config.targets if config else None).id
         except UnknownTarget as exc:
-            raise UsageError(f"--target: {exc.message}") from None
+            raise UsageError(f"{option}: {exc.message}") from None
     return resolved
 
 
@@ -719,7 +727,11 @@ def cmd_check(args: argparse.Namespace) -> int:
         _config_error_document(args, paths, overrides, exc)
         raise
     configs = list({id(c): c for c in in_use}.values())  # each config once
-    overrides = attrs.evolve(overrides, target=_resolve_cli_target(args.target, configs))
+    overrides = attrs.evolve(
+        overrides,
+        target=_resolve_cli_target(args.target, configs),
+        train_target=_resolve_cli_target(args.train_target, configs, "--train-target"),
+    )
     config_files = [c.path for c in configs if c.path is not None]
     _refuse_input_as_output(args.output_file, [*files, *config_files])
     tasks = [
@@ -1128,7 +1140,10 @@ def cmd_report(args: argparse.Namespace) -> int:
             raise UsageError(f"{args.path}: {exc}") from None
         display, config_from = display_path(path), args.path
     config = resolver.for_path(config_from)
-    overrides = Overrides(target=_resolve_cli_target(args.target, [config]))
+    overrides = Overrides(
+        target=_resolve_cli_target(args.target, [config]),
+        train_target=_resolve_cli_target(args.train_target, [config], "--train-target"),
+    )
     settings = settings_for(config, config_from, overrides)
 
     text, problem = decode(data)
@@ -1150,7 +1165,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     if args.format == "json":
         from nnlint.check import model_entry
 
-        entry = model_entry(analysis.report, display, analysis.roofline)
+        entry = model_entry(
+            analysis.report, display, analysis.roofline, analysis.training, analysis.serving
+        )
         # emit's JSON makes the entry strict JSON (no NaN/Infinity tokens)
         document = json.loads(render("json", [FileResult(display, text, (), entry)], {}))
         _write_output(json.dumps(document["models"][0], indent=2), None)

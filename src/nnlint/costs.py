@@ -16,7 +16,8 @@ them up and owns the model-level conventions, each stated once:
   Adam 14P+2/2·P (the itemized count incl. bias correction), AdamW 16P+2/2·P.
   Optimizer state is stored at the training precision (seed 004's self-check:
   7B params in FP16 -> 14 + 14 + 28 GB).
-* ``train_step_flops = forward + backward + loss_backward + optimizer``.
+* ``train_step_flops = forward + backward + loss_backward + optimizer + recompute``
+  (``recompute_flops``: the forward work activation recomputation repeats, 0 without it).
 * ``train_memory = params + grads + optimizer state + buffers + cached
   activations`` [seed 000 §memory: 4P + 4P + 4·M_opt·P + 4·B·Σn]; cached
   activations include the model inputs.
@@ -32,9 +33,12 @@ from typing import Any
 
 import attrs
 
+from nnlint.activations import unit_of
 from nnlint.graph import Lowered, Node
 from nnlint.ops import LOSSES, Cost, Ctx, nbytes, numel
 from nnlint.sections import SpecSections
+from nnlint.training import TRAIN_PRECISIONS, factored_state_elements, optimizer_state_bytes
+from nnlint.training import recompute_flops as training_recompute_flops
 
 # optimizer -> (step FLOPs as (a, b) meaning a·P + b, state tensors per parameter)
 OPTIMIZERS: dict[str, tuple[tuple[int, int], int]] = {
@@ -45,6 +49,15 @@ OPTIMIZERS: dict[str, tuple[tuple[int, int], int]] = {
     "rmsprop": ((8, 0), 1),
     "adam": ((14, 2), 2),
     "adamw": ((16, 2), 2),
+    # AdamW's arithmetic on 8-bit state (bitsandbytes dequantizes, updates, requantizes;
+    # the quantization is not counted)
+    "adamw8bit": ((16, 2), 2),
+    # Lion (Chen et al. 2023): interpolate 3, sign 1, decay 1, update 2, momentum 3
+    "lion": ((10, 0), 1),
+    # Adafactor (Shazeer & Stern 2018) per element: g² 1, row and column sums 2, the
+    # factored estimate 2, rsqrt 1, scale 1, RMS clipping 2, decay 1, update 2 (the O(r + c)
+    # work on the factors is not counted)
+    "adafactor": ((12, 0), 0),
 }
 
 
@@ -72,6 +85,7 @@ class Totals:
     loss_backward_flops: int
     optimizer_flops: int
     train_step_flops: int
+    recompute_flops: int
     param_bytes: int
     grad_bytes: int
     optimizer_bytes: int
@@ -123,6 +137,41 @@ def node_cost(node: Node, batch: int, training: bool) -> Cost:
         fused_with_loss=node.fused_with_loss,
     )
     return node.kind.cost(ctx)
+
+
+def _optimizer_bytes(layers, train, trainable: int, states: int) -> int:
+    """Optimizer state at the training precision (seed 004); a mixed-precision recipe keeps
+    its fp32 master copy and fp32 state, 8-bit AdamW one byte per moment and Adafactor its
+    factored second moment (:func:`nnlint.training.optimizer_state_bytes`)."""
+    recipe = TRAIN_PRECISIONS[train.recipe]
+    if train.optimizer == "adafactor":
+        shapes = [
+            shape
+            for layer in layers
+            if layer.node.trainable and not layer.node.tie
+            for shape in layer.node.kind.param_shapes(layer.node.opts, layer.node.in_shapes)
+        ]
+        elements = factored_state_elements(shapes)
+        return optimizer_state_bytes("adafactor", train.recipe, trainable, elements)
+    if recipe.mixed or train.optimizer == "adamw8bit":
+        return optimizer_state_bytes(train.optimizer, train.recipe, trainable)
+    return states * nbytes(trainable, train.precision)
+
+
+def recompute_flops(layers, batch: int, recompute: str, attention_impl: str) -> int:
+    """FLOPs activation recomputation adds to a step (:func:`nnlint.training.recompute_flops`):
+    ``full`` reruns the forward pass of every repeated block (the checkpointed layers);
+    ``selective`` — and a flash kernel, which recomputes the scores in its backward pass
+    (Dao et al. 2022) — the attention core: everything but the four projections and their
+    biases, ``forward − B·(8TD² + 4TD)``."""
+    full = sum(layer.train.forward_flops for layer in layers if unit_of(layer.node.id))
+    core = 0
+    for layer in layers:
+        if layer.node.kind.score_elements(layer.node.opts, layer.node.in_shapes):
+            T, D = layer.node.in_shapes[0]
+            core += layer.train.forward_flops - batch * (8 * T * D * D + 4 * T * D)
+    mode = "selective" if recompute == "none" and attention_impl == "flash" else recompute
+    return training_recompute_flops(mode, full, core)
 
 
 def analyze(lowered: Lowered, config: SpecSections) -> Report:
@@ -178,12 +227,13 @@ def analyze(lowered: Lowered, config: SpecSections) -> Report:
     grad_bytes = sum(
         nbytes(layer.counted_params, layer.precision) for layer in layers if layer.node.trainable
     )
-    optimizer_bytes = states * nbytes(trainable, train_prec)
+    optimizer_bytes = _optimizer_bytes(layers, train, trainable, states)
     buffer_bytes = nbytes(buffers, train_prec)
     activation_elements = total("cached_elements")
     activation_bytes = sum(nbytes(layer.train.cached_elements, layer.precision) for layer in layers)
     forward = total("forward_flops")
     backward = total("backward_flops")
+    recomputed = recompute_flops(layers, B, train.recompute, train.attention_impl)
     inference_param_bytes = sum(
         nbytes(layer.counted_params, layer.infer_precision) for layer in layers
     ) + nbytes(buffers, deploy_prec)
@@ -208,7 +258,8 @@ def analyze(lowered: Lowered, config: SpecSections) -> Report:
         backward_flops=backward,
         loss_backward_flops=loss_backward,
         optimizer_flops=optimizer_flops,
-        train_step_flops=forward + backward + loss_backward + optimizer_flops,
+        train_step_flops=forward + backward + loss_backward + optimizer_flops + recomputed,
+        recompute_flops=recomputed,
         param_bytes=param_bytes,
         grad_bytes=grad_bytes,
         optimizer_bytes=optimizer_bytes,

@@ -59,10 +59,25 @@ class TrainPrecision:
     master_bits: int
     state_bits: int
     activation_bits: int
+    storage: str = ""  # the format weights and activations are stored in (a precision name)
+
+    @property
+    def mixed(self) -> bool:
+        """Keeps an fp32 master copy beside 16-bit weights."""
+        return self.master_bits > 0
 
 
 def _pure(name: str, bits: int, compute: str | None = None) -> TrainPrecision:
-    return TrainPrecision(name, compute or name, bits, bits, 0, bits, bits)
+    return TrainPrecision(name, compute or name, bits, bits, 0, bits, bits, compute or name)
+
+
+def _mixed(name: str, compute: str, storage: str) -> TrainPrecision:
+    return TrainPrecision(name, compute, 16, 16, 32, 32, 16, storage)
+
+
+# Bits of the storage formats a spec could already name (nnlint.ops.PRECISION_BITS).
+_LEGACY_BITS = {"fp64": 64, "bf16": 16, "fp16": 16, "fp8": 8, "int16": 16, "int8": 8}
+_LEGACY_BITS |= {"uint8": 8, "int4": 4, "int3": 3, "int2": 2, "int1": 1}
 
 
 #: The training precisions, by the names PyTorch Lightning's ``Trainer(precision=…)``
@@ -85,17 +100,13 @@ def _pure(name: str, bits: int, compute: str | None = None) -> TrainPrecision:
 TRAIN_PRECISIONS: dict[str, TrainPrecision] = {
     "fp32": _pure("fp32", 32),
     "tf32": _pure("tf32", 32),
-    "bf16-mixed": TrainPrecision("bf16-mixed", "bf16", 16, 16, 32, 32, 16),
-    "fp16-mixed": TrainPrecision("fp16-mixed", "fp16", 16, 16, 32, 32, 16),
+    "bf16-mixed": _mixed("bf16-mixed", "bf16", "bf16"),
+    "fp16-mixed": _mixed("fp16-mixed", "fp16", "fp16"),
     "bf16-true": _pure("bf16-true", 16, "bf16"),
     "fp16-true": _pure("fp16-true", 16, "fp16"),
-    "fp8-mixed": TrainPrecision("fp8-mixed", "fp8", 16, 16, 32, 32, 16),
+    "fp8-mixed": _mixed("fp8-mixed", "fp8", "bf16"),
     # storage formats a spec may name: pure, as before (bf16 = bf16-true)
-    "fp64": _pure("fp64", 64),
-    "bf16": _pure("bf16", 16),
-    "fp16": _pure("fp16", 16),
-    "fp8": _pure("fp8", 8),
-    "int8": _pure("int8", 8),
+    **{name: _pure(name, bits) for name, bits in _LEGACY_BITS.items()},
 }
 
 

@@ -37,6 +37,9 @@ class RuleContext:
     roofline: Roofline | None  # per-layer roofline on the target at the deploy precision
     thresholds: Mapping[str, Any]  # this rule's thresholds, defaults already merged
     target_span: Span | None = None  # where the target was chosen (deploy.target), if in the spec
+    train_target: Target | None = None  # where training runs: train.target, else the target
+    training: Any = None  # nnlint.plan.TrainingPlan (None without a train section)
+    serving: Any = None  # nnlint.plan.ServingPlan (None without a causal attention)
 
     @property
     def config(self):
