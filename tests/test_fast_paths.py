@@ -143,7 +143,7 @@ def test_statement_order_and_cycles_match_networkx():
         edges = [(rng.choice(names), rng.choice(names)) for _ in range(rng.randint(0, 12))]
         body = _assigns(names, edges)
         # networkx sees the edges as the old code added them: statement by statement.
-        written = [(r, s.target) for s in body for r, _ in _references(s.chain) if r != "x0"]
+        written = [(r, s.target) for s in body for r, _, _ in _references(s.chain) if r != "x0"]
         order, cycle = _networkx_plan(names, written)
         if cycle is None:
             assert [s.target for s in _plan(body, {"x0"})] == order, (names, edges)

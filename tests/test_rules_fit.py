@@ -10,7 +10,8 @@ from helpers import EXAMPLES
 
 from nnlint.check import Settings, analyse_text, check_text
 from nnlint.costs import analyze
-from nnlint.rules.fit.helpers import fmt_size, peak_inference_activation_bytes
+from nnlint.rules.fit.helpers import peak_inference_activation_bytes
+from nnlint.units import fmt_size
 
 FIT_CODES = ("NN301", "NN302", "NN303", "NN304")
 # Only the fit and performance families: the tests must not depend on other families' rules.

@@ -40,7 +40,8 @@ from collections.abc import Callable, Iterable
 import attrs
 
 from nnlint.graph import Lowered, Node
-from nnlint.ops import PRECISION_BITS, Ctx
+from nnlint.ops import Ctx
+from nnlint.precision import PRECISION_BITS
 
 __all__ = ["KIND_BITS", "ActivationPlan", "plan_activations", "unit_of"]
 

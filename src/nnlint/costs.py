@@ -11,11 +11,9 @@ them up and owns the model-level conventions, each stated once:
   not parameters: they are reported apart and included in both memories.
 * ``backward_flops`` follows seed 000's MNIST worked example: the gradient
   seed of the loss (``ŷ − y``) is *not* included; it is ``loss_backward_flops``.
-* Optimizer step FLOPs and state per trainable parameter P [seed 002]:
-  SGD 2P/0, momentum 4P/1·P, Nesterov 5P/1·P, AdaGrad 7P/1·P, RMSProp 8P/1·P,
-  Adam 14P+2/2·P (the itemized count incl. bias correction), AdamW 16P+2/2·P.
-  Optimizer state is stored at the training precision (seed 004's self-check:
-  7B params in FP16 -> 14 + 14 + 28 GB).
+* Optimizer step FLOPs and state per trainable parameter come from
+  :mod:`nnlint.optimizers`; the state is stored at the training precision
+  (7B parameters with Adam in fp16: 14 + 14 + 28 GB).
 * ``train_step_flops = forward + backward + loss_backward + optimizer + recompute``
   (``recompute_flops``: the forward work activation recomputation repeats, 0 without it).
 * ``train_memory = params + grads + optimizer state + buffers + cached
@@ -35,30 +33,12 @@ import attrs
 
 from nnlint.activations import unit_of
 from nnlint.graph import Lowered, Node
-from nnlint.ops import LOSSES, Cost, Ctx, nbytes, numel
+from nnlint.ops import LOSSES, Cost, Ctx, numel
+from nnlint.optimizers import OPTIMIZERS
+from nnlint.precision import nbytes
 from nnlint.sections import SpecSections
 from nnlint.training import TRAIN_PRECISIONS, factored_state_elements, optimizer_state_bytes
 from nnlint.training import recompute_flops as training_recompute_flops
-
-# optimizer -> (step FLOPs as (a, b) meaning a·P + b, state tensors per parameter)
-OPTIMIZERS: dict[str, tuple[tuple[int, int], int]] = {
-    "sgd": ((2, 0), 0),
-    "momentum": ((4, 0), 1),
-    "nesterov": ((5, 0), 1),
-    "adagrad": ((7, 0), 1),
-    "rmsprop": ((8, 0), 1),
-    "adam": ((14, 2), 2),
-    "adamw": ((16, 2), 2),
-    # AdamW's arithmetic on 8-bit state (bitsandbytes dequantizes, updates, requantizes;
-    # the quantization is not counted)
-    "adamw8bit": ((16, 2), 2),
-    # Lion (Chen et al. 2023): interpolate 3, sign 1, decay 1, update 2, momentum 3
-    "lion": ((10, 0), 1),
-    # Adafactor (Shazeer & Stern 2018) per element: g² 1, row and column sums 2, the
-    # factored estimate 2, rsqrt 1, scale 1, RMS clipping 2, decay 1, update 2 (the O(r + c)
-    # work on the factors is not counted)
-    "adafactor": ((12, 0), 0),
-}
 
 
 @attrs.frozen
@@ -139,7 +119,7 @@ def node_cost(node: Node, batch: int, training: bool) -> Cost:
     return node.kind.cost(ctx)
 
 
-def _optimizer_bytes(layers, train, trainable: int, states: int) -> int:
+def _optimizer_bytes(layers, train, trainable: int) -> int:
     """Optimizer state at the training precision (seed 004); a mixed-precision recipe keeps
     its fp32 master copy and fp32 state, 8-bit AdamW one byte per moment and Adafactor its
     factored second moment (:func:`nnlint.training.optimizer_state_bytes`)."""
@@ -155,7 +135,7 @@ def _optimizer_bytes(layers, train, trainable: int, states: int) -> int:
         return optimizer_state_bytes("adafactor", train.recipe, trainable, elements)
     if recipe.mixed or train.optimizer == "adamw8bit":
         return optimizer_state_bytes(train.optimizer, train.recipe, trainable)
-    return states * nbytes(trainable, train.precision)
+    return OPTIMIZERS[train.optimizer].state_bytes(trainable, train.precision)
 
 
 def recompute_flops(layers, batch: int, recompute: str, attention_impl: str) -> int:
@@ -215,8 +195,8 @@ def analyze(lowered: Lowered, config: SpecSections) -> Report:
     params = sum(layer.counted_params for layer in layers)
     trainable = sum(layer.counted_params for layer in layers if layer.node.trainable)
     buffers = total("buffers")
-    (a, b), states = OPTIMIZERS[train.optimizer]
-    optimizer_flops = a * trainable + (b if trainable else 0)
+    optimizer = OPTIMIZERS[train.optimizer]
+    optimizer_flops = optimizer.step_flops(trainable)
 
     loss_backward = 0
     if lowered.loss is not None:
@@ -227,7 +207,7 @@ def analyze(lowered: Lowered, config: SpecSections) -> Report:
     grad_bytes = sum(
         nbytes(layer.counted_params, layer.precision) for layer in layers if layer.node.trainable
     )
-    optimizer_bytes = _optimizer_bytes(layers, train, trainable, states)
+    optimizer_bytes = _optimizer_bytes(layers, train, trainable)
     buffer_bytes = nbytes(buffers, train_prec)
     activation_elements = total("cached_elements")
     activation_bytes = sum(nbytes(layer.train.cached_elements, layer.precision) for layer in layers)

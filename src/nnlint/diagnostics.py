@@ -60,12 +60,10 @@ class Span:
         return cls(line, column, line, column + max(width, 1))
 
     def merge(self, other: Span) -> Span:
+        """The smallest span covering both (a fix's edits in one place)."""
         start = min((self.line, self.column), (other.line, other.column))
         end = max((self.end_line, self.end_column), (other.end_line, other.end_column))
         return Span(start[0], start[1], end[0], end[1])
-
-
-FILE_START = Span(1, 1, 1, 2)
 
 
 @attrs.frozen

@@ -17,7 +17,6 @@ nnlint's limits (NN011) and bad ``tie=`` targets (NN013).
 
 from __future__ import annotations
 
-import difflib
 import functools
 import heapq
 import math
@@ -30,21 +29,14 @@ import networkx as nx
 
 from nnlint import ast
 from nnlint.diagnostics import Span, SpecError, error
-from nnlint.ops import (
-    CATALOG,
-    LOSSES,
-    OPS,
-    PRECISION_BITS,
-    Op,
-    Opt,
-    Shape,
-    ShapeError,
-    fmt_shape,
-    numel,
-)
+from nnlint.expr import ExprError, evaluate
+from nnlint.ops import CATALOG, LOSSES, OPS, Op, Opt, Shape, ShapeError, numel
 from nnlint.ops.inputs import Input
 from nnlint.ops.losses import Loss
+from nnlint.precision import PRECISION_BITS
 from nnlint.sections import SpecSections
+from nnlint.suggest import did_you_mean
+from nnlint.units import fmt_shape
 
 # Limits that keep a hostile or mistaken spec from exhausting time or memory.
 # Each is reported as NN011 with the number that broke it.
@@ -135,11 +127,6 @@ class Lowered:
         g._node = nodes
         g._adj, g._pred = succ, pred  # networkx's setters keep _succ and its views in step
         return g
-
-
-def _suggest(word: str, options) -> str:
-    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
-    return f"; did you mean `{close[0]}`?" if close else ""
 
 
 @attrs.frozen
@@ -241,45 +228,33 @@ class _Lowerer:
             if expr.id in scope.env:
                 return scope.env[expr.id]
             return ast.Symbol(expr.id, expr.span)
-        if isinstance(expr, ast.Neg):
-            return -self._num(expr.operand, scope)
-        if isinstance(expr, ast.BinOp):
-            left, right = self._num(expr.left, scope), self._num(expr.right, scope)
-            if expr.op == "+":
-                value = left + right
-            elif expr.op == "-":
-                value = left - right
-            elif expr.op == "*":
-                value = left * right
-            else:
-                if right == 0:
+        if isinstance(expr, (ast.Neg, ast.BinOp)):
+            try:
+                value = evaluate(expr, lambda e: self._num(e, scope), limit=MAX_ELEMENTS**2)
+            except ExprError as exc:
+                if exc.kind == "division by zero":
                     raise error(
-                        "NN007", "division by zero", expr.span, fix="divide by a non-zero value"
-                    )
-                value = (
-                    Fraction(left) / Fraction(right)
-                    if not (isinstance(left, float) or isinstance(right, float))
-                    else left / right
+                        "NN007", "division by zero", exc.span, fix="divide by a non-zero value"
+                    ) from None
+                shown = (
+                    f" ({float(exc.value):.3e})"
+                    if not isinstance(exc.value, float) or math.isfinite(exc.value)
+                    else ""
                 )
-                if isinstance(value, Fraction):
-                    value = int(value) if value.denominator == 1 else float(value)
-            if isinstance(value, int) and abs(value) > MAX_ELEMENTS**2:
                 raise error(
                     "NN011",
-                    f"the value of this expression ({value:.3e}) is too large",
-                    expr.span,
+                    f"the value of this expression{shown} is too large",
+                    exc.span,
                     fix="use a realistic size",
-                )
-            if isinstance(value, float) and not math.isfinite(value):
-                raise error(
-                    "NN011",
-                    "the value of this expression is too large",
-                    expr.span,
-                    fix="use a realistic size",
-                )
-            return value
+                ) from None
+            # block parameters hold ints and floats: an inexact quotient becomes a float
+            return float(value) if isinstance(value, Fraction) else value
         if isinstance(expr, ast.Call):
             return expr  # evaluated by the option that accepts it (init=normal(0.02))
+        if isinstance(expr, ast.TupleValue):  # kernel=(3, 1): checked by the option
+            return tuple(self.eval(item, scope) for item in expr.items)
+        if isinstance(expr, ast.ListValue):  # bias=[q, k, v]: checked by the option
+            return [self.eval(item, scope) for item in expr.items]
         raise error(
             "NN006",
             "unexpected value here",
@@ -293,7 +268,7 @@ class _Lowerer:
             if isinstance(value, ast.Symbol):
                 raise error(
                     "NN002",
-                    f"undefined parameter `{value.id}`{_suggest(value.id, scope.env)}",
+                    f"undefined parameter `{value.id}`{did_you_mean(value.id, scope.env)}",
                     expr.span,
                     fix="declare it as a block parameter or write a number",
                 )
@@ -302,6 +277,62 @@ class _Lowerer:
 
     def _convert(self, opt: Opt, value: Any, span: Span, op: str, scope: _Scope) -> Any:
         where = f"`{op}` option `{opt.name}`"
+        if opt.kind == "pair":  # a size per spatial axis: `3` or `(3, 1)`, or a listed word
+            if isinstance(value, ast.Symbol) and value.id in opt.choices:
+                return value.id
+            if isinstance(value, tuple):
+                if len(value) != 2:
+                    raise error(
+                        "NN006",
+                        f"{where} takes one number or a pair (height, width), "
+                        f"got {len(value)} numbers",
+                        span,
+                        fix=f"e.g. `{opt.name}=(3, 1)`",
+                    )
+                one = attrs.evolve(opt, kind="int")
+                pair = tuple(self._convert(one, v, span, op, scope) for v in value)
+                return pair[0] if pair[0] == pair[1] else pair
+            if isinstance(value, ast.Symbol) and opt.choices:
+                raise error(
+                    "NN006",
+                    f"{where} expects a number, a pair (height, width) or "
+                    f"{' or '.join(opt.choices)}, got `{value.id}`",
+                    span,
+                    fix=f"e.g. `{opt.name}=1` or `{opt.name}={opt.choices[0]}`",
+                )
+            if value is None and opt.default is None:
+                return None
+            opt = attrs.evolve(opt, kind="int")
+        if opt.kind == "projections":  # attention bias: true, false or [q, k, v, o] subsets
+            if isinstance(value, ast.Symbol) and value.id in ("true", "false"):
+                return opt.choices if value.id == "true" else ()
+            if isinstance(value, list) and all(
+                isinstance(v, ast.Symbol) and v.id in opt.choices for v in value
+            ):
+                named = {v.id for v in value}
+                if len(named) != len(value):
+                    raise error(
+                        "NN006",
+                        f"{where} names a projection twice",
+                        span,
+                        fix="list each projection once",
+                    )
+                return tuple(c for c in opt.choices if c in named)
+            raise error(
+                "NN006",
+                f"{where} expects true, false or a list of the projections with a bias "
+                f"({', '.join(opt.choices)})",
+                span,
+                fix=f"e.g. `{opt.name}=false` or `{opt.name}=[q, k, v]`",
+            )
+        if isinstance(value, (tuple, list)):
+            kind = "pair" if isinstance(value, tuple) else "list"
+            raise error(
+                "NN006",
+                f"{where} takes one value, not a {kind}",
+                span,
+                fix=f"write a single value for `{opt.name}`",
+            )
         if opt.kind in ("int", "float"):
             if isinstance(value, ast.Symbol):
                 raise error(
@@ -449,7 +480,7 @@ class _Lowerer:
                     raise error(
                         "NN005",
                         f"`{layer.name}` has no option `{a.keyword}`"
-                        f"{_suggest(a.keyword, by_name)} (options: "
+                        f"{did_you_mean(a.keyword, by_name)} (options: "
                         f"{', '.join(by_name)})",
                         a.span,
                         fix="use one of the listed options",
@@ -584,7 +615,7 @@ class _Lowerer:
             known = [n for n, o in OPS.items() if o.family == "merge"]
             raise error(
                 "NN004",
-                f"unknown merge `{layer.name}`{_suggest(layer.name, known)} "
+                f"unknown merge `{layer.name}`{did_you_mean(layer.name, known)} "
                 f"(merges: {', '.join(known)})",
                 layer.name_span,
                 fix="start a chain with a tensor name or a merge such as `add(a, b)`",
@@ -685,7 +716,7 @@ class _Lowerer:
             known = list(OPS) + list(self.blocks)
             raise error(
                 "NN004",
-                f"unknown op `{layer.name}`{_suggest(layer.name, known)}",
+                f"unknown op `{layer.name}`{did_you_mean(layer.name, known)}",
                 layer.name_span,
                 fix="see the op catalog in the README",
             )
@@ -724,9 +755,17 @@ class _Lowerer:
         """One op instance. A layer repeated with ``* N`` passes the same
         :class:`_Resolved` N times: its N nodes share one ``opts`` dict (read-only)."""
         in_nodes = [self._node(i) for i in inputs]
-        in_shapes = tuple(n.shape for n in in_nodes)
         options, spans = resolved.opts, resolved.spans
         trainable, precision = resolved.trainable, resolved.precision
+        if scope.overrides.get("trainable") is False:
+            trainable = False
+        precision = precision or scope.overrides.get("precision")
+        for name in op.tensor_inputs:  # cross-attention's kv=NAME: a second input edge
+            ref = options.get(name)
+            if ref is not None:
+                inputs = [*inputs, self._tensor_ref(ref, name, scope, spans[name])]
+                in_nodes.append(self._node(inputs[-1]))
+        in_shapes = tuple(n.shape for n in in_nodes)
         try:
             shape = op.infer(in_shapes, options)
         except ShapeError as exc:
@@ -737,9 +776,6 @@ class _Lowerer:
                 fix="check the sizes around this layer (`nnlint report` prints every shape)",
                 shapes=[list(s) for s in in_shapes],
             ) from None
-        if scope.overrides.get("trainable") is False:
-            trainable = False
-        precision = precision or scope.overrides.get("precision")
         tie = None
         if op.has_weights and options.get("tie") is not None:
             tie = self._tie(options["tie"], op, options, in_shapes, scope, spans["tie"])
@@ -759,11 +795,22 @@ class _Lowerer:
         )
         return self._add(node)
 
+    def _tensor_ref(self, ref: ast.Symbol, option: str, scope: _Scope, span: Span) -> str:
+        """The node producing the tensor an option such as ``kv=enc`` names."""
+        if ref.id not in scope.tensors:
+            raise error(
+                "NN002",
+                f"undefined name `{ref.id}` in `{option}=`{did_you_mean(ref.id, scope.tensors)}",
+                span,
+                fix=f"`{option}=` names a tensor defined in the model, e.g. an encoder's output",
+            )
+        return scope.tensors[ref.id]
+
     def _tie(self, ref: ast.Symbol, op, options, in_shapes, scope: _Scope, span: Span) -> str:
         if ref.id not in scope.tensors:
             raise error(
                 "NN002",
-                f"undefined name `{ref.id}` in `tie=`{_suggest(ref.id, scope.tensors)}",
+                f"undefined name `{ref.id}` in `tie=`{did_you_mean(ref.id, scope.tensors)}",
                 span,
                 fix="tie to a tensor defined before, e.g. the token embedding's output",
             )
@@ -830,6 +877,12 @@ class _Lowerer:
                 fix="declare the block's input as `input x`",
             )
         inner.tensors[block_inputs[0].name] = current
+        # A parameter given a tensor name of the caller (`dec(512, 8, mem=enc)`) names that
+        # tensor inside the block (`attention(heads, kv=mem)`).
+        for name, value in list(env.items()):
+            if isinstance(value, ast.Symbol) and value.id in scope.tensors:
+                inner.tensors[name] = scope.tensors[value.id]
+                del env[name]
         out = self._body(block.body, inner)
         if out is None:
             raise error(
@@ -884,7 +937,7 @@ class _Lowerer:
                 raise error(
                     "NN010",
                     f"block `{block.name}` has no parameter `{a.keyword}`"
-                    f"{_suggest(a.keyword, params)} (parameters: "
+                    f"{did_you_mean(a.keyword, params)} (parameters: "
                     f"{', '.join(params) or 'none'})",
                     a.span,
                     fix="use one of the listed parameters",
@@ -909,7 +962,7 @@ class _Lowerer:
             raise error(
                 "NN002",
                 f"the loss reads `{loss.tensor}`, which the model does not "
-                f"define{_suggest(loss.tensor, scope.tensors)}",
+                f"define{did_you_mean(loss.tensor, scope.tensors)}",
                 loss.tensor_span,
                 fix="name a tensor of the model, e.g. its logits",
             )
@@ -1027,16 +1080,16 @@ def _plan(body: tuple[ast.Stmt, ...], defined) -> list[ast.Assign]:
     readers: dict[str, dict[str, None]] = {name: {} for name in assigns}
     waiting = dict.fromkeys(assigns, 0)  # unplanned statements each one reads
     for name, stmt in assigns.items():
-        for ref, span in _references(stmt.chain):
+        for ref, span, strict in _references(stmt.chain):
             if ref in assigns:
                 if name not in readers[ref]:
                     readers[ref][name] = None
                     waiting[name] += 1
-            elif ref not in defined:
+            elif strict and ref not in defined:
                 known = list(assigns) + list(defined)
                 raise error(
                     "NN002",
-                    f"undefined name `{ref}`{_suggest(ref, known)}",
+                    f"undefined name `{ref}`{did_you_mean(ref, known)}",
                     span,
                     fix="define it before use, or check the spelling",
                 )
@@ -1090,19 +1143,28 @@ def _first_cycle(names: list[str], readers: dict[str, dict[str, None]]) -> list[
     raise AssertionError("no cycle among statements Kahn's algorithm could not order")
 
 
-def _references(chain: ast.Chain) -> Iterator[tuple[str, Span]]:
-    """Tensor names a chain reads: its source, merge arguments and ``tie=`` targets."""
+def _references(chain: ast.Chain) -> Iterator[tuple[str, Span, bool]]:
+    """Tensor names a chain reads: its source, merge arguments and the tensors its ops'
+    options name (``tie=``, ``kv=``), each ``strict`` (it must be defined). A block
+    call's arguments may name a tensor of the caller (``dec(512, 8, mem=enc)``) or
+    another value: a defined tensor among them orders the statements, nothing else."""
     source = chain.source
     if isinstance(source, ast.Ref):
-        yield source.name, source.span
+        yield source.name, source.span, True
     else:
         for a in source.args:
             if a.keyword is None and isinstance(a.value, ast.Name):
-                yield a.value.id, a.value.span
+                yield a.value.id, a.value.span, True
     for step in chain.steps:
+        op = OPS.get(step.name)
+        named = {o.name for o in op.all_opts() if o.kind == "tensor"} if op else set()
         for a in step.args:
-            if a.keyword == "tie" and isinstance(a.value, ast.Name):
-                yield a.value.id, a.value.span
+            if not isinstance(a.value, ast.Name):
+                continue
+            if op is None:
+                yield a.value.id, a.value.span, False
+            elif a.keyword in named:
+                yield a.value.id, a.value.span, True
 
 
 def lower(spec: ast.Spec, config: SpecSections) -> Lowered:

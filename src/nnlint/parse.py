@@ -582,6 +582,14 @@ class ToAst(lark.Transformer):
 
     squantity = atom  # "(" sexpr ")" in sections
 
+    def etuple(self, children):  # "(" expr ("," expr)+ ")"
+        values = tuple(_value(v) for v in _items(children))
+        return _nested(ast.TupleValue(values, _rule_span(children)), values)
+
+    def elist(self, children):  # "[" expr, ... "]" as an option value
+        values = tuple(_value(v) for v in _items(children))
+        return _nested(ast.ListValue(values, _rule_span(children)), values)
+
     def num(self, children):
         tok = children[0]
         return ast.Num(parse_number(tok), str(tok), _tok_span(tok))

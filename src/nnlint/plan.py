@@ -24,12 +24,11 @@ import attrs
 
 from nnlint.activations import plan_activations
 from nnlint.costs import Report
-from nnlint.ops import PRECISION_BITS
+from nnlint.precision import PRECISION_BITS
 from nnlint.roofline import Roofline
 from nnlint.serving import (
     attention_cache_macs,
     decode_step,
-    kv_cache_bytes,
     max_concurrency,
     prefill_macs,
     roofline_time,
@@ -246,8 +245,12 @@ def serving_plan(
     bits = PRECISION_BITS[kv_precision]
     window = first.opts.get("window")
     layers = len(caches)
-    kv = kv_cache_bytes(layers, kv_heads, head_dim, context, deploy.concurrency, bits, window)
-    per_seq = kv_cache_bytes(layers, kv_heads, head_dim, context, 1, bits, window)
+    # each attention states its cache (keys and values of min(context, window) tokens)
+    per_seq_elements = sum(
+        c.node.kind.kv_cache_elements(c.node.opts, c.node.in_shapes, context) for c in caches
+    )
+    per_seq = -(-per_seq_elements * bits // 8)
+    kv = -(-per_seq_elements * deploy.concurrency * bits // 8)
     weights = t.inference_param_bytes
     score_macs = sum(
         2 * n.in_shapes[0][0] ** 2 * n.in_shapes[0][1] for n in (c.node for c in caches)

@@ -6,7 +6,6 @@ NN012 diagnostic at the entry, with the closest known key suggested.
 
 from __future__ import annotations
 
-import difflib
 import math
 from fractions import Fraction
 from typing import Any
@@ -15,10 +14,12 @@ import attrs
 
 from nnlint import ast
 from nnlint.diagnostics import Diagnostic, Severity, Span
-from nnlint.ops import LOSSES, PRECISION_BITS
+from nnlint.expr import ExprError, evaluate
+from nnlint.ops import LOSSES
+from nnlint.optimizers import SPEC_OPTIMIZERS
+from nnlint.precision import PRECISION_BITS
+from nnlint.suggest import did_you_mean
 from nnlint.training import RECOMPUTE, SHARDING, SHARDING_ALIASES, TRAIN_PRECISIONS
-
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw")
 
 BYTE_UNITS = {
     "B": 1,
@@ -127,11 +128,6 @@ class _Bad(Exception):
         self.fix = fix
 
 
-def _suggest(word: str, options) -> str:
-    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
-    return f"; did you mean `{close[0]}`?" if close else ""
-
-
 # Section numbers beyond this are reported as too large (parse.py keeps literals
 # beyond 10^60 as inf), so later stages never convert an enormous int to float.
 _MAX_VALUE = 10**60
@@ -141,42 +137,26 @@ def _number(value: ast.Expr) -> int | float | Fraction:
     """The value of a section expression. A result that is not finite or beyond
     10^60 (``1e400``, ``1e400 - 1e400``, ``1e60 * 1e60``) is an NN012 here, so no
     caller meets ``inf``, ``nan`` or an int too large for a float."""
+    too_large = (
+        f"the number {value.text} is too large"
+        if isinstance(value, ast.Num)
+        else "this value is too large"
+    )
     try:
-        result = _number_value(value)
-        finite = math.isfinite(result) and abs(result) <= _MAX_VALUE
-    except (OverflowError, ValueError):  # int too large for a float, inf in a Fraction
-        finite = False
-    if not finite:
-        raise _Bad(
-            "this value is too large"
-            if not isinstance(value, ast.Num)
-            else f"the number {value.text} is too large",
-            value.span,
-        )
+        result = evaluate(value, _leaf, limit=_MAX_VALUE)
+    except ExprError as exc:
+        raise _Bad(too_large if exc.kind == "too large" else exc.kind, exc.span) from None
+    if isinstance(result, float) and not (math.isfinite(result) and abs(result) <= _MAX_VALUE):
+        raise _Bad(too_large, value.span)
     return result
 
 
-def _number_value(value: ast.Expr) -> int | float | Fraction:
+def _leaf(value: ast.Expr) -> int | float:
+    """A number literal (without a unit); anything else is not a number here."""
     if isinstance(value, ast.Num):
         if value.unit is not None:
             raise _Bad(f"unexpected unit `{value.unit}` here", value.span)
         return value.value
-    if isinstance(value, ast.Neg):
-        return -_number_value(value.operand)
-    if isinstance(value, ast.BinOp):
-        left, right = _number_value(value.left), _number_value(value.right)
-        if value.op == "+":
-            return left + right
-        if value.op == "-":
-            return left - right
-        if value.op == "*":
-            return left * right
-        if right == 0:
-            raise _Bad("division by zero", value.span)
-        result = Fraction(left) / Fraction(right) if not isinstance(left, float) else left / right
-        if isinstance(result, Fraction) and result.denominator == 1:
-            return int(result)
-        return result
     raise _Bad(f"expected a number, got {_describe(value)}", value.span)
 
 
@@ -208,7 +188,7 @@ def _symbol(value: ast.Expr, what: str, choices) -> str:
         )
     if value.id not in choices:
         raise _Bad(
-            f"unknown {what} `{value.id}`{_suggest(value.id, choices)} "
+            f"unknown {what} `{value.id}`{did_you_mean(value.id, choices)} "
             f"(known: {', '.join(choices)})",
             value.span,
         )
@@ -228,7 +208,7 @@ def _loss(value: ast.Expr) -> LossSpec:
         )
     if value.name not in LOSSES:
         raise _Bad(
-            f"unknown loss `{value.name}`{_suggest(value.name, LOSSES)} "
+            f"unknown loss `{value.name}`{did_you_mean(value.name, LOSSES)} "
             f"(known: {', '.join(LOSSES)})",
             value.span,
         )
@@ -294,7 +274,7 @@ def _train(section: ast.Section) -> TrainConfig:
         elif e.key == "attention_impl":
             values["attention_impl"] = _symbol(e.value, "attention_impl", ("eager", "flash"))
         elif e.key == "optimizer":
-            values["optimizer"] = _symbol(e.value, "optimizer", OPTIMIZERS)
+            values["optimizer"] = _symbol(e.value, "optimizer", SPEC_OPTIMIZERS)
         elif e.key == "loss":
             values["loss"] = _loss(e.value)
         elif e.key in ("samples", "epochs"):
@@ -417,7 +397,7 @@ def _entries(section: ast.Section, known: set[str], comparisons=("=",)):
     for e in section.entries:
         if e.key not in known:
             raise _Bad(
-                f"unknown key `{e.key}` in `{section.kind}`{_suggest(e.key, known)} "
+                f"unknown key `{e.key}` in `{section.kind}`{did_you_mean(e.key, known)} "
                 f"(known: {', '.join(sorted(known))})",
                 e.key_span,
             )

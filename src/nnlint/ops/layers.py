@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from nnlint.ops.base import Cost, Ctx, Op, Opt, Saved, ShapeError, fmt_shape, numel, register
+from nnlint.ops.base import Cost, Ctx, Op, Opt, Saved, ShapeError, numel, register
+from nnlint.units import fmt_shape
 
 
 def _linear_cost(

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from nnlint.ops.base import Cost, Op, Opt, Saved, ShapeError, fmt_shape, numel, register
+from nnlint.ops.base import Cost, Op, Opt, Saved, ShapeError, numel, register
 from nnlint.ops.layers import conv_out
+from nnlint.units import fmt_shape
 
 
 class _Pool(Op):

@@ -3,18 +3,7 @@
 from __future__ import annotations
 
 from nnlint.costs import Report
-from nnlint.ops import nbytes
-from nnlint.rules.base import fmt_bytes
-
-
-def fmt_size(n: int) -> str:
-    """``fmt_bytes`` plus the decimal figure: ``22.35 GiB (24,000,000,000 B = 24.00 GB)``."""
-    n = int(n)
-    text = fmt_bytes(n)
-    for unit, size in (("TB", 10**12), ("GB", 10**9), ("MB", 10**6)):
-        if abs(n) >= size:
-            return f"{text[:-1]} = {n / size:.2f} {unit})"
-    return text
+from nnlint.precision import nbytes
 
 
 def largest_fitting(fits, guess: int) -> int:
@@ -65,7 +54,3 @@ def peak_inference_activation_bytes(report: Report, batch: int) -> int:
         peak = max(peak, live + workspace.get(i, 0))
         live -= dies.get(i, 0)
     return peak
-
-
-def bytes_per_param(nbytes_: int, params: int) -> str:
-    return f"{nbytes_ / params:.3g} B/param" if params else "0 B/param"

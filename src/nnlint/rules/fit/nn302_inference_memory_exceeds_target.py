@@ -5,15 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from nnlint.diagnostics import Diagnostic, Severity
-from nnlint.ops import PRECISION_BITS, nbytes
-from nnlint.rules.base import Rule, RuleContext, fmt_bytes, register
-from nnlint.rules.fit.helpers import (
-    bytes_per_param,
-    fmt_size,
-    largest_fitting,
-    peak_inference_activation_bytes,
-)
-from nnlint.targets import PRECISIONS
+from nnlint.precision import ARITHMETIC_PRECISIONS, PRECISION_BITS, nbytes
+from nnlint.rules.base import Rule, RuleContext, register
+from nnlint.rules.fit.helpers import largest_fitting, peak_inference_activation_bytes
+from nnlint.units import fmt_bytes, fmt_per_param, fmt_size
 
 
 @register
@@ -135,7 +130,7 @@ class InferenceMemoryExceedsTarget(Rule):
         elif fixed > memory:
             msg += (
                 f"; the weights alone are {fmt_size(fixed - memory)} over "
-                f"({bytes_per_param(fixed, t.params)})"
+                f"({fmt_per_param(fixed, t.params)})"
             )
             fix = f"{shrink}, or choose a device with more memory"
         else:
@@ -155,7 +150,7 @@ class InferenceMemoryExceedsTarget(Rule):
         whose weights and (proportionally narrower) activations fit, else the narrowest."""
         t, target = ctx.totals, ctx.target
         bits = PRECISION_BITS[t.deploy_precision]
-        rank = {p: i for i, p in enumerate(PRECISIONS)}
+        rank = {p: i for i, p in enumerate(ARITHMETIC_PRECISIONS)}
         options = sorted(
             (p for p in target.precisions if PRECISION_BITS.get(p, bits) < bits),
             key=lambda p: (-PRECISION_BITS[p], rank.get(p, 99)),

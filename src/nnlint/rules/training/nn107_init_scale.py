@@ -7,17 +7,9 @@ from collections.abc import Iterator
 
 from nnlint.diagnostics import Diagnostic, Severity
 from nnlint.graph import Lowered, Node
-from nnlint.graph_queries import (
-    label,
-    residual_branches,
-)
+from nnlint.graph_queries import label, residual_branches
 from nnlint.rules.base import PerLineRule, RuleContext, register
-from nnlint.rules.training.helpers import (
-    fans,
-    init_layers,
-    layer_after,
-    sig4,
-)
+from nnlint.rules.training.helpers import fans, init_layers, layer_after, sig4
 
 
 def _recommended_init(node: Node, following: Node | None) -> tuple[str, str, float] | None:

@@ -8,9 +8,10 @@ from collections.abc import Iterator
 from nnlint.diagnostics import Diagnostic, Severity
 from nnlint.graph import Node
 from nnlint.graph_queries import op_text
-from nnlint.ops import fmt_shape, numel
+from nnlint.ops import numel
 from nnlint.ops.layers import Conv2d, Dense
-from nnlint.rules.base import PerLineRule, RuleContext, fmt_int, register
+from nnlint.rules.base import PerLineRule, RuleContext, register
+from nnlint.units import fmt_int, fmt_shape
 
 
 def _linear_glue(node: Node) -> bool:
