@@ -240,7 +240,7 @@ class TrainMemoryExceedsTarget(Rule):
         )
         yield self.diag(
             head + tail,
-            ctx.config.train.spans.get("target") or ctx.whole_model_span,
+            train.spans["target"] if train.target == target.id else ctx.model_span,
             fix=fix,
             train_memory_bytes=plan.total_bytes,
             memory_bytes=memory,
