@@ -261,6 +261,16 @@ def register(cls: type[Op]) -> type[Op]:
     return cls
 
 
+def pair(value: int | tuple[int, int]) -> tuple[int, int]:
+    """A size given for both spatial axes (``3``) or per axis (``(3, 1)``): (height, width)."""
+    return value if isinstance(value, tuple) else (value, value)
+
+
+def shown(value: int | tuple[int, int]) -> str:
+    """A size as a spec writes it: ``3`` or ``(3, 1)``."""
+    return f"({value[0]}, {value[1]})" if isinstance(value, tuple) else str(value)
+
+
 def channel_axis(shape: Shape) -> int:
     """Channel axis: the C of ``[C, H, W]``; the last axis of ``[D]`` and ``[T, D]``."""
     return shape[0] if len(shape) == 3 else shape[-1]

@@ -142,7 +142,11 @@ def _equivalent(chain: list[Node], layers: list[Node]) -> tuple[int, str, str] |
         b = nl if bias else 0
         formula = f"{nl} × {n0}" + (f" + {nl}" if b else "")
         return nl * n0 + b, f"a single dense({nl}) from {n0} inputs ({formula})", f"dense({nl})"
-    if not views and all(isinstance(n.kind, Conv2d) for n in layers):
+    if not views and all(
+        isinstance(n.kind, Conv2d)
+        and all(isinstance(n.opts[k], int) for k in ("kernel", "stride", "dilation"))
+        for n in layers
+    ):  # square kernels compose into one square kernel; a (3, 1) pair is left to dense
         k = stride = 1
         log_stride = 0.0  # log10 of the stride, kept once the stride itself is not
         groups = {n.opts["groups"] for n in layers}
