@@ -185,7 +185,7 @@ def _locate_layers(lowered, diagnostics: list[Diagnostic]) -> list[Diagnostic]:
 
 
 def model_entry(report: Report, path: str, roof: Roofline | None) -> dict[str, Any]:
-    """The JSON contract's ``models`` entry (DESIGN.md), plus documented extra keys."""
+    """The JSON contract's ``models`` entry (README § A quick tour), plus documented extra keys."""
     totals = json_totals(Sources(report, roof))  # nnlint.figures declares each total
     layers = []
     for layer in report.layers:

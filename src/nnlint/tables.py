@@ -18,7 +18,9 @@ from nnlint.units import fmt_bytes, fmt_int, fmt_shape, fmt_si, fmt_time
 __all__ = ["CONVENTIONS", "format_table", "report_text", "rules_text", "targets_text"]
 
 #: What every figure of ``nnlint report`` assumes (the costs module documents each).
-CONVENTIONS = "1 MAC = 2 FLOPs, backward counts every layer's input gradient (seed 000)"
+CONVENTIONS = (
+    "1 MAC = 2 FLOPs, backward counts every layer's input gradient (README § Counting conventions)"
+)
 
 
 def format_table(

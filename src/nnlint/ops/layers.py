@@ -19,8 +19,8 @@ def _linear_cost(
 ) -> Cost:
     """Shared accounting of a layer that is one matrix product plus a bias.
 
-    Forward: 2·MACs + one add per output element for the bias [seed 000: matmul + bias].
-    Backward [seed 000 (a)–(c)]: ∂W = 2·MACs, ∂b = one add per output element (both
+    Forward: 2·MACs + one add per output element for the bias.
+    Backward (README § Counting conventions): ∂W = 2·MACs, ∂b = one add per output element (both
     only when trainable), ∂x = 2·MACs (always, see module docstring).
     """
     B = c.batch
@@ -46,9 +46,9 @@ class Dense(Op):
 
     Shape: ``[..., n_in] -> [..., n]``; leading axes (e.g. the T of ``[T, D]``) are
     rows R that share the weights.
-    Params: ``n·n_in + n`` (bias) [seed 000]. MACs/sample: ``R·n_in·n`` [seed 004].
+    Params: ``n·n_in + n`` (bias; PyTorch ``nn.Linear``). MACs/sample: ``R·n_in·n``.
     Forward: ``B·(2·R·n_in·n + R·n)``; backward ``2·B·R·n_in·n`` for ∂W, ``B·R·n``
-    for ∂b, ``2·B·R·n_in·n`` for ∂x [seed 000, MNIST table].
+    for ∂b, ``2·B·R·n_in·n`` for ∂x (README § Counting conventions, the MNIST example).
     """
 
     name = "dense"

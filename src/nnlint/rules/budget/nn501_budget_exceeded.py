@@ -21,11 +21,11 @@ class BudgetExceeded(Rule):
     unless its figure is one to keep above a floor (`>=`, `>`).
 
     ## Why is this bad?
-    A budget is a promise the model has to keep on the device or in the training job:
-    a 784-256-128-10 classifier trained with Adam at batch 32 needs 3,913,120 bytes
-    (940,584 parameters + 940,584 gradients + 1,881,168 Adam state + 150,784 cached
-    activations, seed 000) — over a `train_memory <= 2 MiB` budget by 1,815,968 bytes.
-    The message gives the computed value, the limit and the margin.
+    A budget is a promise the model has to keep on the device or in the training job: a
+    784-256-128-10 classifier trained with Adam at batch 32 needs 3,913,120 bytes (940,584
+    parameters + 940,584 gradients + 1,881,168 Adam state + 150,784 cached activations;
+    README § Counting conventions) — over a `train_memory <= 2 MiB` budget by 1,815,968
+    bytes. The message gives the computed value, the limit and the margin.
 
     ## Example
     ```

@@ -26,15 +26,14 @@ class TrainMemoryExceedsTarget(Rule):
     trained there.
 
     ## Why is this bad?
-    The job dies with an out-of-memory error at the first step. Training memory is
-    `4P + 4P + 4·M_opt·P + 4·B·Σn` bytes in fp32 (seed 000; `M_opt` = 0 for SGD, 1
-    for momentum, 2 for Adam): 16 bytes per parameter with Adam before a single
-    activation. A 7-billion-parameter model trained with Adam in fp32 needs
-    7e9 × 16 = 112 GB for its weights, gradients and Adam state alone (seed 004) —
-    nearly five times a 24 GB RTX 4090. The seed's rule of thumb for what fits:
-    "max batch = (VRAM − model size) / activations per sample"; a 100M-parameter
-    model needs 1.6 GB of training state and leaves 14.4 GB of a 16 GB GPU for
-    activations.
+    The job dies with an out-of-memory error at the first step. Training memory is `4P + 4P
+    + 4·M_opt·P + 4·B·Σn` bytes in fp32 (README § Counting conventions; `M_opt` = 0 for SGD,
+    1 for momentum, 2 for Adam): 16 bytes per parameter with Adam before a single
+    activation. A 7-billion-parameter model trained with Adam in fp32 needs 7e9 × 16 = 112
+    GB for its weights, gradients and Adam state alone (Rajbhandari et al. 2020, ZeRO) —
+    nearly five times a 24 GB RTX 4090. What fits: max batch = (VRAM − training state) /
+    activations per sample; a 100M-parameter model needs 1.6 GB of training state and leaves
+    14.4 GB of a 16 GB GPU for activations.
 
     ## Example
     ```
@@ -54,7 +53,7 @@ class TrainMemoryExceedsTarget(Rule):
     ```
 
     Use instead: a batch that fits, with gradient accumulation to keep the effective
-    batch (numerically identical, since gradients add up, seed 004); for a model
+    batch (numerically identical, since gradients add up); for a model
     whose fixed terms alone do not fit, freeze layers (`trainable=false` keeps no
     gradient and no optimizer state), use a lighter optimizer or precision, or a
     device with enough memory:
