@@ -788,7 +788,7 @@ def test_report_text(capsys):
     assert lines[1] == (
         "conventions: train batch 32 at fp32 with adam; inference batch 1 at "
         "int8 on edge-tpu; 1 MAC = 2 FLOPs, backward counts every layer's "
-        "input gradient (seed 000)"
+        "input gradient (README § Counting conventions)"
     )
     header = lines[4].split()
     assert header[:3] == ["layer", "op", "output"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 
 import attrs
@@ -10,7 +11,7 @@ from helpers import EXAMPLES
 
 from nnlint.check import Settings, analyse_text, check_text
 from nnlint.costs import analyze
-from nnlint.rules.fit.helpers import peak_inference_activation_bytes
+from nnlint.memory import peak_inference_activation_bytes
 from nnlint.units import fmt_size
 
 FIT_CODES = ("NN301", "NN302", "NN303", "NN304")
@@ -64,7 +65,7 @@ def test_peak_inference_activations_reuse_buffers():
     # outputs (relu works in place), fp32
     assert peak_inference_activation_bytes(report, 1) == (784 + 128) * 4 == 3_648
     assert peak_inference_activation_bytes(report, 32) == 32 * 3_648
-    # the cost report keeps every tensor (seed 004 Table 8: 986 values, 3,944 B)
+    # the cost report keeps every tensor (986 values, 3,944 B)
     assert report.totals.inference_activation_bytes == 3_944
 
 
@@ -99,7 +100,7 @@ def test_nn301_7b_adam_fp32_on_a_24gb_card():
     assert "adam state 52.22 GiB (56,066,670,592 B)" in d.message
     assert "cached activations 45.74 GiB (49,113,251,840 B)" in d.message
     assert "buffers 0 B" in d.message
-    # seed 004: 7e9 params x 16 B (fp32 Adam) = 112 GB before any activation
+    # Rajbhandari et al. 2020 (ZeRO): 7e9 params x 16 B (fp32 Adam) = 112 GB before any activation
     assert "even batch 1 does not fit" in d.message
     assert "16 B/param = 104.43 GiB (112,133,341,184 B = 112.13 GB)" in d.message
     assert "82.08 GiB (88,133,341,184 B = 88.13 GB) more than the device has" in d.message
@@ -431,3 +432,27 @@ def test_nn304_needs_a_train_section():
     text = text[: text.index("train {")]
     _, result = run(text)
     assert only(result, "NN304") == []
+
+
+def test_memory_analysis_finds_the_largest_batch_that_fits():
+    """The analysis stage's figures the fit rules read: the largest batch fits, one more
+    does not (checked against the planner and the cost model directly)."""
+    from nnlint.check import Settings, analyse_text
+    from nnlint.memory import MemoryAnalysis
+
+    text = (EXAMPLES / "resnet50.nn").read_text(encoding="utf-8")
+    text = re.sub(r"(\n\s*batch\s*=\s*)\d+", r"\g<1>512", text, count=1)  # over 8 GB
+    analysis, _ = analyse_text(text, Settings(target="jetson-orin-nano"))
+    assert analysis.report.totals.train_batch == 512
+    memory = MemoryAnalysis(analysis.report, analysis.target)
+    limit = analysis.target.memory_bytes
+    train = memory.train_fit
+    assert train.max_batch >= 1
+    assert memory._train_totals(train.max_batch).train_memory_bytes <= limit
+    assert memory._train_totals(train.max_batch + 1).train_memory_bytes > limit
+    infer = memory.inference_fit
+    assert infer.per_sample_bytes == peak_inference_activation_bytes(analysis.report, 1)
+    assert memory.inference_activation_bytes == peak_inference_activation_bytes(
+        analysis.report, analysis.report.totals.deploy_batch
+    )
+    assert infer.fixed_bytes == analysis.report.totals.inference_param_bytes

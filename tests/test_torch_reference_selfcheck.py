@@ -39,7 +39,7 @@ def measured(stem: str) -> dict:
 TINY_GPT_PARAMS = 2_048_000 + 65_536 + 4 * (512 + 263_168 + 512 + 263_168 + 262_400) + 512
 
 KNOWN_PARAMS = {
-    "mnist_mlp": 235_146,  # seed worked example 5.1
+    "mnist_mlp": 235_146,  # examples/mnist_mlp.nn
     "xor": 9,  # 2·2 + 2 + 2·1 + 1
     "resnet50": 25_557_032,  # torchvision resnet50
     "bert_base": 108_891_648,  # BERT-base encoder without the pooler

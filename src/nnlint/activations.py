@@ -1,8 +1,8 @@
 """Activations kept for the backward pass per GPU: what autograd saves, and where it lives.
 
 This is the training plan's activation figure (the ``training.per_gpu.activation_bytes`` of
-the report), apart from the seed's ``activation_bytes`` total (each op's output, seed 000),
-which keeps its meaning. Conventions, each stated once:
+the report), apart from the ``activation_bytes`` total (each op's output, the README's
+counting conventions), which keeps its meaning. Conventions, each stated once:
 
 * **What is saved** is what PyTorch's autograd saves for each op's derivative
   (``tools/autograd/derivatives.yaml``), declared by each op (:meth:`Op.saved`): a linear

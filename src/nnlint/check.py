@@ -20,6 +20,7 @@ import attrs
 from nnlint import ast
 from nnlint.costs import Report, analyze
 from nnlint.diagnostics import Diagnostic, FileResult, RuleMeta, Severity, Span, SpecError
+from nnlint.figures import Sources, json_totals
 from nnlint.files import SPEC_LIMIT, read_regular
 from nnlint.fixes import attach_fixes
 from nnlint.graph import lower
@@ -193,42 +194,8 @@ def model_entry(
     training: TrainingPlan | None = None,
     serving: ServingPlan | None = None,
 ) -> dict[str, Any]:
-    """The JSON contract's ``models`` entry (DESIGN.md), plus documented extra keys."""
-    t = report.totals
-    totals = {
-        "params": t.params,
-        "trainable_params": t.trainable_params,
-        "macs": t.macs,
-        "forward_flops": t.forward_flops,
-        "backward_flops": t.backward_flops,
-        "train_step_flops": t.train_step_flops,
-        "recompute_flops": t.recompute_flops,
-        "param_bytes": t.param_bytes,
-        "grad_bytes": t.grad_bytes,
-        "optimizer_bytes": t.optimizer_bytes,
-        "activation_bytes": t.activation_bytes,
-        "train_memory_bytes": t.train_memory_bytes,
-        "inference_memory_bytes": t.inference_memory_bytes,
-        # beyond the contract
-        "frozen_params": t.frozen_params,
-        "buffers": t.buffers,
-        "buffer_bytes": t.buffer_bytes,
-        "backward_macs": t.backward_macs,
-        "loss_backward_flops": t.loss_backward_flops,
-        "optimizer_flops": t.optimizer_flops,
-        "activation_elements": t.activation_elements,
-        "inference_flops": t.inference_flops,
-        "inference_param_bytes": t.inference_param_bytes,
-        "inference_activation_bytes": t.inference_activation_bytes,
-        "train_batch": t.train_batch,
-        "deploy_batch": t.deploy_batch,
-        "train_precision": t.train_precision,
-        "deploy_precision": t.deploy_precision,
-        "optimizer": t.optimizer,
-    }
-    if roof is not None:
-        totals["latency_s"] = roof.time_s
-        totals["ridge_point"] = roof.ridge_point
+    """The JSON contract's ``models`` entry (README § A quick tour), plus documented extra keys."""
+    totals = json_totals(Sources(report, roof))  # nnlint.figures declares each total
     layers = []
     for layer in report.layers:
         node = layer.node

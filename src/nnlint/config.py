@@ -54,7 +54,8 @@ __all__ = [
 #: Looked for in each folder, in this order (the first one that configures nnlint wins).
 CONFIG_FILES = ("nnlint.toml", "pyproject.toml")
 FAIL_LEVELS = ("error", "warning", "note")
-#: The families of DESIGN.md; their prefixes are valid selectors even before a rule exists.
+#: The rule families (README § Rules: NN1 training … NN5 budget); their prefixes are valid
+#: selectors even before a rule exists.
 _FAMILY_PREFIX = re.compile(r"^NN[0-5]$")
 
 _KEYS = (

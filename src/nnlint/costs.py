@@ -9,19 +9,22 @@ them up and owns the model-level conventions, each stated once:
 * ``params`` counts trainable and frozen parameters; a weight shared with
   ``tie=`` is counted once. Buffers (batchnorm running statistics) are state,
   not parameters: they are reported apart and included in both memories.
-* ``backward_flops`` follows seed 000's MNIST worked example: the gradient
-  seed of the loss (``ŷ − y``) is *not* included; it is ``loss_backward_flops``.
+* ``backward_flops`` follows nnlint's MNIST worked example (README § Counting
+  conventions): the loss's own gradient (``ŷ − y``) is *not* included; it is
+  ``loss_backward_flops``.
 * Optimizer step FLOPs and state per trainable parameter come from
   :mod:`nnlint.optimizers`; the state is stored at the training precision
   (7B parameters with Adam in fp16: 14 + 14 + 28 GB).
 * ``train_step_flops = forward + backward + loss_backward + optimizer + recompute``
   (``recompute_flops``: the forward work activation recomputation repeats, 0 without it).
 * ``train_memory = params + grads + optimizer state + buffers + cached
-  activations`` [seed 000 §memory: 4P + 4P + 4·M_opt·P + 4·B·Σn]; cached
+  activations`` [in fp32: 4P + 4P + 4·M_opt·P + 4·B·Σn, README § Counting
+  conventions]; cached
   activations include the model inputs.
 * ``inference_memory = params + buffers + every newly allocated tensor`` (an op's
   output and its internal workspace, e.g. attention's scores) at the deploy batch
-  [seed 004 Table 8: 437,544 + 3,944 = 441,488 B], no reuse of buffers between layers.
+  [the MNIST 784-128-64-10 MLP at batch 1: 437,544 + 3,944 = 441,488 B], no reuse of
+  buffers between layers.
 """
 
 from __future__ import annotations
@@ -120,7 +123,8 @@ def node_cost(node: Node, batch: int, training: bool) -> Cost:
 
 
 def _optimizer_bytes(layers, train, trainable: int) -> int:
-    """Optimizer state at the training precision (seed 004); a mixed-precision recipe keeps
+    """Optimizer state at the training precision (README, counting conventions); a
+    mixed-precision recipe keeps
     its fp32 master copy and fp32 state, 8-bit AdamW one byte per moment and Adafactor its
     factored second moment (:func:`nnlint.training.optimizer_state_bytes`)."""
     recipe = TRAIN_PRECISIONS[train.recipe]

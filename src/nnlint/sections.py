@@ -15,39 +15,13 @@ import attrs
 from nnlint import ast
 from nnlint.diagnostics import Diagnostic, Severity, Span
 from nnlint.expr import ExprError, evaluate
+from nnlint.figures import budget_keys
 from nnlint.ops import LOSSES
 from nnlint.optimizers import SPEC_OPTIMIZERS
 from nnlint.precision import PRECISION_BITS
 from nnlint.suggest import did_you_mean
 from nnlint.training import RECOMPUTE, SHARDING, SHARDING_ALIASES, TRAIN_PRECISIONS
-
-BYTE_UNITS = {
-    "B": 1,
-    "KB": 10**3,
-    "MB": 10**6,
-    "GB": 10**9,
-    "TB": 10**12,
-    "KiB": 2**10,
-    "MiB": 2**20,
-    "GiB": 2**30,
-    "TiB": 2**40,
-}
-TIME_UNITS = {"us": Fraction(1, 10**6), "ms": Fraction(1, 10**3), "s": Fraction(1)}
-
-# budget key -> (what it measures, unit kind): "count", "bytes" or "seconds".
-BUDGET_KEYS: dict[str, tuple[str, str]] = {
-    "params": ("parameters", "count"),
-    "trainable_params": ("trainable parameters", "count"),
-    "macs": ("MACs per sample", "count"),
-    "forward_flops": ("forward FLOPs per training batch", "count"),
-    "flops": ("forward FLOPs per inference at the deploy batch", "count"),
-    "train_step_flops": ("FLOPs per training step", "count"),
-    "param_memory": ("deployed parameter memory", "bytes"),
-    "train_memory": ("training memory", "bytes"),
-    "inference_memory": ("inference memory", "bytes"),
-    "activation_memory": ("cached activation memory", "bytes"),
-    "latency": ("inference latency on the deploy target", "seconds"),
-}
+from nnlint.units import UNITS
 
 
 @attrs.frozen
@@ -104,7 +78,7 @@ class DeployConfig:
 class BudgetLine:
     key: str
     cmp: str
-    limit: int | Fraction  # count, bytes (int) or seconds (Fraction)
+    limit: int | Fraction  # in the figure's unit: whole (int) or not (seconds: Fraction)
     text: str  # the limit as written, e.g. "8 MiB"
     span: Span
 
@@ -349,44 +323,44 @@ def _deploy(section: ast.Section) -> DeployConfig:
 
 
 def _budget(section: ast.Section) -> tuple[BudgetLine, ...]:
+    """Each line limits the figure its key names (:func:`nnlint.figures.budget_keys`),
+    in that figure's unit and in the direction the figure declares."""
     lines = []
-    for e in _entries(section, set(BUDGET_KEYS), comparisons=("<=", "<")):
-        what, kind = BUDGET_KEYS[e.key]
+    keys = budget_keys()
+    for e in _entries(section, set(keys), comparisons=lambda key: keys[key].comparisons):
+        figure = keys[e.key]
+        what, unit = figure.what, UNITS[figure.unit]
         value = e.value
-        unit = value.unit if isinstance(value, ast.Num) else None
+        suffix = value.unit if isinstance(value, ast.Num) else None
         if isinstance(value, ast.Num) and not (
             math.isfinite(value.value) and abs(value.value) <= _MAX_VALUE
         ):
             raise _Bad(f"the number {value.text} is too large", value.span)
-        if kind == "bytes":
-            if unit is None and isinstance(value, ast.Num):
-                scale = 1
-            elif unit in BYTE_UNITS:
-                scale = BYTE_UNITS[unit]
-            else:
-                raise _Bad(f"{e.key} takes a size such as `8 MiB` or `2 GB`", value.span)
-            limit = Fraction(value.value) * scale
-        elif kind == "seconds":
-            if unit not in TIME_UNITS:
-                raise _Bad(f"{e.key} takes a time such as `2 ms` (units: us, ms, s)", value.span)
-            limit = Fraction(value.value) * TIME_UNITS[unit]
-        else:
+        if unit.suffixes is None:
             limit = Fraction(_number(value))
+        else:
+            if suffix is None and isinstance(value, ast.Num) and unit.bare:
+                scale = 1
+            elif suffix in unit.suffixes:
+                scale = unit.suffixes[suffix]
+            else:
+                raise _Bad(f"{e.key} takes {unit.limit_hint}", value.span)
+            limit = Fraction(value.value) * scale
         if limit <= 0:
             raise _Bad(f"the {what} limit must be positive", value.span)
-        if kind != "seconds":
+        if unit.whole:
             # Counts and bytes are whole. A limit below one would allow nothing (and
             # leave no margin to state as a percentage).
             if limit < 1:
-                least = "1 B" if kind == "bytes" else "1"
                 raise _Bad(
-                    f"the {what} limit {value.text} is below {least}: counts and byte "
+                    f"the {what} limit {value.text} is below {unit.least}: counts and byte "
                     "sizes are whole numbers, so it would allow nothing",
                     value.span,
-                    fix=f"give a limit of at least {least}",
+                    fix=f"give a limit of at least {unit.least}",
                 )
-            # `< 2.5` allows 2, as `< 3` does; `<= 2.5` allows 2, as `<= 2` does.
-            limit = math.ceil(limit) if e.cmp == "<" else math.floor(limit)
+            # `< 2.5` allows 2, as `< 3` does; `<= 2.5` allows 2, as `<= 2` does;
+            # `> 2.5` allows 3, as `> 2` does; `>= 2.5` allows 3, as `>= 3` does.
+            limit = math.ceil(limit) if e.cmp in ("<", ">=") else math.floor(limit)
         text = value.text if isinstance(value, ast.Num) else str(limit)
         lines.append(BudgetLine(e.key, e.cmp, limit, text, e.span))
     return tuple(lines)
@@ -407,8 +381,9 @@ def _entries(section: ast.Section, known: set[str], comparisons=("=",)):
                 f"{seen[e.key].span.line})",
                 e.key_span,
             )
-        if e.cmp not in comparisons:
-            want = " or ".join(f"`{c}`" for c in comparisons)
+        allowed = comparisons(e.key) if callable(comparisons) else comparisons
+        if e.cmp not in allowed:
+            want = " or ".join(f"`{c}`" for c in allowed)
             raise _Bad(f"`{section.kind}` entries use {want}, not `{e.cmp}`", e.span)
         if (
             isinstance(e.value, ast.Num)

@@ -11,16 +11,16 @@ Conventions shared by every op (written once here, repeated in the README):
 
 * Shapes are **per sample**; the batch ``B`` comes from ``train``/``deploy``.
 * One FLOP is one add, multiply, compare, divide or elementary function; one MAC
-  (a ← a + b·c) is 2 FLOPs [seed 001].
+  (a ← a + b·c) is 2 FLOPs.
 * ``macs`` and ``backward_macs`` are **per sample** and count only the matrix work
   (dense, conv, attention, matmul) — the figure papers and PyTorch's
   ``FlopCounterMode`` report (at half its FLOPs). Every ``*_flops`` figure is for
   the **whole batch** and counts everything (bias, activations, norms, ...).
-* Backward, following the seed 000 MNIST worked example: the gradient with
+* Backward, as in nnlint's MNIST worked example (README § Counting conventions): the gradient with
   respect to every layer's *input* is counted, including layers that read a model
   input (PyTorch skips those; the difference is ``input_grad_macs``); weight and
   bias gradients are counted only for trainable layers.
-* Cached elements follow seed 000's memory table (``B·Σ n^(l)``, input included):
+* Cached elements are ``B·Σ n^(l)``, the model input included (README § Counting conventions):
   each op that allocates a new output tensor keeps it for the backward pass;
   element-wise activations work in place (their output overwrites their input,
   from which their derivative can be recovered), so they add nothing.
@@ -314,6 +314,16 @@ def register(cls: type[Op]) -> type[Op]:
     if cls.in_chain:
         OPS[cls.name] = CATALOG[cls.name]
     return cls
+
+
+def pair(value: int | tuple[int, int]) -> tuple[int, int]:
+    """A size given for both spatial axes (``3``) or per axis (``(3, 1)``): (height, width)."""
+    return value if isinstance(value, tuple) else (value, value)
+
+
+def shown(value: int | tuple[int, int]) -> str:
+    """A size as a spec writes it: ``3`` or ``(3, 1)``."""
+    return f"({value[0]}, {value[1]})" if isinstance(value, tuple) else str(value)
 
 
 def channel_axis(shape: Shape) -> int:

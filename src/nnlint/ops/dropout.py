@@ -7,10 +7,10 @@ from nnlint.ops.base import Cost, Op, Opt, Saved, numel, register
 
 @register
 class Dropout(Op):
-    """Inverted dropout [seed 002]: training forward ``4`` FLOPs per element (random
-    number, threshold, mask multiply, scale), backward ``2`` (mask, scale); the mask
-    (one element per element) is cached, the output overwrites the input. Inference:
-    the identity, no cost."""
+    """Inverted dropout (Srivastava et al. 2014; PyTorch ``nn.Dropout`` scales by 1/(1−p) in
+    training): training forward ``4`` FLOPs per element (random number, threshold, mask
+    multiply, scale), backward ``2`` (mask, scale); the mask (one element per element) is
+    cached, the output overwrites the input. Inference: the identity, no cost."""
 
     name = "dropout"
     passes_values = keeps_width = inference_noop = True

@@ -13,15 +13,15 @@ class _Norm(Op):
 
 @register
 class BatchNorm(_Norm):
-    """Batch normalization [seed 002 §normalization].
+    """Batch normalization (Ioffe & Szegedy 2015).
 
     Params: γ, β = ``2C`` (trainable); running mean and variance = ``2C`` buffers.
-    Training forward, itemized by the seed: mean ``Nd + d``, variance ``3Nd``,
+    Training forward, itemized (nnlint's count): mean ``Nd + d``, variance ``3Nd``,
     normalize ``Nd + d``, scale and shift ``2Nd`` = ``7Nd + 2d``, plus the running
     statistics' EMA update ``4d``; ``Nd = B·(elements per sample)``, ``d = C``.
-    Inference forward: ``4`` per element with the running statistics [seed 002].
+    Inference forward: ``4`` per element with the running statistics.
     Backward: ``10Nd`` (∂γ 2Nd, ∂β Nd, ∂x 7Nd); ``7Nd`` when frozen.
-    Cached: x̂ plus μ and σ² per channel: ``Nd + 2d`` [seed 002].
+    Cached: x̂ plus μ and σ² per channel: ``Nd + 2d``.
     """
 
     name = "batchnorm"
@@ -62,9 +62,9 @@ class BatchNorm(_Norm):
 
 @register
 class LayerNorm(_Norm):
-    """Layer normalization over the last axis [seed 002].
+    """Layer normalization over the last axis (Ba et al. 2016).
 
-    Params ``2D``. Forward ``7`` FLOPs per element (seed: ~7Bd), training and
+    Params ``2D``. Forward ``7`` FLOPs per element (as batchnorm's 7Nd), training and
     inference alike (no running statistics to fold). Backward ``10`` per element
     (``7`` frozen), as batchnorm. Cached: x̂ plus μ and σ per row.
     """
@@ -102,7 +102,7 @@ class LayerNorm(_Norm):
 
 @register
 class GroupNorm(_Norm):
-    """Group normalization with ``g`` groups over the channel axis [seed 002].
+    """Group normalization with ``g`` groups over the channel axis (Wu & He 2018).
 
     Params ``2C``. Forward ``7``, backward ``10`` (``7`` frozen) FLOPs per element.
     Cached: x̂ plus μ and σ per group.

@@ -10,7 +10,7 @@ from nnlint.units import fmt_shape
 class Embedding(Op):
     """Table lookup ``ids [T] -> [T, dim]`` (or ``[] -> [dim]``).
 
-    Params ``vocab·dim``. Forward: 0 FLOPs — a lookup, no arithmetic [seed 003].
+    Params ``vocab·dim``. Forward: 0 FLOPs — a lookup, no arithmetic (PyTorch ``nn.Embedding``).
     Backward: one add per output element into the table's gradient (trainable
     only); ids have no gradient, so nothing flows to the input.
     """

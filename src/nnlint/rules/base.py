@@ -23,6 +23,7 @@ import attrs
 
 from nnlint.costs import Report
 from nnlint.diagnostics import Diagnostic, RuleMeta, Severity, Span
+from nnlint.memory import MemoryAnalysis
 from nnlint.resources import data_dir, read_toml
 from nnlint.roofline import Roofline
 from nnlint.targets import Target
@@ -37,6 +38,7 @@ class RuleContext:
     roofline: Roofline | None  # per-layer roofline on the target at the deploy precision
     thresholds: Mapping[str, Any]  # this rule's thresholds, defaults already merged
     target_span: Span | None = None  # where the target was chosen (deploy.target), if in the spec
+    memory: MemoryAnalysis | None = None  # memory against the target (None without a target)
     train_target: Target | None = None  # where training runs: train.target, else the target
     training: Any = None  # nnlint.plan.TrainingPlan (None without a train section)
     serving: Any = None  # nnlint.plan.ServingPlan (None without a causal attention)

@@ -4,22 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import attrs
-
-from nnlint.costs import Report, analyze
 from nnlint.diagnostics import Diagnostic, Severity
 from nnlint.plan import per_gpu_total
 from nnlint.rules.base import Rule, RuleContext, register
-from nnlint.rules.fit.helpers import largest_fitting
 from nnlint.units import fmt_bytes, fmt_per_param, fmt_size
-
-
-def _at_train_batch(report: Report, batch: int) -> Report:
-    """The same lowered model analysed at another training batch."""
-    config = report.config
-    return analyze(
-        report.lowered, attrs.evolve(config, train=attrs.evolve(config.train, batch=batch))
-    )
 
 
 @register
@@ -39,15 +27,14 @@ class TrainMemoryExceedsTarget(Rule):
     trained there.
 
     ## Why is this bad?
-    The job dies with an out-of-memory error at the first step. Training memory is
-    `4P + 4P + 4·M_opt·P + 4·B·Σn` bytes in fp32 (seed 000; `M_opt` = 0 for SGD, 1
-    for momentum, 2 for Adam): 16 bytes per parameter with Adam before a single
-    activation. A 7-billion-parameter model trained with Adam in fp32 needs
-    7e9 × 16 = 112 GB for its weights, gradients and Adam state alone (seed 004) —
-    nearly five times a 24 GB RTX 4090. The seed's rule of thumb for what fits:
-    "max batch = (VRAM − model size) / activations per sample"; a 100M-parameter
-    model needs 1.6 GB of training state and leaves 14.4 GB of a 16 GB GPU for
-    activations.
+    The job dies with an out-of-memory error at the first step. Training memory is `4P + 4P
+    + 4·M_opt·P + 4·B·Σn` bytes in fp32 (README § Counting conventions; `M_opt` = 0 for SGD,
+    1 for momentum, 2 for Adam): 16 bytes per parameter with Adam before a single
+    activation. A 7-billion-parameter model trained with Adam in fp32 needs 7e9 × 16 = 112
+    GB for its weights, gradients and Adam state alone (Rajbhandari et al. 2020, ZeRO) —
+    nearly five times a 24 GB RTX 4090. What fits: max batch = (VRAM − training state) /
+    activations per sample; a 100M-parameter model needs 1.6 GB of training state and leaves
+    14.4 GB of a 16 GB GPU for activations.
 
     ## Example
     ```
@@ -67,7 +54,7 @@ class TrainMemoryExceedsTarget(Rule):
     ```
 
     Use instead: a batch that fits, with gradient accumulation to keep the effective
-    batch (numerically identical, since gradients add up, seed 004); for a model
+    batch (numerically identical, since gradients add up); for a model
     whose fixed terms alone do not fit, freeze layers (`trainable=false` keeps no
     gradient and no optimizer state), use a lighter optimizer or precision, or a
     device with enough memory:
@@ -108,16 +95,9 @@ class TrainMemoryExceedsTarget(Rule):
         memory = target.memory_bytes
         if t.train_memory_bytes <= memory:
             return
-        one, two = _at_train_batch(ctx.report, 1).totals, _at_train_batch(ctx.report, 2).totals
-        per_sample = two.activation_bytes - one.activation_bytes
-        constant = one.activation_bytes - per_sample  # batchnorm/groupnorm statistics
+        fit = ctx.memory.train_fit
+        fixed, per_sample, max_batch = fit.fixed_bytes, fit.per_sample_bytes, fit.max_batch
         state = t.param_bytes + t.grad_bytes + t.optimizer_bytes + t.buffer_bytes
-        fixed = state + constant
-        guess = (memory - fixed) // per_sample if per_sample and memory > fixed else 0
-        max_batch = largest_fitting(
-            lambda b: _at_train_batch(ctx.report, b).totals.train_memory_bytes <= memory,
-            min(guess, t.train_batch - 1),
-        )
         opt = t.optimizer
         breakdown = (
             f"parameters {fmt_bytes(t.param_bytes)} + gradients {fmt_bytes(t.grad_bytes)}"

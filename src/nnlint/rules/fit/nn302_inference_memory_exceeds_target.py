@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from nnlint.diagnostics import Diagnostic, Severity
 from nnlint.precision import ARITHMETIC_PRECISIONS, PRECISION_BITS, nbytes
 from nnlint.rules.base import Rule, RuleContext, register
-from nnlint.rules.fit.helpers import largest_fitting, peak_inference_activation_bytes
 from nnlint.units import fmt_bytes, fmt_per_param, fmt_size
 
 
@@ -26,10 +25,10 @@ class InferenceMemoryExceedsTarget(Rule):
     ## Why is this bad?
     The model cannot be loaded, or it pages and misses every latency target.
     Inference needs only the persistent weights plus transient activation buffers —
-    no gradients, no optimizer state, no saved activations (seed 004: the MNIST
-    784-128-64-10 net needs 437,544 + 3,944 = 441,488 B) — so it is "halved or
-    quartered" relative to training. Still, a 7B model needs 28 GB of fp32 weights
-    (14 GB at fp16): it fits an 80 GB device for inference (seed 004) but not a
+    no gradients, no optimizer state, no saved activations (the MNIST
+    784-128-64-10 net needs 437,544 + 3,944 = 441,488 B) — a fraction of what training
+    needs. Still, a 7B model needs 28 GB of fp32 weights
+    (14 GB at fp16): it fits an 80 GB device for inference but not a
     24 GB card in fp32.
 
     ## Example
@@ -59,22 +58,17 @@ class InferenceMemoryExceedsTarget(Rule):
     needs_target = True
 
     def check(self, ctx: RuleContext) -> Iterator[Diagnostic]:
-        target, t, report = ctx.target, ctx.totals, ctx.report
+        target, t = ctx.target, ctx.totals
         weights = t.inference_param_bytes  # parameters + buffers at the deploy precision
-        acts = peak_inference_activation_bytes(report, t.deploy_batch)
-        per_sample = peak_inference_activation_bytes(report, 1)
+        acts = ctx.memory.inference_activation_bytes
         flash = target.flash_bytes
         memory = target.memory_bytes
         in_memory = acts if flash else weights + acts  # what must fit in memory_bytes
         weights_over = flash and weights > flash
         if in_memory <= memory and not weights_over:
             return
-        fixed = 0 if flash else weights
-        guess = (memory - fixed) // per_sample if per_sample and memory > fixed else 0
-        max_batch = largest_fitting(
-            lambda b: fixed + peak_inference_activation_bytes(report, b) <= memory,
-            min(guess, t.deploy_batch - 1),
-        )
+        fit = ctx.memory.inference_fit
+        fixed, per_sample, max_batch = fit.fixed_bytes, fit.per_sample_bytes, fit.max_batch
         where = f"batch {t.deploy_batch}, {t.deploy_precision}"
         data = {
             "inference_memory_bytes": weights + acts,

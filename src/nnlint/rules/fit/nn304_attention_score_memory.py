@@ -22,12 +22,12 @@ class AttentionScoreMemory(Rule):
     first attention layer.
 
     ## Why is this bad?
-    The score tensor is `B×h×n×n`: its memory grows with the square of the sequence
-    and dominates the activation memory of long-sequence transformers (seed 003).
-    Seed 003's linter rule: report `4·B·h·n²` bytes per attention layer (fp32) and
-    warn when it exceeds a fraction of VRAM. A 32-head layer at T = 512, batch 8,
-    fp32 keeps 8·32·512²·4 = 268,435,456 B of scores; 32 such layers keep 8 GiB —
-    over a third of a 24 GB card. Doubling T quadruples it.
+    The score tensor is `B×h×n×n`: its memory grows with the square of the sequence and
+    dominates the activation memory of long-sequence transformers (Dao et al. 2022,
+    FlashAttention). nnlint reports `4·B·h·n²` bytes per attention layer (fp32) and warns
+    when it exceeds a fraction of the device's memory. A 32-head layer at T = 512, batch 8,
+    fp32 keeps 8·32·512²·4 = 268,435,456 B of scores; 32 such layers keep 8 GiB — over a
+    third of a 24 GB card. Doubling T quadruples it.
 
     ## Example
     ```

@@ -21,13 +21,13 @@ class UnsupportedPrecision(Rule):
     precisions the target does run.
 
     ## Why is this bad?
-    The model does not run as specified: the edge TPU executes only fully 8-bit
-    quantized TFLite models ("supports only TensorFlow Lite models that are fully
-    8-bit quantized", Coral docs), so a fp32 model is rejected by its compiler or
-    falls back to the host CPU; a bf16 model on a T4 (no bf16 units) runs in a
-    slower format. nnlint's latency estimate needs the target's peak at the
-    precision and cannot be computed either. INT8 is 4× smaller than fp32 and up
-    to 4× faster on INT8 hardware, but needs post-training calibration (seed 004).
+    The model does not run as specified: the edge TPU executes only fully 8-bit quantized
+    TFLite models ("supports only TensorFlow Lite models that are fully 8-bit quantized",
+    Coral docs), so a fp32 model is rejected by its compiler or falls back to the host CPU;
+    a bf16 model on a T4 (no bf16 units) runs in a slower format. nnlint's latency estimate
+    needs the target's peak at the precision and cannot be computed either. INT8 is 4×
+    smaller than fp32 and up to 4× faster on INT8 hardware, but needs post-training
+    calibration (Jacob et al. 2018; Nagel et al. 2021).
 
     ## Example
     ```
