@@ -3,6 +3,8 @@ and every rule has a complete doc page."""
 
 from __future__ import annotations
 
+import re
+
 from helpers import ROOT
 
 from nnlint.docs import SECTIONS, render
@@ -70,3 +72,28 @@ def test_readme_tour_shows_real_output(capsys, monkeypatch):
             assert capsys.readouterr().out.rstrip("\n") == expected.rstrip("\n"), command
             checked += 1
     assert checked >= 2
+
+
+#: What a reader outside the team cannot open: the team's background notes and their figures.
+#: The product cites papers, framework docs, datasheets or README § Counting conventions.
+PRIVATE_CITATION = re.compile(
+    r"seeds? ?0[0-9]{2}|seed[- ]digest|DESIGN\.md|\.\./shared|worked example 5\.", re.I
+)
+
+
+def test_product_cites_no_document_outside_the_repository():
+    assert PRIVATE_CITATION.search("the MNIST table [seed 000]")  # the pattern itself works
+    assert PRIVATE_CITATION.search("(seed digest §3.1)") and PRIVATE_CITATION.search("DESIGN.md")
+    paths = [ROOT / "README.md"]
+    for folder in ("src", "docs", "rules", "examples"):
+        paths += sorted(p for p in (ROOT / folder).rglob("*") if p.is_file())
+    checked, found = 0, []
+    for path in paths:
+        if path.suffix not in (".py", ".md", ".toml", ".nn", ".lark", ".txt", ".json"):
+            continue
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if PRIVATE_CITATION.search(line):
+                found.append(f"{path.relative_to(ROOT)}:{n}: {line.strip()}")
+        checked += 1
+    assert checked > 100, checked
+    assert not found, "\n".join(found)

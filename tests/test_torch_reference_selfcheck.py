@@ -43,7 +43,7 @@ UNET_DOUBLE_CONVS = [(1, 64), (64, 128), (128, 256), (256, 512), (512, 1024)] + 
 ]
 
 KNOWN_PARAMS = {
-    "mnist_mlp": 235_146,  # seed worked example 5.1
+    "mnist_mlp": 235_146,  # examples/mnist_mlp.nn
     "xor": 9,  # 2·2 + 2 + 2·1 + 1
     "resnet50": 25_557_032,  # torchvision resnet50
     "bert_base": 108_891_648,  # BERT-base encoder without the pooler

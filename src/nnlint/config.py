@@ -54,7 +54,8 @@ __all__ = [
 #: Looked for in each folder, in this order (the first one that configures nnlint wins).
 CONFIG_FILES = ("nnlint.toml", "pyproject.toml")
 FAIL_LEVELS = ("error", "warning", "note")
-#: The families of DESIGN.md; their prefixes are valid selectors even before a rule exists.
+#: The rule families (README § Rules: NN1 training … NN5 budget); their prefixes are valid
+#: selectors even before a rule exists.
 _FAMILY_PREFIX = re.compile(r"^NN[0-5]$")
 
 _KEYS = (
@@ -486,6 +487,7 @@ class Overrides:
     extend_select: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()
     fail_on: str | None = None
+    train_target: str | None = None
 
 
 class ConfigResolver:
@@ -546,6 +548,7 @@ def settings_for(config: ProjectConfig, path: str | os.PathLike[str] | None, ove
         ignore += config.ignores_for(path)
     return Settings(
         target=overrides.target,
+        train_target=overrides.train_target,
         default_target=config.target,
         select=select,
         extend_select=extend,
