@@ -487,6 +487,7 @@ class Overrides:
     extend_select: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()
     fail_on: str | None = None
+    train_target: str | None = None
 
 
 class ConfigResolver:
@@ -547,6 +548,7 @@ def settings_for(config: ProjectConfig, path: str | os.PathLike[str] | None, ove
         ignore += config.ignores_for(path)
     return Settings(
         target=overrides.target,
+        train_target=overrides.train_target,
         default_target=config.target,
         select=select,
         extend_select=extend,

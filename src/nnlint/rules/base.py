@@ -39,6 +39,9 @@ class RuleContext:
     thresholds: Mapping[str, Any]  # this rule's thresholds, defaults already merged
     target_span: Span | None = None  # where the target was chosen (deploy.target), if in the spec
     memory: MemoryAnalysis | None = None  # memory against the target (None without a target)
+    train_target: Target | None = None  # where training runs: train.target, else the target
+    training: Any = None  # nnlint.plan.TrainingPlan (None without a train section)
+    serving: Any = None  # nnlint.plan.ServingPlan (None without a causal attention)
 
     @property
     def config(self):
