@@ -302,7 +302,7 @@ class _Lowerer:
                 )
             if value is None and opt.default is None:
                 return None
-            opt = attrs.evolve(opt, kind="int")
+            opt = attrs.evolve(opt, kind="int", choices=())
         if opt.kind == "projections":  # attention bias: true, false or [q, k, v, o] subsets
             if isinstance(value, ast.Symbol) and value.id in ("true", "false"):
                 return opt.choices if value.id == "true" else ()
@@ -334,6 +334,15 @@ class _Lowerer:
                 fix=f"write a single value for `{opt.name}`",
             )
         if opt.kind in ("int", "float"):
+            if isinstance(value, ast.Symbol) and value.id in opt.choices:
+                return value.id  # padding=same
+            if isinstance(value, ast.Symbol) and opt.choices:
+                raise error(
+                    "NN006",
+                    f"{where} expects a number or {' or '.join(opt.choices)}, got `{value.id}`",
+                    span,
+                    fix=f"e.g. `{opt.name}=1` or `{opt.name}={opt.choices[0]}`",
+                )
             if isinstance(value, ast.Symbol):
                 raise error(
                     "NN006",
@@ -389,6 +398,16 @@ class _Lowerer:
                 f"{where} expects true or false",
                 span,
                 fix=f"write `{opt.name}=true` or `{opt.name}=false`",
+            )
+        if opt.kind == "symbol" and opt.choices:  # a word from a list: mode=bilinear
+            if isinstance(value, ast.Symbol) and value.id in opt.choices:
+                return value.id
+            got = f"`{value.id}`" if isinstance(value, ast.Symbol) else "a number"
+            raise error(
+                "NN006",
+                f"{where} expects {' or '.join(opt.choices)}, got {got}",
+                span,
+                fix=f"e.g. `{opt.name}={opt.choices[0]}`",
             )
         if opt.kind == "symbol":  # precision
             if isinstance(value, ast.Symbol) and value.id in PRECISION_BITS:

@@ -39,11 +39,11 @@ class LinearCollapse(PerLineRule):
     by a pointwise one, LoRA's B·A): it saves parameters on purpose.
 
     ## Why is this bad?
-    Without nonlinearities W^(L)···W^(1)·x = W_eff·x: any depth equals one linear
-    layer, and the biases collapse into one b_eff (seeds 000, 003, 004). The extra
-    matrices add parameters, memory and compute with no added expressiveness.
-    784 → dense(256) → dense(10) holds 203,530 parameters for a map a single
-    dense(10) computes with 7,850.
+    Without nonlinearities W^(L)···W^(1)·x = W_eff·x: any depth equals one linear layer, and
+    the biases collapse into one b_eff (Goodfellow et al. 2016, Deep Learning §6.1). The
+    extra matrices add parameters, memory and compute with no added expressiveness. 784 →
+    dense(256) → dense(10) holds 203,530 parameters for a map a single dense(10) computes
+    with 7,850.
 
     ## Example
     ```
@@ -142,7 +142,11 @@ def _equivalent(chain: list[Node], layers: list[Node]) -> tuple[int, str, str] |
         b = nl if bias else 0
         formula = f"{nl} × {n0}" + (f" + {nl}" if b else "")
         return nl * n0 + b, f"a single dense({nl}) from {n0} inputs ({formula})", f"dense({nl})"
-    if not views and all(isinstance(n.kind, Conv2d) for n in layers):
+    if not views and all(
+        isinstance(n.kind, Conv2d)
+        and all(isinstance(n.opts[k], int) for k in ("kernel", "stride", "dilation"))
+        for n in layers
+    ):  # square kernels compose into one square kernel; a (3, 1) pair is left to dense
         k = stride = 1
         log_stride = 0.0  # log10 of the stride, kept once the stride itself is not
         groups = {n.opts["groups"] for n in layers}
