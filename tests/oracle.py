@@ -1,0 +1,576 @@
+"""The generative PyTorch oracle: random valid specs from the op catalog, each built twice.
+
+A spec is drawn step by step (hypothesis): an input (a vector ``[D]``, a sequence
+``[T, D]``, an image ``[C, H, W]`` or token ids ``[T]``), then a few statements, each
+one op of the catalog applied to a tensor already defined (or a merge of two). For
+every op a spec can write, :data:`TORCH_BUILDERS` holds a *generator entry*: given
+the current per-sample shape it draws valid options (or says the op does not apply)
+and returns the op as the spec writes it together with the same layer written in
+plain ``torch.nn`` / ``torch`` — no nnlint code. PyTorch runs each step as it is
+drawn, so the shapes the generator continues from are PyTorch's, not nnlint's.
+
+:func:`measure` then runs the PyTorch network once (batch :data:`BATCH`, the input
+requiring grad) under ``FlopCounterMode`` and reports, per sample: the parameter
+count (``sum(numel)``, shared tensors once), the per-tensor shapes, the forward
+MACs (half the counted FLOPs) and the backward MACs of ``sum of every unused
+tensor``.backward(). The conventions these numbers follow are those of
+``tests/torch_reference.py`` (the counter counts matrix products and convolutions
+only; the grouped-convolution weight-gradient overcount of pytorch#183405 is
+measured and removed). Because the model input requires grad here, PyTorch also
+computes the first layer's input gradient, which is nnlint's convention (README,
+"Counting conventions"): nnlint's ``backward_macs`` must equal PyTorch's
+backward count exactly, with no ``input_grad_macs`` correction.
+
+A new op is not done until this module can emit it: ``tests/test_generated_oracle.py``
+fails for any op of the catalog without an entry here.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+from hypothesis import strategies as st
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+from torch_reference import SelfAttention, _groups_overcount_factor
+
+#: The batch the PyTorch network runs at (2: batchnorm needs more than one value per channel).
+BATCH = 2
+
+Shape = tuple[int, ...]
+
+
+@dataclass
+class Step:
+    """One op as the spec writes it (``call``) and as PyTorch computes it (``fn``).
+
+    ``fn`` takes the input tensors (with the batch axis) and returns the output;
+    ``modules`` are the ``nn.Module``s holding its parameters; ``frozen`` marks them
+    ``requires_grad=False`` (the spec says ``trainable=false``).
+    """
+
+    call: str
+    fn: Callable[..., torch.Tensor]
+    modules: list[nn.Module] = field(default_factory=list)
+    frozen: bool = False
+
+
+#: Draw function of hypothesis (``data.draw``).
+Draw = Callable[[st.SearchStrategy], object]
+
+
+def _channel_dim(rank: int) -> int:
+    """The batched tensor's dim of nnlint's channel axis: C of [C, H, W], else the last."""
+    return 1 if rank == 3 else rank  # rank = per-sample rank; batched dim index
+
+
+def _freeze(draw: Draw) -> bool:
+    return draw(st.integers(0, 4)) == 0  # one weight layer in five is frozen
+
+
+def _opt(name: str, value, default) -> str:
+    if value == default:
+        return ""
+    if isinstance(value, bool):
+        value = "true" if value else "false"
+    return f", {name}={value}"
+
+
+def _frozen_text(step_frozen: bool) -> str:
+    return ", trainable=false" if step_frozen else ""
+
+
+def _module_step(call: str, module: nn.Module, frozen: bool = False) -> Step:
+    return Step(call, module, [module], frozen)
+
+
+# ----------------------------------------------------------------- layers with weights
+
+
+def gen_dense(draw: Draw, x: Shape) -> Step | None:
+    if len(x) < 1:
+        return None
+    n = draw(st.integers(1, 8))
+    bias = draw(st.booleans())
+    frozen = _freeze(draw)
+    lin = nn.Linear(x[-1], n, bias=bias)
+    call = f"dense({n}{_opt('bias', bias, True)}{_frozen_text(frozen)})"
+    return _module_step(call, lin, frozen)
+
+
+def gen_conv2d(draw: Draw, x: Shape) -> Step | None:
+    if len(x) != 3:
+        return None
+    c_in, h, w = x
+    g = draw(st.sampled_from([d for d in range(1, c_in + 1) if c_in % d == 0]))
+    c_out = g * draw(st.integers(1, max(1, 6 // g)))
+    padding = draw(st.integers(0, 1))
+    dilation = draw(st.integers(1, 2))
+    room = min(h, w) + 2 * padding  # (k-1)·d + 1 <= room
+    kmax = (room - 1) // dilation + 1
+    if kmax < 1:
+        return None
+    k = draw(st.integers(1, min(kmax, 3)))
+    stride = draw(st.integers(1, 2))
+    bias = draw(st.booleans())
+    frozen = _freeze(draw)
+    conv = nn.Conv2d(
+        c_in, c_out, k, stride=stride, padding=padding, groups=g, dilation=dilation, bias=bias
+    )
+    call = (
+        f"conv2d({c_out}, {k}{_opt('stride', stride, 1)}{_opt('padding', padding, 0)}"
+        f"{_opt('groups', g, 1)}{_opt('dilation', dilation, 1)}{_opt('bias', bias, True)}"
+        f"{_frozen_text(frozen)})"
+    )
+    return _module_step(call, conv, frozen)
+
+
+def gen_attention(draw: Draw, x: Shape) -> Step | None:
+    if len(x) != 2:
+        return None
+    d = x[1]
+    heads = draw(st.sampled_from([h for h in range(1, d + 1) if d % h == 0]))
+    causal = draw(st.booleans())
+    frozen = _freeze(draw)
+    attn = SelfAttention(d, heads, causal=causal)
+    call = f"attention({heads}{_opt('causal', causal, False)}{_frozen_text(frozen)})"
+    return _module_step(call, attn, frozen)
+
+
+def gen_embedding(draw: Draw, x: Shape) -> Step | None:
+    return None  # only on token ids: see :func:`_draw_input`
+
+
+# ------------------------------------------------------------------------------ pools
+
+
+def gen_pool(kind: str) -> Callable[[Draw, Shape], Step | None]:
+    def gen(draw: Draw, x: Shape) -> Step | None:
+        if len(x) != 3:
+            return None
+        k = draw(st.integers(1, min(3, x[1], x[2])))
+        stride = draw(st.sampled_from([None, 1, 2]))
+        padding = draw(st.integers(0, k // 2))
+        s = stride or k
+        cls = nn.MaxPool2d if kind == "maxpool" else nn.AvgPool2d
+        module = cls(k, stride=s, padding=padding)
+        call = f"{kind}({k}{_opt('stride', stride, None)}{_opt('padding', padding, 0)})"
+        return _module_step(call, module)
+
+    return gen
+
+
+def gen_global_avgpool(draw: Draw, x: Shape) -> Step | None:
+    if len(x) != 3:
+        return None
+    return _module_step("global_avgpool", nn.AdaptiveAvgPool2d(1))
+
+
+def gen_adaptive_avgpool(draw: Draw, x: Shape) -> Step | None:
+    if len(x) != 3:
+        return None
+    h, w = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    return _module_step(f"adaptive_avgpool({h}, {w})", nn.AdaptiveAvgPool2d((h, w)))
+
+
+# ----------------------------------------------------------------------------- shapes
+
+
+def gen_flatten(draw: Draw, x: Shape) -> Step | None:
+    if len(x) < 1:
+        return None
+    return Step("flatten", lambda t: t.flatten(1))
+
+
+def _factorizations(n: int, parts: int) -> list[tuple[int, ...]]:
+    if parts == 1:
+        return [(n,)]
+    return [
+        (d, *rest)
+        for d in range(1, n + 1)
+        if n % d == 0
+        for rest in _factorizations(n // d, parts - 1)
+    ]
+
+
+def gen_reshape(draw: Draw, x: Shape) -> Step | None:
+    if len(x) < 1:
+        return None
+    n = math.prod(x)
+    dims = list(draw(st.sampled_from(_factorizations(n, draw(st.integers(1, 3))))))
+    if draw(st.booleans()):
+        dims[draw(st.integers(0, len(dims) - 1))] = -1
+    target = tuple(dims)
+    return Step(
+        f"reshape({', '.join(str(d) for d in dims)})", lambda t: t.reshape(t.shape[0], *target)
+    )
+
+
+# ------------------------------------------------------------------------------ norms
+
+
+def _channels_last(module: nn.Module, rank: int) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Apply a channels-at-dim-1 module (BatchNorm1d, GroupNorm) over the last axis of
+    a batched ``[B, T, D]`` tensor, nnlint's channel axis of a sequence."""
+    if rank != 2:
+        return module
+    return lambda t: module(t.transpose(1, 2)).transpose(1, 2)
+
+
+def gen_batchnorm(draw: Draw, x: Shape) -> Step | None:
+    if len(x) < 1:
+        return None
+    frozen = _freeze(draw)
+    c = x[0] if len(x) == 3 else x[-1]
+    module = nn.BatchNorm2d(c) if len(x) == 3 else nn.BatchNorm1d(c)
+    return Step(
+        f"batchnorm{'(trainable=false)' if frozen else ''}",
+        _channels_last(module, len(x)),
+        [module],
+        frozen,
+    )
+
+
+def gen_layernorm(draw: Draw, x: Shape) -> Step | None:
+    if len(x) < 1:
+        return None
+    frozen = _freeze(draw)
+    module = nn.LayerNorm(x[-1])
+    return _module_step(f"layernorm{'(trainable=false)' if frozen else ''}", module, frozen)
+
+
+def gen_groupnorm(draw: Draw, x: Shape) -> Step | None:
+    if len(x) < 1:
+        return None
+    c = x[0] if len(x) == 3 else x[-1]
+    g = draw(st.sampled_from([d for d in range(1, c + 1) if c % d == 0]))
+    module = nn.GroupNorm(g, c)
+    return Step(f"groupnorm({g})", _channels_last(module, len(x)), [module])
+
+
+def gen_dropout(draw: Draw, x: Shape) -> Step | None:
+    p = draw(st.sampled_from([0.1, 0.5]))
+    return _module_step(f"dropout({p})", nn.Dropout(p))
+
+
+# ------------------------------------------------------------------------ activations
+
+
+def _elementwise(name: str, fn: Callable[[torch.Tensor], torch.Tensor]):
+    def gen(draw: Draw, x: Shape) -> Step | None:
+        return Step(name, fn)
+
+    return gen
+
+
+def _class_axis(name: str, fn):
+    def gen(draw: Draw, x: Shape) -> Step | None:
+        if len(x) < 1:
+            return None
+        dim = _channel_dim(len(x))
+        return Step(name, lambda t: fn(t, dim=dim))
+
+    return gen
+
+
+def gen_leaky_relu(draw: Draw, x: Shape) -> Step | None:
+    return Step("leaky_relu", nn.functional.leaky_relu)
+
+
+def gen_elu(draw: Draw, x: Shape) -> Step | None:
+    return Step("elu", nn.functional.elu)
+
+
+def gen_prelu(draw: Draw, x: Shape) -> Step | None:
+    per_channel = len(x) >= 1 and draw(st.booleans())
+    n = (x[0] if len(x) == 3 else x[-1]) if per_channel else 1
+    weight = nn.Parameter(torch.full((n,), 0.25))
+    holder = nn.ParameterList([weight])
+    view = [1] * (len(x) + 1)
+    if n > 1:
+        view[_channel_dim(len(x))] = n
+
+    def fn(t: torch.Tensor) -> torch.Tensor:
+        return torch.where(t > 0, t, weight.view(view) * t)
+
+    return Step(f"prelu({n})" if per_channel else "prelu", fn, [holder])
+
+
+# ----------------------------------------------------------------------------- merges
+# A merge's entry takes the current tensor's shape and returns (call, fn, branch): the
+# branch is an op that makes the second operand from the current tensor (or None when
+# the merge reads the current tensor twice), drawn from the entries above.
+
+
+@dataclass
+class Merge:
+    """A merge of the current tensor ``a`` and a second tensor ``b`` made from ``a`` by
+    ``branch`` (a single-input step). ``call`` formats with the two names; ``order`` says
+    whether the spec writes ``(a, b)`` or ``(b, a)``."""
+
+    branch: Step
+    call: str  # e.g. "add({a}, {b})"
+    fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def gen_add(draw: Draw, x: Shape) -> Merge | None:
+    branch = draw(st.sampled_from([gen_relu, gen_tanh, gen_layernorm_same]))(draw, x)
+    if branch is None:
+        return None
+    return Merge(branch, "add({a}, {b})", lambda a, b: a + b)
+
+
+def gen_layernorm_same(draw: Draw, x: Shape) -> Step | None:
+    return gen_layernorm(draw, x) if len(x) >= 1 else Step("relu", torch.relu)
+
+
+def gen_concat(draw: Draw, x: Shape) -> Merge | None:
+    if len(x) < 1:
+        return None
+    if len(x) == 3:
+        c = draw(st.integers(1, 4))
+        branch = _module_step(f"conv2d({c}, 1)", nn.Conv2d(x[0], c, 1))
+        return Merge(branch, "concat({a}, {b})", lambda a, b: torch.cat([a, b], dim=1))
+    n = draw(st.integers(1, 6))
+    branch = _module_step(f"dense({n})", nn.Linear(x[-1], n))
+    explicit = draw(st.booleans())
+    call = "concat({a}, {b}" + (f", axis={len(x) - 1})" if explicit else ")")
+    return Merge(branch, call, lambda a, b: torch.cat([a, b], dim=-1))
+
+
+def gen_matmul(draw: Draw, x: Shape) -> Merge | None:
+    if len(x) != 2:
+        return None
+    t = x[0]
+    branch = _module_step(f"dense({t})", nn.Linear(x[1], t))
+    # matmul(b, a): [T, T] @ [T, D] -> [T, D]
+    return Merge(branch, "matmul({b}, {a})", lambda a, b: b @ a)
+
+
+def gen_relu(draw: Draw, x: Shape) -> Step | None:
+    return Step("relu", torch.relu)
+
+
+def gen_tanh(draw: Draw, x: Shape) -> Step | None:
+    return Step("tanh", torch.tanh)
+
+
+#: Every op a spec can write -> its generator entry. Single-input ops return a
+#: :class:`Step`, merges a :class:`Merge`; either returns None where it does not apply.
+TORCH_BUILDERS: dict[str, Callable[[Draw, Shape], Step | Merge | None]] = {
+    "dense": gen_dense,
+    "conv2d": gen_conv2d,
+    "maxpool": gen_pool("maxpool"),
+    "avgpool": gen_pool("avgpool"),
+    "global_avgpool": gen_global_avgpool,
+    "adaptive_avgpool": gen_adaptive_avgpool,
+    "flatten": gen_flatten,
+    "reshape": gen_reshape,
+    "batchnorm": gen_batchnorm,
+    "layernorm": gen_layernorm,
+    "groupnorm": gen_groupnorm,
+    "dropout": gen_dropout,
+    "embedding": gen_embedding,
+    "attention": gen_attention,
+    "add": gen_add,
+    "concat": gen_concat,
+    "matmul": gen_matmul,
+    "identity": _elementwise("identity", lambda t: t),
+    "relu": gen_relu,
+    "relu6": _elementwise("relu6", nn.functional.relu6),
+    "leaky_relu": gen_leaky_relu,
+    "elu": gen_elu,
+    "gelu": _elementwise("gelu", lambda t: nn.functional.gelu(t, approximate="tanh")),
+    "silu": _elementwise("silu", nn.functional.silu),
+    "sigmoid": _elementwise("sigmoid", torch.sigmoid),
+    "tanh": gen_tanh,
+    "log": _elementwise("log", torch.log),
+    "log_softmax": _class_axis("log_softmax", torch.log_softmax),
+    "softmax": _class_axis("softmax", torch.softmax),
+    "prelu": gen_prelu,
+}
+
+#: Ops with weights, merges and pools: drawn three times as often as element-wise ones, so
+#: that most specs hold some matrix work.
+HEAVY = {
+    "dense",
+    "conv2d",
+    "attention",
+    "add",
+    "concat",
+    "matmul",
+    "maxpool",
+    "avgpool",
+    "batchnorm",
+    "layernorm",
+    "groupnorm",
+    "reshape",
+}
+
+#: Ops the generator only places itself, never by a random pick from the catalog.
+PLACED_ONLY = {"embedding"}
+
+
+# ------------------------------------------------------------------------------ specs
+
+
+@dataclass
+class Generated:
+    """A drawn spec and its PyTorch twin."""
+
+    text: str
+    model: nn.Module
+    inputs: list[torch.Tensor]
+    shapes: dict[str, Shape]  # per-sample shape of every named tensor, from PyTorch
+    ops: list[str]  # the catalog ops the spec uses
+
+
+class _Net(nn.Module):
+    """The drawn network: statements run in order over a dict of named tensors."""
+
+    def __init__(
+        self,
+        input_name: str,
+        program: list[tuple[str, Callable, tuple[str, ...]]],
+        modules: list[nn.Module],
+    ) -> None:
+        super().__init__()
+        self.input_name = input_name
+        self.program = program
+        self.layers = nn.ModuleList(modules)
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        env = {self.input_name: x}
+        for out, fn, ins in self.program:
+            env[out] = fn(*(env[i] for i in ins))
+        return env
+
+
+def _draw_input(draw: Draw, ids: bool) -> tuple[str, Shape, torch.Tensor, Step | None]:
+    kind = "ids" if ids else draw(st.sampled_from(["vector", "sequence", "image", "ids"]))
+    if kind == "vector":
+        shape: Shape = (draw(st.integers(1, 8)),)
+    elif kind == "sequence":
+        shape = (draw(st.integers(1, 5)), draw(st.sampled_from([2, 4, 6, 8])))
+    elif kind == "image":
+        shape = (draw(st.integers(1, 4)), draw(st.integers(1, 7)), draw(st.integers(1, 7)))
+    else:
+        t = draw(st.integers(1, 5))
+        vocab, dim = draw(st.integers(1, 12)), draw(st.sampled_from([2, 4, 6]))
+        emb = nn.Embedding(vocab, dim)
+        return (
+            "ids",
+            (t,),
+            torch.zeros(BATCH, t, dtype=torch.long),
+            _module_step(f"embedding({vocab}, {dim})", emb),
+        )
+    return "x", shape, torch.randn(BATCH, *shape), None
+
+
+@st.composite
+def specs(draw, max_steps: int = 6, focus: str | None = None) -> Generated:
+    """A random valid spec over every op of :data:`TORCH_BUILDERS` and the same network
+    in PyTorch; with ``focus``, that op is drawn at every other step (and the input
+    is token ids when it is the embedding)."""
+    names = [n for n in TORCH_BUILDERS if n not in PLACED_ONLY]
+    names += [n for n in names if n in HEAVY] * 2
+    input_name, in_shape, sample, first = _draw_input(draw, focus in PLACED_ONLY)
+    lines = [f"    input {input_name}: [{', '.join(map(str, in_shape))}]"]
+    program: list[tuple[str, Callable, tuple[str, ...]]] = []
+    modules: list[nn.Module] = []
+    frozen: list[nn.Module] = []
+    used_ops: list[str] = []
+    shapes: dict[str, Shape] = {input_name: in_shape}
+    values: dict[str, torch.Tensor] = {input_name: sample}
+    consumed: set[str] = set()
+    counter = [0]
+
+    def emit(call: str, fn: Callable, ins: tuple[str, ...], mods, is_frozen: bool) -> str:
+        counter[0] += 1
+        out = f"t{counter[0]}"
+        if len(ins) == 1:
+            lines.append(f"    {out} = {ins[0]} -> {call}")
+        else:
+            lines.append(f"    {out} = {call}")
+        program.append((out, fn, ins))
+        modules.extend(mods)
+        if is_frozen:
+            frozen.extend(mods)
+        with torch.no_grad():
+            values[out] = fn(*(values[i] for i in ins))
+        shapes[out] = tuple(values[out].shape[1:])
+        consumed.update(ins)
+        return out
+
+    current = input_name
+    if first is not None:
+        current = emit(first.call, first.fn, (current,), first.modules, first.frozen)
+        used_ops.append("embedding")
+    for _ in range(draw(st.integers(1, max_steps))):
+        x = shapes[current]
+        if focus in TORCH_BUILDERS and focus not in PLACED_ONLY and draw(st.booleans()):
+            name = focus
+        else:
+            name = draw(st.sampled_from(names))
+        entry = TORCH_BUILDERS[name](draw, x)
+        if entry is None:
+            continue
+        used_ops.append(name)
+        if isinstance(entry, Merge):
+            b = entry.branch
+            other = emit(b.call, b.fn, (current,), b.modules, b.frozen)
+            call = entry.call.format(a=current, b=other)
+            a_name = current
+            current = emit(call, entry.fn, (a_name, other), [], False)
+        else:
+            current = emit(entry.call, entry.fn, (current,), entry.modules, entry.frozen)
+    for m in frozen:
+        for p in m.parameters():
+            p.requires_grad_(False)
+    terminals = [n for n in shapes if n not in consumed]
+    model = _Net(input_name, program, modules)
+    model.terminals = terminals
+    text = "model generated {\n" + "\n".join(lines) + "\n}\n"
+    return Generated(text, model, [sample], shapes, used_ops)
+
+
+def measure(g: Generated) -> dict:
+    """PyTorch's counts for one sample of ``g``: params, forward MACs, backward MACs
+    (input requiring grad, grouped-conv overcount removed) and the tensors' shapes."""
+    model = g.model
+    model.train()
+    params = sum(p.numel() for p in model.parameters())
+    x = g.inputs[0]
+    if x.is_floating_point():
+        x = x.clone().requires_grad_(True)
+    excess: list[int] = []
+
+    def grouped_conv_hook(conv: nn.Conv2d, _args: tuple, out: torch.Tensor) -> None:
+        if conv.groups > 1 and conv.weight.requires_grad:
+            excess.append((conv.groups - 1) * 2 * out.numel() * conv.weight[0].numel())
+
+    hooks = [
+        m.register_forward_hook(grouped_conv_hook)
+        for m in model.modules()
+        if isinstance(m, nn.Conv2d)
+    ]
+    with FlopCounterMode(display=False) as fwd:
+        env = model(x)
+    for h in hooks:
+        h.remove()
+    loose = [env[t] for t in model.terminals if env[t].requires_grad]
+    with FlopCounterMode(display=False) as bwd:
+        if loose:
+            torch.stack([t.float().sum() for t in loose]).sum().backward()
+    backward = bwd.get_total_flops() - _groups_overcount_factor() * sum(excess)
+    forward = fwd.get_total_flops()
+    assert forward % (2 * BATCH) == 0 and backward % (2 * BATCH) == 0
+    return {
+        "params": params,
+        "macs": forward // (2 * BATCH),
+        "backward_macs": backward // (2 * BATCH),
+        "shapes": {name: tuple(env[name].shape[1:]) for name in env},
+    }
