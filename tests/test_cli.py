@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 import nnlint.check
+import nnlint.tables
 from nnlint import __version__, cli
 from nnlint.check import Settings, analyse_text, check_file, model_entry
 from nnlint.cli import main
@@ -47,6 +48,7 @@ SYNTAX_ERROR = "model m {\n    input x: [4]\n    y = x -> dense(2 ->\n}\n"
 
 ERROR_LINE = "over.nn:7:5: NN501 [error] params is 203.53 k (203,530), over the budget"
 WARNING_LINE = "warn.nn:22:1: NN021 [warning] unused suppression of NN501"
+HINT = " (run with --show-traceback and report it)"
 
 
 class NoteRule(Rule):
@@ -238,8 +240,58 @@ def test_internal_error_is_one_line_without_traceback(capsys, three, monkeypatch
     monkeypatch.setattr(nnlint.check, "analyse_text", analyse)
     code, out, err = run(capsys, "check", ".", "--format", "concise")
     assert code == 2
-    assert err == "nnlint: error: over.nn: internal error: RuntimeError: boom\n"
+    assert err == "nnlint: error: over.nn: internal error: RuntimeError: boom" + HINT + "\n"
     assert out.startswith(WARNING_LINE) and out.endswith("in 2 files.\n")
+
+
+def test_show_traceback_prints_the_stack_of_an_internal_error(capsys, three, monkeypatch):
+    real = nnlint.check.analyse_text
+
+    def analyse(text, settings=Settings()):
+        if "wide" in text:
+            raise RuntimeError("boom")
+        return real(text, settings)
+
+    monkeypatch.setattr(nnlint.check, "analyse_text", analyse)
+    code, out, err = run(capsys, "check", ".", "--format", "concise", "--show-traceback")
+    assert code == 2
+    assert err.startswith("Traceback (most recent call last):\n")
+    assert 'raise RuntimeError("boom")' in err and "in analyse" in err
+    assert err.endswith(
+        "nnlint: error: over.nn: internal error: RuntimeError: boom "
+        "(a bug in nnlint: please report it with the traceback above)\n"
+    )
+    assert out.startswith(WARNING_LINE) and out.endswith("in 2 files.\n")
+    # the environment variable does the same; 0 leaves the one line
+    monkeypatch.setenv("NNLINT_SHOW_TRACEBACK", "1")
+    code, _, env_err = run(capsys, "check", ".", "--format", "concise")
+    assert code == 2 and env_err == err
+    monkeypatch.setenv("NNLINT_SHOW_TRACEBACK", "0")
+    code, _, err = run(capsys, "check", ".", "--format", "concise")
+    assert err == "nnlint: error: over.nn: internal error: RuntimeError: boom" + HINT + "\n"
+
+
+def test_show_traceback_on_report_and_on_a_bug_outside_a_file(capsys, monkeypatch):
+    write("xor.nn", CLEAN)
+
+    def analyse(text, settings=Settings()):
+        raise ValueError("broken")
+
+    monkeypatch.setattr(nnlint.check, "analyse_text", analyse)
+    code, out, err = run(capsys, "report", "xor.nn", "--show-traceback")
+    assert (code, out) == (2, "")
+    assert err.startswith("Traceback (most recent call last):\n") and "ValueError: broken" in err
+    assert err.splitlines()[-1].startswith("nnlint: error: xor.nn: internal error: ValueError")
+
+    def rules_text(metas):
+        raise KeyError("nope")
+
+    monkeypatch.setattr(nnlint.tables, "rules_text", rules_text)
+    code, out, err = run(capsys, "rules")
+    assert (code, out) == (2, "")
+    assert err == "nnlint: error: internal error: KeyError: 'nope'" + HINT + "\n"
+    code, out, err = run(capsys, "rules", "--show-traceback")
+    assert code == 2 and "Traceback (most recent call last):" in err and "in rules_text" in err
 
 
 def test_not_utf8_is_a_finding(capsys):
@@ -295,7 +347,7 @@ def test_stdin_internal_error_and_bad_bytes(capsys, monkeypatch):
     monkeypatch.setattr(nnlint.check, "analyse_text", analyse)
     feed_stdin(monkeypatch, CLEAN)
     code, out, err = run(capsys, "check", "-", "--stdin-filename", "s.nn")
-    assert (code, err) == (2, "nnlint: error: s.nn: internal error: KeyError: 'k'\n")
+    assert (code, err) == (2, "nnlint: error: s.nn: internal error: KeyError: 'k'" + HINT + "\n")
     feed_stdin(monkeypatch, b"\xfe\xff")
     code, out, err = run(capsys, "check", "-", "--format", "concise")
     assert code == 1 and out.startswith("-:1:1: NN016 [error] not UTF-8 text: byte 0xfe")
@@ -831,7 +883,7 @@ def test_report_internal_error(capsys, monkeypatch):
     monkeypatch.setattr(nnlint.check, "analyse_text", analyse)
     code, out, err = run(capsys, "report", "xor.nn")
     assert (code, out) == (2, "")
-    assert err == "nnlint: error: xor.nn: internal error: ValueError: broken\n"
+    assert err == "nnlint: error: xor.nn: internal error: ValueError: broken" + HINT + "\n"
 
 
 def test_report_uses_config_target(capsys):

@@ -251,7 +251,7 @@ def test_error_path_is_relative_to_cwd(tmp_path):
         ),
         ("target = 7", "target: must be a string, got int 7"),
         ("targets = 'hw.toml'", "targets: must be a list of strings"),
-        ("targets = ['missing.toml']", "targets: missing.toml: cannot read file"),
+        ("targets = ['missing.toml']", "targets: missing.toml: cannot read: No such file"),
         ("thresholds = 3", "thresholds: must be a table"),
         ("thresholds = { NN999 = { x = 1 } }", "thresholds.NN999: unknown rule code"),
         (

@@ -301,7 +301,7 @@ def test_syntax_errors_name_line_column_found_and_expected(text, line, column, w
             "NN011",
             3,
             25,
-            ["exceeds nnlint's limit of 250,000"],
+            ["exceeds nnlint's limit of 120,000"],
         ),
         (
             """

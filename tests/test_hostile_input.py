@@ -597,3 +597,68 @@ def test_diff_headers_cannot_inject_a_workflow_command(capsys, command):
     assert "INJECTED" in out, (code, out, err)
     no_injection(out)
     no_injection(err)
+
+
+@posix_only
+def test_import_refuses_a_fifo_and_its_own_input():  # the second half is the importer's
+    pytest.importorskip("onnx")
+    os.mkfifo("model.onnx")
+    proc = run_process("import", "model.onnx")
+    assert proc.returncode == 2, proc
+    assert "model.onnx: is a FIFO (named pipe), not a regular file" in proc.stderr
+    os.unlink("model.onnx")
+    Path("model.onnx").write_bytes(b"not a model")
+    proc = run_process("import", "model.onnx", "-o", "model.onnx")
+    assert proc.returncode == 2 and "is the model being imported" in proc.stderr
+    assert Path("model.onnx").read_bytes() == b"not a model"
+
+
+def test_step_summary_cells_show_control_characters_escaped():
+    from nnlint.github import _cell
+
+    assert _cell("a\x1b[2Jb|c") == "a\\x1b[2Jb\\|c"
+
+
+def test_a_stale_baseline_entry_is_shown_escaped(capsys):
+    Path("a.nn").write_text(GOOD, encoding="utf-8")
+    entry = {
+        "path": "a.nn",
+        "code": "NN021",
+        "layer": "x\n::error::INJECTED\x1b[2J",
+        "fingerprint": "0123456789abcdef",
+    }
+    document = {"version": 1, "tool": "nnlint", "entries": [entry]}
+    Path("base.json").write_text(json.dumps(document), encoding="utf-8")
+    code, out, err = run(capsys, "check", "--isolated", "a.nn", "--baseline", "base.json")
+    assert code == 0, err
+    no_injection(out)
+    no_injection(err)
+    assert "x\\n::error::INJECTED\\x1b[2J" in err
+
+
+@posix_only
+def test_write_baseline_never_replaces_a_device_or_follows_a_dangling_link(capsys):
+    Path("a.nn").write_text(GOOD + "# nnlint: ignore-file[NN501]\n", encoding="utf-8")
+    code, _, err = run(capsys, "check", "--isolated", "a.nn", "--write-baseline", os.devnull)
+    assert code == 2 and "is a character device, not a regular file" in err
+    assert stat.S_ISCHR(os.stat(os.devnull).st_mode)
+    os.symlink("missing.json", "dangling.json")
+    code, _, err = run(capsys, "check", "--isolated", "a.nn", "--write-baseline", "dangling.json")
+    assert code == 2 and "is a symlink to a file that does not exist" in err
+    assert not os.path.exists("missing.json")
+
+
+@posix_only
+def test_write_atomic_writes_through_a_symlink_and_keeps_the_mode():
+    from nnlint.atomic import write_atomic
+
+    Path("real.json").write_text("old", encoding="utf-8")
+    os.chmod("real.json", 0o600)
+    os.symlink("real.json", "link.json")
+    write_atomic("link.json", "new\n")
+    assert os.path.islink("link.json") and Path("real.json").read_text() == "new\n"
+    assert stat.S_IMODE(os.stat("real.json").st_mode) == 0o600
+    with pytest.raises(OSError, match="is a FIFO"):
+        os.mkfifo("pipe")
+        write_atomic("pipe", "x")
+    assert stat.S_ISFIFO(os.stat("pipe").st_mode)

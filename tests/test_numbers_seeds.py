@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from helpers import EXAMPLES, example_report, layers, report_of
 
-from nnlint.ops import nbytes
+from nnlint.precision import nbytes
 
 MNIST = example_report("mnist_mlp")
 

@@ -29,6 +29,8 @@ model all_ops {
     s  = add(t, u) -> softmax
     k  = concat(s, t) -> log_softmax
     logits = c -> dense(10)
+    w  = img -> conv_transpose2d(4, 2, stride=2) -> upsample(2)
+    v  = t -> conv1d(4, 3, padding=same)
 }
 train { batch = 4
         loss = cross_entropy(logits) }

@@ -423,6 +423,119 @@ def test_a_corrupt_cache_entry_is_rebuilt(cache_folder):
         assert P._load_cached(entry, key) is not None  # a whole entry again
 
 
+def _rewrite_entry(entry: Path, change) -> None:
+    """Rewrite a cache entry's data with ``change`` applied, with a matching digest
+    (an entry that only its owner could have written, but not nnlint)."""
+    import hashlib
+    import marshal
+
+    raw = entry.read_bytes()
+    header, key, _digest, blob = raw.split(b"\n", 3)
+    data = marshal.loads(blob)
+    change(data)
+    blob = marshal.dumps(data)
+    digest = hashlib.sha256(blob).hexdigest().encode()
+    entry.write_bytes(b"\n".join([header, key, digest, blob]))
+    entry.chmod(0o600)
+
+
+def _code_in_callbacks(data) -> None:
+    data["data"]["options"]["lexer_callbacks"] = {"NAME": compile("1", "x", "eval")}
+
+
+def _string_callback(data) -> None:
+    data["data"]["options"]["lexer_callbacks"] = {"NAME": "print"}
+
+
+def _code_elsewhere(data) -> None:
+    data["memo"]["extra"] = [compile("1", "x", "eval")]
+
+
+def _broken_tables(data) -> None:  # loads, then fails on the first token
+    states = data["data"]["parser"]["parser"]["states"]
+    for state in states:
+        states[state] = {}
+
+
+@pytest.mark.parametrize(
+    "change", [_code_in_callbacks, _string_callback, _code_elsewhere, _broken_tables]
+)
+def test_a_cache_entry_that_fails_to_load_or_parse_is_discarded_and_rebuilt(cache_folder, change):
+    """Issue 9, finding 10: an entry with code objects in `lexer_callbacks` failed every
+    check until deleted. Every entry is validated in full; a bad one is rebuilt."""
+    from nnlint import parse as P
+
+    P._parser.__wrapped__()
+    entry = _entry(cache_folder)
+    key = P._cache_key((data_dir("grammar") / "nnlint.lark").read_text(encoding="utf-8"))
+    _rewrite_entry(entry, change)
+    assert P._load_cached(entry, key) is None
+    parser = P._parser.__wrapped__()  # builds and rewrites the entry
+    _parses_examples_like_a_fresh_parser(parser)
+    assert P._load_cached(entry, key) is not None  # whole and valid again
+
+
+def test_a_cache_entry_with_a_flipped_byte_is_not_loaded(cache_folder):
+    from nnlint import parse as P
+
+    P._parser.__wrapped__()
+    entry = _entry(cache_folder)
+    key = P._cache_key((data_dir("grammar") / "nnlint.lark").read_text(encoding="utf-8"))
+    raw = bytearray(entry.read_bytes())
+    raw[-100] ^= 0x01  # inside the marshalled data: the digest no longer matches
+    entry.write_bytes(bytes(raw))
+    entry.chmod(0o600)
+    assert P._load_cached(entry, key) is None
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX")
+def test_a_fifo_at_the_parser_cache_path_does_not_hang(cache_folder, capsys):
+    """Issue 9, finding 3: a FIFO at the cache entry's path made every run wait for a
+    writer. The entry is opened without blocking and only a regular file is read."""
+    from nnlint import parse as P
+
+    P._parser.__wrapped__()
+    entry = _entry(cache_folder)
+    key = P._cache_key((data_dir("grammar") / "nnlint.lark").read_text(encoding="utf-8"))
+    entry.unlink()
+    os.mkfifo(entry, 0o600)
+    assert P._load_cached(entry, key) is None  # returns at once: nothing waits
+    # A whole run in a new process, with a timeout as the hang guard.
+    spec = cache_folder.parent / "ok.nn"
+    spec.write_text(GOOD)
+    env = dict(os.environ, NNLINT_CACHE_DIR=str(cache_folder))
+    proc = subprocess.run(
+        [sys.executable, "-m", "nnlint", "check", str(spec)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert entry.is_file()  # the FIFO was replaced by a whole entry
+    assert P._load_cached(entry, key) is not None
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason="no symlinks")
+def test_a_symlink_or_an_oversized_file_at_the_cache_path_is_not_loaded(cache_folder):
+    from nnlint import parse as P
+
+    P._parser.__wrapped__()
+    entry = _entry(cache_folder)
+    key = P._cache_key((data_dir("grammar") / "nnlint.lark").read_text(encoding="utf-8"))
+    real = cache_folder / "elsewhere.bin"
+    entry.rename(real)
+    entry.symlink_to(real)
+    assert P._load_cached(entry, key) is None  # never followed
+    entry.unlink()
+    real.rename(entry)
+    assert P._load_cached(entry, key) is not None
+    with entry.open("ab") as f:
+        f.truncate(P._CACHE_MAX_BYTES + 1)
+    assert P._load_cached(entry, key) is None
+
+
 @pytest.mark.skipif(not hasattr(os, "getuid"), reason="POSIX permissions")
 def test_a_cache_entry_others_may_write_is_not_loaded(cache_folder):
     from nnlint import parse as P

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 
 import attrs
@@ -10,7 +11,8 @@ from helpers import EXAMPLES
 
 from nnlint.check import Settings, analyse_text, check_text
 from nnlint.costs import analyze
-from nnlint.rules.fit.helpers import fmt_size, peak_inference_activation_bytes
+from nnlint.memory import peak_inference_activation_bytes
+from nnlint.units import fmt_size
 
 FIT_CODES = ("NN301", "NN302", "NN303", "NN304")
 # Only the fit and performance families: the tests must not depend on other families' rules.
@@ -430,3 +432,27 @@ def test_nn304_needs_a_train_section():
     text = text[: text.index("train {")]
     _, result = run(text)
     assert only(result, "NN304") == []
+
+
+def test_memory_analysis_finds_the_largest_batch_that_fits():
+    """The analysis stage's figures the fit rules read: the largest batch fits, one more
+    does not (checked against the planner and the cost model directly)."""
+    from nnlint.check import Settings, analyse_text
+    from nnlint.memory import MemoryAnalysis
+
+    text = (EXAMPLES / "resnet50.nn").read_text(encoding="utf-8")
+    text = re.sub(r"(\n\s*batch\s*=\s*)\d+", r"\g<1>512", text, count=1)  # over 8 GB
+    analysis, _ = analyse_text(text, Settings(target="jetson-orin-nano"))
+    assert analysis.report.totals.train_batch == 512
+    memory = MemoryAnalysis(analysis.report, analysis.target)
+    limit = analysis.target.memory_bytes
+    train = memory.train_fit
+    assert train.max_batch >= 1
+    assert memory._train_totals(train.max_batch).train_memory_bytes <= limit
+    assert memory._train_totals(train.max_batch + 1).train_memory_bytes > limit
+    infer = memory.inference_fit
+    assert infer.per_sample_bytes == peak_inference_activation_bytes(analysis.report, 1)
+    assert memory.inference_activation_bytes == peak_inference_activation_bytes(
+        analysis.report, analysis.report.totals.deploy_batch
+    )
+    assert infer.fixed_bytes == analysis.report.totals.inference_param_bytes

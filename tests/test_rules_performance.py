@@ -9,8 +9,9 @@ import pytest
 from helpers import EXAMPLES
 
 from nnlint.check import Settings, analyse_text, check_text
-from nnlint.rules.performance.helpers import closest_precision, fmt_bandwidth, fmt_rate
+from nnlint.rules.performance.helpers import closest_precision
 from nnlint.targets import builtin_targets
+from nnlint.units import fmt_bandwidth, fmt_rate
 
 PERF_CODES = ("NN401", "NN402", "NN403", "NN404")
 # Only the fit and performance families: the tests must not depend on other families' rules.

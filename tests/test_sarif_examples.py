@@ -22,6 +22,7 @@ from nnlint.check import Settings
 from nnlint.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
+HINT = " (run with --show-traceback and report it)"
 SCHEMA = json.loads((REPO / "tests" / "data" / "sarif-schema-2.1.0.json").read_text("utf-8"))
 VALIDATOR = jsonschema.Draft4Validator(SCHEMA)
 
@@ -140,7 +141,7 @@ def test_internal_error_still_gives_a_valid_log(capsys, monkeypatch, tmp_path):
     )
     out, err = capsys.readouterr()
     assert (code, out) == (2, "")
-    assert err == "nnlint: error: b.nn: internal error: RuntimeError: kaboom\n"
+    assert err == "nnlint: error: b.nn: internal error: RuntimeError: kaboom" + HINT + "\n"
     log = json.loads((tmp_path / "out.sarif").read_text(encoding="utf-8"))
     assert not list(VALIDATOR.iter_errors(log))
     [invocation] = log["runs"][0]["invocations"]
@@ -148,7 +149,7 @@ def test_internal_error_still_gives_a_valid_log(capsys, monkeypatch, tmp_path):
     assert invocation["toolExecutionNotifications"] == [
         {
             "level": "error",
-            "message": {"text": "nnlint: error: b.nn: internal error: RuntimeError: kaboom"},
+            "message": {"text": "nnlint: error: b.nn: internal error: RuntimeError: kaboom" + HINT},
         }
     ]
     assert [r["ruleId"] for r in log["runs"][0]["results"]] == ["NN501"]  # a.nn still checked
@@ -173,7 +174,7 @@ def test_github_workflow_commands(capsys, monkeypatch, tmp_path, name):
     assert code == 1
     assert lines[0] == (
         f"::error file={name},line=3,col=23,endLine=3,endColumn=24,"
-        "title=NN001 [error]::syntax error: unexpected '>'; expected '(', '-', "
+        "title=NN001 [error]::syntax error: unexpected '>'; expected '(', '-', '[', "
         "a name, a number"
     )
     assert lines[-1] == "Found 1 error, 0 warnings and 0 notes in 1 file."

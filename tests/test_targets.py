@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from nnlint.precision import ARITHMETIC_PRECISIONS
 from nnlint.resources import data_dir
 from nnlint.targets import (
     OP_NAMES,
-    PRECISIONS,
     Target,
     TargetError,
     UnknownTarget,
@@ -58,7 +58,7 @@ def test_every_builtin_file_loads(path):
     assert target.id == path.stem
     assert target.source == str(path)
     assert target.memory_bytes > 0 and target.bandwidth > 0 and target.power_w > 0
-    assert set(target.peak) <= target.precisions <= set(PRECISIONS)
+    assert set(target.peak) <= target.precisions <= set(ARITHMETIC_PRECISIONS)
     assert set(target.peak_sparse) <= target.precisions
     assert target.unsupported_ops <= OP_NAMES
     for precision in target.precisions:

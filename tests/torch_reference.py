@@ -214,6 +214,69 @@ class SelfAttention(nn.Module):
         return self.out(ctx.transpose(1, 2).reshape(b, t, d))
 
 
+def rope(z: torch.Tensor) -> torch.Tensor:
+    """Rotary position embedding (Su et al. 2021) of [B, heads, T, dh]: x·cos + rot(x)·sin
+    with the "rotate half" pairing of GPT-NeoX and Llama; no parameters."""
+    t, dh = z.shape[-2], z.shape[-1]
+    inv = 1.0 / (10000 ** (torch.arange(0, dh, 2, dtype=torch.float32) / dh))
+    angles = torch.outer(torch.arange(t, dtype=torch.float32), inv)
+    cos, sin = torch.cat([angles, angles], -1).cos(), torch.cat([angles, angles], -1).sin()
+    rotated = torch.cat([-z[..., dh // 2 :], z[..., : dh // 2]], -1)
+    return z * cos + rotated * sin
+
+
+class Attention(nn.Module):
+    """Attention with every variant: grouped-query (``kv_heads``), a bias on any subset of
+    the q, k, v, o projections, RoPE, a causal and/or sliding-window mask, and
+    cross-attention (keys and values from ``mem`` of width ``d_mem``). K and V are
+    repeated to the query heads with ``repeat_interleave`` (no FLOPs)."""
+
+    def __init__(
+        self,
+        d: int,
+        heads: int,
+        kv_heads: int | None = None,
+        bias: str = "qkvo",
+        causal: bool = False,
+        use_rope: bool = False,
+        window: int | None = None,
+        d_mem: int | None = None,
+    ) -> None:
+        super().__init__()
+        self.heads, self.kv_heads = heads, kv_heads or heads
+        self.dh = d // heads
+        self.causal, self.use_rope, self.window = causal, use_rope, window
+        d_kv, d_mem = self.kv_heads * self.dh, d_mem or d
+        self.q = nn.Linear(d, d, bias="q" in bias)
+        self.k = nn.Linear(d_mem, d_kv, bias="k" in bias)
+        self.v = nn.Linear(d_mem, d_kv, bias="v" in bias)
+        self.out = nn.Linear(d, d, bias="o" in bias)
+
+    def forward(self, x: torch.Tensor, mem: torch.Tensor | None = None) -> torch.Tensor:
+        mem = x if mem is None else mem
+        b, t, d = x.shape
+        tk = mem.shape[1]
+        q = self.q(x).view(b, t, self.heads, self.dh).transpose(1, 2)
+        k = self.k(mem).view(b, tk, self.kv_heads, self.dh).transpose(1, 2)
+        v = self.v(mem).view(b, tk, self.kv_heads, self.dh).transpose(1, 2)
+        if self.use_rope:
+            q, k = rope(q), rope(k)
+        group = self.heads // self.kv_heads
+        k, v = k.repeat_interleave(group, dim=1), v.repeat_interleave(group, dim=1)
+        scores = (q @ k.transpose(-2, -1)) / math.sqrt(self.dh)
+        i = torch.arange(t).unsqueeze(1)
+        j = torch.arange(tk).unsqueeze(0)
+        masked = torch.zeros(t, tk, dtype=torch.bool)
+        if self.causal:
+            masked |= j > i
+        if self.window is not None:
+            masked |= j <= i - self.window
+        if self.causal or self.window is not None:
+            scores = scores.masked_fill(masked, float("-inf"))
+        ctx = torch.softmax(scores, dim=-1) @ v
+        return self.out(ctx.transpose(1, 2).reshape(b, t, d))
+
+
 class BertLayer(nn.Module):
     """Post-LN encoder layer: LN(x + drop(attn(x))), then LN(h + drop(FFN(h)))."""
 

@@ -76,11 +76,21 @@ class Symbol:
 
 @attrs.frozen
 class ListValue:
+    """``[a, b]``: a list in a section, or an option value such as ``bias=[q, k, v]``."""
+
     items: tuple[Expr, ...]
     span: Span
 
 
-Expr = Num | Name | BinOp | Neg | Call | Symbol | ListValue
+@attrs.frozen
+class TupleValue:
+    """``(3, 1)``: an option value with one entry per axis (height, width)."""
+
+    items: tuple[Expr, ...]
+    span: Span
+
+
+Expr = Num | Name | BinOp | Neg | Call | Symbol | ListValue | TupleValue
 
 # ------------------------------------------------------------------ statements
 

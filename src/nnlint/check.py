@@ -8,8 +8,8 @@ other exception is an internal error that names the file (the CLI exits 2).
 from __future__ import annotations
 
 import contextlib
-import difflib
 import gc
+import traceback
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from nnlint.parse import parse
 from nnlint.roofline import Roofline, roofline
 from nnlint.rules import FATAL, REGISTRY, SPEC_CODES, all_meta, run_rules
 from nnlint.sections import read_sections
+from nnlint.suggest import did_you_mean, suggest
 from nnlint.targets import Target, builtin_targets
 
 
@@ -50,11 +51,33 @@ def _no_gc_pauses() -> Iterator[None]:
 
 
 class InternalError(Exception):
-    """A bug in nnlint while checking ``path``; the CLI prints one line and exits 2."""
+    """A bug in nnlint while working on ``path`` (None: not on one file).
 
-    def __init__(self, path: str, exc: BaseException) -> None:
-        super().__init__(f"{path}: internal error: {type(exc).__name__}: {exc}")
+    The one wrapper of unexpected exceptions (see :func:`internal_errors`): ``str()``
+    is one line naming the file and the exception; ``traceback`` keeps the formatted
+    stack as text, so it survives the trip back from a worker process. The CLI
+    prints the line (and the stack with ``--show-traceback``) and exits 2.
+    """
+
+    def __init__(self, path: str | None, exc: BaseException) -> None:
+        where = f"{path}: " if path else ""
+        super().__init__(f"{where}internal error: {type(exc).__name__}: {exc}")
         self.path = path
+        self.traceback = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+
+
+@contextlib.contextmanager
+def internal_errors(path: str | None) -> Iterator[None]:
+    """Turn any exception but an :class:`InternalError` into one that names ``path``.
+
+    Bad input never raises (it becomes diagnostics), so whatever escapes here is a bug.
+    """
+    try:
+        yield
+    except InternalError:
+        raise
+    except Exception as exc:
+        raise InternalError(path, exc) from exc
 
 
 @attrs.frozen
@@ -114,10 +137,7 @@ def _apply_suppressions(
                 if (i, code) in used:
                     continue
                 if code not in metas:
-                    close = difflib.get_close_matches(code, list(metas), n=1)
-                    why = f"`{code}` is not an nnlint code" + (
-                        f"; did you mean `{close[0]}`?" if close else ""
-                    )
+                    why = f"`{code}` is not an nnlint code" + did_you_mean(code, metas)
                 elif code in FATAL:
                     why = f"{code} stops the analysis and cannot be suppressed"
                 elif s.kind == "ignore":
@@ -268,18 +288,18 @@ def _analyse_text(text: str, settings: Settings) -> tuple[Analysis | None, list[
         if name in targets:
             target = targets[name]
         else:  # only deploy.target can get here; the CLI validates --target itself
-            close = difflib.get_close_matches(name, list(targets), n=1)
+            close = suggest(name, targets)
             span = config.deploy.spans.get("target", Span.point(1, 1))
             diagnostics.append(
                 Diagnostic(
                     "NN015",
                     Severity.ERROR,
                     f"unknown target `{name}`"
-                    + (f"; did you mean `{close[0]}`?" if close else "")
+                    + did_you_mean(name, targets)
                     + f" (known: {', '.join(sorted(targets))})",
                     span,
                     fix="use one of the ids `nnlint targets` lists"
-                    + (f", e.g. `{close[0]}`" if close else ""),
+                    + (f", e.g. `{close}`" if close else ""),
                 )
             )
     roof = roofline(report, target) if target is not None else None
@@ -288,37 +308,34 @@ def _analyse_text(text: str, settings: Settings) -> tuple[Analysis | None, list[
 
 def check_text(text: str, path: str, settings: Settings = Settings()) -> FileResult:
     """Check one spec. Never raises for a bad spec; raises :class:`InternalError` on a bug."""
-    with _no_gc_pauses():
+    with internal_errors(path), _no_gc_pauses():
         return _check_text(text, path, settings)
 
 
 def _check_text(text: str, path: str, settings: Settings) -> FileResult:
-    try:
-        analysis, diagnostics = analyse_text(text, settings)
-        selected = set(selected_codes(settings))
-        diagnostics = [d for d in diagnostics if d.code in FATAL or d.code in selected]
-        model = None
-        if analysis is not None:
-            config = analysis.report.config
-            fatal = any(d.code in FATAL for d in diagnostics)
-            if not fatal:
-                diagnostics += run_rules(
-                    analysis.report,
-                    analysis.target,
-                    analysis.roofline,
-                    sorted(selected & set(REGISTRY)),
-                    settings.thresholds,
-                    # a --target override is not on any line
-                    None
-                    if settings.target or not config.deploy.target
-                    else config.deploy.spans.get("target"),
-                )
-                diagnostics = _apply_suppressions(analysis.spec, diagnostics, selected)
-            diagnostics = _locate_layers(analysis.report.lowered, diagnostics)
-            diagnostics = attach_fixes(analysis.spec, analysis.report.lowered, diagnostics)
-            model = model_entry(analysis.report, path, analysis.roofline)
-    except RecursionError as exc:  # pathological nesting that slipped past the limits
-        raise InternalError(path, exc) from None
+    analysis, diagnostics = analyse_text(text, settings)
+    selected = set(selected_codes(settings))
+    diagnostics = [d for d in diagnostics if d.code in FATAL or d.code in selected]
+    model = None
+    if analysis is not None:
+        config = analysis.report.config
+        fatal = any(d.code in FATAL for d in diagnostics)
+        if not fatal:
+            diagnostics += run_rules(
+                analysis.report,
+                analysis.target,
+                analysis.roofline,
+                sorted(selected & set(REGISTRY)),
+                settings.thresholds,
+                # a --target override is not on any line
+                None
+                if settings.target or not config.deploy.target
+                else config.deploy.spans.get("target"),
+            )
+            diagnostics = _apply_suppressions(analysis.spec, diagnostics, selected)
+        diagnostics = _locate_layers(analysis.report.lowered, diagnostics)
+        diagnostics = attach_fixes(analysis.spec, analysis.report.lowered, diagnostics)
+        model = model_entry(analysis.report, path, analysis.roofline)
     diagnostics = sorted((d.with_path(path) for d in diagnostics), key=Diagnostic.sort_key)
     return FileResult(path, text, tuple(diagnostics), model)
 
@@ -349,12 +366,7 @@ def check_file(path: Path, display: str, settings: Settings = Settings()) -> Fil
     text, problem = decode(data)
     if problem is not None:
         return FileResult(display, None, (problem.with_path(display),), None)
-    try:
-        return check_text(text, display, settings)
-    except InternalError:
-        raise
-    except Exception as exc:  # a bug: name the file, never a bare traceback
-        raise InternalError(display, exc) from exc
+    return check_text(text, display, settings)
 
 
 __all__ = [
@@ -364,6 +376,7 @@ __all__ = [
     "analyse_text",
     "check_file",
     "check_text",
+    "internal_errors",
     "model_entry",
     "selected_codes",
 ]

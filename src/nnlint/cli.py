@@ -3,6 +3,9 @@
 Exit codes (ruff's): 0 nothing at or above the fail level, 1 findings at or above
 it, 2 a usage, config, I/O or internal error. Every error is one line on stderr
 (``nnlint: error: …``), never a traceback; checking goes on with the other files.
+An internal error (a bug) is wrapped once, by :func:`nnlint.check.internal_errors`
+or :func:`_internal`; ``--show-traceback`` (or ``NNLINT_SHOW_TRACEBACK=1``) prints
+its stack above the line.
 nnlint writes to stdout, stderr and ``--output-file`` only.
 
 Modules are imported inside the subcommands, so ``nnlint rules`` never loads the
@@ -17,7 +20,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -36,6 +39,8 @@ SKIPPED_FOLDERS = frozenset(
     {".git", ".hg", ".svn", ".venv", "venv", "__pycache__", "node_modules", ".tox", ".nox"}
 )
 SPEC_SUFFIX = ".nn"
+#: Set to 1 to print the stack of an internal error, like ``--show-traceback``.
+SHOW_TRACEBACK_ENV = "NNLINT_SHOW_TRACEBACK"
 
 
 class UsageError(Exception):
@@ -49,10 +54,45 @@ def _error(message: str) -> None:
     print(f"nnlint: error: {visible(message)}", file=sys.stderr)
 
 
+def _note(message: str) -> None:
+    from nnlint.sanitize import visible
+
+    print(f"nnlint: note: {visible(message)}", file=sys.stderr)
+
+
 def _warning(message: str) -> None:
     from nnlint.sanitize import visible
 
     print(f"nnlint: warning: {visible(message)}", file=sys.stderr)
+
+
+def _show_traceback(args: argparse.Namespace | None) -> bool:
+    if args is not None and getattr(args, "show_traceback", False):
+        return True
+    return os.environ.get(SHOW_TRACEBACK_ENV, "") not in ("", "0", "false")
+
+
+def _internal(exc: BaseException, path: str | None = None) -> _Outcome:
+    """Any exception that is a bug, as an outcome: the one line and the stack."""
+    from nnlint.check import InternalError
+
+    error = exc if isinstance(exc, InternalError) else InternalError(path, exc)
+    return _Outcome(error=str(error), traceback=error.traceback)
+
+
+def _error_line(outcome: _Outcome, show_traceback: bool) -> str:
+    """The outcome's error; an internal one says how to get its stack, or is under it."""
+    if outcome.traceback is None:
+        return outcome.error
+    if show_traceback:
+        return f"{outcome.error} (a bug in nnlint: please report it with the traceback above)"
+    return f"{outcome.error} (run with --show-traceback and report it)"
+
+
+def _report_internal(outcome: _Outcome, show_traceback: bool) -> None:
+    if show_traceback and outcome.traceback:
+        sys.stderr.write(outcome.traceback)
+    _error(_error_line(outcome, show_traceback))
 
 
 # --------------------------------------------------------------------------- argparse
@@ -268,7 +308,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--dim", action="append", default=[], metavar="NAME=N", help="size a symbolic input axis"
     )
     imp.set_defaults(func=cmd_import)
+    for command in (check, report, rule, rules, targets, imp):
+        _add_debug_option(command)
     return parser
+
+
+def _add_debug_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--show-traceback",
+        action="store_true",
+        help=f"print the stack of an internal error (also: {SHOW_TRACEBACK_ENV}=1)",
+    )
 
 
 def _add_config_options(parser: argparse.ArgumentParser) -> None:
@@ -307,13 +357,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_ERROR
-    except Exception as exc:  # ConfigError, and any bug: one line, never a traceback
+    except Exception as exc:  # ConfigError, and any bug: one line, never a bare traceback
         from nnlint.config import ConfigError
 
         if isinstance(exc, ConfigError):
             _error(str(exc))
         else:
-            _error(f"internal error: {type(exc).__name__}: {exc}")
+            _report_internal(_internal(exc), _show_traceback(args))
     return EXIT_ERROR
 
 
@@ -505,6 +555,7 @@ class _Task:
 class _Outcome:
     result: FileResult | None = None
     error: str | None = None  # one line, without the ``nnlint: error:`` prefix
+    traceback: str | None = None  # the stack of an internal error (a bug)
 
 
 def _collect(
@@ -570,7 +621,7 @@ def _walk(top: Path, resolver: ConfigResolver) -> list[Path]:
 
 def _run_task(task: _Task, load: Callable[[Path], ProjectConfig]) -> _Outcome:
     """Check one file; every failure becomes a one-line error (nothing is raised)."""
-    from nnlint.check import InternalError, check_file
+    from nnlint.check import check_file
     from nnlint.config import ConfigError, ProjectConfig, settings_for
     from nnlint.files import Refused
 
@@ -584,10 +635,10 @@ def _run_task(task: _Task, load: Callable[[Path], ProjectConfig]) -> _Outcome:
         return _Outcome(error=f"{task.display}: is a folder, not a file")
     except OSError as exc:
         return _Outcome(error=f"{task.display}: cannot read: {exc.strerror or exc}")
-    except (InternalError, ConfigError) as exc:
+    except ConfigError as exc:
         return _Outcome(error=str(exc))
-    except Exception as exc:  # a bug outside check_file's guard
-        return _Outcome(error=f"{task.display}: internal error: {type(exc).__name__}: {exc}")
+    except Exception as exc:  # a bug (check_file wraps its own as an InternalError)
+        return _internal(exc, task.display)
 
 
 _worker_configs: dict[Path, ProjectConfig] = {}
@@ -615,14 +666,19 @@ def _run_tasks(tasks: list[_Task], resolver: ConfigResolver) -> list[_Outcome]:
         return [_run_task(task, resolver.load) for task in tasks]
     from concurrent.futures import ProcessPoolExecutor
 
+    # Import the checker and load the parser once, here: forked workers inherit them
+    # instead of paying the imports and the parser load each (~0.2 s of CPU apiece).
+    from nnlint.parse import warm_up
+
+    warm_up()
     chunksize = max(1, len(tasks) // (workers * 4))
     with ProcessPoolExecutor(max_workers=workers) as pool:
         return list(pool.map(_worker, tasks, chunksize=chunksize))
 
 
 def _check_stdin(stdin: _Stdin, overrides: Overrides) -> _Outcome:
-    from nnlint.check import InternalError, check_text, decode
-    from nnlint.config import settings_for
+    from nnlint.check import check_text, decode
+    from nnlint.config import ConfigError, settings_for
     from nnlint.diagnostics import FileResult
     from nnlint.files import Refused
 
@@ -638,33 +694,10 @@ def _check_stdin(stdin: _Stdin, overrides: Overrides) -> _Outcome:
     try:
         settings = settings_for(stdin.config, stdin.display, overrides)
         return _Outcome(result=check_text(text, stdin.display, settings))
-    except InternalError as exc:
+    except ConfigError as exc:
         return _Outcome(error=str(exc))
-    except Exception as exc:  # a bug outside check_text's guard
-        return _Outcome(error=f"{stdin.display}: internal error: {type(exc).__name__}: {exc}")
-
-
-def _sarif_with_errors(text: str, errors: Sequence[str]) -> str:
-    """Record run errors in the SARIF log: ``executionSuccessful`` false plus notifications."""
-    import json
-
-    log = json.loads(text)
-    invocation = log["runs"][0]["invocations"][0]
-    invocation["executionSuccessful"] = False
-    invocation["exitCode"] = EXIT_ERROR
-    invocation["toolExecutionNotifications"] = [
-        {"level": "error", "message": {"text": f"nnlint: error: {e}"}} for e in errors
-    ]
-    return json.dumps(log, indent=2)
-
-
-def _json_with_errors(text: str, errors: Sequence[str]) -> str:
-    """The JSON report with an extra ``errors`` list (the contract allows more keys)."""
-    import json
-
-    report = json.loads(text)
-    report["errors"] = list(errors)
-    return json.dumps(report, indent=2)
+    except Exception as exc:  # a bug (check_text wraps its own as an InternalError)
+        return _internal(exc, stdin.display)
 
 
 @attrs.frozen
@@ -726,10 +759,15 @@ def cmd_check(args: argparse.Namespace) -> int:
         outcomes.append(_check_stdin(stdin, overrides))
         fail_levels[stdin.display] = stdin.config.fail_on
 
+    show_traceback = _show_traceback(args)
     results = [o.result for o in outcomes if o.result is not None]
-    errors += [o.error for o in outcomes if o.error is not None]
+    errors += [_error_line(o, show_traceback) for o in outcomes if o.error is not None]
     if not results and not errors:
         _warning("no .nn files found under the given paths")
+    if show_traceback:
+        for outcome in outcomes:
+            if outcome.traceback:
+                sys.stderr.write(outcome.traceback)
     if args.write_baseline:
         return _write_baseline(args.write_baseline, results, errors)
     fixing = None
@@ -743,13 +781,16 @@ def cmd_check(args: argparse.Namespace) -> int:
     if stdin is not None:
         baselines[stdin.display] = stdin.config.baseline
     results, baseline_reports = _apply_baselines(args.baseline, results, baselines)
-    text = _render_check(args, results, overrides, configs, errors)
-    if errors and args.format == "sarif":
-        text = _sarif_with_errors(text, errors)
-    elif errors and args.format == "json":
-        text = _json_with_errors(text, errors)
-    text = _with_baseline_reports(text, args.format, baseline_reports)
-    text = _with_fix_summary(text, args.format, results, fixing, unsafe=args.unsafe_fixes)
+    text = _render_check(
+        args,
+        results,
+        overrides,
+        configs,
+        errors,
+        {**_baseline_json(baseline_reports), **_fixes_json(results, fixing)},
+    )
+    text = _with_baseline_lines(text, args.format, baseline_reports)
+    text = _with_fix_lines(text, args.format, results, fixing, unsafe=args.unsafe_fixes)
     for message in errors:
         _error(message)
     _write_output(text, args.output_file)
@@ -878,24 +919,25 @@ def _fixable_counts(results: list[FileResult]) -> tuple[int, int]:
     return safe, unsafe
 
 
-def _with_fix_summary(
-    text: str, fmt: str, results: list[FileResult], fixing: _Fixing | None, *, unsafe: bool
-) -> str:
-    """What ``--fix`` did: ``Fixed 2 findings; 1 remains.`` and what more it could do
-    (text, concise and github, after the summary). The JSON report gets a ``fixes``
-    object on every run: ``fixed`` (0 without ``--fix``) and ``fixable``, the safe and
-    unsafe counts of the findings that remain."""
-    import json
-
+def _fixes_json(results: list[FileResult], fixing: _Fixing | None) -> dict[str, Any]:
+    """The JSON report's ``fixes`` object, on every run: ``fixed`` (0 without ``--fix``)
+    and ``fixable``, the safe and unsafe counts of the findings that remain."""
     safe, unsafe_left = _fixable_counts(results)
-    remaining = sum(len(r.diagnostics) for r in results)
-    if fmt == "json":
-        report = json.loads(text)
-        report["fixes"] = {
+    return {
+        "fixes": {
             "fixed": fixing.fixed if fixing is not None else 0,
             "fixable": {"safe": safe, "unsafe": unsafe_left},
         }
-        return json.dumps(report, indent=2)
+    }
+
+
+def _with_fix_lines(
+    text: str, fmt: str, results: list[FileResult], fixing: _Fixing | None, *, unsafe: bool
+) -> str:
+    """What ``--fix`` did: ``Fixed 2 findings; 1 remains.`` and what more it could do
+    (text, concise and github, after the summary)."""
+    safe, unsafe_left = _fixable_counts(results)
+    remaining = sum(len(r.diagnostics) for r in results)
     if fmt not in ("text", "concise", "github"):
         return text
     lines = []
@@ -917,6 +959,7 @@ def _with_fix_summary(
 def _write_baseline(path: str, results: list[FileResult], errors: list[str]) -> int:
     """``--write-baseline``: record every finding; nothing is written when a file failed."""
     from nnlint.baseline import BaselineError, write_baseline
+    from nnlint.sanitize import visible
 
     for message in errors:
         _error(message)
@@ -930,7 +973,7 @@ def _write_baseline(path: str, results: list[FileResult], errors: list[str]) -> 
     files = len({r.path for r in results if r.diagnostics})
     print(
         f"nnlint: wrote {count} finding{'s' if count != 1 else ''} in {files} "
-        f"file{'s' if files != 1 else ''} to the baseline {path}",
+        f"file{'s' if files != 1 else ''} to the baseline {visible(str(path))}",
         file=sys.stderr,
     )
     return EXIT_OK
@@ -968,11 +1011,7 @@ def _apply_baselines(
         shown = chosen if chosen else display_path(path)
         reports.append(_BaselineReport(shown, outcome.suppressed, tuple(outcome.stale)))
         for key in outcome.stale:
-            print(
-                f"nnlint: note: {shown}: stale baseline entry, the finding is gone: "
-                f"{key.describe()}",
-                file=sys.stderr,
-            )
+            _note(f"{shown}: stale baseline entry, the finding is gone: {key.describe()}")
     return kept, reports
 
 
@@ -990,16 +1029,13 @@ def _baseline_line(report: _BaselineReport) -> str:
     return line + "."
 
 
-def _with_baseline_reports(text: str, fmt: str, reports: list[_BaselineReport]) -> str:
-    """The baseline's effect in the output: a summary line (text, concise, github) or a
-    ``baseline`` list in the JSON report (path, suppressed, stale entries)."""
-    import json
-
+def _baseline_json(reports: list[_BaselineReport]) -> dict[str, Any]:
+    """The baseline's effect for the JSON report: a ``baseline`` list (path, suppressed,
+    stale entries), or nothing when no baseline applied."""
     if not reports:
-        return text
-    if fmt == "json":
-        report = json.loads(text)
-        report["baseline"] = [
+        return {}
+    return {
+        "baseline": [
             {
                 "path": r.path,
                 "suppressed": r.suppressed,
@@ -1007,8 +1043,12 @@ def _with_baseline_reports(text: str, fmt: str, reports: list[_BaselineReport]) 
             }
             for r in reports
         ]
-        return json.dumps(report, indent=2)
-    if fmt in ("text", "concise", "github"):
+    }
+
+
+def _with_baseline_lines(text: str, fmt: str, reports: list[_BaselineReport]) -> str:
+    """The baseline's effect as a summary line under text, concise and github output."""
+    if reports and fmt in ("text", "concise", "github"):
         return "\n".join([text, *(_baseline_line(r) for r in reports)])
     return text
 
@@ -1056,9 +1096,7 @@ def _config_error_document(
     _refuse_input_as_output(args.output_file, inputs)
     if args.output_file is not None and args.output_file.endswith(SPEC_SUFFIX):
         raise UsageError(f"{args.output_file}: --output-file would replace a spec")
-    text = _render_check(args, [], overrides, [], [str(exc)])
-    convert = _sarif_with_errors if args.format == "sarif" else _json_with_errors
-    _write_output(convert(text, [str(exc)]), args.output_file)
+    _write_output(_render_check(args, [], overrides, [], [str(exc)], {}), args.output_file)
 
 
 def _render_check(
@@ -1066,8 +1104,10 @@ def _render_check(
     results: list[FileResult],
     overrides: Overrides,
     configs,
-    errors: Sequence[str] = (),
+    errors: Sequence[str],
+    extra: dict[str, Any],
 ) -> str:
+    """The check's output; ``extra`` keys are added to the JSON report."""
     from nnlint.emit import render
     from nnlint.rules import all_meta
 
@@ -1082,6 +1122,8 @@ def _render_check(
         statistics=args.statistics,
         target=target,
         errors=errors,
+        exit_code=EXIT_ERROR if errors else None,
+        extra=extra,
     )
 
 
@@ -1089,12 +1131,10 @@ def _render_check(
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    import json
-
-    from nnlint.check import InternalError, analyse_text, decode
+    from nnlint.check import InternalError, analyse_text, decode, internal_errors, model_entry
     from nnlint.config import ConfigResolver, Overrides, settings_for
     from nnlint.diagnostics import FileResult, Severity
-    from nnlint.emit import render
+    from nnlint.emit import render, render_model
     from nnlint.files import SPEC_LIMIT, Refused, read_regular
     from nnlint.rules import all_meta
     from nnlint.tables import report_text
@@ -1124,37 +1164,41 @@ def cmd_report(args: argparse.Namespace) -> int:
     settings = settings_for(config, config_from, overrides)
 
     text, problem = decode(data)
-    if problem is not None:
-        analysis, diagnostics = None, [problem]
-    else:
-        try:
-            analysis, diagnostics = analyse_text(text, settings)
-        except Exception as exc:
-            _error(str(InternalError(display, exc)))
-            return EXIT_ERROR
-    diagnostics = sorted((d.with_path(display) for d in diagnostics), key=lambda d: d.sort_key())
-    if analysis is None or any(d.severity == Severity.ERROR for d in diagnostics):
-        result = FileResult(display, text, tuple(diagnostics))
-        _write_output(render("text", [result], all_meta(), color=_use_color(args.no_color)), None)
-        return EXIT_FINDINGS
-    if args.html or args.plot:
+    try:
+        with internal_errors(display):
+            if problem is not None:
+                analysis, diagnostics = None, [problem]
+            else:
+                analysis, diagnostics = analyse_text(text, settings)
+            diagnostics = sorted(
+                (d.with_path(display) for d in diagnostics), key=lambda d: d.sort_key()
+            )
+            if analysis is None or any(d.severity == Severity.ERROR for d in diagnostics):
+                result = FileResult(display, text, tuple(diagnostics))
+                shown = render("text", [result], all_meta(), color=_use_color(args.no_color))
+                code = EXIT_FINDINGS
+            elif args.html or args.plot:
+                shown, code = None, EXIT_OK  # files, written below (their errors are usage errors)
+            elif args.format == "json":
+                shown = render_model(model_entry(analysis.report, display, analysis.roofline))
+                code = EXIT_OK
+            else:
+                shown = report_text(analysis, display)
+                code = EXIT_OK
+    except InternalError as exc:
+        _report_internal(_internal(exc), _show_traceback(args))
+        return EXIT_ERROR
+    if shown is None:
         return _write_pictures(args, analysis, display)
-    if args.format == "json":
-        from nnlint.check import model_entry
-
-        entry = model_entry(analysis.report, display, analysis.roofline)
-        # emit's JSON makes the entry strict JSON (no NaN/Infinity tokens)
-        document = json.loads(render("json", [FileResult(display, text, (), entry)], {}))
-        _write_output(json.dumps(document["models"][0], indent=2), None)
-    else:
-        _write_output(report_text(analysis, display), None)
-    return EXIT_OK
+    _write_output(shown, None)
+    return code
 
 
 def _write_pictures(args: argparse.Namespace, analysis, display: str) -> int:
     """``report --html`` / ``--plot``: write the files (atomically); nothing on stdout."""
     from nnlint.atomic import write_atomic
     from nnlint.pictures import figures
+    from nnlint.sanitize import visible
 
     outputs: list[tuple[str, bytes]] = []
     fig = figures(analysis, display)
@@ -1180,7 +1224,7 @@ def _write_pictures(args: argparse.Namespace, analysis, display: str) -> int:
             write_atomic(path, data)
         except OSError as exc:
             raise UsageError(f"{path}: cannot write: {exc.strerror or exc}") from None
-        print(f"nnlint: wrote {path}", file=sys.stderr)
+        print(f"nnlint: wrote {visible(str(path))}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -1210,21 +1254,19 @@ def cmd_server(args: argparse.Namespace) -> int:
 
 
 def cmd_rule(args: argparse.Namespace) -> int:
-    import difflib
     import json
 
     from nnlint.rules import REGISTRY, all_meta, lookup
     from nnlint.rules.base import default_thresholds
+    from nnlint.suggest import suggest
     from nnlint.tables import rule_page
 
     meta = lookup(args.code)
     if meta is None:
         metas = all_meta()
         candidates = [*metas, *(m.name for m in metas.values())]
-        close = difflib.get_close_matches(args.code.strip(), candidates, n=1)
-        if not close:
-            close = difflib.get_close_matches(args.code.strip().upper(), list(metas), n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
+        close = suggest(args.code.strip(), candidates) or suggest(args.code.strip().upper(), metas)
+        hint = f"; did you mean {close!r}?" if close else ""
         raise UsageError(f"unknown rule {args.code!r}{hint} (`nnlint rules` lists them)")
     rule = REGISTRY.get(meta.code)
     defaults = default_thresholds().get(meta.code, {})

@@ -25,7 +25,6 @@ Keys::
 
 from __future__ import annotations
 
-import difflib
 import functools
 import os
 import re
@@ -35,7 +34,8 @@ from typing import Any
 
 import attrs
 
-from nnlint.resources import tomllib
+from nnlint.resources import TomlFileError, read_toml
+from nnlint.suggest import suggest
 
 __all__ = [
     "CONFIG_FILES",
@@ -237,8 +237,8 @@ def parse_selectors(value: str | list[str] | tuple[str, ...]) -> tuple[str, ...]
         elif selector.lower() in names:
             out.append(selector.lower())
         else:
-            close = difflib.get_close_matches(selector, [*metas, *sorted(names)], n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+            close = suggest(selector, [*metas, *sorted(names)])
+            hint = f"; did you mean {close!r}?" if close else ""
             raise ValueError(f"unknown rule selector {selector!r}{hint}")
     return tuple(out)
 
@@ -288,26 +288,12 @@ def _key(name: str) -> str:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
-    from nnlint.files import CONFIG_LIMIT, Refused, read_regular
-
+    if path.is_dir():
+        raise ConfigError(path, None, "is a folder, not a config file")
     try:
-        text = read_regular(path, limit=CONFIG_LIMIT, what="configs").decode("utf-8")
-    except IsADirectoryError:
-        raise ConfigError(path, None, "is a folder, not a config file") from None
-    except OSError as exc:
-        raise ConfigError(path, None, f"cannot read: {exc.strerror or exc}") from None
-    except Refused as exc:
+        return read_toml(path, what="configs")
+    except TomlFileError as exc:
         raise ConfigError(path, None, str(exc)) from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(path, None, f"not UTF-8 text: {exc.reason}") from None
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(path, None, f"invalid TOML: {exc}") from None
-    except RecursionError:  # tomllib recurses once per nested array or inline table
-        raise ConfigError(path, None, "invalid TOML: arrays or tables nested too deeply") from None
-    except ValueError as exc:  # an integer over Python's 4,300-digit conversion limit
-        raise ConfigError(path, None, f"invalid TOML: {exc}") from None
 
 
 def _nnlint_table(path: Path, data: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
@@ -343,10 +329,8 @@ def load_config(path: str | os.PathLike[str]) -> ProjectConfig:
     r = _Reader(path, prefix)
     for key in table:
         if key not in _KEYS:
-            close = difflib.get_close_matches(key, _KEYS, n=1)
-            hint = (
-                f"; did you mean {close[0]!r}?" if close else f" (known keys: {', '.join(_KEYS)})"
-            )
+            close = suggest(key, _KEYS)
+            hint = f"; did you mean {close!r}?" if close else f" (known keys: {', '.join(_KEYS)})"
             raise r.fail(_key(key), "unknown key" + hint)
 
     fields: dict[str, Any] = {"path": path}
@@ -401,8 +385,8 @@ def _thresholds(r: _Reader, value: Any) -> dict[str, dict[str, Any]]:
         key = f"thresholds.{_key(code)}"
         meta = lookup(code)
         if meta is None:
-            close = difflib.get_close_matches(code.upper(), list(all_meta()), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+            close = suggest(code.upper(), all_meta())
+            hint = f"; did you mean {close!r}?" if close else ""
             raise r.fail(key, f"unknown rule code{hint}")
         if meta.code in out:
             raise r.fail(key, f"{meta.code} ({meta.name}) has thresholds twice")
@@ -415,8 +399,8 @@ def _thresholds(r: _Reader, value: Any) -> dict[str, dict[str, Any]]:
         for name, setting in r.table(options, key).items():
             option_key = f"{key}.{_key(name)}"
             if name not in allowed:
-                close = difflib.get_close_matches(name, allowed, n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
+                close = suggest(name, allowed)
+                hint = f"; did you mean {close!r}?" if close else ""
                 raise r.fail(
                     option_key,
                     f"not a threshold of {meta.code}{hint} (known: {', '.join(allowed)})",

@@ -11,11 +11,9 @@ them up and owns the model-level conventions, each stated once:
   not parameters: they are reported apart and included in both memories.
 * ``backward_flops`` follows seed 000's MNIST worked example: the gradient
   seed of the loss (``ŷ − y``) is *not* included; it is ``loss_backward_flops``.
-* Optimizer step FLOPs and state per trainable parameter P [seed 002]:
-  SGD 2P/0, momentum 4P/1·P, Nesterov 5P/1·P, AdaGrad 7P/1·P, RMSProp 8P/1·P,
-  Adam 14P+2/2·P (the itemized count incl. bias correction), AdamW 16P+2/2·P.
-  Optimizer state is stored at the training precision (seed 004's self-check:
-  7B params in FP16 -> 14 + 14 + 28 GB).
+* Optimizer step FLOPs and state per trainable parameter come from
+  :mod:`nnlint.optimizers`; the state is stored at the training precision
+  (7B parameters with Adam in fp16: 14 + 14 + 28 GB).
 * ``train_step_flops = forward + backward + loss_backward + optimizer``.
 * ``train_memory = params + grads + optimizer state + buffers + cached
   activations`` [seed 000 §memory: 4P + 4P + 4·M_opt·P + 4·B·Σn]; cached
@@ -33,19 +31,10 @@ from typing import Any
 import attrs
 
 from nnlint.graph import Lowered, Node
-from nnlint.ops import LOSSES, Cost, Ctx, nbytes, numel
+from nnlint.ops import LOSSES, Cost, Ctx, numel
+from nnlint.optimizers import OPTIMIZERS
+from nnlint.precision import nbytes
 from nnlint.sections import SpecSections
-
-# optimizer -> (step FLOPs as (a, b) meaning a·P + b, state tensors per parameter)
-OPTIMIZERS: dict[str, tuple[tuple[int, int], int]] = {
-    "sgd": ((2, 0), 0),
-    "momentum": ((4, 0), 1),
-    "nesterov": ((5, 0), 1),
-    "adagrad": ((7, 0), 1),
-    "rmsprop": ((8, 0), 1),
-    "adam": ((14, 2), 2),
-    "adamw": ((16, 2), 2),
-}
 
 
 @attrs.frozen
@@ -131,9 +120,23 @@ def analyze(lowered: Lowered, config: SpecSections) -> Report:
     train_prec = train.precision
     deploy_prec = deploy.precision or train_prec
     layers = []
+    # The op instances of a `* N` repeat share one options dict: same op, options and
+    # shapes, so the same cost, computed once (a 1 KB spec may repeat 100,000 times).
+    # Every other node has options of its own (alive, so its id is its own).
+    same: dict[tuple, tuple[Cost, Cost]] = {}
     for node in lowered.nodes():
-        tcost = node_cost(node, B, True)
-        icost = node_cost(node, Bd, False)
+        key = (
+            node.op,
+            id(node.opts),
+            node.in_shapes,
+            node.shape,
+            node.trainable,
+            node.fused_with_loss,
+        )
+        costs = same.get(key)
+        if costs is None:
+            costs = same[key] = (node_cost(node, B, True), node_cost(node, Bd, False))
+        tcost, icost = costs
         shared = tcost.weight_params if node.tie else 0
         layers.append(
             LayerCost(
@@ -152,8 +155,8 @@ def analyze(lowered: Lowered, config: SpecSections) -> Report:
     params = sum(layer.counted_params for layer in layers)
     trainable = sum(layer.counted_params for layer in layers if layer.node.trainable)
     buffers = total("buffers")
-    (a, b), states = OPTIMIZERS[train.optimizer]
-    optimizer_flops = a * trainable + (b if trainable else 0)
+    optimizer = OPTIMIZERS[train.optimizer]
+    optimizer_flops = optimizer.step_flops(trainable)
 
     loss_backward = 0
     if lowered.loss is not None:
@@ -164,7 +167,7 @@ def analyze(lowered: Lowered, config: SpecSections) -> Report:
     grad_bytes = sum(
         nbytes(layer.counted_params, layer.precision) for layer in layers if layer.node.trainable
     )
-    optimizer_bytes = states * nbytes(trainable, train_prec)
+    optimizer_bytes = optimizer.state_bytes(trainable, train_prec)
     buffer_bytes = nbytes(buffers, train_prec)
     activation_elements = total("cached_elements")
     activation_bytes = sum(nbytes(layer.train.cached_elements, layer.precision) for layer in layers)

@@ -33,6 +33,18 @@ class Severity(enum.IntEnum):
         return self.name.lower()
 
 
+def source_lines(text: str) -> list[str]:
+    """A spec's lines as every :class:`Span` numbers them: split at ``\n`` only.
+
+    The parser counts lines this way, so the suppression comments, the positions
+    computed from the text and the source frames of the output must too.
+    ``str.splitlines`` would also split at a form feed, ``\x0b``, ``\x1c``–``\x1e``,
+    ``\x85``, ``\u2028`` and ``\u2029``, all legal inside a comment, and shift every
+    line after them. A ``\r`` before the ``\n`` is not part of the line.
+    """
+    return [line.removesuffix("\r") for line in text.split("\n")]
+
+
 @attrs.frozen(order=True)
 class Span:
     """A source range. Lines and columns are 1-based; ``end_column`` is exclusive
@@ -48,12 +60,10 @@ class Span:
         return cls(line, column, line, column + max(width, 1))
 
     def merge(self, other: Span) -> Span:
+        """The smallest span covering both (a fix's edits in one place)."""
         start = min((self.line, self.column), (other.line, other.column))
         end = max((self.end_line, self.end_column), (other.end_line, other.end_column))
         return Span(start[0], start[1], end[0], end[1])
-
-
-FILE_START = Span(1, 1, 1, 2)
 
 
 @attrs.frozen

@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from nnlint.ops import LOSSES, OPS, Op
+from nnlint.units import fmt_capacity
 
 
 def rules_table() -> str:
@@ -49,6 +50,8 @@ def _default(value) -> str:
         return "true"
     if value is False:
         return "false"
+    if isinstance(value, tuple):  # attention's bias=[q, k, v, o]
+        return "[" + ", ".join(str(v) for v in value) + "]"
     return str(value)
 
 
@@ -71,6 +74,24 @@ def losses_table() -> str:
     return "\n".join(lines)
 
 
+def optimizers_table() -> str:
+    from nnlint.optimizers import OPTIMIZERS
+
+    lines = [
+        "| Optimizer | Step FLOPs (P trainable parameters) | State tensors per parameter "
+        "| Source |",
+        "|---|---|---|---|",
+    ]
+    for o in OPTIMIZERS.values():
+        if o.flops_per_param is None:
+            flops = "— (not yet in a spec)"
+        else:
+            flops = f"{o.flops_per_param}P" + (f" + {o.flops_constant}" if o.flops_constant else "")
+        state = f"{o.states} ({o.state})" if o.states else o.state
+        lines.append(f"| `{o.name}` | {flops} | {state} | {o.source} |")
+    return "\n".join(lines)
+
+
 def targets_table() -> str:
     from nnlint.targets import builtin_targets
 
@@ -89,26 +110,18 @@ def targets_table() -> str:
             f"{s * 1e6:g} µs" if s else "—" for s in (t.launch_overhead_s, t.inference_overhead_s)
         )
         lines.append(
-            f"| `{t.id}` | {t.name} | {_size(t.memory_bytes)} | "
+            f"| `{t.id}` | {t.name} | {fmt_capacity(t.memory_bytes)} | "
             f"{t.bandwidth / 1e9:g} GB/s | {peak(t, 'fp32')} / {peak(t, 'fp16')} / "
             f"{peak(t, 'int8')} | {onchip} | {overhead} | {t.power_w:g} W |"
         )
     return "\n".join(lines)
 
 
-def _size(n: int) -> str:
-    """Vendor capacities in decimal GB; microcontroller memory in binary KiB/MiB."""
-    if n >= 10**9:
-        return f"{n / 1e9:g} GB"
-    if n >= 2**20:
-        return f"{n / 2**20:g} MiB"
-    return f"{n / 2**10:g} KiB"
-
-
 SECTIONS = {
     "rules": rules_table,
     "ops": ops_table,
     "losses": losses_table,
+    "optimizers": optimizers_table,
     "targets": targets_table,
 }
 

@@ -30,10 +30,10 @@ from urllib.parse import quote
 import attrs
 
 from nnlint import __version__
-from nnlint.diagnostics import Diagnostic, FileResult, RuleMeta, Severity
+from nnlint.diagnostics import Diagnostic, FileResult, RuleMeta, Severity, source_lines
 from nnlint.sanitize import is_hidden, visible
 
-__all__ = ["FORMATS", "render"]
+__all__ = ["FORMATS", "render", "render_model"]
 
 FORMATS = ("text", "concise", "json", "sarif", "github")
 
@@ -57,13 +57,19 @@ def render(
     target: str | None = None,
     tool_version: str = __version__,
     errors: Sequence[str] = (),
+    exit_code: int | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> str:
     """Render ``results`` in format ``fmt`` (one of :data:`FORMATS`).
 
     ``color`` and ``statistics`` apply to ``text`` and ``concise``; ``target``
     appears in the summary line and in SARIF's ``automationDetails.id``.
     ``errors`` are the run's errors (files that could not be read or checked, a bad
-    config); the summary line then never says "All checks passed".
+    config, one line each): the summary line then never says "All checks passed",
+    JSON lists them under ``errors`` and SARIF records them as notifications of a
+    failed invocation that ended with ``exit_code``; the terminal formats leave the
+    lines themselves to the caller's stderr. ``extra`` keys are added at the end of
+    the JSON report (the contract allows more keys; e.g. ``baseline``).
     Raises :class:`ValueError` for an unknown format.
     """
     if fmt in ("text", "concise"):
@@ -77,9 +83,16 @@ def render(
             errors=len(errors),
         )
     if fmt == "json":
-        return _render_json(results)
+        return _render_json(results, errors, extra or {})
     if fmt == "sarif":
-        return _render_sarif(results, rules, target=target, tool_version=tool_version)
+        return _render_sarif(
+            results,
+            rules,
+            target=target,
+            tool_version=tool_version,
+            errors=errors,
+            exit_code=exit_code,
+        )
     if fmt == "github":
         return _render_github(results, target=target, errors=len(errors))
     raise ValueError(f"unknown output format {fmt!r} (expected one of: {', '.join(FORMATS)})")
@@ -104,10 +117,10 @@ class _Finding:
 
 
 def _source_lines(source: str | None) -> tuple[str, ...]:
-    """Split a spec into lines the way the parser counts them (on ``\\n`` only)."""
+    """The spec's lines as the spans number them (:func:`source_lines`)."""
     if source is None:
         return ()
-    return tuple(line.rstrip("\r") for line in source.split("\n"))
+    return tuple(source_lines(source))
 
 
 def _findings(results: Sequence[FileResult]) -> Iterator[_Finding]:
@@ -318,8 +331,18 @@ def _caret_range(line: str, d: Diagnostic) -> tuple[int, int]:
 # --------------------------------------------------------------------------- json
 
 
-def _render_json(results: Sequence[FileResult]) -> str:
-    """The DESIGN.md report contract, ``indent=2``, keys in contract order."""
+def render_model(entry: Mapping[str, Any]) -> str:
+    """One ``models`` entry of the JSON report on its own (``nnlint report --format json``)."""
+    return _dumps(entry)
+
+
+def _render_json(
+    results: Sequence[FileResult],
+    errors: Sequence[str] = (),
+    extra: Mapping[str, Any] | None = None,
+) -> str:
+    """The report contract, ``indent=2``, keys in contract order; ``errors`` (the run's
+    errors, one line each) only when there are some."""
     counts = _counts(results)
     report = {
         "version": JSON_REPORT_VERSION,
@@ -332,6 +355,9 @@ def _render_json(results: Sequence[FileResult]) -> str:
             "notes": counts[Severity.NOTE],
         },
     }
+    if errors:
+        report["errors"] = [*errors]
+    report.update(extra or {})
     return _dumps(report)
 
 
@@ -423,8 +449,11 @@ def _render_sarif(
     *,
     target: str | None,
     tool_version: str,
+    errors: Sequence[str] = (),
+    exit_code: int | None = None,
 ) -> str:
-    """A SARIF 2.1.0 log with one run, shaped for GitHub code scanning."""
+    """A SARIF 2.1.0 log with one run, shaped for GitHub code scanning. Run errors make
+    the invocation unsuccessful, each one a ``toolExecutionNotification``."""
     findings = list(_findings(results))
     fired = sorted({f.diagnostic.code for f in findings})
     rule_index = {code: i for i, code in enumerate(fired)}
@@ -454,7 +483,7 @@ def _render_sarif(
                 "automationDetails": {"id": f"nnlint/{target or 'default'}/"},
                 "originalUriBaseIds": {"%SRCROOT%": {"description": {"text": "Repository root"}}},
                 "columnKind": "utf16CodeUnits",
-                "invocations": [{"executionSuccessful": True}],
+                "invocations": [_sarif_invocation(errors, exit_code)],
                 "results": [
                     _sarif_result(f, rule_index[f.diagnostic.code], fingerprints) for f in findings
                 ],
@@ -462,6 +491,18 @@ def _render_sarif(
         ],
     }
     return _dumps(log)
+
+
+def _sarif_invocation(errors: Sequence[str], exit_code: int | None) -> dict[str, Any]:
+    if not errors:
+        return {"executionSuccessful": True}
+    invocation: dict[str, Any] = {"executionSuccessful": False}
+    if exit_code is not None:
+        invocation["exitCode"] = exit_code
+    invocation["toolExecutionNotifications"] = [
+        {"level": "error", "message": {"text": f"nnlint: error: {e}"}} for e in errors
+    ]
+    return invocation
 
 
 def _sarif_rule(code: str, meta: RuleMeta) -> dict[str, Any]:

@@ -33,13 +33,14 @@ until nothing is left to fix; it never returns a text that does not parse.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Callable, Iterator, Sequence
 
 import attrs
 
 from nnlint import ast
-from nnlint.diagnostics import Diagnostic, Edit, Fix, Span
+from nnlint.diagnostics import Diagnostic, Edit, FileResult, Fix, Span
 from nnlint.graph import Lowered, Node
 from nnlint.ops import CATALOG, Op, Output
 
@@ -77,8 +78,6 @@ class SourceText:
         return min(start + column - 1, end)
 
     def position(self, offset: int) -> tuple[int, int]:
-        import bisect
-
         line = bisect.bisect_right(self.starts, offset)
         return line, offset - self.starts[line - 1] + 1
 
@@ -417,7 +416,7 @@ class FixOutcome:
 
     text: str
     fixed: int
-    result: object  # nnlint.diagnostics.FileResult of the fixed text
+    result: FileResult  # the check of the fixed text
 
 
 class FixError(Exception):

@@ -447,7 +447,7 @@ def _summary(options: _Options, changed: list[str], unchanged: int, failed: int)
     dry = options.check or options.diff
     if options.check and not options.diff:
         for path in changed:
-            print(f"Would reformat: {path}")
+            print(f"Would reformat: {visible(path)}")
     parts = []
     if changed:
         parts.append(f"{files(len(changed))} {'would be reformatted' if dry else 'reformatted'}")
@@ -571,7 +571,7 @@ def _format_stdin(options: _Options, display: str) -> int:
         sys.stdout.write(_unified_diff(text, formatted, display))
     elif options.check:
         if formatted != text:
-            print(f"Would reformat: {display}")
+            print(f"Would reformat: {visible(display)}")
     else:
         sys.stdout.write(formatted)
     sys.stdout.flush()

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TypeVar
 
 from nnlint.diagnostics import Diagnostic, FileResult, Severity
+from nnlint.sanitize import visible
 
 __all__ = [
     "ANNOTATIONS_PER_TYPE",
@@ -65,7 +66,7 @@ def unannotated(results: Sequence[FileResult]) -> list[Diagnostic]:
 
 def _cell(text: str) -> str:
     """Text for one Markdown table cell: one line, no table or HTML syntax."""
-    text = " ".join(text.split())
+    text = visible(" ".join(text.split()))
     for old, new in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("|", "\\|"), ("`", "\\`")):
         text = text.replace(old, new)
     return text

@@ -4,8 +4,8 @@ Blocks and ``* N`` repeats are expanded: the graph has one node per op instance,
 named so that a person can find it (``h2/residual[2]/conv2d#1``) and carrying
 the span of the text that created it. Edges carry the tensor shape.
 
-Lowering orders each body's statements with networkx (cycles are reported with
-their path) and records the op instances in execution order; every pass is
+Lowering orders each body's statements with Kahn's algorithm (cycles are reported
+with their path) and records the op instances in execution order; every pass is
 linear in the number of op instances.
 
 Every problem is a located diagnostic: undefined (NN002) or reassigned (NN003)
@@ -17,8 +17,8 @@ nnlint's limits (NN011) and bad ``tie=`` targets (NN013).
 
 from __future__ import annotations
 
-import difflib
 import functools
+import heapq
 import math
 from collections.abc import Iterator
 from fractions import Fraction
@@ -29,25 +29,20 @@ import networkx as nx
 
 from nnlint import ast
 from nnlint.diagnostics import Span, SpecError, error
-from nnlint.ops import (
-    CATALOG,
-    LOSSES,
-    OPS,
-    PRECISION_BITS,
-    Op,
-    Opt,
-    Shape,
-    ShapeError,
-    fmt_shape,
-    numel,
-)
+from nnlint.expr import ExprError, evaluate
+from nnlint.ops import CATALOG, LOSSES, OPS, Op, Opt, Shape, ShapeError, numel
 from nnlint.ops.inputs import Input
 from nnlint.ops.losses import Loss
+from nnlint.precision import PRECISION_BITS
 from nnlint.sections import SpecSections
+from nnlint.suggest import did_you_mean
+from nnlint.units import fmt_shape
 
 # Limits that keep a hostile or mistaken spec from exhausting time or memory.
 # Each is reported as NN011 with the number that broke it.
-MAX_NODES = 250_000  # 2.5x the 100k-layer chain nnlint is benchmarked on (~1 GB at most)
+# 1.2x the 100k-layer chain nnlint is benchmarked on: a 1 KB spec that expands to the
+# limit (`relu * 119999`) is still answered in under 2 s and 300 MiB on 2 cores.
+MAX_NODES = 120_000
 MAX_ELEMENTS = 2**40  # per-sample elements of any one tensor
 MAX_BLOCK_DEPTH = 64
 INIT_SCHEMES = ("he", "xavier", "lecun", "zeros", "ones", "normal", "uniform")
@@ -116,18 +111,22 @@ class Lowered:
     @functools.cached_property
     def graph(self) -> nx.DiGraph:
         """``networkx.DiGraph``: node id -> ``{"node": Node}``; edges carry ``"shape"``."""
-        g = nx.DiGraph()
-        for node_id, node in self.by_id.items():
-            g.add_node(node_id, node=node)
+        # networkx's own adjacency dicts, filled directly: add_node/add_edge cost ~8 µs
+        # per call, a third of a large spec's check.
+        nodes = {node_id: {"node": node} for node_id, node in self.by_id.items()}
+        succ: dict[str, dict] = {node_id: {} for node_id in nodes}
+        pred: dict[str, dict] = {node_id: {} for node_id in nodes}
         for node in self.by_id.values():
+            mine = pred[node.id]
             for src, shape in zip(node.inputs, node.in_shapes):
-                g.add_edge(src, node.id, shape=shape)
+                if src in mine:  # add(x, x): one edge, as add_edge would keep it
+                    mine[src]["shape"] = shape
+                else:
+                    mine[src] = succ[src][node.id] = {"shape": shape}
+        g = nx.DiGraph()
+        g._node = nodes
+        g._adj, g._pred = succ, pred  # networkx's setters keep _succ and its views in step
         return g
-
-
-def _suggest(word: str, options) -> str:
-    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
-    return f"; did you mean `{close[0]}`?" if close else ""
 
 
 @attrs.frozen
@@ -157,6 +156,7 @@ class _Lowerer:
         # (id of a body, names defined before it) -> its assignments in dependency order
         self.plans: dict[tuple[int, tuple[str, ...]], list[ast.Assign]] = {}
         self.counters: dict[tuple[str, str], int] = {}
+        self.fitting: set[tuple[int, ...]] = set()  # shapes within MAX_ELEMENTS
         self.blocks: dict[str, ast.BlockDef] = {}
         for block in spec.blocks:
             if block.name in self.blocks:
@@ -192,6 +192,9 @@ class _Lowerer:
                 fix="lower the `* N` repeat counts",
                 limit=MAX_NODES,
             )
+        if node.shape in self.fitting:  # checked already (a repeat, a chain of one width)
+            self.by_id[node.id] = node
+            return node.id
         n = numel(node.shape)
         if n > MAX_ELEMENTS or any(d > MAX_ELEMENTS for d in node.shape):
             raise error(
@@ -203,6 +206,7 @@ class _Lowerer:
                 elements=n,
                 limit=MAX_ELEMENTS,
             )
+        self.fitting.add(node.shape)
         self.by_id[node.id] = node
         return node.id
 
@@ -224,45 +228,33 @@ class _Lowerer:
             if expr.id in scope.env:
                 return scope.env[expr.id]
             return ast.Symbol(expr.id, expr.span)
-        if isinstance(expr, ast.Neg):
-            return -self._num(expr.operand, scope)
-        if isinstance(expr, ast.BinOp):
-            left, right = self._num(expr.left, scope), self._num(expr.right, scope)
-            if expr.op == "+":
-                value = left + right
-            elif expr.op == "-":
-                value = left - right
-            elif expr.op == "*":
-                value = left * right
-            else:
-                if right == 0:
+        if isinstance(expr, (ast.Neg, ast.BinOp)):
+            try:
+                value = evaluate(expr, lambda e: self._num(e, scope), limit=MAX_ELEMENTS**2)
+            except ExprError as exc:
+                if exc.kind == "division by zero":
                     raise error(
-                        "NN007", "division by zero", expr.span, fix="divide by a non-zero value"
-                    )
-                value = (
-                    Fraction(left) / Fraction(right)
-                    if not (isinstance(left, float) or isinstance(right, float))
-                    else left / right
+                        "NN007", "division by zero", exc.span, fix="divide by a non-zero value"
+                    ) from None
+                shown = (
+                    f" ({float(exc.value):.3e})"
+                    if not isinstance(exc.value, float) or math.isfinite(exc.value)
+                    else ""
                 )
-                if isinstance(value, Fraction):
-                    value = int(value) if value.denominator == 1 else float(value)
-            if isinstance(value, int) and abs(value) > MAX_ELEMENTS**2:
                 raise error(
                     "NN011",
-                    f"the value of this expression ({value:.3e}) is too large",
-                    expr.span,
+                    f"the value of this expression{shown} is too large",
+                    exc.span,
                     fix="use a realistic size",
-                )
-            if isinstance(value, float) and not math.isfinite(value):
-                raise error(
-                    "NN011",
-                    "the value of this expression is too large",
-                    expr.span,
-                    fix="use a realistic size",
-                )
-            return value
+                ) from None
+            # block parameters hold ints and floats: an inexact quotient becomes a float
+            return float(value) if isinstance(value, Fraction) else value
         if isinstance(expr, ast.Call):
             return expr  # evaluated by the option that accepts it (init=normal(0.02))
+        if isinstance(expr, ast.TupleValue):  # kernel=(3, 1): checked by the option
+            return tuple(self.eval(item, scope) for item in expr.items)
+        if isinstance(expr, ast.ListValue):  # bias=[q, k, v]: checked by the option
+            return [self.eval(item, scope) for item in expr.items]
         raise error(
             "NN006",
             "unexpected value here",
@@ -276,7 +268,7 @@ class _Lowerer:
             if isinstance(value, ast.Symbol):
                 raise error(
                     "NN002",
-                    f"undefined parameter `{value.id}`{_suggest(value.id, scope.env)}",
+                    f"undefined parameter `{value.id}`{did_you_mean(value.id, scope.env)}",
                     expr.span,
                     fix="declare it as a block parameter or write a number",
                 )
@@ -285,7 +277,72 @@ class _Lowerer:
 
     def _convert(self, opt: Opt, value: Any, span: Span, op: str, scope: _Scope) -> Any:
         where = f"`{op}` option `{opt.name}`"
+        if opt.kind == "pair":  # a size per spatial axis: `3` or `(3, 1)`, or a listed word
+            if isinstance(value, ast.Symbol) and value.id in opt.choices:
+                return value.id
+            if isinstance(value, tuple):
+                if len(value) != 2:
+                    raise error(
+                        "NN006",
+                        f"{where} takes one number or a pair (height, width), "
+                        f"got {len(value)} numbers",
+                        span,
+                        fix=f"e.g. `{opt.name}=(3, 1)`",
+                    )
+                one = attrs.evolve(opt, kind="int")
+                pair = tuple(self._convert(one, v, span, op, scope) for v in value)
+                return pair[0] if pair[0] == pair[1] else pair
+            if isinstance(value, ast.Symbol) and opt.choices:
+                raise error(
+                    "NN006",
+                    f"{where} expects a number, a pair (height, width) or "
+                    f"{' or '.join(opt.choices)}, got `{value.id}`",
+                    span,
+                    fix=f"e.g. `{opt.name}=1` or `{opt.name}={opt.choices[0]}`",
+                )
+            if value is None and opt.default is None:
+                return None
+            opt = attrs.evolve(opt, kind="int", choices=())
+        if opt.kind == "projections":  # attention bias: true, false or [q, k, v, o] subsets
+            if isinstance(value, ast.Symbol) and value.id in ("true", "false"):
+                return opt.choices if value.id == "true" else ()
+            if isinstance(value, list) and all(
+                isinstance(v, ast.Symbol) and v.id in opt.choices for v in value
+            ):
+                named = {v.id for v in value}
+                if len(named) != len(value):
+                    raise error(
+                        "NN006",
+                        f"{where} names a projection twice",
+                        span,
+                        fix="list each projection once",
+                    )
+                return tuple(c for c in opt.choices if c in named)
+            raise error(
+                "NN006",
+                f"{where} expects true, false or a list of the projections with a bias "
+                f"({', '.join(opt.choices)})",
+                span,
+                fix=f"e.g. `{opt.name}=false` or `{opt.name}=[q, k, v]`",
+            )
+        if isinstance(value, (tuple, list)):
+            kind = "pair" if isinstance(value, tuple) else "list"
+            raise error(
+                "NN006",
+                f"{where} takes one value, not a {kind}",
+                span,
+                fix=f"write a single value for `{opt.name}`",
+            )
         if opt.kind in ("int", "float"):
+            if isinstance(value, ast.Symbol) and value.id in opt.choices:
+                return value.id  # padding=same
+            if isinstance(value, ast.Symbol) and opt.choices:
+                raise error(
+                    "NN006",
+                    f"{where} expects a number or {' or '.join(opt.choices)}, got `{value.id}`",
+                    span,
+                    fix=f"e.g. `{opt.name}=1` or `{opt.name}={opt.choices[0]}`",
+                )
             if isinstance(value, ast.Symbol):
                 raise error(
                     "NN006",
@@ -341,6 +398,16 @@ class _Lowerer:
                 f"{where} expects true or false",
                 span,
                 fix=f"write `{opt.name}=true` or `{opt.name}=false`",
+            )
+        if opt.kind == "symbol" and opt.choices:  # a word from a list: mode=bilinear
+            if isinstance(value, ast.Symbol) and value.id in opt.choices:
+                return value.id
+            got = f"`{value.id}`" if isinstance(value, ast.Symbol) else "a number"
+            raise error(
+                "NN006",
+                f"{where} expects {' or '.join(opt.choices)}, got {got}",
+                span,
+                fix=f"e.g. `{opt.name}={opt.choices[0]}`",
             )
         if opt.kind == "symbol":  # precision
             if isinstance(value, ast.Symbol) and value.id in PRECISION_BITS:
@@ -432,7 +499,7 @@ class _Lowerer:
                     raise error(
                         "NN005",
                         f"`{layer.name}` has no option `{a.keyword}`"
-                        f"{_suggest(a.keyword, by_name)} (options: "
+                        f"{did_you_mean(a.keyword, by_name)} (options: "
                         f"{', '.join(by_name)})",
                         a.span,
                         fix="use one of the listed options",
@@ -519,6 +586,7 @@ class _Lowerer:
                 model.name_span,
                 fix="add a line such as `input x: [784]`",
             )
+        _ExpansionBound(self.blocks).check(model.body, len(self.by_id))
         self._body(model.body, scope)
         loss_id = self._loss(scope)
         return Lowered(
@@ -566,7 +634,7 @@ class _Lowerer:
             known = [n for n, o in OPS.items() if o.family == "merge"]
             raise error(
                 "NN004",
-                f"unknown merge `{layer.name}`{_suggest(layer.name, known)} "
+                f"unknown merge `{layer.name}`{did_you_mean(layer.name, known)} "
                 f"(merges: {', '.join(known)})",
                 layer.name_span,
                 fix="start a chain with a tensor name or a merge such as `add(a, b)`",
@@ -667,7 +735,7 @@ class _Lowerer:
             known = list(OPS) + list(self.blocks)
             raise error(
                 "NN004",
-                f"unknown op `{layer.name}`{_suggest(layer.name, known)}",
+                f"unknown op `{layer.name}`{did_you_mean(layer.name, known)}",
                 layer.name_span,
                 fix="see the op catalog in the README",
             )
@@ -681,11 +749,11 @@ class _Lowerer:
             )
         resolved = self._options(layer, op.all_opts(), scope)
         if len(self.by_id) + count > MAX_NODES:
+            what = f"`{layer.name}` * {count:,}" if layer.repeat is not None else f"`{layer.name}`"
             raise error(
                 "NN011",
-                f"`{layer.name}` * {count:,} takes the graph past nnlint's "
-                f"limit of {MAX_NODES:,} op instances",
-                layer.repeat.span,
+                f"{what} takes the graph past nnlint's limit of {MAX_NODES:,} op instances",
+                layer.repeat.span if layer.repeat is not None else layer.span,
                 fix="lower the repeat count",
                 limit=MAX_NODES,
                 nodes=len(self.by_id) + count,
@@ -706,9 +774,17 @@ class _Lowerer:
         """One op instance. A layer repeated with ``* N`` passes the same
         :class:`_Resolved` N times: its N nodes share one ``opts`` dict (read-only)."""
         in_nodes = [self._node(i) for i in inputs]
-        in_shapes = tuple(n.shape for n in in_nodes)
         options, spans = resolved.opts, resolved.spans
         trainable, precision = resolved.trainable, resolved.precision
+        if scope.overrides.get("trainable") is False:
+            trainable = False
+        precision = precision or scope.overrides.get("precision")
+        for name in op.tensor_inputs:  # cross-attention's kv=NAME: a second input edge
+            ref = options.get(name)
+            if ref is not None:
+                inputs = [*inputs, self._tensor_ref(ref, name, scope, spans[name])]
+                in_nodes.append(self._node(inputs[-1]))
+        in_shapes = tuple(n.shape for n in in_nodes)
         try:
             shape = op.infer(in_shapes, options)
         except ShapeError as exc:
@@ -719,9 +795,6 @@ class _Lowerer:
                 fix="check the sizes around this layer (`nnlint report` prints every shape)",
                 shapes=[list(s) for s in in_shapes],
             ) from None
-        if scope.overrides.get("trainable") is False:
-            trainable = False
-        precision = precision or scope.overrides.get("precision")
         tie = None
         if op.has_weights and options.get("tie") is not None:
             tie = self._tie(options["tie"], op, options, in_shapes, scope, spans["tie"])
@@ -741,11 +814,22 @@ class _Lowerer:
         )
         return self._add(node)
 
+    def _tensor_ref(self, ref: ast.Symbol, option: str, scope: _Scope, span: Span) -> str:
+        """The node producing the tensor an option such as ``kv=enc`` names."""
+        if ref.id not in scope.tensors:
+            raise error(
+                "NN002",
+                f"undefined name `{ref.id}` in `{option}=`{did_you_mean(ref.id, scope.tensors)}",
+                span,
+                fix=f"`{option}=` names a tensor defined in the model, e.g. an encoder's output",
+            )
+        return scope.tensors[ref.id]
+
     def _tie(self, ref: ast.Symbol, op, options, in_shapes, scope: _Scope, span: Span) -> str:
         if ref.id not in scope.tensors:
             raise error(
                 "NN002",
-                f"undefined name `{ref.id}` in `tie=`{_suggest(ref.id, scope.tensors)}",
+                f"undefined name `{ref.id}` in `tie=`{did_you_mean(ref.id, scope.tensors)}",
                 span,
                 fix="tie to a tensor defined before, e.g. the token embedding's output",
             )
@@ -812,6 +896,12 @@ class _Lowerer:
                 fix="declare the block's input as `input x`",
             )
         inner.tensors[block_inputs[0].name] = current
+        # A parameter given a tensor name of the caller (`dec(512, 8, mem=enc)`) names that
+        # tensor inside the block (`attention(heads, kv=mem)`).
+        for name, value in list(env.items()):
+            if isinstance(value, ast.Symbol) and value.id in scope.tensors:
+                inner.tensors[name] = scope.tensors[value.id]
+                del env[name]
         out = self._body(block.body, inner)
         if out is None:
             raise error(
@@ -866,7 +956,7 @@ class _Lowerer:
                 raise error(
                     "NN010",
                     f"block `{block.name}` has no parameter `{a.keyword}`"
-                    f"{_suggest(a.keyword, params)} (parameters: "
+                    f"{did_you_mean(a.keyword, params)} (parameters: "
                     f"{', '.join(params) or 'none'})",
                     a.span,
                     fix="use one of the listed parameters",
@@ -891,7 +981,7 @@ class _Lowerer:
             raise error(
                 "NN002",
                 f"the loss reads `{loss.tensor}`, which the model does not "
-                f"define{_suggest(loss.tensor, scope.tensors)}",
+                f"define{did_you_mean(loss.tensor, scope.tensors)}",
                 loss.tensor_span,
                 fix="name a tensor of the model, e.g. its logits",
             )
@@ -912,14 +1002,84 @@ class _Lowerer:
         return self._add(node)
 
 
+class _ExpansionBound:
+    """The op instances a body expands to, at least, counted before anything is built.
+
+    Blocks that call blocks multiply: 30 levels of blocks that each call the next
+    twice make 2^30 instances from a 1 KB spec, and expanding them one by one until
+    :data:`MAX_NODES` stops it takes seconds and hundreds of MiB. The bound
+    multiplies repeat counts through the call tree: a literal ``* N`` counts N, a
+    count that depends on a block parameter counts 1 (so the bound never exceeds
+    the real expansion), a recursive call counts 0 (it is NN008). Figures saturate
+    at :attr:`_CAP`, so no giant integer is ever built. A repeated op (not a block)
+    is left to :meth:`_Lowerer._step`, which checks it before building it.
+    """
+
+    _CAP = 10**15
+
+    def __init__(self, blocks: dict[str, ast.BlockDef]) -> None:
+        self.blocks = blocks
+        self.sizes: dict[str, int] = {}
+        self.active: set[str] = set()
+
+    def check(self, body: tuple[ast.Stmt, ...], before: int) -> None:
+        """Raise NN011 at the first block call that takes the model past the limit."""
+        total = before
+        for layer, size in self._steps(body):
+            total = min(total + size, self._CAP)
+            if total > MAX_NODES and layer.name in self.blocks:
+                span = layer.repeat.span if layer.repeat is not None else layer.name_span
+                shown = f"{size:,}" if size < self._CAP else "more than 10^15"
+                so_far = f" ({total - size:,} before it)" if size < self._CAP < total else ""
+                raise error(
+                    "NN011",
+                    f"`{layer.name}` expands to at least {shown} op instances, counting the "
+                    f"blocks it calls and their repeat counts{so_far}: beyond nnlint's "
+                    f"limit of {MAX_NODES:,}",
+                    span,
+                    fix="lower the repeat counts or the number of nested block calls",
+                    limit=MAX_NODES,
+                    nodes=total,
+                )
+
+    def _steps(self, body: tuple[ast.Stmt, ...]) -> Iterator[tuple[ast.Layer, int]]:
+        """Each layer of the body's chains with the instances it makes, at least."""
+        for stmt in body:
+            if not isinstance(stmt, ast.Assign):
+                continue
+            source = stmt.chain.source
+            if isinstance(source, ast.Layer):
+                yield source, 1
+            for layer in stmt.chain.steps:
+                count = 1
+                if isinstance(layer.repeat, ast.Num) and isinstance(layer.repeat.value, int):
+                    count = max(1, min(layer.repeat.value, self._CAP))
+                yield layer, min(count * self._size(layer.name), self._CAP)
+
+    def _size(self, name: str) -> int:
+        block = self.blocks.get(name)
+        if block is None:  # an op (or an unknown name: NN004)
+            return 1
+        if name in self.active:  # recursion: NN008
+            return 0
+        if name not in self.sizes:
+            self.active.add(name)
+            total = 0
+            for _layer, size in self._steps(block.body):
+                total = min(total + size, self._CAP)
+            self.active.discard(name)
+            self.sizes[name] = total
+        return self.sizes[name]
+
+
 def _plan(body: tuple[ast.Stmt, ...], defined) -> list[ast.Assign]:
     """The assignments of a body in dependency order, ties broken by source order.
 
     ``defined`` holds the names known before the body (model inputs, a block's
     input). Raises NN003 for a name assigned twice, NN002 for an undefined name and
     NN008 for a cycle (the first one a depth-first search in source order meets).
-    O(n log n) in the number of statements; a block's plan is made once and reused
-    for each of its instances.
+    O(n log n) in the number of statements, without networkx; a block's plan is made
+    once and reused for each of its instances.
     """
     assigns: dict[str, ast.Assign] = {}
     for stmt in body:
@@ -934,55 +1094,96 @@ def _plan(body: tuple[ast.Stmt, ...], defined) -> list[ast.Assign]:
                     fix=f"give the new tensor its own name, e.g. `{stmt.target}2`",
                 )
             assigns[stmt.target] = stmt
-    # The statements' dependency graph: networkx finds the cycle (with its path) and
-    # the order; ties between ready statements are broken by source order.
-    deps = nx.DiGraph()
-    deps.add_nodes_from(assigns)
+    # The statements' dependency graph, each edge once, in the order first written.
+    index = {name: i for i, name in enumerate(assigns)}
+    readers: dict[str, dict[str, None]] = {name: {} for name in assigns}
+    waiting = dict.fromkeys(assigns, 0)  # unplanned statements each one reads
     for name, stmt in assigns.items():
-        for ref, span in _references(stmt.chain):
+        for ref, span, strict in _references(stmt.chain):
             if ref in assigns:
-                deps.add_edge(ref, name)
-            elif ref not in defined:
+                if name not in readers[ref]:
+                    readers[ref][name] = None
+                    waiting[name] += 1
+            elif strict and ref not in defined:
                 known = list(assigns) + list(defined)
                 raise error(
                     "NN002",
-                    f"undefined name `{ref}`{_suggest(ref, known)}",
+                    f"undefined name `{ref}`{did_you_mean(ref, known)}",
                     span,
                     fix="define it before use, or check the spelling",
                 )
-    try:
-        cycle = nx.find_cycle(deps)
-    except nx.NetworkXNoCycle:
-        cycle = None
-    if cycle:
-        path = [u for u, _ in cycle] + [cycle[0][0]]
-        stmt = assigns[path[0]]
+    # Kahn's algorithm with a heap of source positions: of the statements ready to
+    # run, the one written first (networkx's lexicographical_topological_sort).
+    names = list(assigns)
+    ready = [index[name] for name in names if waiting[name] == 0]
+    heapq.heapify(ready)
+    order = []
+    while ready:
+        name = names[heapq.heappop(ready)]
+        order.append(assigns[name])
+        for reader in readers[name]:
+            waiting[reader] -= 1
+            if waiting[reader] == 0:
+                heapq.heappush(ready, index[reader])
+    if len(order) < len(names):
+        path = _first_cycle(names, readers)
         raise error(
             "NN008",
             f"cycle between tensors: {' -> '.join(path)}",
-            stmt.target_span,
+            assigns[path[0]].target_span,
             fix="a dataflow graph has no cycles: break the loop",
             cycle=path,
         )
-    index = {name: i for i, name in enumerate(assigns)}
-    return [
-        assigns[name] for name in nx.lexicographical_topological_sort(deps, key=index.__getitem__)
-    ]
+    return order
 
 
-def _references(chain: ast.Chain) -> Iterator[tuple[str, Span]]:
-    """Tensor names a chain reads: its source, merge arguments and ``tie=`` targets."""
+def _first_cycle(names: list[str], readers: dict[str, dict[str, None]]) -> list[str]:
+    """The cycle a depth-first search meets first, starting from each statement in
+    source order and following readers in the order written (networkx's
+    ``find_cycle``), as a closed path: ``[a, b, a]``."""
+    state: dict[str, bool] = {}  # True: on the current path; False: finished
+    for start in names:
+        if start in state:
+            continue
+        path = [start]
+        state[start] = True
+        pending = [iter(readers[start])]
+        while pending:
+            nxt = next(pending[-1], None)
+            if nxt is None:
+                state[path.pop()] = False
+                pending.pop()
+            elif state.get(nxt) is True:
+                return path[path.index(nxt) :] + [nxt]
+            elif nxt not in state:
+                state[nxt] = True
+                path.append(nxt)
+                pending.append(iter(readers[nxt]))
+    raise AssertionError("no cycle among statements Kahn's algorithm could not order")
+
+
+def _references(chain: ast.Chain) -> Iterator[tuple[str, Span, bool]]:
+    """Tensor names a chain reads: its source, merge arguments and the tensors its ops'
+    options name (``tie=``, ``kv=``), each ``strict`` (it must be defined). A block
+    call's arguments may name a tensor of the caller (``dec(512, 8, mem=enc)``) or
+    another value: a defined tensor among them orders the statements, nothing else."""
     source = chain.source
     if isinstance(source, ast.Ref):
-        yield source.name, source.span
+        yield source.name, source.span, True
     else:
         for a in source.args:
             if a.keyword is None and isinstance(a.value, ast.Name):
-                yield a.value.id, a.value.span
+                yield a.value.id, a.value.span, True
     for step in chain.steps:
+        op = OPS.get(step.name)
+        named = {o.name for o in op.all_opts() if o.kind == "tensor"} if op else set()
         for a in step.args:
-            if a.keyword == "tie" and isinstance(a.value, ast.Name):
-                yield a.value.id, a.value.span
+            if not isinstance(a.value, ast.Name):
+                continue
+            if op is None:
+                yield a.value.id, a.value.span, False
+            elif a.keyword in named:
+                yield a.value.id, a.value.span, True
 
 
 def lower(spec: ast.Spec, config: SpecSections) -> Lowered:

@@ -19,15 +19,17 @@ import hashlib
 import marshal
 import os
 import re
+import stat
 import sys
 import threading
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, InvalidOperation
 from pathlib import Path
 
 import lark
+import lark.parsers.lalr_analysis
 
 from nnlint import ast
-from nnlint.diagnostics import Diagnostic, Severity, Span, SpecError, error
+from nnlint.diagnostics import Diagnostic, Severity, Span, SpecError, error, source_lines
 from nnlint.resources import data_dir
 
 # Parse trees deeper than this (``- - - … 1``, ``1 + 1 + … + 1`` with hundreds of
@@ -37,7 +39,7 @@ MAX_NESTING = 200
 # Sizes beyond this many decimal digits are kept as ``inf``: they can only be a
 # mistake, and an exact integer of a million digits would cost time and memory.
 _MAX_EXPONENT = 60
-_SI = {"k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
+_SI_EXPONENT = {"k": 3, "M": 6, "G": 9, "T": 12}  # SI prefix -> power of ten
 
 # What a person reads in "expected ..." instead of Lark's terminal names.
 _TERMINAL_WORDS = {
@@ -59,7 +61,7 @@ _LARK_OPTIONS = {
     "keep_all_tokens": True,  # ToAst computes spans from the keywords and brackets too
     "maybe_placeholders": False,
 }
-_CACHE_FORMAT = b"nnlint-parser-cache 1\n"
+_CACHE_FORMAT = b"nnlint-parser-cache 2\n"
 
 
 def cache_dir() -> Path | None:
@@ -89,7 +91,12 @@ def _private(path: Path) -> bool:
     entry that someone else could have written is never loaded."""
     if not hasattr(os, "getuid"):  # Windows: per-user profile folders
         return True
-    st = os.stat(path, follow_symlinks=False)
+    return _private_stat(os.stat(path, follow_symlinks=False))
+
+
+def _private_stat(st: os.stat_result) -> bool:
+    if not hasattr(os, "getuid"):
+        return True
     return st.st_uid == os.getuid() and not st.st_mode & 0o022
 
 
@@ -106,21 +113,129 @@ def _cache_key(grammar: str) -> str:
     return hashlib.sha256(ident.encode("utf-8")).hexdigest()[:40]
 
 
-def _load_cached(path: Path, key: str) -> lark.Lark | None:
+# An entry is ~50 KB; anything much larger is not one of ours.
+_CACHE_MAX_BYTES = 4 * 2**20
+# Plain data only: what Lark's memo_serialize produces. No code objects, no
+# callables, nothing Lark could call.
+_PLAIN = (dict, list, tuple, str, int, bool, type(None))
+# Options that could name code (callbacks, classes, plugins) must be empty: nnlint
+# passes none, so an entry holding one is not an entry nnlint wrote.
+_NO_CODE_OPTIONS = {
+    "lexer_callbacks": {},
+    "postlex": None,
+    "tree_class": None,
+    "edit_terminals": None,
+    "_plugins": {},
+}
+# A spec using every statement of the grammar: a loaded parser must parse it.
+_SMOKE_SPEC = (
+    "block b(c, k=3) {\n    input x\n    y = x -> conv2d(c, k, padding=1) -> relu * 2\n"
+    "    z = add(x, y)\n}\nmodel m {\n    input x: [3, 8, 8]\n    h = x -> b(3)\n"
+    "        -> flatten -> dense(2 * (4 + 1) / 5, init=normal(0.02))\n}\n"
+    "train {\n    loss = cross_entropy(h)\n    batch = 8k\n}\n"
+    "budget {\n    train_memory <= 8 MiB\n    latency < 2 ms\n}\n"
+    "data {\n    counts = [1, 2]\n}\n"
+)
+
+
+def _read_entry(path: Path) -> bytes | None:
+    """The bytes of a cache entry, or ``None`` if it is anything but a private regular
+    file of sensible size. Opened without blocking and without following a symlink,
+    so a FIFO, a device or a link at the path is refused, never waited on."""
+    flags = (
+        os.O_RDONLY
+        | getattr(os, "O_NONBLOCK", 0)
+        | getattr(os, "O_NOFOLLOW", 0)
+        | getattr(os, "O_BINARY", 0)
+    )
     try:
-        if not (_private(path.parent) and _private(path)):
+        fd = os.open(path, flags)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > _CACHE_MAX_BYTES:
             return None
-        with open(path, "rb") as f:
-            if f.readline() != _CACHE_FORMAT or f.readline().rstrip(b"\n") != key.encode():
+        if not _private_stat(st):
+            return None
+        chunks = []
+        size = 0
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > _CACHE_MAX_BYTES:  # grew while being read
                 return None
-            # marshal, not pickle: the entry is plain data (dicts, lists, strings,
-            # numbers) and loading it can never run code.
-            data = marshal.load(f)
+        return b"".join(chunks)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def _plain(value, depth: int = 0) -> bool:
+    """True if ``value`` is built of plain data only (iteratively bounded in depth)."""
+    if depth > 50 or type(value) not in _PLAIN:
+        return False
+    if type(value) is dict:
+        return all(_plain(k, depth + 1) and _plain(v, depth + 1) for k, v in value.items())
+    if type(value) in (list, tuple):
+        return all(_plain(v, depth + 1) for v in value)
+    return True
+
+
+def _valid_entry(entry) -> bool:
+    """The shape of an entry :func:`_store_cached` writes, with nnlint's options."""
+    if not (type(entry) is dict and set(entry) == {"data", "memo"} and _plain(entry)):
+        return False
+    data = entry["data"]
+    if type(data) is not dict or type(entry["memo"]) is not dict:
+        return False
+    options = data.get("options")
+    if type(options) is not dict or "transformer" in options:
+        return False
+    expected = {**_NO_CODE_OPTIONS, **_LARK_OPTIONS}
+    return all(k in options and options[k] == v for k, v in expected.items())
+
+
+def _load_cached(path: Path, key: str) -> lark.Lark | None:
+    """The parser stored at ``path``, or ``None`` if the entry is missing, foreign,
+    damaged or not loadable for any reason (the caller then builds and rewrites it).
+
+    Checked in full before use: a private regular file (:func:`_read_entry`), the
+    format line, the key, a SHA-256 of the data, plain data only with nnlint's
+    parser options (no callbacks), and a loaded parser that parses a spec using
+    every statement of the grammar. marshal, not pickle: loading never runs code,
+    and from Python 3.13 marshal itself refuses code objects."""
+    try:
+        if not _private(path.parent):
+            return None
+        raw = _read_entry(path)
+        if raw is None:
+            return None
+        header, _, blob = raw.partition(b"\n")
+        stored_key, _, blob = blob.partition(b"\n")
+        digest, _, blob = blob.partition(b"\n")
+        if header + b"\n" != _CACHE_FORMAT or stored_key != key.encode():
+            return None
+        if digest != hashlib.sha256(blob).hexdigest().encode():
+            return None
+        if sys.version_info >= (3, 13):
+            entry = marshal.loads(blob, allow_code=False)
+        else:  # pragma: no cover - exercised on Python < 3.13
+            entry = marshal.loads(blob)
+        if not _valid_entry(entry):
+            return None
         # The transformer (ToAst) is code, not data: it is never stored, and joins the
         # options here. Lark.load() takes the entry as the dict Lark.save() pickles.
-        data["data"]["options"]["transformer"] = _BUILDER
-        return lark.Lark.load(data)
-    except Exception:
+        entry["data"]["options"]["transformer"] = _BUILDER
+        parser = lark.Lark.load(entry)
+        _depths.table = {}
+        try:
+            _FastParser(parser)._parse(_SMOKE_SPEC)
+        finally:
+            _depths.table = {}
+        return parser
+    except Exception:  # any failure means: build the parser instead
         return None
 
 
@@ -141,9 +256,10 @@ def _store_cached(parser: lark.Lark, path: Path, key: str) -> None:
         # The transformer (ToAst) is code, not data: _load_cached passes it again.
         data["options"] = {k: v for k, v in data["options"].items() if k != "transformer"}
         blob = marshal.dumps({"data": data, "memo": memo})
+        digest = hashlib.sha256(blob).hexdigest().encode()
         fd, tmp = tempfile.mkstemp(prefix=".parser-", dir=path.parent)
         with os.fdopen(fd, "wb") as f:
-            f.write(_CACHE_FORMAT + key.encode() + b"\n" + blob)
+            f.write(_CACHE_FORMAT + key.encode() + b"\n" + digest + b"\n" + blob)
         os.replace(tmp, path)
         tmp = None
     except (OSError, ValueError):  # read-only home, full disk, unmarshallable: no cache
@@ -177,6 +293,157 @@ def _parser() -> lark.Lark:
     return parser
 
 
+class _FastParser:
+    """Lark's LALR parser and contextual lexer run as one loop, for specs that parse.
+
+    The same parse table, the same terminals per parser state with the same compiled
+    regular expressions and keyword callbacks, the same line and column arithmetic
+    and the same rule callbacks (:class:`ToAst`) as Lark's ``parse``; written out as
+    one loop over local variables instead of a generator, four method calls and a
+    line-counter object per token, and a parser-state object re-read per token.
+    Anything unusual (a character no terminal of the state matches, a token the
+    table does not expect, a state whose terminals need more than one regular
+    expression) abandons the loop, and the text is parsed again by Lark's own
+    ``parse``, which raises Lark's error exactly as before (errors are rare, and a
+    failed parse of a spec is cheap).
+    """
+
+    def __init__(self, parser: lark.Lark) -> None:
+        self.parser = parser
+        frontend = parser.parser
+        table = frontend.parser.parser.parse_table
+        self.lexers = frontend.lexer.lexers  # parser state -> Lark's BasicLexer for it
+        self.states = table.states
+        self.start = table.start_states["start"]
+        self.end = table.end_states["start"]
+        self.callbacks = frontend.parser.parser.callbacks
+        self.scanners: dict[int, tuple | None] = {}  # parser state -> fast-path lexer
+
+    def _scanner(self, state):
+        basic = self.lexers[state]
+        scanner = basic.scanner  # compiled on first use, as Lark does
+        found = None
+        if len(scanner._mres) == 1:
+            found = (
+                scanner._mres[0].match,
+                basic.ignore_types,
+                basic.newline_types,
+                basic.callback,
+            )
+        self.scanners[state] = found
+        return found
+
+    def parse(self, text: str):
+        try:
+            return self._parse(text)
+        except _Abandon:
+            pass
+        _depths.table = {}
+        return self.parser.parse(text)
+
+    def _parse(self, text: str):
+        states, callbacks, scanners = self.states, self.callbacks, self.scanners
+        end_state = self.end
+        new_token = _Token._future_new
+        state_stack = [self.start]
+        value_stack: list = []
+        pos, line, line_start, end = 0, 1, 0, len(text)
+        token = None
+        while pos < end:
+            state = state_stack[-1]
+            scanner = scanners.get(state, False)
+            if scanner is False:
+                scanner = self._scanner(state)
+            if scanner is None:
+                raise _Abandon
+            m = scanner[0](text, pos)
+            if m is None:
+                raise _Abandon
+            _match, ignore, newlines, lexer_callbacks = scanner
+            value = m.group(0)
+            kind = m.lastgroup
+            start, start_line, column = pos, line, pos - line_start + 1
+            if kind in newlines:
+                count = value.count("\n")
+                if count:
+                    line += count
+                    line_start = pos + value.rindex("\n") + 1
+            pos += len(value)
+            if kind in ignore and kind not in lexer_callbacks:
+                continue
+            token = new_token(
+                kind, value, start, start_line, column, line, pos - line_start + 1, pos
+            )
+            if kind in lexer_callbacks:
+                token = lexer_callbacks[kind](token)
+            if kind in ignore:
+                continue
+            kind = token.type
+            while True:  # Lark's feed_token
+                actions = states[state_stack[-1]]
+                if kind not in actions:
+                    raise _Abandon
+                action, arg = actions[kind]
+                if action is _SHIFT:
+                    state_stack.append(arg)
+                    value_stack.append(callbacks[kind](token) if kind in callbacks else token)
+                    break
+                size = len(arg.expansion)
+                if size:
+                    children = value_stack[-size:]
+                    del state_stack[-size:]
+                    del value_stack[-size:]
+                else:
+                    children = []
+                value_stack.append(callbacks[arg](children))
+                _action, goto = states[state_stack[-1]][arg.origin.name]
+                state_stack.append(goto)
+        # $END: reduce until the start rule is complete.
+        while True:
+            actions = states[state_stack[-1]]
+            if "$END" not in actions:
+                raise _Abandon
+            action, arg = actions["$END"]
+            if action is _SHIFT:
+                raise _Abandon
+            size = len(arg.expansion)
+            if size:
+                children = value_stack[-size:]
+                del state_stack[-size:]
+                del value_stack[-size:]
+            else:
+                children = []
+            value_stack.append(callbacks[arg](children))
+            _action, goto = states[state_stack[-1]][arg.origin.name]
+            state_stack.append(goto)
+            if goto == end_state:
+                return value_stack[-1]
+
+
+class _Abandon(Exception):
+    """The fast loop met something unusual: Lark's own parse takes over."""
+
+
+_SHIFT = lark.parsers.lalr_analysis.Shift
+
+
+@functools.cache
+def _fast_parser() -> _FastParser:
+    return _FastParser(_parser())
+
+
+def warm_up() -> None:
+    """Load the parser and compile the lexer's expressions for the common statements:
+    a process about to fork workers does it once for all of them."""
+    import nnlint.check  # noqa: F401 - the rules, costs and targets, imported once
+
+    _depths.table = {}
+    try:
+        _fast_parser().parse(_SMOKE_SPEC)
+    finally:
+        _depths.table = {}
+
+
 def _tok_span(tok: lark.Token) -> Span:
     return Span(tok.line, tok.column, tok.end_line, tok.end_column)
 
@@ -186,16 +453,23 @@ def parse_number(text: str) -> int | float:
 
     Integral values become ``int`` so that counts stay exact.
     """
-    scale = 1
-    if text and text[-1] in _SI:
-        scale = _SI[text[-1]]
+    exponent = 0
+    if text and text[-1] in _SI_EXPONENT:
+        exponent = _SI_EXPONENT[text[-1]]
         text = text[:-1]
     try:
-        value = Decimal(text) * scale
+        value = Decimal(text)
     except InvalidOperation:  # pragma: no cover - the grammar only admits valid numbers
         return float("nan")
-    if value.adjusted() > _MAX_EXPONENT:
+    if not value:
+        return 0
+    # Checked before scaling: ``1e1000000 * 1000`` would overflow Decimal's context.
+    if value.adjusted() + exponent > _MAX_EXPONENT:
         return float("inf")
+    if value.adjusted() < -400:  # below float's range, even after a ``T``
+        return 0.0
+    if exponent:  # exact: as many digits as the text has (the default context keeps 28)
+        value = value.scaleb(exponent, Context(prec=len(text) + 13))
     if value == value.to_integral_value():
         return int(value)
     return float(value)
@@ -307,6 +581,14 @@ class ToAst(lark.Transformer):
         return _Paren(_value(children[1]), _rule_span(children))
 
     squantity = atom  # "(" sexpr ")" in sections
+
+    def etuple(self, children):  # "(" expr ("," expr)+ ")"
+        values = tuple(_value(v) for v in _items(children))
+        return _nested(ast.TupleValue(values, _rule_span(children)), values)
+
+    def elist(self, children):  # "[" expr, ... "]" as an option value
+        values = tuple(_value(v) for v in _items(children))
+        return _nested(ast.ListValue(values, _rule_span(children)), values)
 
     def num(self, children):
         tok = children[0]
@@ -453,6 +735,9 @@ class _Repeat:
         self.span = span
 
 
+# Codes one suppression comment may list: more than nnlint has rules, fewer than would
+# let a short line cost seconds (20,000 codes in one comment took 6 s of NN021s).
+MAX_SUPPRESSED_CODES = 100
 _SUPPRESSION = re.compile(r"#\s*nnlint:\s*(?P<kind>ignore-file|ignore)\s*\[(?P<codes>[^\]]*)\]")
 _MALFORMED_SUPPRESSION = re.compile(r"#\s*nnlint:")
 
@@ -462,14 +747,29 @@ def _suppressions(text: str) -> tuple[list[ast.Suppression], list[Diagnostic]]:
     so a ``#`` always starts a comment and a line scan is exact."""
     found: list[ast.Suppression] = []
     problems: list[Diagnostic] = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(source_lines(text), start=1):
         if "nnlint" not in line:
             continue
         matched = False
         for m in _SUPPRESSION.finditer(line):
             matched = True
-            codes = tuple(c.strip().upper() for c in m.group("codes").split(",") if c.strip())
             span = Span(number, m.start() + 1, number, m.end() + 1)
+            listed = m.group("codes").split(",", MAX_SUPPRESSED_CODES)
+            if len(listed) > MAX_SUPPRESSED_CODES:
+                problems.append(
+                    Diagnostic(
+                        "NN020",
+                        Severity.WARNING,
+                        f"suppression comment with more than {MAX_SUPPRESSED_CODES} codes "
+                        "(nnlint has fewer rules than that); the comment is ignored",
+                        span,
+                        fix="list each code once, or use `# nnlint: ignore-file[...]` "
+                        "or the `ignore` setting of the configuration",
+                    )
+                )
+                continue
+            # Each code once, in the order written.
+            codes = tuple(dict.fromkeys(c.strip().upper() for c in listed if c.strip()))
             found.append(ast.Suppression(m.group("kind"), codes, span))
         if not matched and (m := _MALFORMED_SUPPRESSION.search(line)):
             problems.append(
@@ -521,6 +821,15 @@ def _found(token: lark.Token | None) -> str:
     return f"'{text}'"
 
 
+def _lines_to_end(text: str) -> list[str]:
+    """The lines up to the last one with text: an error at the end of the file is
+    shown at the end of its last line, not on the empty line after the final ``\\n``."""
+    lines = source_lines(text)
+    if len(lines) > 1 and lines[-1] == "":
+        lines.pop()
+    return lines
+
+
 def _syntax_error(exc: lark.exceptions.LarkError, text: str) -> SpecError:
     """NN001 with line, column, the text found and what the grammar expected there."""
     if isinstance(exc, lark.exceptions.UnexpectedToken):
@@ -531,7 +840,7 @@ def _syntax_error(exc: lark.exceptions.LarkError, text: str) -> SpecError:
             line = token.line
             column = token.column
         if token.type == "$END" or line is None or line < 1:
-            lines = text.splitlines() or [""]
+            lines = _lines_to_end(text)
             line, column = len(lines), len(lines[-1]) + 1
         expected = _describe_expected(set(exc.accepts or exc.expected))
         message = f"syntax error: unexpected {_found(token)}; expected {expected}"
@@ -556,7 +865,7 @@ def _syntax_error(exc: lark.exceptions.LarkError, text: str) -> SpecError:
             fix="remove the character or check the statement against the language reference",
         )
     if isinstance(exc, lark.exceptions.UnexpectedEOF):
-        lines = text.splitlines() or [""]
+        lines = _lines_to_end(text)
         expected = _describe_expected(set(exc.expected or ()))
         return error(
             "NN001",
@@ -585,7 +894,7 @@ def parse(text: str) -> tuple[ast.Spec, list[Diagnostic]]:
             Span.point(line, column),
             fix="a spec is a UTF-8 text file",
         )
-    parser = _parser()
+    parser = _fast_parser()
     _depths.table = {}
     try:
         models, blocks, sections = parser.parse(text)

@@ -131,7 +131,7 @@ def _roofline(ax, chart) -> None:
 
 
 def _memory(fig, ax, fig_data: Figures) -> None:
-    from nnlint.rules.base import fmt_bytes
+    from nnlint.units import fmt_bytes
 
     named: set[str] = set()
     for row, bar in enumerate(fig_data.bars):

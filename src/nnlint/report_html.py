@@ -14,7 +14,7 @@ import math
 from html import escape
 
 from nnlint.pictures import Figures, MemoryBar, RoofChart
-from nnlint.rules.base import fmt_bytes, fmt_count, fmt_int, fmt_time
+from nnlint.units import fmt_bytes, fmt_count, fmt_int, fmt_time
 
 __all__ = ["memory_svg", "render_html", "roofline_svg"]
 

@@ -1,4 +1,7 @@
-"""Where the shipped data files live.
+"""Where the shipped data files live, and the one TOML reader.
+
+:func:`read_toml` reads every TOML file nnlint opens: config files, target
+profiles and the shipped rule thresholds, with one wording for each failure.
 
 In a wheel, ``grammar/`` and ``rules/`` are copied into ``nnlint/_data/`` (see
 ``pyproject.toml``). In a source checkout (editable install, tests) they are
@@ -7,8 +10,10 @@ read from the top of the repository, so there is one copy of each file.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
+from typing import Any
 
 # The one place that picks the TOML reader: tomllib, or tomli before Python 3.11.
 if sys.version_info >= (3, 11):
@@ -16,7 +21,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
-__all__ = ["data_dir", "tomllib"]
+__all__ = ["TomlFileError", "data_dir", "read_toml"]
 
 _PACKAGE = Path(__file__).resolve().parent
 
@@ -30,3 +35,36 @@ def data_dir(name: str) -> Path:
     if checkout.is_dir():
         return checkout
     raise FileNotFoundError(f"nnlint data directory {name!r} is missing from the installation")
+
+
+class TomlFileError(Exception):
+    """A TOML file that cannot be read or parsed. ``str()`` says why, without the path
+    (the caller names the file in its own error: a config or a target error)."""
+
+
+def read_toml(path: str | os.PathLike[str], *, what: str = "TOML files") -> dict[str, Any]:
+    """Parse the UTF-8 TOML file at ``path``; :class:`TomlFileError` when it cannot.
+
+    Only a regular file of at most 1 MiB is read (:func:`nnlint.files.read_regular`;
+    ``what`` names the kind of file in the size message, e.g. "configs").
+    """
+    from nnlint.files import CONFIG_LIMIT, Refused, read_regular
+
+    try:
+        text = read_regular(path, limit=CONFIG_LIMIT, what=what).decode("utf-8")
+    except IsADirectoryError:
+        raise TomlFileError("is a folder, not a TOML file") from None
+    except OSError as exc:
+        raise TomlFileError(f"cannot read: {exc.strerror or exc}") from None
+    except Refused as exc:
+        raise TomlFileError(str(exc)) from None
+    except UnicodeDecodeError as exc:
+        raise TomlFileError(f"not UTF-8 text: {exc.reason}") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise TomlFileError(f"invalid TOML: {exc}") from None
+    except RecursionError:  # tomllib recurses once per nested array or inline table
+        raise TomlFileError("invalid TOML: arrays or tables nested too deeply") from None
+    except ValueError as exc:  # an integer over Python's 4,300-digit conversion limit
+        raise TomlFileError(f"invalid TOML: {exc}") from None

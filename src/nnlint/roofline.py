@@ -36,7 +36,8 @@ import functools
 import attrs
 
 from nnlint.costs import Report
-from nnlint.ops import channel_axis, nbytes, numel
+from nnlint.ops import channel_axis, numel
+from nnlint.precision import nbytes
 from nnlint.targets import Target
 
 

@@ -6,7 +6,6 @@ NN012 diagnostic at the entry, with the closest known key suggested.
 
 from __future__ import annotations
 
-import difflib
 import math
 from fractions import Fraction
 from typing import Any
@@ -15,9 +14,11 @@ import attrs
 
 from nnlint import ast
 from nnlint.diagnostics import Diagnostic, Severity, Span
-from nnlint.ops import LOSSES, PRECISION_BITS
-
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw")
+from nnlint.expr import ExprError, evaluate
+from nnlint.ops import LOSSES
+from nnlint.optimizers import SPEC_OPTIMIZERS
+from nnlint.precision import PRECISION_BITS
+from nnlint.suggest import did_you_mean
 
 BYTE_UNITS = {
     "B": 1,
@@ -113,11 +114,6 @@ class _Bad(Exception):
         self.fix = fix
 
 
-def _suggest(word: str, options) -> str:
-    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
-    return f"; did you mean `{close[0]}`?" if close else ""
-
-
 # Section numbers beyond this are reported as too large (parse.py keeps literals
 # beyond 10^60 as inf), so later stages never convert an enormous int to float.
 _MAX_VALUE = 10**60
@@ -127,42 +123,26 @@ def _number(value: ast.Expr) -> int | float | Fraction:
     """The value of a section expression. A result that is not finite or beyond
     10^60 (``1e400``, ``1e400 - 1e400``, ``1e60 * 1e60``) is an NN012 here, so no
     caller meets ``inf``, ``nan`` or an int too large for a float."""
+    too_large = (
+        f"the number {value.text} is too large"
+        if isinstance(value, ast.Num)
+        else "this value is too large"
+    )
     try:
-        result = _number_value(value)
-        finite = math.isfinite(result) and abs(result) <= _MAX_VALUE
-    except (OverflowError, ValueError):  # int too large for a float, inf in a Fraction
-        finite = False
-    if not finite:
-        raise _Bad(
-            "this value is too large"
-            if not isinstance(value, ast.Num)
-            else f"the number {value.text} is too large",
-            value.span,
-        )
+        result = evaluate(value, _leaf, limit=_MAX_VALUE)
+    except ExprError as exc:
+        raise _Bad(too_large if exc.kind == "too large" else exc.kind, exc.span) from None
+    if isinstance(result, float) and not (math.isfinite(result) and abs(result) <= _MAX_VALUE):
+        raise _Bad(too_large, value.span)
     return result
 
 
-def _number_value(value: ast.Expr) -> int | float | Fraction:
+def _leaf(value: ast.Expr) -> int | float:
+    """A number literal (without a unit); anything else is not a number here."""
     if isinstance(value, ast.Num):
         if value.unit is not None:
             raise _Bad(f"unexpected unit `{value.unit}` here", value.span)
         return value.value
-    if isinstance(value, ast.Neg):
-        return -_number_value(value.operand)
-    if isinstance(value, ast.BinOp):
-        left, right = _number_value(value.left), _number_value(value.right)
-        if value.op == "+":
-            return left + right
-        if value.op == "-":
-            return left - right
-        if value.op == "*":
-            return left * right
-        if right == 0:
-            raise _Bad("division by zero", value.span)
-        result = Fraction(left) / Fraction(right) if not isinstance(left, float) else left / right
-        if isinstance(result, Fraction) and result.denominator == 1:
-            return int(result)
-        return result
     raise _Bad(f"expected a number, got {_describe(value)}", value.span)
 
 
@@ -194,7 +174,7 @@ def _symbol(value: ast.Expr, what: str, choices) -> str:
         )
     if value.id not in choices:
         raise _Bad(
-            f"unknown {what} `{value.id}`{_suggest(value.id, choices)} "
+            f"unknown {what} `{value.id}`{did_you_mean(value.id, choices)} "
             f"(known: {', '.join(choices)})",
             value.span,
         )
@@ -214,7 +194,7 @@ def _loss(value: ast.Expr) -> LossSpec:
         )
     if value.name not in LOSSES:
         raise _Bad(
-            f"unknown loss `{value.name}`{_suggest(value.name, LOSSES)} "
+            f"unknown loss `{value.name}`{did_you_mean(value.name, LOSSES)} "
             f"(known: {', '.join(LOSSES)})",
             value.span,
         )
@@ -235,7 +215,7 @@ def _train(section: ast.Section) -> TrainConfig:
         elif e.key == "precision":
             values["precision"] = _symbol(e.value, "precision", tuple(PRECISION_BITS))
         elif e.key == "optimizer":
-            values["optimizer"] = _symbol(e.value, "optimizer", OPTIMIZERS)
+            values["optimizer"] = _symbol(e.value, "optimizer", SPEC_OPTIMIZERS)
         elif e.key == "loss":
             values["loss"] = _loss(e.value)
         elif e.key in ("samples", "epochs"):
@@ -329,7 +309,18 @@ def _budget(section: ast.Section) -> tuple[BudgetLine, ...]:
         if limit <= 0:
             raise _Bad(f"the {what} limit must be positive", value.span)
         if kind != "seconds":
-            limit = int(limit)
+            # Counts and bytes are whole. A limit below one would allow nothing (and
+            # leave no margin to state as a percentage).
+            if limit < 1:
+                least = "1 B" if kind == "bytes" else "1"
+                raise _Bad(
+                    f"the {what} limit {value.text} is below {least}: counts and byte "
+                    "sizes are whole numbers, so it would allow nothing",
+                    value.span,
+                    fix=f"give a limit of at least {least}",
+                )
+            # `< 2.5` allows 2, as `< 3` does; `<= 2.5` allows 2, as `<= 2` does.
+            limit = math.ceil(limit) if e.cmp == "<" else math.floor(limit)
         text = value.text if isinstance(value, ast.Num) else str(limit)
         lines.append(BudgetLine(e.key, e.cmp, limit, text, e.span))
     return tuple(lines)
@@ -340,7 +331,7 @@ def _entries(section: ast.Section, known: set[str], comparisons=("=",)):
     for e in section.entries:
         if e.key not in known:
             raise _Bad(
-                f"unknown key `{e.key}` in `{section.kind}`{_suggest(e.key, known)} "
+                f"unknown key `{e.key}` in `{section.kind}`{did_you_mean(e.key, known)} "
                 f"(known: {', '.join(sorted(known))})",
                 e.key_span,
             )

@@ -338,7 +338,7 @@ def _shape(shape: Sequence[int]) -> str:
 def _figures(analysis: Analysis, costs: list, title: str) -> str:
     """Markdown: the output shape, parameters, MACs and cached activation bytes of
     ``costs`` (summed when there are several), and their roofline on the target."""
-    from nnlint.ops import nbytes  # the one formula for bytes of a precision
+    from nnlint.precision import nbytes  # the one formula for bytes of a precision
 
     report = analysis.report
     params = sum(c.counted_params for c in costs)

@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from nnlint.diagnostics import RuleMeta
-from nnlint.ops import fmt_shape, nbytes
-from nnlint.rules.base import fmt_bytes, fmt_count, fmt_int, fmt_time
+from nnlint.precision import ARITHMETIC_PRECISIONS, nbytes
 from nnlint.sanitize import visible
-from nnlint.targets import PRECISIONS, Target
+from nnlint.targets import Target
+from nnlint.units import fmt_bytes, fmt_count, fmt_int, fmt_shape, fmt_si, fmt_time
 
 __all__ = ["CONVENTIONS", "format_table", "report_text", "rules_text", "targets_text"]
 
@@ -91,15 +91,10 @@ def _layer_table(analysis) -> str:
             row += [
                 "" if lr is None or lr.intensity is None else f"{lr.intensity:,.1f}",
                 "" if lr is None or lr.bound is None else lr.bound,
-                "" if lr is None or lr.time_s is None else _latency(lr.time_s),
+                "" if lr is None or lr.time_s is None else fmt_time(lr.time_s, nanoseconds=True),
             ]
         rows.append(row)
     return format_table(headers, rows, right)
-
-
-def _latency(seconds: float) -> str:
-    """``fmt_time``, with nanoseconds for the tiny layers of a small model."""
-    return fmt_time(seconds) if seconds >= 1e-6 or seconds == 0 else f"{seconds * 1e9:.3g} ns"
 
 
 def _totals(analysis) -> str:
@@ -138,11 +133,11 @@ def _totals(analysis) -> str:
         latency = (
             "n/a: no peak at " + roof.precision
             if roof.time_s is None
-            else f"{_latency(roof.time_s)} ({roof.time_s:.6g} s)"
+            else f"{fmt_time(roof.time_s, nanoseconds=True)} ({roof.time_s:.6g} s)"
         )
         lines += [
             (f"ridge point ({roof.target.id})", ridge),
-            ("fixed overhead (launches, invocation)", _latency(roof.overhead_s)),
+            ("fixed overhead (launches, invocation)", fmt_time(roof.overhead_s, nanoseconds=True)),
             (f"estimated latency (batch {Bd})", latency),
         ]
     width = max(len(label) for label, _ in lines)
@@ -177,16 +172,8 @@ def rule_page(meta: RuleMeta, options: Mapping[str, object] | None = None) -> st
 
 def best_precision(target: Target) -> str | None:
     """The precision with the highest dense peak (the widest one on a tie)."""
-    ranked = [p for p in PRECISIONS if target.peak_for(p) is not None]
+    ranked = [p for p in ARITHMETIC_PRECISIONS if target.peak_for(p) is not None]
     return max(ranked, key=lambda p: target.peak_for(p), default=None)
-
-
-def _rate(value: float) -> str:
-    """Operations per second with an SI prefix: ``19.5 T``."""
-    for unit, size in (("P", 1e15), ("T", 1e12), ("G", 1e9), ("M", 1e6)):
-        if value >= size:
-            return f"{value / size:.4g} {unit}"
-    return f"{value:.4g}"
 
 
 def targets_text(targets: Mapping[str, Target]) -> str:
@@ -201,7 +188,9 @@ def targets_text(targets: Mapping[str, Target]) -> str:
     ]
     rows = []
     for target in sorted(targets.values(), key=lambda t: t.id):
-        peaks = " · ".join(f"{p} {_rate(target.peak[p])}" for p in PRECISIONS if p in target.peak)
+        peaks = " · ".join(
+            f"{p} {fmt_si(target.peak[p])}" for p in ARITHMETIC_PRECISIONS if p in target.peak
+        )
         best = best_precision(target)
         ridge = target.ridge_point(best) if best else None
         rows.append(
@@ -209,7 +198,7 @@ def targets_text(targets: Mapping[str, Target]) -> str:
                 target.id,
                 target.name,
                 fmt_bytes(target.memory_bytes),
-                f"{_rate(target.bandwidth)}B/s",
+                f"{fmt_si(target.bandwidth)}B/s",
                 peaks,
                 f"{ridge:,.1f} FLOP/B ({best})" if ridge is not None else "n/a",
                 f"{target.power_w:g} W",

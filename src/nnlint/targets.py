@@ -14,7 +14,6 @@ are never mixed. Each number in the shipped files carries a comment naming its p
 
 from __future__ import annotations
 
-import difflib
 import functools
 import math
 import os
@@ -25,14 +24,14 @@ from typing import Any
 
 import attrs
 
-from nnlint.files import CONFIG_LIMIT, Refused, read_regular
 from nnlint.ops import OPS
-from nnlint.resources import data_dir, tomllib
+from nnlint.precision import ARITHMETIC_PRECISIONS
+from nnlint.resources import TomlFileError, data_dir, read_toml
+from nnlint.suggest import suggest
 
 __all__ = [
     "KINDS",
     "OP_NAMES",
-    "PRECISIONS",
     "Target",
     "TargetError",
     "UnknownTarget",
@@ -40,9 +39,6 @@ __all__ = [
     "load_target_file",
     "resolve_target",
 ]
-
-#: Arithmetic formats a target may list, widest first.
-PRECISIONS: tuple[str, ...] = ("fp64", "fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4")
 
 #: Device classes.
 KINDS: frozenset[str] = frozenset({"gpu", "edge-accelerator", "cpu", "mcu"})
@@ -257,15 +253,15 @@ class _Reader:
 
     def name_in(self, name: str, known: Any, key: str, what: str) -> None:
         if name not in known:
-            close = difflib.get_close_matches(name, sorted(known), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+            close = suggest(name, sorted(known))
+            hint = f"; did you mean {close!r}?" if close else ""
             known_list = ", ".join(sorted(known))
             raise self.fail(key, f"unknown {what} {name!r}{hint} (known: {known_list})")
 
     def peaks(self, data: Mapping[str, Any], key: str, precisions: list[str]) -> dict[str, float]:
         out: dict[str, float] = {}
         for precision, value in self.table(data, key).items():
-            self.name_in(precision, PRECISIONS, f"{key}.{precision}", "precision")
+            self.name_in(precision, ARITHMETIC_PRECISIONS, f"{key}.{precision}", "precision")
             if precision not in precisions:
                 raise self.fail(f"{key}.{precision}", f"{precision!r} is not listed in precisions")
             out[precision] = float(self.number(value, f"{key}.{precision}"))
@@ -288,20 +284,9 @@ def load_target_file(path: str | os.PathLike[str]) -> Target:
     source = str(path)
     r = _Reader(source)
     try:
-        text = read_regular(path, limit=CONFIG_LIMIT, what="target files").decode("utf-8")
-        data = tomllib.loads(text)
-    except OSError as exc:
-        raise r.fail(None, f"cannot read file: {exc.strerror or exc}") from exc
-    except Refused as exc:
+        data = read_toml(path, what="target files")
+    except TomlFileError as exc:
         raise r.fail(None, str(exc)) from None
-    except UnicodeDecodeError as exc:
-        raise r.fail(None, f"not UTF-8 text: {exc.reason}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise r.fail(None, f"invalid TOML: {exc}") from exc
-    except RecursionError:  # tomllib recurses once per nested array or inline table
-        raise r.fail(None, "invalid TOML: arrays or tables nested too deeply") from None
-    except ValueError as exc:  # an integer over Python's 4,300-digit conversion limit
-        raise r.fail(None, f"invalid TOML: {exc}") from None
 
     r.check_keys(data, _REQUIRED + _OPTIONAL)
     for key in _REQUIRED:
@@ -321,7 +306,7 @@ def load_target_file(path: str | os.PathLike[str]) -> Target:
     if not precisions:
         raise r.fail("precisions", "must list at least one precision")
     for precision in precisions:
-        r.name_in(precision, PRECISIONS, "precisions", "precision")
+        r.name_in(precision, ARITHMETIC_PRECISIONS, "precisions", "precision")
     peak = r.peaks(data, "peak", precisions)
     peak_sparse = r.peaks(data, "peak_sparse", precisions)
     for precision in precisions:
@@ -402,5 +387,5 @@ def resolve_target(name: str, extra: Mapping[str, Target] | None = None) -> Targ
     if name.lower() in lowered:
         return table[lowered[name.lower()]]
     known = sorted(table)
-    close = difflib.get_close_matches(name.lower(), list(lowered), n=1)
-    raise UnknownTarget(name, known, lowered[close[0]] if close else None)
+    close = suggest(name.lower(), lowered)
+    raise UnknownTarget(name, known, lowered[close] if close else None)

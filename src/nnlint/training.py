@@ -15,6 +15,9 @@ from collections.abc import Iterable, Sequence
 
 import attrs
 
+from nnlint.optimizers import OPTIMIZERS, Optimizer
+from nnlint.precision import PRECISION_BITS
+
 __all__ = [
     "OPTIMIZERS",
     "RECOMPUTE",
@@ -61,7 +64,9 @@ class TrainPrecision:
     activation_bits: int
 
 
-def _pure(name: str, bits: int, compute: str | None = None) -> TrainPrecision:
+def _pure(name: str, compute: str | None = None) -> TrainPrecision:
+    """Every tensor stored at the width of ``compute`` (default: ``name``)."""
+    bits = PRECISION_BITS[compute or name]
     return TrainPrecision(name, compute or name, bits, bits, 0, bits, bits)
 
 
@@ -83,70 +88,27 @@ def _pure(name: str, bits: int, compute: str | None = None) -> TrainPrecision:
 #:   gradients and activations, an fp32 master copy and fp32 state: model states as
 #:   ``bf16-mixed``; FP8 casts of GEMM inputs are transient and not counted.
 TRAIN_PRECISIONS: dict[str, TrainPrecision] = {
-    "fp32": _pure("fp32", 32),
-    "tf32": _pure("tf32", 32),
+    "fp32": _pure("fp32"),
+    "tf32": _pure("tf32"),
     "bf16-mixed": TrainPrecision("bf16-mixed", "bf16", 16, 16, 32, 32, 16),
     "fp16-mixed": TrainPrecision("fp16-mixed", "fp16", 16, 16, 32, 32, 16),
-    "bf16-true": _pure("bf16-true", 16, "bf16"),
-    "fp16-true": _pure("fp16-true", 16, "fp16"),
+    "bf16-true": _pure("bf16-true", "bf16"),
+    "fp16-true": _pure("fp16-true", "fp16"),
     "fp8-mixed": TrainPrecision("fp8-mixed", "fp8", 16, 16, 32, 32, 16),
     # storage formats a spec may name: pure, as before (bf16 = bf16-true)
-    "fp64": _pure("fp64", 64),
-    "bf16": _pure("bf16", 16),
-    "fp16": _pure("fp16", 16),
-    "fp8": _pure("fp8", 8),
-    "int8": _pure("int8", 8),
+    "fp64": _pure("fp64"),
+    "bf16": _pure("bf16"),
+    "fp16": _pure("fp16"),
+    "fp8": _pure("fp8"),
+    "int8": _pure("int8"),
 }
 
 
 # --------------------------------------------------------------------------- optimizers
 
 
-@attrs.frozen
-class Optimizer:
-    """The state an optimizer keeps per trainable parameter.
-
-    ``states``: full-size state tensors per parameter (Adam: m and v = 2). ``state_bits``:
-    a fixed width for them (8-bit Adam: 8), else the precision's ``state_bits``.
-    ``factored``: the second moment is kept as row and column statistics per matrix
-    (Adafactor), see :func:`factored_state_elements`. ``source``: where the figure is from.
-    """
-
-    name: str
-    states: int
-    state_bits: int | None = None
-    factored: bool = False
-    source: str = ""
-
-
-#: Optimizers and their state. Step scalars (PyTorch's per-tensor ``step``) are not state.
-OPTIMIZERS: dict[str, Optimizer] = {
-    o.name: o
-    for o in (
-        Optimizer("sgd", 0, source="torch.optim.SGD without momentum keeps no state"),
-        Optimizer("momentum", 1, source="torch.optim.SGD momentum_buffer"),
-        Optimizer("nesterov", 1, source="torch.optim.SGD(nesterov=True) momentum_buffer"),
-        Optimizer("adagrad", 1, source="torch.optim.Adagrad sum"),
-        Optimizer("rmsprop", 1, source="torch.optim.RMSprop square_avg"),
-        Optimizer("adam", 2, source="Kingma & Ba 2015; torch.optim.Adam exp_avg, exp_avg_sq"),
-        Optimizer("adamw", 2, source="Loshchilov & Hutter 2019; torch.optim.AdamW"),
-        Optimizer(
-            "adamw8bit",
-            2,
-            state_bits=8,
-            source="Dettmers et al. 2022; bitsandbytes AdamW8bit: both moments in 8 bits, "
-            "2 bytes of state per parameter (block-wise quantization constants not counted)",
-        ),
-        Optimizer("lion", 1, source="Chen et al. 2023 (Lion): one momentum, no second moment"),
-        Optimizer(
-            "adafactor",
-            0,
-            factored=True,
-            source="Shazeer & Stern 2018; torch.optim.Adafactor: factored second moment, "
-            "no first moment",
-        ),
-    )
-}
+# The optimizers (state per parameter, fixed state widths, Adafactor's factoring) are
+# nnlint's one registry, :data:`nnlint.optimizers.OPTIMIZERS`.
 
 
 def factored_state_elements(shapes: Iterable[Sequence[int]]) -> int:

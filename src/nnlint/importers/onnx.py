@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 import re
+import stat
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -37,6 +38,7 @@ from typing import Any
 
 import attrs
 
+from nnlint.files import file_kind
 from nnlint.importers import ImportFailed
 from nnlint.ops import OPS
 
@@ -170,6 +172,12 @@ def _load(path: Path, dims: dict[str, int]):
         raise ImportFailed([f"{shown}: no such file"])
     if path.is_dir():
         raise ImportFailed([f"{shown}: is a folder; expected an ONNX model file"])
+    mode = path.stat().st_mode  # stat never blocks; opening a FIFO would
+    if not stat.S_ISREG(mode):
+        kind = file_kind(mode)
+        raise ImportFailed(
+            [f"{shown}: is {kind}, not a regular file; nnlint reads only regular files"]
+        )
     try:
         model = onnx.load(str(path))
     except DecodeError as exc:

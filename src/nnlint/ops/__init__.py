@@ -24,12 +24,10 @@ from nnlint.ops.base import (
     Shape,
     ShapeError,
     channel_axis,
-    fmt_shape,
     numel,
     register,
 )
 from nnlint.ops.losses import LOSSES, LossKind
-from nnlint.ops.precision import PRECISION_BITS, nbytes
 
 #: The modules of the catalog, in registration order: the README's op table lists the
 #: ops in this order. A new op goes into the module of its family (or a new module
@@ -53,7 +51,6 @@ __all__ = [
     "CATALOG",
     "LOSSES",
     "OPS",
-    "PRECISION_BITS",
     "Cost",
     "Ctx",
     "LossKind",
@@ -63,8 +60,6 @@ __all__ = [
     "Shape",
     "ShapeError",
     "channel_axis",
-    "fmt_shape",
-    "nbytes",
     "numel",
     "register",
 ]

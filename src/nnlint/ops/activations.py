@@ -6,17 +6,8 @@ from typing import ClassVar
 
 import attrs
 
-from nnlint.ops.base import (
-    Cost,
-    Op,
-    Opt,
-    Output,
-    ShapeError,
-    channel_axis,
-    fmt_shape,
-    numel,
-    register,
-)
+from nnlint.ops.base import Cost, Op, Opt, Output, ShapeError, channel_axis, numel, register
+from nnlint.units import fmt_shape
 
 
 class _Activation(Op):

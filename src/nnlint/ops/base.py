@@ -36,6 +36,8 @@ from typing import Any, ClassVar
 
 import attrs
 
+from nnlint.units import fmt_shape
+
 Shape = tuple[int, ...]
 
 
@@ -52,20 +54,19 @@ def numel(shape: Sequence[int]) -> int:
     return math.prod(shape)
 
 
-def fmt_shape(shape: Sequence[int]) -> str:
-    return "[" + ", ".join(str(d) for d in shape) + "]"
-
-
 @attrs.frozen
 class Opt:
-    """One option of an op. ``kind``: int, float, bool, symbol, init, tensor."""
+    """One option of an op. ``kind``: int, float, bool, symbol, init, tensor, pair (a
+    number or a ``(height, width)`` pair; ``choices`` lists words it also accepts, such
+    as ``same``), projections (attention's ``bias``: true, false or a list of
+    ``choices``)."""
 
     name: str
     kind: str
     default: Any = None
     positional: bool = False
     required: bool = False
-    choices: tuple[str, ...] = ()
+    choices: tuple[str, ...] = ()  # allowed symbols (completion in the language server)
     minimum: float | None = None  # inclusive lower bound for numbers
     below: float | None = None  # exclusive upper bound for numbers
 
@@ -188,6 +189,9 @@ class Op(abc.ABC):
     output: ClassVar[Output] = Output.VALUES
     #: a short name for its output when nothing else names it (``sum`` for add); None: its name
     result_noun: ClassVar[str | None] = None
+    #: options of kind ``tensor`` whose tensor is a further input of the op (an edge of the
+    #: graph, after the chain's input): cross-attention's ``kv=NAME``
+    tensor_inputs: ClassVar[tuple[str, ...]] = ()
 
     def all_opts(self) -> tuple[Opt, ...]:
         return self.opts + COMMON_OPTS + (WEIGHT_OPTS if self.has_weights else ())
@@ -236,6 +240,11 @@ class Op(abc.ABC):
         """Per sample: the attention-score elements (``h·T²``) the op keeps; 0 for most ops."""
         return 0
 
+    def kv_cache_elements(self, opts: Mapping[str, Any], in_shapes, context: int) -> int:
+        """Per sequence: the key and value elements a decoder keeps between generated tokens
+        when serving ``context`` tokens (0 for every op but attention)."""
+        return 0
+
 
 #: Every kind of node, by name: the ops a spec writes, the model input and the loss.
 CATALOG: dict[str, Op] = {}
@@ -250,6 +259,16 @@ def register(cls: type[Op]) -> type[Op]:
     if cls.in_chain:
         OPS[cls.name] = CATALOG[cls.name]
     return cls
+
+
+def pair(value: int | tuple[int, int]) -> tuple[int, int]:
+    """A size given for both spatial axes (``3``) or per axis (``(3, 1)``): (height, width)."""
+    return value if isinstance(value, tuple) else (value, value)
+
+
+def shown(value: int | tuple[int, int]) -> str:
+    """A size as a spec writes it: ``3`` or ``(3, 1)``."""
+    return f"({value[0]}, {value[1]})" if isinstance(value, tuple) else str(value)
 
 
 def channel_axis(shape: Shape) -> int:

@@ -1,8 +1,11 @@
-"""Layers with a weight matrix: dense and conv2d."""
+"""Layers with a weight matrix: dense and the convolutions."""
 
 from __future__ import annotations
 
-from nnlint.ops.base import Cost, Ctx, Op, Opt, ShapeError, fmt_shape, numel, register
+from typing import ClassVar
+
+from nnlint.ops.base import Cost, Ctx, Op, Opt, ShapeError, numel, pair, register, shown
+from nnlint.units import fmt_shape
 
 
 def _linear_cost(
@@ -94,27 +97,175 @@ def conv_out(size: int, k: int, stride: int, padding: int, dilation: int) -> int
     return (size + 2 * padding - dilation * (k - 1) - 1) // stride + 1
 
 
+def same_padding(k: int, dilation: int) -> tuple[int, int]:
+    """``padding=same`` as PyTorch pads: ``d·(k−1)`` in all, the odd element on the right
+    (bottom) when the total is odd (``torch.nn.functional.conv2d``'s ``_pad_for_same``)."""
+    total = dilation * (k - 1)
+    return total // 2, total - total // 2
+
+
+class _Conv(Op):
+    """A convolution over ``[C, *spatial]`` (1 or 2 spatial axes), PyTorch semantics.
+
+    Output size per axis ``⌊(L + 2p − d(k−1) − 1)/s⌋ + 1``; ``padding=same`` keeps
+    ``L`` (stride 1 only, as in PyTorch). Params: ``c_out·(C/g)·Πk + c_out`` (bias).
+    MACs/sample: ``c_out·(C/g)·Πk·Π L_out`` (fvcore / FlopCounterMode convention, bias
+    excluded). Forward/backward: as ``dense`` with these MACs and one bias add per
+    output element.
+    """
+
+    has_weights = True
+    linear_layer = multiplies_weights = fusion_host = True
+    axes: ClassVar[int] = 2
+
+    def _sizes(self, opts) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+        """(kernel, stride, dilation) per spatial axis."""
+        n = self.axes
+        if n == 1:
+            return (opts["kernel"],), (opts["stride"],), (opts["dilation"],)
+        return pair(opts["kernel"])[:n], pair(opts["stride"])[:n], pair(opts["dilation"])[:n]
+
+    def infer(self, in_shapes, opts):
+        x = in_shapes[0]
+        self.check_rank(x)
+        c_in, spatial = x[0], x[1:]
+        g = opts["groups"]
+        if c_in % g or opts["channels"] % g:
+            raise ShapeError(
+                f"{self.name} groups={g} must divide both the input channels ({c_in}) "
+                f"and the output channels ({opts['channels']})"
+            )
+        ks, ss, ds = self._sizes(opts)
+        if opts["padding"] == "same":
+            if any(s != 1 for s in ss):
+                raise ShapeError(
+                    f"{self.name} padding=same needs stride 1 (as in PyTorch), got "
+                    f"stride={shown(opts['stride'])}",
+                    code="NN007",
+                )
+            return (opts["channels"], *spatial)
+        ps = (opts["padding"],) if self.axes == 1 else pair(opts["padding"])
+        out = tuple(conv_out(*a) for a in zip(spatial, ks, ss, ps, ds))
+        if any(o < 1 for o in out):
+            raise ShapeError(
+                f"{self.name} kernel {shown(opts['kernel'])} (dilation "
+                f"{shown(opts['dilation'])}, padding {shown(opts['padding'])}) is larger "
+                f"than the input {fmt_shape(x)}: the output would be "
+                f"{'×'.join(map(str, out))}"
+            )
+        return (opts["channels"], *out)
+
+    def text(self, opts):
+        return f"{self.name}({opts['channels']}, {shown(opts['kernel'])})"
+
+    def with_width(self, opts, width):
+        return f"{self.name}({width}, {shown(opts['kernel'])}, …)"
+
+    def units(self, opts):
+        return opts["channels"]
+
+    def fans(self, opts, in_shapes):
+        k = numel(self._sizes(opts)[0])
+        return (in_shapes[0][0] // opts["groups"]) * k, opts["channels"] * k
+
+    def cost(self, c):
+        c_in, c_out = c.x[0], c.out_shape[0]
+        g = c.opts["groups"]
+        weights = c_out * (c_in // g) * numel(self._sizes(c.opts)[0])
+        out = numel(c.out_shape)
+        macs = weights * numel(c.out_shape[1:])
+        return _linear_cost(
+            c,
+            macs,
+            weights,
+            c_out if c.opts["bias"] else 0,
+            out,
+            input_grad_macs=macs,
+            out_elems=out,
+        )
+
+
 @register
-class Conv2d(Op):
+class Conv2d(_Conv):
     """2-D convolution over ``[C, H, W]`` (PyTorch ``nn.Conv2d`` semantics).
 
-    Output size ``⌊(H + 2p − d(k−1) − 1)/s⌋ + 1``.
-    Params: ``c_out·(C/g)·k² + c_out`` (bias). MACs/sample: ``c_out·(C/g)·k²·H_out·W_out``
-    (seed digest §1.10; fvcore / FlopCounterMode convention, bias excluded).
-    Forward/backward: as ``dense`` with these MACs and ``c_out·H_out·W_out`` bias adds.
+    Output size ``⌊(H + 2p − d(k−1) − 1)/s⌋ + 1``; kernel, stride, padding and dilation
+    take one number or a (height, width) pair: ``conv2d(64, (3, 1))``. ``padding=same``
+    keeps H and W (stride 1 only, as in PyTorch; an even kernel pads the extra element
+    on the right and bottom).
+    Params: ``c_out·(C/g)·k_h·k_w + c_out`` (bias). MACs/sample:
+    ``c_out·(C/g)·k_h·k_w·H_out·W_out`` (fvcore / FlopCounterMode convention, bias
+    excluded). Forward/backward: as ``dense`` with these MACs and ``c_out·H_out·W_out``
+    bias adds.
     """
 
     name = "conv2d"
+    min_rank = max_rank = 3
+    opts = (
+        Opt("channels", "int", positional=True, required=True, minimum=1),
+        Opt("kernel", "pair", positional=True, required=True, minimum=1),
+        Opt("stride", "pair", 1, minimum=1),
+        Opt("padding", "pair", 0, minimum=0, choices=("same",)),
+        Opt("groups", "int", 1, minimum=1),
+        Opt("dilation", "pair", 1, minimum=1),
+        Opt("bias", "bool", True),
+    )
+
+
+@register
+class Conv1d(_Conv):
+    """1-D convolution over ``[C, L]`` (PyTorch ``nn.Conv1d`` semantics): speech, text and
+    signal CNNs.
+
+    Output length ``⌊(L + 2p − d(k−1) − 1)/s⌋ + 1``; ``padding=same`` keeps L (stride 1
+    only; an even kernel pads the extra element on the right).
+    Params: ``c_out·(C/g)·k + c_out`` (bias). MACs/sample: ``c_out·(C/g)·k·L_out``
+    (FlopCounterMode convention, bias excluded). Forward/backward: as ``dense`` with
+    these MACs and ``c_out·L_out`` bias adds.
+    """
+
+    name = "conv1d"
+    axes = 1
+    min_rank = max_rank = 2
+    opts = (
+        Opt("channels", "int", positional=True, required=True, minimum=1),
+        Opt("kernel", "int", positional=True, required=True, minimum=1),
+        Opt("stride", "int", 1, minimum=1),
+        Opt("padding", "int", 0, minimum=0, choices=("same",)),
+        Opt("groups", "int", 1, minimum=1),
+        Opt("dilation", "int", 1, minimum=1),
+        Opt("bias", "bool", True),
+    )
+
+
+@register
+class ConvTranspose2d(Op):
+    """Transposed 2-D convolution over ``[C, H, W]`` (PyTorch ``nn.ConvTranspose2d``): the
+    upsampling of U-Net decoders and GAN generators.
+
+    Output size ``(H − 1)·s − 2p + d(k−1) + output_padding + 1`` per axis (PyTorch's
+    formula); ``output_padding`` must be below the stride or the dilation. Kernel,
+    stride, padding, output_padding and dilation take one number or a (height, width)
+    pair. Params: ``C·(c_out/g)·k_h·k_w + c_out`` (bias). MACs/sample: every input
+    element meets the whole kernel, ``C·(c_out/g)·k_h·k_w·H·W`` — PyTorch's
+    ``FlopCounterMode`` counts the input's spatial size for a transposed convolution
+    (bias excluded). Forward/backward: as ``dense`` with these MACs and
+    ``c_out·H_out·W_out`` bias adds; the input gradient is a plain convolution of the
+    output gradient with the same MACs.
+    """
+
+    name = "conv_transpose2d"
     has_weights = True
     linear_layer = multiplies_weights = fusion_host = True
     min_rank = max_rank = 3
     opts = (
         Opt("channels", "int", positional=True, required=True, minimum=1),
-        Opt("kernel", "int", positional=True, required=True, minimum=1),
-        Opt("stride", "int", 1, minimum=1),
-        Opt("padding", "int", 0, minimum=0),
+        Opt("kernel", "pair", positional=True, required=True, minimum=1),
+        Opt("stride", "pair", 1, minimum=1),
+        Opt("padding", "pair", 0, minimum=0),
+        Opt("output_padding", "pair", 0, minimum=0),
         Opt("groups", "int", 1, minimum=1),
-        Opt("dilation", "int", 1, minimum=1),
+        Opt("dilation", "pair", 1, minimum=1),
         Opt("bias", "bool", True),
     )
 
@@ -125,38 +276,50 @@ class Conv2d(Op):
         g = opts["groups"]
         if c_in % g or opts["channels"] % g:
             raise ShapeError(
-                f"conv2d groups={g} must divide both the input channels ({c_in}) "
+                f"conv_transpose2d groups={g} must divide both the input channels ({c_in}) "
                 f"and the output channels ({opts['channels']})"
             )
-        k, s, p, d = opts["kernel"], opts["stride"], opts["padding"], opts["dilation"]
-        ho, wo = conv_out(h, k, s, p, d), conv_out(w, k, s, p, d)
-        if ho < 1 or wo < 1:
+        ks, ss, ps, ops, ds = (
+            pair(opts[k]) for k in ("kernel", "stride", "padding", "output_padding", "dilation")
+        )
+        if any(op >= s and op >= d for op, s, d in zip(ops, ss, ds)):
             raise ShapeError(
-                f"conv2d kernel {k} (dilation {d}, padding {p}) is larger than the "
-                f"input {fmt_shape(x)}: the output would be {ho}×{wo}"
+                f"conv_transpose2d output_padding={shown(opts['output_padding'])} must be "
+                f"smaller than the stride ({shown(opts['stride'])}) or the dilation "
+                f"({shown(opts['dilation'])}), as in PyTorch",
+                code="NN007",
             )
-        return (opts["channels"], ho, wo)
+        out = tuple(
+            (size - 1) * s - 2 * p + d * (k - 1) + op + 1
+            for size, k, s, p, op, d in zip((h, w), ks, ss, ps, ops, ds)
+        )
+        if any(o < 1 for o in out):
+            raise ShapeError(
+                f"conv_transpose2d padding {shown(opts['padding'])} removes the whole "
+                f"output of {fmt_shape(x)}: it would be {out[0]}×{out[1]}"
+            )
+        return (opts["channels"], *out)
 
     def text(self, opts):
-        return f"conv2d({opts['channels']}, {opts['kernel']})"
+        return f"conv_transpose2d({opts['channels']}, {shown(opts['kernel'])})"
 
     def with_width(self, opts, width):
-        return f"conv2d({width}, {opts['kernel']}, …)"
+        return f"conv_transpose2d({width}, {shown(opts['kernel'])}, …)"
 
     def units(self, opts):
         return opts["channels"]
 
     def fans(self, opts, in_shapes):
-        k = opts["kernel"]
-        return (in_shapes[0][0] // opts["groups"]) * k * k, opts["channels"] * k * k
+        # PyTorch computes fans from the weight [C_in, c_out/g, k_h, k_w] as stored
+        k = numel(pair(opts["kernel"]))
+        return (opts["channels"] // opts["groups"]) * k, in_shapes[0][0] * k
 
     def cost(self, c):
-        c_in = c.x[0]
-        c_out, ho, wo = c.out_shape
-        k, g = c.opts["kernel"], c.opts["groups"]
-        weights = c_out * (c_in // g) * k * k
-        macs = weights * ho * wo
-        out = c_out * ho * wo
+        c_in, h, w = c.x
+        c_out = c.out_shape[0]
+        weights = c_in * (c_out // c.opts["groups"]) * numel(pair(c.opts["kernel"]))
+        macs = weights * h * w
+        out = numel(c.out_shape)
         return _linear_cost(
             c,
             macs,

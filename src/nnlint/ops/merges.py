@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from nnlint.ops.base import Cost, Op, Opt, ShapeError, fmt_shape, numel, register
+from nnlint.ops.base import Cost, Op, Opt, ShapeError, numel, register
+from nnlint.units import fmt_shape
 
 
 class _Merge(Op):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from nnlint.ops.base import Cost, Op, Opt, ShapeError, channel_axis, fmt_shape, numel, register
+from nnlint.ops.base import Cost, Op, Opt, ShapeError, channel_axis, numel, register
+from nnlint.units import fmt_shape
 
 
 class _Norm(Op):

@@ -1,45 +1,87 @@
-"""Pooling over the spatial axes of ``[C, H, W]``."""
+"""Pooling and upsampling over the spatial axes of ``[C, L]`` and ``[C, H, W]``."""
 
 from __future__ import annotations
 
-from nnlint.ops.base import Cost, Op, Opt, ShapeError, fmt_shape, numel, register
+from nnlint.ops.base import Cost, Op, Opt, ShapeError, numel, pair, register, shown
 from nnlint.ops.layers import conv_out
+from nnlint.units import fmt_shape
+
+
+def pool_out(size: int, k: int, stride: int, padding: int, ceil: bool) -> int:
+    """PyTorch's pooling output size: ``⌊(L + 2p − k)/s⌋ + 1``, or with ``ceil=true``
+    ``⌈(L + 2p − k)/s⌉ + 1`` less one when the last window would start in the right
+    padding (``ceil_mode``: every window starts inside the input or its left padding)."""
+    if not ceil:
+        return conv_out(size, k, stride, padding, 1)
+    out = -(-(size + 2 * padding - k) // stride) + 1
+    if (out - 1) * stride >= size + padding:
+        out -= 1
+    return out
 
 
 class _Pool(Op):
-    min_rank = max_rank = 3
+    """Pooling over ``[C, L]`` (1-D, PyTorch ``MaxPool1d``/``AvgPool1d``) or ``[C, H, W]``
+    (2-D); on ``[C, H, W]`` kernel, stride and padding take a (height, width) pair.
+    ``ceil=true`` is PyTorch's ``ceil_mode``."""
+
+    min_rank = 2
+    max_rank = 3
     opts = (
-        Opt("kernel", "int", positional=True, required=True, minimum=1),
-        Opt("stride", "int", None, minimum=1),
-        Opt("padding", "int", 0, minimum=0),
+        Opt("kernel", "pair", positional=True, required=True, minimum=1),
+        Opt("stride", "pair", None, minimum=1),
+        Opt("padding", "pair", 0, minimum=0),
+        Opt("ceil", "bool", False),
     )
+
+    @staticmethod
+    def window(opts, x) -> int:
+        """Elements of one window: ``k`` on ``[C, L]``, ``k_h·k_w`` on ``[C, H, W]``."""
+        k = pair(opts["kernel"])
+        return k[0] if len(x) == 2 else k[0] * k[1]
 
     def infer(self, in_shapes, opts):
         x = in_shapes[0]
         self.check_rank(x)
-        k, p = opts["kernel"], opts["padding"]
-        s = opts["stride"] or k
-        if 2 * p > k:
+        spatial = x[1:]
+        if len(spatial) == 1 and any(
+            isinstance(opts[k], tuple) for k in ("kernel", "stride", "padding")
+        ):
             raise ShapeError(
-                f"{self.name} padding {p} must be at most half the kernel {k}", code="NN007"
+                f"{self.name} on [C, L] {fmt_shape(x)} takes one kernel, stride and padding, "
+                f"not a pair",
+                code="NN007",
             )
-        ho, wo = conv_out(x[1], k, s, p, 1), conv_out(x[2], k, s, p, 1)
-        if ho < 1 or wo < 1:
-            raise ShapeError(f"{self.name} kernel {k} is larger than the input {fmt_shape(x)}")
-        return (x[0], ho, wo)
+        n = len(spatial)
+        ks = pair(opts["kernel"])[:n]
+        ss = pair(opts["stride"])[:n] if opts["stride"] is not None else ks
+        ps = pair(opts["padding"])[:n]
+        for k, p in zip(ks, ps):
+            if 2 * p > k:
+                raise ShapeError(
+                    f"{self.name} padding {p} must be at most half the kernel {k}",
+                    code="NN007",
+                )
+        out = tuple(pool_out(*a, opts["ceil"]) for a in zip(spatial, ks, ss, ps))
+        if any(o < 1 for o in out):
+            raise ShapeError(
+                f"{self.name} kernel {shown(opts['kernel'])} is larger than the input "
+                f"{fmt_shape(x)}"
+            )
+        return (x[0], *out)
 
 
 @register
 class MaxPool(_Pool):
-    """Max pooling. Forward: ``k²−1`` comparisons per output element; backward: one add
+    """Max pooling over ``[C, L]`` or ``[C, H, W]``. Forward: ``K−1`` comparisons per
+    output element (``K`` the window's elements: ``k`` or ``k_h·k_w``); backward: one add
     per output element (the gradient is routed to the arg-max). No parameters."""
 
     name = "maxpool"
 
     def cost(self, c):
-        out, k = numel(c.out_shape), c.opts["kernel"]
+        out, k = numel(c.out_shape), self.window(c.opts, c.x)
         return Cost(
-            forward_flops=c.batch * out * (k * k - 1),
+            forward_flops=c.batch * out * (k - 1),
             backward_flops=c.batch * out,
             cached_elements=c.batch * out,
             output_elements=out,
@@ -48,16 +90,60 @@ class MaxPool(_Pool):
 
 @register
 class AvgPool(_Pool):
-    """Average pooling. Forward: ``k²−1`` adds + 1 divide = ``k²`` per output element;
-    backward: 1 divide + ``k²`` adds = ``k²+1`` per output element."""
+    """Average pooling over ``[C, L]`` or ``[C, H, W]``. Forward: ``K−1`` adds + 1 divide
+    = ``K`` per output element (``K`` the window's elements); backward: 1 divide + ``K``
+    adds = ``K+1`` per output element."""
 
     name = "avgpool"
 
     def cost(self, c):
-        out, k = numel(c.out_shape), c.opts["kernel"]
+        out, k = numel(c.out_shape), self.window(c.opts, c.x)
         return Cost(
-            forward_flops=c.batch * out * k * k,
-            backward_flops=c.batch * out * (k * k + 1),
+            forward_flops=c.batch * out * k,
+            backward_flops=c.batch * out * (k + 1),
+            cached_elements=c.batch * out,
+            output_elements=out,
+        )
+
+
+@register
+class Upsample(Op):
+    """Upsampling ``[C, H, W] -> [C, s·H, s·W]`` (PyTorch ``nn.Upsample(scale_factor=s,
+    mode=…)``, ``align_corners=False``). No parameters, no MACs.
+
+    FLOPs (nnlint's convention; PyTorch's counter counts none): ``mode=nearest`` copies,
+    0 forward FLOPs; its backward sums the ``s²`` output gradients of each input element,
+    ``(s² − 1)·C·H·W`` adds. ``mode=bilinear`` blends 4 inputs per output element with
+    precomputed weights, 4 multiplies + 3 adds = 7 FLOPs per output element; backward
+    scatters each output gradient to its 4 inputs, 4 multiplies + 4 adds = 8 per output
+    element (index arithmetic is not counted).
+    """
+
+    name = "upsample"
+    min_rank = max_rank = 3
+    opts = (
+        Opt("scale", "int", positional=True, required=True, minimum=1),
+        Opt("mode", "symbol", "nearest", choices=("nearest", "bilinear")),
+    )
+
+    def infer(self, in_shapes, opts):
+        x = in_shapes[0]
+        self.check_rank(x)
+        s = opts["scale"]
+        return (x[0], x[1] * s, x[2] * s)
+
+    def text(self, opts):
+        return f"upsample({opts['scale']})"
+
+    def cost(self, c):
+        out = numel(c.out_shape)
+        if c.opts["mode"] == "nearest":
+            forward, backward = 0, (c.opts["scale"] ** 2 - 1) * numel(c.x)
+        else:
+            forward, backward = 7 * out, 8 * out
+        return Cost(
+            forward_flops=c.batch * forward,
+            backward_flops=c.batch * backward,
             cached_elements=c.batch * out,
             output_elements=out,
         )

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from nnlint.ops.base import Cost, Op, Opt, ShapeError, fmt_shape, numel, register
+from nnlint.ops.base import Cost, Op, Opt, ShapeError, numel, register
+from nnlint.units import fmt_shape
 
 
 @register
@@ -43,71 +44,137 @@ class Embedding(Op):
         )
 
 
+_PROJECTIONS = ("q", "k", "v", "o")
+
+
 @register
 class Attention(Op):
-    """Multi-head self-attention over ``[T, D]`` with Q, K, V and output projections,
-    all with biases (DESIGN.md; PyTorch ``nn.MultiheadAttention`` layout).
+    """Multi-head attention over ``[T, D]``: Q, K, V and output projections (PyTorch
+    ``nn.MultiheadAttention`` layout), ``h`` heads of width ``d_h = D/h``.
 
-    Params: ``4(D² + D)``. MACs/sample: ``4·T·D²`` (projections) ``+ 2·T²·D``
-    (``QKᵀ`` and ``P·V``). ``causal=true`` masks the upper triangle but, like
-    PyTorch's ``FlopCounterMode`` and most peers, the full ``T²`` work is counted
-    (kernels compute it); the mask adds one FLOP per score.
-    Forward: ``2·MACs + 4TD`` (biases) ``+ h·T²`` (scale by 1/√d_h) ``+ 5·h·T²``
-    (softmax [seed 001]).
-    Backward MACs: each of the six products has two gradients, ``8TD² + 4T²D``
-    (``4TD²`` fewer when frozen); ``input_grad_macs`` = ``3TD²`` (∂x through Q, K, V).
-    Backward FLOPs: ``2·backward MACs + 4TD`` (bias grads, trainable) ``+ 4·h·T²``
-    (softmax vector-Jacobian product) ``+ h·T²`` (scale).
-    Cached: Q, K, V, the attention probabilities, the context and the output:
-    ``5TD + h·T²`` per sample — the ``h·T²`` term grows with the square of the
-    sequence and dominates long sequences [seed 003]. At inference Q, K, V, the
-    probabilities and the context are workspace (``4TD + h·T²``) freed when the
-    layer is done.
+    Options: ``kv_heads=g`` (grouped-query attention, Ainslie et al. 2023; ``g = 1`` is
+    multi-query attention, Shazeer 2019): K and V have ``g`` heads, each shared by
+    ``h/g`` query heads, so their projections map to ``D_kv = g·d_h``. ``bias=`` is
+    true (all four projections), false (Llama) or the ones that have a bias:
+    ``[q, k, v]`` (Qwen2), ``[q, v, o]`` (Whisper). ``rope=true``: rotary position
+    embeddings on Q and K (Su et al. 2021), no parameters. ``window=N``: sliding-window
+    attention (Mistral 7B, Jiang et al. 2023). ``kv=NAME``: cross-attention (Vaswani et
+    al. 2017), keys and values from the tensor NAME ``[T_kv, D_m]``; without it
+    ``T_kv = T`` and ``D_m = D``.
+
+    Params: ``2·D² + 2·D_m·D_kv`` plus the biases (``D`` for q and o, ``D_kv`` for k
+    and v). MACs/sample: ``2·T·D²`` (q, o) ``+ 2·T_kv·D_m·D_kv`` (k, v)
+    ``+ 2·T·T_kv·D`` (``QKᵀ`` and ``P·V``; grouped K and V are shared, not recomputed).
+    ``causal=true`` and ``window=N`` mask scores but, like PyTorch's
+    ``FlopCounterMode`` and most peers, the full ``T·T_kv`` work is counted (eager
+    kernels compute it); the mask adds one FLOP per score.
+    Forward: ``2·MACs`` + one add per bias element + ``h·T·T_kv`` (scale by 1/√d_h)
+    ``+ 5·h·T·T_kv`` (softmax, see the softmax op) + RoPE: 3 FLOPs per rotated element
+    of Q and K (``x·cos + rot(x)·sin``: 2 multiplies, 1 add; the sign flip of ``rot``
+    is free), ``3·(T·D + T_kv·D_kv)`` — PyTorch's counter counts none.
+    Backward MACs: each of the six products has two gradients (weight and input for the
+    projections — the gradient flows into NAME too —, both operands for the scores),
+    the four weight gradients only when trainable; ``input_grad_macs`` is the part
+    through the q, k, v projections (into the op's inputs). Backward FLOPs: ``2·backward
+    MACs`` + the bias gradients (trainable) ``+ 4·h·T·T_kv`` (softmax vector-Jacobian
+    product) ``+ h·T·T_kv`` (scale) + the RoPE rotation transposed (same count).
+    Cached: Q, K, V (K and V before grouping), the probabilities, the context and the
+    output: ``3·T·D + 2·T_kv·D_kv + h·T·T_kv`` per sample — the score term grows with
+    the square of the sequence and dominates long sequences. At inference Q, K, V, the
+    probabilities and the context are workspace freed when the layer is done.
     """
 
     name = "attention"
     has_weights = True
     multiplies_weights = fusion_host = True
     min_rank = max_rank = 2
+    tensor_inputs = ("kv",)
     opts = (
         Opt("heads", "int", positional=True, required=True, minimum=1),
         Opt("causal", "bool", False),
+        Opt("kv_heads", "int", None, minimum=1),
+        Opt("bias", "projections", _PROJECTIONS, choices=_PROJECTIONS),
+        Opt("rope", "bool", False),
+        Opt("window", "int", None, minimum=1),
+        Opt("kv", "tensor", None),
     )
 
     def infer(self, in_shapes, opts):
         x = in_shapes[0]
         self.check_rank(x)
-        if x[1] % opts["heads"]:
+        h = opts["heads"]
+        if x[1] % h:
             raise ShapeError(
-                f"attention heads={opts['heads']} must divide the model width "
-                f"D={x[1]} of {fmt_shape(x)}"
+                f"attention heads={h} must divide the model width D={x[1]} of {fmt_shape(x)}"
+            )
+        g = opts["kv_heads"] or h
+        if h % g:
+            raise ShapeError(
+                f"attention kv_heads={g} must divide heads={h}: each key/value head "
+                f"serves the same number of query heads",
+                code="NN007",
+            )
+        if len(in_shapes) > 1:
+            self.check_rank(in_shapes[1])
+        if opts["rope"] and (x[1] // h) % 2:
+            raise ShapeError(
+                f"attention rope=true rotates pairs of features: the head width "
+                f"D/heads = {x[1] // h} must be even",
+                code="NN007",
             )
         return x
 
+    def text(self, opts):
+        return f"attention({opts['heads']})"
+
+    def _dims(self, opts, in_shapes):
+        """(T, D, T_kv, D_m, h, D_kv)."""
+        T, D = in_shapes[0]
+        T_kv, D_m = in_shapes[1] if len(in_shapes) > 1 else in_shapes[0]
+        h = opts["heads"]
+        return T, D, T_kv, D_m, h, (opts["kv_heads"] or h) * (D // h)
+
     def score_elements(self, opts, in_shapes):
-        return opts["heads"] * in_shapes[0][0] ** 2
+        T, _, T_kv, _, h, _ = self._dims(opts, in_shapes)
+        return h * T * T_kv
+
+    def kv_cache_elements(self, opts, in_shapes, context):
+        """Keys and values kept per sequence while decoding: ``2·D_kv`` per cached token
+        (``D_kv = kv_heads·d_h``). Self-attention caches ``min(context, window)`` tokens;
+        cross-attention caches its memory's ``T_kv`` tokens, projected once."""
+        _, _, T_kv, _, _, D_kv = self._dims(opts, in_shapes)
+        if len(in_shapes) > 1:
+            return 2 * D_kv * T_kv
+        tokens = min(context, opts["window"]) if opts["window"] else context
+        return 2 * D_kv * tokens
 
     def cost(self, c):
-        T, D = c.x
-        h = c.opts["heads"]
+        T, D, T_kv, D_m, h, D_kv = self._dims(c.opts, c.in_shapes)
         B = c.batch
-        proj, scores = 4 * T * D * D, 2 * T * T * D
+        biased = set(c.opts["bias"])
+        q_o, k_v = T * D * D, T_kv * D_m * D_kv
+        proj = 2 * q_o + 2 * k_v
+        scores = 2 * T * T_kv * D
         macs = proj + scores
+        bias_params = sum(D if p in "qo" else D_kv for p in biased)
+        bias_elems = sum(T * D if p in "qo" else T_kv * D_kv for p in biased)
         weight_grad = proj if c.trainable else 0
-        input_grad = 3 * T * D * D
         backward_macs = weight_grad + proj + 2 * scores
-        hT2 = h * T * T
-        forward = B * (2 * macs + 4 * T * D + hT2 + 5 * hT2 + (hT2 if c.opts["causal"] else 0))
-        backward = B * (2 * backward_macs + (4 * T * D if c.trainable else 0) + 4 * hT2 + hT2)
+        s = h * T * T_kv
+        mask = s if (c.opts["causal"] or c.opts["window"]) else 0
+        rope = 3 * (T * D + T_kv * D_kv) if c.opts["rope"] else 0
+        forward = B * (2 * macs + bias_elems + s + 5 * s + mask + rope)
+        backward = B * (2 * backward_macs + (bias_elems if c.trainable else 0) + 4 * s + s + rope)
+        weights = 2 * D * D + 2 * D_m * D_kv
         return Cost(
-            params=4 * (D * D + D),
-            weight_params=4 * D * D,
+            params=weights + bias_params,
+            weight_params=weights,
             macs=macs,
             forward_flops=forward,
             backward_macs=backward_macs,
-            input_grad_macs=input_grad,
+            input_grad_macs=q_o + 2 * k_v,
             backward_flops=backward,
-            cached_elements=B * (5 * T * D + hT2),
+            cached_elements=B * (3 * T * D + 2 * T_kv * D_kv + s),
             output_elements=T * D,
-            workspace_elements=4 * T * D + hT2,
+            workspace_elements=2 * T * D + 2 * T_kv * D_kv + s,
         )

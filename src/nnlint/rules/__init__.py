@@ -19,6 +19,7 @@ from typing import Any
 
 from nnlint.costs import Report
 from nnlint.diagnostics import Diagnostic, RuleMeta, Span
+from nnlint.memory import MemoryAnalysis
 from nnlint.roofline import Roofline
 from nnlint.rules.base import REGISTRY, Rule, RuleContext, default_thresholds
 from nnlint.rules.spec_codes import FATAL, SPEC_CODES
@@ -73,12 +74,14 @@ def run_rules(
 ) -> list[Diagnostic]:
     defaults = default_thresholds()
     found: list[Diagnostic] = []
+    # one memory analysis per check, shared by the rules (each figure computed on first use)
+    memory = MemoryAnalysis(report, target) if target is not None else None
     for code in selected:
         rule = REGISTRY.get(code)
         if rule is None or (rule.needs_target and target is None):
             continue
         merged = {**defaults.get(code, {}), **thresholds.get(code, {})}
-        ctx = RuleContext(report, target, roofline, merged, target_span)
+        ctx = RuleContext(report, target, roofline, merged, target_span, memory)
         found.extend(rule.check(ctx))
     return found
 

@@ -23,7 +23,8 @@ import attrs
 
 from nnlint.costs import Report
 from nnlint.diagnostics import Diagnostic, RuleMeta, Severity, Span
-from nnlint.resources import data_dir, tomllib
+from nnlint.memory import MemoryAnalysis
+from nnlint.resources import data_dir, read_toml
 from nnlint.roofline import Roofline
 from nnlint.targets import Target
 
@@ -37,6 +38,7 @@ class RuleContext:
     roofline: Roofline | None  # per-layer roofline on the target at the deploy precision
     thresholds: Mapping[str, Any]  # this rule's thresholds, defaults already merged
     target_span: Span | None = None  # where the target was chosen (deploy.target), if in the spec
+    memory: MemoryAnalysis | None = None  # memory against the target (None without a target)
 
     @property
     def config(self):
@@ -145,40 +147,8 @@ def default_thresholds() -> dict[str, dict[str, Any]]:
     """Every ``rules/*.toml`` file (one per family): ``[NN101] min_depth = 10`` and so on."""
     merged: dict[str, dict[str, Any]] = {}
     for path in sorted(data_dir("rules").glob("*.toml")):
-        with path.open("rb") as f:
-            for code, table in tomllib.load(f).items():
-                if code in merged:
-                    raise ValueError(f"{path.name}: thresholds of {code} are defined twice")
-                merged[code] = table
+        for code, table in read_toml(path).items():
+            if code in merged:
+                raise ValueError(f"{path.name}: thresholds of {code} are defined twice")
+            merged[code] = table
     return merged
-
-
-def fmt_int(n: float) -> str:
-    """``15051264`` -> ``15,051,264``."""
-    return f"{int(n):,}"
-
-
-def fmt_bytes(n: float) -> str:
-    """Bytes for a reader, binary units with the exact integer: ``3.73 MiB (3,913,120 B)``."""
-    n = int(n)
-    for unit, size in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if abs(n) >= size:
-            return f"{n / size:.2f} {unit} ({n:,} B)"
-    return f"{n:,} B"
-
-
-def fmt_count(n: float) -> str:
-    """Large counts with an SI prefix and the exact integer: ``15.05 M (15,051,264)``."""
-    n = int(n)
-    for unit, size in (("T", 10**12), ("G", 10**9), ("M", 10**6), ("k", 10**3)):
-        if abs(n) >= size:
-            return f"{n / size:.2f} {unit} ({n:,})"
-    return f"{n:,}"
-
-
-def fmt_time(seconds: float) -> str:
-    if seconds >= 1:
-        return f"{seconds:.3g} s"
-    if seconds >= 1e-3:
-        return f"{seconds * 1e3:.3g} ms"
-    return f"{seconds * 1e6:.3g} µs"

@@ -125,7 +125,7 @@ SPEC_CODES: dict[str, RuleMeta] = {
             "NN011",
             "limit-exceeded",
             "A size beyond nnlint's limits",
-            "Keeps a mistaken or hostile spec from exhausting time or memory: at most 250,000 op "
+            "Keeps a mistaken or hostile spec from exhausting time or memory: at most 120,000 op "
             "instances after expansion, 2^40 elements per tensor, blocks nested 64 deep. The "
             "message names the number that broke the limit.",
             "h = x -> dense(64) * 1000000000",

@@ -5,17 +5,10 @@ from __future__ import annotations
 from fractions import Fraction
 
 from nnlint.diagnostics import Severity
-from nnlint.rules.base import Rule, RuleContext, fmt_bytes, fmt_count, fmt_time, register
+from nnlint.rules.base import Rule, RuleContext, register
 from nnlint.rules.budget.helpers import budget_value, plain
 from nnlint.sections import BUDGET_KEYS, BudgetLine
-
-
-def _show(kind: str, value) -> str:
-    if kind == "bytes":
-        return fmt_bytes(value)
-    if kind == "seconds":
-        return fmt_time(float(value))
-    return fmt_count(value)
+from nnlint.units import fmt_quantity
 
 
 @register
@@ -66,8 +59,8 @@ class BudgetExceeded(Rule):
             over = Fraction(value) - Fraction(limit)
             pct = float(over / Fraction(limit)) * 100
             yield self.diag(
-                f"{line.key} is {_show(kind, value)}, over the budget of {line.text} "
-                f"({_show(kind, limit)}) by {_show(kind, over)} ({pct:.1f}%)",
+                f"{line.key} is {fmt_quantity(kind, value)}, over the budget of {line.text} "
+                f"({fmt_quantity(kind, limit)}) by {fmt_quantity(kind, over)} ({pct:.1f}%)",
                 line.span,
                 fix=f"reduce the {what} or raise the budget",
                 key=line.key,

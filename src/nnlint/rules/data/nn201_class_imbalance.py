@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from nnlint.diagnostics import Diagnostic, Severity
-from nnlint.rules.base import Rule, RuleContext, fmt_int, register
+from nnlint.rules.base import Rule, RuleContext, register
+from nnlint.units import fmt_int
 
 #: Metrics that do not reward predicting the majority class (seed 004: use per-class
 #: precision/recall and the confusion matrix instead of plain accuracy).

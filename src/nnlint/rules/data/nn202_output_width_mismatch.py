@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from nnlint.diagnostics import Diagnostic, Severity
 from nnlint.graph import Node
 from nnlint.graph_queries import class_width, label, width_source
-from nnlint.ops import fmt_shape
-from nnlint.rules.base import Rule, RuleContext, fmt_int, register
+from nnlint.rules.base import Rule, RuleContext, register
+from nnlint.units import fmt_int, fmt_shape
 
 #: Losses that need one output per class; with one output and two classes anything else
 #: (bce, hinge, mse, ...) reads a single score for the positive class.

@@ -4,24 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import attrs
-
-from nnlint.costs import Report, analyze
 from nnlint.diagnostics import Diagnostic, Severity
-from nnlint.rules.base import Rule, RuleContext, fmt_bytes, register
-from nnlint.rules.fit.helpers import (
-    bytes_per_param,
-    fmt_size,
-    largest_fitting,
-)
-
-
-def _at_train_batch(report: Report, batch: int) -> Report:
-    """The same lowered model analysed at another training batch."""
-    config = report.config
-    return analyze(
-        report.lowered, attrs.evolve(config, train=attrs.evolve(config.train, batch=batch))
-    )
+from nnlint.rules.base import Rule, RuleContext, register
+from nnlint.units import fmt_bytes, fmt_per_param, fmt_size
 
 
 @register
@@ -98,16 +83,9 @@ class TrainMemoryExceedsTarget(Rule):
         memory = target.memory_bytes
         if t.train_memory_bytes <= memory:
             return
-        one, two = _at_train_batch(ctx.report, 1).totals, _at_train_batch(ctx.report, 2).totals
-        per_sample = two.activation_bytes - one.activation_bytes
-        constant = one.activation_bytes - per_sample  # batchnorm/groupnorm statistics
+        fit = ctx.memory.train_fit
+        fixed, per_sample, max_batch = fit.fixed_bytes, fit.per_sample_bytes, fit.max_batch
         state = t.param_bytes + t.grad_bytes + t.optimizer_bytes + t.buffer_bytes
-        fixed = state + constant
-        guess = (memory - fixed) // per_sample if per_sample and memory > fixed else 0
-        max_batch = largest_fitting(
-            lambda b: _at_train_batch(ctx.report, b).totals.train_memory_bytes <= memory,
-            min(guess, t.train_batch - 1),
-        )
         opt = t.optimizer
         breakdown = (
             f"parameters {fmt_bytes(t.param_bytes)} + gradients {fmt_bytes(t.grad_bytes)}"
@@ -119,7 +97,7 @@ class TrainMemoryExceedsTarget(Rule):
             f"{fmt_size(t.train_memory_bytes)}, more than the {fmt_size(memory)} of "
             f"{target.id}: {breakdown}"
         )
-        per_param = bytes_per_param(state, t.params)
+        per_param = fmt_per_param(state, t.params)
         if max_batch >= 1:
             tail = (
                 f"; the largest training batch that fits is {max_batch} "

@@ -5,15 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from nnlint.diagnostics import Diagnostic, Severity
-from nnlint.ops import PRECISION_BITS, nbytes
-from nnlint.rules.base import Rule, RuleContext, fmt_bytes, register
-from nnlint.rules.fit.helpers import (
-    bytes_per_param,
-    fmt_size,
-    largest_fitting,
-    peak_inference_activation_bytes,
-)
-from nnlint.targets import PRECISIONS
+from nnlint.precision import ARITHMETIC_PRECISIONS, PRECISION_BITS, nbytes
+from nnlint.rules.base import Rule, RuleContext, register
+from nnlint.units import fmt_bytes, fmt_per_param, fmt_size
 
 
 @register
@@ -64,22 +58,17 @@ class InferenceMemoryExceedsTarget(Rule):
     needs_target = True
 
     def check(self, ctx: RuleContext) -> Iterator[Diagnostic]:
-        target, t, report = ctx.target, ctx.totals, ctx.report
+        target, t = ctx.target, ctx.totals
         weights = t.inference_param_bytes  # parameters + buffers at the deploy precision
-        acts = peak_inference_activation_bytes(report, t.deploy_batch)
-        per_sample = peak_inference_activation_bytes(report, 1)
+        acts = ctx.memory.inference_activation_bytes
         flash = target.flash_bytes
         memory = target.memory_bytes
         in_memory = acts if flash else weights + acts  # what must fit in memory_bytes
         weights_over = flash and weights > flash
         if in_memory <= memory and not weights_over:
             return
-        fixed = 0 if flash else weights
-        guess = (memory - fixed) // per_sample if per_sample and memory > fixed else 0
-        max_batch = largest_fitting(
-            lambda b: fixed + peak_inference_activation_bytes(report, b) <= memory,
-            min(guess, t.deploy_batch - 1),
-        )
+        fit = ctx.memory.inference_fit
+        fixed, per_sample, max_batch = fit.fixed_bytes, fit.per_sample_bytes, fit.max_batch
         where = f"batch {t.deploy_batch}, {t.deploy_precision}"
         data = {
             "inference_memory_bytes": weights + acts,
@@ -135,7 +124,7 @@ class InferenceMemoryExceedsTarget(Rule):
         elif fixed > memory:
             msg += (
                 f"; the weights alone are {fmt_size(fixed - memory)} over "
-                f"({bytes_per_param(fixed, t.params)})"
+                f"({fmt_per_param(fixed, t.params)})"
             )
             fix = f"{shrink}, or choose a device with more memory"
         else:
@@ -155,7 +144,7 @@ class InferenceMemoryExceedsTarget(Rule):
         whose weights and (proportionally narrower) activations fit, else the narrowest."""
         t, target = ctx.totals, ctx.target
         bits = PRECISION_BITS[t.deploy_precision]
-        rank = {p: i for i, p in enumerate(PRECISIONS)}
+        rank = {p: i for i, p in enumerate(ARITHMETIC_PRECISIONS)}
         options = sorted(
             (p for p in target.precisions if PRECISION_BITS.get(p, bits) < bits),
             key=lambda p: (-PRECISION_BITS[p], rank.get(p, 99)),

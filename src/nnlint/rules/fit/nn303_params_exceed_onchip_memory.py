@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from nnlint.diagnostics import Diagnostic, Severity
-from nnlint.rules.base import Rule, RuleContext, fmt_bytes, fmt_time, register
-from nnlint.rules.fit.helpers import fmt_size
+from nnlint.rules.base import Rule, RuleContext, register
+from nnlint.units import fmt_bytes, fmt_size, fmt_time
 
 
 @register

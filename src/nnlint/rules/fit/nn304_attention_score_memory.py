@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from nnlint.diagnostics import Diagnostic, Severity
-from nnlint.ops import nbytes
-from nnlint.rules.base import Rule, RuleContext, fmt_bytes, fmt_int, register
-from nnlint.rules.fit.helpers import fmt_size
+from nnlint.precision import nbytes
+from nnlint.rules.base import Rule, RuleContext, register
+from nnlint.units import fmt_bytes, fmt_int, fmt_size
 
 
 @register

@@ -6,9 +6,9 @@ from collections.abc import Iterator
 from fractions import Fraction
 
 from nnlint.diagnostics import Diagnostic, Severity
-from nnlint.ops import PRECISION_BITS
-from nnlint.rules.base import Rule, RuleContext, fmt_bytes, fmt_int, fmt_time, register
-from nnlint.rules.performance.helpers import fmt_bandwidth, fmt_rate
+from nnlint.precision import PRECISION_BITS
+from nnlint.rules.base import Rule, RuleContext, register
+from nnlint.units import fmt_bandwidth, fmt_bytes, fmt_int, fmt_rate, fmt_time
 
 
 def _per_batch(precision: str) -> str:

@@ -5,15 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from nnlint.diagnostics import Diagnostic, Severity, Span
+from nnlint.precision import is_float, widest_first
 from nnlint.rules.base import Rule, RuleContext, register
-from nnlint.rules.performance.helpers import closest_precision, is_float
-from nnlint.targets import PRECISIONS
-
-
-def _ordered(precisions) -> list[str]:
-    """Widest first, as :data:`nnlint.targets.PRECISIONS` lists them."""
-    rank = {p: i for i, p in enumerate(PRECISIONS)}
-    return sorted(precisions, key=lambda p: (rank.get(p, len(rank)), p))
+from nnlint.rules.performance.helpers import closest_precision
 
 
 @register
@@ -115,7 +109,7 @@ class UnsupportedPrecision(Rule):
         self, ctx: RuleContext, prec: str, what: str, span: Span, verb: str, **data
     ) -> Diagnostic:
         target = ctx.target
-        runs = _ordered(target.precisions)
+        runs = widest_first(target.precisions)
         alt = closest_precision(target, prec)
         msg = (
             f"{what}, but {target.id} ({target.name}) has no {prec} arithmetic: it runs "

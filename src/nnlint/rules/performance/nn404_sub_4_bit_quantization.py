@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from nnlint.diagnostics import Diagnostic, Severity, Span
-from nnlint.ops import PRECISION_BITS
+from nnlint.precision import PRECISION_BITS
 from nnlint.rules.base import Rule, RuleContext, register
 
 

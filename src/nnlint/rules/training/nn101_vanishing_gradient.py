@@ -100,30 +100,37 @@ class VanishingGradient(PerLineRule):
 
     def findings(self, ctx: RuleContext) -> Iterator[Diagnostic]:
         lowered = ctx.report.lowered
-        g = lowered.graph
         min_sigmoid = int(ctx.thresholds["sigmoid_layers"])
         min_any = int(ctx.thresholds["tanh_layers"])
-        live = None  # nodes whose gradient reaches the loss (None: no loss, every path counts)
-        if lowered.loss is not None:
-            live = nx.ancestors(g, lowered.loss) | {lowered.loss}
+        has_loss = lowered.loss is not None  # only a loss fuses with an op's gradient
         counted = {
             n.id
             for n in lowered.nodes()
-            if n.kind.saturating and not fused_with_loss_gradient(lowered, n)
+            if n.kind.saturating and not (has_loss and fused_with_loss_gradient(lowered, n))
         }
+        if len(counted) < min(min_sigmoid, min_any):
+            return  # no path crosses enough saturating layers to be reported
+        g = lowered.graph
+        live = None  # nodes whose gradient reaches the loss (None: no loss, every path counts)
+        if has_loss:
+            live = nx.ancestors(g, lowered.loss) | {lowered.loss}
         # through[v] = (saturating layers, of which sigmoid, first saturating node) on the
         # least attenuated path from v's input to the end, v included; nxt links a chain.
         through: dict[str, tuple[int, int, str | None]] = {}
         nxt: dict[str, str | None] = {}
+        by_id, successors = lowered.by_id, g.successors
         for v in reversed(lowered.order):
-            node = lowered.node(v)
+            node = by_id[v]
             if node.kind.is_norm:
                 through[v] = (0, 0, None)
                 continue
-            succ = [s for s in g.successors(v) if live is None or s in live]
-            after = min(
-                (through[s] for s in succ), key=lambda t: (t[0], t[1]), default=(0, 0, None)
-            )
+            best = None  # the first least attenuated path among the successors
+            for s in successors(v):
+                if live is None or s in live:
+                    t = through[s]
+                    if best is None or (t[0], t[1]) < (best[0], best[1]):
+                        best = t
+            after = best if best is not None else (0, 0, None)
             if v in counted:
                 nxt[v] = after[2]
                 through[v] = (after[0] + 1, after[1] + (node.kind.max_slope < 1), v)

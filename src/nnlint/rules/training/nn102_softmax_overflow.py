@@ -8,10 +8,7 @@ from collections.abc import Iterator
 from nnlint.diagnostics import Diagnostic, Severity
 from nnlint.ops import Output
 from nnlint.rules.base import PerLineRule, RuleContext, register
-from nnlint.rules.training.helpers import (
-    FLOAT_TINY,
-    sci,
-)
+from nnlint.rules.training.helpers import FLOAT_TINY, sci
 
 # The largest finite value and the smallest positive (subnormal) value per format.
 FLOAT_MAX = {

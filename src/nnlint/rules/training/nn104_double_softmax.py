@@ -6,16 +6,10 @@ import math
 from collections.abc import Iterator
 
 from nnlint.diagnostics import Diagnostic, Severity
-from nnlint.graph_queries import (
-    label,
-    producer,
-)
+from nnlint.graph_queries import label, producer
 from nnlint.ops import Output
 from nnlint.rules.base import PerLineRule, RuleContext, register
-from nnlint.rules.training.helpers import (
-    SOFTMAXES,
-    squashed,
-)
+from nnlint.rules.training.helpers import SOFTMAXES, squashed
 
 
 @register

@@ -6,11 +6,7 @@ import math
 from collections.abc import Iterator
 
 from nnlint.diagnostics import Diagnostic, Severity
-from nnlint.graph_queries import (
-    class_width,
-    label,
-    producer,
-)
+from nnlint.graph_queries import class_width, label, producer
 from nnlint.ops import Output
 from nnlint.rules.base import Rule, RuleContext, register
 from nnlint.rules.training.helpers import squashed

@@ -9,13 +9,7 @@ from nnlint.diagnostics import Diagnostic, Severity
 from nnlint.graph import Lowered
 from nnlint.graph_queries import label
 from nnlint.rules.base import PerLineRule, RuleContext, register
-from nnlint.rules.training.helpers import (
-    fans,
-    init_layers,
-    layer_after,
-    sci,
-    sig4,
-)
+from nnlint.rules.training.helpers import fans, init_layers, layer_after, sci, sig4
 
 
 @register

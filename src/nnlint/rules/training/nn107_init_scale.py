@@ -7,17 +7,9 @@ from collections.abc import Iterator
 
 from nnlint.diagnostics import Diagnostic, Severity
 from nnlint.graph import Lowered, Node
-from nnlint.graph_queries import (
-    label,
-    residual_branches,
-)
+from nnlint.graph_queries import label, residual_branches
 from nnlint.rules.base import PerLineRule, RuleContext, register
-from nnlint.rules.training.helpers import (
-    fans,
-    init_layers,
-    layer_after,
-    sig4,
-)
+from nnlint.rules.training.helpers import fans, init_layers, layer_after, sig4
 
 
 def _recommended_init(node: Node, following: Node | None) -> tuple[str, str, float] | None:
@@ -150,11 +142,11 @@ class InitScale(PerLineRule):
 
 def _output_layers(lowered: Lowered) -> set[str]:
     """Weight layers with no weight layer after them (the model's output heads)."""
-    g = lowered.graph
+    successors, by_id = lowered.graph.successors, lowered.by_id
     feeds: dict[str, bool] = {}  # does a weight layer read this node's output, at any depth?
     heads: set[str] = set()
     for v in reversed(lowered.order):
-        feeds[v] = any(lowered.node(s).kind.has_weights or feeds[s] for s in g.successors(v))
-        if lowered.node(v).kind.has_weights and not feeds[v]:
+        feeds[v] = any(feeds[s] or by_id[s].kind.has_weights for s in successors(v))
+        if not feeds[v] and by_id[v].kind.has_weights:
             heads.add(v)
     return heads

@@ -6,15 +6,9 @@ from collections.abc import Iterator
 
 from nnlint.diagnostics import Diagnostic, Severity
 from nnlint.graph import Lowered, Node
-from nnlint.graph_queries import (
-    label,
-    next_op,
-)
+from nnlint.graph_queries import label, next_op
 from nnlint.rules.base import PerLineRule, RuleContext, register
-from nnlint.rules.training.helpers import (
-    SOFTMAXES,
-    init_layers,
-)
+from nnlint.rules.training.helpers import SOFTMAXES, init_layers
 
 
 @register

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 
 from nnlint.diagnostics import Diagnostic, Severity
 from nnlint.graph import Node
 from nnlint.graph_queries import op_text
-from nnlint.ops import fmt_shape, numel
+from nnlint.ops import numel
 from nnlint.ops.layers import Conv2d, Dense
-from nnlint.rules.base import PerLineRule, RuleContext, fmt_int, register
+from nnlint.rules.base import PerLineRule, RuleContext, register
+from nnlint.units import fmt_int, fmt_shape
 
 
 def _linear_glue(node: Node) -> bool:
@@ -86,7 +88,10 @@ class LinearCollapse(PerLineRule):
             done.update(n.id for n in layers)
             if len(layers) < 2:
                 continue
-            eq, how, single = _equivalent(chain, layers)
+            single_layer = _equivalent(chain, layers)
+            if single_layer is None:
+                continue
+            eq, how, single = single_layer
             actual = sum(params[n.id] for n in chain)
             if eq > actual:
                 continue
@@ -113,9 +118,16 @@ class LinearCollapse(PerLineRule):
             )
 
 
-def _equivalent(chain: list[Node], layers: list[Node]) -> tuple[int, str, str]:
+# Kernel sizes and strides of a composed convolution beyond this are not computed on:
+# a stride of 2 repeated 15,000 times would be a 4,516-digit integer. A composed
+# kernel this wide has more weights than any stack nnlint accepts can hold.
+_COMPOSE_LIMIT = 2**64
+
+
+def _equivalent(chain: list[Node], layers: list[Node]) -> tuple[int, str, str] | None:
     """Parameters of the single layer computing the chain's map, how to say it, and
-    that layer as the spec would write it."""
+    that layer as the spec would write it; ``None`` when that layer would be wider
+    than :data:`_COMPOSE_LIMIT` (so larger than the stack)."""
     first, last = chain[0], chain[-1]
     x0, out = first.in_shapes[0], last.shape
     bias = any(n.opts.get("bias") for n in layers) or any(n.kind.folds_into_linear for n in chain)
@@ -130,16 +142,29 @@ def _equivalent(chain: list[Node], layers: list[Node]) -> tuple[int, str, str]:
         b = nl if bias else 0
         formula = f"{nl} × {n0}" + (f" + {nl}" if b else "")
         return nl * n0 + b, f"a single dense({nl}) from {n0} inputs ({formula})", f"dense({nl})"
-    if not views and all(isinstance(n.kind, Conv2d) for n in layers):
+    if not views and all(
+        isinstance(n.kind, Conv2d)
+        and all(isinstance(n.opts[k], int) for k in ("kernel", "stride", "dilation"))
+        for n in layers
+    ):  # square kernels compose into one square kernel; a (3, 1) pair is left to dense
         k = stride = 1
+        log_stride = 0.0  # log10 of the stride, kept once the stride itself is not
         groups = {n.opts["groups"] for n in layers}
         for n in layers:  # receptive field of the composition
             k += (n.opts["kernel"] - 1) * n.opts["dilation"] * stride
-            stride *= n.opts["stride"]
+            if k > _COMPOSE_LIMIT:
+                return None  # a kernel this wide holds more than the stack
+            log_stride += math.log10(n.opts["stride"])
+            stride = min(stride * n.opts["stride"], _COMPOSE_LIMIT + 1)
         g = groups.pop() if len(groups) == 1 else 1
         c0, cl = x0[0], out[0]
         b = cl if bias else 0
-        opts = (f", stride={stride}" if stride > 1 else "") + (f", groups={g}" if g > 1 else "")
+        shown = (
+            f"{stride}"
+            if stride <= _COMPOSE_LIMIT
+            else f"{10 ** (log_stride % 1):.3g}e{math.floor(log_stride)}"
+        )
+        opts = (f", stride={shown}" if stride > 1 else "") + (f", groups={g}" if g > 1 else "")
         formula = f"{cl} × {c0 // g} × {k}²" + (f" + {cl}" if b else "")
         conv = f"conv2d({cl}, {k}{opts})"
         return cl * (c0 // g) * k * k + b, f"a single {conv} from {c0} channels ({formula})", conv

@@ -7,7 +7,8 @@ from collections.abc import Iterator
 from nnlint.diagnostics import Diagnostic, Severity
 from nnlint.graph_queries import label
 from nnlint.ops import channel_axis, numel
-from nnlint.rules.base import Rule, RuleContext, fmt_int, register
+from nnlint.rules.base import Rule, RuleContext, register
+from nnlint.units import fmt_int
 
 
 @register

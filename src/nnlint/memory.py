@@ -1,0 +1,141 @@
+"""Stage 3c: memory against a target — peak live bytes and the largest batch that fits.
+
+Computed once per check (each figure on first use) and read by the rules through
+:attr:`nnlint.rules.base.RuleContext.memory`; no rule plans memory or re-runs the
+cost model itself.
+
+* **Training**: ``train_memory_bytes`` (:mod:`nnlint.costs`) at another batch is the
+  same lowered model analysed again at that ``train.batch``. The activation bytes
+  per sample are the difference between batch 2 and batch 1; what does not grow
+  with the batch (parameters, gradients, optimizer state, buffers, and any
+  per-feature statistics) are the fixed terms.
+* **Inference**: the peak of the live activations, with each tensor freed once its
+  last reader has run (:func:`peak_inference_activation_bytes`); the weights
+  (parameters and buffers at the deploy precision) are the fixed terms, or live in
+  flash on a microcontroller that has it.
+* **Largest batch that fits**: the first guess is ``(memory − fixed) ÷ per-sample
+  bytes``, then checked exactly against the figure at that batch and lowered until
+  it fits (sub-byte formats round up per tensor); 0 when not even batch 1 fits.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+import attrs
+
+from nnlint.costs import Report, Totals, analyze
+from nnlint.precision import nbytes
+from nnlint.targets import Target
+
+__all__ = ["BatchFit", "MemoryAnalysis", "peak_inference_activation_bytes"]
+
+
+def peak_inference_activation_bytes(report: Report, batch: int) -> int:
+    """Peak bytes of live activations for one inference at ``batch``.
+
+    Execution order; each newly allocated tensor is live from the op that writes it
+    until its last reader has run (views and in-place ops share their input's
+    buffer). An op's workspace (attention: Q, K, V, the ``batch·h·T²`` scores and the
+    context) is live while it runs. This is the reuse a runtime's memory planner does
+    (a buffer can be reused once its last reader has consumed it); the cost report's
+    ``inference_memory_bytes`` keeps every tensor and is an upper bound.
+    """
+    owner: dict[str, str] = {}
+    size: dict[str, int] = {}
+    made_at: dict[str, int] = {}
+    last_use: dict[str, int] = {}
+    workspace: dict[int, int] = {}
+    steps = [layer for layer in report.layers if not layer.node.kind.is_loss]
+    for i, layer in enumerate(steps):
+        node = layer.node
+        for src in node.inputs:
+            last_use[owner[src]] = i
+        if layer.infer.output_elements or not node.inputs:
+            owner[node.id] = node.id
+            size[node.id] = nbytes(batch * layer.infer.output_elements, layer.infer_precision)
+            made_at[node.id] = last_use[node.id] = i
+        else:
+            owner[node.id] = owner[node.inputs[0]]
+            last_use[owner[node.id]] = i
+        if layer.infer.workspace_elements:
+            workspace[i] = nbytes(batch * layer.infer.workspace_elements, layer.infer_precision)
+    born: dict[int, int] = {}
+    dies: dict[int, int] = {}
+    for buf, step in made_at.items():
+        born[step] = born.get(step, 0) + size[buf]
+        dies[last_use[buf]] = dies.get(last_use[buf], 0) + size[buf]
+    live = peak = 0
+    for i in range(len(steps)):
+        live += born.get(i, 0)
+        peak = max(peak, live + workspace.get(i, 0))
+        live -= dies.get(i, 0)
+    return peak
+
+
+def _largest_fitting(fits: Callable[[int], bool], guess: int) -> int:
+    """The largest batch ``b >= 1`` (at most ``guess``) with ``fits(b)``; 0 when none."""
+    b = max(guess, 0)
+    while b >= 1 and not fits(b):  # exact for byte-sized formats; sub-byte formats round up
+        b -= 1
+    return b
+
+
+@attrs.frozen
+class BatchFit:
+    """How a batch dimension fits a memory: bytes that do not grow with the batch, bytes
+    per sample, and the largest batch that fits (0: not even one sample)."""
+
+    fixed_bytes: int
+    per_sample_bytes: int
+    max_batch: int
+
+
+class MemoryAnalysis:
+    """The memory figures of one analysed spec on one target (each computed on first use)."""
+
+    def __init__(self, report: Report, target: Target) -> None:
+        self.report = report
+        self.target = target
+
+    def _train_totals(self, batch: int) -> Totals:
+        """The totals of the same lowered model at another training batch."""
+        config = self.report.config
+        train = attrs.evolve(config.train, batch=batch)
+        return analyze(self.report.lowered, attrs.evolve(config, train=train)).totals
+
+    @functools.cached_property
+    def inference_activation_bytes(self) -> int:
+        """Peak live activation bytes of one inference at ``deploy.batch``."""
+        return peak_inference_activation_bytes(self.report, self.report.totals.deploy_batch)
+
+    @functools.cached_property
+    def inference_fit(self) -> BatchFit:
+        """The deploy batch against ``memory_bytes``: the weights are fixed (unless they
+        live in flash), the peak live activations grow with the batch."""
+        t, memory = self.report.totals, self.target.memory_bytes
+        per_sample = peak_inference_activation_bytes(self.report, 1)
+        fixed = 0 if self.target.flash_bytes else t.inference_param_bytes
+        guess = (memory - fixed) // per_sample if per_sample and memory > fixed else 0
+        max_batch = _largest_fitting(
+            lambda b: fixed + peak_inference_activation_bytes(self.report, b) <= memory,
+            min(guess, t.deploy_batch - 1),
+        )
+        return BatchFit(fixed, per_sample, max_batch)
+
+    @functools.cached_property
+    def train_fit(self) -> BatchFit:
+        """The training batch against ``memory_bytes``: model states (and any per-feature
+        statistics) are fixed, the cached activations grow with the batch."""
+        t, memory = self.report.totals, self.target.memory_bytes
+        one, two = self._train_totals(1), self._train_totals(2)
+        per_sample = two.activation_bytes - one.activation_bytes
+        constant = one.activation_bytes - per_sample  # batchnorm/groupnorm statistics
+        fixed = t.param_bytes + t.grad_bytes + t.optimizer_bytes + t.buffer_bytes + constant
+        guess = (memory - fixed) // per_sample if per_sample and memory > fixed else 0
+        max_batch = _largest_fitting(
+            lambda b: self._train_totals(b).train_memory_bytes <= memory,
+            min(guess, t.train_batch - 1),
+        )
+        return BatchFit(fixed, per_sample, max_batch)

@@ -1,0 +1,137 @@
+"""The optimizer registry: what each optimizer keeps per parameter and costs per step.
+
+One entry per optimizer. For ``P`` trainable parameters:
+
+* **state**: ``states`` full-size tensors per parameter (Adam: the moments m and v,
+  2), at ``state_bits`` when the optimizer fixes their width (8-bit Adam: 8), else
+  at the training precision (Adam in fp16 keeps 2 × 2 bytes per parameter). A
+  ``factored`` optimizer (Adafactor) keeps row and column statistics per matrix
+  instead (:func:`nnlint.training.factored_state_elements`). Step scalars
+  (PyTorch's per-tensor ``step``) are not state.
+* **step FLOPs** = ``flops_per_param · P + flops_constant``: nnlint's count of the
+  element-wise operations of the update as the algorithm is written in PyTorch's
+  ``torch.optim`` documentation; the constant is the scalar bias-correction
+  arithmetic of Adam and AdamW, once per step and only when something trains.
+  ``None`` where nnlint has no count yet; a spec's ``train.optimizer`` accepts
+  the optimizers with a count (:data:`SPEC_OPTIMIZERS`).
+
+The spec's section reader, the cost model, the training formulas and the README's
+optimizer table all read these entries.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from nnlint.precision import nbytes
+
+__all__ = ["OPTIMIZERS", "SPEC_OPTIMIZERS", "Optimizer"]
+
+
+@attrs.frozen
+class Optimizer:
+    name: str
+    states: int  # full-size state tensors per trainable parameter
+    state_bits: int | None = None  # a fixed width for the state, else the precision's
+    factored: bool = False  # Adafactor's row/column second moment
+    flops_per_param: int | None = None  # step FLOPs per trainable parameter
+    flops_constant: int = 0  # step FLOPs once per step (bias correction)
+    state: str = ""  # what the state is, for the README
+    source: str = ""  # the public description of the update and its state
+
+    def step_flops(self, trainable: int) -> int:
+        """FLOPs of one update of ``trainable`` parameters."""
+        if self.flops_per_param is None:
+            raise ValueError(f"nnlint has no step-FLOP count for {self.name}")
+        return self.flops_per_param * trainable + (self.flops_constant if trainable else 0)
+
+    def state_bytes(self, trainable: int, precision: str) -> int:
+        """Bytes of the full-size state for ``trainable`` parameters stored at ``precision``
+        (the cost model's figure; mixed-precision recipes: :mod:`nnlint.training`)."""
+        return self.states * nbytes(trainable, precision)
+
+
+#: Every optimizer by name, in the order the README lists them.
+OPTIMIZERS: dict[str, Optimizer] = {
+    o.name: o
+    for o in (
+        Optimizer(
+            "sgd",
+            0,
+            flops_per_param=2,
+            state="none",
+            source="torch.optim.SGD without momentum keeps no state",
+        ),
+        Optimizer(
+            "momentum",
+            1,
+            flops_per_param=4,
+            state="velocity",
+            source="torch.optim.SGD momentum_buffer",
+        ),
+        Optimizer(
+            "nesterov",
+            1,
+            flops_per_param=5,
+            state="velocity",
+            source="torch.optim.SGD(nesterov=True) momentum_buffer",
+        ),
+        Optimizer(
+            "adagrad",
+            1,
+            flops_per_param=7,
+            state="sum of squared gradients",
+            source="torch.optim.Adagrad sum",
+        ),
+        Optimizer(
+            "rmsprop",
+            1,
+            flops_per_param=8,
+            state="mean of squared gradients",
+            source="torch.optim.RMSprop square_avg",
+        ),
+        Optimizer(
+            "adam",
+            2,
+            flops_per_param=14,
+            flops_constant=2,
+            state="first and second moments",
+            source="Kingma & Ba 2015; torch.optim.Adam exp_avg, exp_avg_sq",
+        ),
+        Optimizer(
+            "adamw",
+            2,
+            flops_per_param=16,
+            flops_constant=2,
+            state="first and second moments",
+            source="Loshchilov & Hutter 2019; torch.optim.AdamW",
+        ),
+        Optimizer(
+            "adamw8bit",
+            2,
+            state_bits=8,
+            state="first and second moments in 8 bits",
+            source="Dettmers et al. 2022; bitsandbytes AdamW8bit: both moments in 8 bits, "
+            "2 bytes of state per parameter (block-wise quantization constants not counted)",
+        ),
+        Optimizer(
+            "lion",
+            1,
+            state="momentum",
+            source="Chen et al. 2023 (Lion): one momentum, no second moment",
+        ),
+        Optimizer(
+            "adafactor",
+            0,
+            factored=True,
+            state="factored second moment",
+            source="Shazeer & Stern 2018; torch.optim.Adafactor: factored second moment, "
+            "no first moment",
+        ),
+    )
+}
+
+#: The optimizers a spec's ``train.optimizer`` may name: those with a step-FLOP count.
+SPEC_OPTIMIZERS: tuple[str, ...] = tuple(
+    name for name, o in OPTIMIZERS.items() if o.flops_per_param is not None
+)

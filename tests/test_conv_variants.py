@@ -1,0 +1,162 @@
+"""conv1d, conv_transpose2d, upsample, kernel/stride/padding pairs, ``padding=same`` and
+pools with ``ceil=true`` or over ``[C, L]``, each against the same layer in PyTorch.
+
+Every spec starts with a 1×1 (or k=1) convolution reading the model input, so
+PyTorch's skipped input gradient is that layer's ``input_grad_macs`` only: output
+shapes equal, params == Σ numel, MACs == FlopCounterMode/2 and PyTorch's backward ==
+2·(backward_macs − input_grad_macs) exactly. Pools and upsampling have no MACs: the
+counter counts none of their work either.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from helpers import report_of  # noqa: E402
+from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
+from torch_reference import _groups_overcount_factor  # noqa: E402
+
+nn = torch.nn
+
+# (input shape, nnlint chain after a pointwise conv to 6 channels, torch layers after it)
+CASES = [
+    ((3, 20, 18), "conv2d(8, (3, 1))", lambda: [nn.Conv2d(6, 8, (3, 1))]),
+    (
+        (3, 20, 18),
+        "conv2d(8, (5, 3), stride=(2, 1), padding=(2, 0), dilation=(1, 2))",
+        lambda: [nn.Conv2d(6, 8, (5, 3), stride=(2, 1), padding=(2, 0), dilation=(1, 2))],
+    ),
+    ((3, 20, 18), "conv2d(8, 4, padding=same)", lambda: [nn.Conv2d(6, 8, 4, padding="same")]),
+    (
+        (3, 20, 18),
+        "conv2d(6, (2, 3), padding=same, groups=3, dilation=2, bias=false)",
+        lambda: [nn.Conv2d(6, 6, (2, 3), padding="same", groups=3, dilation=2, bias=False)],
+    ),
+    ((3, 17), "conv1d(8, 5, stride=2, padding=1)", lambda: [nn.Conv1d(6, 8, 5, 2, 1)]),
+    (
+        (3, 17),
+        "conv1d(8, 4, padding=same, dilation=3)",
+        lambda: [nn.Conv1d(6, 8, 4, padding="same", dilation=3)],
+    ),
+    ((3, 17), "conv1d(9, 3, groups=3)", lambda: [nn.Conv1d(6, 9, 3, groups=3)]),
+    ((3, 7, 9), "conv_transpose2d(4, 2, stride=2)", lambda: [nn.ConvTranspose2d(6, 4, 2, 2)]),
+    (
+        (3, 7, 9),
+        "conv_transpose2d(4, (3, 5), stride=(2, 3), padding=(1, 2), output_padding=(1, 2))",
+        lambda: [nn.ConvTranspose2d(6, 4, (3, 5), (2, 3), (1, 2), output_padding=(1, 2))],
+    ),
+    (
+        (3, 7, 9),
+        "conv_transpose2d(6, 3, stride=2, padding=1, output_padding=1, groups=2, dilation=2, "
+        "bias=false)",
+        lambda: [
+            nn.ConvTranspose2d(6, 6, 3, 2, 1, output_padding=1, groups=2, dilation=2, bias=False)
+        ],
+    ),
+    (
+        (3, 7, 9),
+        "upsample(2) -> conv2d(4, 3)",
+        lambda: [nn.Upsample(scale_factor=2), nn.Conv2d(6, 4, 3)],
+    ),
+    (
+        (3, 7, 9),
+        "upsample(3, mode=bilinear) -> conv2d(4, 3)",
+        lambda: [nn.Upsample(scale_factor=3, mode="bilinear"), nn.Conv2d(6, 4, 3)],
+    ),
+    ((3, 32, 32), "maxpool(3, stride=2, ceil=true)", lambda: [nn.MaxPool2d(3, 2, ceil_mode=True)]),
+    # the last window would start in the right padding: ceil_mode drops it
+    (
+        (3, 5, 5),
+        "maxpool(2, stride=2, padding=1, ceil=true)",
+        lambda: [nn.MaxPool2d(2, 2, 1, ceil_mode=True)],
+    ),
+    (
+        (3, 10, 11),
+        "avgpool((3, 2), stride=(2, 1), padding=(1, 0), ceil=true)",
+        lambda: [nn.AvgPool2d((3, 2), (2, 1), (1, 0), ceil_mode=True)],
+    ),
+    ((3, 17), "maxpool(3, stride=2, ceil=true)", lambda: [nn.MaxPool1d(3, 2, ceil_mode=True)]),
+    ((3, 17), "avgpool(4, padding=2)", lambda: [nn.AvgPool1d(4, padding=2)]),
+]
+
+
+def _torch(shape, build):
+    torch.manual_seed(0)
+    pointwise = (nn.Conv1d if len(shape) == 2 else nn.Conv2d)(shape[0], 6, 1)
+    model = nn.Sequential(pointwise, *build())
+    x = torch.randn(1, *shape)
+    with FlopCounterMode(display=False) as fwd:
+        out = model(x)
+    with FlopCounterMode(display=False) as bwd:
+        out.sum().backward()
+    return tuple(out.shape[1:]), sum(p.numel() for p in model.parameters()), fwd, bwd
+
+
+@pytest.mark.parametrize(("shape", "chain", "build"), CASES, ids=[c[1] for c in CASES])
+def test_conv_and_pool_variants_match_torch(shape, chain, build):
+    out_shape, params, fwd, bwd = _torch(shape, build)
+    first = "conv1d(6, 1)" if len(shape) == 2 else "conv2d(6, 1)"
+    dims = ", ".join(map(str, shape))
+    report = report_of(f"model m {{\n input x: [{dims}]\n y = x -> {first} -> {chain}\n}}\n")
+    t = report.totals
+    assert report.layers[-1].node.shape == out_shape
+    assert t.params == params
+    assert 2 * t.macs == fwd.get_total_flops()
+    # groups>1: torch 2.13's counter charges the weight gradient `groups` times
+    # (pytorch#183405), (groups − 1) × the layer's forward FLOPs too many
+    grouped = [n for n in report.layers if n.node.opts.get("groups", 1) > 1]
+    overcount = _groups_overcount_factor() * sum(
+        (n.node.opts["groups"] - 1) * 2 * n.train.macs for n in grouped
+    )
+    assert 2 * (t.backward_macs - t.input_grad_macs) == bwd.get_total_flops() - overcount
+
+
+@pytest.mark.parametrize(
+    ("shape", "chain", "code", "message"),
+    [
+        (
+            "3, 20, 18",
+            "conv2d(8, 3, stride=2, padding=same)",
+            "NN007",
+            "padding=same needs stride 1",
+        ),
+        ("3, 20, 18", "conv2d(8, (3, 1, 1))", "NN006", "one number or a pair"),
+        ("3, 20, 18", "conv2d(8, 3, padding=valid)", "NN006", "expects a number, a pair"),
+        ("3, 17", "conv1d(8, (3, 1))", "NN006", "takes one value, not a pair"),
+        ("3, 17", "conv1d(8, 3, padding=full)", "NN006", "expects a number or same"),
+        ("3, 17", "maxpool((2, 3))", "NN007", "not a pair"),
+        (
+            "3, 7, 9",
+            "conv_transpose2d(4, 3, stride=2, output_padding=2)",
+            "NN007",
+            "output_padding=2 must be smaller",
+        ),
+        ("3, 7, 9", "conv_transpose2d(4, 1, padding=4)", "NN009", "removes the whole output"),
+        ("3, 7, 9", "upsample(2, mode=cubic)", "NN006", "expects nearest or bilinear"),
+        ("3, 7, 9", "upsample(0)", "NN007", "must be at least 1"),
+    ],
+)
+def test_bad_conv_options_are_located(shape, chain, code, message):
+    from nnlint.check import check_text
+
+    result = check_text(f"model m {{\n    input x: [{shape}]\n    y = x -> {chain}\n}}\n", "m.nn")
+    (d,) = [d for d in result.diagnostics if d.code == code]
+    assert message in d.message
+    assert d.span.line == 3
+
+
+def test_upsample_flops_follow_the_documented_convention():
+    def up(mode):
+        report = report_of(
+            f"model m {{\n input x: [3, 5, 4]\n y = x -> upsample(3, mode={mode})\n}}\n"
+            "train {\n batch = 2\n}\n"
+        )
+        return report.layers[-1].train
+
+    nearest, bilinear = up("nearest"), up("bilinear")
+    out = 3 * 15 * 12
+    assert (nearest.forward_flops, nearest.backward_flops) == (0, 2 * (9 - 1) * 3 * 5 * 4)
+    assert (bilinear.forward_flops, bilinear.backward_flops) == (2 * 7 * out, 2 * 8 * out)
+    assert nearest.params == nearest.macs == bilinear.macs == 0
