@@ -35,7 +35,7 @@ import torch
 from hypothesis import strategies as st
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
-from torch_reference import SelfAttention, _groups_overcount_factor
+from torch_reference import Attention, _groups_overcount_factor
 
 #: The batch the PyTorch network runs at (2: batchnorm needs more than one value per channel).
 BATCH = 2
@@ -101,31 +101,101 @@ def gen_dense(draw: Draw, x: Shape) -> Step | None:
     return _module_step(call, lin, frozen)
 
 
+def _pair_text(v: tuple[int, int]) -> str:
+    return str(v[0]) if v[0] == v[1] else f"({v[0]}, {v[1]})"
+
+
+def _pair_opt(name: str, v: tuple[int, int], default: int) -> str:
+    return "" if v == (default, default) else f", {name}={_pair_text(v)}"
+
+
 def gen_conv2d(draw: Draw, x: Shape) -> Step | None:
     if len(x) != 3:
         return None
     c_in, h, w = x
     g = draw(st.sampled_from([d for d in range(1, c_in + 1) if c_in % d == 0]))
     c_out = g * draw(st.integers(1, max(1, 6 // g)))
-    padding = draw(st.integers(0, 1))
-    dilation = draw(st.integers(1, 2))
-    room = min(h, w) + 2 * padding  # (k-1)·d + 1 <= room
-    kmax = (room - 1) // dilation + 1
-    if kmax < 1:
-        return None
-    k = draw(st.integers(1, min(kmax, 3)))
-    stride = draw(st.integers(1, 2))
+    dil = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    same = draw(st.integers(0, 3)) == 0
+    pad = (0, 0) if same else (draw(st.integers(0, 1)), draw(st.integers(0, 1)))
+    k = []
+    for size, p, d in zip((h, w), pad, dil):
+        kmax = (size + 2 * p - 1) // d + 1  # (k - 1)·d + 1 <= size + 2p
+        k.append(draw(st.integers(1, min(max(kmax, 1), 3))))
+    stride = (1, 1) if same else (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
     bias = draw(st.booleans())
     frozen = _freeze(draw)
+    padding = "same" if same else pad
     conv = nn.Conv2d(
-        c_in, c_out, k, stride=stride, padding=padding, groups=g, dilation=dilation, bias=bias
+        c_in, c_out, tuple(k), stride=stride, padding=padding, groups=g, dilation=dil, bias=bias
     )
+    pad_text = ", padding=same" if same else _pair_opt("padding", pad, 0)
     call = (
-        f"conv2d({c_out}, {k}{_opt('stride', stride, 1)}{_opt('padding', padding, 0)}"
-        f"{_opt('groups', g, 1)}{_opt('dilation', dilation, 1)}{_opt('bias', bias, True)}"
+        f"conv2d({c_out}, {_pair_text(tuple(k))}{_pair_opt('stride', stride, 1)}{pad_text}"
+        f"{_opt('groups', g, 1)}{_pair_opt('dilation', dil, 1)}{_opt('bias', bias, True)}"
         f"{_frozen_text(frozen)})"
     )
     return _module_step(call, conv, frozen)
+
+
+def gen_conv1d(draw: Draw, x: Shape) -> Step | None:
+    if len(x) != 2:
+        return None
+    c_in, length = x
+    g = draw(st.sampled_from([d for d in range(1, c_in + 1) if c_in % d == 0]))
+    c_out = g * draw(st.integers(1, max(1, 6 // g)))
+    d = draw(st.integers(1, 2))
+    same = draw(st.integers(0, 3)) == 0
+    p = 0 if same else draw(st.integers(0, 1))
+    k = draw(st.integers(1, min(max((length + 2 * p - 1) // d + 1, 1), 3)))
+    stride = 1 if same else draw(st.integers(1, 2))
+    bias = draw(st.booleans())
+    frozen = _freeze(draw)
+    conv = nn.Conv1d(c_in, c_out, k, stride, "same" if same else p, dilation=d, groups=g, bias=bias)
+    call = (
+        f"conv1d({c_out}, {k}{_opt('stride', stride, 1)}"
+        f"{', padding=same' if same else _opt('padding', p, 0)}{_opt('groups', g, 1)}"
+        f"{_opt('dilation', d, 1)}{_opt('bias', bias, True)}{_frozen_text(frozen)})"
+    )
+    return _module_step(call, conv, frozen)
+
+
+def gen_conv_transpose2d(draw: Draw, x: Shape) -> Step | None:
+    if len(x) != 3:
+        return None
+    c_in, h, w = x
+    g = draw(st.sampled_from([d for d in range(1, c_in + 1) if c_in % d == 0]))
+    c_out = g * draw(st.integers(1, max(1, 4 // g)))
+    k = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    stride = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    dil = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    pad, out_pad = [], []
+    for size, kk, s, d in zip((h, w), k, stride, dil):
+        full = (size - 1) * s + d * (kk - 1) + 1
+        pad.append(draw(st.integers(0, min(1, (full - 1) // 2))))
+        out_pad.append(draw(st.integers(0, max(s, d) - 1)))
+    pad, out_pad = tuple(pad), tuple(out_pad)
+    bias = draw(st.booleans())
+    frozen = _freeze(draw)
+    conv = nn.ConvTranspose2d(
+        c_in, c_out, k, stride, pad, output_padding=out_pad, groups=g, bias=bias, dilation=dil
+    )
+    call = (
+        f"conv_transpose2d({c_out}, {_pair_text(k)}{_pair_opt('stride', stride, 1)}"
+        f"{_pair_opt('padding', pad, 0)}{_pair_opt('output_padding', out_pad, 0)}"
+        f"{_opt('groups', g, 1)}{_pair_opt('dilation', dil, 1)}{_opt('bias', bias, True)}"
+        f"{_frozen_text(frozen)})"
+    )
+    return _module_step(call, conv, frozen)
+
+
+def gen_upsample(draw: Draw, x: Shape) -> Step | None:
+    if len(x) != 3:
+        return None
+    scale = draw(st.integers(1, 2))
+    mode = draw(st.sampled_from(["nearest", "bilinear"]))
+    module = nn.Upsample(scale_factor=scale, mode=mode)
+    return _module_step(f"upsample({scale}{_opt('mode', mode, 'nearest')})", module)
 
 
 def gen_attention(draw: Draw, x: Shape) -> Step | None:
@@ -133,11 +203,26 @@ def gen_attention(draw: Draw, x: Shape) -> Step | None:
         return None
     d = x[1]
     heads = draw(st.sampled_from([h for h in range(1, d + 1) if d % h == 0]))
+    kv_heads = draw(st.sampled_from([None] + [g for g in range(1, heads + 1) if heads % g == 0]))
+    bias = draw(st.sampled_from(["qkvo", "", "qkv", "qvo"]))
     causal = draw(st.booleans())
+    rope = (d // heads) % 2 == 0 and draw(st.booleans())
+    window = draw(st.sampled_from([None, None, 1, 2]))
     frozen = _freeze(draw)
-    attn = SelfAttention(d, heads, causal=causal)
-    call = f"attention({heads}{_opt('causal', causal, False)}{_frozen_text(frozen)})"
-    return _module_step(call, attn, frozen)
+    d_mem = draw(st.sampled_from([None, None, None, 1, 3]))  # cross-attention: kv=NAME
+    attn = Attention(
+        d, heads, kv_heads, bias, causal=causal, use_rope=rope, window=window, d_mem=d_mem
+    )
+    bias_text = {"qkvo": "", "": ", bias=false"}.get(bias, f", bias=[{', '.join(bias)}]")
+    call = (
+        f"attention({heads}{_opt('kv_heads', kv_heads, None)}{bias_text}"
+        f"{_opt('causal', causal, False)}{_opt('rope', rope, False)}"
+        f"{_opt('window', window, None)}{_frozen_text(frozen)}"
+    )
+    if d_mem is None:
+        return _module_step(call + ")", attn, frozen)
+    memory = _module_step(f"dense({d_mem})", nn.Linear(d, d_mem))
+    return Merge(memory, "{a} -> " + call + ", kv={b})", attn, [attn], frozen)
 
 
 def gen_embedding(draw: Draw, x: Shape) -> Step | None:
@@ -149,15 +234,27 @@ def gen_embedding(draw: Draw, x: Shape) -> Step | None:
 
 def gen_pool(kind: str) -> Callable[[Draw, Shape], Step | None]:
     def gen(draw: Draw, x: Shape) -> Step | None:
-        if len(x) != 3:
+        if len(x) not in (2, 3):
             return None
-        k = draw(st.integers(1, min(3, x[1], x[2])))
+        spatial = x[1:]
+        k = tuple(draw(st.integers(1, min(3, size))) for size in spatial)
         stride = draw(st.sampled_from([None, 1, 2]))
-        padding = draw(st.integers(0, k // 2))
+        padding = tuple(draw(st.integers(0, kk // 2)) for kk in k)
+        ceil = draw(st.booleans())
         s = stride or k
-        cls = nn.MaxPool2d if kind == "maxpool" else nn.AvgPool2d
-        module = cls(k, stride=s, padding=padding)
-        call = f"{kind}({k}{_opt('stride', stride, None)}{_opt('padding', padding, 0)})"
+        if len(x) == 2:
+            cls = nn.MaxPool1d if kind == "maxpool" else nn.AvgPool1d
+            module = cls(
+                k[0], stride=s if stride is None else stride, padding=padding[0], ceil_mode=ceil
+            )
+            k_text, pad_text = str(k[0]), _opt("padding", padding[0], 0)
+        else:
+            cls = nn.MaxPool2d if kind == "maxpool" else nn.AvgPool2d
+            module = cls(k, stride=s, padding=padding, ceil_mode=ceil)
+            k_text, pad_text = _pair_text(k), _pair_opt("padding", padding, 0)
+        call = (
+            f"{kind}({k_text}{_opt('stride', stride, None)}{pad_text}{_opt('ceil', ceil, False)})"
+        )
         return _module_step(call, module)
 
     return gen
@@ -314,6 +411,8 @@ class Merge:
     branch: Step
     call: str  # e.g. "add({a}, {b})"
     fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+    modules: list[nn.Module] = field(default_factory=list)
+    frozen: bool = False
 
 
 def gen_add(draw: Draw, x: Shape) -> Merge | None:
@@ -363,6 +462,9 @@ def gen_tanh(draw: Draw, x: Shape) -> Step | None:
 TORCH_BUILDERS: dict[str, Callable[[Draw, Shape], Step | Merge | None]] = {
     "dense": gen_dense,
     "conv2d": gen_conv2d,
+    "conv1d": gen_conv1d,
+    "conv_transpose2d": gen_conv_transpose2d,
+    "upsample": gen_upsample,
     "maxpool": gen_pool("maxpool"),
     "avgpool": gen_pool("avgpool"),
     "global_avgpool": gen_global_avgpool,
@@ -398,6 +500,8 @@ TORCH_BUILDERS: dict[str, Callable[[Draw, Shape], Step | Merge | None]] = {
 HEAVY = {
     "dense",
     "conv2d",
+    "conv1d",
+    "conv_transpose2d",
     "attention",
     "add",
     "concat",
@@ -491,10 +595,8 @@ def specs(draw, max_steps: int = 6, focus: str | None = None) -> Generated:
     def emit(call: str, fn: Callable, ins: tuple[str, ...], mods, is_frozen: bool) -> str:
         counter[0] += 1
         out = f"t{counter[0]}"
-        if len(ins) == 1:
-            lines.append(f"    {out} = {ins[0]} -> {call}")
-        else:
-            lines.append(f"    {out} = {call}")
+        # a chain step reads one tensor; a merge's call names its tensors itself
+        lines.append(f"    {out} = {ins[0]} -> {call}" if len(ins) == 1 else f"    {out} = {call}")
         program.append((out, fn, ins))
         modules.extend(mods)
         if is_frozen:
@@ -524,7 +626,7 @@ def specs(draw, max_steps: int = 6, focus: str | None = None) -> Generated:
             other = emit(b.call, b.fn, (current,), b.modules, b.frozen)
             call = entry.call.format(a=current, b=other)
             a_name = current
-            current = emit(call, entry.fn, (a_name, other), [], False)
+            current = emit(call, entry.fn, (a_name, other), entry.modules, entry.frozen)
         else:
             current = emit(entry.call, entry.fn, (current,), entry.modules, entry.frozen)
     for m in frozen:
@@ -546,16 +648,15 @@ def measure(g: Generated) -> dict:
     x = g.inputs[0]
     if x.is_floating_point():
         x = x.clone().requires_grad_(True)
-    excess: list[int] = []
+    grouped: list[tuple[nn.Module, torch.Tensor]] = []
 
-    def grouped_conv_hook(conv: nn.Conv2d, _args: tuple, out: torch.Tensor) -> None:
+    def grouped_conv_hook(conv: nn.Module, args: tuple, _out: torch.Tensor) -> None:
         if conv.groups > 1 and conv.weight.requires_grad:
-            excess.append((conv.groups - 1) * 2 * out.numel() * conv.weight[0].numel())
+            grouped.append((conv, args[0].detach()))
 
+    convs = (nn.Conv1d, nn.Conv2d, nn.ConvTranspose2d)
     hooks = [
-        m.register_forward_hook(grouped_conv_hook)
-        for m in model.modules()
-        if isinstance(m, nn.Conv2d)
+        m.register_forward_hook(grouped_conv_hook) for m in model.modules() if isinstance(m, convs)
     ]
     with FlopCounterMode(display=False) as fwd:
         env = model(x)
@@ -565,7 +666,15 @@ def measure(g: Generated) -> dict:
     with FlopCounterMode(display=False) as bwd:
         if loose:
             torch.stack([t.float().sum() for t in loose]).sum().backward()
-    backward = bwd.get_total_flops() - _groups_overcount_factor() * sum(excess)
+    # pytorch#183405: the counter charges a grouped conv's weight gradient `groups` times,
+    # (groups - 1) x the layer's forward FLOPs too many; each layer's forward is re-counted alone
+    excess = 0
+    for conv, inp in grouped:
+        with torch.no_grad(), FlopCounterMode(display=False) as alone:
+            conv.forward(inp)
+        excess += (conv.groups - 1) * alone.get_total_flops()
+    excess *= _groups_overcount_factor()
+    backward = bwd.get_total_flops() - excess
     forward = fwd.get_total_flops()
     assert forward % (2 * BATCH) == 0 and backward % (2 * BATCH) == 0
     return {

@@ -66,6 +66,7 @@ def test_every_op_has_a_generator():
     assert not stale, f"generator entries for ops the catalog does not have: {stale}"
 
 
+@pytest.mark.filterwarnings("ignore:Using padding=.same. with even kernel")
 @pytest.mark.parametrize("op", sorted(TORCH_BUILDERS))
 @settings(max_examples=PER_OP_EXAMPLES, **ORACLE_SETTINGS)
 @given(data=st.data())
