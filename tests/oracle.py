@@ -56,6 +56,7 @@ class Step:
     fn: Callable[..., torch.Tensor]
     modules: list[nn.Module] = field(default_factory=list)
     frozen: bool = False
+    source: bool = False  # reads no tensor (``param``): ``fn()`` returns it with a batch axis of 1
 
 
 #: Draw function of hypothesis (``data.draw``).
@@ -335,8 +336,21 @@ def gen_layernorm(draw: Draw, x: Shape) -> Step | None:
     if len(x) < 1:
         return None
     frozen = _freeze(draw)
-    module = nn.LayerNorm(x[-1])
-    return _module_step(f"layernorm{'(trainable=false)' if frozen else ''}", module, frozen)
+    affine, bias = draw(st.booleans()), draw(st.booleans())
+    module = nn.LayerNorm(x[-1], elementwise_affine=affine, bias=bias)
+    opts = _opt("bias", bias, True) if affine else ", affine=false"
+    opts += _frozen_text(frozen)
+    return _module_step(f"layernorm({opts[2:]})" if opts else "layernorm", module, frozen)
+
+
+def gen_rmsnorm(draw: Draw, x: Shape) -> Step | None:
+    if len(x) < 1:
+        return None
+    frozen = _freeze(draw)
+    affine = draw(st.booleans())
+    module = nn.RMSNorm(x[-1], elementwise_affine=affine)
+    opts = _opt("affine", affine, True) + _frozen_text(frozen)
+    return _module_step(f"rmsnorm({opts[2:]})" if opts else "rmsnorm", module, frozen)
 
 
 def gen_groupnorm(draw: Draw, x: Shape) -> Step | None:
@@ -367,8 +381,10 @@ def _class_axis(name: str, fn):
     def gen(draw: Draw, x: Shape) -> Step | None:
         if len(x) < 1:
             return None
-        dim = _channel_dim(len(x))
-        return Step(name, lambda t: fn(t, dim=dim))
+        axis = draw(st.sampled_from([None, *range(-len(x), len(x))]))
+        dim = _channel_dim(len(x)) if axis is None else axis % len(x) + 1
+        text = name if axis is None else f"{name}(axis={axis})"
+        return Step(text, lambda t: fn(t, dim=dim))
 
     return gen
 
@@ -415,17 +431,6 @@ class Merge:
     frozen: bool = False
 
 
-def gen_add(draw: Draw, x: Shape) -> Merge | None:
-    branch = draw(st.sampled_from([gen_relu, gen_tanh, gen_layernorm_same]))(draw, x)
-    if branch is None:
-        return None
-    return Merge(branch, "add({a}, {b})", lambda a, b: a + b)
-
-
-def gen_layernorm_same(draw: Draw, x: Shape) -> Step | None:
-    return gen_layernorm(draw, x) if len(x) >= 1 else Step("relu", torch.relu)
-
-
 def gen_concat(draw: Draw, x: Shape) -> Merge | None:
     if len(x) < 1:
         return None
@@ -457,6 +462,117 @@ def gen_tanh(draw: Draw, x: Shape) -> Step | None:
     return Step("tanh", torch.tanh)
 
 
+# --------------------------------------------------------------------------- axis ops
+
+
+def gen_transpose(draw: Draw, x: Shape) -> Step | None:
+    if len(x) < 1:
+        return None
+    a, b = (draw(st.integers(-len(x), len(x) - 1)) for _ in range(2))
+    ta, tb = a % len(x) + 1, b % len(x) + 1
+    return Step(f"transpose({a}, {b})", lambda t: t.transpose(ta, tb))
+
+
+def gen_permute(draw: Draw, x: Shape) -> Step | None:
+    if len(x) < 1:
+        return None
+    dims = draw(st.permutations(range(len(x))))
+    batched = [0] + [d + 1 for d in dims]
+    return Step(f"permute({', '.join(map(str, dims))})", lambda t: t.permute(*batched))
+
+
+def gen_select(draw: Draw, x: Shape) -> Step | None:
+    if len(x) < 2:
+        return None
+    axis = draw(st.integers(0, len(x) - 1))
+    index = draw(st.integers(0, x[axis] - 1))
+    return Step(f"select({axis}, {index})", lambda t: t.select(axis + 1, index))
+
+
+def gen_slice(draw: Draw, x: Shape) -> Step | None:
+    if len(x) < 1:
+        return None
+    axis = draw(st.integers(0, len(x) - 1))
+    start = draw(st.integers(0, x[axis] - 1))
+    end = draw(st.integers(start + 1, x[axis]))
+    return Step(
+        f"slice({axis}, {start}, {end})",
+        lambda t: t[(slice(None),) * (axis + 1) + (slice(start, end),)],
+    )
+
+
+def _reduce(name: str):
+    def gen(draw: Draw, x: Shape) -> Step | None:
+        if len(x) < 2:
+            return None
+        axis = draw(st.integers(-len(x), len(x) - 1))
+        dim = axis % len(x) + 1
+        fn = torch.sum if name == "sum" else torch.mean
+        return Step(f"{name}({axis})", lambda t: fn(t, dim=dim))
+
+    return gen
+
+
+# ----------------------------------------------------- broadcasting merges and param
+
+
+def _broadcastable(draw: Draw, x: Shape) -> Shape:
+    """A shape that broadcasts to ``x``: some axes set to 1, some leading axes dropped."""
+    shape = tuple(d if draw(st.booleans()) else 1 for d in x)
+    return shape[draw(st.integers(0, max(len(shape) - 1, 0))) :] if shape else shape
+
+
+def gen_param_step(draw: Draw, x: Shape) -> Step:
+    """A learned tensor broadcastable to ``x`` (the second operand of a merge)."""
+    shape = _broadcastable(draw, x) or (1,)
+    frozen = _freeze(draw)
+    init = draw(st.sampled_from(["", ", init=constant(0.5)", ", init=zeros"]))
+    holder = nn.ParameterList([nn.Parameter(torch.full(shape, 0.5))])
+    call = f"param({', '.join(map(str, shape))}{init}{_frozen_text(frozen)})"
+    return Step(call, lambda: holder[0].unsqueeze(0), [holder], frozen, source=True)
+
+
+def _operand(draw: Draw, x: Shape) -> Step | None:
+    """The second operand of a broadcasting merge, made from the current tensor or a param."""
+    kind = draw(st.sampled_from(["same", "reduced", "param"]))
+    if kind == "param":
+        return gen_param_step(draw, x)
+    if kind == "reduced" and len(x) == 3:
+        return _module_step("global_avgpool", nn.AdaptiveAvgPool2d(1))  # [C, 1, 1]
+    if kind == "reduced" and len(x) >= 1:
+        return Step("mean(0)", lambda t: t.mean(dim=1))  # drops the leading axis
+    return draw(st.sampled_from([gen_relu, gen_tanh]))(draw, x)
+
+
+def _per_sample(fn):
+    """``fn`` broadcasting over per-sample shapes: the operand of lower rank gets its
+    missing leading axes after the batch axis (PyTorch would align it with the batch)."""
+
+    def aligned(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        while a.dim() < b.dim():
+            a = a.unsqueeze(1)
+        while b.dim() < a.dim():
+            b = b.unsqueeze(1)
+        return fn(a, b)
+
+    return aligned
+
+
+def _broadcast_merge(name: str, fn):
+    def gen(draw: Draw, x: Shape) -> Merge | None:
+        branch = _operand(draw, x)
+        if draw(st.booleans()):
+            return Merge(branch, name + "({a}, {b})", _per_sample(fn))
+        return Merge(branch, name + "({b}, {a})", _per_sample(lambda a, b: fn(b, a)))
+
+    return gen
+
+
+def gen_param(draw: Draw, x: Shape) -> Merge | None:
+    op, fn = draw(st.sampled_from([("add", torch.add), ("mul", torch.mul), ("sub", torch.sub)]))
+    return Merge(gen_param_step(draw, x), op + "({a}, {b})", _per_sample(fn))
+
+
 #: Every op a spec can write -> its generator entry. Single-input ops return a
 #: :class:`Step`, merges a :class:`Merge`; either returns None where it does not apply.
 TORCH_BUILDERS: dict[str, Callable[[Draw, Shape], Step | Merge | None]] = {
@@ -477,7 +593,17 @@ TORCH_BUILDERS: dict[str, Callable[[Draw, Shape], Step | Merge | None]] = {
     "dropout": gen_dropout,
     "embedding": gen_embedding,
     "attention": gen_attention,
-    "add": gen_add,
+    "add": _broadcast_merge("add", torch.add),
+    "mul": _broadcast_merge("mul", torch.mul),
+    "sub": _broadcast_merge("sub", torch.sub),
+    "param": gen_param,
+    "transpose": gen_transpose,
+    "permute": gen_permute,
+    "select": gen_select,
+    "slice": gen_slice,
+    "mean": _reduce("mean"),
+    "sum": _reduce("sum"),
+    "rmsnorm": gen_rmsnorm,
     "concat": gen_concat,
     "matmul": gen_matmul,
     "identity": _elementwise("identity", lambda t: t),
@@ -499,6 +625,8 @@ TORCH_BUILDERS: dict[str, Callable[[Draw, Shape], Step | Merge | None]] = {
 #: that most specs hold some matrix work.
 HEAVY = {
     "dense",
+    "mul",
+    "param",
     "conv2d",
     "conv1d",
     "conv_transpose2d",
@@ -554,7 +682,8 @@ class _Net(nn.Module):
 
 
 def _draw_input(draw: Draw, ids: bool) -> tuple[str, Shape, torch.Tensor, Step | None]:
-    kind = "ids" if ids else draw(st.sampled_from(["vector", "sequence", "image", "ids"]))
+    kinds = ["vector", "sequence", "sequence", "image", "image", "ids"]
+    kind = "ids" if ids else draw(st.sampled_from(kinds))
     if kind == "vector":
         shape: Shape = (draw(st.integers(1, 8)),)
     elif kind == "sequence":
@@ -597,6 +726,8 @@ def specs(draw, max_steps: int = 6, focus: str | None = None) -> Generated:
         out = f"t{counter[0]}"
         # a chain step reads one tensor; a merge's call names its tensors itself
         lines.append(f"    {out} = {ins[0]} -> {call}" if len(ins) == 1 else f"    {out} = {call}")
+        if not ins:  # a source: shared by the batch, not a terminal to sum
+            consumed.add(out)
         program.append((out, fn, ins))
         modules.extend(mods)
         if is_frozen:
@@ -611,19 +742,23 @@ def specs(draw, max_steps: int = 6, focus: str | None = None) -> Generated:
     if first is not None:
         current = emit(first.call, first.fn, (current,), first.modules, first.frozen)
         used_ops.append("embedding")
-    for _ in range(draw(st.integers(1, max_steps))):
+    for _ in range(draw(st.integers(min(2, max_steps), max_steps))):
         x = shapes[current]
-        if focus in TORCH_BUILDERS and focus not in PLACED_ONLY and draw(st.booleans()):
-            name = focus
-        else:
-            name = draw(st.sampled_from(names))
-        entry = TORCH_BUILDERS[name](draw, x)
+        entry = None
+        for _attempt in range(4):  # an op that does not apply to this shape: draw again
+            if focus in TORCH_BUILDERS and focus not in PLACED_ONLY and draw(st.booleans()):
+                name = focus
+            else:
+                name = draw(st.sampled_from(names))
+            entry = TORCH_BUILDERS[name](draw, x)
+            if entry is not None:
+                break
         if entry is None:
             continue
         used_ops.append(name)
         if isinstance(entry, Merge):
             b = entry.branch
-            other = emit(b.call, b.fn, (current,), b.modules, b.frozen)
+            other = emit(b.call, b.fn, () if b.source else (current,), b.modules, b.frozen)
             call = entry.call.format(a=current, b=other)
             a_name = current
             current = emit(call, entry.fn, (a_name, other), entry.modules, entry.frozen)

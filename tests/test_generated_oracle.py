@@ -30,8 +30,8 @@ from oracle import TORCH_BUILDERS, measure, specs  # noqa: E402
 from nnlint.ops import OPS  # noqa: E402
 
 #: Specs per op in the per-op test, and in the mixed test (CI: ≥ 300 in all).
-PER_OP_EXAMPLES = 8
-MIXED_EXAMPLES = 150
+PER_OP_EXAMPLES = 10
+MIXED_EXAMPLES = 300
 
 ORACLE_SETTINGS = dict(
     deadline=None,

@@ -50,8 +50,9 @@ INIT_SCHEMES = ("he", "xavier", "lecun", "zeros", "ones", "normal", "uniform")
 
 @attrs.frozen
 class Init:
-    """``init=``: a named scheme, or ``normal(std)`` / ``uniform(a)`` (U(−a, a)); ``std``
-    holds the argument of either."""
+    """``init=``: a named scheme, or ``normal(std)`` / ``uniform(a)`` (U(−a, a)) /
+    ``constant(v)`` (every element ``v``, e.g. ConvNeXt's layer scale); ``std`` holds the
+    argument of any of them."""
 
     scheme: str
     std: float | None = None
@@ -432,11 +433,14 @@ class _Lowerer:
                 and len(value.args) == 1
             ):
                 return Init(value.name, float(self._num(value.args[0].value, scope)))
+            if isinstance(value, ast.Call) and value.name == "constant" and len(value.args) == 1:
+                return Init("constant", float(self._num(value.args[0].value, scope)))
             raise error(
                 "NN006",
-                f"{where} expects he, xavier, lecun, zeros, ones, normal(std) or uniform(a)",
+                f"{where} expects he, xavier, lecun, zeros, ones, constant(v), normal(std) "
+                f"or uniform(a)",
                 span,
-                fix="e.g. `init=he` or `init=normal(0.02)`",
+                fix="e.g. `init=he`, `init=normal(0.02)` or `init=constant(1e-6)`",
             )
         if opt.kind == "tensor":
             if isinstance(value, ast.Symbol):
@@ -623,6 +627,10 @@ class _Lowerer:
 
     def _merge(self, layer: ast.Layer, scope: _Scope, prefix: str, target: str) -> str:
         op = OPS.get(layer.name)
+        if op is not None and op.is_source:  # param(1, 768): a tensor made from no input
+            return self._op_node(
+                layer, op, [], self._options(layer, op.all_opts(), scope), scope, prefix
+            )
         if op is None or op.family != "merge":
             if layer.name in self.blocks or op is not None:
                 raise error(
@@ -1170,7 +1178,7 @@ def _references(chain: ast.Chain) -> Iterator[tuple[str, Span, bool]]:
     source = chain.source
     if isinstance(source, ast.Ref):
         yield source.name, source.span, True
-    else:
+    elif not (source.name in OPS and OPS[source.name].is_source):  # param(d): no tensors
         for a in source.args:
             if a.keyword is None and isinstance(a.value, ast.Name):
                 yield a.value.id, a.value.span, True

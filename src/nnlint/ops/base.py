@@ -147,6 +147,8 @@ class Op(abc.ABC):
     in_chain: ClassVar[bool] = True
     is_input: ClassVar[bool] = False  # a model input
     is_loss: ClassVar[bool] = False  # the training loss
+    #: makes a tensor from no input (a learned tensor, ``param``): it starts a chain
+    is_source: ClassVar[bool] = False
     #: passes its input's values on unchanged (dropout only rescales the survivors)
     passes_values: ClassVar[bool] = False
     #: a view of its input: no arithmetic, no new tensor, no memory traffic

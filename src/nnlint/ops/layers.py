@@ -329,3 +329,47 @@ class ConvTranspose2d(Op):
             input_grad_macs=macs,
             out_elems=out,
         )
+
+
+@register
+class Param(Op):
+    """``param(d1, d2, …)``: a learned tensor of that shape, shared by every sample
+    (ViT's class token and position embeddings, ConvNeXt's layer scale with
+    ``init=constant(1e-6)``) — PyTorch's ``nn.Parameter(torch.empty(d1, d2, …))``.
+
+    It starts a chain (``cls = param(1, 768)``) and is broadcast over the batch where it
+    is used. Params: ``Πd``, counted once (inside a block repeated ``* N``, once per
+    repeat: N tensors). Forward: nothing — no arithmetic, no new tensor (its memory is
+    the parameter's). Backward (trainable): the ``B`` per-sample gradients it receives
+    are summed, ``(B − 1)·Πd`` adds.
+    """
+
+    name = "param"
+    family = "layer"
+    has_weights = True
+    is_source = True
+    min_rank = 0
+    opts = (Opt("dims", "intlist", positional=True, required=True),)
+
+    def infer(self, in_shapes, opts):
+        dims = opts["dims"]
+        if any(d < 1 for d in dims):
+            raise ShapeError(
+                f"param dimensions must be positive whole numbers, got {fmt_shape(dims)}",
+                code="NN007",
+            )
+        return tuple(dims)
+
+    def text(self, opts):
+        return f"param({', '.join(map(str, opts['dims']))})"
+
+    def weight_shape(self, opts, in_shapes):
+        return tuple(opts["dims"])
+
+    def cost(self, c):
+        n = numel(c.out_shape)
+        return Cost(
+            params=n,
+            weight_params=n,
+            backward_flops=(c.batch - 1) * n if c.trainable else 0,
+        )
