@@ -23,8 +23,8 @@ def broadcast(name: str, in_shapes) -> tuple[int, ...]:
             shapes = " and ".join(fmt_shape(s) for s in in_shapes)
             raise ShapeError(
                 f"{name} of {shapes}: shapes differ and do not broadcast (axis {i} of the "
-                f"result has sizes {' and '.join(map(str, sorted(sizes)))}; each must be equal or 1, "
-                f"aligned on the last axis as in NumPy)"
+                f"result has sizes {' and '.join(map(str, sorted(sizes)))}; each must be "
+                f"equal or 1, aligned on the last axis as in NumPy)"
             )
         out.append(sizes.pop() if sizes else 1)
     return tuple(out)
