@@ -75,6 +75,7 @@ class Node:
     tie: str | None = None  # id of the node whose weight this one shares
     reads_input: bool = False  # one of its inputs is a model input
     fused_with_loss: bool = False  # softmax feeding cross_entropy, sigmoid feeding bce
+    tied_to_frozen: bool = False  # its weight is shared (tie=) with a frozen layer
 
     @property
     def loss(self) -> str | None:
@@ -818,6 +819,7 @@ class _Lowerer:
             trainable=trainable,
             precision=precision,
             tie=tie,
+            tied_to_frozen=tie is not None and not self._node(tie).trainable,
             reads_input=any(n.kind.is_input for n in in_nodes),
         )
         return self._add(node)
@@ -994,6 +996,12 @@ class _Lowerer:
                 fix="name a tensor of the model, e.g. its logits",
             )
         source = self._node(scope.tensors[loss.tensor])
+        # The op whose values the loss reads: views between it and the loss (a reshape or
+        # flatten after the final softmax) change no value, so the loss still reads a
+        # softmax output and fuses with it.
+        values = source
+        while values.kind.is_view and values.inputs:
+            values = self._node(values.inputs[0])
         node = Node(
             id=f"loss/{loss.kind}",
             op=Loss.name,
@@ -1003,10 +1011,10 @@ class _Lowerer:
             in_shapes=(source.shape,),
             tensor=Loss.name,
             reads_input=source.kind.is_input,
-            opts={"kind": loss.kind, "source_op": source.op},
+            opts={"kind": loss.kind, "source_op": values.op},
         )
-        if LOSSES[loss.kind].fuses_with == source.op:
-            self.by_id[source.id] = attrs.evolve(source, fused_with_loss=True)
+        if LOSSES[loss.kind].fuses_with == values.op:
+            self.by_id[values.id] = attrs.evolve(values, fused_with_loss=True)
         return self._add(node)
 
 

@@ -113,6 +113,9 @@ class Ctx:
     trainable: bool = True  # weight gradients are needed
     training: bool = True  # False: inference (dropout off, batchnorm on running stats)
     fused_with_loss: bool = False  # softmax/sigmoid whose gradient the loss fuses (ŷ − y)
+    #: False when the weight is tied (``tie=``) to a frozen layer's: no weight gradient,
+    #: as no gradient memory is kept for it (the layer's own bias still trains)
+    weight_trainable: bool = True
 
     @property
     def x(self) -> Shape:

@@ -21,10 +21,11 @@ def _linear_cost(
 
     Forward: 2·MACs + one add per output element for the bias [seed 000: matmul + bias].
     Backward [seed 000 (a)–(c)]: ∂W = 2·MACs, ∂b = one add per output element (both
-    only when trainable), ∂x = 2·MACs (always, see module docstring).
+    only when trainable; ∂W also not when the weight is tied to a frozen layer's),
+    ∂x = 2·MACs (always, see module docstring).
     """
     B = c.batch
-    weight_grad_macs = macs if c.trainable else 0
+    weight_grad_macs = macs if c.trainable and c.weight_trainable else 0
     backward_macs = weight_grad_macs + input_grad_macs
     backward = 2 * B * backward_macs + (B * bias_elems if (bias and c.trainable) else 0)
     return Cost(
