@@ -788,7 +788,7 @@ def test_report_text(capsys):
     assert lines[1] == (
         "conventions: train batch 32 at fp32 with adam; inference batch 1 at "
         "int8 on edge-tpu; 1 MAC = 2 FLOPs, backward counts every layer's "
-        "input gradient (seed 000)"
+        "input gradient (README § Counting conventions)"
     )
     header = lines[4].split()
     assert header[:3] == ["layer", "op", "output"]
@@ -846,7 +846,10 @@ def test_report_json_is_the_model_entry(capsys):
     write("mnist.nn", MNIST)
     code, out, _ = run(capsys, "report", "mnist.nn", "--format", "json")
     analysis, _ = analyse_text(MNIST)
-    expected = json.loads(json.dumps(model_entry(analysis.report, "mnist.nn", analysis.roofline)))
+    entry = model_entry(
+        analysis.report, "mnist.nn", analysis.roofline, analysis.training, analysis.serving
+    )
+    expected = json.loads(json.dumps(entry))
     assert code == 0 and json.loads(out) == expected
     assert expected["totals"]["train_memory_bytes"] == 3_913_120
 

@@ -3,6 +3,8 @@ and every rule has a complete doc page."""
 
 from __future__ import annotations
 
+import re
+
 from helpers import ROOT
 
 from nnlint.docs import SECTIONS, render
@@ -70,3 +72,76 @@ def test_readme_tour_shows_real_output(capsys, monkeypatch):
             assert capsys.readouterr().out.rstrip("\n") == expected.rstrip("\n"), command
             checked += 1
     assert checked >= 2
+
+
+#: What a reader outside the team cannot open: the team's background notes and their figures.
+#: The product cites papers, framework docs, datasheets or README § Counting conventions.
+PRIVATE_CITATION = re.compile(
+    r"seeds? ?0[0-9]{2}|seed[- ]digest|DESIGN\.md|\.\./shared|worked example 5\.", re.I
+)
+
+
+def test_product_cites_no_document_outside_the_repository():
+    assert PRIVATE_CITATION.search("the MNIST table [seed 000]")  # the pattern itself works
+    assert PRIVATE_CITATION.search("(seed digest §3.1)") and PRIVATE_CITATION.search("DESIGN.md")
+    paths = [ROOT / "README.md"]
+    for folder in ("src", "docs", "rules", "examples"):
+        paths += sorted(p for p in (ROOT / folder).rglob("*") if p.is_file())
+    checked, found = 0, []
+    for path in paths:
+        if path.suffix not in (".py", ".md", ".toml", ".nn", ".lark", ".txt", ".json"):
+            continue
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if PRIVATE_CITATION.search(line):
+                found.append(f"{path.relative_to(ROOT)}:{n}: {line.strip()}")
+        checked += 1
+    assert checked > 100, checked
+    assert not found, "\n".join(found)
+
+
+def _documented_options(doc: str) -> set[str]:
+    """The names a rule's ``## Options`` section lists (``- `name` (default …): …``)."""
+    if "## Options" not in doc:
+        return set()
+    section = doc.split("## Options", 1)[1].split("\n## ", 1)[0]
+    return set(re.findall(r"^\s*- `(\w+)`", section, re.M))
+
+
+def test_every_documented_option_is_a_threshold_and_every_threshold_is_documented():
+    defaults = default_thresholds()
+    assert _documented_options("## Options\n- `a` (default 1): x\n- `b`: y\n") == {"a", "b"}
+    for code, rule in REGISTRY.items():
+        documented = _documented_options(rule.meta().doc)
+        assert documented == set(defaults.get(code, {})), code
+        assert documented == set(rule.options), code
+    assert set(defaults) <= set(REGISTRY), set(defaults) - set(REGISTRY)
+
+
+#: A threshold named in prose or an example: ``NN101 = { name = …`` or ``[NN101] name = …``.
+THRESHOLD_MENTION = re.compile(r"(NN\d{3})\s*=\s*\{\s*(\w+)\s*=|\[(NN\d{3})\]\s*(\w+)\s*=")
+
+
+def test_every_threshold_named_in_docstrings_and_docs_exists():
+    defaults = default_thresholds()
+    assert THRESHOLD_MENTION.search("``[NN101] min_depth = 10``")  # the pattern itself works
+    paths = [ROOT / "README.md", *(ROOT / "docs").rglob("*.md"), *(ROOT / "src").rglob("*.py")]
+    mentions, stale = 0, []
+    for path in paths:
+        for m in THRESHOLD_MENTION.finditer(path.read_text(encoding="utf-8")):
+            code, name = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
+            mentions += 1
+            if name not in defaults.get(code, {}):
+                stale.append(f"{path.relative_to(ROOT)}: {code}.{name}")
+    assert mentions >= 3, mentions
+    assert not stale, stale
+
+
+def test_spec_warnings_have_their_own_why_page():
+    """NN020 and NN021 do not stop the analysis: their pages must not say they do."""
+    from nnlint.rules.spec_codes import CANNOT_BUILD, FATAL, SPEC_CODES
+
+    for code, meta in SPEC_CODES.items():
+        why = meta.doc.split("## Why is this bad?\n", 1)[1].split("\n\n## ", 1)[0]
+        assert (why == CANNOT_BUILD) == (code in FATAL), code
+    whys = {SPEC_CODES[c].doc.split("## Why")[1].split("## Example")[0] for c in ("NN020", "NN021")}
+    assert len(whys) == 2

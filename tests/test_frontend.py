@@ -1,4 +1,4 @@
-"""The language: every construct of DESIGN.md parses and lowers; every kind of bad
+"""The language: every construct of README § The language parses and lowers; every kind of bad
 input is a located NN0xx diagnostic with what was expected — never a traceback."""
 
 from __future__ import annotations

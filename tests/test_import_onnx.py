@@ -338,6 +338,53 @@ def test_equal_tensors_stored_once_are_counted_per_layer(tmp_path, capsys):
     assert f"#   plus {extra:,}: equal tensors stored once, read by several layers" in text
 
 
+class OpZoo(nn.Module):
+    """One of most ops the importer maps: SiLU (Sigmoid·x), average pooling, a channel
+    concat, InstanceNorm, LeakyReLU, PReLU per channel, GroupNorm (which torch.onnx writes
+    as Reshape/InstanceNormalization/Reshape/Mul/Add), ELU, Tanh and LogSoftmax."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 3, padding=1)
+        self.a = nn.Conv2d(8, 8, 1)
+        self.pool = nn.AvgPool2d(3, stride=1, padding=1)
+        self.inorm = nn.InstanceNorm2d(16, affine=True)
+        self.prelu = nn.PReLU(16)
+        self.gnorm = nn.GroupNorm(4, 16)
+        self.fc1 = nn.Linear(16 * 4 * 4, 32)
+        self.fc2 = nn.Linear(32, 10)
+
+    def forward(self, x):
+        h = self.stem(x)
+        a = nn.functional.silu(self.a(h))
+        h = torch.cat([a, self.pool(h)], dim=1)
+        h = nn.functional.leaky_relu(self.inorm(h), 0.2)
+        h = self.prelu(nn.functional.max_pool2d(h, 2))
+        h = nn.functional.elu(self.gnorm(h))
+        h = torch.tanh(self.fc1(torch.flatten(h, 1)))
+        return torch.log_softmax(self.fc2(h), dim=-1)
+
+
+def test_op_zoo_round_trip(tmp_path, capsys):
+    torch.manual_seed(0)
+    model = OpZoo()
+    inputs = [torch.randn(1, 3, 8, 8)]
+    path = export(model, inputs, tmp_path / "zoo.onnx", False, names=["img"])
+    text = run_import(path, capsys)
+    totals = checked(path.with_suffix(".nn"), capsys)
+    assert totals["params"] == initializers(path)["all"]
+    assert totals["params"] == sum(p.numel() for p in model.parameters())
+    assert totals["macs"] == torch_macs(model, inputs)
+    assert text.endswith(
+        "    silu = stem -> conv2d(8, 1) -> silu\n"
+        "    pool = stem -> avgpool(3, stride=1, padding=1)\n"
+        "    log_softmax = concat(silu, pool) -> groupnorm(16) -> leaky_relu(0.2) -> maxpool(2)"
+        " -> prelu(16)\n"
+        "                -> groupnorm(4) -> elu -> flatten -> dense(32) -> tanh -> dense(10)"
+        " -> log_softmax\n}\n"
+    )
+
+
 # ------------------------------------------------------------------------------ errors
 
 
@@ -582,3 +629,38 @@ def test_a_wrong_mapping_is_caught_before_anything_is_written(tmp_path, capsys, 
         "the file's weights are 386\n"
     )
     assert not (tmp_path / "cnn.nn").exists()
+
+
+def test_without_the_onnx_package_the_error_names_the_extra(tmp_path, capsys, monkeypatch):
+    import sys
+
+    path = _small_cnn(tmp_path)
+    monkeypatch.setitem(sys.modules, "onnx", None)  # `import onnx` raises ImportError
+    assert main(["import", str(path)]) == 2
+    assert capsys.readouterr().err == (
+        "nnlint: error: importing an ONNX model needs the onnx package: "
+        "pip install 'nnlint[onnx]' (or pip install onnx)\n"
+    )
+
+
+def test_onnx_names_become_identifiers(tmp_path, capsys):
+    """Input `input.1`, a node without a name (its op names it), a keyword (`model`)."""
+    nodes = [
+        helper.make_node("Relu", ["input.1"], ["model"], name="/model/Relu"),
+        helper.make_node("Sigmoid", ["model"], ["0"]),
+    ]
+    model = _model(
+        nodes,
+        [helper.make_tensor_value_info("input.1", TensorProto.FLOAT, [1, 16])],
+        [helper.make_tensor_value_info("0", TensorProto.FLOAT, [1, 16])],
+    )
+    path = _save(model, tmp_path / "2names.onnx")
+    assert main(["import", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert out.endswith(
+        "(the batch axis is dropped).\n\n"
+        "model t2names {\n    input input_1: [16]\n    sigmoid = input_1 -> relu -> sigmoid\n}\n"
+    )
+    model.graph.node[1].name = "/model/Sigmoid"  # scope `model`: a keyword
+    assert main(["import", str(_save(model, path))]) == 0
+    assert "    model_ = input_1 -> relu -> sigmoid\n" in capsys.readouterr().out

@@ -30,7 +30,7 @@ def analysis(text: str, target: str | None = None):
 
 
 def mlp(precision: str, batch: int = 1, target: str = "a100-40gb") -> str:
-    """Seed worked example 5.2: the MNIST 784-128-64-10 MLP."""
+    """nnlint's roofline example: the MNIST 784-128-64-10 MLP."""
     return f"""\
         model mlp {{
             input x: [784]
@@ -55,7 +55,7 @@ def test_dense_layer_on_a100_fp32_by_hand():
     assert h1.bytes_moved == (100_480 + 784 + 128) * 4 == 405_568
     assert h1.weight_bytes == 401_920
     assert h1.intensity == pytest.approx(200_960 / 405_568)
-    assert round(h1.intensity, 4) == 0.4955  # seed 004: "AI ≈ 0.5 FLOP/byte" (0.4955)
+    assert round(h1.intensity, 4) == 0.4955  # AI ≈ 0.5 FLOP/byte (0.4955)
     assert h1.time_s == pytest.approx(max(200_960 / 19.5e12, 405_568 / 1555e9))
     assert h1.time_s == pytest.approx(2.608154e-07)
     assert h1.bound == "memory"
@@ -81,7 +81,7 @@ def test_elementwise_layer_intensity_is_one_over_2s():
         }
         """).roofline
     relu = roof.layer("a/relu#1")
-    # seed 004 §3.13: element-wise N ops over 2N·s bytes -> 1/(2s) = 0.125 in fp32
+    # Williams et al. 2009 (roofline): element-wise N ops over 2N·s bytes -> 1/(2s) = 0.125 in fp32
     assert (relu.flops, relu.bytes_moved) == (128, 1024)
     assert relu.intensity == 0.125
 
@@ -111,7 +111,7 @@ def test_whole_mlp_on_a100_is_half_a_flop_per_byte_in_fp32():
     moved = sum(r.bytes_moved for r in roof.layers)
     assert flops == 200_832 + 128 + (2 * 128 * 64 + 64) + 64 + (2 * 64 * 10 + 10) == 218_762
     assert moved == 405_568 + 33_792 + 2_896 == 442_256  # the ReLUs run fused
-    assert flops / moved == pytest.approx(0.4946, abs=1e-4)  # seed: ≈0.5 (0.4955 over 441,488 B)
+    assert flops / moved == pytest.approx(0.4946, abs=1e-4)  # ≈0.5 (0.4955 over 441,488 B)
     # fp32 on the A100 is its 19.5 TFLOP/s CUDA-core rate: ridge 12.54, not 200.6
     assert roof.peak == 19.5e12
     assert roof.ridge_point == pytest.approx(19.5e12 / 1555e9)

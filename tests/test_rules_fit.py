@@ -65,7 +65,7 @@ def test_peak_inference_activations_reuse_buffers():
     # outputs (relu works in place), fp32
     assert peak_inference_activation_bytes(report, 1) == (784 + 128) * 4 == 3_648
     assert peak_inference_activation_bytes(report, 32) == 32 * 3_648
-    # the cost report keeps every tensor (seed 004 Table 8: 986 values, 3,944 B)
+    # the cost report keeps every tensor (986 values, 3,944 B)
     assert report.totals.inference_activation_bytes == 3_944
 
 
@@ -100,7 +100,7 @@ def test_nn301_7b_adam_fp32_on_a_24gb_card():
     assert "adam state 52.22 GiB (56,066,670,592 B)" in d.message
     assert "cached activations 45.74 GiB (49,113,251,840 B)" in d.message
     assert "buffers 0 B" in d.message
-    # seed 004: 7e9 params x 16 B (fp32 Adam) = 112 GB before any activation
+    # Rajbhandari et al. 2020 (ZeRO): 7e9 params x 16 B (fp32 Adam) = 112 GB before any activation
     assert "even batch 1 does not fit" in d.message
     assert "16 B/param = 104.43 GiB (112,133,341,184 B = 112.13 GB)" in d.message
     assert "82.08 GiB (88,133,341,184 B = 88.13 GB) more than the device has" in d.message

@@ -60,7 +60,7 @@ def test_formatting_helpers():
 
 
 def mlp(precision: str, batch: int = 1) -> str:
-    """Seed worked example 5.2: the MNIST 784-128-64-10 MLP on an A100."""
+    """nnlint's roofline example: the MNIST 784-128-64-10 MLP on an A100."""
     return f"""\
         model mlp {{
             input x: [784]
@@ -101,7 +101,7 @@ def test_nn401_mlp_at_batch_1_in_fp16_on_an_a100():
 
 
 def test_nn401_mlp_in_fp32_is_memory_bound_but_not_far_enough_below_the_ridge():
-    # seed 004's ≈0.5 FLOP/byte is the fp32 figure; fp32 on the A100 runs on its CUDA cores
+    # ≈0.5 FLOP/byte is the fp32 figure; fp32 on the A100 runs on its CUDA cores
     # (19.5 TFLOP/s), so the ridge is 12.54 FLOP/byte: 25x above, under the 100x threshold.
     text = textwrap.dedent(mlp("fp32"))
     analysis, _ = analyse_text(text)
@@ -114,7 +114,7 @@ def test_nn401_mlp_in_fp32_is_memory_bound_but_not_far_enough_below_the_ridge():
     (d,) = only(result, "NN401")
     assert d.data["ridge_ratio"] == pytest.approx(25.4, abs=0.1)
     assert "0.50 FLOP/byte" in d.message and "ridge point of 12.5 FLOP/byte" in d.message
-    assert "about B/2 FLOP/byte at fp32" in d.fix  # seed 004: AI ≈ B/2 for fp32 dense layers
+    assert "about B/2 FLOP/byte at fp32" in d.fix  # AI ≈ B/2 for fp32 dense layers
 
 
 def test_nn401_silent_when_requests_are_batched():

@@ -385,7 +385,8 @@ train {{
 def test_he_before_a_sigmoid_reports_he_and_xavier_for_mnist_layer_1():
     [d] = found(mnist_l1("he", "sigmoid"), "NN106")
     assert d.span.line == 4
-    # seed 000 §5.1: He 2/784 = 0.00255, std 0.0505; Xavier 2/1040 = 0.00192, std 0.0438
+    # He et al. 2015 / Glorot & Bengio 2010: He 2/784 = 0.00255, std 0.0505;
+    # Xavier 2/1040 = 0.00192, std 0.0438
     for s in ("2/784 = 0.00255", "std 0.0505", "2/1040 = 0.00192", "std 0.0438"):
         assert s in d.message
     assert d.data["target_variance"] == pytest.approx(2 / 1040)

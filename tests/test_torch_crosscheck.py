@@ -6,7 +6,7 @@ model in plain PyTorch, written from the architecture, not from nnlint's code):
 * parameters equal ``sum(p.numel() for p in model.parameters())`` exactly;
 * per-sample MACs equal half of ``FlopCounterMode``'s forward count exactly;
 * backward: PyTorch skips the gradient of the model input (its input does not
-  require grad), nnlint counts it (seed 000's convention), so
+  require grad), nnlint counts it (README § Counting conventions), so
   ``FlopCounterMode backward = 2 · (backward_macs − input_grad_macs)`` exactly.
 
 Documented gap (README, "Counting conventions"): torch 2.13's counter charges a

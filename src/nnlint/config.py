@@ -18,7 +18,7 @@ Keys::
     per-file-ignores = { "legacy/**/*.nn" = ["NN1"] }
     fail-on = "warning"                  # error | warning | note
     exclude = ["build", "**/generated_*.nn"]
-    thresholds = { NN101 = { min_sigmoid_layers = 8 } }
+    thresholds = { NN101 = { sigmoid_layers = 8 } }
     targets = ["hw/my-board.toml"]       # extra profiles; may override a built-in id
     baseline = "nnlint-baseline.json"    # findings to tolerate (see nnlint.baseline)
 """
@@ -54,7 +54,8 @@ __all__ = [
 #: Looked for in each folder, in this order (the first one that configures nnlint wins).
 CONFIG_FILES = ("nnlint.toml", "pyproject.toml")
 FAIL_LEVELS = ("error", "warning", "note")
-#: The families of DESIGN.md; their prefixes are valid selectors even before a rule exists.
+#: The rule families (README § Rules: NN1 training … NN5 budget); their prefixes are valid
+#: selectors even before a rule exists.
 _FAMILY_PREFIX = re.compile(r"^NN[0-5]$")
 
 _KEYS = (
@@ -372,7 +373,7 @@ def load_config(path: str | os.PathLike[str]) -> ProjectConfig:
 
 
 def _thresholds(r: _Reader, value: Any) -> dict[str, dict[str, Any]]:
-    """``{NN101 = {min_sigmoid_layers = 8}}``: known codes, the rule's own option names."""
+    """``{NN101 = {sigmoid_layers = 8}}``: known codes, the rule's own option names."""
     from nnlint.rules import REGISTRY, all_meta, lookup
     from nnlint.rules.base import default_thresholds
 
@@ -482,6 +483,7 @@ class Overrides:
     extend_select: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()
     fail_on: str | None = None
+    train_target: str | None = None
 
 
 class ConfigResolver:
@@ -542,6 +544,7 @@ def settings_for(config: ProjectConfig, path: str | os.PathLike[str] | None, ove
         ignore += config.ignores_for(path)
     return Settings(
         target=overrides.target,
+        train_target=overrides.train_target,
         default_target=config.target,
         select=select,
         extend_select=extend,

@@ -117,12 +117,30 @@ def targets_table() -> str:
     return "\n".join(lines)
 
 
+def figures_table() -> str:
+    """The totals of :mod:`nnlint.figures`: JSON key, unit, budget key, what and convention."""
+    from nnlint.figures import FIGURES
+
+    lines = [
+        "| `totals` key | Unit | Budget key | What | Convention |",
+        "|---|---|---|---|---|",
+    ]
+    for f in FIGURES.values():
+        key = f"`{f.name}`" if f.in_json else f"`{f.name}` (text report only)"
+        floor = "" if f.limit == "max" else " (a floor: " + ", ".join(f.comparisons) + ")"
+        budget = ", ".join(f"`{k}`{floor}" for k in f.budget) or "—"
+        where = " With a target only." if f.needs_target else ""
+        lines.append(f"| {key} | {f.unit} | {budget} | {f.what} | {f.doc}{where} |")
+    return "\n".join(lines)
+
+
 SECTIONS = {
     "rules": rules_table,
     "ops": ops_table,
     "losses": losses_table,
     "optimizers": optimizers_table,
     "targets": targets_table,
+    "figures": figures_table,
 }
 
 

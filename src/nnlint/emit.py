@@ -7,7 +7,7 @@ every code that may appear, and returns one string per run:
 
 - ``text``     compiler-style header, source frame with carets, ``= help:`` line
 - ``concise``  one ``path:line:col: CODE [severity] message`` line per finding
-- ``json``     the report contract of DESIGN.md ("Report JSON")
+- ``json``     the report contract (``schemas/`` and README § Using nnlint)
 - ``sarif``    SARIF 2.1.0 for GitHub code scanning (valid against the OASIS schema)
 - ``github``   GitHub Actions workflow commands (``::error file=…::message``)
 

@@ -4,9 +4,9 @@ Conventions (stated once; the README repeats them):
 
 * FLOPs are the layer's inference forward FLOPs at ``deploy.batch``.
 * Bytes moved = the layer's weights (and buffers) + every input tensor + its
-  output tensor, at the layer's deploy precision [seed 004 §3.13: "FLOPs /
-  bytes moved"]; an embedding moves only the rows it gathers; a layer whose weight
-  is tied to another's (``tie=``) reads the whole shared weight like any other
+  output tensor, at the layer's deploy precision (Williams et al. 2009: intensity
+  = FLOPs / bytes moved); an embedding moves only the rows it gathers; a layer whose
+  weight is tied to another's (``tie=``) reads the whole shared weight like any other
   layer (stored once: ``param_bytes`` and on-chip placement count it once). Views (``flatten``,
   ``reshape``) and ops that vanish at inference (``dropout``, ``identity``) move
   nothing and are skipped.
@@ -96,7 +96,7 @@ def _fusion(report: Report) -> dict[str, str]:
     """Node id -> the id of the layer it runs inside at inference.
 
     A batchnorm directly after a conv2d or dense folds into its weights and bias
-    (seed 002: "BN is free at inference"); an in-place element-wise activation
+    (Jacob et al. 2018, batchnorm folding: free at inference); an in-place element-wise activation
     directly after a layer runs in that layer's kernel (conv + bias + ReLU is one
     kernel in TensorRT, TFLite and the Edge TPU compiler). Either only when the
     layer's output has no other reader.

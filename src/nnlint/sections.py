@@ -15,38 +15,13 @@ import attrs
 from nnlint import ast
 from nnlint.diagnostics import Diagnostic, Severity, Span
 from nnlint.expr import ExprError, evaluate
+from nnlint.figures import budget_keys
 from nnlint.ops import LOSSES
 from nnlint.optimizers import SPEC_OPTIMIZERS
 from nnlint.precision import PRECISION_BITS
 from nnlint.suggest import did_you_mean
-
-BYTE_UNITS = {
-    "B": 1,
-    "KB": 10**3,
-    "MB": 10**6,
-    "GB": 10**9,
-    "TB": 10**12,
-    "KiB": 2**10,
-    "MiB": 2**20,
-    "GiB": 2**30,
-    "TiB": 2**40,
-}
-TIME_UNITS = {"us": Fraction(1, 10**6), "ms": Fraction(1, 10**3), "s": Fraction(1)}
-
-# budget key -> (what it measures, unit kind): "count", "bytes" or "seconds".
-BUDGET_KEYS: dict[str, tuple[str, str]] = {
-    "params": ("parameters", "count"),
-    "trainable_params": ("trainable parameters", "count"),
-    "macs": ("MACs per sample", "count"),
-    "forward_flops": ("forward FLOPs per training batch", "count"),
-    "flops": ("forward FLOPs per inference at the deploy batch", "count"),
-    "train_step_flops": ("FLOPs per training step", "count"),
-    "param_memory": ("deployed parameter memory", "bytes"),
-    "train_memory": ("training memory", "bytes"),
-    "inference_memory": ("inference memory", "bytes"),
-    "activation_memory": ("cached activation memory", "bytes"),
-    "latency": ("inference latency on the deploy target", "seconds"),
-}
+from nnlint.training import RECOMPUTE, SHARDING, SHARDING_ALIASES, TRAIN_PRECISIONS
+from nnlint.units import UNITS
 
 
 @attrs.frozen
@@ -59,9 +34,19 @@ class LossSpec:
 
 @attrs.frozen
 class TrainConfig:
-    batch: int = 1
-    precision: str = "fp32"
+    batch: int = 1  # the micro-batch of one data-parallel rank
+    precision: str = "fp32"  # the storage format of weights and activations
     optimizer: str = "sgd"
+    recipe: str = "fp32"  # train.precision as written (bf16-mixed, bf16, …): nnlint.training
+    target: str | None = None  # the hardware training runs on (deploy.target serves)
+    gpus: int = 1
+    tensor_parallel: int = 1
+    pipeline_parallel: int = 1
+    sequence_parallel: bool = False
+    sharding: str = "none"  # none | zero1 | zero2 | zero3 (FSDP names mapped)
+    grad_accum: int = 1
+    recompute: str = "none"
+    attention_impl: str = "eager"
     loss: LossSpec | None = None
     samples: int | None = None
     epochs: int | None = None
@@ -83,6 +68,9 @@ class DeployConfig:
     target: str | None = None
     batch: int = 1
     precision: str | None = None  # None: the training precision
+    context: int | None = None  # tokens of KV cache per sequence (decoders)
+    concurrency: int = 1  # sequences served at once
+    kv_precision: str | None = None  # None: the deploy precision
     spans: dict[str, Span] = attrs.field(factory=dict, eq=False)
 
 
@@ -90,7 +78,7 @@ class DeployConfig:
 class BudgetLine:
     key: str
     cmp: str
-    limit: int | Fraction  # count, bytes (int) or seconds (Fraction)
+    limit: int | Fraction  # in the figure's unit: whole (int) or not (seconds: Fraction)
     text: str  # the limit as written, e.g. "8 MiB"
     span: Span
 
@@ -202,18 +190,63 @@ def _loss(value: ast.Expr) -> LossSpec:
     return LossSpec(value.name, arg.id, value.span, arg.span)
 
 
+_TRAIN_KEYS = {
+    "batch",
+    "precision",
+    "optimizer",
+    "loss",
+    "samples",
+    "epochs",
+    "lr",
+    "weight_decay",
+    "target",
+    "gpus",
+    "tensor_parallel",
+    "pipeline_parallel",
+    "sequence_parallel",
+    "sharding",
+    "grad_accum",
+    "recompute",
+    "attention_impl",
+}
+
+
+def _target_id(value: ast.Expr) -> str:
+    if not isinstance(value, ast.Symbol):
+        raise _Bad(
+            f"target must be a target id such as `edge-tpu`, got {_describe(value)}", value.span
+        )
+    return value.id  # checked against the profiles by the driver
+
+
+def _bool(value: ast.Expr, what: str) -> bool:
+    if isinstance(value, ast.Symbol) and value.id in ("true", "false"):
+        return value.id == "true"
+    raise _Bad(f"{what} must be true or false, got {_describe(value)}", value.span)
+
+
 def _train(section: ast.Section) -> TrainConfig:
     values: dict[str, Any] = {}
     spans: dict[str, Span] = {}
-    for e in _entries(
-        section,
-        {"batch", "precision", "optimizer", "loss", "samples", "epochs", "lr", "weight_decay"},
-    ):
+    for e in _entries(section, _TRAIN_KEYS):
         spans[e.key] = e.span
-        if e.key == "batch":
-            values["batch"] = _positive_int(e.value, "batch")
+        if e.key in ("batch", "gpus", "tensor_parallel", "pipeline_parallel", "grad_accum"):
+            values[e.key] = _positive_int(e.value, e.key)
         elif e.key == "precision":
-            values["precision"] = _symbol(e.value, "precision", tuple(PRECISION_BITS))
+            recipe = _symbol(e.value, "precision", tuple(TRAIN_PRECISIONS))
+            values["recipe"] = recipe
+            values["precision"] = TRAIN_PRECISIONS[recipe].storage
+        elif e.key == "target":
+            values["target"] = _target_id(e.value)
+        elif e.key == "sequence_parallel":
+            values["sequence_parallel"] = _bool(e.value, "sequence_parallel")
+        elif e.key == "sharding":
+            name = _symbol(e.value, "sharding", (*SHARDING, *SHARDING_ALIASES))
+            values["sharding"] = SHARDING_ALIASES.get(name, name)
+        elif e.key == "recompute":
+            values["recompute"] = _symbol(e.value, "recompute", RECOMPUTE)
+        elif e.key == "attention_impl":
+            values["attention_impl"] = _symbol(e.value, "attention_impl", ("eager", "flash"))
         elif e.key == "optimizer":
             values["optimizer"] = _symbol(e.value, "optimizer", SPEC_OPTIMIZERS)
         elif e.key == "loss":
@@ -225,6 +258,17 @@ def _train(section: ast.Section) -> TrainConfig:
             if not rate > 0:
                 raise _Bad(f"{e.key} must be positive, got {rate}", e.value.span)
             values[e.key] = float(rate)
+    gpus = values.get("gpus", 1)
+    model_parallel = values.get("tensor_parallel", 1) * values.get("pipeline_parallel", 1)
+    if gpus % model_parallel:
+        fit = max(model_parallel, gpus - gpus % model_parallel)
+        raise _Bad(
+            f"gpus = {gpus} is not a multiple of tensor_parallel × pipeline_parallel = "
+            f"{model_parallel}: the data-parallel size gpus / (tp·pp) must be whole",
+            spans.get("gpus") or spans.get("tensor_parallel") or spans["pipeline_parallel"],
+            fix=f"set gpus to a multiple of {model_parallel} (e.g. {fit}), or change "
+            f"tensor_parallel / pipeline_parallel",
+        )
     return TrainConfig(spans=spans, **values)
 
 
@@ -266,61 +310,57 @@ def _data(section: ast.Section) -> DataConfig:
 def _deploy(section: ast.Section) -> DeployConfig:
     values: dict[str, Any] = {}
     spans: dict[str, Span] = {}
-    for e in _entries(section, {"target", "batch", "precision"}):
+    keys = {"target", "batch", "precision", "context", "concurrency", "kv_precision"}
+    for e in _entries(section, keys):
         spans[e.key] = e.span
         if e.key == "target":
-            if not isinstance(e.value, ast.Symbol):
-                raise _Bad(
-                    f"target must be a target id such as `edge-tpu`, got {_describe(e.value)}",
-                    e.value.span,
-                )
-            values["target"] = e.value.id  # checked against the profiles by the driver
-        elif e.key == "batch":
-            values["batch"] = _positive_int(e.value, "batch")
+            values["target"] = _target_id(e.value)
+        elif e.key in ("batch", "context", "concurrency"):
+            values[e.key] = _positive_int(e.value, e.key)
         else:
-            values["precision"] = _symbol(e.value, "precision", tuple(PRECISION_BITS))
+            values[e.key] = _symbol(e.value, e.key.replace("_", " "), tuple(PRECISION_BITS))
     return DeployConfig(spans=spans, **values)
 
 
 def _budget(section: ast.Section) -> tuple[BudgetLine, ...]:
+    """Each line limits the figure its key names (:func:`nnlint.figures.budget_keys`),
+    in that figure's unit and in the direction the figure declares."""
     lines = []
-    for e in _entries(section, set(BUDGET_KEYS), comparisons=("<=", "<")):
-        what, kind = BUDGET_KEYS[e.key]
+    keys = budget_keys()
+    for e in _entries(section, set(keys), comparisons=lambda key: keys[key].comparisons):
+        figure = keys[e.key]
+        what, unit = figure.what, UNITS[figure.unit]
         value = e.value
-        unit = value.unit if isinstance(value, ast.Num) else None
+        suffix = value.unit if isinstance(value, ast.Num) else None
         if isinstance(value, ast.Num) and not (
             math.isfinite(value.value) and abs(value.value) <= _MAX_VALUE
         ):
             raise _Bad(f"the number {value.text} is too large", value.span)
-        if kind == "bytes":
-            if unit is None and isinstance(value, ast.Num):
-                scale = 1
-            elif unit in BYTE_UNITS:
-                scale = BYTE_UNITS[unit]
-            else:
-                raise _Bad(f"{e.key} takes a size such as `8 MiB` or `2 GB`", value.span)
-            limit = Fraction(value.value) * scale
-        elif kind == "seconds":
-            if unit not in TIME_UNITS:
-                raise _Bad(f"{e.key} takes a time such as `2 ms` (units: us, ms, s)", value.span)
-            limit = Fraction(value.value) * TIME_UNITS[unit]
-        else:
+        if unit.suffixes is None:
             limit = Fraction(_number(value))
+        else:
+            if suffix is None and isinstance(value, ast.Num) and unit.bare:
+                scale = 1
+            elif suffix in unit.suffixes:
+                scale = unit.suffixes[suffix]
+            else:
+                raise _Bad(f"{e.key} takes {unit.limit_hint}", value.span)
+            limit = Fraction(value.value) * scale
         if limit <= 0:
             raise _Bad(f"the {what} limit must be positive", value.span)
-        if kind != "seconds":
+        if unit.whole:
             # Counts and bytes are whole. A limit below one would allow nothing (and
             # leave no margin to state as a percentage).
             if limit < 1:
-                least = "1 B" if kind == "bytes" else "1"
                 raise _Bad(
-                    f"the {what} limit {value.text} is below {least}: counts and byte "
+                    f"the {what} limit {value.text} is below {unit.least}: counts and byte "
                     "sizes are whole numbers, so it would allow nothing",
                     value.span,
-                    fix=f"give a limit of at least {least}",
+                    fix=f"give a limit of at least {unit.least}",
                 )
-            # `< 2.5` allows 2, as `< 3` does; `<= 2.5` allows 2, as `<= 2` does.
-            limit = math.ceil(limit) if e.cmp == "<" else math.floor(limit)
+            # `< 2.5` allows 2, as `< 3` does; `<= 2.5` allows 2, as `<= 2` does;
+            # `> 2.5` allows 3, as `> 2` does; `>= 2.5` allows 3, as `>= 3` does.
+            limit = math.ceil(limit) if e.cmp in ("<", ">=") else math.floor(limit)
         text = value.text if isinstance(value, ast.Num) else str(limit)
         lines.append(BudgetLine(e.key, e.cmp, limit, text, e.span))
     return tuple(lines)
@@ -341,8 +381,9 @@ def _entries(section: ast.Section, known: set[str], comparisons=("=",)):
                 f"{seen[e.key].span.line})",
                 e.key_span,
             )
-        if e.cmp not in comparisons:
-            want = " or ".join(f"`{c}`" for c in comparisons)
+        allowed = comparisons(e.key) if callable(comparisons) else comparisons
+        if e.cmp not in allowed:
+            want = " or ".join(f"`{c}`" for c in allowed)
             raise _Bad(f"`{section.kind}` entries use {want}, not `{e.cmp}`", e.span)
         if (
             isinstance(e.value, ast.Num)

@@ -9,15 +9,18 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from nnlint.diagnostics import RuleMeta
+from nnlint.figures import Sources, text_rows
 from nnlint.precision import ARITHMETIC_PRECISIONS, nbytes
 from nnlint.sanitize import visible
 from nnlint.targets import Target
-from nnlint.units import fmt_bytes, fmt_count, fmt_int, fmt_shape, fmt_si, fmt_time
+from nnlint.units import fmt_bytes, fmt_int, fmt_shape, fmt_si, fmt_time
 
 __all__ = ["CONVENTIONS", "format_table", "report_text", "rules_text", "targets_text"]
 
 #: What every figure of ``nnlint report`` assumes (the costs module documents each).
-CONVENTIONS = "1 MAC = 2 FLOPs, backward counts every layer's input gradient (seed 000)"
+CONVENTIONS = (
+    "1 MAC = 2 FLOPs, backward counts every layer's input gradient (README § Counting conventions)"
+)
 
 
 def format_table(
@@ -98,48 +101,8 @@ def _layer_table(analysis) -> str:
 
 
 def _totals(analysis) -> str:
-    t = analysis.report.totals
-    roof = analysis.roofline
-    B, Bd = t.train_batch, t.deploy_batch
-    lines: list[tuple[str, str]] = [
-        (
-            "parameters",
-            f"{fmt_count(t.params)}: trainable {fmt_int(t.trainable_params)}, "
-            f"frozen {fmt_int(t.frozen_params)}",
-        ),
-        ("MACs per sample", fmt_count(t.macs)),
-        (f"forward FLOPs (batch {B})", fmt_count(t.forward_flops)),
-        (f"backward FLOPs (batch {B})", fmt_count(t.backward_flops)),
-        ("loss-gradient FLOPs", fmt_count(t.loss_backward_flops)),
-        (f"optimizer FLOPs ({t.optimizer})", fmt_count(t.optimizer_flops)),
-        ("train-step FLOPs", fmt_count(t.train_step_flops)),
-        (f"parameter memory ({t.train_precision})", fmt_bytes(t.param_bytes)),
-        ("gradient memory", fmt_bytes(t.grad_bytes)),
-        ("optimizer state", fmt_bytes(t.optimizer_bytes)),
-        ("buffers", fmt_bytes(t.buffer_bytes)),
-        (f"cached activations (batch {B})", fmt_bytes(t.activation_bytes)),
-        ("train memory", fmt_bytes(t.train_memory_bytes)),
-        (f"inference parameters ({t.deploy_precision})", fmt_bytes(t.inference_param_bytes)),
-        (f"inference activations (batch {Bd})", fmt_bytes(t.inference_activation_bytes)),
-        ("inference memory", fmt_bytes(t.inference_memory_bytes)),
-        (f"inference FLOPs (batch {Bd})", fmt_count(t.inference_flops)),
-    ]
-    if roof is not None:
-        ridge = (
-            "n/a"
-            if roof.ridge_point is None
-            else f"{roof.ridge_point:,.1f} FLOP/byte at {roof.precision}"
-        )
-        latency = (
-            "n/a: no peak at " + roof.precision
-            if roof.time_s is None
-            else f"{fmt_time(roof.time_s, nanoseconds=True)} ({roof.time_s:.6g} s)"
-        )
-        lines += [
-            (f"ridge point ({roof.target.id})", ridge),
-            ("fixed overhead (launches, invocation)", fmt_time(roof.overhead_s, nanoseconds=True)),
-            (f"estimated latency (batch {Bd})", latency),
-        ]
+    """One row per figure with a label in :mod:`nnlint.figures`, in declaration order."""
+    lines = text_rows(Sources(analysis.report, analysis.roofline))
     width = max(len(label) for label, _ in lines)
     return "\n".join(["totals", *(f"  {label.ljust(width)}  {value}" for label, value in lines)])
 

@@ -16,9 +16,14 @@ Plain values in, one string out; nothing here reads a spec, a graph or a rule.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from fractions import Fraction
+
+import attrs
 
 __all__ = [
+    "UNITS",
+    "Unit",
     "fmt_bandwidth",
     "fmt_bytes",
     "fmt_capacity",
@@ -135,12 +140,83 @@ def fmt_shape(shape: Sequence[int]) -> str:
 
 
 def fmt_quantity(unit: str, value: float) -> str:
-    """A figure in its unit: ``"count"`` (:func:`fmt_count`), ``"bytes"``
-    (:func:`fmt_bytes`) or ``"seconds"`` (:func:`fmt_time`)."""
-    if unit == "bytes":
-        return fmt_bytes(value)
-    if unit == "seconds":
-        return fmt_time(float(value))
-    if unit == "count":
-        return fmt_count(value)
-    raise ValueError(f"no formatter for the unit {unit!r}")
+    """A figure in its unit, as a message writes it (:attr:`Unit.show` of
+    :data:`UNITS`): ``"count"`` (:func:`fmt_count`), ``"bytes"`` (:func:`fmt_bytes`),
+    ``"seconds"`` (:func:`fmt_time`), ..."""
+    if unit not in UNITS:
+        raise ValueError(f"no formatter for the unit {unit!r}")
+    return UNITS[unit].show(value)
+
+
+# --------------------------------------------------------------------------- units
+
+#: Size suffixes of a spec (``8 MiB``, ``2 GB``): decimal and binary (IEC 80000-13).
+BYTE_UNITS = {
+    "B": 1,
+    "KB": 10**3,
+    "MB": 10**6,
+    "GB": 10**9,
+    "TB": 10**12,
+    "KiB": 2**10,
+    "MiB": 2**20,
+    "GiB": 2**30,
+    "TiB": 2**40,
+}
+#: Time suffixes of a spec (``2 ms``).
+TIME_UNITS = {"us": Fraction(1, 10**6), "ms": Fraction(1, 10**3), "s": Fraction(1)}
+
+
+@attrs.frozen
+class Unit:
+    """The unit of a figure (:mod:`nnlint.figures`): how a person reads it and how a
+    ``budget`` line gives a limit in it.
+
+    ``suffixes`` are the unit words a budget limit may carry (``None``: a plain number
+    or expression, such as ``300k``); ``bare`` also takes a plain number as the base
+    unit. ``whole`` figures are whole numbers, so a limit is rounded to one. A unit
+    without ``limit_hint`` cannot be budgeted.
+    """
+
+    name: str
+    show: Callable[[float], str]  # in a message: "3.73 MiB (3,913,120 B)", "892 µs"
+    detail: Callable[[float], str] | None = None  # in the report's totals; default `show`
+    suffixes: Mapping[str, int | Fraction] | None = None
+    bare: bool = False
+    whole: bool = True
+    limit_hint: str = ""  # what a limit looks like: "a size such as `8 MiB` or `2 GB`"
+    least: str = "1"  # the smallest whole limit, as written
+
+    def exact(self, value) -> str:
+        """The value in the report's totals: rounded, with the exact figure beside it."""
+        return (self.detail or self.show)(value)
+
+
+def _seconds_detail(seconds: float) -> str:
+    return f"{fmt_time(seconds, nanoseconds=True)} ({seconds:.6g} s)"
+
+
+#: Every unit a figure can have, by name.
+UNITS: dict[str, Unit] = {
+    u.name: u
+    for u in (
+        Unit("count", fmt_count, limit_hint="a number such as `300k`"),
+        Unit(
+            "bytes",
+            fmt_bytes,
+            suffixes=BYTE_UNITS,
+            bare=True,
+            limit_hint="a size such as `8 MiB` or `2 GB`",
+            least="1 B",
+        ),
+        Unit(
+            "seconds",
+            lambda s: fmt_time(float(s)),
+            detail=_seconds_detail,
+            suffixes=TIME_UNITS,
+            whole=False,
+            limit_hint="a time such as `2 ms` (units: us, ms, s)",
+        ),
+        Unit("flop_per_byte", lambda v: f"{v:,.1f} FLOP/byte", whole=False),
+        Unit("text", str, whole=False),
+    )
+}

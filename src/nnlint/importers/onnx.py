@@ -34,7 +34,7 @@ import stat
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 
@@ -570,12 +570,9 @@ class _Mapper:
             if node.op_type == "Softmax" and i not in self.claimed:
                 self._try_attention(i)
         for i, node in enumerate(g.nodes):
-            if i not in self.claimed and node.op_type in ("ReduceMean", "Erf"):
+            if i not in self.claimed and node.op_type in self._WRITTEN_OUT:
                 try:
-                    if node.op_type == "ReduceMean":
-                        self._written_out_layernorm(i)
-                    else:
-                        self._written_out_gelu(i)
+                    getattr(self, self._WRITTEN_OUT[node.op_type])(i)
                 except _NoMatch:
                     pass
         for i, node in enumerate(g.nodes):
@@ -1075,6 +1072,56 @@ class _Mapper:
         self.embeddings.append((self.g.origin.get(table, table), node.output[0]))
 
     # ---- norms and activations written out op by op (older opsets)
+
+    _WRITTEN_OUT: ClassVar[dict[str, str]] = {
+        "ReduceMean": "_written_out_layernorm",
+        "Erf": "_written_out_gelu",
+        "InstanceNormalization": "_written_out_groupnorm",
+    }
+
+    def _written_out_groupnorm(self, i: int) -> None:
+        """torch.onnx's GroupNorm: Reshape [N, C, H, W] to [N, G, ·], InstanceNormalization
+        with unit scale and zero shift, Reshape back, Mul by γ and Add β, each [C, 1, 1]
+        → one ``groupnorm(G)``."""
+        import numpy as np
+
+        g = self.g
+        norm = g.nodes[i]
+        j, before = g.producer_node(norm.input[0])
+        if before is None or before.op_type != "Reshape" or g.only_user(norm.input[0]) != i:
+            raise _NoMatch
+        x = before.input[0]
+        shape = self.per_sample(x)
+        groups = (g.shape(norm.input[0]) or (0, 0))[1]
+        if len(shape) != 3 or not isinstance(groups, int) or shape[0] % max(groups, 1):
+            raise _NoMatch
+        for k, unit in ((1, 1.0), (2, 0.0)):
+            name = norm.input[k]
+            if not g.is_const(name) or not np.all(self.const(name) == unit):
+                raise _NoMatch
+        nodes = {i, j}
+        after = self._next(norm.output[0], "Reshape", nodes)
+        if self.per_sample(after.output[0]) != shape:
+            raise _NoMatch
+        c = shape[0]
+        scale = self._next(after.output[0], "Mul", nodes)
+        gamma = self._other(scale, after.output[0])
+        shift = self._next(scale.output[0], "Add", nodes)
+        beta = self._other(shift, scale.output[0])
+        for t in (gamma, beta):
+            if not g.is_const(t) or g.const_shape(t) not in ((c, 1, 1), (1, c, 1, 1)):
+                raise _NoMatch
+        self.claimed |= nodes
+        self.add(
+            max(nodes),
+            "groupnorm",
+            [_pos("groups", groups)],
+            [x],
+            shift.output[0],
+            weights=2 * c,
+            reads=[gamma, beta],
+        )
+        self.layers[-1].node = g.producer[shift.output[0]]
 
     def _next(self, name: str, op: str, nodes: set[int]):
         """The only node reading ``name``, if it is an ``op``."""
@@ -1688,7 +1735,20 @@ class _Writer:
     def op_text(self, layer: Layer, exprs: list[str | None] | None) -> str:
         parts = []
         j = 0
-        for a in layer.args:
+        # an optional positional option at its default is left out when no positional
+        # option after it is written (`elu`, not `elu(1.0)`)
+        trailing = set()
+        for k in range(len(layer.args) - 1, -1, -1):
+            a = layer.args[k]
+            if not a.positional:
+                continue
+            numeric = isinstance(a.value, (int, float)) and not isinstance(a.value, bool)
+            if a.default is _REQUIRED or a.value != a.default or (exprs and numeric):
+                break
+            trailing.add(k)
+        for k, a in enumerate(layer.args):
+            if k in trailing:
+                continue
             numeric = isinstance(a.value, (int, float)) and not isinstance(a.value, bool)
             expr = exprs[j] if (exprs is not None and numeric) else None
             if numeric:
@@ -1942,6 +2002,8 @@ def _header(g: _Graph, mapper: _Mapper, layers, blocks, units, path: Path) -> st
     statistics = size(mapper.statistics - set(readers))
     tied = size(mapper.tied_copies - set(readers))
     unread = size(set(g.initializers) - set(readers) - mapper.statistics - mapper.tied_copies)
+    if not init and not params:
+        return "\n".join(lines)
     lines.append(f"# Parameters: {params:,} = the {init:,} initializer elements")
     if statistics:
         lines.append(f"#   less {statistics:,} batchnorm running statistics (buffers in nnlint)")

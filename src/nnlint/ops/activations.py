@@ -11,8 +11,9 @@ from nnlint.units import fmt_shape
 
 
 class _Activation(Op):
-    """Element-wise activation: ``fwd`` and ``bwd`` FLOPs per element from seed 000's
-    activation table (the backward column assumes the forward value is cached)."""
+    """Element-wise activation: ``fwd`` and ``bwd`` FLOPs per element, nnlint's itemized
+    count (README § Counting conventions; the backward count assumes the forward value is
+    cached)."""
 
     family = "activation"
     min_rank = 0
@@ -58,6 +59,7 @@ class Identity(_Activation):
     """``f(z) = z``: no cost."""
 
     name = "identity"
+    saves = "nothing"
     fwd = bwd = 0
     passes_values = True
     inference_noop = True
@@ -65,10 +67,11 @@ class Identity(_Activation):
 
 @register
 class Relu(_Activation):
-    """ReLU ``max(0, z)``: 1 FLOP forward (compare-select), 1 backward (the mask) [seed 000;
-    MNIST step (d)]. In place."""
+    """ReLU ``max(0, z)``: 1 FLOP forward (compare-select), 1 backward (the mask). In
+    place."""
 
     name = "relu"
+    saves = "output"  # threshold_backward(grad, result, 0)
     fwd = bwd = 1
     relu_family = True
     init_for = "he"
@@ -80,6 +83,7 @@ class Relu6(_Activation):
     """``min(max(0, z), 6)``: 2 compares forward, 1 mask backward. In place."""
 
     name = "relu6"
+    saves = "input"  # hardtanh_backward(grad, self, 0, 6)
     fwd, bwd = 2, 1
     relu_family = True
     init_for = "he"
@@ -88,9 +92,10 @@ class Relu6(_Activation):
 
 @register
 class LeakyRelu(_Activation):
-    """Leaky ReLU (α fixed, 0.01): 2 forward, 2 backward [seed 000]."""
+    """Leaky ReLU (α fixed, 0.01): 2 forward, 2 backward."""
 
     name = "leaky_relu"
+    saves = "input"  # leaky_relu_backward(grad, self, …)
     fwd = bwd = 2
     opts = (Opt("alpha", "float", 0.01, positional=True),)
     relu_family = True
@@ -99,10 +104,11 @@ class LeakyRelu(_Activation):
 
 @register
 class Elu(_Activation):
-    """ELU: compare, exp, subtract, scale = 4 forward; 3 backward (the seed gives 2–4 and
-    2–3; nnlint takes the itemized upper ends)."""
+    """ELU: compare, exp, subtract, scale = 4 forward; 3 backward (nnlint's itemized
+    count)."""
 
     name = "elu"
+    saves = "input"  # elu_backward(…, is_result=False, self)
     fwd, bwd = 4, 3
     opts = (Opt("alpha", "float", 1.0, positional=True),)
     init_for = "he"
@@ -110,22 +116,24 @@ class Elu(_Activation):
 
 @register
 class Gelu(_Activation):
-    """GELU, tanh approximation: 14 FLOPs forward and backward (the upper end of seed
-    000's 12–14). Needs its input z for the backward pass, so its output is a new
-    tensor."""
+    """GELU, tanh approximation (Hendrycks & Gimpel 2016): 14 FLOPs forward and backward
+    (nnlint's itemized count). Needs its input z for the backward pass, so its output is
+    a new tensor."""
 
     name = "gelu"
+    saves = "input"  # gelu_backward(grad, self)
     fwd = bwd = 14
     in_place = False
-    init_for = "he"  # seed 003: He initialization with GELU transformers
+    init_for = "he"  # ReLU-like for z > 0 (Hendrycks & Gimpel 2016): He et al. 2015's init
 
 
 @register
 class Silu(_Activation):
     """SiLU / Swish ``z·σ(z)``: 5 forward, 5 backward; caches z and σ(z) (64 bits per
-    element, seed 000): a new output plus σ(z)."""
+    element in fp32): a new output plus σ(z)."""
 
     name = "silu"
+    saves = "input"  # silu_backward(grad, self)
     fwd = bwd = 5
     in_place = False
     extra_cached = 1
@@ -134,10 +142,11 @@ class Silu(_Activation):
 
 @register
 class Sigmoid(_Activation):
-    """Sigmoid: neg, exp, add, divide = 4 forward; σ(1−σ) = 2 backward [seed 000]. Max
+    """Sigmoid: neg, exp, add, divide = 4 forward; σ(1−σ) = 2 backward. Max
     derivative 0.25."""
 
     name = "sigmoid"
+    saves = "output"  # sigmoid_backward(grad, result)
     fwd, bwd = 4, 2
     saturating = True
     max_slope = 0.25  # σ'(z) = σ(1−σ) ≤ 0.25, at z = 0
@@ -147,9 +156,10 @@ class Sigmoid(_Activation):
 
 @register
 class Tanh(_Activation):
-    """Tanh: 2 exp, sub, add, div = 6 forward; 1−tanh² = 2 backward [seed 000]."""
+    """Tanh: 2 exp, sub, add, div = 6 forward; 1−tanh² = 2 backward."""
 
     name = "tanh"
+    saves = "output"  # tanh_backward(grad, result)
     fwd, bwd = 6, 2
     saturating = True
     max_slope = 1.0  # 1 − tanh²(z) ≤ 1, at z = 0 only
@@ -162,6 +172,7 @@ class Log(_Activation):
     one divide backward. Needs z, so its output is a new tensor."""
 
     name = "log"
+    saves = "input"  # grad / self
     fwd = bwd = 1
     in_place = False
     output = Output.LOG
@@ -170,10 +181,10 @@ class Log(_Activation):
 @register
 class LogSoftmax(_Activation):
     """Fused log-softmax over the class axis (as softmax; ``axis=`` picks another): max,
-    shift, Σexp, log ≈ 3 per element [seed 002]; backward ``g − softmax·Σg`` ≈ 3 per
-    element."""
+    shift, Σexp, log ≈ 3 per element; backward ``g − softmax·Σg`` ≈ 3 per element."""
 
     name = "log_softmax"
+    saves = "output"  # _log_softmax_backward_data(grad, result, …)
     fwd = bwd = 3
     output = Output.LOG_DISTRIBUTION
     opts = (Opt("axis", "int", None),)
@@ -186,14 +197,15 @@ class LogSoftmax(_Activation):
 class Softmax(_Activation):
     """Softmax over the class axis — the last axis of ``[C]`` and ``[T, C]``, the channel
     axis of ``[C, H, W]`` (per-pixel classes), or along ``axis=`` — max (C−1), subtract
-    (C), exp (C), sum (C−1), divide (C) ≈ 5 per element [seed 001, MNIST table]. In place.
+    (C), exp (C), sum (C−1), divide (C) ≈ 5 per element. In place.
 
     Backward: when the softmax feeds ``cross_entropy`` the two fuse and the gradient is
-    ``ŷ − y`` (counted by the loss, seed 000 counts nothing here); otherwise the
-    vector-Jacobian product ``y ⊙ (g − ⟨g, y⟩)`` = 4 per element (nnlint's count; seed
-    001 warns that a naive C×C Jacobian costs O(C²))."""
+    ``ŷ − y`` (counted by the loss; nothing is counted here); otherwise the
+    vector-Jacobian product ``y ⊙ (g − ⟨g, y⟩)`` = 4 per element (nnlint's count; a
+    naive C×C Jacobian would cost O(C²))."""
 
     name = "softmax"
+    saves = "output"  # _softmax_backward_data(grad, result, …)
     fwd = 5
     bwd = 4
     output = Output.DISTRIBUTION
@@ -206,10 +218,11 @@ class Softmax(_Activation):
 @register
 class PReLU(_Activation):
     """PReLU with a learnable slope: ``prelu`` shares one α, ``prelu(n)`` learns one per
-    channel [seed 000]. 2 FLOPs forward, 2 backward (plus the α gradient, one per
+    channel (He et al. 2015). 2 FLOPs forward, 2 backward (plus the α gradient, one per
     element when trainable). Needs z for ∂α, so its output is a new tensor."""
 
     name = "prelu"
+    saves = "input"  # _prelu_kernel_backward(grad, self, weight)
     fwd = 2
     bwd = 2
     in_place = False
@@ -230,3 +243,6 @@ class PReLU(_Activation):
         return attrs.evolve(
             base, params=c.opts["num_parameters"], backward_flops=base.backward_flops + extra
         )
+
+    def param_shapes(self, opts, in_shapes):
+        return ((opts["num_parameters"],),)

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from nnlint.ops.base import Cost, Op, Opt, numel, register
+from nnlint.ops.base import Cost, Op, Opt, Saved, numel, register
 
 
 @register
 class Dropout(Op):
-    """Inverted dropout [seed 002]: training forward ``4`` FLOPs per element (random
-    number, threshold, mask multiply, scale), backward ``2`` (mask, scale); the mask
-    (one element per element) is cached, the output overwrites the input. Inference:
-    the identity, no cost."""
+    """Inverted dropout (Srivastava et al. 2014; PyTorch ``nn.Dropout`` scales by 1/(1−p) in
+    training): training forward ``4`` FLOPs per element (random number, threshold, mask
+    multiply, scale), backward ``2`` (mask, scale); the mask (one element per element) is
+    cached, the output overwrites the input. Inference: the identity, no cost."""
 
     name = "dropout"
     passes_values = keeps_width = inference_noop = True
@@ -24,3 +24,8 @@ class Dropout(Op):
             return Cost()
         n = c.batch * numel(c.x)
         return Cost(forward_flops=4 * n, backward_flops=2 * n, cached_elements=n)
+
+    def saved(self, c):
+        """The keep-mask, one byte per element (``native_dropout_backward(grad, mask, scale)``;
+        CUDA's fused kernel keeps a ``bool`` mask)."""
+        return (Saved("mask", numel(c.x), kind="mask"),)

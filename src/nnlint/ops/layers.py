@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from nnlint.ops.base import Cost, Ctx, Op, Opt, ShapeError, numel, pair, register, shown
+from nnlint.ops.base import Cost, Ctx, Op, Opt, Saved, ShapeError, numel, pair, register, shown
 from nnlint.units import fmt_shape
 
 
@@ -19,9 +19,9 @@ def _linear_cost(
 ) -> Cost:
     """Shared accounting of a layer that is one matrix product plus a bias.
 
-    Forward: 2·MACs + one add per output element for the bias [seed 000: matmul + bias].
-    Backward [seed 000 (a)–(c)]: ∂W = 2·MACs, ∂b = one add per output element (both
-    only when trainable; ∂W also not when the weight is tied to a frozen layer's),
+    Forward: 2·MACs + one add per output element for the bias.
+    Backward (README § Counting conventions): ∂W = 2·MACs, ∂b = one add per output element
+    (both only when trainable; ∂W also not when the weight is tied to a frozen layer's),
     ∂x = 2·MACs (always, see module docstring).
     """
     B = c.batch
@@ -47,12 +47,13 @@ class Dense(Op):
 
     Shape: ``[..., n_in] -> [..., n]``; leading axes (e.g. the T of ``[T, D]``) are
     rows R that share the weights.
-    Params: ``n·n_in + n`` (bias) [seed 000]. MACs/sample: ``R·n_in·n`` [seed 004].
+    Params: ``n·n_in + n`` (bias; PyTorch ``nn.Linear``). MACs/sample: ``R·n_in·n``.
     Forward: ``B·(2·R·n_in·n + R·n)``; backward ``2·B·R·n_in·n`` for ∂W, ``B·R·n``
-    for ∂b, ``2·B·R·n_in·n`` for ∂x [seed 000, MNIST table].
+    for ∂b, ``2·B·R·n_in·n`` for ∂x (README § Counting conventions, the MNIST example).
     """
 
     name = "dense"
+    tensor_parallel = "flip"
     has_weights = True
     linear_layer = multiplies_weights = fusion_host = True
     opts = (
@@ -75,6 +76,14 @@ class Dense(Op):
 
     def weight_shape(self, opts, in_shapes):
         return (opts["units"], in_shapes[0][-1])
+
+    def param_shapes(self, opts, in_shapes):
+        weight = (opts["units"], in_shapes[0][-1])
+        return (weight, (opts["units"],)) if opts["bias"] else (weight,)
+
+    def saved(self, c):
+        """Its input, for the weight gradient (``addmm`` saves ``mat1``); frozen: nothing."""
+        return (Saved("in0", numel(c.x)),) if c.trainable else ()
 
     def fans(self, opts, in_shapes):
         return in_shapes[0][-1], opts["units"]
@@ -168,6 +177,15 @@ class _Conv(Op):
     def fans(self, opts, in_shapes):
         k = numel(self._sizes(opts)[0])
         return (in_shapes[0][0] // opts["groups"]) * k, opts["channels"] * k
+
+    def param_shapes(self, opts, in_shapes):
+        c_out = opts["channels"]
+        weight = (c_out, in_shapes[0][0] // opts["groups"], *self._sizes(opts)[0])
+        return (weight, (c_out,)) if opts["bias"] else (weight,)
+
+    def saved(self, c):
+        """Its input, for the weight gradient (``convolution_backward``); frozen: nothing."""
+        return (Saved("in0", numel(c.x)),) if c.trainable else ()
 
     def cost(self, c):
         c_in, c_out = c.x[0], c.out_shape[0]
@@ -314,6 +332,15 @@ class ConvTranspose2d(Op):
         # PyTorch computes fans from the weight [C_in, c_out/g, k_h, k_w] as stored
         k = numel(pair(opts["kernel"]))
         return (opts["channels"] // opts["groups"]) * k, in_shapes[0][0] * k
+
+    def param_shapes(self, opts, in_shapes):
+        c_out = opts["channels"]
+        weight = (in_shapes[0][0], c_out // opts["groups"], *pair(opts["kernel"]))
+        return (weight, (c_out,)) if opts["bias"] else (weight,)
+
+    def saved(self, c):
+        """Its input, for the weight gradient (``convolution_backward``); frozen: nothing."""
+        return (Saved("in0", numel(c.x)),) if c.trainable else ()
 
     def cost(self, c):
         c_in, h, w = c.x

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import attrs
 
-from nnlint.ops.base import Cost, Op, numel, register
+from nnlint.ops.base import Cost, Op, Saved, numel, register
 
 
 @attrs.frozen
@@ -39,10 +39,11 @@ LOSSES: dict[str, LossKind] = {
             2,
             1,
             "One-hot cross-entropy. On a softmax output: 2 FLOPs per logit (log and "
-            "negation, seed 000's MNIST table: 2·B·C) and the fused gradient ŷ−y, 1 per "
-            "logit [seed 001]; the softmax's own backward is then not counted. On a "
+            "negation: 2·B·C, README § Counting conventions) and the fused gradient ŷ−y, 1 "
+            "per logit; the softmax's own backward is then not counted. On a "
             "log_softmax output it is the negative log-likelihood; on raw logits it "
-            "applies a stable log-softmax itself: +3 per logit [seed 002].",
+            "applies a stable log-softmax itself, as PyTorch's ``nn.CrossEntropyLoss`` does: "
+            "+3 per logit.",
             normalized=("softmax", "log_softmax"),
             on_logits=3,
             fuses_with="softmax",
@@ -52,14 +53,14 @@ LOSSES: dict[str, LossKind] = {
             3,
             2,
             "Mean squared error: subtract, square, sum ≈ 3 per element; "
-            "gradient 2/(Bd)·(ŷ−y) = 2 per element [seed 002].",
+            "gradient 2/(Bd)·(ŷ−y) = 2 per element.",
         ),
         LossKind(
             "bce",
             4,
             1,
             "Binary cross-entropy: 2 logs, 2 multiplies, sum ≈ 4 per "
-            "element; fused with a sigmoid the gradient is ŷ−y, 1 per element [seed 002], "
+            "element; fused with a sigmoid the gradient is ŷ−y, 1 per element, "
             "and the sigmoid's own backward is not counted. On raw logits it applies the "
             "sigmoid itself: +4 per element.",
             normalized=("sigmoid",),
@@ -70,27 +71,27 @@ LOSSES: dict[str, LossKind] = {
             "hinge",
             3,
             2,
-            "Hinge ``max(0, 1 − y·ŷ)``: 3 per element [seed 002]; "
+            "Hinge ``max(0, 1 − y·ŷ)``: 3 per element; "
             "gradient −y where the margin is violated: 2 (nnlint's count).",
         ),
         LossKind(
             "huber",
             4,
             3,
-            "Huber: ≈4 per element [seed 002]; gradient clip(ŷ−y, −δ, δ): 3 (nnlint's count).",
+            "Huber: ≈4 per element; gradient clip(ŷ−y, −δ, δ): 3 (nnlint's count).",
         ),
         LossKind(
             "focal",
             6,
             8,
-            "Focal loss −α(1−p)^γ·log p: ≈6 per element [seed 002]; "
+            "Focal loss −α(1−p)^γ·log p: ≈6 per element (Lin et al. 2017); "
             "gradient ≈8 (nnlint's count of the closed form).",
         ),
         LossKind(
             "kl_div",
             5,
             2,
-            "KL divergence: ≈5 per element [seed 001]; gradient with "
+            "KL divergence: ≈5 per element; gradient with "
             "respect to log-probabilities −p: 2 (nnlint's count).",
         ),
     )
@@ -124,3 +125,12 @@ class Loss(Op):
             return Cost()
         per = LOSSES[c.opts["kind"]].forward_per_element(c.opts["source_op"])
         return Cost(forward_flops=per * c.batch * numel(c.x))
+
+    def saved(self, c):
+        """On raw logits, the normalized copy it makes (cross-entropy's log-softmax, bce's
+        sigmoid), which its backward reads; on the network's own softmax or sigmoid nothing
+        new (that op already saved its output). The targets are not counted."""
+        kind = LOSSES[c.opts["kind"]]
+        if kind.normalized and c.opts["source_op"] not in kind.normalized:
+            return (Saved("normalized", numel(c.x)),)
+        return ()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nnlint.ops.base import Cost, Op, Opt, ShapeError, numel, register
+from nnlint.ops.base import Cost, Op, Opt, Saved, ShapeError, numel, register
 from nnlint.units import fmt_shape
 
 
@@ -55,6 +55,7 @@ class Add(_Elementwise):
     ``Σ_i (numel(y) − numel(x_i))`` adds per sample (0 without broadcasting)."""
 
     name = "add"
+    saves = "nothing"  # the gradient passes to every input unchanged
     result_noun = "sum"
     residual_merge = True
 
@@ -119,6 +120,7 @@ class Concat(_Merge):
     the last axis of ``[D]`` and ``[T, D]``). Data movement only: 0 FLOPs."""
 
     name = "concat"
+    saves = "nothing"  # the gradient is sliced back into the inputs
     result_noun = "cat"
     opts = (Opt("axis", "int", None),)
 
@@ -183,3 +185,7 @@ class MatMul(_Merge):
             cached_elements=c.batch * out,
             output_elements=out,
         )
+
+    def saved(self, c):
+        """Both factors: each one's gradient is the other times the output gradient."""
+        return (Saved("in0", numel(c.in_shapes[0])), Saved("in1", numel(c.in_shapes[1])))

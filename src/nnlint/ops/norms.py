@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nnlint.ops.base import Cost, Op, Opt, ShapeError, channel_axis, numel, register
+from nnlint.ops.base import Cost, Op, Opt, Saved, ShapeError, channel_axis, numel, register
 from nnlint.units import fmt_shape
 
 
@@ -13,15 +13,15 @@ class _Norm(Op):
 
 @register
 class BatchNorm(_Norm):
-    """Batch normalization [seed 002 §normalization].
+    """Batch normalization (Ioffe & Szegedy 2015).
 
     Params: γ, β = ``2C`` (trainable); running mean and variance = ``2C`` buffers.
-    Training forward, itemized by the seed: mean ``Nd + d``, variance ``3Nd``,
+    Training forward, itemized (nnlint's count): mean ``Nd + d``, variance ``3Nd``,
     normalize ``Nd + d``, scale and shift ``2Nd`` = ``7Nd + 2d``, plus the running
     statistics' EMA update ``4d``; ``Nd = B·(elements per sample)``, ``d = C``.
-    Inference forward: ``4`` per element with the running statistics [seed 002].
+    Inference forward: ``4`` per element with the running statistics.
     Backward: ``10Nd`` (∂γ 2Nd, ∂β Nd, ∂x 7Nd); ``7Nd`` when frozen.
-    Cached: x̂ plus μ and σ² per channel: ``Nd + 2d`` [seed 002].
+    Cached: x̂ plus μ and σ² per channel: ``Nd + 2d``.
     """
 
     name = "batchnorm"
@@ -45,15 +45,29 @@ class BatchNorm(_Norm):
             output_elements=numel(c.x),
         )
 
+    def param_shapes(self, opts, in_shapes):
+        ch = channel_axis(in_shapes[0])
+        return ((ch,), (ch,))
+
+    def saved(self, c):
+        """Its input and the batch's mean and inverse std per channel, fp32
+        (``native_batch_norm_backward``; the running statistics are buffers, not counted)."""
+        ch = channel_axis(c.x)
+        return (
+            Saved("in0", numel(c.x)),
+            Saved("mean", ch, kind="stat", per_sample=False),
+            Saved("invstd", ch, kind="stat", per_sample=False),
+        )
+
 
 @register
 class LayerNorm(_Norm):
-    """Layer normalization over the last axis [seed 002] (PyTorch ``nn.LayerNorm``).
+    """Layer normalization over the last axis (Ba et al. 2016; PyTorch ``nn.LayerNorm``).
 
     Params ``2D`` (γ and β); ``bias=false`` drops β (``D``; PyTorch ``bias=False``),
     ``affine=false`` both (0; ``elementwise_affine=False``). Forward ``7`` FLOPs per
-    element (seed: ~7Bd), training and inference alike (no running statistics to
-    fold), of which the scale by γ and the shift by β are one each. Backward ``10``
+    element (as batchnorm's 7Nd), training and inference alike (no running statistics
+    to fold), of which the scale by γ and the shift by β are one each. Backward ``10``
     per element as batchnorm: ∂x ``7`` (one of them the product with γ), ∂γ ``2``, ∂β
     ``1``; frozen, ∂γ and ∂β are not computed. Cached: x̂ plus μ and σ per row.
     """
@@ -77,6 +91,19 @@ class LayerNorm(_Norm):
             backward_flops=backward * c.batch * e,
             cached_elements=c.batch * (e + 2 * rows),
             output_elements=e,
+        )
+
+    def param_shapes(self, opts, in_shapes):
+        d = in_shapes[0][-1]
+        return ((d,), (d,))
+
+    def saved(self, c):
+        """Its input and each row's mean and reciprocal std, fp32 (``native_layer_norm``)."""
+        rows = numel(c.x) // c.x[-1]
+        return (
+            Saved("in0", numel(c.x)),
+            Saved("mean", rows, kind="stat"),
+            Saved("rstd", rows, kind="stat"),
         )
 
 
@@ -115,7 +142,7 @@ class RMSNorm(_Norm):
 
 @register
 class GroupNorm(_Norm):
-    """Group normalization with ``g`` groups over the channel axis [seed 002].
+    """Group normalization with ``g`` groups over the channel axis (Wu & He 2018).
 
     Params ``2C``. Forward ``7``, backward ``10`` (``7`` frozen) FLOPs per element.
     Cached: x̂ plus μ and σ per group.
@@ -142,4 +169,17 @@ class GroupNorm(_Norm):
             backward_flops=(10 if c.trainable else 7) * c.batch * e,
             cached_elements=c.batch * (e + 2 * c.opts["groups"]),
             output_elements=e,
+        )
+
+    def param_shapes(self, opts, in_shapes):
+        ch = channel_axis(in_shapes[0])
+        return ((ch,), (ch,))
+
+    def saved(self, c):
+        """Its input and each group's mean and reciprocal std, fp32 (``native_group_norm``)."""
+        g = c.opts["groups"]
+        return (
+            Saved("in0", numel(c.x)),
+            Saved("mean", g, kind="stat"),
+            Saved("rstd", g, kind="stat"),
         )

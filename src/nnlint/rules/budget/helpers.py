@@ -4,26 +4,18 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+from nnlint.figures import Figure, Sources, budget_keys
 from nnlint.rules.base import RuleContext
+
+
+def limited(key: str) -> Figure:
+    """The figure a budget key limits (:mod:`nnlint.figures`)."""
+    return budget_keys()[key]
 
 
 def budget_value(key: str, ctx: RuleContext) -> int | float | None:
     """The computed figure a budget key limits (None: cannot be computed here)."""
-    t = ctx.totals
-    if key == "latency":
-        return ctx.roofline.time_s if ctx.roofline is not None else None
-    return {
-        "params": t.params,
-        "trainable_params": t.trainable_params,
-        "macs": t.macs,
-        "forward_flops": t.forward_flops,
-        "flops": t.inference_flops,
-        "train_step_flops": t.train_step_flops,
-        "param_memory": t.inference_param_bytes,
-        "train_memory": t.train_memory_bytes,
-        "inference_memory": t.inference_memory_bytes,
-        "activation_memory": t.activation_bytes,
-    }[key]
+    return limited(key).value(Sources(ctx.report, ctx.roofline))
 
 
 def plain(x):

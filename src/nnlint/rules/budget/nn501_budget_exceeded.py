@@ -6,26 +6,26 @@ from fractions import Fraction
 
 from nnlint.diagnostics import Severity
 from nnlint.rules.base import Rule, RuleContext, register
-from nnlint.rules.budget.helpers import budget_value, plain
-from nnlint.sections import BUDGET_KEYS, BudgetLine
+from nnlint.rules.budget.helpers import budget_value, limited, plain
+from nnlint.sections import BudgetLine
 from nnlint.units import fmt_quantity
 
 
 @register
 class BudgetExceeded(Rule):
     """## What it does
-    Compares every line of the `budget` section with the figure nnlint computes:
-    `params`, `trainable_params`, `macs` (per sample), `flops` (forward, per inference
-    at the deploy batch), `forward_flops` (training batch), `train_step_flops`,
-    `param_memory` (deployed weights), `train_memory`, `inference_memory`,
-    `activation_memory` and `latency` (the roofline estimate on the deploy target).
+    Compares every line of the `budget` section with the figure nnlint computes
+    (the README's "Totals and budget keys" table lists each key and its figure):
+    `params`, `train_memory`, `latency` (the roofline estimate on the deploy target),
+    and the other keys of that table. A budget line is an upper limit (`<=`, `<`)
+    unless its figure is one to keep above a floor (`>=`, `>`).
 
     ## Why is this bad?
-    A budget is a promise the model has to keep on the device or in the training job:
-    a 784-256-128-10 classifier trained with Adam at batch 32 needs 3,913,120 bytes
-    (940,584 parameters + 940,584 gradients + 1,881,168 Adam state + 150,784 cached
-    activations, seed 000) — over a `train_memory <= 2 MiB` budget by 1,815,968 bytes.
-    The message gives the computed value, the limit and the margin.
+    A budget is a promise the model has to keep on the device or in the training job: a
+    784-256-128-10 classifier trained with Adam at batch 32 needs 3,913,120 bytes (940,584
+    parameters + 940,584 gradients + 1,881,168 Adam state + 150,784 cached activations;
+    README § Counting conventions) — over a `train_memory <= 2 MiB` budget by 1,815,968
+    bytes. The message gives the computed value, the limit and the margin.
 
     ## Example
     ```
@@ -54,23 +54,34 @@ class BudgetExceeded(Rule):
                 continue
             if _within(value, line):
                 continue
-            what, kind = BUDGET_KEYS[line.key]
+            figure = limited(line.key)
+            kind = figure.unit
             limit = line.limit
-            over = Fraction(value) - Fraction(limit)
-            pct = float(over / Fraction(limit)) * 100
+            upper = figure.limit == "max"
+            # how far the figure is past its limit: over a ceiling, under a floor
+            past = (Fraction(value) - Fraction(limit)) * (1 if upper else -1)
+            pct = float(past / Fraction(limit)) * 100
+            side, change = ("over", "reduce") if upper else ("under", "raise")
             yield self.diag(
-                f"{line.key} is {fmt_quantity(kind, value)}, over the budget of {line.text} "
-                f"({fmt_quantity(kind, limit)}) by {fmt_quantity(kind, over)} ({pct:.1f}%)",
+                f"{line.key} is {fmt_quantity(kind, value)}, {side} the budget of {line.text} "
+                f"({fmt_quantity(kind, limit)}) by {fmt_quantity(kind, past)} ({pct:.1f}%)",
                 line.span,
-                fix=f"reduce the {what} or raise the budget",
+                fix=f"{change} the {figure.what} or {'raise' if upper else 'lower'} the budget",
                 key=line.key,
                 value=plain(value),
                 limit=plain(limit),
-                margin=plain(-over),
+                margin=plain(-past),
                 unit=kind,
             )
 
 
+_COMPARE = {
+    "<=": lambda v, limit: v <= limit,
+    "<": lambda v, limit: v < limit,
+    ">=": lambda v, limit: v >= limit,
+    ">": lambda v, limit: v > limit,
+}
+
+
 def _within(value, line: BudgetLine) -> bool:
-    v, limit = Fraction(value), Fraction(line.limit)
-    return v < limit if line.cmp == "<" else v <= limit
+    return _COMPARE[line.cmp](Fraction(value), Fraction(line.limit))

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from nnlint.diagnostics import Severity
 from nnlint.rules.base import Rule, RuleContext, register
-from nnlint.rules.budget.helpers import budget_value, plain
+from nnlint.rules.budget.helpers import budget_value, limited, plain
 
 
 @register
 class BudgetUnverifiable(Rule):
     """## What it does
-    Reports a `latency` budget nnlint cannot check: no target is given (neither
-    `deploy.target` nor `--target`), or the target has no arithmetic at the deploy
-    precision (e.g. `fp32` on the int8-only edge TPU).
+    Reports a budget line on a figure of the target (`latency`) that nnlint cannot
+    check: no target is given (neither `deploy.target` nor `--target`), or the target
+    has no arithmetic at the deploy precision (e.g. `fp32` on the int8-only edge TPU).
 
     ## Why is this bad?
     An unchecked budget looks like a kept one. The roofline latency needs the
@@ -42,7 +42,7 @@ class BudgetUnverifiable(Rule):
 
     def check(self, ctx: RuleContext):
         for line in ctx.config.budget:
-            if line.key != "latency" or budget_value(line.key, ctx) is not None:
+            if not limited(line.key).needs_target or budget_value(line.key, ctx) is not None:
                 continue
             if ctx.target is None:
                 why = "no target is set (deploy.target or --target)"
@@ -54,7 +54,7 @@ class BudgetUnverifiable(Rule):
                 )
                 fix = "deploy at a precision the target runs"
             yield self.diag(
-                f"cannot check `latency <= {line.text}`: {why}",
+                f"cannot check `{line.key} {line.cmp} {line.text}`: {why}",
                 line.span,
                 fix=fix,
                 key=line.key,

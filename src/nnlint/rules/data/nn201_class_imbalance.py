@@ -8,12 +8,12 @@ from nnlint.diagnostics import Diagnostic, Severity
 from nnlint.rules.base import Rule, RuleContext, register
 from nnlint.units import fmt_int
 
-#: Metrics that do not reward predicting the majority class (seed 004: use per-class
+#: Metrics that do not reward predicting the majority class (He & Garcia 2009: use per-class
 #: precision/recall and the confusion matrix instead of plain accuracy).
 BALANCED_METRICS = frozenset({"balanced_accuracy", "f1", "auc", "precision", "recall"})
 
 
-#: Losses built for imbalance (seed 002: focal loss "meant for class imbalance").
+#: Losses built for imbalance (focal loss, Lin et al. 2017).
 BALANCED_LOSSES = frozenset({"focal"})
 
 
@@ -28,12 +28,12 @@ class ClassImbalance(Rule):
     no loss or metric makes up for it.
 
     ## Why is this bad?
-    A 99:1 fraud detector reaches 99% accuracy by always predicting "not fraud"
-    and catches zero fraud; production data often shows 10:1 or 100:1 imbalance
-    even when the holdout set is balanced, and average-case losses ignore the
-    rare classes (seed 004). The majority-class baseline is max_c n_c / N; a
-    reported accuracy below it is worse than the constant predictor (99.2%
-    against a 99.5% majority class).
+    A 99:1 fraud detector reaches 99% accuracy by always predicting "not fraud" and catches
+    zero fraud; production data often shows 10:1 or 100:1 imbalance even when the holdout
+    set is balanced, and average-case losses ignore the rare classes (He & Garcia 2009,
+    Learning from Imbalanced Data). The majority-class baseline is max_c n_c / N; a reported
+    accuracy below it is worse than the constant predictor (99.2% against a 99.5% majority
+    class).
 
     ## Example
     ```
@@ -43,7 +43,7 @@ class ClassImbalance(Rule):
     }
     ```
 
-    Use instead: a loss built for imbalance (focal loss, ≈6BC FLOPs, seed 002),
+    Use instead: a loss built for imbalance (focal loss, Lin et al. 2017; ≈6BC FLOPs),
     class weights or resampling, and a metric the constant predictor cannot game:
     ```
     train { loss = focal(logits) }
@@ -56,7 +56,7 @@ class ClassImbalance(Rule):
 
     ## Options
     - `min_ratio` (default 10): report from this largest-to-smallest class ratio
-      (seed 004: "10:1 or 100:1" in production data).
+      (He & Garcia 2009: imbalances of 100:1 and beyond are common in practice).
     """
 
     code = "NN201"

@@ -25,10 +25,10 @@ class InferenceMemoryExceedsTarget(Rule):
     ## Why is this bad?
     The model cannot be loaded, or it pages and misses every latency target.
     Inference needs only the persistent weights plus transient activation buffers —
-    no gradients, no optimizer state, no saved activations (seed 004: the MNIST
-    784-128-64-10 net needs 437,544 + 3,944 = 441,488 B) — so it is "halved or
-    quartered" relative to training. Still, a 7B model needs 28 GB of fp32 weights
-    (14 GB at fp16): it fits an 80 GB device for inference (seed 004) but not a
+    no gradients, no optimizer state, no saved activations (the MNIST
+    784-128-64-10 net needs 437,544 + 3,944 = 441,488 B) — a fraction of what training
+    needs. Still, a 7B model needs 28 GB of fp32 weights
+    (14 GB at fp16): it fits an 80 GB device for inference but not a
     24 GB card in fp32.
 
     ## Example

@@ -22,12 +22,12 @@ class AttentionScoreMemory(Rule):
     first attention layer.
 
     ## Why is this bad?
-    The score tensor is `B×h×n×n`: its memory grows with the square of the sequence
-    and dominates the activation memory of long-sequence transformers (seed 003).
-    Seed 003's linter rule: report `4·B·h·n²` bytes per attention layer (fp32) and
-    warn when it exceeds a fraction of VRAM. A 32-head layer at T = 512, batch 8,
-    fp32 keeps 8·32·512²·4 = 268,435,456 B of scores; 32 such layers keep 8 GiB —
-    over a third of a 24 GB card. Doubling T quadruples it.
+    The score tensor is `B×h×n×n`: its memory grows with the square of the sequence and
+    dominates the activation memory of long-sequence transformers (Dao et al. 2022,
+    FlashAttention). nnlint reports `4·B·h·n²` bytes per attention layer (fp32) and warns
+    when it exceeds a fraction of the device's memory. A 32-head layer at T = 512, batch 8,
+    fp32 keeps 8·32·512²·4 = 268,435,456 B of scores; 32 such layers keep 8 GiB — over a
+    third of a 24 GB card. Doubling T quadruples it.
 
     ## Example
     ```
@@ -59,7 +59,9 @@ class AttentionScoreMemory(Rule):
 
     def check(self, ctx: RuleContext) -> Iterator[Diagnostic]:
         t = ctx.totals
-        if not ctx.config.has_train:
+        train = ctx.config.train
+        # a fused (flash) kernel, or recomputing the attention core, keeps no T² scores
+        if not ctx.config.has_train or train.attention_impl == "flash" or train.recompute != "none":
             return
         layers = [
             layer
@@ -76,7 +78,8 @@ class AttentionScoreMemory(Rule):
             per_layer.append((layer, heads, seq, elements, nbytes(elements, layer.precision)))
         scores = sum(row[4] for row in per_layer)
         act_share = scores / t.activation_bytes
-        target = ctx.target if ctx.target is not None and ctx.target.trains else None
+        trainer = ctx.train_target or ctx.target
+        target = trainer if trainer is not None and trainer.trains else None
         mem_share = scores / target.memory_bytes if target else None
         act_hit = act_share >= ctx.thresholds["min_activation_share"]
         mem_hit = mem_share is not None and mem_share >= ctx.thresholds["min_memory_share"]

@@ -13,7 +13,7 @@ from nnlint.units import fmt_bandwidth, fmt_bytes, fmt_int, fmt_rate, fmt_time
 
 def _per_batch(precision: str) -> str:
     """A wide dense layer's intensity at batch B: 2 FLOPs per weight over its bytes, ``2B/s``
-    for ``s`` bytes per value (seed 004: ≈ B/2 in fp32)."""
+    for ``s`` bytes per value (≈ B/2 in fp32)."""
     ratio = Fraction(16, PRECISION_BITS[precision])
     if ratio == 1:
         return "B"
@@ -42,16 +42,15 @@ class MemoryBound(Rule):
     numbers.
 
     ## Why is this bad?
-    Below the ridge, more compute units do not help: latency is bytes ÷ bandwidth,
-    and the accelerator's peak is paid for and idle. The MNIST 784-128-64-10 MLP
-    does about 219 KOp per image over ~441 KB — an intensity of ≈ 0.5 FLOP/byte,
-    "firmly memory-bound", while high-throughput accelerators need "hundreds of
-    FLOP/byte" (seed 004). On an A100 deployed in fp16 the ridge is
-    312 TFLOP/s ÷ 1,555 GB/s ≈ 200.6 FLOP/byte and the MLP reaches ≈ 0.99
-    FLOP/byte (its bytes halve): about 0.5% of the peak is usable. A fp32 dense
-    layer's intensity is `2Bd² / (4d² + 8Bd) ≈ B/2` for batch `B` (seed 004,
-    derived), so at batch 1 the weights are read for a single sample. For
-    memory-bound work a commodity CPU can match an expensive GPU (seed 004).
+    Below the ridge, more compute units do not help: latency is bytes ÷ bandwidth, and the
+    accelerator's peak is paid for and idle. The MNIST 784-128-64-10 MLP does about 219 KOp
+    per image over ~441 KB — an intensity of ≈ 0.5 FLOP/byte, firmly memory-bound, while
+    high-throughput accelerators need hundreds of FLOP/byte (Williams et al. 2009,
+    Roofline). On an A100 deployed in fp16 the ridge is 312 TFLOP/s ÷ 1,555 GB/s ≈ 200.6
+    FLOP/byte and the MLP reaches ≈ 0.99 FLOP/byte (its bytes halve): about 0.5% of the peak
+    is usable. A fp32 dense layer's intensity is `2Bd² / (4d² + 8Bd) ≈ B/2` for batch `B`,
+    so at batch 1 the weights are read for a single sample. For memory-bound work a
+    commodity CPU can match an expensive GPU.
 
     ## Example
     ```

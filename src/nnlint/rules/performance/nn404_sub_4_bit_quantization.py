@@ -16,8 +16,9 @@ class SubFourBitPrecision(Rule):
     `train.precision`, `deploy.precision` or a layer's `precision=`, once per place.
 
     ## Why is this bad?
-    "Below 4 bits, accuracy degrades on tail inputs and a calibration dataset is
-    needed" (seed 004). INT8 already tolerates inference better than training,
+    Below 4 bits, post-training quantization loses accuracy and needs calibration
+    data or quantization-aware training (Nagel et al. 2021, A White Paper on Neural
+    Network Quantization). INT8 already tolerates inference better than training,
     because training accumulates rounding error over many updates; below 4 bits a
     model keeps its average accuracy on common inputs while failing on rare ones,
     which a mean test accuracy hides.

@@ -29,7 +29,7 @@ SOFTMAXES = (Output.DISTRIBUTION, Output.LOG_DISTRIBUTION)
 
 
 def sig4(x: float) -> str:
-    """Four significant digits: 0.002551, 0.05051 (the seeds round to three)."""
+    """Four significant digits: 0.002551, 0.05051."""
     return f"{x:.4g}"
 
 

@@ -12,7 +12,7 @@ from nnlint.graph_queries import fused_with_loss_gradient
 from nnlint.rules.base import PerLineRule, RuleContext, register
 from nnlint.rules.training.helpers import sci
 
-SIGMOID_MAX_SLOPE = 0.25  # σ'(z) = σ(1−σ) ≤ 0.25, at z = 0 [seed 000]
+SIGMOID_MAX_SLOPE = 0.25  # σ'(z) = σ(1−σ) ≤ 0.25, at z = 0
 
 
 TANH_SLOPE_AT_1 = 1 - math.tanh(1.0) ** 2  # 0.420: tanh' one unit away from 0
@@ -34,26 +34,23 @@ class VanishingGradient(PerLineRule):
     between them, and reports the chain when it is long enough to starve the
     first layers of gradient.
 
-    The count follows the graph: where a tensor feeds several ops, the gradient
-    comes back along each of them and the least attenuated path dominates, so
-    a residual `add` whose other input is an earlier tensor of the chain (a skip)
-    gives a path with no saturating layer and breaks the chain. A normalization
-    layer (`batchnorm`, `layernorm`, `groupnorm`) resets the count (seed digest
-    §3.1: "count consecutive sigmoid/tanh layers with no skip connection or
-    normalization"): it divides by the batch's or sample's own scale, so the
-    gradient is rescaled too — Ioffe & Szegedy (2015) trained a sigmoid
-    Inception network with batchnorm (BN-x5-Sigmoid) that, without it, never
-    got past 1/1000 accuracy.
+    The count follows the graph: where a tensor feeds several ops, the gradient comes back
+    along each of them and the least attenuated path dominates, so a residual `add` whose
+    other input is an earlier tensor of the chain (a skip) gives a path with no saturating
+    layer and breaks the chain. A normalization layer (`batchnorm`, `layernorm`,
+    `groupnorm`) resets the count: it divides by the batch's or sample's own scale, so the
+    gradient is rescaled too — Ioffe & Szegedy (2015) trained a sigmoid Inception network
+    with batchnorm (BN-x5-Sigmoid) that, without it, never got past 1/1000 accuracy.
     A sigmoid read only by a `bce` loss is not counted: the pair's gradient is
-    the fused ŷ − y (seed 002).
+    the fused ŷ − y.
 
     ## Why is this bad?
     Backpropagation multiplies one derivative per layer. The sigmoid's derivative
     σ(1 − σ) is at most 0.25, so after L sigmoid layers the gradient is scaled by
-    at most 0.25^L: 0.25^10 = 9.54e-07 ("nearly one million-fold shrink") and
-    0.25^20 = 9.09e-13 ("effectively zero", seeds 000 and 004). The first layers
+    at most 0.25^L: 0.25^10 = 9.54e-07 (a million-fold shrink) and
+    0.25^20 = 9.09e-13, effectively zero (Hochreiter 1991; Bengio et al. 1994). The first layers
     then barely learn. Tanh's derivative 1 − tanh² is at most 1, but only at
-    z = 0; it saturates for large |z| and still vanishes in deep nets (seed 000).
+    z = 0; it saturates for large |z| and still vanishes in deep nets (Glorot & Bengio 2010).
     One unit away from 0 it is already 0.420, and 0.420^16 = 9.37e-07 — the
     attenuation of 10 sigmoid layers — hence the separate, larger threshold for
     tanh chains.
@@ -72,7 +69,7 @@ class VanishingGradient(PerLineRule):
     ```
 
     Use instead: ReLU-family activations (the derivative is 1 for z > 0), or
-    residual connections, the seeds' two fixes (seed 004):
+    residual connections (He et al. 2016), the two standard fixes:
     ```
     block relu_layer(n) {
         input x
@@ -82,7 +79,7 @@ class VanishingGradient(PerLineRule):
 
     ## Options
     - `sigmoid_layers` (default 10): report a chain with at least this many sigmoid
-      layers (0.25^10 = 9.54e-07, the seeds' "≈10⁻⁶").
+      layers (0.25^10 = 9.54e-07, ≈10⁻⁶).
     - `tanh_layers` (default 16): report a chain with at least this many saturating
       layers of any kind (tanh counts 1, sigmoid 1), since tanh's bound is 1:
       0.420^16 = 9.37e-07 at |z| = 1.

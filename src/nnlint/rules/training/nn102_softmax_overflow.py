@@ -33,9 +33,9 @@ class SoftmaxOverflow(PerLineRule):
 
     ## Why is this bad?
     exp overflows fp32 only above ln(3.40e38) = 88.72 but fp16 above
-    ln(65504) = 11.09 (seed digest §3.2), and logits above 11 are ordinary for a
+    ln(65504) = 11.09 (65504 is the largest IEEE 754 half), and logits above 11 are ordinary for a
     confident classifier. An overflowing exp gives inf, inf/inf gives NaN, and
-    the NaN spreads silently through the loss and every weight (seed 004).
+    the NaN spreads silently through the loss and every weight (Micikevicius et al. 2018).
     Subtracting the largest logit first avoids the overflow, but the
     probabilities are then still rounded to fp16: anything below 5.96e-08, the
     smallest fp16 value (16.64 logits below the largest), becomes exactly 0, and a

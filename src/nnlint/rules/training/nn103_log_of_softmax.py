@@ -20,11 +20,11 @@ class LogOfSoftmax(PerLineRule):
 
     ## Why is this bad?
     Computing log(softmax(z)) in two steps loses precision for extreme logits
-    (seed 002): a probability that underflows to 0 — in fp32 once its logit is
+    (PyTorch's `nn.LogSoftmax` docs): a probability that underflows to 0 — in fp32 once its logit is
     103.28 below the largest (the smallest fp32 value is 1.40e-45), in fp16 once it
-    is 16.64 below — gives log(0) = −inf, and the loss becomes NaN (seed 004).
+    is 16.64 below — gives log(0) = −inf, and the loss becomes NaN.
     `log_softmax` computes z − max − log Σ exp(z − max) in one step (≈3 FLOPs per
-    element, seed 002) and never takes the log of 0.
+    element) and never takes the log of 0.
 
     ## Example
     ```

@@ -15,21 +15,20 @@ from nnlint.rules.training.helpers import SOFTMAXES, squashed
 @register
 class DoubleSoftmax(PerLineRule):
     """## What it does
-    Reports a softmax applied to probabilities: a `softmax` or `log_softmax` whose
-    input is a `softmax` output, and a `focal` loss (which applies its own softmax
-    to the logits it reads) on a `softmax` output. `cross_entropy` on a softmax
-    output is the seeds' fused pairing and is fine; so is `cross_entropy` on a
-    `log_softmax` output (the negative log-likelihood). A softmax (or focal) after
-    a `log_softmax` is not reported either: log_softmax only shifts the logits by
-    a constant, so softmax(log_softmax(z)) = softmax(z) exactly — redundant work,
-    not a wrong result.
+    Reports a softmax applied to probabilities: a `softmax` or `log_softmax` whose input is
+    a `softmax` output, and a `focal` loss (which applies its own softmax to the logits it
+    reads) on a `softmax` output. `cross_entropy` on a softmax output is the fused pairing
+    (gradient ŷ − y) and is fine; so is `cross_entropy` on a `log_softmax` output (the
+    negative log-likelihood). A softmax (or focal) after a `log_softmax` is not reported
+    either: log_softmax only shifts the logits by a constant, so softmax(log_softmax(z)) =
+    softmax(z) exactly — redundant work, not a wrong result.
 
     ## Why is this bad?
     The second softmax sees values in [0, 1] that sum to 1, so its C outputs stay
     within a factor e = 2.718 of each other: the largest can never exceed
     e/(e + C − 1) — 0.232 for 10 classes — and cross-entropy can never fall below
     −ln 0.232 = 1.461, when random guessing already gives ln 10 = 2.303 and a
-    trained MNIST net reaches ~0.1 (seed 004). The model is stuck near uniform
+    trained MNIST net reaches ~0.1. The model is stuck near uniform
     predictions and its gradients are weak.
 
     ## Example

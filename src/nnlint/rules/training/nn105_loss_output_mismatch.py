@@ -11,7 +11,7 @@ from nnlint.ops import Output
 from nnlint.rules.base import Rule, RuleContext, register
 from nnlint.rules.training.helpers import squashed
 
-# The seeds' "confidently wrong" prediction (seed 004: true-class p = 0.05, CE gradient 0.95).
+# A confidently wrong prediction: true-class p = 0.05, cross-entropy gradient ŷ − y = −0.95.
 WRONG_P = 0.05
 
 
@@ -19,7 +19,7 @@ WRONG_P = 0.05
 class LossOutputMismatch(Rule):
     """## What it does
     Checks the pairing of `train.loss` with the op that produced the tensor it
-    reads (seed digest §3.3). nnlint's loss semantics: `cross_entropy` fuses with
+    reads. nnlint's loss semantics: `cross_entropy` fuses with
     a softmax output, applies its own log-softmax to raw logits and is the
     negative log-likelihood on a `log_softmax` output; `bce` expects a sigmoid
     output or raw logits; `kl_div` expects log-probabilities. Reported:
@@ -34,8 +34,8 @@ class LossOutputMismatch(Rule):
     ## Why is this bad?
     - MSE on a sigmoid/softmax: the gradient passes through the output's
       derivative ŷ(1 − ŷ) ≤ 0.25, which is near 0 exactly when the prediction is
-      confidently wrong (seed 002). At ŷ = 0.05 for a true label (seed 004's
-      example) the factor is 0.0475 and ∂L/∂z = 2(ŷ − y)·ŷ(1 − ŷ) = −0.09025, where
+      confidently wrong (Golik et al. 2013). At ŷ = 0.05 for a true label the
+      factor is 0.0475 and ∂L/∂z = 2(ŷ − y)·ŷ(1 − ŷ) = −0.09025, where
       cross-entropy gives ŷ − y = −0.95, 10.5× stronger.
     - BCE on a softmax scores each output as an independent yes/no, but the
       outputs sum to 1: at most one can exceed 0.5. Over a single output the

@@ -29,10 +29,10 @@ class InitActivationMismatch(PerLineRule):
     scale out.
 
     ## Why is this bad?
-    Var(z) = n_in·Var(w)·Var(x) (seed 000). He's Var(w) = 2/n_in doubles the
-    variance-preserving 1/n_in because ReLU zeroes about half the units; Xavier's
-    2/(n_in + n_out) is meant for sigmoid and tanh (seeds 000, 003). For the
-    784 → 256 MNIST layer: He 2/784 = 0.00255 (std 0.0505), Xavier 2/1040 =
+    Var(z) = n_in·Var(w)·Var(x) (LeCun et al. 1998, Efficient BackProp). He's Var(w) =
+    2/n_in doubles the variance-preserving 1/n_in because ReLU zeroes about half the units;
+    Xavier's 2/(n_in + n_out) is meant for sigmoid and tanh (Glorot & Bengio 2010; He et al.
+    2015). For the 784 → 256 MNIST layer: He 2/784 = 0.00255 (std 0.0505), Xavier 2/1040 =
     0.00192 (std 0.0438; the exact value is 0.04385).
 
     - He before a sigmoid or tanh gives every layer (n_in + n_out)/n_in times
@@ -80,7 +80,8 @@ class InitActivationMismatch(PerLineRule):
             yield self.diag(
                 f"init=he on {label(node)} before a {following.op} (line {following.span.line}): "
                 f"He's Var(w) = 2/{fan_in} = {sig4(he)} (std {sig4(math.sqrt(he))}) assumes "
-                f"a ReLU that zeroes half the units; for {following.op} the seeds recommend Xavier "
+                f"a ReLU that zeroes half the units; for {following.op} Glorot & Bengio 2010 "
+                f"recommend Xavier "
                 f"2/({fan_in}+{fan_out}) = 2/{fan_in + fan_out} = {sig4(xavier)} "
                 f"(std {sig4(math.sqrt(xavier))}), {he / xavier:.2f}× smaller",
                 node.span,

@@ -14,7 +14,7 @@ from nnlint.rules.training.helpers import fans, init_layers, layer_after, sig4
 
 def _recommended_init(node: Node, following: Node | None) -> tuple[str, str, float] | None:
     """(scheme, formula, variance) recommended for a layer followed by ``following``
-    [seed 000 / 003 §initialization]; None when a normalization follows (its output does
+    (Glorot & Bengio 2010; He et al. 2015); None when a normalization follows (its output does
     not depend on the weights' scale)."""
     fan_in, fan_out = fans(node)
     if following is not None and following.kind.is_norm:
@@ -46,12 +46,12 @@ class InitScale(PerLineRule):
     the target, which only makes the first predictions closer to uniform.
 
     ## Why is this bad?
-    Var(z) = n_in·Var(w)·Var(x) (seed 000): if n_in·Var(w) is off, the signal's
-    variance is multiplied by that factor at every such layer and explodes or
-    vanishes with depth; σ_w² = 1 explodes, σ_w² = 0.01 vanishes (seed 003).
-    nnlint reports the exact target for the layer; for the 784 → 256 MNIST layer
-    before a ReLU: He 2/784 = 0.00255, std 0.0505; before a sigmoid: Xavier
-    2/1040 = 0.00192, std 0.0438 (seed 000; 0.04385 exactly).
+    Var(z) = n_in·Var(w)·Var(x) (LeCun et al. 1998, Efficient BackProp): if n_in·Var(w) is
+    off, the signal's variance is multiplied by that factor at every such layer and explodes
+    or vanishes with depth; σ_w² = 1 explodes, σ_w² = 0.01 vanishes (He et al. 2015). nnlint
+    reports the exact target for the layer; for the 784 → 256 MNIST layer before a ReLU: He
+    2/784 = 0.00255, std 0.0505; before a sigmoid: Xavier 2/1040 = 0.00192, std 0.0438
+    (0.04385 exactly).
 
     ## Example
     ```
@@ -117,7 +117,7 @@ class InitScale(PerLineRule):
             how = f"{ratio:.3g}× above" if ratio > 1 else f"{1 / ratio:.3g}× below"
             fan_in = fans(node)[0]
             gain = ""
-            if scheme == "He":  # Var(z) gain of a ReLU layer: n_in·Var(w)·½ [seed 000]
+            if scheme == "He":  # Var(z) gain of a ReLU layer: n_in·Var(w)·½ (He et al. 2015)
                 gain = (
                     f"; each layer like this scales the signal's variance by "
                     f"{fan_in}·Var(w)/2 = {fan_in * var / 2:.3g}"

@@ -29,11 +29,11 @@ class ConstantInit(PerLineRule):
     in Fixup, and LoRA's zero B matrix all train).
 
     ## Why is this bad?
-    With zero (or any constant) weights every neuron of the layer computes the
-    same output and receives the same gradient, so symmetry never breaks and the
-    layer behaves like one neuron; learning fails (seeds 003, 004). Biases may
-    be zero. Zero weights before a ReLU are worse: the units output 0, receive no
-    gradient, never update, and no gradient passes them to earlier layers.
+    With zero (or any constant) weights every neuron of the layer computes the same output
+    and receives the same gradient, so symmetry never breaks and the layer behaves like one
+    neuron; learning fails (Goodfellow et al. 2016, Deep Learning §8.4). Biases may be zero.
+    Zero weights before a ReLU are worse: the units output 0, receive no gradient, never
+    update, and no gradient passes them to earlier layers.
 
     ## Example
     ```

@@ -39,11 +39,11 @@ class LinearCollapse(PerLineRule):
     by a pointwise one, LoRA's B·A): it saves parameters on purpose.
 
     ## Why is this bad?
-    Without nonlinearities W^(L)···W^(1)·x = W_eff·x: any depth equals one linear
-    layer, and the biases collapse into one b_eff (seeds 000, 003, 004). The extra
-    matrices add parameters, memory and compute with no added expressiveness.
-    784 → dense(256) → dense(10) holds 203,530 parameters for a map a single
-    dense(10) computes with 7,850.
+    Without nonlinearities W^(L)···W^(1)·x = W_eff·x: any depth equals one linear layer, and
+    the biases collapse into one b_eff (Goodfellow et al. 2016, Deep Learning §6.1). The
+    extra matrices add parameters, memory and compute with no added expressiveness. 784 →
+    dense(256) → dense(10) holds 203,530 parameters for a map a single dense(10) computes
+    with 7,850.
 
     ## Example
     ```

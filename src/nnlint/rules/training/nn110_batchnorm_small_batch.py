@@ -21,10 +21,10 @@ class BatchnormSmallBatch(Rule):
 
     ## Why is this bad?
     Batchnorm normalizes with the mean and variance of the current batch; small
-    batches give noisy statistics (seed 004), and the running statistics used at
-    inference then disagree with what the network was trained on. The seeds give
-    no number (seed digest §3.8), so nnlint takes it from the Group Normalization
-    paper: ResNet-50 on ImageNet at 32, 16, 8, 4 and 2 images per GPU, where
+    batches give noisy statistics (Ioffe 2017, Batch Renormalization), and the
+    running statistics used at inference then disagree with what the network was
+    trained on. nnlint takes the threshold from the Group Normalization paper
+    (Wu & He 2018, Fig. 1): ResNet-50 on ImageNet at 32, 16, 8, 4 and 2 images per GPU, where
     batchnorm's error grows as the batch shrinks — 23.6% at 32, 34.7% at 2 — while
     groupnorm stays at about 24.1%; below 16, batchnorm is the worse choice. At
     batch 1 a batchnorm over a `[D]` vector has one value per statistic: x − μ = 0,
@@ -36,7 +36,7 @@ class BatchnormSmallBatch(Rule):
     train { batch = 4 }
     ```
 
-    Use instead: groupnorm for convolutions (seed 002), layernorm for sequences
+    Use instead: groupnorm for convolutions (Wu & He 2018), layernorm for sequences
     and vectors — both independent of the batch:
     ```
     h = img -> conv2d(64, 3, padding=1) -> groupnorm(32) -> relu

