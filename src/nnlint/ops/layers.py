@@ -373,6 +373,7 @@ class Param(Op):
     """
 
     name = "param"
+    saves = "nothing"  # its gradient is the sum of what it receives
     family = "layer"
     has_weights = True
     is_source = True

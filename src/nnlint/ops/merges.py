@@ -80,6 +80,10 @@ class Mul(_Elementwise):
     name = "mul"
     result_noun = "prod"
 
+    def saved(self, c):
+        """Every factor: each one's gradient is the product of the others and the output's."""
+        return tuple(Saved(f"in{i}", numel(s)) for i, s in enumerate(c.in_shapes))
+
     def cost(self, c):
         e, k = numel(c.out_shape), len(c.in_shapes)
         return Cost(
@@ -97,6 +101,7 @@ class Sub(_Elementwise):
     negation (one per output element), plus the sums over broadcast axes (as ``add``)."""
 
     name = "sub"
+    saves = "nothing"  # the gradient and its negation
     result_noun = "diff"
 
     def infer(self, in_shapes, opts):

@@ -123,6 +123,10 @@ class RMSNorm(_Norm):
     name = "rmsnorm"
     opts = (Opt("affine", "bool", True),)
 
+    def saved(self, c):
+        """Its input and each row's reciprocal RMS, fp32 (``_fused_rms_norm``)."""
+        return (Saved("in0", numel(c.x)), Saved("rstd", numel(c.x) // c.x[-1], kind="stat"))
+
     def infer(self, in_shapes, opts):
         self.check_rank(in_shapes[0])
         return in_shapes[0]

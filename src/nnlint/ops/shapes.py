@@ -81,6 +81,7 @@ class _AxisView(Op):
 
     family = "shape"
     is_view = True
+    saves = "nothing"
 
     def cost(self, c):
         return Cost()
@@ -204,6 +205,7 @@ class _Reduce(Op):
     ``x.mean(axis+1)``, ``keepdim=False``). The result is a new tensor."""
 
     family = "shape"
+    saves = "nothing"  # the gradient is broadcast back (mean: divided by n first)
     opts = (Opt("axis", "int", positional=True, required=True),)
 
     def infer(self, in_shapes, opts):
