@@ -395,6 +395,9 @@ class Param(Op):
     def weight_shape(self, opts, in_shapes):
         return tuple(opts["dims"])
 
+    def param_shapes(self, opts, in_shapes):
+        return (tuple(opts["dims"]),)
+
     def cost(self, c):
         n = numel(c.out_shape)
         return Cost(

@@ -95,7 +95,7 @@ class LayerNorm(_Norm):
 
     def param_shapes(self, opts, in_shapes):
         d = in_shapes[0][-1]
-        return ((d,), (d,))
+        return ((d,),) * (opts["affine"] * (1 + opts["bias"]))
 
     def saved(self, c):
         """Its input and each row's mean and reciprocal std, fp32 (``native_layer_norm``)."""
@@ -122,6 +122,9 @@ class RMSNorm(_Norm):
 
     name = "rmsnorm"
     opts = (Opt("affine", "bool", True),)
+
+    def param_shapes(self, opts, in_shapes):
+        return ((in_shapes[0][-1],),) if opts["affine"] else ()
 
     def saved(self, c):
         """Its input and each row's reciprocal RMS, fp32 (``_fused_rms_norm``)."""
