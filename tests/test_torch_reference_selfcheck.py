@@ -49,6 +49,8 @@ KNOWN_PARAMS = {
     "bert_base": 108_891_648,  # BERT-base encoder without the pooler
     "mobilenet_v2": 3_504_872,  # torchvision mobilenet_v2
     "tiny_gpt": TINY_GPT_PARAMS,
+    "vit_b16": 86_567_656,  # torchvision vit_b_16
+    "efficientnet_b0": 5_288_548,  # torchvision efficientnet_b0
     # U-Net with padded convs, 1 channel in, 2 classes: per level a double conv
     # c_in·c·9 + c + c·c·9 + c, up levels a 2x2 transposed conv 2c·c·4 + c, a 1x1 head
     "unet": sum(ci * c * 9 + c + c * c * 9 + c for ci, c in UNET_DOUBLE_CONVS)
