@@ -8,6 +8,8 @@ one spec that uses all of them.
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from helpers import report_of
 
@@ -31,6 +33,11 @@ model all_ops {
     logits = c -> dense(10)
     w  = img -> conv_transpose2d(4, 2, stride=2) -> upsample(2)
     v  = t -> conv1d(4, 3, padding=same)
+    p  = param(1, 32, init=constant(0.5))
+    q  = mul(t, p) -> rmsnorm -> layernorm(bias=false) -> transpose(0, 1) -> permute(1, 0)
+    e  = sub(q, t) -> select(0, 0) -> softmax(axis=0)
+    f  = t -> slice(0, 0, 4) -> mean(0)
+    g  = t -> sum(1) -> rmsnorm(affine=false) -> layernorm(affine=false)
 }
 train { batch = 4
         loss = cross_entropy(logits) }
@@ -70,6 +77,8 @@ def test_declared_roles_agree_with_each_other():
             assert op.family == "merge", name
         if op.in_place:
             assert op.keeps_width, name
+        if op.is_source:  # a learned tensor: weights and nothing to read
+            assert op.has_weights and op.in_chain and op.family != "merge", name
 
 
 def test_roles_agree_with_each_op_cost(report):
@@ -87,7 +96,7 @@ def test_roles_agree_with_each_op_cost(report):
         if op.linear_layer or op.weight_shape(node.opts, node.in_shapes) is not None:
             shape = op.weight_shape(node.opts, node.in_shapes)
             if shape is not None:
-                assert layer.train.weight_params == shape[0] * shape[1], name
+                assert layer.train.weight_params == math.prod(shape), name
         if op.fans(node.opts, node.in_shapes) is not None:
             fan_in, fan_out = op.fans(node.opts, node.in_shapes)
             units = op.units(node.opts)
@@ -97,6 +106,8 @@ def test_roles_agree_with_each_op_cost(report):
             assert layer.train.cached_elements >= 4 * op.score_elements(
                 node.opts, node.in_shapes
             ), name
+        if op.is_source:
+            assert not node.inputs and layer.train.macs == layer.train.output_elements == 0, name
         if op.has_weights:
             assert layer.train.weight_params > 0, name
         else:

@@ -351,6 +351,116 @@ class TinyGPT(nn.Module):
         return self.head(self.ln(h))
 
 
+# ----------------------------------------------------------------------------- ViT
+
+
+class VitLayer(nn.Module):
+    """Pre-LN encoder layer: x + attn(LN(x)), then h + MLP(LN(h)) with a GELU MLP."""
+
+    def __init__(self, d: int, heads: int, d_ff: int) -> None:
+        super().__init__()
+        self.ln1 = nn.LayerNorm(d)
+        self.attn = SelfAttention(d, heads)
+        self.ln2 = nn.LayerNorm(d)
+        self.ff1 = nn.Linear(d, d_ff)
+        self.ff2 = nn.Linear(d_ff, d)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = x + self.attn(self.ln1(x))
+        return h + self.ff2(nn.functional.gelu(self.ff1(self.ln2(h))))
+
+
+class VitB16(nn.Module):
+    """ViT-B/16: 16x16 patches by a strided conv, class token, learned positions, 12 layers
+    of width 768, final LN, the class token classified (torchvision ``vit_b_16`` layout)."""
+
+    def __init__(self, classes: int = 1000) -> None:
+        super().__init__()
+        d = 768
+        self.patch = nn.Conv2d(3, d, 16, stride=16)
+        self.cls = nn.Parameter(torch.zeros(1, 1, d))
+        self.pos = nn.Parameter(torch.zeros(1, 197, d))
+        self.layers = nn.Sequential(*[VitLayer(d, 12, 3072) for _ in range(12)])
+        self.ln = nn.LayerNorm(d)
+        self.head = nn.Linear(d, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        p = self.patch(x).flatten(2).transpose(1, 2)  # [B, 196, 768]
+        t = torch.cat([self.cls.expand(x.shape[0], -1, -1), p], dim=1) + self.pos
+        return self.head(self.ln(self.layers(t))[:, 0])
+
+
+# ------------------------------------------------------------------- EfficientNet-B0
+
+
+class SqueezeExcite(nn.Module):
+    """Global average, 1x1 conv to ``sq`` channels, SiLU, 1x1 conv back, sigmoid gate."""
+
+    def __init__(self, c: int, sq: int) -> None:
+        super().__init__()
+        self.fc1 = nn.Conv2d(c, sq, 1)
+        self.fc2 = nn.Conv2d(sq, c, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        s = nn.functional.adaptive_avg_pool2d(x, 1)
+        return x * torch.sigmoid(self.fc2(nn.functional.silu(self.fc1(s))))
+
+
+class MBConv(nn.Module):
+    """[1x1 expand ×t, BN, SiLU] -> depthwise k×k (stride s), BN, SiLU -> SE (squeeze to
+    c_in/4) -> 1x1 project, BN; residual when stride 1 and c_in == c_out (stochastic depth
+    is training-only and parameter-free: left out)."""
+
+    def __init__(self, c_in: int, c_out: int, k: int, stride: int, t: int) -> None:
+        super().__init__()
+        hidden = t * c_in
+        layers: list[nn.Module] = []
+        if t != 1:
+            layers += [*_conv_bn(c_in, hidden, 1), nn.SiLU()]
+        layers += [
+            *_conv_bn(hidden, hidden, k, stride=stride, padding=(k - 1) // 2, groups=hidden),
+            nn.SiLU(),
+            SqueezeExcite(hidden, max(1, c_in // 4)),
+            *_conv_bn(hidden, c_out, 1),
+        ]
+        self.body = nn.Sequential(*layers)
+        self.residual = stride == 1 and c_in == c_out
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.body(x)
+        return x + y if self.residual else y
+
+
+class EfficientNetB0(nn.Module):
+    """EfficientNet-B0 (torchvision ``efficientnet_b0`` layout): stem 32, seven MBConv
+    stages, 1x1 to 1280, global pool, dropout 0.2, classifier."""
+
+    def __init__(self, classes: int = 1000) -> None:
+        super().__init__()
+        layers: list[nn.Module] = [*_conv_bn(3, 32, 3, stride=2, padding=1), nn.SiLU()]
+        c_in = 32
+        for t, k, s, c, n in [
+            (1, 3, 1, 16, 1),
+            (6, 3, 2, 24, 2),
+            (6, 5, 2, 40, 2),
+            (6, 3, 2, 80, 3),
+            (6, 5, 1, 112, 3),
+            (6, 5, 2, 192, 4),
+            (6, 3, 1, 320, 1),
+        ]:
+            for i in range(n):
+                layers.append(MBConv(c_in, c, k, s if i == 0 else 1, t))
+                c_in = c
+        layers += [*_conv_bn(320, 1280, 1), nn.SiLU()]
+        self.features = nn.Sequential(*layers)
+        self.dropout = nn.Dropout(0.2)
+        self.fc = nn.Linear(1280, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = torch.flatten(nn.functional.adaptive_avg_pool2d(self.features(x), 1), 1)
+        return self.fc(self.dropout(h))
+
+
 # ---------------------------------------------------------------------- registry
 
 
@@ -381,6 +491,14 @@ def _mobilenet_v2() -> tuple[nn.Module, list[torch.Tensor]]:
 def _tiny_gpt() -> tuple[nn.Module, list[torch.Tensor]]:
     t = 256
     return TinyGPT(), [torch.randint(0, 8000, (1, t)), torch.arange(t).unsqueeze(0)]
+
+
+def _vit_b16() -> tuple[nn.Module, list[torch.Tensor]]:
+    return VitB16(), [torch.randn(1, 3, 224, 224)]
+
+
+def _efficientnet_b0() -> tuple[nn.Module, list[torch.Tensor]]:
+    return EfficientNetB0(), [torch.randn(1, 3, 224, 224)]
 
 
 # Key = the example file's stem; each builder returns (model, inputs for one sample).
@@ -498,6 +616,8 @@ ARCHITECTURES: dict[str, Callable[[], tuple[nn.Module, list[torch.Tensor]]]] = {
     "bert_base": _bert_base,
     "mobilenet_v2": _mobilenet_v2,
     "tiny_gpt": _tiny_gpt,
+    "vit_b16": _vit_b16,
+    "efficientnet_b0": _efficientnet_b0,
     "unet": _unet,
     "transformer_base": _transformer_base,
 }

@@ -11,7 +11,7 @@ counting conventions), which keeps its meaning. Conventions, each stated once:
   Parameters are never counted (they are model state).
 * **Once per storage**: a tensor saved by several ops (a layer norm's output read by the
   Q, K and V projections) counts once; views (reshape, transpose, …) share their input's
-  storage.
+  storage, and a view saved whole keeps all of it (``select``/``slice`` of a larger tensor).
 * **Widths**: activations at the training precision's activation format (16-bit under
   ``-mixed`` and ``-true``, as Korthikanti et al. 2022 assume), dropout masks 1 byte (the
   ``bool`` mask of CUDA's fused dropout; the paper's assumption), indices 8 bytes (int64
@@ -173,6 +173,10 @@ def plan_activations(
             if index:
                 src = node.inputs[int(index.group(1))]
                 key, owner, is_split = storage[src], by_id[storage[src]], split[src]
+                if key != src and part.elements == _elements(by_id[src]):
+                    # a view saved whole keeps its base's storage alive (select(0, 0) of
+                    # [197, 768] keeps all 197 rows): count the storage
+                    part = attrs.evolve(part, elements=_elements(owner))
             elif part.tensor == "out":
                 key, owner, is_split = storage[node.id], node, split[node.id]
             else:

@@ -335,13 +335,9 @@ def load_config(path: str | os.PathLike[str]) -> ProjectConfig:
             raise r.fail(_key(key), "unknown key" + hint)
 
     fields: dict[str, Any] = {"path": path}
-    for key, field in (
-        ("select", "select"),
-        ("extend-select", "extend_select"),
-        ("ignore", "ignore"),
-    ):
+    for key in ("select", "extend-select", "ignore"):
         if key in table:
-            fields[field] = r.selectors(table[key], key)
+            fields[key.replace("-", "_")] = r.selectors(table[key], key)
     if "per-file-ignores" in table:
         entries = []
         for pattern, codes in r.table(table["per-file-ignores"], "per-file-ignores").items():

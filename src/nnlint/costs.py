@@ -118,6 +118,7 @@ def node_cost(node: Node, batch: int, training: bool) -> Cost:
         trainable=node.trainable,
         training=training,
         fused_with_loss=node.fused_with_loss,
+        weight_trainable=not node.tied_to_frozen,
     )
     return node.kind.cost(ctx)
 
@@ -176,6 +177,7 @@ def analyze(lowered: Lowered, config: SpecSections) -> Report:
             node.shape,
             node.trainable,
             node.fused_with_loss,
+            node.tied_to_frozen,
         )
         costs = same.get(key)
         if costs is None:

@@ -50,8 +50,9 @@ INIT_SCHEMES = ("he", "xavier", "lecun", "zeros", "ones", "normal", "uniform")
 
 @attrs.frozen
 class Init:
-    """``init=``: a named scheme, or ``normal(std)`` / ``uniform(a)`` (U(−a, a)); ``std``
-    holds the argument of either."""
+    """``init=``: a named scheme, or ``normal(std)`` / ``uniform(a)`` (U(−a, a)) /
+    ``constant(v)`` (every element ``v``, e.g. ConvNeXt's layer scale); ``std`` holds the
+    argument of any of them."""
 
     scheme: str
     std: float | None = None
@@ -74,6 +75,7 @@ class Node:
     tie: str | None = None  # id of the node whose weight this one shares
     reads_input: bool = False  # one of its inputs is a model input
     fused_with_loss: bool = False  # softmax feeding cross_entropy, sigmoid feeding bce
+    tied_to_frozen: bool = False  # its weight is shared (tie=) with a frozen layer
 
     @property
     def loss(self) -> str | None:
@@ -432,11 +434,14 @@ class _Lowerer:
                 and len(value.args) == 1
             ):
                 return Init(value.name, float(self._num(value.args[0].value, scope)))
+            if isinstance(value, ast.Call) and value.name == "constant" and len(value.args) == 1:
+                return Init("constant", float(self._num(value.args[0].value, scope)))
             raise error(
                 "NN006",
-                f"{where} expects he, xavier, lecun, zeros, ones, normal(std) or uniform(a)",
+                f"{where} expects he, xavier, lecun, zeros, ones, constant(v), normal(std) "
+                f"or uniform(a)",
                 span,
-                fix="e.g. `init=he` or `init=normal(0.02)`",
+                fix="e.g. `init=he`, `init=normal(0.02)` or `init=constant(1e-6)`",
             )
         if opt.kind == "tensor":
             if isinstance(value, ast.Symbol):
@@ -623,6 +628,10 @@ class _Lowerer:
 
     def _merge(self, layer: ast.Layer, scope: _Scope, prefix: str, target: str) -> str:
         op = OPS.get(layer.name)
+        if op is not None and op.is_source:  # param(1, 768): a tensor made from no input
+            return self._op_node(
+                layer, op, [], self._options(layer, op.all_opts(), scope), scope, prefix
+            )
         if op is None or op.family != "merge":
             if layer.name in self.blocks or op is not None:
                 raise error(
@@ -810,6 +819,7 @@ class _Lowerer:
             trainable=trainable,
             precision=precision,
             tie=tie,
+            tied_to_frozen=tie is not None and not self._node(tie).trainable,
             reads_input=any(n.kind.is_input for n in in_nodes),
         )
         return self._add(node)
@@ -986,6 +996,12 @@ class _Lowerer:
                 fix="name a tensor of the model, e.g. its logits",
             )
         source = self._node(scope.tensors[loss.tensor])
+        # The op whose values the loss reads: views between it and the loss (a reshape or
+        # flatten after the final softmax) change no value, so the loss still reads a
+        # softmax output and fuses with it.
+        values = source
+        while values.kind.is_view and values.inputs:
+            values = self._node(values.inputs[0])
         node = Node(
             id=f"loss/{loss.kind}",
             op=Loss.name,
@@ -995,10 +1011,10 @@ class _Lowerer:
             in_shapes=(source.shape,),
             tensor=Loss.name,
             reads_input=source.kind.is_input,
-            opts={"kind": loss.kind, "source_op": source.op},
+            opts={"kind": loss.kind, "source_op": values.op},
         )
-        if LOSSES[loss.kind].fuses_with == source.op:
-            self.by_id[source.id] = attrs.evolve(source, fused_with_loss=True)
+        if LOSSES[loss.kind].fuses_with == values.op:
+            self.by_id[values.id] = attrs.evolve(values, fused_with_loss=True)
         return self._add(node)
 
 
@@ -1170,7 +1186,7 @@ def _references(chain: ast.Chain) -> Iterator[tuple[str, Span, bool]]:
     source = chain.source
     if isinstance(source, ast.Ref):
         yield source.name, source.span, True
-    else:
+    elif not (source.name in OPS and OPS[source.name].is_source):  # param(d): no tensors
         for a in source.args:
             if a.keyword is None and isinstance(a.value, ast.Name):
                 yield a.value.id, a.value.span, True

@@ -5,7 +5,9 @@ Conventions (stated once; the README repeats them):
 * FLOPs are the layer's inference forward FLOPs at ``deploy.batch``.
 * Bytes moved = the layer's weights (and buffers) + every input tensor + its
   output tensor, at the layer's deploy precision (Williams et al. 2009: intensity
-  = FLOPs / bytes moved); an embedding moves only the rows it gathers. Views (``flatten``,
+  = FLOPs / bytes moved); an embedding moves only the rows it gathers; a layer whose
+  weight is tied to another's (``tie=``) reads the whole shared weight like any other
+  layer (stored once: ``param_bytes`` and on-chip placement count it once). Views (``flatten``,
   ``reshape``) and ops that vanish at inference (``dropout``, ``identity``) move
   nothing and are skipped.
 * Arithmetic intensity = FLOPs ÷ bytes moved; the ridge point = peak FLOP/s ÷
@@ -161,14 +163,17 @@ def roofline(report: Report, target: Target) -> Roofline:
         node = layer.node
         if node.id in host:  # runs inside its host's kernel: no memory traffic of its own
             continue
-        weights = nbytes(
-            layer.counted_params + layer.infer.buffers + new_bias.get(node.id, 0),
-            layer.infer_precision,
-        )
+        # A kernel reads all of its weights, a tied one included (an output projection
+        # tied to the token embedding reads the whole table); the model stores a shared
+        # weight once (``stored``: what is placed in memory or on chip).
+        extra = layer.infer.buffers + new_bias.get(node.id, 0)
+        weights = nbytes(layer.infer.params + extra, layer.infer_precision)
+        stored = nbytes(layer.counted_params + extra, layer.infer_precision)
         if node.kind.gathers_rows:
             # a lookup reads only the rows it gathers, not the whole table
-            weights = min(weights, nbytes(Bd * numel(node.shape), layer.infer_precision))
-        param_bytes += weights
+            gathered = nbytes(Bd * numel(node.shape), layer.infer_precision)
+            weights, stored = min(weights, gathered), min(stored, gathered)
+        param_bytes += stored
         flops = layer.infer.forward_flops + joined.get(node.id, 0)
         kind = node.kind
         if kind.is_input or kind.is_loss or kind.is_view:
@@ -177,10 +182,11 @@ def roofline(report: Report, target: Target) -> Roofline:
             continue
         streamed = 0
         if target.onchip_bytes:
-            cached = min(weights, onchip_left)
+            # placed once: a tied layer reads the weights its first user placed
+            cached = min(stored, onchip_left)
             onchip_left -= cached
             onchip += cached
-            streamed = weights - cached
+            streamed = stored - cached
             streamed_total += streamed
             # Only the model's inputs (once each) and outputs cross the host link;
             # everything in between stays on chip.

@@ -39,6 +39,21 @@ class _Activation(Op):
         )
 
 
+def _class_axis_checked(name: str, x, opts):
+    """The input shape, after checking ``axis=`` (per-sample axes from 0, negative from the
+    end). Without ``axis=`` the softmax family works along the class axis: the last axis
+    of ``[C]`` and ``[T, C]``, the channel axis of ``[C, H, W]``; the count per element
+    is the same along any axis."""
+    axis = opts.get("axis")
+    if axis is not None and not -len(x) <= axis < len(x):
+        raise ShapeError(
+            f"{name} axis {axis} is out of range for {fmt_shape(x)} (axes 0 to {len(x) - 1}; "
+            f"the batch axis is not counted)",
+            code="NN007",
+        )
+    return x
+
+
 @register
 class Identity(_Activation):
     """``f(z) = z``: no cost."""
@@ -165,20 +180,24 @@ class Log(_Activation):
 
 @register
 class LogSoftmax(_Activation):
-    """Fused log-softmax over the class axis (as softmax): max, shift, Σexp, log ≈ 3 per
-    element; backward ``g − softmax·Σg`` ≈ 3 per element."""
+    """Fused log-softmax over the class axis (as softmax; ``axis=`` picks another): max,
+    shift, Σexp, log ≈ 3 per element; backward ``g − softmax·Σg`` ≈ 3 per element."""
 
     name = "log_softmax"
     saves = "output"  # _log_softmax_backward_data(grad, result, …)
     fwd = bwd = 3
     output = Output.LOG_DISTRIBUTION
+    opts = (Opt("axis", "int", None),)
+
+    def infer(self, in_shapes, opts):
+        return _class_axis_checked(self.name, in_shapes[0], opts)
 
 
 @register
 class Softmax(_Activation):
     """Softmax over the class axis — the last axis of ``[C]`` and ``[T, C]``, the channel
-    axis of ``[C, H, W]`` (per-pixel classes) — max (C−1), subtract (C), exp (C), sum (C−1),
-    divide (C) ≈ 5 per element. In place.
+    axis of ``[C, H, W]`` (per-pixel classes), or along ``axis=`` — max (C−1), subtract
+    (C), exp (C), sum (C−1), divide (C) ≈ 5 per element. In place.
 
     Backward: when the softmax feeds ``cross_entropy`` the two fuse and the gradient is
     ``ŷ − y`` (counted by the loss; nothing is counted here); otherwise the
@@ -190,6 +209,10 @@ class Softmax(_Activation):
     fwd = 5
     bwd = 4
     output = Output.DISTRIBUTION
+    opts = (Opt("axis", "int", None),)
+
+    def infer(self, in_shapes, opts):
+        return _class_axis_checked(self.name, in_shapes[0], opts)
 
 
 @register

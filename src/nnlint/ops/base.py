@@ -113,6 +113,9 @@ class Ctx:
     trainable: bool = True  # weight gradients are needed
     training: bool = True  # False: inference (dropout off, batchnorm on running stats)
     fused_with_loss: bool = False  # softmax/sigmoid whose gradient the loss fuses (ŷ − y)
+    #: False when the weight is tied (``tie=``) to a frozen layer's: no weight gradient,
+    #: as no gradient memory is kept for it (the layer's own bias still trains)
+    weight_trainable: bool = True
 
     @property
     def x(self) -> Shape:
@@ -173,6 +176,8 @@ class Op(abc.ABC):
     in_chain: ClassVar[bool] = True
     is_input: ClassVar[bool] = False  # a model input
     is_loss: ClassVar[bool] = False  # the training loss
+    #: makes a tensor from no input (a learned tensor, ``param``): it starts a chain
+    is_source: ClassVar[bool] = False
     #: passes its input's values on unchanged (dropout only rescales the survivors)
     passes_values: ClassVar[bool] = False
     #: a view of its input: no arithmetic, no new tensor, no memory traffic

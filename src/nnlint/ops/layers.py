@@ -20,11 +20,12 @@ def _linear_cost(
     """Shared accounting of a layer that is one matrix product plus a bias.
 
     Forward: 2·MACs + one add per output element for the bias.
-    Backward (README § Counting conventions): ∂W = 2·MACs, ∂b = one add per output element (both
-    only when trainable), ∂x = 2·MACs (always, see module docstring).
+    Backward (README § Counting conventions): ∂W = 2·MACs, ∂b = one add per output element
+    (both only when trainable; ∂W also not when the weight is tied to a frozen layer's),
+    ∂x = 2·MACs (always, see module docstring).
     """
     B = c.batch
-    weight_grad_macs = macs if c.trainable else 0
+    weight_grad_macs = macs if c.trainable and c.weight_trainable else 0
     backward_macs = weight_grad_macs + input_grad_macs
     backward = 2 * B * backward_macs + (B * bias_elems if (bias and c.trainable) else 0)
     return Cost(
@@ -355,4 +356,52 @@ class ConvTranspose2d(Op):
             out,
             input_grad_macs=macs,
             out_elems=out,
+        )
+
+
+@register
+class Param(Op):
+    """``param(d1, d2, …)``: a learned tensor of that shape, shared by every sample
+    (ViT's class token and position embeddings, ConvNeXt's layer scale with
+    ``init=constant(1e-6)``) — PyTorch's ``nn.Parameter(torch.empty(d1, d2, …))``.
+
+    It starts a chain (``cls = param(1, 768)``) and is broadcast over the batch where it
+    is used. Params: ``Πd``, counted once (inside a block repeated ``* N``, once per
+    repeat: N tensors). Forward: nothing — no arithmetic, no new tensor (its memory is
+    the parameter's). Backward (trainable): the ``B`` per-sample gradients it receives
+    are summed, ``(B − 1)·Πd`` adds.
+    """
+
+    name = "param"
+    saves = "nothing"  # its gradient is the sum of what it receives
+    family = "layer"
+    has_weights = True
+    is_source = True
+    min_rank = 0
+    opts = (Opt("dims", "intlist", positional=True, required=True),)
+
+    def infer(self, in_shapes, opts):
+        dims = opts["dims"]
+        if any(d < 1 for d in dims):
+            raise ShapeError(
+                f"param dimensions must be positive whole numbers, got {fmt_shape(dims)}",
+                code="NN007",
+            )
+        return tuple(dims)
+
+    def text(self, opts):
+        return f"param({', '.join(map(str, opts['dims']))})"
+
+    def weight_shape(self, opts, in_shapes):
+        return tuple(opts["dims"])
+
+    def param_shapes(self, opts, in_shapes):
+        return (tuple(opts["dims"]),)
+
+    def cost(self, c):
+        n = numel(c.out_shape)
+        return Cost(
+            params=n,
+            weight_params=n,
+            backward_flops=(c.batch - 1) * n if c.trainable else 0,
         )

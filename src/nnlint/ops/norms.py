@@ -62,14 +62,18 @@ class BatchNorm(_Norm):
 
 @register
 class LayerNorm(_Norm):
-    """Layer normalization over the last axis (Ba et al. 2016).
+    """Layer normalization over the last axis (Ba et al. 2016; PyTorch ``nn.LayerNorm``).
 
-    Params ``2D``. Forward ``7`` FLOPs per element (as batchnorm's 7Nd), training and
-    inference alike (no running statistics to fold). Backward ``10`` per element
-    (``7`` frozen), as batchnorm. Cached: x̂ plus μ and σ per row.
+    Params ``2D`` (γ and β); ``bias=false`` drops β (``D``; PyTorch ``bias=False``),
+    ``affine=false`` both (0; ``elementwise_affine=False``). Forward ``7`` FLOPs per
+    element (as batchnorm's 7Nd), training and inference alike (no running statistics
+    to fold), of which the scale by γ and the shift by β are one each. Backward ``10``
+    per element as batchnorm: ∂x ``7`` (one of them the product with γ), ∂γ ``2``, ∂β
+    ``1``; frozen, ∂γ and ∂β are not computed. Cached: x̂ plus μ and σ per row.
     """
 
     name = "layernorm"
+    opts = (Opt("bias", "bool", True), Opt("affine", "bool", True))
 
     def infer(self, in_shapes, opts):
         self.check_rank(in_shapes[0])
@@ -78,17 +82,20 @@ class LayerNorm(_Norm):
     def cost(self, c):
         d, e = c.x[-1], numel(c.x)
         rows = e // d
+        affine, bias = c.opts["affine"], c.opts["affine"] and c.opts["bias"]
+        forward = 5 + affine + bias
+        backward = 6 + affine + ((2 * affine + bias) if c.trainable else 0)
         return Cost(
-            params=2 * d,
-            forward_flops=7 * c.batch * e,
-            backward_flops=(10 if c.trainable else 7) * c.batch * e,
+            params=d * (affine + bias),
+            forward_flops=forward * c.batch * e,
+            backward_flops=backward * c.batch * e,
             cached_elements=c.batch * (e + 2 * rows),
             output_elements=e,
         )
 
     def param_shapes(self, opts, in_shapes):
         d = in_shapes[0][-1]
-        return ((d,), (d,))
+        return ((d,),) * (opts["affine"] * (1 + opts["bias"]))
 
     def saved(self, c):
         """Its input and each row's mean and reciprocal std, fp32 (``native_layer_norm``)."""
@@ -97,6 +104,46 @@ class LayerNorm(_Norm):
             Saved("in0", numel(c.x)),
             Saved("mean", rows, kind="stat"),
             Saved("rstd", rows, kind="stat"),
+        )
+
+
+@register
+class RMSNorm(_Norm):
+    """RMS normalization over the last axis (Zhang & Sennrich 2019, PyTorch ``nn.RMSNorm``):
+    ``y = x / √(mean(x²) + ε) · γ``, as in Llama, Mistral and Qwen.
+
+    Params ``D`` (γ; ``affine=false``: 0). Forward per element: square, accumulate,
+    scale by ``1/rms`` and by γ: ``4`` (``3`` without γ); the per-row mean, ε and
+    square root are not counted (as for layernorm). Backward per element: ∂x ``6``
+    (``g·γ``, its product with x̂ summed over the row, and ``(g·γ − x̂·s)/rms``: one
+    fewer without γ), ∂γ ``2`` (``g·x̂`` and its sum over rows; trainable only).
+    Cached: x̂ plus ``1/rms`` per row.
+    """
+
+    name = "rmsnorm"
+    opts = (Opt("affine", "bool", True),)
+
+    def param_shapes(self, opts, in_shapes):
+        return ((in_shapes[0][-1],),) if opts["affine"] else ()
+
+    def saved(self, c):
+        """Its input and each row's reciprocal RMS, fp32 (``_fused_rms_norm``)."""
+        return (Saved("in0", numel(c.x)), Saved("rstd", numel(c.x) // c.x[-1], kind="stat"))
+
+    def infer(self, in_shapes, opts):
+        self.check_rank(in_shapes[0])
+        return in_shapes[0]
+
+    def cost(self, c):
+        d, e = c.x[-1], numel(c.x)
+        affine = c.opts["affine"]
+        backward = 5 + affine + (2 * affine if c.trainable else 0)
+        return Cost(
+            params=d if affine else 0,
+            forward_flops=(3 + affine) * c.batch * e,
+            backward_flops=backward * c.batch * e,
+            cached_elements=c.batch * (e + e // d),
+            output_elements=e,
         )
 
 

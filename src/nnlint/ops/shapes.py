@@ -1,8 +1,12 @@
-"""Views that change a tensor's shape and nothing else."""
+"""Views that change a tensor's shape and nothing else, and the reductions over one axis.
+
+Axis numbers count the per-sample axes from 0 (the batch axis is never named; PyTorch's
+``permute(0, 2, 3, 1)`` on ``[B, C, H, W]`` is ``permute(1, 2, 0)``); a negative axis
+counts from the end, as in PyTorch."""
 
 from __future__ import annotations
 
-from nnlint.ops.base import Cost, Op, Opt, ShapeError, numel, register
+from nnlint.ops.base import Cost, Op, Opt, Shape, ShapeError, numel, register
 from nnlint.units import fmt_shape
 
 
@@ -57,3 +61,192 @@ class Reshape(Op):
 
     def cost(self, c):
         return Cost()
+
+
+def _axis(op: str, axis: int, shape: Shape, what: str = "axis") -> int:
+    """``axis`` of a per-sample ``shape`` (negative: from the end), or a located error."""
+    rank = len(shape)
+    if not -rank <= axis < rank:
+        raise ShapeError(
+            f"{op} {what} {axis} is out of range for {fmt_shape(shape)} (axes 0 to {rank - 1}; "
+            f"the batch axis is not counted)",
+            code="NN007",
+        )
+    return axis % rank
+
+
+class _AxisView(Op):
+    """A view over one or more axes: no FLOPs, no new tensor (PyTorch returns a view);
+    the gradient is the same view of the output gradient."""
+
+    family = "shape"
+    is_view = True
+    saves = "nothing"
+
+    def cost(self, c):
+        return Cost()
+
+
+@register
+class Transpose(_AxisView):
+    """``transpose(a, b)``: swaps two per-sample axes (PyTorch ``x.transpose(a+1, b+1)``),
+    ``[196, 768] -> [768, 196]`` for ``transpose(0, 1)``. A view: no cost."""
+
+    name = "transpose"
+    passes_values = True
+    opts = (
+        Opt("a", "int", positional=True, required=True),
+        Opt("b", "int", positional=True, required=True),
+    )
+
+    def infer(self, in_shapes, opts):
+        x = in_shapes[0]
+        self.check_rank(x)
+        a, b = _axis(self.name, opts["a"], x), _axis(self.name, opts["b"], x)
+        out = list(x)
+        out[a], out[b] = out[b], out[a]
+        return tuple(out)
+
+    def text(self, opts):
+        return f"transpose({opts['a']}, {opts['b']})"
+
+
+@register
+class Permute(_AxisView):
+    """``permute(p0, p1, …)``: output axis ``i`` is input axis ``p_i`` (PyTorch
+    ``x.permute``, per-sample axes: ``permute(1, 2, 0)`` is channels-last). A view: no
+    cost."""
+
+    name = "permute"
+    passes_values = True
+    opts = (Opt("dims", "intlist", positional=True, required=True),)
+
+    def infer(self, in_shapes, opts):
+        x = in_shapes[0]
+        self.check_rank(x)
+        dims = [_axis(self.name, d, x) for d in opts["dims"]]
+        if sorted(dims) != list(range(len(x))):
+            raise ShapeError(
+                f"permute{tuple(opts['dims'])} must name every axis of {fmt_shape(x)} once "
+                f"(a permutation of 0 to {len(x) - 1})",
+                code="NN007",
+            )
+        return tuple(x[d] for d in dims)
+
+    def text(self, opts):
+        return f"permute({', '.join(map(str, opts['dims']))})"
+
+
+@register
+class Select(_AxisView):
+    """``select(axis, index)``: one position along an axis, which is dropped (PyTorch
+    ``x.select(axis+1, index)``; ViT's class token: ``select(0, 0)`` of ``[197, 768]``
+    is ``[768]``). A view: no cost (backward writes the gradient into a zero tensor of
+    the input's shape, no arithmetic)."""
+
+    name = "select"
+    passes_values = True
+    opts = (
+        Opt("axis", "int", positional=True, required=True),
+        Opt("index", "int", positional=True, required=True),
+    )
+
+    def infer(self, in_shapes, opts):
+        x = in_shapes[0]
+        self.check_rank(x)
+        axis = _axis(self.name, opts["axis"], x)
+        if not -x[axis] <= opts["index"] < x[axis]:
+            raise ShapeError(
+                f"select index {opts['index']} is out of range for axis {axis} of "
+                f"{fmt_shape(x)} (size {x[axis]})",
+                code="NN007",
+            )
+        return x[:axis] + x[axis + 1 :]
+
+    def text(self, opts):
+        return f"select({opts['axis']}, {opts['index']})"
+
+
+@register
+class Slice(_AxisView):
+    """``slice(axis, start, end)``: positions ``start`` to ``end − 1`` of an axis (PyTorch
+    ``x.narrow(axis+1, start, end − start)``, Python's ``x[:, start:end]``). A view: no
+    cost."""
+
+    name = "slice"
+    passes_values = True
+    opts = (
+        Opt("axis", "int", positional=True, required=True),
+        Opt("start", "int", positional=True, required=True, minimum=0),
+        Opt("end", "int", positional=True, required=True, minimum=1),
+    )
+
+    def infer(self, in_shapes, opts):
+        x = in_shapes[0]
+        self.check_rank(x)
+        axis = _axis(self.name, opts["axis"], x)
+        start, end = opts["start"], opts["end"]
+        if not start < end <= x[axis]:
+            raise ShapeError(
+                f"slice({opts['axis']}, {start}, {end}) needs start < end <= {x[axis]}, the "
+                f"size of axis {axis} of {fmt_shape(x)}",
+                code="NN007",
+            )
+        out = list(x)
+        out[axis] = end - start
+        return tuple(out)
+
+    def text(self, opts):
+        return f"slice({opts['axis']}, {opts['start']}, {opts['end']})"
+
+
+class _Reduce(Op):
+    """A reduction over one axis, which is dropped (PyTorch ``x.sum(axis+1)`` /
+    ``x.mean(axis+1)``, ``keepdim=False``). The result is a new tensor."""
+
+    family = "shape"
+    saves = "nothing"  # the gradient is broadcast back (mean: divided by n first)
+    opts = (Opt("axis", "int", positional=True, required=True),)
+
+    def infer(self, in_shapes, opts):
+        x = in_shapes[0]
+        self.check_rank(x)
+        axis = _axis(self.name, opts["axis"], x)
+        return x[:axis] + x[axis + 1 :]
+
+    def text(self, opts):
+        return f"{self.name}({opts['axis']})"
+
+
+@register
+class Sum(_Reduce):
+    """``sum(axis)``: forward ``n − 1`` adds per output element (``n`` the axis' size),
+    ``numel(x) − numel(y)`` in all; backward 0 (the output gradient is broadcast back)."""
+
+    name = "sum"
+
+    def cost(self, c):
+        out = numel(c.out_shape)
+        return Cost(
+            forward_flops=c.batch * (numel(c.x) - out),
+            cached_elements=c.batch * out,
+            output_elements=out,
+        )
+
+
+@register
+class Mean(_Reduce):
+    """``mean(axis)``: the sum (``n − 1`` adds) and one divide per output element,
+    ``numel(x)`` FLOPs in all; backward one divide per output element (``g/n``, then
+    broadcast back)."""
+
+    name = "mean"
+
+    def cost(self, c):
+        out = numel(c.out_shape)
+        return Cost(
+            forward_flops=c.batch * numel(c.x),
+            backward_flops=c.batch * out,
+            cached_elements=c.batch * out,
+            output_elements=out,
+        )
