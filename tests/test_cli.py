@@ -846,7 +846,10 @@ def test_report_json_is_the_model_entry(capsys):
     write("mnist.nn", MNIST)
     code, out, _ = run(capsys, "report", "mnist.nn", "--format", "json")
     analysis, _ = analyse_text(MNIST)
-    expected = json.loads(json.dumps(model_entry(analysis.report, "mnist.nn", analysis.roofline)))
+    entry = model_entry(
+        analysis.report, "mnist.nn", analysis.roofline, analysis.training, analysis.serving
+    )
+    expected = json.loads(json.dumps(entry))
     assert code == 0 and json.loads(out) == expected
     assert expected["totals"]["train_memory_bytes"] == 3_913_120
 

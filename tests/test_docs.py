@@ -97,3 +97,51 @@ def test_product_cites_no_document_outside_the_repository():
         checked += 1
     assert checked > 100, checked
     assert not found, "\n".join(found)
+
+
+def _documented_options(doc: str) -> set[str]:
+    """The names a rule's ``## Options`` section lists (``- `name` (default …): …``)."""
+    if "## Options" not in doc:
+        return set()
+    section = doc.split("## Options", 1)[1].split("\n## ", 1)[0]
+    return set(re.findall(r"^\s*- `(\w+)`", section, re.M))
+
+
+def test_every_documented_option_is_a_threshold_and_every_threshold_is_documented():
+    defaults = default_thresholds()
+    assert _documented_options("## Options\n- `a` (default 1): x\n- `b`: y\n") == {"a", "b"}
+    for code, rule in REGISTRY.items():
+        documented = _documented_options(rule.meta().doc)
+        assert documented == set(defaults.get(code, {})), code
+        assert documented == set(rule.options), code
+    assert set(defaults) <= set(REGISTRY), set(defaults) - set(REGISTRY)
+
+
+#: A threshold named in prose or an example: ``NN101 = { name = …`` or ``[NN101] name = …``.
+THRESHOLD_MENTION = re.compile(r"(NN\d{3})\s*=\s*\{\s*(\w+)\s*=|\[(NN\d{3})\]\s*(\w+)\s*=")
+
+
+def test_every_threshold_named_in_docstrings_and_docs_exists():
+    defaults = default_thresholds()
+    assert THRESHOLD_MENTION.search("``[NN101] min_depth = 10``")  # the pattern itself works
+    paths = [ROOT / "README.md", *(ROOT / "docs").rglob("*.md"), *(ROOT / "src").rglob("*.py")]
+    mentions, stale = 0, []
+    for path in paths:
+        for m in THRESHOLD_MENTION.finditer(path.read_text(encoding="utf-8")):
+            code, name = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
+            mentions += 1
+            if name not in defaults.get(code, {}):
+                stale.append(f"{path.relative_to(ROOT)}: {code}.{name}")
+    assert mentions >= 3, mentions
+    assert not stale, stale
+
+
+def test_spec_warnings_have_their_own_why_page():
+    """NN020 and NN021 do not stop the analysis: their pages must not say they do."""
+    from nnlint.rules.spec_codes import CANNOT_BUILD, FATAL, SPEC_CODES
+
+    for code, meta in SPEC_CODES.items():
+        why = meta.doc.split("## Why is this bad?\n", 1)[1].split("\n\n## ", 1)[0]
+        assert (why == CANNOT_BUILD) == (code in FATAL), code
+    whys = {SPEC_CODES[c].doc.split("## Why")[1].split("## Example")[0] for c in ("NN020", "NN021")}
+    assert len(whys) == 2

@@ -38,6 +38,10 @@ def measured(stem: str) -> dict:
 #   total 2,048,000 + 65,536 + 3,159,040 + 512     = 5,273,088
 TINY_GPT_PARAMS = 2_048_000 + 65_536 + 4 * (512 + 263_168 + 512 + 263_168 + 262_400) + 512
 
+UNET_DOUBLE_CONVS = [(1, 64), (64, 128), (128, 256), (256, 512), (512, 1024)] + [
+    (2 * c, c) for c in (512, 256, 128, 64)
+]
+
 KNOWN_PARAMS = {
     "mnist_mlp": 235_146,  # examples/mnist_mlp.nn
     "xor": 9,  # 2·2 + 2 + 2·1 + 1
@@ -45,12 +49,28 @@ KNOWN_PARAMS = {
     "bert_base": 108_891_648,  # BERT-base encoder without the pooler
     "mobilenet_v2": 3_504_872,  # torchvision mobilenet_v2
     "tiny_gpt": TINY_GPT_PARAMS,
+    # U-Net with padded convs, 1 channel in, 2 classes: per level a double conv
+    # c_in·c·9 + c + c·c·9 + c, up levels a 2x2 transposed conv 2c·c·4 + c, a 1x1 head
+    "unet": sum(ci * c * 9 + c + c * c * 9 + c for ci, c in UNET_DOUBLE_CONVS)
+    + sum(2 * c * c * 4 + c for c in (512, 256, 128, 64))
+    + 64 * 2
+    + 2,
+    # base Transformer, shared 37,000-token embedding and tied output projection
+    "transformer_base": 37_000 * 512
+    + 6 * (1_050_624 + 2_099_712 + 2 * 1_024)
+    + 6 * (2 * 1_050_624 + 2_099_712 + 3 * 1_024),
 }
 
 
 def test_every_example_has_a_reference() -> None:
     assert set(ref.ARCHITECTURES) == set(KNOWN_PARAMS)
     assert TINY_GPT_PARAMS == 5_273_088
+    assert KNOWN_PARAMS["unet"] == 31_030_658
+    assert KNOWN_PARAMS["transformer_base"] == 63_082_496
+
+
+def test_unet_with_one_class_has_the_often_quoted_count() -> None:
+    assert sum(p.numel() for p in ref.UNet(classes=1).parameters()) == 31_030_593
 
 
 @pytest.mark.parametrize("stem", sorted(KNOWN_PARAMS))
@@ -77,6 +97,12 @@ HAND_FORWARD_MACS = {
     "xor": 2 * 2 + 2 * 1,
     "bert_base": 12 * _transformer_layer_macs(128, 768, 3072),  # 11,173,625,856
     "tiny_gpt": 4 * _transformer_layer_macs(256, 256, 1024) + 256 * 256 * 8000,
+    # encoder layers at T=128; decoder layers: causal self-attention and FFN at T=96, then
+    # cross-attention q, o at 96 tokens, k, v at 128, scores 96·128; the tied projection
+    "transformer_base": 6 * _transformer_layer_macs(128, 512, 2048)
+    + 6 * (_transformer_layer_macs(96, 512, 2048) + 2 * 96 * 512 * 512 + 2 * 128 * 512 * 512)
+    + 6 * 2 * 96 * 128 * 512
+    + 96 * 512 * 37_000,
 }
 
 
@@ -101,6 +127,8 @@ FIRST_LAYER_INPUT_GRAD_FLOPS = {
     "mobilenet_v2": 2 * 112 * 112 * 32 * 3 * 3 * 3,  # 3x3 stride-2 stem conv
     "bert_base": 0,
     "tiny_gpt": 0,
+    "unet": 2 * 256 * 256 * 64 * 1 * 3 * 3,  # 3x3 conv, 1 channel in
+    "transformer_base": 0,
 }
 
 

@@ -213,6 +213,10 @@ def test_table_2_forms():
         == 34 * sbh // t
     )
     assert korthikanti_layer_bytes(s, b, h, a, t=t, recompute="full") == 2 * sbh
+    assert (
+        korthikanti_layer_bytes(s, b, h, a, t=t, sequence_parallel=True, recompute="full")
+        == 2 * sbh // t
+    )
 
 
 def test_pipeline_first_stage_holds_p_micro_batches():

@@ -384,6 +384,113 @@ def _tiny_gpt() -> tuple[nn.Module, list[torch.Tensor]]:
 
 
 # Key = the example file's stem; each builder returns (model, inputs for one sample).
+# ---------------------------------------------------------------------------- U-Net
+
+
+def _double_conv(c_in: int, c_out: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(c_out, c_out, 3, padding=1),
+        nn.ReLU(),
+    )
+
+
+class UNet(nn.Module):
+    """U-Net (Ronneberger et al. 2015) with padded 3x3 convs: 64-128-256-512-1024 channels
+    down (2x2 max pooling), 2x2 stride-2 transposed convs up, the skip concatenated
+    before the up-projection's output, a 1x1 conv to the classes."""
+
+    def __init__(self, c_in: int = 1, classes: int = 2) -> None:
+        super().__init__()
+        widths = [64, 128, 256, 512, 1024]
+        self.down = nn.ModuleList()
+        for w in widths:
+            self.down.append(_double_conv(c_in, w))
+            c_in = w
+        self.ups = nn.ModuleList(nn.ConvTranspose2d(2 * w, w, 2, 2) for w in widths[-2::-1])
+        self.convs = nn.ModuleList(_double_conv(2 * w, w) for w in widths[-2::-1])
+        self.head = nn.Conv2d(64, classes, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        skips = []
+        for i, block in enumerate(self.down):
+            x = block(x if i == 0 else nn.functional.max_pool2d(x, 2))
+            skips.append(x)
+        x = skips.pop()
+        for up, conv in zip(self.ups, self.convs):
+            x = conv(torch.cat([skips.pop(), up(x)], dim=1))
+        return self.head(x)
+
+
+def _unet():
+    return UNet(), [torch.randn(1, 1, 256, 256)]
+
+
+# ------------------------------------------------------- encoder-decoder Transformer
+
+
+class EncoderLayer(nn.Module):
+    """Post-LN: LN(x + drop(attn(x))), then LN(h + drop(FFN(h))) with a relu FFN."""
+
+    def __init__(self, d: int, heads: int, d_ff: int, p: float = 0.1) -> None:
+        super().__init__()
+        self.attn = Attention(d, heads)
+        self.ln1, self.ln2 = nn.LayerNorm(d), nn.LayerNorm(d)
+        self.ff = nn.Sequential(nn.Linear(d, d_ff), nn.ReLU(), nn.Linear(d_ff, d), nn.Dropout(p))
+        self.drop = nn.Dropout(p)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.ln1(x + self.drop(self.attn(x)))
+        return self.ln2(h + self.ff(h))
+
+
+class DecoderLayer(nn.Module):
+    """Post-LN: causal self-attention, cross-attention to the encoder output, FFN."""
+
+    def __init__(self, d: int, heads: int, d_ff: int, p: float = 0.1) -> None:
+        super().__init__()
+        self.self_attn = Attention(d, heads, causal=True)
+        self.cross = Attention(d, heads)
+        self.ln1, self.ln2, self.ln3 = nn.LayerNorm(d), nn.LayerNorm(d), nn.LayerNorm(d)
+        self.ff = nn.Sequential(nn.Linear(d, d_ff), nn.ReLU(), nn.Linear(d_ff, d), nn.Dropout(p))
+        self.drop = nn.Dropout(p)
+
+    def forward(self, x: torch.Tensor, mem: torch.Tensor) -> torch.Tensor:
+        h = self.ln1(x + self.drop(self.self_attn(x)))
+        g = self.ln2(h + self.drop(self.cross(h, mem)))
+        return self.ln3(g + self.ff(g))
+
+
+class TransformerBase(nn.Module):
+    """Vaswani et al. 2017 base: 6+6 layers, d=512, 8 heads, FFN 2048, one embedding
+    shared by source, target and the (bias-free) output projection."""
+
+    def __init__(self, vocab: int = 37000, d: int = 512, heads: int = 8, d_ff: int = 2048):
+        super().__init__()
+        self.emb = nn.Embedding(vocab, d)
+        self.drop = nn.Dropout(0.1)
+        self.enc = nn.ModuleList(EncoderLayer(d, heads, d_ff) for _ in range(6))
+        self.dec = nn.ModuleList(DecoderLayer(d, heads, d_ff) for _ in range(6))
+        self.out = nn.Linear(d, vocab, bias=False)
+        self.out.weight = self.emb.weight
+
+    def forward(self, src: torch.Tensor, tgt: torch.Tensor) -> torch.Tensor:
+        mem = self.drop(self.emb(src))
+        for layer in self.enc:
+            mem = layer(mem)
+        x = self.drop(self.emb(tgt))
+        for layer in self.dec:
+            x = layer(x, mem)
+        return self.out(x)
+
+
+def _transformer_base():
+    src = torch.randint(0, 37000, (1, 128))
+    tgt = torch.randint(0, 37000, (1, 96))
+    return TransformerBase(), [src, tgt]
+
+
 ARCHITECTURES: dict[str, Callable[[], tuple[nn.Module, list[torch.Tensor]]]] = {
     "mnist_mlp": _mnist_mlp,
     "xor": _xor,
@@ -391,6 +498,8 @@ ARCHITECTURES: dict[str, Callable[[], tuple[nn.Module, list[torch.Tensor]]]] = {
     "bert_base": _bert_base,
     "mobilenet_v2": _mobilenet_v2,
     "tiny_gpt": _tiny_gpt,
+    "unet": _unet,
+    "transformer_base": _transformer_base,
 }
 
 

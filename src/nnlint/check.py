@@ -8,6 +8,7 @@ other exception is an internal error that names the file (the CLI exits 2).
 from __future__ import annotations
 
 import contextlib
+import difflib
 import gc
 import traceback
 from collections.abc import Iterator, Mapping
@@ -24,6 +25,7 @@ from nnlint.files import SPEC_LIMIT, read_regular
 from nnlint.fixes import attach_fixes
 from nnlint.graph import lower
 from nnlint.parse import parse
+from nnlint.plan import ServingPlan, TrainingPlan, serving_plan, training_plan
 from nnlint.roofline import Roofline, roofline
 from nnlint.rules import FATAL, REGISTRY, SPEC_CODES, all_meta, run_rules
 from nnlint.sections import read_sections
@@ -86,6 +88,7 @@ class Settings:
     """What the command line and configuration decide for a file."""
 
     target: str | None = None  # --target: overrides deploy.target
+    train_target: str | None = None  # --train-target: overrides train.target
     default_target: str | None = None  # config `target`: used when the spec has no deploy.target
     select: tuple[str, ...] | None = None  # None: every rule
     extend_select: tuple[str, ...] = ()
@@ -184,7 +187,13 @@ def _locate_layers(lowered, diagnostics: list[Diagnostic]) -> list[Diagnostic]:
     return [d if d.layer else attrs.evolve(d, layer=holder(d.span)) for d in diagnostics]
 
 
-def model_entry(report: Report, path: str, roof: Roofline | None) -> dict[str, Any]:
+def model_entry(
+    report: Report,
+    path: str,
+    roof: Roofline | None,
+    training: TrainingPlan | None = None,
+    serving: ServingPlan | None = None,
+) -> dict[str, Any]:
     """The JSON contract's ``models`` entry (README § A quick tour), plus documented extra keys."""
     totals = json_totals(Sources(report, roof))  # nnlint.figures declares each total
     layers = []
@@ -211,13 +220,18 @@ def model_entry(report: Report, path: str, roof: Roofline | None) -> dict[str, A
                 bytes_moved=r.bytes_moved,
             )
         layers.append(entry)
-    return {
+    entry = {
         "path": path,
         "name": report.model,
         "target": roof.target.id if roof is not None else None,
         "totals": totals,
         "layers": layers,
     }
+    if training is not None:
+        entry["training"] = training.as_dict()
+    if serving is not None:
+        entry["serving"] = serving.as_dict()
+    return entry
 
 
 @attrs.frozen
@@ -228,6 +242,9 @@ class Analysis:
     report: Report
     target: Target | None
     roofline: Roofline | None
+    train_target: Target | None = None  # where training runs (train.target, else target)
+    training: TrainingPlan | None = None
+    serving: ServingPlan | None = None
 
 
 def analyse_text(
@@ -271,7 +288,30 @@ def _analyse_text(text: str, settings: Settings) -> tuple[Analysis | None, list[
                 )
             )
     roof = roofline(report, target) if target is not None else None
-    return Analysis(spec, report, target, roof), diagnostics
+    train_target = target
+    train_name = settings.train_target or config.train.target
+    if train_name is not None:
+        targets = known_targets(settings)
+        if train_name in targets:
+            train_target = targets[train_name]
+        else:
+            close = difflib.get_close_matches(train_name, list(targets), n=1)
+            diagnostics.append(
+                Diagnostic(
+                    "NN015",
+                    Severity.ERROR,
+                    f"unknown training target `{train_name}`"
+                    + (f"; did you mean `{close[0]}`?" if close else "")
+                    + f" (known: {', '.join(sorted(targets))})",
+                    config.train.spans.get("target", Span.point(1, 1)),
+                    fix="use one of the ids `nnlint targets` lists"
+                    + (f", e.g. `{close[0]}`" if close else ""),
+                )
+            )
+            train_target = None
+    training = training_plan(report, train_target) if config.has_train else None
+    serving = serving_plan(report, target, roof)
+    return Analysis(spec, report, target, roof, train_target, training, serving), diagnostics
 
 
 def check_text(text: str, path: str, settings: Settings = Settings()) -> FileResult:
@@ -299,11 +339,16 @@ def _check_text(text: str, path: str, settings: Settings) -> FileResult:
                 None
                 if settings.target or not config.deploy.target
                 else config.deploy.spans.get("target"),
+                train_target=analysis.train_target,
+                training=analysis.training,
+                serving=analysis.serving,
             )
             diagnostics = _apply_suppressions(analysis.spec, diagnostics, selected)
         diagnostics = _locate_layers(analysis.report.lowered, diagnostics)
         diagnostics = attach_fixes(analysis.spec, analysis.report.lowered, diagnostics)
-        model = model_entry(analysis.report, path, analysis.roofline)
+        model = model_entry(
+            analysis.report, path, analysis.roofline, analysis.training, analysis.serving
+        )
     diagnostics = sorted((d.with_path(path) for d in diagnostics), key=Diagnostic.sort_key)
     return FileResult(path, text, tuple(diagnostics), model)
 

@@ -127,6 +127,11 @@ def build_parser() -> argparse.ArgumentParser:
         "deploy.target and the config's target); see `nnlint targets`",
     )
     check.add_argument(
+        "--train-target",
+        metavar="T",
+        help="hardware target training runs on (overrides train.target)",
+    )
+    check.add_argument(
         "--format", choices=FORMATS, default="text", help="output format (default: text)"
     )
     check.add_argument(
@@ -212,6 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("path", metavar="PATH", help="one .nn file, or - for stdin")
     _add_config_options(report)
     report.add_argument("--target", metavar="T", help="hardware target id for the roofline")
+    report.add_argument("--train-target", metavar="T", help="hardware target training runs on")
     report.add_argument(
         "--format",
         choices=("text", "json"),
@@ -401,7 +407,9 @@ def _selectors(option: str, value: str | None) -> tuple[str, ...] | None:
         raise UsageError(f"{option}: {exc}") from None
 
 
-def _resolve_cli_target(name: str | None, configs: Sequence[ProjectConfig]) -> str | None:
+def _resolve_cli_target(
+    name: str | None, configs: Sequence[ProjectConfig], option: str = "--target"
+) -> str | None:
     """The canonical id of ``--target``, known to every config in use (else exit 2)."""
     from nnlint.targets import UnknownTarget, resolve_target
 
@@ -412,7 +420,7 @@ def _resolve_cli_target(name: str | None, configs: Sequence[ProjectConfig]) -> s
         try:
             resolved = resolve_target(name, config.targets if config else None).id
         except UnknownTarget as exc:
-            raise UsageError(f"--target: {exc.message}") from None
+            raise UsageError(f"{option}: {exc.message}") from None
     return resolved
 
 
@@ -741,7 +749,11 @@ def cmd_check(args: argparse.Namespace) -> int:
         _config_error_document(args, paths, overrides, exc)
         raise
     configs = list({id(c): c for c in in_use}.values())  # each config once
-    overrides = attrs.evolve(overrides, target=_resolve_cli_target(args.target, configs))
+    overrides = attrs.evolve(
+        overrides,
+        target=_resolve_cli_target(args.target, configs),
+        train_target=_resolve_cli_target(args.train_target, configs, "--train-target"),
+    )
     config_files = [c.path for c in configs if c.path is not None]
     _refuse_input_as_output(args.output_file, [*files, *config_files])
     tasks = [
@@ -1160,7 +1172,10 @@ def cmd_report(args: argparse.Namespace) -> int:
             raise UsageError(f"{args.path}: {exc}") from None
         display, config_from = display_path(path), args.path
     config = resolver.for_path(config_from)
-    overrides = Overrides(target=_resolve_cli_target(args.target, [config]))
+    overrides = Overrides(
+        target=_resolve_cli_target(args.target, [config]),
+        train_target=_resolve_cli_target(args.train_target, [config], "--train-target"),
+    )
     settings = settings_for(config, config_from, overrides)
 
     text, problem = decode(data)
@@ -1180,7 +1195,15 @@ def cmd_report(args: argparse.Namespace) -> int:
             elif args.html or args.plot:
                 shown, code = None, EXIT_OK  # files, written below (their errors are usage errors)
             elif args.format == "json":
-                shown = render_model(model_entry(analysis.report, display, analysis.roofline))
+                shown = render_model(
+                    model_entry(
+                        analysis.report,
+                        display,
+                        analysis.roofline,
+                        analysis.training,
+                        analysis.serving,
+                    )
+                )
                 code = EXIT_OK
             else:
                 shown = report_text(analysis, display)

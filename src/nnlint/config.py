@@ -18,7 +18,7 @@ Keys::
     per-file-ignores = { "legacy/**/*.nn" = ["NN1"] }
     fail-on = "warning"                  # error | warning | note
     exclude = ["build", "**/generated_*.nn"]
-    thresholds = { NN101 = { min_sigmoid_layers = 8 } }
+    thresholds = { NN101 = { sigmoid_layers = 8 } }
     targets = ["hw/my-board.toml"]       # extra profiles; may override a built-in id
     baseline = "nnlint-baseline.json"    # findings to tolerate (see nnlint.baseline)
 """
@@ -377,7 +377,7 @@ def load_config(path: str | os.PathLike[str]) -> ProjectConfig:
 
 
 def _thresholds(r: _Reader, value: Any) -> dict[str, dict[str, Any]]:
-    """``{NN101 = {min_sigmoid_layers = 8}}``: known codes, the rule's own option names."""
+    """``{NN101 = {sigmoid_layers = 8}}``: known codes, the rule's own option names."""
     from nnlint.rules import REGISTRY, all_meta, lookup
     from nnlint.rules.base import default_thresholds
 
@@ -487,6 +487,7 @@ class Overrides:
     extend_select: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()
     fail_on: str | None = None
+    train_target: str | None = None
 
 
 class ConfigResolver:
@@ -547,6 +548,7 @@ def settings_for(config: ProjectConfig, path: str | os.PathLike[str] | None, ove
         ignore += config.ignores_for(path)
     return Settings(
         target=overrides.target,
+        train_target=overrides.train_target,
         default_target=config.target,
         select=select,
         extend_select=extend,

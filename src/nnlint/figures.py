@@ -229,9 +229,18 @@ for _figure in (
         "train_step_flops",
         "count",
         "FLOPs per training step",
-        "forward + backward + loss gradient + optimizer step.",
+        "forward + backward + loss gradient + optimizer step + recomputation.",
         label="train-step FLOPs",
         budget=("train_step_flops",),
+    ),
+    Figure(
+        "recompute_flops",
+        "count",
+        "FLOPs activation recomputation adds to a step",
+        "The forward work `train.recompute` repeats in the backward pass: the repeated "
+        "blocks' forward for `full`, the attention core for `selective` and for a flash "
+        "kernel, which recomputes its scores; 0 without recomputation.",
+        label="recompute FLOPs",
     ),
     Figure(
         "param_bytes",

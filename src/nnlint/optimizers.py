@@ -110,6 +110,10 @@ OPTIMIZERS: dict[str, Optimizer] = {
             "adamw8bit",
             2,
             state_bits=8,
+            # AdamW's arithmetic: bitsandbytes dequantizes, updates in fp32, requantizes (the
+            # quantization itself is not counted)
+            flops_per_param=16,
+            flops_constant=2,
             state="first and second moments in 8 bits",
             source="Dettmers et al. 2022; bitsandbytes AdamW8bit: both moments in 8 bits, "
             "2 bytes of state per parameter (block-wise quantization constants not counted)",
@@ -117,6 +121,8 @@ OPTIMIZERS: dict[str, Optimizer] = {
         Optimizer(
             "lion",
             1,
+            # interpolate 3, sign 1, decoupled decay 1, update 2, momentum 3 (Algorithm 2)
+            flops_per_param=10,
             state="momentum",
             source="Chen et al. 2023 (Lion): one momentum, no second moment",
         ),
@@ -124,6 +130,10 @@ OPTIMIZERS: dict[str, Optimizer] = {
             "adafactor",
             0,
             factored=True,
+            # per element: g² 1, row and column sums 2, the factored estimate 2, rsqrt 1,
+            # scale 1, RMS clipping 2, decay 1, update 2 (the O(r + c) work on the factors
+            # is not counted)
+            flops_per_param=12,
             state="factored second moment",
             source="Shazeer & Stern 2018; torch.optim.Adafactor: factored second moment, "
             "no first moment",

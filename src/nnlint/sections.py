@@ -20,6 +20,7 @@ from nnlint.ops import LOSSES
 from nnlint.optimizers import SPEC_OPTIMIZERS
 from nnlint.precision import PRECISION_BITS
 from nnlint.suggest import did_you_mean
+from nnlint.training import RECOMPUTE, SHARDING, SHARDING_ALIASES, TRAIN_PRECISIONS
 from nnlint.units import UNITS
 
 
@@ -33,9 +34,19 @@ class LossSpec:
 
 @attrs.frozen
 class TrainConfig:
-    batch: int = 1
-    precision: str = "fp32"
+    batch: int = 1  # the micro-batch of one data-parallel rank
+    precision: str = "fp32"  # the storage format of weights and activations
     optimizer: str = "sgd"
+    recipe: str = "fp32"  # train.precision as written (bf16-mixed, bf16, …): nnlint.training
+    target: str | None = None  # the hardware training runs on (deploy.target serves)
+    gpus: int = 1
+    tensor_parallel: int = 1
+    pipeline_parallel: int = 1
+    sequence_parallel: bool = False
+    sharding: str = "none"  # none | zero1 | zero2 | zero3 (FSDP names mapped)
+    grad_accum: int = 1
+    recompute: str = "none"
+    attention_impl: str = "eager"
     loss: LossSpec | None = None
     samples: int | None = None
     epochs: int | None = None
@@ -57,6 +68,9 @@ class DeployConfig:
     target: str | None = None
     batch: int = 1
     precision: str | None = None  # None: the training precision
+    context: int | None = None  # tokens of KV cache per sequence (decoders)
+    concurrency: int = 1  # sequences served at once
+    kv_precision: str | None = None  # None: the deploy precision
     spans: dict[str, Span] = attrs.field(factory=dict, eq=False)
 
 
@@ -176,18 +190,63 @@ def _loss(value: ast.Expr) -> LossSpec:
     return LossSpec(value.name, arg.id, value.span, arg.span)
 
 
+_TRAIN_KEYS = {
+    "batch",
+    "precision",
+    "optimizer",
+    "loss",
+    "samples",
+    "epochs",
+    "lr",
+    "weight_decay",
+    "target",
+    "gpus",
+    "tensor_parallel",
+    "pipeline_parallel",
+    "sequence_parallel",
+    "sharding",
+    "grad_accum",
+    "recompute",
+    "attention_impl",
+}
+
+
+def _target_id(value: ast.Expr) -> str:
+    if not isinstance(value, ast.Symbol):
+        raise _Bad(
+            f"target must be a target id such as `edge-tpu`, got {_describe(value)}", value.span
+        )
+    return value.id  # checked against the profiles by the driver
+
+
+def _bool(value: ast.Expr, what: str) -> bool:
+    if isinstance(value, ast.Symbol) and value.id in ("true", "false"):
+        return value.id == "true"
+    raise _Bad(f"{what} must be true or false, got {_describe(value)}", value.span)
+
+
 def _train(section: ast.Section) -> TrainConfig:
     values: dict[str, Any] = {}
     spans: dict[str, Span] = {}
-    for e in _entries(
-        section,
-        {"batch", "precision", "optimizer", "loss", "samples", "epochs", "lr", "weight_decay"},
-    ):
+    for e in _entries(section, _TRAIN_KEYS):
         spans[e.key] = e.span
-        if e.key == "batch":
-            values["batch"] = _positive_int(e.value, "batch")
+        if e.key in ("batch", "gpus", "tensor_parallel", "pipeline_parallel", "grad_accum"):
+            values[e.key] = _positive_int(e.value, e.key)
         elif e.key == "precision":
-            values["precision"] = _symbol(e.value, "precision", tuple(PRECISION_BITS))
+            recipe = _symbol(e.value, "precision", tuple(TRAIN_PRECISIONS))
+            values["recipe"] = recipe
+            values["precision"] = TRAIN_PRECISIONS[recipe].storage
+        elif e.key == "target":
+            values["target"] = _target_id(e.value)
+        elif e.key == "sequence_parallel":
+            values["sequence_parallel"] = _bool(e.value, "sequence_parallel")
+        elif e.key == "sharding":
+            name = _symbol(e.value, "sharding", (*SHARDING, *SHARDING_ALIASES))
+            values["sharding"] = SHARDING_ALIASES.get(name, name)
+        elif e.key == "recompute":
+            values["recompute"] = _symbol(e.value, "recompute", RECOMPUTE)
+        elif e.key == "attention_impl":
+            values["attention_impl"] = _symbol(e.value, "attention_impl", ("eager", "flash"))
         elif e.key == "optimizer":
             values["optimizer"] = _symbol(e.value, "optimizer", SPEC_OPTIMIZERS)
         elif e.key == "loss":
@@ -199,6 +258,17 @@ def _train(section: ast.Section) -> TrainConfig:
             if not rate > 0:
                 raise _Bad(f"{e.key} must be positive, got {rate}", e.value.span)
             values[e.key] = float(rate)
+    gpus = values.get("gpus", 1)
+    model_parallel = values.get("tensor_parallel", 1) * values.get("pipeline_parallel", 1)
+    if gpus % model_parallel:
+        fit = max(model_parallel, gpus - gpus % model_parallel)
+        raise _Bad(
+            f"gpus = {gpus} is not a multiple of tensor_parallel × pipeline_parallel = "
+            f"{model_parallel}: the data-parallel size gpus / (tp·pp) must be whole",
+            spans.get("gpus") or spans.get("tensor_parallel") or spans["pipeline_parallel"],
+            fix=f"set gpus to a multiple of {model_parallel} (e.g. {fit}), or change "
+            f"tensor_parallel / pipeline_parallel",
+        )
     return TrainConfig(spans=spans, **values)
 
 
@@ -240,19 +310,15 @@ def _data(section: ast.Section) -> DataConfig:
 def _deploy(section: ast.Section) -> DeployConfig:
     values: dict[str, Any] = {}
     spans: dict[str, Span] = {}
-    for e in _entries(section, {"target", "batch", "precision"}):
+    keys = {"target", "batch", "precision", "context", "concurrency", "kv_precision"}
+    for e in _entries(section, keys):
         spans[e.key] = e.span
         if e.key == "target":
-            if not isinstance(e.value, ast.Symbol):
-                raise _Bad(
-                    f"target must be a target id such as `edge-tpu`, got {_describe(e.value)}",
-                    e.value.span,
-                )
-            values["target"] = e.value.id  # checked against the profiles by the driver
-        elif e.key == "batch":
-            values["batch"] = _positive_int(e.value, "batch")
+            values["target"] = _target_id(e.value)
+        elif e.key in ("batch", "context", "concurrency"):
+            values[e.key] = _positive_int(e.value, e.key)
         else:
-            values["precision"] = _symbol(e.value, "precision", tuple(PRECISION_BITS))
+            values[e.key] = _symbol(e.value, e.key.replace("_", " "), tuple(PRECISION_BITS))
     return DeployConfig(spans=spans, **values)
 
 

@@ -62,12 +62,23 @@ class TrainPrecision:
     master_bits: int
     state_bits: int
     activation_bits: int
+    storage: str = ""  # the format weights and activations are stored in (a precision name)
+
+    @property
+    def mixed(self) -> bool:
+        """Keeps an fp32 master copy beside 16-bit weights."""
+        return self.master_bits > 0
 
 
 def _pure(name: str, compute: str | None = None) -> TrainPrecision:
     """Every tensor stored at the width of ``compute`` (default: ``name``)."""
     bits = PRECISION_BITS[compute or name]
-    return TrainPrecision(name, compute or name, bits, bits, 0, bits, bits)
+    return TrainPrecision(name, compute or name, bits, bits, 0, bits, bits, compute or name)
+
+
+def _mixed(name: str, compute: str, storage: str) -> TrainPrecision:
+    """16-bit weights, gradients and activations beside an fp32 master copy and fp32 state."""
+    return TrainPrecision(name, compute, 16, 16, 32, 32, 16, storage)
 
 
 #: The training precisions, by the names PyTorch Lightning's ``Trainer(precision=…)``
@@ -90,17 +101,13 @@ def _pure(name: str, compute: str | None = None) -> TrainPrecision:
 TRAIN_PRECISIONS: dict[str, TrainPrecision] = {
     "fp32": _pure("fp32"),
     "tf32": _pure("tf32"),
-    "bf16-mixed": TrainPrecision("bf16-mixed", "bf16", 16, 16, 32, 32, 16),
-    "fp16-mixed": TrainPrecision("fp16-mixed", "fp16", 16, 16, 32, 32, 16),
+    "bf16-mixed": _mixed("bf16-mixed", "bf16", "bf16"),
+    "fp16-mixed": _mixed("fp16-mixed", "fp16", "fp16"),
     "bf16-true": _pure("bf16-true", "bf16"),
     "fp16-true": _pure("fp16-true", "fp16"),
-    "fp8-mixed": TrainPrecision("fp8-mixed", "fp8", 16, 16, 32, 32, 16),
+    "fp8-mixed": _mixed("fp8-mixed", "fp8", "bf16"),
     # storage formats a spec may name: pure, as before (bf16 = bf16-true)
-    "fp64": _pure("fp64"),
-    "bf16": _pure("bf16"),
-    "fp16": _pure("fp16"),
-    "fp8": _pure("fp8"),
-    "int8": _pure("int8"),
+    **{name: _pure(name) for name in PRECISION_BITS if name not in ("fp32", "tf32")},
 }
 
 
@@ -246,12 +253,13 @@ def korthikanti_layer_bytes(
       ``sbh(34/t + 5as/(ht))``;
     * selective recompute (the attention core, ``5as²b``, recomputed):
       ``sbh(10 + 24/t)``, with sequence parallel ``sbh(34/t)``;
-    * full recompute: ``2sbh`` (the layer's input only).
+    * full recompute: ``2sbh`` (the layer's input only; Table 2 lists it without sequence
+      parallelism — with it the checkpointed input is itself split, ``2sbh/t``).
 
     A part that does not divide by ``t`` is rounded up.
     """
     if recompute == "full":
-        return 2 * s * b * h
+        return _ceil_div(2 * s * b * h, t) if sequence_parallel else 2 * s * b * h
     replicated, sharded = 10 * s * b * h, 24 * s * b * h
     scores = 0 if recompute == "selective" else 5 * a * s * s * b
     rep = _ceil_div(replicated, t) if sequence_parallel else replicated

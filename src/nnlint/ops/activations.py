@@ -44,6 +44,7 @@ class Identity(_Activation):
     """``f(z) = z``: no cost."""
 
     name = "identity"
+    saves = "nothing"
     fwd = bwd = 0
     passes_values = True
     inference_noop = True
@@ -55,6 +56,7 @@ class Relu(_Activation):
     place."""
 
     name = "relu"
+    saves = "output"  # threshold_backward(grad, result, 0)
     fwd = bwd = 1
     relu_family = True
     init_for = "he"
@@ -66,6 +68,7 @@ class Relu6(_Activation):
     """``min(max(0, z), 6)``: 2 compares forward, 1 mask backward. In place."""
 
     name = "relu6"
+    saves = "input"  # hardtanh_backward(grad, self, 0, 6)
     fwd, bwd = 2, 1
     relu_family = True
     init_for = "he"
@@ -77,6 +80,7 @@ class LeakyRelu(_Activation):
     """Leaky ReLU (α fixed, 0.01): 2 forward, 2 backward."""
 
     name = "leaky_relu"
+    saves = "input"  # leaky_relu_backward(grad, self, …)
     fwd = bwd = 2
     opts = (Opt("alpha", "float", 0.01, positional=True),)
     relu_family = True
@@ -89,6 +93,7 @@ class Elu(_Activation):
     count)."""
 
     name = "elu"
+    saves = "input"  # elu_backward(…, is_result=False, self)
     fwd, bwd = 4, 3
     opts = (Opt("alpha", "float", 1.0, positional=True),)
     init_for = "he"
@@ -101,6 +106,7 @@ class Gelu(_Activation):
     a new tensor."""
 
     name = "gelu"
+    saves = "input"  # gelu_backward(grad, self)
     fwd = bwd = 14
     in_place = False
     init_for = "he"  # ReLU-like for z > 0 (Hendrycks & Gimpel 2016): He et al. 2015's init
@@ -112,6 +118,7 @@ class Silu(_Activation):
     element in fp32): a new output plus σ(z)."""
 
     name = "silu"
+    saves = "input"  # silu_backward(grad, self)
     fwd = bwd = 5
     in_place = False
     extra_cached = 1
@@ -124,6 +131,7 @@ class Sigmoid(_Activation):
     derivative 0.25."""
 
     name = "sigmoid"
+    saves = "output"  # sigmoid_backward(grad, result)
     fwd, bwd = 4, 2
     saturating = True
     max_slope = 0.25  # σ'(z) = σ(1−σ) ≤ 0.25, at z = 0
@@ -136,6 +144,7 @@ class Tanh(_Activation):
     """Tanh: 2 exp, sub, add, div = 6 forward; 1−tanh² = 2 backward."""
 
     name = "tanh"
+    saves = "output"  # tanh_backward(grad, result)
     fwd, bwd = 6, 2
     saturating = True
     max_slope = 1.0  # 1 − tanh²(z) ≤ 1, at z = 0 only
@@ -148,6 +157,7 @@ class Log(_Activation):
     one divide backward. Needs z, so its output is a new tensor."""
 
     name = "log"
+    saves = "input"  # grad / self
     fwd = bwd = 1
     in_place = False
     output = Output.LOG
@@ -159,6 +169,7 @@ class LogSoftmax(_Activation):
     element; backward ``g − softmax·Σg`` ≈ 3 per element."""
 
     name = "log_softmax"
+    saves = "output"  # _log_softmax_backward_data(grad, result, …)
     fwd = bwd = 3
     output = Output.LOG_DISTRIBUTION
 
@@ -175,6 +186,7 @@ class Softmax(_Activation):
     naive C×C Jacobian would cost O(C²))."""
 
     name = "softmax"
+    saves = "output"  # _softmax_backward_data(grad, result, …)
     fwd = 5
     bwd = 4
     output = Output.DISTRIBUTION
@@ -187,6 +199,7 @@ class PReLU(_Activation):
     element when trainable). Needs z for ∂α, so its output is a new tensor."""
 
     name = "prelu"
+    saves = "input"  # _prelu_kernel_backward(grad, self, weight)
     fwd = 2
     bwd = 2
     in_place = False
@@ -207,3 +220,6 @@ class PReLU(_Activation):
         return attrs.evolve(
             base, params=c.opts["num_parameters"], backward_flops=base.backward_flops + extra
         )
+
+    def param_shapes(self, opts, in_shapes):
+        return ((opts["num_parameters"],),)

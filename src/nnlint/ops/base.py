@@ -119,6 +119,32 @@ class Ctx:
         return self.in_shapes[0]
 
 
+@attrs.frozen
+class Saved:
+    """One tensor an op saves for its backward pass, as PyTorch's autograd saves it
+    (``tools/autograd/derivatives.yaml``); :mod:`nnlint.activations` adds them up.
+
+    ``tensor`` names it: ``"in0"``, ``"in1"`` (an input, shared with whatever else saves
+    that tensor), ``"out"`` (the op's output) or the name of a tensor the op makes inside
+    (``"q"``, ``"mask"``). ``elements`` per sample. ``kind``: ``act`` (stored at the
+    activation precision), ``mask`` (1 byte), ``index`` (int64, 8 bytes) or ``stat`` (fp32
+    statistics, 4 bytes). ``split``: ``None`` when it follows its tensor's tensor-parallel
+    state, ``True`` for a tensor split over the heads (attention's insides). ``core``: part of
+    the attention core that selective recomputation and flash attention do not keep.
+    ``per_sample``: False for a tensor the whole batch shares (a causal mask; batchnorm's
+    batch statistics, ``elements`` then being the whole tensor). ``flash_only``: kept by a
+    fused attention kernel instead of the core (its softmax statistics).
+    """
+
+    tensor: str
+    elements: int
+    kind: str = "act"
+    split: bool | None = None
+    core: bool = False
+    per_sample: bool = True
+    flash_only: bool = False  # kept only by a fused (flash) attention kernel
+
+
 class Output(enum.Enum):
     """What the values an op writes mean, for the rules that pair an op with a loss or a log."""
 
@@ -213,6 +239,35 @@ class Op(abc.ABC):
     @abc.abstractmethod
     def cost(self, c: Ctx) -> Cost:
         """Parameters, MACs, FLOPs and cached elements for ``c``."""
+
+    def saved(self, c: Ctx) -> tuple[Saved, ...]:
+        """The tensors autograd saves for this op's backward pass, per sample (training only).
+
+        Every op states its own; ``saves`` covers the common cases: ``"input"`` (the
+        derivative reads the input: GELU, SiLU), ``"output"`` (it reads the result: ReLU,
+        sigmoid, tanh, softmax), ``"nothing"`` (add, views). Ops with weights save their input
+        only for the weight gradient, so a frozen one keeps nothing.
+        """
+        if self.saves == "input":
+            return (Saved("in0", numel(c.x)),)
+        if self.saves == "output":
+            return (Saved("out", numel(c.out_shape)),)
+        if self.saves == "nothing":
+            return ()
+        raise NotImplementedError(f"{self.name} does not state what it saves for backward")
+
+    #: what autograd saves for the common cases of :meth:`saved` ("input", "output", "nothing")
+    saves: ClassVar[str | None] = None
+    #: under tensor parallelism (Megatron-LM): "flip" — a dense layer is column-parallel on a
+    #: whole input and row-parallel on a split one, so it flips the split; "whole" — the output
+    #: is whole (attention splits only inside; a vocabulary-parallel embedding all-reduces);
+    #: "follow" — the output is split when an input is
+    tensor_parallel: ClassVar[str] = "follow"
+
+    def param_shapes(self, opts: Mapping[str, Any], in_shapes) -> tuple[Shape, ...]:
+        """The shapes of the op's parameter tensors, PyTorch's layout (Adafactor factors each
+        matrix); empty for an op without parameters."""
+        return ()
 
     # ---- facts about one instance, from its options and input shapes
     def text(self, opts: Mapping[str, Any]) -> str:

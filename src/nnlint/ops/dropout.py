@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nnlint.ops.base import Cost, Op, Opt, numel, register
+from nnlint.ops.base import Cost, Op, Opt, Saved, numel, register
 
 
 @register
@@ -24,3 +24,8 @@ class Dropout(Op):
             return Cost()
         n = c.batch * numel(c.x)
         return Cost(forward_flops=4 * n, backward_flops=2 * n, cached_elements=n)
+
+    def saved(self, c):
+        """The keep-mask, one byte per element (``native_dropout_backward(grad, mask, scale)``;
+        CUDA's fused kernel keeps a ``bool`` mask)."""
+        return (Saved("mask", numel(c.x), kind="mask"),)

@@ -16,6 +16,7 @@ class Input(Op):
     in_chain = False
     is_input = True
     output = Output.DATA
+    saves = "nothing"  # the ops that read it save it
 
     def infer(self, in_shapes, opts):
         return tuple(opts["shape"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from nnlint.ops.base import Cost, Ctx, Op, Opt, ShapeError, numel, pair, register, shown
+from nnlint.ops.base import Cost, Ctx, Op, Opt, Saved, ShapeError, numel, pair, register, shown
 from nnlint.units import fmt_shape
 
 
@@ -52,6 +52,7 @@ class Dense(Op):
     """
 
     name = "dense"
+    tensor_parallel = "flip"
     has_weights = True
     linear_layer = multiplies_weights = fusion_host = True
     opts = (
@@ -74,6 +75,14 @@ class Dense(Op):
 
     def weight_shape(self, opts, in_shapes):
         return (opts["units"], in_shapes[0][-1])
+
+    def param_shapes(self, opts, in_shapes):
+        weight = (opts["units"], in_shapes[0][-1])
+        return (weight, (opts["units"],)) if opts["bias"] else (weight,)
+
+    def saved(self, c):
+        """Its input, for the weight gradient (``addmm`` saves ``mat1``); frozen: nothing."""
+        return (Saved("in0", numel(c.x)),) if c.trainable else ()
 
     def fans(self, opts, in_shapes):
         return in_shapes[0][-1], opts["units"]
@@ -167,6 +176,15 @@ class _Conv(Op):
     def fans(self, opts, in_shapes):
         k = numel(self._sizes(opts)[0])
         return (in_shapes[0][0] // opts["groups"]) * k, opts["channels"] * k
+
+    def param_shapes(self, opts, in_shapes):
+        c_out = opts["channels"]
+        weight = (c_out, in_shapes[0][0] // opts["groups"], *self._sizes(opts)[0])
+        return (weight, (c_out,)) if opts["bias"] else (weight,)
+
+    def saved(self, c):
+        """Its input, for the weight gradient (``convolution_backward``); frozen: nothing."""
+        return (Saved("in0", numel(c.x)),) if c.trainable else ()
 
     def cost(self, c):
         c_in, c_out = c.x[0], c.out_shape[0]
@@ -313,6 +331,15 @@ class ConvTranspose2d(Op):
         # PyTorch computes fans from the weight [C_in, c_out/g, k_h, k_w] as stored
         k = numel(pair(opts["kernel"]))
         return (opts["channels"] // opts["groups"]) * k, in_shapes[0][0] * k
+
+    def param_shapes(self, opts, in_shapes):
+        c_out = opts["channels"]
+        weight = (in_shapes[0][0], c_out // opts["groups"], *pair(opts["kernel"]))
+        return (weight, (c_out,)) if opts["bias"] else (weight,)
+
+    def saved(self, c):
+        """Its input, for the weight gradient (``convolution_backward``); frozen: nothing."""
+        return (Saved("in0", numel(c.x)),) if c.trainable else ()
 
     def cost(self, c):
         c_in, h, w = c.x

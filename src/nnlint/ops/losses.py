@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import attrs
 
-from nnlint.ops.base import Cost, Op, numel, register
+from nnlint.ops.base import Cost, Op, Saved, numel, register
 
 
 @attrs.frozen
@@ -125,3 +125,12 @@ class Loss(Op):
             return Cost()
         per = LOSSES[c.opts["kind"]].forward_per_element(c.opts["source_op"])
         return Cost(forward_flops=per * c.batch * numel(c.x))
+
+    def saved(self, c):
+        """On raw logits, the normalized copy it makes (cross-entropy's log-softmax, bce's
+        sigmoid), which its backward reads; on the network's own softmax or sigmoid nothing
+        new (that op already saved its output). The targets are not counted."""
+        kind = LOSSES[c.opts["kind"]]
+        if kind.normalized and c.opts["source_op"] not in kind.normalized:
+            return (Saved("normalized", numel(c.x)),)
+        return ()

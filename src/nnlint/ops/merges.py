@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nnlint.ops.base import Cost, Op, Opt, ShapeError, numel, register
+from nnlint.ops.base import Cost, Op, Opt, Saved, ShapeError, numel, register
 from nnlint.units import fmt_shape
 
 
@@ -17,6 +17,7 @@ class Add(_Merge):
     is passed to every input unchanged). The sum is a new tensor."""
 
     name = "add"
+    saves = "nothing"  # the gradient passes to every input unchanged
     result_noun = "sum"
     fusion_host = residual_merge = True
 
@@ -43,6 +44,7 @@ class Concat(_Merge):
     the last axis of ``[D]`` and ``[T, D]``). Data movement only: 0 FLOPs."""
 
     name = "concat"
+    saves = "nothing"  # the gradient is sliced back into the inputs
     result_noun = "cat"
     opts = (Opt("axis", "int", None),)
 
@@ -107,3 +109,7 @@ class MatMul(_Merge):
             cached_elements=c.batch * out,
             output_elements=out,
         )
+
+    def saved(self, c):
+        """Both factors: each one's gradient is the other times the output gradient."""
+        return (Saved("in0", numel(c.in_shapes[0])), Saved("in1", numel(c.in_shapes[1])))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nnlint.ops.base import Cost, Op, Opt, ShapeError, channel_axis, numel, register
+from nnlint.ops.base import Cost, Op, Opt, Saved, ShapeError, channel_axis, numel, register
 from nnlint.units import fmt_shape
 
 
@@ -45,6 +45,20 @@ class BatchNorm(_Norm):
             output_elements=numel(c.x),
         )
 
+    def param_shapes(self, opts, in_shapes):
+        ch = channel_axis(in_shapes[0])
+        return ((ch,), (ch,))
+
+    def saved(self, c):
+        """Its input and the batch's mean and inverse std per channel, fp32
+        (``native_batch_norm_backward``; the running statistics are buffers, not counted)."""
+        ch = channel_axis(c.x)
+        return (
+            Saved("in0", numel(c.x)),
+            Saved("mean", ch, kind="stat", per_sample=False),
+            Saved("invstd", ch, kind="stat", per_sample=False),
+        )
+
 
 @register
 class LayerNorm(_Norm):
@@ -70,6 +84,19 @@ class LayerNorm(_Norm):
             backward_flops=(10 if c.trainable else 7) * c.batch * e,
             cached_elements=c.batch * (e + 2 * rows),
             output_elements=e,
+        )
+
+    def param_shapes(self, opts, in_shapes):
+        d = in_shapes[0][-1]
+        return ((d,), (d,))
+
+    def saved(self, c):
+        """Its input and each row's mean and reciprocal std, fp32 (``native_layer_norm``)."""
+        rows = numel(c.x) // c.x[-1]
+        return (
+            Saved("in0", numel(c.x)),
+            Saved("mean", rows, kind="stat"),
+            Saved("rstd", rows, kind="stat"),
         )
 
 
@@ -102,4 +129,17 @@ class GroupNorm(_Norm):
             backward_flops=(10 if c.trainable else 7) * c.batch * e,
             cached_elements=c.batch * (e + 2 * c.opts["groups"]),
             output_elements=e,
+        )
+
+    def param_shapes(self, opts, in_shapes):
+        ch = channel_axis(in_shapes[0])
+        return ((ch,), (ch,))
+
+    def saved(self, c):
+        """Its input and each group's mean and reciprocal std, fp32 (``native_group_norm``)."""
+        g = c.opts["groups"]
+        return (
+            Saved("in0", numel(c.x)),
+            Saved("mean", g, kind="stat"),
+            Saved("rstd", g, kind="stat"),
         )

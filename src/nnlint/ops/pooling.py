@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nnlint.ops.base import Cost, Op, Opt, ShapeError, numel, pair, register, shown
+from nnlint.ops.base import Cost, Op, Opt, Saved, ShapeError, numel, pair, register, shown
 from nnlint.ops.layers import conv_out
 from nnlint.units import fmt_shape
 
@@ -78,6 +78,10 @@ class MaxPool(_Pool):
 
     name = "maxpool"
 
+    def saved(self, c):
+        """Its input and the int64 arg-max of each output (``max_pool2d_with_indices``)."""
+        return (Saved("in0", numel(c.x)), Saved("indices", numel(c.out_shape), kind="index"))
+
     def cost(self, c):
         out, k = numel(c.out_shape), self.window(c.opts, c.x)
         return Cost(
@@ -95,6 +99,7 @@ class AvgPool(_Pool):
     adds = ``K+1`` per output element."""
 
     name = "avgpool"
+    saves = "input"  # avg_pool2d_backward(grad, self, …)
 
     def cost(self, c):
         out, k = numel(c.out_shape), self.window(c.opts, c.x)
@@ -120,6 +125,7 @@ class Upsample(Op):
     """
 
     name = "upsample"
+    saves = "nothing"  # its backward needs only the input's size
     min_rank = max_rank = 3
     opts = (
         Opt("scale", "int", positional=True, required=True, minimum=1),
@@ -156,6 +162,7 @@ class GlobalAvgPool(Op):
     (one divide per channel, one add per input element)."""
 
     name = "global_avgpool"
+    saves = "nothing"  # a mean over H and W: its backward needs only the shape
     min_rank = max_rank = 3
 
     def infer(self, in_shapes, opts):
@@ -184,6 +191,7 @@ class AdaptiveAvgPool(Op):
     divide per output standing in for the last add)."""
 
     name = "adaptive_avgpool"
+    saves = "input"  # _adaptive_avg_pool2d_backward(grad, self)
     min_rank = max_rank = 3
     opts = (
         Opt("height", "int", positional=True, required=True, minimum=1),

@@ -11,6 +11,7 @@ class Flatten(Op):
     """``[C, H, W] -> [C·H·W]``. A view: no FLOPs, no new memory."""
 
     name = "flatten"
+    saves = "nothing"
     family = "shape"
     is_view = passes_values = True
 
@@ -26,6 +27,7 @@ class Reshape(Op):
     """``reshape(d1, d2, ...)``; one dimension may be ``-1``. A view: no cost."""
 
     name = "reshape"
+    saves = "nothing"
     family = "shape"
     is_view = passes_values = True
     opts = (Opt("dims", "intlist", positional=True, required=True),)

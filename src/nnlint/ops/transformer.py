@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nnlint.ops.base import Cost, Op, Opt, ShapeError, numel, register
+from nnlint.ops.base import Cost, Op, Opt, Saved, ShapeError, numel, register
 from nnlint.units import fmt_shape
 
 
@@ -16,6 +16,7 @@ class Embedding(Op):
     """
 
     name = "embedding"
+    tensor_parallel = "whole"
     has_weights = True
     gathers_rows = True
     min_rank = 0
@@ -31,6 +32,13 @@ class Embedding(Op):
 
     def weight_shape(self, opts, in_shapes):
         return (opts["vocab"], opts["dim"])
+
+    def param_shapes(self, opts, in_shapes):
+        return ((opts["vocab"], opts["dim"]),)
+
+    def saved(self, c):
+        """The int64 token ids, for the table's gradient (``embedding_backward``)."""
+        return (Saved("in0", numel(c.x), kind="index"),) if c.trainable else ()
 
     def cost(self, c):
         weights = c.opts["vocab"] * c.opts["dim"]
@@ -82,9 +90,12 @@ class Attention(Op):
     output: ``3·T·D + 2·T_kv·D_kv + h·T·T_kv`` per sample — the score term grows with
     the square of the sequence and dominates long sequences. At inference Q, K, V, the
     probabilities and the context are workspace freed when the layer is done.
+    ``dropout=p`` drops attention probabilities in training (BERT, GPT-2, Megatron):
+    4 FLOPs per score forward, 2 backward, as ``dropout``; none at inference.
     """
 
     name = "attention"
+    tensor_parallel = "whole"
     has_weights = True
     multiplies_weights = fusion_host = True
     min_rank = max_rank = 2
@@ -97,6 +108,7 @@ class Attention(Op):
         Opt("rope", "bool", False),
         Opt("window", "int", None, minimum=1),
         Opt("kv", "tensor", None),
+        Opt("dropout", "float", 0.0, minimum=0.0, below=1.0),
     )
 
     def infer(self, in_shapes, opts):
@@ -165,6 +177,9 @@ class Attention(Op):
         rope = 3 * (T * D + T_kv * D_kv) if c.opts["rope"] else 0
         forward = B * (2 * macs + bias_elems + s + 5 * s + mask + rope)
         backward = B * (2 * backward_macs + (bias_elems if c.trainable else 0) + 4 * s + s + rope)
+        if c.training and c.opts["dropout"] > 0:
+            forward += 4 * B * s
+            backward += 2 * B * s
         weights = 2 * D * D + 2 * D_m * D_kv
         return Cost(
             params=weights + bias_params,
@@ -178,3 +193,39 @@ class Attention(Op):
             output_elements=T * D,
             workspace_elements=2 * T * D + 2 * T_kv * D_kv + s,
         )
+
+    def param_shapes(self, opts, in_shapes):
+        _, D, _, D_m, _, D_kv = self._dims(opts, in_shapes)
+        weights = {"q": (D, D), "k": (D_kv, D_m), "v": (D_kv, D_m), "o": (D, D)}
+        biases = {"q": (D,), "k": (D_kv,), "v": (D_kv,), "o": (D,)}
+        shapes = list(weights.values())
+        shapes += [biases[p] for p in _PROJECTIONS if p in set(opts["bias"])]
+        return tuple(shapes)
+
+    def saved(self, c):
+        """What eager attention saves (scaled dot products, softmax, ``P·V``): its inputs
+        (for the projections' weight gradients), Q, K and V (K and V before grouping), the
+        causal or window mask (one byte per score, shared by the batch), the probabilities,
+        with ``dropout`` their mask and the dropped probabilities, and the context the
+        output projection reads: ``x + 2TD + 2·T_kv·D_kv + h·T·T_kv`` per sample
+        (Korthikanti et al. 2022 §4.1: ``11sbh + 5as²b`` with the block's dropout).
+        Everything but the inputs is split over the heads under tensor parallelism; the
+        score-sized core is what selective recomputation and flash attention do not keep —
+        a flash kernel keeps each row's fp32 log-sum-exp instead (Dao et al. 2022)."""
+        T, D, T_kv, _, h, D_kv = self._dims(c.opts, c.in_shapes)
+        s = h * T * T_kv
+        parts = (
+            [Saved(f"in{i}", numel(x)) for i, x in enumerate(c.in_shapes)] if c.trainable else []
+        )
+        parts += [Saved("q", T * D, split=True)]
+        parts += [Saved(name, T_kv * D_kv, split=True) for name in ("k", "v")]
+        if c.opts["causal"] or c.opts["window"]:
+            parts.append(Saved("mask", T * T_kv, kind="mask", core=True, per_sample=False))
+        parts.append(Saved("probs", s, split=True, core=True))
+        if c.opts["dropout"] > 0:
+            parts.append(Saved("drop_mask", s, kind="mask", split=True, core=True))
+            parts.append(Saved("dropped", s, split=True, core=True))
+        if c.trainable:
+            parts.append(Saved("context", T * D, split=True))
+        parts.append(Saved("lse", h * T, kind="stat", split=True, flash_only=True))
+        return tuple(parts)

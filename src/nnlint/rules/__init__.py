@@ -71,6 +71,10 @@ def run_rules(
     selected: Iterable[str],
     thresholds: Mapping[str, Mapping[str, Any]],
     target_span: Span | None = None,
+    *,
+    train_target: Target | None = None,
+    training=None,
+    serving=None,
 ) -> list[Diagnostic]:
     defaults = default_thresholds()
     found: list[Diagnostic] = []
@@ -81,7 +85,17 @@ def run_rules(
         if rule is None or (rule.needs_target and target is None):
             continue
         merged = {**defaults.get(code, {}), **thresholds.get(code, {})}
-        ctx = RuleContext(report, target, roofline, merged, target_span, memory)
+        ctx = RuleContext(
+            report,
+            target,
+            roofline,
+            merged,
+            target_span,
+            memory,
+            train_target,
+            training,
+            serving,
+        )
         found.extend(rule.check(ctx))
     return found
 

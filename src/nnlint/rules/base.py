@@ -39,6 +39,9 @@ class RuleContext:
     thresholds: Mapping[str, Any]  # this rule's thresholds, defaults already merged
     target_span: Span | None = None  # where the target was chosen (deploy.target), if in the spec
     memory: MemoryAnalysis | None = None  # memory against the target (None without a target)
+    train_target: Target | None = None  # where training runs: train.target, else the target
+    training: Any = None  # nnlint.plan.TrainingPlan (None without a train section)
+    serving: Any = None  # nnlint.plan.ServingPlan (None without a causal attention)
 
     @property
     def config(self):
@@ -144,7 +147,7 @@ def register(cls: type[Rule]) -> type[Rule]:
 
 @functools.cache
 def default_thresholds() -> dict[str, dict[str, Any]]:
-    """Every ``rules/*.toml`` file (one per family): ``[NN101] min_depth = 10`` and so on."""
+    """Every ``rules/*.toml`` file (one per family): ``[NN101] sigmoid_layers = 10`` and so on."""
     merged: dict[str, dict[str, Any]] = {}
     for path in sorted(data_dir("rules").glob("*.toml")):
         for code, table in read_toml(path).items():

@@ -3,12 +3,20 @@ sections) rather than by a rule class. Their docs live here so that ``nnlint rul
 NN009``, the README's table and SARIF's rule descriptions cover them too.
 
 NN001–NN016 stop the analysis of the file and cannot be deselected or
-suppressed: a spec nnlint cannot read has no numbers to trust.
+suppressed: a spec nnlint cannot read has no numbers to trust. NN020 and NN021 are
+warnings about suppression comments; the analysis runs and each has its own page.
 """
 
 from __future__ import annotations
 
 from nnlint.diagnostics import RuleMeta, Severity
+
+#: The "Why is this bad?" of the fatal codes NN001–NN016.
+CANNOT_BUILD = (
+    "nnlint cannot build the model's dataflow graph from the spec, so no figure it would "
+    "print could be trusted. The analysis of the file stops here; the code cannot be "
+    "deselected or suppressed."
+)
 
 
 def _meta(
@@ -19,10 +27,10 @@ def _meta(
     example: str,
     fix: str,
     severity: Severity = Severity.ERROR,
+    why: str = CANNOT_BUILD,
 ) -> RuleMeta:
     doc = (
-        f"## What it does\n{what}\n\n## Why is this bad?\nnnlint cannot build the model's "
-        f"dataflow graph from the spec, so no figure it would print could be trusted.\n\n"
+        f"## What it does\n{what}\n\n## Why is this bad?\n{why}\n\n"
         f"## Example\n```\n{example}\n```\n\nUse instead:\n```\n{fix}\n```"
     )
     return RuleMeta(code, name, "spec", severity, summary, doc)
@@ -184,6 +192,10 @@ SPEC_CODES: dict[str, RuleMeta] = {
             "h = x -> dense(3)  # nnlint: ignore NN301",
             "h = x -> dense(3)  # nnlint: ignore[NN301]",
             Severity.WARNING,
+            why="The comment was meant to silence a finding but silences nothing: the finding "
+            "it aimed at is still reported, and a reader of the spec believes it is "
+            "accepted. The analysis itself runs; the comment is ignored (also when it lists "
+            "more codes than nnlint has).",
         ),
         _meta(
             "NN021",
@@ -194,6 +206,11 @@ SPEC_CODES: dict[str, RuleMeta] = {
             "h = x -> dense(64) -> relu  # nnlint: ignore[NN101]",
             "h = x -> dense(64) -> relu",
             Severity.WARNING,
+            why="A suppression that matches no finding hides nothing today but will hide a "
+            "real finding the day one appears on that line or in that file, and it tells a "
+            "reader that a problem exists where there is none. A code that is not an nnlint "
+            "code is usually a typo, and a fatal code (NN001–NN016) can never be suppressed. "
+            "`nnlint check --fix` removes the unused code (safe).",
         ),
     )
 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from nnlint.diagnostics import Diagnostic, Severity
+from nnlint.plan import per_gpu_total
 from nnlint.rules.base import Rule, RuleContext, register
 from nnlint.units import fmt_bytes, fmt_per_param, fmt_size
 
@@ -64,6 +65,15 @@ class TrainMemoryExceedsTarget(Rule):
     }
     ```
 
+    ## Parallel training
+    When the spec names how it is trained (`train.target`, `gpus`, `tensor_parallel`,
+    `pipeline_parallel`, `sharding`, `recompute`, `attention_impl = flash` or a `-mixed` /
+    `-true` precision), the check is per GPU on the training target: model states by
+    ZeRO's stage formulas and the activations autograd saves for one micro-batch
+    (README, "Training and serving"). The message then names the changes that fit,
+    each computed: the largest micro-batch, the fewest GPUs under the current sharding,
+    the sharding stage and the recompute setting that fit at the current GPU count.
+
     ## Options
     None. Device memory shared with a host CPU (`unified_memory`, e.g. Jetson) is
     compared whole; the OS's share is not subtracted.
@@ -76,8 +86,11 @@ class TrainMemoryExceedsTarget(Rule):
     needs_target = True
 
     def check(self, ctx: RuleContext) -> Iterator[Diagnostic]:
-        target, t = ctx.target, ctx.totals
-        if not ctx.config.has_train or not target.trains:
+        target, t = ctx.train_target or ctx.target, ctx.totals
+        if not ctx.config.has_train or target is None or not target.trains:
+            return
+        if uses_parallel_plan(ctx.config.train):
+            yield from self._per_gpu(ctx, target)
             return
         memory = target.memory_bytes
         if t.train_memory_bytes <= memory:
@@ -150,3 +163,88 @@ class TrainMemoryExceedsTarget(Rule):
             over_bytes=t.train_memory_bytes - memory,
             target=target.id,
         )
+
+    def _per_gpu(self, ctx: RuleContext, target) -> Iterator[Diagnostic]:
+        plan, report, train = ctx.training, ctx.report, ctx.config.train
+        memory = target.memory_bytes
+        if plan is None or plan.total_bytes <= memory:
+            return
+        s = plan.states
+        head = (
+            f"training needs {fmt_size(plan.total_bytes)} per GPU ({train.recipe}, "
+            f"{train.optimizer}, micro-batch {train.batch}, {plan.gpus} GPUs: data "
+            f"{plan.data_parallel} × tensor {plan.tensor_parallel} × pipeline "
+            f"{plan.pipeline_parallel}, sharding {plan.sharding}, recompute {train.recompute}), "
+            f"more than the {fmt_size(memory)} of {target.id}: parameters "
+            f"{fmt_bytes(s.param_bytes)} + gradients {fmt_bytes(s.grad_bytes)} + optimizer "
+            f"state {fmt_bytes(s.optimizer_bytes)} + saved activations "
+            f"{fmt_bytes(plan.activation_bytes)}"
+        )
+        fixes = []
+        best = plan.max_micro_batch or 0
+        if best >= 1:
+            steps = -(-train.batch * train.grad_accum // best)
+            fixes.append(
+                f"train.batch = {best} (the largest micro-batch that fits; grad_accum = "
+                f"{steps} keeps the effective batch)"
+            )
+        mp = train.tensor_parallel * train.pipeline_parallel
+        if train.sharding != "none":
+            for dp in range(plan.data_parallel + 1, 65537):
+                need = per_gpu_total(report, gpus=dp * mp)
+                if need <= memory:
+                    fixes.append(f"gpus = {dp * mp} (the fewest that fit with {train.sharding})")
+                    break
+                if need == per_gpu_total(report, gpus=(dp + 1) * mp):
+                    break  # nothing left that more GPUs shard
+        for stage in ("zero1", "zero2", "zero3"):
+            if stage > train.sharding.replace("none", "zero0"):
+                if per_gpu_total(report, sharding=stage) <= memory:
+                    fixes.append(f"sharding = {stage} (fits on {plan.gpus} GPUs)")
+                    break
+        order = ("none", "selective", "full")
+        for mode in order[order.index(train.recompute) + 1 :]:
+            if per_gpu_total(report, recompute=mode) <= memory:
+                fixes.append(f"recompute = {mode}")
+                break
+        tail = (
+            "; what fits: " + "; ".join(fixes)
+            if fixes
+            else "; no micro-batch, GPU count, sharding stage or recompute setting fits"
+        )
+        fix = (
+            "set " + " or ".join(f.split(" (")[0] for f in fixes)
+            if fixes
+            else "add tensor or pipeline parallelism, a narrower precision or lighter optimizer, "
+            "or train on devices with more memory"
+        )
+        yield self.diag(
+            head + tail,
+            train.spans["target"] if train.target == target.id else ctx.model_span,
+            fix=fix,
+            train_memory_bytes=plan.total_bytes,
+            memory_bytes=memory,
+            param_bytes=s.param_bytes,
+            grad_bytes=s.grad_bytes,
+            optimizer_bytes=s.optimizer_bytes,
+            activation_bytes=plan.activation_bytes,
+            max_batch=best,
+            over_bytes=plan.total_bytes - memory,
+            target=target.id,
+            fixes=fixes,
+        )
+
+
+def uses_parallel_plan(train) -> bool:
+    """True when the spec names how it is trained beyond one device's batch and precision."""
+    return bool(
+        train.target
+        or train.gpus > 1
+        or train.tensor_parallel > 1
+        or train.pipeline_parallel > 1
+        or train.sharding != "none"
+        or train.recompute != "none"
+        or train.attention_impl != "eager"
+        or train.grad_accum > 1
+        or train.recipe != train.precision
+    )

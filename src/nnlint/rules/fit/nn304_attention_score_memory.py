@@ -59,7 +59,9 @@ class AttentionScoreMemory(Rule):
 
     def check(self, ctx: RuleContext) -> Iterator[Diagnostic]:
         t = ctx.totals
-        if not ctx.config.has_train:
+        train = ctx.config.train
+        # a fused (flash) kernel, or recomputing the attention core, keeps no T² scores
+        if not ctx.config.has_train or train.attention_impl == "flash" or train.recompute != "none":
             return
         layers = [
             layer
@@ -76,7 +78,8 @@ class AttentionScoreMemory(Rule):
             per_layer.append((layer, heads, seq, elements, nbytes(elements, layer.precision)))
         scores = sum(row[4] for row in per_layer)
         act_share = scores / t.activation_bytes
-        target = ctx.target if ctx.target is not None and ctx.target.trains else None
+        trainer = ctx.train_target or ctx.target
+        target = trainer if trainer is not None and trainer.trains else None
         mem_share = scores / target.memory_bytes if target else None
         act_hit = act_share >= ctx.thresholds["min_activation_share"]
         mem_hit = mem_share is not None and mem_share >= ctx.thresholds["min_memory_share"]

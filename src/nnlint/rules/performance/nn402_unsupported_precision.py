@@ -8,6 +8,7 @@ from nnlint.diagnostics import Diagnostic, Severity, Span
 from nnlint.precision import is_float, widest_first
 from nnlint.rules.base import Rule, RuleContext, register
 from nnlint.rules.performance.helpers import closest_precision
+from nnlint.training import TRAIN_PRECISIONS
 
 
 @register
@@ -72,21 +73,29 @@ class UnsupportedPrecision(Rule):
             yield self._diag(
                 ctx, deploy_prec, what, span, "set deploy.precision to", place="deploy"
             )
+        # Training precision against the hardware training runs on: the training target
+        # (train.target / --train-target) when one is named, else — as before — the deploy
+        # target when it trains and both precisions are written. A recipe is checked by the
+        # arithmetic it computes in (bf16-mixed: bf16, fp8-mixed: fp8).
+        named = config.train.target is not None or ctx.train_target not in (None, target)
+        trainer = ctx.train_target if named else target
+        compute = TRAIN_PRECISIONS[config.train.recipe].compute
         if (
             config.has_train
-            and target.trains
-            and "precision" in config.deploy.spans
+            and trainer is not None
+            and trainer.trains
             and "precision" in config.train.spans
-            and not target.supports_precision(config.train.precision)
+            and (named or "precision" in config.deploy.spans)
+            and not trainer.supports_precision(compute)
         ):
-            prec = config.train.precision
             yield self._diag(
                 ctx,
-                prec,
-                f"train.precision = {prec}",
+                compute,
+                f"train.precision = {config.train.recipe}",
                 config.train.spans["precision"],
                 "set train.precision to",
                 place="train",
+                target=trainer,
             )
         layers: dict[str, list] = {}
         for layer in ctx.report.layers:
@@ -106,9 +115,16 @@ class UnsupportedPrecision(Rule):
             )
 
     def _diag(
-        self, ctx: RuleContext, prec: str, what: str, span: Span, verb: str, **data
+        self,
+        ctx: RuleContext,
+        prec: str,
+        what: str,
+        span: Span,
+        verb: str,
+        target=None,
+        **data,
     ) -> Diagnostic:
-        target = ctx.target
+        target = target or ctx.target
         runs = widest_first(target.precisions)
         alt = closest_precision(target, prec)
         msg = (

@@ -1,0 +1,196 @@
+"""Activations kept for the backward pass per GPU: what autograd saves, and where it lives.
+
+This is the training plan's activation figure (the ``training.per_gpu.activation_bytes`` of
+the report), apart from the ``activation_bytes`` total (each op's output, the README's
+counting conventions), which keeps its meaning. Conventions, each stated once:
+
+* **What is saved** is what PyTorch's autograd saves for each op's derivative
+  (``tools/autograd/derivatives.yaml``), declared by each op (:meth:`Op.saved`): a linear
+  layer its input, ReLU/sigmoid/tanh/softmax their output, GELU/SiLU their input, dropout
+  its mask, a norm its input, attention its input, Q, K, V, probabilities and context.
+  Parameters are never counted (they are model state).
+* **Once per storage**: a tensor saved by several ops (a layer norm's output read by the
+  Q, K and V projections) counts once; views (reshape, transpose, …) share their input's
+  storage.
+* **Widths**: activations at the training precision's activation format (16-bit under
+  ``-mixed`` and ``-true``, as Korthikanti et al. 2022 assume), dropout masks 1 byte (the
+  ``bool`` mask of CUDA's fused dropout; the paper's assumption), indices 8 bytes (int64
+  token ids an embedding saves), norm statistics 4 bytes (fp32 mean / reciprocal std).
+* **Tensor parallelism** (Megatron-LM, Shoeybi et al. 2019): a dense layer whose input is
+  whole is column-parallel (its output is split over the ``t`` ranks), one whose input is
+  split is row-parallel (its output is whole again); attention splits its heads. Saved
+  tensors that are split take ``1/t`` per GPU; **sequence parallelism** (Korthikanti et al.
+  2022 §4.2.2) splits the others along the sequence too.
+* **Recomputation**: ``selective`` drops the attention core (probabilities, their dropout
+  mask and output: recomputed from Q, K, V); ``full`` keeps only the input of each
+  repeated block (``* N``, a transformer layer) and recomputes the rest (Chen et al. 2016).
+  ``attention_impl = flash`` keeps no probabilities either, but the fp32 log-sum-exp of each
+  row (Dao et al. 2022).
+* **Pipeline parallelism**: the repeated blocks are split into ``p`` stages of
+  ``ceil(L/p)`` in order (layers before the first block join the first stage, after the last
+  the last); under 1F1B stage ``i`` holds ``min(p − i, micro-batches)`` micro-batches in
+  flight (Narayanan et al. 2021). The figure is the largest stage's.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+
+import attrs
+
+from nnlint.graph import Lowered, Node
+from nnlint.ops import Ctx
+from nnlint.precision import PRECISION_BITS
+
+__all__ = ["KIND_BITS", "ActivationPlan", "plan_activations", "unit_of"]
+
+#: Bits per element of the saved tensors that are not activations (see the module docstring).
+KIND_BITS: dict[str, int] = {"mask": 8, "index": 64, "stat": 32}
+
+_UNIT = re.compile(r"^(.*?\[\d+\])/")
+_INPUT = re.compile(r"in(\d+)")
+
+
+def unit_of(node_id: str) -> str | None:
+    """The repeated-block instance (``h/decoder[3]``) a node belongs to, or None."""
+    match = _UNIT.match(node_id)
+    return match.group(1) if match else None
+
+
+@attrs.frozen
+class ActivationPlan:
+    """Saved activations per GPU: ``stage_bytes[i]`` for one micro-batch on pipeline stage
+    ``i``, ``in_flight[i]`` micro-batches held there; ``bytes`` = the largest product."""
+
+    stage_bytes: tuple[int, ...]
+    in_flight: tuple[int, ...]
+    layers: int  # repeated-block instances (transformer layers)
+
+    @property
+    def bytes(self) -> int:
+        return max(b * n for b, n in zip(self.stage_bytes, self.in_flight))
+
+    @property
+    def fullest_stage(self) -> int:
+        products = [b * n for b, n in zip(self.stage_bytes, self.in_flight)]
+        return products.index(max(products))
+
+
+def _split_states(nodes: Iterable[Node]) -> dict[str, bool]:
+    """Whether each node's output is split over the tensor-parallel ranks (Megatron-LM):
+    a dense layer flips the state of its input (column-parallel, then row-parallel),
+    attention and embeddings produce whole tensors, everything else follows its inputs."""
+    split: dict[str, bool] = {}
+    for node in nodes:
+        ins = [split.get(src, False) for src in node.inputs]
+        role = node.kind.tensor_parallel
+        if role == "flip":
+            split[node.id] = not ins[0]
+        elif role == "whole" or not ins:
+            split[node.id] = False
+        else:
+            split[node.id] = any(ins)
+    return split
+
+
+def plan_activations(
+    lowered: Lowered,
+    act_bits: Callable[[Node], int],
+    *,
+    batch: int,
+    tensor_parallel: int = 1,
+    sequence_parallel: bool = False,
+    pipeline_parallel: int = 1,
+    micro_batches: int = 1,
+    recompute: str = "none",
+    flash: bool = False,
+) -> ActivationPlan:
+    """The activations every pipeline stage keeps for one micro-batch of ``batch`` samples.
+
+    ``act_bits(node)``: the width of that node's output activations (the training
+    precision's activation format, or the node's own ``precision=``). See the module
+    docstring for every convention.
+    """
+    nodes = list(lowered.nodes())
+    by_id = {node.id: node for node in nodes}
+    storage: dict[str, str] = {}
+    for node in nodes:
+        storage[node.id] = storage[node.inputs[0]] if node.kind.is_view else node.id
+    split = _split_states(nodes)
+    units = list(dict.fromkeys(u for u in (unit_of(n.id) for n in nodes) if u))
+    p = pipeline_parallel
+    per_stage = -(-len(units) // p) if units else 1
+    unit_stage = {u: min(k // per_stage, p - 1) for k, u in enumerate(units)}
+
+    t = tensor_parallel
+    stage_of: dict[str, int] = {}
+    kept: list[dict[str, int]] = [{} for _ in range(p)]
+    current = 0
+
+    def keep(stage: int, key: str, elements: int, bits: int, is_split: bool, per_sample: bool):
+        if key in kept[stage]:
+            return
+        n = elements * (batch if per_sample else 1)
+        nbytes = -(-n * bits // 8)
+        if t > 1 and (is_split or sequence_parallel):
+            nbytes = -(-nbytes // t)
+        kept[stage][key] = nbytes
+
+    for node in nodes:
+        unit = unit_of(node.id)
+        if unit is not None:
+            current = unit_stage[unit]
+        stage_of[node.id] = current
+        if unit is not None and recompute == "full":
+            for src in node.inputs:  # a tensor entering the block is its checkpoint
+                if unit_of(src) != unit:
+                    root = storage[src]
+                    keep(
+                        current,
+                        root,
+                        _elements(by_id[root]),
+                        act_bits(by_id[root]),
+                        split[src],
+                        True,
+                    )
+            continue
+        ctx = Ctx(
+            node.in_shapes,
+            node.shape,
+            node.opts,
+            1,
+            trainable=node.trainable,
+            training=True,
+            fused_with_loss=node.fused_with_loss,
+        )
+        for part in node.kind.saved(ctx):
+            if part.flash_only and not flash:
+                continue
+            if part.core and (recompute == "selective" or flash):
+                continue
+            index = _INPUT.fullmatch(part.tensor)
+            if index:
+                src = node.inputs[int(index.group(1))]
+                key, owner, is_split = storage[src], by_id[storage[src]], split[src]
+            elif part.tensor == "out":
+                key, owner, is_split = storage[node.id], node, split[node.id]
+            else:
+                key, owner = f"{node.id}#{part.tensor}", node
+                is_split = part.split if part.split is not None else split[node.inputs[0]]
+            bits = KIND_BITS[part.kind] if part.kind in KIND_BITS else act_bits(owner)
+            keep(current, key, part.elements, bits, is_split, part.per_sample)
+    in_flight = tuple(min(p - i, micro_batches) for i in range(p))
+    return ActivationPlan(tuple(sum(k.values()) for k in kept), in_flight, len(units))
+
+
+def _elements(node: Node) -> int:
+    n = 1
+    for d in node.shape:
+        n *= d
+    return n
+
+
+def bits_of(precision: str) -> int:
+    """Bits per element of a storage format (:data:`nnlint.ops.PRECISION_BITS`)."""
+    return PRECISION_BITS[precision]

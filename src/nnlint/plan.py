@@ -1,0 +1,294 @@
+"""The training plan per GPU and the serving plan of a spec: the JSON ``training`` and ``serving``.
+
+Reads the cost report and the ``train``/``deploy`` sections; the formulas are in
+:mod:`nnlint.training`, :mod:`nnlint.activations` and :mod:`nnlint.serving`.
+
+* **Training, per GPU**: ``data_parallel = gpus / (tensor_parallel · pipeline_parallel)``.
+  Model states (parameters with their buffers, gradients, optimizer state incl. the fp32
+  master copy of ``-mixed`` recipes) by ZeRO's stage formulas; activations by what
+  autograd saves for one micro-batch (``train.batch``) on the fullest pipeline stage.
+  ``fits`` compares the total with the training target's memory; ``max_micro_batch`` is the
+  largest micro-batch that fits (0: none).
+* **Serving** (models with a causal attention): the KV cache of ``deploy.context`` tokens
+  (default: the spec's sequence length) for ``deploy.concurrency`` sequences at
+  ``deploy.kv_precision`` (default: the deploy precision); weights = the deployed parameters
+  and buffers; total = weights + KV cache. Prefill = one prompt of ``context`` tokens;
+  decode = one token for every sequence, reading every weight and the whole cache; both on
+  the deploy target's roofline plus its fixed overheads (every kernel's launch, one
+  invocation).
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from nnlint.activations import plan_activations
+from nnlint.costs import Report
+from nnlint.precision import PRECISION_BITS
+from nnlint.roofline import Roofline
+from nnlint.serving import (
+    attention_cache_macs,
+    decode_step,
+    max_concurrency,
+    prefill_macs,
+    roofline_time,
+)
+from nnlint.targets import Target
+from nnlint.training import TRAIN_PRECISIONS, ModelStates, model_states, sharding_stage
+
+__all__ = ["ServingPlan", "TrainingPlan", "serving_plan", "training_plan", "trains_on"]
+
+#: Device classes that run training jobs (MCUs and the int8 edge accelerators do not).
+TRAINING_KINDS = frozenset({"gpu", "cpu"})
+
+
+def trains_on(target: Target | None) -> bool:
+    return target is not None and target.kind in TRAINING_KINDS
+
+
+@attrs.frozen
+class TrainingPlan:
+    gpus: int
+    data_parallel: int
+    tensor_parallel: int
+    pipeline_parallel: int
+    sharding: str
+    precision: str
+    states: ModelStates
+    activation_bytes: int
+    target: Target | None
+    max_micro_batch: int | None
+    micro_batch: int
+
+    @property
+    def total_bytes(self) -> int:
+        return self.states.total_bytes + self.activation_bytes
+
+    @property
+    def fits(self) -> bool | None:
+        if not trains_on(self.target):
+            return None
+        return self.total_bytes <= self.target.memory_bytes
+
+    def as_dict(self) -> dict:
+        s = self.states
+        return {
+            "gpus": self.gpus,
+            "data_parallel": self.data_parallel,
+            "tensor_parallel": self.tensor_parallel,
+            "pipeline_parallel": self.pipeline_parallel,
+            "sharding": self.sharding,
+            "precision": self.precision,
+            "per_gpu": {
+                "param_bytes": s.param_bytes,
+                "grad_bytes": s.grad_bytes,
+                "optimizer_bytes": s.optimizer_bytes,
+                "activation_bytes": self.activation_bytes,
+                "total_bytes": self.total_bytes,
+            },
+            "fits": self.fits,
+            "max_micro_batch": self.max_micro_batch,
+            "target": self.target.id if self.target is not None else None,
+        }
+
+
+def _states(report: Report, sharding: str, gpus: int) -> ModelStates:
+    t, train = report.totals, report.config.train
+    mp = train.tensor_parallel * train.pipeline_parallel
+    return model_states(
+        t.param_bytes + t.buffer_bytes,
+        t.grad_bytes,
+        t.optimizer_bytes,
+        stage=sharding_stage(sharding),
+        data_parallel=gpus // mp,
+        tensor_parallel=train.tensor_parallel,
+        pipeline_parallel=train.pipeline_parallel,
+    )
+
+
+def activation_bytes(report: Report, micro_batch: int, recompute: str | None = None) -> int:
+    """Saved activations per GPU for ``micro_batch`` samples (``recompute``: override)."""
+    train = report.config.train
+    storage = TRAIN_PRECISIONS[train.recipe].storage
+    return plan_activations(
+        report.lowered,
+        lambda node: PRECISION_BITS[node.precision or storage],
+        batch=micro_batch,
+        tensor_parallel=train.tensor_parallel,
+        sequence_parallel=train.sequence_parallel,
+        pipeline_parallel=train.pipeline_parallel,
+        micro_batches=train.grad_accum,
+        recompute=recompute or train.recompute,
+        flash=train.attention_impl == "flash",
+    ).bytes
+
+
+def per_gpu_total(
+    report: Report,
+    *,
+    micro_batch: int | None = None,
+    gpus: int | None = None,
+    sharding: str | None = None,
+    recompute: str | None = None,
+) -> int:
+    """Bytes one GPU needs with one setting changed (the fixes a fit error names)."""
+    train = report.config.train
+    states = _states(report, sharding or train.sharding, gpus or train.gpus)
+    acts = activation_bytes(report, micro_batch or train.batch, recompute)
+    return states.total_bytes + acts
+
+
+def largest_micro_batch(report: Report, memory: int) -> int:
+    """The largest micro-batch whose per-GPU total fits ``memory``; 0 when none."""
+    fixed = _states(report, report.config.train.sharding, report.config.train.gpus).total_bytes
+    one, two = activation_bytes(report, 1), activation_bytes(report, 2)
+    per = two - one
+    if fixed + one > memory:
+        return 0
+    if per <= 0:
+        return 1 << 20
+    b = max(1, (memory - fixed - (one - per)) // per)
+    while b > 1 and fixed + activation_bytes(report, b) > memory:
+        b -= 1
+    return b
+
+
+def training_plan(report: Report, target: Target | None) -> TrainingPlan:
+    train = report.config.train
+    states = _states(report, train.sharding, train.gpus)
+    acts = activation_bytes(report, train.batch)
+    memory = target.memory_bytes if trains_on(target) else None
+    return TrainingPlan(
+        gpus=train.gpus,
+        data_parallel=train.gpus // (train.tensor_parallel * train.pipeline_parallel),
+        tensor_parallel=train.tensor_parallel,
+        pipeline_parallel=train.pipeline_parallel,
+        sharding=train.sharding,
+        precision=train.recipe,
+        states=states,
+        activation_bytes=acts,
+        target=target,
+        max_micro_batch=largest_micro_batch(report, memory) if memory is not None else None,
+        micro_batch=train.batch,
+    )
+
+
+# --------------------------------------------------------------------------- serving
+
+
+@attrs.frozen
+class ServingPlan:
+    layers: int  # causal attention layers that keep a cache
+    kv_heads: int
+    head_dim: int
+    context: int
+    concurrency: int
+    kv_precision: str
+    kv_cache_bytes: int
+    kv_bytes_per_sequence: int
+    weights_bytes: int
+    target: Target | None
+    max_concurrency: int | None
+    prefill_latency_s: float | None
+    decode_latency_s: float | None
+
+    @property
+    def total_bytes(self) -> int:
+        return self.weights_bytes + self.kv_cache_bytes
+
+    @property
+    def fits(self) -> bool | None:
+        return None if self.target is None else self.total_bytes <= self.target.memory_bytes
+
+    @property
+    def tokens_per_s(self) -> float | None:
+        if not self.decode_latency_s:
+            return None
+        return self.concurrency / self.decode_latency_s
+
+    def as_dict(self) -> dict:
+        return {
+            "kv_cache_bytes": self.kv_cache_bytes,
+            "weights_bytes": self.weights_bytes,
+            "total_bytes": self.total_bytes,
+            "fits": self.fits,
+            "max_concurrency": self.max_concurrency,
+            "prefill_latency_s": self.prefill_latency_s,
+            "decode_latency_s": self.decode_latency_s,
+            "tokens_per_s": self.tokens_per_s,
+            "context": self.context,
+            "concurrency": self.concurrency,
+            "kv_precision": self.kv_precision,
+        }
+
+
+def serving_plan(
+    report: Report, target: Target | None, roof: Roofline | None
+) -> ServingPlan | None:
+    """The serving figures; None for a model without a causal attention."""
+    caches = [
+        layer
+        for layer in report.layers
+        if layer.node.kind.score_elements(layer.node.opts, layer.node.in_shapes)
+        and layer.node.opts.get("causal")
+    ]
+    if not caches:
+        return None
+    t, deploy = report.totals, report.config.deploy
+    first = caches[0].node
+    T, D = first.in_shapes[0]
+    heads = first.opts["heads"]
+    kv_heads = first.opts.get("kv_heads") or heads
+    head_dim = D // heads
+    context = deploy.context or T
+    kv_precision = deploy.kv_precision or t.deploy_precision
+    bits = PRECISION_BITS[kv_precision]
+    window = first.opts.get("window")
+    layers = len(caches)
+    # each attention states its cache (keys and values of min(context, window) tokens)
+    per_seq_elements = sum(
+        c.node.kind.kv_cache_elements(c.node.opts, c.node.in_shapes, context) for c in caches
+    )
+    per_seq = -(-per_seq_elements * bits // 8)
+    kv = -(-per_seq_elements * deploy.concurrency * bits // 8)
+    weights = t.inference_param_bytes
+    score_macs = sum(
+        2 * n.in_shapes[0][0] ** 2 * n.in_shapes[0][1] for n in (c.node for c in caches)
+    )
+    per_token = (t.macs - score_macs) // T
+    prefill = decode = None
+    peak = target.peak_for(t.deploy_precision) if target is not None else None
+    if target is not None and peak:
+        kernels = len(roof.layers) if roof is not None else 0
+        overhead = kernels * target.launch_overhead_s + target.inference_overhead_s
+        cached = context if window is None else min(context, window)
+        step = decode_step(
+            weights,
+            kv,
+            per_token,
+            attention_cache_macs(layers, heads, head_dim, cached),
+            deploy.concurrency,
+            peak,
+            target.bandwidth,
+            overhead,
+        )
+        decode = step.seconds
+        flops = 2 * prefill_macs(per_token, layers, heads, head_dim, context)
+        prefill = roofline_time(flops, weights + per_seq, peak, target.bandwidth, overhead)
+    return ServingPlan(
+        layers=layers,
+        kv_heads=kv_heads,
+        head_dim=head_dim,
+        context=context,
+        concurrency=deploy.concurrency,
+        kv_precision=kv_precision,
+        kv_cache_bytes=kv,
+        kv_bytes_per_sequence=per_seq,
+        weights_bytes=weights,
+        target=target,
+        max_concurrency=max_concurrency(target.memory_bytes, weights, per_seq)
+        if target is not None
+        else None,
+        prefill_latency_s=prefill,
+        decode_latency_s=decode,
+    )
