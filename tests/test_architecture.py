@@ -158,3 +158,25 @@ def test_rule_families_do_not_import_each_other():
                     parts = node.module.split(".")
                     if parts[:2] == ["nnlint", "rules"] and len(parts) > 2:
                         assert parts[2] in (family, "base"), (path.name, node.module)
+
+
+# ------------------------------------------------------------------ rules read the analyses
+
+#: What the analyses compute with: a rule that imports one of these would recompute a
+#: figure instead of reading it from its RuleContext.
+ANALYSIS_STEPS = {
+    "nnlint.costs": {"analyze", "node_cost"},
+    "nnlint.roofline": {"roofline", "fuse", "traffic", "timing"},
+    "nnlint.memory": {"peak_inference_activation_bytes"},
+}
+
+
+def test_rules_read_figures_and_never_run_an_analysis_step():
+    for path in sorted(RULES.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module in ANALYSIS_STEPS:
+                steps = {a.name for a in node.names} & ANALYSIS_STEPS[node.module]
+                assert not steps, (path.relative_to(SRC).as_posix(), node.module, steps)
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    assert alias.name not in ANALYSIS_STEPS, (path.name, alias.name)

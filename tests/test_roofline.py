@@ -16,7 +16,7 @@ import textwrap
 import pytest
 
 from nnlint.check import Settings, analyse_text
-from nnlint.roofline import roofline
+from nnlint.roofline import fuse, roofline, timing, traffic
 from nnlint.targets import builtin_targets
 
 A100 = builtin_targets()["a100-40gb"]
@@ -259,3 +259,38 @@ def test_edge_tpu_model_input_read_twice_crosses_once():
 def test_roofline_function_matches_the_driver():
     result = analysis(mlp("fp16"))
     assert roofline(result.report, A100) == result.roofline
+
+
+def test_the_three_steps_hand_plain_data_to_each_other():
+    """fuse -> traffic -> timing: which nodes run as one kernel, the bytes each kernel
+    moves, then its time; the driver's roofline is their composition."""
+    result = analysis(mlp("fp32"))
+    fusion = fuse(result.report)
+    assert [k.node_id for k in fusion.kernels] == ["h1/dense#1", "h2/dense#1", "logits/dense#1"]
+    assert fusion.kernels[0].nodes == ("h1/dense#1", "h1/relu#1")
+    assert fusion.host == {"h1/relu#1": "h1/dense#1", "h2/relu#1": "h2/dense#1"}
+    assert fusion.kernels[0].flops == 200_960  # the dense layer's and its ReLU's
+    moved = traffic(result.report, fusion, A100)
+    assert [k.kernel for k in moved.kernels] == list(fusion.kernels)
+    assert moved.kernels[0].bytes_moved == 405_568
+    assert moved.param_bytes == sum(k.weight_bytes for k in moved.kernels)
+    assert moved.param_bytes == (100_480 + 8_256 + 650) * 4
+    assert moved.streamed_param_bytes == moved.onchip_param_bytes == 0  # no on-chip memory
+    roof = timing(moved, A100, "fp32")
+    assert roof == result.roofline
+    # the same traffic at fp16's tensor-core peak: only the compute side changes
+    fp16 = timing(moved, A100, "fp16")
+    assert [r.bytes_moved for r in fp16.layers] == [r.bytes_moved for r in roof.layers]
+    assert fp16.ridge_point == A100.peak_for("fp16") / A100.bandwidth
+
+
+def test_model_wide_figures_are_read_from_the_rows():
+    roof = analysis(mlp("fp32")).roofline
+    assert roof.flops == sum(r.flops for r in roof.layers)
+    assert roof.bytes_moved == sum(r.bytes_moved for r in roof.layers)
+    assert roof.intensity == roof.flops / roof.bytes_moved
+    memory_bound = sum(r.time_s for r in roof.layers if r.bound == "memory")
+    assert roof.memory_bound_share == memory_bound / roof.kernel_time_s == 1.0
+    edge = analysis(mlp("int8", target="edge-tpu")).roofline
+    assert edge.host_link_bandwidth == EDGE_TPU.host_link_bandwidth
+    assert edge.stream_time_s == 0  # the MLP's weights fit on chip

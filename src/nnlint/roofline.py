@@ -1,5 +1,17 @@
 """Stage 3b: the roofline of every layer on a hardware target, for inference.
 
+Three steps, each a function with plain data in and out, composed by :func:`roofline`:
+
+1. :func:`fuse` — which nodes run as one kernel (:class:`Fusion`: the kernels in
+   execution order, each with the ops fused into it and their FLOPs);
+2. :func:`traffic` — the bytes each kernel moves on the target (:class:`Traffic`:
+   weights, streamed weights, bytes moved; on-chip caching);
+3. :func:`timing` — compute or memory bound, and the time of each kernel and of the
+   whole inference with the target's fixed overheads (:class:`Roofline`).
+
+The rules read the :class:`Roofline` (its rows and its model-wide figures); none of
+them recomputes a step.
+
 Conventions (stated once; the README repeats them):
 
 * FLOPs are the layer's inference forward FLOPs at ``deploy.batch``.
@@ -42,6 +54,209 @@ from nnlint.ops import channel_axis, numel
 from nnlint.precision import nbytes
 from nnlint.targets import Target
 
+__all__ = [
+    "Fusion",
+    "Kernel",
+    "KernelTraffic",
+    "LayerRoof",
+    "Roofline",
+    "Traffic",
+    "fuse",
+    "roofline",
+    "timing",
+    "traffic",
+]
+
+
+# --------------------------------------------------------------------------- 1. fusion
+
+
+@attrs.frozen
+class Kernel:
+    """One kernel of the deployed model: a layer and the ops that run inside it."""
+
+    node_id: str  # the layer the kernel is named for (its row in the roofline)
+    nodes: tuple[str, ...]  # node_id first, then the ops fused into it
+    flops: int  # inference forward FLOPs of all its nodes
+    new_bias: int  # bias values a folded batchnorm gives a layer without one
+
+
+@attrs.frozen
+class Fusion:
+    """Which nodes run as which kernel at inference."""
+
+    kernels: tuple[Kernel, ...]  # in execution order
+    host: dict[str, str]  # a fused node's id -> the id of the kernel it runs inside
+
+
+def _hosts(report: Report) -> dict[str, str]:
+    """Node id -> the id of the layer it runs inside at inference.
+
+    A batchnorm directly after a conv2d or dense folds into its weights and bias
+    (Jacob et al. 2018, batchnorm folding: free at inference); an in-place element-wise activation
+    directly after a layer runs in that layer's kernel (conv + bias + ReLU is one
+    kernel in TensorRT, TFLite and the Edge TPU compiler). Either only when the
+    layer's output has no other reader.
+    """
+    readers: dict[str, int] = {}
+    for node in report.lowered.nodes():
+        for src in set(node.inputs):
+            readers[src] = readers.get(src, 0) + 1
+    host: dict[str, str] = {}
+    for node in report.lowered.nodes():
+        op = node.kind
+        if len(node.inputs) != 1 or readers.get(node.inputs[0], 0) != 1:
+            continue
+        src = report.lowered.node(node.inputs[0])
+        root = host.get(src.id, src.id)
+        folds = op.folds_into_linear and src.kind.linear_layer
+        joins = (
+            op.family == "activation"
+            and op.in_place
+            and report.lowered.node(root).kind.fusion_host
+            and not node.fused_with_loss
+        )
+        if folds or joins:
+            host[node.id] = root
+    return host
+
+
+def fuse(report: Report) -> Fusion:
+    """The kernels of one inference, in execution order.
+
+    A fused op adds its FLOPs to its host's kernel and has no kernel of its own.
+    Model inputs, the loss and views (``flatten``, ``reshape``) run no kernel, nor
+    does an op that vanishes at inference (``dropout``, ``identity``) with no FLOPs
+    and no weights.
+    """
+    host = _hosts(report)
+    joined: dict[str, int] = {}  # host id -> FLOPs of the ops fused into it
+    new_bias: dict[str, int] = {}  # host id -> bias values a folded batchnorm adds
+    members: dict[str, tuple[str, ...]] = {}  # host id -> itself and the ops fused into it
+    for layer in report.layers:
+        if layer.node.id in host:
+            key = host[layer.node.id]
+            joined[key] = joined.get(key, 0) + layer.infer.forward_flops
+            members[key] = members.get(key, (key,)) + (layer.node.id,)
+            hosted = report.lowered.node(key)
+            if layer.node.kind.folds_into_linear and not hosted.opts.get("bias", True):
+                new_bias[key] = channel_axis(layer.node.shape)
+    kernels = []
+    for layer in report.layers:
+        node, kind = layer.node, layer.node.kind
+        if node.id in host or kind.is_input or kind.is_loss or kind.is_view:
+            continue
+        flops = layer.infer.forward_flops + joined.get(node.id, 0)
+        bias = new_bias.get(node.id, 0)
+        if (
+            kind.inference_noop
+            and flops == 0
+            and layer.counted_params + layer.infer.buffers + bias == 0
+        ):
+            continue
+        kernels.append(Kernel(node.id, members.get(node.id, (node.id,)), flops, bias))
+    return Fusion(tuple(kernels), host)
+
+
+# --------------------------------------------------------------------------- 2. traffic
+
+
+@attrs.frozen
+class KernelTraffic:
+    """The bytes one kernel moves on the target."""
+
+    kernel: Kernel
+    weight_bytes: int  # its weights and buffers (an embedding: the rows it gathers)
+    streamed_weight_bytes: int  # weights that do not fit on chip (on-chip targets only)
+    bytes_moved: int
+
+
+@attrs.frozen
+class Traffic:
+    """The bytes every kernel of one inference moves, and where the weights live."""
+
+    kernels: tuple[KernelTraffic, ...]
+    param_bytes: int  # every kernel's weights at the deploy precision
+    onchip_param_bytes: int  # of which cached on chip (on-chip targets)
+    streamed_param_bytes: int  # of which streamed over the host link every inference
+
+
+def _producer(report: Report, node_id: str):
+    """The node that really wrote a tensor: through views and inference no-ops
+    (``flatten``, ``reshape``, ``dropout``, ``identity``), which move nothing themselves."""
+    node = report.lowered.node(node_id)
+    while (node.kind.is_view or node.kind.inference_noop) and node.inputs:
+        node = report.lowered.node(node.inputs[0])
+    return node
+
+
+def _model_outputs(report: Report) -> set[str]:
+    """Nodes whose output nothing but the loss reads: what the model returns."""
+    nodes = report.lowered.nodes
+    read = {src for node in nodes() if not node.kind.is_loss for src in node.inputs}
+    return {
+        node.id
+        for node in nodes()
+        if not (node.kind.is_loss or node.kind.is_input) and node.id not in read
+    }
+
+
+def traffic(report: Report, fusion: Fusion, target: Target) -> Traffic:
+    """Bytes moved per kernel: its weights (and buffers) + every input tensor + its
+    output, at the layer's deploy precision; on a target with on-chip parameter
+    memory, the weights that do not fit plus the model's inputs and outputs."""
+    Bd = report.totals.deploy_batch
+    onchip_left = target.onchip_bytes
+    rows = []
+    param_bytes = onchip = streamed_total = 0
+    arrived: set[str] = set()  # model inputs already sent to an on-chip target
+    model_outputs = _model_outputs(report) if target.onchip_bytes else set()
+    for kernel in fusion.kernels:
+        layer = report.layer(kernel.node_id)
+        node = layer.node
+        # A kernel reads all of its weights, a tied one included (an output projection
+        # tied to the token embedding reads the whole table); the model stores a shared
+        # weight once (``stored``: what is placed in memory or on chip).
+        extra = layer.infer.buffers + kernel.new_bias
+        weights = nbytes(layer.infer.params + extra, layer.infer_precision)
+        stored = nbytes(layer.counted_params + extra, layer.infer_precision)
+        if node.kind.gathers_rows:
+            # a lookup reads only the rows it gathers, not the whole table
+            gathered = nbytes(Bd * numel(node.shape), layer.infer_precision)
+            weights, stored = min(weights, gathered), min(stored, gathered)
+        param_bytes += stored
+        streamed = 0
+        if target.onchip_bytes:
+            # placed once: a tied layer reads the weights its first user placed
+            cached = min(stored, onchip_left)
+            onchip_left -= cached
+            onchip += cached
+            streamed = stored - cached
+            streamed_total += streamed
+            # Only the model's inputs (once each) and outputs cross the host link;
+            # everything in between stays on chip.
+            inputs = 0
+            for shape, src in zip(node.in_shapes, node.inputs):
+                origin = _producer(report, src)
+                if origin.kind.is_input and origin.id not in arrived:
+                    arrived.add(origin.id)
+                    inputs += nbytes(Bd * numel(shape), layer.infer_precision)
+            outputs = sum(
+                nbytes(Bd * numel(report.lowered.node(n).shape), layer.infer_precision)
+                for n in kernel.nodes
+                if n in model_outputs
+            )
+            moved = streamed + inputs + outputs
+        else:
+            io = sum(nbytes(Bd * numel(s), layer.infer_precision) for s in node.in_shapes)
+            io += nbytes(Bd * numel(node.shape), layer.infer_precision)
+            moved = weights + io
+        rows.append(KernelTraffic(kernel, weights, streamed, moved))
+    return Traffic(tuple(rows), param_bytes, onchip, streamed_total)
+
+
+# --------------------------------------------------------------------------- 3. time
+
 
 @attrs.frozen
 class LayerRoof:
@@ -74,6 +289,41 @@ class Roofline:
         """The kernels' roofline time alone, without the fixed overheads."""
         return None if self.time_s is None else sum(r.time_s for r in self.layers)
 
+    @property
+    def flops(self) -> int:
+        """FLOPs of one inference, summed over the kernels."""
+        return sum(r.flops for r in self.layers)
+
+    @property
+    def bytes_moved(self) -> int:
+        """Bytes one inference moves, summed over the kernels."""
+        return sum(r.bytes_moved for r in self.layers)
+
+    @property
+    def intensity(self) -> float | None:
+        """The whole model's arithmetic intensity (FLOP per byte); None when nothing moves."""
+        moved = self.bytes_moved
+        return self.flops / moved if moved else None
+
+    @property
+    def memory_bound_share(self) -> float | None:
+        """The share of the kernel time spent in memory-bound kernels (None: no time)."""
+        total = self.kernel_time_s
+        if not total:
+            return None
+        return sum(r.time_s for r in self.layers if r.bound == "memory") / total
+
+    @property
+    def host_link_bandwidth(self) -> float:
+        """Bytes per second over which streamed weights reach the target: its host link,
+        else its memory bandwidth."""
+        return self.target.host_link_bandwidth or self.target.bandwidth
+
+    @property
+    def stream_time_s(self) -> float:
+        """Time to stream the weights that do not fit on chip, per inference."""
+        return self.streamed_param_bytes / self.host_link_bandwidth
+
     def layer(self, node_id: str) -> LayerRoof | None:
         """The row of node ``node_id``, or ``None`` (skipped layers). Constant time."""
         return self._by_id.get(node_id)
@@ -83,138 +333,36 @@ class Roofline:
         return {layer.node_id: layer for layer in self.layers}
 
 
-def _producer(report: Report, node_id: str):
-    """The node that really wrote a tensor: through views and inference no-ops
-    (``flatten``, ``reshape``, ``dropout``, ``identity``), which move nothing themselves."""
-    node = report.lowered.node(node_id)
-    while (node.kind.is_view or node.kind.inference_noop) and node.inputs:
-        node = report.lowered.node(node.inputs[0])
-    return node
-
-
-def _fusion(report: Report) -> dict[str, str]:
-    """Node id -> the id of the layer it runs inside at inference.
-
-    A batchnorm directly after a conv2d or dense folds into its weights and bias
-    (Jacob et al. 2018, batchnorm folding: free at inference); an in-place element-wise activation
-    directly after a layer runs in that layer's kernel (conv + bias + ReLU is one
-    kernel in TensorRT, TFLite and the Edge TPU compiler). Either only when the
-    layer's output has no other reader.
-    """
-    readers: dict[str, int] = {}
-    for node in report.lowered.nodes():
-        for src in set(node.inputs):
-            readers[src] = readers.get(src, 0) + 1
-    host: dict[str, str] = {}
-    for node in report.lowered.nodes():
-        op = node.kind
-        if len(node.inputs) != 1 or readers.get(node.inputs[0], 0) != 1:
-            continue
-        src = report.lowered.node(node.inputs[0])
-        root = host.get(src.id, src.id)
-        folds = op.folds_into_linear and src.kind.linear_layer
-        joins = (
-            op.family == "activation"
-            and op.in_place
-            and report.lowered.node(root).kind.fusion_host
-            and not node.fused_with_loss
-        )
-        if folds or joins:
-            host[node.id] = root
-    return host
-
-
-def _model_outputs(report: Report) -> set[str]:
-    """Nodes whose output nothing but the loss reads: what the model returns."""
-    nodes = report.lowered.nodes
-    read = {src for node in nodes() if not node.kind.is_loss for src in node.inputs}
-    return {
-        node.id
-        for node in nodes()
-        if not (node.kind.is_loss or node.kind.is_input) and node.id not in read
-    }
-
-
-def roofline(report: Report, target: Target) -> Roofline:
-    totals = report.totals
-    precision = totals.deploy_precision
+def timing(moved: Traffic, target: Target, precision: str) -> Roofline:
+    """Each kernel is compute-bound or memory-bound: time = max(FLOPs ÷ peak, bytes ÷
+    bandwidth) at the dense peak of ``precision``; the inference takes the kernels'
+    times, summed, plus ``launch_overhead_s`` per kernel and ``inference_overhead_s``
+    once. No time without a peak at the precision."""
     peak = target.peak_for(precision)
     bandwidth = target.bandwidth
-    onchip_left = target.onchip_bytes
-    Bd = totals.deploy_batch
-    host = _fusion(report)
-    joined: dict[str, int] = {}  # host id -> FLOPs of the ops fused into it
-    new_bias: dict[str, int] = {}  # host id -> bias values a folded batchnorm adds
-    for layer in report.layers:
-        if layer.node.id in host:
-            key = host[layer.node.id]
-            joined[key] = joined.get(key, 0) + layer.infer.forward_flops
-            hosted = report.lowered.node(key)
-            if layer.node.kind.folds_into_linear and not hosted.opts.get("bias", True):
-                new_bias[key] = channel_axis(layer.node.shape)
     rows = []
-    param_bytes = onchip = streamed_total = 0
-    arrived: set[str] = set()  # model inputs already sent to an on-chip target
-    group: dict[str, tuple[str, ...]] = {}  # host id -> itself and the ops fused into it
-    for fused, key in host.items():
-        group[key] = group.get(key, (key,)) + (fused,)
-    model_outputs = _model_outputs(report)
-    for layer in report.layers:
-        node = layer.node
-        if node.id in host:  # runs inside its host's kernel: no memory traffic of its own
-            continue
-        # A kernel reads all of its weights, a tied one included (an output projection
-        # tied to the token embedding reads the whole table); the model stores a shared
-        # weight once (``stored``: what is placed in memory or on chip).
-        extra = layer.infer.buffers + new_bias.get(node.id, 0)
-        weights = nbytes(layer.infer.params + extra, layer.infer_precision)
-        stored = nbytes(layer.counted_params + extra, layer.infer_precision)
-        if node.kind.gathers_rows:
-            # a lookup reads only the rows it gathers, not the whole table
-            gathered = nbytes(Bd * numel(node.shape), layer.infer_precision)
-            weights, stored = min(weights, gathered), min(stored, gathered)
-        param_bytes += stored
-        flops = layer.infer.forward_flops + joined.get(node.id, 0)
-        kind = node.kind
-        if kind.is_input or kind.is_loss or kind.is_view:
-            continue
-        if kind.inference_noop and flops == 0 and weights == 0:
-            continue
-        streamed = 0
-        if target.onchip_bytes:
-            # placed once: a tied layer reads the weights its first user placed
-            cached = min(stored, onchip_left)
-            onchip_left -= cached
-            onchip += cached
-            streamed = stored - cached
-            streamed_total += streamed
-            # Only the model's inputs (once each) and outputs cross the host link;
-            # everything in between stays on chip.
-            inputs = 0
-            for shape, src in zip(node.in_shapes, node.inputs):
-                origin = _producer(report, src)
-                if origin.kind.is_input and origin.id not in arrived:
-                    arrived.add(origin.id)
-                    inputs += nbytes(Bd * numel(shape), layer.infer_precision)
-            outputs = sum(
-                nbytes(Bd * numel(report.lowered.node(n).shape), layer.infer_precision)
-                for n in group.get(node.id, (node.id,))
-                if n in model_outputs
-            )
-            moved = streamed + inputs + outputs
-        else:
-            io = sum(nbytes(Bd * numel(s), layer.infer_precision) for s in node.in_shapes)
-            io += nbytes(Bd * numel(node.shape), layer.infer_precision)
-            moved = weights + io
-        intensity = flops / moved if moved else None
+    for k in moved.kernels:
+        flops, size = k.kernel.flops, k.bytes_moved
+        intensity = flops / size if size else None
         if peak:
             compute_t = flops / peak
-            memory_t = moved / bandwidth
+            memory_t = size / bandwidth
             time_s = max(compute_t, memory_t)
             bound = "memory" if memory_t > compute_t else "compute"
         else:
             time_s, bound = None, None
-        rows.append(LayerRoof(node.id, flops, moved, weights, streamed, intensity, bound, time_s))
+        rows.append(
+            LayerRoof(
+                k.kernel.node_id,
+                flops,
+                size,
+                k.weight_bytes,
+                k.streamed_weight_bytes,
+                intensity,
+                bound,
+                time_s,
+            )
+        )
     overhead = len(rows) * target.launch_overhead_s + target.inference_overhead_s
     total_time = sum(r.time_s for r in rows) + overhead if peak else None
     return Roofline(
@@ -226,7 +374,14 @@ def roofline(report: Report, target: Target) -> Roofline:
         layers=tuple(rows),
         time_s=total_time,
         overhead_s=overhead,
-        param_bytes=param_bytes,
-        onchip_param_bytes=onchip,
-        streamed_param_bytes=streamed_total,
+        param_bytes=moved.param_bytes,
+        onchip_param_bytes=moved.onchip_param_bytes,
+        streamed_param_bytes=moved.streamed_param_bytes,
     )
+
+
+def roofline(report: Report, target: Target) -> Roofline:
+    """The roofline of one inference of ``report`` on ``target`` at the deploy precision:
+    :func:`fuse`, then :func:`traffic`, then :func:`timing`."""
+    moved = traffic(report, fuse(report), target)
+    return timing(moved, target, report.totals.deploy_precision)

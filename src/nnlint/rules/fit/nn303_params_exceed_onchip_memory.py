@@ -62,9 +62,11 @@ class ParamsExceedOnChipMemory(Rule):
         target, roof = ctx.target, ctx.roofline
         if not target.onchip_bytes or roof is None or not roof.streamed_param_bytes:
             return
-        streamed = roof.streamed_param_bytes
-        link = target.host_link_bandwidth or target.bandwidth
-        stream_s = streamed / link
+        streamed, link, stream_s = (
+            roof.streamed_param_bytes,
+            roof.host_link_bandwidth,
+            roof.stream_time_s,
+        )
         biggest = max(roof.layers, key=lambda r: r.weight_bytes)
         msg = (
             f"the parameters take {fmt_size(roof.param_bytes)} at {roof.precision}, more than "

@@ -94,13 +94,11 @@ class MemoryBound(Rule):
         roof = ctx.roofline
         if roof is None or not roof.time_s or not roof.ridge_point:
             return
-        flops = sum(r.flops for r in roof.layers)
-        moved = sum(r.bytes_moved for r in roof.layers)
+        flops, moved, intensity = roof.flops, roof.bytes_moved, roof.intensity
         if not moved or not flops:  # nothing moved, or nothing but lookups: no roofline
             return
-        intensity = flops / moved
         bound = [r for r in roof.layers if r.bound == "memory"]
-        share = sum(r.time_s for r in bound) / roof.kernel_time_s
+        share = roof.memory_bound_share
         ratio = roof.ridge_point / intensity
         if (
             share < ctx.thresholds["min_memory_bound_share"]
