@@ -230,3 +230,55 @@ def test_a_per_gpu_fit_error_names_the_computed_changes_that_fit():
         ).diagnostics
         if x.code == "NN301"
     ]
+
+
+SERVED = """
+block decoder_layer(d, heads) {
+    input x
+    a   = x -> layernorm -> attention(heads, causal=true)
+    h   = add(x, a)
+    f   = h -> layernorm -> dense(4 * d) -> gelu -> dense(d)
+    out = add(h, f)
+}
+
+model g {
+    input ids: [256]
+    h      = ids -> embedding(8000, 256) -> decoder_layer(256, 4) * 4
+    logits = h -> layernorm -> dense(8000, bias=false)
+}
+
+deploy {
+    target      = t4
+    precision   = fp16
+    context     = 4096
+    concurrency = CONCURRENCY
+}
+"""
+
+
+def test_kv_cache_fit_rule_names_the_concurrency_and_context_that_fit():
+    spec = textwrap.dedent(SERVED.replace("CONCURRENCY", "8000"))
+    (d,) = [d for d in check_text(spec, "g.nn").diagnostics if d.code == "NN305"]
+    per_seq = kv_cache_bytes(4, 4, 64, 4096, 1, bits=16)  # 16 MiB
+    weights = d.data["weights_bytes"]
+    assert d.data["kv_cache_bytes"] == 8000 * per_seq
+    assert d.data["max_concurrency"] == (16_000_000_000 - weights) // per_seq == 952
+    assert d.data["max_context"] == (16_000_000_000 - weights) // (2 * 4 * 256 * 2 * 8000)
+    assert "what fits: deploy.concurrency = 952 or deploy.context = 487" in d.message
+    fits = textwrap.dedent(SERVED.replace("CONCURRENCY", "952"))
+    assert not [d for d in check_text(fits, "g.nn").diagnostics if d.code == "NN305"]
+    over = textwrap.dedent(SERVED.replace("CONCURRENCY", "953"))
+    assert [d for d in check_text(over, "g.nn").diagnostics if d.code == "NN305"]
+
+
+def test_serving_budget_keys():
+    spec = textwrap.dedent(SERVED.replace("CONCURRENCY", "8")) + (
+        "budget {\n    kv_cache <= 1 MiB\n    decode_latency <= 1 us\n    tokens_per_s >= 1M\n}\n"
+    )
+    found = {d.data["key"]: d for d in check_text(spec, "g.nn").diagnostics if d.code == "NN501"}
+    assert found["kv_cache"].data["value"] == kv_cache_bytes(4, 4, 64, 4096, 8, bits=16)
+    assert "tokens_per_s is" in found["tokens_per_s"].message
+    assert "under the budget of 1M" in found["tokens_per_s"].message
+    analysis, _ = _analysis(spec)
+    assert found["decode_latency"].data["value"] == analysis.serving.decode_latency_s
+    assert found["tokens_per_s"].data["value"] == pytest.approx(analysis.serving.tokens_per_s)

@@ -113,6 +113,16 @@ class Figure:
         return read(sources)
 
 
+def _serving(sources: Sources, key: str):
+    """A figure of the serving plan (:mod:`nnlint.plan`); None for a model without a causal
+    attention."""
+    from nnlint.plan import serving_plan  # plan reads the costed report: import late
+
+    roof = sources.roofline
+    plan = serving_plan(sources.report, roof.target if roof is not None else None, roof)
+    return None if plan is None else getattr(plan, key)
+
+
 #: Every total, by name, in the JSON contract's order.
 FIGURES: dict[str, Figure] = {}
 
@@ -402,6 +412,47 @@ for _figure in (
         label="ridge point ({target})",
         shown=lambda v, t: f"{v:,.1f} FLOP/byte at {t['deploy_precision']}",
         needs_target=True,
+    ),
+    Figure(
+        "kv_cache_bytes",
+        "bytes",
+        "KV cache",
+        "Keys and values of `deploy.context` tokens for `deploy.concurrency` sequences at "
+        "`deploy.kv_precision` (the JSON `serving` object; models with a causal attention).",
+        read=lambda s: _serving(s, "kv_cache_bytes"),
+        budget=("kv_cache",),
+        in_json=False,
+    ),
+    Figure(
+        "prefill_latency_s",
+        "seconds",
+        "prefill latency of one prompt",
+        "One `deploy.context`-token prompt on the deploy target's roofline, with its overheads.",
+        read=lambda s: _serving(s, "prefill_latency_s"),
+        budget=("prefill_latency",),
+        needs_target=True,
+        in_json=False,
+    ),
+    Figure(
+        "decode_latency_s",
+        "seconds",
+        "per-token decode latency",
+        "One token for every sequence, reading every weight and the whole KV cache.",
+        read=lambda s: _serving(s, "decode_latency_s"),
+        budget=("decode_latency",),
+        needs_target=True,
+        in_json=False,
+    ),
+    Figure(
+        "tokens_per_s",
+        "count",
+        "tokens per second",
+        "`deploy.concurrency` ÷ the decode latency (a lower limit: `tokens_per_s >= 50`).",
+        read=lambda s: _serving(s, "tokens_per_s"),
+        budget=("tokens_per_s",),
+        limit="min",
+        needs_target=True,
+        in_json=False,
     ),
 ):
     declare(_figure)
