@@ -126,7 +126,7 @@ def test_conv_and_pool_variants_match_torch(shape, chain, build):
         ("3, 20, 18", "conv2d(8, 3, padding=valid)", "NN006", "expects a number, a pair"),
         ("3, 17", "conv1d(8, (3, 1))", "NN006", "takes one value, not a pair"),
         ("3, 17", "conv1d(8, 3, padding=full)", "NN006", "expects a number or same"),
-        ("3, 17", "maxpool((2, 3))", "NN007", "not a pair"),
+        ("3, 17", "maxpool((2, 2))", "NN007", "not a pair"),
         (
             "3, 7, 9",
             "conv_transpose2d(4, 3, stride=2, output_padding=2)",
@@ -160,3 +160,19 @@ def test_upsample_flops_follow_the_documented_convention():
     assert (nearest.forward_flops, nearest.backward_flops) == (0, 2 * (9 - 1) * 3 * 5 * 4)
     assert (bilinear.forward_flops, bilinear.backward_flops) == (2 * 7 * out, 2 * 8 * out)
     assert nearest.params == nearest.macs == bilinear.macs == 0
+
+
+def test_a_square_pair_counts_as_its_single_number():
+    def totals(kernel):
+        return report_of(
+            f"model m {{\n input x: [3, 20, 18]\n y = x -> conv2d(8, {kernel}, stride={kernel})"
+            f" -> maxpool({kernel})\n}}\n"
+        ).totals
+
+    square, pair = totals("2"), totals("(2, 2)")
+    assert (square.params, square.macs, square.forward_flops, square.backward_flops) == (
+        pair.params,
+        pair.macs,
+        pair.forward_flops,
+        pair.backward_flops,
+    )

@@ -293,7 +293,7 @@ class _Lowerer:
                     )
                 one = attrs.evolve(opt, kind="int")
                 pair = tuple(self._convert(one, v, span, op, scope) for v in value)
-                return pair[0] if pair[0] == pair[1] else pair
+                return pair
             if isinstance(value, ast.Symbol) and opt.choices:
                 raise error(
                     "NN006",
