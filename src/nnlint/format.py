@@ -38,7 +38,6 @@ import os
 import re
 import stat
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -218,7 +217,8 @@ def _layout(spec: ast.Spec, text: str) -> str:
             code = " " * indent + line.out
         else:  # a comment on its own line: indented like the code around it
             if line.number in inside:
-                indent = _next_arrow_indent(line, lines, inside, first_arrow)
+                # a comment between the lines of a chain sits where its `->` sits
+                indent = first_arrow.get(inside[line.number], len(INDENT) * line.depth)
             else:
                 indent = len(INDENT) * line.depth
             code = ""
@@ -239,13 +239,6 @@ def _layout(spec: ast.Spec, text: str) -> str:
 def _depth_after(line: _Line) -> int:
     opened = sum(t.text == "{" for t in line.tokens)
     return line.depth + opened - sum(t.text == "}" for t in line.tokens)
-
-
-def _next_arrow_indent(
-    line: _Line, lines: list[_Line], inside: dict[int, Span], first_arrow: dict[Span, int]
-) -> int:
-    """A comment between the lines of a chain sits where its continuation `->` sits."""
-    return first_arrow.get(inside[line.number], len(INDENT) * line.depth)
 
 
 def _in_section(sections: list[Span], number: int) -> bool:
@@ -527,21 +520,11 @@ def _format_file(path: Path, display: str, options: _Options) -> bool | None:
 
 
 def _replace(path: Path, text: str, mode: int) -> None:
-    """Write ``text`` over ``path`` atomically (a temporary file renamed over it),
-    keeping the file's permission bits; a symbolic link keeps pointing at the file."""
-    target = Path(os.path.realpath(path))
-    fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        os.chmod(temp, stat.S_IMODE(mode))
-        os.replace(temp, target)
-    except BaseException:
-        try:
-            os.unlink(temp)
-        except OSError:
-            pass
-        raise
+    """Write ``text`` over ``path`` atomically, keeping the file's permission bits; a
+    symbolic link keeps pointing at the file, which is the one replaced."""
+    from nnlint.atomic import write_atomic
+
+    write_atomic(os.path.realpath(path), text, mode=mode)
 
 
 def _unified_diff(before: str, after: str, display: str) -> str:
