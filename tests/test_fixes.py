@@ -180,6 +180,14 @@ def test_no_loss_fix_when_the_softmax_reads_a_softmax(between):
     assert all(d.autofix is not None for d in findings if d not in on_loss)
 
 
+def test_no_log_softmax_fix_when_the_softmax_reads_a_softmax():
+    """Found by the generated test: ``t2 = t1 -> log`` with ``t1 = t0 -> softmax`` and
+    ``t0`` itself a softmax: ``t0 -> log_softmax`` would trade NN103 for another NN104."""
+    text = spec("    t0 = logits -> softmax\n    t1 = t0 -> softmax\n    t2 = t1 -> log\n")
+    findings = [d for d in check_text(text, "m.nn").diagnostics if d.code == "NN103"]
+    assert len(findings) == 1 and findings[0].autofix is None
+
+
 @pytest.mark.parametrize(
     ("name", "text", "code", "applicability", "after"), CASES, ids=[c[0] for c in CASES]
 )
