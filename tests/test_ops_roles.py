@@ -113,3 +113,22 @@ def test_roles_agree_with_each_op_cost(report):
         else:
             assert layer.train.weight_params == 0, name
         assert isinstance(op.text(node.opts), str) and op.text(node.opts), name
+
+
+def test_an_op_silent_about_what_it_saves_is_refused_at_registration():
+    """Every op states what autograd keeps for its backward pass, checked when the catalog
+    is built rather than when an analysis first meets the op."""
+    from nnlint.ops.base import CATALOG, Op, register
+
+    class Silent(Op):
+        name = "silent_test_op"
+
+        def infer(self, in_shapes, opts):
+            return in_shapes[0]
+
+        def cost(self, c):
+            raise AssertionError("never costed")
+
+    with pytest.raises(TypeError, match="states neither saved"):
+        register(Silent)
+    assert "silent_test_op" not in CATALOG

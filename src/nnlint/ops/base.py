@@ -257,9 +257,8 @@ class Op(abc.ABC):
             return (Saved("in0", numel(c.x)),)
         if self.saves == "output":
             return (Saved("out", numel(c.out_shape)),)
-        if self.saves == "nothing":
-            return ()
-        raise NotImplementedError(f"{self.name} does not state what it saves for backward")
+        # "nothing": ``register`` refuses an op that neither overrides this nor sets ``saves``
+        return ()
 
     #: what autograd saves for the common cases of :meth:`saved` ("input", "output", "nothing")
     saves: ClassVar[str | None] = None
@@ -315,6 +314,10 @@ OPS: dict[str, Op] = {}
 def register(cls: type[Op]) -> type[Op]:
     if cls.name in CATALOG:
         raise ValueError(f"op {cls.name!r} registered twice")
+    if cls.saved is Op.saved and cls.saves not in ("input", "output", "nothing"):
+        # checked when the catalog is built, so no analysis can meet an op that is silent
+        # about what autograd keeps for its backward pass
+        raise TypeError(f"op {cls.name!r} states neither saved() nor saves")
     CATALOG[cls.name] = cls()
     if cls.in_chain:
         OPS[cls.name] = CATALOG[cls.name]
