@@ -114,7 +114,37 @@ def same_padding(k: int, dilation: int) -> tuple[int, int]:
     return total // 2, total - total // 2
 
 
-class _Conv(Op):
+class _Channels(Op):
+    """What every convolution shares, transposed or not: ``channels`` output channels from
+    a ``kernel``, ``groups`` dividing both channel counts, and the input kept for the
+    weight gradient."""
+
+    has_weights = True
+    linear_layer = multiplies_weights = fusion_host = True
+
+    def check_groups(self, c_in: int, opts) -> None:
+        g = opts["groups"]
+        if c_in % g or opts["channels"] % g:
+            raise ShapeError(
+                f"{self.name} groups={g} must divide both the input channels ({c_in}) "
+                f"and the output channels ({opts['channels']})"
+            )
+
+    def text(self, opts):
+        return f"{self.name}({opts['channels']}, {shown(opts['kernel'])})"
+
+    def with_width(self, opts, width):
+        return f"{self.name}({width}, {shown(opts['kernel'])}, …)"
+
+    def units(self, opts):
+        return opts["channels"]
+
+    def saved(self, c):
+        """Its input, for the weight gradient (``convolution_backward``); frozen: nothing."""
+        return (Saved("in0", numel(c.x)),) if c.trainable else ()
+
+
+class _Conv(_Channels):
     """A convolution over ``[C, *spatial]`` (1 or 2 spatial axes), PyTorch semantics.
 
     Output size per axis ``⌊(L + 2p − d(k−1) − 1)/s⌋ + 1``; ``padding=same`` keeps
@@ -124,8 +154,6 @@ class _Conv(Op):
     output element.
     """
 
-    has_weights = True
-    linear_layer = multiplies_weights = fusion_host = True
     axes: ClassVar[int] = 2
 
     def _sizes(self, opts) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
@@ -139,12 +167,7 @@ class _Conv(Op):
         x = in_shapes[0]
         self.check_rank(x)
         c_in, spatial = x[0], x[1:]
-        g = opts["groups"]
-        if c_in % g or opts["channels"] % g:
-            raise ShapeError(
-                f"{self.name} groups={g} must divide both the input channels ({c_in}) "
-                f"and the output channels ({opts['channels']})"
-            )
+        self.check_groups(c_in, opts)
         ks, ss, ds = self._sizes(opts)
         if opts["padding"] == "same":
             if any(s != 1 for s in ss):
@@ -165,15 +188,6 @@ class _Conv(Op):
             )
         return (opts["channels"], *out)
 
-    def text(self, opts):
-        return f"{self.name}({opts['channels']}, {shown(opts['kernel'])})"
-
-    def with_width(self, opts, width):
-        return f"{self.name}({width}, {shown(opts['kernel'])}, …)"
-
-    def units(self, opts):
-        return opts["channels"]
-
     def fans(self, opts, in_shapes):
         k = numel(self._sizes(opts)[0])
         return (in_shapes[0][0] // opts["groups"]) * k, opts["channels"] * k
@@ -182,10 +196,6 @@ class _Conv(Op):
         c_out = opts["channels"]
         weight = (c_out, in_shapes[0][0] // opts["groups"], *self._sizes(opts)[0])
         return (weight, (c_out,)) if opts["bias"] else (weight,)
-
-    def saved(self, c):
-        """Its input, for the weight gradient (``convolution_backward``); frozen: nothing."""
-        return (Saved("in0", numel(c.x)),) if c.trainable else ()
 
     def cost(self, c):
         c_in, c_out = c.x[0], c.out_shape[0]
@@ -258,7 +268,7 @@ class Conv1d(_Conv):
 
 
 @register
-class ConvTranspose2d(Op):
+class ConvTranspose2d(_Channels):
     """Transposed 2-D convolution over ``[C, H, W]`` (PyTorch ``nn.ConvTranspose2d``): the
     upsampling of U-Net decoders and GAN generators.
 
@@ -274,8 +284,6 @@ class ConvTranspose2d(Op):
     """
 
     name = "conv_transpose2d"
-    has_weights = True
-    linear_layer = multiplies_weights = fusion_host = True
     min_rank = max_rank = 3
     opts = (
         Opt("channels", "int", positional=True, required=True, minimum=1),
@@ -292,12 +300,7 @@ class ConvTranspose2d(Op):
         x = in_shapes[0]
         self.check_rank(x)
         c_in, h, w = x
-        g = opts["groups"]
-        if c_in % g or opts["channels"] % g:
-            raise ShapeError(
-                f"conv_transpose2d groups={g} must divide both the input channels ({c_in}) "
-                f"and the output channels ({opts['channels']})"
-            )
+        self.check_groups(c_in, opts)
         ks, ss, ps, ops, ds = (
             pair(opts[k]) for k in ("kernel", "stride", "padding", "output_padding", "dilation")
         )
@@ -319,15 +322,6 @@ class ConvTranspose2d(Op):
             )
         return (opts["channels"], *out)
 
-    def text(self, opts):
-        return f"conv_transpose2d({opts['channels']}, {shown(opts['kernel'])})"
-
-    def with_width(self, opts, width):
-        return f"conv_transpose2d({width}, {shown(opts['kernel'])}, …)"
-
-    def units(self, opts):
-        return opts["channels"]
-
     def fans(self, opts, in_shapes):
         # PyTorch computes fans from the weight [C_in, c_out/g, k_h, k_w] as stored
         k = numel(pair(opts["kernel"]))
@@ -337,10 +331,6 @@ class ConvTranspose2d(Op):
         c_out = opts["channels"]
         weight = (in_shapes[0][0], c_out // opts["groups"], *pair(opts["kernel"]))
         return (weight, (c_out,)) if opts["bias"] else (weight,)
-
-    def saved(self, c):
-        """Its input, for the weight gradient (``convolution_backward``); frozen: nothing."""
-        return (Saved("in0", numel(c.x)),) if c.trainable else ()
 
     def cost(self, c):
         c_in, h, w = c.x
