@@ -337,9 +337,10 @@ def gen_layernorm(draw: Draw, x: Shape) -> Step | None:
         return None
     frozen = _freeze(draw)
     affine, bias = draw(st.booleans()), draw(st.booleans())
-    module = nn.LayerNorm(x[-1], elementwise_affine=affine, bias=bias)
+    eps = draw(st.sampled_from([1e-5, 1e-6, 1e-12]))
+    module = nn.LayerNorm(x[-1], eps=eps, elementwise_affine=affine, bias=bias)
     opts = _opt("bias", bias, True) if affine else ", affine=false"
-    opts += _frozen_text(frozen)
+    opts += _opt("eps", eps, 1e-5) + _frozen_text(frozen)
     return _module_step(f"layernorm({opts[2:]})" if opts else "layernorm", module, frozen)
 
 
@@ -348,8 +349,9 @@ def gen_rmsnorm(draw: Draw, x: Shape) -> Step | None:
         return None
     frozen = _freeze(draw)
     affine = draw(st.booleans())
-    module = nn.RMSNorm(x[-1], elementwise_affine=affine)
-    opts = _opt("affine", affine, True) + _frozen_text(frozen)
+    eps = draw(st.sampled_from([None, 1e-5, 1e-6]))
+    module = nn.RMSNorm(x[-1], eps=eps, elementwise_affine=affine)
+    opts = _opt("affine", affine, True) + _opt("eps", eps, None) + _frozen_text(frozen)
     return _module_step(f"rmsnorm({opts[2:]})" if opts else "rmsnorm", module, frozen)
 
 

@@ -296,6 +296,7 @@ def test_gpt_style_decoder_round_trip_with_tied_head(tmp_path, capsys, opset):
     Div/Erf/Add/Mul/Mul; both are recognised, and the spec is the same as at opset 20."""
     torch.manual_seed(0)
     model = trained_looking(TinyGPT(vocab=500, t=32, d=64, heads=4, n_layers=3))
+    model.ln.eps = 1e-6  # the final norm's epsilon is kept; the others are at the default
     t = 32
     inputs = [torch.randint(0, 500, (1, t)), torch.arange(t).unsqueeze(0)]
     path = export(model, inputs, tmp_path / "gpt.onnx", False, opset=opset)
@@ -310,6 +311,7 @@ def test_gpt_style_decoder_round_trip_with_tied_head(tmp_path, capsys, opset):
     assert re.search(r"dense\(500, bias=false, tie=tok\)$", text, re.M)
     body = text[text.index("\nblock ") :]
     assert body.count("layernorm") == 3 and body.count("gelu") == 1
+    assert body.count("layernorm(eps=1e-06)") == 1
 
 
 def test_equal_tensors_stored_once_are_counted_per_layer(tmp_path, capsys):

@@ -958,7 +958,8 @@ class _Mapper:
         if any(o and self.g.users(o) for o in node.output[1:]):
             raise _Unsupported("LayerNormalization whose mean or deviation is read")
         d = self.per_sample(x)[-1]
-        self.add(i, "layernorm", [], [x], node.output[0], weights=2 * d, reads=node.input[1:3])
+        eps = Arg("eps", _short(self.g.attr(node, "epsilon", 1e-5)), default=1e-5)
+        self.add(i, "layernorm", [eps], [x], node.output[0], weights=2 * d, reads=node.input[1:3])
 
     def _op_Gather(self, i, node):
         table, ids = node.input
@@ -1080,7 +1081,8 @@ class _Mapper:
         if not self._last_axis_mean(var):
             raise _NoMatch
         eps = self._next(var.output[0], "Add", nodes)
-        if self.scalar(self._other(eps, var.output[0])) is None:
+        epsilon = self.scalar(self._other(eps, var.output[0]))
+        if epsilon is None:
             raise _NoMatch
         sqrt = self._next(eps.output[0], "Sqrt", nodes)
         if div.input[1] != sqrt.output[0] or g.only_user(sqrt.output[0]) != ops["Div"]:
@@ -1098,8 +1100,15 @@ class _Mapper:
             ):
                 raise _NoMatch
         self.claimed |= nodes
+        eps_arg = Arg("eps", _short(epsilon), default=1e-5)
         self.add(
-            max(nodes), "layernorm", [], [x], shift.output[0], weights=2 * d, reads=[gamma, beta]
+            max(nodes),
+            "layernorm",
+            [eps_arg],
+            [x],
+            shift.output[0],
+            weights=2 * d,
+            reads=[gamma, beta],
         )
         self.layers[-1].node = g.producer[shift.output[0]]
 

@@ -70,10 +70,16 @@ class LayerNorm(_Norm):
     to fold), of which the scale by γ and the shift by β are one each. Backward ``10``
     per element as batchnorm: ∂x ``7`` (one of them the product with γ), ∂γ ``2``, ∂β
     ``1``; frozen, ∂γ and ∂β are not computed. Cached: x̂ plus μ and σ per row.
+    ``eps=ε``: added to the variance (PyTorch's default ``1e-5``; BERT and ViT ``1e-12``);
+    it changes no count.
     """
 
     name = "layernorm"
-    opts = (Opt("bias", "bool", True), Opt("affine", "bool", True))
+    opts = (
+        Opt("bias", "bool", True),
+        Opt("affine", "bool", True),
+        Opt("eps", "float", 1e-5, minimum=0.0),
+    )
 
     def infer(self, in_shapes, opts):
         self.check_rank(in_shapes[0])
@@ -117,11 +123,13 @@ class RMSNorm(_Norm):
     square root are not counted (as for layernorm). Backward per element: ∂x ``6``
     (``g·γ``, its product with x̂ summed over the row, and ``(g·γ − x̂·s)/rms``: one
     fewer without γ), ∂γ ``2`` (``g·x̂`` and its sum over rows; trainable only).
-    Cached: x̂ plus ``1/rms`` per row.
+    Cached: x̂ plus ``1/rms`` per row. ``eps=ε``: added to ``mean(x²)`` (Llama 2
+    ``1e-5``, Mistral and Qwen2 ``1e-6``; left out, PyTorch's default: the machine epsilon
+    of the input's dtype); it changes no count.
     """
 
     name = "rmsnorm"
-    opts = (Opt("affine", "bool", True),)
+    opts = (Opt("affine", "bool", True), Opt("eps", "float", None, minimum=0.0))
 
     def param_shapes(self, opts, in_shapes):
         return ((in_shapes[0][-1],),) if opts["affine"] else ()
