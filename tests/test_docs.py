@@ -53,8 +53,11 @@ def test_codes_and_names_are_unique():
 
 
 def test_readme_tour_shows_real_output(capsys, monkeypatch):
-    """Every `$ nnlint check …` in a ```console block of the README prints exactly what
-    nnlint prints (blocks marked "(abridged)" in the text before them are skipped)."""
+    """Every `$ nnlint check …` and `$ nnlint import ….json` (a Hugging Face config in the
+    repository; the ONNX examples are checked by tests/test_import_onnx.py) in a ```console
+    block of the README prints exactly what nnlint prints, on stdout or, for an import
+    that fails, on stderr (blocks marked "(abridged)" in the text before them are
+    skipped)."""
     import re
     import shlex
 
@@ -63,15 +66,18 @@ def test_readme_tour_shows_real_output(capsys, monkeypatch):
     monkeypatch.chdir(ROOT)
     monkeypatch.setenv("NO_COLOR", "1")
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    checked = 0
+    checked = imports = 0
     for block in re.findall(r"```console\n(.*?)```", readme, re.S):
         for command, expected in re.findall(
-            r"^\$ (nnlint check [^\n]*)\n(.*?)(?=^\$ |\Z)", block, re.S | re.M
+            r"^\$ (nnlint (?:check|import \S+\.json)[^\n]*)\n(.*?)(?=^\$ |\Z)", block, re.S | re.M
         ):
-            main(shlex.split(command)[1:])
-            assert capsys.readouterr().out.rstrip("\n") == expected.rstrip("\n"), command
+            code = main(shlex.split(command)[1:])
+            captured = capsys.readouterr()
+            shown = captured.err if command.startswith("nnlint import") and code else captured.out
+            assert shown.rstrip("\n") == expected.rstrip("\n"), command
             checked += 1
-    assert checked >= 2
+            imports += command.startswith("nnlint import")
+    assert checked >= 4 and imports >= 2
 
 
 #: What a reader outside the team cannot open: the team's background notes and their figures.

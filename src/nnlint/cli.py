@@ -305,13 +305,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     imp = commands.add_parser(
         "import",
-        help="write a spec from an ONNX model",
-        description="Write the .nn spec of an ONNX model (needs the onnx extra).",
+        help="write a spec from an ONNX model or a Hugging Face config.json",
+        description="Write the .nn spec of an ONNX model (needs the onnx extra) or of a "
+        "Hugging Face config.json (any .json file).",
     )
-    imp.add_argument("model", metavar="MODEL", help="an .onnx file")
+    imp.add_argument("model", metavar="MODEL", help="an .onnx file or a config.json")
     imp.add_argument("-o", "--output", metavar="FILE", help="the spec to write (- or none: stdout)")
     imp.add_argument(
-        "--dim", action="append", default=[], metavar="NAME=N", help="size a symbolic input axis"
+        "--dim",
+        action="append",
+        default=[],
+        metavar="NAME=N",
+        help="size a symbolic input axis (a config.json: seq=N, the tokens per sample)",
     )
     imp.set_defaults(func=cmd_import)
     for command in (check, report, rule, rules, targets, imp):

@@ -17,11 +17,13 @@ class ImportFailed(Exception):
 
 
 def run_import(model: str, output: str | None, dims: list[str]) -> str:
-    """The spec text for ``nnlint import MODEL [-o OUTPUT] [--dim NAME=N ...]``.
+    """The spec text for ``nnlint import MODEL [-o OUTPUT] [--dim NAME=N ...]``: a
+    ``.json`` file is a Hugging Face config (``importers/hf_config.py``), anything else
+    an ONNX model (``importers/onnx.py``).
 
     Checks what the command line can get wrong before any file is read: an output that
     is the input itself (an import never overwrites its model), a ``--dim`` that is not
-    ``NAME=N``, and a missing ``onnx`` package (the ``onnx`` extra)."""
+    ``NAME=N``, and, for an ONNX model, a missing ``onnx`` package (the ``onnx`` extra)."""
     import os
     from pathlib import Path
 
@@ -36,6 +38,10 @@ def run_import(model: str, output: str | None, dims: list[str]) -> str:
         target = Path(output)
         if target.exists() and os.path.samefile(source, target):
             raise ImportFailed([f"{output}: is the model being imported; choose another -o"])
+    from nnlint.importers.hf_config import import_hf_config, is_hf_config
+
+    if is_hf_config(source):
+        return import_hf_config(source, sizes)
     try:
         import onnx  # noqa: F401
     except ImportError:

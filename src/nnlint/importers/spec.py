@@ -514,6 +514,8 @@ def _emit_chains(writer: _Writer, items: list, inputs_decl, final: str | None) -
             head = writer.op_text(first, exprs)
             opts = head[len(first.op) + 1 : -1] if "(" in head else ""
             src = f"{first.op}({refs}{', ' + opts if opts else ''})"
+        elif not first.inputs:  # a source op: `param(1, 768)`
+            src = writer.op_text(first, exprs)
         else:
             src = writer.names[first.inputs[0]]
             steps.append(writer.op_text(first, exprs))
