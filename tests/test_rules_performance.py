@@ -343,15 +343,18 @@ def test_nn404_layer_and_training_precisions():
         }
         """)
     found = {d.data["place"]: d for d in only(result, "NN404")}
-    assert set(found) == {"layer", "train"}
-    layer, train = found["layer"], found["train"]
+    # integer training, sub-4-bit or not, is NN113's finding (one finding per place)
+    assert set(found) == {"layer"}
+    layer = found["layer"]
     assert layer.span.line == line_of(text, "h = x")
     assert layer.message.startswith(
         "h/dense#1 has precision=int3 (2 layers; the first is here): 3 bits per value, below 4 bits"
     )
+    (train,) = only(check_text(text, "spec.nn"), "NN113")  # every family, not only NN4xx
     assert train.span.line == line_of(text, "precision = int1")
-    assert train.message.startswith("train.precision = int1: 1 bit per value")
-    assert train.message.endswith("and training accumulates rounding error over every update")
+    assert train.message.startswith("train.precision = int1: weights, gradients and optimizer")
+    assert "1-bit integers, 2 levels per value" in train.message
+    assert train.message.endswith("and rounding error accumulates over every update")
 
 
 def test_nn404_silent_at_4_bits_unless_the_threshold_is_raised():
