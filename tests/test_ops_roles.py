@@ -73,6 +73,8 @@ def test_declared_roles_agree_with_each_other():
             assert op.is_norm, name
         if op.is_norm:
             assert op.keeps_width, name
+        if op.subtracts_mean:
+            assert op.is_norm, name
         if op.residual_merge:
             assert op.family == "merge", name
         if op.in_place:
@@ -108,6 +110,19 @@ def test_roles_agree_with_each_op_cost(report):
             ), name
         if op.is_source:
             assert not node.inputs and layer.train.macs == layer.train.output_elements == 0, name
+        axis = op.bias_axis(node.opts, node.shape)
+        if axis is not None:  # a bias vector, one value per position of that output axis
+            assert 0 <= axis < len(node.shape), name
+            assert (node.shape[axis],) in op.param_shapes(node.opts, node.in_shapes), name
+        elif "bias" in node.opts and node.opts["bias"] is True and op.has_weights:
+            raise AssertionError(f"{name} has a bias but no bias_axis")
+        x = node.in_shapes[0] if node.in_shapes else ()
+        for i in range(len(x)):
+            means = op.means_along(node.opts, x, i)
+            if op.subtracts_mean:  # between one mean across the axis and one per position
+                assert 1 <= means <= x[i] and x[i] % means == 0, (name, i)
+            else:
+                assert means == 0, name
         if op.has_weights:
             assert layer.train.weight_params > 0, name
         else:

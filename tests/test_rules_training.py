@@ -7,7 +7,7 @@ import math
 import textwrap
 
 import pytest
-from helpers import EXAMPLES
+from helpers import EXAMPLES, report_of
 
 from nnlint.check import Settings, check_text
 from nnlint.diagnostics import Severity
@@ -707,7 +707,7 @@ def test_no_batchnorm_finding():
 
 def test_every_training_rule_documents_its_numbers():
     docs = {code: rule.meta().doc for code, rule in REGISTRY.items() if code.startswith("NN1")}
-    assert set(docs) == {f"NN1{i:02d}" for i in range(1, 14)}
+    assert set(docs) == {f"NN1{i:02d}" for i in range(1, 15)}
     assert "0.25^10 = 9.54e-07" in docs["NN101"] and "9.09e-13" in docs["NN101"]
     assert "11.09" in docs["NN102"] and "88.72" in docs["NN102"]
     assert "2/784 = 0.00255" in docs["NN106"] and "0.0438" in docs["NN107"]
@@ -715,6 +715,7 @@ def test_every_training_rule_documents_its_numbers():
     assert "η·λ·θ / (√v" in docs["NN111"] and "Loshchilov &\nHutter 2019" in docs["NN111"]
     assert "8192/256 =\n  3.2" in docs["NN112"] and "500 times" in docs["NN112"]
     assert "2⁸ = 256" in docs["NN113"] and "Gupta et al. 2015" in docs["NN113"]
+    assert "26,560" in docs["NN114"] and "Ioffe & Szegedy" in docs["NN114"]
 
 
 # --------------------------------------------------- one finding per line
@@ -898,3 +899,92 @@ def test_nn113_silent_for_integer_deployment():
         mlp(["relu"], train="    precision = bf16-mixed\n") + "deploy {\n    precision = int8\n}\n"
     )
     assert found(text, "NN113") == []
+
+
+# ---------------------------------------------------------------- NN114 bias-before-norm
+
+
+def net(body: str, input_: str = "[3, 16, 16]") -> str:
+    return f"""
+model m {{
+    input x: {input_}
+{body}
+}}
+train {{
+    batch = 32
+    loss = cross_entropy(logits)
+}}
+"""
+
+
+def test_nn114_conv_bias_before_batchnorm_counts_the_channels():
+    text = net(
+        "    h = x -> conv2d(24, 3, padding=1) -> batchnorm -> relu -> flatten\n"
+        "    logits = h -> dense(10)"
+    )
+    (d,) = found(text, "NN114")
+    assert d.span.line == 4
+    assert d.message.startswith(
+        "conv2d(24, 3) `h/conv2d#1` (line 4) adds a bias of 24 values that the batchnorm right "
+        "after it subtracts again"
+    )
+    assert "24 parameters, with their gradients and optimizer state" in d.message
+    assert d.fix == "set bias=false on conv2d(24, 3)"
+    assert d.data == {"layer": "h/conv2d#1", "norm": "h/batchnorm#1", "wasted_params": 24}
+
+
+@pytest.mark.parametrize(
+    ("chain", "input_", "wasted"),
+    [
+        ("dense(32) -> batchnorm", "[16]", 32),  # batchnorm per feature of [D]
+        ("dense(32) -> batchnorm", "[8, 16]", 32),  # ... of [T, D]: over the batch and T
+        ("conv2d(8, 3) -> groupnorm(8)", "[3, 16, 16]", 8),  # one channel per group
+        ("conv1d(8, 3) -> layernorm", "[4, 16]", 8),  # [C, L]: the mean is over L, per channel
+        ("conv_transpose2d(8, 2, stride=2) -> batchnorm", "[3, 16, 16]", 8),
+        ("attention(2) -> batchnorm", "[8, 16]", 16),  # the output projection's bias
+    ],
+)
+def test_nn114_fires_when_every_bias_value_is_constant_under_its_mean(chain, input_, wasted):
+    text = net(f"    h = x -> {chain} -> flatten\n    logits = h -> dense(10)", input_)
+    (d,) = found(text, "NN114")
+    assert d.data["wasted_params"] == wasted
+
+
+@pytest.mark.parametrize(
+    ("chain", "input_"),
+    [
+        ("dense(32) -> layernorm", "[8, 16]"),  # the mean is across the bias's axis
+        ("conv2d(8, 3) -> groupnorm(2)", "[3, 16, 16]"),  # 4 channels per group: 2 of 8 cancel
+        ("dense(32) -> rmsnorm", "[8, 16]"),  # no mean subtracted at all
+        ("dense(32, bias=false) -> batchnorm", "[16]"),
+        ("conv2d(8, 3, bias=false) -> batchnorm", "[3, 16, 16]"),
+        ("dense(32) -> relu -> batchnorm", "[16]"),  # a nonlinearity between
+        ("dense(32) -> dropout(0.1) -> batchnorm", "[16]"),  # masked: not constant per batch
+        ("dense(32, trainable=false) -> batchnorm", "[16]"),  # frozen: loaded weights
+        ("attention(2, bias=[q, k, v]) -> batchnorm", "[8, 16]"),  # no output bias
+        ("conv1d(8, 3) -> batchnorm", "[4, 16]"),  # [C, L]: batchnorm's channels are L here
+    ],
+)
+def test_nn114_silent_when_the_norm_does_not_cancel_the_whole_bias(chain, input_):
+    text = net(f"    h = x -> {chain} -> flatten\n    logits = h -> dense(10)", input_)
+    assert found(text, "NN114") == []
+
+
+def test_nn114_silent_when_another_op_reads_the_biased_output():
+    text = net(
+        "    a = x -> dense(16)\n    b = a -> batchnorm\n    logits = add(a, b) -> dense(10)",
+        "[16]",
+    )
+    assert found(text, "NN114") == []
+
+
+def test_nn114_resnet50_with_biases_would_waste_26560_parameters():
+    text = (EXAMPLES / "resnet50.nn").read_text(encoding="utf-8")
+    assert found(text, "NN114") == []
+    biased = text.replace(", bias=false)", ")")
+    findings = found(biased, "NN114")
+    total = sum(d.data.get("wasted_params_line", d.data["wasted_params"]) for d in findings)
+    assert total == 26_560  # every conv channel of the 53 convolutions
+    assert total * 2 == sum(
+        layer.counted_params for layer in report_of(text).layers if layer.node.kind.is_norm
+    )
