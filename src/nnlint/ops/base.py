@@ -293,6 +293,16 @@ class Op(abc.ABC):
         convolution's channels, a dense layer's last axis); None for an op without a bias."""
         return None
 
+    def moves_data(self, opts: Mapping[str, Any], in_shapes) -> bool:
+        """Moves data without arithmetic: the op reorders its input's elements in memory
+        (a transpose or permutation that moves an axis longer than 1 past another one).
+        Eager PyTorch returns a strided view, but an inference runtime runs it as a copy
+        kernel (ONNX ``Transpose``, TFLite ``TRANSPOSE``) that reads and writes the whole
+        tensor: the roofline gives it a kernel with no FLOPs. False for every other op, and
+        for a permutation that keeps the memory order (only axes of size 1 move): a view
+        that costs nothing."""
+        return False
+
     def means_along(self, opts: Mapping[str, Any], shape: Shape, axis: int) -> int:
         """How many separate means the op subtracts along per-sample ``axis`` of an input of
         ``shape``: ``shape[axis]`` when each position of the axis has a mean of its own
