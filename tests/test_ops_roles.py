@@ -84,6 +84,7 @@ def test_declared_roles_agree_with_each_other():
 
 
 def test_roles_agree_with_each_op_cost(report):
+    moved: set[str] = set()
     for layer in report.layers:
         node, op = layer.node, layer.node.kind
         name = node.op
@@ -110,6 +111,12 @@ def test_roles_agree_with_each_op_cost(report):
             ), name
         if op.is_source:
             assert not node.inputs and layer.train.macs == layer.train.output_elements == 0, name
+        if op.moves_data(node.opts, node.in_shapes):
+            # a layout copy exists only at inference (the roofline's kernel); as an op it is a
+            # view with no cost, and its output has the input's elements
+            assert op.is_view and layer.infer == Cost(), name
+            assert math.prod(node.shape) == math.prod(node.in_shapes[0]), name
+            moved.add(name)
         axis = op.bias_axis(node.opts, node.shape)
         if axis is not None:  # a bias vector, one value per position of that output axis
             assert 0 <= axis < len(node.shape), name
@@ -128,6 +135,7 @@ def test_roles_agree_with_each_op_cost(report):
         else:
             assert layer.train.weight_params == 0, name
         assert isinstance(op.text(node.opts), str) and op.text(node.opts), name
+    assert moved == {"transpose", "permute"}
 
 
 def test_an_op_silent_about_what_it_saves_is_refused_at_registration():
