@@ -30,7 +30,7 @@ import networkx as nx
 from nnlint import ast
 from nnlint.diagnostics import Span, SpecError, error
 from nnlint.expr import ExprError, evaluate
-from nnlint.ops import CATALOG, LOSSES, OPS, Op, Opt, Shape, ShapeError, numel
+from nnlint.ops import CATALOG, LOSSES, OPS, Op, Opt, Shape, ShapeError, known_as, numel
 from nnlint.ops.inputs import Input
 from nnlint.ops.losses import Loss
 from nnlint.precision import PRECISION_BITS
@@ -643,7 +643,7 @@ class _Lowerer:
             known = [n for n, o in OPS.items() if o.family == "merge"]
             raise error(
                 "NN004",
-                f"unknown merge `{layer.name}`{did_you_mean(layer.name, known)} "
+                f"unknown merge `{layer.name}`{_did_you_mean_op(layer.name, known)} "
                 f"(merges: {', '.join(known)})",
                 layer.name_span,
                 fix="start a chain with a tensor name or a merge such as `add(a, b)`",
@@ -742,11 +742,14 @@ class _Lowerer:
                     fix="see the op catalog in the README",
                 )
             known = list(OPS) + list(self.blocks)
+            alias = known_as(layer.name)
             raise error(
                 "NN004",
-                f"unknown op `{layer.name}`{did_you_mean(layer.name, known)}",
+                f"unknown op `{layer.name}`{_did_you_mean_op(layer.name, known)}",
                 layer.name_span,
-                fix="see the op catalog in the README",
+                fix=f"write `{alias}` (see the op catalog in the README)"
+                if alias
+                else "see the op catalog in the README",
             )
         if op.family == "merge":
             raise error(
@@ -1016,6 +1019,17 @@ class _Lowerer:
         if LOSSES[loss.kind].fuses_with == values.op:
             self.by_id[values.id] = attrs.evolve(values, fused_with_loss=True)
         return self._add(node)
+
+
+def _did_you_mean_op(name: str, known: list[str]) -> str:
+    """``did you mean`` for an op's name: the op a PyTorch or Keras name stands for
+    (``Linear`` -> ``dense``, the catalog's ``aliases``), else the closest known name."""
+    alias = known_as(name)
+    if alias is None or alias not in known:
+        return did_you_mean(name, known)
+    if alias.replace("_", "") == name.lower().replace("_", ""):  # Conv2D, LeakyReLU
+        return f"; did you mean `{alias}`?"
+    return f"; did you mean `{alias}`? (nnlint's name for `{name}`)"
 
 
 class _ExpansionBound:

@@ -25,6 +25,7 @@ class BatchNorm(_Norm):
     """
 
     name = "batchnorm"
+    aliases = ("BatchNorm2d", "BatchNorm1d", "BatchNormalization")
     batch_statistics = True
     folds_into_linear = True  # at inference: a per-channel scale and shift
     fusion_host = True
@@ -73,6 +74,7 @@ class LayerNorm(_Norm):
     """
 
     name = "layernorm"
+    aliases = ("LayerNormalization",)
     opts = (Opt("bias", "bool", True), Opt("affine", "bool", True))
 
     def infer(self, in_shapes, opts):
@@ -156,6 +158,7 @@ class GroupNorm(_Norm):
     """
 
     name = "groupnorm"
+    aliases = ("GroupNormalization",)
     opts = (Opt("groups", "int", positional=True, required=True, minimum=1),)
 
     def infer(self, in_shapes, opts):
