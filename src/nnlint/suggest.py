@@ -14,8 +14,8 @@ A suggestion is made only when it is likely right:
   and none when that still leaves two (``conv`` is as close to ``conv1d`` as to
   ``conv2d``: no answer);
 * never one that changes a number: ``conv3d`` is not ``conv2d`` (nor the 2-D
-  ``maxpool`` for ``maxpool3d``) and ``h3`` is not ``h2``, while a doubled or dropped
-  digit (``NN5011`` → ``NN501``) is a typo like any other.
+  ``maxpool`` for ``maxpool3d``), ``h3`` is not ``h2`` and ``int7`` is not ``int16``,
+  while a doubled or dropped digit (``NN5011`` → ``NN501``) is a typo like any other.
 """
 
 from __future__ import annotations
@@ -40,15 +40,24 @@ def _squash(name: str) -> str:
 
 def changes_a_number(word: str, other: str) -> bool:
     """True when ``other`` differs from ``word`` in a number: another dimension (``3d``
-    against ``2d``, or against a name that states none) or another digit in a number of
-    the same length (``h3``, ``h2``)."""
+    against ``2d``, or against a name that states none) or another number (``h3`` and
+    ``h2``, ``int7`` and ``int16``), unless one digit more or less is all (``NN5011``)."""
     dims, other_dims = _DIMENSION.findall(word.lower()), _DIMENSION.findall(other.lower())
     if dims and dims != other_dims:  # maxpool3d is neither conv2d nor maxpool (2-D)
         return True
     runs, other_runs = _DIGITS.findall(word), _DIGITS.findall(other)
     if len(runs) != len(other_runs):
         return False
-    return any(len(a) == len(b) and a != b for a, b in zip(runs, other_runs))
+    return any(a != b and not _one_digit_apart(a, b) for a, b in zip(runs, other_runs))
+
+
+def _one_digit_apart(a: str, b: str) -> bool:
+    """True when one number is the other with one digit doubled or dropped (``5011``,
+    ``501``): a slip of the keyboard, not another number."""
+    short, long = sorted((a, b), key=len)
+    if len(long) != len(short) + 1:
+        return False
+    return any(long[:i] + long[i + 1 :] == short for i in range(len(long)))
 
 
 def suggest(word: str, known: Iterable[str]) -> str | None:
