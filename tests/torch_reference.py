@@ -277,6 +277,48 @@ class Attention(nn.Module):
         return self.out(ctx.transpose(1, 2).reshape(b, t, d))
 
 
+class SwiGLU(nn.Module):
+    """Bias-free gated feed-forward ``down(silu(gate(x)) * up(x))`` (Shazeer 2020; Llama)."""
+
+    def __init__(self, d: int, hidden: int) -> None:
+        super().__init__()
+        self.gate = nn.Linear(d, hidden, bias=False)
+        self.up = nn.Linear(d, hidden, bias=False)
+        self.down = nn.Linear(hidden, d, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.down(nn.functional.silu(self.gate(x)) * self.up(x))
+
+
+class MoE(nn.Module):
+    """Sparse mixture of SwiGLU experts with explicit routing, as Mixtral's reference code
+    writes it: a bias-free router, ``topk`` of its scores, a softmax over the ``k`` chosen,
+    then per expert the tokens routed to it (``torch.where``) gathered, run through it,
+    weighted and ``index_add``-ed into the output; ``shared`` experts run on every token,
+    unweighted (DeepSeekMoE). No capacity limit: every token visits exactly ``k`` experts,
+    so the counted work does not depend on which experts the router picks."""
+
+    def __init__(self, d: int, experts: int, k: int, hidden: int, shared: int = 0) -> None:
+        super().__init__()
+        self.k = k
+        self.router = nn.Linear(d, experts, bias=False)
+        self.experts = nn.ModuleList(SwiGLU(d, hidden) for _ in range(experts))
+        self.shared = nn.ModuleList(SwiGLU(d, hidden) for _ in range(shared))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shape = x.shape
+        x = x.reshape(-1, shape[-1])
+        scores, chosen = self.router(x).topk(self.k, dim=-1)
+        gates = torch.softmax(scores, dim=-1)
+        out = torch.zeros_like(x)
+        for e, expert in enumerate(self.experts):
+            token, slot = torch.where(chosen == e)
+            out = out.index_add(0, token, expert(x[token]) * gates[token, slot, None])
+        for expert in self.shared:
+            out = out + expert(x)
+        return out.reshape(shape)
+
+
 class BertLayer(nn.Module):
     """Post-LN encoder layer: LN(x + drop(attn(x))), then LN(h + drop(FFN(h)))."""
 

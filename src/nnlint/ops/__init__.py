@@ -39,6 +39,7 @@ MODULES = (
     "norms",
     "dropout",
     "transformer",
+    "experts",
     "merges",
     "activations",
     "inputs",
