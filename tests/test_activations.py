@@ -4,10 +4,11 @@ Oracles:
 
 * every example, built in plain PyTorch (``tests/torch_reference.py``) in fp32: the bytes of
   the tensors autograd saves (``torch.autograd.graph.saved_tensors_hooks``, once per
-  storage, parameters and buffers aside) equal nnlint's figure at batch 1 in fp32 with two
+  storage, parameters and buffers aside) equal nnlint's figure at batch 1 in fp32 with
   asserted differences — CPU dropout keeps its mask at the activation width (4 bytes in fp32)
-  where nnlint counts CUDA's 1-byte mask, and the torch builds stop at the model's output
-  (no loss) while nnlint's loss keeps its log-softmax of raw logits;
+  where nnlint counts CUDA's 1-byte mask, the torch builds stop at the model's output
+  (no loss) while nnlint's loss keeps its log-softmax of raw logits, and the eager twins'
+  RMSNorm ``x̂``, repeated grouped K and V, and RoPE tables (:func:`_twin_extras`);
 * a GPT-style spec written as Korthikanti et al. 2022 assume (dropout on the attention
   probabilities and after each block, 16-bit activations): its per-layer activations equal
   ``sbh(34 + 5as/h)`` and Table 2's tensor-parallel, sequence-parallel and recompute forms,
@@ -19,7 +20,7 @@ from __future__ import annotations
 import textwrap
 
 import pytest
-from helpers import EXAMPLES, example_report, report_of
+from helpers import EXAMPLES, example_report, report_of, twin_report
 
 from nnlint.activations import plan_activations, unit_of
 from nnlint.ops import CATALOG, Ctx, Op, numel
@@ -89,11 +90,36 @@ def test_saved_tensors_equal_torch_in_fp32(stem):
         model(*inputs)
     torch_bytes = sum(seen.values())
 
-    report = example_report(stem)
+    report = twin_report(stem)
     nnlint_bytes = plan_activations(report.lowered, _fp32, batch=1).bytes
     dropout_masks = _saved_parts(report, "dropout") + _saved_parts(report, tensor="drop_mask")
     loss = 4 * _saved_parts(report, "loss")
-    assert torch_bytes == nnlint_bytes + (4 - 1) * dropout_masks - loss
+    assert torch_bytes == nnlint_bytes + (4 - 1) * dropout_masks - loss + 4 * _twin_extras(report)
+
+
+def _twin_extras(report) -> int:
+    """Elements the eager torch twins save beyond what nnlint counts (README, "Activations
+    per GPU"): PyTorch's CPU RMSNorm, a composite, also keeps the normalized ``x̂`` (``T·D``
+    per RMSNorm with a gain; nnlint counts its input and ``1/rms``, what the backward needs);
+    eager grouped-query attention repeats K and V to the query heads before the products
+    (``repeat_interleave``, as Hugging Face's ``repeat_kv``), which then keep the repeated
+    copies, ``2·T_kv·(D − D_kv)`` more (nnlint counts K and V once, as a GQA-aware kernel
+    reads them); and RoPE's cos and sin tables, computed at each call, are kept by the
+    rotation's products, ``2·(T + T_kv)·d_h`` (nnlint counts none: constants that do not
+    grow with the batch, shared by every layer in real implementations)."""
+    extra = 0
+    for layer in report.layers:
+        node = layer.node
+        if node.op == "rmsnorm" and node.opts["affine"]:
+            extra += numel(node.in_shapes[0])
+        if node.op == "attention":
+            (t, d), (t_kv, _) = node.in_shapes[0], node.in_shapes[-1]
+            heads = node.opts["heads"]
+            d_kv = (node.opts["kv_heads"] or heads) * (d // heads)
+            extra += 2 * t_kv * (d - d_kv)
+            if node.opts["rope"]:
+                extra += 2 * (t + t_kv) * (d // heads)
+    return extra
 
 
 # ---------------------------------------------------------------- Korthikanti et al. 2022

@@ -651,6 +651,71 @@ def _transformer_base():
     return TransformerBase(), [src, tgt]
 
 
+# ------------------------------------------------------------- Llama 2 and Mixtral
+
+
+class LlamaLayer(nn.Module):
+    """Pre-norm decoder layer of Llama 2 and Mixtral: ``h = x + attn(RMSNorm(x))`` with
+    bias-free grouped-query attention and RoPE, then ``h + ffn(RMSNorm(h))`` where the
+    feed-forward is a SwiGLU (Llama) or a mixture of SwiGLU experts (Mixtral)."""
+
+    def __init__(self, d: int, heads: int, kv: int, ffn: nn.Module) -> None:
+        super().__init__()
+        self.norm1 = nn.RMSNorm(d)
+        self.attn = Attention(d, heads, kv, bias="", causal=True, use_rope=True)
+        self.norm2 = nn.RMSNorm(d)
+        self.ffn = ffn
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = x + self.attn(self.norm1(x))
+        return h + self.ffn(self.norm2(h))
+
+
+class Llama(nn.Module):
+    """Token embedding, decoder layers, a final RMSNorm and an untied bias-free head; with
+    ``experts`` every feed-forward is a mixture of experts (Mixtral)."""
+
+    def __init__(
+        self,
+        vocab: int,
+        d: int,
+        heads: int,
+        kv: int,
+        ff: int,
+        layers: int,
+        experts: int = 0,
+        top_k: int = 0,
+    ) -> None:
+        super().__init__()
+        self.tok = nn.Embedding(vocab, d)
+        self.layers = nn.Sequential(
+            *[
+                LlamaLayer(d, heads, kv, MoE(d, experts, top_k, ff) if experts else SwiGLU(d, ff))
+                for _ in range(layers)
+            ]
+        )
+        self.norm = nn.RMSNorm(d)
+        self.head = nn.Linear(d, vocab, bias=False)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.head(self.norm(self.layers(self.tok(ids))))
+
+
+#: The reduced width and depth the PyTorch twins of the full-size examples are built at
+#: (the examples' own blocks, called with these sizes: ``tests/helpers.py`` ``REDUCED``).
+LLAMA_TWIN = dict(vocab=64, d=32, heads=4, kv=2, ff=48, layers=2)
+MIXTRAL_TWIN = dict(vocab=64, d=32, heads=4, kv=2, ff=24, layers=2, experts=4, top_k=2)
+TWIN_TOKENS = 16
+
+
+def _llama2_7b():
+    return Llama(**LLAMA_TWIN), [torch.randint(0, 64, (1, TWIN_TOKENS))]
+
+
+def _mixtral_8x7b():
+    return Llama(**MIXTRAL_TWIN), [torch.randint(0, 64, (1, TWIN_TOKENS))]
+
+
 ARCHITECTURES: dict[str, Callable[[], tuple[nn.Module, list[torch.Tensor]]]] = {
     "mnist_mlp": _mnist_mlp,
     "xor": _xor,
@@ -662,6 +727,8 @@ ARCHITECTURES: dict[str, Callable[[], tuple[nn.Module, list[torch.Tensor]]]] = {
     "efficientnet_b0": _efficientnet_b0,
     "unet": _unet,
     "transformer_base": _transformer_base,
+    "llama2_7b": _llama2_7b,
+    "mixtral_8x7b": _mixtral_8x7b,
 }
 
 
