@@ -65,7 +65,6 @@ class LinearCollapse(PerLineRule):
 
     def findings(self, ctx: RuleContext) -> Iterator[Diagnostic]:
         lowered = ctx.report.lowered
-        g = lowered.graph
         params = {layer.node.id: layer.counted_params for layer in ctx.report.layers}
         done: set[str] = set()
         for node in lowered.nodes():
@@ -74,7 +73,7 @@ class LinearCollapse(PerLineRule):
             chain = [node]
             current = node.id
             while True:
-                succ = list(g.successors(current))
+                succ = lowered.successors(current)
                 if len(succ) != 1:
                     break
                 nxt = lowered.node(succ[0])
@@ -105,8 +104,8 @@ class LinearCollapse(PerLineRule):
             )
             yield self.diag(
                 f"{listed} have no nonlinearity between them, so together they compute one "
-                f"linear map: {how} needs {fmt_int(eq)} parameters, these {len(layers)} layers "
-                f"hold {fmt_int(actual)}",
+                f"linear map: {how} needs {fmt_int(eq)} parameters, these "
+                f"{fmt_int(len(layers))} layers hold {fmt_int(actual)}",
                 node.span,
                 fix=f"put an activation such as relu after `{node.id}`, or replace the stack "
                 f"with one {single}",
