@@ -221,6 +221,7 @@ def rope(z: torch.Tensor) -> torch.Tensor:
     inv = 1.0 / (10000 ** (torch.arange(0, dh, 2, dtype=torch.float32) / dh))
     angles = torch.outer(torch.arange(t, dtype=torch.float32), inv)
     cos, sin = torch.cat([angles, angles], -1).cos(), torch.cat([angles, angles], -1).sin()
+    cos, sin = cos.to(z.dtype), sin.to(z.dtype)  # the tables at the activations' width
     rotated = torch.cat([-z[..., dh // 2 :], z[..., : dh // 2]], -1)
     return z * cos + rotated * sin
 
@@ -313,7 +314,8 @@ class MoE(nn.Module):
         out = torch.zeros_like(x)
         for e, expert in enumerate(self.experts):
             token, slot = torch.where(chosen == e)
-            out = out.index_add(0, token, expert(x[token]) * gates[token, slot, None])
+            weighted = expert(x[token]) * gates[token, slot, None]
+            out = out.index_add(0, token, weighted.to(out.dtype))  # autocast: bf16 experts
         for expert in self.shared:
             out = out + expert(x)
         return out.reshape(shape)
