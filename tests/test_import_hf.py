@@ -18,7 +18,6 @@ import pytest
 
 from nnlint.cli import main
 from nnlint.importers.hf_config import IGNORED_KEYS
-from nnlint.ops import OPS
 
 DATA = Path(__file__).resolve().parent / "data" / "hf"
 
@@ -97,19 +96,11 @@ def test_published_parameter_counts(name, tmp_path, capsys):
 
 
 def test_mixtral_8x7b(tmp_path, capsys):
-    """46,702,792,704 parameters (Jiang et al. 2024, Mixtral of Experts) with the moe op;
-    without it, a located error that names what is missing."""
-    config = copy("mixtral-8x7b-v0.1", tmp_path)
-    if "moe" not in OPS:
-        assert errors(config, capsys) == [
-            f"nnlint: error: {where(config, 'num_local_experts')}: Mixtral's sparse "
-            "mixture-of-experts feed-forward: moe not yet supported (this nnlint has no moe op)",
-            f"nnlint: error: {config}: 1 problem; nothing was written",
-        ]
-        return
-    text = imported(config, capsys)
+    """46,702,792,704 parameters (Jiang et al. 2024, Mixtral of Experts): the
+    feed-forward of every layer is one moe(8 experts, top 2, hidden 14336)."""
+    text = imported(copy("mixtral-8x7b-v0.1", tmp_path), capsys)
     assert checked(text, tmp_path, capsys)["params"] == 46_702_792_704
-    assert "moe(8, 2, 14336)" in text
+    assert "block_sparse_moe = h -> rmsnorm(eps=1e-05) -> moe(8, 2, 14336)" in text
 
 
 def test_vit_with_the_imagenet_classifier(tmp_path, capsys):

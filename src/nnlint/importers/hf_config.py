@@ -423,13 +423,6 @@ def _llama(cfg: _Config, dims: dict[str, int]) -> _Model:
         if kind == "mixtral":
             experts = cfg.int("num_local_experts")
             top_k = cfg.int("num_experts_per_tok")
-            if "moe" not in OPS:
-                cfg.problem(
-                    "num_local_experts",
-                    "Mixtral's sparse mixture-of-experts feed-forward: moe not yet supported "
-                    "(this nnlint has no moe op)",
-                )
-                return m
             args = [
                 positional("experts", experts),
                 positional("top_k", top_k),
