@@ -53,8 +53,9 @@ def test_codes_and_names_are_unique():
 
 
 def test_readme_tour_shows_real_output(capsys, monkeypatch):
-    """Every `$ nnlint check …` in a ```console block of the README prints exactly what
-    nnlint prints (blocks marked "(abridged)" in the text before them are skipped)."""
+    """Every `$ nnlint check …` and `$ nnlint plan …` in a ```console block of the README
+    prints exactly what nnlint prints (blocks marked "(abridged)" in the text before them
+    are skipped)."""
     import re
     import shlex
 
@@ -66,12 +67,12 @@ def test_readme_tour_shows_real_output(capsys, monkeypatch):
     checked = 0
     for block in re.findall(r"```console\n(.*?)```", readme, re.S):
         for command, expected in re.findall(
-            r"^\$ (nnlint check [^\n]*)\n(.*?)(?=^\$ |\Z)", block, re.S | re.M
+            r"^\$ (nnlint (?:check|plan) [^\n]*)\n(.*?)(?=^\$ |\Z)", block, re.S | re.M
         ):
             main(shlex.split(command)[1:])
             assert capsys.readouterr().out.rstrip("\n") == expected.rstrip("\n"), command
             checked += 1
-    assert checked >= 2
+    assert checked >= 3
 
 
 #: What a reader outside the team cannot open: the team's background notes and their figures.

@@ -10,6 +10,8 @@ The conventions, each stated once:
   holds 24,000,000,000 B), and :func:`fmt_capacity` is the vendor's figure alone.
 * Rates (FLOP/s, op/s, bytes per second) use decimal SI prefixes, as datasheets do.
 * Times use three significant digits in the largest unit that keeps them >= 1.
+* A table too narrow for the exact integer (``nnlint plan``'s one screen of targets)
+  prints the rounded figure alone (:func:`fmt_bytes_short`); its JSON keeps the integer.
 
 Plain values in, one string out; nothing here reads a spec, a graph or a rule.
 """
@@ -26,9 +28,12 @@ __all__ = [
     "Unit",
     "fmt_bandwidth",
     "fmt_bytes",
+    "fmt_bytes_short",
     "fmt_capacity",
     "fmt_count",
+    "fmt_energy",
     "fmt_int",
+    "fmt_number",
     "fmt_per_param",
     "fmt_percent",
     "fmt_quantity",
@@ -65,6 +70,24 @@ def fmt_bytes(n: float) -> str:
     return f"{n:,} B"
 
 
+def fmt_bytes_short(n: float, *, sign: bool = False) -> str:
+    """Bytes rounded to three significant digits in binary units, no exact integer:
+    ``3.73 MiB``; with ``sign``, a leading ``+`` or ``-`` (headroom: ``-1.5 GiB``)."""
+    n = int(n)
+    mark = ("+" if n >= 0 else "-") if sign else ("-" if n < 0 else "")
+    n = abs(n)
+    for unit, size in _BINARY:
+        if n >= size:
+            return f"{mark}{fmt_number(n / size)} {unit}"
+    return f"{mark}{n} B"
+
+
+def fmt_number(x: float) -> str:
+    """Three significant digits, whole numbers from 100 up with thousands separators:
+    ``0.00485``, ``14.3``, ``1,020``, ``272,428``."""
+    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.3g}"
+
+
 def fmt_size(n: int) -> str:
     """:func:`fmt_bytes` plus the decimal figure: ``22.35 GiB (24,000,000,000 B = 24.00 GB)``."""
     n = int(n)
@@ -95,6 +118,15 @@ def fmt_time(seconds: float, *, nanoseconds: bool = False) -> str:
     if nanoseconds and 0 < seconds < 1e-6:
         return f"{seconds * 1e9:.3g} ns"
     return f"{seconds * 1e6:.3g} µs"
+
+
+def fmt_energy(joules: float) -> str:
+    """Energy with an SI prefix and three significant digits: ``2.57 mJ``, ``48.8 J``,
+    ``2.27 kJ``."""
+    for unit, size in (("GJ", 1e9), ("MJ", 1e6), ("kJ", 1e3), ("J", 1.0), ("mJ", 1e-3)):
+        if abs(joules) >= size:
+            return f"{joules / size:.3g} {unit}"
+    return f"{joules * 1e6:.3g} µJ"
 
 
 def fmt_si(value: float) -> str:
