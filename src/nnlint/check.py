@@ -8,7 +8,6 @@ other exception is an internal error that names the file (the CLI exits 2).
 from __future__ import annotations
 
 import contextlib
-import difflib
 import gc
 import traceback
 from collections.abc import Iterator, Mapping
@@ -22,7 +21,6 @@ from nnlint.costs import Report, analyze
 from nnlint.diagnostics import Diagnostic, FileResult, RuleMeta, Severity, Span, SpecError
 from nnlint.figures import Sources, json_totals
 from nnlint.files import SPEC_LIMIT, read_regular
-from nnlint.fixes import attach_fixes
 from nnlint.graph import lower
 from nnlint.parse import parse
 from nnlint.plan import ServingPlan, TrainingPlan, serving_plan, training_plan
@@ -295,17 +293,17 @@ def _analyse_text(text: str, settings: Settings) -> tuple[Analysis | None, list[
         if train_name in targets:
             train_target = targets[train_name]
         else:
-            close = difflib.get_close_matches(train_name, list(targets), n=1)
+            close = suggest(train_name, targets)
             diagnostics.append(
                 Diagnostic(
                     "NN015",
                     Severity.ERROR,
                     f"unknown training target `{train_name}`"
-                    + (f"; did you mean `{close[0]}`?" if close else "")
+                    + did_you_mean(train_name, targets)
                     + f" (known: {', '.join(sorted(targets))})",
                     config.train.spans.get("target", Span.point(1, 1)),
                     fix="use one of the ids `nnlint targets` lists"
-                    + (f", e.g. `{close[0]}`" if close else ""),
+                    + (f", e.g. `{close}`" if close else ""),
                 )
             )
             train_target = None
@@ -345,7 +343,10 @@ def _check_text(text: str, path: str, settings: Settings) -> FileResult:
             )
             diagnostics = _apply_suppressions(analysis.spec, diagnostics, selected)
         diagnostics = _locate_layers(analysis.report.lowered, diagnostics)
-        diagnostics = attach_fixes(analysis.spec, analysis.report.lowered, diagnostics)
+        if diagnostics:  # a clean file never loads the fixers
+            from nnlint.fixes import attach_fixes
+
+            diagnostics = attach_fixes(analysis.spec, analysis.report.lowered, diagnostics)
         model = model_entry(
             analysis.report, path, analysis.roofline, analysis.training, analysis.serving
         )

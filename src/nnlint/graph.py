@@ -1,4 +1,4 @@
-"""Stage 2b: AST -> dataflow graph (``networkx.DiGraph``), with shape inference.
+"""Stage 2b: AST -> dataflow graph (a ``networkx.DiGraph`` on demand), with shape inference.
 
 Blocks and ``* N`` repeats are expanded: the graph has one node per op instance,
 named so that a person can find it (``h2/residual[2]/conv2d#1``) and carrying
@@ -22,10 +22,9 @@ import heapq
 import math
 from collections.abc import Iterator
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
-import networkx as nx
 
 from nnlint import ast
 from nnlint.diagnostics import Span, SpecError, error
@@ -37,6 +36,9 @@ from nnlint.precision import PRECISION_BITS
 from nnlint.sections import SpecSections
 from nnlint.suggest import did_you_mean
 from nnlint.units import fmt_shape
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 # Limits that keep a hostile or mistaken spec from exhausting time or memory.
 # Each is reported as NN011 with the number that broke it.
@@ -93,8 +95,10 @@ class Lowered:
     """The graph plus the names a person uses for it.
 
     ``by_id`` maps node ids to nodes in execution order; a node's ``inputs`` are its
-    in-edges. :attr:`graph` is the same graph as a ``networkx.DiGraph`` for the rules,
-    built once on first use (the cost model only needs the execution order).
+    in-edges. :meth:`successors`, :meth:`predecessors` and :meth:`ancestors` answer
+    the rules' questions about edges from plain dicts; :attr:`graph` is the same
+    graph as a ``networkx.DiGraph``, built (and networkx imported) on first use, so
+    a check that needs no networkx algorithm never loads networkx (~65 ms a start).
     """
 
     name: str
@@ -110,9 +114,42 @@ class Lowered:
     def nodes(self) -> Iterator[Node]:
         return iter(self.by_id.values())
 
+    def successors(self, node_id: str) -> tuple[str, ...]:
+        """The nodes that read ``node_id``'s output, each once, in execution order
+        (the order of ``graph.successors``)."""
+        return self._successors.get(node_id, ())
+
+    def predecessors(self, node_id: str) -> tuple[str, ...]:
+        """The nodes ``node_id`` reads, each once, in the order of its inputs (the order
+        of ``graph.predecessors``)."""
+        inputs = self.by_id[node_id].inputs
+        return inputs if len(inputs) < 2 else tuple(dict.fromkeys(inputs))
+
+    def ancestors(self, node_id: str) -> set[str]:
+        """Every node with a path to ``node_id`` (``networkx.ancestors``)."""
+        by_id = self.by_id
+        seen: set[str] = set()
+        stack = [node_id]
+        while stack:
+            for src in by_id[stack.pop()].inputs:
+                if src not in seen:
+                    seen.add(src)
+                    stack.append(src)
+        return seen
+
+    @functools.cached_property
+    def _successors(self) -> dict[str, tuple[str, ...]]:
+        readers: dict[str, dict[str, None]] = {}
+        for node in self.by_id.values():
+            for src in node.inputs:
+                readers.setdefault(src, {})[node.id] = None
+        return {node_id: tuple(found) for node_id, found in readers.items()}
+
     @functools.cached_property
     def graph(self) -> nx.DiGraph:
         """``networkx.DiGraph``: node id -> ``{"node": Node}``; edges carry ``"shape"``."""
+        import networkx as nx
+
         # networkx's own adjacency dicts, filled directly: add_node/add_edge cost ~8 µs
         # per call, a third of a large spec's check.
         nodes = {node_id: {"node": node} for node_id, node in self.by_id.items()}

@@ -26,6 +26,7 @@ from decimal import Context, Decimal, InvalidOperation
 from pathlib import Path
 
 import lark
+import lark.parse_tree_builder
 import lark.parsers.lalr_analysis
 
 from nnlint import ast
@@ -313,10 +314,29 @@ class _FastParser:
         frontend = parser.parser
         table = frontend.parser.parser.parse_table
         self.lexers = frontend.lexer.lexers  # parser state -> Lark's BasicLexer for it
-        self.states = table.states
         self.start = table.start_states["start"]
         self.end = table.end_states["start"]
-        self.callbacks = frontend.parser.parser.callbacks
+        callbacks = frontend.parser.parser.callbacks
+        # Lark's table as plain tuples, one lookup per token: a shift is
+        # ``(-1, next state, the terminal's callback or None)``, a reduction
+        # ``(children, rule name, the rule's callback)``, and a unit rule Lark passes
+        # its one child through (``?expr: sum``) ``(1, rule name, None)``.
+        self.actions: dict[int, dict[str, tuple]] = {}
+        self.gotos: dict[int, dict[str, int]] = {}
+        for state, actions in table.states.items():
+            mine, gotos = {}, {}
+            for kind, (action, arg) in actions.items():
+                if action is _SHIFT:
+                    if kind.isupper() or kind.startswith("$"):  # a terminal
+                        mine[kind] = (-1, arg, callbacks.get(kind))
+                    else:
+                        gotos[kind] = arg
+                    continue
+                size, callback = len(arg.expansion), callbacks[arg]
+                if size == 1 and type(callback) is _ExpandSingleChild:
+                    callback = None
+                mine[kind] = (size, arg.origin.name, callback)
+            self.actions[state], self.gotos[state] = mine, gotos
         self.scanners: dict[int, tuple | None] = {}  # parser state -> fast-path lexer
 
     def _scanner(self, state):
@@ -342,82 +362,71 @@ class _FastParser:
         return self.parser.parse(text)
 
     def _parse(self, text: str):
-        states, callbacks, scanners = self.states, self.callbacks, self.scanners
+        table, gotos, scanners = self.actions, self.gotos, self.scanners
         end_state = self.end
         new_token = _Token._future_new
         state_stack = [self.start]
         value_stack: list = []
         pos, line, line_start, end = 0, 1, 0, len(text)
         token = None
-        while pos < end:
-            state = state_stack[-1]
-            scanner = scanners.get(state, False)
-            if scanner is False:
-                scanner = self._scanner(state)
-            if scanner is None:
-                raise _Abandon
-            m = scanner[0](text, pos)
-            if m is None:
-                raise _Abandon
-            _match, ignore, newlines, lexer_callbacks = scanner
-            value = m.group(0)
-            kind = m.lastgroup
-            start, start_line, column = pos, line, pos - line_start + 1
-            if kind in newlines:
-                count = value.count("\n")
-                if count:
-                    line += count
-                    line_start = pos + value.rindex("\n") + 1
-            pos += len(value)
-            if kind in ignore and kind not in lexer_callbacks:
-                continue
-            token = new_token(
-                kind, value, start, start_line, column, line, pos - line_start + 1, pos
-            )
-            if kind in lexer_callbacks:
-                token = lexer_callbacks[kind](token)
-            if kind in ignore:
-                continue
-            kind = token.type
-            while True:  # Lark's feed_token
-                actions = states[state_stack[-1]]
-                if kind not in actions:
-                    raise _Abandon
-                action, arg = actions[kind]
-                if action is _SHIFT:
-                    state_stack.append(arg)
-                    value_stack.append(callbacks[kind](token) if kind in callbacks else token)
-                    break
-                size = len(arg.expansion)
-                if size:
-                    children = value_stack[-size:]
-                    del state_stack[-size:]
-                    del value_stack[-size:]
-                else:
-                    children = []
-                value_stack.append(callbacks[arg](children))
-                _action, goto = states[state_stack[-1]][arg.origin.name]
-                state_stack.append(goto)
-        # $END: reduce until the start rule is complete.
         while True:
-            actions = states[state_stack[-1]]
-            if "$END" not in actions:
-                raise _Abandon
-            action, arg = actions["$END"]
-            if action is _SHIFT:
-                raise _Abandon
-            size = len(arg.expansion)
-            if size:
-                children = value_stack[-size:]
-                del state_stack[-size:]
-                del value_stack[-size:]
+            if pos < end:
+                state = state_stack[-1]
+                scanner = scanners.get(state, False)
+                if scanner is False:
+                    scanner = self._scanner(state)
+                if scanner is None:
+                    raise _Abandon
+                m = scanner[0](text, pos)
+                if m is None:
+                    raise _Abandon
+                _match, ignore, newlines, lexer_callbacks = scanner
+                value = m.group(0)
+                kind = m.lastgroup
+                start, start_line, column = pos, line, pos - line_start + 1
+                if kind in newlines:
+                    count = value.count("\n")
+                    if count:
+                        line += count
+                        line_start = pos + value.rindex("\n") + 1
+                pos += len(value)
+                if kind in ignore and kind not in lexer_callbacks:
+                    continue
+                token = new_token(
+                    kind, value, start, start_line, column, line, pos - line_start + 1, pos
+                )
+                if kind in lexer_callbacks:
+                    token = lexer_callbacks[kind](token)
+                if kind in ignore:
+                    continue
+                kind = token.type
             else:
-                children = []
-            value_stack.append(callbacks[arg](children))
-            _action, goto = states[state_stack[-1]][arg.origin.name]
-            state_stack.append(goto)
-            if goto == end_state:
-                return value_stack[-1]
+                kind = "$END"  # reduce until the start rule is complete
+            while True:  # Lark's feed_token
+                entry = table[state_stack[-1]].get(kind)
+                if entry is None:
+                    raise _Abandon
+                size, arg, callback = entry
+                if size < 0:  # shift
+                    if kind == "$END":
+                        raise _Abandon
+                    state_stack.append(arg)
+                    value_stack.append(token if callback is None else callback(token))
+                    break
+                if callback is None:  # a unit rule: the child is the value
+                    del state_stack[-1]
+                else:
+                    if size:
+                        children = value_stack[-size:]
+                        del state_stack[-size:]
+                        del value_stack[-size:]
+                    else:
+                        children = []
+                    value_stack.append(callback(children))
+                goto = gotos[state_stack[-1]][arg]
+                if goto == end_state:
+                    return value_stack[-1]
+                state_stack.append(goto)
 
 
 class _Abandon(Exception):
@@ -425,6 +434,7 @@ class _Abandon(Exception):
 
 
 _SHIFT = lark.parsers.lalr_analysis.Shift
+_ExpandSingleChild = lark.parse_tree_builder.ExpandSingleChild
 
 
 @functools.cache

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import attrs
 
-from nnlint.activations import plan_activations
+from nnlint.activations import SavedActivations, saved_activations
 from nnlint.costs import Report
 from nnlint.precision import PRECISION_BITS
 from nnlint.roofline import Roofline
@@ -41,6 +41,7 @@ __all__ = [
     "ServingPlan",
     "TrainingPlan",
     "per_gpu_changes",
+    "saved_per_gpu",
     "serving_plan",
     "training_plan",
     "trains_on",
@@ -83,6 +84,8 @@ class TrainingPlan:
     target: Target | None
     max_micro_batch: int | None
     micro_batch: int
+    # the saved activations for any micro-batch (the fixes of a fit error price others)
+    saved: SavedActivations = attrs.field(eq=False, repr=False)
 
     @property
     def total_bytes(self) -> int:
@@ -130,21 +133,34 @@ def _states(report: Report, sharding: str, gpus: int) -> ModelStates:
     )
 
 
-def activation_bytes(report: Report, micro_batch: int, recompute: str | None = None) -> int:
-    """Saved activations per GPU for ``micro_batch`` samples (``recompute``: override)."""
+def saved_per_gpu(report: Report, recompute: str | None = None) -> SavedActivations:
+    """What autograd saves per GPU under the spec's parallel layout (``recompute``:
+    override), priced per micro-batch by :meth:`~nnlint.activations.SavedActivations.plan`."""
     train = report.config.train
     storage = TRAIN_PRECISIONS[train.recipe].storage
-    return plan_activations(
+    return saved_activations(
         report.lowered,
         lambda node: PRECISION_BITS[node.precision or storage],
-        batch=micro_batch,
         tensor_parallel=train.tensor_parallel,
         sequence_parallel=train.sequence_parallel,
         pipeline_parallel=train.pipeline_parallel,
-        micro_batches=train.grad_accum,
         recompute=recompute or train.recompute,
         flash=train.attention_impl == "flash",
-    ).bytes
+    )
+
+
+def activation_bytes(
+    report: Report,
+    micro_batch: int,
+    recompute: str | None = None,
+    *,
+    saved: SavedActivations | None = None,
+) -> int:
+    """Saved activations per GPU for ``micro_batch`` samples (``recompute``: override;
+    ``saved``: :func:`saved_per_gpu` of the same report and setting, not walked again)."""
+    if saved is None:
+        saved = saved_per_gpu(report, recompute)
+    return saved.plan(micro_batch, report.config.train.grad_accum).bytes
 
 
 def per_gpu_total(
@@ -154,25 +170,33 @@ def per_gpu_total(
     gpus: int | None = None,
     sharding: str | None = None,
     recompute: str | None = None,
+    saved: SavedActivations | None = None,
 ) -> int:
-    """Bytes one GPU needs with one setting changed (the fixes a fit error names)."""
+    """Bytes one GPU needs with one setting changed (the fixes a fit error names).
+    ``saved``: the report's :func:`saved_per_gpu` (``TrainingPlan.saved``), used when
+    ``recompute`` is not changed."""
     train = report.config.train
     states = _states(report, sharding or train.sharding, gpus or train.gpus)
-    acts = activation_bytes(report, micro_batch or train.batch, recompute)
+    if recompute is not None:
+        saved = None
+    acts = activation_bytes(report, micro_batch or train.batch, recompute, saved=saved)
     return states.total_bytes + acts
 
 
-def largest_micro_batch(report: Report, memory: int) -> int:
+def largest_micro_batch(report: Report, memory: int, saved: SavedActivations | None = None) -> int:
     """The largest micro-batch whose per-GPU total fits ``memory``; 0 when none."""
+    if saved is None:
+        saved = saved_per_gpu(report)
     fixed = _states(report, report.config.train.sharding, report.config.train.gpus).total_bytes
-    one, two = activation_bytes(report, 1), activation_bytes(report, 2)
+    one = activation_bytes(report, 1, saved=saved)
+    two = activation_bytes(report, 2, saved=saved)
     per = two - one
     if fixed + one > memory:
         return 0
     if per <= 0:
         return 1 << 20
     b = max(1, (memory - fixed - (one - per)) // per)
-    while b > 1 and fixed + activation_bytes(report, b) > memory:
+    while b > 1 and fixed + activation_bytes(report, b, saved=saved) > memory:
         b -= 1
     return b
 
@@ -205,18 +229,27 @@ class Change:
 MAX_GPUS = 65536
 
 
-def per_gpu_changes(report: Report, memory: int, *, micro_batch: bool = True) -> list[Change]:
+def per_gpu_changes(
+    report: Report,
+    memory: int,
+    *,
+    micro_batch: bool = True,
+    saved: SavedActivations | None = None,
+) -> list[Change]:
     """The single changes that bring the per-GPU training total within ``memory``, each
     computed with :func:`per_gpu_total`'s figure, in this order: the largest micro-batch
     (``micro_batch``), the fewest GPUs under the current sharding (under ``zero3`` when
     the spec shards nothing), the first sharding stage that fits at the current GPU count,
     the first recompute setting that fits. Empty when the total already fits or nothing
-    does (NN301 and ``nnlint plan`` both list these)."""
+    does (NN301 and ``nnlint plan`` both list these). ``saved``: the report's
+    :func:`saved_per_gpu` (``TrainingPlan.saved``), not walked again."""
     train = report.config.train
-    if per_gpu_total(report) <= memory:
+    if saved is None:
+        saved = saved_per_gpu(report)
+    if per_gpu_total(report, saved=saved) <= memory:
         return []
     changes = []
-    if micro_batch and (best := largest_micro_batch(report, memory)) >= 1:
+    if micro_batch and (best := largest_micro_batch(report, memory, saved)) >= 1:
         steps = -(-train.batch * train.grad_accum // best)
         changes.append(
             Change(
@@ -227,7 +260,7 @@ def per_gpu_changes(report: Report, memory: int, *, micro_batch: bool = True) ->
         )
     mp = train.tensor_parallel * train.pipeline_parallel
     sharding = train.sharding if train.sharding != "none" else "zero3"
-    acts = activation_bytes(report, train.batch)
+    acts = activation_bytes(report, train.batch, saved=saved)
     first = train.gpus // mp + 1 if train.sharding != "none" else 2
     previous = None
     for dp in range(first, MAX_GPUS // mp + 1):
@@ -250,7 +283,7 @@ def per_gpu_changes(report: Report, memory: int, *, micro_batch: bool = True) ->
         previous = need
     for stage in ("zero1", "zero2", "zero3"):
         if stage > train.sharding.replace("none", "zero0") and train.gpus // mp > 1:
-            if per_gpu_total(report, sharding=stage) <= memory:
+            if per_gpu_total(report, sharding=stage, saved=saved) <= memory:
                 changes.append(
                     Change((("train", "sharding", stage),), f"fits on {train.gpus} GPUs")
                 )
@@ -266,7 +299,8 @@ def per_gpu_changes(report: Report, memory: int, *, micro_batch: bool = True) ->
 def training_plan(report: Report, target: Target | None) -> TrainingPlan:
     train = report.config.train
     states = _states(report, train.sharding, train.gpus)
-    acts = activation_bytes(report, train.batch)
+    saved = saved_per_gpu(report)
+    acts = activation_bytes(report, train.batch, saved=saved)
     memory = target.memory_bytes if trains_on(target) else None
     return TrainingPlan(
         gpus=train.gpus,
@@ -278,8 +312,9 @@ def training_plan(report: Report, target: Target | None) -> TrainingPlan:
         states=states,
         activation_bytes=acts,
         target=target,
-        max_micro_batch=largest_micro_batch(report, memory) if memory is not None else None,
+        max_micro_batch=largest_micro_batch(report, memory, saved) if memory is not None else None,
         micro_batch=train.batch,
+        saved=saved,
     )
 
 

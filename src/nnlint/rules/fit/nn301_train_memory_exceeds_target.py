@@ -128,9 +128,10 @@ class TrainMemoryExceedsTarget(Rule):
                 f"buffers alone need {per_param} = {fmt_size(fixed)}, "
                 f"{fmt_size(fixed - memory)} more than the device has"
             )
+            saved = ctx.training.saved if ctx.training is not None else None
             sharded = [
                 c.text
-                for c in per_gpu_changes(ctx.report, memory, micro_batch=False)
+                for c in per_gpu_changes(ctx.report, memory, micro_batch=False, saved=saved)
                 if c.settings[0][1] == "sharding"
             ]
             shard = f" ({sharded[0]} fits)" if sharded else ""
@@ -186,7 +187,7 @@ class TrainMemoryExceedsTarget(Rule):
             f"state {fmt_bytes(s.optimizer_bytes)} + saved activations "
             f"{fmt_bytes(plan.activation_bytes)}"
         )
-        changes = per_gpu_changes(report, memory)
+        changes = per_gpu_changes(report, memory, saved=plan.saved)
         fixes = [str(c) for c in changes]
         best = plan.max_micro_batch or 0
         tail = (
