@@ -898,15 +898,15 @@ class _Mapper:
             axes = [int(a) for a in self.const(node.input[1]).reshape(-1)]
         return None if axes is None else sorted(a + r if a < 0 else a for a in axes)
 
-    def _reduce(self, i, node, op: str) -> None:
+    def _reduce(self, i, node, op: str, pools: bool = False) -> None:
         """``ReduceMean``/``ReduceSum`` over one axis → ``mean``/``sum`` (``keepdims``: a
-        ``reshape`` puts the axis back as size 1); ``ReduceMean`` over H and W of
-        [N, C, H, W] → ``global_avgpool``."""
+        ``reshape`` puts the axis back as size 1); with ``pools`` (``ReduceMean``), over H
+        and W of [N, C, H, W] → ``global_avgpool``."""
         x, out = node.input[0], node.output[0]
         r = self.rank(x)
         axes = self._axes(node) or []
         keep = self.g.attr(node, "keepdims", 1)
-        if op == "mean" and r == 4 and axes == [2, 3]:
+        if pools and r == 4 and axes == [2, 3]:
             if keep:
                 self._activation(i, node, "global_avgpool")
                 return
@@ -929,7 +929,7 @@ class _Mapper:
         self.add(i, "reshape", [_pos("dims", d) for d in self.per_sample(out)], [reduced], out)
 
     def _op_ReduceMean(self, i, node):
-        self._reduce(i, node, "mean")
+        self._reduce(i, node, "mean", pools=True)
 
     def _op_ReduceSum(self, i, node):
         self._reduce(i, node, "sum")
