@@ -341,7 +341,7 @@ _SCALE = textwrap.dedent("""
         from nnlint.graph import lower
         from nnlint.costs import analyze
         from nnlint.roofline import roofline
-        from nnlint.check import known_targets, Settings, model_entry
+        from nnlint.check import Analysis, known_targets, Settings, model_entry
         gc.disable()
         stages = {}
         t = time.perf_counter(); spec, _ = parse(text); stages["parse"] = time.perf_counter() - t
@@ -352,7 +352,7 @@ _SCALE = textwrap.dedent("""
         target = known_targets(Settings()).get(config.deploy.target or "")
         t = time.perf_counter(); roof = roofline(report, target) if target else None
         stages["roofline"] = time.perf_counter() - t
-        t = time.perf_counter(); model_entry(report, "big.nn", roof)
+        t = time.perf_counter(); model_entry(Analysis(spec, report, target, roof), "big.nn")
         stages["json entry"] = time.perf_counter() - t
         stages["rules and the rest"] = max(0.0, seconds - sum(stages.values()))
         out["stages"] = stages

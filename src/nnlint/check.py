@@ -20,7 +20,7 @@ import attrs
 from nnlint import ast
 from nnlint.costs import Report, analyze
 from nnlint.diagnostics import Diagnostic, FileResult, RuleMeta, Severity, Span, SpecError
-from nnlint.figures import Sources, json_totals
+from nnlint.figures import json_totals, sources
 from nnlint.files import SPEC_LIMIT, read_regular
 from nnlint.fixes import attach_fixes
 from nnlint.graph import lower
@@ -187,15 +187,10 @@ def _locate_layers(lowered, diagnostics: list[Diagnostic]) -> list[Diagnostic]:
     return [d if d.layer else attrs.evolve(d, layer=holder(d.span)) for d in diagnostics]
 
 
-def model_entry(
-    report: Report,
-    path: str,
-    roof: Roofline | None,
-    training: TrainingPlan | None = None,
-    serving: ServingPlan | None = None,
-) -> dict[str, Any]:
+def model_entry(analysis: Analysis, path: str) -> dict[str, Any]:
     """The JSON contract's ``models`` entry (README § A quick tour), plus documented extra keys."""
-    totals = json_totals(Sources(report, roof))  # nnlint.figures declares each total
+    report, roof = analysis.report, analysis.roofline
+    totals = json_totals(sources(analysis))  # nnlint.figures declares each total
     layers = []
     for layer in report.layers:
         node = layer.node
@@ -227,10 +222,10 @@ def model_entry(
         "totals": totals,
         "layers": layers,
     }
-    if training is not None:
-        entry["training"] = training.as_dict()
-    if serving is not None:
-        entry["serving"] = serving.as_dict()
+    if analysis.training is not None:
+        entry["training"] = analysis.training.as_dict()
+    if analysis.serving is not None:
+        entry["serving"] = analysis.serving.as_dict()
     return entry
 
 
@@ -346,9 +341,7 @@ def _check_text(text: str, path: str, settings: Settings) -> FileResult:
             diagnostics = _apply_suppressions(analysis.spec, diagnostics, selected)
         diagnostics = _locate_layers(analysis.report.lowered, diagnostics)
         diagnostics = attach_fixes(analysis.spec, analysis.report.lowered, diagnostics)
-        model = model_entry(
-            analysis.report, path, analysis.roofline, analysis.training, analysis.serving
-        )
+        model = model_entry(analysis, path)
     diagnostics = sorted((d.with_path(path) for d in diagnostics), key=Diagnostic.sort_key)
     return FileResult(path, text, tuple(diagnostics), model)
 

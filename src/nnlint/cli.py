@@ -1195,15 +1195,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             elif args.html or args.plot:
                 shown, code = None, EXIT_OK  # files, written below (their errors are usage errors)
             elif args.format == "json":
-                shown = render_model(
-                    model_entry(
-                        analysis.report,
-                        display,
-                        analysis.roofline,
-                        analysis.training,
-                        analysis.serving,
-                    )
-                )
+                shown = render_model(model_entry(analysis, display))
                 code = EXIT_OK
             else:
                 shown = report_text(analysis, display)

@@ -9,14 +9,16 @@ reads this declaration:
 
 * the JSON report's ``totals`` (:func:`json_totals`, in declaration order — the
   contract's order);
-* the totals of ``nnlint report`` (:func:`text_rows`, in declaration order);
+* the totals of ``nnlint report`` and of its HTML page (:func:`report_rows`, in
+  declaration order);
 * the ``budget`` section's keys, units and comparisons (:func:`budget_keys`, read by
   :mod:`nnlint.sections`) and the figure each key limits (read by the NN5xx rules);
 * the README's "Totals and budget keys" table (:mod:`nnlint.docs`).
 
 Adding a total is one :func:`declare` call below, plus its test. This module is a
 vocabulary: it imports no analysis (the sections stage reads it before the cost
-model runs); a figure reads the analyses handed to it in :class:`Sources`.
+model runs); a figure reads the analyses handed to it in :class:`Sources`, which
+:func:`sources` builds — the one place that gathers them, for every consumer.
 """
 
 from __future__ import annotations
@@ -31,15 +33,19 @@ from nnlint.units import UNITS, fmt_count, fmt_int
 
 if TYPE_CHECKING:
     from nnlint.costs import Report, Totals
+    from nnlint.plan import ServingPlan, TrainingPlan
     from nnlint.roofline import Roofline
 
 __all__ = [
     "FIGURES",
     "Figure",
+    "Row",
     "Sources",
     "budget_keys",
     "declare",
     "json_totals",
+    "report_rows",
+    "sources",
     "text_rows",
     "undeclare",
     "values",
@@ -48,14 +54,42 @@ __all__ = [
 
 @attrs.frozen
 class Sources:
-    """The analyses a figure is read from: the costed report and, with a target, its roofline."""
+    """The analyses a figure is read from: the costed report, the roofline on the target
+    (``None`` without one), the per-GPU training plan (``None`` without a ``train``
+    section) and the serving plan (``None`` without a causal attention).
+
+    A figure of a new analysis adds that analysis here as a field; :func:`sources`
+    reads the field of the same name from the analysed spec, so no consumer changes.
+    """
 
     report: Report
     roofline: Roofline | None = None
+    training: TrainingPlan | None = None
+    serving: ServingPlan | None = None
 
     @property
     def totals(self) -> Totals:
         return self.report.totals
+
+
+def sources(analysed: Any) -> Sources:
+    """The :class:`Sources` of an analysed spec: every field read from the attribute of
+    the same name of ``analysed`` — a :class:`nnlint.check.Analysis` (the JSON and text
+    reports, the HTML page) or a :class:`nnlint.rules.base.RuleContext` (the budget
+    rules), which carry the same analyses under the same names. The one builder of
+    :class:`Sources`: every consumer of the totals goes through it."""
+    return Sources(**{f.name: getattr(analysed, f.name) for f in attrs.fields(Sources)})
+
+
+def _of(analysis: str, field: str) -> Callable[[Sources], Any]:
+    """A ``read`` of ``field`` of one analysis of the :class:`Sources` (``None`` when that
+    analysis does not apply to the spec)."""
+
+    def read(s: Sources) -> Any:
+        got = getattr(s, analysis)
+        return None if got is None else getattr(got, field)
+
+    return read
 
 
 #: A budget line's comparisons: an upper limit (``<=``, ``<``) or a lower one (``>=``, ``>``).
@@ -113,16 +147,6 @@ class Figure:
         return read(sources)
 
 
-def _serving(sources: Sources, key: str):
-    """A figure of the serving plan (:mod:`nnlint.plan`); None for a model without a causal
-    attention."""
-    from nnlint.plan import serving_plan  # plan reads the costed report: import late
-
-    roof = sources.roofline
-    plan = serving_plan(sources.report, roof.target if roof is not None else None, roof)
-    return None if plan is None else getattr(plan, key)
-
-
 #: Every total, by name, in the JSON contract's order.
 FIGURES: dict[str, Figure] = {}
 
@@ -159,8 +183,20 @@ def json_totals(sources: Sources) -> dict[str, Any]:
     return {name: v for name, v in values(sources).items() if FIGURES[name].in_json}
 
 
-def text_rows(sources: Sources) -> list[tuple[str, str]]:
-    """(label, value) of every figure with a row in the text report, in order."""
+@attrs.frozen
+class Row:
+    """A figure's row in a report: its label and text (as ``nnlint report`` prints them)
+    and its value (as the JSON holds it; ``None`` when it cannot be computed)."""
+
+    figure: Figure
+    label: str
+    text: str
+    value: Any
+
+
+def report_rows(sources: Sources) -> list[Row]:
+    """Every figure with a row in the reports (a ``label``), in declaration order: the
+    totals of ``nnlint report`` and of its HTML page."""
     got = values(sources)
     context = dict(got)
     if sources.roofline is not None:
@@ -176,8 +212,13 @@ def text_rows(sources: Sources) -> list[tuple[str, str]]:
             text = figure.shown(value, context)
         else:
             text = UNITS[figure.unit].exact(value)
-        rows.append((figure.label.format(**context), text))
+        rows.append(Row(figure, figure.label.format(**context), text, value))
     return rows
+
+
+def text_rows(sources: Sources) -> list[tuple[str, str]]:
+    """(label, text) of every figure with a row in the text report, in order."""
+    return [(row.label, row.text) for row in report_rows(sources)]
 
 
 def budget_keys() -> dict[str, Figure]:
@@ -188,6 +229,21 @@ def budget_keys() -> dict[str, Figure]:
 # --------------------------------------------------------------------------- the totals
 
 _TOTAL_PER_BATCH = "for the whole training batch (`train.batch`)"
+
+
+def _serving(name: str, unit: str, what: str, doc: str, **kw: Any) -> Figure:
+    """A figure of the serving plan (:mod:`nnlint.plan`), read from its field ``name``;
+    the JSON holds it in the model's ``serving`` object, not in ``totals``."""
+    return Figure(
+        name,
+        unit,
+        what,
+        f"{doc} In the JSON's `serving` object.",
+        read=_of("serving", name),
+        in_json=False,
+        **kw,
+    )
+
 
 for _figure in (
     Figure(
@@ -413,46 +469,38 @@ for _figure in (
         shown=lambda v, t: f"{v:,.1f} FLOP/byte at {t['deploy_precision']}",
         needs_target=True,
     ),
-    Figure(
+    _serving(
         "kv_cache_bytes",
         "bytes",
         "KV cache",
         "Keys and values of `deploy.context` tokens for `deploy.concurrency` sequences at "
-        "`deploy.kv_precision` (the JSON `serving` object; models with a causal attention).",
-        read=lambda s: _serving(s, "kv_cache_bytes"),
+        "`deploy.kv_precision` (models with a causal attention).",
         budget=("kv_cache",),
-        in_json=False,
     ),
-    Figure(
+    _serving(
         "prefill_latency_s",
         "seconds",
         "prefill latency of one prompt",
         "One `deploy.context`-token prompt on the deploy target's roofline, with its overheads.",
-        read=lambda s: _serving(s, "prefill_latency_s"),
         budget=("prefill_latency",),
         needs_target=True,
-        in_json=False,
     ),
-    Figure(
+    _serving(
         "decode_latency_s",
         "seconds",
         "per-token decode latency",
         "One token for every sequence, reading every weight and the whole KV cache.",
-        read=lambda s: _serving(s, "decode_latency_s"),
         budget=("decode_latency",),
         needs_target=True,
-        in_json=False,
     ),
-    Figure(
+    _serving(
         "tokens_per_s",
         "count",
         "tokens per second",
         "`deploy.concurrency` ÷ the decode latency (a lower limit: `tokens_per_s >= 50`).",
-        read=lambda s: _serving(s, "tokens_per_s"),
         budget=("tokens_per_s",),
         limit="min",
         needs_target=True,
-        in_json=False,
     ),
 ):
     declare(_figure)
