@@ -31,6 +31,7 @@ from nnlint.rules import FATAL, REGISTRY, SPEC_CODES, all_meta, run_rules
 from nnlint.sections import read_sections
 from nnlint.suggest import did_you_mean, suggest
 from nnlint.targets import Target, builtin_targets
+from nnlint.training_run import TrainingRun, training_run
 
 
 @contextlib.contextmanager
@@ -240,6 +241,7 @@ class Analysis:
     train_target: Target | None = None  # where training runs (train.target, else target)
     training: TrainingPlan | None = None
     serving: ServingPlan | None = None
+    run: TrainingRun | None = None  # the whole run's cost (train.samples and train.epochs)
 
 
 def analyse_text(
@@ -306,7 +308,9 @@ def _analyse_text(text: str, settings: Settings) -> tuple[Analysis | None, list[
             train_target = None
     training = training_plan(report, train_target) if config.has_train else None
     serving = serving_plan(report, target, roof)
-    return Analysis(spec, report, target, roof, train_target, training, serving), diagnostics
+    run = training_run(report, train_target)
+    analysis = Analysis(spec, report, target, roof, train_target, training, serving, run)
+    return analysis, diagnostics
 
 
 def check_text(text: str, path: str, settings: Settings = Settings()) -> FileResult:
@@ -337,6 +341,7 @@ def _check_text(text: str, path: str, settings: Settings) -> FileResult:
                 train_target=analysis.train_target,
                 training=analysis.training,
                 serving=analysis.serving,
+                run=analysis.run,
             )
             diagnostics = _apply_suppressions(analysis.spec, diagnostics, selected)
         diagnostics = _locate_layers(analysis.report.lowered, diagnostics)

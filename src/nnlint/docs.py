@@ -130,6 +130,8 @@ def figures_table() -> str:
         floor = "" if f.limit == "max" else " (a floor: " + ", ".join(f.comparisons) + ")"
         budget = ", ".join(f"`{k}`{floor}" for k in f.budget) or "—"
         where = " With a target only." if f.needs_target else ""
+        if f.requires:
+            where += " With " + " and ".join(f"`{key}`" for key in f.requires) + " only."
         lines.append(f"| {key} | {f.unit} | {budget} | {f.what} | {f.doc}{where} |")
     return "\n".join(lines)
 

@@ -20,7 +20,13 @@ from nnlint.ops import LOSSES
 from nnlint.optimizers import SPEC_OPTIMIZERS
 from nnlint.precision import PRECISION_BITS
 from nnlint.suggest import did_you_mean
-from nnlint.training import RECOMPUTE, SHARDING, SHARDING_ALIASES, TRAIN_PRECISIONS
+from nnlint.training import (
+    DEFAULT_UTILIZATION,
+    RECOMPUTE,
+    SHARDING,
+    SHARDING_ALIASES,
+    TRAIN_PRECISIONS,
+)
 from nnlint.units import UNITS
 
 
@@ -52,6 +58,7 @@ class TrainConfig:
     epochs: int | None = None
     lr: float | None = None
     weight_decay: float | None = None
+    utilization: float = DEFAULT_UTILIZATION  # model FLOPs utilization of the run's time
     spans: dict[str, Span] = attrs.field(factory=dict, eq=False)
 
 
@@ -208,6 +215,7 @@ _TRAIN_KEYS = {
     "grad_accum",
     "recompute",
     "attention_impl",
+    "utilization",
 }
 
 
@@ -253,6 +261,16 @@ def _train(section: ast.Section) -> TrainConfig:
             values["loss"] = _loss(e.value)
         elif e.key in ("samples", "epochs"):
             values[e.key] = _positive_int(e.value, e.key)
+        elif e.key == "utilization":
+            share = _number(e.value)
+            if not 0 < share <= 1:
+                raise _Bad(
+                    f"utilization is the share of the peak a run sustains, in (0, 1]; got {share}",
+                    e.value.span,
+                    fix=f"write it as a fraction, e.g. {DEFAULT_UTILIZATION} for "
+                    f"{DEFAULT_UTILIZATION:.0%}",
+                )
+            values["utilization"] = float(share)
         else:
             rate = _number(e.value)
             if not rate > 0:
@@ -437,7 +455,38 @@ def read_sections(spec: ast.Spec) -> tuple[SpecSections, list[Diagnostic]]:
         has_train="train" in seen,
         has_deploy="deploy" in seen,
     )
+    diagnostics += _unmet_requirements(config)
     return config, diagnostics
+
+
+def _unmet_requirements(config: SpecSections) -> list[Diagnostic]:
+    """A budget line on a figure whose analysis needs spec keys the spec does not set
+    (``train_flops`` without ``train.samples``): NN012 at the line, naming them."""
+    found = []
+    keys = budget_keys()
+    for line in config.budget:
+        figure = keys[line.key]
+        unset = [
+            name
+            for name in figure.requires
+            if getattr(getattr(config, name.split(".")[0]), name.split(".")[1]) is None
+        ]
+        if not unset:
+            continue
+        named = " and ".join(f"`{name}`" for name in unset)
+        found.append(
+            Diagnostic(
+                "NN012",
+                Severity.ERROR,
+                f"`{line.key}` limits the {figure.what}, which needs "
+                + " and ".join(f"`{name}`" for name in figure.requires)
+                + f": {named} {'is' if len(unset) == 1 else 'are'} not set",
+                line.span,
+                fix=f"set {named} in the `{unset[0].split('.')[0]}` section, or remove "
+                "this budget line",
+            )
+        )
+    return found
 
 
 _Bad.message = property(lambda self: self.args[0])  # type: ignore[attr-defined]
