@@ -193,6 +193,10 @@ class Op(abc.ABC):
     is_norm: ClassVar[bool] = False
     #: normalizes with the statistics of the current batch (batchnorm)
     batch_statistics: ClassVar[bool] = False
+    #: subtracts a mean of its input before scaling it (batchnorm, layernorm, groupnorm;
+    #: rmsnorm only divides): a constant added to every value one mean is taken over cancels
+    #: (see :meth:`means_along`)
+    subtracts_mean: ClassVar[bool] = False
     #: an affine map per feature at inference that folds into a preceding linear
     #: layer's weights and bias (batchnorm)
     folds_into_linear: ClassVar[bool] = False
@@ -282,6 +286,32 @@ class Op(abc.ABC):
         """The op as a spec writes it with ``width`` outputs, for a fix; None when the
         op does not choose its width."""
         return None
+
+    def bias_axis(self, opts: Mapping[str, Any], out_shape: Shape) -> int | None:
+        """The per-sample axis of its output along which its learned bias varies — one bias
+        value per position of that axis, the same value at every position of the others (a
+        convolution's channels, a dense layer's last axis); None for an op without a bias."""
+        return None
+
+    def moves_data(self, opts: Mapping[str, Any], in_shapes) -> bool:
+        """Moves data without arithmetic: the op reorders its input's elements in memory
+        (a transpose or permutation that moves an axis longer than 1 past another one).
+        Eager PyTorch returns a strided view, but an inference runtime runs it as a copy
+        kernel (ONNX ``Transpose``, TFLite ``TRANSPOSE``) that reads and writes the whole
+        tensor: the roofline gives it a kernel with no FLOPs. False for every other op, and
+        for a permutation that keeps the memory order (only axes of size 1 move): a view
+        that costs nothing."""
+        return False
+
+    def means_along(self, opts: Mapping[str, Any], shape: Shape, axis: int) -> int:
+        """How many separate means the op subtracts along per-sample ``axis`` of an input of
+        ``shape``: ``shape[axis]`` when each position of the axis has a mean of its own
+        (batchnorm's channels, layernorm's leading axes), 1 when one mean is taken across
+        the whole axis (layernorm's last axis), the group count for groupnorm's channels; 0
+        for an op that subtracts no mean. A bias along ``axis`` cancels entirely when this
+        equals ``shape[axis]``: each of its values is then constant over every value its
+        mean is taken over."""
+        return 0
 
     def units(self, opts: Mapping[str, Any]) -> int | None:
         """The number of output units (neurons, channels) of a weight layer."""

@@ -74,6 +74,10 @@ class Dense(Op):
     def units(self, opts):
         return opts["units"]
 
+    def bias_axis(self, opts, out_shape):
+        """One bias per output unit, on the last axis (PyTorch ``nn.Linear``)."""
+        return len(out_shape) - 1 if opts["bias"] else None
+
     def weight_shape(self, opts, in_shapes):
         return (opts["units"], in_shapes[0][-1])
 
@@ -138,6 +142,10 @@ class _Channels(Op):
 
     def units(self, opts):
         return opts["channels"]
+
+    def bias_axis(self, opts, out_shape):
+        """One bias per output channel, the first per-sample axis (PyTorch ``nn.Conv*d``)."""
+        return 0 if opts["bias"] else None
 
     def saved(self, c):
         """Its input, for the weight gradient (``convolution_backward``); frozen: nothing."""
