@@ -268,6 +268,9 @@ def test_a_spec_without_samples_and_epochs_has_no_run_cost():
         "and `train.epochs`: `train.epochs` is not set"
     )
     assert d.fix == "set `train.epochs` in the `train` section, or remove this budget line"
+    # a train section with a bad entry is reported once, not as missing samples
+    (d,) = codes(spec("utilization = 2\n", budget="train_flops <= 1T\n"), "NN012")
+    assert d.message.startswith("utilization is the share")
     no_data = spec(budget="train_time <= 2 d\n").replace("    epochs = 10\n", "")
     (d,) = codes(no_data.replace("    samples = 60000\n", ""), "NN012")
     assert d.message.endswith(": `train.samples` and `train.epochs` are not set")
