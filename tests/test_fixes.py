@@ -648,3 +648,14 @@ def test_every_generated_fix_is_exact(text):
         fixed, applied = apply_fixes(text, [finding.autofix])
         assert applied == 1 and fixed != text
         assert_fix_is_exact(text, fixed, result, finding)
+
+
+def test_no_log_softmax_fix_for_a_softmax_of_probabilities_in_one_chain():
+    """`softmax -> softmax -> log`: the second softmax reads probabilities, so
+    `log_softmax` of them would hide NN104's finding; NN103 offers no rewrite."""
+    text = (
+        "model m {\n    input x: [16]\n    logits = x -> dense(4)\n"
+        "    t = logits -> softmax\n        -> softmax\n        -> log\n}\n"
+    )
+    (d,) = [d for d in check_text(text, "m.nn").diagnostics if d.code == "NN103"]
+    assert d.autofix is None

@@ -243,6 +243,8 @@ def _fix_log_of_softmax(ctx: FixContext, d: Diagnostic) -> Fix | None:
             return None
         if not _arrow_between(ctx.source, before.span, step.layer.span):
             return None
+        if step.index > 1 and ctx.writes(step.steps[step.index - 2], Output.DISTRIBUTION):
+            return None  # a softmax of a distribution: log_softmax of it is NN104's finding
         edit = Edit(before.span.merge(step.layer.span), fused)
         return Fix("safe", f"replace `{before.name} -> {step.layer.name}` with `{fused}`", (edit,))
     source = step.assign.chain.source
