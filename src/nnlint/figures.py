@@ -549,6 +549,16 @@ for _figure in (
         limit="min",
         needs_target=True,
     ),
+    Figure(
+        "active_params",
+        "count",
+        "active parameters per token",
+        "The parameters one token uses: `params` less the experts a `moe` does not route it "
+        "to (its router, `top_k` routed and `shared` experts count); equal to `params` "
+        "without `moe`.",
+        label="active parameters per token",
+        budget=("active_params",),
+    ),
     _run(
         "train_global_batch",
         "count",
