@@ -121,7 +121,7 @@ OPTIMIZERS: dict[str, Optimizer] = {
             state="mean of squared gradients",
             source="torch.optim.RMSprop square_avg",
             lr_range=(1e-5, 0.5),
-            lr_source="from DQN's 2.5e-4 (Mnih et al. 2015) to EfficientNet's 0.256 at batch 4,096 "
+            lr_source="from DQN's 2.5e-4 (Mnih et al. 2015) to EfficientNet's 0.256 "
             "(Tan & Le 2019); MobileNetV2 trains at 0.045 (Sandler et al. 2018)",
         ),
         Optimizer(
