@@ -227,6 +227,11 @@ class Op(abc.ABC):
     #: options of kind ``tensor`` whose tensor is a further input of the op (an edge of the
     #: graph, after the chain's input): cross-attention's ``kv=NAME``
     tensor_inputs: ClassVar[tuple[str, ...]] = ()
+    #: the names people bring from PyTorch and Keras for this op (``Linear`` for dense,
+    #: ``swish`` for silu): a spec that writes one is told this op's name. Matched without
+    #: case or underscores; a spelling that differs from the op's own name only in those
+    #: (``Conv2D``, ``LeakyReLU``) needs no entry.
+    aliases: ClassVar[tuple[str, ...]] = ()
 
     def all_opts(self) -> tuple[Opt, ...]:
         return self.opts + COMMON_OPTS + (WEIGHT_OPTS if self.has_weights else ())
@@ -339,6 +344,31 @@ class Op(abc.ABC):
 CATALOG: dict[str, Op] = {}
 #: The ops a spec writes in a chain (what ``nnlint`` documents as its op catalog).
 OPS: dict[str, Op] = {}
+#: An alias of an op (:attr:`Op.aliases`), without case and underscores -> the op's name.
+ALIASES: dict[str, str] = {}
+# The module prefixes PyTorch and Keras code writes before a layer's name.
+_PREFIXES = ("torch.nn.functional.", "torch.nn.", "nn.functional.", "nn.", "F.")
+_PREFIXES += ("tf.keras.layers.", "keras.layers.", "layers.")
+
+
+def _alias_key(name: str) -> str:
+    return name.lower().replace("_", "")
+
+
+def known_as(name: str) -> str | None:
+    """The op a PyTorch or Keras name stands for (``Linear``, ``nn.Linear`` -> ``dense``;
+    ``Conv2D`` -> ``conv2d``), or None. A name that is an op's own is not an alias."""
+    for prefix in _PREFIXES:
+        if name.startswith(prefix) and len(name) > len(prefix):
+            name = name[len(prefix) :]
+            break
+    if name in OPS:
+        return None
+    key = _alias_key(name)
+    for op_name in OPS:
+        if _alias_key(op_name) == key:
+            return op_name
+    return ALIASES.get(key)
 
 
 def register(cls: type[Op]) -> type[Op]:
@@ -348,6 +378,15 @@ def register(cls: type[Op]) -> type[Op]:
         # checked when the catalog is built, so no analysis can meet an op that is silent
         # about what autograd keeps for its backward pass
         raise TypeError(f"op {cls.name!r} states neither saved() nor saves")
+    owner = ALIASES.get(_alias_key(cls.name))
+    if owner is not None:
+        raise ValueError(f"op {cls.name!r} has the name of an alias of {owner!r}")
+    for alias in cls.aliases:
+        key = _alias_key(alias)
+        clash = ALIASES.get(key) or next((n for n in CATALOG if _alias_key(n) == key), None)
+        if clash is not None and clash != cls.name:
+            raise ValueError(f"alias {alias!r} of op {cls.name!r} already names {clash!r}")
+        ALIASES[key] = cls.name
     CATALOG[cls.name] = cls()
     if cls.in_chain:
         OPS[cls.name] = CATALOG[cls.name]

@@ -53,6 +53,7 @@ class Dense(Op):
     """
 
     name = "dense"
+    aliases = ("linear", "Linear", "LazyLinear", "fc", "FullyConnected")
     tensor_parallel = "flip"
     has_weights = True
     linear_layer = multiplies_weights = fusion_host = True
@@ -237,6 +238,7 @@ class Conv2d(_Conv):
     """
 
     name = "conv2d"
+    aliases = ("Convolution2D", "LazyConv2d")
     min_rank = max_rank = 3
     opts = (
         Opt("channels", "int", positional=True, required=True, minimum=1),
@@ -262,6 +264,7 @@ class Conv1d(_Conv):
     """
 
     name = "conv1d"
+    aliases = ("Convolution1D", "LazyConv1d")
     axes = 1
     min_rank = max_rank = 2
     opts = (
@@ -292,6 +295,7 @@ class ConvTranspose2d(_Channels):
     """
 
     name = "conv_transpose2d"
+    aliases = ("Conv2DTranspose", "Deconvolution2D", "deconv2d")
     min_rank = max_rank = 3
     opts = (
         Opt("channels", "int", positional=True, required=True, minimum=1),
@@ -371,6 +375,7 @@ class Param(Op):
     """
 
     name = "param"
+    aliases = ("Parameter",)
     saves = "nothing"  # its gradient is the sum of what it receives
     family = "layer"
     has_weights = True

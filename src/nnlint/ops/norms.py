@@ -31,6 +31,7 @@ class BatchNorm(_Norm):
     """
 
     name = "batchnorm"
+    aliases = ("BatchNorm2d", "BatchNorm1d", "BatchNormalization")
     batch_statistics = True
     folds_into_linear = True  # at inference: a per-channel scale and shift
     fusion_host = True
@@ -83,6 +84,7 @@ class LayerNorm(_Norm):
     """
 
     name = "layernorm"
+    aliases = ("LayerNormalization",)
     opts = (Opt("bias", "bool", True), Opt("affine", "bool", True))
 
     def means_along(self, opts, shape, axis):
@@ -171,6 +173,7 @@ class GroupNorm(_Norm):
     """
 
     name = "groupnorm"
+    aliases = ("GroupNormalization",)
     opts = (Opt("groups", "int", positional=True, required=True, minimum=1),)
 
     def means_along(self, opts, shape, axis):

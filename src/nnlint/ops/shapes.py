@@ -31,6 +31,7 @@ class Reshape(Op):
     """``reshape(d1, d2, ...)``; one dimension may be ``-1``. A view: no cost."""
 
     name = "reshape"
+    aliases = ("view",)
     saves = "nothing"
     family = "shape"
     is_view = passes_values = True

@@ -95,6 +95,7 @@ class Attention(Op):
     """
 
     name = "attention"
+    aliases = ("MultiheadAttention", "MultiHeadAttention", "scaled_dot_product_attention")
     tensor_parallel = "whole"
     has_weights = True
     multiplies_weights = fusion_host = True

@@ -118,13 +118,12 @@ def _tabular_features(ctx: RuleContext) -> int | None:
     """The features of a tabular model — every input a vector ``[d]`` that no lookup
     reads — summed over its inputs; None for images, sequences and token ids."""
     lowered = ctx.report.lowered
-    g = lowered.graph
     total = 0
     for i in lowered.inputs:
         node = lowered.node(i)
         if len(node.shape) != 1:
             return None
-        if any(lowered.node(s).kind.gathers_rows for s in g.successors(i)):
+        if any(lowered.node(s).kind.gathers_rows for s in lowered.successors(i)):
             return None
         total += numel(node.shape)
     return total

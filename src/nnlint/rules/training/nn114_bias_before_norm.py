@@ -89,14 +89,13 @@ class BiasBeforeNorm(PerLineRule):
 
     def findings(self, ctx: RuleContext) -> Iterator[Diagnostic]:
         lowered = ctx.report.lowered
-        g = lowered.graph
         for node in lowered.nodes():
             if not node.trainable:
                 continue
             axis = node.kind.bias_axis(node.opts, node.shape)
             if axis is None:
                 continue
-            readers = list(g.successors(node.id))
+            readers = lowered.successors(node.id)
             if len(readers) != 1:
                 continue
             norm = lowered.node(readers[0])
