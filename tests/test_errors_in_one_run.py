@@ -486,3 +486,79 @@ def test_strict_parse_still_raises_the_first_syntax_error():
     with pytest.raises(SpecError) as caught:
         parse(FIVE)
     assert [(d.span.line, d.span.column) for d in caught.value.diagnostics] == [(10, 36)]
+
+
+# ------------------------------------------------- optimizers and losses from scripts
+
+
+def _train_error(entry: str):
+    (d,) = errors(f"""
+        model m {{
+            input x: [8]
+            h = x -> dense(4)
+        }}
+        train {{
+            loss = cross_entropy(h)
+            {entry}
+        }}
+    """)
+    assert (d.code, d.span.line) == ("NN012", 7)
+    return d
+
+
+@pytest.mark.parametrize(
+    "written, meant, also",
+    [
+        ("sgd(momentum=0.9)", "momentum", ""),
+        ("SGD(momentum=0.9, nesterov=true)", "nesterov", ""),
+        ("sgd(momentum=0, lr=0.1)", "sgd", ", and `lr = 0.1` in `train`"),
+        (
+            "AdamW(lr=3e-4, weight_decay=0.1)",
+            "adamw",
+            ", and `lr = 3e-4` and `weight_decay = 0.1` in `train`",
+        ),
+        ("adam(betas=0.9)", "adam", ""),
+    ],
+)
+def test_an_optimizer_call_from_a_script_is_answered_with_its_name(written, meant, also):
+    d = _train_error(f"optimizer = {written}")
+    name = written.split("(")[0]
+    assert d.message == (
+        f"`optimizer` takes a name, not a call: `{name}(…)` is `optimizer = {meant}`{also}"
+    )
+    assert d.fix == f"write `optimizer = {meant}`{also} (the other options change no figure)"
+
+
+def test_an_unknown_optimizer_call_is_unknown():
+    d = _train_error("optimizer = frobnicator(rate=1)")
+    assert d.message.startswith("unknown optimizer `frobnicator` (known: sgd, momentum")
+
+
+@pytest.mark.parametrize("written, meant", [("Adam", "adam"), ("AdamW", "adamw"), ("SGD", "sgd")])
+def test_an_optimizer_class_name_is_answered(written, meant):
+    d = _train_error(f"optimizer = {written}")
+    assert d.message.startswith(f"unknown optimizer `{written}`; did you mean `{meant}`?")
+
+
+@pytest.mark.parametrize(
+    "written, meant",
+    [
+        ("CrossEntropyLoss", "cross_entropy"),
+        ("MSELoss", "mse"),
+        ("BCEWithLogitsLoss", "bce"),
+        ("KLDivLoss", "kl_div"),
+        ("HuberLoss", "huber"),
+    ],
+)
+def test_a_loss_class_name_is_answered(written, meant):
+    (d,) = errors(f"""
+        model m {{
+            input x: [8]
+            h = x -> dense(4)
+        }}
+        train {{
+            loss = {written}(h)
+        }}
+    """)
+    assert d.code == "NN012"
+    assert d.message.startswith(f"unknown loss `{written}`; did you mean `{meant}`?")

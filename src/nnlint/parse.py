@@ -651,9 +651,14 @@ class ToAst(lark.Transformer):
 
     def scall(self, children):
         name, *values = _items(children)
-        values = [_value(v) for v in values]
-        args = tuple(ast.Arg(None, v, v.span) for v in values)
-        return _nested(ast.Call(str(name), args, _rule_span(children)), values)
+        args = tuple(
+            v if type(v) is ast.Arg else ast.Arg(None, _value(v), _value(v).span) for v in values
+        )
+        return _nested(ast.Call(str(name), args, _rule_span(children)), [a.value for a in args])
+
+    def skeyword(self, children):  # `momentum=0.9` inside a section value's call
+        name, value = _items(children)
+        return ast.Arg(str(name), _value(value), _rule_span(children))
 
     def slist(self, children):
         values = tuple(_value(v) for v in _items(children))

@@ -19,7 +19,8 @@ from nnlint.diagnostics import Diagnostic, Severity, Span
 from nnlint.expr import ExprError, evaluate
 from nnlint.figures import budget_keys
 from nnlint.ops import LOSSES
-from nnlint.optimizers import SPEC_OPTIMIZERS
+from nnlint.ops.losses import loss_known_as
+from nnlint.optimizers import SPEC_OPTIMIZERS, written_as
 from nnlint.precision import PRECISION_BITS
 from nnlint.suggest import did_you_mean
 from nnlint.training import RECOMPUTE, SHARDING, SHARDING_ALIASES, TRAIN_PRECISIONS
@@ -171,6 +172,39 @@ def _symbol(value: ast.Expr, what: str, choices) -> str:
     return value.id
 
 
+def _optimizer(value: ast.Expr) -> str:
+    """``optimizer = adam``. A training script's call (``sgd(momentum=0.9)``,
+    ``AdamW(lr=3e-4)``) is answered with the name it means and the ``train`` keys its
+    learning rate and weight decay go to."""
+    if not isinstance(value, ast.Call):
+        return _symbol(value, "optimizer", SPEC_OPTIMIZERS)
+    chosen_by = [
+        a.keyword
+        for a in value.args
+        if a.keyword is not None
+        and not (isinstance(a.value, ast.Num) and a.value.value == 0)
+        and not (isinstance(a.value, ast.Symbol) and a.value.id == "false")
+    ]
+    meant = written_as(value.name, chosen_by)
+    if meant is None:
+        raise _Bad(
+            f"unknown optimizer `{value.name}`{did_you_mean(value.name, SPEC_OPTIMIZERS)} "
+            f"(known: {', '.join(SPEC_OPTIMIZERS)})",
+            value.span,
+        )
+    keys = [
+        f"`{a.keyword} = {a.value.text}`"
+        for a in value.args
+        if a.keyword in ("lr", "weight_decay") and isinstance(a.value, ast.Num)
+    ]
+    also = f", and {' and '.join(keys)} in `train`" if keys else ""
+    raise _Bad(
+        f"`optimizer` takes a name, not a call: `{value.name}(…)` is `optimizer = {meant}`{also}",
+        value.span,
+        fix=f"write `optimizer = {meant}`{also} (the other options change no figure)",
+    )
+
+
 def _loss(value: ast.Expr) -> LossSpec:
     if (
         not isinstance(value, ast.Call)
@@ -183,9 +217,10 @@ def _loss(value: ast.Expr) -> LossSpec:
             fix="write the loss as `kind(tensor)`",
         )
     if value.name not in LOSSES:
+        meant = loss_known_as(value.name)
+        close = f"; did you mean `{meant}`?" if meant else did_you_mean(value.name, LOSSES)
         raise _Bad(
-            f"unknown loss `{value.name}`{did_you_mean(value.name, LOSSES)} "
-            f"(known: {', '.join(LOSSES)})",
+            f"unknown loss `{value.name}`{close} (known: {', '.join(LOSSES)})",
             value.span,
         )
     arg = value.args[0].value
@@ -247,7 +282,7 @@ def _train_entry(e: ast.Entry, values: dict[str, Any]) -> None:
     elif e.key == "attention_impl":
         values["attention_impl"] = _symbol(e.value, "attention_impl", ("eager", "flash"))
     elif e.key == "optimizer":
-        values["optimizer"] = _symbol(e.value, "optimizer", SPEC_OPTIMIZERS)
+        values["optimizer"] = _optimizer(e.value)
     elif e.key == "loss":
         values["loss"] = _loss(e.value)
     elif e.key in ("samples", "epochs"):
