@@ -375,6 +375,48 @@ def test_an_error_on_a_brace_line_stops_the_recovery():
     assert [(d.code, d.span.line) for d in found] == [("NN001", 4)]
 
 
+def test_an_error_in_a_header_leaves_out_the_whole_item():
+    found = errors("""
+        block res(c k=3) {
+            input x
+            y = x -> relu
+        }
+
+        model m {
+            input x: [8]
+            a = x -> res(4)
+            b = x -> reluu
+        }
+        trian {
+            batch = 0
+        }
+        deploy {
+            batch = 0
+        }
+    """)
+    # the calls of the left-out block are not reported; the section typo gets its word
+    assert [(d.code, d.span.line) for d in found] == [
+        ("NN001", 1),
+        ("NN004", 9),
+        ("NN001", 11),
+        ("NN012", 15),
+    ]
+    assert found[2].fix == "did you mean `train`?"
+
+
+def test_a_left_out_model_is_not_reported_missing():
+    found = errors("""
+        modle m {
+            input x: [8]
+        }
+        train {
+            batch = 0
+        }
+    """)
+    assert [(d.code, d.span.line) for d in found] == [("NN001", 1), ("NN012", 5)]
+    assert found[0].fix == "did you mean `model`?"
+
+
 def test_each_section_key_is_checked_on_its_own():
     found = errors("""
         model m {

@@ -206,6 +206,8 @@ class _Lowerer:
         # statement is broken (its calls fail without a word), a model that lost one
         # knows the names those statements defined.
         self.broken_blocks = {d.owner for d in spec.dropped if d.within == "block"}
+        # a whole block (or model or section) left out for an error in its header
+        self.broken_blocks |= {d.name for d in spec.dropped if not d.within and d.name}
         self.dropped = [d for d in spec.dropped if d.within == "model"]
         for block in spec.blocks:
             if block.name in self.blocks:
@@ -779,6 +781,8 @@ class _Lowerer:
         return self._op_node(layer, op, inputs, options, scope, prefix)
 
     def _step(self, layer: ast.Layer, current: str, scope: _Scope, prefix: str, target: str) -> str:
+        if layer.name in self.broken_blocks:
+            raise SpecError([])  # the block lost a statement to a syntax error, reported
         count = 1
         if layer.repeat is not None:
             value = self._num(layer.repeat, scope)
@@ -970,8 +974,6 @@ class _Lowerer:
 
     def _block(self, layer: ast.Layer, current: str, scope: _Scope, prefix: str) -> str:
         block = self.blocks[layer.name]
-        if layer.name in self.broken_blocks:
-            raise SpecError([])  # the block lost a statement to a syntax error, reported
         if layer.name in scope.calls:
             path = " -> ".join(scope.calls[scope.calls.index(layer.name) :] + (layer.name,))
             raise error(
@@ -1354,6 +1356,8 @@ def _references(chain: ast.Chain) -> Iterator[tuple[str, Span, bool]]:
 
 def lower(spec: ast.Spec, config: SpecSections) -> Lowered:
     """Lower the spec's model. Raises :class:`SpecError` with a located diagnostic."""
+    if not spec.models and any(not d.within for d in spec.dropped):
+        raise SpecError([])  # the model was left out for a syntax error in its header
     if not spec.models:
         raise error(
             "NN014",

@@ -34,6 +34,7 @@ import lark.parsers.lalr_analysis
 from nnlint import ast
 from nnlint.diagnostics import Diagnostic, Severity, Span, SpecError, error, source_lines
 from nnlint.resources import data_dir
+from nnlint.suggest import suggest
 
 # Parse trees deeper than this (``- - - … 1``, ``1 + 1 + … + 1`` with hundreds of
 # terms) are reported as NN001 rather than risking Python's recursion limit later.
@@ -830,6 +831,24 @@ def _character_hint(
     return None
 
 
+def _keywords(expected: set[str]) -> list[str]:
+    """The words of the grammar's keywords among the terminals ``expected``
+    (``model``, ``block``, ``input``, the section names)."""
+    parser = _parser()
+    words = []
+    for name in expected:
+        try:
+            pattern = parser.get_terminal(name).pattern
+        except KeyError:
+            continue
+        if isinstance(pattern, lark.lexer.PatternStr):
+            if pattern.value.isidentifier():
+                words.append(pattern.value)
+        elif name == "SECTION":
+            words += re.findall(r"[a-z]+", pattern.value)
+    return sorted(words)
+
+
 def _describe_expected(expected: set[str]) -> str:
     parser = _parser()
     words = []
@@ -890,14 +909,19 @@ def _syntax_error(
         if token.type == "$END" or line is None or line < 1:
             lines = _lines_to_end(text)
             line, column = len(lines), len(lines[-1]) + 1
-        expected = _describe_expected(set(exc.accepts or exc.expected))
+        accepted = set(exc.accepts or exc.expected)
+        expected = _describe_expected(accepted)
         message = f"syntax error: unexpected {_found(token)}; expected {expected}"
+        named = token.type in ("NAME", "SYMBOL")
+        keyword = suggest(str(token), _keywords(accepted)) if named else None
         width = max(1, len(str(token))) if token.type not in ("$END", "_NL", "_ARROW") else 1
         return error(
             "NN001",
             message,
             Span.point(line, column, width),
-            fix="check the statement against the language reference (README)",
+            fix=f"did you mean `{keyword}`?"
+            if keyword
+            else "check the statement against the language reference (README)",
         )
     if isinstance(exc, lark.exceptions.UnexpectedCharacters):
         char = text[exc.pos_in_stream] if 0 <= exc.pos_in_stream < len(text) else ""
@@ -1007,6 +1031,8 @@ def parse_all(
 MAX_ERRORS = 50
 _CONTINUES = re.compile(r"[\t \f]*->")
 _BLANK = re.compile(r"[\t \f]*(#.*)?\r?$")
+_AT_THE_END = "syntax error: unexpected end of file"
+_HEADER = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)(?:\s+([A-Za-z_][A-Za-z0-9_]*))?")
 _DEFINES = re.compile(r"\s*(?:input\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*(?::|=|<|>)")
 
 
@@ -1015,15 +1041,20 @@ def _statement_lines(
 ) -> tuple[int, int] | None:
     """The lines of the statement holding the syntax error ``found``: its line, the
     lines before it it continues (``->`` at the start of a line continues the chain
-    above) and the continuation lines after it. ``None`` when no statement can be left
-    out safely: the error is on a line with a brace (a model, block or section's
-    header or end) or at the end of the file, or before a statement left out already."""
+    above) and the continuation lines after it; for an error in the header of a model,
+    block or section (a line ending in ``{`` outside any braces), the whole of it up to
+    its closing ``}``. ``None`` when nothing can be left out safely: the error is on
+    another line with a brace (the end of a body, a one-line body) or at the end of the
+    file, or before what was left out last."""
     lines = source_lines(text)
     line = found.span.line
-    if not 1 <= line <= len(lines) or "end of file" in found.message:
+    if not 1 <= line <= len(lines) or found.message.startswith(_AT_THE_END):
         return None
     if left_out and line <= left_out[-1][1]:
         return None  # no progress: the parse did not get past the last one left out
+    code = [_code(text) for text in lines]
+    if code[line - 1].rstrip().endswith("{") and "}" not in code[line - 1]:
+        return _whole_item(code, line)
     first = line
     while _CONTINUES.match(lines[first - 1]) and first > 1:
         first -= 1
@@ -1037,9 +1068,29 @@ def _statement_lines(
             last = following
         elif not _BLANK.match(lines[following - 1]):
             break
-    if any("{" in lines[i - 1] or "}" in lines[i - 1] for i in range(first, last + 1)):
+    if any("{" in code[i - 1] or "}" in code[i - 1] for i in range(first, last + 1)):
         return None
     return first, last
+
+
+def _code(line: str) -> str:
+    """A line without its comment (the language has no strings: ``#`` starts one)."""
+    return line.split("#", 1)[0]
+
+
+def _whole_item(code: list[str], header: int) -> tuple[int, int] | None:
+    """The lines from the header ``header`` of a model, block or section to its closing
+    brace, when the header is outside any braces and the braces close."""
+    depth = 0
+    for text in code[: header - 1]:
+        depth += text.count("{") - text.count("}")
+    if depth != 0:
+        return None
+    for number in range(header, len(code) + 1):
+        depth += code[number - 1].count("{") - code[number - 1].count("}")
+        if depth <= 0:
+            return (header, number) if depth == 0 else None
+    return None
 
 
 def _blank(text: str, first: int, last: int) -> str:
@@ -1063,6 +1114,10 @@ def _dropped(spec: ast.Spec, text: str, left_out: list[tuple[int, int]]) -> tupl
             if span.line <= first and last <= span.end_line:
                 within, owner = kind, name
         span = Span(first, 1, last, len(lines[last - 1]) + 1)
+        if not within and (header := _HEADER.match(lines[first - 1])):
+            # a whole model, block or section: what it was, and its name if it says
+            found.append(ast.Dropped(span, "", header[1], header[2]))
+            continue
         for part in lines[first - 1].split(";"):
             defined = _DEFINES.match(part)
             found.append(ast.Dropped(span, within, owner, defined[1] if defined else None))
