@@ -604,3 +604,59 @@ def test_a_loss_class_name_is_answered(written, meant):
     """)
     assert d.code == "NN012"
     assert d.message.startswith(f"unknown loss `{written}`; did you mean `{meant}`?")
+
+
+# ------------------------------------------------- the one-pass recovery, checked
+
+
+def _mutated_specs(count: int):
+    """Specs with one to six random slips (a character dropped, doubled or replaced
+    by one from Python) in random places, from the README's kind of spec."""
+    import random
+
+    base = FIVE.replace('"same"', "same").replace("nn.BatchNorm2d", "batchnorm")
+    base += "deploy {\n    batch = 1\n}\nbudget {\n    params <= 1M\n}\n"
+    rng = random.Random(20261201)
+    slips = ["", '"', ".", "(", ")", "[", "]", ",", "=", "->", "*", "x", "1", "{", "}", "\n"]
+    for _ in range(count):
+        text = base
+        for _ in range(rng.randint(1, 6)):
+            at = rng.randrange(len(text))
+            text = text[:at] + rng.choice(slips) + text[at + rng.randint(0, 1) :]
+        yield text
+
+
+def test_the_one_pass_recovery_agrees_with_parsing_again_after_each_error():
+    from nnlint.parse import _fast_parser, _recover_fast, _recover_slowly
+
+    parser = _fast_parser()
+    compared = 0
+    for text in _mutated_specs(400):
+        fast = _recover_fast(text, parser, known_as)
+        if fast is None:  # where the fast parser cannot go, the slow path is the answer
+            continue
+        slow = _recover_slowly(text, parser, known_as)
+        assert [(d.span, d.message, d.fix) for d in fast[1]] == [
+            (d.span, d.message, d.fix) for d in slow[1]
+        ], text
+        assert (fast[0] is None) == (slow[0] is None), text
+        if fast[0] is not None:
+            assert fast[0].dropped == slow[0].dropped, text
+            assert fast[0].models == slow[0].models, text
+            assert fast[0].sections == slow[0].sections, text
+        compared += 1
+    assert compared > 300
+
+
+def test_many_errors_in_a_long_spec_are_found_in_one_pass(monkeypatch):
+    import nnlint.parse as parse_module
+
+    def no_second_parse(*args):
+        raise AssertionError("parsed again")
+
+    monkeypatch.setattr(parse_module, "_recover_slowly", no_second_parse)
+    lines = ["model m {", "    input x: [8]"]
+    lines += [f"    h{i} = x -> dense(8{')' if i % 50 else ''}" for i in range(3000)]
+    found = diags("\n".join([*lines, "}", ""]))
+    assert [d.code for d in found] == ["NN001"] * 50 + ["NN017"]
+    assert [d.span.line for d in found[:3]] == [3, 53, 103]
