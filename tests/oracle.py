@@ -35,7 +35,7 @@ import torch
 from hypothesis import strategies as st
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
-from torch_reference import Attention, _groups_overcount_factor
+from torch_reference import Attention, MoE, _groups_overcount_factor
 
 #: The batch the PyTorch network runs at (2: batchnorm needs more than one value per channel).
 BATCH = 2
@@ -224,6 +224,19 @@ def gen_attention(draw: Draw, x: Shape) -> Step | None:
         return _module_step(call + ")", attn, frozen)
     memory = _module_step(f"dense({d_mem})", nn.Linear(d, d_mem))
     return Merge(memory, "{a} -> " + call + ", kv={b})", attn, [attn], frozen)
+
+
+def gen_moe(draw: Draw, x: Shape) -> Step | None:
+    if len(x) not in (1, 2):
+        return None
+    experts = draw(st.integers(1, 4))
+    top_k = draw(st.integers(1, experts))
+    hidden = draw(st.integers(1, 4))
+    shared = draw(st.sampled_from([0, 0, 1, 2]))
+    frozen = _freeze(draw)
+    module = MoE(x[-1], experts, top_k, hidden, shared)
+    call = f"moe({experts}, {top_k}, {hidden}{_opt('shared', shared, 0)}{_frozen_text(frozen)})"
+    return _module_step(call, module, frozen)
 
 
 def gen_embedding(draw: Draw, x: Shape) -> Step | None:
@@ -593,6 +606,7 @@ TORCH_BUILDERS: dict[str, Callable[[Draw, Shape], Step | Merge | None]] = {
     "dropout": gen_dropout,
     "embedding": gen_embedding,
     "attention": gen_attention,
+    "moe": gen_moe,
     "add": _broadcast_merge("add", torch.add),
     "mul": _broadcast_merge("mul", torch.mul),
     "sub": _broadcast_merge("sub", torch.sub),
@@ -631,6 +645,7 @@ HEAVY = {
     "conv1d",
     "conv_transpose2d",
     "attention",
+    "moe",
     "add",
     "concat",
     "matmul",

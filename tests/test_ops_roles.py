@@ -38,6 +38,7 @@ model all_ops {
     e  = sub(q, t) -> select(0, 0) -> softmax(axis=0)
     f  = t -> slice(0, 0, 4) -> mean(0)
     g  = t -> sum(1) -> rmsnorm(affine=false) -> layernorm(affine=false)
+    x  = t -> moe(4, 2, 16, shared=1)
 }
 train { batch = 4
         loss = cross_entropy(logits) }
