@@ -38,6 +38,7 @@ model all_ops {
     e  = sub(q, t) -> select(0, 0) -> softmax(axis=0)
     f  = t -> slice(0, 0, 4) -> mean(0)
     g  = t -> sum(1) -> rmsnorm(affine=false) -> layernorm(affine=false)
+    l  = t -> lstm(8, layers=2, bidirectional=true, dropout=0.1) -> gru(4)
 }
 train { batch = 4
         loss = cross_entropy(logits) }

@@ -801,7 +801,8 @@ class _Lowerer:
                 exc.code,
                 str(exc),
                 layer.span,
-                fix="check the sizes around this layer (`nnlint report` prints every shape)",
+                fix=exc.fix
+                or "check the sizes around this layer (`nnlint report` prints every shape)",
                 shapes=[list(s) for s in in_shapes],
             ) from None
         tie = None

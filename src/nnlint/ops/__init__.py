@@ -41,6 +41,7 @@ MODULES = (
     "transformer",
     "merges",
     "activations",
+    "recurrent",
     "inputs",
     "losses",
 )
