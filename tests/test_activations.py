@@ -21,7 +21,7 @@ import textwrap
 import pytest
 from helpers import EXAMPLES, example_report, report_of
 
-from nnlint.activations import plan_activations, unit_of
+from nnlint.activations import plan_activations, saved_activations, unit_of
 from nnlint.ops import CATALOG, Ctx, Op, numel
 from nnlint.training import korthikanti_layer_bytes
 
@@ -191,3 +191,62 @@ def test_pipeline_first_stage_holds_p_micro_batches_of_its_layers():
     assert plan.bytes == 4 * (ids + 2 * layer) == 4 * ids + L * layer
     few = plan_activations(lowered, _bf16, batch=b, pipeline_parallel=p, micro_batches=2)
     assert few.in_flight == (2, 2, 2, 1)
+
+
+def _per_node_sum(lowered, bits, batch, **kw):
+    """The saved bytes of one stage summed storage by storage: each ``_elements`` count
+    at ``batch``, rounded to bytes and per rank one at a time (no grouping)."""
+    saved = saved_activations(lowered, bits, **kw)
+    t = kw.get("tensor_parallel", 1)
+    totals = []
+    for stage in saved.stages:
+        total = 0
+        for elements, b, divided, per_sample, count in stage:
+            for _ in range(count):
+                n = -(-elements * (batch if per_sample else 1) * b // 8)
+                total += -(-n // t) if divided else n
+        totals.append(total)
+    return totals
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {},
+        {"tensor_parallel": 4},
+        {"tensor_parallel": 2, "sequence_parallel": True},
+        {"pipeline_parallel": 3, "recompute": "full"},
+        {"recompute": "selective", "flash": True},
+    ],
+)
+def test_one_walk_prices_every_micro_batch(kw):
+    """The walk of the graph is made once (the training plan, the largest micro-batch and
+    each fix of a fit error reuse it) and priced for any batch: the same bytes as a
+    walk at that batch, storage by storage, including sub-byte widths."""
+    lowered = _gpt(2, True)
+    for bits in (_bf16, lambda _node: 4):  # 4-bit storages round up to whole bytes
+        saved = saved_activations(lowered, bits, **kw)
+        for batch in (1, 2, 3, 7, 64):
+            plan = saved.plan(batch, micro_batches=4)
+            assert plan == plan_activations(lowered, bits, batch=batch, micro_batches=4, **kw)
+            assert list(plan.stage_bytes) == _per_node_sum(lowered, bits, batch, **kw)
+
+
+def test_the_training_plan_walks_once_and_its_fixes_agree():
+    from nnlint.plan import largest_micro_batch, per_gpu_total, training_plan
+
+    report = example_report("tiny_gpt")
+    analysis_plan = training_plan(report, None)
+    train = report.config.train
+    for gpus in (train.gpus, 2 * train.gpus):
+        assert per_gpu_total(report, gpus=gpus, saved=analysis_plan.saved) == per_gpu_total(
+            report, gpus=gpus
+        )
+    memory = per_gpu_total(report, micro_batch=5) + 1
+    best = largest_micro_batch(report, memory, analysis_plan.saved)
+    assert best == largest_micro_batch(report, memory) == 5
+    assert (
+        per_gpu_total(report, micro_batch=best)
+        <= memory
+        < per_gpu_total(report, micro_batch=best + 1)
+    )

@@ -338,6 +338,7 @@ def test_json_contract():
             "data",
             "layer",
             "autofix",
+            "related",
         ]
     first, memory = doc["diagnostics"][:2]
     assert first == {
@@ -353,6 +354,7 @@ def test_json_contract():
         "data": {},
         "layer": None,
         "autofix": None,
+        "related": [],
     }
     assert memory["fix"] is None
     assert memory["data"] == {"intensity": 0.5, "ridge": "inf", "bytes": 3913120}

@@ -251,6 +251,9 @@ def assert_fix_is_exact(before_text: str, after_text: str, before_result, findin
     codes_before = Counter(d.code for d in before_result.diagnostics)
     codes_before[finding.code] -= 1
     assert Counter(d["code"] for d in after["diagnostics"]) == +codes_before
+    if finding.code == "NN111":  # a train-section edit: the optimizer, and nothing else
+        _assert_only_the_optimizer_changed(before, after, finding)
+        return
 
     (m0,), (m1,) = before["models"], after["models"]
     layers0 = {layer["name"]: layer for layer in m0["layers"]}
@@ -305,6 +308,25 @@ def assert_fix_is_exact(before_text: str, after_text: str, before_result, findin
         assert t1 == t0
 
 
+def _assert_only_the_optimizer_changed(before: dict, after: dict, finding) -> None:
+    """NN111's fix swaps the optimizer: every layer is unchanged, the optimizer is the
+    suggested one and its step FLOPs are the registry's; the other totals do not move but
+    the step total, by the optimizer's difference."""
+    from nnlint.optimizers import OPTIMIZERS
+
+    (m0,), (m1,) = before["models"], after["models"]
+    assert [_strip(x) for x in m0["layers"]] == [_strip(x) for x in m1["layers"]]
+    t0, t1 = m0["totals"], m1["totals"]
+    new = finding.data["suggested"]
+    assert (t0["optimizer"], t1["optimizer"]) == (finding.data["optimizer"], new)
+    step = OPTIMIZERS[new].step_flops(t1["trainable_params"])
+    assert t1["optimizer_flops"] == step
+    assert t1["train_step_flops"] - t0["train_step_flops"] == step - t0["optimizer_flops"]
+    for key in (*ADDITIVE, *INVARIANT):
+        if key not in ("optimizer", "optimizer_flops"):
+            assert t1[key] == t0[key], key
+
+
 def _statement_lines(text: str, lines: set[int]) -> set[int]:
     """``lines`` widened to the whole statements (chains over several lines) they touch."""
     from nnlint import ast
@@ -348,6 +370,22 @@ def test_examples_offer_the_fixes_their_comments_describe():
     fixable = {p.id for p in _fixable_examples()}
     assert any(i.startswith("training_log_of_softmax-NN103") for i in fixable)
     assert any(i.startswith("training_double_softmax-NN104") for i in fixable)
+    assert any(i.startswith("training_adam_weight_decay-NN111") for i in fixable)
+
+
+def test_adam_weight_decay_fix_swaps_the_optimizer_value_only():
+    text = spec(
+        "",
+        "train {\n    batch = 8\n    loss = cross_entropy(logits)\n"
+        "    optimizer = adam  # the paper's\n    weight_decay = 1e-4\n}\n",
+    )
+    result, finding = _by_code(text, "NN111")
+    assert finding.autofix.applicability == "unsafe"
+    fixed, applied = apply_fixes(text, [finding.autofix])
+    assert applied == 1
+    assert fixed == text.replace("optimizer = adam  #", "optimizer = adamw  #")
+    assert_fix_is_exact(text, fixed, result, finding)
+    assert not [d for d in check_text(fixed, "m.nn").diagnostics if d.code == "NN111"]
 
 
 # --------------------------------------------------------------------------- applying

@@ -74,6 +74,8 @@ def test_declared_roles_agree_with_each_other():
             assert op.is_norm, name
         if op.is_norm:
             assert op.keeps_width, name
+        if op.subtracts_mean:
+            assert op.is_norm, name
         if op.residual_merge:
             assert op.family == "merge", name
         if op.in_place:
@@ -83,6 +85,7 @@ def test_declared_roles_agree_with_each_other():
 
 
 def test_roles_agree_with_each_op_cost(report):
+    moved: set[str] = set()
     for layer in report.layers:
         node, op = layer.node, layer.node.kind
         name = node.op
@@ -109,11 +112,31 @@ def test_roles_agree_with_each_op_cost(report):
             ), name
         if op.is_source:
             assert not node.inputs and layer.train.macs == layer.train.output_elements == 0, name
+        if op.moves_data(node.opts, node.in_shapes):
+            # a layout copy exists only at inference (the roofline's kernel); as an op it is a
+            # view with no cost, and its output has the input's elements
+            assert op.is_view and layer.infer == Cost(), name
+            assert math.prod(node.shape) == math.prod(node.in_shapes[0]), name
+            moved.add(name)
+        axis = op.bias_axis(node.opts, node.shape)
+        if axis is not None:  # a bias vector, one value per position of that output axis
+            assert 0 <= axis < len(node.shape), name
+            assert (node.shape[axis],) in op.param_shapes(node.opts, node.in_shapes), name
+        elif "bias" in node.opts and node.opts["bias"] is True and op.has_weights:
+            raise AssertionError(f"{name} has a bias but no bias_axis")
+        x = node.in_shapes[0] if node.in_shapes else ()
+        for i in range(len(x)):
+            means = op.means_along(node.opts, x, i)
+            if op.subtracts_mean:  # between one mean across the axis and one per position
+                assert 1 <= means <= x[i] and x[i] % means == 0, (name, i)
+            else:
+                assert means == 0, name
         if op.has_weights:
             assert layer.train.weight_params > 0, name
         else:
             assert layer.train.weight_params == 0, name
         assert isinstance(op.text(node.opts), str) and op.text(node.opts), name
+    assert moved == {"transpose", "permute"}
 
 
 def test_an_op_silent_about_what_it_saves_is_refused_at_registration():

@@ -294,3 +294,53 @@ def test_model_wide_figures_are_read_from_the_rows():
     edge = analysis(mlp("int8", target="edge-tpu")).roofline
     assert edge.host_link_bandwidth == EDGE_TPU.host_link_bandwidth
     assert edge.stream_time_s == 0  # the MLP's weights fit on chip
+
+
+LAYOUT = """\
+    model m {{
+        input img: [32, 32, 3]
+        x = img -> {view}
+        logits = x -> flatten -> dense(10)
+    }}
+    deploy {{
+        target    = {target}
+        batch     = 2
+        precision = fp16
+    }}
+    """
+
+
+def test_a_layout_change_that_reorders_memory_is_a_copy_kernel():
+    """permute/transpose are views in eager PyTorch, but an inference runtime copies the
+    tensor into its new order (ONNX Transpose): a kernel that reads and writes every
+    element, at no FLOPs."""
+    roof = analysis(LAYOUT.format(view="permute(2, 0, 1)", target="a100-40gb")).roofline
+    assert [r.node_id for r in roof.layers] == ["x/permute#1", "logits/dense#1"]
+    copy = roof.layer("x/permute#1")
+    tensor = 2 * 32 * 32 * 3 * 2  # batch 2, fp16
+    assert (copy.flops, copy.bytes_moved, copy.weight_bytes) == (0, 2 * tensor, 0)
+    assert copy.bound == "memory" and copy.intensity == 0
+    assert copy.time_s == pytest.approx(2 * tensor / A100.bandwidth)
+    # the dense layer reads the permuted copy as it read the input before
+    assert roof.layer("logits/dense#1").bytes_moved == tensor + 2 * (3072 * 10 + 10) + 2 * 2 * 10
+
+
+@pytest.mark.parametrize(
+    "view",
+    [
+        "transpose(0, 0)",  # nothing moves
+        "reshape(32, 32, 3, 1) -> transpose(2, 3) -> reshape(32, 32, 3)",  # a size-1 axis moves
+        "reshape(1, 3072) -> permute(1, 0)",  # [1, N] -> [N, 1]: the same memory order
+    ],
+)
+def test_a_layout_change_that_keeps_the_memory_order_stays_a_free_view(view):
+    roof = analysis(LAYOUT.format(view=view, target="a100-40gb")).roofline
+    assert [r.node_id for r in roof.layers] == ["logits/dense#1"]
+
+
+def test_a_layout_copy_on_chip_moves_nothing_and_the_input_still_arrives_once():
+    roof = analysis(
+        LAYOUT.format(view="transpose(0, 2)", target="edge-tpu").replace("fp16", "int8")
+    ).roofline
+    assert roof.layer("x/transpose#1").bytes_moved == 0  # reordered in on-chip memory
+    assert roof.layer("logits/dense#1").bytes_moved == 2 * 3072 + 2 * 10  # input in, logits out

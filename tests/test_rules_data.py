@@ -215,3 +215,120 @@ def test_no_classes_no_finding():
 def test_large_ratios_are_printed_in_full():
     [d] = found(binary("[123456, 100]"), "NN201")
     assert "imbalanced 1,235:1" in d.message and "99.9%" in d.message
+
+
+# ------------------------------------------------------------------- NN203 P ≫ D
+
+
+def wide(samples: int, width: int = 2048, input_: str = "[784]") -> str:
+    return f"""
+model m {{
+    input x: {input_}
+    h = x -> flatten -> dense({width}) -> relu -> dense({width}) -> relu
+    logits = h -> dense(10)
+}}
+train {{
+    batch = 32
+    loss = cross_entropy(logits)
+    samples = {samples}
+}}
+"""
+
+
+def test_nn203_params_per_example_and_the_memorizing_network():
+    # 784·2048 + 2048 + 2048·2048 + 2048 + 2048·10 + 10 = 5,824,522 trainable parameters
+    [d] = found(wide(5000), "NN203")
+    assert d.severity is Severity.WARNING
+    assert d.span.line == 10  # train.samples
+    assert d.message.startswith(
+        "5,824,522 trainable parameters for 5,000 training examples: 1,165 per example "
+        "(P/D ≥ 1,000). A two-layer ReLU network with 2n + d = 2·5,000 + 784 = 10,784 "
+        "parameters can fit any labelling"
+    )
+    assert "this one has 540x that" in d.message  # 5,824,522 / 10,784 = 540.1
+    assert "under 5,000,000 trainable parameters" in d.fix
+    assert d.data["ratio"] == 5_824_522 / 5000 and d.data["memorizing_params"] == 10_784
+
+
+def test_nn203_counts_only_trainable_parameters_and_its_threshold():
+    assert found(wide(6000), "NN203") == []  # 971 per example
+    [d] = found(wide(6000), "NN203", NN203={"max_ratio": 900})
+    assert "(P/D ≥ 900)" in d.message
+    frozen = wide(5000).replace(
+        "dense(2048) -> relu -> dense", "dense(2048, trainable=false) -> relu -> dense"
+    )
+    assert found(frozen, "NN203") == []  # 4,196,362 trainable: 839 per example
+
+
+def test_nn203_silent_without_samples_and_on_the_real_examples():
+    assert found(wide(5000).replace("    samples = 5000\n", ""), "NN203") == []
+    for stem in ("resnet50", "mnist_mlp"):  # 20 and 1.8 parameters per example
+        text = (EXAMPLES / f"{stem}.nn").read_text(encoding="utf-8")
+        assert "samples" in text
+        assert found(text, "NN203") == []
+
+
+# ------------------------------------------------------------------- NN204 small dataset
+
+
+def test_nn204_few_examples_names_logistic_regression():
+    [d] = found(wide(500, width=64, input_="[3, 32, 32]"), "NN204")  # images: not tabular
+    assert d.severity is Severity.NOTE
+    assert d.message.startswith("train.samples = 500: under 1,000 examples — too little data")
+    assert d.message.endswith("Try logistic regression or gradient-boosted trees first")
+    assert d.data["tabular_features"] is None
+
+
+def test_nn204_tabular_inputs_name_gradient_boosted_trees():
+    text = wide(5000, width=64, input_="[20]")
+    [d] = found(text, "NN204")
+    assert d.message.startswith(
+        "train.samples = 5,000: tabular inputs of 20 features, under 100 — too little data"
+    )
+    assert "Grinsztajn et al. 2022" in d.message
+    assert "gradient-boosted trees (XGBoost, LightGBM)" in d.fix
+    assert d.data["tabular_features"] == 20
+    # past the medium-sized regime, or with 100 features or more, the tabular case is silent
+    assert found(wide(20_000, width=64, input_="[20]"), "NN204") == []
+    assert found(wide(5000, width=64, input_="[100]"), "NN204") == []
+    [d] = found(
+        wide(20_000, width=64, input_="[20]"), "NN204", NN204={"max_tabular_samples": 50_000}
+    )
+    assert "tabular inputs of 20 features" in d.message
+
+
+def test_nn204_token_ids_and_sequences_are_not_tabular():
+    tokens = """
+model m {
+    input ids: [16]
+    h = ids -> embedding(1000, 32) -> flatten -> dense(2)
+}
+train {
+    batch = 8
+    loss = cross_entropy(h)
+    samples = 5000
+}
+"""
+    assert found(tokens, "NN204") == []
+    assert found(wide(5000, width=64, input_="[10, 8]"), "NN204") == []
+
+
+def test_nn204_silent_without_samples_and_on_the_real_examples():
+    assert found(wide(500, width=64).replace("    samples = 500\n", ""), "NN204") == []
+    for path in sorted(EXAMPLES.glob("*.nn")):
+        assert found(path.read_text(encoding="utf-8"), "NN204") == [], path.name
+
+
+def test_new_data_rules_read_their_thresholds_from_data_toml():
+    assert default_thresholds()["NN203"] == {"max_ratio": 1000}
+    assert default_thresholds()["NN204"] == {
+        "min_samples": 1000,
+        "min_tabular_features": 100,
+        "max_tabular_samples": 10000,
+    }
+    assert REGISTRY["NN203"].options == ("max_ratio",)
+    assert REGISTRY["NN204"].options == (
+        "min_samples",
+        "min_tabular_features",
+        "max_tabular_samples",
+    )

@@ -343,15 +343,18 @@ def test_nn404_layer_and_training_precisions():
         }
         """)
     found = {d.data["place"]: d for d in only(result, "NN404")}
-    assert set(found) == {"layer", "train"}
-    layer, train = found["layer"], found["train"]
+    # integer training, sub-4-bit or not, is NN113's finding (one finding per place)
+    assert set(found) == {"layer"}
+    layer = found["layer"]
     assert layer.span.line == line_of(text, "h = x")
     assert layer.message.startswith(
         "h/dense#1 has precision=int3 (2 layers; the first is here): 3 bits per value, below 4 bits"
     )
+    (train,) = only(check_text(text, "spec.nn"), "NN113")  # every family, not only NN4xx
     assert train.span.line == line_of(text, "precision = int1")
-    assert train.message.startswith("train.precision = int1: 1 bit per value")
-    assert train.message.endswith("and training accumulates rounding error over every update")
+    assert train.message.startswith("train.precision = int1: weights, gradients and optimizer")
+    assert "1-bit integers, 2 levels per value" in train.message
+    assert train.message.endswith("and rounding error accumulates over every update")
 
 
 def test_nn404_silent_at_4_bits_unless_the_threshold_is_raised():
@@ -393,3 +396,64 @@ def test_nn401_skipped_for_a_model_without_arithmetic():
         }
         """)
     assert only(result, "NN401") == []
+
+
+# ------------------------------------------------------------------- NN405 layout-copy
+
+CAMERA = """\
+    model cam {{
+        input frame: [224, 224, 3]
+        x      = frame -> {view}
+        f      = x -> conv2d(16, 3, stride=2, padding=1, bias=false) -> batchnorm -> relu
+        logits = f -> global_avgpool -> flatten -> dense(2)
+    }}
+    deploy {{
+        target    = {target}
+        batch     = {batch}
+        precision = int8
+    }}
+    """
+
+
+def test_nn405_reports_the_copy_with_the_roofline_figures():
+    text, result = run(CAMERA.format(view="permute(2, 0, 1)", target="jetson-orin-nano", batch=1))
+    (d,) = only(result, "NN405")
+    analysed, _ = analyse_text(text)
+    roof = analysed.roofline
+    row = roof.layer("x/permute#1")
+    assert row.bytes_moved == 2 * 224 * 224 * 3  # the frame read and written, 1 byte each
+    assert d.span.line == line_of(text, "x      = frame")
+    assert d.message.startswith(
+        "permute(2, 0, 1) `x/permute#1` (line 3) reorders its input in memory: on "
+        "jetson-orin-nano a copy kernel that moves 294.00 KiB (301,056 B) at int8, batch 1, "
+        "with no arithmetic, 4.43 µs — "
+    )
+    assert d.data["bytes_moved"] == row.bytes_moved and d.data["time_s"] == row.time_s
+    assert d.data["time_share"] == row.time_s / roof.kernel_time_s
+    assert d.data["memory_bound_share"] == roof.memory_bound_share >= 0.5
+    assert f"{d.data['time_share']:.1%} of the estimated kernel time" in d.message
+
+
+def test_nn405_silent_for_a_free_view_without_a_target_or_below_its_thresholds():
+    free = CAMERA.format(view="transpose(1, 1)", target="jetson-orin-nano", batch=1)
+    assert only(run(free)[1], "NN405") == []
+    copy = CAMERA.format(view="permute(2, 0, 1)", target="jetson-orin-nano", batch=1)
+    no_target = copy.replace("        target    = jetson-orin-nano\n", "")
+    assert only(run(no_target)[1], "NN405") == []
+    assert only(run(copy, thresholds={"NN405": {"min_time_share": 0.5}})[1], "NN405") == []
+    strict = {"NN405": {"min_memory_bound_share": 1.01}}
+    assert only(run(copy, thresholds=strict)[1], "NN405") == []
+    # on the edge TPU the copy stays in on-chip memory: no bytes, no time, no finding
+    assert only(run(copy.replace("jetson-orin-nano", "edge-tpu"))[1], "NN405") == []
+
+
+@pytest.mark.parametrize("target", ["a100-40gb", "jetson-orin-nano", "l4", "h100-sxm"])
+def test_nn405_vit_patch_transpose_is_under_one_percent(target):
+    """ViT-B/16's [768, 196] -> [196, 768] transpose is a copy kernel, but a tiny share
+    of the encoder's time: the real example stays silent on every device that runs it."""
+    text = (EXAMPLES / "vit_b16.nn").read_text(encoding="utf-8")
+    _, result = run(text, target=target)
+    assert only(result, "NN405") == []
+    analysed, _ = analyse_text(text, Settings(target=target))
+    row = analysed.roofline.layer("p/transpose#1")
+    assert row.flops == 0 and row.bytes_moved == 2 * 196 * 768 * 2  # bf16, read + write

@@ -7,7 +7,7 @@ import math
 import textwrap
 
 import pytest
-from helpers import EXAMPLES
+from helpers import EXAMPLES, report_of
 
 from nnlint.check import Settings, check_text
 from nnlint.diagnostics import Severity
@@ -707,11 +707,15 @@ def test_no_batchnorm_finding():
 
 def test_every_training_rule_documents_its_numbers():
     docs = {code: rule.meta().doc for code, rule in REGISTRY.items() if code.startswith("NN1")}
-    assert set(docs) == {f"NN1{i:02d}" for i in range(1, 11)}
+    assert set(docs) == {f"NN1{i:02d}" for i in range(1, 15)}
     assert "0.25^10 = 9.54e-07" in docs["NN101"] and "9.09e-13" in docs["NN101"]
     assert "11.09" in docs["NN102"] and "88.72" in docs["NN102"]
     assert "2/784 = 0.00255" in docs["NN106"] and "0.0438" in docs["NN107"]
     assert "Wu & He" in docs["NN110"]
+    assert "η·λ·θ / (√v" in docs["NN111"] and "Loshchilov &\nHutter 2019" in docs["NN111"]
+    assert "8192/256 =\n  3.2" in docs["NN112"] and "500 times" in docs["NN112"]
+    assert "2⁸ = 256" in docs["NN113"] and "Gupta et al. 2015" in docs["NN113"]
+    assert "26,560" in docs["NN114"] and "Ioffe & Szegedy" in docs["NN114"]
 
 
 # --------------------------------------------------- one finding per line
@@ -766,3 +770,221 @@ def test_a_huge_chain_is_summarized():
     assert d.data["layers"] == 1000 and d.data["equivalent_params"] == 72
     [d] = found(spec.replace("-> dense(n)", "-> dense(n) -> sigmoid"), "NN101")
     assert "0.25^1000 = 10^-602" in d.message
+
+
+# ---------------------------------------------------------------- NN111 adam-weight-decay
+
+
+def test_nn111_adam_with_weight_decay_points_at_the_decay_and_suggests_adamw():
+    text = mlp(["relu"], train="    optimizer = adam\n    weight_decay = 0.01\n")
+    (d,) = found(text, "NN111")
+    assert d.span.line == text.splitlines().index("    weight_decay = 0.01") + 1
+    assert d.message.startswith("optimizer = adam with weight_decay = 0.01: adam adds 0.01·θ")
+    assert "η·0.01·θ / (√v" in d.message and "adamw decays every weight by η·0.01·θ" in d.message
+    assert d.data == {"optimizer": "adam", "weight_decay": 0.01, "suggested": "adamw"}
+    assert d.autofix is not None and d.autofix.applicability == "unsafe"
+
+
+@pytest.mark.parametrize(
+    "train",
+    [
+        "    optimizer = adamw\n    weight_decay = 0.01\n",  # decoupled already
+        "    optimizer = momentum\n    weight_decay = 1e-4\n",  # L2 = weight decay for SGD
+        "    optimizer = adam\n",  # no decay at all
+        "    weight_decay = 1e-4\n",  # the default optimizer, sgd
+    ],
+)
+def test_nn111_silent_without_coupled_decay_in_an_adaptive_step(train):
+    assert found(mlp(["relu"], train=train), "NN111") == []
+
+
+def test_nn111_reads_the_registry_variant():
+    from nnlint.optimizers import OPTIMIZERS
+
+    with_variant = {n for n, o in OPTIMIZERS.items() if o.decoupled_variant}
+    assert with_variant == {"adam"}
+    assert OPTIMIZERS["adam"].decoupled_variant == "adamw"
+
+
+# ---------------------------------------------------------------- NN112 learning rate
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "lr", "expected"),
+    [
+        ("adam", "0.5", "lr = 0.5 for adam is 50x above the top of its usual range, 1e-6 to 0.01"),
+        ("sgd", "10", "lr = 10 for sgd is 3.12x above the top of its usual range, 1e-6 to 3.2"),
+        ("momentum", "1e-8", "lr = 1e-8 for momentum is 100x below the bottom of its usual range"),
+        (
+            "lion",
+            "0.01",
+            "lr = 0.01 for lion is 10x above the top of its usual range, 1e-7 to 0.001",
+        ),
+        ("rmsprop", "2", "lr = 2 for rmsprop is 4x above the top of its usual range, 1e-5 to 0.5"),
+    ],
+)
+def test_nn112_rate_outside_the_registry_range(optimizer, lr, expected):
+    from nnlint.optimizers import OPTIMIZERS
+
+    text = mlp(["relu"], train=f"    optimizer = {optimizer}\n    lr = {lr}\n")
+    (d,) = found(text, "NN112")
+    assert d.message.startswith(expected), d.message
+    assert OPTIMIZERS[optimizer].lr_source in d.message
+    assert d.span.line == text.splitlines().index(f"    lr = {lr}") + 1
+    assert (d.data["low"], d.data["high"]) == OPTIMIZERS[optimizer].lr_range
+    assert d.data["lr"] == float(lr)
+
+
+def test_nn112_names_the_default_optimizer_and_the_recommended_rate():
+    (d,) = found(mlp(["relu"], train="    lr = 10\n"), "NN112")
+    assert d.message.startswith("lr = 10 for sgd (the default optimizer) is")
+    (d,) = found(mlp(["relu"], train="    optimizer = adamw\n    lr = 1\n"), "NN112")
+    assert "start from 0.001" in d.fix
+
+
+@pytest.mark.parametrize(
+    "train",
+    [
+        "    optimizer = adam\n    lr = 1e-3\n",
+        "    optimizer = adam\n    lr = 1e-2\n",  # the bounds are inside
+        "    optimizer = adamw\n    lr = 1e-6\n",
+        "    optimizer = sgd\n    lr = 0.1\n",
+        "    optimizer = nesterov\n    lr = 3.2\n",  # Goyal et al. 2017 at batch 8,192
+        "    optimizer = adagrad\n    lr = 10\n",  # no range in the registry: not judged
+        "    optimizer = adafactor\n    lr = 10\n",
+        "    optimizer = adam\n",  # no lr written
+    ],
+)
+def test_nn112_silent_inside_the_range_or_without_one(train):
+    assert found(mlp(["relu"], train=train), "NN112") == []
+
+
+def test_nn112_doc_lists_every_registry_range():
+    """The doc page repeats the registry's ranges: they must not drift apart."""
+    from nnlint.optimizers import OPTIMIZERS
+
+    doc = REGISTRY["NN112"].meta().doc
+    for name, o in OPTIMIZERS.items():
+        if o.lr_range is None:
+            assert f"(`{name}`" in doc or f"`{name}`)" in doc, name
+        else:
+            low, high = (f"{v:g}".replace("e-0", "e-") for v in o.lr_range)
+            line = next(x for x in doc.splitlines() if f"`{name}`" in x and " to " in x)
+            assert f"{low} to {high}" in line, (name, line)
+
+
+# ---------------------------------------------------------------- NN113 integer training
+
+
+@pytest.mark.parametrize(("precision", "bits", "levels"), [("int8", 8, 256), ("int4", 4, 16)])
+def test_nn113_integer_training_precision(precision, bits, levels):
+    text = mlp(["relu"], train=f"    precision = {precision}\n")
+    (d,) = found(text, "NN113")
+    assert d.message.startswith(
+        f"train.precision = {precision}: weights, gradients and optimizer state in {bits}-bit "
+        f"integers, {levels:,} levels per value"
+    )
+    assert d.message.endswith("rounding error accumulates over every update")
+    assert f"set deploy.precision = {precision}" in d.fix and "quantize after training" in d.fix
+    assert d.data == {"precision": precision, "bits": bits, "levels": levels}
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16-mixed", "fp16", "fp8-mixed", "bf16"])
+def test_nn113_silent_for_floating_point_training(precision):
+    assert found(mlp(["relu"], train=f"    precision = {precision}\n"), "NN113") == []
+
+
+def test_nn113_silent_for_integer_deployment():
+    text = (
+        mlp(["relu"], train="    precision = bf16-mixed\n") + "deploy {\n    precision = int8\n}\n"
+    )
+    assert found(text, "NN113") == []
+
+
+# ---------------------------------------------------------------- NN114 bias-before-norm
+
+
+def net(body: str, input_: str = "[3, 16, 16]") -> str:
+    return f"""
+model m {{
+    input x: {input_}
+{body}
+}}
+train {{
+    batch = 32
+    loss = cross_entropy(logits)
+}}
+"""
+
+
+def test_nn114_conv_bias_before_batchnorm_counts_the_channels():
+    text = net(
+        "    h = x -> conv2d(24, 3, padding=1) -> batchnorm -> relu -> flatten\n"
+        "    logits = h -> dense(10)"
+    )
+    (d,) = found(text, "NN114")
+    assert d.span.line == 4
+    assert d.message.startswith(
+        "conv2d(24, 3) `h/conv2d#1` (line 4) adds a bias of 24 values that the batchnorm right "
+        "after it subtracts again"
+    )
+    assert "24 parameters, with their gradients and optimizer state" in d.message
+    assert d.fix == "set bias=false on conv2d(24, 3)"
+    assert d.data == {"layer": "h/conv2d#1", "norm": "h/batchnorm#1", "wasted_params": 24}
+
+
+@pytest.mark.parametrize(
+    ("chain", "input_", "wasted"),
+    [
+        ("dense(32) -> batchnorm", "[16]", 32),  # batchnorm per feature of [D]
+        ("dense(32) -> batchnorm", "[8, 16]", 32),  # ... of [T, D]: over the batch and T
+        ("conv2d(8, 3) -> groupnorm(8)", "[3, 16, 16]", 8),  # one channel per group
+        ("conv1d(8, 3) -> layernorm", "[4, 16]", 8),  # [C, L]: the mean is over L, per channel
+        ("conv_transpose2d(8, 2, stride=2) -> batchnorm", "[3, 16, 16]", 8),
+        ("attention(2) -> batchnorm", "[8, 16]", 16),  # the output projection's bias
+    ],
+)
+def test_nn114_fires_when_every_bias_value_is_constant_under_its_mean(chain, input_, wasted):
+    text = net(f"    h = x -> {chain} -> flatten\n    logits = h -> dense(10)", input_)
+    (d,) = found(text, "NN114")
+    assert d.data["wasted_params"] == wasted
+
+
+@pytest.mark.parametrize(
+    ("chain", "input_"),
+    [
+        ("dense(32) -> layernorm", "[8, 16]"),  # the mean is across the bias's axis
+        ("conv2d(8, 3) -> groupnorm(2)", "[3, 16, 16]"),  # 4 channels per group: 2 of 8 cancel
+        ("dense(32) -> rmsnorm", "[8, 16]"),  # no mean subtracted at all
+        ("dense(32, bias=false) -> batchnorm", "[16]"),
+        ("conv2d(8, 3, bias=false) -> batchnorm", "[3, 16, 16]"),
+        ("dense(32) -> relu -> batchnorm", "[16]"),  # a nonlinearity between
+        ("dense(32) -> dropout(0.1) -> batchnorm", "[16]"),  # masked: not constant per batch
+        ("dense(32, trainable=false) -> batchnorm", "[16]"),  # frozen: loaded weights
+        ("attention(2, bias=[q, k, v]) -> batchnorm", "[8, 16]"),  # no output bias
+        ("conv1d(8, 3) -> batchnorm", "[4, 16]"),  # [C, L]: batchnorm's channels are L here
+    ],
+)
+def test_nn114_silent_when_the_norm_does_not_cancel_the_whole_bias(chain, input_):
+    text = net(f"    h = x -> {chain} -> flatten\n    logits = h -> dense(10)", input_)
+    assert found(text, "NN114") == []
+
+
+def test_nn114_silent_when_another_op_reads_the_biased_output():
+    text = net(
+        "    a = x -> dense(16)\n    b = a -> batchnorm\n    logits = add(a, b) -> dense(10)",
+        "[16]",
+    )
+    assert found(text, "NN114") == []
+
+
+def test_nn114_resnet50_with_biases_would_waste_26560_parameters():
+    text = (EXAMPLES / "resnet50.nn").read_text(encoding="utf-8")
+    assert found(text, "NN114") == []
+    biased = text.replace(", bias=false)", ")")
+    findings = found(biased, "NN114")
+    total = sum(d.data.get("wasted_params_line", d.data["wasted_params"]) for d in findings)
+    assert total == 26_560  # every conv channel of the 53 convolutions
+    assert total * 2 == sum(
+        layer.counted_params for layer in report_of(text).layers if layer.node.kind.is_norm
+    )

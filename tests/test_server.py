@@ -353,3 +353,29 @@ def test_the_readme_shows_a_real_hover():
     markdown, _ = hover_text(analysis, text, position.line + 1, position.character + 1)
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert f"```markdown\n{markdown}\n```" in readme
+
+
+def test_the_server_shows_every_error_of_one_run(tmp_path):
+    """Five independent mistakes are five diagnostics in the editor; the one inside a
+    block points at its call with the diagnostic's related information."""
+    from test_errors_in_one_run import FIVE, FIVE_FOUND
+
+    path = tmp_path / "five.nn"
+    path.write_text(FIVE, encoding="utf-8")
+
+    async def scenario(s: Session) -> None:
+        uri = _open(s, path, FIVE)
+        found = await s.diagnostics(uri, version=1)
+        assert [(d.code, d.range.start.line + 1, d.range.start.character + 1) for d in found] == [
+            (code, line, column) for code, line, column, _ in FIVE_FOUND
+        ]
+        (related,) = found[0].related_information
+        assert related.message == "called from line 14"
+        assert related.location.uri == uri
+        assert (related.location.range.start.line, related.location.range.start.character) == (
+            13,
+            13,
+        )
+        assert all(not d.related_information for d in found[1:])
+
+    run(scenario, tmp_path)

@@ -17,7 +17,10 @@ from nnlint.targets import builtin_targets
 from nnlint.training import model_states, optimizer_state_bytes
 
 LLAMA = (EXAMPLES / "training" / "llama_7b_zero3.nn").read_text(encoding="utf-8")
-PSI = 6_738_681_856
+# Llama 2 7B from its shapes: embedding and untied head 32000·4096 each; per layer attention
+# 4·4096², SwiGLU 3·4096·11008 and two RMSNorm gains; the final RMSNorm — the published count
+PSI = 2 * 32000 * 4096 + 32 * (4 * 4096**2 + 3 * 4096 * 11008 + 2 * 4096) + 4096
+assert PSI == 6_738_415_616
 
 
 def _analysis(text):
@@ -49,6 +52,22 @@ def test_llama_7b_zero3_on_8_gpus_per_gpu_states_are_zeros_formula():
     assert per_gpu["total_bytes"] == states.total_bytes + acts
     assert plan["fits"] is True and plan["target"] == "a100-80gb"
     assert plan["max_micro_batch"] >= 1
+
+
+def test_llama_7b_on_l4s_names_the_fewest_gpus_that_fit_by_zero3s_formula():
+    # the README's fit error: ZeRO-3 divides the 16 bytes of mixed-precision AdamW per
+    # parameter by the data-parallel ranks; each rank keeps its own saved activations
+    spec = LLAMA.replace("a100-80gb", "l4")
+    analysis, _ = _analysis(spec)
+    acts = plan_activations(
+        analysis.report.lowered, lambda n: 16, batch=1, recompute="selective", flash=True
+    ).bytes
+    memory = builtin_targets()["l4"].memory_bytes
+    fewest = next(n for n in range(8, 1024) if 16 * PSI // n + acts <= memory)
+    assert 16 * PSI // 8 + acts > memory
+    (d,) = [d for d in check_text(spec, "l.nn").diagnostics if d.code == "NN301"]
+    assert f"gpus = {fewest} (the fewest that fit with zero3)" in d.message
+    assert fewest == 31
 
 
 def test_llama_7b_served_on_one_l4():
@@ -209,27 +228,34 @@ def test_a_per_gpu_fit_error_names_the_computed_changes_that_fit():
         .replace("target         = a100-80gb", "target         = a100-40gb")
         .replace("recompute      = selective", "recompute      = none")
     )
+    # ZeRO-3: 16 bytes per parameter (bf16-mixed AdamW) over the ranks, plus each rank's
+    # activations (a flash kernel keeps no scores, so none = selective here)
+    analysis, _ = _analysis(spec)
+    acts = plan_activations(analysis.report.lowered, lambda n: 16, batch=1, flash=True).bytes
+    memory = builtin_targets()["a100-40gb"].memory_bytes
+    fewest = next(n for n in range(2, 1024) if 16 * PSI // n + acts <= memory)
     (d,) = [d for d in check_text(spec, "l.nn").diagnostics if d.code == "NN301"]
     assert (
         "per GPU" in d.message
-        and "what fits: gpus = 5 (the fewest that fit with zero3)" in d.message
+        and f"what fits: gpus = {fewest} (the fewest that fit with zero3)" in d.message
     )
     assert d.data["fixes"]
-    # and 5 GPUs do fit, 4 do not
+    # and that many GPUs do fit, one fewer does not
     assert not [
         x
         for x in check_text(
-            spec.replace("gpus           = 2", "gpus           = 5"), "l.nn"
+            spec.replace("gpus           = 2", f"gpus           = {fewest}"), "l.nn"
         ).diagnostics
         if x.code == "NN301"
     ]
     assert [
         x
         for x in check_text(
-            spec.replace("gpus           = 2", "gpus           = 4"), "l.nn"
+            spec.replace("gpus           = 2", f"gpus           = {fewest - 1}"), "l.nn"
         ).diagnostics
         if x.code == "NN301"
     ]
+    assert fewest == 6
 
 
 SERVED = """

@@ -35,6 +35,7 @@ counting conventions), which keeps its meaning. Conventions, each stated once:
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable
 
 import attrs
@@ -43,7 +44,14 @@ from nnlint.graph import Lowered, Node
 from nnlint.ops import Ctx
 from nnlint.precision import PRECISION_BITS
 
-__all__ = ["KIND_BITS", "ActivationPlan", "plan_activations", "unit_of"]
+__all__ = [
+    "KIND_BITS",
+    "ActivationPlan",
+    "SavedActivations",
+    "plan_activations",
+    "saved_activations",
+    "unit_of",
+]
 
 #: Bits per element of the saved tensors that are not activations (see the module docstring).
 KIND_BITS: dict[str, int] = {"mask": 8, "index": 64, "stat": 32}
@@ -94,6 +102,40 @@ def _split_states(nodes: Iterable[Node]) -> dict[str, bool]:
     return split
 
 
+@attrs.frozen
+class SavedActivations:
+    """What every pipeline stage saves, apart from the micro-batch: one walk of the graph
+    that :meth:`plan` prices for any micro-batch (the largest micro-batch that fits and
+    each fix a fit error names ask for several).
+
+    ``stages[i]`` lists the storages stage ``i`` keeps, each counted once, as
+    ``(elements, bits, divided, per_sample, count)``: ``count`` storages of ``elements``
+    elements (per sample when ``per_sample``) at ``bits`` bits, each divided over the
+    ``tensor_parallel`` ranks when ``divided``."""
+
+    stages: tuple[tuple[tuple[int, int, bool, bool, int], ...], ...]
+    tensor_parallel: int
+    layers: int  # repeated-block instances (transformer layers)
+
+    def plan(self, batch: int, micro_batches: int = 1) -> ActivationPlan:
+        """The bytes of each stage for one micro-batch of ``batch`` samples, with
+        ``micro_batches`` in flight (1F1B): each storage rounded up to whole bytes, then
+        up to whole bytes per rank."""
+        t = self.tensor_parallel
+        stage_bytes = []
+        for entries in self.stages:
+            total = 0
+            for elements, bits, divided, per_sample, count in entries:
+                nbytes = -(-elements * (batch if per_sample else 1) * bits // 8)
+                if divided:
+                    nbytes = -(-nbytes // t)
+                total += count * nbytes
+            stage_bytes.append(total)
+        p = len(self.stages)
+        in_flight = tuple(min(p - i, micro_batches) for i in range(p))
+        return ActivationPlan(tuple(stage_bytes), in_flight, self.layers)
+
+
 def plan_activations(
     lowered: Lowered,
     act_bits: Callable[[Node], int],
@@ -112,36 +154,54 @@ def plan_activations(
     precision's activation format, or the node's own ``precision=``). See the module
     docstring for every convention.
     """
+    saved = saved_activations(
+        lowered,
+        act_bits,
+        tensor_parallel=tensor_parallel,
+        sequence_parallel=sequence_parallel,
+        pipeline_parallel=pipeline_parallel,
+        recompute=recompute,
+        flash=flash,
+    )
+    return saved.plan(batch, micro_batches)
+
+
+def saved_activations(
+    lowered: Lowered,
+    act_bits: Callable[[Node], int],
+    *,
+    tensor_parallel: int = 1,
+    sequence_parallel: bool = False,
+    pipeline_parallel: int = 1,
+    recompute: str = "none",
+    flash: bool = False,
+) -> SavedActivations:
+    """What every pipeline stage saves (see :func:`plan_activations`), for any batch."""
     nodes = list(lowered.nodes())
     by_id = {node.id: node for node in nodes}
     storage: dict[str, str] = {}
     for node in nodes:
         storage[node.id] = storage[node.inputs[0]] if node.kind.is_view else node.id
     split = _split_states(nodes)
-    units = list(dict.fromkeys(u for u in (unit_of(n.id) for n in nodes) if u))
+    unit_ids = [unit_of(n.id) for n in nodes]
+    units = list(dict.fromkeys(u for u in unit_ids if u))
     p = pipeline_parallel
     per_stage = -(-len(units) // p) if units else 1
     unit_stage = {u: min(k // per_stage, p - 1) for k, u in enumerate(units)}
 
     t = tensor_parallel
-    stage_of: dict[str, int] = {}
-    kept: list[dict[str, int]] = [{} for _ in range(p)]
+    # per stage: storage key -> (elements, bits, divided over the ranks, per sample)
+    kept: list[dict[str, tuple[int, int, bool, bool]]] = [{} for _ in range(p)]
     current = 0
 
     def keep(stage: int, key: str, elements: int, bits: int, is_split: bool, per_sample: bool):
-        if key in kept[stage]:
-            return
-        n = elements * (batch if per_sample else 1)
-        nbytes = -(-n * bits // 8)
-        if t > 1 and (is_split or sequence_parallel):
-            nbytes = -(-nbytes // t)
-        kept[stage][key] = nbytes
+        if key not in kept[stage]:
+            divided = t > 1 and (is_split or sequence_parallel)
+            kept[stage][key] = (elements, bits, divided, per_sample)
 
-    for node in nodes:
-        unit = unit_of(node.id)
+    for node, unit in zip(nodes, unit_ids):
         if unit is not None:
             current = unit_stage[unit]
-        stage_of[node.id] = current
         if unit is not None and recompute == "full":
             for src in node.inputs:  # a tensor entering the block is its checkpoint
                 if unit_of(src) != unit:
@@ -184,8 +244,10 @@ def plan_activations(
                 is_split = part.split if part.split is not None else split[node.inputs[0]]
             bits = KIND_BITS[part.kind] if part.kind in KIND_BITS else act_bits(owner)
             keep(current, key, part.elements, bits, is_split, part.per_sample)
-    in_flight = tuple(min(p - i, micro_batches) for i in range(p))
-    return ActivationPlan(tuple(sum(k.values()) for k in kept), in_flight, len(units))
+    stages = tuple(
+        tuple((*entry, count) for entry, count in Counter(stage.values()).items()) for stage in kept
+    )
+    return SavedActivations(stages, t, len(units))
 
 
 def _elements(node: Node) -> int:

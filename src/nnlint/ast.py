@@ -193,6 +193,21 @@ class Suppression:
 
 
 @attrs.frozen
+class Dropped:
+    """A statement the parser left out after a syntax error in it.
+
+    ``within`` is ``model``, ``block`` or ``section`` (``""``: between them), ``owner``
+    the name of the model or block or the section's kind, and ``name`` what the
+    statement defined (a tensor, an input, a section key), ``None`` when its text does
+    not say."""
+
+    span: Span
+    within: str
+    owner: str
+    name: str | None
+
+
+@attrs.frozen
 class Spec:
     """A whole ``.nn`` file."""
 
@@ -201,6 +216,9 @@ class Spec:
     sections: tuple[Section, ...]
     suppressions: tuple[Suppression, ...]
     text: str
+    #: Statements left out after a syntax error (their NN001 is reported): what later
+    #: stages must not report again as undefined names or missing inputs.
+    dropped: tuple[Dropped, ...] = ()
 
     def section(self, kind: str) -> Section | None:
         for section in self.sections:

@@ -8,7 +8,6 @@ other exception is an internal error that names the file (the CLI exits 2).
 from __future__ import annotations
 
 import contextlib
-import difflib
 import gc
 import traceback
 from collections.abc import Iterator, Mapping
@@ -22,12 +21,13 @@ from nnlint.costs import Report, analyze
 from nnlint.diagnostics import Diagnostic, FileResult, RuleMeta, Severity, Span, SpecError
 from nnlint.figures import Sources, json_totals
 from nnlint.files import SPEC_LIMIT, read_regular
-from nnlint.fixes import attach_fixes
 from nnlint.graph import lower
-from nnlint.parse import parse
+from nnlint.ops import known_as
+from nnlint.parse import parse_all
 from nnlint.plan import ServingPlan, TrainingPlan, serving_plan, training_plan
 from nnlint.roofline import Roofline, roofline
 from nnlint.rules import FATAL, REGISTRY, SPEC_CODES, all_meta, run_rules
+from nnlint.rules.spec_codes import MAX_ERRORS
 from nnlint.sections import read_sections
 from nnlint.suggest import did_you_mean, suggest
 from nnlint.targets import Target, builtin_targets
@@ -255,16 +255,42 @@ def analyse_text(
         return _analyse_text(text, settings)
 
 
+def _capped(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    """At most :data:`MAX_ERRORS` errors of a file, in source order; NN017 at the first
+    one left out says there are more."""
+    errors = sorted((d for d in diagnostics if d.code in FATAL), key=Diagnostic.sort_key)
+    if len(errors) <= MAX_ERRORS:
+        return diagnostics
+    dropped = set(map(id, errors[MAX_ERRORS:]))
+    first = errors[MAX_ERRORS]
+    return [d for d in diagnostics if id(d) not in dropped] + [
+        Diagnostic(
+            "NN017",
+            Severity.NOTE,
+            f"more than {MAX_ERRORS} errors in this file: the first {MAX_ERRORS} are shown, "
+            "the rest from here on are not",
+            first.span,
+            fix="fix the errors shown and run nnlint again",
+            data={"shown": MAX_ERRORS},
+        )
+    ]
+
+
 def _analyse_text(text: str, settings: Settings) -> tuple[Analysis | None, list[Diagnostic]]:
-    diagnostics: list[Diagnostic] = []
+    # Every independent error in one run: the syntax errors (each statement with one left
+    # out), then each section entry and each model statement on its own; only a spec
+    # without any error is analysed further (costs, targets, and the rules after them).
+    spec, diagnostics = parse_all(text, known_as)
+    if spec is None:
+        return None, _capped(diagnostics)
     try:
-        spec, problems = parse(text)
-        diagnostics += problems
         config, section_problems = read_sections(spec)
         diagnostics += section_problems
         lowered = lower(spec, config)
     except SpecError as exc:
-        return None, diagnostics + exc.diagnostics
+        return None, _capped(diagnostics + exc.diagnostics)
+    if spec.dropped:  # lowered without the statements a syntax error left out
+        return None, _capped(diagnostics)
     report = analyze(lowered, config)
     target = None
     name = settings.target or config.deploy.target or settings.default_target
@@ -295,23 +321,25 @@ def _analyse_text(text: str, settings: Settings) -> tuple[Analysis | None, list[
         if train_name in targets:
             train_target = targets[train_name]
         else:
-            close = difflib.get_close_matches(train_name, list(targets), n=1)
+            close = suggest(train_name, targets)
             diagnostics.append(
                 Diagnostic(
                     "NN015",
                     Severity.ERROR,
                     f"unknown training target `{train_name}`"
-                    + (f"; did you mean `{close[0]}`?" if close else "")
+                    + did_you_mean(train_name, targets)
                     + f" (known: {', '.join(sorted(targets))})",
                     config.train.spans.get("target", Span.point(1, 1)),
                     fix="use one of the ids `nnlint targets` lists"
-                    + (f", e.g. `{close[0]}`" if close else ""),
+                    + (f", e.g. `{close}`" if close else ""),
                 )
             )
             train_target = None
     training = training_plan(report, train_target) if config.has_train else None
     serving = serving_plan(report, target, roof)
-    return Analysis(spec, report, target, roof, train_target, training, serving), diagnostics
+    return Analysis(spec, report, target, roof, train_target, training, serving), _capped(
+        diagnostics
+    )
 
 
 def check_text(text: str, path: str, settings: Settings = Settings()) -> FileResult:
@@ -345,7 +373,10 @@ def _check_text(text: str, path: str, settings: Settings) -> FileResult:
             )
             diagnostics = _apply_suppressions(analysis.spec, diagnostics, selected)
         diagnostics = _locate_layers(analysis.report.lowered, diagnostics)
-        diagnostics = attach_fixes(analysis.spec, analysis.report.lowered, diagnostics)
+        if diagnostics:  # a clean file never loads the fixers
+            from nnlint.fixes import attach_fixes
+
+            diagnostics = attach_fixes(analysis.spec, analysis.report.lowered, diagnostics)
         model = model_entry(
             analysis.report, path, analysis.roofline, analysis.training, analysis.serving
         )

@@ -1003,13 +1003,15 @@ def _apply_baselines(
 ) -> tuple[list[FileResult], list[_BaselineReport]]:
     """Drop baselined findings: ``--baseline`` for every file, else each file's
     configured ``baseline``. Stale entries are noted on stderr."""
-    from nnlint.baseline import BaselineError, load_baseline
-
     which = {r.path: (Path(chosen) if chosen else configured.get(r.path)) for r in results}
     groups: dict[str, list[int]] = {}
     for i, r in enumerate(results):
         if which[r.path] is not None:
             groups.setdefault(os.path.abspath(which[r.path]), []).append(i)
+    if not groups:  # no baseline: nnlint.baseline is not even loaded
+        return list(results), []
+    from nnlint.baseline import BaselineError, load_baseline
+
     reports = []
     kept = list(results)
     for path, indexes in groups.items():

@@ -99,6 +99,16 @@ class Fix:
 
 
 @attrs.frozen
+class Related:
+    """Another place of the same file a finding involves, and what it is there: the
+    block call an error inside a block came from (``called from line 13``). SARIF's
+    ``relatedLocations``, the JSON ``related`` list, a ``= note:`` line of the text."""
+
+    span: Span
+    message: str
+
+
+@attrs.frozen
 class Diagnostic:
     """One finding: what, where, how bad, how to fix, and the raw figures.
 
@@ -118,6 +128,8 @@ class Diagnostic:
     layer: str | None = None
     #: The text edits that repair the finding, when the repair is certain.
     autofix: Fix | None = None
+    #: Other places involved, innermost first: the calls an error inside a block came from.
+    related: tuple[Related, ...] = ()
 
     def with_path(self, path: str) -> Diagnostic:
         return attrs.evolve(self, path=path)

@@ -79,8 +79,8 @@ def optimizers_table() -> str:
 
     lines = [
         "| Optimizer | Step FLOPs (P trainable parameters) | State tensors per parameter "
-        "| Source |",
-        "|---|---|---|---|",
+        "| Source | Usual learning rate (NN112) |",
+        "|---|---|---|---|---|",
     ]
     for o in OPTIMIZERS.values():
         if o.flops_per_param is None:
@@ -88,7 +88,8 @@ def optimizers_table() -> str:
         else:
             flops = f"{o.flops_per_param}P" + (f" + {o.flops_constant}" if o.flops_constant else "")
         state = f"{o.states} ({o.state})" if o.states else o.state
-        lines.append(f"| `{o.name}` | {flops} | {state} | {o.source} |")
+        lr = f"{o.lr_range[0]:g} to {o.lr_range[1]:g}: {o.lr_source}" if o.lr_range else "—"
+        lines.append(f"| `{o.name}` | {flops} | {state} | {o.source} | {lr} |")
     return "\n".join(lines)
 
 

@@ -263,6 +263,12 @@ def _text_block(finding: _Finding, style: _Style) -> str:
         offset, length = _caret_range(line, d)
         carets = style.severity("^" * length, d.severity)
         out.append(f"{style.gutter(f'{blank_gutter} |')} {' ' * offset}{carets}")
+    for related in d.related:  # rustc's notes: where an error inside a block was called
+        where = f"{finding.path}:{related.span.line}:{related.span.column}"
+        what = related.message.replace(f"line {related.span.line}", where, 1)
+        if what == related.message:
+            what = f"{related.message} ({where})"
+        out.append(f"{style.gutter(f'{blank_gutter} =')} note: {visible(what)}")
     if d.fix:
         first, *rest = [visible(line) for line in d.fix.split("\n")]
         out.append(f"{style.gutter(f'{blank_gutter} =')} help: {first}")
@@ -376,6 +382,17 @@ def _json_diagnostic(finding: _Finding) -> dict[str, Any]:
         "data": d.data,
         "layer": d.layer,
         "autofix": _json_autofix(d),
+        "related": [
+            {
+                "path": finding.path,
+                "line": r.span.line,
+                "column": r.span.column,
+                "end_line": r.span.end_line,
+                "end_column": r.span.end_column,
+                "message": r.message,
+            }
+            for r in d.related
+        ],
     }
 
 
@@ -562,8 +579,37 @@ def _sarif_result(finding: _Finding, index: int, fingerprints: _Fingerprints) ->
             )
         },
         "properties": {"data": d.data},
+        **_sarif_related(finding),
         **_sarif_fixes(finding),
     }
+
+
+def _sarif_related(finding: _Finding) -> dict[str, Any]:
+    """SARIF §3.27.22 ``relatedLocations``: the block calls an error inside a block came
+    from, each with an ``id`` and a message (§3.28)."""
+    related = finding.diagnostic.related
+    if not related:
+        return {}
+    locations = []
+    for index, r in enumerate(related):
+        span = r.span
+        region = {
+            "startLine": span.line,
+            "startColumn": _utf16_column(finding.line_text(span.line), span.column),
+            "endLine": span.end_line,
+            "endColumn": _utf16_column(finding.line_text(span.end_line), span.end_column),
+        }
+        locations.append(
+            {
+                "id": index,
+                "physicalLocation": {
+                    "artifactLocation": _artifact_location(finding.path),
+                    "region": region,
+                },
+                "message": {"text": r.message},
+            }
+        )
+    return {"relatedLocations": locations}
 
 
 def _sarif_fixes(finding: _Finding) -> dict[str, Any]:

@@ -25,6 +25,8 @@ NN104   unsafe      ``softmax -> softmax`` (or ``-> log_softmax``) in one chain
                     loses the first softmax; a softmax on a named softmax output is
                     dropped (``identity`` when it is the chain's only layer); a
                     focal loss reads the softmax's input instead of its output
+NN111   unsafe      ``optimizer = adam`` becomes ``optimizer = adamw`` (the optimizer
+                    registry's variant with decoupled weight decay): training changes
 ======  ==========  ==========================================================
 
 :func:`fix_text` applies fixes to a spec's text and re-checks it, pass after pass,
@@ -379,11 +381,31 @@ def _fix_unused_suppression(ctx: FixContext, d: Diagnostic) -> Fix | None:
     return Fix("safe", "remove the unused suppression comment", (edit,))
 
 
+def _fix_decoupled_weight_decay(ctx: FixContext, d: Diagnostic) -> Fix | None:
+    """NN111: ``optimizer = adam`` → ``optimizer = adamw`` (unsafe: the training changes)."""
+    variant = d.data.get("suggested")
+    section = ctx.spec.section("train")
+    if not isinstance(variant, str) or section is None:
+        return None
+    entries = [e for e in section.entries if e.key == "optimizer"]
+    if len(entries) != 1 or not isinstance(entries[0].value, ast.Symbol):
+        return None
+    value = entries[0].value
+    if value.id != d.data.get("optimizer"):
+        return None
+    return Fix(
+        "unsafe",
+        f"replace `{value.id}` with `{variant}` (decoupled weight decay)",
+        (Edit(value.span, variant),),
+    )
+
+
 #: code -> fixer. A fixer returns ``None`` when the repair is not certain.
 FIXERS: dict[str, Callable[[FixContext, Diagnostic], Fix | None]] = {
     "NN021": _fix_unused_suppression,
     "NN103": _fix_log_of_softmax,
     "NN104": _fix_double_softmax,
+    "NN111": _fix_decoupled_weight_decay,
 }
 
 

@@ -1,4 +1,4 @@
-"""Stage 2b: AST -> dataflow graph (``networkx.DiGraph``), with shape inference.
+"""Stage 2b: AST -> dataflow graph (a ``networkx.DiGraph`` on demand), with shape inference.
 
 Blocks and ``* N`` repeats are expanded: the graph has one node per op instance,
 named so that a person can find it (``h2/residual[2]/conv2d#1``) and carrying
@@ -22,21 +22,23 @@ import heapq
 import math
 from collections.abc import Iterator
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
-import networkx as nx
 
 from nnlint import ast
-from nnlint.diagnostics import Span, SpecError, error
+from nnlint.diagnostics import Diagnostic, Related, Span, SpecError, error
 from nnlint.expr import ExprError, evaluate
-from nnlint.ops import CATALOG, LOSSES, OPS, Op, Opt, Shape, ShapeError, numel
+from nnlint.ops import CATALOG, LOSSES, OPS, Op, Opt, Shape, ShapeError, known_as, numel
 from nnlint.ops.inputs import Input
 from nnlint.ops.losses import Loss
 from nnlint.precision import PRECISION_BITS
 from nnlint.sections import SpecSections
 from nnlint.suggest import did_you_mean
 from nnlint.units import fmt_shape
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 # Limits that keep a hostile or mistaken spec from exhausting time or memory.
 # Each is reported as NN011 with the number that broke it.
@@ -93,8 +95,10 @@ class Lowered:
     """The graph plus the names a person uses for it.
 
     ``by_id`` maps node ids to nodes in execution order; a node's ``inputs`` are its
-    in-edges. :attr:`graph` is the same graph as a ``networkx.DiGraph`` for the rules,
-    built once on first use (the cost model only needs the execution order).
+    in-edges. :meth:`successors`, :meth:`predecessors` and :meth:`ancestors` answer
+    the rules' questions about edges from plain dicts; :attr:`graph` is the same
+    graph as a ``networkx.DiGraph``, built (and networkx imported) on first use, so
+    a check that needs no networkx algorithm never loads networkx (~65 ms a start).
     """
 
     name: str
@@ -110,9 +114,42 @@ class Lowered:
     def nodes(self) -> Iterator[Node]:
         return iter(self.by_id.values())
 
+    def successors(self, node_id: str) -> tuple[str, ...]:
+        """The nodes that read ``node_id``'s output, each once, in execution order
+        (the order of ``graph.successors``)."""
+        return self._successors.get(node_id, ())
+
+    def predecessors(self, node_id: str) -> tuple[str, ...]:
+        """The nodes ``node_id`` reads, each once, in the order of its inputs (the order
+        of ``graph.predecessors``)."""
+        inputs = self.by_id[node_id].inputs
+        return inputs if len(inputs) < 2 else tuple(dict.fromkeys(inputs))
+
+    def ancestors(self, node_id: str) -> set[str]:
+        """Every node with a path to ``node_id`` (``networkx.ancestors``)."""
+        by_id = self.by_id
+        seen: set[str] = set()
+        stack = [node_id]
+        while stack:
+            for src in by_id[stack.pop()].inputs:
+                if src not in seen:
+                    seen.add(src)
+                    stack.append(src)
+        return seen
+
+    @functools.cached_property
+    def _successors(self) -> dict[str, tuple[str, ...]]:
+        readers: dict[str, dict[str, None]] = {}
+        for node in self.by_id.values():
+            for src in node.inputs:
+                readers.setdefault(src, {})[node.id] = None
+        return {node_id: tuple(found) for node_id, found in readers.items()}
+
     @functools.cached_property
     def graph(self) -> nx.DiGraph:
         """``networkx.DiGraph``: node id -> ``{"node": Node}``; edges carry ``"shape"``."""
+        import networkx as nx
+
         # networkx's own adjacency dicts, filled directly: add_node/add_edge cost ~8 µs
         # per call, a third of a large spec's check.
         nodes = {node_id: {"node": node} for node_id, node in self.by_id.items()}
@@ -148,6 +185,11 @@ class _Scope:
     tensors: dict[str, str]  # tensor name -> node id
     calls: tuple[str, ...]  # block call stack, for recursion detection
     overrides: dict[str, Any]  # trainable/precision given on the block call
+    #: names whose statement failed (reported once): statements reading them are skipped
+    failed: set[str] = attrs.field(factory=set)
+    #: a statement of this body was dropped with an unknown name: an undefined name may
+    #: be the one it defined, so none is reported
+    unsure: bool = False
 
 
 class _Lowerer:
@@ -156,10 +198,15 @@ class _Lowerer:
         self.config = config
         self.by_id: dict[str, Node] = {}  # node id -> node, in execution order
         # (id of a body, names defined before it) -> its assignments in dependency order
-        self.plans: dict[tuple[int, tuple[str, ...]], list[ast.Assign]] = {}
+        self.plans: dict[tuple, tuple[list[ast.Assign], list[Diagnostic], set[str]]] = {}
         self.counters: dict[tuple[str, str], int] = {}
         self.fitting: set[tuple[int, ...]] = set()  # shapes within MAX_ELEMENTS
         self.blocks: dict[str, ast.BlockDef] = {}
+        # What the parser dropped after syntax errors (reported there): a block that lost a
+        # statement is broken (its calls fail without a word), a model that lost one
+        # knows the names those statements defined.
+        self.broken_blocks = {d.owner for d in spec.dropped if d.within == "block"}
+        self.dropped = [d for d in spec.dropped if d.within == "model"]
         for block in spec.blocks:
             if block.name in self.blocks:
                 raise error(
@@ -537,54 +584,27 @@ class _Lowerer:
 
     # ------------------------------------------------------------ bodies
     def lower_model(self, model: ast.ModelDef) -> Lowered:
+        """Lower the model, reporting every independent error: a statement that fails
+        is reported and the statements that read what it defines are skipped without a
+        word (their error would be the same one again). Raises :class:`SpecError` with
+        all of them at the end; NN011 (a limit) stops at once."""
         scope = _Scope("", {}, {}, (), {})
+        for dropped in self.dropped:
+            if dropped.name is None:
+                scope.unsure = True
+            else:
+                scope.failed.add(dropped.name)
         inputs = []
+        errors: list[Diagnostic] = []
         for stmt in model.body:
             if isinstance(stmt, ast.InputDecl):
-                if stmt.name in scope.tensors:
-                    raise error(
-                        "NN003",
-                        f"`{stmt.name}` is declared twice",
-                        stmt.name_span,
-                        fix="give each input its own name",
-                    )
-                if stmt.shape is None:
-                    raise error(
-                        "NN005",
-                        f"model input `{stmt.name}` needs a per-sample shape, "
-                        f"e.g. `input {stmt.name}: [784]`",
-                        stmt.span,
-                        fix="declare the shape of one sample; the batch comes from `train`",
-                    )
-                dims = []
-                for d in stmt.shape:
-                    v = self._num(d, scope)
-                    if v != int(v) or v < 1:
-                        raise error(
-                            "NN007",
-                            f"input dimensions must be positive whole numbers, got {v}",
-                            d.span,
-                            fix="use positive whole sizes",
-                        )
-                    dims.append(int(v))
-                node = Node(
-                    stmt.name,
-                    Input.name,
-                    stmt.span,
-                    tuple(dims),
-                    opts={"shape": tuple(dims)},
-                    tensor=stmt.name,
-                )
-                if stmt.name in self.by_id:
-                    raise error(
-                        "NN003",
-                        f"`{stmt.name}` is declared twice",
-                        stmt.name_span,
-                        fix="give each input its own name",
-                    )
-                scope.tensors[stmt.name] = self._add(node)
-                inputs.append(node.id)
-        if not inputs:
+                try:
+                    inputs += self._input(stmt, scope)
+                except SpecError as exc:
+                    errors += exc.diagnostics
+                    if stmt.name not in scope.tensors:  # not a second declaration
+                        scope.failed.add(stmt.name)
+        if not inputs and not scope.failed and not scope.unsure:
             raise error(
                 "NN005",
                 f"model `{model.name}` declares no input",
@@ -592,21 +612,99 @@ class _Lowerer:
                 fix="add a line such as `input x: [784]`",
             )
         _ExpansionBound(self.blocks).check(model.body, len(self.by_id))
-        self._body(model.body, scope)
-        loss_id = self._loss(scope)
+        try:
+            self._body(model.body, scope)
+        except SpecError as exc:
+            errors += exc.diagnostics
+            if any(d.code == "NN011" for d in exc.diagnostics):  # a limit: stop here
+                raise SpecError(_once(errors)) from None
+        loss_id = None
+        loss = self.config.train.loss
+        if loss is not None and loss.tensor not in scope.failed:
+            if loss.tensor in scope.tensors or not scope.unsure:
+                try:
+                    loss_id = self._loss(scope)
+                except SpecError as exc:
+                    errors += exc.diagnostics
+        if errors or scope.failed or scope.unsure:
+            raise SpecError(_once(errors))
         return Lowered(
             model.name, self.by_id, tuple(self.by_id), dict(scope.tensors), tuple(inputs), loss_id
         )
 
+    def _input(self, stmt: ast.InputDecl, scope: _Scope) -> list[str]:
+        """The model input ``stmt`` declares: its node id in a list."""
+        if stmt.name in scope.tensors:
+            raise error(
+                "NN003",
+                f"`{stmt.name}` is declared twice",
+                stmt.name_span,
+                fix="give each input its own name",
+            )
+        if stmt.shape is None:
+            raise error(
+                "NN005",
+                f"model input `{stmt.name}` needs a per-sample shape, "
+                f"e.g. `input {stmt.name}: [784]`",
+                stmt.span,
+                fix="declare the shape of one sample; the batch comes from `train`",
+            )
+        dims = []
+        for d in stmt.shape:
+            v = self._num(d, scope)
+            if v != int(v) or v < 1:
+                raise error(
+                    "NN007",
+                    f"input dimensions must be positive whole numbers, got {v}",
+                    d.span,
+                    fix="use positive whole sizes",
+                )
+            dims.append(int(v))
+        node = Node(
+            stmt.name,
+            Input.name,
+            stmt.span,
+            tuple(dims),
+            opts={"shape": tuple(dims)},
+            tensor=stmt.name,
+        )
+        if stmt.name in self.by_id:
+            raise error(
+                "NN003",
+                f"`{stmt.name}` is declared twice",
+                stmt.name_span,
+                fix="give each input its own name",
+            )
+        scope.tensors[stmt.name] = self._add(node)
+        return [node.id]
+
     def _body(self, body: tuple[ast.Stmt, ...], scope: _Scope) -> str | None:
         """Lower the assignments of a model or block body in dependency order.
         Returns the name of the last assignment (a block's output)."""
-        key = (id(body), tuple(scope.tensors))
+        key = (id(body), tuple(scope.tensors), frozenset(scope.failed), scope.unsure)
         plan = self.plans.get(key)
         if plan is None:
-            plan = self.plans[key] = _plan(body, scope.tensors)
-        for stmt in plan:
-            scope.tensors[stmt.target] = self._chain(stmt, scope)
+            plan = self.plans[key] = _plan(body, scope.tensors, scope.failed, scope.unsure)
+        order, errors, skipped = plan
+        errors = list(errors)
+        failed = scope.failed
+        failed.update(skipped)
+        for stmt in order:
+            if failed and (
+                stmt.target in failed
+                or any(ref in failed for ref, _span, _strict in _references(stmt.chain))
+            ):
+                failed.add(stmt.target)  # reads what a failed statement defines: skipped
+                continue
+            try:
+                scope.tensors[stmt.target] = self._chain(stmt, scope)
+            except SpecError as exc:
+                errors += exc.diagnostics
+                if any(d.code == "NN011" for d in exc.diagnostics):
+                    raise SpecError(errors) from None  # a limit: stop here
+                failed.add(stmt.target)
+        if errors or failed:
+            raise SpecError(errors)  # empty: a statement was skipped for an error reported
         # A block's output is its last assignment in source order.
         last = None
         for stmt in body:
@@ -643,7 +741,7 @@ class _Lowerer:
             known = [n for n, o in OPS.items() if o.family == "merge"]
             raise error(
                 "NN004",
-                f"unknown merge `{layer.name}`{did_you_mean(layer.name, known)} "
+                f"unknown merge `{layer.name}`{_did_you_mean_op(layer.name, known)} "
                 f"(merges: {', '.join(known)})",
                 layer.name_span,
                 fix="start a chain with a tensor name or a merge such as `add(a, b)`",
@@ -742,11 +840,14 @@ class _Lowerer:
                     fix="see the op catalog in the README",
                 )
             known = list(OPS) + list(self.blocks)
+            alias = known_as(layer.name)
             raise error(
                 "NN004",
-                f"unknown op `{layer.name}`{did_you_mean(layer.name, known)}",
+                f"unknown op `{layer.name}`{_did_you_mean_op(layer.name, known)}",
                 layer.name_span,
-                fix="see the op catalog in the README",
+                fix=f"write `{alias}` (see the op catalog in the README)"
+                if alias
+                else "see the op catalog in the README",
             )
         if op.family == "merge":
             raise error(
@@ -870,6 +971,8 @@ class _Lowerer:
 
     def _block(self, layer: ast.Layer, current: str, scope: _Scope, prefix: str) -> str:
         block = self.blocks[layer.name]
+        if layer.name in self.broken_blocks:
+            raise SpecError([])  # the block lost a statement to a syntax error, reported
         if layer.name in scope.calls:
             path = " -> ".join(scope.calls[scope.calls.index(layer.name) :] + (layer.name,))
             raise error(
@@ -913,7 +1016,15 @@ class _Lowerer:
             if isinstance(value, ast.Symbol) and value.id in scope.tensors:
                 inner.tensors[name] = scope.tensors[value.id]
                 del env[name]
-        out = self._body(block.body, inner)
+        try:
+            out = self._body(block.body, inner)
+        except SpecError as exc:
+            # An error inside the block names the call it came from (each enclosing call
+            # adds its own note, innermost first).
+            called = Related(layer.span, f"called from line {layer.span.line}")
+            raise SpecError(
+                [attrs.evolve(d, related=(*d.related, called)) for d in exc.diagnostics]
+            ) from None
         if out is None:
             raise error(
                 "NN010",
@@ -1019,6 +1130,17 @@ class _Lowerer:
         return self._add(node)
 
 
+def _did_you_mean_op(name: str, known: list[str]) -> str:
+    """``did you mean`` for an op's name: the op a PyTorch or Keras name stands for
+    (``Linear`` -> ``dense``, the catalog's ``aliases``), else the closest known name."""
+    alias = known_as(name)
+    if alias is None or alias not in known:
+        return did_you_mean(name, known)
+    if alias.replace("_", "") == name.lower().replace("_", ""):  # Conv2D, LeakyReLU
+        return f"; did you mean `{alias}`?"
+    return f"; did you mean `{alias}`? (nnlint's name for `{name}`)"
+
+
 class _ExpansionBound:
     """The op instances a body expands to, at least, counted before anything is built.
 
@@ -1089,27 +1211,37 @@ class _ExpansionBound:
         return self.sizes[name]
 
 
-def _plan(body: tuple[ast.Stmt, ...], defined) -> list[ast.Assign]:
-    """The assignments of a body in dependency order, ties broken by source order.
+def _plan(
+    body: tuple[ast.Stmt, ...], defined, failed: set[str] = frozenset(), unsure: bool = False
+) -> tuple[list[ast.Assign], list[Diagnostic], set[str]]:
+    """The assignments of a body in dependency order, ties broken by source order, the
+    errors found on the way and the names of the statements that cannot run.
 
     ``defined`` holds the names known before the body (model inputs, a block's
-    input). Raises NN003 for a name assigned twice, NN002 for an undefined name and
-    NN008 for a cycle (the first one a depth-first search in source order meets).
-    O(n log n) in the number of statements, without networkx; a block's plan is made
-    once and reused for each of its instances.
+    input); ``failed`` names whose statement failed already (a bad input, a statement
+    the parser dropped), ``unsure`` that a dropped statement may have defined any name:
+    neither is reported as undefined again. Reports NN003 for a name assigned twice
+    (the second assignment is left out), NN002 for each statement reading an undefined
+    name and NN008 for a cycle (the first one a depth-first search in source order
+    meets; the statements on and after it are left out). O(n log n) in the number of
+    statements, without networkx; a block's plan is made once and reused for each of
+    its instances.
     """
+    errors: list[Diagnostic] = []
+    skipped: set[str] = set()
     assigns: dict[str, ast.Assign] = {}
     for stmt in body:
         if isinstance(stmt, ast.Assign):
             if stmt.target in assigns or stmt.target in defined:
                 first = assigns.get(stmt.target)
                 where = f" (first on line {first.span.line})" if first else " (an input)"
-                raise error(
+                errors += error(
                     "NN003",
                     f"`{stmt.target}` is assigned twice{where}; names are single-assignment",
                     stmt.target_span,
                     fix=f"give the new tensor its own name, e.g. `{stmt.target}2`",
-                )
+                ).diagnostics
+                continue
             assigns[stmt.target] = stmt
     # The statements' dependency graph, each edge once, in the order first written.
     index = {name: i for i, name in enumerate(assigns)}
@@ -1122,13 +1254,16 @@ def _plan(body: tuple[ast.Stmt, ...], defined) -> list[ast.Assign]:
                     readers[ref][name] = None
                     waiting[name] += 1
             elif strict and ref not in defined:
+                skipped.add(name)
+                if ref in failed or unsure:
+                    continue  # what a failed statement would have defined: reported there
                 known = list(assigns) + list(defined)
-                raise error(
+                errors += error(
                     "NN002",
                     f"undefined name `{ref}`{did_you_mean(ref, known)}",
                     span,
                     fix="define it before use, or check the spelling",
-                )
+                ).diagnostics
     # Kahn's algorithm with a heap of source positions: of the statements ready to
     # run, the one written first (networkx's lexicographical_topological_sort).
     names = list(assigns)
@@ -1144,14 +1279,29 @@ def _plan(body: tuple[ast.Stmt, ...], defined) -> list[ast.Assign]:
                 heapq.heappush(ready, index[reader])
     if len(order) < len(names):
         path = _first_cycle(names, readers)
-        raise error(
+        errors += error(
             "NN008",
             f"cycle between tensors: {' -> '.join(path)}",
             assigns[path[0]].target_span,
             fix="a dataflow graph has no cycles: break the loop",
             cycle=path,
-        )
-    return order
+        ).diagnostics
+        planned = {stmt.target for stmt in order}
+        skipped.update(name for name in names if name not in planned)
+    return order, errors, skipped
+
+
+def _once(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    """Each diagnostic once: an error inside a block called twice (or a plan reused by
+    each instance) is the same error; the first call it came from is kept."""
+    seen: set[tuple] = set()
+    kept = []
+    for d in diagnostics:
+        key = (d.code, d.span, d.message)
+        if key not in seen:
+            seen.add(key)
+            kept.append(d)
+    return kept
 
 
 def _first_cycle(names: list[str], readers: dict[str, dict[str, None]]) -> list[str]:

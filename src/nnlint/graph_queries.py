@@ -38,10 +38,9 @@ def producer(lowered: Lowered, node_id: str) -> Node:
 def next_op(lowered: Lowered, node_id: str) -> Node | None:
     """The op that reads this node's output, looking through value-preserving ops;
     None when the output is read by several ops or by none."""
-    g = lowered.graph
     current = node_id
     while True:
-        succ = list(g.successors(current))
+        succ = lowered.successors(current)
         if len(succ) != 1:
             return None
         nxt = lowered.node(succ[0])
@@ -69,7 +68,7 @@ def residual_branches(lowered: Lowered) -> set[str]:
     """Nodes inside a residual branch: on a path from ``a`` to ``b`` of some merge
     ``add(a, b)`` (or ``add(b, a)``) where ``a`` is an earlier tensor of ``b``'s path
     (the skip)."""
-    g = lowered.graph
+    successors, predecessors = lowered.successors, lowered.predecessors
     index = {n: i for i, n in enumerate(lowered.order)}
     inside: set[str] = set()
     for node in lowered.nodes():
@@ -83,14 +82,14 @@ def residual_branches(lowered: Lowered) -> set[str]:
                 region = {b}
                 stack = [b]
                 while stack:
-                    for p in g.predecessors(stack.pop()):
+                    for p in predecessors(stack.pop()):
                         if index[p] > index[a] and p not in region:
                             region.add(p)
                             stack.append(p)
-                reached = {s for s in g.successors(a) if s in region}
+                reached = {s for s in successors(a) if s in region}
                 stack = list(reached)
                 while stack:
-                    for s in g.successors(stack.pop()):
+                    for s in successors(stack.pop()):
                         if s in region and s not in reached:
                             reached.add(s)
                             stack.append(s)

@@ -14,6 +14,14 @@ One entry per optimizer. For ``P`` trainable parameters:
   arithmetic of Adam and AdamW, once per step and only when something trains.
   ``None`` where nnlint has no count yet; a spec's ``train.optimizer`` accepts
   the optimizers with a count (:data:`SPEC_OPTIMIZERS`).
+* **usual learning rate** ``lr_range`` = (low, high): the initial rates published
+  recipes train with, and ``lr_source`` the publications that bound it (``None``
+  where nnlint knows no such range; NN112 reads it). ``default_lr`` is the rate the
+  optimizer's paper recommends, when it names one.
+* **decoupled weight decay**: ``decoupled_variant`` names the optimizer that applies
+  this one's update with weight decay decoupled from the gradient (Loshchilov & Hutter
+  2019: Adam → AdamW); this optimizer's own ``weight_decay`` is an L2 term added to the
+  gradient (``torch.optim.Adam``), which the adaptive step rescales (NN111).
 
 The spec's section reader, the cost model, the training formulas and the README's
 optimizer table all read these entries.
@@ -38,6 +46,10 @@ class Optimizer:
     flops_constant: int = 0  # step FLOPs once per step (bias correction)
     state: str = ""  # what the state is, for the README
     source: str = ""  # the public description of the update and its state
+    lr_range: tuple[float, float] | None = None  # the usual initial learning rates
+    lr_source: str = ""  # where the range comes from
+    default_lr: float | None = None  # the rate the optimizer's paper recommends
+    decoupled_variant: str | None = None  # the same update with decoupled weight decay
 
     def step_flops(self, trainable: int) -> int:
         """FLOPs of one update of ``trainable`` parameters."""
@@ -51,6 +63,19 @@ class Optimizer:
         return self.states * nbytes(trainable, precision)
 
 
+# The usual initial learning rates (lr_range) of the optimizer families, with their sources.
+_SGD_LR = (1e-6, 3.2)
+_SGD_LR_SOURCE = (
+    "Bengio 2012 (Practical recommendations for gradient-based training, §3.1): typical "
+    "initial rates are below 1 and above 1e-6; the linear scaling rule takes ResNet-50 to "
+    "0.1 × 8192/256 = 3.2 at batch 8,192 (Goyal et al. 2017)"
+)
+_ADAM_LR = (1e-6, 1e-2)
+_ADAM_LR_SOURCE = (
+    "Kingma & Ba 2015 recommend 1e-3; published recipes range from 2e-5 (BERT fine-tuning, "
+    "Devlin et al. 2019) to 3e-3 (ViT-B/16 on ImageNet, Dosovitskiy et al. 2021)"
+)
+
 #: Every optimizer by name, in the order the README lists them.
 OPTIMIZERS: dict[str, Optimizer] = {
     o.name: o
@@ -61,6 +86,8 @@ OPTIMIZERS: dict[str, Optimizer] = {
             flops_per_param=2,
             state="none",
             source="torch.optim.SGD without momentum keeps no state",
+            lr_range=_SGD_LR,
+            lr_source=_SGD_LR_SOURCE,
         ),
         Optimizer(
             "momentum",
@@ -68,6 +95,8 @@ OPTIMIZERS: dict[str, Optimizer] = {
             flops_per_param=4,
             state="velocity",
             source="torch.optim.SGD momentum_buffer",
+            lr_range=_SGD_LR,
+            lr_source=_SGD_LR_SOURCE,
         ),
         Optimizer(
             "nesterov",
@@ -75,6 +104,8 @@ OPTIMIZERS: dict[str, Optimizer] = {
             flops_per_param=5,
             state="velocity",
             source="torch.optim.SGD(nesterov=True) momentum_buffer",
+            lr_range=_SGD_LR,
+            lr_source=_SGD_LR_SOURCE,
         ),
         Optimizer(
             "adagrad",
@@ -89,6 +120,9 @@ OPTIMIZERS: dict[str, Optimizer] = {
             flops_per_param=8,
             state="mean of squared gradients",
             source="torch.optim.RMSprop square_avg",
+            lr_range=(1e-5, 0.5),
+            lr_source="from DQN's 2.5e-4 (Mnih et al. 2015) to EfficientNet's 0.256 at batch 4,096 "
+            "(Tan & Le 2019); MobileNetV2 trains at 0.045 (Sandler et al. 2018)",
         ),
         Optimizer(
             "adam",
@@ -97,6 +131,10 @@ OPTIMIZERS: dict[str, Optimizer] = {
             flops_constant=2,
             state="first and second moments",
             source="Kingma & Ba 2015; torch.optim.Adam exp_avg, exp_avg_sq",
+            lr_range=_ADAM_LR,
+            lr_source=_ADAM_LR_SOURCE,
+            default_lr=1e-3,
+            decoupled_variant="adamw",
         ),
         Optimizer(
             "adamw",
@@ -105,6 +143,9 @@ OPTIMIZERS: dict[str, Optimizer] = {
             flops_constant=2,
             state="first and second moments",
             source="Loshchilov & Hutter 2019; torch.optim.AdamW",
+            lr_range=_ADAM_LR,
+            lr_source=_ADAM_LR_SOURCE,
+            default_lr=1e-3,
         ),
         Optimizer(
             "adamw8bit",
@@ -117,6 +158,9 @@ OPTIMIZERS: dict[str, Optimizer] = {
             state="first and second moments in 8 bits",
             source="Dettmers et al. 2022; bitsandbytes AdamW8bit: both moments in 8 bits, "
             "2 bytes of state per parameter (block-wise quantization constants not counted)",
+            lr_range=_ADAM_LR,
+            lr_source=_ADAM_LR_SOURCE,
+            default_lr=1e-3,
         ),
         Optimizer(
             "lion",
@@ -125,6 +169,9 @@ OPTIMIZERS: dict[str, Optimizer] = {
             flops_per_param=10,
             state="momentum",
             source="Chen et al. 2023 (Lion): one momentum, no second moment",
+            lr_range=(1e-7, 1e-3),
+            lr_source="Chen et al. 2023 (Lion): 3-10x smaller than AdamW's rate, so AdamW's "
+            "range divided by 10",
         ),
         Optimizer(
             "adafactor",

@@ -22,10 +22,13 @@ import re
 import stat
 import sys
 import threading
+from collections.abc import Callable
 from decimal import Context, Decimal, InvalidOperation
 from pathlib import Path
 
+import attrs
 import lark
+import lark.parse_tree_builder
 import lark.parsers.lalr_analysis
 
 from nnlint import ast
@@ -313,10 +316,29 @@ class _FastParser:
         frontend = parser.parser
         table = frontend.parser.parser.parse_table
         self.lexers = frontend.lexer.lexers  # parser state -> Lark's BasicLexer for it
-        self.states = table.states
         self.start = table.start_states["start"]
         self.end = table.end_states["start"]
-        self.callbacks = frontend.parser.parser.callbacks
+        callbacks = frontend.parser.parser.callbacks
+        # Lark's table as plain tuples, one lookup per token: a shift is
+        # ``(-1, next state, the terminal's callback or None)``, a reduction
+        # ``(children, rule name, the rule's callback)``, and a unit rule Lark passes
+        # its one child through (``?expr: sum``) ``(1, rule name, None)``.
+        self.actions: dict[int, dict[str, tuple]] = {}
+        self.gotos: dict[int, dict[str, int]] = {}
+        for state, actions in table.states.items():
+            mine, gotos = {}, {}
+            for kind, (action, arg) in actions.items():
+                if action is _SHIFT:
+                    if kind.isupper() or kind.startswith("$"):  # a terminal
+                        mine[kind] = (-1, arg, callbacks.get(kind))
+                    else:
+                        gotos[kind] = arg
+                    continue
+                size, callback = len(arg.expansion), callbacks[arg]
+                if size == 1 and type(callback) is _ExpandSingleChild:
+                    callback = None
+                mine[kind] = (size, arg.origin.name, callback)
+            self.actions[state], self.gotos[state] = mine, gotos
         self.scanners: dict[int, tuple | None] = {}  # parser state -> fast-path lexer
 
     def _scanner(self, state):
@@ -342,82 +364,71 @@ class _FastParser:
         return self.parser.parse(text)
 
     def _parse(self, text: str):
-        states, callbacks, scanners = self.states, self.callbacks, self.scanners
+        table, gotos, scanners = self.actions, self.gotos, self.scanners
         end_state = self.end
         new_token = _Token._future_new
         state_stack = [self.start]
         value_stack: list = []
         pos, line, line_start, end = 0, 1, 0, len(text)
         token = None
-        while pos < end:
-            state = state_stack[-1]
-            scanner = scanners.get(state, False)
-            if scanner is False:
-                scanner = self._scanner(state)
-            if scanner is None:
-                raise _Abandon
-            m = scanner[0](text, pos)
-            if m is None:
-                raise _Abandon
-            _match, ignore, newlines, lexer_callbacks = scanner
-            value = m.group(0)
-            kind = m.lastgroup
-            start, start_line, column = pos, line, pos - line_start + 1
-            if kind in newlines:
-                count = value.count("\n")
-                if count:
-                    line += count
-                    line_start = pos + value.rindex("\n") + 1
-            pos += len(value)
-            if kind in ignore and kind not in lexer_callbacks:
-                continue
-            token = new_token(
-                kind, value, start, start_line, column, line, pos - line_start + 1, pos
-            )
-            if kind in lexer_callbacks:
-                token = lexer_callbacks[kind](token)
-            if kind in ignore:
-                continue
-            kind = token.type
-            while True:  # Lark's feed_token
-                actions = states[state_stack[-1]]
-                if kind not in actions:
-                    raise _Abandon
-                action, arg = actions[kind]
-                if action is _SHIFT:
-                    state_stack.append(arg)
-                    value_stack.append(callbacks[kind](token) if kind in callbacks else token)
-                    break
-                size = len(arg.expansion)
-                if size:
-                    children = value_stack[-size:]
-                    del state_stack[-size:]
-                    del value_stack[-size:]
-                else:
-                    children = []
-                value_stack.append(callbacks[arg](children))
-                _action, goto = states[state_stack[-1]][arg.origin.name]
-                state_stack.append(goto)
-        # $END: reduce until the start rule is complete.
         while True:
-            actions = states[state_stack[-1]]
-            if "$END" not in actions:
-                raise _Abandon
-            action, arg = actions["$END"]
-            if action is _SHIFT:
-                raise _Abandon
-            size = len(arg.expansion)
-            if size:
-                children = value_stack[-size:]
-                del state_stack[-size:]
-                del value_stack[-size:]
+            if pos < end:
+                state = state_stack[-1]
+                scanner = scanners.get(state, False)
+                if scanner is False:
+                    scanner = self._scanner(state)
+                if scanner is None:
+                    raise _Abandon
+                m = scanner[0](text, pos)
+                if m is None:
+                    raise _Abandon
+                _match, ignore, newlines, lexer_callbacks = scanner
+                value = m.group(0)
+                kind = m.lastgroup
+                start, start_line, column = pos, line, pos - line_start + 1
+                if kind in newlines:
+                    count = value.count("\n")
+                    if count:
+                        line += count
+                        line_start = pos + value.rindex("\n") + 1
+                pos += len(value)
+                if kind in ignore and kind not in lexer_callbacks:
+                    continue
+                token = new_token(
+                    kind, value, start, start_line, column, line, pos - line_start + 1, pos
+                )
+                if kind in lexer_callbacks:
+                    token = lexer_callbacks[kind](token)
+                if kind in ignore:
+                    continue
+                kind = token.type
             else:
-                children = []
-            value_stack.append(callbacks[arg](children))
-            _action, goto = states[state_stack[-1]][arg.origin.name]
-            state_stack.append(goto)
-            if goto == end_state:
-                return value_stack[-1]
+                kind = "$END"  # reduce until the start rule is complete
+            while True:  # Lark's feed_token
+                entry = table[state_stack[-1]].get(kind)
+                if entry is None:
+                    raise _Abandon
+                size, arg, callback = entry
+                if size < 0:  # shift
+                    if kind == "$END":
+                        raise _Abandon
+                    state_stack.append(arg)
+                    value_stack.append(token if callback is None else callback(token))
+                    break
+                if callback is None:  # a unit rule: the child is the value
+                    del state_stack[-1]
+                else:
+                    if size:
+                        children = value_stack[-size:]
+                        del state_stack[-size:]
+                        del value_stack[-size:]
+                    else:
+                        children = []
+                    value_stack.append(callback(children))
+                goto = gotos[state_stack[-1]][arg]
+                if goto == end_state:
+                    return value_stack[-1]
+                state_stack.append(goto)
 
 
 class _Abandon(Exception):
@@ -425,6 +436,7 @@ class _Abandon(Exception):
 
 
 _SHIFT = lark.parsers.lalr_analysis.Shift
+_ExpandSingleChild = lark.parse_tree_builder.ExpandSingleChild
 
 
 @functools.cache
@@ -785,6 +797,34 @@ def _suppressions(text: str) -> tuple[list[ast.Suppression], list[Diagnostic]]:
     return found, problems
 
 
+_QUOTED = re.compile(r"""(["'])([^"'\r\n]*)\1""")
+_DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+")
+
+
+def _character_hint(
+    text: str, pos: int, known_as: Callable[[str], str | None] | None
+) -> str | None:
+    """The fix for characters people bring from Python: a quoted word
+    (``padding="same"``) and a module path (``nn.Linear``, ``F.relu``)."""
+    start = text.rfind("\n", 0, pos) + 1
+    end = text.find("\n", pos)
+    line = text[start : end if end >= 0 else len(text)]
+    column = pos - start
+    for m in _QUOTED.finditer(line):
+        if m.start() == column:
+            word = m[2].strip()
+            shown = f"`{word}`" if word else "the value"
+            return f"nnlint has no strings: write {shown} without quotes"
+    for m in _DOTTED.finditer(line):
+        if m.start() < column < m.end():
+            name = m[0].rsplit(".", 1)[1]
+            op = known_as(m[0]) if known_as is not None else None
+            if op is not None:
+                return f"write `{op}`: nnlint's name for `{m[0]}` (ops have no module prefix)"
+            return f"write `{name}`: names have no module prefix (`{m[0]}`)"
+    return None
+
+
 def _describe_expected(expected: set[str]) -> str:
     parser = _parser()
     words = []
@@ -830,8 +870,11 @@ def _lines_to_end(text: str) -> list[str]:
     return lines
 
 
-def _syntax_error(exc: lark.exceptions.LarkError, text: str) -> SpecError:
-    """NN001 with line, column, the text found and what the grammar expected there."""
+def _syntax_error(
+    exc: lark.exceptions.LarkError, text: str, known_as: Callable[[str], str | None] | None = None
+) -> SpecError:
+    """NN001 with line, column, the text found and what the grammar expected there.
+    ``known_as`` (see :func:`parse_all`) names the op a dotted PyTorch name stands for."""
     if isinstance(exc, lark.exceptions.UnexpectedToken):
         token = exc.token
         line, column = exc.line, exc.column
@@ -862,7 +905,8 @@ def _syntax_error(exc: lark.exceptions.LarkError, text: str) -> SpecError:
             "NN001",
             message,
             Span.point(exc.line, exc.column),
-            fix="remove the character or check the statement against the language reference",
+            fix=_character_hint(text, exc.pos_in_stream, known_as)
+            or "remove the character or check the statement against the language reference",
         )
     if isinstance(exc, lark.exceptions.UnexpectedEOF):
         lines = _lines_to_end(text)
@@ -884,16 +928,7 @@ def _syntax_error(exc: lark.exceptions.LarkError, text: str) -> SpecError:
 def parse(text: str) -> tuple[ast.Spec, list[Diagnostic]]:
     """Parse a spec. Returns the AST and non-fatal diagnostics (malformed
     suppression comments); raises :class:`SpecError` (NN001) on a syntax error."""
-    text = text.removeprefix("\ufeff")
-    if "\x00" in text:
-        line = text.count("\n", 0, text.index("\x00")) + 1
-        column = text.index("\x00") - (text.rfind("\n", 0, text.index("\x00")) + 1) + 1
-        raise error(
-            "NN001",
-            "syntax error: NUL byte in the spec (is this a binary file?)",
-            Span.point(line, column),
-            fix="a spec is a UTF-8 text file",
-        )
+    text = _no_nul(text)
     parser = _fast_parser()
     _depths.table = {}
     try:
@@ -912,3 +947,133 @@ def parse(text: str) -> tuple[ast.Spec, list[Diagnostic]]:
     suppressions, problems = _suppressions(text)
     spec = ast.Spec(models, blocks, sections, tuple(suppressions), text)
     return spec, problems
+
+
+def parse_all(
+    text: str, known_as: Callable[[str], str | None] | None = None
+) -> tuple[ast.Spec | None, list[Diagnostic]]:
+    """Parse a spec, reporting every independent syntax error: after one, the statement
+    holding it is left out and parsing resumes at the next statement (the next line
+    that does not continue a chain with ``->``), up to :data:`MAX_ERRORS` errors.
+
+    Returns the AST (``None`` when the text cannot be read past an error: one on a
+    line with a ``{`` or ``}``, or at the end of the file, where nnlint cannot tell
+    what was meant) and the diagnostics: the NN001s and the malformed suppression
+    comments. The AST lists what was left out in ``Spec.dropped``, so that later
+    stages do not report the names those statements defined as undefined. Each
+    left-out statement is blanked (its lines kept, empty), so every span stays the
+    one of the original text. ``known_as`` names the op a PyTorch or Keras name
+    stands for (``nn.Linear``: ``dense``), for the hint of an NN001.
+    """
+    try:
+        text = _no_nul(text)
+    except SpecError as exc:
+        return None, exc.diagnostics
+    parser = _fast_parser()
+    errors: list[Diagnostic] = []
+    left_out: list[tuple[int, int]] = []  # (first line, last line) of each statement
+    current = text
+    while True:
+        _depths.table = {}
+        try:
+            models, blocks, sections = parser.parse(current)
+            break
+        except lark.exceptions.LarkError as exc:
+            found = _syntax_error(exc, current, known_as).diagnostics[0]
+        except SpecError as exc:  # nested too deeply: no statement to leave out
+            return None, errors + exc.diagnostics
+        finally:
+            _depths.table = {}
+        errors.append(found)
+        lines = _statement_lines(current, found, left_out)
+        if lines is None or len(errors) > MAX_ERRORS:
+            return None, errors
+        left_out.append(lines)
+        current = _blank(current, *lines)
+    suppressions, problems = _suppressions(text)
+    spec = ast.Spec(models, blocks, sections, tuple(suppressions), text)
+    if left_out:
+        spec = attrs.evolve(spec, dropped=_dropped(spec, text, left_out))
+    return spec, errors + problems
+
+
+#: The most syntax errors :func:`parse_all` reports; the driver caps all errors of a
+#: file at the same number (NN017).
+MAX_ERRORS = 50
+_CONTINUES = re.compile(r"[\t \f]*->")
+_BLANK = re.compile(r"[\t \f]*(#.*)?\r?$")
+_DEFINES = re.compile(r"\s*(?:input\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*(?::|=|<|>)")
+
+
+def _statement_lines(
+    text: str, found: Diagnostic, left_out: list[tuple[int, int]]
+) -> tuple[int, int] | None:
+    """The lines of the statement holding the syntax error ``found``: its line, the
+    lines before it it continues (``->`` at the start of a line continues the chain
+    above) and the continuation lines after it. ``None`` when no statement can be left
+    out safely: the error is on a line with a brace (a model, block or section's
+    header or end) or at the end of the file, or before a statement left out already."""
+    lines = source_lines(text)
+    line = found.span.line
+    if not 1 <= line <= len(lines) or "end of file" in found.message:
+        return None
+    if left_out and line <= left_out[-1][1]:
+        return None  # no progress: the parse did not get past the last one left out
+    first = line
+    while _CONTINUES.match(lines[first - 1]) and first > 1:
+        first -= 1
+        while first > 1 and _BLANK.match(lines[first - 1]):
+            first -= 1
+    last = line
+    following = last
+    while following < len(lines):
+        following += 1
+        if _CONTINUES.match(lines[following - 1]):
+            last = following
+        elif not _BLANK.match(lines[following - 1]):
+            break
+    if any("{" in lines[i - 1] or "}" in lines[i - 1] for i in range(first, last + 1)):
+        return None
+    return first, last
+
+
+def _blank(text: str, first: int, last: int) -> str:
+    """``text`` with lines ``first``..``last`` emptied (their line breaks kept)."""
+    lines = text.split("\n")
+    for i in range(first - 1, last):
+        lines[i] = "\r" if lines[i].endswith("\r") else ""
+    return "\n".join(lines)
+
+
+def _dropped(spec: ast.Spec, text: str, left_out: list[tuple[int, int]]) -> tuple:
+    """What each left-out statement belonged to and defined (:class:`ast.Dropped`)."""
+    lines = source_lines(text)
+    owners = [("model", m.name, m.span) for m in spec.models]
+    owners += [("block", b.name, b.span) for b in spec.blocks]
+    owners += [("section", s.kind, s.span) for s in spec.sections]
+    found = []
+    for first, last in left_out:
+        within, owner = "", ""
+        for kind, name, span in owners:
+            if span.line <= first and last <= span.end_line:
+                within, owner = kind, name
+        span = Span(first, 1, last, len(lines[last - 1]) + 1)
+        for part in lines[first - 1].split(";"):
+            defined = _DEFINES.match(part)
+            found.append(ast.Dropped(span, within, owner, defined[1] if defined else None))
+    return tuple(found)
+
+
+def _no_nul(text: str) -> str:
+    """The text without a byte-order mark; NN001 if it holds a NUL byte."""
+    text = text.removeprefix("\ufeff")
+    if "\x00" in text:
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        column = text.index("\x00") - (text.rfind("\n", 0, text.index("\x00")) + 1) + 1
+        raise error(
+            "NN001",
+            "syntax error: NUL byte in the spec (is this a binary file?)",
+            Span.point(line, column),
+            fix="a spec is a UTF-8 text file",
+        )
+    return text

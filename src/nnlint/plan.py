@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import attrs
 
-from nnlint.activations import plan_activations
+from nnlint.activations import SavedActivations, saved_activations
 from nnlint.costs import Report
 from nnlint.precision import PRECISION_BITS
 from nnlint.roofline import Roofline
@@ -36,7 +36,14 @@ from nnlint.serving import (
 from nnlint.targets import Target
 from nnlint.training import TRAIN_PRECISIONS, ModelStates, model_states, sharding_stage
 
-__all__ = ["ServingPlan", "TrainingPlan", "serving_plan", "training_plan", "trains_on"]
+__all__ = [
+    "ServingPlan",
+    "TrainingPlan",
+    "saved_per_gpu",
+    "serving_plan",
+    "training_plan",
+    "trains_on",
+]
 
 #: Device classes that run training jobs (MCUs and the int8 edge accelerators do not).
 TRAINING_KINDS = frozenset({"gpu", "cpu"})
@@ -59,6 +66,8 @@ class TrainingPlan:
     target: Target | None
     max_micro_batch: int | None
     micro_batch: int
+    # the saved activations for any micro-batch (the fixes of a fit error price others)
+    saved: SavedActivations = attrs.field(eq=False, repr=False)
 
     @property
     def total_bytes(self) -> int:
@@ -106,21 +115,34 @@ def _states(report: Report, sharding: str, gpus: int) -> ModelStates:
     )
 
 
-def activation_bytes(report: Report, micro_batch: int, recompute: str | None = None) -> int:
-    """Saved activations per GPU for ``micro_batch`` samples (``recompute``: override)."""
+def saved_per_gpu(report: Report, recompute: str | None = None) -> SavedActivations:
+    """What autograd saves per GPU under the spec's parallel layout (``recompute``:
+    override), priced per micro-batch by :meth:`~nnlint.activations.SavedActivations.plan`."""
     train = report.config.train
     storage = TRAIN_PRECISIONS[train.recipe].storage
-    return plan_activations(
+    return saved_activations(
         report.lowered,
         lambda node: PRECISION_BITS[node.precision or storage],
-        batch=micro_batch,
         tensor_parallel=train.tensor_parallel,
         sequence_parallel=train.sequence_parallel,
         pipeline_parallel=train.pipeline_parallel,
-        micro_batches=train.grad_accum,
         recompute=recompute or train.recompute,
         flash=train.attention_impl == "flash",
-    ).bytes
+    )
+
+
+def activation_bytes(
+    report: Report,
+    micro_batch: int,
+    recompute: str | None = None,
+    *,
+    saved: SavedActivations | None = None,
+) -> int:
+    """Saved activations per GPU for ``micro_batch`` samples (``recompute``: override;
+    ``saved``: :func:`saved_per_gpu` of the same report and setting, not walked again)."""
+    if saved is None:
+        saved = saved_per_gpu(report, recompute)
+    return saved.plan(micro_batch, report.config.train.grad_accum).bytes
 
 
 def per_gpu_total(
@@ -130,25 +152,33 @@ def per_gpu_total(
     gpus: int | None = None,
     sharding: str | None = None,
     recompute: str | None = None,
+    saved: SavedActivations | None = None,
 ) -> int:
-    """Bytes one GPU needs with one setting changed (the fixes a fit error names)."""
+    """Bytes one GPU needs with one setting changed (the fixes a fit error names).
+    ``saved``: the report's :func:`saved_per_gpu` (``TrainingPlan.saved``), used when
+    ``recompute`` is not changed."""
     train = report.config.train
     states = _states(report, sharding or train.sharding, gpus or train.gpus)
-    acts = activation_bytes(report, micro_batch or train.batch, recompute)
+    if recompute is not None:
+        saved = None
+    acts = activation_bytes(report, micro_batch or train.batch, recompute, saved=saved)
     return states.total_bytes + acts
 
 
-def largest_micro_batch(report: Report, memory: int) -> int:
+def largest_micro_batch(report: Report, memory: int, saved: SavedActivations | None = None) -> int:
     """The largest micro-batch whose per-GPU total fits ``memory``; 0 when none."""
+    if saved is None:
+        saved = saved_per_gpu(report)
     fixed = _states(report, report.config.train.sharding, report.config.train.gpus).total_bytes
-    one, two = activation_bytes(report, 1), activation_bytes(report, 2)
+    one = activation_bytes(report, 1, saved=saved)
+    two = activation_bytes(report, 2, saved=saved)
     per = two - one
     if fixed + one > memory:
         return 0
     if per <= 0:
         return 1 << 20
     b = max(1, (memory - fixed - (one - per)) // per)
-    while b > 1 and fixed + activation_bytes(report, b) > memory:
+    while b > 1 and fixed + activation_bytes(report, b, saved=saved) > memory:
         b -= 1
     return b
 
@@ -156,7 +186,8 @@ def largest_micro_batch(report: Report, memory: int) -> int:
 def training_plan(report: Report, target: Target | None) -> TrainingPlan:
     train = report.config.train
     states = _states(report, train.sharding, train.gpus)
-    acts = activation_bytes(report, train.batch)
+    saved = saved_per_gpu(report)
+    acts = activation_bytes(report, train.batch, saved=saved)
     memory = target.memory_bytes if trains_on(target) else None
     return TrainingPlan(
         gpus=train.gpus,
@@ -168,8 +199,9 @@ def training_plan(report: Report, target: Target | None) -> TrainingPlan:
         states=states,
         activation_bytes=acts,
         target=target,
-        max_micro_batch=largest_micro_batch(report, memory) if memory is not None else None,
+        max_micro_batch=largest_micro_batch(report, memory, saved) if memory is not None else None,
         micro_batch=train.batch,
+        saved=saved,
     )
 
 

@@ -21,7 +21,10 @@ Conventions (stated once; the README repeats them):
   weight is tied to another's (``tie=``) reads the whole shared weight like any other
   layer (stored once: ``param_bytes`` and on-chip placement count it once). Views (``flatten``,
   ``reshape``) and ops that vanish at inference (``dropout``, ``identity``) move
-  nothing and are skipped.
+  nothing and are skipped — except a layout change that reorders the elements in memory
+  (``transpose``, ``permute``: :meth:`~nnlint.ops.Op.moves_data`): inference runtimes
+  run it as a copy kernel (ONNX ``Transpose``, TFLite ``TRANSPOSE``), which reads its
+  input and writes its output at no FLOPs. One that only moves axes of size 1 stays free.
 * Arithmetic intensity = FLOPs ÷ bytes moved; the ridge point = peak FLOP/s ÷
   bandwidth at the deploy precision (dense peak, never the sparse one); below it
   a layer is memory-bound.
@@ -127,7 +130,8 @@ def fuse(report: Report) -> Fusion:
     A fused op adds its FLOPs to its host's kernel and has no kernel of its own.
     Model inputs, the loss and views (``flatten``, ``reshape``) run no kernel, nor
     does an op that vanishes at inference (``dropout``, ``identity``) with no FLOPs
-    and no weights.
+    and no weights. A view that moves data (a transpose or permute that reorders the
+    elements in memory) runs as a copy kernel with no FLOPs.
     """
     host = _hosts(report)
     joined: dict[str, int] = {}  # host id -> FLOPs of the ops fused into it
@@ -144,7 +148,9 @@ def fuse(report: Report) -> Fusion:
     kernels = []
     for layer in report.layers:
         node, kind = layer.node, layer.node.kind
-        if node.id in host or kind.is_input or kind.is_loss or kind.is_view:
+        if node.id in host or kind.is_input or kind.is_loss:
+            continue
+        if kind.is_view and not kind.moves_data(node.opts, node.in_shapes):
             continue
         flops = layer.infer.forward_flops + joined.get(node.id, 0)
         bias = new_bias.get(node.id, 0)
@@ -234,9 +240,10 @@ def traffic(report: Report, fusion: Fusion, target: Target) -> Traffic:
             streamed = stored - cached
             streamed_total += streamed
             # Only the model's inputs (once each) and outputs cross the host link;
-            # everything in between stays on chip.
+            # everything in between stays on chip. A layout copy reorders on chip: a model
+            # input it reads arrives for the layer after it, which _producer traces back.
             inputs = 0
-            for shape, src in zip(node.in_shapes, node.inputs):
+            for shape, src in zip(node.in_shapes, () if node.kind.is_view else node.inputs):
                 origin = _producer(report, src)
                 if origin.kind.is_input and origin.id not in arrived:
                     arrived.add(origin.id)

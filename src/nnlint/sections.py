@@ -6,7 +6,9 @@ NN012 diagnostic at the entry, with the closest known key suggested.
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 from fractions import Fraction
 from typing import Any
 
@@ -225,179 +227,221 @@ def _bool(value: ast.Expr, what: str) -> bool:
     raise _Bad(f"{what} must be true or false, got {_describe(value)}", value.span)
 
 
-def _train(section: ast.Section) -> TrainConfig:
+def _train_entry(e: ast.Entry, values: dict[str, Any]) -> None:
+    """Read one entry of ``train`` into ``values``."""
+    if e.key in ("batch", "gpus", "tensor_parallel", "pipeline_parallel", "grad_accum"):
+        values[e.key] = _positive_int(e.value, e.key)
+    elif e.key == "precision":
+        recipe = _symbol(e.value, "precision", tuple(TRAIN_PRECISIONS))
+        values["recipe"] = recipe
+        values["precision"] = TRAIN_PRECISIONS[recipe].storage
+    elif e.key == "target":
+        values["target"] = _target_id(e.value)
+    elif e.key == "sequence_parallel":
+        values["sequence_parallel"] = _bool(e.value, "sequence_parallel")
+    elif e.key == "sharding":
+        name = _symbol(e.value, "sharding", (*SHARDING, *SHARDING_ALIASES))
+        values["sharding"] = SHARDING_ALIASES.get(name, name)
+    elif e.key == "recompute":
+        values["recompute"] = _symbol(e.value, "recompute", RECOMPUTE)
+    elif e.key == "attention_impl":
+        values["attention_impl"] = _symbol(e.value, "attention_impl", ("eager", "flash"))
+    elif e.key == "optimizer":
+        values["optimizer"] = _symbol(e.value, "optimizer", SPEC_OPTIMIZERS)
+    elif e.key == "loss":
+        values["loss"] = _loss(e.value)
+    elif e.key in ("samples", "epochs"):
+        values[e.key] = _positive_int(e.value, e.key)
+    else:
+        rate = _number(e.value)
+        if not rate > 0:
+            raise _Bad(f"{e.key} must be positive, got {rate}", e.value.span)
+        values[e.key] = float(rate)
+
+
+def _train(section: ast.Section, errors: list[_Bad]) -> TrainConfig:
     values: dict[str, Any] = {}
     spans: dict[str, Span] = {}
-    for e in _entries(section, _TRAIN_KEYS):
+    for e in _entries(section, _TRAIN_KEYS, errors):
         spans[e.key] = e.span
-        if e.key in ("batch", "gpus", "tensor_parallel", "pipeline_parallel", "grad_accum"):
-            values[e.key] = _positive_int(e.value, e.key)
-        elif e.key == "precision":
-            recipe = _symbol(e.value, "precision", tuple(TRAIN_PRECISIONS))
-            values["recipe"] = recipe
-            values["precision"] = TRAIN_PRECISIONS[recipe].storage
-        elif e.key == "target":
-            values["target"] = _target_id(e.value)
-        elif e.key == "sequence_parallel":
-            values["sequence_parallel"] = _bool(e.value, "sequence_parallel")
-        elif e.key == "sharding":
-            name = _symbol(e.value, "sharding", (*SHARDING, *SHARDING_ALIASES))
-            values["sharding"] = SHARDING_ALIASES.get(name, name)
-        elif e.key == "recompute":
-            values["recompute"] = _symbol(e.value, "recompute", RECOMPUTE)
-        elif e.key == "attention_impl":
-            values["attention_impl"] = _symbol(e.value, "attention_impl", ("eager", "flash"))
-        elif e.key == "optimizer":
-            values["optimizer"] = _symbol(e.value, "optimizer", SPEC_OPTIMIZERS)
-        elif e.key == "loss":
-            values["loss"] = _loss(e.value)
-        elif e.key in ("samples", "epochs"):
-            values[e.key] = _positive_int(e.value, e.key)
-        else:
-            rate = _number(e.value)
-            if not rate > 0:
-                raise _Bad(f"{e.key} must be positive, got {rate}", e.value.span)
-            values[e.key] = float(rate)
+        with _each(errors):
+            _train_entry(e, values)
     gpus = values.get("gpus", 1)
     model_parallel = values.get("tensor_parallel", 1) * values.get("pipeline_parallel", 1)
     if gpus % model_parallel:
-        fit = max(model_parallel, gpus - gpus % model_parallel)
-        raise _Bad(
-            f"gpus = {gpus} is not a multiple of tensor_parallel × pipeline_parallel = "
-            f"{model_parallel}: the data-parallel size gpus / (tp·pp) must be whole",
-            spans.get("gpus") or spans.get("tensor_parallel") or spans["pipeline_parallel"],
-            fix=f"set gpus to a multiple of {model_parallel} (e.g. {fit}), or change "
-            f"tensor_parallel / pipeline_parallel",
-        )
+        errors.append(_gpus_problem(gpus, model_parallel, spans))
     return TrainConfig(spans=spans, **values)
 
 
-def _data(section: ast.Section) -> DataConfig:
+def _gpus_problem(gpus: int, model_parallel: int, spans: dict[str, Span]) -> _Bad:
+    """gpus not a multiple of tensor_parallel × pipeline_parallel."""
+    fit = max(model_parallel, gpus - gpus % model_parallel)
+    return _Bad(
+        f"gpus = {gpus} is not a multiple of tensor_parallel × pipeline_parallel = "
+        f"{model_parallel}: the data-parallel size gpus / (tp·pp) must be whole",
+        spans.get("gpus") or spans.get("tensor_parallel") or spans["pipeline_parallel"],
+        fix=f"set gpus to a multiple of {model_parallel} (e.g. {fit}), or change "
+        f"tensor_parallel / pipeline_parallel",
+    )
+
+
+def _data(section: ast.Section, errors: list[_Bad]) -> DataConfig:
     values: dict[str, Any] = {}
     spans: dict[str, Span] = {}
-    for e in _entries(section, {"classes", "counts", "metric"}):
+    for e in _entries(section, {"classes", "counts", "metric"}, errors):
         spans[e.key] = e.span
-        if e.key == "classes":
-            values["classes"] = _positive_int(e.value, "classes")
-        elif e.key == "metric":
-            values["metric"] = _symbol(
-                e.value,
-                "metric",
-                ("accuracy", "balanced_accuracy", "f1", "auc", "precision", "recall", "loss"),
-            )
-        else:
-            if not isinstance(e.value, ast.ListValue) or not e.value.items:
-                raise _Bad(
-                    "counts must be a list of examples per class, e.g. [990, 10]", e.value.span
-                )
-            counts = []
-            for item in e.value.items:
-                n = _number(item)
-                if n != int(n) or n < 0:
-                    raise _Bad(f"a class count must be a whole number ≥ 0, got {n}", item.span)
-                counts.append(int(n))
-            if sum(counts) == 0:
-                raise _Bad("counts are all zero", e.value.span)
-            values["counts"] = tuple(counts)
+        with _each(errors):
+            _data_entry(e, values)
     if "classes" in values and "counts" in values and len(values["counts"]) != values["classes"]:
-        raise _Bad(
-            f"counts lists {len(values['counts'])} classes but classes = {values['classes']}",
-            spans["counts"],
+        errors.append(
+            _Bad(
+                f"counts lists {len(values['counts'])} classes but classes = {values['classes']}",
+                spans["counts"],
+            )
         )
     return DataConfig(spans=spans, **values)
 
 
-def _deploy(section: ast.Section) -> DeployConfig:
+def _data_entry(e: ast.Entry, values: dict[str, Any]) -> None:
+    """Read one entry of ``data`` into ``values``."""
+    if e.key == "classes":
+        values["classes"] = _positive_int(e.value, "classes")
+    elif e.key == "metric":
+        values["metric"] = _symbol(
+            e.value,
+            "metric",
+            ("accuracy", "balanced_accuracy", "f1", "auc", "precision", "recall", "loss"),
+        )
+    else:
+        if not isinstance(e.value, ast.ListValue) or not e.value.items:
+            raise _Bad("counts must be a list of examples per class, e.g. [990, 10]", e.value.span)
+        counts = []
+        for item in e.value.items:
+            n = _number(item)
+            if n != int(n) or n < 0:
+                raise _Bad(f"a class count must be a whole number ≥ 0, got {n}", item.span)
+            counts.append(int(n))
+        if sum(counts) == 0:
+            raise _Bad("counts are all zero", e.value.span)
+        values["counts"] = tuple(counts)
+
+
+def _deploy(section: ast.Section, errors: list[_Bad]) -> DeployConfig:
     values: dict[str, Any] = {}
     spans: dict[str, Span] = {}
     keys = {"target", "batch", "precision", "context", "concurrency", "kv_precision"}
-    for e in _entries(section, keys):
+    for e in _entries(section, keys, errors):
         spans[e.key] = e.span
-        if e.key == "target":
-            values["target"] = _target_id(e.value)
-        elif e.key in ("batch", "context", "concurrency"):
-            values[e.key] = _positive_int(e.value, e.key)
-        else:
-            values[e.key] = _symbol(e.value, e.key.replace("_", " "), tuple(PRECISION_BITS))
+        with _each(errors):
+            if e.key == "target":
+                values["target"] = _target_id(e.value)
+            elif e.key in ("batch", "context", "concurrency"):
+                values[e.key] = _positive_int(e.value, e.key)
+            else:
+                values[e.key] = _symbol(e.value, e.key.replace("_", " "), tuple(PRECISION_BITS))
     return DeployConfig(spans=spans, **values)
 
 
-def _budget(section: ast.Section) -> tuple[BudgetLine, ...]:
+def _budget(section: ast.Section, errors: list[_Bad]) -> tuple[BudgetLine, ...]:
     """Each line limits the figure its key names (:func:`nnlint.figures.budget_keys`),
     in that figure's unit and in the direction the figure declares."""
-    lines = []
+    lines: list[BudgetLine] = []
     keys = budget_keys()
-    for e in _entries(section, set(keys), comparisons=lambda key: keys[key].comparisons):
-        figure = keys[e.key]
-        what, unit = figure.what, UNITS[figure.unit]
-        value = e.value
-        suffix = value.unit if isinstance(value, ast.Num) else None
-        if isinstance(value, ast.Num) and not (
-            math.isfinite(value.value) and abs(value.value) <= _MAX_VALUE
-        ):
-            raise _Bad(f"the number {value.text} is too large", value.span)
-        if unit.suffixes is None:
-            limit = Fraction(_number(value))
-        else:
-            if suffix is None and isinstance(value, ast.Num) and unit.bare:
-                scale = 1
-            elif suffix in unit.suffixes:
-                scale = unit.suffixes[suffix]
-            else:
-                raise _Bad(f"{e.key} takes {unit.limit_hint}", value.span)
-            limit = Fraction(value.value) * scale
-        if limit <= 0:
-            raise _Bad(f"the {what} limit must be positive", value.span)
-        if unit.whole:
-            # Counts and bytes are whole. A limit below one would allow nothing (and
-            # leave no margin to state as a percentage).
-            if limit < 1:
-                raise _Bad(
-                    f"the {what} limit {value.text} is below {unit.least}: counts and byte "
-                    "sizes are whole numbers, so it would allow nothing",
-                    value.span,
-                    fix=f"give a limit of at least {unit.least}",
-                )
-            # `< 2.5` allows 2, as `< 3` does; `<= 2.5` allows 2, as `<= 2` does;
-            # `> 2.5` allows 3, as `> 2` does; `>= 2.5` allows 3, as `>= 3` does.
-            limit = math.ceil(limit) if e.cmp in ("<", ">=") else math.floor(limit)
-        text = value.text if isinstance(value, ast.Num) else str(limit)
-        lines.append(BudgetLine(e.key, e.cmp, limit, text, e.span))
+    for e in _entries(section, set(keys), errors, lambda key: keys[key].comparisons):
+        with _each(errors):
+            lines.append(_budget_line(e, keys[e.key]))
     return tuple(lines)
 
 
-def _entries(section: ast.Section, known: set[str], comparisons=("=",)):
+def _budget_line(e: ast.Entry, figure) -> BudgetLine:
+    """One line of ``budget``, the limit in the unit of the figure it limits."""
+    what, unit = figure.what, UNITS[figure.unit]
+    value = e.value
+    suffix = value.unit if isinstance(value, ast.Num) else None
+    if isinstance(value, ast.Num) and not (
+        math.isfinite(value.value) and abs(value.value) <= _MAX_VALUE
+    ):
+        raise _Bad(f"the number {value.text} is too large", value.span)
+    if unit.suffixes is None:
+        limit = Fraction(_number(value))
+    else:
+        if suffix is None and isinstance(value, ast.Num) and unit.bare:
+            scale = 1
+        elif suffix in unit.suffixes:
+            scale = unit.suffixes[suffix]
+        else:
+            raise _Bad(f"{e.key} takes {unit.limit_hint}", value.span)
+        limit = Fraction(value.value) * scale
+    if limit <= 0:
+        raise _Bad(f"the {what} limit must be positive", value.span)
+    if unit.whole:
+        # Counts and bytes are whole. A limit below one would allow nothing (and
+        # leave no margin to state as a percentage).
+        if limit < 1:
+            raise _Bad(
+                f"the {what} limit {value.text} is below {unit.least}: counts and byte "
+                "sizes are whole numbers, so it would allow nothing",
+                value.span,
+                fix=f"give a limit of at least {unit.least}",
+            )
+        # `< 2.5` allows 2, as `< 3` does; `<= 2.5` allows 2, as `<= 2` does;
+        # `> 2.5` allows 3, as `> 2` does; `>= 2.5` allows 3, as `>= 3` does.
+        limit = math.ceil(limit) if e.cmp in ("<", ">=") else math.floor(limit)
+    text = value.text if isinstance(value, ast.Num) else str(limit)
+    return BudgetLine(e.key, e.cmp, limit, text, e.span)
+
+
+@contextlib.contextmanager
+def _each(errors: list[_Bad]) -> Iterator[None]:
+    """Record the problem of one entry and go on with the next: every bad entry of a
+    section is reported in one run."""
+    try:
+        yield
+    except _Bad as bad:
+        errors.append(bad)
+
+
+def _entries(section: ast.Section, known: set[str], errors: list[_Bad], comparisons=("=",)):
+    """The section's entries with a known key, each once and with an allowed comparison;
+    the problem of any other is added to ``errors``."""
     seen: dict[str, ast.Entry] = {}
     for e in section.entries:
-        if e.key not in known:
-            raise _Bad(
-                f"unknown key `{e.key}` in `{section.kind}`{did_you_mean(e.key, known)} "
-                f"(known: {', '.join(sorted(known))})",
-                e.key_span,
-            )
-        if e.key in seen:
-            raise _Bad(
-                f"`{e.key}` is set twice in `{section.kind}` (first on line "
-                f"{seen[e.key].span.line})",
-                e.key_span,
-            )
-        allowed = comparisons(e.key) if callable(comparisons) else comparisons
-        if e.cmp not in allowed:
-            want = " or ".join(f"`{c}`" for c in allowed)
-            raise _Bad(f"`{section.kind}` entries use {want}, not `{e.cmp}`", e.span)
-        if (
-            isinstance(e.value, ast.Num)
-            and isinstance(e.value.value, float)
-            and e.value.value != e.value.value
-        ):
-            raise _Bad("not a number", e.value.span)
-        seen[e.key] = e
-        yield e
+        with _each(errors):
+            if _entry_ok(section, e, known, seen, comparisons):
+                seen[e.key] = e
+                yield e
+
+
+def _entry_ok(section, e: ast.Entry, known, seen, comparisons) -> bool:
+    """True for an entry to read; raises :class:`_Bad` for one that cannot be."""
+    if e.key not in known:
+        raise _Bad(
+            f"unknown key `{e.key}` in `{section.kind}`{did_you_mean(e.key, known)} "
+            f"(known: {', '.join(sorted(known))})",
+            e.key_span,
+        )
+    if e.key in seen:
+        raise _Bad(
+            f"`{e.key}` is set twice in `{section.kind}` (first on line {seen[e.key].span.line})",
+            e.key_span,
+        )
+    allowed = comparisons(e.key) if callable(comparisons) else comparisons
+    if e.cmp not in allowed:
+        want = " or ".join(f"`{c}`" for c in allowed)
+        raise _Bad(f"`{section.kind}` entries use {want}, not `{e.cmp}`", e.span)
+    if (
+        isinstance(e.value, ast.Num)
+        and isinstance(e.value.value, float)
+        and e.value.value != e.value.value
+    ):
+        raise _Bad("not a number", e.value.span)
+    return True
 
 
 def read_sections(spec: ast.Spec) -> tuple[SpecSections, list[Diagnostic]]:
-    """Build the :class:`SpecSections`; every bad entry is one NN012 diagnostic (the
-    section falls back to its defaults so that later stages can still run)."""
+    """Build the :class:`SpecSections`; every bad entry is one NN012 diagnostic, each
+    key checked on its own (a section with a bad entry falls back to its defaults so
+    that later stages can still run)."""
     diagnostics: list[Diagnostic] = []
     parts: dict[str, Any] = {}
     seen: dict[str, ast.Section] = {}
@@ -416,19 +460,20 @@ def read_sections(spec: ast.Spec) -> tuple[SpecSections, list[Diagnostic]]:
             )
             continue
         seen[section.kind] = section
-        try:
-            parts[section.kind] = readers[section.kind](section)
-        except _Bad as bad:
-            diagnostics.append(
-                Diagnostic(
-                    "NN012",
-                    Severity.ERROR,
-                    bad.message,
-                    bad.span,
-                    fix=bad.fix
-                    or f"see the `{section.kind}` keys in the README's language reference",
-                )
+        errors: list[_Bad] = []
+        read = readers[section.kind](section, errors)
+        if not errors:  # a section with a bad entry falls back to its defaults
+            parts[section.kind] = read
+        diagnostics += [
+            Diagnostic(
+                "NN012",
+                Severity.ERROR,
+                bad.message,
+                bad.span,
+                fix=bad.fix or f"see the `{section.kind}` keys in the README's language reference",
             )
+            for bad in errors
+        ]
     config = SpecSections(
         train=parts.get("train", TrainConfig()),
         data=parts.get("data", DataConfig()),

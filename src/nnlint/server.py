@@ -202,20 +202,27 @@ class NnlintServer(LanguageServer):
 
     def publish(self, uri: str, state: _State, version: int | None) -> None:
         positions = _Positions(state.text, self.document(uri).position_codec)
-        diagnostics = [_to_lsp(d, positions) for d in state.result.diagnostics]
+        diagnostics = [_to_lsp(d, positions, uri) for d in state.result.diagnostics]
         self.text_document_publish_diagnostics(
             lsp.PublishDiagnosticsParams(uri=uri, diagnostics=diagnostics, version=version)
         )
 
 
-def _to_lsp(d: Diagnostic, positions: _Positions) -> lsp.Diagnostic:
+def _to_lsp(d: Diagnostic, positions: _Positions, uri: str) -> lsp.Diagnostic:
     message = d.message + (f"\nhelp: {d.fix}" if d.fix else "")
+    related = [
+        lsp.DiagnosticRelatedInformation(
+            location=lsp.Location(uri=uri, range=positions.range(r.span)), message=r.message
+        )
+        for r in d.related
+    ]
     return lsp.Diagnostic(
         range=positions.range(d.span),
         message=message,
         severity=_SEVERITY.get(d.severity, lsp.DiagnosticSeverity.Warning),
         code=d.code,
         source="nnlint",
+        related_information=related or None,
     )
 
 
@@ -594,7 +601,7 @@ def code_actions(
             lsp.CodeAction(
                 title=f"{d.code}: {fix.description}" + ("" if safe else " (unsafe fix)"),
                 kind=lsp.CodeActionKind.QuickFix,
-                diagnostics=[_to_lsp(d, positions)],
+                diagnostics=[_to_lsp(d, positions, uri)],
                 edit=lsp.WorkspaceEdit(changes={uri: edits}),
                 is_preferred=safe,
             )

@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 
 from nnlint.ops.base import (
+    ALIASES,
     CATALOG,
     OPS,
     Cost,
@@ -24,6 +25,7 @@ from nnlint.ops.base import (
     Shape,
     ShapeError,
     channel_axis,
+    known_as,
     numel,
     register,
 )
@@ -49,6 +51,7 @@ for _module in MODULES:
     importlib.import_module(f"nnlint.ops.{_module}")
 
 __all__ = [
+    "ALIASES",
     "CATALOG",
     "LOSSES",
     "OPS",
@@ -61,6 +64,7 @@ __all__ = [
     "Shape",
     "ShapeError",
     "channel_axis",
+    "known_as",
     "numel",
     "register",
 ]

@@ -133,6 +133,7 @@ class Silu(_Activation):
     element in fp32): a new output plus σ(z)."""
 
     name = "silu"
+    aliases = ("swish",)
     saves = "input"  # silu_backward(grad, self)
     fwd = bwd = 5
     in_place = False

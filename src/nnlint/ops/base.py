@@ -195,6 +195,10 @@ class Op(abc.ABC):
     is_norm: ClassVar[bool] = False
     #: normalizes with the statistics of the current batch (batchnorm)
     batch_statistics: ClassVar[bool] = False
+    #: subtracts a mean of its input before scaling it (batchnorm, layernorm, groupnorm;
+    #: rmsnorm only divides): a constant added to every value one mean is taken over cancels
+    #: (see :meth:`means_along`)
+    subtracts_mean: ClassVar[bool] = False
     #: an affine map per feature at inference that folds into a preceding linear
     #: layer's weights and bias (batchnorm)
     folds_into_linear: ClassVar[bool] = False
@@ -225,6 +229,11 @@ class Op(abc.ABC):
     #: options of kind ``tensor`` whose tensor is a further input of the op (an edge of the
     #: graph, after the chain's input): cross-attention's ``kv=NAME``
     tensor_inputs: ClassVar[tuple[str, ...]] = ()
+    #: the names people bring from PyTorch and Keras for this op (``Linear`` for dense,
+    #: ``swish`` for silu): a spec that writes one is told this op's name. Matched without
+    #: case or underscores; a spelling that differs from the op's own name only in those
+    #: (``Conv2D``, ``LeakyReLU``) needs no entry.
+    aliases: ClassVar[tuple[str, ...]] = ()
 
     def all_opts(self) -> tuple[Opt, ...]:
         return self.opts + COMMON_OPTS + (WEIGHT_OPTS if self.has_weights else ())
@@ -285,6 +294,32 @@ class Op(abc.ABC):
         op does not choose its width."""
         return None
 
+    def bias_axis(self, opts: Mapping[str, Any], out_shape: Shape) -> int | None:
+        """The per-sample axis of its output along which its learned bias varies — one bias
+        value per position of that axis, the same value at every position of the others (a
+        convolution's channels, a dense layer's last axis); None for an op without a bias."""
+        return None
+
+    def moves_data(self, opts: Mapping[str, Any], in_shapes) -> bool:
+        """Moves data without arithmetic: the op reorders its input's elements in memory
+        (a transpose or permutation that moves an axis longer than 1 past another one).
+        Eager PyTorch returns a strided view, but an inference runtime runs it as a copy
+        kernel (ONNX ``Transpose``, TFLite ``TRANSPOSE``) that reads and writes the whole
+        tensor: the roofline gives it a kernel with no FLOPs. False for every other op, and
+        for a permutation that keeps the memory order (only axes of size 1 move): a view
+        that costs nothing."""
+        return False
+
+    def means_along(self, opts: Mapping[str, Any], shape: Shape, axis: int) -> int:
+        """How many separate means the op subtracts along per-sample ``axis`` of an input of
+        ``shape``: ``shape[axis]`` when each position of the axis has a mean of its own
+        (batchnorm's channels, layernorm's leading axes), 1 when one mean is taken across
+        the whole axis (layernorm's last axis), the group count for groupnorm's channels; 0
+        for an op that subtracts no mean. A bias along ``axis`` cancels entirely when this
+        equals ``shape[axis]``: each of its values is then constant over every value its
+        mean is taken over."""
+        return 0
+
     def units(self, opts: Mapping[str, Any]) -> int | None:
         """The number of output units (neurons, channels) of a weight layer."""
         return None
@@ -311,6 +346,31 @@ class Op(abc.ABC):
 CATALOG: dict[str, Op] = {}
 #: The ops a spec writes in a chain (what ``nnlint`` documents as its op catalog).
 OPS: dict[str, Op] = {}
+#: An alias of an op (:attr:`Op.aliases`), without case and underscores -> the op's name.
+ALIASES: dict[str, str] = {}
+# The module prefixes PyTorch and Keras code writes before a layer's name.
+_PREFIXES = ("torch.nn.functional.", "torch.nn.", "nn.functional.", "nn.", "F.")
+_PREFIXES += ("tf.keras.layers.", "keras.layers.", "layers.")
+
+
+def _alias_key(name: str) -> str:
+    return name.lower().replace("_", "")
+
+
+def known_as(name: str) -> str | None:
+    """The op a PyTorch or Keras name stands for (``Linear``, ``nn.Linear`` -> ``dense``;
+    ``Conv2D`` -> ``conv2d``), or None. A name that is an op's own is not an alias."""
+    for prefix in _PREFIXES:
+        if name.startswith(prefix) and len(name) > len(prefix):
+            name = name[len(prefix) :]
+            break
+    if name in OPS:
+        return None
+    key = _alias_key(name)
+    for op_name in OPS:
+        if _alias_key(op_name) == key:
+            return op_name
+    return ALIASES.get(key)
 
 
 def register(cls: type[Op]) -> type[Op]:
@@ -320,6 +380,15 @@ def register(cls: type[Op]) -> type[Op]:
         # checked when the catalog is built, so no analysis can meet an op that is silent
         # about what autograd keeps for its backward pass
         raise TypeError(f"op {cls.name!r} states neither saved() nor saves")
+    owner = ALIASES.get(_alias_key(cls.name))
+    if owner is not None:
+        raise ValueError(f"op {cls.name!r} has the name of an alias of {owner!r}")
+    for alias in cls.aliases:
+        key = _alias_key(alias)
+        clash = ALIASES.get(key) or next((n for n in CATALOG if _alias_key(n) == key), None)
+        if clash is not None and clash != cls.name:
+            raise ValueError(f"alias {alias!r} of op {cls.name!r} already names {clash!r}")
+        ALIASES[key] = cls.name
     CATALOG[cls.name] = cls()
     if cls.in_chain:
         OPS[cls.name] = CATALOG[cls.name]

@@ -53,6 +53,7 @@ class Dense(Op):
     """
 
     name = "dense"
+    aliases = ("linear", "Linear", "LazyLinear", "fc", "FullyConnected")
     tensor_parallel = "flip"
     has_weights = True
     linear_layer = multiplies_weights = fusion_host = True
@@ -73,6 +74,10 @@ class Dense(Op):
 
     def units(self, opts):
         return opts["units"]
+
+    def bias_axis(self, opts, out_shape):
+        """One bias per output unit, on the last axis (PyTorch ``nn.Linear``)."""
+        return len(out_shape) - 1 if opts["bias"] else None
 
     def weight_shape(self, opts, in_shapes):
         return (opts["units"], in_shapes[0][-1])
@@ -138,6 +143,10 @@ class _Channels(Op):
 
     def units(self, opts):
         return opts["channels"]
+
+    def bias_axis(self, opts, out_shape):
+        """One bias per output channel, the first per-sample axis (PyTorch ``nn.Conv*d``)."""
+        return 0 if opts["bias"] else None
 
     def saved(self, c):
         """Its input, for the weight gradient (``convolution_backward``); frozen: nothing."""
@@ -229,6 +238,7 @@ class Conv2d(_Conv):
     """
 
     name = "conv2d"
+    aliases = ("Convolution2D", "LazyConv2d")
     min_rank = max_rank = 3
     opts = (
         Opt("channels", "int", positional=True, required=True, minimum=1),
@@ -254,6 +264,7 @@ class Conv1d(_Conv):
     """
 
     name = "conv1d"
+    aliases = ("Convolution1D", "LazyConv1d")
     axes = 1
     min_rank = max_rank = 2
     opts = (
@@ -284,6 +295,7 @@ class ConvTranspose2d(_Channels):
     """
 
     name = "conv_transpose2d"
+    aliases = ("Conv2DTranspose", "Deconvolution2D", "deconv2d")
     min_rank = max_rank = 3
     opts = (
         Opt("channels", "int", positional=True, required=True, minimum=1),
@@ -363,6 +375,7 @@ class Param(Op):
     """
 
     name = "param"
+    aliases = ("Parameter",)
     saves = "nothing"  # its gradient is the sum of what it receives
     family = "layer"
     has_weights = True

@@ -78,6 +78,7 @@ class Mul(_Elementwise):
     sums over broadcast axes (as ``add``)."""
 
     name = "mul"
+    aliases = ("multiply",)
     result_noun = "prod"
 
     def saved(self, c):
@@ -101,6 +102,7 @@ class Sub(_Elementwise):
     negation (one per output element), plus the sums over broadcast axes (as ``add``)."""
 
     name = "sub"
+    aliases = ("subtract",)
     saves = "nothing"  # the gradient and its negation
     result_noun = "diff"
 
@@ -125,6 +127,7 @@ class Concat(_Merge):
     the last axis of ``[D]`` and ``[T, D]``). Data movement only: 0 FLOPs."""
 
     name = "concat"
+    aliases = ("cat", "concatenate")
     saves = "nothing"  # the gradient is sliced back into the inputs
     result_noun = "cat"
     opts = (Opt("axis", "int", None),)

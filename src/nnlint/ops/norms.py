@@ -9,6 +9,12 @@ from nnlint.units import fmt_shape
 class _Norm(Op):
     is_norm = True
     keeps_width = True
+    subtracts_mean = True
+
+
+def _channel_index(shape) -> int:
+    """The index of :func:`channel_axis`: 0 of ``[C, H, W]``, else the last axis."""
+    return 0 if len(shape) == 3 else len(shape) - 1
 
 
 @register
@@ -25,9 +31,14 @@ class BatchNorm(_Norm):
     """
 
     name = "batchnorm"
+    aliases = ("BatchNorm2d", "BatchNorm1d", "BatchNormalization")
     batch_statistics = True
     folds_into_linear = True  # at inference: a per-channel scale and shift
     fusion_host = True
+
+    def means_along(self, opts, shape, axis):
+        """One mean per channel, over the batch and every other axis."""
+        return shape[axis] if axis == _channel_index(shape) else 1
 
     def infer(self, in_shapes, opts):
         self.check_rank(in_shapes[0])
@@ -73,7 +84,12 @@ class LayerNorm(_Norm):
     """
 
     name = "layernorm"
+    aliases = ("LayerNormalization",)
     opts = (Opt("bias", "bool", True), Opt("affine", "bool", True))
+
+    def means_along(self, opts, shape, axis):
+        """One mean per row, across the last axis."""
+        return 1 if axis == len(shape) - 1 else shape[axis]
 
     def infer(self, in_shapes, opts):
         self.check_rank(in_shapes[0])
@@ -122,6 +138,7 @@ class RMSNorm(_Norm):
 
     name = "rmsnorm"
     opts = (Opt("affine", "bool", True),)
+    subtracts_mean = False  # x / rms(x): nothing is subtracted, so a bias is not cancelled
 
     def param_shapes(self, opts, in_shapes):
         return ((in_shapes[0][-1],),) if opts["affine"] else ()
@@ -156,7 +173,12 @@ class GroupNorm(_Norm):
     """
 
     name = "groupnorm"
+    aliases = ("GroupNormalization",)
     opts = (Opt("groups", "int", positional=True, required=True, minimum=1),)
+
+    def means_along(self, opts, shape, axis):
+        """One mean per group of channels, over the group's channels and every other axis."""
+        return opts["groups"] if axis == _channel_index(shape) else 1
 
     def infer(self, in_shapes, opts):
         x = in_shapes[0]

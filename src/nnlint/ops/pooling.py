@@ -77,6 +77,7 @@ class MaxPool(_Pool):
     per output element (the gradient is routed to the arg-max). No parameters."""
 
     name = "maxpool"
+    aliases = ("MaxPool2d", "MaxPooling2D", "max_pool2d")
 
     def saved(self, c):
         """Its input and the int64 arg-max of each output (``max_pool2d_with_indices``)."""
@@ -99,6 +100,7 @@ class AvgPool(_Pool):
     adds = ``K+1`` per output element."""
 
     name = "avgpool"
+    aliases = ("AvgPool2d", "AveragePooling2D", "avg_pool2d")
     saves = "input"  # avg_pool2d_backward(grad, self, …)
 
     def cost(self, c):
@@ -125,6 +127,7 @@ class Upsample(Op):
     """
 
     name = "upsample"
+    aliases = ("UpSampling2D", "interpolate")
     saves = "nothing"  # its backward needs only the input's size
     min_rank = max_rank = 3
     opts = (
@@ -162,6 +165,7 @@ class GlobalAvgPool(Op):
     (one divide per channel, one add per input element)."""
 
     name = "global_avgpool"
+    aliases = ("GlobalAveragePooling2D", "global_average_pooling")
     saves = "nothing"  # a mean over H and W: its backward needs only the shape
     min_rank = max_rank = 3
 
@@ -191,6 +195,7 @@ class AdaptiveAvgPool(Op):
     divide per output standing in for the last add)."""
 
     name = "adaptive_avgpool"
+    aliases = ("AdaptiveAvgPool2d", "adaptive_avg_pool2d")
     saves = "input"  # _adaptive_avg_pool2d_backward(grad, self)
     min_rank = max_rank = 3
     opts = (

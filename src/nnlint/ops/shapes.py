@@ -31,6 +31,7 @@ class Reshape(Op):
     """``reshape(d1, d2, ...)``; one dimension may be ``-1``. A view: no cost."""
 
     name = "reshape"
+    aliases = ("view",)
     saves = "nothing"
     family = "shape"
     is_view = passes_values = True
@@ -87,6 +88,14 @@ class _AxisView(Op):
         return Cost()
 
 
+def _reorders(shape: Shape, order: list[int]) -> bool:
+    """Output axis ``i`` is input axis ``order[i]``: True when the elements change their
+    order in memory — an axis longer than 1 moves past another one (moving axes of size 1
+    changes only the strides)."""
+    kept = [axis for axis in order if shape[axis] > 1]
+    return kept != sorted(kept)
+
+
 @register
 class Transpose(_AxisView):
     """``transpose(a, b)``: swaps two per-sample axes (PyTorch ``x.transpose(a+1, b+1)``),
@@ -109,6 +118,14 @@ class Transpose(_AxisView):
 
     def text(self, opts):
         return f"transpose({opts['a']}, {opts['b']})"
+
+    def moves_data(self, opts, in_shapes):
+        """A copy at inference unless the two axes swapped keep the memory order."""
+        x = in_shapes[0]
+        order = list(range(len(x)))
+        a, b = opts["a"] % len(x), opts["b"] % len(x)
+        order[a], order[b] = order[b], order[a]
+        return _reorders(x, order)
 
 
 @register
@@ -135,6 +152,11 @@ class Permute(_AxisView):
 
     def text(self, opts):
         return f"permute({', '.join(map(str, opts['dims']))})"
+
+    def moves_data(self, opts, in_shapes):
+        """A copy at inference unless the permutation keeps the memory order."""
+        x = in_shapes[0]
+        return _reorders(x, [d % len(x) for d in opts["dims"]])
 
 
 @register

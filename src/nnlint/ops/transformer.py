@@ -95,6 +95,7 @@ class Attention(Op):
     """
 
     name = "attention"
+    aliases = ("MultiheadAttention", "MultiHeadAttention", "scaled_dot_product_attention")
     tensor_parallel = "whole"
     has_weights = True
     multiplies_weights = fusion_host = True
@@ -110,6 +111,10 @@ class Attention(Op):
         Opt("kv", "tensor", None),
         Opt("dropout", "float", 0.0, minimum=0.0, below=1.0),
     )
+
+    def bias_axis(self, opts, out_shape):
+        """The output projection's bias (``o`` in ``bias=``): one per feature, the last axis."""
+        return len(out_shape) - 1 if "o" in set(opts["bias"]) else None
 
     def infer(self, in_shapes, opts):
         x = in_shapes[0]

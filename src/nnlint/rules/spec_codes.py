@@ -3,20 +3,26 @@ sections) rather than by a rule class. Their docs live here so that ``nnlint rul
 NN009``, the README's table and SARIF's rule descriptions cover them too.
 
 NN001–NN016 stop the analysis of the file and cannot be deselected or
-suppressed: a spec nnlint cannot read has no numbers to trust. NN020 and NN021 are
-warnings about suppression comments; the analysis runs and each has its own page.
+suppressed: a spec nnlint cannot read has no numbers to trust. Each independent one is
+reported in the same run, up to :data:`MAX_ERRORS` per file; NN017 notes any beyond.
+NN020 and NN021 are warnings about suppression comments; the analysis runs and each
+has its own page.
 """
 
 from __future__ import annotations
 
 from nnlint.diagnostics import RuleMeta, Severity
 
-#: The "Why is this bad?" of the fatal codes NN001–NN016.
+#: The "Why is this bad?" of the fatal codes NN001–NN016 (NN017 notes that there are more).
 CANNOT_BUILD = (
     "nnlint cannot build the model's dataflow graph from the spec, so no figure it would "
     "print could be trusted. The analysis of the file stops here; the code cannot be "
     "deselected or suppressed."
 )
+
+
+#: The most errors reported for one file (NN017 notes the rest).
+MAX_ERRORS = 50
 
 
 def _meta(
@@ -182,6 +188,18 @@ SPEC_CODES: dict[str, RuleMeta] = {
             "is not valid UTF-8.",
             "(a binary file)",
             "(a UTF-8 text file)",
+        ),
+        _meta(
+            "NN017",
+            "too-many-errors",
+            "More errors in a file than nnlint reports",
+            "nnlint reports every independent error of a file in one run (syntax, lowering "
+            "and section errors; errors caused by an earlier one are left out), up to "
+            "50 per file: past that the list stops helping (the file is likely not a spec, "
+            "or one mistake repeats). This note stands at the first error left out.",
+            "(a file with 60 broken statements)",
+            "(fix the 50 errors shown, then run again)",
+            Severity.NOTE,
         ),
         _meta(
             "NN020",

@@ -191,15 +191,15 @@ class TrainMemoryExceedsTarget(Rule):
         mp = train.tensor_parallel * train.pipeline_parallel
         if train.sharding != "none":
             for dp in range(plan.data_parallel + 1, 65537):
-                need = per_gpu_total(report, gpus=dp * mp)
+                need = per_gpu_total(report, gpus=dp * mp, saved=plan.saved)
                 if need <= memory:
                     fixes.append(f"gpus = {dp * mp} (the fewest that fit with {train.sharding})")
                     break
-                if need == per_gpu_total(report, gpus=(dp + 1) * mp):
+                if need == per_gpu_total(report, gpus=(dp + 1) * mp, saved=plan.saved):
                     break  # nothing left that more GPUs shard
         for stage in ("zero1", "zero2", "zero3"):
             if stage > train.sharding.replace("none", "zero0"):
-                if per_gpu_total(report, sharding=stage) <= memory:
+                if per_gpu_total(report, sharding=stage, saved=plan.saved) <= memory:
                     fixes.append(f"sharding = {stage} (fits on {plan.gpus} GPUs)")
                     break
         order = ("none", "selective", "full")

@@ -13,7 +13,8 @@ from nnlint.rules.base import Rule, RuleContext, register
 class SubFourBitPrecision(Rule):
     """## What it does
     Flags quantization below `min_bits` bits per value — `int3`, `int2`, `int1` — in
-    `train.precision`, `deploy.precision` or a layer's `precision=`, once per place.
+    `deploy.precision` or a layer's `precision=`, once per place. (Training in an
+    integer format, sub-4-bit or not, is NN113's finding.)
 
     ## Why is this bad?
     Below 4 bits, post-training quantization loses accuracy and needs calibration
@@ -57,23 +58,16 @@ class SubFourBitPrecision(Rule):
             "calibrate the sub-4-bit model on data that covers rare inputs and check "
             "per-class accuracy"
         )
-        for section, cfg in (("train", config.train), ("deploy", config.deploy)):
-            prec = cfg.precision
-            if prec and "precision" in cfg.spans and PRECISION_BITS[prec] < limit:
-                why = (
-                    " — and training accumulates rounding error over every update"
-                    if section == "train"
-                    else ""
-                )
-                yield self._diag(
-                    f"{section}.precision = {prec}",
-                    prec,
-                    limit,
-                    why,
-                    cfg.spans["precision"],
-                    fix,
-                    place=section,
-                )
+        prec = config.deploy.precision
+        if prec and "precision" in config.deploy.spans and PRECISION_BITS[prec] < limit:
+            yield self._diag(
+                f"deploy.precision = {prec}",
+                prec,
+                limit,
+                config.deploy.spans["precision"],
+                fix,
+                place="deploy",
+            )
         seen: dict[str, list] = {}
         for layer in ctx.report.layers:
             prec = layer.node.precision
@@ -85,19 +79,16 @@ class SubFourBitPrecision(Rule):
                 f"{nodes[0].id} has precision={prec}{more}",
                 prec,
                 limit,
-                "",
                 nodes[0].span,
                 fix,
                 place="layer",
                 layers=len(nodes),
             )
 
-    def _diag(
-        self, what: str, prec: str, limit: int, why: str, span: Span, fix: str, **data
-    ) -> Diagnostic:
+    def _diag(self, what: str, prec: str, limit: int, span: Span, fix: str, **data) -> Diagnostic:
         bits = PRECISION_BITS[prec]
         msg = (
             f"{what}: {bits} {'bit' if bits == 1 else 'bits'} per value, below {limit} bits; "
-            f"accuracy degrades on tail inputs and calibration data is needed{why}"
+            f"accuracy degrades on tail inputs and calibration data is needed"
         )
         return self.diag(msg, span, fix=fix, precision=prec, bits=bits, min_bits=limit, **data)

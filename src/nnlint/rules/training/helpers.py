@@ -46,8 +46,7 @@ def squashed(width: int) -> tuple[float, float]:
 
 def layer_after(lowered: Lowered, node: Node) -> tuple[Node | None, bool]:
     """The op after a layer and whether that is known (False: the output forks)."""
-    g = lowered.graph
-    if not list(g.successors(node.id)):
+    if not lowered.successors(node.id):
         return None, True
     nxt = next_op(lowered, node.id)
     if nxt is None:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 
-import networkx as nx
-
 from nnlint.diagnostics import Diagnostic, Severity
 from nnlint.graph_queries import fused_with_loss_gradient
 from nnlint.rules.base import PerLineRule, RuleContext, register
@@ -107,15 +105,14 @@ class VanishingGradient(PerLineRule):
         }
         if len(counted) < min(min_sigmoid, min_any):
             return  # no path crosses enough saturating layers to be reported
-        g = lowered.graph
         live = None  # nodes whose gradient reaches the loss (None: no loss, every path counts)
         if has_loss:
-            live = nx.ancestors(g, lowered.loss) | {lowered.loss}
+            live = lowered.ancestors(lowered.loss) | {lowered.loss}
         # through[v] = (saturating layers, of which sigmoid, first saturating node) on the
         # least attenuated path from v's input to the end, v included; nxt links a chain.
         through: dict[str, tuple[int, int, str | None]] = {}
         nxt: dict[str, str | None] = {}
-        by_id, successors = lowered.by_id, g.successors
+        by_id, successors = lowered.by_id, lowered.successors
         for v in reversed(lowered.order):
             node = by_id[v]
             if node.kind.is_norm:

@@ -142,7 +142,7 @@ class InitScale(PerLineRule):
 
 def _output_layers(lowered: Lowered) -> set[str]:
     """Weight layers with no weight layer after them (the model's output heads)."""
-    successors, by_id = lowered.graph.successors, lowered.by_id
+    successors, by_id = lowered.successors, lowered.by_id
     feeds: dict[str, bool] = {}  # does a weight layer read this node's output, at any depth?
     heads: set[str] = set()
     for v in reversed(lowered.order):

@@ -104,12 +104,11 @@ def _constant(init) -> bool:
 def _readers(lowered: Lowered, node_id: str) -> list[Node]:
     """The weight layers that read ``node_id`` through element-wise and value-preserving
     ops, if every one of them is constant-initialized; [] otherwise."""
-    g = lowered.graph
     found: list[Node] = []
     stack = [node_id]
     seen = {node_id}
     while stack:
-        for s in g.successors(stack.pop()):
+        for s in lowered.successors(stack.pop()):
             if s in seen:
                 continue
             seen.add(s)

@@ -65,7 +65,6 @@ class LinearCollapse(PerLineRule):
 
     def findings(self, ctx: RuleContext) -> Iterator[Diagnostic]:
         lowered = ctx.report.lowered
-        g = lowered.graph
         params = {layer.node.id: layer.counted_params for layer in ctx.report.layers}
         done: set[str] = set()
         for node in lowered.nodes():
@@ -74,7 +73,7 @@ class LinearCollapse(PerLineRule):
             chain = [node]
             current = node.id
             while True:
-                succ = list(g.successors(current))
+                succ = lowered.successors(current)
                 if len(succ) != 1:
                     break
                 nxt = lowered.node(succ[0])
