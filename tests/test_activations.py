@@ -11,11 +11,25 @@ Oracles:
 * a GPT-style spec written as Korthikanti et al. 2022 assume (dropout on the attention
   probabilities and after each block, 16-bit activations): its per-layer activations equal
   ``sbh(34 + 5as/h)`` and Table 2's tensor-parallel, sequence-parallel and recompute forms,
-  plus the layer norms' per-token statistics (which the paper neglects).
+  plus the layer norms' per-token statistics (which the paper neglects);
+* every example with the model cast to bf16 (``-true`` precisions): exactly nnlint's
+  16-bit figure, with the fp32 test's two differences plus one — CPU kernels of a bf16
+  model keep the norms' statistics in bf16 where nnlint counts fp32 (CUDA's kernels);
+* every example under ``torch.autocast("cpu", dtype=torch.bfloat16)`` (what Lightning's
+  ``bf16-mixed`` runs): exactly the tensors each op declares it saves, priced as autocast
+  stores them (``_autocast_bytes``). nnlint's ``-mixed`` figure follows Korthikanti et al.
+  (every activation 16-bit); autocast differs in four ways, each priced there: tensors
+  autocast leaves in fp32 (embedding and parameter outputs, and everything promoted from
+  them — a transformer's residual stream) take 4 bytes; a matmul reading an fp32 tensor
+  saves its own bf16 copy (attention's q, k and v projections one each); the bf16 copies
+  of the weights (which nnlint counts among the model states, the 2-byte working copy of
+  the mixed recipe) are saved by each convolution and by each linear layer whose input
+  needs a gradient; and dropout masks take the width of their input on CPU.
 """
 
 from __future__ import annotations
 
+import re
 import textwrap
 
 import pytest
@@ -69,6 +83,24 @@ def _saved_parts(report, op=None, tensor=None):
     return total
 
 
+def _torch_saved_bytes(torch, model, inputs, autocast: bool = False) -> int:
+    """Bytes of the tensors autograd saves in one forward pass, once per storage,
+    parameters and buffers aside (0-d tensors are Python scalars)."""
+    state = {t.untyped_storage().data_ptr() for t in (*model.parameters(), *model.buffers())}
+    seen: dict[int, int] = {}
+
+    def pack(tensor):
+        storage = tensor.untyped_storage()
+        if storage.data_ptr() not in state and tensor.dim() > 0:
+            seen[storage.data_ptr()] = storage.nbytes()
+        return tensor
+
+    cast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast)
+    with cast, torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        model(*inputs)
+    return sum(seen.values())
+
+
 @pytest.mark.parametrize("stem", STEMS)
 def test_saved_tensors_equal_torch_in_fp32(stem):
     torch = pytest.importorskip("torch")
@@ -76,24 +108,125 @@ def test_saved_tensors_equal_torch_in_fp32(stem):
 
     model, inputs = ARCHITECTURES[stem]()
     model.train()
-    state = {t.untyped_storage().data_ptr() for t in (*model.parameters(), *model.buffers())}
-    seen: dict[int, int] = {}
-
-    def pack(tensor):
-        storage = tensor.untyped_storage()
-        if storage.data_ptr() not in state and tensor.dim() > 0:  # 0-d: Python scalars
-            seen[storage.data_ptr()] = storage.nbytes()
-        return tensor
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        model(*inputs)
-    torch_bytes = sum(seen.values())
+    torch_bytes = _torch_saved_bytes(torch, model, inputs)
 
     report = example_report(stem)
     nnlint_bytes = plan_activations(report.lowered, _fp32, batch=1).bytes
     dropout_masks = _saved_parts(report, "dropout") + _saved_parts(report, tensor="drop_mask")
     loss = 4 * _saved_parts(report, "loss")
     assert torch_bytes == nnlint_bytes + (4 - 1) * dropout_masks - loss
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_saved_tensors_equal_torch_in_bf16(stem):
+    torch = pytest.importorskip("torch")
+    from torch_reference import ARCHITECTURES
+
+    model, inputs = ARCHITECTURES[stem]()
+    model.train().to(torch.bfloat16)
+    inputs = [x.to(torch.bfloat16) if x.is_floating_point() else x for x in inputs]
+    torch_bytes = _torch_saved_bytes(torch, model, inputs)
+
+    report = example_report(stem)
+    nnlint_bytes = plan_activations(report.lowered, _bf16, batch=1).bytes
+    dropout_masks = _saved_parts(report, "dropout") + _saved_parts(report, tensor="drop_mask")
+    loss = 2 * _saved_parts(report, "loss")
+    stats = sum(
+        p.elements
+        for layer in report.layers
+        for p in layer.node.kind.saved(
+            Ctx(layer.node.in_shapes, layer.node.shape, layer.node.opts, 1)
+        )
+        if p.kind == "stat" and not p.flash_only
+    )
+    assert torch_bytes == nnlint_bytes + (2 - 1) * dropout_masks - loss - (4 - 2) * stats
+
+
+#: Ops torch.autocast runs in bf16 on CPU (its lower-precision list: linear, the
+#: convolutions, matmul, scaled_dot_product_attention); every other op keeps the widest
+#: dtype of its inputs (norms, activations, pooling, add and mul included).
+_AUTOCAST_LOWERED = {"dense", "conv1d", "conv2d", "conv_transpose2d", "attention", "matmul"}
+
+
+def _autocast_bytes(report) -> int:
+    """The tensors each op declares it saves (:meth:`Op.saved`), priced as
+    ``torch.autocast("cpu", dtype=torch.bfloat16)`` stores them (see the module docstring);
+    the model's output is where the torch builds stop, so the loss saves nothing."""
+    nodes = list(report.lowered.nodes())
+    by_id = {n.id: n for n in nodes}
+    width: dict[str, int] = {}  # bytes per element of each node's output
+    needs_grad: dict[str, bool] = {}
+    storage: dict[str, str] = {}
+    for n in nodes:
+        storage[n.id] = storage[n.inputs[0]] if n.kind.is_view else n.id
+        if n.op in _AUTOCAST_LOWERED:
+            width[n.id] = 2
+        elif n.op in ("input", "param", "embedding"):  # data and fp32 weights, uncast
+            width[n.id] = 4
+        else:
+            width[n.id] = max(width[s] for s in n.inputs)
+        own = n.trainable and n.kind.param_shapes(n.opts, n.in_shapes)
+        needs_grad[n.id] = n.op != "input" and bool(
+            own or n.tie or any(needs_grad[s] for s in n.inputs)
+        )
+    kept: dict[object, int] = {}
+    for n in nodes:
+        if n.kind.is_loss:
+            continue
+        ctx = Ctx(n.in_shapes, n.shape, n.opts, 1, trainable=n.trainable, training=True)
+        for p in n.kind.saved(ctx):
+            if p.flash_only:
+                continue
+            index = re.fullmatch(r"in(\d+)", p.tensor)
+            elements = p.elements
+            if index and n.op in _AUTOCAST_LOWERED and p.kind == "act":
+                src = n.inputs[int(index.group(1))]
+                if width[src] == 4:  # each matmul reading it saves its own bf16 copy
+                    copies = 1
+                    if n.op == "attention":  # q, k, v project x; cross: q x, k and v mem
+                        copies = (1 if p.tensor == "in0" else 2) if len(n.inputs) > 1 else 3
+                    kept[n.id, p.tensor] = 2 * copies * elements
+                    continue
+            if index:
+                src = n.inputs[int(index.group(1))]
+                key = storage[src]
+                if key != src and elements == numel(by_id[src].shape):
+                    elements = numel(by_id[key].shape)  # a view saved whole keeps its base
+            elif p.tensor == "out":
+                key = storage[n.id]
+            else:
+                key = f"{n.id}#{p.tensor}"
+            if p.kind == "mask" and n.op == "dropout":  # CPU dropout: the input's width
+                nbytes = width[n.inputs[0]]
+            elif p.kind == "mask":  # attention's dropout on bf16 probabilities; causal: bool
+                nbytes = 2 if p.tensor == "drop_mask" else 1
+            elif p.kind == "index":
+                nbytes = 8
+            elif p.kind == "stat":  # fp32 statistics beside fp32 norm weights
+                nbytes = 4
+            else:
+                nbytes = width[key] if key in by_id else width[n.id]
+            kept.setdefault(key, elements * nbytes)
+        if n.op in _AUTOCAST_LOWERED and n.op != "matmul":
+            # the bf16 weight copies: a convolution saves its weight always, a linear
+            # layer (and attention's projections) only for its input's gradient
+            if n.op.startswith("conv") or any(needs_grad[s] for s in n.inputs):
+                for i, shape in enumerate(n.kind.param_shapes(n.opts, n.in_shapes)):
+                    if len(shape) >= 2:
+                        kept[n.id, "weight", i] = 2 * numel(shape)
+    return sum(kept.values())
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_saved_tensors_equal_torch_under_bf16_autocast(stem):
+    torch = pytest.importorskip("torch")
+    from torch_reference import ARCHITECTURES
+
+    model, inputs = ARCHITECTURES[stem]()
+    model.train()
+    torch_bytes = _torch_saved_bytes(torch, model, inputs, autocast=True)
+    report = example_report(stem)
+    assert torch_bytes == _autocast_bytes(report)
 
 
 # ---------------------------------------------------------------- Korthikanti et al. 2022

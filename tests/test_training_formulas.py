@@ -313,3 +313,80 @@ def test_gpt_layer_full_recompute_saves_its_input_only():
     x = torch.randn(s, b, h, dtype=torch.bfloat16, requires_grad=True)
     saved = _saved_bytes(layer, x, lambda m, x: checkpoint(m, x, use_reentrant=False))
     assert saved == korthikanti_layer_bytes(s, b, h, a, recompute="full")
+
+
+# ------------------------------------------------------- PyTorch's MemTracker, every example
+
+#: The spec's optimizer names, as torch.optim builds them (hyper-parameters do not change
+#: the state: only which optimizer it is).
+_TORCH_OPTIMIZERS = {
+    "sgd": lambda torch, ps: torch.optim.SGD(ps, lr=0.1),
+    "momentum": lambda torch, ps: torch.optim.SGD(ps, lr=0.1, momentum=0.9),
+    "nesterov": lambda torch, ps: torch.optim.SGD(ps, lr=0.1, momentum=0.9, nesterov=True),
+    "adagrad": lambda torch, ps: torch.optim.Adagrad(ps),
+    "rmsprop": lambda torch, ps: torch.optim.RMSprop(ps),
+    "adam": lambda torch, ps: torch.optim.Adam(ps),
+    "adamw": lambda torch, ps: torch.optim.AdamW(ps),
+}
+#: Optimizers that keep a scalar fp32 ``step`` tensor per parameter tensor (torch.optim).
+_STEP_COUNTERS = {"adagrad", "rmsprop", "adam", "adamw"}
+
+
+def _fp32_example(stem: str):
+    """The example with its training precision set to fp32 (torch's default)."""
+    import re
+
+    from helpers import EXAMPLES, report_of
+
+    text = (EXAMPLES / f"{stem}.nn").read_text(encoding="utf-8")
+    train = re.search(r"\ntrain\s*\{[^}]*\}", text)
+    if train:  # no train section: the defaults (fp32)
+        section = re.sub(r"precision\s*=\s*\S+", "precision = fp32", train.group(0))
+        text = text[: train.start()] + section + text[train.end() :]
+    report = report_of(text)
+    assert report.totals.train_precision == "fp32"
+    return report
+
+
+@pytest.mark.parametrize(
+    "stem", sorted(p.stem for p in __import__("helpers").EXAMPLES.glob("*.nn"))
+)
+def test_model_states_equal_torch_memtracker(stem):
+    """Parameters, buffers, gradients and optimizer state of one fp32 training step, each
+    against ``torch.distributed._tools.mem_tracker.MemTracker``'s category of the same name
+    (the twin of ``tests/torch_reference.py``, the spec's optimizer). Two documented
+    differences, asserted exactly: torch keeps a 4-byte ``step`` counter per parameter
+    tensor for Adam, AdamW, RMSprop and Adagrad, and an 8-byte ``num_batches_tracked`` per
+    batchnorm; nnlint counts neither (a few bytes per layer, not per parameter). And a
+    gradient autograd hands over as a view of a larger tensor keeps that tensor's storage
+    alive (ViT's class token: its 768-element gradient is a slice of the concatenation's
+    [1, 197, 768] gradient); nnlint counts the gradient's own bytes, and the test measures
+    the slack from torch's tensors."""
+    torch = pytest.importorskip("torch")
+    from torch.distributed._tools.mem_tracker import MemTracker, _MemRefType
+    from torch_reference import ARCHITECTURES
+
+    report = _fp32_example(stem)
+    t = report.totals
+    model, inputs = ARCHITECTURES[stem]()
+    model.train()
+    optimizer = _TORCH_OPTIMIZERS[t.optimizer](torch, model.parameters())
+    tracker = MemTracker()
+    tracker.track_external(model, optimizer)
+    with tracker:
+        model(*inputs).float().sum().backward()
+        optimizer.step()
+    (memory,) = tracker.get_tracker_snapshot().values()
+
+    tensors = len(list(model.parameters()))
+    norms = sum(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules())
+    counters = 4 * tensors if t.optimizer in _STEP_COUNTERS else 0
+    assert memory[_MemRefType.PARAM] == t.param_bytes
+    assert memory[_MemRefType.BUFFER] == t.buffer_bytes + 8 * norms
+    slack = sum(
+        p.grad.untyped_storage().nbytes() - p.grad.numel() * p.grad.element_size()
+        for p in model.parameters()
+    )
+    assert slack == (602_112 if stem == "vit_b16" else 0)  # 196·768·4: the rows not its own
+    assert memory[_MemRefType.GRAD] == t.grad_bytes + slack
+    assert memory[_MemRefType.OPT] == t.optimizer_bytes + counters
