@@ -329,11 +329,22 @@ class Recurrent(nn.Module):
         return n + z * (h - n), c
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if torch.is_autocast_enabled("cpu"):
+            # autocast lowers the fused CPU kernel (``mkldnn_rnn_layer``) as a whole: the input
+            # and the weights are cast once, every step runs in the lower precision
+            dtype = torch.get_autocast_dtype("cpu")
+            with torch.autocast("cpu", enabled=False):
+                return self._layers(x.to(dtype), dtype)
+        return self._layers(x, None)
+
+    def _layers(self, x: torch.Tensor, dtype) -> torch.Tensor:
         b, t, _ = x.shape
         for layer in range(self.layers):
             outputs = []
             for direction in range(self.directions):
                 weights = self._weights(layer, direction)
+                if dtype is not None:
+                    weights = tuple(w if w is None else w.to(dtype) for w in weights)
                 h = x.new_zeros(b, self.hidden)
                 c = x.new_zeros(b, self.hidden)
                 steps = range(t - 1, -1, -1) if direction else range(t)
