@@ -512,6 +512,17 @@ def test_diff_writes_nothing(folder, capsys):
     assert code == 1 and "+++ b/unsafe.nn" in out
 
 
+def test_diff_shows_hidden_characters_as_escapes(folder, capsys):
+    # an ESC in a comment of the changed hunk reaches the diff as \x1b, never raw
+    (folder / "unsafe.nn").unlink()
+    text = SAFE.replace("    logp = ", "    # \x1b[2J cleared\tscreen\n    logp = ")
+    (folder / "safe.nn").write_text(text, encoding="utf-8")
+    code, out, _ = run(capsys, "check", ".", "--diff")
+    assert code == 1 and "+    logp = logits -> log_softmax" in out
+    assert "\x1b" not in out and "# \\x1b[2J cleared\tscreen" in out
+    assert (folder / "safe.nn").read_text("utf-8") == text
+
+
 def test_diff_from_stdin(folder, capsys, monkeypatch):
     import io
     import sys

@@ -427,6 +427,32 @@ def test_nn304_silent_below_the_thresholds():
     assert only(check_text(SEVEN_B, "x.nn", edge), "NN304") == []
 
 
+def test_nn304_names_cross_attention_by_its_two_lengths():
+    # queries from a 256-token decoder, keys from a 4096-token memory: B·h·T·T_kv scores
+    text, result = run(
+        """\
+        model seq2seq {
+            input src: [4096, 64]
+            input tgt: [256, 64]
+            mem = src -> dense(64)
+            h   = tgt -> attention(16, kv=mem)
+        }
+        train {
+            batch     = 2
+            precision = fp32
+            loss      = mse(h)
+            optimizer = adam
+        }
+        """
+    )
+    (d,) = only(result, "NN304")
+    assert d.span.line == line_of(text, "attention(16, kv=mem)")
+    assert d.data["score_elements_per_layer"] == 2 * 16 * 256 * 4096 == 33_554_432
+    assert "at T = 256, T_kv = 4096 caches B·h·T·T_kv = 2·16·256·4096 = 33,554,432" in d.message
+    assert "B·h·T²" not in d.message
+    assert "T·T_kv = 256·4096" in d.fix and "4x" not in d.fix
+
+
 def test_nn304_needs_a_train_section():
     text = textwrap.dedent(LONG_CONTEXT)
     text = text[: text.index("train {")]

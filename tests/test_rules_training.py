@@ -569,6 +569,23 @@ def test_stacked_dense_layers_collapse_to_one():
     assert "relu" in d.fix and "dense(10)" in d.fix
 
 
+def test_a_long_stack_is_cut_short_with_separated_counts():
+    spec = """
+    model m {
+        input x: [8]
+        logits = x -> dense(8) * 1200 -> dense(2)
+    }
+    train {
+        loss = cross_entropy(logits)
+    }
+    """
+    [d] = found(spec, "NN109")
+    assert "dense(8) (line 4), dense(8) (line 4), … (1,198 more) and dense(2) (line 4) have" in (
+        d.message
+    )
+    assert "these 1,201 layers hold 86,418" in d.message and d.data["layers"] == 1201
+
+
 def test_dropout_and_batchnorm_do_not_add_a_nonlinearity():
     spec = """
     model m {

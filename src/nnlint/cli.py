@@ -830,13 +830,12 @@ def _fix_results(args, results, file_settings, overrides, resolver, stdin, error
     still holds the text that was checked, and parses after the fixes; it is replaced
     atomically and keeps its permission bits. Anything else is an error for that file.
     """
-    import difflib
     import stat
 
     from nnlint.atomic import write_atomic
     from nnlint.config import settings_for
     from nnlint.fixes import FixError, fix_text
-    from nnlint.sanitize import visible
+    from nnlint.format import unified_diff
 
     def wanted(d) -> bool:
         return d.autofix is not None and (args.unsafe_fixes or d.autofix.applicability == "safe")
@@ -863,14 +862,7 @@ def _fix_results(args, results, file_settings, overrides, resolver, stdin, error
             continue
         if args.diff:
             diffs.append(
-                "".join(
-                    difflib.unified_diff(
-                        result.source.splitlines(keepends=True),
-                        outcome.text.splitlines(keepends=True),
-                        fromfile=f"a/{visible(result.path)}",
-                        tofile=f"b/{visible(result.path)}",
-                    )
-                )
+                unified_diff(result.source, outcome.text, f"a/{result.path}", f"b/{result.path}")
             )
             fixed += outcome.fixed
             out.append(result)

@@ -527,14 +527,21 @@ def _replace(path: Path, text: str, mode: int) -> None:
     write_atomic(os.path.realpath(path), text, mode=mode)
 
 
-def _unified_diff(before: str, after: str, display: str) -> str:
+def unified_diff(before: str, after: str, fromfile: str, tofile: str) -> str:
+    """A unified diff of two versions of a spec, safe to print: file names and every
+    line of source pass through :func:`nnlint.sanitize.visible` (tabs kept), and a last
+    line without a newline gets one. Used by ``format --diff`` and ``check --fix --diff``."""
     lines = difflib.unified_diff(
         before.splitlines(keepends=True),
         after.splitlines(keepends=True),
-        fromfile=f"{visible(display)}\t(original)",
-        tofile=f"{visible(display)}\t(formatted)",
+        fromfile=visible(fromfile, keep="\t"),
+        tofile=visible(tofile, keep="\t"),
     )
-    return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+    return "".join(visible(line.rstrip("\r\n"), keep="\t") + "\n" for line in lines)
+
+
+def _unified_diff(before: str, after: str, display: str) -> str:
+    return unified_diff(before, after, f"{display}\t(original)", f"{display}\t(formatted)")
 
 
 def _format_stdin(options: _Options, display: str) -> int:

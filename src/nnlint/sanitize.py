@@ -39,13 +39,14 @@ def _escape(ch: str) -> str:
     return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
-def visible(text: str) -> str:
+def visible(text: str, keep: str = "") -> str:
     """``text`` on one line with every hidden character written as an escape.
 
     ``"a\\n::error::x"`` becomes ``a\\n::error::x`` with a literal backslash and
     ``n``; ESC becomes ``\\x1b``, U+2028 ``\\u2028``. Everything else is unchanged,
-    so a name without hidden characters prints exactly as it is.
+    so a name without hidden characters prints exactly as it is. Characters in ``keep``
+    (a tab inside a diff's line of source) stay as they are.
     """
     if text.isprintable():  # fast path: no Cc, Zl, Zp (nor Cf, Zs other than space)
         return text
-    return "".join(_escape(ch) if is_hidden(ch) else ch for ch in text)
+    return "".join(_escape(ch) if is_hidden(ch) and ch not in keep else ch for ch in text)

@@ -14,12 +14,13 @@ from nnlint.units import fmt_bytes, fmt_int, fmt_size
 class AttentionScoreMemory(Rule):
     """## What it does
     For the attention layers of a trained model, adds up the score (probability)
-    tensors cached for the backward pass: `B·h·T²` elements per layer at the
+    tensors cached for the backward pass: `B·h·T²` elements per layer (`B·h·T·T_kv` for
+    cross-attention, queries from its input and keys from the memory) at the
     layer's training precision, for batch `B`, `h` heads and sequence length `T`.
     It fires when they take at least `min_activation_share` of the cached
     activation memory, or — on a device class that trains — at least
     `min_memory_share` of the target's memory. One finding per model, at the
-    first attention layer.
+    attention layer that keeps the most scores (the first of them on a tie).
 
     ## Why is this bad?
     The score tensor is `B×h×n×n`: its memory grows with the square of the sequence and
@@ -74,9 +75,11 @@ class AttentionScoreMemory(Rule):
         for layer in layers:
             node = layer.node
             heads, seq = node.opts["heads"], node.in_shapes[0][0]
+            keys = node.in_shapes[-1][0]  # T_kv: the memory's length for cross-attention
             elements = t.train_batch * node.kind.score_elements(node.opts, node.in_shapes)
-            per_layer.append((layer, heads, seq, elements, nbytes(elements, layer.precision)))
-        scores = sum(row[4] for row in per_layer)
+            row = (layer, heads, seq, keys, elements, nbytes(elements, layer.precision))
+            per_layer.append(row)
+        scores = sum(row[5] for row in per_layer)
         act_share = scores / t.activation_bytes
         trainer = ctx.train_target or ctx.target
         target = trainer if trainer is not None and trainer.trains else None
@@ -85,20 +88,32 @@ class AttentionScoreMemory(Rule):
         mem_hit = mem_share is not None and mem_share >= ctx.thresholds["min_memory_share"]
         if not (act_hit or mem_hit):
             return
-        first, heads, seq, elements, first_bytes = per_layer[0]
+        # the layer that keeps the most scores leads the message (a cross-attention layer
+        # keeps B·h·T·T_kv: queries from its input, keys from the memory)
+        first, heads, seq, keys, elements, first_bytes = max(per_layer, key=lambda r: r[5])
         count = len(per_layer)
+        formula = (
+            f"B·h·T² = {t.train_batch}·{heads}·{seq}²"
+            if keys == seq
+            else f"B·h·T·T_kv = {t.train_batch}·{heads}·{seq}·{keys}"
+        )
+        at = f"T = {seq}" if keys == seq else f"T = {seq}, T_kv = {keys}"
         msg = (
-            f"attention({heads}) at T = {seq} caches B·h·T² = {t.train_batch}·{heads}·{seq}² "
-            f"= {fmt_int(elements)} scores for the backward pass, {fmt_bytes(first_bytes)} "
-            f"at {first.precision}"
+            f"attention({heads}) at {at} caches {formula} = {fmt_int(elements)} scores for "
+            f"the backward pass, {fmt_bytes(first_bytes)} at {first.precision}"
         )
         if count > 1:
             msg += f"; the {count} attention layers keep {fmt_size(scores)}"
         msg += f", {act_share:.1%} of the {fmt_bytes(t.activation_bytes)} of cached activations"
         if mem_share is not None:
             msg += f" and {mem_share:.1%} of the {fmt_size(target.memory_bytes)} of {target.id}"
+        shorten = (
+            f"shorten the sequence (T = {seq}: halving it cuts the scores 4x)"
+            if keys == seq
+            else f"shorten the sequences (the scores grow with T·T_kv = {seq}·{keys})"
+        )
         fix = (
-            f"shorten the sequence (T = {seq}: halving it cuts the scores 4x), use fewer "
+            f"{shorten}, use fewer "
             f"heads or a smaller batch, or an attention kernel that recomputes the scores in "
             f"the backward pass instead of keeping them"
         )

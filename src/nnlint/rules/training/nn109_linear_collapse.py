@@ -104,8 +104,8 @@ class LinearCollapse(PerLineRule):
             )
             yield self.diag(
                 f"{listed} have no nonlinearity between them, so together they compute one "
-                f"linear map: {how} needs {fmt_int(eq)} parameters, these {len(layers)} layers "
-                f"hold {fmt_int(actual)}",
+                f"linear map: {how} needs {fmt_int(eq)} parameters, these "
+                f"{fmt_int(len(layers))} layers hold {fmt_int(actual)}",
                 node.span,
                 fix=f"put an activation such as relu after `{node.id}`, or replace the stack "
                 f"with one {single}",
