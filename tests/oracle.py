@@ -35,7 +35,7 @@ import torch
 from hypothesis import strategies as st
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
-from torch_reference import Attention, Recurrent, _groups_overcount_factor
+from torch_reference import Attention, MoE, Recurrent, _groups_overcount_factor
 
 #: The batch the PyTorch network runs at (2: batchnorm needs more than one value per channel).
 BATCH = 2
@@ -248,6 +248,19 @@ def gen_recurrent(kind: str) -> Callable[[Draw, Shape], Step | None]:
         return _module_step(call, module, frozen)
 
     return gen
+
+
+def gen_moe(draw: Draw, x: Shape) -> Step | None:
+    if len(x) not in (1, 2):
+        return None
+    experts = draw(st.integers(1, 4))
+    top_k = draw(st.integers(1, experts))
+    hidden = draw(st.integers(1, 4))
+    shared = draw(st.sampled_from([0, 0, 1, 2]))
+    frozen = _freeze(draw)
+    module = MoE(x[-1], experts, top_k, hidden, shared)
+    call = f"moe({experts}, {top_k}, {hidden}{_opt('shared', shared, 0)}{_frozen_text(frozen)})"
+    return _module_step(call, module, frozen)
 
 
 def gen_embedding(draw: Draw, x: Shape) -> Step | None:
@@ -619,6 +632,7 @@ TORCH_BUILDERS: dict[str, Callable[[Draw, Shape], Step | Merge | None]] = {
     "attention": gen_attention,
     "lstm": gen_recurrent("lstm"),
     "gru": gen_recurrent("gru"),
+    "moe": gen_moe,
     "add": _broadcast_merge("add", torch.add),
     "mul": _broadcast_merge("mul", torch.mul),
     "sub": _broadcast_merge("sub", torch.sub),
@@ -659,6 +673,7 @@ HEAVY = {
     "attention",
     "lstm",
     "gru",
+    "moe",
     "add",
     "concat",
     "matmul",

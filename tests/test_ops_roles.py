@@ -39,6 +39,7 @@ model all_ops {
     f  = t -> slice(0, 0, 4) -> mean(0)
     g  = t -> sum(1) -> rmsnorm(affine=false) -> layernorm(affine=false)
     l  = t -> lstm(8, layers=2, bidirectional=true, dropout=0.1) -> gru(4)
+    x  = t -> moe(4, 2, 16, shared=1)
 }
 train { batch = 4
         loss = cross_entropy(logits) }

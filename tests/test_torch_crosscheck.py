@@ -1,7 +1,9 @@
 """Independent cross-check: PyTorch's own counters on the same architectures.
 
 For every file in ``examples/`` (``tests/torch_reference.py`` builds the same
-model in plain PyTorch, written from the architecture, not from nnlint's code):
+model in plain PyTorch, written from the architecture, not from nnlint's code; the
+full-size Llama 2 7B and Mixtral 8x7B at a reduced width and depth, the example's own
+blocks called with the twin's sizes, ``tests/helpers.py`` ``REDUCED``):
 
 * parameters equal ``sum(p.numel() for p in model.parameters())`` exactly;
 * per-sample MACs equal half of ``FlopCounterMode``'s forward count exactly;
@@ -20,7 +22,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from helpers import EXAMPLES, example_report, report_of  # noqa: E402
+from helpers import EXAMPLES, report_of, twin_report  # noqa: E402
 from torch_reference import ARCHITECTURES, measure  # noqa: E402
 
 STEMS = sorted(p.stem for p in EXAMPLES.glob("*.nn"))
@@ -32,7 +34,7 @@ def test_every_example_has_a_torch_twin():
 
 @pytest.fixture(scope="module", params=STEMS)
 def pair(request):
-    return example_report(request.param), measure(request.param)
+    return twin_report(request.param), measure(request.param)
 
 
 def test_parameters_equal_torch(pair):

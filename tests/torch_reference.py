@@ -221,6 +221,7 @@ def rope(z: torch.Tensor) -> torch.Tensor:
     inv = 1.0 / (10000 ** (torch.arange(0, dh, 2, dtype=torch.float32) / dh))
     angles = torch.outer(torch.arange(t, dtype=torch.float32), inv)
     cos, sin = torch.cat([angles, angles], -1).cos(), torch.cat([angles, angles], -1).sin()
+    cos, sin = cos.to(z.dtype), sin.to(z.dtype)  # the tables at the activations' width
     rotated = torch.cat([-z[..., dh // 2 :], z[..., : dh // 2]], -1)
     return z * cos + rotated * sin
 
@@ -357,6 +358,49 @@ class Recurrent(nn.Module):
             if layer < self.layers - 1 and self.rnn.dropout > 0:
                 x = nn.functional.dropout(x, self.rnn.dropout, self.training)
         return x
+
+
+class SwiGLU(nn.Module):
+    """Bias-free gated feed-forward ``down(silu(gate(x)) * up(x))`` (Shazeer 2020; Llama)."""
+
+    def __init__(self, d: int, hidden: int) -> None:
+        super().__init__()
+        self.gate = nn.Linear(d, hidden, bias=False)
+        self.up = nn.Linear(d, hidden, bias=False)
+        self.down = nn.Linear(hidden, d, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.down(nn.functional.silu(self.gate(x)) * self.up(x))
+
+
+class MoE(nn.Module):
+    """Sparse mixture of SwiGLU experts with explicit routing, as Mixtral's reference code
+    writes it: a bias-free router, ``topk`` of its scores, a softmax over the ``k`` chosen,
+    then per expert the tokens routed to it (``torch.where``) gathered, run through it,
+    weighted and ``index_add``-ed into the output; ``shared`` experts run on every token,
+    unweighted (DeepSeekMoE). No capacity limit: every token visits exactly ``k`` experts,
+    so the counted work does not depend on which experts the router picks."""
+
+    def __init__(self, d: int, experts: int, k: int, hidden: int, shared: int = 0) -> None:
+        super().__init__()
+        self.k = k
+        self.router = nn.Linear(d, experts, bias=False)
+        self.experts = nn.ModuleList(SwiGLU(d, hidden) for _ in range(experts))
+        self.shared = nn.ModuleList(SwiGLU(d, hidden) for _ in range(shared))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shape = x.shape
+        x = x.reshape(-1, shape[-1])
+        scores, chosen = self.router(x).topk(self.k, dim=-1)
+        gates = torch.softmax(scores, dim=-1)
+        out = torch.zeros_like(x)
+        for e, expert in enumerate(self.experts):
+            token, slot = torch.where(chosen == e)
+            weighted = expert(x[token]) * gates[token, slot, None]
+            out = out.index_add(0, token, weighted.to(out.dtype))  # autocast: bf16 experts
+        for expert in self.shared:
+            out = out + expert(x)
+        return out.reshape(shape)
 
 
 class BertLayer(nn.Module):
@@ -715,6 +759,71 @@ def _lstm_lm():
     return LstmLM(), [torch.randint(0, 10000, (1, 35))]
 
 
+# ------------------------------------------------------------- Llama 2 and Mixtral
+
+
+class LlamaLayer(nn.Module):
+    """Pre-norm decoder layer of Llama 2 and Mixtral: ``h = x + attn(RMSNorm(x))`` with
+    bias-free grouped-query attention and RoPE, then ``h + ffn(RMSNorm(h))`` where the
+    feed-forward is a SwiGLU (Llama) or a mixture of SwiGLU experts (Mixtral)."""
+
+    def __init__(self, d: int, heads: int, kv: int, ffn: nn.Module) -> None:
+        super().__init__()
+        self.norm1 = nn.RMSNorm(d)
+        self.attn = Attention(d, heads, kv, bias="", causal=True, use_rope=True)
+        self.norm2 = nn.RMSNorm(d)
+        self.ffn = ffn
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = x + self.attn(self.norm1(x))
+        return h + self.ffn(self.norm2(h))
+
+
+class Llama(nn.Module):
+    """Token embedding, decoder layers, a final RMSNorm and an untied bias-free head; with
+    ``experts`` every feed-forward is a mixture of experts (Mixtral)."""
+
+    def __init__(
+        self,
+        vocab: int,
+        d: int,
+        heads: int,
+        kv: int,
+        ff: int,
+        layers: int,
+        experts: int = 0,
+        top_k: int = 0,
+    ) -> None:
+        super().__init__()
+        self.tok = nn.Embedding(vocab, d)
+        self.layers = nn.Sequential(
+            *[
+                LlamaLayer(d, heads, kv, MoE(d, experts, top_k, ff) if experts else SwiGLU(d, ff))
+                for _ in range(layers)
+            ]
+        )
+        self.norm = nn.RMSNorm(d)
+        self.head = nn.Linear(d, vocab, bias=False)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.head(self.norm(self.layers(self.tok(ids))))
+
+
+#: The reduced width and depth the PyTorch twins of the full-size examples are built at
+#: (the examples' own blocks, called with these sizes: ``tests/helpers.py`` ``REDUCED``).
+LLAMA_TWIN = dict(vocab=64, d=32, heads=4, kv=2, ff=48, layers=2)
+MIXTRAL_TWIN = dict(vocab=64, d=32, heads=4, kv=2, ff=24, layers=2, experts=4, top_k=2)
+TWIN_TOKENS = 16
+
+
+def _llama2_7b():
+    return Llama(**LLAMA_TWIN), [torch.randint(0, 64, (1, TWIN_TOKENS))]
+
+
+def _mixtral_8x7b():
+    return Llama(**MIXTRAL_TWIN), [torch.randint(0, 64, (1, TWIN_TOKENS))]
+
+
 ARCHITECTURES: dict[str, Callable[[], tuple[nn.Module, list[torch.Tensor]]]] = {
     "mnist_mlp": _mnist_mlp,
     "xor": _xor,
@@ -727,6 +836,8 @@ ARCHITECTURES: dict[str, Callable[[], tuple[nn.Module, list[torch.Tensor]]]] = {
     "unet": _unet,
     "transformer_base": _transformer_base,
     "lstm_lm": _lstm_lm,
+    "llama2_7b": _llama2_7b,
+    "mixtral_8x7b": _mixtral_8x7b,
 }
 
 

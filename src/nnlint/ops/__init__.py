@@ -41,6 +41,7 @@ MODULES = (
     "norms",
     "dropout",
     "transformer",
+    "experts",
     "merges",
     "activations",
     "recurrent",

@@ -91,6 +91,8 @@ class Cost:
 
     params: int = 0  # weights and biases (trainable or frozen)
     weight_params: int = 0  # the part a `tie=` can share (the weight matrix)
+    #: the part a token does not use: the experts a mixture of experts does not route it to
+    inactive_params: int = 0
     buffers: int = 0  # state that is not a parameter (batchnorm running stats)
     macs: int = 0  # per sample, forward
     forward_flops: int = 0  # whole batch
