@@ -29,10 +29,14 @@ from nnlint.units import UNITS
 
 @attrs.frozen
 class LossSpec:
+    """One term of ``train.loss``: ``kind(tensor)``, with the weight it is multiplied by
+    (``0.1 * mse(aux)``; None when it is written without one)."""
+
     kind: str
     tensor: str
-    span: Span  # the whole `cross_entropy(probs)` value
+    span: Span  # the whole `cross_entropy(probs)` value (the term, weight included)
     tensor_span: Span
+    weight: float | None = None
 
 
 @attrs.frozen
@@ -50,12 +54,18 @@ class TrainConfig:
     grad_accum: int = 1
     recompute: str = "none"
     attention_impl: str = "eager"
-    loss: LossSpec | None = None
+    #: the terms of ``train.loss``, summed (``cross_entropy(logits) + 0.1 * mse(aux)``)
+    losses: tuple[LossSpec, ...] = ()
     samples: int | None = None
     epochs: int | None = None
     lr: float | None = None
     weight_decay: float | None = None
     spans: dict[str, Span] = attrs.field(factory=dict, eq=False)
+
+    @property
+    def loss(self) -> LossSpec | None:
+        """The first term of ``train.loss`` (the only one of a single loss), or None."""
+        return self.losses[0] if self.losses else None
 
 
 @attrs.frozen
@@ -205,6 +215,65 @@ def _optimizer(value: ast.Expr) -> str:
     )
 
 
+_LOSS_FORM = (
+    "`kind(tensor)`, or a sum of them with weights: `cross_entropy(logits) + 0.1 * mse(aux)`"
+)
+
+
+def _loss_terms(value: ast.Expr) -> list[ast.Expr]:
+    """The terms of ``a + b + c``, left to right."""
+    if isinstance(value, ast.BinOp) and value.op == "+":
+        return _loss_terms(value.left) + _loss_terms(value.right)
+    return [value]
+
+
+def _losses(value: ast.Expr) -> tuple[LossSpec, ...]:
+    """``train.loss``: one loss ``kind(tensor)`` or a sum of them, each term optionally
+    multiplied by a positive weight (``0.1 * mse(aux)`` or ``mse(aux) * 0.1``)."""
+    terms = []
+    for term in _loss_terms(value):
+        weight = None
+        call = term
+        if isinstance(term, ast.BinOp) and term.op == "*":
+            if isinstance(term.right, ast.Call) and not isinstance(term.left, ast.Call):
+                factor, call = term.left, term.right
+            elif isinstance(term.left, ast.Call) and not isinstance(term.right, ast.Call):
+                call, factor = term.left, term.right
+            else:
+                raise _Bad(
+                    "a loss term is a weight times one loss, e.g. `0.1 * mse(aux)`",
+                    term.span,
+                    fix=f"write the loss as {_LOSS_FORM}",
+                )
+            weight = float(_number(factor))
+            if not weight > 0:
+                raise _Bad(
+                    f"a loss weight must be positive, got {_number(factor)}",
+                    factor.span,
+                    fix="drop the term, or give it a positive weight such as 0.1",
+                )
+        elif isinstance(term, ast.BinOp):
+            raise _Bad(
+                f"losses add up (`+`), each term optionally weighted (`0.1 * mse(aux)`); "
+                f"`{term.op}` between losses is not supported",
+                term.span,
+                fix=f"write the loss as {_LOSS_FORM}",
+            )
+        spec = _loss(call)
+        terms.append(attrs.evolve(spec, span=term.span, weight=weight))
+    seen: dict[tuple[str, str], LossSpec] = {}
+    for t in terms:
+        if (t.kind, t.tensor) in seen:
+            raise _Bad(
+                f"the loss term `{t.kind}({t.tensor})` appears twice (first at line "
+                f"{seen[t.kind, t.tensor].span.line}, column {seen[t.kind, t.tensor].span.column})",
+                t.span,
+                fix="write it once, with the weights added up",
+            )
+        seen[t.kind, t.tensor] = t
+    return tuple(terms)
+
+
 def _loss(value: ast.Expr) -> LossSpec:
     if (
         not isinstance(value, ast.Call)
@@ -214,7 +283,7 @@ def _loss(value: ast.Expr) -> LossSpec:
         raise _Bad(
             "loss must name the tensor it reads, e.g. `cross_entropy(probs)`",
             value.span,
-            fix="write the loss as `kind(tensor)`",
+            fix=f"write the loss as {_LOSS_FORM}",
         )
     if value.name not in LOSSES:
         meant = loss_known_as(value.name)
@@ -284,7 +353,7 @@ def _train_entry(e: ast.Entry, values: dict[str, Any]) -> None:
     elif e.key == "optimizer":
         values["optimizer"] = _optimizer(e.value)
     elif e.key == "loss":
-        values["loss"] = _loss(e.value)
+        values["losses"] = _losses(e.value)
     elif e.key in ("samples", "epochs"):
         values[e.key] = _positive_int(e.value, e.key)
     else:

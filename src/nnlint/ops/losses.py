@@ -130,7 +130,16 @@ class Loss(Op):
     per element read, in training only; on raw logits a loss applies its own
     normalization (cross-entropy a log-softmax, bce a sigmoid), on the network's
     softmax/sigmoid it does not, so nothing is counted twice. Its gradient is counted
-    by the ops it reaches."""
+    by the ops it reaches.
+
+    Several losses add up (``cross_entropy(logits) + 0.1 * mse(aux)``): each term is a
+    loss node of its own, with its own FLOPs and fused-gradient pairing, and the options
+    ``weight`` (None: written without one) and ``term`` (its place in the sum, from 0).
+    Each loss is one scalar for the batch, so a weight costs one multiply forward (``w·L``)
+    and one backward (the term's incoming gradient ``w·1``, :meth:`weight_backward_flops`),
+    and each term after the first one add into the sum (its backward passes the gradient
+    on unchanged); scaling a term's element-wise gradient by its incoming gradient is part
+    of its kind's gradient count, as for a single loss (whose incoming gradient is 1)."""
 
     name = "loss"
     family = "loss"
@@ -148,7 +157,14 @@ class Loss(Op):
         if not c.training:
             return Cost()
         per = LOSSES[c.opts["kind"]].forward_per_element(c.opts["source_op"])
-        return Cost(forward_flops=per * c.batch * numel(c.x))
+        weighted = c.opts.get("weight") is not None
+        summed = c.opts.get("term", 0) > 0
+        return Cost(forward_flops=per * c.batch * numel(c.x) + weighted + summed)
+
+    @staticmethod
+    def weight_backward_flops(opts) -> int:
+        """The backward FLOPs of a term's weight: one multiply (``w·1``) for a weighted term."""
+        return 1 if opts.get("weight") is not None else 0
 
     def saved(self, c):
         """On raw logits, the normalized copy it makes (cross-entropy's log-softmax, bce's
