@@ -4,10 +4,11 @@ Oracles:
 
 * every example, built in plain PyTorch (``tests/torch_reference.py``) in fp32: the bytes of
   the tensors autograd saves (``torch.autograd.graph.saved_tensors_hooks``, once per
-  storage, parameters and buffers aside) equal nnlint's figure at batch 1 in fp32 with two
+  storage, parameters and buffers aside) equal nnlint's figure at batch 1 in fp32 with
   asserted differences — CPU dropout keeps its mask at the activation width (4 bytes in fp32)
-  where nnlint counts CUDA's 1-byte mask, and the torch builds stop at the model's output
-  (no loss) while nnlint's loss keeps its log-softmax of raw logits;
+  where nnlint counts CUDA's 1-byte mask, the torch builds stop at the model's output
+  (no loss) while nnlint's loss keeps its log-softmax of raw logits, and the eager twins'
+  RMSNorm ``x̂``, repeated grouped K and V, and RoPE tables (:func:`_twin_extras`);
 * a GPT-style spec written as Korthikanti et al. 2022 assume (dropout on the attention
   probabilities and after each block, 16-bit activations): its per-layer activations equal
   ``sbh(34 + 5as/h)`` and Table 2's tensor-parallel, sequence-parallel and recompute forms,
@@ -33,7 +34,7 @@ import re
 import textwrap
 
 import pytest
-from helpers import EXAMPLES, example_report, report_of
+from helpers import EXAMPLES, example_report, report_of, twin_report
 
 from nnlint.activations import plan_activations, saved_activations, unit_of
 from nnlint.ops import CATALOG, Ctx, Op, numel
@@ -110,11 +111,44 @@ def test_saved_tensors_equal_torch_in_fp32(stem):
     model.train()
     torch_bytes = _torch_saved_bytes(torch, model, inputs)
 
-    report = example_report(stem)
+    report = twin_report(stem)
     nnlint_bytes = plan_activations(report.lowered, _fp32, batch=1).bytes
     dropout_masks = _saved_parts(report, "dropout") + _saved_parts(report, tensor="drop_mask")
     loss = 4 * _saved_parts(report, "loss")
-    assert torch_bytes == nnlint_bytes + (4 - 1) * dropout_masks - loss
+    assert torch_bytes == nnlint_bytes + (4 - 1) * dropout_masks - loss + _twin_extras(report)
+
+
+def _twin_extras(report, width=lambda _node: 4, bf16_model: bool = False) -> int:
+    """Bytes the eager torch twins save beyond what nnlint counts (README, "Activations
+    per GPU"), ``width(node)`` bytes per element of the node's activations: PyTorch's CPU
+    RMSNorm, a composite, also keeps the normalized ``x̂`` (``T·D`` per RMSNorm with a gain,
+    at its input's width; nnlint counts its input and ``1/rms``, what the backward needs);
+    eager grouped-query attention repeats K and V to the query heads before the products
+    (``repeat_interleave``, as Hugging Face's ``repeat_kv``), which then keep the repeated
+    copies, ``2·T_kv·(D − D_kv)`` more (nnlint counts K and V once, as a GQA-aware kernel
+    reads them); and RoPE's cos and sin tables, computed at each call, are kept by the
+    rotation's products, ``2·(T + T_kv)·d_h`` (nnlint counts none: constants that do not
+    grow with the batch, shared by every layer in real implementations)."""
+    extra = 0
+    for layer in report.layers:
+        node = layer.node
+        if node.op == "rmsnorm" and node.opts["affine"] and bf16_model:
+            # a bf16 model's CPU RMSNorm computes in fp32: it keeps an fp32 copy of its
+            # input beside nnlint's bf16 one, x̂ in fp32, and 1/rms in fp32 (which the bf16
+            # test's statistics correction prices at 2 bytes)
+            t_d = numel(node.in_shapes[0])
+            extra += 4 * t_d + 4 * t_d - 2 * t_d + 2 * numel(node.in_shapes[0][:-1])
+        elif node.op == "rmsnorm" and node.opts["affine"]:
+            extra += numel(node.in_shapes[0]) * width(report.lowered.node(node.inputs[0]))
+        if node.op == "attention":
+            (t, d), (t_kv, _) = node.in_shapes[0], node.in_shapes[-1]
+            heads = node.opts["heads"]
+            d_kv = (node.opts["kv_heads"] or heads) * (d // heads)
+            elements = 2 * t_kv * (d - d_kv)
+            if node.opts["rope"]:
+                elements += 2 * (t + t_kv) * (d // heads)
+            extra += elements * width(node)
+    return extra
 
 
 @pytest.mark.parametrize("stem", STEMS)
@@ -127,7 +161,7 @@ def test_saved_tensors_equal_torch_in_bf16(stem):
     inputs = [x.to(torch.bfloat16) if x.is_floating_point() else x for x in inputs]
     torch_bytes = _torch_saved_bytes(torch, model, inputs)
 
-    report = example_report(stem)
+    report = twin_report(stem)
     nnlint_bytes = plan_activations(report.lowered, _bf16, batch=1).bytes
     dropout_masks = _saved_parts(report, "dropout") + _saved_parts(report, tensor="drop_mask")
     loss = 2 * _saved_parts(report, "loss")
@@ -139,13 +173,29 @@ def test_saved_tensors_equal_torch_in_bf16(stem):
         )
         if p.kind == "stat" and not p.flash_only
     )
-    assert torch_bytes == nnlint_bytes + (2 - 1) * dropout_masks - loss - (4 - 2) * stats
+    extras = _twin_extras(report, lambda _node: 2, bf16_model=True)
+    assert torch_bytes == nnlint_bytes + (2 - 1) * dropout_masks - loss - (4 - 2) * stats + extras
 
 
 #: Ops torch.autocast runs in bf16 on CPU (its lower-precision list: linear, the
 #: convolutions, matmul, scaled_dot_product_attention); every other op keeps the widest
 #: dtype of its inputs (norms, activations, pooling, add and mul included).
 _AUTOCAST_LOWERED = {"dense", "conv1d", "conv2d", "conv_transpose2d", "attention", "matmul"}
+# ... and the fused recurrent kernel (``mkldnn_rnn_layer``): input and weights cast once
+_AUTOCAST_LOWERED |= {"lstm", "gru"}
+
+
+def _autocast_widths(nodes) -> dict[str, int]:
+    """Bytes per element of each node's output under autocast (see :data:`_AUTOCAST_LOWERED`)."""
+    width: dict[str, int] = {}
+    for n in nodes:
+        if n.op in _AUTOCAST_LOWERED:
+            width[n.id] = 2
+        elif n.op in ("input", "param", "embedding"):  # data and fp32 weights, uncast
+            width[n.id] = 4
+        else:
+            width[n.id] = max(width[s] for s in n.inputs)
+    return width
 
 
 def _autocast_bytes(report) -> int:
@@ -154,17 +204,11 @@ def _autocast_bytes(report) -> int:
     the model's output is where the torch builds stop, so the loss saves nothing."""
     nodes = list(report.lowered.nodes())
     by_id = {n.id: n for n in nodes}
-    width: dict[str, int] = {}  # bytes per element of each node's output
+    width = _autocast_widths(nodes)  # bytes per element of each node's output
     needs_grad: dict[str, bool] = {}
     storage: dict[str, str] = {}
     for n in nodes:
         storage[n.id] = storage[n.inputs[0]] if n.kind.is_view else n.id
-        if n.op in _AUTOCAST_LOWERED:
-            width[n.id] = 2
-        elif n.op in ("input", "param", "embedding"):  # data and fp32 weights, uncast
-            width[n.id] = 4
-        else:
-            width[n.id] = max(width[s] for s in n.inputs)
         own = n.trainable and n.kind.param_shapes(n.opts, n.in_shapes)
         needs_grad[n.id] = n.op != "input" and bool(
             own or n.tie or any(needs_grad[s] for s in n.inputs)
@@ -225,8 +269,32 @@ def test_saved_tensors_equal_torch_under_bf16_autocast(stem):
     model, inputs = ARCHITECTURES[stem]()
     model.train()
     torch_bytes = _torch_saved_bytes(torch, model, inputs, autocast=True)
-    report = example_report(stem)
-    assert torch_bytes == _autocast_bytes(report)
+    report = twin_report(stem)
+    width = _autocast_widths(report.lowered.nodes())
+    extras = _twin_extras(report, lambda n: width[n.id]) + _moe_autocast(report, width)
+    assert torch_bytes == _autocast_bytes(report) + extras
+
+
+def _moe_autocast(report, width) -> int:
+    """What autocast changes in a ``moe`` on an fp32 input beside ``_autocast_bytes``'s
+    pricing of its declared tensors at the input's width: the router saves a bf16 copy of
+    the input instead of the input, and the bf16 copy of its weight; every expert the bf16
+    copies of its three weights; a routed token's gathered row is cast once for each of the
+    gate and up projections (2 copies of 2 bytes, as priced), but the expert's insides
+    (silu input, both factors, the down projection's input, its output) are bf16; the
+    router scores, so the gates, stay bf16 (CPU autocast keeps softmax in the input's
+    dtype)."""
+    extra = 0
+    for layer in report.layers:
+        node = layer.node
+        if node.op != "moe":
+            continue
+        assert width[node.inputs[0]] == 4
+        t, d = numel(node.in_shapes[0][:-1]), node.in_shapes[0][-1]
+        e, k, h = node.opts["experts"], node.opts["top_k"], node.opts["hidden"]
+        assert node.opts["shared"] == 0
+        extra += -2 * t * d + 2 * d * e + e * 2 * 3 * d * h - t * k * (2 * d + 8 * h) - 4 * t * k
+    return extra
 
 
 # ---------------------------------------------------------------- Korthikanti et al. 2022

@@ -336,9 +336,9 @@ def _fp32_example(stem: str):
     """The example with its training precision set to fp32 (torch's default)."""
     import re
 
-    from helpers import EXAMPLES, report_of
+    from helpers import report_of, twin_text
 
-    text = (EXAMPLES / f"{stem}.nn").read_text(encoding="utf-8")
+    text = twin_text(stem)  # a full-size example at its torch twin's reduced size
     train = re.search(r"\ntrain\s*\{[^}]*\}", text)
     if train:  # no train section: the defaults (fp32)
         section = re.sub(r"precision\s*=\s*\S+", "precision = fp32", train.group(0))

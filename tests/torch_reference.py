@@ -221,6 +221,7 @@ def rope(z: torch.Tensor) -> torch.Tensor:
     inv = 1.0 / (10000 ** (torch.arange(0, dh, 2, dtype=torch.float32) / dh))
     angles = torch.outer(torch.arange(t, dtype=torch.float32), inv)
     cos, sin = torch.cat([angles, angles], -1).cos(), torch.cat([angles, angles], -1).sin()
+    cos, sin = cos.to(z.dtype), sin.to(z.dtype)  # the tables at the activations' width
     rotated = torch.cat([-z[..., dh // 2 :], z[..., : dh // 2]], -1)
     return z * cos + rotated * sin
 
@@ -275,6 +276,131 @@ class Attention(nn.Module):
             scores = scores.masked_fill(masked, float("-inf"))
         ctx = torch.softmax(scores, dim=-1) @ v
         return self.out(ctx.transpose(1, 2).reshape(b, t, d))
+
+
+class Recurrent(nn.Module):
+    """``nn.LSTM`` or ``nn.GRU`` (``batch_first``) run step by step with explicit matrix
+    products — ``x_t @ W_ih.T + b_ih`` and ``h @ W_hh.T + b_hh`` at every step, the zero
+    initial state included — because FlopCounterMode counts nothing for ``aten::lstm`` /
+    ``aten::gru``. The parameters are the real module's (so ``sum(numel)`` is PyTorch's
+    own count); the initial states are zeros that do not require grad (PyTorch's default),
+    and ``dropout`` drops every layer's output but the last's in training, as the real
+    module does. ``forward`` matches the real module's output (a test checks it)."""
+
+    def __init__(
+        self,
+        kind: str,
+        d: int,
+        hidden: int,
+        layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        bias: bool = True,
+    ) -> None:
+        super().__init__()
+        module = {"lstm": nn.LSTM, "gru": nn.GRU}[kind]
+        self.kind, self.hidden, self.layers = kind, hidden, layers
+        self.directions = 2 if bidirectional else 1
+        self.rnn = module(
+            d,
+            hidden,
+            num_layers=layers,
+            bias=bias,
+            batch_first=True,
+            dropout=dropout,
+            bidirectional=bidirectional,
+        )
+
+    def _weights(self, layer: int, direction: int):
+        suffix = f"_l{layer}" + ("_reverse" if direction else "")
+        get = lambda name: getattr(self.rnn, name + suffix, None)  # noqa: E731
+        return get("weight_ih"), get("weight_hh"), get("bias_ih"), get("bias_hh")
+
+    def _cell(self, x_t, h, c, w_ih, w_hh, b_ih, b_hh):
+        gi = x_t @ w_ih.T + (b_ih if b_ih is not None else 0)
+        gh = h @ w_hh.T + (b_hh if b_hh is not None else 0)
+        if self.kind == "lstm":
+            i, f, g, o = (gi + gh).chunk(4, dim=-1)
+            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+            return torch.sigmoid(o) * torch.tanh(c), c
+        ir, iz, in_ = gi.chunk(3, dim=-1)
+        hr, hz, hn = gh.chunk(3, dim=-1)
+        r, z = torch.sigmoid(ir + hr), torch.sigmoid(iz + hz)
+        n = torch.tanh(in_ + r * hn)
+        return n + z * (h - n), c
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if torch.is_autocast_enabled("cpu"):
+            # autocast lowers the fused CPU kernel (``mkldnn_rnn_layer``) as a whole: the input
+            # and the weights are cast once, every step runs in the lower precision
+            dtype = torch.get_autocast_dtype("cpu")
+            with torch.autocast("cpu", enabled=False):
+                return self._layers(x.to(dtype), dtype)
+        return self._layers(x, None)
+
+    def _layers(self, x: torch.Tensor, dtype) -> torch.Tensor:
+        b, t, _ = x.shape
+        for layer in range(self.layers):
+            outputs = []
+            for direction in range(self.directions):
+                weights = self._weights(layer, direction)
+                if dtype is not None:
+                    weights = tuple(w if w is None else w.to(dtype) for w in weights)
+                h = x.new_zeros(b, self.hidden)
+                c = x.new_zeros(b, self.hidden)
+                steps = range(t - 1, -1, -1) if direction else range(t)
+                out = [None] * t
+                for s in steps:
+                    h, c = self._cell(x[:, s], h, c, *weights)
+                    out[s] = h
+                outputs.append(torch.stack(out, dim=1))
+            x = torch.cat(outputs, dim=-1)
+            if layer < self.layers - 1 and self.rnn.dropout > 0:
+                x = nn.functional.dropout(x, self.rnn.dropout, self.training)
+        return x
+
+
+class SwiGLU(nn.Module):
+    """Bias-free gated feed-forward ``down(silu(gate(x)) * up(x))`` (Shazeer 2020; Llama)."""
+
+    def __init__(self, d: int, hidden: int) -> None:
+        super().__init__()
+        self.gate = nn.Linear(d, hidden, bias=False)
+        self.up = nn.Linear(d, hidden, bias=False)
+        self.down = nn.Linear(hidden, d, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.down(nn.functional.silu(self.gate(x)) * self.up(x))
+
+
+class MoE(nn.Module):
+    """Sparse mixture of SwiGLU experts with explicit routing, as Mixtral's reference code
+    writes it: a bias-free router, ``topk`` of its scores, a softmax over the ``k`` chosen,
+    then per expert the tokens routed to it (``torch.where``) gathered, run through it,
+    weighted and ``index_add``-ed into the output; ``shared`` experts run on every token,
+    unweighted (DeepSeekMoE). No capacity limit: every token visits exactly ``k`` experts,
+    so the counted work does not depend on which experts the router picks."""
+
+    def __init__(self, d: int, experts: int, k: int, hidden: int, shared: int = 0) -> None:
+        super().__init__()
+        self.k = k
+        self.router = nn.Linear(d, experts, bias=False)
+        self.experts = nn.ModuleList(SwiGLU(d, hidden) for _ in range(experts))
+        self.shared = nn.ModuleList(SwiGLU(d, hidden) for _ in range(shared))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shape = x.shape
+        x = x.reshape(-1, shape[-1])
+        scores, chosen = self.router(x).topk(self.k, dim=-1)
+        gates = torch.softmax(scores, dim=-1)
+        out = torch.zeros_like(x)
+        for e, expert in enumerate(self.experts):
+            token, slot = torch.where(chosen == e)
+            weighted = expert(x[token]) * gates[token, slot, None]
+            out = out.index_add(0, token, weighted.to(out.dtype))  # autocast: bf16 experts
+        for expert in self.shared:
+            out = out + expert(x)
+        return out.reshape(shape)
 
 
 class BertLayer(nn.Module):
@@ -609,6 +735,95 @@ def _transformer_base():
     return TransformerBase(), [src, tgt]
 
 
+# ----------------------------------------------------------------- LSTM language model
+
+
+class LstmLM(nn.Module):
+    """Zaremba et al. 2014, "medium": embedding 10,000 x 650, dropout 0.5, a 2-layer LSTM of
+    650 units (dropout 0.5 between the layers), dropout 0.5, an untied linear softmax layer.
+    The LSTM is :class:`Recurrent` (explicit matmuls over ``nn.LSTM``'s parameters)."""
+
+    def __init__(self, vocab: int = 10000, d: int = 650, layers: int = 2, p: float = 0.5) -> None:
+        super().__init__()
+        self.emb = nn.Embedding(vocab, d)
+        self.drop = nn.Dropout(p)
+        self.lstm = Recurrent("lstm", d, d, layers, dropout=p)
+        self.out = nn.Linear(d, vocab)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        h = self.lstm(self.drop(self.emb(ids)))
+        return self.out(self.drop(h))
+
+
+def _lstm_lm():
+    return LstmLM(), [torch.randint(0, 10000, (1, 35))]
+
+
+# ------------------------------------------------------------- Llama 2 and Mixtral
+
+
+class LlamaLayer(nn.Module):
+    """Pre-norm decoder layer of Llama 2 and Mixtral: ``h = x + attn(RMSNorm(x))`` with
+    bias-free grouped-query attention and RoPE, then ``h + ffn(RMSNorm(h))`` where the
+    feed-forward is a SwiGLU (Llama) or a mixture of SwiGLU experts (Mixtral)."""
+
+    def __init__(self, d: int, heads: int, kv: int, ffn: nn.Module) -> None:
+        super().__init__()
+        self.norm1 = nn.RMSNorm(d)
+        self.attn = Attention(d, heads, kv, bias="", causal=True, use_rope=True)
+        self.norm2 = nn.RMSNorm(d)
+        self.ffn = ffn
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = x + self.attn(self.norm1(x))
+        return h + self.ffn(self.norm2(h))
+
+
+class Llama(nn.Module):
+    """Token embedding, decoder layers, a final RMSNorm and an untied bias-free head; with
+    ``experts`` every feed-forward is a mixture of experts (Mixtral)."""
+
+    def __init__(
+        self,
+        vocab: int,
+        d: int,
+        heads: int,
+        kv: int,
+        ff: int,
+        layers: int,
+        experts: int = 0,
+        top_k: int = 0,
+    ) -> None:
+        super().__init__()
+        self.tok = nn.Embedding(vocab, d)
+        self.layers = nn.Sequential(
+            *[
+                LlamaLayer(d, heads, kv, MoE(d, experts, top_k, ff) if experts else SwiGLU(d, ff))
+                for _ in range(layers)
+            ]
+        )
+        self.norm = nn.RMSNorm(d)
+        self.head = nn.Linear(d, vocab, bias=False)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.head(self.norm(self.layers(self.tok(ids))))
+
+
+#: The reduced width and depth the PyTorch twins of the full-size examples are built at
+#: (the examples' own blocks, called with these sizes: ``tests/helpers.py`` ``REDUCED``).
+LLAMA_TWIN = dict(vocab=64, d=32, heads=4, kv=2, ff=48, layers=2)
+MIXTRAL_TWIN = dict(vocab=64, d=32, heads=4, kv=2, ff=24, layers=2, experts=4, top_k=2)
+TWIN_TOKENS = 16
+
+
+def _llama2_7b():
+    return Llama(**LLAMA_TWIN), [torch.randint(0, 64, (1, TWIN_TOKENS))]
+
+
+def _mixtral_8x7b():
+    return Llama(**MIXTRAL_TWIN), [torch.randint(0, 64, (1, TWIN_TOKENS))]
+
+
 ARCHITECTURES: dict[str, Callable[[], tuple[nn.Module, list[torch.Tensor]]]] = {
     "mnist_mlp": _mnist_mlp,
     "xor": _xor,
@@ -620,6 +835,9 @@ ARCHITECTURES: dict[str, Callable[[], tuple[nn.Module, list[torch.Tensor]]]] = {
     "efficientnet_b0": _efficientnet_b0,
     "unet": _unet,
     "transformer_base": _transformer_base,
+    "lstm_lm": _lstm_lm,
+    "llama2_7b": _llama2_7b,
+    "mixtral_8x7b": _mixtral_8x7b,
 }
 
 

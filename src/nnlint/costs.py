@@ -7,8 +7,11 @@ them up and owns the model-level conventions, each stated once:
   **inference** figures for ``deploy.batch`` (1 when not given) at
   ``deploy.precision`` (else the training precision).
 * ``params`` counts trainable and frozen parameters; a weight shared with
-  ``tie=`` is counted once. Buffers (batchnorm running statistics) are state,
-  not parameters: they are reported apart and included in both memories.
+  ``tie=`` is counted once. ``active_params`` counts those one token uses: a
+  mixture of experts' router, the ``top_k`` experts a token visits and its shared
+  experts, and every parameter outside a mixture of experts. Buffers (batchnorm
+  running statistics) are state, not parameters: they are reported apart and
+  included in both memories.
 * ``backward_flops`` follows nnlint's MNIST worked example (README § Counting
   conventions): the loss's own gradient (``ŷ − y``) is *not* included; it is
   ``loss_backward_flops``.
@@ -85,6 +88,9 @@ class Totals:
     train_precision: str
     deploy_precision: str
     optimizer: str
+    #: the parameters one token uses: ``params`` less the experts a mixture of experts does
+    #: not route it to (every parameter of a model without ``moe``)
+    active_params: int
 
     def as_dict(self) -> dict[str, Any]:
         return attrs.asdict(self)
@@ -204,10 +210,12 @@ def analyze(lowered: Lowered, config: SpecSections) -> Report:
     optimizer = OPTIMIZERS[train.optimizer]
     optimizer_flops = optimizer.step_flops(trainable)
 
+    # every loss term's gradient (ŷ − y, ...), and one multiply for each term's weight
     loss_backward = 0
-    if lowered.loss is not None:
-        loss_node = lowered.node(lowered.loss)
-        loss_backward = LOSSES[loss_node.loss].gradient * B * numel(loss_node.in_shapes[0])
+    for loss_id in lowered.losses:
+        loss_node = lowered.node(loss_id)
+        loss_backward += LOSSES[loss_node.loss].gradient * B * numel(loss_node.in_shapes[0])
+        loss_backward += loss_node.kind.weight_backward_flops(loss_node.opts)
 
     param_bytes = sum(nbytes(layer.counted_params, layer.precision) for layer in layers)
     grad_bytes = sum(
@@ -266,5 +274,6 @@ def analyze(lowered: Lowered, config: SpecSections) -> Report:
         train_precision=train_prec,
         deploy_precision=deploy_prec,
         optimizer=train.optimizer,
+        active_params=params - total("inactive_params"),
     )
     return Report(lowered.name, lowered, config, tuple(layers), totals)

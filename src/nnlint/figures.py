@@ -454,5 +454,15 @@ for _figure in (
         needs_target=True,
         in_json=False,
     ),
+    Figure(
+        "active_params",
+        "count",
+        "active parameters per token",
+        "The parameters one token uses: `params` less the experts a `moe` does not route it "
+        "to (its router, `top_k` routed and `shared` experts count); equal to `params` "
+        "without `moe`.",
+        label="active parameters per token",
+        budget=("active_params",),
+    ),
 ):
     declare(_figure)

@@ -41,8 +41,10 @@ MODULES = (
     "norms",
     "dropout",
     "transformer",
+    "experts",
     "merges",
     "activations",
+    "recurrent",
     "inputs",
     "losses",
 )

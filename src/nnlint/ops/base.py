@@ -43,11 +43,13 @@ Shape = tuple[int, ...]
 
 class ShapeError(Exception):
     """An op cannot accept these input shapes or options. The message says why,
-    with the shapes; lowering turns it into an NN009 (or NN007) diagnostic."""
+    with the shapes; lowering turns it into an NN009 (or NN007) diagnostic, with ``fix`` as
+    its hint when the op knows a better one than checking the shapes."""
 
-    def __init__(self, message: str, code: str = "NN009") -> None:
+    def __init__(self, message: str, code: str = "NN009", fix: str | None = None) -> None:
         super().__init__(message)
         self.code = code
+        self.fix = fix
 
 
 def numel(shape: Sequence[int]) -> int:
@@ -89,6 +91,8 @@ class Cost:
 
     params: int = 0  # weights and biases (trainable or frozen)
     weight_params: int = 0  # the part a `tie=` can share (the weight matrix)
+    #: the part a token does not use: the experts a mixture of experts does not route it to
+    inactive_params: int = 0
     buffers: int = 0  # state that is not a parameter (batchnorm running stats)
     macs: int = 0  # per sample, forward
     forward_flops: int = 0  # whole batch

@@ -1,0 +1,136 @@
+"""Mixture of experts (``moe``) and the ``active_params`` total, against PyTorch.
+
+``tests/oracle.py`` draws ``moe`` layers into random specs (params, MACs, backward MACs
+against ``FlopCounterMode``); here: the parameters one token really uses (the modules
+PyTorch runs for it), what autograd saves, the FLOPs PyTorch's counter does not see
+(by hand), and the figure reaching the JSON, the text report and the budget.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from helpers import layers, report_of
+
+from nnlint.activations import plan_activations
+from nnlint.check import analyse_text, check_text
+from nnlint.tables import report_text
+
+torch = pytest.importorskip("torch")
+
+from torch_reference import MoE  # noqa: E402
+
+SPEC = """
+model m {
+    input x: [T, 12]
+    h = x -> rmsnorm -> moe(5, 2, 7SHARED)
+}
+train {
+    batch = 3
+}
+"""
+
+
+def _spec(t: int = 4, shared: int = 0, trainable: bool = True) -> str:
+    extra = (f", shared={shared}" if shared else "") + ("" if trainable else ", trainable=false")
+    return SPEC.replace("[T,", f"[{t},").replace("7SHARED", f"7{extra}")
+
+
+@pytest.mark.parametrize("shared", [0, 1, 3])
+def test_active_params_are_the_modules_torch_runs_for_one_token(shared):
+    torch.manual_seed(shared)
+    moe = MoE(12, 5, 2, 7, shared)
+    norm = torch.nn.RMSNorm(12)
+    ran: set[torch.nn.Module] = set()
+
+    def hook(module, args, _out):
+        if args[0].shape[0]:  # an expert no token was routed to runs on zero rows
+            ran.add(module)
+
+    for m in (moe.router, *moe.experts, *moe.shared):
+        m.register_forward_hook(hook)
+    moe(norm(torch.randn(1, 1, 12)))  # one token
+    used = sum(p.numel() for m in ran for p in m.parameters()) + 12  # and the norm's gain
+    assert len(ran) == 1 + 2 + shared  # the router, top_k experts, the shared ones
+    t = report_of(_spec(shared=shared)).totals
+    assert t.active_params == used
+    assert t.params == sum(p.numel() for p in moe.parameters()) + 12
+    # 12·5 router + (5 + S) experts of 3·12·7; a token uses 2 + S of them
+    assert (t.params, t.active_params) == (
+        12 + 60 + (5 + shared) * 252,
+        12 + 60 + (2 + shared) * 252,
+    )
+
+
+def test_a_model_without_moe_uses_every_parameter():
+    t = report_of("model m {\n input x: [8]\n y = x -> dense(4) -> relu -> dense(2)\n}").totals
+    assert t.active_params == t.params == 8 * 4 + 4 + 4 * 2 + 2
+
+
+@pytest.mark.parametrize(("shared", "trainable"), [(0, True), (2, True), (1, False)])
+def test_saved_tensors_equal_torch_in_fp32(shared, trainable):
+    """nnlint's saved-activation figure for a moe layer equals the bytes autograd saves for
+    the explicit-routing implementation (once per storage, parameters aside)."""
+    torch.manual_seed(0)
+    t = 6
+    moe = MoE(12, 5, 2, 7, shared)
+    for p in moe.parameters():
+        p.requires_grad_(trainable)
+    x = torch.randn(1, t, 12, requires_grad=True)
+    state = {p.untyped_storage().data_ptr() for p in moe.parameters()}
+    seen: dict[int, int] = {}
+
+    def pack(tensor):
+        storage = tensor.untyped_storage()
+        if storage.data_ptr() not in state and tensor.dim() > 0:
+            seen[storage.data_ptr()] = storage.nbytes()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda v: v):
+        moe(x)
+    spec = f"model m {{\n input x: [{t}, 12]\n y = x -> moe(5, 2, 7, shared={shared}"
+    spec += ("" if trainable else ", trainable=false") + ")\n}\n"
+    plan = plan_activations(report_of(spec).lowered, lambda _n: 32, batch=1)
+    assert sum(seen.values()) == plan.bytes
+
+
+def test_flops_by_hand():
+    # T = 4 tokens of D = 12, E = 5 experts, k = 2, H = 7, no shared expert, batch 3
+    (layer,) = layers(report_of(_spec()), "moe")
+    T, D, E, k, H, B = 4, 12, 5, 2, 7, 3
+    macs = T * D * E + T * k * 3 * D * H  # router 240 + experts 4·2·252 = 2,256
+    assert layer.train.macs == macs == 2_256
+    # per token: top-2 of 5 by two passes of a max (8 compares), softmax over 2 (10),
+    # silu and product over 2·7 hidden (84), gate weighting 2·12, summing 2 outputs 12
+    per_token = 8 + 10 + 84 + 24 + 12
+    assert layer.train.forward_flops == B * (2 * macs + T * per_token)
+    # backward: input and weight gradients of every product; per token silu 5 and product 2
+    # over 2·7 hidden, the weighted outputs' gradient 2·12 and the gate weights' two dot
+    # products of 12 (2·24), softmax 4·2
+    assert layer.train.backward_macs == 2 * macs
+    per_token = 98 + 24 + 48 + 8
+    assert layer.train.backward_flops == B * (4 * macs + T * per_token)
+
+
+def test_active_params_in_json_report_and_budget():
+    spec = _spec(shared=1) + "budget {\n    active_params <= 1k\n}\n"
+    result = check_text(spec, "m.nn")
+    totals = json.loads(json.dumps(result.model))["totals"]
+    assert totals["active_params"] == 12 + 60 + 3 * 252 == 828
+    assert totals["params"] == 12 + 60 + 6 * 252
+    assert not [d for d in result.diagnostics if d.code == "NN501"]
+    over = check_text(_spec(shared=1) + "budget {\n    active_params <= 800\n}\n", "m.nn")
+    (d,) = [d for d in over.diagnostics if d.code == "NN501"]
+    assert "828" in d.message and "800" in d.message
+
+    analysis, _ = analyse_text(_spec(shared=1))
+    text = report_text(analysis, "m.nn")
+    assert "active parameters per token" in text and "828" in text
+
+
+def test_top_k_beyond_the_experts_is_a_located_error():
+    result = check_text("model m {\n    input x: [4, 8]\n    y = x -> moe(4, 5, 16)\n}\n", "m.nn")
+    (d,) = [d for d in result.diagnostics if d.severity.name == "ERROR"]
+    assert d.code == "NN007" and d.span.line == 3
+    assert "top_k=5 is more than its 4 experts" in d.message
