@@ -1239,15 +1239,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             return _write_pictures(args, analysis, display)
         with internal_errors(display):
             if args.format == "json":
-                shown = render_model(
-                    model_entry(
-                        analysis.report,
-                        display,
-                        analysis.roofline,
-                        analysis.training,
-                        analysis.serving,
-                    )
-                )
+                shown = render_model(model_entry(analysis, display))
             else:
                 shown = report_text(analysis, display)
     except InternalError as exc:

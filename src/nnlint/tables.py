@@ -10,7 +10,7 @@ import textwrap
 from collections.abc import Mapping, Sequence
 
 from nnlint.diagnostics import RuleMeta
-from nnlint.figures import Sources, text_rows
+from nnlint.figures import sources, text_rows
 from nnlint.precision import ARITHMETIC_PRECISIONS, nbytes
 from nnlint.sanitize import visible
 from nnlint.targets import Target
@@ -120,7 +120,7 @@ def _layer_table(analysis) -> str:
 
 def _totals(analysis) -> str:
     """One row per figure with a label in :mod:`nnlint.figures`, in declaration order."""
-    lines = text_rows(Sources(analysis.report, analysis.roofline))
+    lines = text_rows(sources(analysis))
     width = max(len(label) for label, _ in lines)
     return "\n".join(["totals", *(f"  {label.ljust(width)}  {value}" for label, value in lines)])
 
