@@ -379,7 +379,7 @@ _SCALE = textwrap.dedent("""
         from nnlint.costs import analyze
         from nnlint.roofline import roofline
         from nnlint.plan import serving_plan, training_plan
-        from nnlint.check import known_targets, Settings, model_entry
+        from nnlint.check import Analysis, known_targets, Settings, model_entry
         del result
         clock = time.process_time
         gc.disable()
@@ -394,7 +394,8 @@ _SCALE = textwrap.dedent("""
         stages["roofline"] = clock() - t
         t = clock(); training = training_plan(report, target)
         serving = serving_plan(report, target, roof); stages["plans"] = clock() - t
-        t = clock(); model_entry(report, "big.nn", roof, training, serving)
+        analysis = Analysis(spec, report, target, roof, target, training, serving)
+        t = clock(); model_entry(analysis, "big.nn")
         stages["json entry"] = clock() - t
         stages["rules and the rest"] = max(0.0, cpu - sum(stages.values()))
         out["stages"] = stages

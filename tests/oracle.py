@@ -35,7 +35,7 @@ import torch
 from hypothesis import strategies as st
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
-from torch_reference import Attention, MoE, _groups_overcount_factor
+from torch_reference import Attention, MoE, Recurrent, _groups_overcount_factor
 
 #: The batch the PyTorch network runs at (2: batchnorm needs more than one value per channel).
 BATCH = 2
@@ -224,6 +224,30 @@ def gen_attention(draw: Draw, x: Shape) -> Step | None:
         return _module_step(call + ")", attn, frozen)
     memory = _module_step(f"dense({d_mem})", nn.Linear(d, d_mem))
     return Merge(memory, "{a} -> " + call + ", kv={b})", attn, [attn], frozen)
+
+
+def gen_recurrent(kind: str) -> Callable[[Draw, Shape], Step | None]:
+    """``lstm`` / ``gru`` over ``[T, D]``: PyTorch's module, run with explicit matrix
+    products (:class:`torch_reference.Recurrent`; the counter is silent on ``aten::lstm``)."""
+
+    def gen(draw: Draw, x: Shape) -> Step | None:
+        if len(x) != 2:
+            return None
+        hidden = draw(st.integers(1, 4))
+        layers = draw(st.integers(1, 2))
+        bidirectional = draw(st.booleans())
+        dropout = draw(st.sampled_from([0.0, 0.5])) if layers > 1 else 0.0
+        bias = draw(st.booleans())
+        frozen = _freeze(draw)
+        module = Recurrent(kind, x[1], hidden, layers, bidirectional, dropout, bias)
+        call = (
+            f"{kind}({hidden}{_opt('layers', layers, 1)}"
+            f"{_opt('bidirectional', bidirectional, False)}{_opt('dropout', dropout, 0.0)}"
+            f"{_opt('bias', bias, True)}{_frozen_text(frozen)})"
+        )
+        return _module_step(call, module, frozen)
+
+    return gen
 
 
 def gen_moe(draw: Draw, x: Shape) -> Step | None:
@@ -608,6 +632,8 @@ TORCH_BUILDERS: dict[str, Callable[[Draw, Shape], Step | Merge | None]] = {
     "dropout": gen_dropout,
     "embedding": gen_embedding,
     "attention": gen_attention,
+    "lstm": gen_recurrent("lstm"),
+    "gru": gen_recurrent("gru"),
     "moe": gen_moe,
     "add": _broadcast_merge("add", torch.add),
     "mul": _broadcast_merge("mul", torch.mul),
@@ -647,6 +673,8 @@ HEAVY = {
     "conv1d",
     "conv_transpose2d",
     "attention",
+    "lstm",
+    "gru",
     "moe",
     "add",
     "concat",

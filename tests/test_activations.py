@@ -181,6 +181,8 @@ def test_saved_tensors_equal_torch_in_bf16(stem):
 #: convolutions, matmul, scaled_dot_product_attention); every other op keeps the widest
 #: dtype of its inputs (norms, activations, pooling, add and mul included).
 _AUTOCAST_LOWERED = {"dense", "conv1d", "conv2d", "conv_transpose2d", "attention", "matmul"}
+# ... and the fused recurrent kernel (``mkldnn_rnn_layer``): input and weights cast once
+_AUTOCAST_LOWERED |= {"lstm", "gru"}
 
 
 def _autocast_widths(nodes) -> dict[str, int]:

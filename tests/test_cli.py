@@ -846,9 +846,7 @@ def test_report_json_is_the_model_entry(capsys):
     write("mnist.nn", MNIST)
     code, out, _ = run(capsys, "report", "mnist.nn", "--format", "json")
     analysis, _ = analyse_text(MNIST)
-    entry = model_entry(
-        analysis.report, "mnist.nn", analysis.roofline, analysis.training, analysis.serving
-    )
+    entry = model_entry(analysis, "mnist.nn")
     expected = json.loads(json.dumps(entry))
     assert code == 0 and json.loads(out) == expected
     assert expected["totals"]["train_memory_bytes"] == 3_913_120

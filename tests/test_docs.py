@@ -53,10 +53,10 @@ def test_codes_and_names_are_unique():
 
 
 def test_readme_tour_shows_real_output(capsys, monkeypatch):
-    """Every `$ nnlint check …` and `$ nnlint import ….json` (a Hugging Face config in the
-    repository; the ONNX examples are checked by tests/test_import_onnx.py) in a ```console
-    block of the README prints exactly what nnlint prints, on stdout or, for an import
-    that fails, on stderr (blocks marked "(abridged)" in the text before them are
+    """Every `$ nnlint check …`, `$ nnlint plan …` and `$ nnlint import ….json` (a Hugging
+    Face config in the repository; the ONNX examples are checked by tests/test_import_onnx.py)
+    in a ```console block of the README prints exactly what nnlint prints, on stdout or, for
+    an import that fails, on stderr (blocks marked "(abridged)" in the text before them are
     skipped)."""
     import re
     import shlex
@@ -69,7 +69,9 @@ def test_readme_tour_shows_real_output(capsys, monkeypatch):
     checked = imports = 0
     for block in re.findall(r"```console\n(.*?)```", readme, re.S):
         for command, expected in re.findall(
-            r"^\$ (nnlint (?:check|import \S+\.json)[^\n]*)\n(.*?)(?=^\$ |\Z)", block, re.S | re.M
+            r"^\$ (nnlint (?:check|plan|import \S+\.json)[^\n]*)\n(.*?)(?=^\$ |\Z)",
+            block,
+            re.S | re.M,
         ):
             code = main(shlex.split(command)[1:])
             captured = capsys.readouterr()

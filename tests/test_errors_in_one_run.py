@@ -375,6 +375,48 @@ def test_an_error_on_a_brace_line_stops_the_recovery():
     assert [(d.code, d.span.line) for d in found] == [("NN001", 4)]
 
 
+def test_an_error_in_a_header_leaves_out_the_whole_item():
+    found = errors("""
+        block res(c k=3) {
+            input x
+            y = x -> relu
+        }
+
+        model m {
+            input x: [8]
+            a = x -> res(4)
+            b = x -> reluu
+        }
+        trian {
+            batch = 0
+        }
+        deploy {
+            batch = 0
+        }
+    """)
+    # the calls of the left-out block are not reported; the section typo gets its word
+    assert [(d.code, d.span.line) for d in found] == [
+        ("NN001", 1),
+        ("NN004", 9),
+        ("NN001", 11),
+        ("NN012", 15),
+    ]
+    assert found[2].fix == "did you mean `train`?"
+
+
+def test_a_left_out_model_is_not_reported_missing():
+    found = errors("""
+        modle m {
+            input x: [8]
+        }
+        train {
+            batch = 0
+        }
+    """)
+    assert [(d.code, d.span.line) for d in found] == [("NN001", 1), ("NN012", 5)]
+    assert found[0].fix == "did you mean `model`?"
+
+
 def test_each_section_key_is_checked_on_its_own():
     found = errors("""
         model m {
@@ -486,3 +528,135 @@ def test_strict_parse_still_raises_the_first_syntax_error():
     with pytest.raises(SpecError) as caught:
         parse(FIVE)
     assert [(d.span.line, d.span.column) for d in caught.value.diagnostics] == [(10, 36)]
+
+
+# ------------------------------------------------- optimizers and losses from scripts
+
+
+def _train_error(entry: str):
+    (d,) = errors(f"""
+        model m {{
+            input x: [8]
+            h = x -> dense(4)
+        }}
+        train {{
+            loss = cross_entropy(h)
+            {entry}
+        }}
+    """)
+    assert (d.code, d.span.line) == ("NN012", 7)
+    return d
+
+
+@pytest.mark.parametrize(
+    "written, meant, also",
+    [
+        ("sgd(momentum=0.9)", "momentum", ""),
+        ("SGD(momentum=0.9, nesterov=true)", "nesterov", ""),
+        ("sgd(momentum=0, lr=0.1)", "sgd", ", and `lr = 0.1` in `train`"),
+        (
+            "AdamW(lr=3e-4, weight_decay=0.1)",
+            "adamw",
+            ", and `lr = 3e-4` and `weight_decay = 0.1` in `train`",
+        ),
+        ("adam(betas=0.9)", "adam", ""),
+    ],
+)
+def test_an_optimizer_call_from_a_script_is_answered_with_its_name(written, meant, also):
+    d = _train_error(f"optimizer = {written}")
+    name = written.split("(")[0]
+    assert d.message == (
+        f"`optimizer` takes a name, not a call: `{name}(…)` is `optimizer = {meant}`{also}"
+    )
+    assert d.fix == f"write `optimizer = {meant}`{also} (the other options change no figure)"
+
+
+def test_an_unknown_optimizer_call_is_unknown():
+    d = _train_error("optimizer = frobnicator(rate=1)")
+    assert d.message.startswith("unknown optimizer `frobnicator` (known: sgd, momentum")
+
+
+@pytest.mark.parametrize("written, meant", [("Adam", "adam"), ("AdamW", "adamw"), ("SGD", "sgd")])
+def test_an_optimizer_class_name_is_answered(written, meant):
+    d = _train_error(f"optimizer = {written}")
+    assert d.message.startswith(f"unknown optimizer `{written}`; did you mean `{meant}`?")
+
+
+@pytest.mark.parametrize(
+    "written, meant",
+    [
+        ("CrossEntropyLoss", "cross_entropy"),
+        ("MSELoss", "mse"),
+        ("BCEWithLogitsLoss", "bce"),
+        ("KLDivLoss", "kl_div"),
+        ("HuberLoss", "huber"),
+    ],
+)
+def test_a_loss_class_name_is_answered(written, meant):
+    (d,) = errors(f"""
+        model m {{
+            input x: [8]
+            h = x -> dense(4)
+        }}
+        train {{
+            loss = {written}(h)
+        }}
+    """)
+    assert d.code == "NN012"
+    assert d.message.startswith(f"unknown loss `{written}`; did you mean `{meant}`?")
+
+
+# ------------------------------------------------- the one-pass recovery, checked
+
+
+def _mutated_specs(count: int):
+    """Specs with one to six random slips (a character dropped, doubled or replaced
+    by one from Python) in random places, from the README's kind of spec."""
+    import random
+
+    base = FIVE.replace('"same"', "same").replace("nn.BatchNorm2d", "batchnorm")
+    base += "deploy {\n    batch = 1\n}\nbudget {\n    params <= 1M\n}\n"
+    rng = random.Random(20261201)
+    slips = ["", '"', ".", "(", ")", "[", "]", ",", "=", "->", "*", "x", "1", "{", "}", "\n"]
+    for _ in range(count):
+        text = base
+        for _ in range(rng.randint(1, 6)):
+            at = rng.randrange(len(text))
+            text = text[:at] + rng.choice(slips) + text[at + rng.randint(0, 1) :]
+        yield text
+
+
+def test_the_one_pass_recovery_agrees_with_parsing_again_after_each_error():
+    from nnlint.parse import _fast_parser, _recover_fast, _recover_slowly
+
+    parser = _fast_parser()
+    compared = 0
+    for text in _mutated_specs(400):
+        fast = _recover_fast(text, parser, known_as)
+        if fast is None:  # where the fast parser cannot go, the slow path is the answer
+            continue
+        slow = _recover_slowly(text, parser, known_as)
+        assert [(d.span, d.message, d.fix) for d in fast[1]] == [
+            (d.span, d.message, d.fix) for d in slow[1]
+        ], text
+        assert (fast[0] is None) == (slow[0] is None), text
+        if fast[0] is not None:
+            assert fast[0].dropped == slow[0].dropped, text
+            assert fast[0].models == slow[0].models, text
+            assert fast[0].sections == slow[0].sections, text
+        compared += 1
+    assert compared > 300
+
+
+def test_many_errors_in_a_long_spec_are_found_in_one_pass(monkeypatch):
+    import nnlint.parse as parse_module
+
+    def no_second_parse(*args):
+        raise AssertionError("parsed again")
+
+    monkeypatch.setattr(parse_module, "_recover_slowly", no_second_parse)
+    lines = ["model m {", "    input x: [8]"]
+    lines += [f"    h{i} = x -> dense(8{')' if i % 50 else ''}" for i in range(3000)]
+    found = diags("\n".join([*lines, "}", ""]))
+    assert [d.code for d in found] == ["NN001"] * 50 + ["NN017"]
+    assert [d.span.line for d in found[:3]] == [3, 53, 103]

@@ -66,5 +66,13 @@ def test_there_are_hazard_examples_for_each_issue_scenario():
         "data_fraud_99_1",
         "fit_7b_adam_24gb",
         "perf_fp32_on_edge_tpu",
+        # issue 14's hazards
+        "training_adam_weight_decay",
+        "training_learning_rate",
+        "training_int8_training",
+        "training_bias_before_batchnorm",
+        "data_params_exceed_samples",
+        "data_small_tabular",
+        "perf_permute_on_jetson",
     ):
         assert needed in names

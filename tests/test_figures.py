@@ -4,19 +4,23 @@ to the JSON report, the text report, the budget section and the README."""
 from __future__ import annotations
 
 import json
+import re
 
 import attrs
 import pytest
 from helpers import EXAMPLES
 
-from nnlint.check import analyse_text, check_text, model_entry
+from nnlint.check import Analysis, analyse_text, check_text, model_entry
 from nnlint.costs import Totals
 from nnlint.docs import figures_table
 from nnlint.emit import render
-from nnlint.figures import FIGURES, Figure, Sources, budget_keys, declare, undeclare
+from nnlint.figures import FIGURES, Figure, Sources, budget_keys, declare, sources, undeclare
+from nnlint.pictures import figures
+from nnlint.report_html import render_html
 from nnlint.rules import all_meta
+from nnlint.rules.base import RuleContext
 from nnlint.tables import report_text
-from nnlint.units import UNITS
+from nnlint.units import UNITS, fmt_bytes
 
 MNIST = (EXAMPLES / "mnist_mlp.nn").read_text(encoding="utf-8")
 
@@ -73,10 +77,60 @@ def test_one_declaration_reaches_json_text_budget_and_docs(doubled):
         "unit": "count",
     }
     assert codes(with_budget("    doubled_params <= 500k"), "NN501") == []
+    # the HTML page: a row of the totals table, with the JSON value
+    html = render_html(figures(analysis, "m.nn"))
+    assert (
+        '<tr><td>doubled parameters (batch 32)</td><td class="n">470.29 k (470,292)</td>'
+        '<td class="n" data-key="doubled_params">470292</td></tr>'
+    ) in html
     # the README table
     assert "| `doubled_params` | count | `doubled_params` | doubled parameters |" in (
         figures_table()
     )
+
+
+def test_a_figure_of_another_analysis_reaches_every_consumer():
+    """A figure read from the training plan (not the cost report): the one builder of
+    the sources hands it to the JSON, the text, the HTML page and the budget rules."""
+    declare(
+        Figure(
+            "plan_bytes",
+            "bytes",
+            "per-GPU training memory of the plan",
+            "The training plan's per-GPU total (a test's figure).",
+            read=lambda s: None if s.training is None else s.training.total_bytes,
+            label="plan bytes",
+            budget=("plan_bytes",),
+        )
+    )
+    try:
+        text = with_budget("    plan_bytes <= 1 MiB")
+        analysis, _ = analyse_text(text)
+        planned = analysis.training.total_bytes
+        assert planned > 2**20
+        result = check_text(text, "m.nn")
+        assert result.model["totals"]["plan_bytes"] == planned
+        assert result.model["training"]["per_gpu"]["total_bytes"] == planned
+        last = report_text(analysis, "m.nn").splitlines()[-1]
+        assert re.fullmatch(r"  plan bytes +" + re.escape(fmt_bytes(planned)), last), last
+        html = render_html(figures(analysis, "m.nn"))
+        assert f'<td class="n" data-key="plan_bytes">{planned}</td>' in html
+        (d,) = [d for d in result.diagnostics if d.code == "NN501"]
+        assert d.data["value"] == planned and d.data["limit"] == 2**20
+    finally:
+        undeclare("plan_bytes")
+
+
+def test_every_analysis_of_the_sources_is_carried_by_the_analysed_spec_and_the_rules():
+    """`sources()` reads each field of `Sources` from a `check.Analysis` or a rule's
+    context by name: both carry every one."""
+    names = {f.name for f in attrs.fields(Sources)}
+    assert names <= {f.name for f in attrs.fields(Analysis)}
+    assert names <= {f.name for f in attrs.fields(RuleContext)}
+    analysis, _ = analyse_text(MNIST)
+    built = sources(analysis)
+    for name in names:
+        assert getattr(built, name) is getattr(analysis, name), name
 
 
 def test_an_undeclared_total_is_gone_everywhere(doubled):
@@ -86,7 +140,7 @@ def test_an_undeclared_total_is_gone_everywhere(doubled):
         (bad,) = codes(text, "NN012")
         assert "unknown key `doubled_params` in `budget`" in bad.message
         analysis, _ = analyse_text(MNIST)
-        assert "doubled_params" not in model_entry(analysis.report, "m.nn", None)["totals"]
+        assert "doubled_params" not in model_entry(analysis, "m.nn")["totals"]
         assert "doubled parameters" not in report_text(analysis, "m.nn")
         assert "doubled_params" not in figures_table()
     finally:
@@ -127,13 +181,17 @@ def test_json_totals_are_the_declared_figures_in_order():
     for stem in ("mnist_mlp", "xor", "resnet50"):
         analysis, _ = analyse_text((EXAMPLES / f"{stem}.nn").read_text(encoding="utf-8"))
         roof = analysis.roofline
-        totals = model_entry(analysis.report, stem, roof)["totals"]
+        totals = model_entry(analysis, stem)["totals"]
         declared = [
             f.name
             for f in FIGURES.values()
-            if f.in_json and (roof is not None or not f.needs_target)
+            if f.in_json
+            and (roof is not None or not f.needs_target)
+            and (f.needs is None or getattr(analysis, f.needs) is not None)
         ]
         assert list(totals) == declared, stem
+        # resnet50 states samples and epochs: the run's figures; the others do not
+        assert ("train_flops" in totals) == (stem == "resnet50"), stem
         t = analysis.report.totals
         assert totals["params"] == t.params and totals["train_memory_bytes"] == t.train_memory_bytes
         if roof is not None:
@@ -146,8 +204,11 @@ def test_the_text_report_has_a_row_per_labelled_figure_in_declaration_order():
     text = report_text(analysis, "mnist_mlp.nn")
     rows = text[text.index("\ntotals\n") :].splitlines()[2:]
     labels = [row.split("  ")[1] for row in rows]
-    context = {**Sources(analysis.report, analysis.roofline).totals.as_dict(), "target": "edge-tpu"}
-    assert labels == [f.label.format(**context) for f in FIGURES.values() if f.label]
+    context = {**sources(analysis).totals.as_dict(), "target": "edge-tpu"}
+    assert analysis.run is None  # no train.epochs: no rows of the training run
+    assert labels == [
+        f.label.format(**context) for f in FIGURES.values() if f.label and f.needs is None
+    ]
     assert "train memory                           3.73 MiB (3,913,120 B)" in text
     assert "estimated latency (batch 1)            892 µs (0.000891605 s)" in text
 

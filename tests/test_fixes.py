@@ -254,6 +254,9 @@ def assert_fix_is_exact(before_text: str, after_text: str, before_result, findin
     if finding.code == "NN111":  # a train-section edit: the optimizer, and nothing else
         _assert_only_the_optimizer_changed(before, after, finding)
         return
+    if finding.code == "NN114":  # the wasted biases go, and nothing else
+        _assert_only_the_cancelled_biases_went(before_text, before, after, finding)
+        return
 
     (m0,), (m1,) = before["models"], after["models"]
     layers0 = {layer["name"]: layer for layer in m0["layers"]}
@@ -327,6 +330,28 @@ def _assert_only_the_optimizer_changed(before: dict, after: dict, finding) -> No
             assert t1[key] == t0[key], key
 
 
+def _assert_only_the_cancelled_biases_went(before_text, before: dict, after: dict, finding):
+    """NN114's fix drops the biases the norm cancels: the layers of the edited line lose
+    exactly the finding's wasted parameters (and their bias adds), every other layer and
+    every batch, precision and optimizer figure is unchanged."""
+    (m0,), (m1,) = before["models"], after["models"]
+    wasted = finding.data.get("wasted_params_line", finding.data["wasted_params"])
+    layers0 = {x["name"]: x for x in m0["layers"]}
+    layers1 = {x["name"]: x for x in m1["layers"]}
+    assert layers0.keys() == layers1.keys()
+    changed = [n for n in layers0 if _differs(layers0[n], layers1[n])]
+    assert changed and all(layers0[n]["line"] == finding.span.line for n in changed)
+    assert sum(layers0[n]["params"] - layers1[n]["params"] for n in changed) == wasted
+    for n in changed:
+        assert layers1[n]["macs"] == layers0[n]["macs"]  # the matrix work is the same
+        assert layers1[n]["forward_flops"] < layers0[n]["forward_flops"]  # no bias adds
+    t0, t1 = m0["totals"], m1["totals"]
+    assert t0["params"] - t1["params"] == t0["trainable_params"] - t1["trainable_params"] == wasted
+    for key in ("buffers", "train_batch", "deploy_batch", "optimizer", "macs"):
+        assert t1[key] == t0[key], key
+    assert t1["train_precision"] == t0["train_precision"]
+
+
 def _statement_lines(text: str, lines: set[int]) -> set[int]:
     """``lines`` widened to the whole statements (chains over several lines) they touch."""
     from nnlint import ast
@@ -371,6 +396,44 @@ def test_examples_offer_the_fixes_their_comments_describe():
     assert any(i.startswith("training_log_of_softmax-NN103") for i in fixable)
     assert any(i.startswith("training_double_softmax-NN104") for i in fixable)
     assert any(i.startswith("training_adam_weight_decay-NN111") for i in fixable)
+    assert any(i.startswith("training_bias_before_batchnorm-NN114") for i in fixable)
+
+
+@pytest.mark.parametrize(
+    ("chain", "after"),
+    [
+        ("conv2d(8, 3) -> batchnorm", "conv2d(8, 3, bias=false) -> batchnorm"),
+        ("conv2d(8, 3, bias=true) -> batchnorm", "conv2d(8, 3, bias=false) -> batchnorm"),
+        ("flatten -> dense(8, init=he) -> batchnorm", "dense(8, init=he, bias=false) -> batchnorm"),
+    ],
+)
+def test_bias_before_norm_fix_sets_bias_false(chain, after):
+    text = (
+        "model m {\n    input x: [3, 8, 8]\n"
+        f"    h = x -> {chain} -> flatten\n    logits = h -> dense(10)\n}}\n"
+        "train {\n    batch = 8\n    loss = cross_entropy(logits)\n}\n"
+    )
+    result, finding = _by_code(text, "NN114")
+    assert finding.autofix.applicability == "safe"
+    fixed, applied = apply_fixes(text, [finding.autofix])
+    assert applied == 1 and after in fixed
+    assert_fix_is_exact(text, fixed, result, finding)
+
+
+def test_no_bias_fix_when_another_call_of_the_block_keeps_its_bias():
+    """A block layer whose output one call normalizes and another does not: dropping the
+    line's bias would change the second call, so no fix is offered."""
+    text = (
+        "block lin(n) {\n    input x\n    out = x -> dense(n)\n}\n"
+        "model m {\n    input x: [16]\n    a = x -> lin(8) -> batchnorm\n"
+        "    b = x -> lin(8) -> relu\n    logits = add(a, b) -> dense(10)\n}\n"
+        "train {\n    batch = 8\n    loss = cross_entropy(logits)\n}\n"
+    )
+    _, finding = _by_code(text, "NN114")
+    assert finding.autofix is None
+    repeated = text.replace("x -> lin(8) -> batchnorm", "x -> dense(8) * 2 -> batchnorm")
+    _, finding = _by_code(repeated, "NN114")
+    assert finding.autofix is None  # `* 2`: the first copy's bias is not cancelled
 
 
 def test_adam_weight_decay_fix_swaps_the_optimizer_value_only():
@@ -659,3 +722,14 @@ def test_every_generated_fix_is_exact(text):
         fixed, applied = apply_fixes(text, [finding.autofix])
         assert applied == 1 and fixed != text
         assert_fix_is_exact(text, fixed, result, finding)
+
+
+def test_no_log_softmax_fix_for_a_softmax_of_probabilities_in_one_chain():
+    """`softmax -> softmax -> log`: the second softmax reads probabilities, so
+    `log_softmax` of them would hide NN104's finding; NN103 offers no rewrite."""
+    text = (
+        "model m {\n    input x: [16]\n    logits = x -> dense(4)\n"
+        "    t = logits -> softmax\n        -> softmax\n        -> log\n}\n"
+    )
+    (d,) = [d for d in check_text(text, "m.nn").diagnostics if d.code == "NN103"]
+    assert d.autofix is None

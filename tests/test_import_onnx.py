@@ -171,18 +171,19 @@ def test_resnet50_bottlenecks_become_two_blocks(resnet50):
 
 
 class SqueezeExciteUpsample(nn.Module):
-    """A conv, a squeeze-and-excitation gate (a broadcasting product) and an upsampling:
-    two ops nnlint cannot write, for the README's error example."""
+    """A conv with hard-swish, a squeeze-and-excitation gate (a broadcasting product,
+    which nnlint writes as ``mul``) and a bicubic upsampling: two ops nnlint cannot write,
+    for the README's error example."""
 
     def __init__(self) -> None:
         super().__init__()
         self.conv = nn.Conv2d(3, 16, 3, padding=1)
         self.se1 = nn.Conv2d(16, 4, 1)
         self.se2 = nn.Conv2d(4, 16, 1)
-        self.up = nn.Upsample(scale_factor=2)
+        self.up = nn.Upsample(scale_factor=2, mode="bicubic")
 
     def forward(self, x):
-        h = torch.relu(self.conv(x))
+        h = nn.functional.hardswish(self.conv(x))
         s = torch.sigmoid(self.se2(torch.relu(self.se1(h.mean((2, 3), keepdim=True)))))
         return self.up(h * s)
 
@@ -413,7 +414,7 @@ def _weight(name, *shape):
 def test_every_unsupported_node_is_named_in_one_run(tmp_path, capsys):
     nodes = [
         helper.make_node("Conv", ["x", "w"], ["c"], name="/stem/conv/Conv", pads=[1, 1, 1, 1]),
-        helper.make_node("Transpose", ["c"], ["t"], name="/body/Transpose", perm=[0, 1, 3, 2]),
+        helper.make_node("Transpose", ["c"], ["t"], name="/body/Transpose", perm=[1, 0, 2, 3]),
         helper.make_node("Relu", ["t"], ["r"], name="/body/Relu"),
         helper.make_node("HardSwish", ["r"], ["y"], name="/head/act/HardSwish"),
     ]
@@ -423,7 +424,7 @@ def test_every_unsupported_node_is_named_in_one_run(tmp_path, capsys):
     err = capsys.readouterr().err.splitlines()
     assert err == [
         f"nnlint: error: {path}: node 1 `/body/Transpose` (Transpose): "
-        "nnlint has no op that permutes axes",
+        "Transpose [1, 0, 2, 3] moves the batch axis",
         f"nnlint: error: {path}: node 3 `/head/act/HardSwish` (HardSwish): "
         "nnlint has no hard-swish",
         f"nnlint: error: {path}: 2 nodes nnlint cannot express (HardSwish ×1, Transpose ×1); "
@@ -530,8 +531,9 @@ def test_symbolic_sizes_need_a_dim(tmp_path, capsys):
 
 
 def test_attention_without_biases_is_not_passed_off_as_attention(tmp_path, capsys):
-    """``attention(h)`` has biased projections: a bias-free one is not matched, and the
-    head split it then needs (Transpose) is reported, not approximated."""
+    """``attention(h)`` has biased projections: a bias-free one is not matched, and what
+    it then needs node by node (the scale by a constant 1/√d_h) is reported, not
+    approximated."""
     torch.manual_seed(0)
     from torch_reference import SelfAttention
 
@@ -541,7 +543,7 @@ def test_attention_without_biases_is_not_passed_off_as_attention(tmp_path, capsy
     path = export(attn, [torch.randn(1, 8, 32)], tmp_path / "attn.onnx", False)
     assert main(["import", str(path)]) == 2
     err = capsys.readouterr().err
-    assert "(Transpose): nnlint has no op that permutes axes" in err
+    assert "`/Div` (Div): nnlint has no element-wise division" in err
     assert "(Softmax)" in err  # over the last axis of [h, T, T]: not nnlint's class axis
     assert err.rstrip().endswith("nothing was written")
 

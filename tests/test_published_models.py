@@ -22,11 +22,29 @@ PUBLISHED = {
 }
 
 
+#: Published counts that their sources round: (the text quoted in the header, the value).
+ROUNDED = {
+    # Merity et al. 2017 (AWD-LSTM), Table 1: Zaremba et al. (2014) LSTM (medium), 20M
+    "lstm_lm": ("20M", 20_000_000),
+}
+
+
 @pytest.mark.parametrize("stem", sorted(PUBLISHED))
 def test_parameters_equal_the_published_count(stem):
     assert example_report(stem).totals.params == PUBLISHED[stem]
     header = (EXAMPLES / f"{stem}.nn").read_text(encoding="utf-8")
     assert f"{PUBLISHED[stem]:,}" in header.split("\n\n")[0]
+
+
+@pytest.mark.parametrize("stem", sorted(ROUNDED))
+def test_parameters_round_to_the_published_count(stem):
+    text, value = ROUNDED[stem]
+    params = example_report(stem).totals.params
+    digits = len(text.rstrip("kMG"))  # the published figure's significant digits
+    scale = 10 ** (len(str(params)) - digits)
+    assert round(params / scale) * scale == value
+    header = (EXAMPLES / f"{stem}.nn").read_text(encoding="utf-8").split("\n\n")[0]
+    assert f"published: {text}" in header and f"{params:,} parameters" in header
 
 
 # The full-size decoders (too large to build in PyTorch here; their blocks are checked against

@@ -17,6 +17,7 @@ import pytest
 
 from nnlint.check import analyse_text
 from nnlint.cli import main
+from nnlint.figures import sources, text_rows
 from nnlint.pictures import figures
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -88,10 +89,16 @@ def test_html_is_self_contained_parses_and_holds_the_figures(stem, capsys, tmp_p
     for layer in model["layers"]:
         assert layer["name"] in text, layer["name"]
     exact = {a["data-key"]: None for t, a in checker.tags if t == "td" and "data-key" in a}
-    cells = re.findall(r'<td class="n" data-key="(\w+)">(\d+)</td>', html)
+    cells = re.findall(r'<td class="n" data-key="(\w+)">([^<]*)</td>', html)
     assert len(cells) == len(exact) >= 10
     for key, value in cells:
-        assert int(value) == model["totals"][key], key
+        assert json.loads(unescape(value)) == model["totals"][key], key
+    # the totals table has the text report's rows (nnlint.figures), label and value
+    analysis, _ = analyse_text(spec.read_text(encoding="utf-8"))
+    rows = re.findall(
+        r'<tr><td>([^<]*)</td><td class="n">([^<]*)</td>', html.split('class="totals"')[1]
+    )
+    assert [(unescape(a), unescape(b)) for a, b in rows] == text_rows(sources(analysis))
 
     # every inline SVG is well-formed XML
     svgs = [ET.fromstring(s) for s in re.findall(r"<svg\b.*?</svg>", html, re.S)]

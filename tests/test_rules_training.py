@@ -1005,3 +1005,48 @@ def test_nn114_resnet50_with_biases_would_waste_26560_parameters():
     assert total * 2 == sum(
         layer.counted_params for layer in report_of(text).layers if layer.node.kind.is_norm
     )
+
+
+@pytest.mark.parametrize(
+    ("layer", "norm", "shape", "cancels"),
+    [
+        ("conv2d", "batchnorm", (4, 3, 8, 8), True),
+        ("dense", "batchnorm", (4, 16), True),
+        ("dense", "layernorm", (4, 16), False),  # the mean is across the bias's axis
+        ("dense", "rmsnorm", (4, 16), False),  # no mean subtracted
+        ("conv2d", "groupnorm1", (4, 3, 8, 8), True),  # one channel per group
+        ("conv2d", "groupnorm2", (4, 3, 8, 8), False),
+    ],
+)
+def test_nn114_premise_against_pytorch(layer, norm, shape, cancels):
+    """The oracle for NN114 and its safe fix: in PyTorch, the norm's output with the bias
+    equals its output without it exactly when the rule says the bias cancels."""
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    x = torch.randn(*shape)
+    if layer == "conv2d":
+        lin = torch.nn.Conv2d(3, 6, 3)
+    else:
+        lin = torch.nn.Linear(16, 6)
+    norms = {
+        "batchnorm": lambda: (
+            torch.nn.BatchNorm2d(6) if layer == "conv2d" else torch.nn.BatchNorm1d(6)
+        ),
+        "layernorm": lambda: torch.nn.LayerNorm(6),
+        "rmsnorm": lambda: torch.nn.RMSNorm(6),
+        "groupnorm1": lambda: torch.nn.GroupNorm(6, 6),
+        "groupnorm2": lambda: torch.nn.GroupNorm(2, 6),
+    }
+    torch.nn.init.normal_(lin.bias, std=1.0)
+    n = norms[norm]().train()
+    with torch.no_grad():
+        with_bias = n(lin(x))
+        without = n(lin(x) - lin.bias.view(-1, *([1] * (len(shape) - 2))))
+    assert torch.allclose(with_bias, without, atol=1e-5) == cancels
+    spec_in = "[3, 8, 8]" if layer == "conv2d" else "[16]"
+    spec_layer = "conv2d(6, 3)" if layer == "conv2d" else "dense(6)"
+    spec_norm = {"groupnorm1": "groupnorm(6)", "groupnorm2": "groupnorm(2)"}.get(norm, norm)
+    text = net(
+        f"    h = x -> {spec_layer} -> {spec_norm} -> flatten\n    logits = h -> dense(10)", spec_in
+    )
+    assert bool(found(text, "NN114")) == cancels

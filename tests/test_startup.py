@@ -46,6 +46,7 @@ CHECK_PATH = frozenset(
         "nnlint.optimizers",
         "nnlint.parse",
         "nnlint.plan",
+        "nnlint.training_run",
         "nnlint.precision",
         "nnlint.resources",
         "nnlint.roofline",

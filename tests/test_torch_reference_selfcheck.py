@@ -72,6 +72,9 @@ KNOWN_PARAMS = {
     "transformer_base": 37_000 * 512
     + 6 * (1_050_624 + 2_099_712 + 2 * 1_024)
     + 6 * (2 * 1_050_624 + 2_099_712 + 3 * 1_024),
+    # Zaremba et al. 2014 medium: embedding 10,000·650, 2 LSTM layers of
+    # 4·650·(650 + 650) + 2·4·650 (W_ih, W_hh, b_ih, b_hh), output 650·10,000 + 10,000
+    "lstm_lm": 10_000 * 650 + 2 * (4 * 650 * 1_300 + 8 * 650) + 650 * 10_000 + 10_000,
     "llama2_7b": LLAMA_TWIN_PARAMS,
     "mixtral_8x7b": MIXTRAL_TWIN_PARAMS,
 }
@@ -82,6 +85,7 @@ def test_every_example_has_a_reference() -> None:
     assert TINY_GPT_PARAMS == 5_273_088
     assert KNOWN_PARAMS["unet"] == 31_030_658
     assert KNOWN_PARAMS["transformer_base"] == 63_082_496
+    assert KNOWN_PARAMS["lstm_lm"] == 19_780_400
     assert (LLAMA_TWIN_PARAMS, MIXTRAL_TWIN_PARAMS) == (19_616, 29_088)
 
 
@@ -119,6 +123,8 @@ HAND_FORWARD_MACS = {
     + 6 * (_transformer_layer_macs(96, 512, 2048) + 2 * 96 * 512 * 512 + 2 * 128 * 512 * 512)
     + 6 * 2 * 96 * 128 * 512
     + 96 * 512 * 37_000,
+    # 35 steps of x_t·W_ihᵀ + h_{t-1}·W_hhᵀ (4·650 gates) in 2 layers, then the output layer
+    "lstm_lm": 2 * 35 * 4 * 650 * (650 + 650) + 35 * 650 * 10_000,
     # the reduced decoders at T=16: q, o 2·T·32², k, v 2·T·32·16, scores and context
     # 2·T²·32; SwiGLU 3·T·32·48, or the router T·32·4 and 2 of 4 experts 2·3·T·32·24;
     # the head T·32·64
@@ -143,7 +149,8 @@ def test_cnn_forward_matches_published_macs(stem: str, published_gmacs: float) -
 
 
 # Gradient w.r.t. the first layer's input, which the backward pass skips because
-# the inputs do not require grad (embeddings never have one).
+# the inputs do not require grad (embeddings never have one) — and, in a recurrent layer,
+# the gradient into its zero initial state h_0, which does not require grad either.
 FIRST_LAYER_INPUT_GRAD_FLOPS = {
     "mnist_mlp": 2 * 784 * 256,
     "xor": 2 * 2 * 2,
@@ -155,6 +162,7 @@ FIRST_LAYER_INPUT_GRAD_FLOPS = {
     "transformer_base": 0,
     "vit_b16": 2 * 196 * 768 * 3 * 16 * 16,  # 16x16 stride-16 patch conv
     "efficientnet_b0": 2 * 112 * 112 * 32 * 3 * 3 * 3,  # 3x3 stride-2 stem conv
+    "lstm_lm": 2 * 2 * 4 * 650 * 650,  # h_0·W_hhᵀ of both LSTM layers
     "llama2_7b": 0,
     "mixtral_8x7b": 0,
 }

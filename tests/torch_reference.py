@@ -278,6 +278,88 @@ class Attention(nn.Module):
         return self.out(ctx.transpose(1, 2).reshape(b, t, d))
 
 
+class Recurrent(nn.Module):
+    """``nn.LSTM`` or ``nn.GRU`` (``batch_first``) run step by step with explicit matrix
+    products — ``x_t @ W_ih.T + b_ih`` and ``h @ W_hh.T + b_hh`` at every step, the zero
+    initial state included — because FlopCounterMode counts nothing for ``aten::lstm`` /
+    ``aten::gru``. The parameters are the real module's (so ``sum(numel)`` is PyTorch's
+    own count); the initial states are zeros that do not require grad (PyTorch's default),
+    and ``dropout`` drops every layer's output but the last's in training, as the real
+    module does. ``forward`` matches the real module's output (a test checks it)."""
+
+    def __init__(
+        self,
+        kind: str,
+        d: int,
+        hidden: int,
+        layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        bias: bool = True,
+    ) -> None:
+        super().__init__()
+        module = {"lstm": nn.LSTM, "gru": nn.GRU}[kind]
+        self.kind, self.hidden, self.layers = kind, hidden, layers
+        self.directions = 2 if bidirectional else 1
+        self.rnn = module(
+            d,
+            hidden,
+            num_layers=layers,
+            bias=bias,
+            batch_first=True,
+            dropout=dropout,
+            bidirectional=bidirectional,
+        )
+
+    def _weights(self, layer: int, direction: int):
+        suffix = f"_l{layer}" + ("_reverse" if direction else "")
+        get = lambda name: getattr(self.rnn, name + suffix, None)  # noqa: E731
+        return get("weight_ih"), get("weight_hh"), get("bias_ih"), get("bias_hh")
+
+    def _cell(self, x_t, h, c, w_ih, w_hh, b_ih, b_hh):
+        gi = x_t @ w_ih.T + (b_ih if b_ih is not None else 0)
+        gh = h @ w_hh.T + (b_hh if b_hh is not None else 0)
+        if self.kind == "lstm":
+            i, f, g, o = (gi + gh).chunk(4, dim=-1)
+            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+            return torch.sigmoid(o) * torch.tanh(c), c
+        ir, iz, in_ = gi.chunk(3, dim=-1)
+        hr, hz, hn = gh.chunk(3, dim=-1)
+        r, z = torch.sigmoid(ir + hr), torch.sigmoid(iz + hz)
+        n = torch.tanh(in_ + r * hn)
+        return n + z * (h - n), c
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if torch.is_autocast_enabled("cpu"):
+            # autocast lowers the fused CPU kernel (``mkldnn_rnn_layer``) as a whole: the input
+            # and the weights are cast once, every step runs in the lower precision
+            dtype = torch.get_autocast_dtype("cpu")
+            with torch.autocast("cpu", enabled=False):
+                return self._layers(x.to(dtype), dtype)
+        return self._layers(x, None)
+
+    def _layers(self, x: torch.Tensor, dtype) -> torch.Tensor:
+        b, t, _ = x.shape
+        for layer in range(self.layers):
+            outputs = []
+            for direction in range(self.directions):
+                weights = self._weights(layer, direction)
+                if dtype is not None:
+                    weights = tuple(w if w is None else w.to(dtype) for w in weights)
+                h = x.new_zeros(b, self.hidden)
+                c = x.new_zeros(b, self.hidden)
+                steps = range(t - 1, -1, -1) if direction else range(t)
+                out = [None] * t
+                for s in steps:
+                    h, c = self._cell(x[:, s], h, c, *weights)
+                    out[s] = h
+                outputs.append(torch.stack(out, dim=1))
+            x = torch.cat(outputs, dim=-1)
+            if layer < self.layers - 1 and self.rnn.dropout > 0:
+                x = nn.functional.dropout(x, self.rnn.dropout, self.training)
+        return x
+
+
 class SwiGLU(nn.Module):
     """Bias-free gated feed-forward ``down(silu(gate(x)) * up(x))`` (Shazeer 2020; Llama)."""
 
@@ -653,6 +735,30 @@ def _transformer_base():
     return TransformerBase(), [src, tgt]
 
 
+# ----------------------------------------------------------------- LSTM language model
+
+
+class LstmLM(nn.Module):
+    """Zaremba et al. 2014, "medium": embedding 10,000 x 650, dropout 0.5, a 2-layer LSTM of
+    650 units (dropout 0.5 between the layers), dropout 0.5, an untied linear softmax layer.
+    The LSTM is :class:`Recurrent` (explicit matmuls over ``nn.LSTM``'s parameters)."""
+
+    def __init__(self, vocab: int = 10000, d: int = 650, layers: int = 2, p: float = 0.5) -> None:
+        super().__init__()
+        self.emb = nn.Embedding(vocab, d)
+        self.drop = nn.Dropout(p)
+        self.lstm = Recurrent("lstm", d, d, layers, dropout=p)
+        self.out = nn.Linear(d, vocab)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        h = self.lstm(self.drop(self.emb(ids)))
+        return self.out(self.drop(h))
+
+
+def _lstm_lm():
+    return LstmLM(), [torch.randint(0, 10000, (1, 35))]
+
+
 # ------------------------------------------------------------- Llama 2 and Mixtral
 
 
@@ -729,6 +835,7 @@ ARCHITECTURES: dict[str, Callable[[], tuple[nn.Module, list[torch.Tensor]]]] = {
     "efficientnet_b0": _efficientnet_b0,
     "unet": _unet,
     "transformer_base": _transformer_base,
+    "lstm_lm": _lstm_lm,
     "llama2_7b": _llama2_7b,
     "mixtral_8x7b": _mixtral_8x7b,
 }

@@ -19,7 +19,7 @@ import attrs
 from nnlint import ast
 from nnlint.costs import Report, analyze
 from nnlint.diagnostics import Diagnostic, FileResult, RuleMeta, Severity, Span, SpecError
-from nnlint.figures import Sources, json_totals
+from nnlint.figures import json_totals, sources
 from nnlint.files import SPEC_LIMIT, read_regular
 from nnlint.graph import lower
 from nnlint.ops import known_as
@@ -31,6 +31,7 @@ from nnlint.rules.spec_codes import MAX_ERRORS
 from nnlint.sections import read_sections
 from nnlint.suggest import did_you_mean, suggest
 from nnlint.targets import Target, builtin_targets
+from nnlint.training_run import TrainingRun, training_run
 
 
 @contextlib.contextmanager
@@ -187,15 +188,10 @@ def _locate_layers(lowered, diagnostics: list[Diagnostic]) -> list[Diagnostic]:
     return [d if d.layer else attrs.evolve(d, layer=holder(d.span)) for d in diagnostics]
 
 
-def model_entry(
-    report: Report,
-    path: str,
-    roof: Roofline | None,
-    training: TrainingPlan | None = None,
-    serving: ServingPlan | None = None,
-) -> dict[str, Any]:
+def model_entry(analysis: Analysis, path: str) -> dict[str, Any]:
     """The JSON contract's ``models`` entry (README § A quick tour), plus documented extra keys."""
-    totals = json_totals(Sources(report, roof))  # nnlint.figures declares each total
+    report, roof = analysis.report, analysis.roofline
+    totals = json_totals(sources(analysis))  # nnlint.figures declares each total
     layers = []
     for layer in report.layers:
         node = layer.node
@@ -227,10 +223,10 @@ def model_entry(
         "totals": totals,
         "layers": layers,
     }
-    if training is not None:
-        entry["training"] = training.as_dict()
-    if serving is not None:
-        entry["serving"] = serving.as_dict()
+    if analysis.training is not None:
+        entry["training"] = analysis.training.as_dict()
+    if analysis.serving is not None:
+        entry["serving"] = analysis.serving.as_dict()
     return entry
 
 
@@ -245,6 +241,7 @@ class Analysis:
     train_target: Target | None = None  # where training runs (train.target, else target)
     training: TrainingPlan | None = None
     serving: ServingPlan | None = None
+    run: TrainingRun | None = None  # the whole run's cost (train.samples and train.epochs)
 
 
 def analyse_text(
@@ -337,9 +334,9 @@ def _analyse_text(text: str, settings: Settings) -> tuple[Analysis | None, list[
             train_target = None
     training = training_plan(report, train_target) if config.has_train else None
     serving = serving_plan(report, target, roof)
-    return Analysis(spec, report, target, roof, train_target, training, serving), _capped(
-        diagnostics
-    )
+    run = training_run(report, train_target)
+    analysis = Analysis(spec, report, target, roof, train_target, training, serving, run)
+    return analysis, _capped(diagnostics)
 
 
 def check_text(text: str, path: str, settings: Settings = Settings()) -> FileResult:
@@ -370,6 +367,7 @@ def _check_text(text: str, path: str, settings: Settings) -> FileResult:
                 train_target=analysis.train_target,
                 training=analysis.training,
                 serving=analysis.serving,
+                run=analysis.run,
             )
             diagnostics = _apply_suppressions(analysis.spec, diagnostics, selected)
         diagnostics = _locate_layers(analysis.report.lowered, diagnostics)
@@ -377,9 +375,7 @@ def _check_text(text: str, path: str, settings: Settings) -> FileResult:
             from nnlint.fixes import attach_fixes
 
             diagnostics = attach_fixes(analysis.spec, analysis.report.lowered, diagnostics)
-        model = model_entry(
-            analysis.report, path, analysis.roofline, analysis.training, analysis.serving
-        )
+        model = model_entry(analysis, path)
     diagnostics = sorted((d.with_path(path) for d in diagnostics), key=Diagnostic.sort_key)
     return FileResult(path, text, tuple(diagnostics), model)
 

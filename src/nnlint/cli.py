@@ -1,4 +1,5 @@
-"""The command line: ``nnlint check | report | format | server | rule | rules | targets | import``.
+"""The command line: ``nnlint check | report | plan | format | server | rule | rules | targets |
+import``.
 
 Exit codes (ruff's): 0 nothing at or above the fail level, 1 findings at or above
 it, 2 a usage, config, I/O or internal error. Every error is one line on stderr
@@ -238,6 +239,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.set_defaults(func=cmd_report)
 
+    plan = commands.add_parser(
+        "plan",
+        help="the spec on every target, ranked: fit, headroom, latency, energy, what fits",
+        description="Every hardware target (built in, and those the config's `targets` "
+        "adds), ranked: whether training and serving fit, the memory left, the estimated "
+        "latency, throughput and energy per inference, and for each use that does not fit "
+        "the computed changes that would make it fit. Exit 0, or 1 when the spec has errors "
+        "(or, with --require-fit, when no target fits).",
+    )
+    plan.add_argument("path", metavar="PATH", help="one .nn file, or - for stdin")
+    _add_config_options(plan)
+    plan.add_argument(
+        "--format", choices=("text", "json"), default="text", help="table, or JSON data"
+    )
+    plan.add_argument(
+        "--require-fit",
+        action="store_true",
+        help="exit 1 unless at least one target fits every use of the spec (serving, and "
+        "training when it has a train section)",
+    )
+    plan.add_argument("--no-color", action="store_true", help="no ANSI colors")
+    plan.set_defaults(func=cmd_plan)
+
     fmt = commands.add_parser(
         "format",
         help="rewrite specs in the canonical layout",
@@ -319,7 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="size a symbolic input axis (a config.json: seq=N, the tokens per sample)",
     )
     imp.set_defaults(func=cmd_import)
-    for command in (check, report, rule, rules, targets, imp):
+    for command in (check, report, plan, rule, rules, targets, imp):
         _add_debug_option(command)
     return parser
 
@@ -1141,14 +1165,12 @@ def _render_check(
 # --------------------------------------------------------------------------- report
 
 
-def cmd_report(args: argparse.Namespace) -> int:
-    from nnlint.check import InternalError, analyse_text, decode, internal_errors, model_entry
+def _one_spec(args: argparse.Namespace, command: str):
+    """The one spec ``report`` and ``plan`` read: its name as shown, its bytes and the
+    settings of its configuration (``--target``/``--train-target`` where the command has
+    them). A folder, a missing or unreadable file is a usage error (exit 2)."""
     from nnlint.config import ConfigResolver, Overrides, settings_for
-    from nnlint.diagnostics import FileResult, Severity
-    from nnlint.emit import render, render_model
     from nnlint.files import SPEC_LIMIT, Refused, read_regular
-    from nnlint.rules import all_meta
-    from nnlint.tables import report_text
 
     resolver = ConfigResolver(isolated=args.isolated, config_file=args.config)
     if args.path == "-":
@@ -1160,7 +1182,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     else:
         path = Path(args.path)
         if path.is_dir():
-            raise UsageError(f"{args.path}: is a folder; `nnlint report` takes one .nn file")
+            raise UsageError(f"{args.path}: is a folder; `nnlint {command}` takes one .nn file")
         try:
             data = read_regular(path, limit=SPEC_LIMIT, what="specs")
         except FileNotFoundError:
@@ -1172,48 +1194,64 @@ def cmd_report(args: argparse.Namespace) -> int:
         display, config_from = display_path(path), args.path
     config = resolver.for_path(config_from)
     overrides = Overrides(
-        target=_resolve_cli_target(args.target, [config]),
-        train_target=_resolve_cli_target(args.train_target, [config], "--train-target"),
+        target=_resolve_cli_target(getattr(args, "target", None), [config]),
+        train_target=_resolve_cli_target(
+            getattr(args, "train_target", None), [config], "--train-target"
+        ),
     )
-    settings = settings_for(config, config_from, overrides)
+    return display, data, settings_for(config, config_from, overrides)
 
+
+def _analysed_spec(args: argparse.Namespace, command: str, error_format: str = "text"):
+    """The one spec of ``report`` or ``plan``, analysed: ``(display, analysis, settings,
+    errors)``; ``analysis`` is None when the spec has errors, and ``errors`` is then the
+    text ``check`` prints for them (in ``error_format``). Raises
+    :class:`~nnlint.check.InternalError` on a bug."""
+    from nnlint.check import analyse_text, decode, internal_errors
+    from nnlint.diagnostics import FileResult, Severity
+    from nnlint.emit import render
+    from nnlint.rules import all_meta
+
+    display, data, settings = _one_spec(args, command)
     text, problem = decode(data)
+    with internal_errors(display):
+        if problem is not None:
+            analysis, diagnostics = None, [problem]
+        else:
+            analysis, diagnostics = analyse_text(text, settings)
+        diagnostics = sorted(
+            (d.with_path(display) for d in diagnostics), key=lambda d: d.sort_key()
+        )
+        if analysis is None or any(d.severity == Severity.ERROR for d in diagnostics):
+            result = FileResult(display, text, tuple(diagnostics))
+            color = _use_color(args.no_color)
+            errors = render(error_format, [result], all_meta(), color=color)
+            return display, None, settings, errors
+    return display, analysis, settings, ""
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from nnlint.check import InternalError, internal_errors, model_entry
+    from nnlint.emit import render_model
+    from nnlint.tables import report_text
+
     try:
+        display, analysis, _, errors = _analysed_spec(args, "report")
+        if analysis is None:
+            _write_output(errors, None)
+            return EXIT_FINDINGS
+        if args.html or args.plot:  # files; their errors are usage errors
+            return _write_pictures(args, analysis, display)
         with internal_errors(display):
-            if problem is not None:
-                analysis, diagnostics = None, [problem]
-            else:
-                analysis, diagnostics = analyse_text(text, settings)
-            diagnostics = sorted(
-                (d.with_path(display) for d in diagnostics), key=lambda d: d.sort_key()
-            )
-            if analysis is None or any(d.severity == Severity.ERROR for d in diagnostics):
-                result = FileResult(display, text, tuple(diagnostics))
-                shown = render("text", [result], all_meta(), color=_use_color(args.no_color))
-                code = EXIT_FINDINGS
-            elif args.html or args.plot:
-                shown, code = None, EXIT_OK  # files, written below (their errors are usage errors)
-            elif args.format == "json":
-                shown = render_model(
-                    model_entry(
-                        analysis.report,
-                        display,
-                        analysis.roofline,
-                        analysis.training,
-                        analysis.serving,
-                    )
-                )
-                code = EXIT_OK
+            if args.format == "json":
+                shown = render_model(model_entry(analysis, display))
             else:
                 shown = report_text(analysis, display)
-                code = EXIT_OK
     except InternalError as exc:
         _report_internal(_internal(exc), _show_traceback(args))
         return EXIT_ERROR
-    if shown is None:
-        return _write_pictures(args, analysis, display)
     _write_output(shown, None)
-    return code
+    return EXIT_OK
 
 
 def _write_pictures(args: argparse.Namespace, analysis, display: str) -> int:
@@ -1248,6 +1286,40 @@ def _write_pictures(args: argparse.Namespace, analysis, display: str) -> int:
             raise UsageError(f"{path}: cannot write: {exc.strerror or exc}") from None
         print(f"nnlint: wrote {visible(str(path))}", file=sys.stderr)
     return EXIT_OK
+
+
+# --------------------------------------------------------------------------- plan
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    """``nnlint plan``: the spec on every target, ranked. Exit 0; 1 when the spec has
+    errors (printed as ``check`` prints them) or, with ``--require-fit``, when no target
+    fits every use the spec has."""
+    import json
+
+    from nnlint.check import InternalError, internal_errors, known_targets
+    from nnlint.tables import plan_text
+    from nnlint.target_ranking import fits_everywhere_used, plan_json, plan_targets
+
+    fmt = "json" if args.format == "json" else "text"
+    try:
+        display, analysis, settings, errors = _analysed_spec(args, "plan", fmt)
+        if analysis is None:
+            _write_output(errors, None)
+            return EXIT_FINDINGS
+        with internal_errors(display):
+            report = analysis.report
+            plans = plan_targets(report, known_targets(settings).values())
+            if fmt == "json":
+                shown = json.dumps(plan_json(display, report, plans), indent=2)
+            else:
+                shown = plan_text(display, report, plans)
+    except InternalError as exc:
+        _report_internal(_internal(exc), _show_traceback(args))
+        return EXIT_ERROR
+    _write_output(shown, None)
+    fits = any(fits_everywhere_used(p) for p in plans)
+    return EXIT_FINDINGS if args.require_fit and not fits else EXIT_OK
 
 
 # --------------------------------------------------------------------------- format

@@ -210,10 +210,12 @@ def analyze(lowered: Lowered, config: SpecSections) -> Report:
     optimizer = OPTIMIZERS[train.optimizer]
     optimizer_flops = optimizer.step_flops(trainable)
 
+    # every loss term's gradient (ŷ − y, ...), and one multiply for each term's weight
     loss_backward = 0
-    if lowered.loss is not None:
-        loss_node = lowered.node(lowered.loss)
-        loss_backward = LOSSES[loss_node.loss].gradient * B * numel(loss_node.in_shapes[0])
+    for loss_id in lowered.losses:
+        loss_node = lowered.node(loss_id)
+        loss_backward += LOSSES[loss_node.loss].gradient * B * numel(loss_node.in_shapes[0])
+        loss_backward += loss_node.kind.weight_backward_flops(loss_node.opts)
 
     param_bytes = sum(nbytes(layer.counted_params, layer.precision) for layer in layers)
     grad_bytes = sum(

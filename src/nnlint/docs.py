@@ -127,10 +127,17 @@ def figures_table() -> str:
         "|---|---|---|---|---|",
     ]
     for f in FIGURES.values():
-        key = f"`{f.name}`" if f.in_json else f"`{f.name}` (text report only)"
+        if f.in_json:
+            key = f"`{f.name}`"
+        elif f.label is not None:
+            key = f"`{f.name}` (text report only)"
+        else:
+            key = f"`{f.name}` (not in `totals`)"
         floor = "" if f.limit == "max" else " (a floor: " + ", ".join(f.comparisons) + ")"
         budget = ", ".join(f"`{k}`{floor}" for k in f.budget) or "—"
         where = " With a target only." if f.needs_target else ""
+        if f.requires:
+            where += " With " + " and ".join(f"`{key}`" for key in f.requires) + " only."
         lines.append(f"| {key} | {f.unit} | {budget} | {f.what} | {f.doc}{where} |")
     return "\n".join(lines)
 

@@ -9,14 +9,16 @@ reads this declaration:
 
 * the JSON report's ``totals`` (:func:`json_totals`, in declaration order — the
   contract's order);
-* the totals of ``nnlint report`` (:func:`text_rows`, in declaration order);
+* the totals of ``nnlint report`` and of its HTML page (:func:`report_rows`, in
+  declaration order);
 * the ``budget`` section's keys, units and comparisons (:func:`budget_keys`, read by
   :mod:`nnlint.sections`) and the figure each key limits (read by the NN5xx rules);
 * the README's "Totals and budget keys" table (:mod:`nnlint.docs`).
 
 Adding a total is one :func:`declare` call below, plus its test. This module is a
 vocabulary: it imports no analysis (the sections stage reads it before the cost
-model runs); a figure reads the analyses handed to it in :class:`Sources`.
+model runs); a figure reads the analyses handed to it in :class:`Sources`, which
+:func:`sources` builds — the one place that gathers them, for every consumer.
 """
 
 from __future__ import annotations
@@ -31,15 +33,20 @@ from nnlint.units import UNITS, fmt_count, fmt_int
 
 if TYPE_CHECKING:
     from nnlint.costs import Report, Totals
+    from nnlint.plan import ServingPlan, TrainingPlan
     from nnlint.roofline import Roofline
+    from nnlint.training_run import TrainingRun
 
 __all__ = [
     "FIGURES",
     "Figure",
+    "Row",
     "Sources",
     "budget_keys",
     "declare",
     "json_totals",
+    "report_rows",
+    "sources",
     "text_rows",
     "undeclare",
     "values",
@@ -48,14 +55,44 @@ __all__ = [
 
 @attrs.frozen
 class Sources:
-    """The analyses a figure is read from: the costed report and, with a target, its roofline."""
+    """The analyses a figure is read from: the costed report, the roofline on the target
+    (``None`` without one), the per-GPU training plan (``None`` without a ``train``
+    section), the serving plan (``None`` without a causal attention) and the cost of
+    the whole training run (``None`` without ``train.samples`` and ``train.epochs``).
+
+    A figure of a new analysis adds that analysis here as a field; :func:`sources`
+    reads the field of the same name from the analysed spec, so no consumer changes.
+    """
 
     report: Report
     roofline: Roofline | None = None
+    training: TrainingPlan | None = None
+    serving: ServingPlan | None = None
+    run: TrainingRun | None = None
 
     @property
     def totals(self) -> Totals:
         return self.report.totals
+
+
+def sources(analysed: Any) -> Sources:
+    """The :class:`Sources` of an analysed spec: every field read from the attribute of
+    the same name of ``analysed`` — a :class:`nnlint.check.Analysis` (the JSON and text
+    reports, the HTML page) or a :class:`nnlint.rules.base.RuleContext` (the budget
+    rules), which carry the same analyses under the same names. The one builder of
+    :class:`Sources`: every consumer of the totals goes through it."""
+    return Sources(**{f.name: getattr(analysed, f.name) for f in attrs.fields(Sources)})
+
+
+def _of(analysis: str, field: str) -> Callable[[Sources], Any]:
+    """A ``read`` of ``field`` of one analysis of the :class:`Sources` (``None`` when that
+    analysis does not apply to the spec)."""
+
+    def read(s: Sources) -> Any:
+        got = getattr(s, analysis)
+        return None if got is None else getattr(got, field)
+
+    return read
 
 
 #: A budget line's comparisons: an upper limit (``<=``, ``<``) or a lower one (``>=``, ``>``).
@@ -76,7 +113,13 @@ class Figure:
     :meth:`~nnlint.units.Unit.exact` is not enough, and ``missing`` stands for a
     ``None`` value. ``budget`` names the keys of the ``budget`` section that limit it;
     ``limit`` says whether a budget line is an upper (``max``) or lower (``min``) limit.
-    ``in_json`` is false for a figure only the text report shows.
+    ``in_json`` is false for a figure only the text report shows. ``needs`` names an
+    analysis of the :class:`Sources` without which the figure does not exist (absent
+    from the JSON and the text, like a figure that ``needs_target`` without a target);
+    ``requires`` names the spec keys that analysis needs (``train.samples``): a budget
+    line on the figure without them is a located error. ``unknown`` says, for a
+    ``None`` value of an existing figure, why it cannot be computed and how to make it
+    computable (the text row's ``n/a``, NN502's message and fix).
     """
 
     name: str
@@ -91,6 +134,9 @@ class Figure:
     limit: str = "max"
     needs_target: bool = False
     in_json: bool = True
+    needs: str | None = None  # a field of Sources
+    requires: tuple[str, ...] = ()  # spec keys, "section.key"
+    unknown: Callable[[Sources], tuple[str, str]] | None = None  # (why, fix)
 
     def __attrs_post_init__(self) -> None:
         if self.unit not in UNITS:
@@ -99,28 +145,26 @@ class Figure:
             raise ValueError(f"figure {self.name}: limit must be one of {', '.join(LIMITS)}")
         if self.budget and not UNITS[self.unit].limit_hint:
             raise ValueError(f"figure {self.name}: a {self.unit} figure cannot be budgeted")
+        if self.needs is not None and self.needs not in attrs.fields_dict(Sources):
+            raise ValueError(f"figure {self.name}: no analysis {self.needs!r} in Sources")
 
     @property
     def comparisons(self) -> tuple[str, ...]:
         """The comparisons a budget line of this figure may use."""
         return LIMITS[self.limit]
 
-    def value(self, sources: Sources) -> Any:
-        """The figure's value (``None`` when it needs a target and there is none)."""
+    def applies(self, sources: Sources) -> bool:
+        """False when an analysis the figure needs is absent (no target, no run)."""
         if self.needs_target and sources.roofline is None:
+            return False
+        return self.needs is None or getattr(sources, self.needs) is not None
+
+    def value(self, sources: Sources) -> Any:
+        """The figure's value (``None`` when it does not apply)."""
+        if not self.applies(sources):
             return None
         read = self.read or operator.attrgetter(f"totals.{self.name}")
         return read(sources)
-
-
-def _serving(sources: Sources, key: str):
-    """A figure of the serving plan (:mod:`nnlint.plan`); None for a model without a causal
-    attention."""
-    from nnlint.plan import serving_plan  # plan reads the costed report: import late
-
-    roof = sources.roofline
-    plan = serving_plan(sources.report, roof.target if roof is not None else None, roof)
-    return None if plan is None else getattr(plan, key)
 
 
 #: Every total, by name, in the JSON contract's order.
@@ -146,11 +190,12 @@ def undeclare(name: str) -> None:
 
 
 def _shown(figures: Iterator[Figure], sources: Sources) -> Iterator[Figure]:
-    return (f for f in figures if not (f.needs_target and sources.roofline is None))
+    return (f for f in figures if f.applies(sources))
 
 
 def values(sources: Sources) -> dict[str, Any]:
-    """Every figure that applies (those needing a target only with one), in order."""
+    """Every figure that applies (those needing a target only with one, those of the
+    training run only with one), in order."""
     return {f.name: f.value(sources) for f in _shown(iter(FIGURES.values()), sources)}
 
 
@@ -159,8 +204,20 @@ def json_totals(sources: Sources) -> dict[str, Any]:
     return {name: v for name, v in values(sources).items() if FIGURES[name].in_json}
 
 
-def text_rows(sources: Sources) -> list[tuple[str, str]]:
-    """(label, value) of every figure with a row in the text report, in order."""
+@attrs.frozen
+class Row:
+    """A figure's row in a report: its label and text (as ``nnlint report`` prints them)
+    and its value (as the JSON holds it; ``None`` when it cannot be computed)."""
+
+    figure: Figure
+    label: str
+    text: str
+    value: Any
+
+
+def report_rows(sources: Sources) -> list[Row]:
+    """Every figure with a row in the reports (a ``label``), in declaration order: the
+    totals of ``nnlint report`` and of its HTML page."""
     got = values(sources)
     context = dict(got)
     if sources.roofline is not None:
@@ -170,14 +227,21 @@ def text_rows(sources: Sources) -> list[tuple[str, str]]:
         figure = FIGURES[name]
         if figure.label is None:
             continue
-        if value is None:
+        if value is None and figure.unknown is not None:
+            text = f"n/a: {figure.unknown(sources)[0]}"
+        elif value is None:
             text = figure.missing.format(**context)
         elif figure.shown is not None:
             text = figure.shown(value, context)
         else:
             text = UNITS[figure.unit].exact(value)
-        rows.append((figure.label.format(**context), text))
+        rows.append(Row(figure, figure.label.format(**context), text, value))
     return rows
+
+
+def text_rows(sources: Sources) -> list[tuple[str, str]]:
+    """(label, text) of every figure with a row in the text report, in order."""
+    return [(row.label, row.text) for row in report_rows(sources)]
 
 
 def budget_keys() -> dict[str, Figure]:
@@ -188,6 +252,45 @@ def budget_keys() -> dict[str, Figure]:
 # --------------------------------------------------------------------------- the totals
 
 _TOTAL_PER_BATCH = "for the whole training batch (`train.batch`)"
+
+
+def _no_run_time(s: Sources) -> tuple[str, str]:
+    return (
+        s.run.no_time,
+        "set `train.target` (or the deploy target) to a GPU or CPU with a dense peak at "
+        "the training precision",
+    )
+
+
+def _run(name: str, unit: str, what: str, doc: str, *, field: str, **kw: Any) -> Figure:
+    """A figure of the training run (:mod:`nnlint.training_run`), read from its ``field``;
+    absent without ``train.samples`` and ``train.epochs``."""
+    return Figure(
+        name,
+        unit,
+        what,
+        doc,
+        read=_of("run", field),
+        needs="run",
+        requires=("train.samples", "train.epochs"),
+        unknown=_no_run_time,
+        **kw,
+    )
+
+
+def _serving(name: str, unit: str, what: str, doc: str, **kw: Any) -> Figure:
+    """A figure of the serving plan (:mod:`nnlint.plan`), read from its field ``name``;
+    the JSON holds it in the model's ``serving`` object, not in ``totals``."""
+    return Figure(
+        name,
+        unit,
+        what,
+        f"{doc} In the JSON's `serving` object.",
+        read=_of("serving", name),
+        in_json=False,
+        **kw,
+    )
+
 
 for _figure in (
     Figure(
@@ -413,46 +516,38 @@ for _figure in (
         shown=lambda v, t: f"{v:,.1f} FLOP/byte at {t['deploy_precision']}",
         needs_target=True,
     ),
-    Figure(
+    _serving(
         "kv_cache_bytes",
         "bytes",
         "KV cache",
         "Keys and values of `deploy.context` tokens for `deploy.concurrency` sequences at "
-        "`deploy.kv_precision` (the JSON `serving` object; models with a causal attention).",
-        read=lambda s: _serving(s, "kv_cache_bytes"),
+        "`deploy.kv_precision` (models with a causal attention).",
         budget=("kv_cache",),
-        in_json=False,
     ),
-    Figure(
+    _serving(
         "prefill_latency_s",
         "seconds",
         "prefill latency of one prompt",
         "One `deploy.context`-token prompt on the deploy target's roofline, with its overheads.",
-        read=lambda s: _serving(s, "prefill_latency_s"),
         budget=("prefill_latency",),
         needs_target=True,
-        in_json=False,
     ),
-    Figure(
+    _serving(
         "decode_latency_s",
         "seconds",
         "per-token decode latency",
         "One token for every sequence, reading every weight and the whole KV cache.",
-        read=lambda s: _serving(s, "decode_latency_s"),
         budget=("decode_latency",),
         needs_target=True,
-        in_json=False,
     ),
-    Figure(
+    _serving(
         "tokens_per_s",
         "count",
         "tokens per second",
         "`deploy.concurrency` ÷ the decode latency (a lower limit: `tokens_per_s >= 50`).",
-        read=lambda s: _serving(s, "tokens_per_s"),
         budget=("tokens_per_s",),
         limit="min",
         needs_target=True,
-        in_json=False,
     ),
     Figure(
         "active_params",
@@ -463,6 +558,82 @@ for _figure in (
         "without `moe`.",
         label="active parameters per token",
         budget=("active_params",),
+    ),
+    _run(
+        "train_global_batch",
+        "count",
+        "global batch of the training run",
+        "`train.batch` × `train.grad_accum` × the data-parallel size "
+        "(`train.gpus` ÷ (`tensor_parallel` · `pipeline_parallel`)).",
+        field="global_batch",
+    ),
+    _run(
+        "train_steps",
+        "count",
+        "optimizer steps of the training run",
+        "`train.epochs` × ⌈`train.samples` ÷ global batch⌉ (an epoch's last, partial batch "
+        "is a step).",
+        field="steps",
+        label="training steps (global batch {train_global_batch})",
+    ),
+    _run(
+        "train_flops",
+        "count",
+        "FLOPs of the training run",
+        "steps × step FLOPs; a step is every micro-batch's forward + backward + loss "
+        "gradient + recomputation on every data-parallel rank, plus the optimizer step of "
+        "every replica (once in all under ZeRO). An epoch's partial last batch counts as a "
+        "full one.",
+        field="flops",
+        label="training-run FLOPs ({train_steps:,} steps)",
+        budget=("train_flops",),
+    ),
+    _run(
+        "train_devices",
+        "count",
+        "devices of the training run",
+        "`train.gpus`.",
+        field="devices",
+    ),
+    _run(
+        "train_target",
+        "text",
+        "training target",
+        "`train.target`, else the target in force: the device the run is timed on.",
+        field="target_id",
+    ),
+    _run(
+        "train_utilization",
+        "fraction",
+        "model FLOPs utilization of the training run",
+        "`train.utilization`: the share of the peak the run sustains (default 40 %, the "
+        "README's conventions section).",
+        field="utilization",
+    ),
+    _run(
+        "train_time_s",
+        "seconds",
+        "training time",
+        "training FLOPs ÷ (`train.gpus` × the training target's dense peak at the "
+        "recipe's compute precision × `train.utilization`); `null` without a training "
+        "target that has that peak.",
+        field="time_s",
+        label="training time",
+        shown=lambda v, t: (
+            f"{UNITS['seconds'].exact(v)} on {t['train_devices']:,} × {t['train_target']} "
+            f"at {t['train_utilization']:.0%} utilization"
+        ),
+        budget=("train_time",),
+    ),
+    _run(
+        "train_energy_j",
+        "joules",
+        "training energy",
+        "the training target's power (`power_w`, its TDP) × `train.gpus` × training time; "
+        "`null` without a training time.",
+        field="energy_j",
+        label="training energy",
+        budget=("train_energy",),
     ),
 ):
     declare(_figure)

@@ -27,6 +27,9 @@ NN104   unsafe      ``softmax -> softmax`` (or ``-> log_softmax``) in one chain
                     focal loss reads the softmax's input instead of its output
 NN111   unsafe      ``optimizer = adam`` becomes ``optimizer = adamw`` (the optimizer
                     registry's variant with decoupled weight decay): training changes
+NN114   safe        ``bias=false`` on the layer before the norm (its bias cancels in the
+                    norm's mean subtraction, so the outputs are the same) — only when
+                    every layer made from that line has the finding
 ======  ==========  ==========================================================
 
 :func:`fix_text` applies fixes to a spec's text and re-checks it, pass after pass,
@@ -243,6 +246,8 @@ def _fix_log_of_softmax(ctx: FixContext, d: Diagnostic) -> Fix | None:
             return None
         if not _arrow_between(ctx.source, before.span, step.layer.span):
             return None
+        if step.index > 1 and ctx.writes(step.steps[step.index - 2], Output.DISTRIBUTION):
+            return None  # a softmax of a distribution: log_softmax of it is NN104's finding
         edit = Edit(before.span.merge(step.layer.span), fused)
         return Fix("safe", f"replace `{before.name} -> {step.layer.name}` with `{fused}`", (edit,))
     source = step.assign.chain.source
@@ -400,12 +405,39 @@ def _fix_decoupled_weight_decay(ctx: FixContext, d: Diagnostic) -> Fix | None:
     )
 
 
+def _fix_bias_before_norm(ctx: FixContext, d: Diagnostic) -> Fix | None:
+    """NN114: ``bias=false`` on the layer (safe: the norm subtracts the bias again)."""
+    step = _step_at(ctx.spec, d.span)
+    if step is None or step.layer.repeat is not None or not step.layer.has_parens:
+        return None
+    node = ctx.node(step.layer)
+    if node is None or node.kind.bias_axis(node.opts, node.shape) is None:
+        return None
+    # a block's layer is one line for every call: each of them must lose its bias for nothing
+    made = sum(1 for n in ctx.lowered.nodes() if n.span == d.span)
+    if made != d.data.get("instances", 1):
+        return None
+    layer = step.layer
+    named = [a for a in layer.args if a.keyword == "bias"]
+    if named:
+        edit = Edit(named[0].value.span, "false")
+    else:
+        text = ctx.source.of(layer.span)
+        if not text.endswith(")"):
+            return None
+        end = ctx.source.offset(layer.span.end_line, layer.span.end_column) - 1
+        separator = ", " if layer.args else ""
+        edit = Edit(ctx.source.span(end, end), f"{separator}bias=false")
+    return Fix("safe", f"set bias=false on `{layer.name}` (the norm cancels its bias)", (edit,))
+
+
 #: code -> fixer. A fixer returns ``None`` when the repair is not certain.
 FIXERS: dict[str, Callable[[FixContext, Diagnostic], Fix | None]] = {
     "NN021": _fix_unused_suppression,
     "NN103": _fix_log_of_softmax,
     "NN104": _fix_double_softmax,
     "NN111": _fix_decoupled_weight_decay,
+    "NN114": _fix_bias_before_norm,
 }
 
 

@@ -33,7 +33,7 @@ from nnlint.ops import CATALOG, LOSSES, OPS, Op, Opt, Shape, ShapeError, known_a
 from nnlint.ops.inputs import Input
 from nnlint.ops.losses import Loss
 from nnlint.precision import PRECISION_BITS
-from nnlint.sections import SpecSections
+from nnlint.sections import LossSpec, SpecSections
 from nnlint.suggest import did_you_mean
 from nnlint.units import fmt_shape
 
@@ -106,7 +106,13 @@ class Lowered:
     order: tuple[str, ...]  # node ids in topological (execution) order
     tensors: dict[str, str]  # model-level tensor name -> producing node id
     inputs: tuple[str, ...]
-    loss: str | None  # node id of the loss, if train.loss is set
+    #: node ids of the loss terms of ``train.loss``, in the order written (empty without one)
+    losses: tuple[str, ...] = ()
+
+    @property
+    def loss(self) -> str | None:
+        """Node id of the first (with a single loss, the only) loss term, or None."""
+        return self.losses[0] if self.losses else None
 
     def node(self, node_id: str) -> Node:
         return self.by_id[node_id]
@@ -206,6 +212,8 @@ class _Lowerer:
         # statement is broken (its calls fail without a word), a model that lost one
         # knows the names those statements defined.
         self.broken_blocks = {d.owner for d in spec.dropped if d.within == "block"}
+        # a whole block (or model or section) left out for an error in its header
+        self.broken_blocks |= {d.name for d in spec.dropped if not d.within and d.name}
         self.dropped = [d for d in spec.dropped if d.within == "model"]
         for block in spec.blocks:
             if block.name in self.blocks:
@@ -618,18 +626,24 @@ class _Lowerer:
             errors += exc.diagnostics
             if any(d.code == "NN011" for d in exc.diagnostics):  # a limit: stop here
                 raise SpecError(_once(errors)) from None
-        loss_id = None
-        loss = self.config.train.loss
-        if loss is not None and loss.tensor not in scope.failed:
-            if loss.tensor in scope.tensors or not scope.unsure:
-                try:
-                    loss_id = self._loss(scope)
-                except SpecError as exc:
-                    errors += exc.diagnostics
+        loss_ids = []
+        for loss in self.config.train.losses:
+            if loss.tensor not in scope.failed:
+                if loss.tensor in scope.tensors or not scope.unsure:
+                    try:
+                        loss_ids.append(self._loss(loss, scope))
+                    except SpecError as exc:
+                        errors += exc.diagnostics
         if errors or scope.failed or scope.unsure:
             raise SpecError(_once(errors))
+        self._fuse_losses(loss_ids)
         return Lowered(
-            model.name, self.by_id, tuple(self.by_id), dict(scope.tensors), tuple(inputs), loss_id
+            model.name,
+            self.by_id,
+            tuple(self.by_id),
+            dict(scope.tensors),
+            tuple(inputs),
+            tuple(loss_ids),
         )
 
     def _input(self, stmt: ast.InputDecl, scope: _Scope) -> list[str]:
@@ -779,6 +793,8 @@ class _Lowerer:
         return self._op_node(layer, op, inputs, options, scope, prefix)
 
     def _step(self, layer: ast.Layer, current: str, scope: _Scope, prefix: str, target: str) -> str:
+        if layer.name in self.broken_blocks:
+            raise SpecError([])  # the block lost a statement to a syntax error, reported
         count = 1
         if layer.repeat is not None:
             value = self._num(layer.repeat, scope)
@@ -902,7 +918,8 @@ class _Lowerer:
                 exc.code,
                 str(exc),
                 layer.span,
-                fix="check the sizes around this layer (`nnlint report` prints every shape)",
+                fix=exc.fix
+                or "check the sizes around this layer (`nnlint report` prints every shape)",
                 shapes=[list(s) for s in in_shapes],
             ) from None
         tie = None
@@ -970,8 +987,6 @@ class _Lowerer:
 
     def _block(self, layer: ast.Layer, current: str, scope: _Scope, prefix: str) -> str:
         block = self.blocks[layer.name]
-        if layer.name in self.broken_blocks:
-            raise SpecError([])  # the block lost a statement to a syntax error, reported
         if layer.name in scope.calls:
             path = " -> ".join(scope.calls[scope.calls.index(layer.name) :] + (layer.name,))
             raise error(
@@ -1094,10 +1109,11 @@ class _Lowerer:
                 env[p.name] = self.eval(p.default, _Scope("", dict(env), {}, (), {}))
         return env, overrides
 
-    def _loss(self, scope: _Scope) -> str | None:
-        loss = self.config.train.loss
-        if loss is None:
-            return None
+    def _loss(self, loss: LossSpec, scope: _Scope) -> str:
+        """The node of one loss term, reading its tensor. Several terms add up
+        (``train.loss = cross_entropy(logits) + 0.1 * mse(aux)``): each is a loss node with
+        its own FLOPs (:class:`nnlint.ops.losses.Loss`); ``weight`` and ``term`` (its place
+        in the sum) are its options."""
         if loss.tensor not in scope.tensors:
             raise error(
                 "NN002",
@@ -1113,8 +1129,15 @@ class _Lowerer:
         values = source
         while values.kind.is_view and values.inputs:
             values = self._node(values.inputs[0])
+        term = len(self.config.train.losses) > 1 and self.config.train.losses.index(loss)
+        node_id = f"loss/{loss.kind}"
+        if node_id in self.by_id:  # a second term of the same kind reads another tensor
+            node_id = f"loss/{loss.kind}/{loss.tensor}"
+        opts: dict[str, Any] = {"kind": loss.kind, "source_op": values.op}
+        if term is not False:  # a sum: one loss's options stay as they were
+            opts.update(weight=loss.weight, term=term)
         node = Node(
-            id=f"loss/{loss.kind}",
+            id=node_id,
             op=Loss.name,
             span=loss.span,
             shape=(),
@@ -1122,11 +1145,25 @@ class _Lowerer:
             in_shapes=(source.shape,),
             tensor=Loss.name,
             reads_input=source.kind.is_input,
-            opts={"kind": loss.kind, "source_op": values.op},
+            opts=opts,
         )
-        if LOSSES[loss.kind].fuses_with == values.op:
-            self.by_id[values.id] = attrs.evolve(values, fused_with_loss=True)
         return self._add(node)
+
+    def _fuse_losses(self, loss_ids: list[str]) -> None:
+        """Mark the softmax (sigmoid) whose gradient a loss fuses with (ŷ − y): only when
+        every loss term reading its values fuses with it — another term reading them
+        (``cross_entropy(probs) + 0.1 * mse(probs)``) needs its own backward pass."""
+        readers: dict[str, list[Node]] = {}
+        for loss_id in loss_ids:
+            loss = self.by_id[loss_id]
+            values = self._node(loss.inputs[0])
+            while values.kind.is_view and values.inputs:
+                values = self._node(values.inputs[0])
+            readers.setdefault(values.id, []).append(loss)
+        for values_id, losses in readers.items():
+            values = self.by_id[values_id]
+            if all(LOSSES[loss.opts["kind"]].fuses_with == values.op for loss in losses):
+                self.by_id[values_id] = attrs.evolve(values, fused_with_loss=True)
 
 
 def _did_you_mean_op(name: str, known: list[str]) -> str:
@@ -1354,6 +1391,8 @@ def _references(chain: ast.Chain) -> Iterator[tuple[str, Span, bool]]:
 
 def lower(spec: ast.Spec, config: SpecSections) -> Lowered:
     """Lower the spec's model. Raises :class:`SpecError` with a located diagnostic."""
+    if not spec.models and any(not d.within for d in spec.dropped):
+        raise SpecError([])  # the model was left out for a syntax error in its header
     if not spec.models:
         raise error(
             "NN014",

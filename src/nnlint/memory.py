@@ -98,6 +98,14 @@ class MemoryAnalysis:
     def __init__(self, report: Report, target: Target) -> None:
         self.report = report
         self.target = target
+        self._peaks: dict[int, int] = {}  # batch -> peak live activation bytes
+
+    def _peak(self, batch: int) -> int:
+        """:func:`peak_inference_activation_bytes` of the report, once per batch (the
+        deploy batch is often 1, which the fit computes again)."""
+        if batch not in self._peaks:
+            self._peaks[batch] = peak_inference_activation_bytes(self.report, batch)
+        return self._peaks[batch]
 
     def _train_totals(self, batch: int) -> Totals:
         """The totals of the same lowered model at another training batch."""
@@ -108,18 +116,18 @@ class MemoryAnalysis:
     @functools.cached_property
     def inference_activation_bytes(self) -> int:
         """Peak live activation bytes of one inference at ``deploy.batch``."""
-        return peak_inference_activation_bytes(self.report, self.report.totals.deploy_batch)
+        return self._peak(self.report.totals.deploy_batch)
 
     @functools.cached_property
     def inference_fit(self) -> BatchFit:
         """The deploy batch against ``memory_bytes``: the weights are fixed (unless they
         live in flash), the peak live activations grow with the batch."""
         t, memory = self.report.totals, self.target.memory_bytes
-        per_sample = peak_inference_activation_bytes(self.report, 1)
+        per_sample = self._peak(1)
         fixed = 0 if self.target.flash_bytes else t.inference_param_bytes
         guess = (memory - fixed) // per_sample if per_sample and memory > fixed else 0
         max_batch = _largest_fitting(
-            lambda b: fixed + peak_inference_activation_bytes(self.report, b) <= memory,
+            lambda b: fixed + self._peak(b) <= memory,
             min(guess, t.deploy_batch - 1),
         )
         return BatchFit(fixed, per_sample, max_batch)

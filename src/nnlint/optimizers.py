@@ -29,11 +29,13 @@ optimizer table all read these entries.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import attrs
 
 from nnlint.precision import nbytes
 
-__all__ = ["OPTIMIZERS", "SPEC_OPTIMIZERS", "Optimizer"]
+__all__ = ["OPTIMIZERS", "SPEC_OPTIMIZERS", "Optimizer", "written_as"]
 
 
 @attrs.frozen
@@ -50,6 +52,9 @@ class Optimizer:
     lr_source: str = ""  # where the range comes from
     default_lr: float | None = None  # the rate the optimizer's paper recommends
     decoupled_variant: str | None = None  # the same update with decoupled weight decay
+    torch: str = ""  # the class a training script names (torch.optim.SGD: "SGD")
+    #: the options of that class that choose this optimizer (SGD with ``momentum=``)
+    chosen_by: tuple[str, ...] = ()
 
     def step_flops(self, trainable: int) -> int:
         """FLOPs of one update of ``trainable`` parameters."""
@@ -83,6 +88,7 @@ OPTIMIZERS: dict[str, Optimizer] = {
         Optimizer(
             "sgd",
             0,
+            torch="SGD",
             flops_per_param=2,
             state="none",
             source="torch.optim.SGD without momentum keeps no state",
@@ -92,6 +98,8 @@ OPTIMIZERS: dict[str, Optimizer] = {
         Optimizer(
             "momentum",
             1,
+            torch="SGD",
+            chosen_by=("momentum",),
             flops_per_param=4,
             state="velocity",
             source="torch.optim.SGD momentum_buffer",
@@ -101,6 +109,8 @@ OPTIMIZERS: dict[str, Optimizer] = {
         Optimizer(
             "nesterov",
             1,
+            torch="SGD",
+            chosen_by=("momentum", "nesterov"),
             flops_per_param=5,
             state="velocity",
             source="torch.optim.SGD(nesterov=True) momentum_buffer",
@@ -110,6 +120,7 @@ OPTIMIZERS: dict[str, Optimizer] = {
         Optimizer(
             "adagrad",
             1,
+            torch="Adagrad",
             flops_per_param=7,
             state="sum of squared gradients",
             source="torch.optim.Adagrad sum",
@@ -117,16 +128,18 @@ OPTIMIZERS: dict[str, Optimizer] = {
         Optimizer(
             "rmsprop",
             1,
+            torch="RMSprop",
             flops_per_param=8,
             state="mean of squared gradients",
             source="torch.optim.RMSprop square_avg",
             lr_range=(1e-5, 0.5),
-            lr_source="from DQN's 2.5e-4 (Mnih et al. 2015) to EfficientNet's 0.256 at batch 4,096 "
+            lr_source="from DQN's 2.5e-4 (Mnih et al. 2015) to EfficientNet's 0.256 "
             "(Tan & Le 2019); MobileNetV2 trains at 0.045 (Sandler et al. 2018)",
         ),
         Optimizer(
             "adam",
             2,
+            torch="Adam",
             flops_per_param=14,
             flops_constant=2,
             state="first and second moments",
@@ -139,6 +152,7 @@ OPTIMIZERS: dict[str, Optimizer] = {
         Optimizer(
             "adamw",
             2,
+            torch="AdamW",
             flops_per_param=16,
             flops_constant=2,
             state="first and second moments",
@@ -150,6 +164,7 @@ OPTIMIZERS: dict[str, Optimizer] = {
         Optimizer(
             "adamw8bit",
             2,
+            torch="AdamW8bit",
             state_bits=8,
             # AdamW's arithmetic: bitsandbytes dequantizes, updates in fp32, requantizes (the
             # quantization itself is not counted)
@@ -165,6 +180,7 @@ OPTIMIZERS: dict[str, Optimizer] = {
         Optimizer(
             "lion",
             1,
+            torch="Lion",
             # interpolate 3, sign 1, decoupled decay 1, update 2, momentum 3 (Algorithm 2)
             flops_per_param=10,
             state="momentum",
@@ -176,6 +192,7 @@ OPTIMIZERS: dict[str, Optimizer] = {
         Optimizer(
             "adafactor",
             0,
+            torch="Adafactor",
             factored=True,
             # per element: g² 1, row and column sums 2, the factored estimate 2, rsqrt 1,
             # scale 1, RMS clipping 2, decay 1, update 2 (the O(r + c) work on the factors
@@ -192,3 +209,21 @@ OPTIMIZERS: dict[str, Optimizer] = {
 SPEC_OPTIMIZERS: tuple[str, ...] = tuple(
     name for name, o in OPTIMIZERS.items() if o.flops_per_param is not None
 )
+
+
+def written_as(name: str, options: Iterable[str]) -> str | None:
+    """The optimizer of :data:`SPEC_OPTIMIZERS` a training script's call means:
+    ``SGD(momentum=0.9)`` -> ``momentum``, ``SGD(momentum=0.9, nesterov=True)`` ->
+    ``nesterov``, ``AdamW(lr=3e-4)`` -> ``adamw``; ``options`` are the names of the
+    options given a value other than 0 or false. None for a class nnlint does not know."""
+    key = name.lower().replace("_", "")
+    family = [
+        o
+        for o in OPTIMIZERS.values()
+        if o.name in SPEC_OPTIMIZERS and key in (o.name, o.torch.lower())
+    ]
+    given = set(options)
+    fitting = [o for o in family if set(o.chosen_by) <= given]
+    if not fitting:
+        return None
+    return max(fitting, key=lambda o: len(o.chosen_by)).name

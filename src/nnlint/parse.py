@@ -34,6 +34,7 @@ import lark.parsers.lalr_analysis
 from nnlint import ast
 from nnlint.diagnostics import Diagnostic, Severity, Span, SpecError, error, source_lines
 from nnlint.resources import data_dir
+from nnlint.suggest import suggest
 
 # Parse trees deeper than this (``- - - … 1``, ``1 + 1 + … + 1`` with hundreds of
 # terms) are reported as NN001 rather than risking Python's recursion limit later.
@@ -363,7 +364,18 @@ class _FastParser:
         _depths.table = {}
         return self.parser.parse(text)
 
-    def _parse(self, text: str):
+    def _parse(self, text: str, on_error: Callable[[int, int], int | None] | None = None):
+        """Parse ``text``; without ``on_error``, anything unusual abandons the loop.
+
+        With ``on_error`` (:func:`parse_all`), a character or token the parser cannot
+        take calls ``on_error(line of the error, first line of the statement)``, which
+        returns the line to resume at, the start of the next statement (or raises
+        :class:`_Stop`): the parser goes back to its state at the start of the
+        statement (saved when it shifts the statement's first token after a separator
+        ``_NL``, or at the separator itself for an error on that token) and reads on
+        from that line, so each error costs no more than its statement. The stacks
+        are copied at each statement only then. An error after a reduction reached
+        below the saved state (Lark reuses a list it reduces into) abandons the loop."""
         table, gotos, scanners = self.actions, self.gotos, self.scanners
         end_state = self.end
         new_token = _Token._future_new
@@ -371,6 +383,10 @@ class _FastParser:
         value_stack: list = []
         pos, line, line_start, end = 0, 1, 0, len(text)
         token = None
+        # the state at the start of the statement: stacks, its line, and whether the next
+        # token is its first (the state is saved again before shifting that token)
+        checkpoint = [[self.start], [], 1, True] if on_error is not None else None
+        starts: list[int] = []  # offset of each line's start, computed at the first error
         while True:
             if pos < end:
                 state = state_stack[-1]
@@ -381,7 +397,13 @@ class _FastParser:
                     raise _Abandon
                 m = scanner[0](text, pos)
                 if m is None:
-                    raise _Abandon
+                    if checkpoint is None:
+                        raise _Abandon
+                    state_stack, value_stack = _restored(checkpoint, state_stack, value_stack)
+                    resume = on_error(line, checkpoint[2])
+                    pos = line_start = _line_start(text, starts, resume)
+                    line = resume
+                    continue
                 _match, ignore, newlines, lexer_callbacks = scanner
                 value = m.group(0)
                 kind = m.lastgroup
@@ -406,14 +428,24 @@ class _FastParser:
                 kind = "$END"  # reduce until the start rule is complete
             while True:  # Lark's feed_token
                 entry = table[state_stack[-1]].get(kind)
-                if entry is None:
-                    raise _Abandon
+                if entry is None or (entry[0] < 0 and kind == "$END"):
+                    if checkpoint is None:
+                        raise _Abandon
+                    if kind == "$END":
+                        raise _Stop  # a body left open: nothing after it to read
+                    state_stack, value_stack = _restored(checkpoint, state_stack, value_stack)
+                    resume = on_error(token.line, checkpoint[2])
+                    pos = line_start = _line_start(text, starts, resume)
+                    line = resume
+                    break
                 size, arg, callback = entry
                 if size < 0:  # shift
-                    if kind == "$END":
-                        raise _Abandon
+                    if checkpoint is not None and checkpoint[3]:  # a statement's first token
+                        checkpoint[:] = [state_stack[:], value_stack[:], token.line, False]
                     state_stack.append(arg)
                     value_stack.append(token if callback is None else callback(token))
+                    if checkpoint is not None and kind == "_NL":
+                        checkpoint[:] = [state_stack[:], value_stack[:], line, True]
                     break
                 if callback is None:  # a unit rule: the child is the value
                     del state_stack[-1]
@@ -433,6 +465,33 @@ class _FastParser:
 
 class _Abandon(Exception):
     """The fast loop met something unusual: Lark's own parse takes over."""
+
+
+class _Stop(Exception):
+    """An error after which :func:`parse_all` cannot read on."""
+
+
+def _restored(checkpoint: list, states: list, values: list) -> tuple[list, list]:
+    """Copies of the saved stacks, if the parser's stacks still hold them unchanged
+    below; otherwise a reduction consumed part of them, and :class:`_Abandon`."""
+    saved_states, saved_values = checkpoint[0], checkpoint[1]
+    n = len(saved_states)
+    if (
+        len(states) < n
+        or states[:n] != saved_states
+        or any(a is not b for a, b in zip(values, saved_values))
+    ):
+        raise _Abandon
+    return saved_states[:], saved_values[:]
+
+
+def _line_start(text: str, starts: list[int], line: int) -> int:
+    """The offset where ``line`` starts (``len(text)`` past the last line); ``starts``
+    caches the offsets of all lines, computed on the first call."""
+    if not starts:
+        starts.append(0)
+        starts.extend(m.end() for m in re.finditer("\n", text))
+    return starts[line - 1] if line <= len(starts) else len(text)
 
 
 _SHIFT = lark.parsers.lalr_analysis.Shift
@@ -651,9 +710,14 @@ class ToAst(lark.Transformer):
 
     def scall(self, children):
         name, *values = _items(children)
-        values = [_value(v) for v in values]
-        args = tuple(ast.Arg(None, v, v.span) for v in values)
-        return _nested(ast.Call(str(name), args, _rule_span(children)), values)
+        args = tuple(
+            v if type(v) is ast.Arg else ast.Arg(None, _value(v), _value(v).span) for v in values
+        )
+        return _nested(ast.Call(str(name), args, _rule_span(children)), [a.value for a in args])
+
+    def skeyword(self, children):  # `momentum=0.9` inside a section value's call
+        name, value = _items(children)
+        return ast.Arg(str(name), _value(value), _rule_span(children))
 
     def slist(self, children):
         values = tuple(_value(v) for v in _items(children))
@@ -825,6 +889,24 @@ def _character_hint(
     return None
 
 
+def _keywords(expected: set[str]) -> list[str]:
+    """The words of the grammar's keywords among the terminals ``expected``
+    (``model``, ``block``, ``input``, the section names)."""
+    parser = _parser()
+    words = []
+    for name in expected:
+        try:
+            pattern = parser.get_terminal(name).pattern
+        except KeyError:
+            continue
+        if isinstance(pattern, lark.lexer.PatternStr):
+            if pattern.value.isidentifier():
+                words.append(pattern.value)
+        elif name == "SECTION":
+            words += re.findall(r"[a-z]+", pattern.value)
+    return sorted(words)
+
+
 def _describe_expected(expected: set[str]) -> str:
     parser = _parser()
     words = []
@@ -885,14 +967,19 @@ def _syntax_error(
         if token.type == "$END" or line is None or line < 1:
             lines = _lines_to_end(text)
             line, column = len(lines), len(lines[-1]) + 1
-        expected = _describe_expected(set(exc.accepts or exc.expected))
+        accepted = set(exc.accepts or exc.expected)
+        expected = _describe_expected(accepted)
         message = f"syntax error: unexpected {_found(token)}; expected {expected}"
+        named = token.type in ("NAME", "SYMBOL")
+        keyword = suggest(str(token), _keywords(accepted)) if named else None
         width = max(1, len(str(token))) if token.type not in ("$END", "_NL", "_ARROW") else 1
         return error(
             "NN001",
             message,
             Span.point(line, column, width),
-            fix="check the statement against the language reference (README)",
+            fix=f"did you mean `{keyword}`?"
+            if keyword
+            else "check the statement against the language reference (README)",
         )
     if isinstance(exc, lark.exceptions.UnexpectedCharacters):
         char = text[exc.pos_in_stream] if 0 <= exc.pos_in_stream < len(text) else ""
@@ -957,26 +1044,159 @@ def parse_all(
     that does not continue a chain with ``->``), up to :data:`MAX_ERRORS` errors.
 
     Returns the AST (``None`` when the text cannot be read past an error: one on a
-    line with a ``{`` or ``}``, or at the end of the file, where nnlint cannot tell
-    what was meant) and the diagnostics: the NN001s and the malformed suppression
-    comments. The AST lists what was left out in ``Spec.dropped``, so that later
-    stages do not report the names those statements defined as undefined. Each
-    left-out statement is blanked (its lines kept, empty), so every span stays the
-    one of the original text. ``known_as`` names the op a PyTorch or Keras name
-    stands for (``nn.Linear``: ``dense``), for the hint of an NN001.
+    line with a ``{`` or ``}`` other than a header, or at the end of the file, where
+    nnlint cannot tell what was meant) and the diagnostics: the NN001s and the
+    malformed suppression comments. The AST lists what was left out in
+    ``Spec.dropped``, so that later stages do not report the names those statements
+    defined as undefined. ``known_as`` names the op a PyTorch or Keras name stands
+    for (``nn.Linear``: ``dense``), for the hint of an NN001.
+
+    The fast parser resumes after each error from its state at the statement's start
+    (one pass over the text); each error's NN001 is Lark's own, from a parse of the
+    statement alone in its model, block or section. Where the fast parser cannot go
+    (:class:`_Abandon`), the text is parsed again with each statement in error
+    blanked, one parse per error.
     """
     try:
         text = _no_nul(text)
     except SpecError as exc:
         return None, exc.diagnostics
     parser = _fast_parser()
+    _depths.table = {}
+    try:
+        return _finish(text, parser._parse(text), [])
+    except (lark.exceptions.LarkError, _Abandon):
+        pass
+    except SpecError as exc:  # nested too deeply: no statement to leave out
+        return None, exc.diagnostics
+    finally:
+        _depths.table = {}
+    found = _recover_fast(text, parser, known_as)
+    if found is not None:
+        return found
+    return _recover_slowly(text, parser, known_as)
+
+
+def _finish(text: str, parsed, left_out: list[tuple[int, int]], errors=()):
+    """The spec of a parse that got to the end, with what was left out."""
+    models, blocks, sections = parsed
+    suppressions, problems = _suppressions(text)
+    spec = ast.Spec(models, blocks, sections, tuple(suppressions), text)
+    if left_out:
+        spec = attrs.evolve(spec, dropped=_dropped(spec, text, left_out))
+    return spec, [*errors, *problems]
+
+
+def _recover_fast(text: str, parser: _FastParser, known_as) -> tuple | None:
+    """:func:`parse_all` in one pass of the fast parser; None where it cannot go."""
+    lines = source_lines(text)
+    code = [_code(line) for line in lines]
+    left_out: list[tuple[int, int]] = []
+    errors: list[int] = []  # the line of each error
+
+    # the lines as the slow path sees them: each statement left out blanked
+    seen, seen_code = list(lines), list(code)
+
+    def on_error(line: int, floor: int) -> int:
+        found = _statement_lines(seen, seen_code, line, left_out)
+        errors.append(line)
+        if found is not None and found[0] < floor:
+            raise _Abandon  # `->` where the parser saw a new statement: the slow path
+        if found is None or len(errors) > MAX_ERRORS:
+            raise _Stop
+        left_out.append(found)
+        seen[found[0] - 1 : found[1]] = seen_code[found[0] - 1 : found[1]] = [""] * (
+            found[1] - found[0] + 1
+        )
+        resume = found[1] + 1
+        while resume <= len(lines) and _BLANK.match(lines[resume - 1]):
+            resume += 1
+        return resume
+
+    _depths.table = {}
+    try:
+        parsed = parser._parse(text, on_error)
+    except _Stop:
+        parsed = None
+    except _Abandon:
+        return None
+    except SpecError as exc:  # nested too deeply
+        found = _located(text, lines, code, left_out, errors, known_as, parser)
+        return None if found is None else (None, found + exc.diagnostics)
+    finally:
+        _depths.table = {}
+    located = _located(text, lines, code, left_out, errors, known_as, parser)
+    if located is None:
+        return None
+    if parsed is None:
+        last = _last_error(text, left_out, known_as)
+        return None if last is None else (None, [*located, last])
+    return _finish(text, parsed, left_out, located)
+
+
+def _located(text, lines, code, left_out, errors, known_as, parser) -> list | None:
+    """Lark's NN001 for each statement left out, from a parse of the statement alone
+    with the header of the model, block or section around it (the other lines empty,
+    so lines and columns are the original ones); None if one does not reproduce."""
+    depth, depths = 0, []
+    for line in code:
+        depths.append(depth)
+        depth += line.count("{") - line.count("}")
+    found = []
+    for (first, last), line in zip(left_out, errors):
+        kept = [""] * last
+        if depths[first - 1] > 0:
+            header = next(
+                (h for h in range(first - 1, 0, -1) if depths[h - 1] == 0 and "{" in code[h - 1]),
+                None,
+            )
+            if header is None:
+                return None
+            kept[header - 1] = lines[header - 1]
+        kept[first - 1 : last] = lines[first - 1 : last]
+        alone = "\n".join(kept) + "\n"
+        _depths.table = {}
+        try:
+            parser.parser.parse(alone)
+            return None
+        except lark.exceptions.LarkError as exc:
+            diagnostic = _syntax_error(exc, alone, known_as).diagnostics[0]
+        except SpecError:
+            return None
+        finally:
+            _depths.table = {}
+        if diagnostic.span.line != line:
+            return None
+        found.append(diagnostic)
+    return found
+
+
+def _last_error(text: str, left_out, known_as) -> Diagnostic | None:
+    """Lark's NN001 for the error after which nothing can be read: a parse of the text
+    with the statements left out before it blanked."""
+    for first, last in left_out:
+        text = _blank(text, first, last)
+    _depths.table = {}
+    try:
+        _parser().parse(text)
+    except lark.exceptions.LarkError as exc:
+        return _syntax_error(exc, text, known_as).diagnostics[0]
+    except SpecError as exc:
+        return exc.diagnostics[0]
+    finally:
+        _depths.table = {}
+    return None
+
+
+def _recover_slowly(text: str, parser: _FastParser, known_as) -> tuple:
+    """:func:`parse_all` by parsing again after each error with its statement blanked."""
     errors: list[Diagnostic] = []
     left_out: list[tuple[int, int]] = []  # (first line, last line) of each statement
     current = text
     while True:
         _depths.table = {}
         try:
-            models, blocks, sections = parser.parse(current)
+            parsed = parser.parse(current)
             break
         except lark.exceptions.LarkError as exc:
             found = _syntax_error(exc, current, known_as).diagnostics[0]
@@ -985,16 +1205,18 @@ def parse_all(
         finally:
             _depths.table = {}
         errors.append(found)
-        lines = _statement_lines(current, found, left_out)
-        if lines is None or len(errors) > MAX_ERRORS:
+        lines = source_lines(current)
+        at_end = found.message.startswith(_AT_THE_END)
+        statement = None
+        if not at_end:
+            statement = _statement_lines(
+                lines, [_code(x) for x in lines], found.span.line, left_out
+            )
+        if statement is None or len(errors) > MAX_ERRORS:
             return None, errors
-        left_out.append(lines)
-        current = _blank(current, *lines)
-    suppressions, problems = _suppressions(text)
-    spec = ast.Spec(models, blocks, sections, tuple(suppressions), text)
-    if left_out:
-        spec = attrs.evolve(spec, dropped=_dropped(spec, text, left_out))
-    return spec, errors + problems
+        left_out.append(statement)
+        current = _blank(current, *statement)
+    return _finish(text, parsed, left_out, errors)
 
 
 #: The most syntax errors :func:`parse_all` reports; the driver caps all errors of a
@@ -1002,23 +1224,27 @@ def parse_all(
 MAX_ERRORS = 50
 _CONTINUES = re.compile(r"[\t \f]*->")
 _BLANK = re.compile(r"[\t \f]*(#.*)?\r?$")
+_AT_THE_END = "syntax error: unexpected end of file"
+_HEADER = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)(?:\s+([A-Za-z_][A-Za-z0-9_]*))?")
 _DEFINES = re.compile(r"\s*(?:input\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*(?::|=|<|>)")
 
 
 def _statement_lines(
-    text: str, found: Diagnostic, left_out: list[tuple[int, int]]
+    lines: list[str], code: list[str], line: int, left_out: list[tuple[int, int]]
 ) -> tuple[int, int] | None:
     """The lines of the statement holding the syntax error ``found``: its line, the
     lines before it it continues (``->`` at the start of a line continues the chain
-    above) and the continuation lines after it. ``None`` when no statement can be left
-    out safely: the error is on a line with a brace (a model, block or section's
-    header or end) or at the end of the file, or before a statement left out already."""
-    lines = source_lines(text)
-    line = found.span.line
-    if not 1 <= line <= len(lines) or "end of file" in found.message:
+    above) and the continuation lines after it; for an error in the header of a model,
+    block or section (a line ending in ``{`` outside any braces), the whole of it up to
+    its closing ``}``. ``None`` when nothing can be left out safely: the error is on
+    another line with a brace (the end of a body, a one-line body) or at the end of the
+    file, or before what was left out last."""
+    if not 1 <= line <= len(lines):
         return None
     if left_out and line <= left_out[-1][1]:
         return None  # no progress: the parse did not get past the last one left out
+    if code[line - 1].rstrip().endswith("{") and "}" not in code[line - 1]:
+        return _whole_item(code, line)
     first = line
     while _CONTINUES.match(lines[first - 1]) and first > 1:
         first -= 1
@@ -1032,9 +1258,29 @@ def _statement_lines(
             last = following
         elif not _BLANK.match(lines[following - 1]):
             break
-    if any("{" in lines[i - 1] or "}" in lines[i - 1] for i in range(first, last + 1)):
+    if any("{" in code[i - 1] or "}" in code[i - 1] for i in range(first, last + 1)):
         return None
     return first, last
+
+
+def _code(line: str) -> str:
+    """A line without its comment (the language has no strings: ``#`` starts one)."""
+    return line.split("#", 1)[0]
+
+
+def _whole_item(code: list[str], header: int) -> tuple[int, int] | None:
+    """The lines from the header ``header`` of a model, block or section to its closing
+    brace, when the header is outside any braces and the braces close."""
+    depth = 0
+    for text in code[: header - 1]:
+        depth += text.count("{") - text.count("}")
+    if depth != 0:
+        return None
+    for number in range(header, len(code) + 1):
+        depth += code[number - 1].count("{") - code[number - 1].count("}")
+        if depth <= 0:
+            return (header, number) if depth == 0 else None
+    return None
 
 
 def _blank(text: str, first: int, last: int) -> str:
@@ -1058,6 +1304,10 @@ def _dropped(spec: ast.Spec, text: str, left_out: list[tuple[int, int]]) -> tupl
             if span.line <= first and last <= span.end_line:
                 within, owner = kind, name
         span = Span(first, 1, last, len(lines[last - 1]) + 1)
+        if not within and (header := _HEADER.match(lines[first - 1])):
+            # a whole model, block or section: what it was, and its name if it says
+            found.append(ast.Dropped(span, "", header[1], header[2]))
+            continue
         for part in lines[first - 1].split(";"):
             defined = _DEFINES.match(part)
             found.append(ast.Dropped(span, within, owner, defined[1] if defined else None))

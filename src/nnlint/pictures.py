@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import attrs
 
+from nnlint.figures import Row, report_rows, sources
+
 OFF_CHIP = "moves no bytes off chip"
 NO_FLOPS = "computes nothing (data movement only)"
 
@@ -92,6 +94,7 @@ class Figures:
     target_memory: int | None  # bytes, when a target is set
     totals: dict  # the JSON report's totals (exact integers)
     layers: tuple[dict, ...]  # the JSON report's layers
+    rows: tuple[Row, ...] = ()  # the report's totals (nnlint.figures.report_rows)
 
 
 def figures(analysis, path: str) -> Figures:
@@ -100,7 +103,7 @@ def figures(analysis, path: str) -> Figures:
 
     report, roof = analysis.report, analysis.roofline
     t = report.totals
-    entry = model_entry(report, path, roof)
+    entry = model_entry(analysis, path)
     chart, reason = None, None
     if roof is None:
         reason = "no target: set deploy.target, the config's target or --target"
@@ -173,4 +176,5 @@ def figures(analysis, path: str) -> Figures:
         target.memory_bytes if target is not None else None,
         entry["totals"],
         tuple(entry["layers"]),
+        tuple(report_rows(sources(analysis))),
     )

@@ -37,16 +37,34 @@ from nnlint.targets import Target
 from nnlint.training import TRAIN_PRECISIONS, ModelStates, model_states, sharding_stage
 
 __all__ = [
+    "Change",
     "ServingPlan",
     "TrainingPlan",
+    "per_gpu_changes",
     "saved_per_gpu",
     "serving_plan",
     "training_plan",
     "trains_on",
+    "uses_parallel_plan",
 ]
 
 #: Device classes that run training jobs (MCUs and the int8 edge accelerators do not).
 TRAINING_KINDS = frozenset({"gpu", "cpu"})
+
+
+def uses_parallel_plan(train) -> bool:
+    """True when the spec names how it is trained beyond one device's batch and precision."""
+    return bool(
+        train.target
+        or train.gpus > 1
+        or train.tensor_parallel > 1
+        or train.pipeline_parallel > 1
+        or train.sharding != "none"
+        or train.recompute != "none"
+        or train.attention_impl != "eager"
+        or train.grad_accum > 1
+        or train.recipe != train.precision
+    )
 
 
 def trains_on(target: Target | None) -> bool:
@@ -183,6 +201,101 @@ def largest_micro_batch(report: Report, memory: int, saved: SavedActivations | N
     return b
 
 
+@attrs.frozen
+class Change:
+    """One computed change that makes a spec fit a target: the settings to write (section,
+    key, value) and why. ``text`` is the settings as a spec writes them (``gpus = 17``);
+    ``str()`` adds the note (``gpus = 17 (the fewest that fit with zero3)``)."""
+
+    settings: tuple[tuple[str, str, int | str], ...]
+    note: str = ""
+
+    @property
+    def text(self) -> str:
+        return ", ".join(f"{key} = {value}" for _, key, value in self.settings)
+
+    def __str__(self) -> str:
+        return f"{self.text} ({self.note})" if self.note else self.text
+
+    def as_dict(self) -> dict:
+        return {
+            "set": {f"{section}.{key}": value for section, key, value in self.settings},
+            "text": self.text,
+            "note": self.note,
+        }
+
+
+#: The most GPUs a computed change names (beyond it, nothing is proposed).
+MAX_GPUS = 65536
+
+
+def per_gpu_changes(
+    report: Report,
+    memory: int,
+    *,
+    micro_batch: bool = True,
+    saved: SavedActivations | None = None,
+) -> list[Change]:
+    """The single changes that bring the per-GPU training total within ``memory``, each
+    computed with :func:`per_gpu_total`'s figure, in this order: the largest micro-batch
+    (``micro_batch``), the fewest GPUs under the current sharding (under ``zero3`` when
+    the spec shards nothing), the first sharding stage that fits at the current GPU count,
+    the first recompute setting that fits. Empty when the total already fits or nothing
+    does (NN301 and ``nnlint plan`` both list these). ``saved``: the report's
+    :func:`saved_per_gpu` (``TrainingPlan.saved``), not walked again."""
+    train = report.config.train
+    if saved is None:
+        saved = saved_per_gpu(report)
+    if per_gpu_total(report, saved=saved) <= memory:
+        return []
+    changes = []
+    if micro_batch and (best := largest_micro_batch(report, memory, saved)) >= 1:
+        steps = -(-train.batch * train.grad_accum // best)
+        changes.append(
+            Change(
+                (("train", "batch", best),),
+                f"the largest micro-batch that fits; grad_accum = {steps} keeps the "
+                f"effective batch",
+            )
+        )
+    mp = train.tensor_parallel * train.pipeline_parallel
+    sharding = train.sharding if train.sharding != "none" else "zero3"
+    acts = activation_bytes(report, train.batch, saved=saved)
+    first = train.gpus // mp + 1 if train.sharding != "none" else 2
+    previous = None
+    for dp in range(first, MAX_GPUS // mp + 1):
+        need = _states(report, sharding, dp * mp).total_bytes + acts
+        if need <= memory:
+            if train.sharding != "none":
+                changes.append(
+                    Change((("train", "gpus", dp * mp),), f"the fewest that fit with {sharding}")
+                )
+            else:
+                changes.append(
+                    Change(
+                        (("train", "sharding", sharding), ("train", "gpus", dp * mp)),
+                        "the fewest GPUs that fit, with ZeRO stage 3",
+                    )
+                )
+            break
+        if need == previous:
+            break  # nothing left that more GPUs shard
+        previous = need
+    for stage in ("zero1", "zero2", "zero3"):
+        if stage > train.sharding.replace("none", "zero0") and train.gpus // mp > 1:
+            if per_gpu_total(report, sharding=stage, saved=saved) <= memory:
+                changes.append(
+                    Change((("train", "sharding", stage),), f"fits on {train.gpus} GPUs")
+                )
+                break
+    order = ("none", "selective", "full")
+    for mode in order[order.index(train.recompute) + 1 :]:
+        if per_gpu_total(report, recompute=mode) <= memory:
+            changes.append(Change((("train", "recompute", mode),)))
+            break
+    return changes
+
+
 def training_plan(report: Report, target: Target | None) -> TrainingPlan:
     train = report.config.train
     states = _states(report, train.sharding, train.gpus)
@@ -231,6 +344,16 @@ class ServingPlan:
     @property
     def fits(self) -> bool | None:
         return None if self.target is None else self.total_bytes <= self.target.memory_bytes
+
+    @property
+    def max_context(self) -> int:
+        """The longest context whose cache for ``concurrency`` sequences fits beside the
+        weights on the target (0: none, or no target)."""
+        if self.target is None:
+            return 0
+        room = self.target.memory_bytes - self.weights_bytes
+        per_token = self.kv_bytes_per_sequence / self.context  # per sequence, per token
+        return int(room // (per_token * self.concurrency)) if room > 0 else 0
 
     @property
     def tokens_per_s(self) -> float | None:

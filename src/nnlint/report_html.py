@@ -10,11 +10,12 @@ in every browser) with its figures.
 
 from __future__ import annotations
 
+import json
 import math
 from html import escape
 
 from nnlint.pictures import Figures, MemoryBar, RoofChart
-from nnlint.units import fmt_bytes, fmt_count, fmt_int, fmt_time
+from nnlint.units import fmt_bytes, fmt_int, fmt_time
 
 __all__ = ["memory_svg", "render_html", "roofline_svg"]
 
@@ -184,21 +185,6 @@ def memory_svg(bars: tuple[MemoryBar, ...], target_memory: int | None, width: in
     return "\n".join(out)
 
 
-_TOTALS = (
-    ("parameters", "params", fmt_count),
-    ("MACs per sample", "macs", fmt_count),
-    ("forward FLOPs (training batch)", "forward_flops", fmt_count),
-    ("backward FLOPs (training batch)", "backward_flops", fmt_count),
-    ("training step FLOPs", "train_step_flops", fmt_count),
-    ("parameter bytes", "param_bytes", fmt_bytes),
-    ("gradient bytes", "grad_bytes", fmt_bytes),
-    ("optimizer state bytes", "optimizer_bytes", fmt_bytes),
-    ("activation bytes", "activation_bytes", fmt_bytes),
-    ("training memory", "train_memory_bytes", fmt_bytes),
-    ("inference memory", "inference_memory_bytes", fmt_bytes),
-)
-
-
 def render_html(fig: Figures) -> str:
     """The whole page (ends with a newline)."""
     t = fig.totals
@@ -218,12 +204,16 @@ def render_html(fig: Figures) -> str:
         f"{t['deploy_batch']} at {escape(str(t['deploy_precision']))}. Figures follow the "
         "counting conventions of the nnlint README (1 MAC = 2 FLOPs).</p>",
         "<h2>Totals</h2>",
-        '<table class="totals"><tr><th>figure</th><th>value</th><th>exact</th></tr>',
+        '<table class="totals"><tr><th>figure</th><th>value</th><th>JSON</th></tr>',
     ]
-    for label, key, fmt in _TOTALS:
+    for row in fig.rows:  # nnlint.figures: the text report's rows, in declaration order
+        exact = (
+            f'<td class="n" data-key="{row.figure.name}">{escape(json.dumps(row.value))}</td>'
+            if row.figure.name in t
+            else "<td></td>"
+        )
         parts.append(
-            f'<tr><td>{escape(label)}</td><td class="n">{escape(fmt(t[key]))}</td>'
-            f'<td class="n" data-key="{key}">{t[key]}</td></tr>'
+            f'<tr><td>{escape(row.label)}</td><td class="n">{escape(row.text)}</td>{exact}</tr>'
         )
     parts.append("</table>")
     parts.append("<h2>Roofline</h2>")

@@ -19,19 +19,30 @@ from nnlint.diagnostics import Diagnostic, Severity, Span
 from nnlint.expr import ExprError, evaluate
 from nnlint.figures import budget_keys
 from nnlint.ops import LOSSES
-from nnlint.optimizers import SPEC_OPTIMIZERS
+from nnlint.ops.losses import loss_known_as
+from nnlint.optimizers import SPEC_OPTIMIZERS, written_as
 from nnlint.precision import PRECISION_BITS
 from nnlint.suggest import did_you_mean
-from nnlint.training import RECOMPUTE, SHARDING, SHARDING_ALIASES, TRAIN_PRECISIONS
+from nnlint.training import (
+    DEFAULT_UTILIZATION,
+    RECOMPUTE,
+    SHARDING,
+    SHARDING_ALIASES,
+    TRAIN_PRECISIONS,
+)
 from nnlint.units import UNITS
 
 
 @attrs.frozen
 class LossSpec:
+    """One term of ``train.loss``: ``kind(tensor)``, with the weight it is multiplied by
+    (``0.1 * mse(aux)``; None when it is written without one)."""
+
     kind: str
     tensor: str
-    span: Span  # the whole `cross_entropy(probs)` value
+    span: Span  # the whole `cross_entropy(probs)` value (the term, weight included)
     tensor_span: Span
+    weight: float | None = None
 
 
 @attrs.frozen
@@ -49,12 +60,19 @@ class TrainConfig:
     grad_accum: int = 1
     recompute: str = "none"
     attention_impl: str = "eager"
-    loss: LossSpec | None = None
+    #: the terms of ``train.loss``, summed (``cross_entropy(logits) + 0.1 * mse(aux)``)
+    losses: tuple[LossSpec, ...] = ()
     samples: int | None = None
     epochs: int | None = None
     lr: float | None = None
     weight_decay: float | None = None
+    utilization: float = DEFAULT_UTILIZATION  # model FLOPs utilization of the run's time
     spans: dict[str, Span] = attrs.field(factory=dict, eq=False)
+
+    @property
+    def loss(self) -> LossSpec | None:
+        """The first term of ``train.loss`` (the only one of a single loss), or None."""
+        return self.losses[0] if self.losses else None
 
 
 @attrs.frozen
@@ -171,6 +189,98 @@ def _symbol(value: ast.Expr, what: str, choices) -> str:
     return value.id
 
 
+def _optimizer(value: ast.Expr) -> str:
+    """``optimizer = adam``. A training script's call (``sgd(momentum=0.9)``,
+    ``AdamW(lr=3e-4)``) is answered with the name it means and the ``train`` keys its
+    learning rate and weight decay go to."""
+    if not isinstance(value, ast.Call):
+        return _symbol(value, "optimizer", SPEC_OPTIMIZERS)
+    chosen_by = [
+        a.keyword
+        for a in value.args
+        if a.keyword is not None
+        and not (isinstance(a.value, ast.Num) and a.value.value == 0)
+        and not (isinstance(a.value, ast.Symbol) and a.value.id == "false")
+    ]
+    meant = written_as(value.name, chosen_by)
+    if meant is None:
+        raise _Bad(
+            f"unknown optimizer `{value.name}`{did_you_mean(value.name, SPEC_OPTIMIZERS)} "
+            f"(known: {', '.join(SPEC_OPTIMIZERS)})",
+            value.span,
+        )
+    keys = [
+        f"`{a.keyword} = {a.value.text}`"
+        for a in value.args
+        if a.keyword in ("lr", "weight_decay") and isinstance(a.value, ast.Num)
+    ]
+    also = f", and {' and '.join(keys)} in `train`" if keys else ""
+    raise _Bad(
+        f"`optimizer` takes a name, not a call: `{value.name}(…)` is `optimizer = {meant}`{also}",
+        value.span,
+        fix=f"write `optimizer = {meant}`{also} (the other options change no figure)",
+    )
+
+
+_LOSS_FORM = (
+    "`kind(tensor)`, or a sum of them with weights: `cross_entropy(logits) + 0.1 * mse(aux)`"
+)
+
+
+def _loss_terms(value: ast.Expr) -> list[ast.Expr]:
+    """The terms of ``a + b + c``, left to right."""
+    if isinstance(value, ast.BinOp) and value.op == "+":
+        return _loss_terms(value.left) + _loss_terms(value.right)
+    return [value]
+
+
+def _losses(value: ast.Expr) -> tuple[LossSpec, ...]:
+    """``train.loss``: one loss ``kind(tensor)`` or a sum of them, each term optionally
+    multiplied by a positive weight (``0.1 * mse(aux)`` or ``mse(aux) * 0.1``)."""
+    terms = []
+    for term in _loss_terms(value):
+        weight = None
+        call = term
+        if isinstance(term, ast.BinOp) and term.op == "*":
+            if isinstance(term.right, ast.Call) and not isinstance(term.left, ast.Call):
+                factor, call = term.left, term.right
+            elif isinstance(term.left, ast.Call) and not isinstance(term.right, ast.Call):
+                call, factor = term.left, term.right
+            else:
+                raise _Bad(
+                    "a loss term is a weight times one loss, e.g. `0.1 * mse(aux)`",
+                    term.span,
+                    fix=f"write the loss as {_LOSS_FORM}",
+                )
+            weight = float(_number(factor))
+            if not weight > 0:
+                raise _Bad(
+                    f"a loss weight must be positive, got {_number(factor)}",
+                    factor.span,
+                    fix="drop the term, or give it a positive weight such as 0.1",
+                )
+        elif isinstance(term, ast.BinOp):
+            raise _Bad(
+                f"losses add up (`+`), each term optionally weighted (`0.1 * mse(aux)`); "
+                f"`{term.op}` between losses is not supported",
+                term.span,
+                fix=f"write the loss as {_LOSS_FORM}",
+            )
+        spec = _loss(call)
+        terms.append(attrs.evolve(spec, span=term.span, weight=weight))
+    seen: dict[tuple[str, str], LossSpec] = {}
+    for t in terms:
+        if (t.kind, t.tensor) in seen:
+            raise _Bad(
+                f"the loss term `{t.kind}({t.tensor})` appears twice (first at line "
+                f"{seen[t.kind, t.tensor].span.line}, column {seen[t.kind, t.tensor].span.column})",
+                t.span,
+                fix="write it once, with the weights added up",
+            )
+        seen[t.kind, t.tensor] = t
+    return tuple(terms)
+
+
 def _loss(value: ast.Expr) -> LossSpec:
     if (
         not isinstance(value, ast.Call)
@@ -180,12 +290,13 @@ def _loss(value: ast.Expr) -> LossSpec:
         raise _Bad(
             "loss must name the tensor it reads, e.g. `cross_entropy(probs)`",
             value.span,
-            fix="write the loss as `kind(tensor)`",
+            fix=f"write the loss as {_LOSS_FORM}",
         )
     if value.name not in LOSSES:
+        meant = loss_known_as(value.name)
+        close = f"; did you mean `{meant}`?" if meant else did_you_mean(value.name, LOSSES)
         raise _Bad(
-            f"unknown loss `{value.name}`{did_you_mean(value.name, LOSSES)} "
-            f"(known: {', '.join(LOSSES)})",
+            f"unknown loss `{value.name}`{close} (known: {', '.join(LOSSES)})",
             value.span,
         )
     arg = value.args[0].value
@@ -210,6 +321,7 @@ _TRAIN_KEYS = {
     "grad_accum",
     "recompute",
     "attention_impl",
+    "utilization",
 }
 
 
@@ -247,11 +359,21 @@ def _train_entry(e: ast.Entry, values: dict[str, Any]) -> None:
     elif e.key == "attention_impl":
         values["attention_impl"] = _symbol(e.value, "attention_impl", ("eager", "flash"))
     elif e.key == "optimizer":
-        values["optimizer"] = _symbol(e.value, "optimizer", SPEC_OPTIMIZERS)
+        values["optimizer"] = _optimizer(e.value)
     elif e.key == "loss":
-        values["loss"] = _loss(e.value)
+        values["losses"] = _losses(e.value)
     elif e.key in ("samples", "epochs"):
         values[e.key] = _positive_int(e.value, e.key)
+    elif e.key == "utilization":
+        share = _number(e.value)
+        if not 0 < share <= 1:
+            raise _Bad(
+                f"utilization is the share of the peak a run sustains, in (0, 1]; got {share}",
+                e.value.span,
+                fix=f"write it as a fraction, e.g. {DEFAULT_UTILIZATION} for "
+                f"{DEFAULT_UTILIZATION:.0%}",
+            )
+        values["utilization"] = float(share)
     else:
         rate = _number(e.value)
         if not rate > 0:
@@ -482,7 +604,40 @@ def read_sections(spec: ast.Spec) -> tuple[SpecSections, list[Diagnostic]]:
         has_train="train" in seen,
         has_deploy="deploy" in seen,
     )
+    diagnostics += _unmet_requirements(config, {kind for kind in seen if kind not in parts})
     return config, diagnostics
+
+
+def _unmet_requirements(config: SpecSections, unread: set[str]) -> list[Diagnostic]:
+    """A budget line on a figure whose analysis needs spec keys the spec does not set
+    (``train_flops`` without ``train.samples``): NN012 at the line, naming them. A
+    section that had a bad entry (``unread``, already reported) is not judged."""
+    found = []
+    keys = budget_keys()
+    for line in config.budget:
+        figure = keys[line.key]
+        unset = [
+            name
+            for name in figure.requires
+            if name.split(".")[0] not in unread
+            and getattr(getattr(config, name.split(".")[0]), name.split(".")[1]) is None
+        ]
+        if not unset:
+            continue
+        named = " and ".join(f"`{name}`" for name in unset)
+        found.append(
+            Diagnostic(
+                "NN012",
+                Severity.ERROR,
+                f"`{line.key}` limits the {figure.what}, which needs "
+                + " and ".join(f"`{name}`" for name in figure.requires)
+                + f": {named} {'is' if len(unset) == 1 else 'are'} not set",
+                line.span,
+                fix=f"set {named} in the `{unset[0].split('.')[0]}` section, or remove "
+                "this budget line",
+            )
+        )
+    return found
 
 
 _Bad.message = property(lambda self: self.args[0])  # type: ignore[attr-defined]

@@ -6,16 +6,34 @@ Every rounded figure stands beside its exact integer (``15.05 M (15,051,264)``).
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping, Sequence
 
 from nnlint.diagnostics import RuleMeta
-from nnlint.figures import Sources, text_rows
+from nnlint.figures import sources, text_rows
 from nnlint.precision import ARITHMETIC_PRECISIONS, nbytes
 from nnlint.sanitize import visible
 from nnlint.targets import Target
-from nnlint.units import fmt_bytes, fmt_int, fmt_shape, fmt_si, fmt_time
+from nnlint.units import (
+    fmt_bytes,
+    fmt_bytes_short,
+    fmt_capacity,
+    fmt_energy,
+    fmt_int,
+    fmt_number,
+    fmt_shape,
+    fmt_si,
+    fmt_time,
+)
 
-__all__ = ["CONVENTIONS", "format_table", "report_text", "rules_text", "targets_text"]
+__all__ = [
+    "CONVENTIONS",
+    "format_table",
+    "plan_text",
+    "report_text",
+    "rules_text",
+    "targets_text",
+]
 
 #: What every figure of ``nnlint report`` assumes (the costs module documents each).
 CONVENTIONS = (
@@ -102,7 +120,7 @@ def _layer_table(analysis) -> str:
 
 def _totals(analysis) -> str:
     """One row per figure with a label in :mod:`nnlint.figures`, in declaration order."""
-    lines = text_rows(Sources(analysis.report, analysis.roofline))
+    lines = text_rows(sources(analysis))
     width = max(len(label) for label, _ in lines)
     return "\n".join(["totals", *(f"  {label.ljust(width)}  {value}" for label, value in lines)])
 
@@ -168,3 +186,63 @@ def targets_text(targets: Mapping[str, Target]) -> str:
             ]
         )
     return format_table(headers, rows, [False, False, True, True, False, True, True])
+
+
+# --------------------------------------------------------------------------- plan
+
+
+def _fit_cell(fit) -> str:
+    if fit is None:
+        return "-"
+    if fit.fits:
+        return f"fits {fmt_bytes_short(fit.headroom_bytes, sign=True)}"
+    if fit.why == "memory" or fit.why == "training memory":
+        return f"over {fmt_bytes_short(fit.headroom_bytes, sign=True)}"
+    return fit.why
+
+
+def plan_text(path: str, report, plans) -> str:
+    """``nnlint plan``: one row per target, ranked (:mod:`nnlint.target_ranking`), then
+    the changes that make each use fit. At most 100 columns for the built-in targets."""
+    t = report.totals
+    train = (
+        f"train batch {t.train_batch} at {report.config.train.recipe}"
+        if report.config.has_train
+        else "no train section"
+    )
+    header = (
+        f"model {visible(report.model)} ({visible(path)}): {train}; inference batch "
+        f"{t.deploy_batch} at {t.deploy_precision}"
+    )
+    headers = ["#", "target", "memory", "train", "serve", "latency", "per second", "energy"]
+    rows = []
+    for rank, p in enumerate(plans, 1):
+        rows.append(
+            [
+                str(rank),
+                p.target.id,
+                fmt_capacity(p.target.memory_bytes),
+                _fit_cell(p.training),
+                _fit_cell(p.serving),
+                fmt_time(p.latency_s) if p.latency_s is not None else "-",
+                fmt_number(p.throughput) if p.throughput is not None else "-",
+                fmt_energy(p.energy_j) if p.energy_j is not None else "-",
+            ]
+        )
+    table = format_table(headers, rows, [True, False, True, False, False, True, True, True])
+    notes = [
+        "train, serve: fits or over, with the memory left (+) or missing (-); per second: "
+        "samples (deploy batch / latency); energy: per inference (power x latency)",
+    ]
+    changes = []
+    for p in plans:
+        for use, fit in (("train", p.training), ("serve", p.serving)):
+            if fit is None or fit.fits:
+                continue
+            what = "; ".join(str(c) for c in fit.changes) or "no single change computed fits"
+            changes.append(f"  {visible(p.target.id)} {use}: {what}")
+    lines = [textwrap.fill(header, 100), "", table, "", *(textwrap.fill(n, 100) for n in notes)]
+    if changes:
+        lines += ["", "what would fit (each change checked by analysing the spec with it):"]
+        lines += [textwrap.fill(c, 100, subsequent_indent="      ") for c in changes]
+    return "\n".join(lines)

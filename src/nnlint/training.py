@@ -19,6 +19,7 @@ from nnlint.optimizers import OPTIMIZERS, Optimizer
 from nnlint.precision import PRECISION_BITS
 
 __all__ = [
+    "DEFAULT_UTILIZATION",
     "OPTIMIZERS",
     "RECOMPUTE",
     "SHARDING",
@@ -109,6 +110,17 @@ TRAIN_PRECISIONS: dict[str, TrainPrecision] = {
     # storage formats a spec may name: pure, as before (bf16 = bf16-true)
     **{name: _pure(name) for name in PRECISION_BITS if name not in ("fp32", "tf32")},
 }
+
+
+# --------------------------------------------------------------------------- utilization
+
+#: The model FLOPs utilization a run is timed at when the spec states none: 40 %. Large
+#: training runs report 30–70 %: 21.3 % (GPT-3), 30.2 % (Megatron-Turing NLG 530B),
+#: 32.5 % (Gopher) and 46.2 % (PaLM 540B) in Chowdhery et al. 2022, "PaLM: Scaling
+#: Language Modeling with Pathways", Table 3; 42.1 % with full recomputation and 54.2 %
+#: with selective recomputation for a 530B GPT on 2,240 A100s in Korthikanti et al. 2022,
+#: "Reducing Activation Recomputation in Large Transformer Models".
+DEFAULT_UTILIZATION = 0.4
 
 
 # --------------------------------------------------------------------------- optimizers

@@ -10,6 +10,8 @@ The conventions, each stated once:
   holds 24,000,000,000 B), and :func:`fmt_capacity` is the vendor's figure alone.
 * Rates (FLOP/s, op/s, bytes per second) use decimal SI prefixes, as datasheets do.
 * Times use three significant digits in the largest unit that keeps them >= 1.
+* A table too narrow for the exact integer (``nnlint plan``'s one screen of targets)
+  prints the rounded figure alone (:func:`fmt_bytes_short`); its JSON keeps the integer.
 
 Plain values in, one string out; nothing here reads a spec, a graph or a rule.
 """
@@ -26,9 +28,12 @@ __all__ = [
     "Unit",
     "fmt_bandwidth",
     "fmt_bytes",
+    "fmt_bytes_short",
     "fmt_capacity",
     "fmt_count",
+    "fmt_energy",
     "fmt_int",
+    "fmt_number",
     "fmt_per_param",
     "fmt_percent",
     "fmt_quantity",
@@ -50,7 +55,14 @@ def fmt_int(n: float) -> str:
 def fmt_count(n: float) -> str:
     """Large counts with an SI prefix and the exact integer: ``15.05 M (15,051,264)``."""
     n = int(n)
-    for unit, size in (("T", 10**12), ("G", 10**9), ("M", 10**6), ("k", 10**3)):
+    for unit, size in (
+        ("E", 10**18),
+        ("P", 10**15),
+        ("T", 10**12),
+        ("G", 10**9),
+        ("M", 10**6),
+        ("k", 10**3),
+    ):
         if abs(n) >= size:
             return f"{n / size:.2f} {unit} ({n:,})"
     return f"{n:,}"
@@ -63,6 +75,24 @@ def fmt_bytes(n: float) -> str:
         if abs(n) >= size:
             return f"{n / size:.2f} {unit} ({n:,} B)"
     return f"{n:,} B"
+
+
+def fmt_bytes_short(n: float, *, sign: bool = False) -> str:
+    """Bytes rounded to three significant digits in binary units, no exact integer:
+    ``3.73 MiB``; with ``sign``, a leading ``+`` or ``-`` (headroom: ``-1.5 GiB``)."""
+    n = int(n)
+    mark = ("+" if n >= 0 else "-") if sign else ("-" if n < 0 else "")
+    n = abs(n)
+    for unit, size in _BINARY:
+        if n >= size:
+            return f"{mark}{fmt_number(n / size)} {unit}"
+    return f"{mark}{n} B"
+
+
+def fmt_number(x: float) -> str:
+    """Three significant digits, whole numbers from 100 up with thousands separators:
+    ``0.00485``, ``14.3``, ``1,020``, ``272,428``."""
+    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.3g}"
 
 
 def fmt_size(n: int) -> str:
@@ -85,9 +115,18 @@ def fmt_capacity(n: int) -> str:
     return f"{n / 2**10:g} KiB"
 
 
+#: Units of time beyond the second (the SI Brochure's non-SI units accepted for use with
+#: the SI, Table 8: minute, hour, day), largest first.
+_LONG_TIMES = (("d", 86_400), ("h", 3_600), ("min", 60))
+
+
 def fmt_time(seconds: float, *, nanoseconds: bool = False) -> str:
-    """``1.5 ms``, ``0.142 µs``; with ``nanoseconds``, ``142 ns`` below a microsecond
-    (the tiny layers of a small model in ``nnlint report``)."""
+    """``1.5 ms``, ``0.142 µs``, ``3.42 h``, ``1,250 d``; with ``nanoseconds``, ``142 ns``
+    below a microsecond (the tiny layers of a small model in ``nnlint report``)."""
+    for unit, size in _LONG_TIMES:
+        if seconds >= size:
+            value = seconds / size
+            return f"{value:,.0f} {unit}" if value >= 1000 else f"{value:.3g} {unit}"
     if seconds >= 1:
         return f"{seconds:.3g} s"
     if seconds >= 1e-3:
@@ -95,6 +134,33 @@ def fmt_time(seconds: float, *, nanoseconds: bool = False) -> str:
     if nanoseconds and 0 < seconds < 1e-6:
         return f"{seconds * 1e9:.3g} ns"
     return f"{seconds * 1e6:.3g} µs"
+
+
+def fmt_energy(joules: float) -> str:
+    """Energy with an SI prefix and three significant digits (``2.57 mJ``, ``48.8 J``,
+    ``2.27 kJ``) and, from one watt-hour up, in watt-hours too (what an electricity bill
+    counts; 1 Wh = 3,600 J): ``1.23 GJ (342 kWh)``."""
+    joules = float(joules)
+    if joules == 0:
+        return "0 J"
+    for unit, size in (
+        ("TJ", 1e12),
+        ("GJ", 1e9),
+        ("MJ", 1e6),
+        ("kJ", 1e3),
+        ("J", 1.0),
+        ("mJ", 1e-3),
+    ):
+        if abs(joules) >= size:
+            text = f"{joules / size:.3g} {unit}"
+            break
+    else:
+        text = f"{joules * 1e6:.3g} µJ"
+    wh = joules / 3600
+    for prefix, size in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3), ("", 1)):
+        if wh >= size:
+            return f"{text} ({wh / size:.3g} {prefix}Wh)"
+    return text
 
 
 def fmt_si(value: float) -> str:
@@ -162,8 +228,22 @@ BYTE_UNITS = {
     "GiB": 2**30,
     "TiB": 2**40,
 }
-#: Time suffixes of a spec (``2 ms``).
-TIME_UNITS = {"us": Fraction(1, 10**6), "ms": Fraction(1, 10**3), "s": Fraction(1)}
+#: Time suffixes of a spec (``2 ms``, ``36 h``).
+TIME_UNITS = {
+    "us": Fraction(1, 10**6),
+    "ms": Fraction(1, 10**3),
+    "s": Fraction(1),
+    **{unit: Fraction(size) for unit, size in _LONG_TIMES},
+}
+#: Energy suffixes of a spec (``500 kWh``, ``2 GJ``): joules and kilowatt-hours (3.6 MJ).
+ENERGY_UNITS = {
+    "J": Fraction(1),
+    "kJ": Fraction(10**3),
+    "MJ": Fraction(10**6),
+    "GJ": Fraction(10**9),
+    "kWh": Fraction(3_600_000),
+    "MWh": Fraction(3_600_000_000),
+}
 
 
 @attrs.frozen
@@ -195,6 +275,12 @@ def _seconds_detail(seconds: float) -> str:
     return f"{fmt_time(seconds, nanoseconds=True)} ({seconds:.6g} s)"
 
 
+def _energy_detail(joules: float) -> str:
+    text = fmt_energy(joules)
+    exact = f"{float(joules):.6g} J"
+    return f"{text[:-1]}, {exact})" if text.endswith(")") else f"{text} ({exact})"
+
+
 #: Every unit a figure can have, by name.
 UNITS: dict[str, Unit] = {
     u.name: u
@@ -214,8 +300,17 @@ UNITS: dict[str, Unit] = {
             detail=_seconds_detail,
             suffixes=TIME_UNITS,
             whole=False,
-            limit_hint="a time such as `2 ms` (units: us, ms, s)",
+            limit_hint="a time such as `2 ms` or `36 h` (units: us, ms, s, min, h, d)",
         ),
+        Unit(
+            "joules",
+            fmt_energy,
+            detail=_energy_detail,
+            suffixes=ENERGY_UNITS,
+            whole=False,
+            limit_hint="an energy such as `500 kWh` or `2 GJ` (units: J, kJ, MJ, GJ, kWh, MWh)",
+        ),
+        Unit("fraction", fmt_percent, whole=False),
         Unit("flop_per_byte", lambda v: f"{v:,.1f} FLOP/byte", whole=False),
         Unit("text", str, whole=False),
     )

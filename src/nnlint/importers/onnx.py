@@ -56,33 +56,26 @@ _FOLD_LIMIT = 1 << 26
 
 # Why nnlint cannot express an ONNX op, for the ones users meet most.
 _WHY_NOT = {
-    "Transpose": "nnlint has no op that permutes axes",
-    "Mul": "nnlint has no element-wise product",
     "Div": "nnlint has no element-wise division",
-    "Sub": "nnlint has no element-wise subtraction",
     "Pow": "nnlint has no element-wise power",
     "Sqrt": "nnlint has no element-wise square root",
     "Exp": "nnlint has no element-wise exponential",
     "Erf": "nnlint has no erf (a GELU written out with Erf is recognised only in the "
     "form x·0.5·(1 + erf(x/√2)))",
-    "ConvTranspose": "nnlint has no transposed convolution",
-    "Resize": "nnlint has no upsampling op",
-    "Upsample": "nnlint has no upsampling op",
     "LSTM": "nnlint has no recurrent layers",
     "GRU": "nnlint has no recurrent layers",
     "RNN": "nnlint has no recurrent layers",
-    "Slice": "nnlint has no op that selects a range of positions",
     "Split": "nnlint has no op that splits a tensor",
-    "Gather": "nnlint selects rows only from a constant table (an embedding)",
-    "ReduceMean": "nnlint averages only over H and W of [C, H, W] (global_avgpool)",
-    "ReduceSum": "nnlint has no sum over an axis",
+    "Gather": "nnlint gathers rows from a constant table (an embedding) or one position "
+    "along an axis (select)",
+    "ReduceMean": "nnlint averages over one axis (mean) or over H and W of [C, H, W] "
+    "(global_avgpool)",
     "Expand": "nnlint has no broadcast",
     "Tile": "nnlint has no tiling op",
     "Pad": "nnlint pads only inside conv2d and the pools",
     "HardSwish": "nnlint has no hard-swish",
     "HardSigmoid": "nnlint has no hard-sigmoid",
     "Softplus": "nnlint has no softplus",
-    "SimplifiedLayerNormalization": "nnlint has no RMS normalization",
     "Cast": "nnlint has no dtype conversion inside a model",
     "Where": "nnlint has no element-wise selection",
     "TopK": "nnlint has no top-k",
@@ -623,17 +616,46 @@ class _Mapper:
 
     # ---- merges
 
-    def _op_Add(self, i, node):
+    def _elementwise(self, i, node, op: str, constant: str) -> None:
+        """``add``/``mul``/``sub`` of two tensors the model computes, broadcast like NumPy
+        over the per-sample shapes (squeeze-and-excitation's [C, H, W] · [C, 1, 1]);
+        ``constant`` says why an operand stored in the file cannot be one."""
         a, b = node.input[0], node.input[1]
         if self.g.is_const(a) or self.g.is_const(b):
+            raise _Unsupported(constant)
+        self.per_sample(a), self.per_sample(b)
+        if self.rank(a) != self.rank(b):
             raise _Unsupported(
-                "adds a constant tensor (a learned position table or a bias nnlint cannot "
-                "attach to a layer); nnlint has no op for a stored tensor"
+                f"{node.op_type} of {list(self.g.shape(a) or ())} and "
+                f"{list(self.g.shape(b) or ())}: ranks differ, so the batch axes do not line up"
             )
-        sa, sb = self.per_sample(a), self.per_sample(b)
-        if sa != sb or self.rank(a) != self.rank(b):
-            raise _Unsupported(f"broadcasting add of {list(sa)} and {list(sb)}")
-        self.add(i, "add", [], [a, b], node.output[0])
+        self.add(i, op, [], [a, b], node.output[0])
+
+    def _op_Add(self, i, node):
+        self._elementwise(
+            i,
+            node,
+            "add",
+            "adds a constant tensor (a learned position table or a bias nnlint cannot "
+            "attach to a layer); nnlint has no op for a stored tensor",
+        )
+
+    def _op_Mul(self, i, node):
+        self._elementwise(
+            i,
+            node,
+            "mul",
+            "multiplies by a constant tensor (a scale nnlint cannot attach to a layer); "
+            "nnlint has no op for a stored tensor",
+        )
+
+    def _op_Sub(self, i, node):
+        self._elementwise(
+            i,
+            node,
+            "sub",
+            "subtracts a constant tensor; nnlint has no op for a stored tensor",
+        )
 
     def _op_Sum(self, i, node):
         shapes = {self.per_sample(x) for x in node.input}
@@ -759,20 +781,30 @@ class _Mapper:
                 return out
         return None
 
-    def _op_Conv(self, i, node):
+    def _conv(self, i, node, transposed: bool) -> None:
+        """``Conv`` → ``conv2d`` (4-D weights) or ``conv1d`` (3-D); ``ConvTranspose`` →
+        ``conv_transpose2d``. Square kernels, strides and dilations, even padding."""
         x, w = node.input[0], node.input[1]
         b = node.input[2] if len(node.input) > 2 and node.input[2] else None
         if not self.g.is_const(w) or (b is not None and not self.g.is_const(b)):
-            raise _Unsupported("Conv whose weights are computed at run time")
+            raise _Unsupported(f"{node.op_type} whose weights are computed at run time")
         wshape = self.g.const_shape(w)
-        if len(wshape) != 4:
-            kind = {3: "1-D", 5: "3-D"}.get(len(wshape), f"{len(wshape) - 2}-D")
-            raise _Unsupported(f"{kind} convolution: nnlint has conv2d only")
-        c_out, _, kh, kw = wshape
-        k = self._square("kernel", self.g.attr(node, "kernel_shape", [kh, kw]))
-        s = self._square("stride", self.g.attr(node, "strides", [1, 1]))
-        d = self._square("dilation", self.g.attr(node, "dilations", [1, 1]))
+        spatial = len(wshape) - 2
+        if spatial not in ((2,) if transposed else (1, 2)):
+            kind = f"{spatial}-D {'transposed ' if transposed else ''}convolution"
+            raise _Unsupported(
+                f"{kind}: nnlint has conv1d, conv2d and conv_transpose2d"
+                if transposed or spatial > 2
+                else f"{kind}: nnlint has conv1d and conv2d"
+            )
         groups = self.g.attr(node, "group", 1)
+        c_out = wshape[1] * groups if transposed else wshape[0]
+        ones = [1] * spatial
+        k = self._square("kernel", self.g.attr(node, "kernel_shape", list(wshape[2:])), spatial)
+        s = self._square("stride", self.g.attr(node, "strides", ones), spatial)
+        d = self._square("dilation", self.g.attr(node, "dilations", ones), spatial)
+        if transposed and self.g.attr(node, "auto_pad", "NOTSET") != "NOTSET":
+            raise _Unsupported("ConvTranspose with auto_pad: give pads and output_padding")
         p = self._padding(node, k, s, d)
         weights = math.prod(wshape) + (c_out if b is not None else 0)
         self.per_sample(x)
@@ -781,16 +813,33 @@ class _Mapper:
             _pos("kernel", k),
             Arg("stride", s, False, 1),
             Arg("padding", p, False, 0),
+        ]
+        if transposed:
+            out_pad = self.g.attr(node, "output_padding", [0, 0])
+            args.append(Arg("output_padding", self._square("output_padding", out_pad), False, 0))
+        args += [
             Arg("groups", groups, False, 1),
             Arg("dilation", d, False, 1),
             Arg("bias", b is not None, False, True),
         ]
-        self.add(i, "conv2d", args, [x], node.output[0], weights=weights, reads=[w, b or ""])
+        op = "conv_transpose2d" if transposed else "conv2d" if spatial == 2 else "conv1d"
+        self.add(i, op, args, [x], node.output[0], weights=weights, reads=[w, b or ""])
 
-    def _square(self, what: str, values: Sequence[int]) -> int:
+    def _op_Conv(self, i, node):
+        self._conv(i, node, transposed=False)
+
+    def _op_ConvTranspose(self, i, node):
+        self._conv(i, node, transposed=True)
+
+    def _square(self, what: str, values: Sequence[int], axes: int = 2) -> int:
+        """One size for every spatial axis (``axes`` of them)."""
         values = list(values)
-        if len(values) != 2 or values[0] != values[1]:
-            raise _Unsupported(f"{what} {values}: nnlint's conv2d and pools take square ones")
+        if len(values) != axes or len(set(values)) != 1:
+            raise _Unsupported(
+                f"{what} {values}: nnlint's conv2d and pools take square ones"
+                if axes == 2
+                else f"{what} {values}: expected {axes} equal values"
+            )
         return int(values[0])
 
     def _padding(self, node, k: int, s: int, d: int) -> int:
@@ -802,9 +851,10 @@ class _Mapper:
             if s != 1 or total % 2:
                 raise _Unsupported(f"auto_pad={auto} with uneven padding")
             return total // 2
-        pads = list(self.g.attr(node, "pads", [0, 0, 0, 0]))
+        pads = list(self.g.attr(node, "pads", [0]))
         if len(set(pads)) != 1:
-            raise _Unsupported(f"pads {pads}: nnlint pads all four sides alike")
+            sides = "all four sides" if len(pads) == 4 else "every side"
+            raise _Unsupported(f"pads {pads}: nnlint pads {sides} alike")
         return int(pads[0])
 
     def _pool(self, i, node, op):
@@ -837,23 +887,147 @@ class _Mapper:
             raise _Unsupported("global average pooling of a tensor that is not [N, C, H, W]")
         self._activation(i, node, "global_avgpool")
 
-    def _op_ReduceMean(self, i, node):
-        x = node.input[0]
-        r = self.rank(x)
-        axes = self.g.attr(node, "axes")
+    def _axes(self, node, name: str = "axes") -> list[int] | None:
+        """The constant axes of a node (an attribute, or an input from opset 13/18 on),
+        made non-negative; None when the node names none."""
+        r = self.rank(node.input[0])
+        axes = self.g.attr(node, name)
         if axes is None and len(node.input) > 1 and node.input[1]:
             if not self.g.is_const(node.input[1]):
-                raise _Unsupported("ReduceMean over axes computed at run time")
+                raise _Unsupported(f"{node.op_type} over axes computed at run time")
             axes = [int(a) for a in self.const(node.input[1]).reshape(-1)]
-        axes = sorted(a + r if a < 0 else a for a in (axes or []))
-        if r != 4 or axes != [2, 3]:
-            raise _Unsupported(_WHY_NOT["ReduceMean"])
-        if self.g.attr(node, "keepdims", 1):
-            self._activation(i, node, "global_avgpool")
+        return None if axes is None else sorted(a + r if a < 0 else a for a in axes)
+
+    def _reduce(self, i, node, op: str, pools: bool = False) -> None:
+        """``ReduceMean``/``ReduceSum`` over one axis → ``mean``/``sum`` (``keepdims``: a
+        ``reshape`` puts the axis back as size 1); with ``pools`` (``ReduceMean``), over H
+        and W of [N, C, H, W] → ``global_avgpool``."""
+        x, out = node.input[0], node.output[0]
+        r = self.rank(x)
+        axes = self._axes(node) or []
+        keep = self.g.attr(node, "keepdims", 1)
+        if pools and r == 4 and axes == [2, 3]:
+            if keep:
+                self._activation(i, node, "global_avgpool")
+                return
+            pooled = out + "#pool"
+            self.add(i, "global_avgpool", [], [x], pooled)
+            self.add(i, "flatten", [], [pooled], out)
             return
-        pooled = node.output[0] + "#pool"
-        self.add(i, "global_avgpool", [], [x], pooled)
-        self.add(i, "flatten", [], [pooled], node.output[0])
+        if len(axes) != 1 or axes[0] == 0:
+            raise _Unsupported(
+                f"{node.op_type} over axes {axes or 'all'} of {list(self.g.shape(x) or ())}: "
+                + _WHY_NOT.get(node.op_type, f"nnlint's {op} reduces one axis (not the batch)")
+            )
+        self.per_sample(x)
+        args = [_pos("axis", axes[0] - 1)]
+        if not keep:
+            self.add(i, op, args, [x], out)
+            return
+        reduced = out + f"#{op}"
+        self.add(i, op, args, [x], reduced)
+        self.add(i, "reshape", [_pos("dims", d) for d in self.per_sample(out)], [reduced], out)
+
+    def _op_ReduceMean(self, i, node):
+        self._reduce(i, node, "mean", pools=True)
+
+    def _op_ReduceSum(self, i, node):
+        self._reduce(i, node, "sum")
+
+    def _op_Transpose(self, i, node):
+        """A permutation that keeps the batch axis first → ``transpose(a, b)`` when it
+        swaps two axes, else ``permute(…)`` (per-sample axes)."""
+        x = node.input[0]
+        r = self.rank(x)
+        perm = list(self.g.attr(node, "perm", list(range(r))[::-1]))
+        if perm[0] != 0:
+            raise _Unsupported(f"Transpose {perm} moves the batch axis")
+        dims = [p - 1 for p in perm[1:]]
+        self.per_sample(x)
+        moved = [k for k, d in enumerate(dims) if d != k]
+        if not moved:
+            self.alias[node.output[0]] = x
+        elif len(moved) == 2:
+            self.add(
+                i, "transpose", [_pos("a", moved[0]), _pos("b", moved[1])], [x], node.output[0]
+            )
+        else:
+            self.add(i, "permute", [_pos("dims", d) for d in dims], [x], node.output[0])
+
+    def _op_Resize(self, i, node):
+        """``Resize`` (``Upsample`` before opset 10) of [N, C, H, W] by one whole factor
+        on H and W → ``upsample(s)``: ``nearest`` (any rounding: every output copies one
+        input), or ``linear`` with half-pixel centres (``align_corners=False``) →
+        ``mode=bilinear``."""
+        x, out = node.input[0], node.output[0]
+        if self.rank(x) != 4:
+            raise _Unsupported(f"{node.op_type} of a tensor that is not [N, C, H, W]")
+        c, h, w = self.per_sample(x)
+        c2, h2, w2 = self.per_sample(out)
+        s = h2 // h
+        if c2 != c or h2 != s * h or w2 != s * w:
+            raise _Unsupported(
+                f"{node.op_type} from {[c, h, w]} to {[c2, h2, w2]}: nnlint upsamples H and W "
+                "by one whole factor"
+            )
+        mode = self.g.attr(node, "mode", "nearest")
+        mode = mode.decode() if isinstance(mode, bytes) else mode
+        coords = self.g.attr(node, "coordinate_transformation_mode", "half_pixel")
+        coords = coords.decode() if isinstance(coords, bytes) else coords
+        if mode == "linear" and coords in ("half_pixel", "pytorch_half_pixel"):
+            args = [_pos("scale", s), Arg("mode", "bilinear", False, "nearest")]
+        elif mode == "nearest":
+            args = [_pos("scale", s)]
+        else:
+            raise _Unsupported(
+                f"{node.op_type} mode={mode} with {coords} coordinates: nnlint upsamples "
+                "nearest, or bilinear with half-pixel centres (align_corners=False)"
+            )
+        self.add(i, "upsample", args, [x], out)
+
+    _op_Upsample = _op_Resize
+
+    def _op_Slice(self, i, node):
+        """Constant starts, ends and axes, step 1 → one ``slice(axis, start, end)`` per
+        axis it narrows (per-sample axes; the batch axis is kept whole)."""
+        x = node.input[0]
+        shape = self.g.shape(x) or ()
+        r = len(shape)
+        if self.g.opset >= 10:
+            names = list(node.input[1:5]) + [""] * (5 - len(node.input))
+            for n in names[:4]:
+                if n and not self.g.is_const(n):
+                    raise _Unsupported("Slice with bounds computed at run time")
+            starts, ends, axes, steps = (
+                [int(v) for v in self.const(n).reshape(-1)] if n else None for n in names[:4]
+            )
+        else:
+            starts, ends = self.g.attr(node, "starts"), self.g.attr(node, "ends")
+            axes, steps = self.g.attr(node, "axes"), None
+        axes = axes if axes is not None else list(range(len(starts)))
+        steps = steps if steps is not None else [1] * len(starts)
+        cuts = []
+        for a, lo, hi, step in zip(axes, starts, ends, steps):
+            a = a + r if a < 0 else a
+            size = shape[a]
+            if step != 1:
+                raise _Unsupported(f"Slice with step {step}: nnlint's slice takes every position")
+            lo = min(max(lo + size if lo < 0 else lo, 0), size)
+            hi = min(max(hi + size if hi < 0 else hi, 0), size)
+            if (lo, hi) == (0, size):
+                continue
+            if a == 0:
+                raise _Unsupported("Slice of the batch axis")
+            cuts.append((a - 1, lo, hi))
+        self.per_sample(x)
+        if not cuts:
+            self.alias[node.output[0]] = x
+            return
+        src = x
+        for k, (a, lo, hi) in enumerate(cuts):
+            out = node.output[0] if k == len(cuts) - 1 else f"{node.output[0]}#{k}"
+            self.add(i, "slice", [_pos("axis", a), _pos("start", lo), _pos("end", hi)], [src], out)
+            src = out
 
     def _op_Flatten(self, i, node):
         x = node.input[0]
@@ -911,58 +1085,77 @@ class _Mapper:
         )
         self.statistics |= {self.g.origin.get(n, n) for n in node.input[3:5]}
 
-    def _op_InstanceNormalization(self, i, node):
+    def _groupnorm(self, i, node, groups: int | None) -> None:
+        """A ``groupnorm`` of a [C, H, W] input with a [C] scale and shift (``groups``:
+        None for one group per channel, InstanceNormalization)."""
         x = node.input[0]
         shape = self.per_sample(x)
         if len(shape) != 3:
-            raise _Unsupported("InstanceNormalization of a tensor that is not [N, C, H, W]")
+            raise _Unsupported(f"{node.op_type} of a tensor that is not [N, C, H, W]")
         c = shape[0]
-        self.add(
-            i,
-            "groupnorm",
-            [_pos("groups", c)],
-            [x],
-            node.output[0],
-            weights=2 * c,
-            reads=node.input[1:3],
-        )
-
-    def _op_GroupNormalization(self, i, node):
-        x = node.input[0]
-        shape = self.per_sample(x)
-        g = self.g.attr(node, "num_groups")
-        if len(shape) != 3 or math.prod(self.g.const_shape(node.input[1])) != shape[0]:
+        if math.prod(self.g.const_shape(node.input[1])) != c:
             raise _Unsupported(
-                "GroupNormalization with one scale per group (opset 18): nnlint's groupnorm "
+                f"{node.op_type} with one scale per group (opset 18): nnlint's groupnorm "
                 "has one per channel"
             )
-        c = shape[0]
         self.add(
             i,
             "groupnorm",
-            [_pos("groups", g)],
+            [_pos("groups", c if groups is None else groups)],
             [x],
             node.output[0],
             weights=2 * c,
             reads=node.input[1:3],
         )
 
-    def _op_LayerNormalization(self, i, node):
+    def _op_InstanceNormalization(self, i, node):
+        self._groupnorm(i, node, None)
+
+    def _op_GroupNormalization(self, i, node):
+        self._groupnorm(i, node, self.g.attr(node, "num_groups"))
+
+    def _last_axis_norm(self, node) -> int:
+        """The size of the last axis a LayerNormalization-like node normalizes over."""
         x = node.input[0]
         r = self.rank(x)
         axis = self.g.attr(node, "axis", -1)
         if (axis + r if axis < 0 else axis) != r - 1:
-            raise _Unsupported(f"LayerNormalization over axes {axis}..: nnlint's is over the last")
-        if len(node.input) < 3 or not node.input[2]:
-            raise _Unsupported("LayerNormalization without a bias: nnlint's layernorm has one")
+            raise _Unsupported(
+                f"{node.op_type} over axes {axis}..: nnlint normalizes over the last axis"
+            )
         if any(o and self.g.users(o) for o in node.output[1:]):
-            raise _Unsupported("LayerNormalization whose mean or deviation is read")
-        d = self.per_sample(x)[-1]
+            raise _Unsupported(f"{node.op_type} whose statistics are read")
+        if not all(self.g.is_const(n) for n in node.input[1:] if n):
+            raise _Unsupported(f"{node.op_type} with a scale or bias computed at run time")
+        return self.per_sample(x)[-1]
+
+    def _op_LayerNormalization(self, i, node):
+        d = self._last_axis_norm(node)
+        bias = len(node.input) > 2 and bool(node.input[2])
+        if bias and self.g.origin.get(node.input[2], node.input[2]) not in self.g.initializers:
+            # torch.onnx writes LayerNorm(bias=False) with a constant zero bias: no weight
+            bias = bool(self.const(node.input[2]).any())
         eps = Arg("eps", _short(self.g.attr(node, "epsilon", 1e-5)), default=1e-5)
-        self.add(i, "layernorm", [eps], [x], node.output[0], weights=2 * d, reads=node.input[1:3])
+        args = [Arg("bias", bias, False, True), eps]
+        weights = 2 * d if bias else d
+        x, out = node.input[0], node.output[0]
+        self.add(i, "layernorm", args, [x], out, weights=weights, reads=node.input[1:3])
+
+    def _op_RMSNormalization(self, i, node):
+        """RMSNormalization (opset 23) and onnxruntime's SimplifiedLayerNormalization:
+        ``x / sqrt(mean(x²) + ε) · γ`` over the last axis → ``rmsnorm``."""
+        d = self._last_axis_norm(node)
+        x, out = node.input[0], node.output[0]
+        eps = Arg("eps", _short(self.g.attr(node, "epsilon", 1e-5)), default=1e-5)
+        self.add(i, "rmsnorm", [eps], [x], out, weights=d, reads=node.input[1:2])
+
+    _op_SimplifiedLayerNormalization = _op_RMSNormalization
 
     def _op_Gather(self, i, node):
         table, ids = node.input
+        if not self.g.is_const(table) and self.g.is_const(ids):
+            self._select(i, node)
+            return
         if not self.g.is_const(table) or self.g.is_const(ids):
             raise _Unsupported(_WHY_NOT["Gather"])
         shape = self.g.const_shape(table)
@@ -982,11 +1175,34 @@ class _Mapper:
         )
         self.embeddings.append((self.g.origin.get(table, table), node.output[0]))
 
+    def _select(self, i, node) -> None:
+        """``Gather`` of one constant position along an axis: a scalar index →
+        ``select(axis, index)``, a one-element index list → ``slice(axis, i, i + 1)``."""
+        x, ids = node.input
+        r = self.rank(x)
+        axis = self.g.attr(node, "axis", 0)
+        axis = axis + r if axis < 0 else axis
+        index = self.const(ids)
+        if axis == 0 or index.size != 1 or index.ndim > 1:
+            raise _Unsupported(
+                f"Gather of {index.size} position{'s' if index.size != 1 else ''} along axis "
+                f"{axis}: " + _WHY_NOT["Gather"]
+            )
+        size = self.per_sample(x)[axis - 1]
+        k = int(index.reshape(-1)[0]) % size
+        if index.ndim == 0:
+            args = [_pos("axis", axis - 1), _pos("index", k)]
+            self.add(i, "select", args, [x], node.output[0])
+        else:
+            args = [_pos("axis", axis - 1), _pos("start", k), _pos("end", k + 1)]
+            self.add(i, "slice", args, [x], node.output[0])
+
     # ---- norms and activations written out op by op (older opsets)
 
     _WRITTEN_OUT: ClassVar[dict[str, str]] = {
         "ReduceMean": "_written_out_layernorm",
         "Erf": "_written_out_gelu",
+        "Pow": "_written_out_rmsnorm",
         "InstanceNormalization": "_written_out_groupnorm",
     }
 
@@ -1111,6 +1327,44 @@ class _Mapper:
             reads=[gamma, beta],
         )
         self.layers[-1].node = g.producer[shift.output[0]]
+
+    def _written_out_rmsnorm(self, i: int) -> None:
+        """An RMSNorm written out (Llama's): ``γ · (x · 1/sqrt(mean(x²) + ε))`` over the
+        last axis, the reciprocal as ``Div(1, ·)`` or ``Reciprocal``, with a constant [D]
+        γ → one ``rmsnorm``."""
+        g = self.g
+        pow_ = g.nodes[i]
+        x = pow_.input[0]
+        if g.is_const(x) or self.scalar(pow_.input[1]) != 2.0:
+            raise _NoMatch
+        nodes = {i}
+        mean = self._next(pow_.output[0], "ReduceMean", nodes)
+        if not self._last_axis_mean(mean) or not g.attr(mean, "keepdims", 1):
+            raise _NoMatch
+        eps = self._next(mean.output[0], "Add", nodes)
+        if self.scalar(self._other(eps, mean.output[0])) is None:
+            raise _NoMatch
+        sqrt = self._next(eps.output[0], "Sqrt", nodes)
+        j = g.only_user(sqrt.output[0])
+        if j is None or g.nodes[j].op_type not in ("Div", "Reciprocal"):
+            raise _NoMatch
+        inv = g.nodes[j]
+        if inv.op_type == "Div" and (
+            list(inv.input[1:]) != [sqrt.output[0]] or self.scalar(inv.input[0]) != 1.0
+        ):
+            raise _NoMatch
+        nodes.add(j)
+        normed = self._next(inv.output[0], "Mul", nodes)
+        if self._other(normed, inv.output[0]) != x:
+            raise _NoMatch
+        scale = self._next(normed.output[0], "Mul", nodes)
+        gamma = self._other(scale, normed.output[0])
+        d = self.per_sample(x)[-1]
+        if not g.is_const(gamma) or math.prod(g.const_shape(gamma)) != d:
+            raise _NoMatch
+        self.claimed |= nodes
+        self.add(max(nodes), "rmsnorm", [], [x], scale.output[0], weights=d, reads=[gamma])
+        self.layers[-1].node = g.producer[scale.output[0]]
 
     def _written_out_gelu(self, i: int) -> None:
         """torch.onnx before opset 20: ``x · (erf(x / √2) + 1) · 0.5`` → one ``gelu``."""

@@ -44,6 +44,7 @@ MODULES = (
     "experts",
     "merges",
     "activations",
+    "recurrent",
     "inputs",
     "losses",
 )

@@ -43,11 +43,13 @@ Shape = tuple[int, ...]
 
 class ShapeError(Exception):
     """An op cannot accept these input shapes or options. The message says why,
-    with the shapes; lowering turns it into an NN009 (or NN007) diagnostic."""
+    with the shapes; lowering turns it into an NN009 (or NN007) diagnostic, with ``fix`` as
+    its hint when the op knows a better one than checking the shapes."""
 
-    def __init__(self, message: str, code: str = "NN009") -> None:
+    def __init__(self, message: str, code: str = "NN009", fix: str | None = None) -> None:
         super().__init__(message)
         self.code = code
+        self.fix = fix
 
 
 def numel(shape: Sequence[int]) -> int:

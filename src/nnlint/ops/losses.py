@@ -24,6 +24,8 @@ class LossKind:
     normalized: tuple[str, ...] = ()
     on_logits: int = 0
     fuses_with: str | None = None
+    #: the names PyTorch and Keras give it (``CrossEntropyLoss``), answered with this one
+    aliases: tuple[str, ...] = ()
 
     def forward_per_element(self, source_op: str) -> int:
         return self.forward + (
@@ -47,6 +49,12 @@ LOSSES: dict[str, LossKind] = {
             normalized=("softmax", "log_softmax"),
             on_logits=3,
             fuses_with="softmax",
+            aliases=(
+                "CrossEntropyLoss",
+                "CategoricalCrossentropy",
+                "SparseCategoricalCrossentropy",
+                "NLLLoss",
+            ),
         ),
         LossKind(
             "mse",
@@ -54,6 +62,7 @@ LOSSES: dict[str, LossKind] = {
             2,
             "Mean squared error: subtract, square, sum ≈ 3 per element; "
             "gradient 2/(Bd)·(ŷ−y) = 2 per element.",
+            aliases=("MSELoss", "MeanSquaredError"),
         ),
         LossKind(
             "bce",
@@ -66,6 +75,7 @@ LOSSES: dict[str, LossKind] = {
             normalized=("sigmoid",),
             on_logits=4,
             fuses_with="sigmoid",
+            aliases=("BCELoss", "BCEWithLogitsLoss", "BinaryCrossentropy", "binary_cross_entropy"),
         ),
         LossKind(
             "hinge",
@@ -73,12 +83,14 @@ LOSSES: dict[str, LossKind] = {
             2,
             "Hinge ``max(0, 1 − y·ŷ)``: 3 per element; "
             "gradient −y where the margin is violated: 2 (nnlint's count).",
+            aliases=("HingeEmbeddingLoss", "Hinge"),
         ),
         LossKind(
             "huber",
             4,
             3,
             "Huber: ≈4 per element; gradient clip(ŷ−y, −δ, δ): 3 (nnlint's count).",
+            aliases=("HuberLoss", "SmoothL1Loss", "Huber"),
         ),
         LossKind(
             "focal",
@@ -86,6 +98,7 @@ LOSSES: dict[str, LossKind] = {
             8,
             "Focal loss −α(1−p)^γ·log p: ≈6 per element (Lin et al. 2017); "
             "gradient ≈8 (nnlint's count of the closed form).",
+            aliases=("sigmoid_focal_loss", "FocalLoss"),
         ),
         LossKind(
             "kl_div",
@@ -93,9 +106,20 @@ LOSSES: dict[str, LossKind] = {
             2,
             "KL divergence: ≈5 per element; gradient with "
             "respect to log-probabilities −p: 2 (nnlint's count).",
+            aliases=("KLDivLoss", "KLDivergence"),
         ),
     )
 }
+
+
+def loss_known_as(name: str) -> str | None:
+    """The loss a PyTorch or Keras name stands for (``CrossEntropyLoss`` ->
+    ``cross_entropy``), from the kinds' ``aliases``; None for any other name."""
+    key = name.lower().replace("_", "")
+    for kind in LOSSES.values():
+        if any(a.lower().replace("_", "") == key for a in kind.aliases):
+            return kind.name
+    return None
 
 
 @register
@@ -106,7 +130,16 @@ class Loss(Op):
     per element read, in training only; on raw logits a loss applies its own
     normalization (cross-entropy a log-softmax, bce a sigmoid), on the network's
     softmax/sigmoid it does not, so nothing is counted twice. Its gradient is counted
-    by the ops it reaches."""
+    by the ops it reaches.
+
+    Several losses add up (``cross_entropy(logits) + 0.1 * mse(aux)``): each term is a
+    loss node of its own, with its own FLOPs and fused-gradient pairing, and the options
+    ``weight`` (None: written without one) and ``term`` (its place in the sum, from 0).
+    Each loss is one scalar for the batch, so a weight costs one multiply forward (``w·L``)
+    and one backward (the term's incoming gradient ``w·1``, :meth:`weight_backward_flops`),
+    and each term after the first one add into the sum (its backward passes the gradient
+    on unchanged); scaling a term's element-wise gradient by its incoming gradient is part
+    of its kind's gradient count, as for a single loss (whose incoming gradient is 1)."""
 
     name = "loss"
     family = "loss"
@@ -124,7 +157,14 @@ class Loss(Op):
         if not c.training:
             return Cost()
         per = LOSSES[c.opts["kind"]].forward_per_element(c.opts["source_op"])
-        return Cost(forward_flops=per * c.batch * numel(c.x))
+        weighted = c.opts.get("weight") is not None
+        summed = c.opts.get("term", 0) > 0
+        return Cost(forward_flops=per * c.batch * numel(c.x) + weighted + summed)
+
+    @staticmethod
+    def weight_backward_flops(opts) -> int:
+        """The backward FLOPs of a term's weight: one multiply (``w·1``) for a weighted term."""
+        return 1 if opts.get("weight") is not None else 0
 
     def saved(self, c):
         """On raw logits, the normalized copy it makes (cross-entropy's log-softmax, bce's

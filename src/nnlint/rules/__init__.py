@@ -75,6 +75,7 @@ def run_rules(
     train_target: Target | None = None,
     training=None,
     serving=None,
+    run=None,
 ) -> list[Diagnostic]:
     defaults = default_thresholds()
     found: list[Diagnostic] = []
@@ -95,6 +96,7 @@ def run_rules(
             train_target,
             training,
             serving,
+            run,
         )
         found.extend(rule.check(ctx))
     return found

@@ -42,6 +42,7 @@ class RuleContext:
     train_target: Target | None = None  # where training runs: train.target, else the target
     training: Any = None  # nnlint.plan.TrainingPlan (None without a train section)
     serving: Any = None  # nnlint.plan.ServingPlan (None without a causal attention)
+    run: Any = None  # nnlint.training_run.TrainingRun (None without train.samples, train.epochs)
 
     @property
     def config(self):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from nnlint.figures import Figure, Sources, budget_keys
+from nnlint.figures import Figure, budget_keys, sources
 from nnlint.rules.base import RuleContext
 
 
@@ -15,7 +15,7 @@ def limited(key: str) -> Figure:
 
 def budget_value(key: str, ctx: RuleContext) -> int | float | None:
     """The computed figure a budget key limits (None: cannot be computed here)."""
-    return limited(key).value(Sources(ctx.report, ctx.roofline))
+    return limited(key).value(sources(ctx))
 
 
 def plain(x):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from nnlint.diagnostics import Severity
+from nnlint.figures import sources
 from nnlint.rules.base import Rule, RuleContext, register
 from nnlint.rules.budget.helpers import budget_value, limited, plain
 
@@ -12,7 +13,9 @@ class BudgetUnverifiable(Rule):
     """## What it does
     Reports a budget line on a figure of the target (`latency`) that nnlint cannot
     check: no target is given (neither `deploy.target` nor `--target`), or the target
-    has no arithmetic at the deploy precision (e.g. `fp32` on the int8-only edge TPU).
+    has no arithmetic at the deploy precision (e.g. `fp32` on the int8-only edge TPU);
+    likewise a budget on the training run's time or energy (`train_time`,
+    `train_energy`) without a training target that trains at the training precision.
 
     ## Why is this bad?
     An unchecked budget looks like a kept one. The roofline latency needs the
@@ -42,9 +45,14 @@ class BudgetUnverifiable(Rule):
 
     def check(self, ctx: RuleContext):
         for line in ctx.config.budget:
-            if not limited(line.key).needs_target or budget_value(line.key, ctx) is not None:
+            figure = limited(line.key)
+            if budget_value(line.key, ctx) is not None:
                 continue
-            if ctx.target is None:
+            if figure.unknown is not None and figure.applies(sources(ctx)):
+                why, fix = figure.unknown(sources(ctx))
+            elif not figure.needs_target:
+                continue
+            elif ctx.target is None:
                 why = "no target is set (deploy.target or --target)"
                 fix = "set `target` in the `deploy` section"
             else:

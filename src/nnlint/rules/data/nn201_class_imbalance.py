@@ -113,8 +113,8 @@ class ClassImbalance(Rule):
                 **data_figures,
             )
             return
-        loss = ctx.config.train.loss
-        if data.metric in BALANCED_METRICS or (loss is not None and loss.kind in BALANCED_LOSSES):
+        losses = ctx.config.train.losses
+        if data.metric in BALANCED_METRICS or any(t.kind in BALANCED_LOSSES for t in losses):
             return
         need = float(ctx.thresholds["min_ratio"])
         ratio = largest / smallest

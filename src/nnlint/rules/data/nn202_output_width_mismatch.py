@@ -57,8 +57,10 @@ class OutputWidthMismatch(Rule):
             return
         lowered = ctx.report.lowered
         loss_kind = None
-        if lowered.loss is not None:
-            loss = lowered.node(lowered.loss)
+        if lowered.losses:
+            # of a summed loss, the term that classifies (the classes are its targets)
+            terms = [lowered.node(loss_id) for loss_id in lowered.losses]
+            loss = next((t for t in terms if t.loss in PER_CLASS_LOSSES | {"bce"}), terms[0])
             out = lowered.node(loss.inputs[0])
             loss_kind = loss.loss
             reader = f"which the loss `{loss_kind}` reads"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from nnlint.diagnostics import Diagnostic, Severity
-from nnlint.plan import per_gpu_total
+from nnlint.plan import per_gpu_changes, uses_parallel_plan
 from nnlint.rules.base import Rule, RuleContext, register
 from nnlint.units import fmt_bytes, fmt_per_param, fmt_size
 
@@ -128,11 +128,18 @@ class TrainMemoryExceedsTarget(Rule):
                 f"buffers alone need {per_param} = {fmt_size(fixed)}, "
                 f"{fmt_size(fixed - memory)} more than the device has"
             )
+            saved = ctx.training.saved if ctx.training is not None else None
+            sharded = [
+                c.text
+                for c in per_gpu_changes(ctx.report, memory, micro_batch=False, saved=saved)
+                if c.settings[0][1] == "sharding"
+            ]
+            shard = f" ({sharded[0]} fits)" if sharded else ""
             fix = (
                 f"cut the {per_param} of training state: freeze layers (`trainable=false`: "
                 f"no gradient, no optimizer state), use a lighter optimizer (sgd keeps none) "
-                f"or a narrower precision, shard the state across devices, or train on a "
-                f"device with at least {fmt_size(fixed + per_sample)}"
+                f"or a narrower precision, shard the state across devices{shard}, or train "
+                f"on a device with at least {fmt_size(fixed + per_sample)}"
             )
         else:
             need = fixed + per_sample
@@ -180,40 +187,16 @@ class TrainMemoryExceedsTarget(Rule):
             f"state {fmt_bytes(s.optimizer_bytes)} + saved activations "
             f"{fmt_bytes(plan.activation_bytes)}"
         )
-        fixes = []
+        changes = per_gpu_changes(report, memory, saved=plan.saved)
+        fixes = [str(c) for c in changes]
         best = plan.max_micro_batch or 0
-        if best >= 1:
-            steps = -(-train.batch * train.grad_accum // best)
-            fixes.append(
-                f"train.batch = {best} (the largest micro-batch that fits; grad_accum = "
-                f"{steps} keeps the effective batch)"
-            )
-        mp = train.tensor_parallel * train.pipeline_parallel
-        if train.sharding != "none":
-            for dp in range(plan.data_parallel + 1, 65537):
-                need = per_gpu_total(report, gpus=dp * mp, saved=plan.saved)
-                if need <= memory:
-                    fixes.append(f"gpus = {dp * mp} (the fewest that fit with {train.sharding})")
-                    break
-                if need == per_gpu_total(report, gpus=(dp + 1) * mp, saved=plan.saved):
-                    break  # nothing left that more GPUs shard
-        for stage in ("zero1", "zero2", "zero3"):
-            if stage > train.sharding.replace("none", "zero0"):
-                if per_gpu_total(report, sharding=stage, saved=plan.saved) <= memory:
-                    fixes.append(f"sharding = {stage} (fits on {plan.gpus} GPUs)")
-                    break
-        order = ("none", "selective", "full")
-        for mode in order[order.index(train.recompute) + 1 :]:
-            if per_gpu_total(report, recompute=mode) <= memory:
-                fixes.append(f"recompute = {mode}")
-                break
         tail = (
             "; what fits: " + "; ".join(fixes)
             if fixes
             else "; no micro-batch, GPU count, sharding stage or recompute setting fits"
         )
         fix = (
-            "set " + " or ".join(f.split(" (")[0] for f in fixes)
+            "set " + " or ".join(c.text for c in changes)
             if fixes
             else "add tensor or pipeline parallelism, a narrower precision or lighter optimizer, "
             "or train on devices with more memory"
@@ -233,18 +216,3 @@ class TrainMemoryExceedsTarget(Rule):
             target=target.id,
             fixes=fixes,
         )
-
-
-def uses_parallel_plan(train) -> bool:
-    """True when the spec names how it is trained beyond one device's batch and precision."""
-    return bool(
-        train.target
-        or train.gpus > 1
-        or train.tensor_parallel > 1
-        or train.pipeline_parallel > 1
-        or train.sharding != "none"
-        or train.recompute != "none"
-        or train.attention_impl != "eager"
-        or train.grad_accum > 1
-        or train.recipe != train.precision
-    )

@@ -62,12 +62,10 @@ class KvCacheExceedsTarget(Rule):
         if plan is None or plan.fits is not False:
             return
         memory = target.memory_bytes
-        room = memory - plan.weights_bytes
-        per_token = plan.kv_bytes_per_sequence / plan.context  # per sequence, per token
         fixes = []
         if plan.max_concurrency:
             fixes.append(f"deploy.concurrency = {plan.max_concurrency}")
-        longest = int(room // (per_token * plan.concurrency)) if room > 0 else 0
+        longest = plan.max_context
         if longest >= 1:
             fixes.append(f"deploy.context = {longest}")
         msg = (

@@ -107,7 +107,9 @@ class VanishingGradient(PerLineRule):
             return  # no path crosses enough saturating layers to be reported
         live = None  # nodes whose gradient reaches the loss (None: no loss, every path counts)
         if has_loss:
-            live = lowered.ancestors(lowered.loss) | {lowered.loss}
+            live = set(lowered.losses)  # the gradient of every term of a summed loss
+            for loss_id in lowered.losses:
+                live |= lowered.ancestors(loss_id)
         # through[v] = (saturating layers, of which sigmoid, first saturating node) on the
         # least attenuated path from v's input to the end, v included; nxt links a chain.
         through: dict[str, tuple[int, int, str | None]] = {}

@@ -66,28 +66,29 @@ class LossOutputMismatch(Rule):
 
     def check(self, ctx: RuleContext) -> Iterator[Diagnostic]:
         lowered = ctx.report.lowered
-        if lowered.loss is None:
-            return
-        loss = lowered.node(lowered.loss)
-        src = producer(lowered, loss.inputs[0])
-        kind, op = loss.loss, src.op
-        width = class_width(loss.in_shapes[0])
-        tensor = ctx.config.train.loss.tensor if ctx.config.train.loss else src.id
         classifier = ctx.config.data.classes is not None
-        found = self._mismatch(kind, op, src.kind.output, width, classifier, tensor)
-        if found is None:
-            return
-        message, fix, data = found
-        yield self.diag(
-            f"{kind} on {label(src)}: {message}",
-            loss.span,
-            fix=fix,
-            loss=kind,
-            output=src.id,
-            output_op=op,
-            width=width,
-            **data,
-        )
+        # each term of a summed loss is checked against what it reads
+        for i, loss_id in enumerate(lowered.losses):
+            loss = lowered.node(loss_id)
+            src = producer(lowered, loss.inputs[0])
+            kind, op = loss.loss, src.op
+            width = class_width(loss.in_shapes[0])
+            terms = ctx.config.train.losses
+            tensor = terms[i].tensor if i < len(terms) else src.id
+            found = self._mismatch(kind, op, src.kind.output, width, classifier, tensor)
+            if found is None:
+                continue
+            message, fix, data = found
+            yield self.diag(
+                f"{kind} on {label(src)}: {message}",
+                loss.span,
+                fix=fix,
+                loss=kind,
+                output=src.id,
+                output_op=op,
+                width=width,
+                **data,
+            )
 
     @staticmethod
     def _mismatch(kind, op, out, width, classifier, tensor):

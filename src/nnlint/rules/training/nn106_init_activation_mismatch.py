@@ -103,13 +103,10 @@ class InitActivationMismatch(PerLineRule):
             prev = run.get(node.inputs[0], (0, None)) if len(node.inputs) == 1 else (0, None)
             if node.kind.linear_layer:
                 init = node.opts.get("init")
-                following, _ = layer_after(lowered, node)
-                if (
-                    init is not None
-                    and init.scheme in ("xavier", "lecun")
-                    and following is not None
-                    and following.kind.relu_family
-                ):
+                following = None
+                if init is not None and init.scheme in ("xavier", "lecun"):
+                    following, _ = layer_after(lowered, node)
+                if following is not None and following.kind.relu_family:
                     count, first = prev[0] + 1, prev[1] or node.id
                     run[node.id] = (count, first)
                     if count > longest.get(first, (0, ""))[0]:

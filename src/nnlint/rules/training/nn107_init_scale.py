@@ -78,7 +78,7 @@ class InitScale(PerLineRule):
         lowered = ctx.report.lowered
         ratio_limit = float(ctx.thresholds["variance_ratio"])
         branches: set[str] | None = None
-        heads = _output_layers(lowered)
+        heads: set[str] | None = None  # found on first need: most specs set no init=
         for node in init_layers(lowered):
             init = node.opts["init"]
             if init.scheme == "normal":
@@ -107,6 +107,8 @@ class InitScale(PerLineRule):
             ratio = var / want
             if 1 / ratio_limit < ratio < ratio_limit:
                 continue
+            if ratio < 1 and heads is None:
+                heads = _output_layers(lowered)
             if ratio < 1 and node.id in heads:
                 continue  # small initial logits only mean a near-uniform first prediction
             after = (

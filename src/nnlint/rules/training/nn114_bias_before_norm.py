@@ -53,6 +53,8 @@ class BiasBeforeNorm(PerLineRule):
     ```
     h = img -> conv2d(64, 3, padding=1, bias=false) -> batchnorm -> relu
     ```
+    The fix (safe: the outputs are the same) sets `bias=false`; it is offered only
+    when every layer made from that line (each call of a block) has the finding.
 
     ## Options
     None: the condition is exact.

@@ -1,0 +1,257 @@
+"""``nnlint import``: the ONNX mappings of the ops added to the catalog after the importer
+(transpose/permute, mul, sub, upsample, conv_transpose2d, conv1d, mean/sum, select, slice,
+rmsnorm). Each round trip exports a small PyTorch model (or builds one with onnx.helper),
+imports it and checks the spec: parameters == the ONNX initializers == ``sum(numel)``, MACs
+== ``FlopCounterMode`` ÷ 2 on the source model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+onnx = pytest.importorskip("onnx")
+torch = pytest.importorskip("torch")
+
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+from test_import_onnx import (  # noqa: E402
+    checked,
+    export,
+    initializers,
+    run_import,
+    torch_macs,
+)
+from torch import nn  # noqa: E402
+
+from nnlint.cli import main  # noqa: E402
+
+
+def round_trip(model: nn.Module, inputs: list, tmp_path, capsys, name: str, opset=None):
+    """Import the exported model; assert the counts; return the spec's model section."""
+    path = export(model, inputs, tmp_path / f"{name}.onnx", False, names=["x"], opset=opset)
+    text = run_import(path, capsys)
+    totals = checked(path.with_suffix(".nn"), capsys)
+    assert totals["params"] == initializers(path)["all"]
+    assert totals["params"] == sum(p.numel() for p in model.parameters())
+    assert totals["macs"] == torch_macs(model, inputs)
+    return text[text.index("\nmodel ") + 1 :]
+
+
+class SqueezeExcite(nn.Module):
+    """MobileNetV3/EfficientNet's squeeze-and-excitation: x · sigmoid(fc(pool(x)))."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 16, 3, padding=1)
+        self.fc1 = nn.Conv2d(16, 4, 1)
+        self.fc2 = nn.Conv2d(4, 16, 1)
+
+    def forward(self, x):
+        h = self.conv(x)
+        w = torch.sigmoid(self.fc2(torch.relu(self.fc1(h.mean((2, 3), keepdim=True)))))
+        return h * w
+
+
+def test_squeeze_excitation_broadcast_mul(tmp_path, capsys):
+    text = round_trip(SqueezeExcite(), [torch.randn(1, 3, 8, 8)], tmp_path, capsys, "se")
+    assert text == (
+        "model se {\n"
+        "    input x: [3, 8, 8]\n"
+        "    conv = x -> conv2d(16, 3, padding=1)\n"
+        "    sigmoid = conv -> global_avgpool -> conv2d(4, 1) -> relu -> conv2d(16, 1) -> sigmoid\n"
+        "    prod = mul(conv, sigmoid)\n"
+        "}\n"
+    )
+
+
+class Decoder(nn.Module):
+    """A U-Net-like decoder: transposed conv, nearest and bilinear upsampling, their
+    difference."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.up = nn.ConvTranspose2d(8, 4, 4, stride=2, padding=1)
+        self.up2 = nn.ConvTranspose2d(4, 4, 3, stride=2, padding=1, output_padding=1, groups=2)
+        self.near = nn.Upsample(scale_factor=2, mode="nearest")
+        self.lin = nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False)
+
+    def forward(self, x):
+        h = self.up2(self.up(x))
+        return self.near(h) - self.lin(h)
+
+
+def test_transposed_convolution_upsample_and_sub(tmp_path, capsys):
+    text = round_trip(Decoder(), [torch.randn(1, 8, 4, 4)], tmp_path, capsys, "dec")
+    assert text == (
+        "model dec {\n"
+        "    input x: [8, 4, 4]\n"
+        "    up2 = x -> conv_transpose2d(4, 4, stride=2, padding=1)\n"
+        "        -> conv_transpose2d(4, 3, stride=2, padding=1, output_padding=1, groups=2)\n"
+        "    near = up2 -> upsample(2)\n"
+        "    lin = up2 -> upsample(2, mode=bilinear)\n"
+        "    diff = sub(near, lin)\n"
+        "}\n"
+    )
+
+
+class Sequence1d(nn.Module):
+    """Conv1d over a sequence, then the per-position axes moved, one position selected,
+    a range sliced and reduced."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv1d(4, 6, 3, padding=1)
+        self.dw = nn.Conv1d(6, 6, 5, padding=4, dilation=2, groups=6, bias=False)
+        self.fc = nn.Linear(6, 3)
+
+    def forward(self, x):
+        h = self.dw(self.conv(x))  # [6, 16]
+        t = h.transpose(1, 2)  # [16, 6]
+        first = t[:, 0]  # [6]
+        mid = t[:, 2:10].mean(1)  # [6]
+        return self.fc(first + mid + t.sum(1))
+
+
+def test_conv1d_transpose_select_slice_mean_sum(tmp_path, capsys):
+    text = round_trip(Sequence1d(), [torch.randn(1, 4, 16)], tmp_path, capsys, "seq")
+    assert text == (
+        "model seq {\n"
+        "    input x: [4, 16]\n"
+        "    transpose = x -> conv1d(6, 3, padding=1)\n"
+        "              -> conv1d(6, 5, padding=4, groups=6, dilation=2, bias=false)"
+        " -> transpose(0, 1)\n"
+        "    select = transpose -> select(0, 0)\n"
+        "    mean = transpose -> slice(0, 2, 10) -> mean(0)\n"
+        "    sum = add(select, mean)\n"
+        "    sum_2 = transpose -> sum(0)\n"
+        "    fc = add(sum, sum_2) -> dense(3)\n"
+        "}\n"
+    )
+
+
+class Permuted(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(3, 5)
+
+    def forward(self, x):  # [3, 4, 6] -> channels last [4, 6, 3]
+        return self.fc(x.permute(0, 2, 3, 1)).sum(2, keepdim=True)
+
+
+def test_permute_and_a_reduction_that_keeps_its_axis(tmp_path, capsys):
+    text = round_trip(Permuted(), [torch.randn(1, 3, 4, 6)], tmp_path, capsys, "perm")
+    assert "x -> permute(1, 2, 0) -> dense(5) -> sum(1) -> reshape(4, 1, 5)\n" in text, text
+
+
+class RMSNorm(nn.Module):
+    """Llama's RMSNorm as written in its reference code (torch.onnx cannot export
+    ``nn.RMSNorm``'s ``aten::rms_norm``)."""
+
+    def __init__(self, d: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.rand(d) + 0.5)
+
+    def forward(self, x):
+        return self.weight * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-6))
+
+
+class NormedMLP(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(16, 32)
+        self.norm = RMSNorm(32)
+        self.out = nn.Linear(32, 8, bias=False)
+        self.ln = nn.LayerNorm(8, bias=False)
+
+    def forward(self, x):
+        return self.ln(self.out(self.norm(self.fc(x))))
+
+
+def test_written_out_rmsnorm_and_a_layernorm_without_bias(tmp_path, capsys):
+    model = NormedMLP()
+    with torch.no_grad():
+        model.ln.weight.uniform_(0.5, 1.5)
+    text = round_trip(model, [torch.randn(1, 5, 16)], tmp_path, capsys, "rms", opset=17)
+    assert "x -> dense(32) -> rmsnorm -> dense(8, bias=false) -> layernorm(bias=false)\n" in text
+
+
+def _graph_model(nodes, inputs, outputs, inits, opset):
+    graph = helper.make_graph(nodes, "g", inputs, outputs, inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+
+
+@pytest.mark.parametrize(
+    ("op", "opset"), [("RMSNormalization", 23), ("SimplifiedLayerNormalization", 17)]
+)
+def test_rms_normalization_nodes(tmp_path, capsys, op, opset):
+    rng = np.random.default_rng(0)
+    w = numpy_helper.from_array(rng.normal(size=(16, 24)).astype(np.float32), "w")
+    g = numpy_helper.from_array(rng.uniform(0.5, 1.5, size=24).astype(np.float32), "g")
+    nodes = [
+        helper.make_node("MatMul", ["x", "w"], ["h"], name="/fc/MatMul"),
+        helper.make_node(op, ["h", "g"], ["y"], name="/norm/Norm", axis=-1, epsilon=1e-6),
+    ]
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 5, 16])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 5, 24])
+    if op == "SimplifiedLayerNormalization":  # onnxruntime's op: no shape inference
+        nodes[1].ClearField("domain")
+    path = tmp_path / "norm.onnx"
+    onnx.save(_graph_model(nodes, [x], [y], [w, g], opset), str(path))
+    text = run_import(path, capsys)
+    assert "dense(24, bias=false) -> rmsnorm" in text, text
+    totals = checked(path.with_suffix(".nn"), capsys)
+    assert totals["params"] == 16 * 24 + 24 == initializers(path)["all"]
+    assert totals["macs"] == 5 * 16 * 24
+
+
+def test_gather_of_a_one_element_list_is_a_slice(tmp_path, capsys):
+    nodes = [
+        helper.make_node("Gather", ["x", "i"], ["g"], name="/Gather", axis=2),
+        helper.make_node("Relu", ["g"], ["y"], name="/Relu"),
+    ]
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 7])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, 1])
+    index = numpy_helper.from_array(np.array([-2], dtype=np.int64), "i")
+    path = tmp_path / "g.onnx"
+    onnx.save(_graph_model(nodes, [x], [y], [index], 20), str(path))
+    assert "x -> slice(1, 5, 6) -> relu" in run_import(path, capsys)
+
+
+def test_what_stays_unexpressible_is_still_named(tmp_path, capsys):
+    """Mul by a stored tensor, a Transpose that moves the batch axis, Resize by 1.5, a
+    Slice with a step, a Gather of two positions, a ReduceMean over two axes."""
+    rng = np.random.default_rng(0)
+    scale = numpy_helper.from_array(rng.normal(size=(4, 8, 8)).astype(np.float32), "s")
+    sizes = numpy_helper.from_array(np.array([1, 4, 12, 12], dtype=np.int64), "sz")
+    starts = numpy_helper.from_array(np.array([0], dtype=np.int64), "st")
+    ends = numpy_helper.from_array(np.array([8], dtype=np.int64), "en")
+    axes = numpy_helper.from_array(np.array([3], dtype=np.int64), "ax")
+    steps = numpy_helper.from_array(np.array([2], dtype=np.int64), "sp")
+    two = numpy_helper.from_array(np.array([0, 1], dtype=np.int64), "two")
+    rax = numpy_helper.from_array(np.array([1, 2], dtype=np.int64), "rax")
+    nodes = [
+        helper.make_node("Mul", ["x", "s"], ["m"], name="/scale/Mul"),
+        helper.make_node("Transpose", ["m"], ["t"], name="/Transpose", perm=[1, 0, 2, 3]),
+        helper.make_node("Resize", ["x", "", "", "sz"], ["r"], name="/up/Resize"),
+        helper.make_node("Slice", ["x", "st", "en", "ax", "sp"], ["sl"], name="/Slice"),
+        helper.make_node("Gather", ["x", "two"], ["ga"], name="/Gather", axis=1),
+        helper.make_node("ReduceMean", ["x", "rax"], ["rm"], name="/ReduceMean", keepdims=0),
+    ]
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 8, 8])
+    outs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in ("t", "r", "sl")]
+    outs += [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in ("ga", "rm")]
+    path = tmp_path / "bad.onnx"
+    inits = [scale, sizes, starts, ends, axes, steps, two, rax]
+    onnx.save(_graph_model(nodes, [x], outs, inits, 20), str(path))
+    assert main(["import", str(path)]) == 2
+    err = capsys.readouterr().err
+    for expected in (
+        "node 0 `/scale/Mul` (Mul): multiplies by a constant tensor",
+        "node 1 `/Transpose` (Transpose): Transpose [1, 0, 2, 3] moves the batch axis",
+        "node 2 `/up/Resize` (Resize): Resize from [4, 8, 8] to [4, 12, 12]: nnlint upsamples "
+        "H and W by one whole factor",
+        "node 3 `/Slice` (Slice): Slice with step 2",
+        "node 4 `/Gather` (Gather): Gather of 2 positions along axis 1",
+        "node 5 `/ReduceMean` (ReduceMean): ReduceMean over axes [1, 2]",
+        "6 nodes nnlint cannot express",
+    ):
+        assert expected in err, (expected, err)

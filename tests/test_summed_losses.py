@@ -1,0 +1,130 @@
+"""Several losses added up: ``loss = cross_entropy(logits) + 0.1 * mse(aux)``.
+
+Each term is a loss node of its own, with its kind's FLOPs and fused-gradient pairing; a
+weight costs one multiply forward and one backward (each loss is one scalar for the
+batch), each term after the first one add; a single loss keeps exactly its old figures.
+"""
+
+from __future__ import annotations
+
+import pytest
+from helpers import report_of
+
+from nnlint.check import check_text
+
+MODEL = """
+model m {
+    input x: [16]
+    h      = x -> dense(32) -> relu
+    logits = h -> dense(10)
+    probs  = logits -> softmax
+    aux    = h -> dense(4)
+}
+train {
+    batch = 8
+    loss  = LOSS
+}
+"""
+
+B = 8
+
+
+def _report(loss: str):
+    return report_of(MODEL.replace("LOSS", loss))
+
+
+def _loss_nodes(report):
+    return [layer for layer in report.layers if layer.node.kind.is_loss]
+
+
+def test_each_term_is_a_loss_node_with_its_own_flops():
+    report = _report("cross_entropy(probs) + 0.1 * mse(aux)")
+    ce, mse = _loss_nodes(report)
+    assert (ce.node.id, mse.node.id) == ("loss/cross_entropy", "loss/mse")
+    assert report.lowered.losses == ("loss/cross_entropy", "loss/mse")
+    # cross-entropy on the softmax: 2 per logit; mse 3 per element, + its weight's multiply
+    # + the add into the sum
+    assert ce.train.forward_flops == 2 * B * 10
+    assert mse.train.forward_flops == 3 * B * 4 + 1 + 1
+    assert ce.infer.forward_flops == mse.infer.forward_flops == 0
+    # gradients: ŷ − y (1 per logit) and 2 per element, + one multiply for the weight
+    assert report.totals.loss_backward_flops == 1 * B * 10 + 2 * B * 4 + 1
+    single = _report("cross_entropy(probs)")
+    (alone,) = _loss_nodes(single)
+    assert alone.train == ce.train  # the first term costs what the loss alone costs
+    assert "weight" not in alone.node.opts and "term" not in alone.node.opts
+    assert single.totals.loss_backward_flops == 1 * B * 10
+    totals, one = report.totals, single.totals
+    assert totals.forward_flops - one.forward_flops == 3 * B * 4 + 2  # `aux` is computed in both
+    assert totals.train_step_flops - one.train_step_flops == (
+        (totals.forward_flops - one.forward_flops)
+        + (totals.backward_flops - one.backward_flops)
+        + (2 * B * 4 + 1)
+        + (totals.optimizer_flops - one.optimizer_flops)
+    )
+
+
+def test_unweighted_terms_and_the_weight_on_either_side():
+    a = _report("cross_entropy(probs) + mse(aux)")
+    b = _report("mse(aux) * 0.5 + cross_entropy(probs)")
+    mse_a = _loss_nodes(a)[1]
+    mse_b, ce_b = _loss_nodes(b)
+    assert mse_a.train.forward_flops == 3 * B * 4 + 1  # the add only
+    assert mse_b.train.forward_flops == 3 * B * 4 + 1  # the weight only: it is the first term
+    assert ce_b.train.forward_flops == 2 * B * 10 + 1  # the add
+    assert a.totals.loss_backward_flops + 1 == b.totals.loss_backward_flops
+
+
+def test_fused_gradient_pairing_per_term():
+    # the softmax fuses with cross-entropy: its backward is not counted ...
+    fused = _report("cross_entropy(probs) + 0.1 * mse(aux)")
+    softmax = next(layer for layer in fused.layers if layer.node.op == "softmax")
+    assert softmax.node.fused_with_loss and softmax.train.backward_flops == 0
+    # ... unless another term reads the probabilities too: its gradient passes the softmax
+    both = _report("cross_entropy(probs) + 0.1 * mse(probs)")
+    softmax = next(layer for layer in both.layers if layer.node.op == "softmax")
+    assert not softmax.node.fused_with_loss and softmax.train.backward_flops == 4 * B * 10
+
+
+def test_two_terms_of_one_kind_on_two_tensors():
+    report = _report("cross_entropy(logits) + 0.4 * cross_entropy(aux)")
+    assert report.lowered.losses == ("loss/cross_entropy", "loss/cross_entropy/aux")
+    first, second = _loss_nodes(report)
+    # raw logits: the loss's own log-softmax, 3 more per logit
+    assert first.train.forward_flops == 5 * B * 10
+    assert second.train.forward_flops == 5 * B * 4 + 2
+
+
+def test_every_term_is_checked_by_the_loss_output_rule():
+    result = check_text(MODEL.replace("LOSS", "cross_entropy(probs) + 0.1 * mse(probs)"), "m.nn")
+    (d,) = [d for d in result.diagnostics if d.code == "NN105"]
+    assert d.message.startswith("mse on") and d.span.line == 11 and d.span.column == 36
+
+
+@pytest.mark.parametrize(
+    ("loss", "code", "column", "message"),
+    [
+        ("cross_entropy(logits) - mse(aux)", "NN012", 13, "`-` between losses"),
+        ("cross_entropy(logits) * mse(aux)", "NN012", 13, "a weight times one loss"),
+        ("cross_entropy(logits) + 0 * mse(aux)", "NN012", 37, "must be positive"),
+        ("cross_entropy(logits) + mse(aux) + 0.5 * cross_entropy(logits)", "NN012", 48, "twice"),
+        ("cross_entropy(logits) + 0.1 * crossentropy(aux)", "NN012", 43, "`cross_entropy`?"),
+        ("cross_entropy(logits) + 0.1 * mse(aux2)", "NN002", 47, "did you mean `aux`?"),
+        ("cross_entropy(logits) + 0.1", "NN012", 37, "must name the tensor"),
+    ],
+)
+def test_bad_loss_sums_are_located_and_explained(loss, code, column, message):
+    result = check_text(MODEL.replace("LOSS", loss), "m.nn")
+    (d,) = [d for d in result.diagnostics if d.code == code]
+    assert message in d.message
+    assert (d.span.line, d.span.column) == (11, column)
+    assert d.fix
+
+
+def test_format_keeps_a_summed_loss():
+    from nnlint.format import format_text
+
+    text = MODEL.replace("LOSS", "cross_entropy(probs)+0.1*mse(aux)")
+    formatted = format_text(text)
+    assert "loss  = cross_entropy(probs) + 0.1 * mse(aux)" in formatted
+    assert format_text(formatted) == formatted
