@@ -163,6 +163,18 @@ def test_nn301_largest_batch_that_fits():
     assert at[153].train_memory_bytes <= 8_000_000_000 < at[154].train_memory_bytes
 
 
+def test_nn301_largest_batch_is_against_the_training_device():
+    # deployed on the 8 GB jetson-orin-nano, trained on a 16 GB t4 (--train-target):
+    # the batch that fits is the t4's, not the deploy device's 153
+    text = textwrap.dedent(CNN.replace("batch     = 256", "batch     = 400"))
+    settings = Settings(train_target="t4", select=MINE)
+    (d,) = only(check_text(text, "spec.nn", settings), "NN301")
+    per_sample, fixed = 51_982_632, 636_064  # as in test_nn301_largest_batch_that_fits
+    max_batch = (16_000_000_000 - fixed) // per_sample
+    assert d.data["max_batch"] == max_batch == 307
+    assert "the largest training batch that fits is 307" in d.message
+
+
 def test_nn301_silent_at_a_batch_that_fits():
     _, result = run(CNN.replace("batch     = 256", "batch     = 153"))
     assert only(result, "NN301") == []

@@ -81,6 +81,8 @@ def run_rules(
     found: list[Diagnostic] = []
     # one memory analysis per check, shared by the rules (each figure computed on first use)
     memory = MemoryAnalysis(report, target) if target is not None else None
+    trainer = train_target or target  # training's device: its own memory figures
+    train_memory = memory if trainer is target else MemoryAnalysis(report, trainer)
     for code in selected:
         rule = REGISTRY.get(code)
         if rule is None or (rule.needs_target and target is None):
@@ -97,6 +99,7 @@ def run_rules(
             training,
             serving,
             run,
+            train_memory,
         )
         found.extend(rule.check(ctx))
     return found

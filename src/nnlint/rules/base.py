@@ -43,6 +43,7 @@ class RuleContext:
     training: Any = None  # nnlint.plan.TrainingPlan (None without a train section)
     serving: Any = None  # nnlint.plan.ServingPlan (None without a causal attention)
     run: Any = None  # nnlint.training_run.TrainingRun (None without train.samples, train.epochs)
+    train_memory: MemoryAnalysis | None = None  # memory against the training device
 
     @property
     def config(self):

@@ -95,7 +95,7 @@ class TrainMemoryExceedsTarget(Rule):
         memory = target.memory_bytes
         if t.train_memory_bytes <= memory:
             return
-        fit = ctx.memory.train_fit
+        fit = ctx.train_memory.train_fit  # against the training device, not the deploy one
         fixed, per_sample, max_batch = fit.fixed_bytes, fit.per_sample_bytes, fit.max_batch
         state = t.param_bytes + t.grad_bytes + t.optimizer_bytes + t.buffer_bytes
         opt = t.optimizer
