@@ -312,6 +312,25 @@ def _attention(
     return "attention", args
 
 
+def _pre_ln_layer(b, x, name, parts, eps, attention, ff, d, act, drop):
+    """One pre-LN transformer layer, as GPT-2 and ViT write it: ``h = x + attn(LN(x))``,
+    then ``h + MLP(LN(h))`` with a dropout after each branch; ``parts`` names the attention
+    branch, the first sum and the MLP branch inside the layer ``name``."""
+    attn_part, h_part, mlp_part = parts
+    attn = b.chain(x, f"{name}.{attn_part}", _norm("layernorm", eps), attention, *_dropout(drop))
+    h = b("add", [], [x, attn], f"{name}.{h_part}")
+    mlp = b.chain(
+        h,
+        f"{name}.{mlp_part}",
+        _norm("layernorm", eps),
+        _dense(ff),
+        (act, []),
+        _dense(d),
+        *_dropout(drop),
+    )
+    return b("add", [], [h, mlp], name)
+
+
 def _dense(units: int, bias: bool = True, tie: str | None = None) -> tuple[str, list[Arg]]:
     args = [positional("units", units), _kw("dense", "bias", bias)]
     if tie is not None:
@@ -479,25 +498,9 @@ def _gpt2(cfg: _Config, dims: dict[str, int]) -> _Model:
             "wpe",
         )
     x = b.chain(b("add", [], [wte, wpe], "embeddings"), "embeddings", *_dropout(embd))
+    attention = _attention(heads, causal=True, dropout=attn_p)
     for _ in range(layers):
-        attn = b.chain(
-            x,
-            "h.attn",
-            _norm("layernorm", eps),
-            _attention(heads, causal=True, dropout=attn_p),
-            *_dropout(resid),
-        )
-        h = b("add", [], [x, attn], "h.h")
-        mlp = b.chain(
-            h,
-            "h.mlp",
-            _norm("layernorm", eps),
-            _dense(ff),
-            (act, []),
-            _dense(d),
-            *_dropout(resid),
-        )
-        x = b("add", [], [h, mlp], "h")
+        x = _pre_ln_layer(b, x, "h", ("attn", "h", "mlp"), eps, attention, ff, d, act, resid)
     b.chain(
         x, "lm_head", _norm("layernorm", eps), _dense(vocab, bias=False, tie=wte if tie else None)
     )
@@ -620,25 +623,10 @@ def _vit(cfg: _Config, dims: dict[str, int]) -> _Model:
     t = b("concat", [Arg("axis", 0, default=None)], [cls, patches], "tokens")
     x = b.chain(b("add", [], [t, pos], "embeddings"), "embeddings", *_dropout(hidden_p))
     bias = "true" if qkv_bias else "[o]"
+    attention = _attention(heads, bias=bias, dropout=attn_p)
+    names = ("attention", "h", "output")
     for _ in range(layers):
-        attn = b.chain(
-            x,
-            "layer.attention",
-            _norm("layernorm", eps),
-            _attention(heads, bias=bias, dropout=attn_p),
-            *_dropout(hidden_p),
-        )
-        h = b("add", [], [x, attn], "layer.h")
-        out = b.chain(
-            h,
-            "layer.output",
-            _norm("layernorm", eps),
-            _dense(ff),
-            (act, []),
-            _dense(d),
-            *_dropout(hidden_p),
-        )
-        x = b("add", [], [h, out], "layer")
+        x = _pre_ln_layer(b, x, "layer", names, eps, attention, ff, d, act, hidden_p)
     x = b.chain(x, "layernorm", _norm("layernorm", eps))
     first = ("select", [positional("axis", 0), positional("index", 0)])
     if classifier:
