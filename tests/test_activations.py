@@ -438,7 +438,7 @@ def test_the_training_plan_walks_once_and_its_fixes_agree():
 
     report = example_report("tiny_gpt")
     analysis_plan = training_plan(report, None)
-    train = report.config.train
+    train = report.sections.train
     for gpus in (train.gpus, 2 * train.gpus):
         assert per_gpu_total(report, gpus=gpus, saved=analysis_plan.saved) == per_gpu_total(
             report, gpus=gpus

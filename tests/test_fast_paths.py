@@ -187,7 +187,7 @@ def test_the_graph_and_the_costs_match_the_plain_construction(path):
         n: list(slow.predecessors(n)) for n in slow
     }
     assert nx.is_directed_acyclic_graph(fast)
-    config = report.config
+    config = report.sections
     for layer in report.layers:
         node = layer.node
         assert layer.train == node_cost(node, config.train.batch, True), node.id
@@ -199,6 +199,6 @@ def test_repeated_ops_are_costed_like_single_ones():
     analysis, _ = analyse_text(text)
     report = analysis.report
     for layer in report.layers:
-        assert layer.train == node_cost(layer.node, report.config.train.batch, True)
+        assert layer.train == node_cost(layer.node, report.sections.train.batch, True)
     dense = [layer for layer in report.layers if layer.node.op == "dense"]
     assert len(dense) == 3 and len({id(layer.node.opts) for layer in dense}) == 1

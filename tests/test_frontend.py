@@ -103,7 +103,7 @@ def test_sections_units_and_several_inputs():
             latency <= 2 ms
         }
     """)
-    cfg = r.config
+    cfg = r.sections
     assert cfg.train.samples == 1_500_000 and cfg.train.precision == "bf16"
     assert cfg.deploy.target == "jetson-agx-orin" and cfg.deploy.batch == 2
     assert [b.limit for b in cfg.budget][:2] == [300_000, 8 * 2**20]

@@ -156,7 +156,7 @@ def test_nn301_largest_batch_that_fits():
     at = {
         b: analyze(
             report.lowered,
-            attrs.evolve(report.config, train=attrs.evolve(report.config.train, batch=b)),
+            attrs.evolve(report.sections, train=attrs.evolve(report.sections.train, batch=b)),
         ).totals
         for b in (153, 154)
     }

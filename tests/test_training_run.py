@@ -358,7 +358,7 @@ def test_budget_errors_state_the_value_the_limit_and_the_margin():
 def test_energy_limits_take_joules_and_kilowatt_hours(limit, joules):
     analysis, diagnostics = analyse_text(spec(budget=f"train_energy <= {limit}\n"))
     assert [d.message for d in diagnostics if d.code == "NN012"] == []
-    (line,) = analysis.report.config.budget
+    (line,) = analysis.report.sections.budget
     assert line.limit == joules
 
 
@@ -367,7 +367,7 @@ def test_energy_limits_take_joules_and_kilowatt_hours(limit, joules):
 )
 def test_time_limits_take_minutes_hours_and_days(limit, seconds):
     analysis, _ = analyse_text(spec(budget=f"train_time <= {limit}\n"))
-    (line,) = analysis.report.config.budget
+    (line,) = analysis.report.sections.budget
     assert line.limit == seconds
 
 

@@ -281,23 +281,23 @@ def _analyse_text(text: str, settings: Settings) -> tuple[Analysis | None, list[
     if spec is None:
         return None, _capped(diagnostics)
     try:
-        config, section_problems = read_sections(spec)
+        sections, section_problems = read_sections(spec)
         diagnostics += section_problems
-        lowered = lower(spec, config)
+        lowered = lower(spec, sections)
     except SpecError as exc:
         return None, _capped(diagnostics + exc.diagnostics)
     if spec.dropped:  # lowered without the statements a syntax error left out
         return None, _capped(diagnostics)
-    report = analyze(lowered, config)
+    report = analyze(lowered, sections)
     target = None
-    name = settings.target or config.deploy.target or settings.default_target
+    name = settings.target or sections.deploy.target or settings.default_target
     if name is not None:
         targets = known_targets(settings)
         if name in targets:
             target = targets[name]
         else:  # only deploy.target can get here; the CLI validates --target itself
             close = suggest(name, targets)
-            span = config.deploy.spans.get("target", Span.point(1, 1))
+            span = sections.deploy.spans.get("target", Span.point(1, 1))
             diagnostics.append(
                 Diagnostic(
                     "NN015",
@@ -312,7 +312,7 @@ def _analyse_text(text: str, settings: Settings) -> tuple[Analysis | None, list[
             )
     roof = roofline(report, target) if target is not None else None
     train_target = target
-    train_name = settings.train_target or config.train.target
+    train_name = settings.train_target or sections.train.target
     if train_name is not None:
         targets = known_targets(settings)
         if train_name in targets:
@@ -326,13 +326,13 @@ def _analyse_text(text: str, settings: Settings) -> tuple[Analysis | None, list[
                     f"unknown training target `{train_name}`"
                     + did_you_mean(train_name, targets)
                     + f" (known: {', '.join(sorted(targets))})",
-                    config.train.spans.get("target", Span.point(1, 1)),
+                    sections.train.spans.get("target", Span.point(1, 1)),
                     fix="use one of the ids `nnlint targets` lists"
                     + (f", e.g. `{close}`" if close else ""),
                 )
             )
             train_target = None
-    training = training_plan(report, train_target) if config.has_train else None
+    training = training_plan(report, train_target) if sections.has_train else None
     serving = serving_plan(report, target, roof)
     run = training_run(report, train_target)
     analysis = Analysis(spec, report, target, roof, train_target, training, serving, run)
@@ -351,7 +351,7 @@ def _check_text(text: str, path: str, settings: Settings) -> FileResult:
     diagnostics = [d for d in diagnostics if d.code in FATAL or d.code in selected]
     model = None
     if analysis is not None:
-        config = analysis.report.config
+        sections = analysis.report.sections
         fatal = any(d.code in FATAL for d in diagnostics)
         if not fatal:
             diagnostics += run_rules(
@@ -362,8 +362,8 @@ def _check_text(text: str, path: str, settings: Settings) -> FileResult:
                 settings.thresholds,
                 # a --target override is not on any line
                 None
-                if settings.target or not config.deploy.target
-                else config.deploy.spans.get("target"),
+                if settings.target or not sections.deploy.target
+                else sections.deploy.spans.get("target"),
                 train_target=analysis.train_target,
                 training=analysis.training,
                 serving=analysis.serving,

@@ -100,7 +100,7 @@ class Totals:
 class Report:
     model: str
     lowered: Lowered
-    config: SpecSections
+    sections: SpecSections
     layers: tuple[LayerCost, ...]
     totals: Totals
 
@@ -165,8 +165,8 @@ def recompute_flops(layers, batch: int, recompute: str, attention_impl: str) -> 
     return training_recompute_flops(mode, full, core)
 
 
-def analyze(lowered: Lowered, config: SpecSections) -> Report:
-    train, deploy = config.train, config.deploy
+def analyze(lowered: Lowered, sections: SpecSections) -> Report:
+    train, deploy = sections.train, sections.deploy
     B, Bd = train.batch, deploy.batch
     train_prec = train.precision
     deploy_prec = deploy.precision or train_prec
@@ -276,4 +276,4 @@ def analyze(lowered: Lowered, config: SpecSections) -> Report:
         optimizer=train.optimizer,
         active_params=params - total("inactive_params"),
     )
-    return Report(lowered.name, lowered, config, tuple(layers), totals)
+    return Report(lowered.name, lowered, sections, tuple(layers), totals)

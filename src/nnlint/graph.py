@@ -199,9 +199,9 @@ class _Scope:
 
 
 class _Lowerer:
-    def __init__(self, spec: ast.Spec, config: SpecSections) -> None:
+    def __init__(self, spec: ast.Spec, sections: SpecSections) -> None:
         self.spec = spec
-        self.config = config
+        self.sections = sections
         self.by_id: dict[str, Node] = {}  # node id -> node, in execution order
         # (id of a body, names defined before it) -> its assignments in dependency order
         self.plans: dict[tuple, tuple[list[ast.Assign], list[Diagnostic], set[str]]] = {}
@@ -627,7 +627,7 @@ class _Lowerer:
             if any(d.code == "NN011" for d in exc.diagnostics):  # a limit: stop here
                 raise SpecError(_once(errors)) from None
         loss_ids = []
-        for loss in self.config.train.losses:
+        for loss in self.sections.train.losses:
             if loss.tensor not in scope.failed:
                 if loss.tensor in scope.tensors or not scope.unsure:
                     try:
@@ -1129,7 +1129,7 @@ class _Lowerer:
         values = source
         while values.kind.is_view and values.inputs:
             values = self._node(values.inputs[0])
-        term = len(self.config.train.losses) > 1 and self.config.train.losses.index(loss)
+        term = len(self.sections.train.losses) > 1 and self.sections.train.losses.index(loss)
         node_id = f"loss/{loss.kind}"
         if node_id in self.by_id:  # a second term of the same kind reads another tensor
             node_id = f"loss/{loss.kind}/{loss.tensor}"
@@ -1389,7 +1389,7 @@ def _references(chain: ast.Chain) -> Iterator[tuple[str, Span, bool]]:
                 yield a.value.id, a.value.span, True
 
 
-def lower(spec: ast.Spec, config: SpecSections) -> Lowered:
+def lower(spec: ast.Spec, sections: SpecSections) -> Lowered:
     """Lower the spec's model. Raises :class:`SpecError` with a located diagnostic."""
     if not spec.models and any(not d.within for d in spec.dropped):
         raise SpecError([])  # the model was left out for a syntax error in its header
@@ -1410,7 +1410,7 @@ def lower(spec: ast.Spec, config: SpecSections) -> Lowered:
             fix="move it to a file of its own",
         )
     try:
-        return _Lowerer(spec, config).lower_model(spec.models[0])
+        return _Lowerer(spec, sections).lower_model(spec.models[0])
     except RecursionError:
         raise error(
             "NN011",

@@ -109,9 +109,9 @@ class MemoryAnalysis:
 
     def _train_totals(self, batch: int) -> Totals:
         """The totals of the same lowered model at another training batch."""
-        config = self.report.config
-        train = attrs.evolve(config.train, batch=batch)
-        return analyze(self.report.lowered, attrs.evolve(config, train=train)).totals
+        sections = self.report.sections
+        train = attrs.evolve(sections.train, batch=batch)
+        return analyze(self.report.lowered, attrs.evolve(sections, train=train)).totals
 
     @functools.cached_property
     def inference_activation_bytes(self) -> int:

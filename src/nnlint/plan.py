@@ -120,7 +120,7 @@ class TrainingPlan:
 
 
 def _states(report: Report, sharding: str, gpus: int) -> ModelStates:
-    t, train = report.totals, report.config.train
+    t, train = report.totals, report.sections.train
     mp = train.tensor_parallel * train.pipeline_parallel
     return model_states(
         t.param_bytes + t.buffer_bytes,
@@ -136,7 +136,7 @@ def _states(report: Report, sharding: str, gpus: int) -> ModelStates:
 def saved_per_gpu(report: Report, recompute: str | None = None) -> SavedActivations:
     """What autograd saves per GPU under the spec's parallel layout (``recompute``:
     override), priced per micro-batch by :meth:`~nnlint.activations.SavedActivations.plan`."""
-    train = report.config.train
+    train = report.sections.train
     storage = TRAIN_PRECISIONS[train.recipe].storage
     return saved_activations(
         report.lowered,
@@ -160,7 +160,7 @@ def activation_bytes(
     ``saved``: :func:`saved_per_gpu` of the same report and setting, not walked again)."""
     if saved is None:
         saved = saved_per_gpu(report, recompute)
-    return saved.plan(micro_batch, report.config.train.grad_accum).bytes
+    return saved.plan(micro_batch, report.sections.train.grad_accum).bytes
 
 
 def per_gpu_total(
@@ -175,7 +175,7 @@ def per_gpu_total(
     """Bytes one GPU needs with one setting changed (the fixes a fit error names).
     ``saved``: the report's :func:`saved_per_gpu` (``TrainingPlan.saved``), used when
     ``recompute`` is not changed."""
-    train = report.config.train
+    train = report.sections.train
     states = _states(report, sharding or train.sharding, gpus or train.gpus)
     if recompute is not None:
         saved = None
@@ -187,7 +187,7 @@ def largest_micro_batch(report: Report, memory: int, saved: SavedActivations | N
     """The largest micro-batch whose per-GPU total fits ``memory``; 0 when none."""
     if saved is None:
         saved = saved_per_gpu(report)
-    fixed = _states(report, report.config.train.sharding, report.config.train.gpus).total_bytes
+    fixed = _states(report, report.sections.train.sharding, report.sections.train.gpus).total_bytes
     one = activation_bytes(report, 1, saved=saved)
     two = activation_bytes(report, 2, saved=saved)
     per = two - one
@@ -243,7 +243,7 @@ def per_gpu_changes(
     the first recompute setting that fits. Empty when the total already fits or nothing
     does (NN301 and ``nnlint plan`` both list these). ``saved``: the report's
     :func:`saved_per_gpu` (``TrainingPlan.saved``), not walked again."""
-    train = report.config.train
+    train = report.sections.train
     if saved is None:
         saved = saved_per_gpu(report)
     if per_gpu_total(report, saved=saved) <= memory:
@@ -297,7 +297,7 @@ def per_gpu_changes(
 
 
 def training_plan(report: Report, target: Target | None) -> TrainingPlan:
-    train = report.config.train
+    train = report.sections.train
     states = _states(report, train.sharding, train.gpus)
     saved = saved_per_gpu(report)
     acts = activation_bytes(report, train.batch, saved=saved)
@@ -389,7 +389,7 @@ def serving_plan(
     ]
     if not caches:
         return None
-    t, deploy = report.totals, report.config.deploy
+    t, deploy = report.totals, report.sections.deploy
     first = caches[0].node
     T, D = first.in_shapes[0]
     heads = first.opts["heads"]

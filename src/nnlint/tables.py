@@ -206,8 +206,8 @@ def plan_text(path: str, report, plans) -> str:
     the changes that make each use fit. At most 100 columns for the built-in targets."""
     t = report.totals
     train = (
-        f"train batch {t.train_batch} at {report.config.train.recipe}"
-        if report.config.has_train
+        f"train batch {t.train_batch} at {report.sections.train.recipe}"
+        if report.sections.has_train
         else "no train section"
     )
     header = (

@@ -124,11 +124,11 @@ class TargetPlan:
 
 def _with(report: Report, change: Change) -> Report:
     """The same lowered model analysed with ``change``'s settings written into the spec."""
-    config = report.config
+    sections = report.sections
     for section, key, value in change.settings:
-        part = getattr(config, section)
-        config = attrs.evolve(config, **{section: attrs.evolve(part, **{key: value})})
-    return analyze(report.lowered, config)
+        part = getattr(sections, section)
+        sections = attrs.evolve(sections, **{section: attrs.evolve(part, **{key: value})})
+    return analyze(report.lowered, sections)
 
 
 # --------------------------------------------------------------------------- training
@@ -136,18 +136,18 @@ def _with(report: Report, change: Change) -> Report:
 
 def _train_need(report: Report) -> int:
     """The bytes NN301 compares with the training target's memory."""
-    if uses_parallel_plan(report.config.train):
+    if uses_parallel_plan(report.sections.train):
         return per_gpu_total(report)
     return report.totals.train_memory_bytes
 
 
 def _training(report: Report, target: Target) -> Fit | None:
-    if not report.config.has_train or not target.trains:
+    if not report.sections.has_train or not target.trains:
         return None
     memory, need = target.memory_bytes, _train_need(report)
     if need <= memory:
         return Fit(need, memory, True)
-    if uses_parallel_plan(report.config.train):
+    if uses_parallel_plan(report.sections.train):
         candidates = per_gpu_changes(report, memory)
     else:
         candidates = []
@@ -270,7 +270,7 @@ def plan_json(path: str, report: Report, plans: list[TargetPlan]) -> dict:
             "batch": report.totals.deploy_batch,
             "precision": report.totals.deploy_precision,
         },
-        "train": report.config.has_train,
+        "train": report.sections.has_train,
         "targets": [p.as_dict(rank) for rank, p in enumerate(plans, 1)],
     }
 

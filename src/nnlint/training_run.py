@@ -76,7 +76,7 @@ def run_time(flops: int, devices: int, peak: float, utilization: float) -> float
 def training_run(report: Report, target: Target | None) -> TrainingRun | None:
     """The run cost on the training ``target``; None without ``train.samples`` and
     ``train.epochs``."""
-    train, t = report.config.train, report.totals
+    train, t = report.sections.train, report.totals
     if train.samples is None or train.epochs is None:
         return None
     data_parallel = train.gpus // (train.tensor_parallel * train.pipeline_parallel)

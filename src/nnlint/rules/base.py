@@ -33,7 +33,7 @@ from nnlint.targets import Target
 class RuleContext:
     """The small, stable view of an analysed spec that rules read."""
 
-    report: Report  # lowered graph, per-layer costs, totals, config sections
+    report: Report  # lowered graph, per-layer costs, totals, the spec sections
     target: Target | None  # the active hardware target, if any
     roofline: Roofline | None  # per-layer roofline on the target at the deploy precision
     thresholds: Mapping[str, Any]  # this rule's thresholds, defaults already merged
@@ -46,8 +46,8 @@ class RuleContext:
     train_memory: MemoryAnalysis | None = None  # memory against the training device
 
     @property
-    def config(self):
-        return self.report.config
+    def sections(self):
+        return self.report.sections
 
     @property
     def totals(self):
@@ -64,7 +64,7 @@ class RuleContext:
         if (
             self.target_span is not None
             and self.target is not None
-            and self.config.deploy.target == self.target.id
+            and self.sections.deploy.target == self.target.id
         ):
             return self.target_span
         return self.model_span

@@ -48,7 +48,7 @@ class BudgetExceeded(Rule):
     summary = "A figure of the model exceeds its budget line"
 
     def check(self, ctx: RuleContext):
-        for line in ctx.config.budget:
+        for line in ctx.sections.budget:
             value = budget_value(line.key, ctx)
             if value is None:
                 continue

@@ -44,7 +44,7 @@ class BudgetUnverifiable(Rule):
     summary = "A budget line that cannot be checked against the target"
 
     def check(self, ctx: RuleContext):
-        for line in ctx.config.budget:
+        for line in ctx.sections.budget:
             figure = limited(line.key)
             if budget_value(line.key, ctx) is not None:
                 continue

@@ -66,7 +66,7 @@ class ClassImbalance(Rule):
     options = ("min_ratio",)
 
     def check(self, ctx: RuleContext) -> Iterator[Diagnostic]:
-        data = ctx.config.data
+        data = ctx.sections.data
         counts = data.counts
         if not counts or len(counts) < 2:
             return
@@ -113,7 +113,7 @@ class ClassImbalance(Rule):
                 **data_figures,
             )
             return
-        losses = ctx.config.train.losses
+        losses = ctx.sections.train.losses
         if data.metric in BALANCED_METRICS or any(t.kind in BALANCED_LOSSES for t in losses):
             return
         need = float(ctx.thresholds["min_ratio"])

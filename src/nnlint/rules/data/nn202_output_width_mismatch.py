@@ -51,7 +51,7 @@ class OutputWidthMismatch(Rule):
     summary = "The output layer's width differs from the number of classes"
 
     def check(self, ctx: RuleContext) -> Iterator[Diagnostic]:
-        data = ctx.config.data
+        data = ctx.sections.data
         classes = data.classes or (len(data.counts) if data.counts else None)
         if classes is None:
             return

@@ -70,8 +70,8 @@ class ParamsExceedSamples(Rule):
     options = ("max_ratio",)
 
     def check(self, ctx: RuleContext) -> Iterator[Diagnostic]:
-        train = ctx.config.train
-        if not ctx.config.has_train or train.samples is None:
+        train = ctx.sections.train
+        if not ctx.sections.has_train or train.samples is None:
             return
         params, samples = ctx.totals.trainable_params, train.samples
         limit = ctx.thresholds["max_ratio"]

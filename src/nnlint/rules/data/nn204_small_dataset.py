@@ -69,8 +69,8 @@ class SmallDataset(Rule):
     options = ("min_samples", "min_tabular_features", "max_tabular_samples")
 
     def check(self, ctx: RuleContext) -> Iterator[Diagnostic]:
-        train = ctx.config.train
-        if not ctx.config.has_train or train.samples is None:
+        train = ctx.sections.train
+        if not ctx.sections.has_train or train.samples is None:
             return
         samples = train.samples
         t = ctx.thresholds

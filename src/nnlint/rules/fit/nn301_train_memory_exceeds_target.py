@@ -87,9 +87,9 @@ class TrainMemoryExceedsTarget(Rule):
 
     def check(self, ctx: RuleContext) -> Iterator[Diagnostic]:
         target, t = ctx.train_target or ctx.target, ctx.totals
-        if not ctx.config.has_train or target is None or not target.trains:
+        if not ctx.sections.has_train or target is None or not target.trains:
             return
-        if uses_parallel_plan(ctx.config.train):
+        if uses_parallel_plan(ctx.sections.train):
             yield from self._per_gpu(ctx, target)
             return
         memory = target.memory_bytes
@@ -172,7 +172,7 @@ class TrainMemoryExceedsTarget(Rule):
         )
 
     def _per_gpu(self, ctx: RuleContext, target) -> Iterator[Diagnostic]:
-        plan, report, train = ctx.training, ctx.report, ctx.config.train
+        plan, report, train = ctx.training, ctx.report, ctx.sections.train
         memory = target.memory_bytes
         if plan is None or plan.total_bytes <= memory:
             return

@@ -60,9 +60,11 @@ class AttentionScoreMemory(Rule):
 
     def check(self, ctx: RuleContext) -> Iterator[Diagnostic]:
         t = ctx.totals
-        train = ctx.config.train
+        train = ctx.sections.train
         # a fused (flash) kernel, or recomputing the attention core, keeps no T² scores
-        if not ctx.config.has_train or train.attention_impl == "flash" or train.recompute != "none":
+        if not ctx.sections.has_train:
+            return
+        if train.attention_impl == "flash" or train.recompute != "none":
             return
         layers = [
             layer

@@ -76,7 +76,7 @@ class KvCacheExceedsTarget(Rule):
             f"sequence at {plan.kv_precision})"
         )
         msg += "; what fits: " + " or ".join(fixes) if fixes else "; the weights alone do not fit"
-        span = ctx.config.deploy.spans.get("concurrency") or ctx.whole_model_span
+        span = ctx.sections.deploy.spans.get("concurrency") or ctx.whole_model_span
         yield self.diag(
             msg,
             span,

@@ -56,13 +56,13 @@ class UnsupportedPrecision(Rule):
     needs_target = True
 
     def check(self, ctx: RuleContext) -> Iterator[Diagnostic]:
-        target, config, t = ctx.target, ctx.config, ctx.totals
+        target, sections, t = ctx.target, ctx.sections, ctx.totals
         deploy_prec = t.deploy_precision
         if not target.supports_precision(deploy_prec):
-            if "precision" in config.deploy.spans:
-                span, what = config.deploy.spans["precision"], f"deploy.precision = {deploy_prec}"
-            elif "precision" in config.train.spans:
-                span = config.train.spans["precision"]
+            if "precision" in sections.deploy.spans:
+                span, what = sections.deploy.spans["precision"], f"deploy.precision = {deploy_prec}"
+            elif "precision" in sections.train.spans:
+                span = sections.train.spans["precision"]
                 what = (
                     f"the model deploys at {deploy_prec}, its training precision "
                     "(deploy.precision is not set)"
@@ -77,22 +77,22 @@ class UnsupportedPrecision(Rule):
         # (train.target / --train-target) when one is named, else — as before — the deploy
         # target when it trains and both precisions are written. A recipe is checked by the
         # arithmetic it computes in (bf16-mixed: bf16, fp8-mixed: fp8).
-        named = config.train.target is not None or ctx.train_target not in (None, target)
+        named = sections.train.target is not None or ctx.train_target not in (None, target)
         trainer = ctx.train_target if named else target
-        compute = TRAIN_PRECISIONS[config.train.recipe].compute
+        compute = TRAIN_PRECISIONS[sections.train.recipe].compute
         if (
-            config.has_train
+            sections.has_train
             and trainer is not None
             and trainer.trains
-            and "precision" in config.train.spans
-            and (named or "precision" in config.deploy.spans)
+            and "precision" in sections.train.spans
+            and (named or "precision" in sections.deploy.spans)
             and not trainer.supports_precision(compute)
         ):
             yield self._diag(
                 ctx,
                 compute,
-                f"train.precision = {config.train.recipe}",
-                config.train.spans["precision"],
+                f"train.precision = {sections.train.recipe}",
+                sections.train.spans["precision"],
                 "set train.precision to",
                 place="train",
                 target=trainer,

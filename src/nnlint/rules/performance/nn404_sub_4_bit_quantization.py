@@ -52,19 +52,19 @@ class SubFourBitPrecision(Rule):
 
     def check(self, ctx: RuleContext) -> Iterator[Diagnostic]:
         limit = ctx.thresholds["min_bits"]
-        config = ctx.config
+        sections = ctx.sections
         fix = (
             "use int8 or int4 with post-training calibration on representative data, or "
             "calibrate the sub-4-bit model on data that covers rare inputs and check "
             "per-class accuracy"
         )
-        prec = config.deploy.precision
-        if prec and "precision" in config.deploy.spans and PRECISION_BITS[prec] < limit:
+        prec = sections.deploy.precision
+        if prec and "precision" in sections.deploy.spans and PRECISION_BITS[prec] < limit:
             yield self._diag(
                 f"deploy.precision = {prec}",
                 prec,
                 limit,
-                config.deploy.spans["precision"],
+                sections.deploy.spans["precision"],
                 fix,
                 place="deploy",
             )

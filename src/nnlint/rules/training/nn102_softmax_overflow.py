@@ -65,7 +65,7 @@ class SoftmaxOverflow(PerLineRule):
         for node in ctx.report.lowered.nodes():
             if node.kind.output is not Output.DISTRIBUTION:
                 continue
-            precision = node.precision or ctx.config.train.precision
+            precision = node.precision or ctx.sections.train.precision
             if precision not in NARROW_FLOATS:
                 continue
             top, tiny = FLOAT_MAX[precision], FLOAT_TINY[precision]

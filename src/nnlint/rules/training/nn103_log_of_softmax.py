@@ -51,7 +51,7 @@ class LogOfSoftmax(PerLineRule):
             src = producer(lowered, node.inputs[0])
             if src.kind.output is not Output.DISTRIBUTION:
                 continue
-            precision = src.precision or ctx.config.train.precision
+            precision = src.precision or ctx.sections.train.precision
             if precision not in FLOAT_TINY:
                 precision = "fp32"
             tiny = FLOAT_TINY[precision]

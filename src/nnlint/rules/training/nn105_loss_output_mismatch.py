@@ -66,14 +66,14 @@ class LossOutputMismatch(Rule):
 
     def check(self, ctx: RuleContext) -> Iterator[Diagnostic]:
         lowered = ctx.report.lowered
-        classifier = ctx.config.data.classes is not None
+        classifier = ctx.sections.data.classes is not None
         # each term of a summed loss is checked against what it reads
         for i, loss_id in enumerate(lowered.losses):
             loss = lowered.node(loss_id)
             src = producer(lowered, loss.inputs[0])
             kind, op = loss.loss, src.op
             width = class_width(loss.in_shapes[0])
-            terms = ctx.config.train.losses
+            terms = ctx.sections.train.losses
             tensor = terms[i].tensor if i < len(terms) else src.id
             found = self._mismatch(kind, op, src.kind.output, width, classifier, tensor)
             if found is None:

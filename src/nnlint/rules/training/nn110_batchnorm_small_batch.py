@@ -58,13 +58,13 @@ class BatchnormSmallBatch(Rule):
     options = ("min_batch",)
 
     def check(self, ctx: RuleContext) -> Iterator[Diagnostic]:
-        config = ctx.config
-        if not config.has_train:
+        sections = ctx.sections
+        if not sections.has_train:
             return
-        if "batch" not in config.train.spans:
+        if "batch" not in sections.train.spans:
             return  # no batch written: nothing to judge
         need = int(ctx.thresholds["min_batch"])
-        batch = config.train.batch
+        batch = sections.train.batch
         if batch >= need:
             return
         norms = [n for n in ctx.report.lowered.nodes() if n.kind.batch_statistics and n.trainable]
@@ -84,7 +84,7 @@ class BatchnormSmallBatch(Rule):
                 f"each statistic of {label(first)} has a single value: x − μ = 0, so the "
                 f"layer outputs β for every input"
             )
-        span = config.train.spans["batch"]
+        span = sections.train.spans["batch"]
         yield self.diag(
             f"batch = {batch} is below {need} for {layers}: {detail}. Batchnorm's statistics "
             f"are noisy at small batches — ResNet-50's ImageNet error with batchnorm rises from "

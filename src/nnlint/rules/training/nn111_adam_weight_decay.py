@@ -61,8 +61,8 @@ class AdamWeightDecay(Rule):
     summary = "Adam with weight_decay: an L2 term the adaptive step rescales; use AdamW"
 
     def check(self, ctx: RuleContext) -> Iterator[Diagnostic]:
-        train = ctx.config.train
-        if not ctx.config.has_train or train.weight_decay is None:
+        train = ctx.sections.train
+        if not ctx.sections.has_train or train.weight_decay is None:
             return
         optimizer = OPTIMIZERS[train.optimizer]
         variant = optimizer.decoupled_variant

@@ -75,8 +75,8 @@ class LearningRateOutOfRange(Rule):
     summary = "A learning rate outside the usual range for its optimizer"
 
     def check(self, ctx: RuleContext) -> Iterator[Diagnostic]:
-        train = ctx.config.train
-        if not ctx.config.has_train or train.lr is None:
+        train = ctx.sections.train
+        if not ctx.sections.has_train or train.lr is None:
             return
         optimizer = OPTIMIZERS[train.optimizer]
         if optimizer.lr_range is None:

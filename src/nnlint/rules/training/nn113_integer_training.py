@@ -62,9 +62,9 @@ class IntegerTraining(Rule):
     summary = "Training in an integer precision; quantize after training instead"
 
     def check(self, ctx: RuleContext) -> Iterator[Diagnostic]:
-        config = ctx.config
-        train = config.train
-        if not config.has_train or "precision" not in train.spans:
+        sections = ctx.sections
+        train = sections.train
+        if not sections.has_train or "precision" not in train.spans:
             return
         precision = train.precision
         if is_float(precision):
@@ -73,7 +73,7 @@ class IntegerTraining(Rule):
         levels = 2**bits
         deploy = (
             f"set deploy.precision = {precision}"
-            if "precision" not in config.deploy.spans
+            if "precision" not in sections.deploy.spans
             else "keep deploy.precision"
         )
         yield self.diag(
