@@ -171,9 +171,10 @@ def analyze(lowered: Lowered, sections: SpecSections) -> Report:
     train_prec = train.precision
     deploy_prec = deploy.precision or train_prec
     layers = []
-    # The op instances of a `* N` repeat share one options dict: same op, options and
-    # shapes, so the same cost, computed once (a 1 KB spec may repeat 100,000 times).
-    # Every other node has options of its own (alive, so its id is its own).
+    # Nodes with equal options share one options dict (the op instances of a `* N`
+    # repeat, and layers written alike: nnlint.graph._options_key): same op, options
+    # and shapes, so the same cost, computed once (a 1 KB spec may repeat 100,000
+    # times). The dicts stay alive with the nodes, so an id is never reused.
     same: dict[tuple, tuple[Cost, Cost]] = {}
     for node in lowered.nodes():
         key = (

@@ -206,6 +206,8 @@ class _Lowerer:
         # (id of a body, names defined before it) -> its assignments in dependency order
         self.plans: dict[tuple, tuple[list[ast.Assign], list[Diagnostic], set[str]]] = {}
         self.counters: dict[tuple[str, str], int] = {}
+        # options -> the one dict of them the nodes share (see _options_key)
+        self.options: dict[tuple, dict[str, Any]] = {}
         self.fitting: set[tuple[int, ...]] = set()  # shapes within MAX_ELEMENTS
         self.blocks: dict[str, ast.BlockDef] = {}
         # What the parser dropped after syntax errors (reported there): a block that lost a
@@ -509,11 +511,8 @@ class _Lowerer:
             )
         raise AssertionError(opt.kind)  # pragma: no cover
 
-    def _options(
-        self, layer: ast.Layer, opts: tuple[Opt, ...], scope: _Scope, positional_ok: bool = True
-    ) -> _Resolved:
-        by_name = {o.name: o for o in opts}
-        positional = [o for o in opts if o.positional]
+    def _options(self, layer: ast.Layer, op: Op, scope: _Scope) -> _Resolved:
+        opts, by_name, positional = _option_table(op)
         values: dict[str, Any] = {}
         spans: dict[str, Span] = {}
         args = layer.args
@@ -588,6 +587,9 @@ class _Lowerer:
                     )
                 values[opt.name] = opt.default
         trainable, precision = values.pop("trainable"), values.pop("precision")
+        key = _options_key(values)
+        if key is not None:  # one dict for every layer with these options (read-only)
+            values = self.options.setdefault(key, values)
         return _Resolved(values, spans, trainable, precision)
 
     # ------------------------------------------------------------ bodies
@@ -741,9 +743,7 @@ class _Lowerer:
     def _merge(self, layer: ast.Layer, scope: _Scope, prefix: str, target: str) -> str:
         op = OPS.get(layer.name)
         if op is not None and op.is_source:  # param(1, 768): a tensor made from no input
-            return self._op_node(
-                layer, op, [], self._options(layer, op.all_opts(), scope), scope, prefix
-            )
+            return self._op_node(layer, op, [], self._options(layer, op, scope), scope, prefix)
         if op is None or op.family != "merge":
             if layer.name in self.blocks or op is not None:
                 raise error(
@@ -787,7 +787,7 @@ class _Lowerer:
             )
         options = self._options(
             attrs.evolve(layer, args=tuple(a for a in layer.args if a.keyword is not None)),
-            op.all_opts(),
+            op,
             scope,
         )
         return self._op_node(layer, op, inputs, options, scope, prefix)
@@ -873,7 +873,7 @@ class _Lowerer:
                 layer.name_span,
                 fix=f"e.g. `y = {layer.name}(a, b) -> relu`",
             )
-        resolved = self._options(layer, op.all_opts(), scope)
+        resolved = self._options(layer, op, scope)
         if len(self.by_id) + count > MAX_NODES:
             what = f"`{layer.name}` * {count:,}" if layer.repeat is not None else f"`{layer.name}`"
             raise error(
@@ -899,18 +899,21 @@ class _Lowerer:
     ) -> str:
         """One op instance. A layer repeated with ``* N`` passes the same
         :class:`_Resolved` N times: its N nodes share one ``opts`` dict (read-only)."""
-        in_nodes = [self._node(i) for i in inputs]
+        by_id = self.by_id
+        in_nodes = [by_id[i] for i in inputs]
         options, spans = resolved.opts, resolved.spans
         trainable, precision = resolved.trainable, resolved.precision
-        if scope.overrides.get("trainable") is False:
-            trainable = False
-        precision = precision or scope.overrides.get("precision")
+        overrides = scope.overrides
+        if overrides:
+            if overrides.get("trainable") is False:
+                trainable = False
+            precision = precision or overrides.get("precision")
         for name in op.tensor_inputs:  # cross-attention's kv=NAME: a second input edge
             ref = options.get(name)
             if ref is not None:
                 inputs = [*inputs, self._tensor_ref(ref, name, scope, spans[name])]
                 in_nodes.append(self._node(inputs[-1]))
-        in_shapes = tuple(n.shape for n in in_nodes)
+        in_shapes = tuple([n.shape for n in in_nodes])
         try:
             shape = op.infer(in_shapes, options)
         except ShapeError as exc:
@@ -925,20 +928,25 @@ class _Lowerer:
         tie = None
         if op.has_weights and options.get("tie") is not None:
             tie = self._tie(options["tie"], op, options, in_shapes, scope, spans["tie"])
+        reads_input = False
+        for n in in_nodes:
+            if n.kind.is_input:
+                reads_input = True
         node = Node(
-            id=self._new_id(prefix, op.name, ""),
-            op=op.name,
-            span=layer.span,
-            shape=tuple(shape),
-            inputs=tuple(inputs),
-            in_shapes=in_shapes,
-            opts=options,
-            tensor=prefix.split("/")[0],
-            trainable=trainable,
-            precision=precision,
-            tie=tie,
-            tied_to_frozen=tie is not None and not self._node(tie).trainable,
-            reads_input=any(n.kind.is_input for n in in_nodes),
+            self._new_id(prefix, op.name, ""),
+            op.name,
+            layer.span,
+            tuple(shape),
+            tuple(inputs),
+            in_shapes,
+            options,
+            prefix.partition("/")[0],
+            trainable,
+            precision,
+            tie,
+            reads_input,
+            False,
+            tie is not None and not by_id[tie].trainable,
         )
         return self._add(node)
 
@@ -1166,6 +1174,53 @@ class _Lowerer:
                 self.by_id[values_id] = attrs.evolve(values, fused_with_loss=True)
 
 
+_PLAIN_VALUES = frozenset({int, float, str, bool, type(None)})
+
+
+@functools.cache
+def _option_table(op: Op) -> tuple[tuple[Opt, ...], dict[str, Opt], list[Opt]]:
+    """An op's options, by name, and its positional ones in order (read-only), made
+    once per op."""
+    opts = op.all_opts()
+    return opts, {o.name: o for o in opts}, [o for o in opts if o.positional]
+
+
+@functools.cache
+def _tensor_options(op: Op) -> frozenset[str]:
+    """The names of an op's options that name a tensor (``tie=``, ``kv=``)."""
+    return frozenset(o.name for o in op.all_opts() if o.kind == "tensor")
+
+
+def _options_key(values: dict[str, Any]) -> tuple | None:
+    """A key equal for two layers' options exactly when they hold the same values of
+    the same types in the same order, or ``None`` (not shared) for values it does not
+    know (a tensor name keeps its span). Layers with equal options share one dict: the
+    10,000 ``dense(64)`` of a long spec store it once, and the costs of their nodes are
+    computed once (:func:`nnlint.costs.analyze`). ``1``, ``1.0`` and ``True`` are
+    equal in Python, so each value is keyed with its type; a float by its hex form
+    (``-0.0`` is not ``0.0``)."""
+    found = tuple(values.values())
+    kinds = tuple(map(type, found))
+    if _PLAIN_VALUES.issuperset(kinds) and 0 not in found:  # no ±0.0 (nor 0, False)
+        return tuple(values), kinds, found
+    key = []
+    for name, value in values.items():
+        kind = type(value)
+        if kind is float:
+            value = value.hex()
+        elif kind is tuple:
+            if not all(type(v) is int or type(v) is str for v in value):
+                return None
+            value = tuple((type(v), v) for v in value)
+        elif kind is Init:
+            std = value.std
+            value = (value.scheme, type(std), std.hex() if type(std) is float else std)
+        elif not (kind is int or kind is str or kind is bool or value is None):
+            return None
+        key.append((name, kind, value))
+    return tuple(key)
+
+
 def _did_you_mean_op(name: str, known: list[str]) -> str:
     """``did you mean`` for an op's name: the op a PyTorch or Keras name stands for
     (``Linear`` -> ``dense``, the catalog's ``aliases``), else the closest known name."""
@@ -1279,21 +1334,29 @@ def _plan(
                 ).diagnostics
                 continue
             assigns[stmt.target] = stmt
-    # The statements' dependency graph, each edge once, in the order first written.
-    index = {name: i for i, name in enumerate(assigns)}
-    readers: dict[str, dict[str, None]] = {name: {} for name in assigns}
-    waiting = dict.fromkeys(assigns, 0)  # unplanned statements each one reads
-    for name, stmt in assigns.items():
+    # The statements' dependency graph, each edge once, in the order first written,
+    # over the statements' positions (plain lists: a body may hold 100,000 of them).
+    names = list(assigns)
+    stmts = list(assigns.values())
+    index = {name: i for i, name in enumerate(names)}
+    readers: dict[int, list[int]] = {}  # statement -> the statements reading it
+    waiting = [0] * len(names)  # unplanned statements each one reads
+    for i, stmt in enumerate(stmts):
         for ref, span, strict in _references(stmt.chain):
-            if ref in assigns:
-                if name not in readers[ref]:
-                    readers[ref][name] = None
-                    waiting[name] += 1
+            j = index.get(ref)
+            if j is not None:
+                found = readers.get(j)
+                if found is None:
+                    readers[j] = [i]
+                    waiting[i] += 1
+                elif found[-1] != i:  # statement i reads it a first time
+                    found.append(i)
+                    waiting[i] += 1
             elif strict and ref not in defined:
-                skipped.add(name)
+                skipped.add(names[i])
                 if ref in failed or unsure:
                     continue  # what a failed statement would have defined: reported there
-                known = list(assigns) + list(defined)
+                known = names + list(defined)
                 errors += error(
                     "NN002",
                     f"undefined name `{ref}`{did_you_mean(ref, known)}",
@@ -1302,19 +1365,21 @@ def _plan(
                 ).diagnostics
     # Kahn's algorithm with a heap of source positions: of the statements ready to
     # run, the one written first (networkx's lexicographical_topological_sort).
-    names = list(assigns)
-    ready = [index[name] for name in names if waiting[name] == 0]
-    heapq.heapify(ready)
+    ready = [i for i, count in enumerate(waiting) if count == 0]  # sorted: a heap
     order = []
     while ready:
-        name = names[heapq.heappop(ready)]
-        order.append(assigns[name])
-        for reader in readers[name]:
+        i = heapq.heappop(ready)
+        order.append(stmts[i])
+        for reader in readers.get(i, ()):
             waiting[reader] -= 1
             if waiting[reader] == 0:
-                heapq.heappush(ready, index[reader])
+                heapq.heappush(ready, reader)
     if len(order) < len(names):
-        path = _first_cycle(names, readers)
+        by_name = {
+            name: dict.fromkeys(names[r] for r in readers.get(j, ()))
+            for j, name in enumerate(names)
+        }
+        path = _first_cycle(names, by_name)
         errors += error(
             "NN008",
             f"cycle between tensors: {' -> '.join(path)}",
@@ -1378,8 +1443,10 @@ def _references(chain: ast.Chain) -> Iterator[tuple[str, Span, bool]]:
             if a.keyword is None and isinstance(a.value, ast.Name):
                 yield a.value.id, a.value.span, True
     for step in chain.steps:
+        if not step.args:
+            continue
         op = OPS.get(step.name)
-        named = {o.name for o in op.all_opts() if o.kind == "tensor"} if op else set()
+        named = _tensor_options(op) if op else frozenset()
         for a in step.args:
             if not isinstance(a.value, ast.Name):
                 continue

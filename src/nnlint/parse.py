@@ -22,12 +22,14 @@ import re
 import stat
 import sys
 import threading
+import types
 from collections.abc import Callable
 from decimal import Context, Decimal, InvalidOperation
 from pathlib import Path
 
 import attrs
 import lark
+import lark.grammar
 import lark.parse_tree_builder
 import lark.parsers.lalr_analysis
 
@@ -320,10 +322,12 @@ class _FastParser:
         self.start = table.start_states["start"]
         self.end = table.end_states["start"]
         callbacks = frontend.parser.parser.callbacks
+        reductions = _reductions(callbacks)
         # Lark's table as plain tuples, one lookup per token: a shift is
-        # ``(-1, next state, the terminal's callback or None)``, a reduction
-        # ``(children, rule name, the rule's callback)``, and a unit rule Lark passes
-        # its one child through (``?expr: sum``) ``(1, rule name, None)``.
+        # ``(-1, next state, the terminal's callback or None, None)``, a reduction
+        # ``(children, rule name, callback, expand)`` (see _reductions), and a unit
+        # rule Lark passes its one child through (``?expr: sum``)
+        # ``(1, rule name, None, None)``.
         self.actions: dict[int, dict[str, tuple]] = {}
         self.gotos: dict[int, dict[str, int]] = {}
         for state, actions in table.states.items():
@@ -331,14 +335,11 @@ class _FastParser:
             for kind, (action, arg) in actions.items():
                 if action is _SHIFT:
                     if kind.isupper() or kind.startswith("$"):  # a terminal
-                        mine[kind] = (-1, arg, callbacks.get(kind))
+                        mine[kind] = (-1, arg, callbacks.get(kind), None)
                     else:
                         gotos[kind] = arg
                     continue
-                size, callback = len(arg.expansion), callbacks[arg]
-                if size == 1 and type(callback) is _ExpandSingleChild:
-                    callback = None
-                mine[kind] = (size, arg.origin.name, callback)
+                mine[kind] = (len(arg.expansion), arg.origin.name, *reductions[arg])
             self.actions[state], self.gotos[state] = mine, gotos
         self.scanners: dict[int, tuple | None] = {}  # parser state -> fast-path lexer
 
@@ -438,7 +439,7 @@ class _FastParser:
                     pos = line_start = _line_start(text, starts, resume)
                     line = resume
                     break
-                size, arg, callback = entry
+                size, arg, callback, expand = entry
                 if size < 0:  # shift
                     if checkpoint is not None and checkpoint[3]:  # a statement's first token
                         checkpoint[:] = [state_stack[:], value_stack[:], token.line, False]
@@ -456,7 +457,17 @@ class _FastParser:
                         del value_stack[-size:]
                     else:
                         children = []
-                    value_stack.append(callback(children))
+                    if expand is not None:  # Lark's ChildFilterLALR_NoPlaceholders
+                        kept: list = []
+                        for i, inline in expand:
+                            if not inline:
+                                kept.append(children[i])
+                            elif kept:
+                                kept += children[i]
+                            else:  # left recursion: extend the list in place, as Lark does
+                                kept = children[i]
+                        children = kept
+                    value_stack.append(children if callback is _INLINE else callback(children))
                 goto = gotos[state_stack[-1]][arg]
                 if goto == end_state:
                     return value_stack[-1]
@@ -496,6 +507,48 @@ def _line_start(text: str, starts: list[int], line: int) -> int:
 
 _SHIFT = lark.parsers.lalr_analysis.Shift
 _ExpandSingleChild = lark.parse_tree_builder.ExpandSingleChild
+_ChildFilter = lark.parse_tree_builder.ChildFilterLALR_NoPlaceholders
+_INLINE = object()  # the value of an inlined rule (``_stmt``) is its list of children
+
+
+def _reductions(callbacks: dict) -> dict:
+    """Each rule's ``(callback, expand)`` for the fast loop, unwrapping Lark's wrappers.
+
+    Lark wraps a rule's callback: ``ChildFilterLALR_NoPlaceholders`` splices the
+    children of inlined rules (``_stmt``, the ``(...)*`` of a rule) into their parent
+    (``expand``: its ``(index, inline)`` pairs), and an inlined rule's own callback
+    builds a ``Tree`` only for its parent to take the children out of it again. Here
+    an inlined rule's value is its list of children (``_INLINE``), spliced the same
+    way, in the same order; a unit rule (``?expr: sum``) has no callback at all.
+    Every other callback is the one Lark would call. Any wrapper other than these
+    (other Lark options) keeps all of Lark's callbacks as they are."""
+    found = {}
+    for rule, callback in callbacks.items():
+        if not isinstance(rule, lark.grammar.Rule):
+            continue
+        size = len(rule.expansion)
+        expand = None
+        if type(callback) is _ChildFilter:
+            expand = tuple(callback.to_include)
+            callback = callback.node_builder
+        if type(callback) is _ExpandSingleChild and size == 1 and expand is None:
+            found[rule] = (None, None)
+            continue
+        if type(callback) is functools.partial and rule.origin.name.startswith("_"):
+            found[rule] = (_INLINE, expand)
+            continue
+        inner = callback.node_builder if type(callback) is _ExpandSingleChild else callback
+        if not (type(inner) is types.MethodType and inner.__self__ is _BUILDER):
+            # not one of ToAst's own methods: Lark's wrappers, unchanged
+            return {
+                r: (None, None)
+                if len(r.expansion) == 1 and type(c) is _ExpandSingleChild
+                else (c, None)
+                for r, c in callbacks.items()
+                if isinstance(r, lark.grammar.Rule)
+            }
+        found[rule] = (callback, expand)
+    return found
 
 
 @functools.cache
