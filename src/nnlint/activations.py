@@ -62,6 +62,8 @@ _INPUT = re.compile(r"in(\d+)")
 
 def unit_of(node_id: str) -> str | None:
     """The repeated-block instance (``h/decoder[3]``) a node belongs to, or None."""
+    if "[" not in node_id:  # no block instance: the expression cannot match
+        return None
     match = _UNIT.match(node_id)
     return match.group(1) if match else None
 
@@ -90,15 +92,16 @@ def _split_states(nodes: Iterable[Node]) -> dict[str, bool]:
     a dense layer flips the state of its input (column-parallel, then row-parallel),
     attention and embeddings produce whole tensors, everything else follows its inputs."""
     split: dict[str, bool] = {}
+    get = split.get
     for node in nodes:
-        ins = [split.get(src, False) for src in node.inputs]
+        inputs = node.inputs
         role = node.kind.tensor_parallel
         if role == "flip":
-            split[node.id] = not ins[0]
-        elif role == "whole" or not ins:
+            split[node.id] = not get(inputs[0], False)
+        elif role == "whole" or not inputs:
             split[node.id] = False
         else:
-            split[node.id] = any(ins)
+            split[node.id] = any([get(src, False) for src in inputs])
     return split
 
 
@@ -178,7 +181,7 @@ def saved_activations(
 ) -> SavedActivations:
     """What every pipeline stage saves (see :func:`plan_activations`), for any batch."""
     nodes = list(lowered.nodes())
-    by_id = {node.id: node for node in nodes}
+    by_id = lowered.by_id
     storage: dict[str, str] = {}
     for node in nodes:
         storage[node.id] = storage[node.inputs[0]] if node.kind.is_view else node.id
@@ -199,6 +202,10 @@ def saved_activations(
             divided = t > 1 and (is_split or sequence_parallel)
             kept[stage][key] = (elements, bits, divided, per_sample)
 
+    # What an op saves depends on its op, options, shapes and flags only: asked once per
+    # kind of node (nodes written alike share their options dict, alive with them).
+    saved_by: dict[tuple, tuple] = {}
+    input_of: dict[str, int | None] = {}  # "in1" -> 1; "out", "q" -> None
     for node, unit in zip(nodes, unit_ids):
         if unit is not None:
             current = unit_stage[unit]
@@ -215,23 +222,38 @@ def saved_activations(
                         True,
                     )
             continue
-        ctx = Ctx(
+        what = (
+            node.op,
+            id(node.opts),
             node.in_shapes,
             node.shape,
-            node.opts,
-            1,
-            trainable=node.trainable,
-            training=True,
-            fused_with_loss=node.fused_with_loss,
+            node.trainable,
+            node.fused_with_loss,
         )
-        for part in node.kind.saved(ctx):
+        parts = saved_by.get(what)
+        if parts is None:
+            ctx = Ctx(
+                node.in_shapes,
+                node.shape,
+                node.opts,
+                1,
+                trainable=node.trainable,
+                training=True,
+                fused_with_loss=node.fused_with_loss,
+            )
+            parts = saved_by[what] = tuple(node.kind.saved(ctx))
+        for part in parts:
             if part.flash_only and not flash:
                 continue
             if part.core and (recompute == "selective" or flash):
                 continue
-            index = _INPUT.fullmatch(part.tensor)
-            if index:
-                src = node.inputs[int(index.group(1))]
+            tensor = part.tensor
+            if tensor not in input_of:
+                index = _INPUT.fullmatch(tensor)
+                input_of[tensor] = int(index.group(1)) if index else None
+            index = input_of[tensor]
+            if index is not None:
+                src = node.inputs[index]
                 key, owner, is_split = storage[src], by_id[storage[src]], split[src]
                 if key != src and part.elements == _elements(by_id[src]):
                     # a view saved whole keeps its base's storage alive (select(0, 0) of

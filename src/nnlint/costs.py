@@ -155,13 +155,15 @@ def recompute_flops(layers, batch: int, recompute: str, attention_impl: str) -> 
     ``selective`` — and a flash kernel, which recomputes the scores in its backward pass
     (Dao et al. 2022) — the attention core: everything but the four projections and their
     biases, ``forward − B·(8TD² + 4TD)``."""
-    full = sum(layer.train.forward_flops for layer in layers if unit_of(layer.node.id))
-    core = 0
-    for layer in layers:
-        if layer.node.kind.score_elements(layer.node.opts, layer.node.in_shapes):
-            T, D = layer.node.in_shapes[0]
-            core += layer.train.forward_flops - batch * (8 * T * D * D + 4 * T * D)
     mode = "selective" if recompute == "none" and attention_impl == "flash" else recompute
+    full = core = 0  # each summed only for the mode that reads it
+    if mode == "full":
+        full = sum(layer.train.forward_flops for layer in layers if unit_of(layer.node.id))
+    if mode == "selective":
+        for layer in layers:
+            if layer.node.kind.score_elements(layer.node.opts, layer.node.in_shapes):
+                T, D = layer.node.in_shapes[0]
+                core += layer.train.forward_flops - batch * (8 * T * D * D + 4 * T * D)
     return training_recompute_flops(mode, full, core)
 
 
@@ -176,6 +178,11 @@ def analyze(lowered: Lowered, sections: SpecSections) -> Report:
     # and shapes, so the same cost, computed once (a 1 KB spec may repeat 100,000
     # times). The dicts stay alive with the nodes, so an id is never reused.
     same: dict[tuple, tuple[Cost, Cost]] = {}
+    # Every per-layer sum of the totals, in the same pass (a spec may have 100,000 layers).
+    params = trainable = buffers = macs = backward_macs = input_grad_macs = 0
+    forward = backward = activation_elements = inference_flops = inactive = 0
+    param_bytes = grad_bytes = activation_bytes = layer_param_bytes = 0
+    inference_activation_bytes = 0
     for node in lowered.nodes():
         key = (
             node.op,
@@ -190,24 +197,32 @@ def analyze(lowered: Lowered, sections: SpecSections) -> Report:
         if costs is None:
             costs = same[key] = (node_cost(node, B, True), node_cost(node, Bd, False))
         tcost, icost = costs
-        shared = tcost.weight_params if node.tie else 0
-        layers.append(
-            LayerCost(
-                node,
-                tcost,
-                icost,
-                tcost.params - shared,
-                node.precision or train_prec,
-                node.precision or deploy_prec,
-            )
+        counted = tcost.params - tcost.weight_params if node.tie else tcost.params
+        precision = node.precision or train_prec
+        infer_precision = node.precision or deploy_prec
+        layers.append(LayerCost(node, tcost, icost, counted, precision, infer_precision))
+        stored = nbytes(counted, precision)
+        params += counted
+        param_bytes += stored
+        if node.trainable:
+            trainable += counted
+            grad_bytes += stored
+        buffers += tcost.buffers
+        macs += tcost.macs
+        backward_macs += tcost.backward_macs
+        if node.reads_input:
+            input_grad_macs += tcost.input_grad_macs
+        forward += tcost.forward_flops
+        backward += tcost.backward_flops
+        activation_elements += tcost.cached_elements
+        activation_bytes += nbytes(tcost.cached_elements, precision)
+        inactive += tcost.inactive_params
+        layer_param_bytes += nbytes(counted, infer_precision)
+        inference_activation_bytes += nbytes(
+            Bd * (icost.output_elements + icost.workspace_elements), infer_precision
         )
+        inference_flops += icost.forward_flops
 
-    def total(field: str, which: str = "train") -> int:
-        return sum(getattr(getattr(layer, which), field) for layer in layers)
-
-    params = sum(layer.counted_params for layer in layers)
-    trainable = sum(layer.counted_params for layer in layers if layer.node.trainable)
-    buffers = total("buffers")
     optimizer = OPTIMIZERS[train.optimizer]
     optimizer_flops = optimizer.step_flops(trainable)
 
@@ -218,37 +233,18 @@ def analyze(lowered: Lowered, sections: SpecSections) -> Report:
         loss_backward += LOSSES[loss_node.loss].gradient * B * numel(loss_node.in_shapes[0])
         loss_backward += loss_node.kind.weight_backward_flops(loss_node.opts)
 
-    param_bytes = sum(nbytes(layer.counted_params, layer.precision) for layer in layers)
-    grad_bytes = sum(
-        nbytes(layer.counted_params, layer.precision) for layer in layers if layer.node.trainable
-    )
     optimizer_bytes = _optimizer_bytes(layers, train, trainable)
     buffer_bytes = nbytes(buffers, train_prec)
-    activation_elements = total("cached_elements")
-    activation_bytes = sum(nbytes(layer.train.cached_elements, layer.precision) for layer in layers)
-    forward = total("forward_flops")
-    backward = total("backward_flops")
     recomputed = recompute_flops(layers, B, train.recompute, train.attention_impl)
-    inference_param_bytes = sum(
-        nbytes(layer.counted_params, layer.infer_precision) for layer in layers
-    ) + nbytes(buffers, deploy_prec)
-    inference_activation_bytes = sum(
-        nbytes(
-            Bd * (layer.infer.output_elements + layer.infer.workspace_elements),
-            layer.infer_precision,
-        )
-        for layer in layers
-    )
+    inference_param_bytes = layer_param_bytes + nbytes(buffers, deploy_prec)
     totals = Totals(
         params=params,
         trainable_params=trainable,
         frozen_params=params - trainable,
         buffers=buffers,
-        macs=total("macs"),
-        backward_macs=total("backward_macs"),
-        input_grad_macs=sum(
-            layer.train.input_grad_macs for layer in layers if layer.node.reads_input
-        ),
+        macs=macs,
+        backward_macs=backward_macs,
+        input_grad_macs=input_grad_macs,
         forward_flops=forward,
         backward_flops=backward,
         loss_backward_flops=loss_backward,
@@ -269,12 +265,12 @@ def analyze(lowered: Lowered, sections: SpecSections) -> Report:
         inference_param_bytes=inference_param_bytes,
         inference_activation_bytes=inference_activation_bytes,
         inference_memory_bytes=inference_param_bytes + inference_activation_bytes,
-        inference_flops=total("forward_flops", "infer"),
+        inference_flops=inference_flops,
         train_batch=B,
         deploy_batch=Bd,
         train_precision=train_prec,
         deploy_precision=deploy_prec,
         optimizer=train.optimizer,
-        active_params=params - total("inactive_params"),
+        active_params=params - inactive,
     )
     return Report(lowered.name, lowered, sections, tuple(layers), totals)

@@ -42,35 +42,32 @@ def peak_inference_activation_bytes(report: Report, batch: int) -> int:
     (a buffer can be reused once its last reader has consumed it); the cost report's
     ``inference_memory_bytes`` keeps every tensor and is an upper bound.
     """
-    owner: dict[str, str] = {}
-    size: dict[str, int] = {}
-    made_at: dict[str, int] = {}
-    last_use: dict[str, int] = {}
-    workspace: dict[int, int] = {}
     steps = [layer for layer in report.layers if not layer.node.kind.is_loss]
+    # each buffer is named by the step that allocates it
+    buffer_of: dict[str, int] = {}  # node id -> the buffer its output lives in
+    size = [0] * len(steps)  # bytes of the buffer step i allocates (0: none)
+    last_use = list(range(len(steps)))  # the last step that reads buffer i
+    workspace: dict[int, int] = {}
     for i, layer in enumerate(steps):
         node = layer.node
         for src in node.inputs:
-            last_use[owner[src]] = i
+            last_use[buffer_of[src]] = i
         if layer.infer.output_elements or not node.inputs:
-            owner[node.id] = node.id
-            size[node.id] = nbytes(batch * layer.infer.output_elements, layer.infer_precision)
-            made_at[node.id] = last_use[node.id] = i
+            buffer_of[node.id] = i
+            size[i] = nbytes(batch * layer.infer.output_elements, layer.infer_precision)
         else:
-            owner[node.id] = owner[node.inputs[0]]
-            last_use[owner[node.id]] = i
+            buffer = buffer_of[node.id] = buffer_of[node.inputs[0]]
+            last_use[buffer] = i
         if layer.infer.workspace_elements:
             workspace[i] = nbytes(batch * layer.infer.workspace_elements, layer.infer_precision)
-    born: dict[int, int] = {}
-    dies: dict[int, int] = {}
-    for buf, step in made_at.items():
-        born[step] = born.get(step, 0) + size[buf]
-        dies[last_use[buf]] = dies.get(last_use[buf], 0) + size[buf]
+    dies = [0] * len(steps)  # bytes freed after step i
+    for buffer, last in enumerate(last_use):
+        dies[last] += size[buffer]
     live = peak = 0
     for i in range(len(steps)):
-        live += born.get(i, 0)
+        live += size[i]
         peak = max(peak, live + workspace.get(i, 0))
-        live -= dies.get(i, 0)
+        live -= dies[i]
     return peak
 
 

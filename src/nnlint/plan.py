@@ -384,8 +384,8 @@ def serving_plan(
     caches = [
         layer
         for layer in report.layers
-        if layer.node.kind.score_elements(layer.node.opts, layer.node.in_shapes)
-        and layer.node.opts.get("causal")
+        if layer.node.opts.get("causal")
+        and layer.node.kind.score_elements(layer.node.opts, layer.node.in_shapes)
     ]
     if not caches:
         return None

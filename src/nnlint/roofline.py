@@ -101,24 +101,25 @@ def _hosts(report: Report) -> dict[str, str]:
     kernel in TensorRT, TFLite and the Edge TPU compiler). Either only when the
     layer's output has no other reader.
     """
+    by_id = report.lowered.by_id
     readers: dict[str, int] = {}
-    for node in report.lowered.nodes():
-        for src in set(node.inputs):
+    for node in by_id.values():
+        inputs = node.inputs
+        for src in inputs if len(inputs) < 2 else set(inputs):
             readers[src] = readers.get(src, 0) + 1
     host: dict[str, str] = {}
-    for node in report.lowered.nodes():
-        op = node.kind
-        if len(node.inputs) != 1 or readers.get(node.inputs[0], 0) != 1:
+    for node in by_id.values():
+        if len(node.inputs) != 1:
             continue
-        src = report.lowered.node(node.inputs[0])
+        op = node.kind
+        folding = op.folds_into_linear
+        joining = op.family == "activation" and op.in_place and not node.fused_with_loss
+        if not (folding or joining) or readers[node.inputs[0]] != 1:
+            continue
+        src = by_id[node.inputs[0]]
         root = host.get(src.id, src.id)
-        folds = op.folds_into_linear and src.kind.linear_layer
-        joins = (
-            op.family == "activation"
-            and op.in_place
-            and report.lowered.node(root).kind.fusion_host
-            and not node.fused_with_loss
-        )
+        folds = folding and src.kind.linear_layer
+        joins = joining and by_id[root].kind.fusion_host
         if folds or joins:
             host[node.id] = root
     return host
@@ -134,33 +135,36 @@ def fuse(report: Report) -> Fusion:
     elements in memory) runs as a copy kernel with no FLOPs.
     """
     host = _hosts(report)
+    by_id = report.lowered.by_id
     joined: dict[str, int] = {}  # host id -> FLOPs of the ops fused into it
     new_bias: dict[str, int] = {}  # host id -> bias values a folded batchnorm adds
     members: dict[str, tuple[str, ...]] = {}  # host id -> itself and the ops fused into it
-    for layer in report.layers:
-        if layer.node.id in host:
-            key = host[layer.node.id]
-            joined[key] = joined.get(key, 0) + layer.infer.forward_flops
-            members[key] = members.get(key, (key,)) + (layer.node.id,)
-            hosted = report.lowered.node(key)
-            if layer.node.kind.folds_into_linear and not hosted.opts.get("bias", True):
-                new_bias[key] = channel_axis(layer.node.shape)
+    if host:
+        for layer in report.layers:
+            node = layer.node
+            key = host.get(node.id)
+            if key is not None:
+                joined[key] = joined.get(key, 0) + layer.infer.forward_flops
+                members[key] = members.get(key, (key,)) + (node.id,)
+                if node.kind.folds_into_linear and not by_id[key].opts.get("bias", True):
+                    new_bias[key] = channel_axis(node.shape)
     kernels = []
     for layer in report.layers:
-        node, kind = layer.node, layer.node.kind
-        if node.id in host or kind.is_input or kind.is_loss:
+        node = layer.node
+        node_id, kind = node.id, node.kind
+        if kind.is_input or kind.is_loss or node_id in host:
             continue
         if kind.is_view and not kind.moves_data(node.opts, node.in_shapes):
             continue
-        flops = layer.infer.forward_flops + joined.get(node.id, 0)
-        bias = new_bias.get(node.id, 0)
+        flops = layer.infer.forward_flops + joined.get(node_id, 0)
+        bias = new_bias.get(node_id, 0)
         if (
             kind.inference_noop
             and flops == 0
             and layer.counted_params + layer.infer.buffers + bias == 0
         ):
             continue
-        kernels.append(Kernel(node.id, members.get(node.id, (node.id,)), flops, bias))
+        kernels.append(Kernel(node_id, members.get(node_id, (node_id,)), flops, bias))
     return Fusion(tuple(kernels), host)
 
 
@@ -217,18 +221,19 @@ def traffic(report: Report, fusion: Fusion, target: Target) -> Traffic:
     param_bytes = onchip = streamed_total = 0
     arrived: set[str] = set()  # model inputs already sent to an on-chip target
     model_outputs = _model_outputs(report) if target.onchip_bytes else set()
+    layer_of = report.layer
     for kernel in fusion.kernels:
-        layer = report.layer(kernel.node_id)
-        node = layer.node
+        layer = layer_of(kernel.node_id)
+        node, infer, precision = layer.node, layer.infer, layer.infer_precision
         # A kernel reads all of its weights, a tied one included (an output projection
         # tied to the token embedding reads the whole table); the model stores a shared
         # weight once (``stored``: what is placed in memory or on chip).
-        extra = layer.infer.buffers + kernel.new_bias
-        weights = nbytes(layer.infer.params + extra, layer.infer_precision)
-        stored = nbytes(layer.counted_params + extra, layer.infer_precision)
+        extra = infer.buffers + kernel.new_bias
+        weights = nbytes(infer.params + extra, precision)
+        stored = nbytes(layer.counted_params + extra, precision)
         if node.kind.gathers_rows:
             # a lookup reads only the rows it gathers, not the whole table
-            gathered = nbytes(Bd * numel(node.shape), layer.infer_precision)
+            gathered = nbytes(Bd * numel(node.shape), precision)
             weights, stored = min(weights, gathered), min(stored, gathered)
         param_bytes += stored
         streamed = 0
@@ -255,9 +260,9 @@ def traffic(report: Report, fusion: Fusion, target: Target) -> Traffic:
             )
             moved = streamed + inputs + outputs
         else:
-            io = sum(nbytes(Bd * numel(s), layer.infer_precision) for s in node.in_shapes)
-            io += nbytes(Bd * numel(node.shape), layer.infer_precision)
-            moved = weights + io
+            moved = weights + nbytes(Bd * numel(node.shape), precision)
+            for shape in node.in_shapes:
+                moved += nbytes(Bd * numel(shape), precision)
         rows.append(KernelTraffic(kernel, weights, streamed, moved))
     return Traffic(tuple(rows), param_bytes, onchip, streamed_total)
 
