@@ -167,13 +167,16 @@ def _locate_layers(lowered, diagnostics: list[Diagnostic]) -> list[Diagnostic]:
     finding's span, else the first whose span holds the finding's start. A line-free
     handle on the finding (the baseline keys on it); a block's layers are found through
     their first instance."""
-    if all(d.layer for d in diagnostics):  # none to name (a large spec has 100,000 nodes)
+    # only the nodes on the lines of the findings to name (a spec may have 100,000)
+    lines = {d.span.line for d in diagnostics if not d.layer}
+    if not lines:
         return diagnostics
     exact: dict[Span, str] = {}
     by_line: dict[int, list[Any]] = {}
     for node in lowered.nodes():
-        exact.setdefault(node.span, node.id)
-        by_line.setdefault(node.span.line, []).append(node)
+        if node.span.line in lines:
+            exact.setdefault(node.span, node.id)
+            by_line.setdefault(node.span.line, []).append(node)
 
     def holder(span: Span) -> str | None:
         if span in exact:

@@ -206,6 +206,8 @@ class _Lowerer:
         # (id of a body, names defined before it) -> its assignments in dependency order
         self.plans: dict[tuple, tuple[list[ast.Assign], list[Diagnostic], set[str]]] = {}
         self.counters: dict[tuple[str, str], int] = {}
+        self.shapes: dict[tuple, tuple] = {}  # see _shape
+        self.in_shapes: dict[tuple, tuple] = {}  # see _in_shapes
         # options -> the one dict of them the nodes share (see _options_key)
         self.options: dict[tuple, dict[str, Any]] = {}
         self.fitting: set[tuple[int, ...]] = set()  # shapes within MAX_ELEMENTS
@@ -239,8 +241,8 @@ class _Lowerer:
     def _new_id(self, prefix: str, op: str, fallback: str) -> str:
         base = prefix or fallback
         key = (base, op)
-        self.counters[key] = self.counters.get(key, 0) + 1
-        return f"{base}/{op}#{self.counters[key]}" if base else f"{op}#{self.counters[key]}"
+        count = self.counters[key] = self.counters.get(key, 0) + 1
+        return f"{base}/{op}#{count}" if base else f"{op}#{count}"
 
     def _add(self, node: Node) -> str:
         if len(self.by_id) >= MAX_NODES:
@@ -268,6 +270,19 @@ class _Lowerer:
         self.fitting.add(node.shape)
         self.by_id[node.id] = node
         return node.id
+
+    def _shape(self, shape: tuple) -> tuple:
+        """One tuple for every node of this shape: a long chain of one width stores it
+        once. Only ints: ``(64,)`` equals ``(64.0,)``."""
+        for d in shape:
+            if type(d) is not int:
+                return shape
+        return self.shapes.setdefault(shape, shape)
+
+    def _in_shapes(self, shapes: tuple) -> tuple:
+        """One tuple for every node reading the same shape objects (kept alive by the
+        tuple stored, so their ids stay theirs)."""
+        return self.in_shapes.setdefault(tuple(map(id, shapes)), shapes)
 
     def _node(self, node_id: str) -> Node:
         return self.by_id[node_id]
@@ -621,7 +636,8 @@ class _Lowerer:
                 model.name_span,
                 fix="add a line such as `input x: [784]`",
             )
-        _ExpansionBound(self.blocks).check(model.body, len(self.by_id))
+        if self.blocks:  # only a block call can pass the limit before it is built
+            _ExpansionBound(self.blocks).check(model.body, len(self.by_id))
         try:
             self._body(model.body, scope)
         except SpecError as exc:
@@ -913,7 +929,7 @@ class _Lowerer:
             if ref is not None:
                 inputs = [*inputs, self._tensor_ref(ref, name, scope, spans[name])]
                 in_nodes.append(self._node(inputs[-1]))
-        in_shapes = tuple([n.shape for n in in_nodes])
+        in_shapes = self._in_shapes(tuple([n.shape for n in in_nodes]))
         try:
             shape = op.infer(in_shapes, options)
         except ShapeError as exc:
@@ -936,7 +952,7 @@ class _Lowerer:
             self._new_id(prefix, op.name, ""),
             op.name,
             layer.span,
-            tuple(shape),
+            self._shape(tuple(shape)),
             tuple(inputs),
             in_shapes,
             options,

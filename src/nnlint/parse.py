@@ -30,6 +30,7 @@ from pathlib import Path
 import attrs
 import lark
 import lark.grammar
+import lark.lexer
 import lark.parse_tree_builder
 import lark.parsers.lalr_analysis
 
@@ -344,15 +345,28 @@ class _FastParser:
         self.scanners: dict[int, tuple | None] = {}  # parser state -> fast-path lexer
 
     def _scanner(self, state):
+        """The state's lexer as ``(match, skip, newline types, callbacks, ignore types,
+        keywords)``, or None (more than one expression: the loop is abandoned).
+
+        ``skip``: the ignored terminals without a callback (no token is made).
+        ``keywords``: when every callback of the state is Lark's ``UnlessCallback``
+        over plain strings (a ``NAME`` that is the keyword ``input`` becomes
+        ``INPUT``), the same as ``{terminal: {string: keyword terminal}}``, looked up
+        before the token is made, and ``callbacks`` is None; else Lark's callbacks."""
         basic = self.lexers[state]
         scanner = basic.scanner  # compiled on first use, as Lark does
         found = None
         if len(scanner._mres) == 1:
+            callbacks = basic.callback
+            ignore = basic.ignore_types
+            keywords = _keyword_tables(callbacks, ignore, basic.g_regex_flags)
             found = (
                 scanner._mres[0].match,
-                basic.ignore_types,
+                frozenset(t for t in ignore if t not in callbacks),
                 basic.newline_types,
-                basic.callback,
+                None if keywords is not None else callbacks,
+                ignore,
+                keywords or {},
             )
         self.scanners[state] = found
         return found
@@ -379,7 +393,7 @@ class _FastParser:
         below the saved state (Lark reuses a list it reduces into) abandons the loop."""
         table, gotos, scanners = self.actions, self.gotos, self.scanners
         end_state = self.end
-        new_token = _Token._future_new
+        new_str = str.__new__
         state_stack = [self.start]
         value_stack: list = []
         pos, line, line_start, end = 0, 1, 0, len(text)
@@ -405,7 +419,7 @@ class _FastParser:
                     pos = line_start = _line_start(text, starts, resume)
                     line = resume
                     continue
-                _match, ignore, newlines, lexer_callbacks = scanner
+                _match, skip, newlines, lexer_callbacks, ignore, keywords = scanner
                 value = m.group(0)
                 kind = m.lastgroup
                 start, start_line, column = pos, line, pos - line_start + 1
@@ -415,16 +429,26 @@ class _FastParser:
                         line += count
                         line_start = pos + value.rindex("\n") + 1
                 pos += len(value)
-                if kind in ignore and kind not in lexer_callbacks:
+                if kind in skip:
                     continue
-                token = new_token(
-                    kind, value, start, start_line, column, line, pos - line_start + 1, pos
-                )
-                if kind in lexer_callbacks:
-                    token = lexer_callbacks[kind](token)
-                if kind in ignore:
-                    continue
-                kind = token.type
+                if lexer_callbacks is None and kind in keywords:
+                    kind = keywords[kind].get(value, kind)
+                # Token._future_new, written out
+                token = new_str(_Token, value)
+                token.type = kind
+                token.start_pos = start
+                token.value = value
+                token.line = start_line
+                token.column = column
+                token.end_line = line
+                token.end_column = pos - line_start + 1
+                token.end_pos = pos
+                if lexer_callbacks is not None:
+                    if kind in lexer_callbacks:
+                        token = lexer_callbacks[kind](token)
+                    if kind in ignore:
+                        continue
+                    kind = token.type
             else:
                 kind = "$END"  # reduce until the start rule is complete
             while True:  # Lark's feed_token
@@ -508,6 +532,29 @@ def _line_start(text: str, starts: list[int], line: int) -> int:
 _SHIFT = lark.parsers.lalr_analysis.Shift
 _ExpandSingleChild = lark.parse_tree_builder.ExpandSingleChild
 _ChildFilter = lark.parse_tree_builder.ChildFilterLALR_NoPlaceholders
+
+
+def _keyword_tables(callbacks: dict, ignore, flags: int) -> dict | None:
+    """``{terminal: {string: keyword terminal}}`` doing what the lexer's callbacks do,
+    if every one is Lark's ``UnlessCallback`` over plain strings (no flags) on a
+    terminal that is not ignored; else None. ``UnlessCallback`` retypes a token whose
+    whole text one of its strings' expressions matches, the first in order: for plain
+    strings, the string equal to the text."""
+    tables = {}
+    for kind, callback in callbacks.items():
+        if type(callback) is not _Unless or kind in ignore or flags:
+            return None
+        words: dict[str, str] = {}
+        for terminal in callback.scanner.terminals:
+            pattern = terminal.pattern
+            if type(pattern) is not lark.lexer.PatternStr or pattern.flags:
+                return None
+            words.setdefault(pattern.value, terminal.name)
+        tables[kind] = words
+    return tables
+
+
+_Unless = lark.lexer.UnlessCallback
 _INLINE = object()  # the value of an inlined rule (``_stmt``) is its list of children
 
 
@@ -577,6 +624,8 @@ def parse_number(text: str) -> int | float:
 
     Integral values become ``int`` so that counts stay exact.
     """
+    if len(text) < 19 and text.isascii() and text.isdigit():  # `64`: what Decimal gives
+        return int(text)
     exponent = 0
     if text and text[-1] in _SI_EXPONENT:
         exponent = _SI_EXPONENT[text[-1]]
@@ -649,13 +698,12 @@ class ToAst(lark.Transformer):
     def shape(self, children):
         return _Seq(tuple(_value(i) for i in _items(children)), _rule_span(children))
 
-    def assign(self, children):
-        name, chain = _items(children)
+    def assign(self, children):  # NAME "=" chain
+        name, chain = children[0], children[2]
         return ast.Assign(str(name), _tok_span(name), chain, _rule_span(children))
 
-    def chain(self, children):
-        source, *steps = _items(children)
-        return ast.Chain(source, tuple(steps), _rule_span(children))
+    def chain(self, children):  # source (_ARROW layer)*
+        return ast.Chain(children[0], tuple(children[2::2]), _rule_span(children))
 
     def ref(self, children):
         tok = children[0]
@@ -667,22 +715,24 @@ class ToAst(lark.Transformer):
             str(name), args.items, None, _rule_span(children), _tok_span(name), has_parens=True
         )
 
-    def layer(self, children):
-        items = _items(children)
-        name = items[0]
+    def layer(self, children):  # NAME args? repeat?: no token but the name
+        name = children[0]
+        name_span = _tok_span(name)
+        if len(children) == 1:  # `relu`: the layer is its name
+            return ast.Layer(str(name), (), None, name_span, name_span, False)
         args: tuple = ()
         repeat = None
         has_parens = False
-        for item in items[1:]:
+        for item in children[1:]:
             if isinstance(item, _Repeat):
                 repeat = item.expr
             else:
                 args = item.items
                 has_parens = True
-        return ast.Layer(str(name), args, repeat, _rule_span(children), _tok_span(name), has_parens)
+        return ast.Layer(str(name), args, repeat, _rule_span(children), name_span, has_parens)
 
-    def args(self, children):
-        return _Seq(tuple(_items(children)), _rule_span(children))
+    def args(self, children):  # "(" (arg ("," arg)*)? ")"
+        return _Seq(tuple(children[1:-1:2]), _rule_span(children))
 
     def positional(self, children):
         return ast.Arg(None, _value(children[0]), _rule_span(children))
@@ -790,6 +840,8 @@ def _items(children: list) -> list:
 def _rule_span(children: list) -> Span:
     """From the start of the first child to the end of the last (tokens or values)."""
     first, last = children[0], children[-1]
+    if first is last and type(first) is not _Token:
+        return first.span  # one value: its span (a Span is immutable, so it is shared)
     if type(first) is _Token:
         line, column = first.line, first.column
     else:

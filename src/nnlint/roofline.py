@@ -136,18 +136,21 @@ def fuse(report: Report) -> Fusion:
     """
     host = _hosts(report)
     by_id = report.lowered.by_id
-    joined: dict[str, int] = {}  # host id -> FLOPs of the ops fused into it
-    new_bias: dict[str, int] = {}  # host id -> bias values a folded batchnorm adds
-    members: dict[str, tuple[str, ...]] = {}  # host id -> itself and the ops fused into it
+    # host id -> [FLOPs of the ops fused into it, bias values a folded batchnorm adds,
+    # itself and the ops fused into it]
+    fused: dict[str, list] = {}
     if host:
         for layer in report.layers:
             node = layer.node
             key = host.get(node.id)
             if key is not None:
-                joined[key] = joined.get(key, 0) + layer.infer.forward_flops
-                members[key] = members.get(key, (key,)) + (node.id,)
+                entry = fused.get(key)
+                if entry is None:
+                    entry = fused[key] = [0, 0, (key,)]
+                entry[0] += layer.infer.forward_flops
+                entry[2] += (node.id,)
                 if node.kind.folds_into_linear and not by_id[key].opts.get("bias", True):
-                    new_bias[key] = channel_axis(node.shape)
+                    entry[1] = channel_axis(node.shape)
     kernels = []
     for layer in report.layers:
         node = layer.node
@@ -156,15 +159,18 @@ def fuse(report: Report) -> Fusion:
             continue
         if kind.is_view and not kind.moves_data(node.opts, node.in_shapes):
             continue
-        flops = layer.infer.forward_flops + joined.get(node_id, 0)
-        bias = new_bias.get(node_id, 0)
+        flops, bias, members = layer.infer.forward_flops, 0, None
+        entry = fused.get(node_id)
+        if entry is not None:
+            flops += entry[0]
+            bias, members = entry[1], entry[2]
         if (
             kind.inference_noop
             and flops == 0
             and layer.counted_params + layer.infer.buffers + bias == 0
         ):
             continue
-        kernels.append(Kernel(node_id, members.get(node_id, (node_id,)), flops, bias))
+        kernels.append(Kernel(node_id, members or (node_id,), flops, bias))
     return Fusion(tuple(kernels), host)
 
 
@@ -296,28 +302,28 @@ class Roofline:
     onchip_param_bytes: int
     streamed_param_bytes: int
 
-    @property
+    @functools.cached_property
     def kernel_time_s(self) -> float | None:
         """The kernels' roofline time alone, without the fixed overheads."""
         return None if self.time_s is None else sum(r.time_s for r in self.layers)
 
-    @property
+    @functools.cached_property
     def flops(self) -> int:
         """FLOPs of one inference, summed over the kernels."""
         return sum(r.flops for r in self.layers)
 
-    @property
+    @functools.cached_property
     def bytes_moved(self) -> int:
         """Bytes one inference moves, summed over the kernels."""
         return sum(r.bytes_moved for r in self.layers)
 
-    @property
+    @functools.cached_property
     def intensity(self) -> float | None:
         """The whole model's arithmetic intensity (FLOP per byte); None when nothing moves."""
         moved = self.bytes_moved
         return self.flops / moved if moved else None
 
-    @property
+    @functools.cached_property
     def memory_bound_share(self) -> float | None:
         """The share of the kernel time spent in memory-bound kernels (None: no time)."""
         total = self.kernel_time_s
