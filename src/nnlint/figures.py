@@ -525,6 +525,14 @@ for _figure in (
         budget=("kv_cache",),
     ),
     _serving(
+        "decode_weight_bytes",
+        "bytes",
+        "weights read per decode step",
+        "The weights one decode step reads at the deploy precision, one token per sequence: "
+        "every weight, but only the rows an `embedding` gathers and the experts a `moe` "
+        "routes the step's tokens to (at most `top_k` × `deploy.concurrency` of them).",
+    ),
+    _serving(
         "prefill_latency_s",
         "seconds",
         "prefill latency of one prompt",
@@ -536,7 +544,7 @@ for _figure in (
         "decode_latency_s",
         "seconds",
         "per-token decode latency",
-        "One token for every sequence, reading every weight and the whole KV cache.",
+        "One token for every sequence, reading `decode_weight_bytes` and the whole KV cache.",
         budget=("decode_latency",),
         needs_target=True,
     ),

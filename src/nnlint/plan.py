@@ -25,7 +25,7 @@ import attrs
 from nnlint.activations import SavedActivations, saved_activations
 from nnlint.costs import Report
 from nnlint.precision import PRECISION_BITS
-from nnlint.roofline import Roofline
+from nnlint.roofline import Roofline, weights_read
 from nnlint.serving import (
     attention_cache_macs,
     decode_step,
@@ -332,6 +332,9 @@ class ServingPlan:
     kv_cache_bytes: int
     kv_bytes_per_sequence: int
     weights_bytes: int
+    #: weights one decode step reads (one token per sequence): every weight, but an
+    #: embedding's gathered rows and a moe's visited experts (roofline.weights_read)
+    decode_weight_bytes: int
     target: Target | None
     max_concurrency: int | None
     prefill_latency_s: float | None
@@ -365,6 +368,7 @@ class ServingPlan:
         return {
             "kv_cache_bytes": self.kv_cache_bytes,
             "weights_bytes": self.weights_bytes,
+            "decode_weight_bytes": self.decode_weight_bytes,
             "total_bytes": self.total_bytes,
             "fits": self.fits,
             "max_concurrency": self.max_concurrency,
@@ -411,6 +415,7 @@ def serving_plan(
         2 * n.in_shapes[0][0] ** 2 * n.in_shapes[0][1] for n in (c.node for c in caches)
     )
     per_token = (t.macs - score_macs) // T
+    decode_weights = weights_read(report, deploy.concurrency)
     prefill = decode = None
     peak = target.peak_for(t.deploy_precision) if target is not None else None
     if target is not None and peak:
@@ -418,7 +423,7 @@ def serving_plan(
         overhead = kernels * target.launch_overhead_s + target.inference_overhead_s
         cached = context if window is None else min(context, window)
         step = decode_step(
-            weights,
+            decode_weights,
             kv,
             per_token,
             attention_cache_macs(layers, heads, head_dim, cached),
@@ -429,7 +434,8 @@ def serving_plan(
         )
         decode = step.seconds
         flops = 2 * prefill_macs(per_token, layers, heads, head_dim, context)
-        prefill = roofline_time(flops, weights + per_seq, peak, target.bandwidth, overhead)
+        prompt_weights = weights_read(report, context)
+        prefill = roofline_time(flops, prompt_weights + per_seq, peak, target.bandwidth, overhead)
     return ServingPlan(
         layers=layers,
         kv_heads=kv_heads,
@@ -440,6 +446,7 @@ def serving_plan(
         kv_cache_bytes=kv,
         kv_bytes_per_sequence=per_seq,
         weights_bytes=weights,
+        decode_weight_bytes=decode_weights,
         target=target,
         max_concurrency=max_concurrency(target.memory_bytes, weights, per_seq)
         if target is not None
