@@ -310,6 +310,15 @@ class _Reader:
             raise self.fail(key, f"must be between {low:g} and {high:g} {unit}, got {shown}")
         return value
 
+    def field(
+        self, data: Mapping[str, Any], key: str, *, integer: bool = False, optional: bool = False
+    ) -> Any:
+        """``data[key]`` checked by :meth:`number`: an int with ``integer``, else a float. An
+        ``optional`` key defaults to 0 and may be 0 (the feature is absent)."""
+        value = data.get(key, 0) if optional else data[key]
+        checked = self.number(value, key, integer=integer, allow_zero=optional)
+        return checked if integer else float(checked)
+
     def table(self, data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
         value = data.get(key, {})
         if not isinstance(value, dict):
@@ -402,31 +411,21 @@ def load_target_file(path: str | os.PathLike[str]) -> Target:
         id=target_id,
         name=r.string(data, "name"),
         kind=kind,
-        memory_bytes=r.number(data["memory_bytes"], "memory_bytes", integer=True),
-        bandwidth=float(r.number(data["bandwidth"], "bandwidth")),
-        onchip_bytes=r.number(
-            data.get("onchip_bytes", 0), "onchip_bytes", integer=True, allow_zero=True
-        ),
-        host_link_bandwidth=float(
-            r.number(data.get("host_link_bandwidth", 0), "host_link_bandwidth", allow_zero=True)
-        ),
-        power_w=float(r.number(data["power_w"], "power_w")),
+        memory_bytes=r.field(data, "memory_bytes", integer=True),
+        bandwidth=r.field(data, "bandwidth"),
+        onchip_bytes=r.field(data, "onchip_bytes", integer=True, optional=True),
+        host_link_bandwidth=r.field(data, "host_link_bandwidth", optional=True),
+        power_w=r.field(data, "power_w"),
         unified_memory=unified,
         precisions=precisions,
         peak=peak,
         peak_sparse=peak_sparse,
         unsupported_ops=unsupported,
         source=source,
-        flash_bytes=r.number(
-            data.get("flash_bytes", 0), "flash_bytes", integer=True, allow_zero=True
-        ),
+        flash_bytes=r.field(data, "flash_bytes", integer=True, optional=True),
         notes="\n\n".join(note.strip() for note in notes if note.strip()),
-        launch_overhead_s=float(
-            r.number(data.get("launch_overhead_s", 0), "launch_overhead_s", allow_zero=True)
-        ),
-        inference_overhead_s=float(
-            r.number(data.get("inference_overhead_s", 0), "inference_overhead_s", allow_zero=True)
-        ),
+        launch_overhead_s=r.field(data, "launch_overhead_s", optional=True),
+        inference_overhead_s=r.field(data, "inference_overhead_s", optional=True),
     )
 
 
