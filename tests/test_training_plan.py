@@ -66,7 +66,7 @@ def test_llama_7b_on_l4s_names_the_fewest_gpus_that_fit_by_zero3s_formula():
     fewest = next(n for n in range(8, 1024) if 16 * PSI // n + acts <= memory)
     assert 16 * PSI // 8 + acts > memory
     (d,) = [d for d in check_text(spec, "l.nn").diagnostics if d.code == "NN301"]
-    assert f"gpus = {fewest} (the fewest that fit with zero3)" in d.message
+    assert f"gpus = {fewest} (the fewest GPUs that fit with zero3)" in d.message
     assert fewest == 31
 
 
@@ -240,7 +240,7 @@ def test_a_per_gpu_fit_error_names_the_computed_changes_that_fit():
     (d,) = [d for d in check_text(spec, "l.nn").diagnostics if d.code == "NN301"]
     assert (
         "per GPU" in d.message
-        and f"what fits: gpus = {fewest} (the fewest that fit with zero3)" in d.message
+        and f"what fits: gpus = {fewest} (the fewest GPUs that fit with zero3)" in d.message
     )
     assert d.data["fixes"]
     # and that many GPUs do fit, one fewer does not

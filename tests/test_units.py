@@ -22,6 +22,7 @@ from nnlint.units import (
     fmt_quantity,
     fmt_shape,
     fmt_si,
+    fmt_tick,
     fmt_time,
 )
 
@@ -52,6 +53,14 @@ def test_rates_capacities_shares_and_shapes():
     assert fmt_per_param(16_000, 1_000) == "16 B/param"
     assert fmt_per_param(0, 0) == "0 B/param"
     assert fmt_shape((3, 224, 224)) == "[3, 224, 224]"
+
+
+def test_chart_labels_take_the_shortest_digits_and_a_decimal_prefix():
+    assert fmt_tick(1.5e12, "FLOP/s") == "1.5 TFLOP/s"
+    assert fmt_tick(9e11, "B/s") == "900 GB/s"
+    assert fmt_tick(1e3, "FLOP/s") == "1 kFLOP/s"
+    assert fmt_tick(100, "FLOP/s") == "100 FLOP/s"
+    assert fmt_tick(0.1, "FLOP/s") == "0.1 FLOP/s"
 
 
 def test_quantity_dispatches_on_the_unit():

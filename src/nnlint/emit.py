@@ -30,7 +30,7 @@ from urllib.parse import quote
 import attrs
 
 from nnlint import __version__
-from nnlint.diagnostics import Diagnostic, FileResult, RuleMeta, Severity, source_lines
+from nnlint.diagnostics import Diagnostic, FileResult, RuleMeta, Severity, Span, source_lines
 from nnlint.sanitize import is_hidden, visible
 
 __all__ = ["FORMATS", "render", "render_model"]
@@ -592,19 +592,12 @@ def _sarif_related(finding: _Finding) -> dict[str, Any]:
         return {}
     locations = []
     for index, r in enumerate(related):
-        span = r.span
-        region = {
-            "startLine": span.line,
-            "startColumn": _utf16_column(finding.line_text(span.line), span.column),
-            "endLine": span.end_line,
-            "endColumn": _utf16_column(finding.line_text(span.end_line), span.end_column),
-        }
         locations.append(
             {
                 "id": index,
                 "physicalLocation": {
                     "artifactLocation": _artifact_location(finding.path),
-                    "region": region,
+                    "region": _span_region(finding, r.span),
                 },
                 "message": {"text": r.message},
             }
@@ -620,14 +613,7 @@ def _sarif_fixes(finding: _Finding) -> dict[str, Any]:
         return {}
     replacements = []
     for edit in fix.edits:
-        span = edit.span
-        region = {
-            "startLine": span.line,
-            "startColumn": _utf16_column(finding.line_text(span.line), span.column),
-            "endLine": span.end_line,
-            "endColumn": _utf16_column(finding.line_text(span.end_line), span.end_column),
-        }
-        replacement: dict[str, Any] = {"deletedRegion": region}
+        replacement: dict[str, Any] = {"deletedRegion": _span_region(finding, edit.span)}
         if edit.content:
             replacement["insertedContent"] = {"text": edit.content}
         replacements.append(replacement)
@@ -661,6 +647,17 @@ def _sarif_region(finding: _Finding) -> dict[str, int]:
         "startColumn": start_column,
         "endLine": end_line,
         "endColumn": end_column,
+    }
+
+
+def _span_region(finding: _Finding, span: Span) -> dict[str, int]:
+    """``span`` of ``finding``'s file as a SARIF region (UTF-16 columns): a related
+    location or a fix's edit, taken as it is (the finding's own span: :func:`_sarif_region`)."""
+    return {
+        "startLine": span.line,
+        "startColumn": _utf16_column(finding.line_text(span.line), span.column),
+        "endLine": span.end_line,
+        "endColumn": _utf16_column(finding.line_text(span.end_line), span.end_column),
     }
 
 

@@ -41,6 +41,7 @@ __all__ = [
     "fmt_shape",
     "fmt_si",
     "fmt_size",
+    "fmt_tick",
     "fmt_time",
 ]
 
@@ -169,6 +170,15 @@ def fmt_si(value: float) -> str:
         if value >= size:
             return f"{value / size:.4g} {unit}"
     return f"{value:.4g}"
+
+
+def fmt_tick(value: float, unit: str) -> str:
+    """A chart's label: a decimal SI prefix and the shortest digits (``:g``) —
+    ``1.5 TFLOP/s``, ``900 GB/s``, ``100 FLOP/s``."""
+    for prefix, size in (("P", 1e15), ("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if value >= size:
+            return f"{value / size:g} {prefix}{unit}"
+    return f"{value:g} {unit}"
 
 
 def fmt_rate(ops_per_s: float, precision: str) -> str:
