@@ -564,7 +564,7 @@ for _figure in (
     ),
     _serving(
         "tokens_per_s",
-        "count",
+        "per_second",
         "tokens per second",
         "`deploy.concurrency` ÷ the decode latency (a lower limit: `tokens_per_s >= 50`).",
         budget=("tokens_per_s",),
