@@ -53,11 +53,11 @@ def test_codes_and_names_are_unique():
 
 
 def test_readme_tour_shows_real_output(capsys, monkeypatch):
-    """Every `$ nnlint check …`, `$ nnlint plan …` and `$ nnlint import ….json` (a Hugging
-    Face config in the repository; the ONNX examples are checked by tests/test_import_onnx.py)
-    in a ```console block of the README prints exactly what nnlint prints, on stdout or, for
-    an import that fails, on stderr (blocks marked "(abridged)" in the text before them are
-    skipped)."""
+    """Every `$ nnlint check …`, `$ nnlint plan …`, `$ nnlint targets …` and `$ nnlint import
+    ….json` (a Hugging Face config in the repository; the ONNX examples are checked by
+    tests/test_import_onnx.py) in a ```console block of the README prints exactly what
+    nnlint prints, on stdout or, for an import that fails, on stderr (blocks marked
+    "(abridged)" in the text before them are skipped)."""
     import re
     import shlex
 
@@ -69,7 +69,7 @@ def test_readme_tour_shows_real_output(capsys, monkeypatch):
     checked = imports = 0
     for block in re.findall(r"```console\n(.*?)```", readme, re.S):
         for command, expected in re.findall(
-            r"^\$ (nnlint (?:check|plan|import \S+\.json)[^\n]*)\n(.*?)(?=^\$ |\Z)",
+            r"^\$ (nnlint (?:check|plan|targets|import \S+\.json)[^\n]*)\n(.*?)(?=^\$ |\Z)",
             block,
             re.S | re.M,
         ):
@@ -79,7 +79,7 @@ def test_readme_tour_shows_real_output(capsys, monkeypatch):
             assert shown.rstrip("\n") == expected.rstrip("\n"), command
             checked += 1
             imports += command.startswith("nnlint import")
-    assert checked >= 4 and imports >= 2
+    assert checked >= 6 and imports >= 2
 
 
 #: What a reader outside the team cannot open: the team's background notes and their figures.

@@ -107,11 +107,12 @@ def targets_table() -> str:
     ]
     for t in sorted(builtin_targets().values(), key=lambda t: t.id):
         onchip = f"{t.onchip_bytes / 2**20:.2f} MiB" if t.onchip_bytes else "—"
+        unified = " (unified)" if t.unified_memory else ""
         overhead = " / ".join(
             f"{s * 1e6:g} µs" if s else "—" for s in (t.launch_overhead_s, t.inference_overhead_s)
         )
         lines.append(
-            f"| `{t.id}` | {t.name} | {fmt_capacity(t.memory_bytes)} | "
+            f"| `{t.id}` | {t.name} | {fmt_capacity(t.memory_bytes)}{unified} | "
             f"{t.bandwidth / 1e9:g} GB/s | {peak(t, 'fp32')} / {peak(t, 'fp16')} / "
             f"{peak(t, 'int8')} | {onchip} | {overhead} | {t.power_w:g} W |"
         )

@@ -119,7 +119,9 @@ class Figure:
     ``requires`` names the spec keys that analysis needs (``train.samples``): a budget
     line on the figure without them is a located error. ``unknown`` says, for a
     ``None`` value of an existing figure, why it cannot be computed and how to make it
-    computable (the text row's ``n/a``, NN502's message and fix).
+    computable (the text row's ``n/a``, NN502's message and fix); ``absent`` says why
+    the analysis it ``needs`` does not exist for this model (NN502's message and fix for
+    a budget line on it).
     """
 
     name: str
@@ -137,6 +139,7 @@ class Figure:
     needs: str | None = None  # a field of Sources
     requires: tuple[str, ...] = ()  # spec keys, "section.key"
     unknown: Callable[[Sources], tuple[str, str]] | None = None  # (why, fix)
+    absent: Callable[[Sources], tuple[str, str]] | None = None  # (why, fix)
 
     def __attrs_post_init__(self) -> None:
         if self.unit not in UNITS:
@@ -278,9 +281,18 @@ def _run(name: str, unit: str, what: str, doc: str, *, field: str, **kw: Any) ->
     )
 
 
+def _no_serving(s: Sources) -> tuple[str, str]:
+    return (
+        f"`{s.report.model}` has no causal attention (`attention(..., causal=true)`), so it "
+        "generates no tokens: no KV cache, prefill or decode",
+        "budget `latency` for a model that is not a decoder, or remove the line",
+    )
+
+
 def _serving(name: str, unit: str, what: str, doc: str, **kw: Any) -> Figure:
     """A figure of the serving plan (:mod:`nnlint.plan`), read from its field ``name``;
-    the JSON holds it in the model's ``serving`` object, not in ``totals``."""
+    the JSON holds it in the model's ``serving`` object, not in ``totals``; absent for a
+    model without a causal attention."""
     return Figure(
         name,
         unit,
@@ -288,6 +300,8 @@ def _serving(name: str, unit: str, what: str, doc: str, **kw: Any) -> Figure:
         f"{doc} In the JSON's `serving` object.",
         read=_of("serving", name),
         in_json=False,
+        needs="serving",
+        absent=_no_serving,
         **kw,
     )
 
@@ -525,6 +539,14 @@ for _figure in (
         budget=("kv_cache",),
     ),
     _serving(
+        "decode_weight_bytes",
+        "bytes",
+        "weights read per decode step",
+        "The weights one decode step reads at the deploy precision, one token per sequence: "
+        "every weight, but only the rows an `embedding` gathers and the experts a `moe` "
+        "routes the step's tokens to (at most `top_k` × `deploy.concurrency` of them).",
+    ),
+    _serving(
         "prefill_latency_s",
         "seconds",
         "prefill latency of one prompt",
@@ -536,7 +558,7 @@ for _figure in (
         "decode_latency_s",
         "seconds",
         "per-token decode latency",
-        "One token for every sequence, reading every weight and the whole KV cache.",
+        "One token for every sequence, reading `decode_weight_bytes` and the whole KV cache.",
         budget=("decode_latency",),
         needs_target=True,
     ),

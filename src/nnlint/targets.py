@@ -32,16 +32,21 @@ from nnlint.suggest import suggest
 __all__ = [
     "KINDS",
     "OP_NAMES",
+    "UNIFIED_MEMORY",
     "Target",
     "TargetError",
     "UnknownTarget",
     "builtin_targets",
+    "is_builtin",
     "load_target_file",
     "resolve_target",
 ]
 
-#: Device classes.
-KINDS: frozenset[str] = frozenset({"gpu", "edge-accelerator", "cpu", "mcu"})
+#: Device classes, each with what one device of the class is called in messages
+#: ("8 GPUs", "10 CPUs"): the spec's ``train.gpus`` counts devices of the training target.
+KINDS: Mapping[str, str] = types.MappingProxyType(
+    {"gpu": "GPU", "edge-accelerator": "device", "cpu": "CPU", "mcu": "device"}
+)
 
 #: The nnlint op names an ``[ops] unsupported`` list may mention: the op catalog's.
 OP_NAMES: frozenset[str] = frozenset(OPS)
@@ -56,6 +61,9 @@ def _frozen_mapping(value: Mapping[str, float]) -> Mapping[str, float]:
 #: Device classes that run training jobs. MCUs and the int8-only edge accelerators
 #: run inference only, so training memory is never compared with theirs.
 TRAINING_KINDS = frozenset({"gpu", "cpu"})
+
+#: What ``unified_memory = true`` means, in the words every view and fit finding uses.
+UNIFIED_MEMORY = "shared with the host CPU and its OS or firmware"
 
 
 @attrs.frozen
@@ -106,6 +114,32 @@ class Target:
         """True when the device class runs training jobs (:data:`TRAINING_KINDS`)."""
         return self.kind in TRAINING_KINDS
 
+    @property
+    def device(self) -> str:
+        """What one device of this class is called in messages: GPU, CPU or device."""
+        return KINDS[self.kind]
+
+    def devices(self, count: int | None = None) -> str:
+        """The plural for messages (``GPUs``), or ``count`` of them (``1 CPU``, ``8 GPUs``)."""
+        if count is None:
+            return f"{self.device}s"
+        return f"{count} {self.device}" + ("" if count == 1 else "s")
+
+    @property
+    def memory_kind(self) -> str:
+        """``unified`` (:data:`UNIFIED_MEMORY`) or ``discrete``."""
+        return "unified" if self.unified_memory else "discrete"
+
+    def unified_memory_hint(self) -> str:
+        """A clause the fit findings append on a unified-memory target ("" on discrete
+        memory): the host's share is not subtracted, so what fits is an upper bound."""
+        if not self.unified_memory:
+            return ""
+        return (
+            f"; {self.id}'s memory is unified, {UNIFIED_MEMORY}: less than all of it is "
+            f"left for the model, so treat what fits as an upper bound"
+        )
+
     def supports_precision(self, precision: str) -> bool:
         """True if the device runs ``precision`` arithmetic natively."""
         return precision in self.precisions
@@ -129,6 +163,45 @@ class Target:
         """
         peak = self.peak_for(precision)
         return None if peak is None else peak / self.bandwidth
+
+    def computes(self) -> list[str]:
+        """The precisions with a dense peak (:meth:`peak_for`), widest first."""
+        return [p for p in ARITHMETIC_PRECISIONS if self.peak_for(p) is not None]
+
+    def best_precision(self) -> str | None:
+        """The precision with the highest dense peak (the widest one on a tie)."""
+        return max(self.computes(), key=lambda p: self.peak_for(p), default=None)
+
+    def as_dict(self, source: str | None = None) -> dict[str, Any]:
+        """``nnlint targets --format json``: every field, in the units of the target file
+        (docs/targets.schema.json). ``peak`` and ``ridge_point`` are the dense figures
+        nnlint computes with (tf32 without a rate of its own at fp32's, :meth:`peak_for`);
+        ``source`` is the file as the user reads it (default: as loaded)."""
+        computes = self.computes()
+        return {
+            "id": self.id,
+            "name": self.name,
+            "kind": self.kind,
+            "trains": self.trains,
+            "memory_bytes": self.memory_bytes,
+            "memory_kind": self.memory_kind,
+            "onchip_bytes": self.onchip_bytes,
+            "flash_bytes": self.flash_bytes,
+            "bandwidth": self.bandwidth,
+            "host_link_bandwidth": self.host_link_bandwidth,
+            "power_w": self.power_w,
+            "launch_overhead_s": self.launch_overhead_s,
+            "inference_overhead_s": self.inference_overhead_s,
+            "precisions": [p for p in ARITHMETIC_PRECISIONS if p in self.precisions],
+            "best_precision": self.best_precision(),
+            "peak": {p: self.peak_for(p) for p in computes},
+            "peak_sparse": {p: self.peak_sparse[p] for p in computes if p in self.peak_sparse},
+            "ridge_point": {p: self.ridge_point(p) for p in computes},
+            "unsupported_ops": sorted(self.unsupported_ops),
+            "notes": self.notes,
+            "source": self.source if source is None else source,
+            "builtin": is_builtin(self),
+        }
 
 
 class TargetError(Exception):
@@ -348,6 +421,12 @@ def _load_builtins() -> Mapping[str, Target]:
             raise TargetError(str(path), "id", message)
         targets[target.id] = target
     return types.MappingProxyType(targets)
+
+
+def is_builtin(target: Target) -> bool:
+    """True for a shipped profile, False for one a config's ``targets`` adds (also one that
+    replaces a built-in id)."""
+    return _load_builtins().get(target.id) == target
 
 
 def builtin_targets() -> dict[str, Target]:

@@ -37,6 +37,10 @@ class Embedding(Op):
     def param_shapes(self, opts, in_shapes):
         return ((opts["vocab"], opts["dim"]),)
 
+    def params_read(self, opts, in_shapes, rows, params):
+        """``min(vocab, rows)·dim``: one table row per token looked up (at most the table)."""
+        return min(params, rows * opts["dim"])
+
     def saved(self, c):
         """The int64 token ids, for the table's gradient (``embedding_backward``)."""
         return (Saved("in0", numel(c.x), kind="index"),) if c.trainable else ()
