@@ -17,12 +17,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import deny_read, fail_analysis
+from helpers import run_cli as run
 
 import nnlint.check
 import nnlint.tables
 from nnlint import __version__, cli
-from nnlint.check import Settings, analyse_text, check_file, model_entry
-from nnlint.cli import main
+from nnlint.check import analyse_text, check_file, model_entry
 from nnlint.diagnostics import Severity
 from nnlint.rules import all_meta
 from nnlint.rules.base import REGISTRY, Rule
@@ -93,12 +94,6 @@ def write(path: str | Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     return path
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def feed_stdin(monkeypatch, text: str | bytes) -> None:
@@ -215,14 +210,7 @@ def test_missing_path_is_one_line_and_others_are_still_checked(capsys, three):
 
 
 def test_unreadable_file_is_one_line(capsys, three, monkeypatch):
-    real = nnlint.check.read_regular
-
-    def read_regular(path, **kwargs):
-        if Path(path).name == "over.nn":  # root can read a chmod 000 file: fake the error
-            raise PermissionError(13, "Permission denied", str(path))
-        return real(path, **kwargs)
-
-    monkeypatch.setattr(nnlint.check, "read_regular", read_regular)
+    deny_read(monkeypatch, "over.nn")
     code, out, err = run(capsys, "check", ".", "--format", "concise")
     assert code == 2
     assert err == "nnlint: error: over.nn: cannot read: Permission denied\n"
@@ -230,14 +218,7 @@ def test_unreadable_file_is_one_line(capsys, three, monkeypatch):
 
 
 def test_internal_error_is_one_line_without_traceback(capsys, three, monkeypatch):
-    real = nnlint.check.analyse_text
-
-    def analyse(text, settings=Settings()):
-        if "wide" in text:
-            raise RuntimeError("boom")
-        return real(text, settings)
-
-    monkeypatch.setattr(nnlint.check, "analyse_text", analyse)
+    fail_analysis(monkeypatch, RuntimeError("boom"), when="wide")
     code, out, err = run(capsys, "check", ".", "--format", "concise")
     assert code == 2
     assert err == "nnlint: error: over.nn: internal error: RuntimeError: boom" + HINT + "\n"
@@ -245,18 +226,11 @@ def test_internal_error_is_one_line_without_traceback(capsys, three, monkeypatch
 
 
 def test_show_traceback_prints_the_stack_of_an_internal_error(capsys, three, monkeypatch):
-    real = nnlint.check.analyse_text
-
-    def analyse(text, settings=Settings()):
-        if "wide" in text:
-            raise RuntimeError("boom")
-        return real(text, settings)
-
-    monkeypatch.setattr(nnlint.check, "analyse_text", analyse)
+    fail_analysis(monkeypatch, RuntimeError("boom"), when="wide")
     code, out, err = run(capsys, "check", ".", "--format", "concise", "--show-traceback")
     assert code == 2
     assert err.startswith("Traceback (most recent call last):\n")
-    assert 'raise RuntimeError("boom")' in err and "in analyse" in err
+    assert "raise error" in err and "in analyse" in err
     assert err.endswith(
         "nnlint: error: over.nn: internal error: RuntimeError: boom "
         "(a bug in nnlint: please report it with the traceback above)\n"
@@ -274,10 +248,7 @@ def test_show_traceback_prints_the_stack_of_an_internal_error(capsys, three, mon
 def test_show_traceback_on_report_and_on_a_bug_outside_a_file(capsys, monkeypatch):
     write("xor.nn", CLEAN)
 
-    def analyse(text, settings=Settings()):
-        raise ValueError("broken")
-
-    monkeypatch.setattr(nnlint.check, "analyse_text", analyse)
+    fail_analysis(monkeypatch, ValueError("broken"))
     code, out, err = run(capsys, "report", "xor.nn", "--show-traceback")
     assert (code, out) == (2, "")
     assert err.startswith("Traceback (most recent call last):\n") and "ValueError: broken" in err
@@ -341,10 +312,7 @@ def test_stdin_together_with_files(capsys, monkeypatch, three):
 
 
 def test_stdin_internal_error_and_bad_bytes(capsys, monkeypatch):
-    def analyse(text, settings=Settings()):
-        raise KeyError("k")
-
-    monkeypatch.setattr(nnlint.check, "analyse_text", analyse)
+    fail_analysis(monkeypatch, KeyError("k"))
     feed_stdin(monkeypatch, CLEAN)
     code, out, err = run(capsys, "check", "-", "--stdin-filename", "s.nn")
     assert (code, err) == (2, "nnlint: error: s.nn: internal error: KeyError: 'k'" + HINT + "\n")
@@ -878,10 +846,7 @@ def test_report_of_a_folder_or_missing_file(capsys):
 def test_report_internal_error(capsys, monkeypatch):
     write("xor.nn", CLEAN)
 
-    def analyse(text, settings=Settings()):
-        raise ValueError("broken")
-
-    monkeypatch.setattr(nnlint.check, "analyse_text", analyse)
+    fail_analysis(monkeypatch, ValueError("broken"))
     code, out, err = run(capsys, "report", "xor.nn")
     assert (code, out) == (2, "")
     assert err == "nnlint: error: xor.nn: internal error: ValueError: broken" + HINT + "\n"

@@ -19,8 +19,8 @@ import threading
 from pathlib import Path
 
 import pytest
+from helpers import run_cli as run
 
-from nnlint.cli import main
 from nnlint.files import SPEC_LIMIT
 from nnlint.sanitize import visible
 
@@ -37,12 +37,6 @@ TIMEOUT = 120
 def _in_tmp(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("FORCE_COLOR", raising=False)
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def run_process(*argv: str, stdin=subprocess.DEVNULL) -> subprocess.CompletedProcess:

@@ -174,17 +174,7 @@ def test_sequence_from_dim(tmp_path, capsys):
 
 torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
-from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
-from torch_reference import Attention  # noqa: E402
-
-
-def torch_macs(model: nn.Module, inputs: list) -> int:
-    model.eval()
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        model(*inputs)
-    flops = counter.get_total_flops()
-    assert flops % 2 == 0
-    return flops // 2
+from torch_reference import Attention, forward_macs  # noqa: E402
 
 
 class LlamaDecoderLayer(nn.Module):
@@ -354,7 +344,7 @@ def write(tmp_path: Path, name: str, config: dict) -> Path:
 def same_counts(text: str, model: nn.Module, inputs: list, tmp_path, capsys) -> None:
     totals = checked(text, tmp_path, capsys)
     assert totals["params"] == sum(p.numel() for p in model.parameters())
-    assert totals["macs"] == torch_macs(model, inputs)
+    assert totals["macs"] == forward_macs(model, inputs)
 
 
 @pytest.mark.parametrize(

@@ -18,9 +18,9 @@ from test_import_onnx import (  # noqa: E402
     export,
     initializers,
     run_import,
-    torch_macs,
 )
 from torch import nn  # noqa: E402
+from torch_reference import forward_macs  # noqa: E402
 
 from nnlint.cli import main  # noqa: E402
 
@@ -32,7 +32,7 @@ def round_trip(model: nn.Module, inputs: list, tmp_path, capsys, name: str, opse
     totals = checked(path.with_suffix(".nn"), capsys)
     assert totals["params"] == initializers(path)["all"]
     assert totals["params"] == sum(p.numel() for p in model.parameters())
-    assert totals["macs"] == torch_macs(model, inputs)
+    assert totals["macs"] == forward_macs(model, inputs)
     return text[text.index("\nmodel ") + 1 :]
 
 

@@ -19,7 +19,7 @@ from nnlint.tables import report_text
 
 torch = pytest.importorskip("torch")
 
-from torch_reference import MoE  # noqa: E402
+from torch_reference import MoE, saved_bytes  # noqa: E402
 
 SPEC = """
 model m {
@@ -77,22 +77,11 @@ def test_saved_tensors_equal_torch_in_fp32(shared, trainable):
     moe = MoE(12, 5, 2, 7, shared)
     for p in moe.parameters():
         p.requires_grad_(trainable)
-    x = torch.randn(1, t, 12, requires_grad=True)
-    state = {p.untyped_storage().data_ptr() for p in moe.parameters()}
-    seen: dict[int, int] = {}
-
-    def pack(tensor):
-        storage = tensor.untyped_storage()
-        if storage.data_ptr() not in state and tensor.dim() > 0:
-            seen[storage.data_ptr()] = storage.nbytes()
-        return tensor
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda v: v):
-        moe(x)
+    torch_bytes = saved_bytes(moe, [torch.randn(1, t, 12, requires_grad=True)])
     spec = f"model m {{\n input x: [{t}, 12]\n y = x -> moe(5, 2, 7, shared={shared}"
     spec += ("" if trainable else ", trainable=false") + ")\n}\n"
     plan = plan_activations(report_of(spec).lowered, lambda _n: 32, batch=1)
-    assert sum(seen.values()) == plan.bytes
+    assert torch_bytes == plan.bytes
 
 
 def test_flops_by_hand():

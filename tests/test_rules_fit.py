@@ -7,7 +7,7 @@ import textwrap
 
 import attrs
 import pytest
-from helpers import EXAMPLES
+from helpers import EXAMPLES, line_of, only, report_of
 
 from nnlint.check import Settings, analyse_text, check_text
 from nnlint.costs import analyze
@@ -25,22 +25,6 @@ def run(text: str, target: str | None = None, thresholds=None):
     return text, check_text(
         text, "spec.nn", Settings(target=target, thresholds=thresholds or {}, select=MINE)
     )
-
-
-def only(result, code):
-    return [d for d in result.diagnostics if d.code == code]
-
-
-def line_of(text: str, snippet: str) -> int:
-    lines = [i for i, line in enumerate(text.splitlines(), 1) if snippet in line]
-    assert len(lines) == 1, (snippet, lines)
-    return lines[0]
-
-
-def report_of(text: str, target: str | None = None):
-    analysis, diagnostics = analyse_text(textwrap.dedent(text), Settings(target=target))
-    assert analysis is not None, [d.message for d in diagnostics]
-    return analysis.report
 
 
 # --------------------------------------------------------------------- helpers
@@ -475,7 +459,7 @@ def test_nn304_needs_a_train_section():
 def test_memory_analysis_finds_the_largest_batch_that_fits():
     """The analysis stage's figures the fit rules read: the largest batch fits, one more
     does not (checked against the planner and the cost model directly)."""
-    from nnlint.check import Settings, analyse_text
+    from nnlint.check import Settings
     from nnlint.memory import MemoryAnalysis
 
     text = (EXAMPLES / "resnet50.nn").read_text(encoding="utf-8")

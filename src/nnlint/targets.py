@@ -26,7 +26,7 @@ import attrs
 
 from nnlint.ops import OPS
 from nnlint.precision import ARITHMETIC_PRECISIONS
-from nnlint.resources import TomlFileError, data_dir, read_toml
+from nnlint.resources import TableReader, TomlFileError, data_dir, describe, read_toml
 from nnlint.suggest import suggest
 
 __all__ = [
@@ -265,7 +265,7 @@ _OPTIONAL = (
 _OPS_KEYS = ("unsupported", "notes")
 
 
-class _Reader:
+class _Reader(TableReader):
     """Type-checked access to one parsed TOML file; every failure names the file and the key."""
 
     def __init__(self, path: str) -> None:
@@ -281,14 +281,6 @@ class _Reader:
             if key not in allowed:
                 raise self.fail(prefix + key, f"unknown key (allowed: {', '.join(allowed)})")
 
-    def string(
-        self, table: Mapping[str, Any], key: str, default: str | None = None, prefix: str = ""
-    ) -> str:
-        value = table.get(key, default)
-        if not isinstance(value, str):
-            raise self.fail(prefix + key, f"must be a string, got {_describe(value)}")
-        return value
-
     def number(
         self, value: Any, key: str, *, integer: bool = False, allow_zero: bool = False
     ) -> Any:
@@ -297,7 +289,7 @@ class _Reader:
         wanted = "an integer" if integer else "a number"
         types_ok = (int,) if integer else (int, float)
         if isinstance(value, bool) or not isinstance(value, types_ok):
-            raise self.fail(key, f"must be {wanted}, got {_describe(value)}")
+            raise self.fail(key, f"must be {wanted}, got {describe(value)}")
         if isinstance(value, float) and not math.isfinite(value):
             raise self.fail(key, f"must be finite, got {value!r}")
         if value < 0 or (value == 0 and not allow_zero):
@@ -319,15 +311,9 @@ class _Reader:
         checked = self.number(value, key, integer=integer, allow_zero=optional)
         return checked if integer else float(checked)
 
-    def table(self, data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
-        value = data.get(key, {})
-        if not isinstance(value, dict):
-            raise self.fail(key, f"must be a table, got {_describe(value)}")
-        return value
-
     def string_list(self, value: Any, key: str) -> list[str]:
-        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-            raise self.fail(key, f"must be a list of strings, got {_describe(value)}")
+        """A list of strings, each listed once."""
+        value = super().string_list(value, key)
         duplicates = sorted({item for item in value if value.count(item) > 1})
         if duplicates:
             raise self.fail(key, f"lists {', '.join(map(repr, duplicates))} more than once")
@@ -342,16 +328,12 @@ class _Reader:
 
     def peaks(self, data: Mapping[str, Any], key: str, precisions: list[str]) -> dict[str, float]:
         out: dict[str, float] = {}
-        for precision, value in self.table(data, key).items():
+        for precision, value in self.table(data.get(key, {}), key).items():
             self.name_in(precision, ARITHMETIC_PRECISIONS, f"{key}.{precision}", "precision")
             if precision not in precisions:
                 raise self.fail(f"{key}.{precision}", f"{precision!r} is not listed in precisions")
             out[precision] = float(self.number(value, f"{key}.{precision}"))
         return out
-
-
-def _describe(value: Any) -> str:
-    return "nothing" if value is None else f"{type(value).__name__} {value!r}"
 
 
 def load_target_file(path: str | os.PathLike[str]) -> Target:
@@ -375,14 +357,14 @@ def load_target_file(path: str | os.PathLike[str]) -> Target:
         if key not in data:
             raise r.fail(key, "missing required key")
 
-    target_id = r.string(data, "id")
+    target_id = r.string(data["id"], "id")
     if not _ID_RE.match(target_id):
         raise r.fail("id", f"must use lower-case letters, digits, '.', '_', '-'; got {target_id!r}")
-    kind = r.string(data, "kind")
+    kind = r.string(data["kind"], "kind")
     r.name_in(kind, KINDS, "kind", "kind")
     unified = data.get("unified_memory", False)
     if not isinstance(unified, bool):
-        raise r.fail("unified_memory", f"must be true or false, got {_describe(unified)}")
+        raise r.fail("unified_memory", f"must be true or false, got {describe(unified)}")
 
     precisions = r.string_list(data["precisions"], "precisions")
     if not precisions:
@@ -400,16 +382,16 @@ def load_target_file(path: str | os.PathLike[str]) -> Target:
             message = f"sparse peak {sparse:g} is below the dense peak {dense:g}"
             raise r.fail(f"peak_sparse.{precision}", message)
 
-    ops = r.table(data, "ops")
+    ops = r.table(data.get("ops", {}), "ops")
     r.check_keys(ops, _OPS_KEYS, prefix="ops.")
     unsupported = r.string_list(ops.get("unsupported", []), "ops.unsupported")
     for op in unsupported:
         r.name_in(op, OP_NAMES, "ops.unsupported", "op")
-    notes = [r.string(data, "notes", ""), r.string(ops, "notes", "", prefix="ops.")]
+    notes = [r.string(data.get("notes", ""), "notes"), r.string(ops.get("notes", ""), "ops.notes")]
 
     return Target(
         id=target_id,
-        name=r.string(data, "name"),
+        name=r.string(data["name"], "name"),
         kind=kind,
         memory_bytes=r.field(data, "memory_bytes", integer=True),
         bandwidth=r.field(data, "bandwidth"),
