@@ -264,17 +264,24 @@ def _text_block(finding: _Finding, style: _Style) -> str:
         offset, length = _caret_range(line, d)
         carets = style.severity("^" * length, d.severity)
         out.append(f"{style.gutter(f'{blank_gutter} |')} {' ' * offset}{carets}")
-    for related in d.related:  # rustc's notes: where an error inside a block was called
-        where = f"{finding.path}:{related.span.line}:{related.span.column}"
-        what = related.message.replace(f"line {related.span.line}", where, 1)
-        if what == related.message:
-            what = f"{related.message} ({where})"
+    for what in _notes(finding):
         out.append(f"{style.gutter(f'{blank_gutter} =')} note: {visible(what)}")
     if d.fix:
         first, *rest = [visible(line) for line in d.fix.split("\n")]
         out.append(f"{style.gutter(f'{blank_gutter} =')} help: {first}")
         out.extend(f"{blank_gutter}         {more}".rstrip() for more in rest)
     return "\n".join(out)
+
+
+def _notes(finding: _Finding) -> list[str]:
+    """rustc's notes: where an error inside a block was called, each place as
+    ``path:line:col``."""
+    notes = []
+    for related in finding.diagnostic.related:
+        where = f"{finding.path}:{related.span.line}:{related.span.column}"
+        what = related.message.replace(f"line {related.span.line}", where, 1)
+        notes.append(what if what != related.message else f"{related.message} ({where})")
+    return notes
 
 
 def _frame_line(number: int, text: str, width: int, style: _Style) -> str:
@@ -783,7 +790,9 @@ def _github_command(finding: _Finding) -> str:
         "title": f"{d.code} [{d.severity}]",
     }
     joined = ",".join(f"{key}={_escape_property(str(value))}" for key, value in properties.items())
-    return f"::{_GITHUB_COMMAND[d.severity]} {joined}::{_escape_data(d.message)}"
+    # the annotation's message holds the notes on lines of their own, as the text does
+    message = "\n".join([d.message, *(f"note: {what}" for what in _notes(finding))])
+    return f"::{_GITHUB_COMMAND[d.severity]} {joined}::{_escape_data(message)}"
 
 
 def _escape_data(text: str) -> str:
