@@ -1,5 +1,5 @@
-"""The README's generated tables match the registries (rules, ops, losses, targets),
-and every rule has a complete doc page."""
+"""The README's generated tables match the registries (rules, ops, losses, targets), so
+does the report's JSON Schema, and every rule has a complete doc page."""
 
 from __future__ import annotations
 
@@ -17,6 +17,15 @@ def test_readme_generated_sections_are_current():
     for name in SECTIONS:
         assert f"<!-- generated:{name} -->" in readme, name
     assert render(readme) == readme, "README is stale: run `python -m nnlint.docs README.md`"
+
+
+def test_the_report_schema_is_current():
+    """docs/report.schema.json is generated (its totals from nnlint.figures): a figure
+    added, renamed or retyped without regenerating it fails here."""
+    from nnlint.report_schema import SCHEMA_PATH, schema_text
+
+    text = (ROOT / SCHEMA_PATH).read_text(encoding="utf-8")
+    assert text == schema_text(), f"stale: run `python -m nnlint.docs {SCHEMA_PATH}`"
 
 
 def test_every_code_is_in_the_readme_table():

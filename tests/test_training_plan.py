@@ -311,3 +311,25 @@ def test_serving_budget_keys():
     analysis, _ = _analysis(spec)
     assert found["decode_latency"].data["value"] == analysis.serving.decode_latency_s
     assert found["tokens_per_s"].data["value"] == pytest.approx(analysis.serving.tokens_per_s)
+
+
+def test_a_tokens_per_second_floor_is_a_rate_not_a_whole_count():
+    """tokens_per_s is concurrency ÷ decode latency, a rate: a floor below one token per
+    second is a limit (a 7B decoder on a board), and a fractional floor is kept as written,
+    not rounded up to the next whole number as a count's would be."""
+    served = textwrap.dedent(SERVED.replace("CONCURRENCY", "1"))
+    rate = _analysis(served)[0].serving.tokens_per_s
+    whole = int(rate)
+    assert whole + 0.25 < rate < whole + 0.5  # 8,585.34 tokens/s on a T4
+
+    def nn5(limit: str):
+        spec = served + f"budget {{\n    tokens_per_s >= {limit}\n}}\n"
+        return [d for d in check_text(spec, "g.nn").diagnostics if d.code[:3] in ("NN0", "NN5")]
+
+    assert nn5("0.5") == []
+    assert nn5(f"{whole + 0.25}") == []  # a count's limit would round it up to whole + 1
+    (d,) = nn5(f"{whole + 0.5}")
+    assert d.code == "NN501"
+    assert d.data["limit"] == whole + 0.5 and d.data["unit"] == "per_second"
+    assert d.data["value"] == rate
+    assert d.message.startswith(f"tokens_per_s is {rate:,.0f}/s, under the budget of {whole}.5 (")

@@ -7,7 +7,7 @@ every code that may appear, and returns one string per run:
 
 - ``text``     compiler-style header, source frame with carets, ``= help:`` line
 - ``concise``  one ``path:line:col: CODE [severity] message`` line per finding
-- ``json``     the report contract (``schemas/`` and README § Using nnlint)
+- ``json``     the report contract (``docs/report.schema.json``, README § A quick tour)
 - ``sarif``    SARIF 2.1.0 for GitHub code scanning (valid against the OASIS schema)
 - ``github``   GitHub Actions workflow commands (``::error file=…::message``)
 
@@ -69,7 +69,8 @@ def render(
     JSON lists them under ``errors`` and SARIF records them as notifications of a
     failed invocation that ended with ``exit_code``; the terminal formats leave the
     lines themselves to the caller's stderr. ``extra`` keys are added at the end of
-    the JSON report (the contract allows more keys; e.g. ``baseline``).
+    the JSON report (``fixes``, ``baseline``: each one the schema,
+    ``docs/report.schema.json``, describes).
     Raises :class:`ValueError` for an unknown format.
     """
     if fmt in ("text", "concise"):

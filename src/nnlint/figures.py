@@ -121,7 +121,10 @@ class Figure:
     ``None`` value of an existing figure, why it cannot be computed and how to make it
     computable (the text row's ``n/a``, NN502's message and fix); ``absent`` says why
     the analysis it ``needs`` does not exist for this model (NN502's message and fix for
-    a budget line on it).
+    a budget line on it). ``nullable`` says the value can be ``None`` where the figure
+    exists (the JSON's ``null``: a time on a target without a peak at the precision);
+    every other figure is always a number or a text (the JSON Schema of the report,
+    :mod:`nnlint.report_schema`, holds it to that).
     """
 
     name: str
@@ -140,6 +143,7 @@ class Figure:
     requires: tuple[str, ...] = ()  # spec keys, "section.key"
     unknown: Callable[[Sources], tuple[str, str]] | None = None  # (why, fix)
     absent: Callable[[Sources], tuple[str, str]] | None = None  # (why, fix)
+    nullable: bool = False
 
     def __attrs_post_init__(self) -> None:
         if self.unit not in UNITS:
@@ -518,6 +522,7 @@ for _figure in (
         missing="n/a: no peak at {deploy_precision}",
         budget=("latency",),
         needs_target=True,
+        nullable=True,
     ),
     Figure(
         "ridge_point",
@@ -529,6 +534,7 @@ for _figure in (
         label="ridge point ({target})",
         shown=lambda v, t: f"{v:,.1f} FLOP/byte at {t['deploy_precision']}",
         needs_target=True,
+        nullable=True,
     ),
     _serving(
         "kv_cache_bytes",
@@ -553,6 +559,7 @@ for _figure in (
         "One `deploy.context`-token prompt on the deploy target's roofline, with its overheads.",
         budget=("prefill_latency",),
         needs_target=True,
+        nullable=True,
     ),
     _serving(
         "decode_latency_s",
@@ -561,15 +568,17 @@ for _figure in (
         "One token for every sequence, reading `decode_weight_bytes` and the whole KV cache.",
         budget=("decode_latency",),
         needs_target=True,
+        nullable=True,
     ),
     _serving(
         "tokens_per_s",
-        "count",
+        "per_second",
         "tokens per second",
         "`deploy.concurrency` ÷ the decode latency (a lower limit: `tokens_per_s >= 50`).",
         budget=("tokens_per_s",),
         limit="min",
         needs_target=True,
+        nullable=True,
     ),
     Figure(
         "active_params",
@@ -646,6 +655,7 @@ for _figure in (
             f"at {t['train_utilization']:.0%} utilization"
         ),
         budget=("train_time",),
+        nullable=True,
     ),
     _run(
         "train_energy_j",
@@ -656,6 +666,7 @@ for _figure in (
         field="energy_j",
         label="training energy",
         budget=("train_energy",),
+        nullable=True,
     ),
 ):
     declare(_figure)

@@ -320,6 +320,12 @@ UNITS: dict[str, Unit] = {
             whole=False,
             limit_hint="an energy such as `500 kWh` or `2 GJ` (units: J, kJ, MJ, GJ, kWh, MWh)",
         ),
+        Unit(
+            "per_second",
+            lambda v: f"{fmt_number(float(v))}/s",
+            whole=False,
+            limit_hint="a rate such as `50` or `0.5` (per second)",
+        ),
         Unit("fraction", fmt_percent, whole=False),
         Unit("flop_per_byte", lambda v: f"{v:,.1f} FLOP/byte", whole=False),
         Unit("text", str, whole=False),
