@@ -161,11 +161,25 @@ class InvertedResidual(_ShapeKeepingResidual):
         super().__init__(layers, c_in, c_out, stride)
 
 
-class MobileNetV2(nn.Module):
+class _PooledClassifier(nn.Module):
+    """Feature layers ending in 1280 channels, then global average pool, dropout 0.2 and a
+    linear classifier: the head MobileNetV2 and EfficientNet-B0 share."""
+
+    def __init__(self, layers: list[nn.Module], classes: int) -> None:
+        super().__init__()
+        self.features = nn.Sequential(*layers)
+        self.dropout = nn.Dropout(0.2)
+        self.fc = nn.Linear(1280, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = torch.flatten(nn.functional.adaptive_avg_pool2d(self.features(x), 1), 1)
+        return self.fc(self.dropout(h))
+
+
+class MobileNetV2(_PooledClassifier):
     """MobileNetV2 1.0: stem 32, seven inverted-residual stages, 1x1 to 1280, classifier."""
 
     def __init__(self, classes: int = 1000) -> None:
-        super().__init__()
         layers: list[nn.Module] = [*_conv_bn(3, 32, 3, stride=2, padding=1), nn.ReLU6()]
         c_in = 32
         for t, c, n, s in [
@@ -181,13 +195,7 @@ class MobileNetV2(nn.Module):
                 layers.append(InvertedResidual(c_in, c, s if i == 0 else 1, t))
                 c_in = c
         layers += [*_conv_bn(320, 1280, 1), nn.ReLU6()]
-        self.features = nn.Sequential(*layers)
-        self.dropout = nn.Dropout(0.2)
-        self.fc = nn.Linear(1280, classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = torch.flatten(nn.functional.adaptive_avg_pool2d(self.features(x), 1), 1)
-        return self.fc(self.dropout(h))
+        super().__init__(layers, classes)
 
 
 # --------------------------------------------------------------------- transformers
@@ -559,12 +567,11 @@ class MBConv(_ShapeKeepingResidual):
         super().__init__(layers, c_in, c_out, stride)
 
 
-class EfficientNetB0(nn.Module):
+class EfficientNetB0(_PooledClassifier):
     """EfficientNet-B0 (torchvision ``efficientnet_b0`` layout): stem 32, seven MBConv
     stages, 1x1 to 1280, global pool, dropout 0.2, classifier."""
 
     def __init__(self, classes: int = 1000) -> None:
-        super().__init__()
         layers: list[nn.Module] = [*_conv_bn(3, 32, 3, stride=2, padding=1), nn.SiLU()]
         c_in = 32
         for t, k, s, c, n in [
@@ -580,13 +587,7 @@ class EfficientNetB0(nn.Module):
                 layers.append(MBConv(c_in, c, k, s if i == 0 else 1, t))
                 c_in = c
         layers += [*_conv_bn(320, 1280, 1), nn.SiLU()]
-        self.features = nn.Sequential(*layers)
-        self.dropout = nn.Dropout(0.2)
-        self.fc = nn.Linear(1280, classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = torch.flatten(nn.functional.adaptive_avg_pool2d(self.features(x), 1), 1)
-        return self.fc(self.dropout(h))
+        super().__init__(layers, classes)
 
 
 # ---------------------------------------------------------------------- registry
