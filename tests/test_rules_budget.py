@@ -27,7 +27,7 @@ def test_train_memory_over_budget_with_the_exact_figures():
     (d,) = findings(with_budget("    train_memory <= 2 MiB"), "NN501")
     assert d.message == (
         "train_memory is 3.73 MiB (3,913,120 B), over the budget of 2 MiB "
-        "(2.00 MiB (2,097,152 B)) by 1.73 MiB (1,815,968 B) (86.6%)"
+        "(2,097,152 B) by 1.73 MiB (1,815,968 B) (86.6%)"
     )
     assert d.data == {
         "key": "train_memory",
