@@ -25,6 +25,7 @@ import nnlint.tables
 from nnlint import __version__, cli
 from nnlint.check import analyse_text, check_file, model_entry
 from nnlint.diagnostics import Severity
+from nnlint.files import display_path
 from nnlint.rules import all_meta
 from nnlint.rules.base import REGISTRY, Rule
 from nnlint.targets import builtin_targets
@@ -1026,7 +1027,7 @@ def test_target_card_of_a_builtin_and_of_one_that_replaces_it(capsys):
     out = run(capsys, "targets", "t4", "jetson-orin-nano", "t4")[1]
     assert out.startswith("t4: NVIDIA T4\n") and out.count("t4: NVIDIA T4") == 1
     assert "\n\njetson-orin-nano: NVIDIA Jetson Orin Nano 8GB\n" in out
-    source = cli.display_path(REPO / "rules" / "targets" / "t4.toml")
+    source = display_path(REPO / "rules" / "targets" / "t4.toml")
     first = out.split("\n\njetson-orin-nano:")[0]
     assert f" source {source} (built in)" in " ".join(first.split())
     assert "discrete: the device's own, not shared with the host" in out

@@ -291,8 +291,8 @@ def test_nn302_weights_beyond_mcu_flash():
     assert "22.01 KiB (22,538 B) over" in d.message
 
 
-def test_nn302_activations_beyond_mcu_sram():
-    _, result = run("""\
+# a small conv net whose activations outgrow the microcontroller's SRAM
+VISION_ON_MCU = """\
         model vision {
             input img: [3, 224, 224]
             h = img -> conv2d(32, 3, padding=1) -> relu -> global_avgpool -> flatten -> dense(2)
@@ -301,7 +301,11 @@ def test_nn302_activations_beyond_mcu_sram():
             target    = cortex-m7
             precision = int8
         }
-        """)
+        """
+
+
+def test_nn302_activations_beyond_mcu_sram():
+    _, result = run(VISION_ON_MCU)
     (d,) = only(result, "NN302")
     peak = 3 * 224 * 224 + 32 * 224 * 224  # the image and the conv output, int8
     assert d.data["activation_bytes"] == peak == 1_756_160
@@ -528,16 +532,7 @@ def test_nn301_and_nn302_say_when_the_memory_is_shared_with_the_host(target, uni
 
 
 def test_nn302_on_a_microcontroller_says_its_sram_is_shared():
-    _, result = run("""\
-        model vision {
-            input img: [3, 224, 224]
-            h = img -> conv2d(32, 3, padding=1) -> relu -> global_avgpool -> flatten -> dense(2)
-        }
-        deploy {
-            target    = cortex-m7
-            precision = int8
-        }
-        """)
+    _, result = run(VISION_ON_MCU)
     (d,) = only(result, "NN302")
     assert UNIFIED_HINT in d.message and "cortex-m7's memory is unified" in d.message
     # the weights over flash alone: flash is not the shared memory, no hint

@@ -27,6 +27,7 @@ import attrs
 
 from nnlint import __version__
 from nnlint.emit import FORMATS
+from nnlint.files import display_path
 
 if TYPE_CHECKING:
     from nnlint.config import ConfigResolver, Overrides, ProjectConfig
@@ -408,17 +409,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 # --------------------------------------------------------------------------- shared helpers
-
-
-def display_path(path: str | os.PathLike[str]) -> str:
-    """Relative to the working folder when below it, else absolute; ``/`` separators."""
-    absolute = os.path.abspath(path)
-    try:
-        relative = os.path.relpath(absolute)
-    except ValueError:  # another drive on Windows
-        relative = absolute
-    shown = absolute if relative.startswith("..") else relative
-    return shown.replace(os.sep, "/")
 
 
 def _use_color(no_color: bool) -> bool:

@@ -34,6 +34,7 @@ from typing import Any
 
 import attrs
 
+from nnlint.files import display_path
 from nnlint.resources import TableReader, TomlFileError, describe, read_toml
 from nnlint.suggest import suggest
 
@@ -79,20 +80,10 @@ class ConfigError(Exception):
     """
 
     def __init__(self, path: str | os.PathLike[str] | None, key: str | None, message: str) -> None:
-        self.path = _shown(path) if path is not None else None
+        self.path = display_path(path) if path is not None else None
         self.key = key
         self.message = message
         super().__init__(": ".join(part for part in (self.path, key, message) if part))
-
-
-def _shown(path: str | os.PathLike[str]) -> str:
-    """A path as the user reads it: relative to the working folder when below it."""
-    absolute = os.path.abspath(path)
-    try:
-        relative = os.path.relpath(absolute)
-    except ValueError:  # another drive on Windows
-        return absolute
-    return absolute if relative.startswith("..") else relative
 
 
 @attrs.frozen
@@ -424,7 +415,7 @@ def _extra_targets(r: _Reader, value: Any, folder: Path) -> dict[str, Any]:
         try:
             target = load_target_file(folder / entry)
         except TargetError as exc:
-            detail = ": ".join(p for p in (_shown(exc.path), exc.key, exc.message) if p)
+            detail = ": ".join(p for p in (display_path(exc.path), exc.key, exc.message) if p)
             raise r.fail("targets", detail) from None
         if target.id in found:
             raise r.fail("targets", f"{entry}: target id {target.id!r} is defined twice")

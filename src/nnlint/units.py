@@ -39,7 +39,6 @@ __all__ = [
     "fmt_quantity",
     "fmt_rate",
     "fmt_shape",
-    "fmt_si",
     "fmt_size",
     "fmt_tick",
     "fmt_time",
@@ -162,14 +161,6 @@ def fmt_energy(joules: float) -> str:
         if wh >= size:
             return f"{text} ({wh / size:.3g} {prefix}Wh)"
     return text
-
-
-def fmt_si(value: float) -> str:
-    """A rate's number with an SI prefix and four significant digits: ``19.5 T``."""
-    for unit, size in (("P", 1e15), ("T", 1e12), ("G", 1e9), ("M", 1e6)):
-        if value >= size:
-            return f"{value / size:.4g} {unit}"
-    return f"{value:.4g}"
 
 
 def fmt_tick(value: float, unit: str) -> str:
