@@ -139,3 +139,11 @@ def deny_read(monkeypatch, name: str) -> None:
         return real(path, **kwargs)
 
     monkeypatch.setattr(nnlint.check, "read_regular", read_regular)
+
+
+def unaligned(text: str) -> str:
+    """``text`` without ``nnlint format``'s alignment: one space before each statement's
+    ``=`` and continuation lines indented by four, so a test can look for a statement as
+    an importer writes it, whatever the names around it."""
+    text = re.sub(r"(?m)^(\s*\S+) {2,}= ", r"\1 = ", text)
+    return re.sub(r"(?m)^ +->", "    ->", text)

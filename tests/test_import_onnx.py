@@ -25,6 +25,7 @@ import pytest
 onnx = pytest.importorskip("onnx")
 torch = pytest.importorskip("torch")
 
+from helpers import unaligned  # noqa: E402
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 from torch import nn  # noqa: E402
 from torch_reference import (  # noqa: E402
@@ -36,6 +37,7 @@ from torch_reference import (  # noqa: E402
 )
 
 from nnlint.cli import main  # noqa: E402
+from nnlint.format import format_text  # noqa: E402
 
 
 def export(
@@ -98,7 +100,9 @@ def initializers(path: Path) -> dict[str, int]:
 def run_import(path: Path, capsys, *extra: str) -> str:
     out = path.with_suffix(".nn")
     assert main(["import", str(path), "-o", str(out), *extra]) == 0, capsys.readouterr().err
-    return out.read_text(encoding="utf-8")
+    text = out.read_text(encoding="utf-8")
+    assert format_text(text) == text  # `nnlint format --check` passes on a fresh import
+    return text
 
 
 def checked(spec: Path, capsys) -> dict:
@@ -369,12 +373,12 @@ def test_op_zoo_round_trip(tmp_path, capsys):
     assert totals["params"] == initializers(path)["all"]
     assert totals["params"] == sum(p.numel() for p in model.parameters())
     assert totals["macs"] == forward_macs(model, inputs)
-    assert text.endswith(
+    assert unaligned(text).endswith(
         "    silu = stem -> conv2d(8, 1) -> silu\n"
         "    pool = stem -> avgpool(3, stride=1, padding=1)\n"
         "    log_softmax = concat(silu, pool) -> groupnorm(16) -> leaky_relu(0.2) -> maxpool(2)"
         " -> prelu(16)\n"
-        "                -> groupnorm(4) -> elu -> flatten -> dense(32) -> tanh -> dense(10)"
+        "    -> groupnorm(4) -> elu -> flatten -> dense(32) -> tanh -> dense(10)"
         " -> log_softmax\n}\n"
     )
 
