@@ -110,12 +110,18 @@ def _pair_opt(name: str, v: tuple[int, int], default: int) -> str:
     return "" if v == (default, default) else f", {name}={_pair_text(v)}"
 
 
+def _groups(draw: Draw, c_in: int, most: int) -> tuple[int, int]:
+    """A convolution's ``groups`` (a divisor of ``c_in``) and output channels (a multiple
+    of it, at most ``most`` unless ``groups`` alone is more)."""
+    g = draw(st.sampled_from([d for d in range(1, c_in + 1) if c_in % d == 0]))
+    return g, g * draw(st.integers(1, max(1, most // g)))
+
+
 def gen_conv2d(draw: Draw, x: Shape) -> Step | None:
     if len(x) != 3:
         return None
     c_in, h, w = x
-    g = draw(st.sampled_from([d for d in range(1, c_in + 1) if c_in % d == 0]))
-    c_out = g * draw(st.integers(1, max(1, 6 // g)))
+    g, c_out = _groups(draw, c_in, 6)
     dil = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
     same = draw(st.integers(0, 3)) == 0
     pad = (0, 0) if same else (draw(st.integers(0, 1)), draw(st.integers(0, 1)))
@@ -143,8 +149,7 @@ def gen_conv1d(draw: Draw, x: Shape) -> Step | None:
     if len(x) != 2:
         return None
     c_in, length = x
-    g = draw(st.sampled_from([d for d in range(1, c_in + 1) if c_in % d == 0]))
-    c_out = g * draw(st.integers(1, max(1, 6 // g)))
+    g, c_out = _groups(draw, c_in, 6)
     d = draw(st.integers(1, 2))
     same = draw(st.integers(0, 3)) == 0
     p = 0 if same else draw(st.integers(0, 1))
@@ -165,8 +170,7 @@ def gen_conv_transpose2d(draw: Draw, x: Shape) -> Step | None:
     if len(x) != 3:
         return None
     c_in, h, w = x
-    g = draw(st.sampled_from([d for d in range(1, c_in + 1) if c_in % d == 0]))
-    c_out = g * draw(st.integers(1, max(1, 4 // g)))
+    g, c_out = _groups(draw, c_in, 4)
     k = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
     stride = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
     dil = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))

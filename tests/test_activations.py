@@ -84,32 +84,14 @@ def _saved_parts(report, op=None, tensor=None):
     return total
 
 
-def _torch_saved_bytes(torch, model, inputs, autocast: bool = False) -> int:
-    """Bytes of the tensors autograd saves in one forward pass, once per storage,
-    parameters and buffers aside (0-d tensors are Python scalars)."""
-    state = {t.untyped_storage().data_ptr() for t in (*model.parameters(), *model.buffers())}
-    seen: dict[int, int] = {}
-
-    def pack(tensor):
-        storage = tensor.untyped_storage()
-        if storage.data_ptr() not in state and tensor.dim() > 0:
-            seen[storage.data_ptr()] = storage.nbytes()
-        return tensor
-
-    cast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast)
-    with cast, torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        model(*inputs)
-    return sum(seen.values())
-
-
 @pytest.mark.parametrize("stem", STEMS)
 def test_saved_tensors_equal_torch_in_fp32(stem):
-    torch = pytest.importorskip("torch")
-    from torch_reference import ARCHITECTURES
+    pytest.importorskip("torch")
+    from torch_reference import ARCHITECTURES, saved_bytes
 
     model, inputs = ARCHITECTURES[stem]()
     model.train()
-    torch_bytes = _torch_saved_bytes(torch, model, inputs)
+    torch_bytes = saved_bytes(model, inputs)
 
     report = twin_report(stem)
     nnlint_bytes = plan_activations(report.lowered, _fp32, batch=1).bytes
@@ -154,12 +136,12 @@ def _twin_extras(report, width=lambda _node: 4, bf16_model: bool = False) -> int
 @pytest.mark.parametrize("stem", STEMS)
 def test_saved_tensors_equal_torch_in_bf16(stem):
     torch = pytest.importorskip("torch")
-    from torch_reference import ARCHITECTURES
+    from torch_reference import ARCHITECTURES, saved_bytes
 
     model, inputs = ARCHITECTURES[stem]()
     model.train().to(torch.bfloat16)
     inputs = [x.to(torch.bfloat16) if x.is_floating_point() else x for x in inputs]
-    torch_bytes = _torch_saved_bytes(torch, model, inputs)
+    torch_bytes = saved_bytes(model, inputs)
 
     report = twin_report(stem)
     nnlint_bytes = plan_activations(report.lowered, _bf16, batch=1).bytes
@@ -263,12 +245,12 @@ def _autocast_bytes(report) -> int:
 
 @pytest.mark.parametrize("stem", STEMS)
 def test_saved_tensors_equal_torch_under_bf16_autocast(stem):
-    torch = pytest.importorskip("torch")
-    from torch_reference import ARCHITECTURES
+    pytest.importorskip("torch")
+    from torch_reference import ARCHITECTURES, saved_bytes
 
     model, inputs = ARCHITECTURES[stem]()
     model.train()
-    torch_bytes = _torch_saved_bytes(torch, model, inputs, autocast=True)
+    torch_bytes = saved_bytes(model, inputs, autocast=True)
     report = twin_report(stem)
     width = _autocast_widths(report.lowered.nodes())
     extras = _twin_extras(report, lambda n: width[n.id]) + _moe_autocast(report, width)

@@ -7,10 +7,10 @@ import json
 from pathlib import Path
 
 import pytest
+from helpers import run_cli as run
 
 from nnlint.baseline import BASELINE_VERSION, Key, key_of, load_baseline
 from nnlint.check import check_text
-from nnlint.cli import main
 from nnlint.diagnostics import FileResult
 
 # Two NN103 findings (log of a softmax, lines 5 and 6) and a budget line that is
@@ -27,12 +27,6 @@ budget {
     params <= 10
 }
 """
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture

@@ -17,13 +17,15 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import deny_read, fail_analysis
+from helpers import run_cli as run
 
 import nnlint.check
 import nnlint.tables
 from nnlint import __version__, cli
-from nnlint.check import Settings, analyse_text, check_file, model_entry
-from nnlint.cli import main
+from nnlint.check import analyse_text, check_file, model_entry
 from nnlint.diagnostics import Severity
+from nnlint.files import display_path
 from nnlint.rules import all_meta
 from nnlint.rules.base import REGISTRY, Rule
 from nnlint.targets import builtin_targets
@@ -93,12 +95,6 @@ def write(path: str | Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     return path
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def feed_stdin(monkeypatch, text: str | bytes) -> None:
@@ -215,14 +211,7 @@ def test_missing_path_is_one_line_and_others_are_still_checked(capsys, three):
 
 
 def test_unreadable_file_is_one_line(capsys, three, monkeypatch):
-    real = nnlint.check.read_regular
-
-    def read_regular(path, **kwargs):
-        if Path(path).name == "over.nn":  # root can read a chmod 000 file: fake the error
-            raise PermissionError(13, "Permission denied", str(path))
-        return real(path, **kwargs)
-
-    monkeypatch.setattr(nnlint.check, "read_regular", read_regular)
+    deny_read(monkeypatch, "over.nn")
     code, out, err = run(capsys, "check", ".", "--format", "concise")
     assert code == 2
     assert err == "nnlint: error: over.nn: cannot read: Permission denied\n"
@@ -230,14 +219,7 @@ def test_unreadable_file_is_one_line(capsys, three, monkeypatch):
 
 
 def test_internal_error_is_one_line_without_traceback(capsys, three, monkeypatch):
-    real = nnlint.check.analyse_text
-
-    def analyse(text, settings=Settings()):
-        if "wide" in text:
-            raise RuntimeError("boom")
-        return real(text, settings)
-
-    monkeypatch.setattr(nnlint.check, "analyse_text", analyse)
+    fail_analysis(monkeypatch, RuntimeError("boom"), when="wide")
     code, out, err = run(capsys, "check", ".", "--format", "concise")
     assert code == 2
     assert err == "nnlint: error: over.nn: internal error: RuntimeError: boom" + HINT + "\n"
@@ -245,18 +227,11 @@ def test_internal_error_is_one_line_without_traceback(capsys, three, monkeypatch
 
 
 def test_show_traceback_prints_the_stack_of_an_internal_error(capsys, three, monkeypatch):
-    real = nnlint.check.analyse_text
-
-    def analyse(text, settings=Settings()):
-        if "wide" in text:
-            raise RuntimeError("boom")
-        return real(text, settings)
-
-    monkeypatch.setattr(nnlint.check, "analyse_text", analyse)
+    fail_analysis(monkeypatch, RuntimeError("boom"), when="wide")
     code, out, err = run(capsys, "check", ".", "--format", "concise", "--show-traceback")
     assert code == 2
     assert err.startswith("Traceback (most recent call last):\n")
-    assert 'raise RuntimeError("boom")' in err and "in analyse" in err
+    assert "raise error" in err and "in analyse" in err
     assert err.endswith(
         "nnlint: error: over.nn: internal error: RuntimeError: boom "
         "(a bug in nnlint: please report it with the traceback above)\n"
@@ -274,10 +249,7 @@ def test_show_traceback_prints_the_stack_of_an_internal_error(capsys, three, mon
 def test_show_traceback_on_report_and_on_a_bug_outside_a_file(capsys, monkeypatch):
     write("xor.nn", CLEAN)
 
-    def analyse(text, settings=Settings()):
-        raise ValueError("broken")
-
-    monkeypatch.setattr(nnlint.check, "analyse_text", analyse)
+    fail_analysis(monkeypatch, ValueError("broken"))
     code, out, err = run(capsys, "report", "xor.nn", "--show-traceback")
     assert (code, out) == (2, "")
     assert err.startswith("Traceback (most recent call last):\n") and "ValueError: broken" in err
@@ -341,10 +313,7 @@ def test_stdin_together_with_files(capsys, monkeypatch, three):
 
 
 def test_stdin_internal_error_and_bad_bytes(capsys, monkeypatch):
-    def analyse(text, settings=Settings()):
-        raise KeyError("k")
-
-    monkeypatch.setattr(nnlint.check, "analyse_text", analyse)
+    fail_analysis(monkeypatch, KeyError("k"))
     feed_stdin(monkeypatch, CLEAN)
     code, out, err = run(capsys, "check", "-", "--stdin-filename", "s.nn")
     assert (code, err) == (2, "nnlint: error: s.nn: internal error: KeyError: 'k'" + HINT + "\n")
@@ -878,10 +847,7 @@ def test_report_of_a_folder_or_missing_file(capsys):
 def test_report_internal_error(capsys, monkeypatch):
     write("xor.nn", CLEAN)
 
-    def analyse(text, settings=Settings()):
-        raise ValueError("broken")
-
-    monkeypatch.setattr(nnlint.check, "analyse_text", analyse)
+    fail_analysis(monkeypatch, ValueError("broken"))
     code, out, err = run(capsys, "report", "xor.nn")
     assert (code, out) == (2, "")
     assert err == "nnlint: error: xor.nn: internal error: ValueError: broken" + HINT + "\n"
@@ -948,45 +914,173 @@ def test_rules_lists_every_code(capsys):
 def test_targets_lists_every_profile(capsys):
     code, out, _ = run(capsys, "targets")
     assert code == 0
-    rows = {line.split()[0]: line for line in out.splitlines()[2:]}
+    lines = out.splitlines()
+    assert lines[0].split() == [
+        "id",
+        "name",
+        "memory",
+        "bandwidth",
+        "best",
+        "dense",
+        "peak",
+        "power",
+    ]
+    rows = {line.split()[0]: line for line in lines[2 : 2 + len(builtin_targets())]}
     assert sorted(rows) == sorted(builtin_targets())
-    t4 = rows["t4"]
-    for part in (
-        "14.90 GiB (16,000,000,000 B)",
-        "320 GB/s",
-        "fp32 8.1 T",
-        "fp16 65 T",
-        "int8 130 T",
-        "int4 260 T",
-        "812.5 FLOP/B (int4)",
-        "70 W",
-    ):
-        assert part in t4, part
-    assert "8,000.0 FLOP/B (int8)" in rows["edge-tpu"]
+    # the headline figures; the card (`nnlint targets t4`) has the rest
+    for part in ("NVIDIA T4", "16 GB ", "320 GB/s", "int4 260 TOP/s", "70 W"):
+        assert part in rows["t4"], part
+    assert "fp8 1,979 TFLOP/s" in rows["h100-sxm"]  # fp8 and int8 tie: the float one
+    assert "int8 4 TOP/s" in rows["edge-tpu"]
+
+
+def test_targets_table_fits_100_columns_and_marks_unified_memory(capsys):
+    out = run(capsys, "targets")[1]
+    assert max(len(line) for line in out.splitlines()) <= 100
+    rows = {line.split()[0]: line for line in out.splitlines()[2:] if line}
+    unified = {t.id for t in builtin_targets().values() if t.unified_memory}
+    assert unified == {
+        "cortex-m7",
+        "edge-tpu",
+        "jetson-agx-orin",
+        "jetson-orin-nano",
+        "rpi5",
+        "x86-cpu",
+    }
+    for target_id in builtin_targets():
+        assert ("GB*" in rows[target_id] or "MiB*" in rows[target_id]) == (target_id in unified)
+    assert "* unified memory, shared with the host CPU and its OS or firmware" in out
+
+
+def test_targets_table_shortens_a_long_user_name_to_keep_100_columns(capsys):
+    write("b.toml", BOARD.replace('name = "My board"', f'name = "{"Very long name " * 12}"'))
+    write("nnlint.toml", 'targets = ["b.toml"]\n')
+    out = run(capsys, "targets")[1]
+    assert max(len(line) for line in out.splitlines()) <= 100
+    [row] = [line for line in out.splitlines() if line.startswith("my-board")]
+    assert "Very long name Very long" in row and "…" in row
+    # the card shows it whole
+    card = run(capsys, "targets", "my-board")[1]
+    assert " ".join(("Very long name " * 12).split()) in " ".join(card.split())
+
+
+BOARD = "\n".join(
+    [
+        'id = "my-board"',
+        'name = "My board"',
+        'kind = "cpu"',
+        "memory_bytes = 1_000_000",
+        "bandwidth = 1e9",
+        "power_w = 5",
+        "unified_memory = true",
+        'precisions = ["fp32", "tf32", "int8"]',
+        'notes = """First paragraph,',
+        "on two lines.",
+        "",
+        'Second paragraph."""',
+        "[peak]",
+        "fp32 = 1e10",
+        "int8 = 4e10",
+        "[peak_sparse]",
+        "int8 = 8e10",
+        "",
+    ]
+)
 
 
 def test_targets_include_config_profiles(capsys):
-    write(
-        "b.toml",
-        "\n".join(
-            [
-                'id = "my-board"',
-                'name = "My board"',
-                'kind = "cpu"',
-                "memory_bytes = 1_000_000",
-                "bandwidth = 1e9",
-                "power_w = 5",
-                'precisions = ["fp32"]',
-                "[peak]",
-                "fp32 = 1e10",
-                "",
-            ]
-        ),
-    )
+    write("b.toml", BOARD)
     write("nnlint.toml", 'targets = ["b.toml"]\n')
     out = run(capsys, "targets")[1]
-    assert "my-board" in out and "10.0 FLOP/B (fp32)" in out
+    assert "my-board" in out and "int8 40 GOP/s" in out
     assert "my-board" not in run(capsys, "targets", "--isolated")[1]
+
+
+def test_target_card_of_a_user_target_shows_its_source_and_every_figure(capsys):
+    write("hw/b.toml", BOARD)
+    write("nnlint.toml", 'targets = ["hw/b.toml"]\n')
+    code, out, err = run(capsys, "targets", "My-Board")  # ids match case-insensitively
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    assert lines[0] == "my-board: My board"
+    assert max(len(line) for line in lines) <= 100
+    fields = {
+        line[2:22].strip(): line[22:] for line in lines if line.startswith("  ") and line[2] != " "
+    }
+    assert fields["kind"] == "cpu (runs training jobs)"
+    assert fields["memory"] == "976.56 KiB (1,000,000 B = 1.00 MB)"
+    assert fields["memory kind"].startswith("unified: shared with the host CPU and its OS")
+    assert fields["bandwidth"] == "1 GB/s (1,000,000,000 B/s)"
+    assert fields["on-chip memory"] == "not modelled" and fields["flash"] == "none"
+    assert fields["power"] == "5 W" and fields["launch overhead"] == "not modelled"
+    assert fields["notes"] == "First paragraph, on two lines."
+    assert fields["source"] == "hw/b.toml (from the config's `targets`)"
+    # per precision: dense, 2:4 sparse, ridge point = dense / bandwidth
+    peaks = {line.split()[0]: line for line in lines if line.startswith("    ")}
+    assert peaks["fp32"].split()[1:] == ["10", "GFLOP/s", "-", "10.0", "FLOP/byte"]
+    assert "(fp32's: the file gives no tf32 rate)" in peaks["tf32"]
+    assert peaks["int8"].split()[1:] == ["40", "GOP/s", "80", "GOP/s", "40.0", "FLOP/byte"]
+    assert "                      Second paragraph." in lines
+
+
+def test_target_card_of_a_builtin_and_of_one_that_replaces_it(capsys):
+    out = run(capsys, "targets", "t4", "jetson-orin-nano", "t4")[1]
+    assert out.startswith("t4: NVIDIA T4\n") and out.count("t4: NVIDIA T4") == 1
+    assert "\n\njetson-orin-nano: NVIDIA Jetson Orin Nano 8GB\n" in out
+    source = display_path(REPO / "rules" / "targets" / "t4.toml")
+    first = out.split("\n\njetson-orin-nano:")[0]
+    assert f" source {source} (built in)" in " ".join(first.split())
+    assert "discrete: the device's own, not shared with the host" in out
+    write("t4.toml", BOARD.replace('id = "my-board"', 'id = "t4"'))
+    write("nnlint.toml", 'targets = ["t4.toml"]\n')
+    out = run(capsys, "targets", "t4")[1]
+    assert out.endswith(
+        "  source              t4.toml (from the config's `targets`, replacing the built-in t4)\n"
+    )
+
+
+def test_an_unknown_target_id_is_an_error_naming_the_closest(capsys):
+    code, out, err = run(capsys, "targets", "t4", "jetson-nano")
+    known = ", ".join(sorted(builtin_targets()))
+    assert (code, out) == (2, "")
+    assert err == (
+        f"nnlint: error: unknown target 'jetson-nano'; did you mean 'jetson-orin-nano'? "
+        f"known targets: {known}\n"
+    )
+    assert run(capsys, "targets", "--format", "json", "nope")[0] == 2
+
+
+def test_targets_json_follows_the_documented_schema(capsys):
+    import jsonschema
+
+    from nnlint.precision import ARITHMETIC_PRECISIONS
+
+    schema = json.loads((REPO / "docs" / "targets.schema.json").read_text(encoding="utf-8"))
+    jsonschema.Draft7Validator.check_schema(schema)
+    assert schema["definitions"]["precision"]["enum"] == list(ARITHMETIC_PRECISIONS)
+    validator = jsonschema.Draft7Validator(schema)
+    write("hw/b.toml", BOARD)
+    write("nnlint.toml", 'targets = ["hw/b.toml"]\n')
+    code, out, _ = run(capsys, "targets", "--format", "json")
+    doc = json.loads(out, parse_constant=lambda c: pytest.fail(f"non-finite number {c}"))
+    validator.validate(doc)
+    assert code == 0
+    assert [t["id"] for t in doc["targets"]] == sorted([*builtin_targets(), "my-board"])
+    by_id = {t["id"]: t for t in doc["targets"]}
+    board = by_id["my-board"]
+    assert board["source"] == "hw/b.toml" and board["builtin"] is False
+    assert board["memory_kind"] == "unified" and board["memory_bytes"] == 1_000_000
+    assert board["peak"] == {"fp32": 1e10, "tf32": 1e10, "int8": 4e10}
+    assert board["peak_sparse"] == {"int8": 8e10}
+    assert board["ridge_point"] == {"fp32": 10.0, "tf32": 10.0, "int8": 40.0}
+    assert board["notes"] == "First paragraph,\non two lines.\n\nSecond paragraph."
+    t4 = by_id["t4"]
+    assert t4["builtin"] is True and t4["memory_kind"] == "discrete"
+    assert t4["best_precision"] == "int4" and t4["ridge_point"]["int4"] == 260e12 / 320e9
+    # named ids: the same shape, only those, in the order named
+    out = run(capsys, "targets", "rpi5", "T4", "--format", "json")[1]
+    assert [t["id"] for t in json.loads(out)["targets"]] == ["rpi5", "t4"]
+    validator.validate(json.loads(out))
 
 
 # --------------------------------------------------------------------------- processes

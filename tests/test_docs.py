@@ -1,5 +1,5 @@
-"""The README's generated tables match the registries (rules, ops, losses, targets),
-and every rule has a complete doc page."""
+"""The README's generated tables match the registries (rules, ops, losses, targets), so
+does the report's JSON Schema, and every rule has a complete doc page."""
 
 from __future__ import annotations
 
@@ -17,6 +17,15 @@ def test_readme_generated_sections_are_current():
     for name in SECTIONS:
         assert f"<!-- generated:{name} -->" in readme, name
     assert render(readme) == readme, "README is stale: run `python -m nnlint.docs README.md`"
+
+
+def test_the_report_schema_is_current():
+    """docs/report.schema.json is generated (its totals from nnlint.figures): a figure
+    added, renamed or retyped without regenerating it fails here."""
+    from nnlint.report_schema import SCHEMA_PATH, schema_text
+
+    text = (ROOT / SCHEMA_PATH).read_text(encoding="utf-8")
+    assert text == schema_text(), f"stale: run `python -m nnlint.docs {SCHEMA_PATH}`"
 
 
 def test_every_code_is_in_the_readme_table():
@@ -53,11 +62,11 @@ def test_codes_and_names_are_unique():
 
 
 def test_readme_tour_shows_real_output(capsys, monkeypatch):
-    """Every `$ nnlint check …`, `$ nnlint plan …` and `$ nnlint import ….json` (a Hugging
-    Face config in the repository; the ONNX examples are checked by tests/test_import_onnx.py)
-    in a ```console block of the README prints exactly what nnlint prints, on stdout or, for
-    an import that fails, on stderr (blocks marked "(abridged)" in the text before them are
-    skipped)."""
+    """Every `$ nnlint check …`, `$ nnlint plan …`, `$ nnlint targets …` and `$ nnlint import
+    ….json` (a Hugging Face config in the repository; the ONNX examples are checked by
+    tests/test_import_onnx.py) in a ```console block of the README prints exactly what
+    nnlint prints, on stdout or, for an import that fails, on stderr (blocks marked
+    "(abridged)" in the text before them are skipped)."""
     import re
     import shlex
 
@@ -69,7 +78,7 @@ def test_readme_tour_shows_real_output(capsys, monkeypatch):
     checked = imports = 0
     for block in re.findall(r"```console\n(.*?)```", readme, re.S):
         for command, expected in re.findall(
-            r"^\$ (nnlint (?:check|plan|import \S+\.json)[^\n]*)\n(.*?)(?=^\$ |\Z)",
+            r"^\$ (nnlint (?:check|plan|targets|import \S+\.json)[^\n]*)\n(.*?)(?=^\$ |\Z)",
             block,
             re.S | re.M,
         ):
@@ -79,7 +88,7 @@ def test_readme_tour_shows_real_output(capsys, monkeypatch):
             assert shown.rstrip("\n") == expected.rstrip("\n"), command
             checked += 1
             imports += command.startswith("nnlint import")
-    assert checked >= 4 and imports >= 2
+    assert checked >= 6 and imports >= 2
 
 
 #: What a reader outside the team cannot open: the team's background notes and their figures.

@@ -233,6 +233,20 @@ def test_five_mistakes_in_text_output():
     assert text.endswith("Found 5 errors, 0 warnings and 0 notes in 1 file.")
 
 
+def test_five_mistakes_in_github_output_carry_the_call_note():
+    from nnlint.emit import render
+    from nnlint.rules import all_meta
+
+    lines = render("github", [check_text(FIVE, "five.nn")], all_meta()).splitlines()
+    assert len([line for line in lines if line.startswith("::error ")]) == 5
+    # the annotation of the error inside the block names the call, on a line of its own
+    # (%0A: the workflow command's escaped newline); the others have no note
+    first = lines[0]
+    assert first.startswith("::error file=five.nn,line=4,col=36,")
+    assert first.endswith("%0Anote: called from five.nn:14:14")
+    assert all("note:" not in line for line in lines[1:])
+
+
 def test_five_mistakes_in_json_output():
     import json
 

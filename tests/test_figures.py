@@ -65,7 +65,7 @@ def test_one_declaration_reaches_json_text_budget_and_docs(doubled):
     # budget: the key is known to the sections stage and checked by NN501
     (d,) = [d for d in result.diagnostics if d.code == "NN501"]
     assert d.message == (
-        "doubled_params is 470.29 k (470,292), over the budget of 400k (400.00 k (400,000)) "
+        "doubled_params is 470.29 k (470,292), over the budget of 400k (400,000) "
         "by 70.29 k (70,292) (17.6%)"
     )
     assert d.fix == "reduce the doubled parameters or raise the budget"

@@ -11,10 +11,10 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from helpers import run_cli as run
 
 from nnlint import fixes
 from nnlint.check import check_text
-from nnlint.cli import main
 from nnlint.diagnostics import Edit, Fix, Span
 from nnlint.emit import render
 from nnlint.fixes import apply_fixes
@@ -513,12 +513,6 @@ def test_json_and_sarif_carry_the_fix():
 
 
 # --------------------------------------------------------------------------- command line
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 SAFE = spec("    logp = logits -> softmax -> log\n")

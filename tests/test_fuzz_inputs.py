@@ -35,6 +35,8 @@ from nnlint.cli import main
 from nnlint.config import ConfigError, Overrides, load_config, settings_for
 from nnlint.emit import render
 from nnlint.rules import all_meta
+from nnlint.sanitize import is_hidden
+from nnlint.tables import target_card, targets_text
 from nnlint.targets import TargetError, load_target_file
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -328,6 +330,13 @@ def test_target_files(workspace, document):
     result = check_text(GOOD, "a.nn", Settings(target=target.id, targets={target.id: target}))
     out = render("json", [result], all_meta())
     assert '"inf"' not in out and '"nan"' not in out and '"-inf"' not in out, out
+    # `nnlint targets` and its card: one line per row, nothing hidden, no workflow command;
+    # the JSON is strict (json.dumps raises on a non-finite number)
+    for shown in (targets_text({target.id: target}), target_card(target, str(path))):
+        for line in shown.split("\n"):
+            assert not any(is_hidden(ch) for ch in line), line
+            assert not line.lstrip().startswith("::"), line
+    assert json.loads(json.dumps(target.as_dict(), allow_nan=False))["id"] == target.id
 
 
 @pytest.mark.skipif(os.name != "posix", reason="POSIX file names and symlinks")

@@ -7,14 +7,12 @@ import json
 import os
 import re
 import stat
-from pathlib import Path
 
 import pytest
+from helpers import ROOT
+from helpers import run_cli as run
 
-from nnlint.cli import main
 from nnlint.github import ANNOTATIONS_PER_TYPE, split_annotations, step_summary
-
-ROOT = Path(__file__).resolve().parent.parent
 
 # m.nn: 13 NN103 warnings (lines 5-17); e00.nn … e11.nn: one NN501 error each (line 5).
 WARNINGS = 13
@@ -25,12 +23,6 @@ SPEC = (
     + "}\n"
 )
 OVER_BUDGET = "model e {\n    input x: [16]\n    y = x -> dense(4)\n}\nbudget { params <= 1 }\n"
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture

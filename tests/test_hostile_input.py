@@ -14,12 +14,13 @@ import os
 import stat
 import subprocess
 import sys
+import textwrap
 import threading
 from pathlib import Path
 
 import pytest
+from helpers import run_cli as run
 
-from nnlint.cli import main
 from nnlint.files import SPEC_LIMIT
 from nnlint.sanitize import visible
 
@@ -36,12 +37,6 @@ TIMEOUT = 120
 def _in_tmp(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("FORCE_COLOR", raising=False)
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def run_process(*argv: str, stdin=subprocess.DEVNULL) -> subprocess.CompletedProcess:
@@ -133,7 +128,67 @@ def test_a_user_target_name_in_the_targets_table(capsys):
     assert code == 0, err
     no_injection(out)
     [row] = [line for line in out.splitlines() if line.startswith("evil-board")]
-    assert "Evil\\n::error::INJECTED\\x1b[2J\\u2028" in row
+    # shortened to keep the table within 100 columns; the card shows it whole
+    assert "Evil\\n::error::INJECTED\\x1b" in row and row.endswith(" 5 W")
+    code, out, err = run(capsys, "targets", "evil-board")
+    assert code == 0, err
+    no_injection(out)
+    assert out.startswith("evil-board: Evil\\n::error::INJECTED\\x1b[2J\\u2028\n")
+
+
+HOSTILE_BOARD = (
+    'id = "evil-board"\n'
+    'name = "Evil\\n::error::INJECTED\\u001b[2J\\u2028 ::warning::W"\n'
+    'notes = "a note\\n::error::NOTE\\r\\u001b]0;title\\u0007 and '
+    + "word " * 30
+    + "::notice::N"
+    # a paragraph whose plain wrapping at 100 columns would start a line with "::"
+    + "\\n\\n"
+    + "y" * 70
+    + '  ::error::WRAPPED"\n'
+    'kind = "cpu"\nmemory_bytes = 1000000\nbandwidth = 1e9\npower_w = 5\n'
+    'precisions = ["fp32"]\n[peak]\nfp32 = 1e9\n'
+)
+
+
+@posix_only
+def test_a_user_target_card_and_json_are_sanitised(capsys):
+    """The card of a user target (name, notes, source path) cannot start a workflow command
+    or drive the terminal, even where a wrapped line would begin with ``::``; the JSON
+    keeps the strings exactly."""
+    folder = "hw\n::error::DIR\x1b[31m"
+    Path(folder).mkdir()
+    Path(folder, "board.toml").write_text(HOSTILE_BOARD, encoding="utf-8")
+    Path("nnlint.toml").write_text(
+        f"targets = [{json.dumps(folder + '/board.toml')}]\n", encoding="utf-8"
+    )
+    for argv in (("targets",), ("targets", "evil-board"), ("targets", "evil-board", "t4")):
+        code, out, err = run(capsys, *argv)
+        assert (code, err) == (0, ""), argv
+        no_injection(out)
+        assert max(len(line) for line in out.splitlines()) <= 100 or len(argv) > 1
+    code, out, _ = run(capsys, "targets", "evil-board")
+    assert out.startswith("evil-board: Evil\\n::error::INJECTED\\x1b[2J\\u2028 ::warning::W\n")
+    assert "hw\\n::error::DIR\\x1b[31m/board.toml (from the config's `targets`)" in out
+    # the notes' line breaks and \r are white space, joined into one paragraph
+    assert "::notice::N" in out and "a note ::error::NOTE \\x1b]0;title\\x07 and" in out
+    assert f"{'y' * 70} ::error::WRAPPED" in out  # runs of spaces are one space
+    # plain wrapping would have put it at the start of a line (the test can fail)
+    plain = textwrap.wrap("y" * 70 + " ::error::WRAPPED", 100, initial_indent=" " * 22)
+    assert plain[1] == "::error::WRAPPED"
+    code, out, _ = run(capsys, "targets", "evil-board", "--format", "json")
+    no_injection(out)
+    [board] = json.loads(out)["targets"]
+    assert board["name"] == "Evil\n::error::INJECTED\x1b[2J\u2028 ::warning::W"
+    assert board["notes"].startswith("a note\n::error::NOTE\r\x1b]0;title\x07 and word")
+    assert board["source"] == folder + "/board.toml"
+
+
+def test_a_hostile_target_id_on_the_command_line(capsys):
+    code, out, err = run(capsys, "targets", "x\n::error::ARG\x1b[2J")
+    assert (code, out) == (2, "")
+    no_injection(err)
+    assert err.startswith("nnlint: error: unknown target 'x\\n::error::ARG\\x1b[2J'")
 
 
 def test_a_config_key_in_a_config_error(capsys):

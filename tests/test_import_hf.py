@@ -15,8 +15,10 @@ import json
 from pathlib import Path
 
 import pytest
+from helpers import unaligned
 
 from nnlint.cli import main
+from nnlint.format import format_text
 from nnlint.importers.hf_config import IGNORED_KEYS
 
 DATA = Path(__file__).resolve().parent / "data" / "hf"
@@ -92,6 +94,7 @@ PUBLISHED = {
 def test_published_parameter_counts(name, tmp_path, capsys):
     text = imported(copy(name, tmp_path), capsys)
     assert checked(text, tmp_path, capsys)["params"] == PUBLISHED[name]
+    assert format_text(text) == text  # `nnlint format --check` passes on a fresh import
     assert f": {PUBLISHED[name]:,} parameters." in text.replace("\n#   ", " ")
 
 
@@ -116,13 +119,14 @@ def test_vit_with_the_imagenet_classifier(tmp_path, capsys):
     )
     text = imported(config, capsys)
     assert checked(text, tmp_path, capsys)["params"] == 86_567_656
+    text = unaligned(text)
     assert "classifier = layer -> layernorm(eps=1e-12) -> select(0, 0) -> dense(1000)\n" in text
     assert "pooler =" not in text
 
 
 def test_the_spec_is_idiomatic(tmp_path, capsys):
     """One block per layer called `* N`, HF's names, the options the config states."""
-    llama = imported(copy("llama-2-7b", tmp_path), capsys)
+    llama = unaligned(imported(copy("llama-2-7b", tmp_path), capsys))
     assert "layers = embed_tokens -> decoder_layer * 32" in llama
     assert "gate_proj = post_attention_layernorm -> dense(11008, bias=false) -> silu" in llama
     assert "mlp = mul(gate_proj, up_proj) -> dense(4096, bias=false)" in llama
@@ -131,23 +135,25 @@ def test_the_spec_is_idiomatic(tmp_path, capsys):
     assert "lm_head = layers -> rmsnorm(eps=1e-05) -> dense(32000, bias=false)\n" in llama
     assert llama.endswith("deploy {\n    precision = fp16\n}\n")
     assert "torch_dtype float16" in llama
-    geglu = imported(copy("llama-2-7b", tmp_path, hidden_act="gelu_pytorch_tanh"), capsys)
+    geglu = unaligned(
+        imported(copy("llama-2-7b", tmp_path, hidden_act="gelu_pytorch_tanh"), capsys)
+    )
     assert "gate_proj = post_attention_layernorm -> dense(11008, bias=false) -> gelu" in geglu
     mistral = imported(copy("mistral-7b-v0.1", tmp_path), capsys)
     assert "kv_heads=8, bias=false, rope=true, window=4096)" in mistral
     qwen = imported(copy("qwen2-0.5b", tmp_path), capsys)
     assert "attention(14, causal=true, kv_heads=2, bias=[q, k, v], rope=true)" in qwen
     assert "dense(151936, bias=false, tie=embed_tokens)" in qwen
-    gpt2 = imported(copy("gpt2", tmp_path), capsys)
+    gpt2 = unaligned(imported(copy("gpt2", tmp_path), capsys))
     assert "wpe = param(1024, 768)\n" in gpt2
     assert "dense(50257, bias=false, tie=wte)" in gpt2
     assert "h = embeddings -> gpt2_block * 12" in gpt2
     assert "deploy" not in gpt2  # no torch_dtype: no deploy section
-    bert = imported(copy("bert-base-uncased", tmp_path), capsys)
+    bert = unaligned(imported(copy("bert-base-uncased", tmp_path), capsys))
     assert "token_type_embeddings = token_type_ids -> embedding(2, 768)" in bert
     assert "pooler = layer -> select(0, 0) -> dense(768) -> tanh" in bert
     assert "attention(12, dropout=0.1) -> dropout(0.1)" in bert
-    vit = imported(copy("vit-base-patch16-224-in21k", tmp_path), capsys)
+    vit = unaligned(imported(copy("vit-base-patch16-224-in21k", tmp_path), capsys))
     assert "conv2d(768, 16, stride=16)" in vit
     assert "cls_token = param(1, 768)" in vit
     assert "position_embeddings = param(197, 768)" in vit
@@ -156,7 +162,7 @@ def test_the_spec_is_idiomatic(tmp_path, capsys):
 def test_sequence_from_dim(tmp_path, capsys):
     gpt2 = imported(copy("gpt2", tmp_path), capsys, "--dim", "seq=128")
     assert "input input_ids: [128]" in gpt2
-    assert "wpe = param(1024, 768) -> slice(0, 0, 128)" in gpt2
+    assert "wpe = param(1024, 768) -> slice(0, 0, 128)" in unaligned(gpt2)
     totals = checked(gpt2, tmp_path, capsys)
     assert totals["params"] == PUBLISHED["gpt2"]  # the whole position table, sliced
     config = copy("gpt2", tmp_path)
@@ -174,17 +180,7 @@ def test_sequence_from_dim(tmp_path, capsys):
 
 torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
-from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
-from torch_reference import Attention  # noqa: E402
-
-
-def torch_macs(model: nn.Module, inputs: list) -> int:
-    model.eval()
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        model(*inputs)
-    flops = counter.get_total_flops()
-    assert flops % 2 == 0
-    return flops // 2
+from torch_reference import Attention, forward_macs  # noqa: E402
 
 
 class LlamaDecoderLayer(nn.Module):
@@ -354,7 +350,7 @@ def write(tmp_path: Path, name: str, config: dict) -> Path:
 def same_counts(text: str, model: nn.Module, inputs: list, tmp_path, capsys) -> None:
     totals = checked(text, tmp_path, capsys)
     assert totals["params"] == sum(p.numel() for p in model.parameters())
-    assert totals["macs"] == torch_macs(model, inputs)
+    assert totals["macs"] == forward_macs(model, inputs)
 
 
 @pytest.mark.parametrize(

@@ -18,11 +18,12 @@ from test_import_onnx import (  # noqa: E402
     export,
     initializers,
     run_import,
-    torch_macs,
 )
 from torch import nn  # noqa: E402
+from torch_reference import forward_macs  # noqa: E402
 
 from nnlint.cli import main  # noqa: E402
+from nnlint.format import format_text  # noqa: E402
 
 
 def round_trip(model: nn.Module, inputs: list, tmp_path, capsys, name: str, opset=None):
@@ -32,7 +33,7 @@ def round_trip(model: nn.Module, inputs: list, tmp_path, capsys, name: str, opse
     totals = checked(path.with_suffix(".nn"), capsys)
     assert totals["params"] == initializers(path)["all"]
     assert totals["params"] == sum(p.numel() for p in model.parameters())
-    assert totals["macs"] == torch_macs(model, inputs)
+    assert totals["macs"] == forward_macs(model, inputs)
     return text[text.index("\nmodel ") + 1 :]
 
 
@@ -53,7 +54,7 @@ class SqueezeExcite(nn.Module):
 
 def test_squeeze_excitation_broadcast_mul(tmp_path, capsys):
     text = round_trip(SqueezeExcite(), [torch.randn(1, 3, 8, 8)], tmp_path, capsys, "se")
-    assert text == (
+    assert text == format_text(
         "model se {\n"
         "    input x: [3, 8, 8]\n"
         "    conv = x -> conv2d(16, 3, padding=1)\n"
@@ -81,7 +82,7 @@ class Decoder(nn.Module):
 
 def test_transposed_convolution_upsample_and_sub(tmp_path, capsys):
     text = round_trip(Decoder(), [torch.randn(1, 8, 4, 4)], tmp_path, capsys, "dec")
-    assert text == (
+    assert text == format_text(
         "model dec {\n"
         "    input x: [8, 4, 4]\n"
         "    up2 = x -> conv_transpose2d(4, 4, stride=2, padding=1)\n"
@@ -113,7 +114,7 @@ class Sequence1d(nn.Module):
 
 def test_conv1d_transpose_select_slice_mean_sum(tmp_path, capsys):
     text = round_trip(Sequence1d(), [torch.randn(1, 4, 16)], tmp_path, capsys, "seq")
-    assert text == (
+    assert text == format_text(
         "model seq {\n"
         "    input x: [4, 16]\n"
         "    transpose = x -> conv1d(6, 3, padding=1)\n"

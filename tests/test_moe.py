@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from helpers import layers, report_of
+from helpers import EXAMPLES, layers, report_of
 
 from nnlint.activations import plan_activations
 from nnlint.check import analyse_text, check_text
@@ -19,7 +19,7 @@ from nnlint.tables import report_text
 
 torch = pytest.importorskip("torch")
 
-from torch_reference import MoE  # noqa: E402
+from torch_reference import MoE, saved_bytes  # noqa: E402
 
 SPEC = """
 model m {
@@ -77,22 +77,11 @@ def test_saved_tensors_equal_torch_in_fp32(shared, trainable):
     moe = MoE(12, 5, 2, 7, shared)
     for p in moe.parameters():
         p.requires_grad_(trainable)
-    x = torch.randn(1, t, 12, requires_grad=True)
-    state = {p.untyped_storage().data_ptr() for p in moe.parameters()}
-    seen: dict[int, int] = {}
-
-    def pack(tensor):
-        storage = tensor.untyped_storage()
-        if storage.data_ptr() not in state and tensor.dim() > 0:
-            seen[storage.data_ptr()] = storage.nbytes()
-        return tensor
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda v: v):
-        moe(x)
+    torch_bytes = saved_bytes(moe, [torch.randn(1, t, 12, requires_grad=True)])
     spec = f"model m {{\n input x: [{t}, 12]\n y = x -> moe(5, 2, 7, shared={shared}"
     spec += ("" if trainable else ", trainable=false") + ")\n}\n"
     plan = plan_activations(report_of(spec).lowered, lambda _n: 32, batch=1)
-    assert sum(seen.values()) == plan.bytes
+    assert torch_bytes == plan.bytes
 
 
 def test_flops_by_hand():
@@ -134,3 +123,54 @@ def test_top_k_beyond_the_experts_is_a_located_error():
     (d,) = [d for d in result.diagnostics if d.severity.name == "ERROR"]
     assert d.code == "NN007" and d.span.line == 3
     assert "top_k=5 is more than its 4 experts" in d.message
+
+
+MIXTRAL = (EXAMPLES / "mixtral_8x7b.nn").read_text(encoding="utf-8")
+# Mixtral 8x7B's figures, from its shapes (see the example's header)
+VOCAB_ROWS, D, EXPERT, LAYERS = 32000, 4096, 3 * 4096 * 14336, 32
+
+
+def _served(concurrency: int):
+    deploy = (
+        "deploy {\n    target = h100-sxm\n    precision = bf16\n    context = 4096\n"
+        f"    concurrency = {concurrency}\n}}\n"
+    )
+    analysis, diagnostics = analyse_text(MIXTRAL + deploy)
+    assert analysis is not None, [d.message for d in diagnostics]
+    return analysis
+
+
+@pytest.mark.parametrize(
+    ("concurrency", "experts_read"),
+    [(1, 2), (2, 4), (3, 6), (4, 8), (16, 8)],
+)
+def test_a_decode_step_reads_only_the_experts_its_tokens_visit(concurrency, experts_read):
+    analysis = _served(concurrency)
+    t, serving = analysis.report.totals, analysis.serving
+    assert t.params == 46_702_792_704 and t.active_params == 12_879_925_248
+    # one token per sequence: each visits its top 2 of 8 experts in every layer, so a step
+    # reads at most 2·concurrency of them (no two tokens share one), every expert from 4
+    # sequences on; the embedding gathers one row per sequence
+    unread = LAYERS * (8 - experts_read) * EXPERT + VOCAB_ROWS * D - concurrency * D
+    assert serving.decode_weight_bytes == 2 * (t.params - unread)
+    if concurrency == 1:  # exactly the parameters one token uses, less the unread table
+        assert serving.decode_weight_bytes == 2 * (t.active_params - VOCAB_ROWS * D + D)
+    # memory holds every expert whatever the step reads
+    assert serving.weights_bytes == 2 * t.params
+    # decode is memory-bound on the H100: weights read + cache over its bandwidth
+    h100 = analysis.target
+    overhead = len(analysis.roofline.layers) * h100.launch_overhead_s
+    moved = serving.decode_weight_bytes + serving.kv_cache_bytes
+    assert serving.decode_latency_s == pytest.approx(moved / h100.bandwidth + overhead, rel=1e-12)
+
+
+def test_the_roofline_moves_the_experts_a_batch_visits():
+    spec = _spec(t=1) + "deploy {\n    target = h100-sxm\n    precision = fp32\n}\n"
+    analysis, _ = analyse_text(spec)
+    (kernel,) = [k for k in analysis.roofline.layers if "moe" in k.node_id]
+    # one token, fp32: the router 12·5 and the 2 experts it visits, 3·12·7 each
+    assert kernel.weight_bytes == 4 * (12 * 5 + 2 * 3 * 12 * 7)
+    analysis, _ = analyse_text(_spec(t=4) + "deploy {\n    target = h100-sxm\n}\n")
+    (kernel,) = [k for k in analysis.roofline.layers if "moe" in k.node_id]
+    # four tokens visit up to 8 expert slots: all 5 experts are read
+    assert kernel.weight_bytes == 4 * (12 * 5 + 5 * 3 * 12 * 7)

@@ -224,3 +224,45 @@ def test_exit_codes(tmp_path, capsys):
     capsys.readouterr()
     assert main(["plan", str(huge), "--isolated"]) == 0
     assert main(["plan", str(huge), "--isolated", "--require-fit"]) == 1
+
+
+def test_unified_memory_is_marked_with_a_note_and_in_the_json(capsys, monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    spec = str(ROOT / "examples" / "training" / "llama_7b_zero3.nn")
+    assert main(["plan", spec, "--isolated"]) == 0
+    out = capsys.readouterr().out
+    rows = {line.split()[1]: line for line in out.splitlines() if re.match(r"\s*\d+  ", line)}
+    for target in builtin_targets().values():
+        memory = rows[target.id].split()[2:4]
+        assert memory[1].endswith("*") == target.unified_memory, rows[target.id]
+    assert rows["jetson-orin-nano"].split()[2:4] == ["8", "GB*"]
+    assert rows["h100-sxm"].split()[2:4] == ["80", "GB"]
+    note = " ".join(out.split("* unified memory", 1)[1].split("\n\n")[0].split())
+    assert note.startswith(", shared with the host CPU and its OS or firmware: less than all")
+    assert main(["plan", spec, "--isolated", "--format", "json"]) == 0
+    kinds = {t["target"]: t["memory_kind"] for t in json.loads(capsys.readouterr().out)["targets"]}
+    assert kinds["jetson-orin-nano"] == kinds["rpi5"] == kinds["cortex-m7"] == "unified"
+    assert kinds["h100-sxm"] == kinds["t4"] == "discrete"
+
+
+def test_no_unified_note_without_a_unified_target(tmp_path, capsys):
+    board = _spec("rules/targets/t4.toml").replace('id = "t4"', 'id = "my-card"')
+    (tmp_path / "t4.toml").write_text(board, encoding="utf-8")
+    from nnlint.tables import plan_text
+    from nnlint.targets import load_target_file
+
+    report = _report(_spec("examples/mnist_mlp.nn"))
+    plans = plan_targets(report, [load_target_file(tmp_path / "t4.toml")])
+    text = plan_text("m.nn", report, plans)
+    assert "unified" not in text and "*" not in text
+    nano = plan_targets(report, [builtin_targets()["jetson-orin-nano"]])
+    assert "* unified memory" in plan_text("m.nn", report, nano)
+
+
+def test_training_changes_name_the_devices_of_the_target():
+    report = _report(_spec("examples/llama2_7b.nn"))
+    plans = {p.target.id: p for p in plan_targets(report, builtin_targets().values())}
+    cpu = [str(c) for c in plans["x86-cpu"].training.changes]
+    assert cpu == ["sharding = zero3, gpus = 10 (the fewest CPUs that fit, with ZeRO stage 3)"]
+    gpu = [str(c) for c in plans["h100-sxm"].training.changes]
+    assert gpu == ["sharding = zero3, gpus = 2 (the fewest GPUs that fit, with ZeRO stage 3)"]

@@ -8,23 +8,15 @@ import json
 import re
 import sys
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import pytest
 
 pytest.importorskip("matplotlib")  # in the test extra: CI fails instead of skipping
 
-from nnlint.cli import main
+from helpers import EXAMPLES
+from helpers import run_cli as run
 
-ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = ROOT / "examples"
 SVG = "{http://www.w3.org/2000/svg}"
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.mark.parametrize("stem", ["mnist_mlp", "resnet50", "xor"])

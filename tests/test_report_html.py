@@ -14,14 +14,13 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from helpers import EXAMPLES
+from helpers import run_cli as run
 
 from nnlint.check import analyse_text
-from nnlint.cli import main
 from nnlint.figures import sources, text_rows
 from nnlint.pictures import figures
 
-ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = ROOT / "examples"
 VOID = {"meta", "br", "img", "input", "link", "hr", "circle", "line", "polyline", "rect"}
 
 
@@ -53,12 +52,6 @@ class _Checker(HTMLParser):
 
     def handle_data(self, data):
         self.text.append(data)
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def model_json(capsys, path: Path, *extra: str) -> dict:

@@ -23,8 +23,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from helpers import deny_read
+from helpers import run_cli as _run
 
-import nnlint.check
 from nnlint.check import check_text
 from nnlint.parse import cache_dir
 from nnlint.resources import data_dir
@@ -37,12 +38,6 @@ FORMATS = ("text", "concise", "json", "sarif", "github")
 cli = pytest.importorskip("nnlint.cli", reason="the CLI is not there yet")
 
 GOOD = "model m {\n    input x: [4]\n    h = x -> dense(2)\n}\n"
-
-
-def _run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = cli.main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def _one_error_line(err: str, *needles: str) -> str:
@@ -87,14 +82,7 @@ def test_a_dangling_symlink_is_one_error_line(tmp_path, capsys):
 def test_an_unreadable_file_is_one_error_line(tmp_path, capsys, monkeypatch):
     spec = tmp_path / "secret.nn"
     spec.write_text(GOOD)
-    real = nnlint.check.read_regular
-
-    def deny(path, **kwargs):
-        if Path(path).name == "secret.nn":
-            raise PermissionError(13, "Permission denied", str(path))
-        return real(path, **kwargs)
-
-    monkeypatch.setattr(nnlint.check, "read_regular", deny)
+    deny_read(monkeypatch, "secret.nn")
     code, _out, err = _run(capsys, "check", str(spec))
     assert code == 2
     _one_error_line(err, "secret.nn", "Permission denied")

@@ -11,39 +11,15 @@ model's inputs cross the host link.
 
 from __future__ import annotations
 
-import textwrap
-
 import pytest
+from helpers import analysis_of as analysis
+from helpers import roofline_mlp as mlp
 
-from nnlint.check import Settings, analyse_text
 from nnlint.roofline import fuse, roofline, timing, traffic
 from nnlint.targets import builtin_targets
 
 A100 = builtin_targets()["a100-40gb"]
 EDGE_TPU = builtin_targets()["edge-tpu"]
-
-
-def analysis(text: str, target: str | None = None):
-    result, diagnostics = analyse_text(textwrap.dedent(text), Settings(target=target))
-    assert result is not None, [d.message for d in diagnostics]
-    return result
-
-
-def mlp(precision: str, batch: int = 1, target: str = "a100-40gb") -> str:
-    """nnlint's roofline example: the MNIST 784-128-64-10 MLP."""
-    return f"""\
-        model mlp {{
-            input x: [784]
-            h1     = x  -> dense(128) -> relu
-            h2     = h1 -> dense(64) -> relu
-            logits = h2 -> dense(10)
-        }}
-        deploy {{
-            target    = {target}
-            batch     = {batch}
-            precision = {precision}
-        }}
-        """
 
 
 def test_dense_layer_on_a100_fp32_by_hand():

@@ -27,7 +27,7 @@ def test_train_memory_over_budget_with_the_exact_figures():
     (d,) = findings(with_budget("    train_memory <= 2 MiB"), "NN501")
     assert d.message == (
         "train_memory is 3.73 MiB (3,913,120 B), over the budget of 2 MiB "
-        "(2.00 MiB (2,097,152 B)) by 1.73 MiB (1,815,968 B) (86.6%)"
+        "(2,097,152 B) by 1.73 MiB (1,815,968 B) (86.6%)"
     )
     assert d.data == {
         "key": "train_memory",
@@ -95,3 +95,37 @@ def test_latency_without_a_target_or_precision_is_unverifiable():
     )
     (d,) = findings(fp32, "NN502")
     assert "edge-tpu has no fp32 arithmetic (it runs int8)" in d.message
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "kv_cache <= 1 GB",
+        "prefill_latency <= 10 ms",
+        "decode_latency <= 10 ms",
+        "tokens_per_s >= 50",
+    ],
+)
+def test_a_serving_budget_on_a_model_that_generates_no_tokens_is_unverifiable(line):
+    # the MNIST MLP has no causal attention: none of these figures exists for it, with
+    # a target that runs its precision as without one
+    for deploy in ("deploy {\n    target = h100-sxm\n}", ""):
+        (d,) = findings(with_budget(f"    {line}", deploy=deploy), "NN502")
+        assert d.message == (
+            f"cannot check `{line}`: `mnist_mlp` has no causal attention "
+            "(`attention(..., causal=true)`), so it generates no tokens: no KV cache, "
+            "prefill or decode"
+        )
+        assert (
+            d.span.line
+            == with_budget(f"    {line}", deploy=deploy).splitlines().index(f"    {line}") + 1
+        )
+
+
+def test_a_serving_budget_on_a_decoder_is_checked():
+    text = (EXAMPLES / "llama2_7b.nn").read_text(encoding="utf-8")
+    budget = "budget {\n    kv_cache <= 1 GB\n    decode_latency <= 1 s\n}\n"
+    result = check_text(text + budget, "l.nn", Settings(target="h100-sxm"))
+    assert not [d for d in result.diagnostics if d.code == "NN502"]
+    (d,) = [d for d in result.diagnostics if d.code == "NN501"]
+    assert d.message.startswith("kv_cache is ")

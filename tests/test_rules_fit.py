@@ -7,7 +7,7 @@ import textwrap
 
 import attrs
 import pytest
-from helpers import EXAMPLES
+from helpers import EXAMPLES, line_of, only, report_of
 
 from nnlint.check import Settings, analyse_text, check_text
 from nnlint.costs import analyze
@@ -25,22 +25,6 @@ def run(text: str, target: str | None = None, thresholds=None):
     return text, check_text(
         text, "spec.nn", Settings(target=target, thresholds=thresholds or {}, select=MINE)
     )
-
-
-def only(result, code):
-    return [d for d in result.diagnostics if d.code == code]
-
-
-def line_of(text: str, snippet: str) -> int:
-    lines = [i for i, line in enumerate(text.splitlines(), 1) if snippet in line]
-    assert len(lines) == 1, (snippet, lines)
-    return lines[0]
-
-
-def report_of(text: str, target: str | None = None):
-    analysis, diagnostics = analyse_text(textwrap.dedent(text), Settings(target=target))
-    assert analysis is not None, [d.message for d in diagnostics]
-    return analysis.report
 
 
 # --------------------------------------------------------------------- helpers
@@ -307,8 +291,8 @@ def test_nn302_weights_beyond_mcu_flash():
     assert "22.01 KiB (22,538 B) over" in d.message
 
 
-def test_nn302_activations_beyond_mcu_sram():
-    _, result = run("""\
+# a small conv net whose activations outgrow the microcontroller's SRAM
+VISION_ON_MCU = """\
         model vision {
             input img: [3, 224, 224]
             h = img -> conv2d(32, 3, padding=1) -> relu -> global_avgpool -> flatten -> dense(2)
@@ -317,7 +301,11 @@ def test_nn302_activations_beyond_mcu_sram():
             target    = cortex-m7
             precision = int8
         }
-        """)
+        """
+
+
+def test_nn302_activations_beyond_mcu_sram():
+    _, result = run(VISION_ON_MCU)
     (d,) = only(result, "NN302")
     peak = 3 * 224 * 224 + 32 * 224 * 224  # the image and the conv output, int8
     assert d.data["activation_bytes"] == peak == 1_756_160
@@ -475,7 +463,7 @@ def test_nn304_needs_a_train_section():
 def test_memory_analysis_finds_the_largest_batch_that_fits():
     """The analysis stage's figures the fit rules read: the largest batch fits, one more
     does not (checked against the planner and the cost model directly)."""
-    from nnlint.check import Settings, analyse_text
+    from nnlint.check import Settings
     from nnlint.memory import MemoryAnalysis
 
     text = (EXAMPLES / "resnet50.nn").read_text(encoding="utf-8")
@@ -494,3 +482,92 @@ def test_memory_analysis_finds_the_largest_batch_that_fits():
         analysis.report, analysis.report.totals.deploy_batch
     )
     assert infer.fixed_bytes == analysis.report.totals.inference_param_bytes
+
+
+# --------------------------------------------------------------------- unified memory
+
+UNIFIED_HINT = "memory is unified, shared with the host CPU and its OS or firmware: less than all"
+
+#: 3 × 1e10 fp32 weights = 120 GB: over every target's memory.
+HUGE = """\
+    model huge {
+        input x: [100000]
+        h = x -> dense(100000) -> relu -> dense(100000) -> relu -> dense(100000)
+    }
+    train {
+        batch     = 1
+        precision = fp32
+        loss      = mse(h)
+        optimizer = adam
+    }
+    deploy {
+        precision = fp32
+    }
+    """
+
+
+@pytest.mark.parametrize(
+    ("target", "unified"),
+    [
+        ("jetson-orin-nano", True),
+        ("jetson-agx-orin", True),
+        ("rpi5", True),
+        ("x86-cpu", True),
+        ("h100-sxm", False),
+        ("t4", False),
+    ],
+)
+def test_nn301_and_nn302_say_when_the_memory_is_shared_with_the_host(target, unified):
+    _, result = run(HUGE, target)
+    for code in ("NN301", "NN302"):
+        (d,) = only(result, code)
+        assert (
+            d.message.endswith(
+                f"; {target}'s memory is unified, shared with the host CPU and its OS or firmware: "
+                f"less than all of it is left for the model, so treat what fits as an upper bound"
+            )
+            == unified
+        ), (code, d.message)
+        assert (UNIFIED_HINT in d.message) == unified
+
+
+def test_nn302_on_a_microcontroller_says_its_sram_is_shared():
+    _, result = run(VISION_ON_MCU)
+    (d,) = only(result, "NN302")
+    assert UNIFIED_HINT in d.message and "cortex-m7's memory is unified" in d.message
+    # the weights over flash alone: flash is not the shared memory, no hint
+    _, result = run("""\
+        model kws {
+            input x: [1024]
+            h = x -> dense(2048) -> relu -> dense(10)
+        }
+        deploy {
+            target    = cortex-m7
+            precision = int8
+        }
+        """)
+    (d,) = only(result, "NN302")
+    assert "of flash on cortex-m7" in d.message and UNIFIED_HINT not in d.message
+
+
+@pytest.mark.parametrize(("target", "unified"), [("jetson-agx-orin", True), ("h100-sxm", False)])
+def test_nn305_says_when_the_memory_is_shared_with_the_host(target, unified):
+    text = (EXAMPLES / "llama2_7b.nn").read_text(encoding="utf-8")
+    text += "deploy {\n    precision   = fp16\n    concurrency = 64\n}\n"  # 128 GiB of cache
+    result = check_text(text, "l.nn", Settings(target=target, select=("NN305",)))
+    (d,) = only(result, "NN305")
+    assert "what fits: deploy.concurrency" in d.message
+    assert (UNIFIED_HINT in d.message) == unified
+
+
+def test_nn301_names_the_devices_of_a_cpu_training_target():
+    text = (EXAMPLES / "training" / "llama_7b_zero3.nn").read_text(encoding="utf-8")
+    result = check_text(text, "l.nn", Settings(train_target="x86-cpu", select=("NN301",)))
+    (d,) = only(result, "NN301")
+    assert "per CPU (bf16-mixed, adamw, micro-batch 1, 8 CPUs: data 8" in d.message
+    assert "gpus = 10 (the fewest CPUs that fit with zero3)" in d.message
+    assert "GPU" not in d.message and UNIFIED_HINT in d.message
+    result = check_text(text, "l.nn", Settings(train_target="l4", select=("NN301",)))
+    (d,) = only(result, "NN301")
+    assert "per GPU (" in d.message and "(the fewest GPUs that fit with zero3)" in d.message
+    assert UNIFIED_HINT not in d.message

@@ -6,7 +6,8 @@ import textwrap
 
 import attrs
 import pytest
-from helpers import EXAMPLES
+from helpers import EXAMPLES, line_of, only
+from helpers import roofline_mlp as mlp
 
 from nnlint.check import Settings, analyse_text, check_text
 from nnlint.rules.performance.helpers import closest_precision
@@ -25,16 +26,6 @@ def run(text: str, target: str | None = None, targets=None, thresholds=None):
         target=target, thresholds=thresholds or {}, select=MINE, targets=targets or {}
     )
     return text, check_text(text, "spec.nn", settings)
-
-
-def only(result, code):
-    return [d for d in result.diagnostics if d.code == code]
-
-
-def line_of(text: str, snippet: str) -> int:
-    lines = [i for i, line in enumerate(text.splitlines(), 1) if snippet in line]
-    assert len(lines) == 1, (snippet, lines)
-    return lines[0]
 
 
 def example(name: str) -> str:
@@ -57,23 +48,6 @@ def test_formatting_helpers():
 
 
 # ----------------------------------------------------------------------- NN401
-
-
-def mlp(precision: str, batch: int = 1) -> str:
-    """nnlint's roofline example: the MNIST 784-128-64-10 MLP on an A100."""
-    return f"""\
-        model mlp {{
-            input x: [784]
-            h1     = x  -> dense(128) -> relu
-            h2     = h1 -> dense(64) -> relu
-            logits = h2 -> dense(10)
-        }}
-        deploy {{
-            target    = a100-40gb
-            batch     = {batch}
-            precision = {precision}
-        }}
-        """
 
 
 def test_nn401_mlp_at_batch_1_in_fp16_on_an_a100():

@@ -16,9 +16,8 @@ from urllib.parse import unquote, urlsplit
 
 import jsonschema
 import pytest
+from helpers import fail_analysis
 
-import nnlint.check
-from nnlint.check import Settings
 from nnlint.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
@@ -127,14 +126,7 @@ def test_empty_folder(capsys, monkeypatch, tmp_path):
 def test_internal_error_still_gives_a_valid_log(capsys, monkeypatch, tmp_path):
     (tmp_path / "a.nn").write_text(OVER_BUDGET, encoding="utf-8")
     (tmp_path / "b.nn").write_text(OVER_BUDGET.replace("wide", "boom"), encoding="utf-8")
-    real = nnlint.check.analyse_text
-
-    def analyse(text, settings=Settings()):
-        if "boom" in text:
-            raise RuntimeError("kaboom")
-        return real(text, settings)
-
-    monkeypatch.setattr(nnlint.check, "analyse_text", analyse)
+    fail_analysis(monkeypatch, RuntimeError("kaboom"), when="boom")
     monkeypatch.chdir(tmp_path)
     code = main(
         ["check", ".", "--format", "sarif", "--select", "NN5", "--output-file", "out.sarif"]

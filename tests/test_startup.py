@@ -73,6 +73,7 @@ NOT_ON_THE_CHECK_PATH = (
     "nnlint.pictures",
     "nnlint.importers",
     "nnlint.docs",
+    "nnlint.report_schema",
     "nnlint.tables",
 )
 

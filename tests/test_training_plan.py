@@ -66,7 +66,7 @@ def test_llama_7b_on_l4s_names_the_fewest_gpus_that_fit_by_zero3s_formula():
     fewest = next(n for n in range(8, 1024) if 16 * PSI // n + acts <= memory)
     assert 16 * PSI // 8 + acts > memory
     (d,) = [d for d in check_text(spec, "l.nn").diagnostics if d.code == "NN301"]
-    assert f"gpus = {fewest} (the fewest that fit with zero3)" in d.message
+    assert f"gpus = {fewest} (the fewest GPUs that fit with zero3)" in d.message
     assert fewest == 31
 
 
@@ -80,9 +80,12 @@ def test_llama_7b_served_on_one_l4():
     assert serving["fits"] is True
     l4 = builtin_targets()["l4"]
     assert serving["max_concurrency"] == (l4.memory_bytes - 2 * PSI) // (2 * 2**30) == 4
-    # decode reads every weight and the whole cache once per step: memory-bound on the L4
+    # decode reads every weight but the embedding table (one row per sequence: 4 of its
+    # 32,000) and the whole cache once per step: memory-bound on the L4
+    read = 2 * (PSI - 32000 * 4096 + 4 * 4096)
+    assert serving["decode_weight_bytes"] == read
     kernels = len(analysis.roofline.layers)
-    expected = (2 * PSI + kv) / l4.bandwidth + kernels * l4.launch_overhead_s
+    expected = (read + kv) / l4.bandwidth + kernels * l4.launch_overhead_s
     assert serving["decode_latency_s"] == pytest.approx(expected, rel=1e-12)
     assert serving["tokens_per_s"] == pytest.approx(4 / expected, rel=1e-12)
     assert serving["prefill_latency_s"] > serving["decode_latency_s"]
@@ -237,7 +240,7 @@ def test_a_per_gpu_fit_error_names_the_computed_changes_that_fit():
     (d,) = [d for d in check_text(spec, "l.nn").diagnostics if d.code == "NN301"]
     assert (
         "per GPU" in d.message
-        and f"what fits: gpus = {fewest} (the fewest that fit with zero3)" in d.message
+        and f"what fits: gpus = {fewest} (the fewest GPUs that fit with zero3)" in d.message
     )
     assert d.data["fixes"]
     # and that many GPUs do fit, one fewer does not
@@ -308,3 +311,25 @@ def test_serving_budget_keys():
     analysis, _ = _analysis(spec)
     assert found["decode_latency"].data["value"] == analysis.serving.decode_latency_s
     assert found["tokens_per_s"].data["value"] == pytest.approx(analysis.serving.tokens_per_s)
+
+
+def test_a_tokens_per_second_floor_is_a_rate_not_a_whole_count():
+    """tokens_per_s is concurrency ÷ decode latency, a rate: a floor below one token per
+    second is a limit (a 7B decoder on a board), and a fractional floor is kept as written,
+    not rounded up to the next whole number as a count's would be."""
+    served = textwrap.dedent(SERVED.replace("CONCURRENCY", "1"))
+    rate = _analysis(served)[0].serving.tokens_per_s
+    whole = int(rate)
+    assert whole + 0.25 < rate < whole + 0.5  # 8,585.34 tokens/s on a T4
+
+    def nn5(limit: str):
+        spec = served + f"budget {{\n    tokens_per_s >= {limit}\n}}\n"
+        return [d for d in check_text(spec, "g.nn").diagnostics if d.code[:3] in ("NN0", "NN5")]
+
+    assert nn5("0.5") == []
+    assert nn5(f"{whole + 0.25}") == []  # a count's limit would round it up to whole + 1
+    (d,) = nn5(f"{whole + 0.5}")
+    assert d.code == "NN501"
+    assert d.data["limit"] == whole + 0.5 and d.data["unit"] == "per_second"
+    assert d.data["value"] == rate
+    assert d.message.startswith(f"tokens_per_s is {rate:,.0f}/s, under the budget of {whole}.5 (")

@@ -21,7 +21,7 @@ from nnlint.units import (
     fmt_percent,
     fmt_quantity,
     fmt_shape,
-    fmt_si,
+    fmt_tick,
     fmt_time,
 )
 
@@ -43,8 +43,6 @@ def test_times_pick_the_largest_unit_and_nanoseconds_on_request():
 
 
 def test_rates_capacities_shares_and_shapes():
-    assert fmt_si(19.5e12) == "19.5 T"
-    assert fmt_si(1.248e15) == "1.248 P"
     assert fmt_capacity(24_000_000_000) == "24 GB"
     assert fmt_capacity(2**20) == "1 MiB"
     assert fmt_capacity(512 * 2**10) == "512 KiB"
@@ -52,6 +50,14 @@ def test_rates_capacities_shares_and_shapes():
     assert fmt_per_param(16_000, 1_000) == "16 B/param"
     assert fmt_per_param(0, 0) == "0 B/param"
     assert fmt_shape((3, 224, 224)) == "[3, 224, 224]"
+
+
+def test_chart_labels_take_the_shortest_digits_and_a_decimal_prefix():
+    assert fmt_tick(1.5e12, "FLOP/s") == "1.5 TFLOP/s"
+    assert fmt_tick(9e11, "B/s") == "900 GB/s"
+    assert fmt_tick(1e3, "FLOP/s") == "1 kFLOP/s"
+    assert fmt_tick(100, "FLOP/s") == "100 FLOP/s"
+    assert fmt_tick(0.1, "FLOP/s") == "0.1 FLOP/s"
 
 
 def test_quantity_dispatches_on_the_unit():

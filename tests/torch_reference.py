@@ -38,7 +38,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-__all__ = ["ARCHITECTURES", "measure"]
+__all__ = ["ARCHITECTURES", "forward_macs", "measure", "saved_bytes"]
 
 
 # --------------------------------------------------------------------------- MLPs
@@ -131,11 +131,24 @@ class ResNet50(nn.Module):
 # --------------------------------------------------------------------- MobileNetV2
 
 
-class InvertedResidual(nn.Module):
+class _ShapeKeepingResidual(nn.Module):
+    """A body of layers, with the identity added when it keeps the shape (stride 1 and
+    c_in == c_out): MobileNetV2's inverted residual and EfficientNet's MBConv."""
+
+    def __init__(self, layers: list[nn.Module], c_in: int, c_out: int, stride: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(*layers)
+        self.residual = stride == 1 and c_in == c_out
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.body(x)
+        return x + y if self.residual else y
+
+
+class InvertedResidual(_ShapeKeepingResidual):
     """[1x1 expand to t*c_in ->] 3x3 depthwise (stride s) -> linear 1x1 to c_out."""
 
     def __init__(self, c_in: int, c_out: int, stride: int, t: int) -> None:
-        super().__init__()
         hidden = t * c_in
         layers: list[nn.Module] = []
         if t != 1:
@@ -145,19 +158,28 @@ class InvertedResidual(nn.Module):
             nn.ReLU6(),
             *_conv_bn(hidden, c_out, 1),
         ]
-        self.body = nn.Sequential(*layers)
-        self.residual = stride == 1 and c_in == c_out
+        super().__init__(layers, c_in, c_out, stride)
+
+
+class _PooledClassifier(nn.Module):
+    """Feature layers ending in 1280 channels, then global average pool, dropout 0.2 and a
+    linear classifier: the head MobileNetV2 and EfficientNet-B0 share."""
+
+    def __init__(self, layers: list[nn.Module], classes: int) -> None:
+        super().__init__()
+        self.features = nn.Sequential(*layers)
+        self.dropout = nn.Dropout(0.2)
+        self.fc = nn.Linear(1280, classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.body(x)
-        return x + y if self.residual else y
+        h = torch.flatten(nn.functional.adaptive_avg_pool2d(self.features(x), 1), 1)
+        return self.fc(self.dropout(h))
 
 
-class MobileNetV2(nn.Module):
+class MobileNetV2(_PooledClassifier):
     """MobileNetV2 1.0: stem 32, seven inverted-residual stages, 1x1 to 1280, classifier."""
 
     def __init__(self, classes: int = 1000) -> None:
-        super().__init__()
         layers: list[nn.Module] = [*_conv_bn(3, 32, 3, stride=2, padding=1), nn.ReLU6()]
         c_in = 32
         for t, c, n, s in [
@@ -173,13 +195,7 @@ class MobileNetV2(nn.Module):
                 layers.append(InvertedResidual(c_in, c, s if i == 0 else 1, t))
                 c_in = c
         layers += [*_conv_bn(320, 1280, 1), nn.ReLU6()]
-        self.features = nn.Sequential(*layers)
-        self.dropout = nn.Dropout(0.2)
-        self.fc = nn.Linear(1280, classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = torch.flatten(nn.functional.adaptive_avg_pool2d(self.features(x), 1), 1)
-        return self.fc(self.dropout(h))
+        super().__init__(layers, classes)
 
 
 # --------------------------------------------------------------------- transformers
@@ -532,13 +548,12 @@ class SqueezeExcite(nn.Module):
         return x * torch.sigmoid(self.fc2(nn.functional.silu(self.fc1(s))))
 
 
-class MBConv(nn.Module):
+class MBConv(_ShapeKeepingResidual):
     """[1x1 expand ×t, BN, SiLU] -> depthwise k×k (stride s), BN, SiLU -> SE (squeeze to
     c_in/4) -> 1x1 project, BN; residual when stride 1 and c_in == c_out (stochastic depth
     is training-only and parameter-free: left out)."""
 
     def __init__(self, c_in: int, c_out: int, k: int, stride: int, t: int) -> None:
-        super().__init__()
         hidden = t * c_in
         layers: list[nn.Module] = []
         if t != 1:
@@ -549,20 +564,14 @@ class MBConv(nn.Module):
             SqueezeExcite(hidden, max(1, c_in // 4)),
             *_conv_bn(hidden, c_out, 1),
         ]
-        self.body = nn.Sequential(*layers)
-        self.residual = stride == 1 and c_in == c_out
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.body(x)
-        return x + y if self.residual else y
+        super().__init__(layers, c_in, c_out, stride)
 
 
-class EfficientNetB0(nn.Module):
+class EfficientNetB0(_PooledClassifier):
     """EfficientNet-B0 (torchvision ``efficientnet_b0`` layout): stem 32, seven MBConv
     stages, 1x1 to 1280, global pool, dropout 0.2, classifier."""
 
     def __init__(self, classes: int = 1000) -> None:
-        super().__init__()
         layers: list[nn.Module] = [*_conv_bn(3, 32, 3, stride=2, padding=1), nn.SiLU()]
         c_in = 32
         for t, k, s, c, n in [
@@ -578,13 +587,7 @@ class EfficientNetB0(nn.Module):
                 layers.append(MBConv(c_in, c, k, s if i == 0 else 1, t))
                 c_in = c
         layers += [*_conv_bn(320, 1280, 1), nn.SiLU()]
-        self.features = nn.Sequential(*layers)
-        self.dropout = nn.Dropout(0.2)
-        self.fc = nn.Linear(1280, classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = torch.flatten(nn.functional.adaptive_avg_pool2d(self.features(x), 1), 1)
-        return self.fc(self.dropout(h))
+        super().__init__(layers, classes)
 
 
 # ---------------------------------------------------------------------- registry
@@ -895,6 +898,35 @@ def measure(stem: str) -> dict:
         "backward_flops": backward_counter.get_total_flops(),
         "grouped_conv_backward_overcount": _groups_overcount_factor() * sum(excess_per_forward),
     }
+
+
+def forward_macs(model: nn.Module, inputs: list) -> int:
+    """MACs of one forward pass in eval mode without autograd: FlopCounterMode's FLOPs ÷ 2."""
+    model.eval()
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(*inputs)
+    flops = counter.get_total_flops()
+    assert flops % 2 == 0
+    return flops // 2
+
+
+def saved_bytes(model: nn.Module, inputs: list, autocast: bool = False) -> int:
+    """Bytes of the tensors autograd saves in one forward pass (under bf16 autocast on the
+    CPU with ``autocast``), once per storage, parameters and buffers aside (0-d tensors
+    are Python scalars)."""
+    state = {t.untyped_storage().data_ptr() for t in (*model.parameters(), *model.buffers())}
+    seen: dict[int, int] = {}
+
+    def pack(tensor):
+        storage = tensor.untyped_storage()
+        if storage.data_ptr() not in state and tensor.dim() > 0:
+            seen[storage.data_ptr()] = storage.nbytes()
+        return tensor
+
+    cast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast)
+    with cast, torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        model(*inputs)
+    return sum(seen.values())
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ import attrs
 
 from nnlint import __version__
 from nnlint.emit import FORMATS
+from nnlint.files import display_path
 
 if TYPE_CHECKING:
     from nnlint.config import ConfigResolver, Overrides, ProjectConfig
@@ -321,9 +322,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     targets = commands.add_parser(
         "targets",
-        help="list the hardware targets",
-        description="Every hardware profile, with the extra ones the config's `targets` adds.",
+        help="list the hardware targets, or show every figure of some",
+        description="Every hardware profile, with the extra ones the config's `targets` adds; "
+        "with IDs, every figure of those targets and the file each comes from.",
     )
+    targets.add_argument(
+        "ids", nargs="*", metavar="ID", help="a target to show in full (e.g. jetson-orin-nano)"
+    )
+    targets.add_argument("--format", choices=("text", "json"), default="text")
     _add_config_options(targets)
     targets.set_defaults(func=cmd_targets)
 
@@ -403,17 +409,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 # --------------------------------------------------------------------------- shared helpers
-
-
-def display_path(path: str | os.PathLike[str]) -> str:
-    """Relative to the working folder when below it, else absolute; ``/`` separators."""
-    absolute = os.path.abspath(path)
-    try:
-        relative = os.path.relpath(absolute)
-    except ValueError:  # another drive on Windows
-        relative = absolute
-    shown = absolute if relative.startswith("..") else relative
-    return shown.replace(os.sep, "/")
 
 
 def _use_color(no_color: bool) -> bool:
@@ -1404,12 +1399,32 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_targets(args: argparse.Namespace) -> int:
+    """``nnlint targets [ID ...]``: the table, or each named target's card; ``--format json``
+    gives docs/targets.schema.json's document for either. An unknown id exits 2."""
+    import json
+
     from nnlint.config import ConfigResolver
-    from nnlint.tables import targets_text
-    from nnlint.targets import builtin_targets
+    from nnlint.tables import target_card, targets_text
+    from nnlint.targets import UnknownTarget, builtin_targets, resolve_target
 
     config = ConfigResolver(isolated=args.isolated, config_file=args.config).for_path(
         os.getcwd(), folder=True
     )
-    _write_output(targets_text({**builtin_targets(), **config.targets}), None)
+    known = {**builtin_targets(), **config.targets}
+    chosen = []
+    for name in args.ids:
+        try:
+            target = resolve_target(name, config.targets)
+        except UnknownTarget as exc:
+            raise UsageError(exc.message) from None
+        if target not in chosen:
+            chosen.append(target)
+    if args.format == "json":
+        shown = chosen or sorted(known.values(), key=lambda t: t.id)
+        document = {"targets": [t.as_dict(display_path(t.source)) for t in shown]}
+        _write_output(json.dumps(document, indent=2, allow_nan=False), None)
+    elif chosen:
+        _write_output("\n\n".join(target_card(t, display_path(t.source)) for t in chosen), None)
+    else:
+        _write_output(targets_text(known), None)
     return EXIT_OK

@@ -34,7 +34,8 @@ from typing import Any
 
 import attrs
 
-from nnlint.resources import TomlFileError, read_toml
+from nnlint.files import display_path
+from nnlint.resources import TableReader, TomlFileError, describe, read_toml
 from nnlint.suggest import suggest
 
 __all__ = [
@@ -79,20 +80,10 @@ class ConfigError(Exception):
     """
 
     def __init__(self, path: str | os.PathLike[str] | None, key: str | None, message: str) -> None:
-        self.path = _shown(path) if path is not None else None
+        self.path = display_path(path) if path is not None else None
         self.key = key
         self.message = message
         super().__init__(": ".join(part for part in (self.path, key, message) if part))
-
-
-def _shown(path: str | os.PathLike[str]) -> str:
-    """A path as the user reads it: relative to the working folder when below it."""
-    absolute = os.path.abspath(path)
-    try:
-        relative = os.path.relpath(absolute)
-    except ValueError:  # another drive on Windows
-        return absolute
-    return absolute if relative.startswith("..") else relative
 
 
 @attrs.frozen
@@ -247,7 +238,7 @@ def parse_selectors(value: str | list[str] | tuple[str, ...]) -> tuple[str, ...]
 # --------------------------------------------------------------------------- loading
 
 
-class _Reader:
+class _Reader(TableReader):
     """Typed access to one config table; every failure names the file and the full key."""
 
     def __init__(self, path: Path, prefix: str) -> None:
@@ -257,30 +248,11 @@ class _Reader:
     def fail(self, key: str, message: str) -> ConfigError:
         return ConfigError(self.path, self.prefix + key, message)
 
-    def string(self, value: Any, key: str) -> str:
-        if not isinstance(value, str):
-            raise self.fail(key, f"must be a string, got {_describe(value)}")
-        return value
-
-    def string_list(self, value: Any, key: str) -> list[str]:
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise self.fail(key, f"must be a list of strings, got {_describe(value)}")
-        return value
-
-    def table(self, value: Any, key: str) -> dict[str, Any]:
-        if not isinstance(value, dict):
-            raise self.fail(key, f"must be a table, got {_describe(value)}")
-        return value
-
     def selectors(self, value: Any, key: str) -> tuple[str, ...]:
         try:
             return parse_selectors(self.string_list(value, key))
         except ValueError as exc:
             raise self.fail(key, str(exc)) from None
-
-
-def _describe(value: Any) -> str:
-    return f"{type(value).__name__} {value!r}"
 
 
 def _key(name: str) -> str:
@@ -305,7 +277,7 @@ def _nnlint_table(path: Path, data: dict[str, Any]) -> tuple[dict[str, Any] | No
     if not isinstance(tool, dict) or "nnlint" not in tool:
         return None, "tool.nnlint."
     if not isinstance(tool["nnlint"], dict):
-        raise ConfigError(path, "tool.nnlint", f"must be a table, got {_describe(tool['nnlint'])}")
+        raise ConfigError(path, "tool.nnlint", f"must be a table, got {describe(tool['nnlint'])}")
     return tool["nnlint"], "tool.nnlint."
 
 
@@ -418,18 +390,18 @@ def _threshold_value(r: _Reader, key: str, value: Any, default: Any) -> Any:
         return isinstance(v, (int, float)) and not isinstance(v, bool)
 
     if not (is_number(value) or isinstance(value, (bool, str))):
-        raise r.fail(key, f"must be a number, a boolean or a string, got {_describe(value)}")
+        raise r.fail(key, f"must be a number, a boolean or a string, got {describe(value)}")
     if is_number(value) and not (0 < value <= _MAX_THRESHOLD):
         # every threshold is a minimum count, ratio or share: 0, a negative number,
         # nan and inf would make its rule fire always or never, or divide by zero
         raise r.fail(key, f"must be a positive finite number, got {value!r}")
     if default is not None:
         if is_number(default) and not is_number(value):
-            raise r.fail(key, f"must be a number (default {default!r}), got {_describe(value)}")
+            raise r.fail(key, f"must be a number (default {default!r}), got {describe(value)}")
         if isinstance(default, bool) and not isinstance(value, bool):
-            raise r.fail(key, f"must be true or false, got {_describe(value)}")
+            raise r.fail(key, f"must be true or false, got {describe(value)}")
         if isinstance(default, str) and not isinstance(value, str):
-            raise r.fail(key, f"must be a string (default {default!r}), got {_describe(value)}")
+            raise r.fail(key, f"must be a string (default {default!r}), got {describe(value)}")
     return value
 
 
@@ -443,7 +415,7 @@ def _extra_targets(r: _Reader, value: Any, folder: Path) -> dict[str, Any]:
         try:
             target = load_target_file(folder / entry)
         except TargetError as exc:
-            detail = ": ".join(p for p in (_shown(exc.path), exc.key, exc.message) if p)
+            detail = ": ".join(p for p in (display_path(exc.path), exc.key, exc.message) if p)
             raise r.fail("targets", detail) from None
         if target.id in found:
             raise r.fail("targets", f"{entry}: target id {target.id!r} is defined twice")

@@ -7,7 +7,10 @@ The README holds each generated section between markers::
     <!-- /generated:rules -->
 
 ``python -m nnlint.docs README.md`` rewrites them in place; the test suite
-fails when the README is out of date (``tests/test_docs.py``).
+fails when the README is out of date (``tests/test_docs.py``). The JSON Schema of the
+check report, ``docs/report.schema.json``, is generated the same way
+(:mod:`nnlint.report_schema`, ``python -m nnlint.docs docs/report.schema.json``); with
+no argument both files are rewritten.
 """
 
 from __future__ import annotations
@@ -107,11 +110,12 @@ def targets_table() -> str:
     ]
     for t in sorted(builtin_targets().values(), key=lambda t: t.id):
         onchip = f"{t.onchip_bytes / 2**20:.2f} MiB" if t.onchip_bytes else "—"
+        unified = " (unified)" if t.unified_memory else ""
         overhead = " / ".join(
             f"{s * 1e6:g} µs" if s else "—" for s in (t.launch_overhead_s, t.inference_overhead_s)
         )
         lines.append(
-            f"| `{t.id}` | {t.name} | {fmt_capacity(t.memory_bytes)} | "
+            f"| `{t.id}` | {t.name} | {fmt_capacity(t.memory_bytes)}{unified} | "
             f"{t.bandwidth / 1e9:g} GB/s | {peak(t, 'fp32')} / {peak(t, 'fp16')} / "
             f"{peak(t, 'int8')} | {onchip} | {overhead} | {t.power_w:g} W |"
         )
@@ -163,14 +167,28 @@ def render(text: str) -> str:
     return text
 
 
+def _regenerated(path: Path) -> str:
+    """The current text of ``path``: the report schema for a file named like
+    :data:`~nnlint.report_schema.SCHEMA_PATH`, else the file with its generated
+    sections rendered."""
+    from nnlint.report_schema import SCHEMA_PATH, schema_text
+
+    if path.name == Path(SCHEMA_PATH).name:
+        return schema_text()
+    return render(path.read_text(encoding="utf-8"))
+
+
 def main(argv: list[str] | None = None) -> int:
+    from nnlint.report_schema import SCHEMA_PATH
+
     args = sys.argv[1:] if argv is None else argv
-    path = Path(args[0] if args else "README.md")
-    old = path.read_text(encoding="utf-8")
-    new = render(old)
-    if new != old:
-        path.write_text(new, encoding="utf-8")
-        print(f"updated {path}")
+    for name in args or ["README.md", SCHEMA_PATH]:
+        path = Path(name)
+        old = path.read_text(encoding="utf-8") if path.exists() else None
+        new = _regenerated(path)
+        if new != old:
+            path.write_text(new, encoding="utf-8")
+            print(f"updated {path}")
     return 0
 
 

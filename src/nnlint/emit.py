@@ -7,7 +7,7 @@ every code that may appear, and returns one string per run:
 
 - ``text``     compiler-style header, source frame with carets, ``= help:`` line
 - ``concise``  one ``path:line:col: CODE [severity] message`` line per finding
-- ``json``     the report contract (``schemas/`` and README § Using nnlint)
+- ``json``     the report contract (``docs/report.schema.json``, README § A quick tour)
 - ``sarif``    SARIF 2.1.0 for GitHub code scanning (valid against the OASIS schema)
 - ``github``   GitHub Actions workflow commands (``::error file=…::message``)
 
@@ -30,7 +30,7 @@ from urllib.parse import quote
 import attrs
 
 from nnlint import __version__
-from nnlint.diagnostics import Diagnostic, FileResult, RuleMeta, Severity, source_lines
+from nnlint.diagnostics import Diagnostic, FileResult, RuleMeta, Severity, Span, source_lines
 from nnlint.sanitize import is_hidden, visible
 
 __all__ = ["FORMATS", "render", "render_model"]
@@ -69,7 +69,8 @@ def render(
     JSON lists them under ``errors`` and SARIF records them as notifications of a
     failed invocation that ended with ``exit_code``; the terminal formats leave the
     lines themselves to the caller's stderr. ``extra`` keys are added at the end of
-    the JSON report (the contract allows more keys; e.g. ``baseline``).
+    the JSON report (``fixes``, ``baseline``: each one the schema,
+    ``docs/report.schema.json``, describes).
     Raises :class:`ValueError` for an unknown format.
     """
     if fmt in ("text", "concise"):
@@ -263,17 +264,24 @@ def _text_block(finding: _Finding, style: _Style) -> str:
         offset, length = _caret_range(line, d)
         carets = style.severity("^" * length, d.severity)
         out.append(f"{style.gutter(f'{blank_gutter} |')} {' ' * offset}{carets}")
-    for related in d.related:  # rustc's notes: where an error inside a block was called
-        where = f"{finding.path}:{related.span.line}:{related.span.column}"
-        what = related.message.replace(f"line {related.span.line}", where, 1)
-        if what == related.message:
-            what = f"{related.message} ({where})"
+    for what in _notes(finding):
         out.append(f"{style.gutter(f'{blank_gutter} =')} note: {visible(what)}")
     if d.fix:
         first, *rest = [visible(line) for line in d.fix.split("\n")]
         out.append(f"{style.gutter(f'{blank_gutter} =')} help: {first}")
         out.extend(f"{blank_gutter}         {more}".rstrip() for more in rest)
     return "\n".join(out)
+
+
+def _notes(finding: _Finding) -> list[str]:
+    """rustc's notes: where an error inside a block was called, each place as
+    ``path:line:col``."""
+    notes = []
+    for related in finding.diagnostic.related:
+        where = f"{finding.path}:{related.span.line}:{related.span.column}"
+        what = related.message.replace(f"line {related.span.line}", where, 1)
+        notes.append(what if what != related.message else f"{related.message} ({where})")
+    return notes
 
 
 def _frame_line(number: int, text: str, width: int, style: _Style) -> str:
@@ -592,19 +600,12 @@ def _sarif_related(finding: _Finding) -> dict[str, Any]:
         return {}
     locations = []
     for index, r in enumerate(related):
-        span = r.span
-        region = {
-            "startLine": span.line,
-            "startColumn": _utf16_column(finding.line_text(span.line), span.column),
-            "endLine": span.end_line,
-            "endColumn": _utf16_column(finding.line_text(span.end_line), span.end_column),
-        }
         locations.append(
             {
                 "id": index,
                 "physicalLocation": {
                     "artifactLocation": _artifact_location(finding.path),
-                    "region": region,
+                    "region": _span_region(finding, r.span),
                 },
                 "message": {"text": r.message},
             }
@@ -620,14 +621,7 @@ def _sarif_fixes(finding: _Finding) -> dict[str, Any]:
         return {}
     replacements = []
     for edit in fix.edits:
-        span = edit.span
-        region = {
-            "startLine": span.line,
-            "startColumn": _utf16_column(finding.line_text(span.line), span.column),
-            "endLine": span.end_line,
-            "endColumn": _utf16_column(finding.line_text(span.end_line), span.end_column),
-        }
-        replacement: dict[str, Any] = {"deletedRegion": region}
+        replacement: dict[str, Any] = {"deletedRegion": _span_region(finding, edit.span)}
         if edit.content:
             replacement["insertedContent"] = {"text": edit.content}
         replacements.append(replacement)
@@ -661,6 +655,17 @@ def _sarif_region(finding: _Finding) -> dict[str, int]:
         "startColumn": start_column,
         "endLine": end_line,
         "endColumn": end_column,
+    }
+
+
+def _span_region(finding: _Finding, span: Span) -> dict[str, int]:
+    """``span`` of ``finding``'s file as a SARIF region (UTF-16 columns): a related
+    location or a fix's edit, taken as it is (the finding's own span: :func:`_sarif_region`)."""
+    return {
+        "startLine": span.line,
+        "startColumn": _utf16_column(finding.line_text(span.line), span.column),
+        "endLine": span.end_line,
+        "endColumn": _utf16_column(finding.line_text(span.end_line), span.end_column),
     }
 
 
@@ -785,7 +790,9 @@ def _github_command(finding: _Finding) -> str:
         "title": f"{d.code} [{d.severity}]",
     }
     joined = ",".join(f"{key}={_escape_property(str(value))}" for key, value in properties.items())
-    return f"::{_GITHUB_COMMAND[d.severity]} {joined}::{_escape_data(d.message)}"
+    # the annotation's message holds the notes on lines of their own, as the text does
+    message = "\n".join([d.message, *(f"note: {what}" for what in _notes(finding))])
+    return f"::{_GITHUB_COMMAND[d.severity]} {joined}::{_escape_data(message)}"
 
 
 def _escape_data(text: str) -> str:

@@ -119,7 +119,12 @@ class Figure:
     ``requires`` names the spec keys that analysis needs (``train.samples``): a budget
     line on the figure without them is a located error. ``unknown`` says, for a
     ``None`` value of an existing figure, why it cannot be computed and how to make it
-    computable (the text row's ``n/a``, NN502's message and fix).
+    computable (the text row's ``n/a``, NN502's message and fix); ``absent`` says why
+    the analysis it ``needs`` does not exist for this model (NN502's message and fix for
+    a budget line on it). ``nullable`` says the value can be ``None`` where the figure
+    exists (the JSON's ``null``: a time on a target without a peak at the precision);
+    every other figure is always a number or a text (the JSON Schema of the report,
+    :mod:`nnlint.report_schema`, holds it to that).
     """
 
     name: str
@@ -137,6 +142,8 @@ class Figure:
     needs: str | None = None  # a field of Sources
     requires: tuple[str, ...] = ()  # spec keys, "section.key"
     unknown: Callable[[Sources], tuple[str, str]] | None = None  # (why, fix)
+    absent: Callable[[Sources], tuple[str, str]] | None = None  # (why, fix)
+    nullable: bool = False
 
     def __attrs_post_init__(self) -> None:
         if self.unit not in UNITS:
@@ -278,9 +285,18 @@ def _run(name: str, unit: str, what: str, doc: str, *, field: str, **kw: Any) ->
     )
 
 
+def _no_serving(s: Sources) -> tuple[str, str]:
+    return (
+        f"`{s.report.model}` has no causal attention (`attention(..., causal=true)`), so it "
+        "generates no tokens: no KV cache, prefill or decode",
+        "budget `latency` for a model that is not a decoder, or remove the line",
+    )
+
+
 def _serving(name: str, unit: str, what: str, doc: str, **kw: Any) -> Figure:
     """A figure of the serving plan (:mod:`nnlint.plan`), read from its field ``name``;
-    the JSON holds it in the model's ``serving`` object, not in ``totals``."""
+    the JSON holds it in the model's ``serving`` object, not in ``totals``; absent for a
+    model without a causal attention."""
     return Figure(
         name,
         unit,
@@ -288,6 +304,8 @@ def _serving(name: str, unit: str, what: str, doc: str, **kw: Any) -> Figure:
         f"{doc} In the JSON's `serving` object.",
         read=_of("serving", name),
         in_json=False,
+        needs="serving",
+        absent=_no_serving,
         **kw,
     )
 
@@ -504,6 +522,7 @@ for _figure in (
         missing="n/a: no peak at {deploy_precision}",
         budget=("latency",),
         needs_target=True,
+        nullable=True,
     ),
     Figure(
         "ridge_point",
@@ -515,6 +534,7 @@ for _figure in (
         label="ridge point ({target})",
         shown=lambda v, t: f"{v:,.1f} FLOP/byte at {t['deploy_precision']}",
         needs_target=True,
+        nullable=True,
     ),
     _serving(
         "kv_cache_bytes",
@@ -525,29 +545,40 @@ for _figure in (
         budget=("kv_cache",),
     ),
     _serving(
+        "decode_weight_bytes",
+        "bytes",
+        "weights read per decode step",
+        "The weights one decode step reads at the deploy precision, one token per sequence: "
+        "every weight, but only the rows an `embedding` gathers and the experts a `moe` "
+        "routes the step's tokens to (at most `top_k` × `deploy.concurrency` of them).",
+    ),
+    _serving(
         "prefill_latency_s",
         "seconds",
         "prefill latency of one prompt",
         "One `deploy.context`-token prompt on the deploy target's roofline, with its overheads.",
         budget=("prefill_latency",),
         needs_target=True,
+        nullable=True,
     ),
     _serving(
         "decode_latency_s",
         "seconds",
         "per-token decode latency",
-        "One token for every sequence, reading every weight and the whole KV cache.",
+        "One token for every sequence, reading `decode_weight_bytes` and the whole KV cache.",
         budget=("decode_latency",),
         needs_target=True,
+        nullable=True,
     ),
     _serving(
         "tokens_per_s",
-        "count",
+        "per_second",
         "tokens per second",
         "`deploy.concurrency` ÷ the decode latency (a lower limit: `tokens_per_s >= 50`).",
         budget=("tokens_per_s",),
         limit="min",
         needs_target=True,
+        nullable=True,
     ),
     Figure(
         "active_params",
@@ -624,6 +655,7 @@ for _figure in (
             f"at {t['train_utilization']:.0%} utilization"
         ),
         budget=("train_time",),
+        nullable=True,
     ),
     _run(
         "train_energy_j",
@@ -634,6 +666,7 @@ for _figure in (
         field="energy_j",
         label="training energy",
         budget=("train_energy",),
+        nullable=True,
     ),
 ):
     declare(_figure)

@@ -123,3 +123,14 @@ def read_limited(stream: BinaryIO, *, limit: int, what: str) -> bytes:
         total += len(chunk)
         if total > limit:
             raise Refused(f"is over {_size(limit)}; nnlint reads {what} up to {_size(limit)}")
+
+
+def display_path(path: str | os.PathLike[str]) -> str:
+    """Relative to the working folder when below it, else absolute; ``/`` separators."""
+    absolute = os.path.abspath(path)
+    try:
+        relative = os.path.relpath(absolute)
+    except ValueError:  # another drive on Windows
+        relative = absolute
+    shown = absolute if relative.startswith("..") else relative
+    return shown.replace(os.sep, "/")

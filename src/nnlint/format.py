@@ -401,6 +401,7 @@ def run(args: Any) -> int:
     """``nnlint format [PATHS] [--check] [--diff]`` (the CLI hands over its arguments)."""
     from nnlint import cli
     from nnlint.config import ConfigResolver
+    from nnlint.files import display_path
 
     options = _Options(check=args.check, diff=args.diff)
     paths = args.paths or ["."]
@@ -413,11 +414,11 @@ def run(args: Any) -> int:
     files = cli._collect(paths, resolver, args.force_exclude, errors)
     changed, unchanged, failed = [], 0, 0
     for path in files:
-        outcome = _format_file(path, cli.display_path(path), options)
+        outcome = _format_file(path, display_path(path), options)
         if outcome is None:
             failed += 1
         elif outcome:
-            changed.append(cli.display_path(path))
+            changed.append(display_path(path))
         else:
             unchanged += 1
     for message in errors:

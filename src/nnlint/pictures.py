@@ -35,7 +35,22 @@ __all__ = [
     "RoofChart",
     "RoofPoint",
     "figures",
+    "part_color",
 ]
+
+#: The colour of each memory part, the same in the HTML page and the plot.
+_PART_COLORS = {
+    "parameters": "#0969da",
+    "gradients": "#8250df",
+    "optimizer state": "#bf8700",
+    "buffers": "#59636e",
+    "activations": "#1a7f37",
+}
+
+
+def part_color(name: str) -> str:
+    """The colour of the memory part ``name`` in both pictures (grey for another part)."""
+    return _PART_COLORS.get(name, "#8c959f")
 
 
 @attrs.frozen

@@ -25,7 +25,7 @@ import attrs
 from nnlint.activations import SavedActivations, saved_activations
 from nnlint.costs import Report
 from nnlint.precision import PRECISION_BITS
-from nnlint.roofline import Roofline
+from nnlint.roofline import Roofline, weights_read
 from nnlint.serving import (
     attention_cache_macs,
     decode_step,
@@ -48,9 +48,6 @@ __all__ = [
     "uses_parallel_plan",
 ]
 
-#: Device classes that run training jobs (MCUs and the int8 edge accelerators do not).
-TRAINING_KINDS = frozenset({"gpu", "cpu"})
-
 
 def uses_parallel_plan(train) -> bool:
     """True when the spec names how it is trained beyond one device's batch and precision."""
@@ -68,7 +65,8 @@ def uses_parallel_plan(train) -> bool:
 
 
 def trains_on(target: Target | None) -> bool:
-    return target is not None and target.kind in TRAINING_KINDS
+    """True for a target whose device class runs training jobs (:attr:`Target.trains`)."""
+    return target is not None and target.trains
 
 
 @attrs.frozen
@@ -205,7 +203,7 @@ def largest_micro_batch(report: Report, memory: int, saved: SavedActivations | N
 class Change:
     """One computed change that makes a spec fit a target: the settings to write (section,
     key, value) and why. ``text`` is the settings as a spec writes them (``gpus = 17``);
-    ``str()`` adds the note (``gpus = 17 (the fewest that fit with zero3)``)."""
+    ``str()`` adds the note (``gpus = 17 (the fewest GPUs that fit with zero3)``)."""
 
     settings: tuple[tuple[str, str, int | str], ...]
     note: str = ""
@@ -235,6 +233,7 @@ def per_gpu_changes(
     *,
     micro_batch: bool = True,
     saved: SavedActivations | None = None,
+    devices: str = "GPUs",
 ) -> list[Change]:
     """The single changes that bring the per-GPU training total within ``memory``, each
     computed with :func:`per_gpu_total`'s figure, in this order: the largest micro-batch
@@ -242,7 +241,9 @@ def per_gpu_changes(
     the spec shards nothing), the first sharding stage that fits at the current GPU count,
     the first recompute setting that fits. Empty when the total already fits or nothing
     does (NN301 and ``nnlint plan`` both list these). ``saved``: the report's
-    :func:`saved_per_gpu` (``TrainingPlan.saved``), not walked again."""
+    :func:`saved_per_gpu` (``TrainingPlan.saved``), not walked again. ``devices``: what the
+    notes call the training target's devices (``train.gpus`` counts them; "CPUs" for a
+    CPU, :meth:`Target.devices`)."""
     train = report.sections.train
     if saved is None:
         saved = saved_per_gpu(report)
@@ -268,13 +269,16 @@ def per_gpu_changes(
         if need <= memory:
             if train.sharding != "none":
                 changes.append(
-                    Change((("train", "gpus", dp * mp),), f"the fewest that fit with {sharding}")
+                    Change(
+                        (("train", "gpus", dp * mp),),
+                        f"the fewest {devices} that fit with {sharding}",
+                    )
                 )
             else:
                 changes.append(
                     Change(
                         (("train", "sharding", sharding), ("train", "gpus", dp * mp)),
-                        "the fewest GPUs that fit, with ZeRO stage 3",
+                        f"the fewest {devices} that fit, with ZeRO stage 3",
                     )
                 )
             break
@@ -285,7 +289,7 @@ def per_gpu_changes(
         if stage > train.sharding.replace("none", "zero0") and train.gpus // mp > 1:
             if per_gpu_total(report, sharding=stage, saved=saved) <= memory:
                 changes.append(
-                    Change((("train", "sharding", stage),), f"fits on {train.gpus} GPUs")
+                    Change((("train", "sharding", stage),), f"fits on {train.gpus} {devices}")
                 )
                 break
     order = ("none", "selective", "full")
@@ -332,6 +336,9 @@ class ServingPlan:
     kv_cache_bytes: int
     kv_bytes_per_sequence: int
     weights_bytes: int
+    #: weights one decode step reads (one token per sequence): every weight, but an
+    #: embedding's gathered rows and a moe's visited experts (roofline.weights_read)
+    decode_weight_bytes: int
     target: Target | None
     max_concurrency: int | None
     prefill_latency_s: float | None
@@ -365,6 +372,7 @@ class ServingPlan:
         return {
             "kv_cache_bytes": self.kv_cache_bytes,
             "weights_bytes": self.weights_bytes,
+            "decode_weight_bytes": self.decode_weight_bytes,
             "total_bytes": self.total_bytes,
             "fits": self.fits,
             "max_concurrency": self.max_concurrency,
@@ -411,6 +419,7 @@ def serving_plan(
         2 * n.in_shapes[0][0] ** 2 * n.in_shapes[0][1] for n in (c.node for c in caches)
     )
     per_token = (t.macs - score_macs) // T
+    decode_weights = weights_read(report, deploy.concurrency)
     prefill = decode = None
     peak = target.peak_for(t.deploy_precision) if target is not None else None
     if target is not None and peak:
@@ -418,7 +427,7 @@ def serving_plan(
         overhead = kernels * target.launch_overhead_s + target.inference_overhead_s
         cached = context if window is None else min(context, window)
         step = decode_step(
-            weights,
+            decode_weights,
             kv,
             per_token,
             attention_cache_macs(layers, heads, head_dim, cached),
@@ -429,7 +438,8 @@ def serving_plan(
         )
         decode = step.seconds
         flops = 2 * prefill_macs(per_token, layers, heads, head_dim, context)
-        prefill = roofline_time(flops, weights + per_seq, peak, target.bandwidth, overhead)
+        prompt_weights = weights_read(report, context)
+        prefill = roofline_time(flops, prompt_weights + per_seq, peak, target.bandwidth, overhead)
     return ServingPlan(
         layers=layers,
         kv_heads=kv_heads,
@@ -440,6 +450,7 @@ def serving_plan(
         kv_cache_bytes=kv,
         kv_bytes_per_sequence=per_seq,
         weights_bytes=weights,
+        decode_weight_bytes=decode_weights,
         target=target,
         max_concurrency=max_concurrency(target.memory_bytes, weights, per_seq)
         if target is not None

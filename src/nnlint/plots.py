@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import io
 
-from nnlint.pictures import Figures
+from nnlint.pictures import Figures, part_color
+from nnlint.units import fmt_tick
 
 __all__ = ["PLOT_SUFFIXES", "PlotUnavailable", "render_plot"]
 
@@ -35,22 +36,6 @@ def _pyplot():
     return matplotlib, plt
 
 
-def _si(value: float, unit: str) -> str:
-    for prefix, size in (("P", 1e15), ("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if value >= size:
-            return f"{value / size:g} {prefix}{unit}"
-    return f"{value:g} {unit}"
-
-
-_PART_COLORS = {
-    "parameters": "#0969da",
-    "gradients": "#8250df",
-    "optimizer state": "#bf8700",
-    "buffers": "#59636e",
-    "activations": "#1a7f37",
-}
-
-
 def _roofline(ax, chart) -> None:
     xs = [p.intensity for p in chart.points] + [chart.ridge_point]
     xmin, xmax = min(xs) / 4, max(xs) * 4
@@ -63,7 +48,7 @@ def _roofline(ax, chart) -> None:
             color="#0969da" if deploy else "#8c959f",
             linestyle="-" if deploy else "--",
             linewidth=2 if deploy else 1,
-            label=f"{roof.precision} roof: {_si(roof.peak, 'FLOP/s')}",
+            label=f"{roof.precision} roof: {fmt_tick(roof.peak, 'FLOP/s')}",
         )
     ax.axvline(chart.ridge_point, color="#bf3989", linestyle=":", linewidth=1)
     ax.annotate(
@@ -123,7 +108,7 @@ def _roofline(ax, chart) -> None:
     ax.set_ylabel("attainable FLOP/s")
     ax.set_title(
         f"roofline on {chart.target_name} ({chart.target_id}), "
-        f"{_si(chart.bandwidth, 'B/s')}\nred: memory-bound, green: compute-bound",
+        f"{fmt_tick(chart.bandwidth, 'B/s')}\nred: memory-bound, green: compute-bound",
         fontsize=9,
     )
     ax.grid(True, which="major", color="#d0d7de")
@@ -143,7 +128,7 @@ def _memory(fig, ax, fig_data: Figures) -> None:
                 row,
                 size,
                 left=left,
-                color=_PART_COLORS.get(name, "#8c959f"),
+                color=part_color(name),
                 label=None if name in named else name,
             )
             named.add(name)

@@ -14,8 +14,8 @@ import json
 import math
 from html import escape
 
-from nnlint.pictures import Figures, MemoryBar, RoofChart
-from nnlint.units import fmt_bytes, fmt_int, fmt_time
+from nnlint.pictures import Figures, MemoryBar, RoofChart, part_color
+from nnlint.units import fmt_bytes, fmt_int, fmt_tick, fmt_time
 
 __all__ = ["memory_svg", "render_html", "roofline_svg"]
 
@@ -37,26 +37,10 @@ svg .memory { fill: #cf222e; } svg .compute { fill: #1a7f37; }
 svg .limit { stroke: #cf222e; stroke-width: 2; stroke-dasharray: 6 3; }
 """
 
-_PART_COLORS = {
-    "parameters": "#0969da",
-    "gradients": "#8250df",
-    "optimizer state": "#bf8700",
-    "buffers": "#59636e",
-    "activations": "#1a7f37",
-}
-
 
 def _num(x: float) -> str:
     """Coordinates with two decimals: small, exact enough for a picture."""
     return f"{x:.2f}"
-
-
-def _si(value: float, unit: str) -> str:
-    """``1.5 TFLOP/s``-style tick labels."""
-    for prefix, size in (("P", 1e15), ("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if value >= size:
-            return f"{value / size:g} {prefix}{unit}"
-    return f"{value:g} {unit}"
 
 
 def _decades(low: float, high: float) -> tuple[int, int]:
@@ -97,7 +81,7 @@ def roofline_svg(chart: RoofChart, width: int = 720, height: int = 440) -> str:
         out.append(
             f'<line class="grid" x1="{left}" y1="{_num(y)}" x2="{width - right}" y2="{_num(y)}"/>'
         )
-        label = _si(10.0**d, "FLOP/s")
+        label = fmt_tick(10.0**d, "FLOP/s")
         out.append(f'<text x="{left - 6}" y="{_num(y + 4)}" text-anchor="end">{label}</text>')
     out.append(
         f'<text x="{(left + width - right) / 2}" y="{height - 12}" text-anchor="middle">'
@@ -110,12 +94,12 @@ def roofline_svg(chart: RoofChart, width: int = 720, height: int = 440) -> str:
         out.append(
             f'<polyline class="{cls}" points="{_num(px(xmin))},{_num(py(chart.bandwidth * xmin))} '
             f'{_num(px(knee))},{_num(py(roof.peak))} {_num(px(xmax))},{_num(py(roof.peak))}">'
-            f"<title>{escape(roof.precision)}: {_si(roof.peak, 'FLOP/s')} peak, ridge "
+            f"<title>{escape(roof.precision)}: {fmt_tick(roof.peak, 'FLOP/s')} peak, ridge "
             f"{knee:.4g} FLOP/byte</title></polyline>"
         )
         out.append(
             f'<text x="{_num(px(xmax) - 4)}" y="{_num(py(roof.peak) - 5)}" text-anchor="end">'
-            f"{escape(roof.precision)} {_si(roof.peak, 'FLOP/s')}</text>"
+            f"{escape(roof.precision)} {fmt_tick(roof.peak, 'FLOP/s')}</text>"
         )
     ridge = px(chart.ridge_point)
     out.append(
@@ -130,7 +114,7 @@ def roofline_svg(chart: RoofChart, width: int = 720, height: int = 440) -> str:
         out.append(
             f'<circle class="{p.bound}" cx="{_num(px(p.intensity))}" cy="{_num(py(p.attainable))}" '
             f'r="4" data-layer="{escape(p.name)}"><title>{escape(p.name)} ({escape(p.op)}): '
-            f"{p.intensity:.4g} FLOP/byte, {_si(p.attainable, 'FLOP/s')} attainable, "
+            f"{p.intensity:.4g} FLOP/byte, {fmt_tick(p.attainable, 'FLOP/s')} attainable, "
             f"{p.bound}-bound, {fmt_time(p.time_s)}</title></circle>"
         )
     out.append("</svg>")
@@ -164,7 +148,7 @@ def memory_svg(bars: tuple[MemoryBar, ...], target_memory: int | None, width: in
                 continue
             out.append(
                 f'<rect x="{_num(px(x))}" y="{y}" width="{_num(px(x + size) - px(x))}" '
-                f'height="{bar_h}" fill="{_PART_COLORS.get(name, "#8c959f")}">'
+                f'height="{bar_h}" fill="{part_color(name)}">'
                 f"<title>{escape(name)}: {escape(fmt_bytes(size))}</title></rect>"
             )
             x += size
@@ -223,8 +207,8 @@ def render_html(fig: Figures) -> str:
         r = fig.roof
         parts.append(
             f'<p class="note">{escape(r.target_name)} ({escape(r.target_id)}) at '
-            f"{escape(r.precision)}: {_si(r.peak, 'FLOP/s')} peak, "
-            f"{_si(r.bandwidth, 'B/s')} bandwidth, ridge point {r.ridge_point:.4g} FLOP/byte; "
+            f"{escape(r.precision)}: {fmt_tick(r.peak, 'FLOP/s')} peak, "
+            f"{fmt_tick(r.bandwidth, 'B/s')} bandwidth, ridge point {r.ridge_point:.4g} FLOP/byte; "
             f"{len(r.points)} layers on the chart; estimated latency {fmt_time(r.time_s)}, "
             f"of which {fmt_time(r.overhead_s)} fixed overheads (kernel launches, invocation): "
             "a lower bound. "
@@ -262,7 +246,7 @@ def render_html(fig: Figures) -> str:
             else:
                 row += (
                     f'<td class="n">{p.intensity:.4g}</td>'
-                    f'<td class="n">{_si(p.attainable, "FLOP/s")}</td>'
+                    f'<td class="n">{fmt_tick(p.attainable, "FLOP/s")}</td>'
                     f"<td>{p.bound}</td>"
                     f'<td class="n">{fmt_time(p.time_s)}</td>'
                 )

@@ -237,10 +237,14 @@ def traffic(report: Report, fusion: Fusion, target: Target) -> Traffic:
         extra = infer.buffers + kernel.new_bias
         weights = nbytes(infer.params + extra, precision)
         stored = nbytes(layer.counted_params + extra, precision)
-        if node.kind.gathers_rows:
-            # a lookup reads only the rows it gathers, not the whole table
-            gathered = nbytes(Bd * numel(node.shape), precision)
-            weights, stored = min(weights, gathered), min(stored, gathered)
+        read = node.kind.params_read(
+            node.opts, node.in_shapes, Bd * numel(node.shape[:-1]), infer.params
+        )
+        if read < infer.params:
+            # a lookup reads only the rows it gathers, a mixture only the experts its
+            # tokens visit, not every weight the layer holds
+            part = nbytes(read, precision)
+            weights, stored = min(weights, part), min(stored, part)
         param_bytes += stored
         streamed = 0
         if target.onchip_bytes:
@@ -271,6 +275,20 @@ def traffic(report: Report, fusion: Fusion, target: Target) -> Traffic:
                 moved += nbytes(Bd * numel(shape), precision)
         rows.append(KernelTraffic(kernel, weights, streamed, moved))
     return Traffic(tuple(rows), param_bytes, onchip, streamed_total)
+
+
+def weights_read(report: Report, rows: int) -> int:
+    """Bytes of weights and buffers one pass reads when every layer sees ``rows`` tokens
+    (a decode step: one per sequence; a prefill: the prompt's), at each layer's deploy
+    precision: each layer's :meth:`~nnlint.ops.base.Op.params_read` — an embedding's
+    gathered rows, a ``moe``'s visited experts, every weight of any other layer; a tied
+    weight is read by each layer that uses it, as :func:`traffic` counts it."""
+    total = 0
+    for layer in report.layers:
+        node = layer.node
+        read = node.kind.params_read(node.opts, node.in_shapes, rows, layer.infer.params)
+        total += nbytes(read + layer.infer.buffers, layer.infer_precision)
+    return total
 
 
 # --------------------------------------------------------------------------- 3. time

@@ -158,6 +158,21 @@ class NnlintServer(LanguageServer):
     def document(self, uri: str):
         return self.workspace.get_text_document(uri)
 
+    def positions(self, uri: str, text: str) -> _Positions:
+        """Spans of ``text`` <-> positions in the client's encoding for ``uri``."""
+        return _Positions(text, self.document(uri).position_codec)
+
+    async def at_cursor(
+        self, params: lsp.TextDocumentPositionParams
+    ) -> tuple[_State, _Positions, int, int]:
+        """The analysis of the document ``params`` names, its positions, and the cursor's
+        (line, column)."""
+        uri = params.text_document.uri
+        state = await self.state(uri)
+        positions = self.positions(uri, state.text)
+        line, column = positions.from_lsp(params.position)
+        return state, positions, line, column
+
     async def state(self, uri: str) -> _State:
         """The analysis of the document's current text (computed now if it is stale)."""
         doc = self.document(uri)
@@ -201,7 +216,7 @@ class NnlintServer(LanguageServer):
         self.pending[uri] = asyncio.ensure_future(later())
 
     def publish(self, uri: str, state: _State, version: int | None) -> None:
-        positions = _Positions(state.text, self.document(uri).position_codec)
+        positions = self.positions(uri, state.text)
         diagnostics = [_to_lsp(d, positions, uri) for d in state.result.diagnostics]
         self.text_document_publish_diagnostics(
             lsp.PublishDiagnosticsParams(uri=uri, diagnostics=diagnostics, version=version)
@@ -267,12 +282,9 @@ async def _did_close(ls: NnlintServer, params: lsp.DidCloseTextDocumentParams) -
 
 @server.feature(lsp.TEXT_DOCUMENT_HOVER)
 async def _hover(ls: NnlintServer, params: lsp.HoverParams) -> lsp.Hover | None:
-    uri = params.text_document.uri
-    state = await ls.state(uri)
+    state, positions, line, column = await ls.at_cursor(params)
     if state.analysis is None:
         return None
-    positions = _Positions(state.text, ls.document(uri).position_codec)
-    line, column = positions.from_lsp(params.position)
     found = hover_text(state.analysis, state.text, line, column)
     if found is None:
         return None
@@ -424,16 +436,13 @@ def _target_of(item, step: ast.Layer) -> str:
 
 @server.feature(lsp.TEXT_DOCUMENT_DEFINITION)
 async def _definition(ls: NnlintServer, params: lsp.DefinitionParams) -> lsp.Location | None:
-    uri = params.text_document.uri
-    state = await ls.state(uri)
+    state, positions, line, column = await ls.at_cursor(params)
     if state.spec is None:
         return None
-    positions = _Positions(state.text, ls.document(uri).position_codec)
-    line, column = positions.from_lsp(params.position)
     span = definition(state.spec, state.text, line, column)
     if span is None:
         return None
-    return lsp.Location(uri=uri, range=positions.range(span))
+    return lsp.Location(uri=params.text_document.uri, range=positions.range(span))
 
 
 def definition(spec: ast.Spec, text: str, line: int, column: int) -> Span | None:
@@ -579,7 +588,7 @@ def _option_detail(opt) -> str:
 async def _code_action(ls: NnlintServer, params: lsp.CodeActionParams) -> list[lsp.CodeAction]:
     uri = params.text_document.uri
     state = await ls.state(uri)
-    positions = _Positions(state.text, ls.document(uri).position_codec)
+    positions = ls.positions(uri, state.text)
     return code_actions(state.result.diagnostics, positions, uri, params.range)
 
 

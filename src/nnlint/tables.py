@@ -6,23 +6,25 @@ Every rounded figure stands beside its exact integer (``15.05 M (15,051,264)``).
 
 from __future__ import annotations
 
+import re
 import textwrap
 from collections.abc import Mapping, Sequence
 
 from nnlint.diagnostics import RuleMeta
 from nnlint.figures import sources, text_rows
-from nnlint.precision import ARITHMETIC_PRECISIONS, nbytes
+from nnlint.precision import nbytes
 from nnlint.sanitize import visible
-from nnlint.targets import Target
+from nnlint.targets import UNIFIED_MEMORY, Target, builtin_targets, is_builtin
 from nnlint.units import (
-    fmt_bytes,
+    fmt_bandwidth,
     fmt_bytes_short,
     fmt_capacity,
     fmt_energy,
     fmt_int,
     fmt_number,
+    fmt_rate,
     fmt_shape,
-    fmt_si,
+    fmt_size,
     fmt_time,
 )
 
@@ -32,6 +34,7 @@ __all__ = [
     "plan_text",
     "report_text",
     "rules_text",
+    "target_card",
     "targets_text",
 ]
 
@@ -150,42 +153,157 @@ def rule_page(meta: RuleMeta, options: Mapping[str, object] | None = None) -> st
 
 # --------------------------------------------------------------------------- targets
 
+#: The widest line of ``nnlint targets`` and of a target's card: a user's long target name
+#: is shortened in the table to keep it (the card shows it whole, wrapped).
+WIDTH = 100
+#: What marks a unified-memory target's memory in the tables, and the footnote saying why.
+UNIFIED_MARK = "*"
+UNIFIED_FOOTNOTE = (
+    f"{UNIFIED_MARK} unified memory, {UNIFIED_MEMORY}: less than all of it is left for the model"
+)
 
-def best_precision(target: Target) -> str | None:
-    """The precision with the highest dense peak (the widest one on a tie)."""
-    ranked = [p for p in ARITHMETIC_PRECISIONS if target.peak_for(p) is not None]
-    return max(ranked, key=lambda p: target.peak_for(p), default=None)
+
+def _memory_cell(target: Target) -> str:
+    """The vendor's figure (``8 GB``), marked when the memory is unified (a space keeps the
+    right-aligned figures in line otherwise)."""
+    return fmt_capacity(target.memory_bytes) + (UNIFIED_MARK if target.unified_memory else " ")
+
+
+def _shorten(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
 
 
 def targets_text(targets: Mapping[str, Target]) -> str:
-    headers = [
-        "id",
-        "name",
-        "memory",
-        "bandwidth",
-        "dense peak (FLOP/s, op/s)",
-        "ridge point",
-        "power",
-    ]
+    """``nnlint targets``: one row per target, by id, at most :data:`WIDTH` columns for the
+    built-in targets: memory, bandwidth, the dense peak of the precision the device computes
+    fastest in (:meth:`~nnlint.targets.Target.best_precision`), power. ``nnlint targets ID``
+    shows the rest (:func:`target_card`)."""
+    headers = ["id", "name", "memory", "bandwidth", "best dense peak", "power"]
+    right = [False, False, True, True, False, True]
     rows = []
     for target in sorted(targets.values(), key=lambda t: t.id):
-        peaks = " · ".join(
-            f"{p} {fmt_si(target.peak[p])}" for p in ARITHMETIC_PRECISIONS if p in target.peak
-        )
-        best = best_precision(target)
-        ridge = target.ridge_point(best) if best else None
+        best = target.best_precision()
+        peak = f"{best} {fmt_rate(target.peak_for(best), best)}" if best else "-"
         rows.append(
             [
                 target.id,
-                target.name,
-                fmt_bytes(target.memory_bytes),
-                f"{fmt_si(target.bandwidth)}B/s",
-                peaks,
-                f"{ridge:,.1f} FLOP/B ({best})" if ridge is not None else "n/a",
+                visible(target.name),
+                _memory_cell(target),
+                fmt_bandwidth(target.bandwidth),
+                peak,
                 f"{target.power_w:g} W",
             ]
         )
-    return format_table(headers, rows, [False, False, True, True, False, True, True])
+    others = sum(max(len(headers[i]), *(len(row[i]) for row in rows)) for i in (0, 2, 3, 4, 5))
+    room = max(WIDTH - others - 2 * (len(headers) - 1), 12)
+    for row in rows:
+        row[1] = _shorten(row[1], room)
+    lines = [format_table(headers, rows, right), ""]
+    if any(t.unified_memory for t in targets.values()):
+        lines.append(UNIFIED_FOOTNOTE)
+    lines.append(
+        "`nnlint targets ID` shows every figure of a target: the dense and 2:4 sparse peak "
+        "of each precision, ridge points, overheads, notes and the file it comes from"
+    )
+    return "\n".join(textwrap.fill(line, WIDTH) if line else line for line in lines)
+
+
+#: The width of a card's labels.
+_LABEL = 20
+
+
+def _field(label: str, value: str) -> list[str]:
+    """``  label   value``, the value wrapped to :data:`WIDTH` under itself.
+
+    The value is shown with :func:`visible`; a line break never falls before a ``::`` (a
+    wrapped line that starts with it would be a GitHub Actions workflow command)."""
+    shown = re.sub(r" +(?=::)", lambda m: "\0" * len(m.group()), visible(value))
+    lines = textwrap.wrap(
+        shown,
+        WIDTH,
+        initial_indent=f"  {label:<{_LABEL}}",
+        subsequent_indent=" " * (2 + _LABEL),
+        break_long_words=False,
+        break_on_hyphens=False,
+    ) or [f"  {label}"]
+    return [line.replace("\0", " ") for line in lines]
+
+
+def _bytes_field(n: int, what: str = "none") -> str:
+    return fmt_size(n) if n else what
+
+
+def _rate_field(bytes_per_s: float) -> str:
+    if not bytes_per_s:
+        return "none"
+    exact = f"{int(bytes_per_s):,}" if bytes_per_s.is_integer() else f"{bytes_per_s!r}"
+    return f"{fmt_bandwidth(bytes_per_s)} ({exact} B/s)"
+
+
+def _overhead(seconds: float, per: str) -> str:
+    return f"{fmt_time(seconds)} per {per}" if seconds else "not modelled"
+
+
+def target_card(target: Target, source: str) -> str:
+    """``nnlint targets ID``: every field of one target with its unit (bytes with the
+    exact integer), the dense and 2:4 sparse peak and the ridge point of each precision,
+    the memory kind, the notes and ``source``, the file as the user reads it."""
+    t = target
+    kind = f"{t.kind} ({'runs' if t.trains else 'does not run'} training jobs)"
+    memory_kind = (
+        f"unified: {UNIFIED_MEMORY}, so the model cannot have all of it"
+        if t.unified_memory
+        else "discrete: the device's own, not shared with the host"
+    )
+    origin = "built in" if is_builtin(t) else "from the config's `targets`"
+    if not is_builtin(t) and t.id in builtin_targets():
+        origin += f", replacing the built-in {t.id}"
+    lines = [f"{t.id}: {visible(t.name)}"]
+    for label, value in (
+        ("kind", kind),
+        ("memory", fmt_size(t.memory_bytes)),
+        ("memory kind", memory_kind),
+        ("on-chip memory", _bytes_field(t.onchip_bytes, "not modelled")),
+        ("flash", _bytes_field(t.flash_bytes)),
+        ("bandwidth", _rate_field(t.bandwidth)),
+        ("host link", _rate_field(t.host_link_bandwidth)),
+        ("power", f"{t.power_w:g} W"),
+        ("launch overhead", _overhead(t.launch_overhead_s, "kernel")),
+        ("inference overhead", _overhead(t.inference_overhead_s, "inference")),
+        ("unsupported ops", ", ".join(sorted(t.unsupported_ops)) or "none"),
+    ):
+        lines += _field(label, value)
+    rows = []
+    for p in t.computes():
+        dense = fmt_rate(t.peak_for(p), p)
+        if p not in t.peak:
+            dense += " (fp32's: the file gives no tf32 rate)"
+        sparse = t.peak_sparse.get(p)
+        rows.append(
+            [
+                p,
+                dense,
+                fmt_rate(sparse, p) if sparse is not None else "-",
+                f"{t.ridge_point(p):,.1f} FLOP/byte",
+            ]
+        )
+    table = format_table(
+        ["precision", "dense peak", "2:4 sparse peak", "ridge point"],
+        rows,
+        [False, False, False, True],
+    )
+    lines += [
+        "",
+        "  peaks (FLOP/s for floating point, OP/s for integers; 1 MAC = 2 operations) and",
+        "  ridge points (dense peak / bandwidth; less arithmetic per byte is memory-bound):",
+        *(f"    {line}" for line in table.split("\n")),
+        "",
+    ]
+    paragraphs = [" ".join(p.split()) for p in re.split(r"\n\s*\n", t.notes)]
+    for i, paragraph in enumerate(p for p in paragraphs if p):
+        lines += _field("" if i else "notes", paragraph)
+    lines += _field("source", f"{source} ({origin})")
+    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- plan
@@ -221,7 +339,7 @@ def plan_text(path: str, report, plans) -> str:
             [
                 str(rank),
                 p.target.id,
-                fmt_capacity(p.target.memory_bytes),
+                _memory_cell(p.target),
                 _fit_cell(p.training),
                 _fit_cell(p.serving),
                 fmt_time(p.latency_s) if p.latency_s is not None else "-",
@@ -234,6 +352,10 @@ def plan_text(path: str, report, plans) -> str:
         "train, serve: fits or over, with the memory left (+) or missing (-); per second: "
         "samples (deploy batch / latency); energy: per inference (power x latency)",
     ]
+    if any(p.target.unified_memory for p in plans):
+        notes.append(
+            f"{UNIFIED_FOOTNOTE}, so on those targets the memory left (+) is at most the figure"
+        )
     changes = []
     for p in plans:
         for use, fit in (("train", p.training), ("serve", p.serving)):

@@ -112,6 +112,7 @@ class TargetPlan:
             "name": self.target.name,
             "kind": self.target.kind,
             "memory_bytes": self.target.memory_bytes,
+            "memory_kind": self.target.memory_kind,
             "power_w": self.target.power_w,
             "training": self.training.as_dict() if self.training is not None else None,
             "serving": self.serving.as_dict(),
@@ -148,7 +149,7 @@ def _training(report: Report, target: Target) -> Fit | None:
     if need <= memory:
         return Fit(need, memory, True)
     if uses_parallel_plan(report.sections.train):
-        candidates = per_gpu_changes(report, memory)
+        candidates = per_gpu_changes(report, memory, devices=target.devices())
     else:
         candidates = []
         best = MemoryAnalysis(report, target).train_fit.max_batch
@@ -161,7 +162,7 @@ def _training(report: Report, target: Target) -> Fit | None:
                     f"micro-batches to keep the batch of {batch}",
                 )
             )
-        candidates += per_gpu_changes(report, memory, micro_batch=False)
+        candidates += per_gpu_changes(report, memory, micro_batch=False, devices=target.devices())
     changes = tuple(c for c in candidates if _train_need(_with(report, c)) <= memory)
     return Fit(need, memory, False, changes, "training memory")
 

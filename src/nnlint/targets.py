@@ -26,22 +26,27 @@ import attrs
 
 from nnlint.ops import OPS
 from nnlint.precision import ARITHMETIC_PRECISIONS
-from nnlint.resources import TomlFileError, data_dir, read_toml
+from nnlint.resources import TableReader, TomlFileError, data_dir, describe, read_toml
 from nnlint.suggest import suggest
 
 __all__ = [
     "KINDS",
     "OP_NAMES",
+    "UNIFIED_MEMORY",
     "Target",
     "TargetError",
     "UnknownTarget",
     "builtin_targets",
+    "is_builtin",
     "load_target_file",
     "resolve_target",
 ]
 
-#: Device classes.
-KINDS: frozenset[str] = frozenset({"gpu", "edge-accelerator", "cpu", "mcu"})
+#: Device classes, each with what one device of the class is called in messages
+#: ("8 GPUs", "10 CPUs"): the spec's ``train.gpus`` counts devices of the training target.
+KINDS: Mapping[str, str] = types.MappingProxyType(
+    {"gpu": "GPU", "edge-accelerator": "device", "cpu": "CPU", "mcu": "device"}
+)
 
 #: The nnlint op names an ``[ops] unsupported`` list may mention: the op catalog's.
 OP_NAMES: frozenset[str] = frozenset(OPS)
@@ -56,6 +61,9 @@ def _frozen_mapping(value: Mapping[str, float]) -> Mapping[str, float]:
 #: Device classes that run training jobs. MCUs and the int8-only edge accelerators
 #: run inference only, so training memory is never compared with theirs.
 TRAINING_KINDS = frozenset({"gpu", "cpu"})
+
+#: What ``unified_memory = true`` means, in the words every view and fit finding uses.
+UNIFIED_MEMORY = "shared with the host CPU and its OS or firmware"
 
 
 @attrs.frozen
@@ -106,6 +114,32 @@ class Target:
         """True when the device class runs training jobs (:data:`TRAINING_KINDS`)."""
         return self.kind in TRAINING_KINDS
 
+    @property
+    def device(self) -> str:
+        """What one device of this class is called in messages: GPU, CPU or device."""
+        return KINDS[self.kind]
+
+    def devices(self, count: int | None = None) -> str:
+        """The plural for messages (``GPUs``), or ``count`` of them (``1 CPU``, ``8 GPUs``)."""
+        if count is None:
+            return f"{self.device}s"
+        return f"{count} {self.device}" + ("" if count == 1 else "s")
+
+    @property
+    def memory_kind(self) -> str:
+        """``unified`` (:data:`UNIFIED_MEMORY`) or ``discrete``."""
+        return "unified" if self.unified_memory else "discrete"
+
+    def unified_memory_hint(self) -> str:
+        """A clause the fit findings append on a unified-memory target ("" on discrete
+        memory): the host's share is not subtracted, so what fits is an upper bound."""
+        if not self.unified_memory:
+            return ""
+        return (
+            f"; {self.id}'s memory is unified, {UNIFIED_MEMORY}: less than all of it is "
+            f"left for the model, so treat what fits as an upper bound"
+        )
+
     def supports_precision(self, precision: str) -> bool:
         """True if the device runs ``precision`` arithmetic natively."""
         return precision in self.precisions
@@ -129,6 +163,45 @@ class Target:
         """
         peak = self.peak_for(precision)
         return None if peak is None else peak / self.bandwidth
+
+    def computes(self) -> list[str]:
+        """The precisions with a dense peak (:meth:`peak_for`), widest first."""
+        return [p for p in ARITHMETIC_PRECISIONS if self.peak_for(p) is not None]
+
+    def best_precision(self) -> str | None:
+        """The precision with the highest dense peak (the widest one on a tie)."""
+        return max(self.computes(), key=lambda p: self.peak_for(p), default=None)
+
+    def as_dict(self, source: str | None = None) -> dict[str, Any]:
+        """``nnlint targets --format json``: every field, in the units of the target file
+        (docs/targets.schema.json). ``peak`` and ``ridge_point`` are the dense figures
+        nnlint computes with (tf32 without a rate of its own at fp32's, :meth:`peak_for`);
+        ``source`` is the file as the user reads it (default: as loaded)."""
+        computes = self.computes()
+        return {
+            "id": self.id,
+            "name": self.name,
+            "kind": self.kind,
+            "trains": self.trains,
+            "memory_bytes": self.memory_bytes,
+            "memory_kind": self.memory_kind,
+            "onchip_bytes": self.onchip_bytes,
+            "flash_bytes": self.flash_bytes,
+            "bandwidth": self.bandwidth,
+            "host_link_bandwidth": self.host_link_bandwidth,
+            "power_w": self.power_w,
+            "launch_overhead_s": self.launch_overhead_s,
+            "inference_overhead_s": self.inference_overhead_s,
+            "precisions": [p for p in ARITHMETIC_PRECISIONS if p in self.precisions],
+            "best_precision": self.best_precision(),
+            "peak": {p: self.peak_for(p) for p in computes},
+            "peak_sparse": {p: self.peak_sparse[p] for p in computes if p in self.peak_sparse},
+            "ridge_point": {p: self.ridge_point(p) for p in computes},
+            "unsupported_ops": sorted(self.unsupported_ops),
+            "notes": self.notes,
+            "source": self.source if source is None else source,
+            "builtin": is_builtin(self),
+        }
 
 
 class TargetError(Exception):
@@ -192,7 +265,7 @@ _OPTIONAL = (
 _OPS_KEYS = ("unsupported", "notes")
 
 
-class _Reader:
+class _Reader(TableReader):
     """Type-checked access to one parsed TOML file; every failure names the file and the key."""
 
     def __init__(self, path: str) -> None:
@@ -208,14 +281,6 @@ class _Reader:
             if key not in allowed:
                 raise self.fail(prefix + key, f"unknown key (allowed: {', '.join(allowed)})")
 
-    def string(
-        self, table: Mapping[str, Any], key: str, default: str | None = None, prefix: str = ""
-    ) -> str:
-        value = table.get(key, default)
-        if not isinstance(value, str):
-            raise self.fail(prefix + key, f"must be a string, got {_describe(value)}")
-        return value
-
     def number(
         self, value: Any, key: str, *, integer: bool = False, allow_zero: bool = False
     ) -> Any:
@@ -224,7 +289,7 @@ class _Reader:
         wanted = "an integer" if integer else "a number"
         types_ok = (int,) if integer else (int, float)
         if isinstance(value, bool) or not isinstance(value, types_ok):
-            raise self.fail(key, f"must be {wanted}, got {_describe(value)}")
+            raise self.fail(key, f"must be {wanted}, got {describe(value)}")
         if isinstance(value, float) and not math.isfinite(value):
             raise self.fail(key, f"must be finite, got {value!r}")
         if value < 0 or (value == 0 and not allow_zero):
@@ -237,15 +302,18 @@ class _Reader:
             raise self.fail(key, f"must be between {low:g} and {high:g} {unit}, got {shown}")
         return value
 
-    def table(self, data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
-        value = data.get(key, {})
-        if not isinstance(value, dict):
-            raise self.fail(key, f"must be a table, got {_describe(value)}")
-        return value
+    def field(
+        self, data: Mapping[str, Any], key: str, *, integer: bool = False, optional: bool = False
+    ) -> Any:
+        """``data[key]`` checked by :meth:`number`: an int with ``integer``, else a float. An
+        ``optional`` key defaults to 0 and may be 0 (the feature is absent)."""
+        value = data.get(key, 0) if optional else data[key]
+        checked = self.number(value, key, integer=integer, allow_zero=optional)
+        return checked if integer else float(checked)
 
     def string_list(self, value: Any, key: str) -> list[str]:
-        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-            raise self.fail(key, f"must be a list of strings, got {_describe(value)}")
+        """A list of strings, each listed once."""
+        value = super().string_list(value, key)
         duplicates = sorted({item for item in value if value.count(item) > 1})
         if duplicates:
             raise self.fail(key, f"lists {', '.join(map(repr, duplicates))} more than once")
@@ -260,16 +328,12 @@ class _Reader:
 
     def peaks(self, data: Mapping[str, Any], key: str, precisions: list[str]) -> dict[str, float]:
         out: dict[str, float] = {}
-        for precision, value in self.table(data, key).items():
+        for precision, value in self.table(data.get(key, {}), key).items():
             self.name_in(precision, ARITHMETIC_PRECISIONS, f"{key}.{precision}", "precision")
             if precision not in precisions:
                 raise self.fail(f"{key}.{precision}", f"{precision!r} is not listed in precisions")
             out[precision] = float(self.number(value, f"{key}.{precision}"))
         return out
-
-
-def _describe(value: Any) -> str:
-    return "nothing" if value is None else f"{type(value).__name__} {value!r}"
 
 
 def load_target_file(path: str | os.PathLike[str]) -> Target:
@@ -293,14 +357,14 @@ def load_target_file(path: str | os.PathLike[str]) -> Target:
         if key not in data:
             raise r.fail(key, "missing required key")
 
-    target_id = r.string(data, "id")
+    target_id = r.string(data["id"], "id")
     if not _ID_RE.match(target_id):
         raise r.fail("id", f"must use lower-case letters, digits, '.', '_', '-'; got {target_id!r}")
-    kind = r.string(data, "kind")
+    kind = r.string(data["kind"], "kind")
     r.name_in(kind, KINDS, "kind", "kind")
     unified = data.get("unified_memory", False)
     if not isinstance(unified, bool):
-        raise r.fail("unified_memory", f"must be true or false, got {_describe(unified)}")
+        raise r.fail("unified_memory", f"must be true or false, got {describe(unified)}")
 
     precisions = r.string_list(data["precisions"], "precisions")
     if not precisions:
@@ -318,42 +382,32 @@ def load_target_file(path: str | os.PathLike[str]) -> Target:
             message = f"sparse peak {sparse:g} is below the dense peak {dense:g}"
             raise r.fail(f"peak_sparse.{precision}", message)
 
-    ops = r.table(data, "ops")
+    ops = r.table(data.get("ops", {}), "ops")
     r.check_keys(ops, _OPS_KEYS, prefix="ops.")
     unsupported = r.string_list(ops.get("unsupported", []), "ops.unsupported")
     for op in unsupported:
         r.name_in(op, OP_NAMES, "ops.unsupported", "op")
-    notes = [r.string(data, "notes", ""), r.string(ops, "notes", "", prefix="ops.")]
+    notes = [r.string(data.get("notes", ""), "notes"), r.string(ops.get("notes", ""), "ops.notes")]
 
     return Target(
         id=target_id,
-        name=r.string(data, "name"),
+        name=r.string(data["name"], "name"),
         kind=kind,
-        memory_bytes=r.number(data["memory_bytes"], "memory_bytes", integer=True),
-        bandwidth=float(r.number(data["bandwidth"], "bandwidth")),
-        onchip_bytes=r.number(
-            data.get("onchip_bytes", 0), "onchip_bytes", integer=True, allow_zero=True
-        ),
-        host_link_bandwidth=float(
-            r.number(data.get("host_link_bandwidth", 0), "host_link_bandwidth", allow_zero=True)
-        ),
-        power_w=float(r.number(data["power_w"], "power_w")),
+        memory_bytes=r.field(data, "memory_bytes", integer=True),
+        bandwidth=r.field(data, "bandwidth"),
+        onchip_bytes=r.field(data, "onchip_bytes", integer=True, optional=True),
+        host_link_bandwidth=r.field(data, "host_link_bandwidth", optional=True),
+        power_w=r.field(data, "power_w"),
         unified_memory=unified,
         precisions=precisions,
         peak=peak,
         peak_sparse=peak_sparse,
         unsupported_ops=unsupported,
         source=source,
-        flash_bytes=r.number(
-            data.get("flash_bytes", 0), "flash_bytes", integer=True, allow_zero=True
-        ),
+        flash_bytes=r.field(data, "flash_bytes", integer=True, optional=True),
         notes="\n\n".join(note.strip() for note in notes if note.strip()),
-        launch_overhead_s=float(
-            r.number(data.get("launch_overhead_s", 0), "launch_overhead_s", allow_zero=True)
-        ),
-        inference_overhead_s=float(
-            r.number(data.get("inference_overhead_s", 0), "inference_overhead_s", allow_zero=True)
-        ),
+        launch_overhead_s=r.field(data, "launch_overhead_s", optional=True),
+        inference_overhead_s=r.field(data, "inference_overhead_s", optional=True),
     )
 
 
@@ -367,6 +421,12 @@ def _load_builtins() -> Mapping[str, Target]:
             raise TargetError(str(path), "id", message)
         targets[target.id] = target
     return types.MappingProxyType(targets)
+
+
+def is_builtin(target: Target) -> bool:
+    """True for a shipped profile, False for one a config's ``targets`` adds (also one that
+    replaces a built-in id)."""
+    return _load_builtins().get(target.id) == target
 
 
 def builtin_targets() -> dict[str, Target]:

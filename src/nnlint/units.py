@@ -39,8 +39,8 @@ __all__ = [
     "fmt_quantity",
     "fmt_rate",
     "fmt_shape",
-    "fmt_si",
     "fmt_size",
+    "fmt_tick",
     "fmt_time",
 ]
 
@@ -163,12 +163,13 @@ def fmt_energy(joules: float) -> str:
     return text
 
 
-def fmt_si(value: float) -> str:
-    """A rate's number with an SI prefix and four significant digits: ``19.5 T``."""
-    for unit, size in (("P", 1e15), ("T", 1e12), ("G", 1e9), ("M", 1e6)):
+def fmt_tick(value: float, unit: str) -> str:
+    """A chart's label: a decimal SI prefix and the shortest digits (``:g``) —
+    ``1.5 TFLOP/s``, ``900 GB/s``, ``100 FLOP/s``."""
+    for prefix, size in (("P", 1e15), ("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
         if value >= size:
-            return f"{value / size:.4g} {unit}"
-    return f"{value:.4g}"
+            return f"{value / size:g} {prefix}{unit}"
+    return f"{value:g} {unit}"
 
 
 def fmt_rate(ops_per_s: float, precision: str) -> str:
@@ -309,6 +310,12 @@ UNITS: dict[str, Unit] = {
             suffixes=ENERGY_UNITS,
             whole=False,
             limit_hint="an energy such as `500 kWh` or `2 GJ` (units: J, kJ, MJ, GJ, kWh, MWh)",
+        ),
+        Unit(
+            "per_second",
+            lambda v: f"{fmt_number(float(v))}/s",
+            whole=False,
+            limit_hint="a rate such as `50` or `0.5` (per second)",
         ),
         Unit("fraction", fmt_percent, whole=False),
         Unit("flop_per_byte", lambda v: f"{v:,.1f} FLOP/byte", whole=False),

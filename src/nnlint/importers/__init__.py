@@ -41,7 +41,7 @@ def run_import(model: str, output: str | None, dims: list[str]) -> str:
     from nnlint.importers.hf_config import import_hf_config, is_hf_config
 
     if is_hf_config(source):
-        return import_hf_config(source, sizes)
+        return _formatted(import_hf_config(source, sizes))
     try:
         import onnx  # noqa: F401
     except ImportError:
@@ -53,4 +53,13 @@ def run_import(model: str, output: str | None, dims: list[str]) -> str:
         ) from None
     from nnlint.importers.onnx import import_onnx
 
-    return import_onnx(source, sizes)
+    return _formatted(import_onnx(source, sizes))
+
+
+def _formatted(text: str) -> str:
+    """The imported spec in ``nnlint format``'s layout, so that a formatting check in
+    pre-commit passes on a freshly imported file (the formatter proves the layout parses
+    to the same spec)."""
+    from nnlint.format import format_text
+
+    return format_text(text)

@@ -334,6 +334,13 @@ class Op(abc.ABC):
         """(fan_in, fan_out) of the weight, PyTorch's convention; None without one."""
         return None
 
+    def params_read(self, opts: Mapping[str, Any], in_shapes, rows: int, params: int) -> int:
+        """The parameters one pass over ``rows`` rows (tokens: the output's leading axes times
+        the batch) reads from memory, of its ``params``. Every weight by default; a lookup
+        reads only the rows it gathers, a mixture of experts only the experts its tokens
+        visit. Memory still holds all ``params``; this is what the roofline moves."""
+        return params
+
     def score_elements(self, opts: Mapping[str, Any], in_shapes) -> int:
         """Per sample: the attention-score elements (``h·T²``) the op keeps; 0 for most ops."""
         return 0

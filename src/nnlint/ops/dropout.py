@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from nnlint.ops.base import Cost, Op, Opt, Saved, numel, register
 
 
@@ -14,6 +16,10 @@ class Dropout(Op):
 
     name = "dropout"
     passes_values = keeps_width = inference_noop = True
+    #: training FLOPs per element dropped, forward and backward (also the ``dropout=``
+    #: of ``lstm``/``gru``/``rnn`` and ``attention``)
+    fwd: ClassVar[int] = 4
+    bwd: ClassVar[int] = 2
     opts = (Opt("p", "float", 0.5, positional=True, minimum=0.0, below=1.0),)
 
     def infer(self, in_shapes, opts):
@@ -23,7 +29,7 @@ class Dropout(Op):
         if not c.training:
             return Cost()
         n = c.batch * numel(c.x)
-        return Cost(forward_flops=4 * n, backward_flops=2 * n, cached_elements=n)
+        return Cost(forward_flops=self.fwd * n, backward_flops=self.bwd * n, cached_elements=n)
 
     def saved(self, c):
         """The keep-mask, one byte per element (``native_dropout_backward(grad, mask, scale)``;

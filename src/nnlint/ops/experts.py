@@ -76,6 +76,15 @@ class Moe(Op):
         _, D, E, _, H, S = self._dims(opts, in_shapes)
         return ((E, D),) + ((H, D), (H, D), (D, H)) * (E + S)
 
+    def params_read(self, opts, in_shapes, rows, params):
+        """``D·E + (min(E, rows·k) + S)·3·D·H``: the router, the shared experts and the
+        routed experts ``rows`` tokens can visit — ``k`` for one token, every expert once
+        ``rows·k ≥ E``. An upper bound on the distinct experts (no two tokens share one),
+        the case balanced routing approaches when ``rows·k`` is small against ``E``; one
+        token (batch-1 decode) reads exactly its ``k``."""
+        _, D, E, k, H, S = self._dims(opts, in_shapes)
+        return min(params, D * E + (min(E, rows * k) + S) * 3 * D * H)
+
     def cost(self, c):
         T, D, E, k, H, S = self._dims(c.opts, c.in_shapes)
         A, B = k + S, c.batch

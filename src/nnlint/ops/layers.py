@@ -223,6 +223,21 @@ class _Conv(_Channels):
         )
 
 
+def _conv_opts(size: str) -> tuple[Opt, ...]:
+    """A convolution's options in PyTorch's positional order; ``size`` is the type of the
+    per-axis ones (kernel, stride, padding, dilation): ``"int"`` for one spatial axis,
+    ``"pair"`` for two (one number or a (height, width) pair)."""
+    return (
+        Opt("channels", "int", positional=True, required=True, minimum=1),
+        Opt("kernel", size, positional=True, required=True, minimum=1),
+        Opt("stride", size, 1, minimum=1),
+        Opt("padding", size, 0, minimum=0, choices=("same",)),
+        Opt("groups", "int", 1, minimum=1),
+        Opt("dilation", size, 1, minimum=1),
+        Opt("bias", "bool", True),
+    )
+
+
 @register
 class Conv2d(_Conv):
     """2-D convolution over ``[C, H, W]`` (PyTorch ``nn.Conv2d`` semantics).
@@ -240,15 +255,7 @@ class Conv2d(_Conv):
     name = "conv2d"
     aliases = ("Convolution2D", "LazyConv2d")
     min_rank = max_rank = 3
-    opts = (
-        Opt("channels", "int", positional=True, required=True, minimum=1),
-        Opt("kernel", "pair", positional=True, required=True, minimum=1),
-        Opt("stride", "pair", 1, minimum=1),
-        Opt("padding", "pair", 0, minimum=0, choices=("same",)),
-        Opt("groups", "int", 1, minimum=1),
-        Opt("dilation", "pair", 1, minimum=1),
-        Opt("bias", "bool", True),
-    )
+    opts = _conv_opts("pair")
 
 
 @register
@@ -267,15 +274,7 @@ class Conv1d(_Conv):
     aliases = ("Convolution1D", "LazyConv1d")
     axes = 1
     min_rank = max_rank = 2
-    opts = (
-        Opt("channels", "int", positional=True, required=True, minimum=1),
-        Opt("kernel", "int", positional=True, required=True, minimum=1),
-        Opt("stride", "int", 1, minimum=1),
-        Opt("padding", "int", 0, minimum=0, choices=("same",)),
-        Opt("groups", "int", 1, minimum=1),
-        Opt("dilation", "int", 1, minimum=1),
-        Opt("bias", "bool", True),
-    )
+    opts = _conv_opts("int")
 
 
 @register

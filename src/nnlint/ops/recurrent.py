@@ -6,6 +6,7 @@ from typing import ClassVar
 
 from nnlint.ops.activations import Sigmoid, Tanh
 from nnlint.ops.base import Cost, Op, Opt, Saved, ShapeError, numel, register
+from nnlint.ops.dropout import Dropout
 from nnlint.units import fmt_shape
 
 
@@ -150,8 +151,8 @@ class _Recurrent(Op):
         per_layer = T * dirs * H  # one layer's output, per sample
         cached = layers * self.cached_per_unit * per_layer
         if c.training and c.opts["dropout"] > 0:
-            forward += 4 * B * (layers - 1) * per_layer
-            backward += 2 * B * (layers - 1) * per_layer
+            forward += Dropout.fwd * B * (layers - 1) * per_layer
+            backward += Dropout.bwd * B * (layers - 1) * per_layer
             cached += 2 * (layers - 1) * per_layer  # the mask and the dropped copy
         return Cost(
             params=weights + biases,

@@ -77,11 +77,11 @@ def _axis(op: str, axis: int, shape: Shape, what: str = "axis") -> int:
 
 
 class _AxisView(Op):
-    """A view over one or more axes: no FLOPs, no new tensor (PyTorch returns a view);
-    the gradient is the same view of the output gradient."""
+    """A view over one or more axes: no FLOPs, no new tensor (PyTorch returns a view), the
+    values it keeps unchanged; the gradient is the same view of the output gradient."""
 
     family = "shape"
-    is_view = True
+    is_view = passes_values = True
     saves = "nothing"
 
     def cost(self, c):
@@ -102,7 +102,6 @@ class Transpose(_AxisView):
     ``[196, 768] -> [768, 196]`` for ``transpose(0, 1)``. A view: no cost."""
 
     name = "transpose"
-    passes_values = True
     opts = (
         Opt("a", "int", positional=True, required=True),
         Opt("b", "int", positional=True, required=True),
@@ -135,7 +134,6 @@ class Permute(_AxisView):
     cost."""
 
     name = "permute"
-    passes_values = True
     opts = (Opt("dims", "intlist", positional=True, required=True),)
 
     def infer(self, in_shapes, opts):
@@ -167,7 +165,6 @@ class Select(_AxisView):
     the input's shape, no arithmetic)."""
 
     name = "select"
-    passes_values = True
     opts = (
         Opt("axis", "int", positional=True, required=True),
         Opt("index", "int", positional=True, required=True),
@@ -196,7 +193,6 @@ class Slice(_AxisView):
     cost."""
 
     name = "slice"
-    passes_values = True
     opts = (
         Opt("axis", "int", positional=True, required=True),
         Opt("start", "int", positional=True, required=True, minimum=0),

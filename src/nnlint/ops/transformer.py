@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from nnlint.ops.base import Cost, Op, Opt, Saved, ShapeError, numel, register
+from nnlint.ops.dropout import Dropout
 from nnlint.units import fmt_shape
 
 
@@ -35,6 +36,10 @@ class Embedding(Op):
 
     def param_shapes(self, opts, in_shapes):
         return ((opts["vocab"], opts["dim"]),)
+
+    def params_read(self, opts, in_shapes, rows, params):
+        """``min(vocab, rows)·dim``: one table row per token looked up (at most the table)."""
+        return min(params, rows * opts["dim"])
 
     def saved(self, c):
         """The int64 token ids, for the table's gradient (``embedding_backward``)."""
@@ -183,8 +188,8 @@ class Attention(Op):
         forward = B * (2 * macs + bias_elems + s + 5 * s + mask + rope)
         backward = B * (2 * backward_macs + (bias_elems if c.trainable else 0) + 4 * s + s + rope)
         if c.training and c.opts["dropout"] > 0:
-            forward += 4 * B * s
-            backward += 2 * B * s
+            forward += Dropout.fwd * B * s
+            backward += Dropout.bwd * B * s
         weights = 2 * D * D + 2 * D_m * D_kv
         return Cost(
             params=weights + bias_params,

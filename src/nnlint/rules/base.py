@@ -54,10 +54,6 @@ class RuleContext:
         return self.report.totals
 
     @property
-    def graph(self):
-        return self.report.lowered.graph
-
-    @property
     def whole_model_span(self) -> Span:
         """Where to point for a finding about the model on its target: ``deploy.target``
         when the active target is the one the spec names, else the model."""

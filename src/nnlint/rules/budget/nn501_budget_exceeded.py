@@ -63,8 +63,9 @@ class BudgetExceeded(Rule):
             pct = float(past / Fraction(limit)) * 100
             side, change = ("over", "reduce") if upper else ("under", "raise")
             yield self.diag(
-                f"{line.key} is {fmt_quantity(kind, value)}, {side} the budget of {line.text} "
-                f"({fmt_quantity(kind, limit)}) by {fmt_quantity(kind, past)} ({pct:.1f}%)",
+                f"{line.key} is {fmt_quantity(kind, value)}, {side} the budget of "
+                f"{_as_written(line.text, fmt_quantity(kind, limit))} by "
+                f"{fmt_quantity(kind, past)} ({pct:.1f}%)",
                 line.span,
                 fix=f"{change} the {figure.what} or {'raise' if upper else 'lower'} the budget",
                 key=line.key,
@@ -73,6 +74,15 @@ class BudgetExceeded(Rule):
                 margin=plain(-past),
                 unit=kind,
             )
+
+
+def _as_written(text: str, shown: str) -> str:
+    """The limit as the budget line writes it, with what it adds in parentheses: the exact
+    figure of a rounded one (``2 MiB (2,097,152 B)``, ``1 MJ (278 Wh)``), or the value of
+    an expression (``4 * 1024 (4,096)``); nothing when it says the same."""
+    if shown.endswith(")") and " (" in shown:
+        shown = shown[shown.index(" (") + 2 : -1]
+    return text if shown == text else f"{text} ({shown})"
 
 
 _COMPARE = {

@@ -15,7 +15,9 @@ class BudgetUnverifiable(Rule):
     check: no target is given (neither `deploy.target` nor `--target`), or the target
     has no arithmetic at the deploy precision (e.g. `fp32` on the int8-only edge TPU);
     likewise a budget on the training run's time or energy (`train_time`,
-    `train_energy`) without a training target that trains at the training precision.
+    `train_energy`) without a training target that trains at the training precision,
+    and a budget on a serving figure (`kv_cache`, `prefill_latency`, `decode_latency`,
+    `tokens_per_s`) of a model without a causal attention, which generates no tokens.
 
     ## Why is this bad?
     An unchecked budget looks like a kept one. The roofline latency needs the
@@ -48,8 +50,11 @@ class BudgetUnverifiable(Rule):
             figure = limited(line.key)
             if budget_value(line.key, ctx) is not None:
                 continue
-            if figure.unknown is not None and figure.applies(sources(ctx)):
-                why, fix = figure.unknown(sources(ctx))
+            known = sources(ctx)
+            if figure.absent is not None and getattr(known, figure.needs) is None:
+                why, fix = figure.absent(known)
+            elif figure.unknown is not None and figure.applies(known):
+                why, fix = figure.unknown(known)
             elif not figure.needs_target:
                 continue
             elif ctx.target is None:

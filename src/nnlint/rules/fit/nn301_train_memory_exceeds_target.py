@@ -74,9 +74,18 @@ class TrainMemoryExceedsTarget(Rule):
     each computed: the largest micro-batch, the fewest GPUs under the current sharding,
     the sharding stage and the recompute setting that fit at the current GPU count.
 
+    ## Unified memory
+    On a target whose memory is shared with the host CPU and its OS or firmware
+    (`unified_memory = true`: Jetson, Raspberry Pi, the desktop CPU, a microcontroller's
+    SRAM; `nnlint targets ID` shows it), the memory is compared whole — the host's share
+    depends on the system and no public figure gives it — and the message says so: less
+    than the figure is left for the model, so what fits is an upper bound.
+
+    The message names the training target's devices by their class: "per GPU", or "per
+    CPU" and "the fewest CPUs" when a CPU trains (`train.gpus` counts them either way).
+
     ## Options
-    None. Device memory shared with a host CPU (`unified_memory`, e.g. Jetson) is
-    compared whole; the OS's share is not subtracted.
+    None.
     """
 
     code = "NN301"
@@ -131,7 +140,9 @@ class TrainMemoryExceedsTarget(Rule):
             saved = ctx.training.saved if ctx.training is not None else None
             sharded = [
                 c.text
-                for c in per_gpu_changes(ctx.report, memory, micro_batch=False, saved=saved)
+                for c in per_gpu_changes(
+                    ctx.report, memory, micro_batch=False, saved=saved, devices=target.devices()
+                )
                 if c.settings[0][1] == "sharding"
             ]
             shard = f" ({sharded[0]} fits)" if sharded else ""
@@ -154,7 +165,7 @@ class TrainMemoryExceedsTarget(Rule):
                 "device with more memory"
             )
         yield self.diag(
-            head + tail,
+            head + tail + target.unified_memory_hint(),
             ctx.whole_model_span,
             fix=fix,
             train_memory_bytes=t.train_memory_bytes,
@@ -178,8 +189,8 @@ class TrainMemoryExceedsTarget(Rule):
             return
         s = plan.states
         head = (
-            f"training needs {fmt_size(plan.total_bytes)} per GPU ({train.recipe}, "
-            f"{train.optimizer}, micro-batch {train.batch}, {plan.gpus} GPUs: data "
+            f"training needs {fmt_size(plan.total_bytes)} per {target.device} ({train.recipe}, "
+            f"{train.optimizer}, micro-batch {train.batch}, {target.devices(plan.gpus)}: data "
             f"{plan.data_parallel} × tensor {plan.tensor_parallel} × pipeline "
             f"{plan.pipeline_parallel}, sharding {plan.sharding}, recompute {train.recompute}), "
             f"more than the {fmt_size(memory)} of {target.id}: parameters "
@@ -187,13 +198,14 @@ class TrainMemoryExceedsTarget(Rule):
             f"state {fmt_bytes(s.optimizer_bytes)} + saved activations "
             f"{fmt_bytes(plan.activation_bytes)}"
         )
-        changes = per_gpu_changes(report, memory, saved=plan.saved)
+        changes = per_gpu_changes(report, memory, saved=plan.saved, devices=target.devices())
         fixes = [str(c) for c in changes]
         best = plan.max_micro_batch or 0
         tail = (
             "; what fits: " + "; ".join(fixes)
             if fixes
-            else "; no micro-batch, GPU count, sharding stage or recompute setting fits"
+            else f"; no micro-batch, {target.device} count, sharding stage or recompute setting "
+            f"fits"
         )
         fix = (
             "set " + " or ".join(c.text for c in changes)
@@ -202,7 +214,7 @@ class TrainMemoryExceedsTarget(Rule):
             "or train on devices with more memory"
         )
         yield self.diag(
-            head + tail,
+            head + tail + target.unified_memory_hint(),
             train.spans["target"] if train.target == target.id else ctx.model_span,
             fix=fix,
             train_memory_bytes=plan.total_bytes,

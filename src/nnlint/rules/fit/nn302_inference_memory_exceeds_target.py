@@ -47,8 +47,16 @@ class InferenceMemoryExceedsTarget(Rule):
     }
     ```
 
+    ## Unified memory
+    On a target whose memory is shared with the host CPU and its OS or firmware
+    (`unified_memory = true`: Jetson, Raspberry Pi, the desktop CPU, a microcontroller's
+    SRAM; `nnlint targets ID` shows it), the memory is compared whole — the host's share
+    depends on the system and no public figure gives it — and the message says so: less
+    than the figure is left for the model, so the largest batch that fits is an upper
+    bound.
+
     ## Options
-    None. Memory shared with a host CPU (`unified_memory`) is compared whole.
+    None.
     """
 
     code = "NN302"
@@ -97,6 +105,8 @@ class InferenceMemoryExceedsTarget(Rule):
                     f"; the peak live activations ({fmt_size(acts)}) also exceed its "
                     f"{fmt_size(memory)} of SRAM"
                 )
+            if in_memory > memory:
+                msg += target.unified_memory_hint()
             yield self.diag(
                 msg,
                 ctx.whole_model_span,
@@ -136,6 +146,7 @@ class InferenceMemoryExceedsTarget(Rule):
                 "shorten the inputs or narrow the widest layers (the peak is set by the "
                 "largest tensors alive together), or choose a device with more memory"
             )
+        msg += target.unified_memory_hint()
         yield self.diag(msg, ctx.whole_model_span, fix=fix, **data)
 
     @staticmethod

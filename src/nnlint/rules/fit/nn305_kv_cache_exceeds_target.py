@@ -47,6 +47,13 @@ class KvCacheExceedsTarget(Rule):
     }
     ```
 
+    ## Unified memory
+    On a target whose memory is shared with the host CPU and its OS or firmware
+    (`unified_memory = true`: Jetson, Raspberry Pi, the desktop CPU; `nnlint targets ID`
+    shows it), the memory is compared whole — the host's share depends on the system and no
+    public figure gives it — and the message says so: less than the figure is left for the
+    model, so the concurrency and context that fit are upper bounds.
+
     ## Options
     None.
     """
@@ -76,6 +83,7 @@ class KvCacheExceedsTarget(Rule):
             f"sequence at {plan.kv_precision})"
         )
         msg += "; what fits: " + " or ".join(fixes) if fixes else "; the weights alone do not fit"
+        msg += target.unified_memory_hint()
         span = ctx.sections.deploy.spans.get("concurrency") or ctx.whole_model_span
         yield self.diag(
             msg,
