@@ -35,7 +35,6 @@ counting conventions), which keeps its meaning. Conventions, each stated once:
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Callable, Iterable
 
 import attrs
@@ -182,25 +181,32 @@ def saved_activations(
     """What every pipeline stage saves (see :func:`plan_activations`), for any batch."""
     nodes = list(lowered.nodes())
     by_id = lowered.by_id
-    storage: dict[str, str] = {}
+    # a view's storage is its input's; every other node's output is its own storage
+    views: dict[str, str] = {}
     for node in nodes:
-        storage[node.id] = storage[node.inputs[0]] if node.kind.is_view else node.id
-    split = _split_states(nodes)
+        if node.kind.is_view:
+            views[node.id] = views.get(node.inputs[0], node.inputs[0])
+    storage = views.get  # storage(node_id, node_id)
+    t = tensor_parallel
+    # whether a tensor is split over the ranks matters only with more than one rank
+    split = _split_states(nodes).__getitem__ if t > 1 else _whole
     unit_ids = [unit_of(n.id) for n in nodes]
     units = list(dict.fromkeys(u for u in unit_ids if u))
     p = pipeline_parallel
     per_stage = -(-len(units) // p) if units else 1
     unit_stage = {u: min(k // per_stage, p - 1) for k, u in enumerate(units)}
 
-    t = tensor_parallel
-    # per stage: storage key -> (elements, bits, divided over the ranks, per sample)
-    kept: list[dict[str, tuple[int, int, bool, bool]]] = [{} for _ in range(p)]
+    # per stage: the storage keys kept, and how many storages of each
+    # (elements, bits, divided over the ranks, per sample), in the order first kept
+    kept: list[set[str]] = [set() for _ in range(p)]
+    counts: list[dict[tuple[int, int, bool, bool], int]] = [{} for _ in range(p)]
     current = 0
 
     def keep(stage: int, key: str, elements: int, bits: int, is_split: bool, per_sample: bool):
         if key not in kept[stage]:
-            divided = t > 1 and (is_split or sequence_parallel)
-            kept[stage][key] = (elements, bits, divided, per_sample)
+            kept[stage].add(key)
+            entry = (elements, bits, t > 1 and (is_split or sequence_parallel), per_sample)
+            counts[stage][entry] = counts[stage].get(entry, 0) + 1
 
     # What an op saves depends on its op, options, shapes and flags only: asked once per
     # kind of node (nodes written alike share their options dict, alive with them).
@@ -212,13 +218,13 @@ def saved_activations(
         if unit is not None and recompute == "full":
             for src in node.inputs:  # a tensor entering the block is its checkpoint
                 if unit_of(src) != unit:
-                    root = storage[src]
+                    root = storage(src, src)
                     keep(
                         current,
                         root,
                         _elements(by_id[root]),
                         act_bits(by_id[root]),
-                        split[src],
+                        split(src),
                         True,
                     )
             continue
@@ -254,22 +260,26 @@ def saved_activations(
             index = input_of[tensor]
             if index is not None:
                 src = node.inputs[index]
-                key, owner, is_split = storage[src], by_id[storage[src]], split[src]
+                key = storage(src, src)
+                owner, is_split = by_id[key], split(src)
                 if key != src and part.elements == _elements(by_id[src]):
                     # a view saved whole keeps its base's storage alive (select(0, 0) of
                     # [197, 768] keeps all 197 rows): count the storage
                     part = attrs.evolve(part, elements=_elements(owner))
             elif part.tensor == "out":
-                key, owner, is_split = storage[node.id], node, split[node.id]
+                key, owner, is_split = storage(node.id, node.id), node, split(node.id)
             else:
                 key, owner = f"{node.id}#{part.tensor}", node
-                is_split = part.split if part.split is not None else split[node.inputs[0]]
+                is_split = part.split if part.split is not None else split(node.inputs[0])
             bits = KIND_BITS[part.kind] if part.kind in KIND_BITS else act_bits(owner)
             keep(current, key, part.elements, bits, is_split, part.per_sample)
-    stages = tuple(
-        tuple((*entry, count) for entry, count in Counter(stage.values()).items()) for stage in kept
-    )
+    stages = tuple(tuple((*entry, count) for entry, count in stage.items()) for stage in counts)
     return SavedActivations(stages, t, len(units))
+
+
+def _whole(node_id: str) -> bool:
+    """The split state of every tensor with one tensor-parallel rank: whole."""
+    return False
 
 
 def _elements(node: Node) -> int:

@@ -196,6 +196,9 @@ def model_entry(analysis: Analysis, path: str) -> dict[str, Any]:
     report, roof = analysis.report, analysis.roofline
     totals = json_totals(sources(analysis))  # nnlint.figures declares each total
     layers = []
+    # the roofline's rows are its kernels in execution order: a subsequence of the layers
+    rows = iter(roof.layers if roof is not None else ())
+    row = next(rows, None)
     for layer in report.layers:
         node = layer.node
         entry = {
@@ -211,14 +214,15 @@ def model_entry(analysis: Analysis, path: str) -> dict[str, Any]:
             "trainable": node.trainable,
             "backward_macs": layer.train.backward_macs,
         }
-        if roof is not None and (r := roof.layer(node.id)) is not None:
-            entry.update(
-                arithmetic_intensity=r.intensity,
-                bound=r.bound,
-                latency_s=r.time_s,
-                bytes_moved=r.bytes_moved,
-            )
+        if row is not None and row.node_id == node.id:
+            entry["arithmetic_intensity"] = row.intensity
+            entry["bound"] = row.bound
+            entry["latency_s"] = row.time_s
+            entry["bytes_moved"] = row.bytes_moved
+            row = next(rows, None)
         layers.append(entry)
+    if row is not None:  # pragma: no cover - a row out of order: not one of fuse's
+        raise AssertionError(f"roofline row {row.node_id} is not in execution order")
     entry = {
         "path": path,
         "name": report.model,

@@ -145,11 +145,25 @@ class Lowered:
 
     @functools.cached_property
     def _successors(self) -> dict[str, tuple[str, ...]]:
-        readers: dict[str, dict[str, None]] = {}
+        # a tuple for a tensor's first reader, a list from its second (one object per
+        # tensor: a long chain has 100,000 of them); nodes come in order, so a node
+        # that reads a tensor twice (add(x, x)) is the last reader listed
+        readers: dict[str, Any] = {}
         for node in self.by_id.values():
+            node_id = node.id
             for src in node.inputs:
-                readers.setdefault(src, {})[node.id] = None
-        return {node_id: tuple(found) for node_id, found in readers.items()}
+                found = readers.get(src)
+                if found is None:
+                    readers[src] = (node_id,)
+                elif found[-1] != node_id:
+                    if type(found) is tuple:
+                        readers[src] = [*found, node_id]
+                    else:
+                        found.append(node_id)
+        for src, found in readers.items():
+            if type(found) is list:
+                readers[src] = tuple(found)
+        return readers
 
     @functools.cached_property
     def graph(self) -> nx.DiGraph:
@@ -196,6 +210,10 @@ class _Scope:
     #: a statement of this body was dropped with an unknown name: an undefined name may
     #: be the one it defined, so none is reported
     unsure: bool = False
+    #: the last assignment lowered, ``tensors[last_name] == last_id``: the next statement
+    #: of a chain reads it, found without a lookup in ``tensors``
+    last_name: str | None = None
+    last_id: str | None = None
 
 
 class _Lowerer:
@@ -203,8 +221,11 @@ class _Lowerer:
         self.spec = spec
         self.sections = sections
         self.by_id: dict[str, Node] = {}  # node id -> node, in execution order
+        self.last: Node | None = None  # the node added last (a chain's next input)
         # (id of a body, names defined before it) -> its assignments in dependency order
         self.plans: dict[tuple, tuple[list[ast.Assign], list[Diagnostic], set[str]]] = {}
+        # (id prefix, op) -> instances named so far. A prefix names one model-level
+        # statement or one block instance, and is used only while it is lowered.
         self.counters: dict[tuple[str, str], int] = {}
         self.shapes: dict[tuple, tuple] = {}  # see _shape
         self.in_shapes: dict[tuple, tuple] = {}  # see _in_shapes
@@ -254,7 +275,7 @@ class _Lowerer:
                 limit=MAX_NODES,
             )
         if node.shape in self.fitting:  # checked already (a repeat, a chain of one width)
-            self.by_id[node.id] = node
+            self.by_id[node.id] = self.last = node
             return node.id
         n = numel(node.shape)
         if n > MAX_ELEMENTS or any(d > MAX_ELEMENTS for d in node.shape):
@@ -268,7 +289,7 @@ class _Lowerer:
                 limit=MAX_ELEMENTS,
             )
         self.fitting.add(node.shape)
-        self.by_id[node.id] = node
+        self.by_id[node.id] = self.last = node
         return node.id
 
     def _shape(self, shape: tuple) -> tuple:
@@ -659,7 +680,7 @@ class _Lowerer:
             model.name,
             self.by_id,
             tuple(self.by_id),
-            dict(scope.tensors),
+            scope.tensors,  # the scope ends here: its dict, not a copy
             tuple(inputs),
             tuple(loss_ids),
         )
@@ -728,8 +749,11 @@ class _Lowerer:
             ):
                 failed.add(stmt.target)  # reads what a failed statement defines: skipped
                 continue
+            if not scope.prefix:  # a model-level statement: its own prefix, its target
+                self.counters.clear()  # (the others' counts are never read again)
             try:
-                scope.tensors[stmt.target] = self._chain(stmt, scope)
+                node_id = scope.tensors[stmt.target] = self._chain(stmt, scope)
+                scope.last_name, scope.last_id = stmt.target, node_id
             except SpecError as exc:
                 errors += exc.diagnostics
                 if any(d.code == "NN011" for d in exc.diagnostics):
@@ -749,7 +773,10 @@ class _Lowerer:
         prefix = scope.prefix or stmt.target
         source = chain.source
         if isinstance(source, ast.Ref):
-            current = scope.tensors[source.name]
+            if source.name == scope.last_name:
+                current = scope.last_id
+            else:
+                current = scope.tensors[source.name]
         else:
             current = self._merge(source, scope, prefix, stmt.target)
         for step in chain.steps:
@@ -915,8 +942,11 @@ class _Lowerer:
     ) -> str:
         """One op instance. A layer repeated with ``* N`` passes the same
         :class:`_Resolved` N times: its N nodes share one ``opts`` dict (read-only)."""
-        by_id = self.by_id
-        in_nodes = [by_id[i] for i in inputs]
+        by_id, last = self.by_id, self.last
+        if len(inputs) == 1 and last is not None and inputs[0] == last.id:
+            in_nodes = [last]  # a chain: the node just added (no lookup in a large dict)
+        else:
+            in_nodes = [by_id[i] for i in inputs]
         options, spans = resolved.opts, resolved.spans
         trainable, precision = resolved.trainable, resolved.precision
         overrides = scope.overrides
@@ -1334,6 +1364,9 @@ def _plan(
     statements, without networkx; a block's plan is made once and reused for each of
     its instances.
     """
+    order = _in_source_order(body, defined)
+    if order is not None:
+        return order, [], set()
     errors: list[Diagnostic] = []
     skipped: set[str] = set()
     assigns: dict[str, ast.Assign] = {}
@@ -1406,6 +1439,28 @@ def _plan(
         planned = {stmt.target for stmt in order}
         skipped.update(name for name in names if name not in planned)
     return order, errors, skipped
+
+
+def _in_source_order(body: tuple[ast.Stmt, ...], defined) -> list[ast.Assign] | None:
+    """The assignments in source order when that is the plan: each name assigned once,
+    and every name a statement reads assigned above it or known before the body (then
+    Kahn's algorithm takes the statements in source order and finds no error); None
+    otherwise (a forward reference, an undefined name, a name assigned twice), for
+    :func:`_plan` to work out. One set of names instead of the dependency graph."""
+    assigned: set[str] = set()
+    order = []
+    previous = None  # the name assigned last (a chain reads it: no lookup needed)
+    for stmt in body:
+        if isinstance(stmt, ast.Assign):
+            if stmt.target in assigned or stmt.target in defined:
+                return None
+            for ref, _span, _strict in _references(stmt.chain):
+                if ref != previous and ref not in assigned and ref not in defined:
+                    return None
+            assigned.add(stmt.target)
+            previous = stmt.target
+            order.append(stmt)
+    return order
 
 
 def _once(diagnostics: list[Diagnostic]) -> list[Diagnostic]:

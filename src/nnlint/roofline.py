@@ -102,11 +102,7 @@ def _hosts(report: Report) -> dict[str, str]:
     layer's output has no other reader.
     """
     by_id = report.lowered.by_id
-    readers: dict[str, int] = {}
-    for node in by_id.values():
-        inputs = node.inputs
-        for src in inputs if len(inputs) < 2 else set(inputs):
-            readers[src] = readers.get(src, 0) + 1
+    readers = report.lowered.successors  # each reader once
     host: dict[str, str] = {}
     for node in by_id.values():
         if len(node.inputs) != 1:
@@ -114,7 +110,7 @@ def _hosts(report: Report) -> dict[str, str]:
         op = node.kind
         folding = op.folds_into_linear
         joining = op.family == "activation" and op.in_place and not node.fused_with_loss
-        if not (folding or joining) or readers[node.inputs[0]] != 1:
+        if not (folding or joining) or len(readers(node.inputs[0])) != 1:
             continue
         src = by_id[node.inputs[0]]
         root = host.get(src.id, src.id)
