@@ -212,7 +212,9 @@ def saved_activations(
     # kind of node (nodes written alike share their options dict, alive with them).
     saved_by: dict[tuple, tuple] = {}
     input_of: dict[str, int | None] = {}  # "in1" -> 1; "out", "q" -> None
+    previous = None  # the node before (a chain's input: no lookup in by_id)
     for node, unit in zip(nodes, unit_ids):
+        before, previous = previous, node
         if unit is not None:
             current = unit_stage[unit]
         if unit is not None and recompute == "full":
@@ -261,7 +263,8 @@ def saved_activations(
             if index is not None:
                 src = node.inputs[index]
                 key = storage(src, src)
-                owner, is_split = by_id[key], split(src)
+                owner = before if before is not None and before.id == key else by_id[key]
+                is_split = split(src)
                 if key != src and part.elements == _elements(by_id[src]):
                     # a view saved whole keeps its base's storage alive (select(0, 0) of
                     # [197, 768] keeps all 197 rows): count the storage

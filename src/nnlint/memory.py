@@ -44,25 +44,35 @@ def peak_inference_activation_bytes(report: Report, batch: int) -> int:
     """
     steps = [layer for layer in report.layers if not layer.node.kind.is_loss]
     # each buffer is named by the step that allocates it
-    buffer_of: dict[str, int] = {}  # node id -> the buffer its output lives in
+    buffer = [0] * len(steps)  # the buffer step i's output lives in
     size = [0] * len(steps)  # bytes of the buffer step i allocates (0: none)
     last_use = list(range(len(steps)))  # the last step that reads buffer i
     workspace: dict[int, int] = {}
+    position: dict[str, int] | None = None  # node id -> step, made if needed
     for i, layer in enumerate(steps):
         node = layer.node
+        first = None
         for src in node.inputs:
-            last_use[buffer_of[src]] = i
-        if layer.infer.output_elements or not node.inputs:
-            buffer_of[node.id] = i
+            if i and steps[i - 1].node.id == src:  # a chain: the step before
+                j = i - 1
+            else:
+                if position is None:
+                    position = {step.node.id: k for k, step in enumerate(steps)}
+                j = position[src]
+            last_use[buffer[j]] = i
+            if first is None:
+                first = buffer[j]
+        if layer.infer.output_elements or first is None:
+            buffer[i] = i
             size[i] = nbytes(batch * layer.infer.output_elements, layer.infer_precision)
         else:
-            buffer = buffer_of[node.id] = buffer_of[node.inputs[0]]
-            last_use[buffer] = i
+            buffer[i] = first
+            last_use[first] = i
         if layer.infer.workspace_elements:
             workspace[i] = nbytes(batch * layer.infer.workspace_elements, layer.infer_precision)
     dies = [0] * len(steps)  # bytes freed after step i
-    for buffer, last in enumerate(last_use):
-        dies[last] += size[buffer]
+    for allocated_at, last in enumerate(last_use):
+        dies[last] += size[allocated_at]
     live = peak = 0
     for i in range(len(steps)):
         live += size[i]

@@ -92,8 +92,9 @@ class Fusion:
     host: dict[str, str]  # a fused node's id -> the id of the kernel it runs inside
 
 
-def _hosts(report: Report) -> dict[str, str]:
-    """Node id -> the id of the layer it runs inside at inference.
+def _hosts(report: Report) -> tuple[dict[str, str], dict[int, int]]:
+    """Node id -> the id of the layer it runs inside at inference; and the same by
+    position in ``report.layers``.
 
     A batchnorm directly after a conv2d or dense folds into its weights and bias
     (Jacob et al. 2018, batchnorm folding: free at inference); an in-place element-wise activation
@@ -101,24 +102,34 @@ def _hosts(report: Report) -> dict[str, str]:
     kernel in TensorRT, TFLite and the Edge TPU compiler). Either only when the
     layer's output has no other reader.
     """
-    by_id = report.lowered.by_id
+    layers = report.layers
     readers = report.lowered.successors  # each reader once
     host: dict[str, str] = {}
-    for node in by_id.values():
+    fused: dict[int, int] = {}  # position of a fused node -> position of its host
+    position: dict[str, int] | None = None  # node id -> position, made if needed
+    for i, layer in enumerate(layers):
+        node = layer.node
         if len(node.inputs) != 1:
             continue
         op = node.kind
         folding = op.folds_into_linear
         joining = op.family == "activation" and op.in_place and not node.fused_with_loss
-        if not (folding or joining) or len(readers(node.inputs[0])) != 1:
+        src_id = node.inputs[0]
+        if not (folding or joining) or len(readers(src_id)) != 1:
             continue
-        src = by_id[node.inputs[0]]
-        root = host.get(src.id, src.id)
-        folds = folding and src.kind.linear_layer
-        joins = joining and by_id[root].kind.fusion_host
+        if i and layers[i - 1].node.id == src_id:  # a chain: the layer before
+            j = i - 1
+        else:
+            if position is None:
+                position = {other.node.id: k for k, other in enumerate(layers)}
+            j = position[src_id]
+        root = fused.get(j, j)
+        folds = folding and layers[j].node.kind.linear_layer
+        joins = joining and layers[root].node.kind.fusion_host
         if folds or joins:
-            host[node.id] = root
-    return host
+            host[node.id] = layers[root].node.id
+            fused[i] = root
+    return host, fused
 
 
 def fuse(report: Report) -> Fusion:
@@ -130,33 +141,30 @@ def fuse(report: Report) -> Fusion:
     and no weights. A view that moves data (a transpose or permute that reorders the
     elements in memory) runs as a copy kernel with no FLOPs.
     """
-    host = _hosts(report)
-    by_id = report.lowered.by_id
-    # host id -> [FLOPs of the ops fused into it, bias values a folded batchnorm adds,
-    # itself and the ops fused into it]
-    fused: dict[str, list] = {}
-    if host:
-        for layer in report.layers:
-            node = layer.node
-            key = host.get(node.id)
-            if key is not None:
-                entry = fused.get(key)
-                if entry is None:
-                    entry = fused[key] = [0, 0, (key,)]
-                entry[0] += layer.infer.forward_flops
-                entry[2] += (node.id,)
-                if node.kind.folds_into_linear and not by_id[key].opts.get("bias", True):
-                    entry[1] = channel_axis(node.shape)
+    host, fused = _hosts(report)
+    layers = report.layers
+    # host position -> [FLOPs of the ops fused into it, bias values a folded batchnorm
+    # adds, itself and the ops fused into it]
+    joined: dict[int, list] = {}
+    for i, root in fused.items():
+        layer, hosted = layers[i], layers[root].node
+        entry = joined.get(root)
+        if entry is None:
+            entry = joined[root] = [0, 0, (hosted.id,)]
+        entry[0] += layer.infer.forward_flops
+        entry[2] += (layer.node.id,)
+        if layer.node.kind.folds_into_linear and not hosted.opts.get("bias", True):
+            entry[1] = channel_axis(layer.node.shape)
     kernels = []
-    for layer in report.layers:
+    for i, layer in enumerate(layers):
         node = layer.node
-        node_id, kind = node.id, node.kind
-        if kind.is_input or kind.is_loss or node_id in host:
+        kind = node.kind
+        if kind.is_input or kind.is_loss or i in fused:
             continue
         if kind.is_view and not kind.moves_data(node.opts, node.in_shapes):
             continue
         flops, bias, members = layer.infer.forward_flops, 0, None
-        entry = fused.get(node_id)
+        entry = joined.get(i)
         if entry is not None:
             flops += entry[0]
             bias, members = entry[1], entry[2]
@@ -166,7 +174,7 @@ def fuse(report: Report) -> Fusion:
             and layer.counted_params + layer.infer.buffers + bias == 0
         ):
             continue
-        kernels.append(Kernel(node_id, members or (node_id,), flops, bias))
+        kernels.append(Kernel(node.id, members or (node.id,), flops, bias))
     return Fusion(tuple(kernels), host)
 
 
@@ -223,9 +231,13 @@ def traffic(report: Report, fusion: Fusion, target: Target) -> Traffic:
     param_bytes = onchip = streamed_total = 0
     arrived: set[str] = set()  # model inputs already sent to an on-chip target
     model_outputs = _model_outputs(report) if target.onchip_bytes else set()
-    layer_of = report.layer
+    in_order = iter(report.layers)  # fuse's kernels are a subsequence of the layers
     for kernel in fusion.kernels:
-        layer = layer_of(kernel.node_id)
+        for layer in in_order:
+            if layer.node.id == kernel.node_id:
+                break
+        else:  # kernels not in execution order (a Fusion made otherwise): look them up
+            layer = report.layer(kernel.node_id)
         node, infer, precision = layer.node, layer.infer, layer.infer_precision
         # A kernel reads all of its weights, a tied one included (an output projection
         # tied to the token embedding reads the whole table); the model stores a shared
