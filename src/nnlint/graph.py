@@ -762,11 +762,10 @@ class _Lowerer:
         if errors or failed:
             raise SpecError(errors)  # empty: a statement was skipped for an error reported
         # A block's output is its last assignment in source order.
-        last = None
-        for stmt in body:
+        for stmt in reversed(body):
             if isinstance(stmt, ast.Assign):
-                last = stmt.target
-        return last
+                return stmt.target
+        return None
 
     def _chain(self, stmt: ast.Assign, scope: _Scope) -> str:
         chain = stmt.chain
@@ -1452,12 +1451,13 @@ def _in_source_order(body: tuple[ast.Stmt, ...], defined) -> list[ast.Assign] | 
     previous = None  # the name assigned last (a chain reads it: no lookup needed)
     for stmt in body:
         if isinstance(stmt, ast.Assign):
-            if stmt.target in assigned or stmt.target in defined:
-                return None
             for ref, _span, _strict in _references(stmt.chain):
                 if ref != previous and ref not in assigned and ref not in defined:
                     return None
+            count = len(assigned)
             assigned.add(stmt.target)
+            if len(assigned) == count or stmt.target in defined:  # assigned twice
+                return None
             previous = stmt.target
             order.append(stmt)
     return order
