@@ -152,10 +152,9 @@ class Lowered:
         for node in self.by_id.values():
             node_id = node.id
             for src in node.inputs:
-                found = readers.get(src)
-                if found is None:
-                    readers[src] = (node_id,)
-                elif found[-1] != node_id:
+                first = (node_id,)
+                found = readers.setdefault(src, first)  # one lookup for a first reader
+                if found is not first and found[-1] != node_id:
                     if type(found) is tuple:
                         readers[src] = [*found, node_id]
                     else:
