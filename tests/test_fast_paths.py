@@ -4,10 +4,15 @@
   loop) against Lark's own ``parse``: the same AST with every span on success, the
   same exception, token, position and expected terminals on failure.
 * ``graph._plan`` (Kahn's algorithm with a heap) against networkx's
-  ``lexicographical_topological_sort`` and ``find_cycle`` on random statement graphs.
+  ``lexicographical_topological_sort`` and ``find_cycle`` on random statement graphs
+  (those already in source order planned without Kahn's algorithm, and the others).
 * ``Lowered.graph`` (networkx's dicts filled directly) against a graph built with
   ``add_node``/``add_edge``.
-* ``costs.analyze`` (one cost per repeated op) against costing every node.
+* ``costs.analyze`` (one cost per repeated op, and per set of options layers share)
+  against costing every node; layers share options only when the values and their
+  types are the same.
+* ``roofline.fuse`` and the inference peak (by position, a chain's input taken from
+  the layer before) against the plain versions that look every node up by id.
 
 Speed itself is measured by benchmarks/run.py, never here.
 """
@@ -26,8 +31,12 @@ from nnlint import parse as P
 from nnlint.check import analyse_text
 from nnlint.costs import node_cost
 from nnlint.diagnostics import Span, SpecError
-from nnlint.graph import _plan, _references
+from nnlint.graph import _in_source_order, _plan, _references
+from nnlint.memory import peak_inference_activation_bytes
+from nnlint.ops import channel_axis
 from nnlint.parse import parse
+from nnlint.precision import nbytes
+from nnlint.roofline import Fusion, Kernel, fuse
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").rglob("*.nn"))
@@ -137,11 +146,12 @@ def _networkx_plan(names, edges):
 
 def test_statement_order_and_cycles_match_networkx():
     rng = random.Random(3)
-    cycles = 0
+    cycles = in_order = 0
     for _ in range(3000):
         names = [f"t{i}" for i in rng.sample(range(30), rng.randint(1, 9))]
         edges = [(rng.choice(names), rng.choice(names)) for _ in range(rng.randint(0, 12))]
         body = _assigns(names, edges)
+        in_order += _in_source_order(body, {"x0"}) is not None  # planned without Kahn
         # networkx sees the edges as the old code added them: statement by statement.
         written = [(r, s.target) for s in body for r, _, _ in _references(s.chain) if r != "x0"]
         order, cycle = _networkx_plan(names, written)
@@ -157,7 +167,7 @@ def test_statement_order_and_cycles_match_networkx():
             # the statements Kahn's algorithm could not order are left out, and only they
             assert skipped == set(names) - {s.target for s in planned}
             assert skipped >= set(cycle)
-    assert cycles > 300  # both outcomes were exercised
+    assert cycles > 300 and in_order > 300  # every path was exercised
 
 
 # ------------------------------------------------------------- the graph and the costs
@@ -202,3 +212,137 @@ def test_repeated_ops_are_costed_like_single_ones():
         assert layer.train == node_cost(layer.node, report.sections.train.batch, True)
     dense = [layer for layer in report.layers if layer.node.op == "dense"]
     assert len(dense) == 3 and len({id(layer.node.opts) for layer in dense}) == 1
+
+
+def test_layers_written_alike_share_their_options_and_no_others():
+    """Equal options share one dict (so one cost); 1 and 1.0, 0.0 and -0.0 do not."""
+    text = (
+        "model m {\n    input x: [8]\n"
+        "    a = x -> layernorm(eps=1) -> layernorm(eps=0.5 * 2) -> layernorm(eps=1)\n"
+        "    b = a -> dropout(0.5 - 0.5) -> dropout(-0.5 * 0) -> dropout(0.5 - 0.5) -> dense(8)\n"
+        "    c = b -> dense(8) -> dense(8, bias=false)\n}\n"
+    )
+    analysis, _ = analyse_text(text)
+    nodes = analysis.report.lowered.by_id
+    ln = [nodes[f"a/layernorm#{i}"].opts for i in (1, 2, 3)]
+    assert ln[0] is ln[2] and ln[0] is not ln[1]
+    assert type(ln[0]["eps"]) is int and type(ln[1]["eps"]) is float
+    drop = [nodes[f"b/dropout#{i}"].opts for i in (1, 2, 3)]
+    assert drop[0] is drop[2] and drop[0] is not drop[1]
+    assert str(drop[0]["p"]) == "0.0" and str(drop[1]["p"]) == "-0.0"
+    dense = [nodes["b/dense#1"].opts, nodes["c/dense#1"].opts, nodes["c/dense#2"].opts]
+    assert dense[0] is dense[1] and dense[1] is not dense[2] and dense[2]["bias"] is False
+
+
+def _plain_fusion(report) -> Fusion:
+    """The kernels of one inference, by id lookups (the code before the positional one)."""
+    nodes = report.lowered.by_id
+    readers: dict[str, int] = {}
+    for node in nodes.values():
+        for src in set(node.inputs):
+            readers[src] = readers.get(src, 0) + 1
+    host: dict[str, str] = {}
+    for node in nodes.values():
+        op = node.kind
+        if len(node.inputs) != 1 or readers.get(node.inputs[0], 0) != 1:
+            continue
+        src = nodes[node.inputs[0]]
+        root = host.get(src.id, src.id)
+        folds = op.folds_into_linear and src.kind.linear_layer
+        joins = (
+            op.family == "activation"
+            and op.in_place
+            and nodes[root].kind.fusion_host
+            and not node.fused_with_loss
+        )
+        if folds or joins:
+            host[node.id] = root
+    joined: dict[str, int] = {}
+    new_bias: dict[str, int] = {}
+    members: dict[str, tuple[str, ...]] = {}
+    for layer in report.layers:
+        if layer.node.id in host:
+            key = host[layer.node.id]
+            joined[key] = joined.get(key, 0) + layer.infer.forward_flops
+            members[key] = members.get(key, (key,)) + (layer.node.id,)
+            if layer.node.kind.folds_into_linear and not nodes[key].opts.get("bias", True):
+                new_bias[key] = channel_axis(layer.node.shape)
+    kernels = []
+    for layer in report.layers:
+        node, kind = layer.node, layer.node.kind
+        if node.id in host or kind.is_input or kind.is_loss:
+            continue
+        if kind.is_view and not kind.moves_data(node.opts, node.in_shapes):
+            continue
+        flops = layer.infer.forward_flops + joined.get(node.id, 0)
+        bias = new_bias.get(node.id, 0)
+        if (
+            kind.inference_noop
+            and flops == 0
+            and layer.counted_params + layer.infer.buffers + bias == 0
+        ):
+            continue
+        kernels.append(Kernel(node.id, members.get(node.id, (node.id,)), flops, bias))
+    return Fusion(tuple(kernels), host)
+
+
+def _plain_peak(report, batch: int) -> int:
+    """Peak live activation bytes, every buffer by its owner's id (the code before)."""
+    owner: dict[str, str] = {}
+    size: dict[str, int] = {}
+    made_at: dict[str, int] = {}
+    last_use: dict[str, int] = {}
+    workspace: dict[int, int] = {}
+    steps = [layer for layer in report.layers if not layer.node.kind.is_loss]
+    for i, layer in enumerate(steps):
+        node = layer.node
+        for src in node.inputs:
+            last_use[owner[src]] = i
+        if layer.infer.output_elements or not node.inputs:
+            owner[node.id] = node.id
+            size[node.id] = nbytes(batch * layer.infer.output_elements, layer.infer_precision)
+            made_at[node.id] = last_use[node.id] = i
+        else:
+            owner[node.id] = owner[node.inputs[0]]
+            last_use[owner[node.id]] = i
+        if layer.infer.workspace_elements:
+            workspace[i] = nbytes(batch * layer.infer.workspace_elements, layer.infer_precision)
+    born: dict[int, int] = {}
+    dies: dict[int, int] = {}
+    for buf, step in made_at.items():
+        born[step] = born.get(step, 0) + size[buf]
+        dies[last_use[buf]] = dies.get(last_use[buf], 0) + size[buf]
+    live = peak = 0
+    for i in range(len(steps)):
+        live += born.get(i, 0)
+        peak = max(peak, live + workspace.get(i, 0))
+        live -= dies.get(i, 0)
+    return peak
+
+
+# inputs that are not the layer before: the batchnorm reads `a` after `s`, adds and a
+# shortcut read earlier tensors
+_BRANCHY = (
+    "model m {\n    input x: [3, 16, 16]\n"
+    "    a = x -> conv2d(8, 3, padding=1, bias=false)\n"
+    "    s = x -> relu -> conv2d(8, 1)\n"
+    "    b = a -> batchnorm -> relu\n"
+    "    c = add(b, s) -> relu -> flatten\n"
+    "    d = c -> dense(16, bias=false) -> batchnorm -> gelu -> dense(4)\n"
+    "    e = add(d, d) -> softmax\n}\n"
+    "train {\n    loss = cross_entropy(e)\n}\ndeploy {\n    target = a100-40gb\n}\n"
+)
+
+
+@pytest.mark.parametrize("path", [*EXAMPLES, None], ids=lambda p: p.stem if p else "branchy")
+def test_fusion_and_inference_peak_match_the_lookup_versions(path):
+    """fuse and the inference peak work by position (a chain's input is the layer
+    before); they give what the plain versions, which look every node up by id, give."""
+    text = path.read_text(encoding="utf-8") if path else _BRANCHY
+    analysis, _ = analyse_text(text)
+    if analysis is None:
+        pytest.skip("the example stops before the graph (a hazard example)")
+    report = analysis.report
+    assert fuse(report) == _plain_fusion(report)
+    for batch in (1, 3):
+        assert peak_inference_activation_bytes(report, batch) == _plain_peak(report, batch)

@@ -67,9 +67,10 @@ class Node:
     id: str
     op: str  # the name of an op of nnlint.ops.CATALOG (the ops, the model input, the loss)
     span: Span
-    shape: Shape  # per-sample output shape
+    shape: Shape  # per-sample output shape (nodes of one shape share the tuple)
     inputs: tuple[str, ...] = ()
     in_shapes: tuple[Shape, ...] = ()
+    #: read-only: nodes with the same options share the dict
     opts: dict[str, Any] = attrs.field(factory=dict, eq=False)
     tensor: str = ""  # the user's name this node's chain assigns to
     trainable: bool = True
@@ -939,7 +940,8 @@ class _Lowerer:
         prefix: str,
     ) -> str:
         """One op instance. A layer repeated with ``* N`` passes the same
-        :class:`_Resolved` N times: its N nodes share one ``opts`` dict (read-only)."""
+        :class:`_Resolved` N times: its N nodes share one ``opts`` dict, as do layers
+        written alike (:func:`_options_key`); it is read-only."""
         by_id, last = self.by_id, self.last
         if len(inputs) == 1 and last is not None and inputs[0] == last.id:
             in_nodes = [last]  # a chain: the node just added (no lookup in a large dict)
