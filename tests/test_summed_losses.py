@@ -86,6 +86,37 @@ def test_fused_gradient_pairing_per_term():
     assert not softmax.node.fused_with_loss and softmax.train.backward_flops == 4 * B * 10
 
 
+@pytest.mark.parametrize("reader", ["probs -> dense(3)", "probs -> flatten -> dense(3)"])
+def test_a_layer_reading_the_probabilities_unfuses_the_softmax(reader):
+    # a layer (directly or through a view) reading the probabilities sends its gradient
+    # through the softmax's own backward: ŷ − y no longer replaces it
+    text = MODEL.replace("    aux    = h -> dense(4)", f"    aux    = {reader}")
+    report = report_of(text.replace("LOSS", "cross_entropy(probs) + 0.1 * mse(aux)"))
+    softmax = next(layer for layer in report.layers if layer.node.op == "softmax")
+    assert not softmax.node.fused_with_loss and softmax.train.backward_flops == 4 * B * 10
+    # a view the loss reads alone keeps the pairing
+    text = MODEL.replace("probs  = logits -> softmax", "probs  = logits -> softmax -> flatten")
+    report = report_of(text.replace("LOSS", "cross_entropy(probs) + 0.1 * mse(aux)"))
+    softmax = next(layer for layer in report.layers if layer.node.op == "softmax")
+    assert softmax.node.fused_with_loss and softmax.train.backward_flops == 0
+
+
+def test_a_sigmoid_read_by_a_layer_besides_bce_counts_for_vanishing_gradients():
+    # NN101 (at least 10 sigmoid layers) leaves out a sigmoid whose backward the loss
+    # replaces, and only that one: 9 hidden sigmoids and the output's make 10 once a
+    # layer reads the output besides bce
+    layers = "\n".join(f"    s{i} = s{i - 1} -> dense(8) -> sigmoid" for i in range(1, 10))
+    spec = "model m {\n    input s0: [8]\n" + layers + "\n    p = s9 -> dense(1) -> sigmoid\n"
+
+    def nn101(extra: str, loss: str) -> list:
+        text = spec + extra + "}\ntrain {\n    loss = " + loss + "\n}\n"
+        return [d for d in check_text(text, "m.nn").diagnostics if d.code == "NN101"]
+
+    assert nn101("", "bce(p)") == []
+    (d,) = nn101("    extra = p -> dense(2)\n", "bce(p) + mse(extra)")
+    assert "10 sigmoid" in d.message, d.message
+
+
 def test_two_terms_of_one_kind_on_two_tensors():
     report = _report("cross_entropy(logits) + 0.4 * cross_entropy(aux)")
     assert report.lowered.losses == ("loss/cross_entropy", "loss/cross_entropy/aux")

@@ -1205,8 +1205,9 @@ class _Lowerer:
 
     def _fuse_losses(self, loss_ids: list[str]) -> None:
         """Mark the softmax (sigmoid) whose gradient a loss fuses with (ŷ − y): only when
-        every loss term reading its values fuses with it — another term reading them
-        (``cross_entropy(probs) + 0.1 * mse(probs)``) needs its own backward pass."""
+        its values (or views of them) are read by loss terms alone and every one fuses
+        with it — another term (``cross_entropy(probs) + 0.1 * mse(probs)``) or a layer
+        reading them (``probs -> dense(3)``) sends a gradient through its own backward."""
         readers: dict[str, list[Node]] = {}
         for loss_id in loss_ids:
             loss = self.by_id[loss_id]
@@ -1214,10 +1215,29 @@ class _Lowerer:
             while values.kind.is_view and values.inputs:
                 values = self._node(values.inputs[0])
             readers.setdefault(values.id, []).append(loss)
-        for values_id, losses in readers.items():
-            values = self.by_id[values_id]
-            if all(LOSSES[loss.opts["kind"]].fuses_with == values.op for loss in losses):
-                self.by_id[values_id] = attrs.evolve(values, fused_with_loss=True)
+        fusing = {
+            values_id
+            for values_id, losses in readers.items()
+            if all(
+                LOSSES[loss.opts["kind"]].fuses_with == self.by_id[values_id].op for loss in losses
+            )
+        }
+        if not fusing:
+            return
+        # one pass in execution order (a view comes after what it views): the values
+        # another layer reads, directly or through views
+        aliases = {values_id: values_id for values_id in fusing}
+        for node in self.by_id.values():
+            for src in node.inputs:
+                origin = aliases.get(src)
+                if origin is None or node.kind.is_loss:
+                    continue
+                if node.kind.is_view:
+                    aliases[node.id] = origin
+                else:
+                    fusing.discard(origin)
+        for values_id in fusing:
+            self.by_id[values_id] = attrs.evolve(self.by_id[values_id], fused_with_loss=True)
 
 
 _PLAIN_VALUES = frozenset({int, float, str, bool, type(None)})

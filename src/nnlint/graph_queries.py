@@ -13,7 +13,7 @@ Each query reads :class:`~nnlint.graph.Lowered` and the roles of the ops
 from __future__ import annotations
 
 from nnlint.graph import Lowered, Node
-from nnlint.ops import LOSSES, channel_axis
+from nnlint.ops import channel_axis
 
 
 def label(node: Node) -> str:
@@ -98,21 +98,8 @@ def residual_branches(lowered: Lowered) -> set[str]:
     return inside
 
 
-def fused_with_loss_gradient(lowered: Lowered, node: Node) -> bool:
-    """An op read only by a loss that fuses with it: the pair's gradient is ŷ − y
-    (a sigmoid read by ``bce``, a softmax by ``cross_entropy``)."""
-    nxt = next_op(lowered, node.id)
-    return nxt is not None and nxt.kind.is_loss and node.kind.name == fuses_with(nxt)
-
-
-def fuses_with(loss: Node) -> str | None:
-    """The op whose backward pass the loss node's gradient replaces."""
-    return LOSSES[loss.loss].fuses_with
-
-
 __all__ = [
     "class_width",
-    "fused_with_loss_gradient",
     "label",
     "next_op",
     "op_text",

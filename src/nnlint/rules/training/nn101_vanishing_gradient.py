@@ -6,7 +6,6 @@ import math
 from collections.abc import Iterator
 
 from nnlint.diagnostics import Diagnostic, Severity
-from nnlint.graph_queries import fused_with_loss_gradient
 from nnlint.rules.base import PerLineRule, RuleContext, register
 from nnlint.rules.training.helpers import sci
 
@@ -97,12 +96,8 @@ class VanishingGradient(PerLineRule):
         lowered = ctx.report.lowered
         min_sigmoid = int(ctx.thresholds["sigmoid_layers"])
         min_any = int(ctx.thresholds["tanh_layers"])
-        has_loss = lowered.loss is not None  # only a loss fuses with an op's gradient
-        counted = {
-            n.id
-            for n in lowered.nodes()
-            if n.kind.saturating and not (has_loss and fused_with_loss_gradient(lowered, n))
-        }
+        has_loss = lowered.loss is not None
+        counted = {n.id for n in lowered.nodes() if n.kind.saturating and not n.fused_with_loss}
         if len(counted) < min(min_sigmoid, min_any):
             return  # no path crosses enough saturating layers to be reported
         live = None  # nodes whose gradient reaches the loss (None: no loss, every path counts)
