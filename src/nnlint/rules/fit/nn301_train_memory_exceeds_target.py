@@ -67,12 +67,14 @@ class TrainMemoryExceedsTarget(Rule):
 
     ## Parallel training
     When the spec names how it is trained (`train.target`, `gpus`, `tensor_parallel`,
-    `pipeline_parallel`, `sharding`, `recompute`, `attention_impl = flash` or a `-mixed` /
-    `-true` precision), the check is per GPU on the training target: model states by
-    ZeRO's stage formulas and the activations autograd saves for one micro-batch
+    `pipeline_parallel`, `expert_parallel`, `sharding`, `recompute`, `attention_impl =
+    flash` or a `-mixed` / `-true` precision), the check is per GPU on the training target:
+    model states by ZeRO's stage formulas, a `moe`'s routed experts divided among the
+    expert-parallel ranks, and the activations autograd saves for one micro-batch
     (README, "Training and serving"). The message then names the changes that fit,
     each computed: the largest micro-batch, the fewest GPUs under the current sharding,
-    the sharding stage and the recompute setting that fit at the current GPU count.
+    the sharding stage, the expert-parallel size (a model with `moe` layers) and the
+    recompute setting that fit at the current GPU count.
 
     ## Unified memory
     On a target whose memory is shared with the host CPU and its OS or firmware
@@ -188,10 +190,12 @@ class TrainMemoryExceedsTarget(Rule):
         if plan is None or plan.total_bytes <= memory:
             return
         s = plan.states
+        # the expert-parallel group is carved out of the data-parallel ranks
+        experts = f" (expert {plan.expert_parallel})" if plan.expert_parallel > 1 else ""
         head = (
             f"training needs {fmt_size(plan.total_bytes)} per {target.device} ({train.recipe}, "
             f"{train.optimizer}, micro-batch {train.batch}, {target.devices(plan.gpus)}: data "
-            f"{plan.data_parallel} × tensor {plan.tensor_parallel} × pipeline "
+            f"{plan.data_parallel}{experts} × tensor {plan.tensor_parallel} × pipeline "
             f"{plan.pipeline_parallel}, sharding {plan.sharding}, recompute {train.recompute}), "
             f"more than the {fmt_size(memory)} of {target.id}: parameters "
             f"{fmt_bytes(s.param_bytes)} + gradients {fmt_bytes(s.grad_bytes)} + optimizer "
