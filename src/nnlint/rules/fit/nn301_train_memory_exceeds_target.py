@@ -94,7 +94,7 @@ class TrainMemoryExceedsTarget(Rule):
     name = "train-memory-exceeds-target"
     severity = Severity.ERROR
     summary = "Training memory exceeds the target's memory"
-    needs_target = True
+    # the training device may be named by train.target alone: no deploy target needed
 
     def check(self, ctx: RuleContext) -> Iterator[Diagnostic]:
         target, t = ctx.train_target or ctx.target, ctx.totals
@@ -166,9 +166,10 @@ class TrainMemoryExceedsTarget(Rule):
                 "recompute activations in the backward pass (checkpointing), or train on a "
                 "device with more memory"
             )
+        train = ctx.sections.train
         yield self.diag(
             head + tail + target.unified_memory_hint(),
-            ctx.whole_model_span,
+            train.spans["target"] if train.target == target.id else ctx.whole_model_span,
             fix=fix,
             train_memory_bytes=t.train_memory_bytes,
             memory_bytes=memory,
