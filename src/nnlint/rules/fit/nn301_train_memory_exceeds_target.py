@@ -22,9 +22,10 @@ class TrainMemoryExceedsTarget(Rule):
     batch. When even batch 1 does not fit it says so, and by how much the fixed
     terms alone are over.
 
-    Checked on device classes that run training jobs (GPUs and CPUs): a spec that
-    trains in fp32 and deploys int8 to an edge TPU or a microcontroller is not
-    trained there.
+    The device is `train.target` (or `--train-target`) when one is named, else the
+    deploy target; either alone is enough. Checked on device classes that run
+    training jobs (GPUs and CPUs): a spec that trains in fp32 and deploys int8 to an
+    edge TPU or a microcontroller is not trained there.
 
     ## Why is this bad?
     The job dies with an out-of-memory error at the first step. Training memory is `4P + 4P
