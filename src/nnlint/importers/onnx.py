@@ -43,6 +43,7 @@ from nnlint.importers import ImportFailed
 from nnlint.importers.spec import Arg, Layer, Ref, recover_blocks, self_check, write_spec
 from nnlint.importers.spec import ident as _ident
 from nnlint.importers.spec import positional as _pos
+from nnlint.sanitize import visible
 
 __all__ = ["import_onnx"]
 
@@ -1694,9 +1695,10 @@ def _header(g: _Graph, mapper: _Mapper, layers, blocks, units, path: Path) -> st
     if g.model.producer_version:
         producer += f" {g.model.producer_version}"
     init = sum(math.prod(t.dims) for t in g.initializers.values())
+    # the file's name and producer are its author's text: escaped, they stay in the comment
     lines = [
-        f"# Imported from {path.name} by `nnlint import` (ONNX opset {g.opset}, "
-        f"written by {producer}).",
+        f"# Imported from {visible(path.name)} by `nnlint import` (ONNX opset {g.opset}, "
+        f"written by {visible(producer)}).",
         f"# {len(g.nodes)} ONNX nodes -> {len(layers)} layers; shapes are per sample "
         "(the batch axis is dropped).",
     ]
