@@ -656,9 +656,12 @@ def self_check(
     errors = [d for d in diagnostics if d.severity.name == "ERROR"]
     if analysis is None or errors:
         first = errors[0] if errors else diagnostics[0]
+        # NN011, a size beyond nnlint's limits, comes from the model's own sizes
+        what = "is beyond nnlint's limits" if first.code == "NN011" else "does not check"
+        internal = "" if first.code == "NN011" else "internal error: "
         raise ImportFailed(
             [
-                f"{shown}: internal error: the written spec does not check: "
+                f"{shown}: {internal}the written spec {what}: "
                 f"line {first.span.line}: {first.code} {first.message}"
             ]
         )
