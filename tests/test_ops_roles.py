@@ -93,6 +93,7 @@ def test_declared_roles_agree_with_each_other():
 
 def test_roles_agree_with_each_op_cost(report):
     moved: set[str] = set()
+    experts: set[str] = set()
     for layer in report.layers:
         node, op = layer.node, layer.node.kind
         name = node.op
@@ -143,12 +144,22 @@ def test_roles_agree_with_each_op_cost(report):
                 assert 1 <= means <= x[i] and x[i] % means == 0, (name, i)
             else:
                 assert means == 0, name
+        count, one = op.routed_experts(node.opts, node.in_shapes)
+        if count:  # the routed experts' tensors are among the op's, fewer than all of them
+            shapes = list(op.param_shapes(node.opts, node.in_shapes))
+            for shape in one * count:
+                shapes.remove(shape)
+            assert shapes and count * sum(math.prod(s) for s in one) < layer.train.params, name
+            experts.add(name)
+        else:
+            assert one == (), name
         if op.has_weights:
             assert layer.train.weight_params > 0, name
         else:
             assert layer.train.weight_params == 0, name
         assert isinstance(op.text(node.opts), str) and op.text(node.opts), name
     assert moved == {"transpose", "permute"}
+    assert experts == {"moe"}
 
 
 def test_an_op_silent_about_what_it_saves_is_refused_at_registration():

@@ -159,6 +159,25 @@ def test_nn301_largest_batch_is_against_the_training_device():
     assert "the largest training batch that fits is 307" in d.message
 
 
+def test_nn301_runs_on_a_training_target_named_in_the_train_section_alone():
+    # no deploy section, no --target: train.target is the device training must fit
+    text = textwrap.dedent(CNN)
+    start = text.index("deploy {")
+    text = text[:start] + text[text.index("}", start) + 1 :]
+    text = text.replace("train {\n", "train {\n    target = jetson-orin-nano\n", 1)
+    (d,) = only(check_text(text, "spec.nn", Settings(select=MINE)), "NN301")
+    assert d.data["max_batch"] == 153  # as on the deploy device in the tests above
+    assert d.span.line == line_of(text, "target = jetson-orin-nano")
+    # the per-GPU path too (a parallel key named): llama 7B trained on one L4
+    llama = (EXAMPLES / "training" / "llama_7b_zero3.nn").read_text(encoding="utf-8")
+    start = llama.index("deploy {")
+    llama = llama[:start] + llama[llama.index("}", start) + 1 :]
+    llama = llama.replace("a100-80gb", "l4")
+    assert "target" in llama and "deploy" not in llama
+    (d,) = only(check_text(llama, "l.nn", Settings(select=("NN301",))), "NN301")
+    assert "l4" in d.message
+
+
 def test_nn301_silent_at_a_batch_that_fits():
     _, result = run(CNN.replace("batch     = 256", "batch     = 153"))
     assert only(result, "NN301") == []

@@ -28,7 +28,7 @@ from nnlint.plan import ServingPlan, TrainingPlan, serving_plan, training_plan
 from nnlint.roofline import Roofline, roofline
 from nnlint.rules import FATAL, REGISTRY, SPEC_CODES, all_meta, run_rules
 from nnlint.rules.spec_codes import MAX_ERRORS
-from nnlint.sections import read_sections
+from nnlint.sections import check_expert_parallel, read_sections
 from nnlint.suggest import did_you_mean, suggest
 from nnlint.targets import Target, builtin_targets
 from nnlint.training_run import TrainingRun, training_run
@@ -293,6 +293,8 @@ def _analyse_text(text: str, settings: Settings) -> tuple[Analysis | None, list[
         lowered = lower(spec, sections)
     except SpecError as exc:
         return None, _capped(diagnostics + exc.diagnostics)
+    sections, expert_problems = check_expert_parallel(sections, lowered.nodes())
+    diagnostics += expert_problems
     if spec.dropped:  # lowered without the statements a syntax error left out
         return None, _capped(diagnostics)
     report = analyze(lowered, sections)

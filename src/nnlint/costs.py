@@ -33,13 +33,15 @@ them up and owns the model-level conventions, each stated once:
 from __future__ import annotations
 
 import functools
+import math
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import attrs
 
 from nnlint.activations import unit_of
 from nnlint.graph import Lowered, Node
-from nnlint.ops import LOSSES, Cost, Ctx, numel
+from nnlint.ops import LOSSES, Cost, Ctx, Shape, numel
 from nnlint.optimizers import OPTIMIZERS
 from nnlint.precision import nbytes
 from nnlint.sections import SpecSections
@@ -97,6 +99,20 @@ class Totals:
 
 
 @attrs.frozen
+class ExpertStates:
+    """The model states of the routed experts, whole (before any parallelism): the part of
+    the totals' ``param_bytes``, ``grad_bytes`` and ``optimizer_bytes`` that expert
+    parallelism divides (:func:`nnlint.training.model_states`)."""
+
+    #: the greatest common divisor of the expert layers' routed-expert counts (0: none):
+    #: an expert-parallel size must divide it
+    divisor: int
+    param_bytes: int
+    grad_bytes: int
+    optimizer_bytes: int
+
+
+@attrs.frozen
 class Report:
     model: str
     lowered: Lowered
@@ -107,6 +123,11 @@ class Report:
     def layer(self, node_id: str) -> LayerCost:
         """The layer of node ``node_id`` (``KeyError`` if there is none). Constant time."""
         return self._by_id[node_id]
+
+    @functools.cached_property
+    def experts(self) -> ExpertStates:
+        """The routed experts' share of the model states (walked on first use only)."""
+        return _expert_states(self.layers, self.sections.train)
 
     @functools.cached_property
     def _by_id(self) -> dict[str, LayerCost]:
@@ -129,24 +150,51 @@ def node_cost(node: Node, batch: int, training: bool) -> Cost:
     return node.kind.cost(ctx)
 
 
-def _optimizer_bytes(layers, train, trainable: int) -> int:
-    """Optimizer state at the training precision (README, counting conventions); a
+def _optimizer_bytes(train, trainable: int, shapes: Callable[[], Iterable[Shape]]) -> int:
+    """Optimizer state at the training precision (README, counting conventions) for
+    ``trainable`` parameters, the tensors of ``shapes()`` (read only by Adafactor); a
     mixed-precision recipe keeps
     its fp32 master copy and fp32 state, 8-bit AdamW one byte per moment and Adafactor its
     factored second moment (:func:`nnlint.training.optimizer_state_bytes`)."""
     recipe = TRAIN_PRECISIONS[train.recipe]
     if train.optimizer == "adafactor":
-        shapes = [
-            shape
-            for layer in layers
-            if layer.node.trainable and not layer.node.tie
-            for shape in layer.node.kind.param_shapes(layer.node.opts, layer.node.in_shapes)
-        ]
-        elements = factored_state_elements(shapes)
+        elements = factored_state_elements(shapes())
         return optimizer_state_bytes("adafactor", train.recipe, trainable, elements)
     if recipe.mixed or train.optimizer == "adamw8bit":
         return optimizer_state_bytes(train.optimizer, train.recipe, trainable)
     return OPTIMIZERS[train.optimizer].state_bytes(trainable, train.precision)
+
+
+def _trainable_shapes(layers) -> list[Shape]:
+    """The shapes of the trainable parameter tensors (a tied weight once)."""
+    return [
+        shape
+        for layer in layers
+        if layer.node.trainable and not layer.node.tie
+        for shape in layer.node.kind.param_shapes(layer.node.opts, layer.node.in_shapes)
+    ]
+
+
+def _expert_states(layers, train) -> ExpertStates:
+    """:attr:`Report.experts`: each layer's routed experts (:meth:`Op.routed_experts`) at
+    the layer's precision, as ``analyze`` counts every parameter."""
+    divisor = param_bytes = grad_bytes = trainable = 0
+    shapes: list[Shape] = []
+    for layer in layers:
+        node = layer.node
+        count, one = node.kind.routed_experts(node.opts, node.in_shapes)
+        if not count:
+            continue
+        divisor = math.gcd(divisor, count)
+        elements = count * sum(numel(shape) for shape in one)
+        stored = nbytes(elements, layer.precision)
+        param_bytes += stored
+        if node.trainable:
+            trainable += elements
+            grad_bytes += stored
+            shapes += one * count
+    optimizer_bytes = _optimizer_bytes(train, trainable, lambda: shapes) if trainable else 0
+    return ExpertStates(divisor, param_bytes, grad_bytes, optimizer_bytes)
 
 
 def recompute_flops(layers, batch: int, recompute: str, attention_impl: str) -> int:
@@ -233,7 +281,7 @@ def analyze(lowered: Lowered, sections: SpecSections) -> Report:
         loss_backward += LOSSES[loss_node.loss].gradient * B * numel(loss_node.in_shapes[0])
         loss_backward += loss_node.kind.weight_backward_flops(loss_node.opts)
 
-    optimizer_bytes = _optimizer_bytes(layers, train, trainable)
+    optimizer_bytes = _optimizer_bytes(train, trainable, lambda: _trainable_shapes(layers))
     buffer_bytes = nbytes(buffers, train_prec)
     recomputed = recompute_flops(layers, B, train.recompute, train.attention_impl)
     inference_param_bytes = layer_param_bytes + nbytes(buffers, deploy_prec)

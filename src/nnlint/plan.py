@@ -5,8 +5,14 @@ Reads the cost report and the ``train``/``deploy`` sections; the formulas are in
 
 * **Training, per GPU**: ``data_parallel = gpus / (tensor_parallel · pipeline_parallel)``.
   Model states (parameters with their buffers, gradients, optimizer state incl. the fp32
-  master copy of ``-mixed`` recipes) by ZeRO's stage formulas; activations by what
-  autograd saves for one micro-batch (``train.batch``) on the fullest pipeline stage.
+  master copy of ``-mixed`` recipes) by ZeRO's stage formulas, the routed experts divided
+  among ``expert_parallel`` ranks (:func:`nnlint.training.model_states`); activations by
+  what autograd saves for one micro-batch (``train.batch``) on the fullest pipeline stage.
+  Expert parallelism leaves the activations as they are: with balanced routing each rank
+  processes, on average, as many tokens as it would without it — the all-to-all dispatch
+  moves tokens between ranks, it does not add to what one rank saves (the dispatch's
+  transient send and receive buffers are not counted; DeepSpeed-MoE, Rajbhandari et al.
+  2022; Megatron-Core's MoE guide).
   ``fits`` compares the total with the training target's memory; ``max_micro_batch`` is the
   largest micro-batch that fits (0: none).
 * **Serving** (models with a causal attention): the KV cache of ``deploy.context`` tokens
@@ -19,6 +25,8 @@ Reads the cost report and the ``train``/``deploy`` sections; the formulas are in
 """
 
 from __future__ import annotations
+
+import math
 
 import attrs
 
@@ -56,6 +64,7 @@ def uses_parallel_plan(train) -> bool:
         or train.gpus > 1
         or train.tensor_parallel > 1
         or train.pipeline_parallel > 1
+        or train.expert_parallel > 1
         or train.sharding != "none"
         or train.recompute != "none"
         or train.attention_impl != "eager"
@@ -82,6 +91,7 @@ class TrainingPlan:
     target: Target | None
     max_micro_batch: int | None
     micro_batch: int
+    expert_parallel: int
     # the saved activations for any micro-batch (the fixes of a fit error price others)
     saved: SavedActivations = attrs.field(eq=False, repr=False)
 
@@ -102,6 +112,7 @@ class TrainingPlan:
             "data_parallel": self.data_parallel,
             "tensor_parallel": self.tensor_parallel,
             "pipeline_parallel": self.pipeline_parallel,
+            "expert_parallel": self.expert_parallel,
             "sharding": self.sharding,
             "precision": self.precision,
             "per_gpu": {
@@ -117,9 +128,17 @@ class TrainingPlan:
         }
 
 
-def _states(report: Report, sharding: str, gpus: int) -> ModelStates:
+def _states(
+    report: Report, sharding: str, gpus: int, expert_parallel: int | None = None
+) -> ModelStates:
+    """The model states per GPU (``expert_parallel``: an override of the spec's)."""
     t, train = report.totals, report.sections.train
     mp = train.tensor_parallel * train.pipeline_parallel
+    n = expert_parallel or train.expert_parallel
+    experts = (0, 0, 0)
+    if n > 1:  # the experts' share is walked only when it is divided apart
+        e = report.experts
+        experts = (e.param_bytes, e.grad_bytes, e.optimizer_bytes)
     return model_states(
         t.param_bytes + t.buffer_bytes,
         t.grad_bytes,
@@ -128,6 +147,8 @@ def _states(report: Report, sharding: str, gpus: int) -> ModelStates:
         data_parallel=gpus // mp,
         tensor_parallel=train.tensor_parallel,
         pipeline_parallel=train.pipeline_parallel,
+        expert_parallel=n,
+        expert_bytes=experts,
     )
 
 
@@ -168,13 +189,14 @@ def per_gpu_total(
     gpus: int | None = None,
     sharding: str | None = None,
     recompute: str | None = None,
+    expert_parallel: int | None = None,
     saved: SavedActivations | None = None,
 ) -> int:
     """Bytes one GPU needs with one setting changed (the fixes a fit error names).
     ``saved``: the report's :func:`saved_per_gpu` (``TrainingPlan.saved``), used when
-    ``recompute`` is not changed."""
+    ``recompute`` is not changed (expert parallelism changes no activation)."""
     train = report.sections.train
-    states = _states(report, sharding or train.sharding, gpus or train.gpus)
+    states = _states(report, sharding or train.sharding, gpus or train.gpus, expert_parallel)
     if recompute is not None:
         saved = None
     acts = activation_bytes(report, micro_batch or train.batch, recompute, saved=saved)
@@ -238,8 +260,11 @@ def per_gpu_changes(
     """The single changes that bring the per-GPU training total within ``memory``, each
     computed with :func:`per_gpu_total`'s figure, in this order: the largest micro-batch
     (``micro_batch``), the fewest GPUs under the current sharding (under ``zero3`` when
-    the spec shards nothing), the first sharding stage that fits at the current GPU count,
-    the first recompute setting that fits. Empty when the total already fits or nothing
+    the spec shards nothing; a data-parallel size the expert-parallel size divides), the
+    first sharding stage that fits at the current GPU count, the smallest larger
+    expert-parallel size that fits (a model with routed experts: a size that divides the
+    data-parallel size and every expert layer's experts), the first recompute setting
+    that fits. Empty when the total already fits or nothing
     does (NN301 and ``nnlint plan`` both list these). ``saved``: the report's
     :func:`saved_per_gpu` (``TrainingPlan.saved``), not walked again. ``devices``: what the
     notes call the training target's devices (``train.gpus`` counts them; "CPUs" for a
@@ -265,6 +290,8 @@ def per_gpu_changes(
     first = train.gpus // mp + 1 if train.sharding != "none" else 2
     previous = None
     for dp in range(first, MAX_GPUS // mp + 1):
+        if dp % train.expert_parallel:
+            continue  # the expert-parallel group is carved out of the data-parallel ranks
         need = _states(report, sharding, dp * mp).total_bytes + acts
         if need <= memory:
             if train.sharding != "none":
@@ -292,12 +319,38 @@ def per_gpu_changes(
                     Change((("train", "sharding", stage),), f"fits on {train.gpus} {devices}")
                 )
                 break
+    if (n := _expert_parallel_that_fits(report, memory, saved)) is not None:
+        changes.append(
+            Change(
+                (("train", "expert_parallel", n),),
+                f"the smallest expert-parallel size that fits on {train.gpus} {devices}",
+            )
+        )
     order = ("none", "selective", "full")
     for mode in order[order.index(train.recompute) + 1 :]:
         if per_gpu_total(report, recompute=mode) <= memory:
             changes.append(Change((("train", "recompute", mode),)))
             break
     return changes
+
+
+def _expert_parallel_that_fits(
+    report: Report, memory: int, saved: SavedActivations | None
+) -> int | None:
+    """The smallest expert-parallel size above the spec's that brings the per-GPU total
+    within ``memory``, among those that divide the data-parallel size and every expert
+    layer's routed experts; None when none does or the model has no routed experts."""
+    train = report.sections.train
+    d = train.gpus // (train.tensor_parallel * train.pipeline_parallel)
+    if not report.experts.divisor:
+        return None  # no routed experts to split
+    common = math.gcd(d, report.experts.divisor)
+    small = [k for k in range(1, math.isqrt(common) + 1) if common % k == 0]
+    for n in sorted({*small, *(common // k for k in small)}):
+        if n > train.expert_parallel:
+            if per_gpu_total(report, expert_parallel=n, saved=saved) <= memory:
+                return n
+    return None
 
 
 def training_plan(report: Report, target: Target | None) -> TrainingPlan:
@@ -318,6 +371,7 @@ def training_plan(report: Report, target: Target | None) -> TrainingPlan:
         target=target,
         max_micro_batch=largest_micro_batch(report, memory, saved) if memory is not None else None,
         micro_batch=train.batch,
+        expert_parallel=train.expert_parallel,
         saved=saved,
     )
 

@@ -146,6 +146,10 @@ def _training() -> dict[str, Any]:
         "data_parallel": _POSITIVE,
         "tensor_parallel": _POSITIVE,
         "pipeline_parallel": _POSITIVE,
+        "expert_parallel": {
+            **_POSITIVE,
+            "description": "ranks each expert layer's routed experts are divided among",
+        },
         "sharding": {"enum": list(SHARDING)},
         "precision": {"enum": list(TRAIN_PRECISIONS), "description": "the training recipe"},
         "per_gpu": _closed(per_gpu, {key: _COUNT for key in per_gpu}),

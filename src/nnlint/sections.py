@@ -55,6 +55,8 @@ class TrainConfig:
     gpus: int = 1
     tensor_parallel: int = 1
     pipeline_parallel: int = 1
+    #: ranks each expert layer's routed experts are divided among (nnlint.training.model_states)
+    expert_parallel: int = 1
     sequence_parallel: bool = False
     sharding: str = "none"  # none | zero1 | zero2 | zero3 (FSDP names mapped)
     grad_accum: int = 1
@@ -316,6 +318,7 @@ _TRAIN_KEYS = {
     "gpus",
     "tensor_parallel",
     "pipeline_parallel",
+    "expert_parallel",
     "sequence_parallel",
     "sharding",
     "grad_accum",
@@ -341,7 +344,14 @@ def _bool(value: ast.Expr, what: str) -> bool:
 
 def _train_entry(e: ast.Entry, values: dict[str, Any]) -> None:
     """Read one entry of ``train`` into ``values``."""
-    if e.key in ("batch", "gpus", "tensor_parallel", "pipeline_parallel", "grad_accum"):
+    if e.key in (
+        "batch",
+        "gpus",
+        "tensor_parallel",
+        "pipeline_parallel",
+        "expert_parallel",
+        "grad_accum",
+    ):
         values[e.key] = _positive_int(e.value, e.key)
     elif e.key == "precision":
         recipe = _symbol(e.value, "precision", tuple(TRAIN_PRECISIONS))
@@ -392,7 +402,28 @@ def _train(section: ast.Section, errors: list[_Bad]) -> TrainConfig:
     model_parallel = values.get("tensor_parallel", 1) * values.get("pipeline_parallel", 1)
     if gpus % model_parallel:
         errors.append(_gpus_problem(gpus, model_parallel, spans))
+    elif (gpus // model_parallel) % values.get("expert_parallel", 1):
+        errors.append(_expert_group_problem(gpus // model_parallel, values, spans))
     return TrainConfig(spans=spans, **values)
+
+
+def _divisors(n: int) -> str:
+    """The smallest divisors of ``n`` (at most 8, found below 4097), for a fix."""
+    found = [k for k in range(1, min(n, 4096) + 1) if n % k == 0][:8]
+    return ", ".join(str(k) for k in found) + (", …" if n > found[-1] else "")
+
+
+def _expert_group_problem(data_parallel: int, values: dict[str, Any], spans) -> _Bad:
+    """expert_parallel not a divisor of the data-parallel size."""
+    n = values["expert_parallel"]
+    mp = values.get("tensor_parallel", 1) * values.get("pipeline_parallel", 1)
+    return _Bad(
+        f"expert_parallel = {n} does not divide the data-parallel size gpus / (tp·pp) = "
+        f"{data_parallel}: the expert-parallel group is carved out of the data-parallel ranks",
+        spans["expert_parallel"],
+        fix=f"set expert_parallel to a divisor of {data_parallel} ({_divisors(data_parallel)}), "
+        f"or gpus to a multiple of tp·pp·expert_parallel = {mp * n}",
+    )
 
 
 def _gpus_problem(gpus: int, model_parallel: int, spans: dict[str, Span]) -> _Bad:
@@ -606,6 +637,50 @@ def read_sections(spec: ast.Spec) -> tuple[SpecSections, list[Diagnostic]]:
     )
     diagnostics += _unmet_requirements(config, {kind for kind in seen if kind not in parts})
     return config, diagnostics
+
+
+def check_expert_parallel(sections: SpecSections, nodes) -> tuple[SpecSections, list[Diagnostic]]:
+    """``train.expert_parallel`` against the lowered model's ``nodes``: a size above 1
+    needs layers with routed experts (:meth:`nnlint.ops.Op.routed_experts`) and must divide
+    every such layer's expert count (each rank holds ``E / expert_parallel`` whole
+    experts). A problem is an NN012 at the key, and the spec is analysed with
+    ``expert_parallel = 1`` (as a bad entry falls back to its default)."""
+    train = sections.train
+    n = train.expert_parallel
+    if n == 1:
+        return sections, []
+    common, uneven = 0, None
+    for node in nodes:
+        count, _ = node.kind.routed_experts(node.opts, node.in_shapes)
+        if count:
+            common = math.gcd(common, count)
+            if count % n and uneven is None:
+                uneven = (node, count)
+    span = train.spans["expert_parallel"]
+    if not common:
+        bad = _Bad(
+            f"expert_parallel = {n} divides the routed experts of each mixture-of-experts "
+            f"layer (`moe`) among ranks, but this model has none: there are no experts to "
+            f"split",
+            span,
+            fix="remove `expert_parallel` (or set it to 1)",
+        )
+    elif uneven is not None:
+        node, count = uneven
+        d = train.gpus // (train.tensor_parallel * train.pipeline_parallel)
+        both = math.gcd(common, d)
+        bad = _Bad(
+            f"expert_parallel = {n} does not divide the {count} routed experts of "
+            f"`{node.kind.text(node.opts)}` (line {node.span.line}): each expert-parallel "
+            f"rank holds experts / expert_parallel whole experts",
+            span,
+            fix=f"set expert_parallel to a divisor of both the experts ({common}) and the "
+            f"data-parallel size ({d}): {_divisors(both)}",
+        )
+    else:
+        return sections, []
+    diagnostic = Diagnostic("NN012", Severity.ERROR, bad.message, bad.span, fix=bad.fix)
+    return attrs.evolve(sections, train=attrs.evolve(train, expert_parallel=1)), [diagnostic]
 
 
 def _unmet_requirements(config: SpecSections, unread: set[str]) -> list[Diagnostic]:

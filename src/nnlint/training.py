@@ -211,6 +211,8 @@ def model_states(
     data_parallel: int,
     tensor_parallel: int = 1,
     pipeline_parallel: int = 1,
+    expert_parallel: int = 1,
+    expert_bytes: tuple[int, int, int] = (0, 0, 0),
 ) -> ModelStates:
     """Model states per GPU under ZeRO stage ``stage`` (Rajbhandari et al. 2020, §5, Fig. 1).
 
@@ -221,18 +223,42 @@ def model_states(
     the gradients, stage 3 (P_os+g+p) also the parameters — with mixed-precision Adam
     ``2Ψ + 2Ψ + 12Ψ`` becomes ``2Ψ + 2Ψ + 12Ψ/d``, ``2Ψ + 14Ψ/d`` and ``16Ψ/d``. A
     partition that does not divide evenly is rounded up (the largest shard).
+
+    **Expert parallelism** (``expert_parallel = N``; Megatron-Core's
+    ``--expert-model-parallel-size``, DeepSpeed-MoE of Rajbhandari et al. 2022, GShard of
+    Lepikhin et al. 2021): ``expert_bytes`` is the part of (parameters, gradients,
+    optimizer state) held by routed experts (:meth:`nnlint.ops.Op.routed_experts`); the
+    router and shared experts are dense. The expert-parallel group is carved out of the
+    ``d`` data-parallel ranks (Megatron-Core's convention, ``N`` divides ``d``): each of the
+    ``N`` ranks holds ``E/N`` whole experts of every expert layer, so the expert states are
+    divided by ``t·p·N`` (experts are tensor-parallel like the dense layers, Megatron-Core's
+    default expert tensor-parallel size ``t``), and each expert is replicated on the
+    ``d/N`` ranks of its expert-data-parallel group, over which ZeRO shards them; the dense
+    states are divided by ``t·p`` and sharded over ``d``. Gradients and optimizer state
+    follow their weights. The two groups are rounded up apart (DeepSpeed-MoE keeps expert
+    parameters in optimizer groups of their own); with ``N = 1`` every state is one group,
+    the dense formula above.
     """
     mp = tensor_parallel * pipeline_parallel
     d = data_parallel
 
-    def share(nbytes: int, sharded: bool) -> int:
-        local = _ceil_div(nbytes, mp)
-        return _ceil_div(local, d) if sharded else local
+    def share(nbytes: int, model: int, ranks: int, sharded: bool) -> int:
+        local = _ceil_div(nbytes, model)
+        return _ceil_div(local, ranks) if sharded else local
+
+    def per_gpu(whole: int, expert: int, sharded: bool) -> int:
+        if expert_parallel == 1:
+            return share(whole, mp, d, sharded)
+        n = expert_parallel
+        return share(whole - expert, mp, d, sharded) + share(expert, mp * n, d // n, sharded)
 
     return ModelStates(
-        share(param_bytes, stage >= 3),
-        share(grad_bytes, stage >= 2),
-        share(optimizer_bytes, stage >= 1),
+        *(
+            per_gpu(whole, expert, stage >= level)
+            for whole, expert, level in zip(
+                (param_bytes, grad_bytes, optimizer_bytes), expert_bytes, (3, 2, 1), strict=True
+            )
+        )
     )
 
 

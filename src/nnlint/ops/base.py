@@ -286,6 +286,14 @@ class Op(abc.ABC):
         matrix); empty for an op without parameters."""
         return ()
 
+    def routed_experts(self, opts: Mapping[str, Any], in_shapes) -> tuple[int, tuple[Shape, ...]]:
+        """The experts expert parallelism divides among ranks: how many, and the shapes of
+        one expert's weight tensors (every expert alike; they are among
+        :meth:`param_shapes`). ``(0, ())`` for an op without routed experts — its weights
+        are dense, replicated like any other (a router and always-visited shared experts
+        are dense too)."""
+        return 0, ()
+
     # ---- facts about one instance, from its options and input shapes
     def text(self, opts: Mapping[str, Any]) -> str:
         """How a message names the op: ``dense(256)``, ``conv2d(64, 3)``, ``relu``."""

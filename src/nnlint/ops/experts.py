@@ -76,6 +76,13 @@ class Moe(Op):
         _, D, E, _, H, S = self._dims(opts, in_shapes)
         return ((E, D),) + ((H, D), (H, D), (D, H)) * (E + S)
 
+    def routed_experts(self, opts, in_shapes):
+        """The ``E`` routed experts, each ``W_gate, W_up`` ``[H, D]`` and ``W_down``
+        ``[D, H]`` (``3·D·H``); the router and the ``shared`` experts every token visits
+        are not divided among expert-parallel ranks."""
+        _, D, E, _, H, _ = self._dims(opts, in_shapes)
+        return E, ((H, D), (H, D), (D, H))
+
     def params_read(self, opts, in_shapes, rows, params):
         """``D·E + (min(E, rows·k) + S)·3·D·H``: the router, the shared experts and the
         routed experts ``rows`` tokens can visit — ``k`` for one token, every expert once

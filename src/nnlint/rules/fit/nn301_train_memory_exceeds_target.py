@@ -22,9 +22,10 @@ class TrainMemoryExceedsTarget(Rule):
     batch. When even batch 1 does not fit it says so, and by how much the fixed
     terms alone are over.
 
-    Checked on device classes that run training jobs (GPUs and CPUs): a spec that
-    trains in fp32 and deploys int8 to an edge TPU or a microcontroller is not
-    trained there.
+    The device is `train.target` (or `--train-target`) when one is named, else the
+    deploy target; either alone is enough. Checked on device classes that run
+    training jobs (GPUs and CPUs): a spec that trains in fp32 and deploys int8 to an
+    edge TPU or a microcontroller is not trained there.
 
     ## Why is this bad?
     The job dies with an out-of-memory error at the first step. Training memory is `4P + 4P
@@ -67,12 +68,14 @@ class TrainMemoryExceedsTarget(Rule):
 
     ## Parallel training
     When the spec names how it is trained (`train.target`, `gpus`, `tensor_parallel`,
-    `pipeline_parallel`, `sharding`, `recompute`, `attention_impl = flash` or a `-mixed` /
-    `-true` precision), the check is per GPU on the training target: model states by
-    ZeRO's stage formulas and the activations autograd saves for one micro-batch
+    `pipeline_parallel`, `expert_parallel`, `sharding`, `recompute`, `attention_impl =
+    flash` or a `-mixed` / `-true` precision), the check is per GPU on the training target:
+    model states by ZeRO's stage formulas, a `moe`'s routed experts divided among the
+    expert-parallel ranks, and the activations autograd saves for one micro-batch
     (README, "Training and serving"). The message then names the changes that fit,
     each computed: the largest micro-batch, the fewest GPUs under the current sharding,
-    the sharding stage and the recompute setting that fit at the current GPU count.
+    the sharding stage, the expert-parallel size (a model with `moe` layers) and the
+    recompute setting that fit at the current GPU count.
 
     ## Unified memory
     On a target whose memory is shared with the host CPU and its OS or firmware
@@ -92,7 +95,7 @@ class TrainMemoryExceedsTarget(Rule):
     name = "train-memory-exceeds-target"
     severity = Severity.ERROR
     summary = "Training memory exceeds the target's memory"
-    needs_target = True
+    # the training device may be named by train.target alone: no deploy target needed
 
     def check(self, ctx: RuleContext) -> Iterator[Diagnostic]:
         target, t = ctx.train_target or ctx.target, ctx.totals
@@ -164,9 +167,10 @@ class TrainMemoryExceedsTarget(Rule):
                 "recompute activations in the backward pass (checkpointing), or train on a "
                 "device with more memory"
             )
+        train = ctx.sections.train
         yield self.diag(
             head + tail + target.unified_memory_hint(),
-            ctx.whole_model_span,
+            train.spans["target"] if train.target == target.id else ctx.whole_model_span,
             fix=fix,
             train_memory_bytes=t.train_memory_bytes,
             memory_bytes=memory,
@@ -188,10 +192,12 @@ class TrainMemoryExceedsTarget(Rule):
         if plan is None or plan.total_bytes <= memory:
             return
         s = plan.states
+        # the expert-parallel group is carved out of the data-parallel ranks
+        experts = f" (expert {plan.expert_parallel})" if plan.expert_parallel > 1 else ""
         head = (
             f"training needs {fmt_size(plan.total_bytes)} per {target.device} ({train.recipe}, "
             f"{train.optimizer}, micro-batch {train.batch}, {target.devices(plan.gpus)}: data "
-            f"{plan.data_parallel} × tensor {plan.tensor_parallel} × pipeline "
+            f"{plan.data_parallel}{experts} × tensor {plan.tensor_parallel} × pipeline "
             f"{plan.pipeline_parallel}, sharding {plan.sharding}, recompute {train.recompute}), "
             f"more than the {fmt_size(memory)} of {target.id}: parameters "
             f"{fmt_bytes(s.param_bytes)} + gradients {fmt_bytes(s.grad_bytes)} + optimizer "
