@@ -632,3 +632,13 @@ def test_sizes_whose_product_is_beyond_the_limits_are_not_an_internal_error(tmp_
         f"nnlint: error: {config}: the written spec is beyond nnlint's limits: line "
     )
     assert "NN011 tensor [4096, 1099511627776] has 4,503,599,627,370,496 elements" in line
+
+
+def test_float_options_are_written_exactly(tmp_path, capsys):
+    """The spec holds the config's number, not six digits of it: a dropout of 0.999999999
+    rounded to `dropout(1)`, which no spec allows (an internal error), and an epsilon lost
+    its digits."""
+    config = copy("gpt2", tmp_path, resid_pdrop=0.999999999, layer_norm_epsilon=1.2345678e-7)
+    text = imported(config, capsys)
+    assert "dropout(0.999999999)" in text and "eps=1.2345678e-07" in text
+    assert format_text(text) == text

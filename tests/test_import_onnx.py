@@ -689,3 +689,27 @@ def test_the_producer_and_file_name_stay_inside_the_header_comment(tmp_path, cap
     assert second.startswith("# 1 ONNX nodes -> 1 layers")
     assert "\r" not in text and "\x00" not in text and "\x1b" not in text
     assert "\ntrain" not in text
+
+
+def test_float_attributes_keep_their_float32_digits(tmp_path, capsys):
+    """The shortest decimal of each float32: `1e-05` (not the double 9.99999974e-06), and a
+    dropout ratio of 0.9999999 stays below 1 (six digits made it `dropout(1.0)`, which no
+    spec allows: an internal error)."""
+    import numpy as np
+
+    nodes = [
+        helper.make_node("LeakyRelu", ["x"], ["a"], alpha=1e-5),
+        helper.make_node("LeakyRelu", ["a"], ["b"], alpha=0.1234567),
+        helper.make_node("Dropout", ["b", "ratio", "mode"], ["y"]),
+    ]
+    model = _model(
+        nodes,
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 16])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 16])],
+        [
+            numpy_helper.from_array(np.array(0.9999999, dtype=np.float32), "ratio"),
+            numpy_helper.from_array(np.array(True), "mode"),
+        ],
+    )
+    text = run_import(_save(model, tmp_path / "floats.onnx"), capsys)
+    assert "leaky_relu(1e-05) -> leaky_relu(0.1234567) -> dropout(0.9999999)" in text

@@ -1606,8 +1606,12 @@ def _projection(m: _Mapper, t: str, d: int):
 
 
 def _short(value: float) -> float | int:
-    """A float read from a float32 attribute, written with the digits it was given."""
-    v = float(f"{float(value):.6g}")
+    """A float read from a float32 attribute, written with the digits it was given: the
+    shortest decimal that reads back as the same float32 (``1e-05``, not the double
+    ``9.999999747378752e-06``; a ratio of ``0.9999999`` stays below 1)."""
+    import numpy as np
+
+    v = float(str(np.float32(value)))
     return int(v) if v.is_integer() and abs(v) < 1e15 and isinstance(value, int) else v
 
 

@@ -377,11 +377,12 @@ def _common_scope(scopes: Sequence[tuple[str, ...]]) -> tuple[str, ...]:
 
 
 def fmt(value: Any) -> str:
+    """An option's value as the spec writes it; a float in the fewest digits that read
+    back as the same number (``repr``: 0.999999999 stays below 1)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
-        text = f"{value:.6g}"
-        return text if any(c in text for c in ".e") else text + ".0"
+        return repr(value)
     return str(value)
 
 
