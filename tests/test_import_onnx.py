@@ -713,3 +713,17 @@ def test_float_attributes_keep_their_float32_digits(tmp_path, capsys):
     )
     text = run_import(_save(model, tmp_path / "floats.onnx"), capsys)
     assert "leaky_relu(1e-05) -> leaky_relu(0.1234567) -> dropout(0.9999999)" in text
+
+
+@pytest.mark.parametrize("alpha", [float("inf"), float("nan")])
+def test_a_non_finite_attribute_is_an_unsupported_node(alpha, tmp_path, capsys):
+    model = _model(
+        [helper.make_node("LeakyRelu", ["x"], ["y"], name="lr", alpha=alpha)],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 16])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 16])],
+    )
+    path = _save(model, tmp_path / "alpha.onnx")
+    assert main(["import", str(path)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "internal error" not in captured.err
+    assert f"a value of {alpha!r}: a spec's numbers are finite" in captured.err

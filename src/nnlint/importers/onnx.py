@@ -1608,10 +1608,13 @@ def _projection(m: _Mapper, t: str, d: int):
 def _short(value: float) -> float | int:
     """A float read from a float32 attribute, written with the digits it was given: the
     shortest decimal that reads back as the same float32 (``1e-05``, not the double
-    ``9.999999747378752e-06``; a ratio of ``0.9999999`` stays below 1)."""
+    ``9.999999747378752e-06``; a ratio of ``0.9999999`` stays below 1). A spec has no
+    infinity or NaN: the node is unsupported."""
     import numpy as np
 
     v = float(str(np.float32(value)))
+    if not math.isfinite(v):
+        raise _Unsupported(f"a value of {v!r}: a spec's numbers are finite")
     return int(v) if v.is_integer() and abs(v) < 1e15 and isinstance(value, int) else v
 
 
