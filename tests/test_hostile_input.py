@@ -184,6 +184,25 @@ def test_a_user_target_card_and_json_are_sanitised(capsys):
     assert board["source"] == folder + "/board.toml"
 
 
+@posix_only
+def test_a_target_notes_paragraph_that_starts_with_two_colons(capsys):
+    """A paragraph of the notes (or ops.notes, shown as one) begins its own line of the
+    card: one that starts with ``::`` keeps the label in front of it."""
+    board = HOSTILE_BOARD.replace(
+        'notes = "a note', 'notes = "first\\n\\n::error::PARAGRAPH\\n\\na note'
+    )
+    Path("board.toml").write_text(board + '[ops]\nnotes = "  ::warning::OPS"\n', "utf-8")
+    Path("nnlint.toml").write_text('targets = ["board.toml"]\n', encoding="utf-8")
+    code, out, err = run(capsys, "targets", "evil-board")
+    assert (code, err) == (0, "")
+    no_injection(out)
+    lines = out.splitlines()
+    assert "  notes               ::error::PARAGRAPH" in lines
+    assert "  notes               ::warning::OPS" in lines
+    assert "  notes               first" in lines  # the first paragraph, as before
+    assert any(line.startswith(" " * 22 + "a note ::error::NOTE") for line in lines)
+
+
 def test_a_hostile_target_id_on_the_command_line(capsys):
     code, out, err = run(capsys, "targets", "x\n::error::ARG\x1b[2J")
     assert (code, out) == (2, "")

@@ -12,6 +12,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -557,3 +560,86 @@ def test_the_readme_lists_every_ignored_key():
     section = readme[readme.index("## Import a Hugging Face config") :]
     section = section[: section.index("\n## ", 1)]
     assert [key for key in IGNORED_KEYS if f"`{key}`" not in section] == []
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("vocab_size", 10**15), ("sliding_window", 10**30), ("intermediate_size", 2**40 + 1)],
+)
+def test_a_size_beyond_the_spec_limit_is_located(key, value, tmp_path, capsys):
+    """A size over the limit of every option (2^40, NN011) is the config's problem at the
+    key, not an internal error of the spec written from it."""
+    config = copy("mistral-7b-v0.1", tmp_path, **{key: value})
+    assert errors(config, capsys) == [
+        f"nnlint: error: {where(config, key)}: `{key}` is {value:,}; beyond nnlint's limit "
+        f"of 2^40 = {2**40:,}",
+        f"nnlint: error: {config}: 1 problem; nothing was written",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "key"), [("llama-2-7b", "num_hidden_layers"), ("gpt2", "n_layer")]
+)
+@pytest.mark.parametrize("count", [10**7, 20_000])
+def test_a_layer_count_beyond_the_graph_limit_is_located_not_a_hang(name, key, count, tmp_path):
+    """Ten million layers: the importer stops at nnlint's limit of op instances (building
+    them all took hours) and names the key; 20,000 was an internal error after seconds.
+    In a subprocess with a timeout, so that a regression fails instead of stalling."""
+    from nnlint.graph import MAX_NODES
+
+    config = copy(name, tmp_path, **{key: count})
+    argv = [sys.executable, "-m", "nnlint", "import", str(config)]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr.splitlines() == [
+        f"nnlint: error: {where(config, key)}: `{key}` is {count:,}: its layers are more "
+        f"than nnlint's limit of {MAX_NODES:,} op instances",
+        f"nnlint: error: {config}: 1 problem; nothing was written",
+    ]
+
+
+def test_mixtral_top_k_above_the_experts_is_located_once(tmp_path, capsys):
+    config = copy("mixtral-8x7b-v0.1", tmp_path, num_experts_per_tok=9)
+    assert errors(config, capsys) == [
+        f"nnlint: error: {where(config, 'num_experts_per_tok')}: `num_experts_per_tok` is 9, "
+        "more than num_local_experts = 8: each token visits top_k different experts",
+        f"nnlint: error: {config}: 1 problem; nothing was written",
+    ]
+    config = copy("mixtral-8x7b-v0.1", tmp_path, num_experts_per_tok=0)
+    first, last = errors(config, capsys)  # once, not once per layer
+    assert first.endswith("`num_experts_per_tok` is 0; expected a whole number ≥ 1")
+    assert last == f"nnlint: error: {config}: 1 problem; nothing was written"
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX file names")
+def test_the_config_path_stays_inside_the_header_comment(tmp_path, capsys):
+    """The header quotes the config's folder and name: an ESC, a bidi override or a
+    line separator in them is written escaped, never into the spec as itself."""
+    folder = tmp_path / "x\x1b[2J\u202e\u2028y"
+    folder.mkdir()
+    config = folder / "config.json"
+    config.write_text((DATA / "gpt2" / "config.json").read_text(encoding="utf-8"), "utf-8")
+    text = imported(config, capsys)
+    assert text.startswith("# Imported from x\\x1b[2J\\u202e\\u2028y/config.json by ")
+    assert not any(ch in text for ch in "\x1b\u202e\u2028")
+
+
+def test_sizes_whose_product_is_beyond_the_limits_are_not_an_internal_error(tmp_path, capsys):
+    """Each size within 2^40, their product not: the logits of a 2^40-token vocabulary.
+    The spec's NN011 is the model's size, said as such, not an importer's bug."""
+    config = copy("llama-2-7b", tmp_path, vocab_size=2**40)
+    [line] = errors(config, capsys)
+    assert line.startswith(
+        f"nnlint: error: {config}: the written spec is beyond nnlint's limits: line "
+    )
+    assert "NN011 tensor [4096, 1099511627776] has 4,503,599,627,370,496 elements" in line
+
+
+def test_float_options_are_written_exactly(tmp_path, capsys):
+    """The spec holds the config's number, not six digits of it: a dropout of 0.999999999
+    rounded to `dropout(1)`, which no spec allows (an internal error), and an epsilon lost
+    its digits."""
+    config = copy("gpt2", tmp_path, resid_pdrop=0.999999999, layer_norm_epsilon=1.2345678e-7)
+    text = imported(config, capsys)
+    assert "dropout(0.999999999)" in text and "eps=1.2345678e-07" in text
+    assert format_text(text) == text

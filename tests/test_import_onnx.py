@@ -16,6 +16,7 @@ are reduced in width, depth and vocabulary so the suite stays fast.
 from __future__ import annotations
 
 import json
+import os
 import re
 import warnings
 from pathlib import Path
@@ -662,3 +663,66 @@ def test_onnx_names_become_identifiers(tmp_path, capsys):
     model.graph.node[1].name = "/model/Sigmoid"  # scope `model`: a keyword
     assert main(["import", str(_save(model, path))]) == 0
     assert "    model_ = input_1 -> relu -> sigmoid\n" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX file names")
+def test_the_producer_and_file_name_stay_inside_the_header_comment(tmp_path, capsys):
+    """The header quotes the file's producer and name, which the file's author chose: a
+    line break there would end the comment and write spec text (a `train` section here),
+    a carriage return would turn the file into CRLF, a NUL or ESC would reach the spec.
+    Each is written escaped, on the comment's one line."""
+    model = _model(
+        [helper.make_node("Relu", ["x"], ["y"])],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 16])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 16])],
+    )
+    model.producer_name = "evil\ntrain {\n    batch = 3\n}\n#"
+    model.producer_version = "1\r\n\x00\x1b[2J\u202e"
+    path = _save(model, tmp_path / "a\nb\r.onnx")
+    text = run_import(path, capsys)
+    first, second = text.splitlines()[:2]
+    assert first == (
+        "# Imported from a\\nb\\r.onnx by `nnlint import` (ONNX opset 20, written by "
+        "evil\\ntrain {\\n    batch = 3\\n}\\n# 1\\r\\n\\x00\\x1b[2J\\u202e)."
+    )
+    assert second.startswith("# 1 ONNX nodes -> 1 layers")
+    assert "\r" not in text and "\x00" not in text and "\x1b" not in text
+    assert "\ntrain" not in text
+
+
+def test_float_attributes_keep_their_float32_digits(tmp_path, capsys):
+    """The shortest decimal of each float32: `1e-05` (not the double 9.99999974e-06), and a
+    dropout ratio of 0.9999999 stays below 1 (six digits made it `dropout(1.0)`, which no
+    spec allows: an internal error)."""
+    import numpy as np
+
+    nodes = [
+        helper.make_node("LeakyRelu", ["x"], ["a"], alpha=1e-5),
+        helper.make_node("LeakyRelu", ["a"], ["b"], alpha=0.1234567),
+        helper.make_node("Dropout", ["b", "ratio", "mode"], ["y"]),
+    ]
+    model = _model(
+        nodes,
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 16])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 16])],
+        [
+            numpy_helper.from_array(np.array(0.9999999, dtype=np.float32), "ratio"),
+            numpy_helper.from_array(np.array(True), "mode"),
+        ],
+    )
+    text = run_import(_save(model, tmp_path / "floats.onnx"), capsys)
+    assert "leaky_relu(1e-05) -> leaky_relu(0.1234567) -> dropout(0.9999999)" in text
+
+
+@pytest.mark.parametrize("alpha", [float("inf"), float("nan")])
+def test_a_non_finite_attribute_is_an_unsupported_node(alpha, tmp_path, capsys):
+    model = _model(
+        [helper.make_node("LeakyRelu", ["x"], ["y"], name="lr", alpha=alpha)],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 16])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 16])],
+    )
+    path = _save(model, tmp_path / "alpha.onnx")
+    assert main(["import", str(path)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "internal error" not in captured.err
+    assert f"a value of {alpha!r}: a spec's numbers are finite" in captured.err

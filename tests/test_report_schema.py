@@ -133,12 +133,16 @@ def test_the_examples_report_validates_on_every_kind_of_target(capsys, target):
     assert "examples/training/llama_7b_zero3.nn" in paths
 
 
-def test_the_examples_cover_every_figure_and_its_null(capsys):
+def test_the_examples_cover_every_figure_and_its_null(capsys, tmp_path):
     """Across the example runs every totals key and serving figure occurs, and every
-    nullable one occurs both as a number and as null: the schema's types are exercised."""
+    nullable one occurs both as a number and as null: the schema's types are exercised.
+    A training run without any target joins them (every example run has one)."""
+    spec = tmp_path / "run.nn"
+    spec.write_text(TRAINING_RUN.split("    target    = TRAIN")[0] + "}\n", "utf-8")
+    runs = [["examples", "--target", t] for t in ("edge-tpu", "x86-cpu", "h100-sxm")]
     seen: dict[str, set[type]] = {}
-    for target in ("edge-tpu", "x86-cpu", "h100-sxm"):
-        _, doc = check_json(capsys, "examples", "--isolated", "--target", target)
+    for argv in [*runs, [str(spec)]]:
+        _, doc = check_json(capsys, *argv, "--isolated")
         for model in doc["models"]:
             for key, value in [*model["totals"].items(), *model.get("serving", {}).items()]:
                 seen.setdefault(key, set()).add(type(value))
@@ -240,6 +244,19 @@ def test_a_training_run_and_a_train_section_validate(tmp_path, capsys, train, de
     assert model["training"]["sharding"] == "zero2"
     assert model["totals"]["train_steps"] == 10 * -(-60000 // 64)
     assert (model["totals"]["train_time_s"] is None) == (train == "edge-tpu")
+
+
+def test_a_training_run_without_any_target_validates(tmp_path, capsys):
+    """No train.target, deploy.target nor --target: the run's steps and FLOPs are
+    known, its target (and so its time and energy) is null."""
+    spec = tmp_path / "run.nn"
+    text = TRAINING_RUN.replace("    target    = TRAIN\n", "").replace("DEPLOY", "")
+    spec.write_text(text.replace("deploy {\n    target = \n}\n", ""), "utf-8")
+    _, doc = check_json(capsys, str(spec), "--isolated")
+    (model,) = doc["models"]
+    assert model["target"] is None and model["totals"]["train_steps"] == 10 * -(-60000 // 64)
+    assert model["totals"]["train_target"] is None
+    assert model["totals"]["train_time_s"] is None and model["totals"]["train_energy_j"] is None
 
 
 def test_report_json_is_a_models_entry(capsys):

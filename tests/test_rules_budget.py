@@ -41,6 +41,33 @@ def test_train_memory_over_budget_with_the_exact_figures():
 
 
 @pytest.mark.parametrize(
+    ("line", "limit"),
+    [
+        ("params <= 100 * 1000", "100 * 1000 (100,000)"),
+        ("params <= (100 + 2) * 1000 - 2000", "(100 + 2) * 1000 - 2000 (100,000)"),
+        ("params <= 200000 / (1 + 1)", "200000 / (1 + 1) (100,000)"),
+        ("params <= 2 * 50k", "2 * 50k (100,000)"),
+        ("params <= -(-100000)", "-(-100000) (100,000)"),
+    ],
+)
+def test_a_limit_written_as_an_expression_is_shown_as_written(line, limit):
+    """The expression, then its value: neither the value alone (the expression was gone)
+    nor a fraction's ``200000/2``."""
+    (d,) = findings(with_budget(f"    {line}"), "NN501")
+    assert d.message == (
+        f"params is 235.15 k (235,146), over the budget of {limit} by 135.15 k (135,146) (135.1%)"
+    )
+
+
+def test_a_rate_limit_written_as_a_fraction_is_shown_as_written():
+    text = (EXAMPLES / "llama2_7b.nn").read_text(encoding="utf-8")
+    budget = "budget {\n    tokens_per_s >= 10 / 3 * 1e9\n}\n"
+    result = check_text(text + budget, "l.nn", Settings(target="h100-sxm"))
+    (d,) = [d for d in result.diagnostics if d.code == "NN501"]
+    assert "under the budget of 10 / 3 * 1e9 (3,333,333,333/s) by " in d.message
+
+
+@pytest.mark.parametrize(
     "key, limit, value",
     [
         ("params", "200k", 235_146),

@@ -269,6 +269,8 @@ def test_minimal_file_loads_with_defaults(tmp_path):
         ('kind = "gpu"\n', "", "kind", "missing"),
         ('["fp32", "tf32"]', '["fp32", "int8"]', "peak.int8", "no peak"),
         ("[ops]", "[peak_sparse]\nfp32 = 0.5e12\n[ops]", "peak_sparse.fp32", "below the dense"),
+        # tf32 without a dense rate computes at fp32's, so its sparse peak is held to it
+        ("[ops]", "[peak_sparse]\ntf32 = 1\n[ops]", "peak_sparse.tf32", "below the dense"),
         ("[ops]", "[peak_sparse]\nint8 = 2e12\n[ops]", "peak_sparse.int8", "not listed"),
         ('id = "toy"', 'id = "Toy Box"', "id", "lower-case"),
     ],

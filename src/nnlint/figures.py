@@ -630,8 +630,10 @@ for _figure in (
         "train_target",
         "text",
         "training target",
-        "`train.target`, else the target in force: the device the run is timed on.",
+        "`train.target`, else the target in force: the device the run is timed on; "
+        "`null` without either.",
         field="target_id",
+        nullable=True,
     ),
     _run(
         "train_utilization",

@@ -540,8 +540,29 @@ def _budget_line(e: ast.Entry, figure) -> BudgetLine:
         # `< 2.5` allows 2, as `< 3` does; `<= 2.5` allows 2, as `<= 2` does;
         # `> 2.5` allows 3, as `> 2` does; `>= 2.5` allows 3, as `>= 3` does.
         limit = math.ceil(limit) if e.cmp in ("<", ">=") else math.floor(limit)
-    text = value.text if isinstance(value, ast.Num) else str(limit)
-    return BudgetLine(e.key, e.cmp, limit, text, e.span)
+    return BudgetLine(e.key, e.cmp, limit, _written(value), e.span)
+
+
+#: How tightly each operator binds, for :func:`_written`.
+_BINDS = {"+": 1, "-": 1, "*": 2, "/": 2}
+
+
+def _written(expr: ast.Expr) -> str:
+    """A number expression (numbers, ``+ - * /``, unary minus: what :func:`_number`
+    evaluates) as the spec writes it: each number as typed, one space around an
+    operator, parentheses where the order of operations needs them."""
+    if isinstance(expr, ast.Neg):
+        inner = _written(expr.operand)
+        return f"-({inner})" if isinstance(expr.operand, (ast.BinOp, ast.Neg)) else f"-{inner}"
+    if isinstance(expr, ast.BinOp):
+        binds = _BINDS[expr.op]
+        left, right = _written(expr.left), _written(expr.right)
+        if isinstance(expr.left, ast.BinOp) and _BINDS[expr.left.op] < binds:
+            left = f"({left})"
+        if isinstance(expr.right, ast.BinOp) and _BINDS[expr.right.op] <= binds:
+            right = f"({right})"
+        return f"{left} {expr.op} {right}"
+    return expr.text
 
 
 @contextlib.contextmanager

@@ -301,7 +301,9 @@ def target_card(target: Target, source: str) -> str:
     ]
     paragraphs = [" ".join(p.split()) for p in re.split(r"\n\s*\n", t.notes)]
     for i, paragraph in enumerate(p for p in paragraphs if p):
-        lines += _field("" if i else "notes", paragraph)
+        # a paragraph begins a line: one that starts with "::" keeps the label before it
+        labelled = not i or paragraph.startswith("::")
+        lines += _field("notes" if labelled else "", paragraph)
     lines += _field("source", f"{source} ({origin})")
     return "\n".join(lines)
 

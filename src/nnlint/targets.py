@@ -377,7 +377,8 @@ def load_target_file(path: str | os.PathLike[str]) -> Target:
         if precision not in peak and not (precision == "tf32" and "fp32" in peak):
             raise r.fail(f"peak.{precision}", f"{precision!r} is in precisions but has no peak")
     for precision, sparse in peak_sparse.items():
-        dense = peak.get(precision)
+        # the dense peak nnlint computes with (Target.peak_for: tf32 falls back to fp32)
+        dense = peak.get(precision, peak.get("fp32") if precision == "tf32" else None)
         if dense is not None and sparse < dense:
             message = f"sparse peak {sparse:g} is below the dense peak {dense:g}"
             raise r.fail(f"peak_sparse.{precision}", message)

@@ -41,6 +41,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from nnlint.graph import MAX_ELEMENTS, MAX_NODES
 from nnlint.importers import ImportFailed
 from nnlint.importers.spec import (
     Arg,
@@ -54,6 +55,7 @@ from nnlint.importers.spec import (
 )
 from nnlint.ops import OPS
 from nnlint.ops.base import Output
+from nnlint.sanitize import visible
 
 __all__ = ["FAMILIES", "IGNORED_KEYS", "import_hf_config", "is_hf_config"]
 
@@ -135,6 +137,7 @@ class _Config:
         self.read: set[str] = set()
         self.located: list[tuple[int, str]] = []
         self.bad: set[str] = set()  # keys already reported
+        self.depth: str | None = None  # the key of the layer count (:meth:`layers`)
 
     def problem(self, key: str | None, message: str) -> None:
         """A problem at ``key`` (at the object's opening brace for None)."""
@@ -164,6 +167,8 @@ class _Config:
         return str(self.data.get("model_type"))
 
     def int(self, key: str, default: Any = _REQUIRED, minimum: int = 1) -> int:
+        """A whole number from ``minimum`` up to the limit of every option of a spec
+        (2^40, :data:`nnlint.graph.MAX_ELEMENTS`)."""
         value = self.get(key, default)
         if value is _REQUIRED:
             return 1
@@ -172,7 +177,17 @@ class _Config:
         if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
             self.problem(key, f"`{key}` is {_show(value)}; expected a whole number ≥ {minimum}")
             return 1
+        if value > MAX_ELEMENTS:
+            self.problem(
+                key, f"`{key}` is {value:,}; beyond nnlint's limit of 2^40 = {MAX_ELEMENTS:,}"
+            )
+            return 1
         return value
+
+    def layers(self, key: str) -> int:
+        """The number of repeated layers, at ``key`` (:class:`_TooMany` names it)."""
+        self.depth = key
+        return self.int(key)
 
     def float(self, key: str, default: Any = _REQUIRED) -> float:
         value = self.get(key, default)
@@ -261,13 +276,20 @@ def _key_offsets(text: str) -> dict[str, int]:
 # --------------------------------------------------------------------------- the layers
 
 
+class _TooMany(Exception):
+    """More layers than a spec may expand to (:data:`nnlint.graph.MAX_NODES`)."""
+
+
 class _Builder:
-    """Layers in the order the model runs them, each producing a fresh tensor id."""
+    """Layers in the order the model runs them, each producing a fresh tensor id; it stops
+    (:class:`_TooMany`) past the op instances nnlint expands, before building millions."""
 
     def __init__(self) -> None:
         self.layers: list[Layer] = []
 
     def __call__(self, op: str, args: list[Arg], inputs: list[str], scope: str) -> str:
+        if len(self.layers) >= MAX_NODES:
+            raise _TooMany
         out = f"t{len(self.layers)}"
         path = tuple(scope.split(".")) if scope else ()
         self.layers.append(Layer(op, args, inputs, out, len(self.layers), path))
@@ -372,7 +394,7 @@ def _llama(cfg: _Config, dims: dict[str, int]) -> _Model:
     m = _Model()
     kind = cfg.model_type
     vocab, d = cfg.int("vocab_size"), cfg.int("hidden_size")
-    ff, layers = cfg.int("intermediate_size"), cfg.int("num_hidden_layers")
+    ff, layers = cfg.int("intermediate_size"), cfg.layers("num_hidden_layers")
     heads = cfg.int("num_attention_heads")
     kv_heads = cfg.int("num_key_value_heads", heads)
     cfg.divides("num_attention_heads", heads, d, "hidden_size")
@@ -398,10 +420,7 @@ def _llama(cfg: _Config, dims: dict[str, int]) -> _Model:
         bias = "[q, k, v]"  # Qwen2Attention: q/k/v projections with a bias, o without
     window = None
     if kind in ("mistral", "mixtral"):
-        window = cfg.get("sliding_window", None)
-        if window is not None and (not isinstance(window, int) or window < 1):
-            cfg.problem("sliding_window", f"`sliding_window` is {_show(window)}")
-            window = None
+        window = cfg.int("sliding_window", None)
     if kind == "qwen2":
         cfg.get("sliding_window", None)
         cfg.get("max_window_layers", None)
@@ -410,6 +429,15 @@ def _llama(cfg: _Config, dims: dict[str, int]) -> _Model:
             (False,),
             "Qwen2's sliding window applies to some layers only; nnlint writes every layer alike",
         )
+    if kind == "mixtral":
+        experts = cfg.int("num_local_experts")
+        top_k = cfg.int("num_experts_per_tok")
+        if top_k > experts and not {"num_local_experts", "num_experts_per_tok"} & cfg.bad:
+            cfg.problem(
+                "num_experts_per_tok",
+                f"`num_experts_per_tok` is {top_k}, more than num_local_experts = {experts}: "
+                "each token visits top_k different experts",
+            )
     seq = _sequence(cfg, dims, "max_position_embeddings", m)
 
     b = m.b
@@ -440,8 +468,6 @@ def _llama(cfg: _Config, dims: dict[str, int]) -> _Model:
         h = b("add", [], [x, attn], "layers.h")
         post = b.chain(h, "layers.post_attention_layernorm", _norm("rmsnorm", eps))
         if kind == "mixtral":
-            experts = cfg.int("num_local_experts")
-            top_k = cfg.int("num_experts_per_tok")
             args = [
                 positional("experts", experts),
                 positional("top_k", top_k),
@@ -469,7 +495,7 @@ def _gpt2(cfg: _Config, dims: dict[str, int]) -> _Model:
     """GPT-2: ``modeling_gpt2.py`` (``GPT2LMHeadModel``; its ``Conv1D`` c_attn is q, k, v)."""
     m = _Model()
     vocab, d = cfg.int("vocab_size"), cfg.int("n_embd")
-    layers, heads = cfg.int("n_layer"), cfg.int("n_head")
+    layers, heads = cfg.layers("n_layer"), cfg.int("n_head")
     cfg.divides("n_head", heads, d, "n_embd")
     inner = cfg.get("n_inner", None)
     ff = 4 * d if inner is None else cfg.int("n_inner")
@@ -513,7 +539,7 @@ def _bert(cfg: _Config, dims: dict[str, int]) -> _Model:
     """BERT: ``modeling_bert.py``'s ``BertModel`` (embeddings, encoder, pooler)."""
     m = _Model()
     vocab, d = cfg.int("vocab_size"), cfg.int("hidden_size")
-    ff, layers = cfg.int("intermediate_size"), cfg.int("num_hidden_layers")
+    ff, layers = cfg.int("intermediate_size"), cfg.layers("num_hidden_layers")
     heads, types = cfg.int("num_attention_heads"), cfg.int("type_vocab_size", 2)
     cfg.divides("num_attention_heads", heads, d, "hidden_size")
     eps = cfg.float("layer_norm_eps", 1e-12)
@@ -580,7 +606,7 @@ def _vit(cfg: _Config, dims: dict[str, int]) -> _Model:
     ``ViTForImageClassification`` (the classifier on the class token, no pooler)."""
     m = _Model()
     d, ff = cfg.int("hidden_size"), cfg.int("intermediate_size")
-    layers, heads = cfg.int("num_hidden_layers"), cfg.int("num_attention_heads")
+    layers, heads = cfg.layers("num_hidden_layers"), cfg.int("num_attention_heads")
     cfg.divides("num_attention_heads", heads, d, "hidden_size")
     eps = cfg.float("layer_norm_eps", 1e-12)
     act = cfg.activation("hidden_act", "gelu")
@@ -754,7 +780,13 @@ def import_hf_config(path: str | Path, dims: dict[str, int] | None = None) -> st
     if dtype is not None and dtype not in _DTYPES:
         cfg.problem("torch_dtype", f"`torch_dtype` is {_show(dtype)}; known: {', '.join(_DTYPES)}")
         dtype = None
-    model = build(cfg, dims)
+    try:
+        model = build(cfg, dims)
+    except _TooMany:  # the keys after the layer count were not read: no "not mapped"
+        count = cfg.data[cfg.depth]
+        message = f"its layers are more than nnlint's limit of {MAX_NODES:,} op instances"
+        cfg.problem(cfg.depth, f"`{cfg.depth}` is {count:,}: {message}")
+        cfg.read.update(data)
     for key in data:
         if key not in cfg.read and key not in IGNORED_KEYS:
             cfg.problem(
@@ -776,7 +808,8 @@ def _write(model: _Model, cfg: _Config, kind, arch, heads, dtype, path: Path) ->
     outputs = [layers[-1].output]
     units, blocks = recover_blocks(layers, inputs, outputs, lambda stem: model.block)
     name = _model_name(cfg.data, path)
-    shown = f"{path.parent.name}/{path.name}" if path.parent.name else path.name
+    # the file's folder and name are its author's text: escaped, they stay in the comment
+    shown = visible(f"{path.parent.name}/{path.name}" if path.parent.name else path.name)
     sections = []
     notes = list(model.notes)
     if dtype is not None:

@@ -43,6 +43,7 @@ from nnlint.importers import ImportFailed
 from nnlint.importers.spec import Arg, Layer, Ref, recover_blocks, self_check, write_spec
 from nnlint.importers.spec import ident as _ident
 from nnlint.importers.spec import positional as _pos
+from nnlint.sanitize import visible
 
 __all__ = ["import_onnx"]
 
@@ -1635,8 +1636,15 @@ def _projection(m: _Mapper, t: str, d: int):
 
 
 def _short(value: float) -> float | int:
-    """A float read from a float32 attribute, written with the digits it was given."""
-    v = float(f"{float(value):.6g}")
+    """A float read from a float32 attribute, written with the digits it was given: the
+    shortest decimal that reads back as the same float32 (``1e-05``, not the double
+    ``9.999999747378752e-06``; a ratio of ``0.9999999`` stays below 1). A spec has no
+    infinity or NaN: the node is unsupported."""
+    import numpy as np
+
+    v = float(str(np.float32(value)))
+    if not math.isfinite(v):
+        raise _Unsupported(f"a value of {v!r}: a spec's numbers are finite")
     return int(v) if v.is_integer() and abs(v) < 1e15 and isinstance(value, int) else v
 
 
@@ -1724,9 +1732,10 @@ def _header(g: _Graph, mapper: _Mapper, layers, blocks, units, path: Path) -> st
     if g.model.producer_version:
         producer += f" {g.model.producer_version}"
     init = sum(math.prod(t.dims) for t in g.initializers.values())
+    # the file's name and producer are its author's text: escaped, they stay in the comment
     lines = [
-        f"# Imported from {path.name} by `nnlint import` (ONNX opset {g.opset}, "
-        f"written by {producer}).",
+        f"# Imported from {visible(path.name)} by `nnlint import` (ONNX opset {g.opset}, "
+        f"written by {visible(producer)}).",
         f"# {len(g.nodes)} ONNX nodes -> {len(layers)} layers; shapes are per sample "
         "(the batch axis is dropped).",
     ]

@@ -377,11 +377,12 @@ def _common_scope(scopes: Sequence[tuple[str, ...]]) -> tuple[str, ...]:
 
 
 def fmt(value: Any) -> str:
+    """An option's value as the spec writes it; a float in the fewest digits that read
+    back as the same number (``repr``: 0.999999999 stays below 1)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
-        text = f"{value:.6g}"
-        return text if any(c in text for c in ".e") else text + ".0"
+        return repr(value)
     return str(value)
 
 
@@ -656,9 +657,12 @@ def self_check(
     errors = [d for d in diagnostics if d.severity.name == "ERROR"]
     if analysis is None or errors:
         first = errors[0] if errors else diagnostics[0]
+        # NN011, a size beyond nnlint's limits, comes from the model's own sizes
+        what = "is beyond nnlint's limits" if first.code == "NN011" else "does not check"
+        internal = "" if first.code == "NN011" else "internal error: "
         raise ImportFailed(
             [
-                f"{shown}: internal error: the written spec does not check: "
+                f"{shown}: {internal}the written spec {what}: "
                 f"line {first.span.line}: {first.code} {first.message}"
             ]
         )
