@@ -440,6 +440,13 @@ def gen_elu(draw: Draw, x: Shape) -> Step | None:
     return Step("elu", nn.functional.elu)
 
 
+def gen_softplus(draw: Draw, x: Shape) -> Step | None:
+    beta = draw(st.sampled_from([1.0, 2.0, 0.5]))
+    threshold = draw(st.sampled_from([20.0, 1.0]))
+    call = f"softplus(beta={beta}, threshold={threshold})"
+    return Step(call, lambda t: nn.functional.softplus(t, beta, threshold))
+
+
 def gen_prelu(draw: Draw, x: Shape) -> Step | None:
     per_channel = len(x) >= 1 and draw(st.booleans())
     n = (x[0] if len(x) == 3 else x[-1]) if per_channel else 1
@@ -665,6 +672,10 @@ TORCH_BUILDERS: dict[str, Callable[[Draw, Shape], Step | Merge | None]] = {
     "log_softmax": _class_axis("log_softmax", torch.log_softmax),
     "softmax": _class_axis("softmax", torch.softmax),
     "prelu": gen_prelu,
+    "hardswish": _elementwise("hardswish", nn.functional.hardswish),
+    "hardsigmoid": _elementwise("hardsigmoid", nn.functional.hardsigmoid),
+    "softplus": gen_softplus,
+    "mish": _elementwise("mish", nn.functional.mish),
 }
 
 #: Ops with weights, merges and pools: drawn three times as often as element-wise ones, so

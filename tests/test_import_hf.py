@@ -442,7 +442,7 @@ def test_keys_that_change_the_network_are_located_errors_all_in_one_run(tmp_path
         "llama-2-7b",
         tmp_path,
         rope_scaling={"type": "linear", "factor": 2.0},
-        hidden_act="mish",
+        hidden_act="quick_gelu",
         head_dim=256,
         qk_layernorm=True,
     )
@@ -451,9 +451,10 @@ def test_keys_that_change_the_network_are_located_errors_all_in_one_run(tmp_path
     assert main(["import", str(config), "-o", str(out)]) == 2
     lines = capsys.readouterr().err.splitlines()
     assert lines == [
-        f'nnlint: error: {where(config, "hidden_act")}: `hidden_act` is "mish": not an '
-        "activation nnlint has (elu, gelu, gelu_new, gelu_python, gelu_pytorch_tanh, identity, "
-        "leaky_relu, linear, prelu, relu, relu6, sigmoid, silu, swish, tanh)",
+        f'nnlint: error: {where(config, "hidden_act")}: `hidden_act` is "quick_gelu": not '
+        "an activation nnlint has (elu, gelu, gelu_new, gelu_python, gelu_pytorch_tanh, "
+        "hardsigmoid, hardswish, identity, leaky_relu, linear, mish, prelu, relu, relu6, "
+        "sigmoid, silu, softplus, swish, tanh)",
         f"nnlint: error: {where(config, 'rope_scaling')}: `rope_scaling` is "
         '{"type": "linear", "factor": 2.0}: nnlint does not model RoPE scaling',
         f"nnlint: error: {where(config, 'head_dim')}: `head_dim` is 256, not hidden_size / "

@@ -167,7 +167,7 @@ def test_resnet50_bottlenecks_become_two_blocks(resnet50):
 
 
 class SqueezeExciteUpsample(nn.Module):
-    """A conv with hard-swish, a squeeze-and-excitation gate (a broadcasting product,
+    """A conv with SELU, a squeeze-and-excitation gate (a broadcasting product,
     which nnlint writes as ``mul``) and a bicubic upsampling: two ops nnlint cannot write,
     for the README's error example."""
 
@@ -179,7 +179,7 @@ class SqueezeExciteUpsample(nn.Module):
         self.up = nn.Upsample(scale_factor=2, mode="bicubic")
 
     def forward(self, x):
-        h = nn.functional.hardswish(self.conv(x))
+        h = nn.functional.selu(self.conv(x))
         s = torch.sigmoid(self.se2(torch.relu(self.se1(h.mean((2, 3), keepdim=True)))))
         return self.up(h * s)
 
@@ -412,7 +412,7 @@ def test_every_unsupported_node_is_named_in_one_run(tmp_path, capsys):
         helper.make_node("Conv", ["x", "w"], ["c"], name="/stem/conv/Conv", pads=[1, 1, 1, 1]),
         helper.make_node("Transpose", ["c"], ["t"], name="/body/Transpose", perm=[1, 0, 2, 3]),
         helper.make_node("Relu", ["t"], ["r"], name="/body/Relu"),
-        helper.make_node("HardSwish", ["r"], ["y"], name="/head/act/HardSwish"),
+        helper.make_node("Selu", ["r"], ["y"], name="/head/act/Selu"),
     ]
     model = _model(nodes, [_image("x")], [_image("y")], [_weight("w", 4, 4, 3, 3)])
     path = _save(model, tmp_path / "m.onnx")
@@ -421,9 +421,8 @@ def test_every_unsupported_node_is_named_in_one_run(tmp_path, capsys):
     assert err == [
         f"nnlint: error: {path}: node 1 `/body/Transpose` (Transpose): "
         "Transpose [1, 0, 2, 3] moves the batch axis",
-        f"nnlint: error: {path}: node 3 `/head/act/HardSwish` (HardSwish): "
-        "nnlint has no hard-swish",
-        f"nnlint: error: {path}: 2 nodes nnlint cannot express (HardSwish ×1, Transpose ×1); "
+        f"nnlint: error: {path}: node 3 `/head/act/Selu` (Selu): nnlint has no SELU",
+        f"nnlint: error: {path}: 2 nodes nnlint cannot express (Selu ×1, Transpose ×1); "
         "nothing was written",
     ]
     assert not (tmp_path / "m.nn").exists()

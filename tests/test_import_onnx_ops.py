@@ -256,3 +256,63 @@ def test_what_stays_unexpressible_is_still_named(tmp_path, capsys):
         "6 nodes nnlint cannot express",
     ):
         assert expected in err, (expected, err)
+
+
+class MobileActivations(nn.Module):
+    """MobileNetV3's hard-swish and hard-sigmoid gate, softplus and YOLOv4's mish."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.fc = nn.Conv2d(8, 8, 1)
+
+    def forward(self, x):
+        h = nn.functional.hardswish(self.conv(x))
+        gate = nn.functional.hardsigmoid(self.fc(h.mean((2, 3), keepdim=True)))
+        return nn.functional.mish(nn.functional.softplus(h * gate))
+
+
+def test_hardswish_hardsigmoid_softplus_mish(tmp_path, capsys):
+    text = round_trip(
+        MobileActivations(), [torch.randn(1, 3, 8, 8)], tmp_path, capsys, "act", opset=18
+    )
+    assert text == format_text(
+        "model act {\n"
+        "    input x: [3, 8, 8]\n"
+        "    hardswish = x -> conv2d(8, 3, padding=1) -> hardswish\n"
+        "    hardsigmoid = hardswish -> global_avgpool -> conv2d(8, 1) -> hardsigmoid\n"
+        "    mish = mul(hardswish, hardsigmoid) -> softplus -> mish\n"
+        "}\n"
+    )
+
+
+def test_a_hard_sigmoid_of_other_slope_is_refused(tmp_path, capsys):
+    """ONNX's default HardSigmoid (alpha 0.2, Keras's) is not PyTorch's (alpha 1/6)."""
+    nodes = [helper.make_node("HardSigmoid", ["x"], ["y"], name="/gate")]
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8])],
+    )
+    path = tmp_path / "hs.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]), str(path))
+    assert main(["import", str(path), "-o", str(tmp_path / "hs.nn")]) == 2
+    err = capsys.readouterr().err
+    assert "HardSigmoid with alpha=0.2, beta=0.5: nnlint's hardsigmoid is PyTorch's" in err
+
+
+def test_the_onnx_mish_op(tmp_path, capsys):
+    """Opset 18's ``Mish`` node (other exporters write it as one node)."""
+    nodes = [helper.make_node("Mish", ["x"], ["y"], name="/act")]
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 8])],
+    )
+    path = tmp_path / "mish.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]), str(path))
+    assert main(["import", str(path), "-o", str(tmp_path / "mish.nn")]) == 0
+    text = (tmp_path / "mish.nn").read_text(encoding="utf-8")
+    assert "input x: [4, 8]" in text and "= x -> mish\n" in text

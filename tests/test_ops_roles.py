@@ -28,6 +28,7 @@ model all_ops {
     r  = t -> reshape(32, 8) -> sigmoid
     m  = matmul(t, r) -> log
     u  = t -> tanh
+    a  = t -> hardswish -> hardsigmoid -> softplus(2) -> mish
     s  = add(t, u) -> softmax
     k  = concat(s, t) -> log_softmax
     logits = c -> dense(10)

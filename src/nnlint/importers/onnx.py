@@ -74,9 +74,7 @@ _WHY_NOT = {
     "Expand": "nnlint has no broadcast",
     "Tile": "nnlint has no tiling op",
     "Pad": "nnlint pads only inside conv2d and the pools",
-    "HardSwish": "nnlint has no hard-swish",
-    "HardSigmoid": "nnlint has no hard-sigmoid",
-    "Softplus": "nnlint has no softplus",
+    "Selu": "nnlint has no SELU",
     "Cast": "nnlint has no dtype conversion inside a model",
     "Where": "nnlint has no element-wise selection",
     "TopK": "nnlint has no top-k",
@@ -528,6 +526,38 @@ class _Mapper:
 
     def _op_Log(self, i, node):
         self._activation(i, node, "log")
+
+    def _op_HardSwish(self, i, node):
+        self._activation(i, node, "hardswish")
+
+    def _op_HardSigmoid(self, i, node):
+        alpha, beta = self.g.attr(node, "alpha", 0.2), self.g.attr(node, "beta", 0.5)
+        if not (math.isclose(alpha, 1 / 6, rel_tol=1e-6) and beta == 0.5):
+            raise _Unsupported(
+                f"HardSigmoid with alpha={_short(alpha)}, beta={_short(beta)}: nnlint's "
+                "hardsigmoid is PyTorch's relu6(x + 3)/6 (alpha=1/6, beta=0.5)"
+            )
+        self._activation(i, node, "hardsigmoid")
+
+    def _op_Softplus(self, i, node):
+        # x · tanh(softplus(x)) is Mish (torch.onnx writes it so): the Tanh and the Mul are
+        # claimed and the Mul produces the layer
+        x, out = node.input[0], node.output[0]
+        tanh = self.g.only_user(out)
+        if tanh is not None and self.g.nodes[tanh].op_type == "Tanh":
+            t_out = self.g.nodes[tanh].output[0]
+            mul = self.g.only_user(t_out)
+            if mul is not None:
+                m = self.g.nodes[mul]
+                if m.op_type == "Mul" and sorted(m.input) == sorted([x, t_out]):
+                    self.claimed |= {tanh, mul}
+                    self.per_sample(x)
+                    self.add(mul, "mish", [], [x], m.output[0])
+                    return
+        self._activation(i, node, "softplus")
+
+    def _op_Mish(self, i, node):
+        self._activation(i, node, "mish")
 
     def _op_LeakyRelu(self, i, node):
         alpha = _short(self.g.attr(node, "alpha", 0.01))

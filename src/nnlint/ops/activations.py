@@ -142,6 +142,84 @@ class Silu(_Activation):
 
 
 @register
+class Hardswish(_Activation):
+    """Hard swish ``z·relu6(z + 3)/6`` (Howard et al. 2019, MobileNetV3; PyTorch
+    ``nn.Hardswish``), counted as PyTorch's kernel computes it (``hardswish_kernel``):
+    add 3, clamp to [0, 6] (2 compares), multiply by z, divide by 6 = 5 forward; backward
+    2 compares (with −3 and 3) and ``g·(z/3 + 1/2)`` between them = 5. Needs z for the
+    backward pass (its output does not determine its slope), so its output is a new
+    tensor; PyTorch's ``inplace=True`` keeps a copy of z instead."""
+
+    name = "hardswish"
+    aliases = ("hard_silu", "h_swish", "hswish")
+    saves = "input"  # hardswish_backward(grad, self)
+    fwd = bwd = 5
+    in_place = False
+    init_for = "he"  # ReLU-like for z > 3; MobileNetV3 (torchvision) initializes with He
+
+
+@register
+class Hardsigmoid(_Activation):
+    """Hard sigmoid ``relu6(z + 3)/6`` (Howard et al. 2019, MobileNetV3's squeeze-and-excite
+    gate; PyTorch ``nn.Hardsigmoid``), counted as PyTorch's kernel computes it: add 3, clamp
+    to [0, 6] (2 compares), divide by 6 = 4 forward; backward 2 compares (−3 < z < 3) and
+    ``g/6`` there = 3. In place: its slope (1/6 where 0 < y < 1, else 0) is read from its
+    output. Max derivative 1/6."""
+
+    name = "hardsigmoid"
+    aliases = ("h_sigmoid", "hsigmoid")
+    saves = "input"  # hardsigmoid_backward(grad, self)
+    fwd, bwd = 4, 3
+    saturating = True
+    max_slope = 1 / 6  # flat outside (−3, 3)
+    init_for = "xavier"  # sigmoid-like (Glorot & Bengio 2010)
+
+
+@register
+class Softplus(_Activation):
+    """Softplus ``log(1 + exp(β·z))/β``, linear (``z``) where ``β·z > threshold`` (PyTorch
+    ``nn.Softplus(beta=1, threshold=20)``), counted as PyTorch's kernel computes it for any
+    β: ``β·z``, compare with the threshold, exp, log1p, divide by β = 5 forward; backward
+    ``e = exp(β·z)``, ``g·e/(e + 1)`` below the threshold: ``β·z``, compare, exp, add,
+    multiply, divide = 6. Needs z (PyTorch has no in-place softplus), so its output is a new
+    tensor."""
+
+    name = "softplus"
+    saves = "input"  # softplus_backward(grad, self, beta, threshold)
+    fwd, bwd = 5, 6
+    in_place = False
+    init_for = "he"  # a smooth ReLU (Dugas et al. 2001)
+    opts = (
+        Opt("beta", "float", 1.0, positional=True),
+        Opt("threshold", "float", 20.0, positional=True),
+    )
+
+    def infer(self, in_shapes, opts):
+        if opts["beta"] <= 0:
+            raise ShapeError(
+                f"softplus beta={opts['beta']} must be positive: it divides the output",
+                code="NN007",
+            )
+        return in_shapes[0]
+
+
+@register
+class Mish(_Activation):
+    """Mish ``z·tanh(softplus(z))`` (Misra 2019; PyTorch ``nn.Mish``, YOLOv4's backbone),
+    counted as PyTorch's kernel computes it: exp, log1p, tanh (6, as the ``tanh`` op),
+    multiply by z = 9 forward; backward ``g·(t + z·σ(z)·(1 − t²))`` with ``t =
+    tanh(softplus(z))`` recomputed: σ 4 (as ``sigmoid``), t 8, ``1 − t²`` 2, two
+    multiplies, an add and the product with g = 18. Needs z, so its output is a new
+    tensor."""
+
+    name = "mish"
+    saves = "input"  # mish_backward(grad, self)
+    fwd, bwd = 9, 18
+    in_place = False
+    init_for = "he"  # ReLU-like for z > 0
+
+
+@register
 class Sigmoid(_Activation):
     """Sigmoid: neg, exp, add, divide = 4 forward; σ(1−σ) = 2 backward. Max
     derivative 0.25."""
