@@ -58,6 +58,8 @@ def no_injection(output: str, *, own_commands: int = 0) -> None:
     assert ESC not in output
     for separator in ("\u2028", "\u2029", "\x85", "\r"):
         assert separator not in output
+    # the runner's legacy form runs from anywhere in a line (actions/runner ActionCommand)
+    assert "##[" not in output
     commands = [line for line in output.split("\n") if line.lstrip().startswith("::")]
     assert len(commands) == own_commands, commands
     for line in commands:
@@ -76,6 +78,22 @@ def test_visible_escapes_every_hidden_character():
     assert visible("a\u2028b\u2029c") == "a\\u2028b\\u2029c"
     assert visible("abc\u202edcba") == "abc\\u202edcba"  # a bidi override
     assert visible("ünïcødé ✓ 日本") == "ünïcødé ✓ 日本"
+    # the GitHub runner's legacy command prefix, anywhere in a line
+    assert visible("a##[error]b ##[add-mask]c") == "a#\\x23[error]b #\\x23[add-mask]c"
+    assert visible("# [x] ## [y] #[z]") == "# [x] ## [y] #[z]"
+
+
+@posix_only
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_legacy_runner_command_in_a_file_name_or_a_comment(capsys, fmt):
+    # `##[error]` runs from anywhere in a line: in the file name and in the source frame
+    Path("##[warning]a.nn").write_text(BROKEN.replace("\n}", "  # ##[error]x\n}", 1))
+    code, out, err = run(capsys, "check", ".", "--format", fmt)
+    assert code == 1
+    no_injection(out, own_commands=1 if fmt == "github" else 0)
+    no_injection(err)
+    if fmt != "github":
+        assert out.startswith("#\\x23[warning]a.nn:")
 
 
 @posix_only

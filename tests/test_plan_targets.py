@@ -164,6 +164,29 @@ def test_a_precision_the_target_lacks_is_a_change_to_one_it_has():
     assert [c.text for c in tpu.serving.changes] == ["precision = int8"]
 
 
+def test_a_lacking_precision_tries_the_wider_ones_first():
+    # Llama 2 7B served in bf16: x86-cpu has no bf16, and its weights in fp32 (26.95 GB)
+    # fit its 32 GB: fp32 keeps every value, so it is named before int8
+    text = _spec("examples/llama2_7b.nn")
+    report = _report(text)
+    cpu = plan_target(report, builtin_targets()["x86-cpu"])
+    assert cpu.serving.why == "no bf16 arithmetic"
+    (change,) = cpu.serving.changes
+    assert str(change) == "precision = fp32 (the nearest wider that fits)"
+    assert plan_target(_report(_apply(text, change)), cpu.target).serving.fits
+    # a precision of the same width comes first: the t4 runs fp16, not bf16
+    t4 = plan_target(report, builtin_targets()["t4"])
+    assert [str(c) for c in t4.serving.changes if "precision" in c.text] == [
+        "precision = fp16 (as wide, and it fits)"
+    ]
+    # on a board that runs bf16 but lacks the room, the widest narrower one that fits:
+    # 7B in bf16 is over the 8 GB jetson-orin-nano, int8 (6.74 GB of weights) fits
+    nano = plan_target(report, builtin_targets()["jetson-orin-nano"])
+    assert [str(c) for c in nano.serving.changes if "precision" in c.text] == [
+        "precision = int8 (the widest that fits)"
+    ]
+
+
 def test_json_follows_the_documented_schema(capsys):
     jsonschema.Draft7Validator.check_schema(SCHEMA)
     validator = jsonschema.Draft7Validator(SCHEMA)

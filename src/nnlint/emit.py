@@ -296,18 +296,22 @@ def _display(text: str) -> tuple[str, list[int]]:
     Tabs expand to the next multiple of :data:`TAB_WIDTH`, hidden characters
     (:func:`nnlint.sanitize.is_hidden`) print as U+FFFD, wide (East Asian, emoji)
     characters take two cells and combining marks none, so carets computed from the
-    offsets stay under the right characters.
+    offsets stay under the right characters. The second ``#`` of ``##[`` (the GitHub
+    runner's legacy command prefix, see :mod:`nnlint.sanitize`) prints as U+FFFD too.
     The offsets list has one extra entry: the column just past the end of the line.
     """
     pieces: list[str] = []
     offsets: list[int] = []
     column = 0
-    for ch in text:
+    legacy = text.find("##[")
+    for i, ch in enumerate(text):
         offsets.append(column)
         if ch == "\t":
             cells = TAB_WIDTH - column % TAB_WIDTH
             pieces.append(" " * cells)
-        elif is_hidden(ch):
+        elif is_hidden(ch) or (
+            legacy >= 0 and ch == "#" and text.startswith("#[", i) and i > 0 and text[i - 1] == "#"
+        ):
             cells = 1
             pieces.append("\ufffd")
         else:

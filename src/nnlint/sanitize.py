@@ -5,7 +5,8 @@ comment is data an attacker may choose. Printed raw, a newline in it starts a ne
 output line (GitHub Actions runs any stdout or stderr line that starts with ``::``
 as a workflow command) and an ESC drives the terminal. Every human-readable output
 (``text``, ``concise``, ``github``, the tables, stderr) passes such strings through
-:func:`visible`; JSON and SARIF escape them as JSON strings instead.
+:func:`visible`; JSON and SARIF escape them as JSON strings instead. The runner's legacy
+``##[command]`` form, which it finds anywhere in a line, is broken up the same way.
 
 Hidden characters are C0 and C1 controls and DEL (category ``Cc``), the line and
 paragraph separators U+2028/U+2029 (``Zl``, ``Zp``) and the bidirectional
@@ -23,6 +24,11 @@ __all__ = ["is_hidden", "visible"]
 #: overrides and isolates.
 _BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 _NAMED = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
+#: The GitHub Actions runner also runs its legacy commands (``##[error]…``,
+#: ``##[add-mask]…``) found anywhere in a line (actions/runner, ``ActionCommand.TryParse``):
+#: the second ``#`` is written as an escape, so the text shows what it is and runs nothing.
+_LEGACY_COMMAND = "##["
+_LEGACY_SHOWN = "#\\x23["
 
 
 def is_hidden(ch: str) -> bool:
@@ -47,6 +53,8 @@ def visible(text: str, keep: str = "") -> str:
     so a name without hidden characters prints exactly as it is. Characters in ``keep``
     (a tab inside a diff's line of source) stay as they are.
     """
-    if text.isprintable():  # fast path: no Cc, Zl, Zp (nor Cf, Zs other than space)
-        return text
-    return "".join(_escape(ch) if is_hidden(ch) and ch not in keep else ch for ch in text)
+    if not text.isprintable():  # else no Cc, Zl, Zp (nor Cf, Zs other than space)
+        text = "".join(_escape(ch) if is_hidden(ch) and ch not in keep else ch for ch in text)
+    if _LEGACY_COMMAND in text:
+        text = text.replace(_LEGACY_COMMAND, _LEGACY_SHOWN)
+    return text

@@ -189,16 +189,23 @@ def _serves(report: Report, target: Target) -> bool:
     return runs and in_flash and need <= target.memory_bytes
 
 
-def _precisions(report: Report, target: Target) -> list[str]:
-    """Deploy precisions to try: those the target computes in, the nearest width first
-    (the wider on a tie) when it lacks the current one, else the narrower ones, widest
-    first."""
+def _precisions(report: Report, target: Target) -> list[tuple[str, str]]:
+    """Deploy precisions to try, each with why it is the one named: when the target
+    lacks the current one, the wider ones it computes in first, nearest first (the
+    model's values fit in them unchanged: no quantization); then the narrower ones,
+    widest first (the least precision given up)."""
     current = report.totals.deploy_precision
     bits = PRECISION_BITS[current]
     runs = [p for p in widest_first(target.precisions) if target.peak_for(p) is not None]
-    if target.peak_for(current) is None:
-        return sorted(runs, key=lambda p: (abs(PRECISION_BITS[p] - bits), -PRECISION_BITS[p]))
-    return [p for p in runs if PRECISION_BITS[p] < bits]
+    narrower = [(p, "the widest that fits") for p in runs if PRECISION_BITS[p] < bits]
+    if target.peak_for(current) is not None:
+        return narrower
+    wider = [
+        (p, "as wide, and it fits" if PRECISION_BITS[p] == bits else "the nearest wider that fits")
+        for p in reversed(runs)
+        if PRECISION_BITS[p] >= bits
+    ]
+    return wider + narrower
 
 
 def _serving(report: Report, target: Target) -> Fit:
@@ -230,8 +237,8 @@ def _serving(report: Report, target: Target) -> Fit:
                 candidates.append(
                     Change((("deploy", "context", plan.max_context),), "the longest that fits")
                 )
-    for precision in _precisions(report, target):
-        change = Change((("deploy", "precision", precision),), "the widest that fits")
+    for precision, chosen in _precisions(report, target):
+        change = Change((("deploy", "precision", precision),), chosen)
         if _serves(_with(report, change), target):
             candidates.append(change)
             break
