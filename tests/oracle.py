@@ -1,7 +1,8 @@
 """The generative PyTorch oracle: random valid specs from the op catalog, each built twice.
 
 A spec is drawn step by step (hypothesis): an input (a vector ``[D]``, a sequence
-``[T, D]``, an image ``[C, H, W]`` or token ids ``[T]``), then a few statements, each
+``[T, D]``, an image ``[C, H, W]``, a volume ``[C, D, H, W]`` or token ids ``[T]``), then a
+few statements, each
 one op of the catalog applied to a tensor already defined (or a merge of two). For
 every op a spec can write, :data:`TORCH_BUILDERS` holds a *generator entry*: given
 the current per-sample shape it draws valid options (or says the op does not apply)
@@ -64,8 +65,14 @@ Draw = Callable[[st.SearchStrategy], object]
 
 
 def _channel_dim(rank: int) -> int:
-    """The batched tensor's dim of nnlint's channel axis: C of [C, H, W], else the last."""
-    return 1 if rank == 3 else rank  # rank = per-sample rank; batched dim index
+    """The batched tensor's dim of nnlint's channel axis: C of [C, H, W] and [C, D, H, W],
+    else the last."""
+    return 1 if rank in (3, 4) else rank  # rank = per-sample rank; batched dim index
+
+
+def _channels(x: Shape) -> int:
+    """nnlint's channel count of a per-sample shape (see :func:`_channel_dim`)."""
+    return x[0] if len(x) in (3, 4) else x[-1]
 
 
 def _freeze(draw: Draw) -> bool:
@@ -102,12 +109,13 @@ def gen_dense(draw: Draw, x: Shape) -> Step | None:
     return _module_step(call, lin, frozen)
 
 
-def _pair_text(v: tuple[int, int]) -> str:
-    return str(v[0]) if v[0] == v[1] else f"({v[0]}, {v[1]})"
+def _pair_text(v: tuple[int, ...]) -> str:
+    """A size per spatial axis as a spec writes it: one number when they are equal."""
+    return str(v[0]) if len(set(v)) == 1 else f"({', '.join(map(str, v))})"
 
 
-def _pair_opt(name: str, v: tuple[int, int], default: int) -> str:
-    return "" if v == (default, default) else f", {name}={_pair_text(v)}"
+def _pair_opt(name: str, v: tuple[int, ...], default: int) -> str:
+    return "" if v == (default,) * len(v) else f", {name}={_pair_text(v)}"
 
 
 def _groups(draw: Draw, c_in: int, most: int) -> tuple[int, int]:
@@ -139,6 +147,34 @@ def gen_conv2d(draw: Draw, x: Shape) -> Step | None:
     pad_text = ", padding=same" if same else _pair_opt("padding", pad, 0)
     call = (
         f"conv2d({c_out}, {_pair_text(tuple(k))}{_pair_opt('stride', stride, 1)}{pad_text}"
+        f"{_opt('groups', g, 1)}{_pair_opt('dilation', dil, 1)}{_opt('bias', bias, True)}"
+        f"{_frozen_text(frozen)})"
+    )
+    return _module_step(call, conv, frozen)
+
+
+def gen_conv3d(draw: Draw, x: Shape) -> Step | None:
+    if len(x) != 4:
+        return None
+    c_in, *spatial = x
+    g, c_out = _groups(draw, c_in, 6)
+    dil = tuple(draw(st.integers(1, 2)) for _ in spatial)
+    same = draw(st.integers(0, 3)) == 0
+    pad = (0, 0, 0) if same else tuple(draw(st.integers(0, 1)) for _ in spatial)
+    k = []
+    for size, p, d in zip(spatial, pad, dil):
+        kmax = (size + 2 * p - 1) // d + 1  # (k - 1)·d + 1 <= size + 2p
+        k.append(draw(st.integers(1, min(max(kmax, 1), 3))))
+    stride = (1, 1, 1) if same else tuple(draw(st.integers(1, 2)) for _ in spatial)
+    bias = draw(st.booleans())
+    frozen = _freeze(draw)
+    padding = "same" if same else pad
+    conv = nn.Conv3d(
+        c_in, c_out, tuple(k), stride=stride, padding=padding, groups=g, dilation=dil, bias=bias
+    )
+    pad_text = ", padding=same" if same else _pair_opt("padding", pad, 0)
+    call = (
+        f"conv3d({c_out}, {_pair_text(tuple(k))}{_pair_opt('stride', stride, 1)}{pad_text}"
         f"{_opt('groups', g, 1)}{_pair_opt('dilation', dil, 1)}{_opt('bias', bias, True)}"
         f"{_frozen_text(frozen)})"
     )
@@ -276,7 +312,7 @@ def gen_embedding(draw: Draw, x: Shape) -> Step | None:
 
 def gen_pool(kind: str) -> Callable[[Draw, Shape], Step | None]:
     def gen(draw: Draw, x: Shape) -> Step | None:
-        if len(x) not in (2, 3):
+        if len(x) not in (2, 3, 4):
             return None
         spatial = x[1:]
         k = tuple(draw(st.integers(1, min(3, size))) for size in spatial)
@@ -291,7 +327,8 @@ def gen_pool(kind: str) -> Callable[[Draw, Shape], Step | None]:
             )
             k_text, pad_text = str(k[0]), _opt("padding", padding[0], 0)
         else:
-            cls = nn.MaxPool2d if kind == "maxpool" else nn.AvgPool2d
+            classes = {3: (nn.MaxPool2d, nn.AvgPool2d), 4: (nn.MaxPool3d, nn.AvgPool3d)}
+            cls = classes[len(x)][kind != "maxpool"]
             module = cls(k, stride=s, padding=padding, ceil_mode=ceil)
             k_text, pad_text = _pair_text(k), _pair_opt("padding", padding, 0)
         call = (
@@ -303,9 +340,10 @@ def gen_pool(kind: str) -> Callable[[Draw, Shape], Step | None]:
 
 
 def gen_global_avgpool(draw: Draw, x: Shape) -> Step | None:
-    if len(x) != 3:
+    if len(x) not in (3, 4):
         return None
-    return _module_step("global_avgpool", nn.AdaptiveAvgPool2d(1))
+    pool = nn.AdaptiveAvgPool2d(1) if len(x) == 3 else nn.AdaptiveAvgPool3d(1)
+    return _module_step("global_avgpool", pool)
 
 
 def gen_adaptive_avgpool(draw: Draw, x: Shape) -> Step | None:
@@ -363,8 +401,8 @@ def gen_batchnorm(draw: Draw, x: Shape) -> Step | None:
     if len(x) < 1:
         return None
     frozen = _freeze(draw)
-    c = x[0] if len(x) == 3 else x[-1]
-    module = nn.BatchNorm2d(c) if len(x) == 3 else nn.BatchNorm1d(c)
+    c = _channels(x)
+    module = {3: nn.BatchNorm2d, 4: nn.BatchNorm3d}.get(len(x), nn.BatchNorm1d)(c)
     return Step(
         f"batchnorm{'(trainable=false)' if frozen else ''}",
         _channels_last(module, len(x)),
@@ -399,22 +437,22 @@ def gen_rmsnorm(draw: Draw, x: Shape) -> Step | None:
 def gen_groupnorm(draw: Draw, x: Shape) -> Step | None:
     if len(x) < 1:
         return None
-    c = x[0] if len(x) == 3 else x[-1]
+    c = _channels(x)
     g = draw(st.sampled_from([d for d in range(1, c + 1) if c % d == 0]))
     module = nn.GroupNorm(g, c)
     return Step(f"groupnorm({g})", _channels_last(module, len(x)), [module])
 
 
 def gen_instancenorm(draw: Draw, x: Shape) -> Step | None:
-    if len(x) not in (2, 3):
+    if len(x) not in (2, 3, 4):
         return None
-    c = x[0] if len(x) == 3 else x[-1]
+    c = _channels(x)
     if math.prod(x) == c:  # one position per channel: refused (by PyTorch too)
         return None
     affine = draw(st.booleans())
     eps = draw(st.sampled_from([1e-5, 1e-3]))
     frozen = affine and _freeze(draw)
-    cls = nn.InstanceNorm2d if len(x) == 3 else nn.InstanceNorm1d
+    cls = {3: nn.InstanceNorm2d, 4: nn.InstanceNorm3d}.get(len(x), nn.InstanceNorm1d)
     module = cls(c, eps=eps, affine=affine)
     opts = _opt("affine", affine, False) + _opt("eps", eps, 1e-5) + _frozen_text(frozen)
     call = f"instancenorm({opts[2:]})" if opts else "instancenorm"
@@ -465,7 +503,7 @@ def gen_softplus(draw: Draw, x: Shape) -> Step | None:
 
 def gen_prelu(draw: Draw, x: Shape) -> Step | None:
     per_channel = len(x) >= 1 and draw(st.booleans())
-    n = (x[0] if len(x) == 3 else x[-1]) if per_channel else 1
+    n = _channels(x) if per_channel else 1
     weight = nn.Parameter(torch.full((n,), 0.25))
     holder = nn.ParameterList([weight])
     view = [1] * (len(x) + 1)
@@ -500,9 +538,10 @@ class Merge:
 def gen_concat(draw: Draw, x: Shape) -> Merge | None:
     if len(x) < 1:
         return None
-    if len(x) == 3:
+    if len(x) in (3, 4):
         c = draw(st.integers(1, 4))
-        branch = _module_step(f"conv2d({c}, 1)", nn.Conv2d(x[0], c, 1))
+        conv = (nn.Conv2d if len(x) == 3 else nn.Conv3d)(x[0], c, 1)
+        branch = _module_step(f"conv{len(x) - 1}d({c}, 1)", conv)
         return Merge(branch, "concat({a}, {b})", lambda a, b: torch.cat([a, b], dim=1))
     n = draw(st.integers(1, 6))
     branch = _module_step(f"dense({n})", nn.Linear(x[-1], n))
@@ -603,8 +642,8 @@ def _operand(draw: Draw, x: Shape) -> Step | None:
     kind = draw(st.sampled_from(["same", "reduced", "param"]))
     if kind == "param":
         return gen_param_step(draw, x)
-    if kind == "reduced" and len(x) == 3:
-        return _module_step("global_avgpool", nn.AdaptiveAvgPool2d(1))  # [C, 1, 1]
+    if kind == "reduced" and len(x) in (3, 4):  # [C, 1, 1] or [C, 1, 1, 1]
+        return gen_global_avgpool(draw, x)
     if kind == "reduced" and len(x) >= 1:
         return Step("mean(0)", lambda t: t.mean(dim=1))  # drops the leading axis
     return draw(st.sampled_from([gen_relu, gen_tanh]))(draw, x)
@@ -645,6 +684,7 @@ TORCH_BUILDERS: dict[str, Callable[[Draw, Shape], Step | Merge | None]] = {
     "dense": gen_dense,
     "conv2d": gen_conv2d,
     "conv1d": gen_conv1d,
+    "conv3d": gen_conv3d,
     "conv_transpose2d": gen_conv_transpose2d,
     "upsample": gen_upsample,
     "maxpool": gen_pool("maxpool"),
@@ -703,6 +743,7 @@ HEAVY = {
     "param",
     "conv2d",
     "conv1d",
+    "conv3d",
     "conv_transpose2d",
     "attention",
     "lstm",
@@ -760,7 +801,7 @@ class _Net(nn.Module):
 
 
 def _draw_input(draw: Draw, ids: bool) -> tuple[str, Shape, torch.Tensor, Step | None]:
-    kinds = ["vector", "sequence", "sequence", "image", "image", "ids"]
+    kinds = ["vector", "sequence", "sequence", "image", "image", "volume", "ids"]
     kind = "ids" if ids else draw(st.sampled_from(kinds))
     if kind == "vector":
         shape: Shape = (draw(st.integers(1, 8)),)
@@ -768,6 +809,8 @@ def _draw_input(draw: Draw, ids: bool) -> tuple[str, Shape, torch.Tensor, Step |
         shape = (draw(st.integers(1, 5)), draw(st.sampled_from([2, 4, 6, 8])))
     elif kind == "image":
         shape = (draw(st.integers(1, 4)), draw(st.integers(1, 7)), draw(st.integers(1, 7)))
+    elif kind == "volume":  # a clip or a volume [C, D, H, W]
+        shape = (draw(st.integers(1, 3)), *(draw(st.integers(1, 5)) for _ in range(3)))
     else:
         t = draw(st.integers(1, 5))
         vocab, dim = draw(st.integers(1, 12)), draw(st.sampled_from([2, 4, 6]))
@@ -867,7 +910,7 @@ def measure(g: Generated) -> dict:
         if conv.groups > 1 and conv.weight.requires_grad:
             grouped.append((conv, args[0].detach()))
 
-    convs = (nn.Conv1d, nn.Conv2d, nn.ConvTranspose2d)
+    convs = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose2d)
     hooks = [
         m.register_forward_hook(grouped_conv_hook) for m in model.modules() if isinstance(m, convs)
     ]

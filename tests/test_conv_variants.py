@@ -1,5 +1,6 @@
-"""conv1d, conv_transpose2d, upsample, kernel/stride/padding pairs, ``padding=same`` and
-pools with ``ceil=true`` or over ``[C, L]``, each against the same layer in PyTorch.
+"""conv1d, conv3d, conv_transpose2d, upsample, kernel/stride/padding pairs and triples,
+``padding=same`` and pools with ``ceil=true`` or over ``[C, L]`` and ``[C, D, H, W]``, each
+against the same layer in PyTorch.
 
 Every spec starts with a 1×1 (or k=1) convolution reading the model input, so
 PyTorch's skipped input gradient is that layer's ``input_grad_macs`` only: output
@@ -79,12 +80,47 @@ CASES = [
     ),
     ((3, 17), "maxpool(3, stride=2, ceil=true)", lambda: [nn.MaxPool1d(3, 2, ceil_mode=True)]),
     ((3, 17), "avgpool(4, padding=2)", lambda: [nn.AvgPool1d(4, padding=2)]),
+    # 3-D: video clips and volumes [C, D, H, W]
+    ((3, 5, 9, 8), "conv3d(8, 3)", lambda: [nn.Conv3d(6, 8, 3)]),
+    (
+        (3, 5, 9, 8),
+        "conv3d(8, (1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1))",
+        lambda: [nn.Conv3d(6, 8, (1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1))],
+    ),
+    (
+        (3, 5, 9, 8),
+        "conv3d(9, (3, 1, 2), padding=same, groups=3, dilation=(2, 1, 1), bias=false)",
+        lambda: [
+            nn.Conv3d(6, 9, (3, 1, 2), padding="same", groups=3, dilation=(2, 1, 1), bias=False)
+        ],
+    ),
+    (
+        (3, 5, 9, 8),
+        "conv3d(4, 2, stride=2, padding=1, dilation=2)",
+        lambda: [nn.Conv3d(6, 4, 2, stride=2, padding=1, dilation=2)],
+    ),
+    ((3, 4, 9, 8), "maxpool(2)", lambda: [nn.MaxPool3d(2)]),
+    (
+        (3, 4, 7, 7),
+        "maxpool((1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1), ceil=true)",
+        lambda: [nn.MaxPool3d((1, 3, 3), (1, 2, 2), (0, 1, 1), ceil_mode=True)],
+    ),
+    (
+        (3, 5, 9, 8),
+        "avgpool((2, 3, 3), stride=(1, 2, 2), padding=(1, 1, 0), ceil=true) -> conv3d(4, 1)",
+        lambda: [nn.AvgPool3d((2, 3, 3), (1, 2, 2), (1, 1, 0), ceil_mode=True), nn.Conv3d(6, 4, 1)],
+    ),
+    (
+        (3, 4, 6, 5),
+        "global_avgpool -> flatten -> dense(5)",
+        lambda: [nn.AdaptiveAvgPool3d(1), nn.Flatten(), nn.Linear(6, 5)],
+    ),
 ]
 
 
 def _torch(shape, build):
     torch.manual_seed(0)
-    pointwise = (nn.Conv1d if len(shape) == 2 else nn.Conv2d)(shape[0], 6, 1)
+    pointwise = {2: nn.Conv1d, 3: nn.Conv2d, 4: nn.Conv3d}[len(shape)](shape[0], 6, 1)
     model = nn.Sequential(pointwise, *build())
     x = torch.randn(1, *shape)
     with FlopCounterMode(display=False) as fwd:
@@ -97,7 +133,7 @@ def _torch(shape, build):
 @pytest.mark.parametrize(("shape", "chain", "build"), CASES, ids=[c[1] for c in CASES])
 def test_conv_and_pool_variants_match_torch(shape, chain, build):
     out_shape, params, fwd, bwd = _torch(shape, build)
-    first = "conv1d(6, 1)" if len(shape) == 2 else "conv2d(6, 1)"
+    first = f"conv{len(shape) - 1}d(6, 1)"
     dims = ", ".join(map(str, shape))
     report = report_of(f"model m {{\n input x: [{dims}]\n y = x -> {first} -> {chain}\n}}\n")
     t = report.totals
@@ -127,6 +163,14 @@ def test_conv_and_pool_variants_match_torch(shape, chain, build):
         ("3, 17", "conv1d(8, (3, 1))", "NN006", "takes one value, not a pair"),
         ("3, 17", "conv1d(8, 3, padding=full)", "NN006", "expects a number or same"),
         ("3, 17", "maxpool((2, 2))", "NN007", "not a pair"),
+        ("3, 4, 9, 8", "maxpool((2, 2))", "NN007", "takes 3 sizes per option, not a pair"),
+        ("3, 9, 8", "avgpool(2, stride=(1, 2, 2))", "NN007", "takes 2 sizes per option"),
+        ("3, 9, 8", "maxpool((1, 2, 2, 2))", "NN006", "one number or one per spatial axis"),
+        ("3, 4, 9, 8", "conv3d(8, (3, 3))", "NN006", "one number or a triple"),
+        ("3, 9, 8", "conv3d(8, 3)", "NN009", "expects an input of rank 4"),
+        ("3, 4, 9, 8", "conv3d(8, 3, stride=2, padding=same)", "NN007", "needs stride 1"),
+        ("3, 4, 9, 8", "conv3d(8, (5, 3, 3))", "NN009", "larger than the input"),
+        ("3, 4, 9, 8", "conv2d(8, 3)", "NN009", "expects an input of rank 3"),
         (
             "3, 7, 9",
             "conv_transpose2d(4, 3, stride=2, output_padding=2)",
@@ -176,3 +220,38 @@ def test_a_square_pair_counts_as_its_single_number():
         pair.forward_flops,
         pair.backward_flops,
     )
+
+
+def test_3d_saved_tensors_equal_torch_in_fp32():
+    """conv3d keeps its input, the 3-D max pool its input and int64 arg-max indices, the
+    average pool its input, as autograd does."""
+    from helpers import report_of
+    from torch_reference import saved_bytes
+
+    from nnlint.activations import plan_activations
+
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv3d(3, 4, 3, padding=1), nn.MaxPool3d((1, 2, 2)), nn.AvgPool3d(2, stride=1)
+    )
+    torch_bytes = saved_bytes(model, [torch.randn(1, 3, 4, 6, 6, requires_grad=True)])
+    spec = (
+        "model m {\n input x: [3, 4, 6, 6]\n"
+        " y = x -> conv3d(4, 3, padding=1) -> maxpool((1, 2, 2)) -> avgpool(2, stride=1)\n}\n"
+    )
+    plan = plan_activations(report_of(spec).lowered, lambda _n: 32, batch=1)
+    conv_in, pool_in, pooled = 3 * 4 * 6 * 6, 4 * 4 * 6 * 6, 4 * 4 * 3 * 3
+    assert torch_bytes == plan.bytes == 4 * (conv_in + pool_in + pooled) + 8 * pooled
+
+
+def test_3d_pool_flops_by_hand():
+    # [4, 4, 6, 6] at batch 2 through a (1, 2, 2) window: 4·4·3·3 = 144 outputs of K = 4
+    report = report_of(
+        "model m {\n input x: [4, 4, 6, 6]\n a = x -> maxpool((1, 2, 2))\n"
+        " b = x -> avgpool((1, 2, 2))\n c = x -> global_avgpool\n}\ntrain {\n batch = 2\n}\n"
+    )
+    pool, avg, glob = (layer.train for layer in report.layers[1:])
+    assert report.layers[3].node.shape == (4, 1, 1, 1)
+    assert (pool.forward_flops, pool.backward_flops) == (2 * 144 * 3, 2 * 144)
+    assert (avg.forward_flops, avg.backward_flops) == (2 * 144 * 4, 2 * 144 * 5)
+    assert (glob.forward_flops, glob.backward_flops) == (2 * 576, 2 * 576)

@@ -153,14 +153,14 @@ def test_changes_a_number():
     assert not changes_a_number("conv", "conv2d")
 
 
-def test_conv3d_in_a_spec_gets_no_suggestion():
+def test_a_convolution_of_another_dimension_gets_no_suggestion():
     (d,) = errors("""
         model m {
             input x: [3, 8, 8]
-            h = x -> conv3d(4, 3)
+            h = x -> conv4d(4, 3)
         }
     """)
-    assert d.message == "unknown op `conv3d`"
+    assert d.message == "unknown op `conv4d`"
 
 
 # ------------------------------------------------------------ every error in one run

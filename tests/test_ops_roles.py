@@ -20,6 +20,7 @@ ALL_OPS = """
 model all_ops {
     input img: [3, 16, 16]
     input ids: [8]
+    input vol: [2, 4, 6, 6]
     c  = img -> conv2d(8, 3, padding=1) -> batchnorm -> relu -> maxpool(2)
          -> avgpool(2, stride=1) -> groupnorm(2) -> instancenorm -> relu6 -> leaky_relu -> elu
          -> adaptive_avgpool(4, 4) -> prelu(8) -> global_avgpool -> flatten
@@ -42,6 +43,8 @@ model all_ops {
     g  = t -> sum(1) -> rmsnorm(affine=false) -> layernorm(affine=false)
     l  = t -> lstm(8, layers=2, bidirectional=true, dropout=0.1) -> gru(4)
     x  = t -> moe(4, 2, 16, shared=1)
+    z  = vol -> conv3d(4, (1, 3, 3), padding=(0, 1, 1)) -> instancenorm -> maxpool((1, 2, 2))
+       -> avgpool(2) -> global_avgpool
 }
 train { batch = 4
         loss = cross_entropy(logits) }

@@ -29,7 +29,18 @@ import attrs
 from nnlint import ast
 from nnlint.diagnostics import Diagnostic, Related, Span, SpecError, error
 from nnlint.expr import ExprError, evaluate
-from nnlint.ops import CATALOG, LOSSES, OPS, Op, Opt, Shape, ShapeError, known_as, numel
+from nnlint.ops import (
+    CATALOG,
+    LOSSES,
+    OPS,
+    SIZE_KINDS,
+    Op,
+    Opt,
+    Shape,
+    ShapeError,
+    known_as,
+    numel,
+)
 from nnlint.ops.inputs import Input
 from nnlint.ops.losses import Loss
 from nnlint.precision import PRECISION_BITS
@@ -372,25 +383,25 @@ class _Lowerer:
 
     def _convert(self, opt: Opt, value: Any, span: Span, op: str, scope: _Scope) -> Any:
         where = f"`{op}` option `{opt.name}`"
-        if opt.kind == "pair":  # a size per spatial axis: `3` or `(3, 1)`, or a listed word
+        if opt.kind in SIZE_KINDS:  # a size per spatial axis: `3` or `(3, 1)`, or a word
+            lengths, tuple_text, example = SIZE_KINDS[opt.kind]
             if isinstance(value, ast.Symbol) and value.id in opt.choices:
                 return value.id
             if isinstance(value, tuple):
-                if len(value) != 2:
+                if len(value) not in lengths:
                     raise error(
                         "NN006",
-                        f"{where} takes one number or a pair (height, width), "
-                        f"got {len(value)} numbers",
+                        f"{where} takes one number or {tuple_text}, got {len(value)} numbers",
                         span,
-                        fix=f"e.g. `{opt.name}=(3, 1)`",
+                        fix=f"e.g. `{opt.name}={example}`",
                     )
                 one = attrs.evolve(opt, kind="int")
-                pair = tuple(self._convert(one, v, span, op, scope) for v in value)
-                return pair
+                sizes = tuple(self._convert(one, v, span, op, scope) for v in value)
+                return sizes
             if isinstance(value, ast.Symbol) and opt.choices:
                 raise error(
                     "NN006",
-                    f"{where} expects a number, a pair (height, width) or "
+                    f"{where} expects a number, {tuple_text} or "
                     f"{' or '.join(opt.choices)}, got `{value.id}`",
                     span,
                     fix=f"e.g. `{opt.name}=1` or `{opt.name}={opt.choices[0]}`",

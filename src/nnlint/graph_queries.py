@@ -50,7 +50,8 @@ def next_op(lowered: Lowered, node_id: str) -> Node | None:
 
 
 def class_width(shape) -> int:
-    """The class axis of a tensor a loss reads: C of ``[C, H, W]``, else the last axis."""
+    """The class axis of a tensor a loss reads: C of ``[C, H, W]`` and ``[C, D, H, W]``, else
+    the last axis."""
     if not shape:
         return 1
     return channel_axis(shape)

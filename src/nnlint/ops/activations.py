@@ -42,8 +42,8 @@ class _Activation(Op):
 def _class_axis_checked(name: str, x, opts):
     """The input shape, after checking ``axis=`` (per-sample axes from 0, negative from the
     end). Without ``axis=`` the softmax family works along the class axis: the last axis
-    of ``[C]`` and ``[T, C]``, the channel axis of ``[C, H, W]``; the count per element
-    is the same along any axis."""
+    of ``[C]`` and ``[T, C]``, the channel axis of ``[C, H, W]`` and ``[C, D, H, W]``; the
+    count per element is the same along any axis."""
     axis = opts.get("axis")
     if axis is not None and not -len(x) <= axis < len(x):
         raise ShapeError(
@@ -275,7 +275,8 @@ class LogSoftmax(_Activation):
 @register
 class Softmax(_Activation):
     """Softmax over the class axis — the last axis of ``[C]`` and ``[T, C]``, the channel
-    axis of ``[C, H, W]`` (per-pixel classes), or along ``axis=`` — max (C−1), subtract
+    axis of ``[C, H, W]`` and ``[C, D, H, W]`` (per-pixel and per-voxel classes), or along
+    ``axis=`` — max (C−1), subtract
     (C), exp (C), sum (C−1), divide (C) ≈ 5 per element. In place.
 
     Backward: when the softmax feeds ``cross_entropy`` the two fuse and the gradient is

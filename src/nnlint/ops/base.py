@@ -58,10 +58,10 @@ def numel(shape: Sequence[int]) -> int:
 
 @attrs.frozen
 class Opt:
-    """One option of an op. ``kind``: int, float, bool, symbol, init, tensor, pair (a
-    number or a ``(height, width)`` pair; ``choices`` lists words it also accepts, such
-    as ``same``), projections (attention's ``bias``: true, false or a list of
-    ``choices``)."""
+    """One option of an op. ``kind``: int, float, bool, symbol, init, tensor, a size per
+    spatial axis (:data:`SIZE_KINDS`: ``pair``, ``triple``, ``sizes``; one number for every
+    axis or a tuple; ``choices`` lists words it also accepts, such as ``same``),
+    projections (attention's ``bias``: true, false or a list of ``choices``)."""
 
     name: str
     kind: str
@@ -72,6 +72,16 @@ class Opt:
     minimum: float | None = None  # inclusive lower bound for numbers
     below: float | None = None  # exclusive upper bound for numbers
 
+
+#: Option kinds that give a size per spatial axis: one number for every axis (``3``) or a
+#: tuple of one of these lengths; how a message names the tuple, and an example. ``sizes``
+#: is for an op over 1, 2 or 3 spatial axes (the pools), which checks the tuple against
+#: its input's axes.
+SIZE_KINDS: dict[str, tuple[tuple[int, ...], str, str]] = {
+    "pair": ((2,), "a pair (height, width)", "(3, 1)"),
+    "triple": ((3,), "a triple (depth, height, width)", "(1, 3, 3)"),
+    "sizes": ((2, 3), "one per spatial axis", "(1, 2, 2)"),
+}
 
 # Options every op accepts.
 COMMON_OPTS = (
@@ -417,11 +427,24 @@ def pair(value: int | tuple[int, int]) -> tuple[int, int]:
     return value if isinstance(value, tuple) else (value, value)
 
 
-def shown(value: int | tuple[int, int]) -> str:
-    """A size as a spec writes it: ``3`` or ``(3, 1)``."""
-    return f"({value[0]}, {value[1]})" if isinstance(value, tuple) else str(value)
+def per_axis(value: int | tuple[int, ...], axes: int) -> tuple[int, ...]:
+    """A size given for every one of ``axes`` spatial axes (``3``) or per axis (``(1, 3, 3)``)."""
+    return value if isinstance(value, tuple) else (value,) * axes
+
+
+def shown(value: int | tuple[int, ...]) -> str:
+    """A size as a spec writes it: ``3``, ``(3, 1)`` or ``(1, 3, 3)``."""
+    return f"({', '.join(map(str, value))})" if isinstance(value, tuple) else str(value)
+
+
+def channel_index(shape: Shape) -> int:
+    """The index of the channel axis: 0 of ``[C, H, W]`` (an image) and ``[C, D, H, W]`` (a
+    volume or a video clip, PyTorch's ``Conv3d`` layout), else the last axis (``[D]``,
+    ``[T, D]``)."""
+    return 0 if len(shape) in (3, 4) else len(shape) - 1
 
 
 def channel_axis(shape: Shape) -> int:
-    """Channel axis: the C of ``[C, H, W]``; the last axis of ``[D]`` and ``[T, D]``."""
-    return shape[0] if len(shape) == 3 else shape[-1]
+    """The channels: the C of ``[C, H, W]`` and ``[C, D, H, W]``; the last axis of ``[D]``
+    and ``[T, D]`` (see :func:`channel_index`)."""
+    return shape[channel_index(shape)]

@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from nnlint.ops.base import Cost, Ctx, Op, Opt, Saved, ShapeError, numel, pair, register, shown
+from nnlint.ops.base import (
+    Cost,
+    Ctx,
+    Op,
+    Opt,
+    Saved,
+    ShapeError,
+    numel,
+    pair,
+    per_axis,
+    register,
+    shown,
+)
 from nnlint.units import fmt_shape
 
 
@@ -154,7 +166,7 @@ class _Channels(Op):
 
 
 class _Conv(_Channels):
-    """A convolution over ``[C, *spatial]`` (1 or 2 spatial axes), PyTorch semantics.
+    """A convolution over ``[C, *spatial]`` (1, 2 or 3 spatial axes), PyTorch semantics.
 
     Output size per axis ``⌊(L + 2p − d(k−1) − 1)/s⌋ + 1``; ``padding=same`` keeps
     ``L`` (stride 1 only, as in PyTorch). Params: ``c_out·(C/g)·Πk + c_out`` (bias).
@@ -168,9 +180,7 @@ class _Conv(_Channels):
     def _sizes(self, opts) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
         """(kernel, stride, dilation) per spatial axis."""
         n = self.axes
-        if n == 1:
-            return (opts["kernel"],), (opts["stride"],), (opts["dilation"],)
-        return pair(opts["kernel"])[:n], pair(opts["stride"])[:n], pair(opts["dilation"])[:n]
+        return tuple(per_axis(opts[k], n) for k in ("kernel", "stride", "dilation"))
 
     def infer(self, in_shapes, opts):
         x = in_shapes[0]
@@ -186,7 +196,7 @@ class _Conv(_Channels):
                     code="NN007",
                 )
             return (opts["channels"], *spatial)
-        ps = (opts["padding"],) if self.axes == 1 else pair(opts["padding"])
+        ps = per_axis(opts["padding"], self.axes)
         out = tuple(conv_out(*a) for a in zip(spatial, ks, ss, ps, ds))
         if any(o < 1 for o in out):
             raise ShapeError(
@@ -226,7 +236,7 @@ class _Conv(_Channels):
 def _conv_opts(size: str) -> tuple[Opt, ...]:
     """A convolution's options in PyTorch's positional order; ``size`` is the type of the
     per-axis ones (kernel, stride, padding, dilation): ``"int"`` for one spatial axis,
-    ``"pair"`` for two (one number or a (height, width) pair)."""
+    ``"pair"`` for two (one number or a (height, width) pair), ``"triple"`` for three."""
     return (
         Opt("channels", "int", positional=True, required=True, minimum=1),
         Opt("kernel", size, positional=True, required=True, minimum=1),
@@ -275,6 +285,28 @@ class Conv1d(_Conv):
     axes = 1
     min_rank = max_rank = 2
     opts = _conv_opts("int")
+
+
+@register
+class Conv3d(_Conv):
+    """3-D convolution over ``[C, D, H, W]`` (PyTorch ``nn.Conv3d`` semantics): video clips
+    (C3D, I3D, R(2+1)D; D the frames) and volumes (3-D U-Net, V-Net; D the slices).
+
+    Output size per axis ``⌊(L + 2p − d(k−1) − 1)/s⌋ + 1``; kernel, stride, padding and
+    dilation take one number or a (depth, height, width) triple: ``conv3d(64, (1, 3, 3))``
+    is a spatial kernel, ``conv3d(64, (3, 1, 1))`` a temporal one. ``padding=same`` keeps
+    D, H and W (stride 1 only; an even kernel pads the extra element at the end).
+    Params: ``c_out·(C/g)·k_d·k_h·k_w + c_out`` (bias). MACs/sample:
+    ``c_out·(C/g)·k_d·k_h·k_w·D_out·H_out·W_out`` (FlopCounterMode convention, bias
+    excluded). Forward/backward: as ``dense`` with these MACs and ``c_out·D_out·H_out·W_out``
+    bias adds.
+    """
+
+    name = "conv3d"
+    aliases = ("Convolution3D", "LazyConv3d")
+    axes = 3
+    min_rank = max_rank = 4
+    opts = _conv_opts("triple")
 
 
 @register

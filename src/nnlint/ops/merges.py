@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nnlint.ops.base import Cost, Op, Opt, Saved, ShapeError, numel, register
+from nnlint.ops.base import Cost, Op, Opt, Saved, ShapeError, channel_index, numel, register
 from nnlint.units import fmt_shape
 
 
@@ -123,8 +123,9 @@ class Sub(_Elementwise):
 
 @register
 class Concat(_Merge):
-    """Concatenation along ``axis`` (default: the channel axis — the C of ``[C, H, W]``,
-    the last axis of ``[D]`` and ``[T, D]``). Data movement only: 0 FLOPs."""
+    """Concatenation along ``axis`` (default: the channel axis — the C of ``[C, H, W]`` and
+    ``[C, D, H, W]``, the last axis of ``[D]`` and ``[T, D]``). Data movement only: 0
+    FLOPs."""
 
     name = "concat"
     aliases = ("cat", "concatenate")
@@ -137,7 +138,7 @@ class Concat(_Merge):
         rank = len(first)
         axis = opts["axis"]
         if axis is None:
-            axis = 0 if rank == 3 else rank - 1
+            axis = channel_index(first)
         if axis < 0:
             axis += rank
         if not 0 <= axis < max(rank, 1):

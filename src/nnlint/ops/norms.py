@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from nnlint.ops.base import Cost, Op, Opt, Saved, ShapeError, channel_axis, numel, register
+from nnlint.ops.base import (
+    Cost,
+    Op,
+    Opt,
+    Saved,
+    ShapeError,
+    channel_axis,
+    channel_index,
+    numel,
+    register,
+)
 from nnlint.units import fmt_shape
 
 
@@ -10,11 +20,6 @@ class _Norm(Op):
     is_norm = True
     keeps_width = True
     subtracts_mean = True
-
-
-def _channel_index(shape) -> int:
-    """The index of :func:`channel_axis`: 0 of ``[C, H, W]``, else the last axis."""
-    return 0 if len(shape) == 3 else len(shape) - 1
 
 
 @register
@@ -38,7 +43,7 @@ class BatchNorm(_Norm):
 
     def means_along(self, opts, shape, axis):
         """One mean per channel, over the batch and every other axis."""
-        return shape[axis] if axis == _channel_index(shape) else 1
+        return shape[axis] if axis == channel_index(shape) else 1
 
     def infer(self, in_shapes, opts):
         self.check_rank(in_shapes[0])
@@ -186,7 +191,7 @@ class GroupNorm(_Norm):
 
     def means_along(self, opts, shape, axis):
         """One mean per group of channels, over the group's channels and every other axis."""
-        return opts["groups"] if axis == _channel_index(shape) else 1
+        return opts["groups"] if axis == channel_index(shape) else 1
 
     def infer(self, in_shapes, opts):
         x = in_shapes[0]
@@ -245,7 +250,7 @@ class InstanceNorm(_Norm):
 
     def means_along(self, opts, shape, axis):
         """One mean per channel (of each sample), across every other axis."""
-        return shape[axis] if axis == _channel_index(shape) else 1
+        return shape[axis] if axis == channel_index(shape) else 1
 
     def infer(self, in_shapes, opts):
         x = in_shapes[0]

@@ -1,8 +1,9 @@
-"""Pooling and upsampling over the spatial axes of ``[C, L]`` and ``[C, H, W]``."""
+"""Pooling and upsampling over the spatial axes of ``[C, L]``, ``[C, H, W]`` and
+``[C, D, H, W]``."""
 
 from __future__ import annotations
 
-from nnlint.ops.base import Cost, Op, Opt, Saved, ShapeError, numel, pair, register, shown
+from nnlint.ops.base import Cost, Op, Opt, Saved, ShapeError, numel, per_axis, register, shown
 from nnlint.ops.layers import conv_out
 from nnlint.units import fmt_shape
 
@@ -19,42 +20,50 @@ def pool_out(size: int, k: int, stride: int, padding: int, ceil: bool) -> int:
     return out
 
 
+#: How a message names the layout of a pool's input, by its number of spatial axes.
+_LAYOUT = {1: "[C, L]", 2: "[C, H, W]", 3: "[C, D, H, W]"}
+
+
 class _Pool(Op):
-    """Pooling over ``[C, L]`` (1-D, PyTorch ``MaxPool1d``/``AvgPool1d``) or ``[C, H, W]``
-    (2-D); on ``[C, H, W]`` kernel, stride and padding take a (height, width) pair.
-    ``ceil=true`` is PyTorch's ``ceil_mode``."""
+    """Pooling over ``[C, L]`` (1-D, PyTorch ``MaxPool1d``/``AvgPool1d``), ``[C, H, W]``
+    (2-D) or ``[C, D, H, W]`` (3-D: video clips and volumes, ``MaxPool3d``/``AvgPool3d``);
+    kernel, stride and padding take one number for every axis or one per axis, a (height,
+    width) pair or a (depth, height, width) triple. ``ceil=true`` is PyTorch's
+    ``ceil_mode``."""
 
     min_rank = 2
-    max_rank = 3
+    max_rank = 4
     opts = (
-        Opt("kernel", "pair", positional=True, required=True, minimum=1),
-        Opt("stride", "pair", None, minimum=1),
-        Opt("padding", "pair", 0, minimum=0),
+        Opt("kernel", "sizes", positional=True, required=True, minimum=1),
+        Opt("stride", "sizes", None, minimum=1),
+        Opt("padding", "sizes", 0, minimum=0),
         Opt("ceil", "bool", False),
     )
 
     @staticmethod
     def window(opts, x) -> int:
-        """Elements of one window: ``k`` on ``[C, L]``, ``k_h·k_w`` on ``[C, H, W]``."""
-        k = pair(opts["kernel"])
-        return k[0] if len(x) == 2 else k[0] * k[1]
+        """Elements of one window: ``k`` on ``[C, L]``, ``k_h·k_w`` on ``[C, H, W]``,
+        ``k_d·k_h·k_w`` on ``[C, D, H, W]``."""
+        return numel(per_axis(opts["kernel"], len(x) - 1))
 
     def infer(self, in_shapes, opts):
         x = in_shapes[0]
         self.check_rank(x)
         spatial = x[1:]
-        if len(spatial) == 1 and any(
-            isinstance(opts[k], tuple) for k in ("kernel", "stride", "padding")
-        ):
-            raise ShapeError(
-                f"{self.name} on [C, L] {fmt_shape(x)} takes one kernel, stride and padding, "
-                f"not a pair",
-                code="NN007",
-            )
         n = len(spatial)
-        ks = pair(opts["kernel"])[:n]
-        ss = pair(opts["stride"])[:n] if opts["stride"] is not None else ks
-        ps = pair(opts["padding"])[:n]
+        for name in ("kernel", "stride", "padding"):
+            value = opts[name]
+            if isinstance(value, tuple) and len(value) != n:
+                got = "a pair" if len(value) == 2 else "a triple"
+                want = "one kernel, stride and padding" if n == 1 else f"{n} sizes per option"
+                raise ShapeError(
+                    f"{self.name} on {_LAYOUT[n]} {fmt_shape(x)} takes {want}, not {got} "
+                    f"({name}={shown(value)})",
+                    code="NN007",
+                )
+        ks = per_axis(opts["kernel"], n)
+        ss = per_axis(opts["stride"], n) if opts["stride"] is not None else ks
+        ps = per_axis(opts["padding"], n)
         for k, p in zip(ks, ps):
             if 2 * p > k:
                 raise ShapeError(
@@ -72,12 +81,14 @@ class _Pool(Op):
 
 @register
 class MaxPool(_Pool):
-    """Max pooling over ``[C, L]`` or ``[C, H, W]``. Forward: ``K−1`` comparisons per
-    output element (``K`` the window's elements: ``k`` or ``k_h·k_w``); backward: one add
-    per output element (the gradient is routed to the arg-max). No parameters."""
+    """Max pooling over ``[C, L]``, ``[C, H, W]`` or ``[C, D, H, W]``. Forward: ``K−1``
+    comparisons per output element (``K`` the window's elements: ``k``, ``k_h·k_w`` or
+    ``k_d·k_h·k_w``); backward: one add per output element (the gradient is routed to the
+    arg-max). No parameters."""
 
     name = "maxpool"
-    aliases = ("MaxPool2d", "MaxPooling2D", "max_pool2d")
+    aliases = ("MaxPool2d", "MaxPooling2D", "max_pool2d", "MaxPool1d", "MaxPooling1D")
+    aliases += ("max_pool1d", "MaxPool3d", "MaxPooling3D", "max_pool3d")
 
     def saved(self, c):
         """Its input and the int64 arg-max of each output (``max_pool2d_with_indices``)."""
@@ -95,12 +106,13 @@ class MaxPool(_Pool):
 
 @register
 class AvgPool(_Pool):
-    """Average pooling over ``[C, L]`` or ``[C, H, W]``. Forward: ``K−1`` adds + 1 divide
-    = ``K`` per output element (``K`` the window's elements); backward: 1 divide + ``K``
-    adds = ``K+1`` per output element."""
+    """Average pooling over ``[C, L]``, ``[C, H, W]`` or ``[C, D, H, W]``. Forward: ``K−1``
+    adds + 1 divide = ``K`` per output element (``K`` the window's elements); backward: 1
+    divide + ``K`` adds = ``K+1`` per output element."""
 
     name = "avgpool"
-    aliases = ("AvgPool2d", "AveragePooling2D", "avg_pool2d")
+    aliases = ("AvgPool2d", "AveragePooling2D", "avg_pool2d", "AvgPool1d", "AveragePooling1D")
+    aliases += ("avg_pool1d", "AvgPool3d", "AveragePooling3D", "avg_pool3d")
     saves = "input"  # avg_pool2d_backward(grad, self, …)
 
     def cost(self, c):
@@ -160,18 +172,22 @@ class Upsample(Op):
 
 @register
 class GlobalAvgPool(Op):
-    """Mean over H and W: ``[C, H, W] -> [C, 1, 1]`` (PyTorch ``AdaptiveAvgPool2d(1)``).
-    Forward ``C·(HW−1)`` adds + ``C`` divides = ``C·H·W``; backward the same count
-    (one divide per channel, one add per input element)."""
+    """Mean over the spatial axes: ``[C, H, W] -> [C, 1, 1]`` (PyTorch
+    ``AdaptiveAvgPool2d(1)``), ``[C, D, H, W] -> [C, 1, 1, 1]`` (``AdaptiveAvgPool3d(1)``, a
+    video or volume classifier's head). Forward ``C·(HW−1)`` adds + ``C`` divides = ``C·H·W``
+    (``C·D·H·W`` on a volume); backward the same count (one divide per channel, one add per
+    input element)."""
 
     name = "global_avgpool"
-    aliases = ("GlobalAveragePooling2D", "global_average_pooling")
+    aliases = ("GlobalAveragePooling2D", "global_average_pooling", "GlobalAveragePooling3D")
     saves = "nothing"  # a mean over H and W: its backward needs only the shape
-    min_rank = max_rank = 3
+    min_rank = 3
+    max_rank = 4
 
     def infer(self, in_shapes, opts):
-        self.check_rank(in_shapes[0])
-        return (in_shapes[0][0], 1, 1)
+        x = in_shapes[0]
+        self.check_rank(x)
+        return (x[0],) + (1,) * (len(x) - 1)
 
     def cost(self, c):
         n = numel(c.x)
