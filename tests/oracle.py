@@ -405,6 +405,22 @@ def gen_groupnorm(draw: Draw, x: Shape) -> Step | None:
     return Step(f"groupnorm({g})", _channels_last(module, len(x)), [module])
 
 
+def gen_instancenorm(draw: Draw, x: Shape) -> Step | None:
+    if len(x) not in (2, 3):
+        return None
+    c = x[0] if len(x) == 3 else x[-1]
+    if math.prod(x) == c:  # one position per channel: refused (by PyTorch too)
+        return None
+    affine = draw(st.booleans())
+    eps = draw(st.sampled_from([1e-5, 1e-3]))
+    frozen = affine and _freeze(draw)
+    cls = nn.InstanceNorm2d if len(x) == 3 else nn.InstanceNorm1d
+    module = cls(c, eps=eps, affine=affine)
+    opts = _opt("affine", affine, False) + _opt("eps", eps, 1e-5) + _frozen_text(frozen)
+    call = f"instancenorm({opts[2:]})" if opts else "instancenorm"
+    return Step(call, _channels_last(module, len(x)), [module], frozen)
+
+
 def gen_dropout(draw: Draw, x: Shape) -> Step | None:
     p = draw(st.sampled_from([0.1, 0.5]))
     return _module_step(f"dropout({p})", nn.Dropout(p))
@@ -640,6 +656,7 @@ TORCH_BUILDERS: dict[str, Callable[[Draw, Shape], Step | Merge | None]] = {
     "batchnorm": gen_batchnorm,
     "layernorm": gen_layernorm,
     "groupnorm": gen_groupnorm,
+    "instancenorm": gen_instancenorm,
     "dropout": gen_dropout,
     "embedding": gen_embedding,
     "attention": gen_attention,
@@ -699,6 +716,7 @@ HEAVY = {
     "batchnorm",
     "layernorm",
     "groupnorm",
+    "instancenorm",
     "reshape",
 }
 

@@ -377,10 +377,10 @@ def test_op_zoo_round_trip(tmp_path, capsys):
     assert unaligned(text).endswith(
         "    silu = stem -> conv2d(8, 1) -> silu\n"
         "    pool = stem -> avgpool(3, stride=1, padding=1)\n"
-        "    log_softmax = concat(silu, pool) -> groupnorm(16) -> leaky_relu(0.2) -> maxpool(2)"
-        " -> prelu(16)\n"
-        "    -> groupnorm(4) -> elu -> flatten -> dense(32) -> tanh -> dense(10)"
-        " -> log_softmax\n}\n"
+        "    log_softmax = concat(silu, pool) -> instancenorm(affine=true) -> leaky_relu(0.2)"
+        " -> maxpool(2)\n"
+        "    -> prelu(16) -> groupnorm(4) -> elu -> flatten -> dense(32) -> tanh -> dense(10)\n"
+        "    -> log_softmax\n}\n"
     )
 
 

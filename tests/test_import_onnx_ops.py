@@ -316,3 +316,33 @@ def test_the_onnx_mish_op(tmp_path, capsys):
     assert main(["import", str(path), "-o", str(tmp_path / "mish.nn")]) == 0
     text = (tmp_path / "mish.nn").read_text(encoding="utf-8")
     assert "input x: [4, 8]" in text and "= x -> mish\n" in text
+
+
+class InstanceNorms(nn.Module):
+    """pix2pix/CycleGAN's instance norms: PyTorch's default (no affine, which torch.onnx
+    writes with constant ones and zeros) and a learned one."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1, bias=False)
+        self.plain = nn.InstanceNorm2d(8)
+        self.learned = nn.InstanceNorm2d(8, affine=True, eps=1e-3)
+
+    def forward(self, x):
+        return self.learned(torch.relu(self.plain(self.conv(x))))
+
+
+def test_instance_norms(tmp_path, capsys):
+    torch.manual_seed(0)
+    model = InstanceNorms()
+    with torch.no_grad():  # a trained-looking scale and shift
+        model.learned.weight.uniform_(0.5, 1.5)
+        model.learned.bias.uniform_(-0.5, 0.5)
+    text = round_trip(model, [torch.randn(1, 3, 8, 8)], tmp_path, capsys, "inorm")
+    assert text == format_text(
+        "model inorm {\n"
+        "    input x: [3, 8, 8]\n"
+        "    learned = x -> conv2d(8, 3, padding=1, bias=false) -> instancenorm -> relu\n"
+        "        -> instancenorm(affine=true, eps=0.001)\n"
+        "}\n"
+    )

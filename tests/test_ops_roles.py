@@ -21,14 +21,14 @@ model all_ops {
     input img: [3, 16, 16]
     input ids: [8]
     c  = img -> conv2d(8, 3, padding=1) -> batchnorm -> relu -> maxpool(2)
-         -> avgpool(2, stride=1) -> groupnorm(2) -> relu6 -> leaky_relu -> elu
+         -> avgpool(2, stride=1) -> groupnorm(2) -> instancenorm -> relu6 -> leaky_relu -> elu
          -> adaptive_avgpool(4, 4) -> prelu(8) -> global_avgpool -> flatten
          -> dense(32) -> layernorm -> gelu -> silu -> dropout(0.1) -> identity
     t  = ids -> embedding(100, 32) -> attention(4)
     r  = t -> reshape(32, 8) -> sigmoid
     m  = matmul(t, r) -> log
     u  = t -> tanh
-    a  = t -> hardswish -> hardsigmoid -> softplus(2) -> mish
+    a  = t -> hardswish -> hardsigmoid -> softplus(2) -> mish -> instancenorm(affine=true)
     s  = add(t, u) -> softmax
     k  = concat(s, t) -> log_softmax
     logits = c -> dense(10)

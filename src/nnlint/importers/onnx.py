@@ -1116,9 +1116,8 @@ class _Mapper:
         )
         self.statistics |= {self.g.origin.get(n, n) for n in node.input[3:5]}
 
-    def _groupnorm(self, i, node, groups: int | None) -> None:
-        """A ``groupnorm`` of a [C, H, W] input with a [C] scale and shift (``groups``:
-        None for one group per channel, InstanceNormalization)."""
+    def _groupnorm(self, i, node, groups: int) -> None:
+        """A ``groupnorm`` of a [C, H, W] input with a [C] scale and shift."""
         x = node.input[0]
         shape = self.per_sample(x)
         if len(shape) != 3:
@@ -1132,7 +1131,7 @@ class _Mapper:
         self.add(
             i,
             "groupnorm",
-            [_pos("groups", c if groups is None else groups)],
+            [_pos("groups", groups)],
             [x],
             node.output[0],
             weights=2 * c,
@@ -1140,7 +1139,30 @@ class _Mapper:
         )
 
     def _op_InstanceNormalization(self, i, node):
-        self._groupnorm(i, node, None)
+        """→ ``instancenorm`` over [C, H, W]; ``affine=true`` unless the scale and shift are
+        the constant ones and zeros torch.onnx writes for ``affine=False`` (no weights)."""
+        x, scale, shift = node.input[0], node.input[1], node.input[2]
+        shape = self.per_sample(x)
+        if len(shape) != 3:
+            raise _Unsupported(
+                f"{node.op_type} of a tensor that is not [N, C, H, W]: nnlint's instancenorm "
+                "takes the channels of [C, H, W] (of [T, D], the last axis)"
+            )
+        if not (self.g.is_const(scale) and self.g.is_const(shift)):
+            raise _Unsupported(f"{node.op_type} with a scale or shift computed at run time")
+        c = shape[0]
+        stored = any(self.g.origin.get(n, n) in self.g.initializers for n in (scale, shift))
+        affine = stored or not ((self.const(scale) == 1).all() and not self.const(shift).any())
+        eps = Arg("eps", _short(self.g.attr(node, "epsilon", 1e-5)), default=1e-5)
+        self.add(
+            i,
+            "instancenorm",
+            [Arg("affine", bool(affine), False, False), eps],
+            [x],
+            node.output[0],
+            weights=2 * c if affine else 0,
+            reads=[scale, shift] if affine else [],
+        )
 
     def _op_GroupNormalization(self, i, node):
         self._groupnorm(i, node, self.g.attr(node, "num_groups"))

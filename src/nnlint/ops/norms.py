@@ -220,3 +220,66 @@ class GroupNorm(_Norm):
             Saved("mean", g, kind="stat"),
             Saved("rstd", g, kind="stat"),
         )
+
+
+@register
+class InstanceNorm(_Norm):
+    """Instance normalization (Ulyanov et al. 2016; PyTorch ``nn.InstanceNorm1d/2d/3d``):
+    each sample's channels normalized over their own spatial positions — the style-transfer
+    and GAN generators' norm, and 3-D U-Net's (nnU-Net). The channel axis is nnlint's (the C
+    of ``[C, H, W]``, the last axis of ``[T, D]``); the statistics are taken over every other
+    axis, which must hold more than one position (PyTorch refuses one in training).
+
+    Params: none by default (PyTorch's ``affine=False``); ``affine=true`` learns γ and β per
+    channel, ``2C``. No running statistics (PyTorch's ``track_running_stats=False``): training
+    and inference normalize alike. FLOPs per element as layernorm's: forward ``5``, ``7``
+    with γ and β; backward ∂x ``6`` (``7`` with γ), ∂γ ``2`` and ∂β ``1`` when trainable.
+    Cached: x̂ plus μ and σ per sample and channel. ``eps=ε`` (default ``1e-5``) changes no
+    count.
+    """
+
+    name = "instancenorm"
+    aliases = ("InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d", "InstanceNormalization")
+    min_rank = 2
+    opts = (Opt("affine", "bool", False), Opt("eps", "float", 1e-5, minimum=0.0))
+
+    def means_along(self, opts, shape, axis):
+        """One mean per channel (of each sample), across every other axis."""
+        return shape[axis] if axis == _channel_index(shape) else 1
+
+    def infer(self, in_shapes, opts):
+        x = in_shapes[0]
+        self.check_rank(x)
+        if numel(x) // channel_axis(x) == 1:
+            raise ShapeError(
+                f"instancenorm of {fmt_shape(x)} normalizes each channel over a single "
+                f"position: its output is always 0 (PyTorch refuses it in training)",
+                fix="normalize over the channels instead (layernorm), or apply it where the "
+                "channels have more than one position",
+            )
+        return x
+
+    def cost(self, c):
+        e, ch = numel(c.x), channel_axis(c.x)
+        affine = c.opts["affine"]
+        backward = 6 + affine + (3 * affine if c.trainable else 0)
+        return Cost(
+            params=2 * ch if affine else 0,
+            forward_flops=(5 + 2 * affine) * c.batch * e,
+            backward_flops=backward * c.batch * e,
+            cached_elements=c.batch * (e + 2 * ch),
+            output_elements=e,
+        )
+
+    def param_shapes(self, opts, in_shapes):
+        ch = channel_axis(in_shapes[0])
+        return ((ch,), (ch,)) if opts["affine"] else ()
+
+    def saved(self, c):
+        """Its input and each channel's mean and reciprocal std, fp32; with γ, the γ repeated
+        for every sample: PyTorch runs it as a batch norm over the ``B·C`` instances, which
+        saves ``weight.repeat(B)`` (``native_batch_norm``)."""
+        ch = channel_axis(c.x)
+        stats = (Saved("mean", ch, kind="stat"), Saved("invstd", ch, kind="stat"))
+        weight = (Saved("weight", ch),) if c.opts["affine"] else ()
+        return (Saved("in0", numel(c.x)), *stats, *weight)

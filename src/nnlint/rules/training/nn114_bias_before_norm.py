@@ -30,6 +30,8 @@ class BiasBeforeNorm(PerLineRule):
       per-feature bias is *not* cancelled — only its mean, one value, is — and the
       rule stays silent;
     - `groupnorm(g)` cancels a per-channel bias only with one channel per group;
+    - `instancenorm` takes one mean per channel of each sample, over its positions: a
+      per-channel bias cancels entirely;
     - `rmsnorm` subtracts no mean (x / rms(x)): a bias before it always counts.
 
     ## Why is this bad?
