@@ -21,8 +21,9 @@ from pathlib import Path
 import pytest
 from helpers import run_cli as run
 
+from nnlint.check import Settings, check_text
 from nnlint.files import SPEC_LIMIT
-from nnlint.sanitize import visible
+from nnlint.sanitize import BIDI_CONTROLS, visible
 
 GOOD = "model m {\n    input x: [4]\n    h = x -> dense(2)\n}\n"
 BROKEN = "model m {\n    input x: [4]\n    h = x -> dense(2 ->\n}\n"
@@ -754,3 +755,27 @@ def test_write_atomic_writes_through_a_symlink_and_keeps_the_mode():
         os.mkfifo("pipe")
         write_atomic("pipe", "x")
     assert stat.S_ISFIFO(os.stat("pipe").st_mode)
+
+
+# --------------------------------------------------------------------------- Trojan Source
+
+
+@pytest.mark.parametrize("ch", sorted(BIDI_CONTROLS))
+def test_a_bidirectional_control_in_a_comment_is_nn022(ch):
+    text = f"model m {{\n    input x: [4]\n    y = x -> relu  # a{ch}b\n}}\n"
+    (d,) = check_text(text, "m.nn").diagnostics
+    assert (d.code, d.severity.name, d.span.line, d.span.column) == ("NN022", "WARNING", 3, 23)
+    assert d.message.startswith(f"bidirectional control character U+{ord(ch):04X} ")
+    assert d.fix == "delete the character"
+
+
+def test_nn022_is_suppressible_and_deselectable_and_code_refuses_the_character():
+    line = "    y = x -> relu  # \u202e tricky"
+    text = "model m {\n    input x: [4]\n" + line + "\n}\n"
+    assert [d.code for d in check_text(text, "m.nn").diagnostics] == ["NN022"]
+    quiet = text.replace("tricky", "tricky  # nnlint: ignore[NN022]")
+    assert check_text(quiet, "m.nn").diagnostics == ()
+    assert check_text(text, "m.nn", Settings(ignore=("NN022",))).diagnostics == ()
+    # outside a comment the grammar refuses it: NN001, not a warning
+    code = text.replace("relu  # \u202e tricky", "re\u202elu")
+    assert [d.code for d in check_text(code, "m.nn").diagnostics] == ["NN001"]

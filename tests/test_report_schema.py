@@ -353,3 +353,16 @@ def test_emit_and_readme_point_at_the_schema():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert f"({SCHEMA_PATH})" in readme
     assert Path(ROOT / SCHEMA_PATH).is_file()
+
+
+def test_plan_of_a_spec_with_errors_is_the_check_report(capsys, tmp_path):
+    # docs/plan.schema.json's description: a spec with errors is not planned; the
+    # output is the check report listing them, and the exit code is 1
+    spec = tmp_path / "e.nn"
+    spec.write_text("model m {\n    input x: [4]\n    y = x -> bogus\n}\n", encoding="utf-8")
+    code = main(["plan", "--format", "json", "--isolated", str(spec)])
+    doc = _strict(capsys.readouterr().out)
+    assert code == 1 and errors_of(doc) == []
+    assert [d["code"] for d in doc["diagnostics"]] == ["NN004"] and doc["models"] == []
+    plan_schema = json.loads((ROOT / "docs" / "plan.schema.json").read_text(encoding="utf-8"))
+    assert "docs/report.schema.json" in plan_schema["description"]

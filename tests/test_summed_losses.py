@@ -159,3 +159,32 @@ def test_format_keeps_a_summed_loss():
     formatted = format_text(text)
     assert "loss  = cross_entropy(probs) + 0.1 * mse(aux)" in formatted
     assert format_text(formatted) == formatted
+
+
+@pytest.mark.parametrize(
+    ("shape", "axis", "fused"),
+    [
+        ("[5, 10]", "", True),
+        ("[5, 10]", "axis=1", True),
+        ("[5, 10]", "axis=-1", True),
+        ("[5, 10]", "axis=0", False),  # over the 5 positions, not the 10 classes
+        ("[10, 4, 4]", "axis=0", True),  # per-pixel classes: the channel axis
+        ("[10, 4, 4]", "axis=-1", False),
+    ],
+)
+def test_a_softmax_fuses_with_cross_entropy_only_along_the_class_axis(shape, axis, fused):
+    text = f"""
+    model m {{
+        input x: {shape}
+        probs = x -> softmax({axis})
+    }}
+    train {{
+        batch = 2
+        loss  = cross_entropy(probs)
+    }}
+    """
+    report = report_of(text.replace("softmax()", "softmax"))
+    softmax = next(layer for layer in report.layers if layer.node.op == "softmax")
+    assert softmax.node.fused_with_loss is fused
+    elements = 50 if shape == "[5, 10]" else 160
+    assert softmax.train.backward_flops == (0 if fused else 4 * 2 * elements)

@@ -1214,11 +1214,19 @@ class _Lowerer:
         )
         return self._add(node)
 
+    @staticmethod
+    def _fuses(values: Node, losses: list[Node]) -> bool:
+        """Every loss reading ``values`` fuses with its op, along the class axis."""
+        if not values.kind.over_class_axis(values.opts, values.in_shapes):
+            return False  # softmax(axis=0) of [T, C]: not the classes the loss reads
+        return all(LOSSES[loss.opts["kind"]].fuses_with == values.op for loss in losses)
+
     def _fuse_losses(self, loss_ids: list[str]) -> None:
         """Mark the softmax (sigmoid) whose gradient a loss fuses with (ŷ − y): only when
-        its values (or views of them) are read by loss terms alone and every one fuses
-        with it — another term (``cross_entropy(probs) + 0.1 * mse(probs)``) or a layer
-        reading them (``probs -> dense(3)``) sends a gradient through its own backward."""
+        it works along the class axis the losses read, its values (or views of them) are
+        read by loss terms alone and every one fuses with it — another term
+        (``cross_entropy(probs) + 0.1 * mse(probs)``) or a layer reading them
+        (``probs -> dense(3)``) sends a gradient through its own backward."""
         readers: dict[str, list[Node]] = {}
         for loss_id in loss_ids:
             loss = self.by_id[loss_id]
@@ -1229,9 +1237,7 @@ class _Lowerer:
         fusing = {
             values_id
             for values_id, losses in readers.items()
-            if all(
-                LOSSES[loss.opts["kind"]].fuses_with == self.by_id[values_id].op for loss in losses
-            )
+            if self._fuses(self.by_id[values_id], losses)
         }
         if not fusing:
             return

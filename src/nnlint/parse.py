@@ -23,6 +23,7 @@ import stat
 import sys
 import threading
 import types
+import unicodedata
 from collections.abc import Callable
 from decimal import Context, Decimal, InvalidOperation
 from pathlib import Path
@@ -37,6 +38,7 @@ import lark.parsers.lalr_analysis
 from nnlint import ast
 from nnlint.diagnostics import Diagnostic, Severity, Span, SpecError, error, source_lines
 from nnlint.resources import data_dir
+from nnlint.sanitize import BIDI_CONTROLS
 from nnlint.suggest import suggest
 
 # Parse trees deeper than this (``- - - … 1``, ``1 + 1 + … + 1`` with hundreds of
@@ -923,11 +925,42 @@ _SUPPRESSION = re.compile(r"#\s*nnlint:\s*(?P<kind>ignore-file|ignore)\s*\[(?P<c
 _MALFORMED_SUPPRESSION = re.compile(r"#\s*nnlint:")
 
 
+_DIRECTION = re.compile("[" + "".join(sorted(BIDI_CONTROLS)) + "]")
+
+
+def _direction_controls(text: str) -> list[Diagnostic]:
+    """NN022 for each bidirectional control character (U+202E RIGHT-TO-LEFT OVERRIDE
+    and its kin): outside a comment the grammar refuses one (NN001), inside one it can
+    make the line display otherwise than it reads ("Trojan Source", CVE-2021-42574)."""
+    if _DIRECTION.search(text) is None:
+        return []
+    found = []
+    for number, line in enumerate(source_lines(text), start=1):
+        comment = line.find("#")  # no strings in the language: `#` starts a comment
+        for m in _DIRECTION.finditer(line, comment if comment >= 0 else len(line)):
+            ch = m.group()
+            found.append(
+                Diagnostic(
+                    "NN022",
+                    Severity.WARNING,
+                    f"bidirectional control character U+{ord(ch):04X} "
+                    f"{unicodedata.name(ch, 'BIDIRECTIONAL CONTROL')}: the line can display "
+                    "otherwise than nnlint reads it",
+                    Span(number, m.start() + 1, number, m.start() + 2),
+                    fix="delete the character",
+                )
+            )
+            if len(found) >= MAX_ERRORS:
+                return found
+    return found
+
+
 def _suppressions(text: str) -> tuple[list[ast.Suppression], list[Diagnostic]]:
-    """Find ``# nnlint: ignore[...]`` comments. The language has no string literals,
-    so a ``#`` always starts a comment and a line scan is exact."""
+    """Find ``# nnlint: ignore[...]`` comments (and NN022's bidirectional controls,
+    which only a comment can hold). The language has no string literals, so a ``#``
+    always starts a comment and a line scan is exact."""
     found: list[ast.Suppression] = []
-    problems: list[Diagnostic] = []
+    problems: list[Diagnostic] = _direction_controls(text)
     for number, line in enumerate(source_lines(text), start=1):
         if "nnlint" not in line:
             continue

@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import unicodedata
 
-__all__ = ["is_hidden", "visible"]
+__all__ = ["BIDI_CONTROLS", "is_hidden", "visible"]
 
 #: Bidirectional formatting characters (UAX #9, section 2): marks, embeddings,
 #: overrides and isolates.
-_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+BIDI_CONTROLS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
 _NAMED = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
 #: The GitHub Actions runner also runs its legacy commands (``##[error]…``,
 #: ``##[add-mask]…``) found anywhere in a line (actions/runner, ``ActionCommand.TryParse``):
@@ -33,7 +35,7 @@ _LEGACY_SHOWN = "#\\x23["
 
 def is_hidden(ch: str) -> bool:
     """True for a character that must not reach an output stream as itself."""
-    return ch in _BIDI or unicodedata.category(ch) in ("Cc", "Zl", "Zp")
+    return ch in BIDI_CONTROLS or unicodedata.category(ch) in ("Cc", "Zl", "Zp")
 
 
 def _escape(ch: str) -> str:

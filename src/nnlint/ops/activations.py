@@ -54,6 +54,15 @@ def _class_axis_checked(name: str, x, opts):
     return x
 
 
+def _along_class_axis(x, opts) -> bool:
+    """``axis=`` (or its absence) names the class axis of ``x``: 0 of ``[C, H, W]``, else
+    the last."""
+    axis = opts.get("axis")
+    if axis is None or not x:
+        return True
+    return axis % len(x) == (0 if len(x) == 3 else len(x) - 1)
+
+
 @register
 class Identity(_Activation):
     """``f(z) = z``: no cost."""
@@ -271,6 +280,9 @@ class LogSoftmax(_Activation):
     def infer(self, in_shapes, opts):
         return _class_axis_checked(self.name, in_shapes[0], opts)
 
+    def over_class_axis(self, opts, in_shapes):
+        return _along_class_axis(in_shapes[0], opts)
+
 
 @register
 class Softmax(_Activation):
@@ -293,6 +305,9 @@ class Softmax(_Activation):
 
     def infer(self, in_shapes, opts):
         return _class_axis_checked(self.name, in_shapes[0], opts)
+
+    def over_class_axis(self, opts, in_shapes):
+        return _along_class_axis(in_shapes[0], opts)
 
 
 @register

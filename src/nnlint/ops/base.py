@@ -352,6 +352,12 @@ class Op(abc.ABC):
         """(fan_in, fan_out) of the weight, PyTorch's convention; None without one."""
         return None
 
+    def over_class_axis(self, opts: Mapping[str, Any], in_shapes) -> bool:
+        """Whether the op works along the class axis a loss reads (C of ``[C, H, W]``, else
+        the last axis): False for a softmax given another ``axis=``, whose gradient a
+        loss over the classes cannot fuse. True for ops without an axis."""
+        return True
+
     def params_read(self, opts: Mapping[str, Any], in_shapes, rows: int, params: int) -> int:
         """The parameters one pass over ``rows`` rows (tokens: the output's leading axes times
         the batch) reads from memory, of its ``params``. Every weight by default; a lookup

@@ -5,7 +5,8 @@ NN009``, the README's table and SARIF's rule descriptions cover them too.
 NN001–NN016 stop the analysis of the file and cannot be deselected or
 suppressed: a spec nnlint cannot read has no numbers to trust. Each independent one is
 reported in the same run, up to :data:`MAX_ERRORS` per file; NN017 notes any beyond.
-NN020 and NN021 are warnings about suppression comments; the analysis runs and each
+NN020 and NN021 are warnings about suppression comments and NN022 about a bidirectional
+control character in a comment; the analysis runs and each
 has its own page.
 """
 
@@ -229,6 +230,23 @@ SPEC_CODES: dict[str, RuleMeta] = {
             "reader that a problem exists where there is none. A code that is not an nnlint "
             "code is usually a typo, and a fatal code (NN001–NN016) can never be suppressed. "
             "`nnlint check --fix` removes the unused code (safe).",
+        ),
+        _meta(
+            "NN022",
+            "bidirectional-control",
+            "A bidirectional control character in a comment",
+            "Reports the Unicode bidirectional formatting characters (U+202A–U+202E, "
+            "U+2066–U+2069, U+200E, U+200F, U+061C) in a spec. Outside a comment the grammar "
+            "refuses them (NN001); inside one they are legal but reorder what an editor or a "
+            "code review shows (rustc's `text_direction_codepoint_in_comment`).",
+            "h = x -> dense(3)  # <U+202E, shown here by name>NN301 is fine",
+            "h = x -> dense(3)  # NN301 is fine",
+            Severity.WARNING,
+            why="A reviewer reads the line as it is displayed, nnlint as it is stored: a "
+            "right-to-left override in a comment can make code look commented out, or a "
+            'comment look like code (Boucher and Anderson 2021, "Trojan Source: Invisible '
+            "Vulnerabilities\", CVE-2021-42574). nnlint's own output shows the character "
+            "as U+FFFD.",
         ),
     )
 }
