@@ -362,6 +362,23 @@ def gen_flatten(draw: Draw, x: Shape) -> Step | None:
     return Step("flatten", lambda t: t.flatten(1))
 
 
+def gen_pixel_shuffle(draw: Draw, x: Shape) -> Step | None:
+    """``pixel_shuffle(r)``, after a pointwise conv2d to ``r²·k`` channels when the
+    channels are not a multiple of ``r²`` (the sub-pixel convolution's layout)."""
+    if len(x) != 3:
+        return None
+    r = draw(st.integers(1, 3))
+    if x[0] % (r * r) == 0 and draw(st.booleans()):
+        return Step(f"pixel_shuffle({r})", lambda t: nn.functional.pixel_shuffle(t, r))
+    c = r * r * draw(st.integers(1, 2))
+    conv = nn.Conv2d(x[0], c, 1)
+    return Step(
+        f"conv2d({c}, 1) -> pixel_shuffle({r})",
+        lambda t: nn.functional.pixel_shuffle(conv(t), r),
+        [conv],
+    )
+
+
 def _factorizations(n: int, parts: int) -> list[tuple[int, ...]]:
     if parts == 1:
         return [(n,)]
@@ -693,6 +710,7 @@ TORCH_BUILDERS: dict[str, Callable[[Draw, Shape], Step | Merge | None]] = {
     "adaptive_avgpool": gen_adaptive_avgpool,
     "flatten": gen_flatten,
     "reshape": gen_reshape,
+    "pixel_shuffle": gen_pixel_shuffle,
     "batchnorm": gen_batchnorm,
     "layernorm": gen_layernorm,
     "groupnorm": gen_groupnorm,

@@ -33,7 +33,7 @@ model all_ops {
     s  = add(t, u) -> softmax
     k  = concat(s, t) -> log_softmax
     logits = c -> dense(10)
-    w  = img -> conv_transpose2d(4, 2, stride=2) -> upsample(2)
+    w  = img -> conv_transpose2d(4, 2, stride=2) -> upsample(2) -> pixel_shuffle(2)
     v  = t -> conv1d(4, 3, padding=same)
     p  = param(1, 32, init=constant(0.5))
     q  = mul(t, p) -> rmsnorm(eps=1e-6) -> layernorm(bias=false, eps=1e-12)

@@ -268,3 +268,45 @@ class Mean(_Reduce):
             cached_elements=c.batch * out,
             output_elements=out,
         )
+
+
+@register
+class PixelShuffle(Op):
+    """``pixel_shuffle(r)``: ``[C·r², H, W] -> [C, H·r, W·r]`` (PyTorch ``nn.PixelShuffle``;
+    Shi et al. 2016's sub-pixel convolution, the upsampling of ESPCN, EDSR and SRGAN): each
+    group of ``r²`` channels becomes an ``r × r`` block of pixels.
+
+    A copy, not a view: for ``r > 1`` its output's memory order interleaves the channels
+    into the pixels, which no strides of the input express, so eager PyTorch writes a new
+    contiguous tensor (unlike ``transpose`` and ``permute``, views there that become copies
+    only in an inference runtime) and runtimes run one copy kernel (ONNX ``DepthToSpace``
+    in CRD mode, TFLite ``DEPTH_TO_SPACE``) that reads the input and writes the output — as
+    ``concat``: no FLOPs, a new output kept for the backward pass, whose gradient is the
+    inverse shuffle of the output gradient (a copy, no FLOPs; autograd saves nothing).
+    """
+
+    name = "pixel_shuffle"
+    aliases = ("depth_to_space",)
+    saves = "nothing"  # pixel_unshuffle of the gradient needs only the factor
+    family = "shape"
+    min_rank = max_rank = 3
+    opts = (Opt("upscale_factor", "int", positional=True, required=True, minimum=1),)
+
+    def infer(self, in_shapes, opts):
+        x = in_shapes[0]
+        self.check_rank(x)
+        r = opts["upscale_factor"]
+        if x[0] % (r * r):
+            raise ShapeError(
+                f"pixel_shuffle({r}) needs channels divisible by {r}² = {r * r}, the input is "
+                f"{fmt_shape(x)}",
+                fix=f"give the layer before it a multiple of {r * r} channels",
+            )
+        return (x[0] // (r * r), x[1] * r, x[2] * r)
+
+    def text(self, opts):
+        return f"pixel_shuffle({opts['upscale_factor']})"
+
+    def cost(self, c):
+        e = numel(c.out_shape)
+        return Cost(cached_elements=c.batch * e, output_elements=e)
