@@ -429,22 +429,23 @@ def test_every_unsupported_node_is_named_in_one_run(tmp_path, capsys):
 
 
 def test_an_inexact_mapping_is_an_error_not_an_approximation(tmp_path, capsys):
-    """A 3×1 kernel and uneven padding: conv2d takes neither; nothing is rounded."""
+    """Padding a different amount at the two ends of an axis: conv2d pads both alike;
+    nothing is rounded."""
     nodes = [
-        helper.make_node("Conv", ["x", "w"], ["a"], name="a", pads=[0, 0, 0, 0]),
-        helper.make_node("Conv", ["a", "w2"], ["y"], name="b", pads=[0, 1, 0, 1]),
+        helper.make_node("Conv", ["x", "w"], ["a"], name="a", auto_pad="SAME_UPPER"),
+        helper.make_node("Conv", ["a", "w2"], ["y"], name="b", pads=[0, 0, 1, 1]),
     ]
     model = _model(
         nodes,
         [_image("x")],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
-        [_weight("w", 4, 4, 3, 1), _weight("w2", 4, 4, 1, 1)],
+        [_weight("w", 4, 4, 2, 2), _weight("w2", 4, 4, 1, 1)],
     )
     path = _save(model, tmp_path / "m.onnx")
     assert main(["import", str(path)]) == 2
     err = capsys.readouterr().err
-    assert "node 0 `a` (Conv): kernel [3, 1]: nnlint's conv2d and pools take square ones" in err
-    assert "node 1 `b` (Conv): pads [0, 1, 0, 1]: nnlint pads all four sides alike" in err
+    assert "node 0 `a` (Conv): auto_pad=SAME_UPPER with uneven padding" in err
+    assert "node 1 `b` (Conv): pads [0, 0, 1, 1]: nnlint pads both ends of an axis alike" in err
 
 
 def test_malformed_file_is_one_line_without_traceback(tmp_path, capsys):

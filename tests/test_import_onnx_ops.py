@@ -346,3 +346,81 @@ def test_instance_norms(tmp_path, capsys):
         "        -> instancenorm(affine=true, eps=0.001)\n"
         "}\n"
     )
+
+
+class Video(nn.Module):
+    """An R(2+1)D-style clip classifier: a spatial and a temporal 3-D convolution, 3-D
+    pools, an instance norm over the clip, global pooling and a linear head."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.spatial = nn.Conv3d(3, 8, (1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1))
+        self.temporal = nn.Conv3d(8, 8, (3, 1, 1), padding=(1, 0, 0), groups=2, bias=False)
+        self.norm = nn.InstanceNorm3d(8, affine=True)
+        self.pool = nn.MaxPool3d((1, 2, 2))
+        self.avg = nn.AvgPool3d(2)
+        self.head = nn.Linear(8, 5)
+
+    def forward(self, x):
+        h = self.pool(torch.relu(self.spatial(x)))
+        h = self.avg(self.norm(self.temporal(h)))
+        return self.head(torch.flatten(nn.functional.adaptive_avg_pool3d(h, 1), 1))
+
+
+def test_conv3d_pools_and_instance_norm_of_a_clip(tmp_path, capsys):
+    torch.manual_seed(0)
+    model = Video()
+    with torch.no_grad():
+        model.norm.weight.uniform_(0.5, 1.5)
+        model.norm.bias.uniform_(-0.5, 0.5)
+    text = round_trip(model, [torch.randn(1, 3, 4, 16, 16)], tmp_path, capsys, "video")
+    assert text == format_text(
+        "model video {\n"
+        "    input x: [3, 4, 16, 16]\n"
+        "    head = x -> conv3d(8, (1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1)) -> relu\n"
+        "        -> maxpool((1, 2, 2)) -> conv3d(8, (3, 1, 1), padding=(1, 0, 0), groups=2,"
+        " bias=false)\n"
+        "        -> instancenorm(affine=true) -> avgpool(2) -> global_avgpool -> flatten"
+        " -> dense(5)\n"
+        "}\n"
+    )
+
+
+class SubPixel(nn.Module):
+    """ESPCN's upsampling (Shi et al. 2016) after a 3×1 and a 1×3 convolution."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = nn.Conv2d(3, 8, (3, 1), padding=(1, 0))
+        self.b = nn.Conv2d(8, 12, (1, 3), padding=(0, 1))
+
+    def forward(self, x):
+        return nn.functional.pixel_shuffle(self.b(torch.tanh(self.a(x))), 2)
+
+
+def test_pixel_shuffle_and_kernels_per_axis(tmp_path, capsys):
+    text = round_trip(SubPixel(), [torch.randn(1, 3, 6, 5)], tmp_path, capsys, "sub")
+    assert text == format_text(
+        "model sub {\n"
+        "    input x: [3, 6, 5]\n"
+        "    pixel_shuffle = x -> conv2d(8, (3, 1), padding=(1, 0)) -> tanh\n"
+        "        -> conv2d(12, (1, 3), padding=(0, 1)) -> pixel_shuffle(2)\n"
+        "}\n"
+    )
+
+
+def test_depth_to_space_in_tensorflow_order_is_refused(tmp_path, capsys):
+    """DCR (ONNX's default mode, TensorFlow's order) moves the values elsewhere than
+    PyTorch's pixel shuffle: not the same computation."""
+    nodes = [helper.make_node("DepthToSpace", ["x"], ["y"], name="/up", blocksize=2)]
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8, 3, 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2, 6, 6])],
+    )
+    path = tmp_path / "d2s.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]), str(path))
+    assert main(["import", str(path), "-o", str(tmp_path / "d2s.nn")]) == 2
+    err = capsys.readouterr().err
+    assert "DepthToSpace mode=DCR: nnlint's pixel_shuffle is PyTorch's order (CRD)" in err

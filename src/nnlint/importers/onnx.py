@@ -13,7 +13,7 @@ The steps, each in one function below:
    are a ``dense``; the projections, head split, scaled ``QKᵀ``, mask, softmax, ``·V`` and
    output projection of multi-head self-attention are one ``attention(heads)`` when that op
    computes exactly the same thing (four D×D projections with biases, scale 1/√d_h, no mask
-   or a causal one); ``x · sigmoid(x)`` is a ``silu``.
+   or a causal one); ``x · sigmoid(x)`` is a ``silu``, ``x · tanh(softplus(x))`` a ``mish``.
 4. **Map every other node** onto one op of the catalog. A node nnlint cannot express is
    an error naming it (index, name, op type) with the reason; every such node is listed in
    one run, and nothing is ever dropped silently.
@@ -43,6 +43,7 @@ from nnlint.importers import ImportFailed
 from nnlint.importers.spec import Arg, Layer, Ref, recover_blocks, self_check, write_spec
 from nnlint.importers.spec import ident as _ident
 from nnlint.importers.spec import positional as _pos
+from nnlint.ops import channel_axis, channel_index
 from nnlint.sanitize import visible
 
 __all__ = ["import_onnx"]
@@ -360,6 +361,11 @@ def _zeros(shape):
     return np.zeros(shape, dtype=np.float32)
 
 
+def _each(size: int | tuple[int, ...], axes: int) -> tuple[int, ...]:
+    """A size of :meth:`_Mapper._sizes` for each of ``axes`` spatial axes."""
+    return size if isinstance(size, tuple) else (size,) * axes
+
+
 def _scope(node_name: str) -> tuple[str, ...]:
     """The module path of a node, e.g. ``/layers/layers.0/attn/q/MatMul`` → layers.0, attn, q.
 
@@ -591,7 +597,7 @@ class _Mapper:
             raise _Unsupported("PRelu with a slope computed at run time")
         n = math.prod(self.g.const_shape(slope))
         shape = self.per_sample(x)
-        channels = shape[0] if len(shape) == 3 else shape[-1]
+        channels = channel_axis(shape)
         if n not in (1, channels):
             raise _Unsupported(f"PRelu with {n} slopes for {channels} channels")
         self.add(
@@ -611,11 +617,12 @@ class _Mapper:
         axis = axis + r if axis < 0 else axis
         if self.g.opset < 13 and axis != r - 1:
             raise _Unsupported(f"{node.op_type} (opset {self.g.opset}) over axes {axis}..")
-        class_axis = 1 if r == 4 else r - 1  # nnlint: channel of [C,H,W], else last
-        if axis != class_axis or r not in (2, 3, 4):
+        class_axis = 1 + channel_index((0,) * (r - 1))  # nnlint's channel axis, per sample
+        if axis != class_axis or r not in (2, 3, 4, 5):
             raise _Unsupported(
                 f"{node.op_type} over axis {axis} of {list(self.g.shape(x) or ())}: nnlint's "
-                "softmax runs over the class axis (the C of [C, H, W], else the last)"
+                "softmax runs over the class axis (the C of [C, H, W] and [C, D, H, W], else "
+                "the last)"
             )
 
     def _op_Softmax(self, i, node):
@@ -706,7 +713,7 @@ class _Mapper:
         if axis == 0:
             raise _Unsupported("Concat along the batch axis")
         per = axis - 1
-        default = 0 if r - 1 == 3 else r - 2
+        default = channel_index((0,) * (r - 1))
         for x in node.input:
             self.per_sample(x)
         self.add(i, "concat", [Arg("axis", per, False, default)], list(node.input), node.output[0])
@@ -813,30 +820,31 @@ class _Mapper:
         return None
 
     def _conv(self, i, node, transposed: bool) -> None:
-        """``Conv`` → ``conv2d`` (4-D weights) or ``conv1d`` (3-D); ``ConvTranspose`` →
-        ``conv_transpose2d``. Square kernels, strides and dilations, even padding."""
+        """``Conv`` → ``conv1d``, ``conv2d`` or ``conv3d`` (3-, 4- or 5-D weights);
+        ``ConvTranspose`` → ``conv_transpose2d``. Sizes per axis; the same padding at both
+        ends of an axis."""
         x, w = node.input[0], node.input[1]
         b = node.input[2] if len(node.input) > 2 and node.input[2] else None
         if not self.g.is_const(w) or (b is not None and not self.g.is_const(b)):
             raise _Unsupported(f"{node.op_type} whose weights are computed at run time")
         wshape = self.g.const_shape(w)
         spatial = len(wshape) - 2
-        if spatial not in ((2,) if transposed else (1, 2)):
+        if spatial not in ((2,) if transposed else (1, 2, 3)):
             kind = f"{spatial}-D {'transposed ' if transposed else ''}convolution"
             raise _Unsupported(
-                f"{kind}: nnlint has conv1d, conv2d and conv_transpose2d"
-                if transposed or spatial > 2
-                else f"{kind}: nnlint has conv1d and conv2d"
+                f"{kind}: nnlint has conv1d, conv2d, conv3d and conv_transpose2d"
+                if transposed or spatial > 3
+                else f"{kind}: nnlint has conv1d, conv2d and conv3d"
             )
         groups = self.g.attr(node, "group", 1)
         c_out = wshape[1] * groups if transposed else wshape[0]
         ones = [1] * spatial
-        k = self._square("kernel", self.g.attr(node, "kernel_shape", list(wshape[2:])), spatial)
-        s = self._square("stride", self.g.attr(node, "strides", ones), spatial)
-        d = self._square("dilation", self.g.attr(node, "dilations", ones), spatial)
+        k = self._sizes("kernel", self.g.attr(node, "kernel_shape", list(wshape[2:])), spatial)
+        s = self._sizes("stride", self.g.attr(node, "strides", ones), spatial)
+        d = self._sizes("dilation", self.g.attr(node, "dilations", ones), spatial)
         if transposed and self.g.attr(node, "auto_pad", "NOTSET") != "NOTSET":
             raise _Unsupported("ConvTranspose with auto_pad: give pads and output_padding")
-        p = self._padding(node, k, s, d)
+        p = self._padding(node, k, s, d, spatial)
         weights = math.prod(wshape) + (c_out if b is not None else 0)
         self.per_sample(x)
         args = [
@@ -847,13 +855,13 @@ class _Mapper:
         ]
         if transposed:
             out_pad = self.g.attr(node, "output_padding", [0, 0])
-            args.append(Arg("output_padding", self._square("output_padding", out_pad), False, 0))
+            args.append(Arg("output_padding", self._sizes("output_padding", out_pad, 2), False, 0))
         args += [
             Arg("groups", groups, False, 1),
             Arg("dilation", d, False, 1),
             Arg("bias", b is not None, False, True),
         ]
-        op = "conv_transpose2d" if transposed else "conv2d" if spatial == 2 else "conv1d"
+        op = "conv_transpose2d" if transposed else f"conv{spatial}d"
         self.add(i, op, args, [x], node.output[0], weights=weights, reads=[w, b or ""])
 
     def _op_Conv(self, i, node):
@@ -862,46 +870,46 @@ class _Mapper:
     def _op_ConvTranspose(self, i, node):
         self._conv(i, node, transposed=True)
 
-    def _square(self, what: str, values: Sequence[int], axes: int = 2) -> int:
-        """One size for every spatial axis (``axes`` of them)."""
-        values = list(values)
-        if len(values) != axes or len(set(values)) != 1:
-            raise _Unsupported(
-                f"{what} {values}: nnlint's conv2d and pools take square ones"
-                if axes == 2
-                else f"{what} {values}: expected {axes} equal values"
-            )
-        return int(values[0])
+    @staticmethod
+    def _sizes(what: str, values: Sequence[int], axes: int) -> int | tuple[int, ...]:
+        """A size per spatial axis (``axes`` of them) as a spec writes it: one number when
+        every axis has the same, else one per axis."""
+        values = [int(v) for v in values]
+        if len(values) != axes:
+            raise _Unsupported(f"{what} {values}: expected {axes}, one per spatial axis")
+        return values[0] if len(set(values)) == 1 else tuple(values)
 
-    def _padding(self, node, k: int, s: int, d: int) -> int:
+    def _padding(self, node, k, s, d, axes: int) -> int | tuple[int, ...]:
+        """The padding of each spatial axis; ONNX's ``pads`` lists the starts, then the
+        ends, which must be equal (nnlint pads both ends of an axis alike)."""
         auto = self.g.attr(node, "auto_pad", "NOTSET")
         if auto == "VALID":
             return 0
         if auto in ("SAME_UPPER", "SAME_LOWER"):
-            total = d * (k - 1)
-            if s != 1 or total % 2:
+            totals = [dd * (kk - 1) for kk, dd in zip(_each(k, axes), _each(d, axes))]
+            if any(ss != 1 for ss in _each(s, axes)) or any(t % 2 for t in totals):
                 raise _Unsupported(f"auto_pad={auto} with uneven padding")
-            return total // 2
-        pads = list(self.g.attr(node, "pads", [0]))
-        if len(set(pads)) != 1:
-            sides = "all four sides" if len(pads) == 4 else "every side"
-            raise _Unsupported(f"pads {pads}: nnlint pads {sides} alike")
-        return int(pads[0])
+            return self._sizes("padding", [t // 2 for t in totals], axes)
+        pads = [int(p) for p in self.g.attr(node, "pads", [0] * 2 * axes)]
+        if pads[:axes] != pads[axes:]:
+            raise _Unsupported(f"pads {pads}: nnlint pads both ends of an axis alike")
+        return self._sizes("padding", pads[:axes], axes)
 
     def _pool(self, i, node, op):
         if self.g.attr(node, "ceil_mode", 0):
             raise _Unsupported("ceil_mode=1: nnlint's pools round the output size down")
-        if list(self.g.attr(node, "dilations", [1, 1])) != [1, 1]:
+        x = node.input[0]
+        axes = self.rank(x) - 2
+        if axes not in (1, 2, 3):
+            raise _Unsupported(f"{node.op_type} over {axes}-D: nnlint pools 1-D, 2-D and 3-D")
+        if list(self.g.attr(node, "dilations", [1] * axes)) != [1] * axes:
             raise _Unsupported("dilated pooling")
         if len(node.output) > 1 and node.output[1] and self.g.users(node.output[1]):
             raise _Unsupported("MaxPool whose indices are read")
-        x = node.input[0]
-        if self.rank(x) != 4:
-            raise _Unsupported(f"{node.op_type} over {self.rank(x) - 2}-D: nnlint pools 2-D")
-        k = self._square("kernel", self.g.attr(node, "kernel_shape"))
-        s = self._square("stride", self.g.attr(node, "strides", [1, 1]))
-        p = self._padding(node, k, s, 1)
-        if 2 * p > k:
+        k = self._sizes("kernel", self.g.attr(node, "kernel_shape"), axes)
+        s = self._sizes("stride", self.g.attr(node, "strides", [1] * axes), axes)
+        p = self._padding(node, k, s, 1, axes)
+        if any(2 * pp > kk for pp, kk in zip(_each(p, axes), _each(k, axes))):
             raise _Unsupported(f"padding {p} larger than half the kernel {k}")
         self.per_sample(x)
         args = [_pos("kernel", k), Arg("stride", s, False, k), Arg("padding", p, False, 0)]
@@ -914,9 +922,23 @@ class _Mapper:
         self._pool(i, node, "avgpool")
 
     def _op_GlobalAveragePool(self, i, node):
-        if self.rank(node.input[0]) != 4:
-            raise _Unsupported("global average pooling of a tensor that is not [N, C, H, W]")
+        if self.rank(node.input[0]) not in (4, 5):
+            raise _Unsupported(
+                "global average pooling of a tensor that is not [N, C, H, W] or [N, C, D, H, W]"
+            )
         self._activation(i, node, "global_avgpool")
+
+    def _op_DepthToSpace(self, i, node):
+        """``DepthToSpace`` in CRD mode is PyTorch's ``pixel_shuffle``; DCR mode (ONNX's
+        default, TensorFlow's order) puts the values elsewhere."""
+        mode = self.g.attr(node, "mode", "DCR")
+        if mode != "CRD":
+            raise _Unsupported(
+                f"DepthToSpace mode={mode}: nnlint's pixel_shuffle is PyTorch's order (CRD)"
+            )
+        r = int(self.g.attr(node, "blocksize"))
+        self.per_sample(node.input[0])
+        self.add(i, "pixel_shuffle", [_pos("upscale_factor", r)], [node.input[0]], node.output[0])
 
     def _axes(self, node, name: str = "axes") -> list[int] | None:
         """The constant axes of a node (an attribute, or an input from opset 13/18 on),
@@ -1139,14 +1161,16 @@ class _Mapper:
         )
 
     def _op_InstanceNormalization(self, i, node):
-        """→ ``instancenorm`` over [C, H, W]; ``affine=true`` unless the scale and shift are
-        the constant ones and zeros torch.onnx writes for ``affine=False`` (no weights)."""
+        """→ ``instancenorm`` over [C, H, W] or [C, D, H, W]; ``affine=true`` unless the scale
+        and shift are the constant ones and zeros torch.onnx writes for ``affine=False`` (no
+        weights)."""
         x, scale, shift = node.input[0], node.input[1], node.input[2]
         shape = self.per_sample(x)
-        if len(shape) != 3:
+        if len(shape) not in (3, 4):
             raise _Unsupported(
-                f"{node.op_type} of a tensor that is not [N, C, H, W]: nnlint's instancenorm "
-                "takes the channels of [C, H, W] (of [T, D], the last axis)"
+                f"{node.op_type} of a tensor that is not [N, C, H, W] or [N, C, D, H, W]: "
+                "nnlint's instancenorm takes the channels of [C, H, W] and [C, D, H, W] (of "
+                "[T, D], the last axis)"
             )
         if not (self.g.is_const(scale) and self.g.is_const(shift)):
             raise _Unsupported(f"{node.op_type} with a scale or shift computed at run time")
