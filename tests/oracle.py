@@ -230,11 +230,39 @@ def gen_conv_transpose2d(draw: Draw, x: Shape) -> Step | None:
     return _module_step(call, conv, frozen)
 
 
+def gen_conv_transpose3d(draw: Draw, x: Shape) -> Step | None:
+    if len(x) != 4:
+        return None
+    c_in, *spatial = x
+    g, c_out = _groups(draw, c_in, 4)
+    k = tuple(draw(st.integers(1, 3)) for _ in spatial)
+    stride = tuple(draw(st.integers(1, 2)) for _ in spatial)
+    dil = tuple(draw(st.integers(1, 2)) for _ in spatial)
+    pad, out_pad = [], []
+    for size, kk, s, d in zip(spatial, k, stride, dil):
+        full = (size - 1) * s + d * (kk - 1) + 1
+        pad.append(draw(st.integers(0, min(1, (full - 1) // 2))))
+        out_pad.append(draw(st.integers(0, max(s, d) - 1)))
+    pad, out_pad = tuple(pad), tuple(out_pad)
+    bias = draw(st.booleans())
+    frozen = _freeze(draw)
+    conv = nn.ConvTranspose3d(
+        c_in, c_out, k, stride, pad, output_padding=out_pad, groups=g, bias=bias, dilation=dil
+    )
+    call = (
+        f"conv_transpose3d({c_out}, {_pair_text(k)}{_pair_opt('stride', stride, 1)}"
+        f"{_pair_opt('padding', pad, 0)}{_pair_opt('output_padding', out_pad, 0)}"
+        f"{_opt('groups', g, 1)}{_pair_opt('dilation', dil, 1)}{_opt('bias', bias, True)}"
+        f"{_frozen_text(frozen)})"
+    )
+    return _module_step(call, conv, frozen)
+
+
 def gen_upsample(draw: Draw, x: Shape) -> Step | None:
-    if len(x) != 3:
+    if len(x) not in (3, 4):
         return None
     scale = draw(st.integers(1, 2))
-    mode = draw(st.sampled_from(["nearest", "bilinear"]))
+    mode = draw(st.sampled_from(["nearest", "bilinear" if len(x) == 3 else "trilinear"]))
     module = nn.Upsample(scale_factor=scale, mode=mode)
     return _module_step(f"upsample({scale}{_opt('mode', mode, 'nearest')})", module)
 
@@ -703,6 +731,7 @@ TORCH_BUILDERS: dict[str, Callable[[Draw, Shape], Step | Merge | None]] = {
     "conv1d": gen_conv1d,
     "conv3d": gen_conv3d,
     "conv_transpose2d": gen_conv_transpose2d,
+    "conv_transpose3d": gen_conv_transpose3d,
     "upsample": gen_upsample,
     "maxpool": gen_pool("maxpool"),
     "avgpool": gen_pool("avgpool"),
@@ -763,6 +792,7 @@ HEAVY = {
     "conv1d",
     "conv3d",
     "conv_transpose2d",
+    "conv_transpose3d",
     "attention",
     "lstm",
     "gru",
@@ -928,7 +958,7 @@ def measure(g: Generated) -> dict:
         if conv.groups > 1 and conv.weight.requires_grad:
             grouped.append((conv, args[0].detach()))
 
-    convs = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose2d)
+    convs = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose2d, nn.ConvTranspose3d)
     hooks = [
         m.register_forward_hook(grouped_conv_hook) for m in model.modules() if isinstance(m, convs)
     ]

@@ -110,6 +110,27 @@ CASES = [
         "avgpool((2, 3, 3), stride=(1, 2, 2), padding=(1, 1, 0), ceil=true) -> conv3d(4, 1)",
         lambda: [nn.AvgPool3d((2, 3, 3), (1, 2, 2), (1, 1, 0), ceil_mode=True), nn.Conv3d(6, 4, 1)],
     ),
+    ((3, 3, 4, 5), "conv_transpose3d(4, 2, stride=2)", lambda: [nn.ConvTranspose3d(6, 4, 2, 2)]),
+    (
+        (3, 3, 4, 5),
+        "conv_transpose3d(6, (1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1), "
+        "output_padding=(0, 1, 1), groups=2, dilation=(2, 1, 1), bias=false)",
+        lambda: [
+            nn.ConvTranspose3d(
+                6, 6, (1, 3, 3), (1, 2, 2), (0, 1, 1), (0, 1, 1), 2, False, (2, 1, 1)
+            )
+        ],
+    ),
+    (
+        (3, 3, 4, 5),
+        "upsample(2) -> conv3d(4, 3)",
+        lambda: [nn.Upsample(scale_factor=2), nn.Conv3d(6, 4, 3)],
+    ),
+    (
+        (3, 3, 4, 5),
+        "upsample(2, mode=trilinear) -> conv3d(4, 3)",
+        lambda: [nn.Upsample(scale_factor=2, mode="trilinear"), nn.Conv3d(6, 4, 3)],
+    ),
     (
         (3, 4, 6, 5),
         "global_avgpool -> flatten -> dense(5)",
@@ -172,6 +193,14 @@ def test_conv_and_pool_variants_match_torch(shape, chain, build):
         ("3, 4, 9, 8", "conv3d(8, (5, 3, 3))", "NN009", "larger than the input"),
         ("3, 4, 9, 8", "conv2d(8, 3)", "NN009", "expects an input of rank 3"),
         (
+            "3, 4, 9, 8",
+            "conv_transpose3d(4, 3, stride=(1, 2, 2), output_padding=(1, 1, 1))",
+            "NN007",
+            "output_padding=(1, 1, 1) must be smaller",
+        ),
+        ("3, 4, 9, 8", "upsample(2, mode=bilinear)", "NN007", "bilinear interpolates [C, H, W]"),
+        ("3, 9, 8", "upsample(2, mode=trilinear)", "NN007", "trilinear interpolates [C, D, H, W]"),
+        (
             "3, 7, 9",
             "conv_transpose2d(4, 3, stride=2, output_padding=2)",
             "NN007",
@@ -204,6 +233,21 @@ def test_upsample_flops_follow_the_documented_convention():
     assert (nearest.forward_flops, nearest.backward_flops) == (0, 2 * (9 - 1) * 3 * 5 * 4)
     assert (bilinear.forward_flops, bilinear.backward_flops) == (2 * 7 * out, 2 * 8 * out)
     assert nearest.params == nearest.macs == bilinear.macs == 0
+
+    # a volume [3, 2, 5, 4]: nearest sums 3³ = 27 output gradients per input element;
+    # trilinear blends 8 neighbours (8 multiplies, 7 adds) and scatters back to them (8 + 8)
+    def up3(mode):
+        report = report_of(
+            f"model m {{\n input x: [3, 2, 5, 4]\n y = x -> upsample(3, mode={mode})\n}}\n"
+            "train {\n batch = 2\n}\n"
+        )
+        return report.layers[-1]
+
+    near3, tri = up3("nearest"), up3("trilinear")
+    assert near3.node.shape == tri.node.shape == (3, 6, 15, 12)
+    out3 = 3 * 6 * 15 * 12
+    assert (near3.train.forward_flops, near3.train.backward_flops) == (0, 2 * 26 * 3 * 2 * 5 * 4)
+    assert (tri.train.forward_flops, tri.train.backward_flops) == (2 * 15 * out3, 2 * 16 * out3)
 
 
 def test_a_square_pair_counts_as_its_single_number():

@@ -424,3 +424,30 @@ def test_depth_to_space_in_tensorflow_order_is_refused(tmp_path, capsys):
     assert main(["import", str(path), "-o", str(tmp_path / "d2s.nn")]) == 2
     err = capsys.readouterr().err
     assert "DepthToSpace mode=DCR: nnlint's pixel_shuffle is PyTorch's order (CRD)" in err
+
+
+class Decoder3d(nn.Module):
+    """A 3-D U-Net decoder step (Çiçek et al. 2016): a 2×2×2 up-convolution beside
+    trilinear and nearest resizes, joined along the channels."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.up = nn.ConvTranspose3d(8, 4, 2, stride=2)
+        self.tri = nn.Upsample(scale_factor=2, mode="trilinear", align_corners=False)
+        self.near = nn.Upsample(scale_factor=2, mode="nearest")
+
+    def forward(self, x):
+        return torch.cat([self.up(x), self.tri(x), self.near(x)], dim=1)
+
+
+def test_conv_transpose3d_and_volume_resizes(tmp_path, capsys):
+    text = round_trip(Decoder3d(), [torch.randn(1, 8, 2, 3, 3)], tmp_path, capsys, "dec3")
+    assert text == format_text(
+        "model dec3 {\n"
+        "    input x: [8, 2, 3, 3]\n"
+        "    up = x -> conv_transpose3d(4, 2, stride=2)\n"
+        "    tri = x -> upsample(2, mode=trilinear)\n"
+        "    near = x -> upsample(2)\n"
+        "    cat = concat(up, tri, near)\n"
+        "}\n"
+    )

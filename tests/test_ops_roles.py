@@ -44,7 +44,8 @@ model all_ops {
     l  = t -> lstm(8, layers=2, bidirectional=true, dropout=0.1) -> gru(4)
     x  = t -> moe(4, 2, 16, shared=1)
     z  = vol -> conv3d(4, (1, 3, 3), padding=(0, 1, 1)) -> instancenorm -> maxpool((1, 2, 2))
-       -> avgpool(2) -> global_avgpool
+       -> avgpool(2) -> conv_transpose3d(2, 2, stride=2) -> upsample(2, mode=trilinear)
+       -> global_avgpool
 }
 train { batch = 4
         loss = cross_entropy(logits) }

@@ -821,19 +821,19 @@ class _Mapper:
 
     def _conv(self, i, node, transposed: bool) -> None:
         """``Conv`` → ``conv1d``, ``conv2d`` or ``conv3d`` (3-, 4- or 5-D weights);
-        ``ConvTranspose`` → ``conv_transpose2d``. Sizes per axis; the same padding at both
-        ends of an axis."""
+        ``ConvTranspose`` → ``conv_transpose2d`` or ``conv_transpose3d``. Sizes per axis; the
+        same padding at both ends of an axis."""
         x, w = node.input[0], node.input[1]
         b = node.input[2] if len(node.input) > 2 and node.input[2] else None
         if not self.g.is_const(w) or (b is not None and not self.g.is_const(b)):
             raise _Unsupported(f"{node.op_type} whose weights are computed at run time")
         wshape = self.g.const_shape(w)
         spatial = len(wshape) - 2
-        if spatial not in ((2,) if transposed else (1, 2, 3)):
+        if spatial not in ((2, 3) if transposed else (1, 2, 3)):
             kind = f"{spatial}-D {'transposed ' if transposed else ''}convolution"
             raise _Unsupported(
-                f"{kind}: nnlint has conv1d, conv2d, conv3d and conv_transpose2d"
-                if transposed or spatial > 3
+                f"{kind}: nnlint has conv_transpose2d and conv_transpose3d"
+                if transposed
                 else f"{kind}: nnlint has conv1d, conv2d and conv3d"
             )
         groups = self.g.attr(node, "group", 1)
@@ -854,14 +854,15 @@ class _Mapper:
             Arg("padding", p, False, 0),
         ]
         if transposed:
-            out_pad = self.g.attr(node, "output_padding", [0, 0])
-            args.append(Arg("output_padding", self._sizes("output_padding", out_pad, 2), False, 0))
+            out_pad = self.g.attr(node, "output_padding", [0] * spatial)
+            out_pad = self._sizes("output_padding", out_pad, spatial)
+            args.append(Arg("output_padding", out_pad, False, 0))
         args += [
             Arg("groups", groups, False, 1),
             Arg("dilation", d, False, 1),
             Arg("bias", b is not None, False, True),
         ]
-        op = "conv_transpose2d" if transposed else f"conv{spatial}d"
+        op = f"conv_transpose{spatial}d" if transposed else f"conv{spatial}d"
         self.add(i, op, args, [x], node.output[0], weights=weights, reads=[w, b or ""])
 
     def _op_Conv(self, i, node):
@@ -1008,27 +1009,28 @@ class _Mapper:
             self.add(i, "permute", [_pos("dims", d) for d in dims], [x], node.output[0])
 
     def _op_Resize(self, i, node):
-        """``Resize`` (``Upsample`` before opset 10) of [N, C, H, W] by one whole factor
-        on H and W → ``upsample(s)``: ``nearest`` (any rounding: every output copies one
-        input), or ``linear`` with half-pixel centres (``align_corners=False``) →
-        ``mode=bilinear``."""
+        """``Resize`` (``Upsample`` before opset 10) of [N, C, H, W] or [N, C, D, H, W] by one
+        whole factor on every spatial axis → ``upsample(s)``: ``nearest`` (any rounding: every
+        output copies one input), or ``linear`` with half-pixel centres
+        (``align_corners=False``) → ``mode=bilinear`` (``trilinear`` for a volume)."""
         x, out = node.input[0], node.output[0]
-        if self.rank(x) != 4:
+        if self.rank(x) not in (4, 5):
             raise _Unsupported(f"{node.op_type} of a tensor that is not [N, C, H, W]")
-        c, h, w = self.per_sample(x)
-        c2, h2, w2 = self.per_sample(out)
-        s = h2 // h
-        if c2 != c or h2 != s * h or w2 != s * w:
+        shape, shape2 = self.per_sample(x), self.per_sample(out)
+        s = shape2[1] // shape[1]
+        if shape2[0] != shape[0] or any(b != s * a for a, b in zip(shape[1:], shape2[1:])):
+            axes = "H and W" if len(shape) == 3 else "D, H and W"
             raise _Unsupported(
-                f"{node.op_type} from {[c, h, w]} to {[c2, h2, w2]}: nnlint upsamples H and W "
-                "by one whole factor"
+                f"{node.op_type} from {list(shape)} to {list(shape2)}: nnlint upsamples "
+                f"{axes} by one whole factor"
             )
         mode = self.g.attr(node, "mode", "nearest")
         mode = mode.decode() if isinstance(mode, bytes) else mode
         coords = self.g.attr(node, "coordinate_transformation_mode", "half_pixel")
         coords = coords.decode() if isinstance(coords, bytes) else coords
         if mode == "linear" and coords in ("half_pixel", "pytorch_half_pixel"):
-            args = [_pos("scale", s), Arg("mode", "bilinear", False, "nearest")]
+            linear = "bilinear" if len(shape) == 3 else "trilinear"
+            args = [_pos("scale", s), Arg("mode", linear, False, "nearest")]
         elif mode == "nearest":
             args = [_pos("scale", s)]
         else:

@@ -12,7 +12,6 @@ from nnlint.ops.base import (
     Saved,
     ShapeError,
     numel,
-    pair,
     per_axis,
     register,
     shown,
@@ -309,8 +308,85 @@ class Conv3d(_Conv):
     opts = _conv_opts("triple")
 
 
+def _transpose_opts(size: str) -> tuple[Opt, ...]:
+    """A transposed convolution's options in PyTorch's positional order; ``size`` is the
+    type of the per-axis ones (``"pair"`` or ``"triple"``)."""
+    return (
+        Opt("channels", "int", positional=True, required=True, minimum=1),
+        Opt("kernel", size, positional=True, required=True, minimum=1),
+        Opt("stride", size, 1, minimum=1),
+        Opt("padding", size, 0, minimum=0),
+        Opt("output_padding", size, 0, minimum=0),
+        Opt("groups", "int", 1, minimum=1),
+        Opt("dilation", size, 1, minimum=1),
+        Opt("bias", "bool", True),
+    )
+
+
+class _ConvTranspose(_Channels):
+    """A transposed convolution over ``[C, *spatial]`` (2 or 3 spatial axes), PyTorch
+    semantics: see :class:`ConvTranspose2d`."""
+
+    axes: ClassVar[int] = 2
+
+    def _each(self, opts, key: str) -> tuple[int, ...]:
+        return per_axis(opts[key], self.axes)
+
+    def infer(self, in_shapes, opts):
+        x = in_shapes[0]
+        self.check_rank(x)
+        c_in, spatial = x[0], x[1:]
+        self.check_groups(c_in, opts)
+        ks, ss, ps, ops, ds = (
+            self._each(opts, k)
+            for k in ("kernel", "stride", "padding", "output_padding", "dilation")
+        )
+        if any(op >= s and op >= d for op, s, d in zip(ops, ss, ds)):
+            raise ShapeError(
+                f"{self.name} output_padding={shown(opts['output_padding'])} must be "
+                f"smaller than the stride ({shown(opts['stride'])}) or the dilation "
+                f"({shown(opts['dilation'])}), as in PyTorch",
+                code="NN007",
+            )
+        out = tuple(
+            (size - 1) * s - 2 * p + d * (k - 1) + op + 1
+            for size, k, s, p, op, d in zip(spatial, ks, ss, ps, ops, ds)
+        )
+        if any(o < 1 for o in out):
+            raise ShapeError(
+                f"{self.name} padding {shown(opts['padding'])} removes the whole "
+                f"output of {fmt_shape(x)}: it would be {'×'.join(map(str, out))}"
+            )
+        return (opts["channels"], *out)
+
+    def fans(self, opts, in_shapes):
+        # PyTorch computes fans from the weight [C_in, c_out/g, *k] as stored
+        k = numel(self._each(opts, "kernel"))
+        return (opts["channels"] // opts["groups"]) * k, in_shapes[0][0] * k
+
+    def param_shapes(self, opts, in_shapes):
+        c_out = opts["channels"]
+        weight = (in_shapes[0][0], c_out // opts["groups"], *self._each(opts, "kernel"))
+        return (weight, (c_out,)) if opts["bias"] else (weight,)
+
+    def cost(self, c):
+        c_in, c_out = c.x[0], c.out_shape[0]
+        weights = c_in * (c_out // c.opts["groups"]) * numel(self._each(c.opts, "kernel"))
+        macs = weights * numel(c.x[1:])
+        out = numel(c.out_shape)
+        return _linear_cost(
+            c,
+            macs,
+            weights,
+            c_out if c.opts["bias"] else 0,
+            out,
+            input_grad_macs=macs,
+            out_elems=out,
+        )
+
+
 @register
-class ConvTranspose2d(_Channels):
+class ConvTranspose2d(_ConvTranspose):
     """Transposed 2-D convolution over ``[C, H, W]`` (PyTorch ``nn.ConvTranspose2d``): the
     upsampling of U-Net decoders and GAN generators.
 
@@ -328,68 +404,23 @@ class ConvTranspose2d(_Channels):
     name = "conv_transpose2d"
     aliases = ("Conv2DTranspose", "Deconvolution2D", "deconv2d")
     min_rank = max_rank = 3
-    opts = (
-        Opt("channels", "int", positional=True, required=True, minimum=1),
-        Opt("kernel", "pair", positional=True, required=True, minimum=1),
-        Opt("stride", "pair", 1, minimum=1),
-        Opt("padding", "pair", 0, minimum=0),
-        Opt("output_padding", "pair", 0, minimum=0),
-        Opt("groups", "int", 1, minimum=1),
-        Opt("dilation", "pair", 1, minimum=1),
-        Opt("bias", "bool", True),
-    )
+    opts = _transpose_opts("pair")
 
-    def infer(self, in_shapes, opts):
-        x = in_shapes[0]
-        self.check_rank(x)
-        c_in, h, w = x
-        self.check_groups(c_in, opts)
-        ks, ss, ps, ops, ds = (
-            pair(opts[k]) for k in ("kernel", "stride", "padding", "output_padding", "dilation")
-        )
-        if any(op >= s and op >= d for op, s, d in zip(ops, ss, ds)):
-            raise ShapeError(
-                f"conv_transpose2d output_padding={shown(opts['output_padding'])} must be "
-                f"smaller than the stride ({shown(opts['stride'])}) or the dilation "
-                f"({shown(opts['dilation'])}), as in PyTorch",
-                code="NN007",
-            )
-        out = tuple(
-            (size - 1) * s - 2 * p + d * (k - 1) + op + 1
-            for size, k, s, p, op, d in zip((h, w), ks, ss, ps, ops, ds)
-        )
-        if any(o < 1 for o in out):
-            raise ShapeError(
-                f"conv_transpose2d padding {shown(opts['padding'])} removes the whole "
-                f"output of {fmt_shape(x)}: it would be {out[0]}×{out[1]}"
-            )
-        return (opts["channels"], *out)
 
-    def fans(self, opts, in_shapes):
-        # PyTorch computes fans from the weight [C_in, c_out/g, k_h, k_w] as stored
-        k = numel(pair(opts["kernel"]))
-        return (opts["channels"] // opts["groups"]) * k, in_shapes[0][0] * k
+@register
+class ConvTranspose3d(_ConvTranspose):
+    """Transposed 3-D convolution over ``[C, D, H, W]`` (PyTorch ``nn.ConvTranspose3d``):
+    the up-convolution of 3-D U-Net (Çiçek et al. 2016: 2×2×2, stride 2) and V-Net
+    decoders. As ``conv_transpose2d`` per axis, sizes one number or a (depth, height,
+    width) triple. Params: ``C·(c_out/g)·k_d·k_h·k_w + c_out`` (bias). MACs/sample:
+    ``C·(c_out/g)·k_d·k_h·k_w·D·H·W`` (the input's size, as ``FlopCounterMode`` counts).
+    """
 
-    def param_shapes(self, opts, in_shapes):
-        c_out = opts["channels"]
-        weight = (in_shapes[0][0], c_out // opts["groups"], *pair(opts["kernel"]))
-        return (weight, (c_out,)) if opts["bias"] else (weight,)
-
-    def cost(self, c):
-        c_in, h, w = c.x
-        c_out = c.out_shape[0]
-        weights = c_in * (c_out // c.opts["groups"]) * numel(pair(c.opts["kernel"]))
-        macs = weights * h * w
-        out = numel(c.out_shape)
-        return _linear_cost(
-            c,
-            macs,
-            weights,
-            c_out if c.opts["bias"] else 0,
-            out,
-            input_grad_macs=macs,
-            out_elems=out,
-        )
+    name = "conv_transpose3d"
+    aliases = ("Conv3DTranspose", "Deconvolution3D", "deconv3d")
+    axes = 3
+    min_rank = max_rank = 4
+    opts = _transpose_opts("triple")
 
 
 @register

@@ -125,43 +125,65 @@ class AvgPool(_Pool):
         )
 
 
+#: The interpolating modes of ``upsample``: the spatial axes each works over, and its FLOPs
+#: per output element forward (a weighted sum of its 2^n neighbours: 2^n multiplies and
+#: 2^n − 1 adds) and backward (each output gradient scattered to them: 2^n multiplies and
+#: 2^n adds).
+_INTERPOLATING = {"bilinear": (2, 7, 8), "trilinear": (3, 15, 16)}
+
+
 @register
 class Upsample(Op):
-    """Upsampling ``[C, H, W] -> [C, s·H, s·W]`` (PyTorch ``nn.Upsample(scale_factor=s,
-    mode=…)``, ``align_corners=False``). No parameters, no MACs.
+    """Upsampling ``[C, H, W] -> [C, s·H, s·W]`` and ``[C, D, H, W] -> [C, s·D, s·H, s·W]``
+    (PyTorch ``nn.Upsample(scale_factor=s, mode=…)``, ``align_corners=False``). No
+    parameters, no MACs.
 
     FLOPs (nnlint's convention; PyTorch's counter counts none): ``mode=nearest`` copies,
-    0 forward FLOPs; its backward sums the ``s²`` output gradients of each input element,
-    ``(s² − 1)·C·H·W`` adds. ``mode=bilinear`` blends 4 inputs per output element with
-    precomputed weights, 4 multiplies + 3 adds = 7 FLOPs per output element; backward
-    scatters each output gradient to its 4 inputs, 4 multiplies + 4 adds = 8 per output
-    element (index arithmetic is not counted).
+    0 forward FLOPs; its backward sums the ``s²`` (``s³``) output gradients of each input
+    element, ``(s² − 1)·C·H·W`` adds (``(s³ − 1)·C·D·H·W``). ``mode=bilinear`` (``[C, H,
+    W]``) blends 4 inputs per output element with precomputed weights, 4 multiplies + 3
+    adds = 7 FLOPs per output element; backward scatters each output gradient to its 4
+    inputs, 4 multiplies + 4 adds = 8 per output element. ``mode=trilinear`` (``[C, D, H,
+    W]``, 3-D U-Net decoders) blends 8: 15 forward, 16 backward per output element (index
+    arithmetic is not counted).
     """
 
     name = "upsample"
-    aliases = ("UpSampling2D", "interpolate")
+    aliases = ("UpSampling2D", "interpolate", "UpSampling3D")
     saves = "nothing"  # its backward needs only the input's size
-    min_rank = max_rank = 3
+    min_rank = 3
+    max_rank = 4
     opts = (
         Opt("scale", "int", positional=True, required=True, minimum=1),
-        Opt("mode", "symbol", "nearest", choices=("nearest", "bilinear")),
+        Opt("mode", "symbol", "nearest", choices=("nearest", "bilinear", "trilinear")),
     )
 
     def infer(self, in_shapes, opts):
         x = in_shapes[0]
         self.check_rank(x)
+        mode = opts["mode"]
+        if mode in _INTERPOLATING and _INTERPOLATING[mode][0] != len(x) - 1:
+            want = "[C, H, W]" if mode == "bilinear" else "[C, D, H, W]"
+            raise ShapeError(
+                f"upsample mode={mode} interpolates {want}, the input is {fmt_shape(x)}",
+                code="NN007",
+                fix="use mode=bilinear on [C, H, W], mode=trilinear on [C, D, H, W]",
+            )
         s = opts["scale"]
-        return (x[0], x[1] * s, x[2] * s)
+        return (x[0], *(size * s for size in x[1:]))
 
     def text(self, opts):
         return f"upsample({opts['scale']})"
 
     def cost(self, c):
         out = numel(c.out_shape)
-        if c.opts["mode"] == "nearest":
-            forward, backward = 0, (c.opts["scale"] ** 2 - 1) * numel(c.x)
+        mode = c.opts["mode"]
+        if mode == "nearest":
+            copies = c.opts["scale"] ** (len(c.x) - 1)
+            forward, backward = 0, (copies - 1) * numel(c.x)
         else:
-            forward, backward = 7 * out, 8 * out
+            _, per_out, per_grad = _INTERPOLATING[mode]
+            forward, backward = per_out * out, per_grad * out
         return Cost(
             forward_flops=c.batch * forward,
             backward_flops=c.batch * backward,
