@@ -619,6 +619,33 @@ def test_convolutions_collapse_to_one_with_the_combined_kernel():
 
 
 @pytest.mark.parametrize(
+    ("shape", "conv", "head", "power", "composed", "each"),
+    [
+        ("[3, 64]", "conv1d", "flatten", "", 5, 3),
+        ("[3, 8, 16, 16]", "conv3d", "global_avgpool -> flatten", "³", 125, 27),
+    ],
+)
+def test_1d_and_3d_convolutions_collapse_too(shape, conv, head, power, composed, each):
+    # two 3-wide kernels compose into one 5-wide kernel along every axis: 5 and 5³ taps
+    spec = f"""
+    model m {{
+        input x: {shape}
+        c      = x -> {conv}(16, 3, padding=1) -> {conv}(16, 3, padding=1) -> relu
+        logits = c -> {head} -> dense(10)
+    }}
+    train {{
+        loss = cross_entropy(logits)
+    }}
+    """
+    [d] = found(spec, "NN109")
+    equivalent = 16 * 3 * composed + 16
+    assert f"{conv}(16, 5)" in d.message
+    assert f"(16 × 3 × 5{power} + 16) needs {equivalent:,}" in d.message
+    assert d.data["equivalent_params"] == equivalent
+    assert d.data["actual_params"] == (16 * 3 * each + 16) + (16 * 16 * each + 16)
+
+
+@pytest.mark.parametrize(
     "body",
     [
         "h = x -> dense(256) -> relu -> dense(10)",  # a nonlinearity
@@ -948,6 +975,26 @@ def test_nn114_conv_bias_before_batchnorm_counts_the_channels():
     assert "24 parameters, with their gradients and optimizer state" in d.message
     assert d.fix == "set bias=false on conv2d(24, 3)"
     assert d.data == {"layer": "h/conv2d#1", "norm": "h/batchnorm#1", "wasted_params": 24}
+
+
+@pytest.mark.parametrize(
+    ("norm", "beta"),
+    [
+        ("batchnorm", True),
+        ("instancenorm(affine=true)", True),
+        ("instancenorm", False),  # affine=false by default, as PyTorch's
+        ("groupnorm(8)", True),
+    ],
+)
+def test_nn114_names_the_norms_shift_only_when_it_has_one(norm, beta):
+    text = net(
+        f"    h = x -> conv2d(8, 3, padding=1) -> {norm} -> relu -> flatten\n"
+        "    logits = h -> dense(10)"
+    )
+    (d,) = found(text, "NN114")
+    assert d.message.endswith(
+        "cannot change the output" + ("; the norm's β already shifts each channel" if beta else "")
+    )
 
 
 @pytest.mark.parametrize(

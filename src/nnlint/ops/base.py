@@ -352,6 +352,11 @@ class Op(abc.ABC):
         """(fan_in, fan_out) of the weight, PyTorch's convention; None without one."""
         return None
 
+    def learned_shift(self, opts: Mapping[str, Any]) -> bool:
+        """A norm with a learned per-feature shift β after it normalizes (False for
+        ``layernorm(bias=false)``, ``instancenorm`` without ``affine``, and every other op)."""
+        return False
+
     def over_class_axis(self, opts: Mapping[str, Any], in_shapes) -> bool:
         """Whether the op works along the class axis a loss reads (C of ``[C, H, W]``, else
         the last axis): False for a softmax given another ``axis=``, whose gradient a

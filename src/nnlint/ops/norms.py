@@ -21,6 +21,10 @@ class _Norm(Op):
     keeps_width = True
     subtracts_mean = True
 
+    def learned_shift(self, opts):
+        """β: every norm here learns one unless its options drop it."""
+        return bool(opts.get("affine", True) and opts.get("bias", True))
+
 
 @register
 class BatchNorm(_Norm):
@@ -152,6 +156,10 @@ class RMSNorm(_Norm):
     name = "rmsnorm"
     opts = (Opt("affine", "bool", True), Opt("eps", "float", None, minimum=0.0))
     subtracts_mean = False  # x / rms(x): nothing is subtracted, so a bias is not cancelled
+
+    def learned_shift(self, opts):
+        """γ only: RMSNorm learns no shift."""
+        return False
 
     def param_shapes(self, opts, in_shapes):
         return ((in_shapes[0][-1],),) if opts["affine"] else ()

@@ -9,7 +9,8 @@ from nnlint.diagnostics import Diagnostic, Severity
 from nnlint.graph import Node
 from nnlint.graph_queries import op_text
 from nnlint.ops import numel
-from nnlint.ops.layers import Conv2d, Dense
+from nnlint.ops.layers import Dense
+from nnlint.ops.layers import _Conv as Convolution
 from nnlint.rules.base import PerLineRule, RuleContext, register
 from nnlint.units import fmt_int, fmt_shape
 
@@ -24,13 +25,14 @@ def _linear_glue(node: Node) -> bool:
 @register
 class LinearCollapse(PerLineRule):
     """## What it does
-    Finds two or more `dense` or `conv2d` layers in sequence with no nonlinearity
+    Finds two or more `dense` or convolution layers in sequence with no nonlinearity
     between them — only `identity`, `dropout`, `flatten`, `reshape` or `batchnorm`
     (an affine map per feature at inference; `layernorm` and `groupnorm` divide by
     each sample's own statistics, which is not linear, and end the chain, as do
     pooling and merges) — and compares their parameters with the single layer
-    that computes the same map: n_L × n_0 + n_L for dense layers, one conv2d
-    with the combined kernel (k₁ + k₂ − 1 for stride 1) for convolutions, one
+    that computes the same map: n_L × n_0 + n_L for dense layers, one convolution
+    of the same rank (`conv1d`, `conv2d`, `conv3d`) with the combined kernel
+    (k₁ + k₂ − 1 per axis for stride 1) for convolutions, one
     dense map over the flattened tensors otherwise.
 
     A stack is reported only when that single layer needs no more parameters
@@ -141,11 +143,16 @@ def _equivalent(chain: list[Node], layers: list[Node]) -> tuple[int, str, str] |
         b = nl if bias else 0
         formula = f"{nl} × {n0}" + (f" + {nl}" if b else "")
         return nl * n0 + b, f"a single dense({nl}) from {n0} inputs ({formula})", f"dense({nl})"
-    if not views and all(
-        isinstance(n.kind, Conv2d)
-        and all(isinstance(n.opts[k], int) for k in ("kernel", "stride", "dilation"))
-        for n in layers
-    ):  # square kernels compose into one square kernel; a (3, 1) pair is left to dense
+    axes = {n.kind.axes if isinstance(n.kind, Convolution) else None for n in layers}
+    if (
+        not views
+        and None not in axes
+        and len(axes) == 1
+        and all(
+            isinstance(n.opts[k], int) for n in layers for k in ("kernel", "stride", "dilation")
+        )
+    ):  # square (cubic) kernels of one rank compose into one; a (3, 1) pair is left to dense
+        (rank,) = axes
         k = stride = 1
         log_stride = 0.0  # log10 of the stride, kept once the stride itself is not
         groups = {n.opts["groups"] for n in layers}
@@ -164,9 +171,11 @@ def _equivalent(chain: list[Node], layers: list[Node]) -> tuple[int, str, str] |
             else f"{10 ** (log_stride % 1):.3g}e{math.floor(log_stride)}"
         )
         opts = (f", stride={shown}" if stride > 1 else "") + (f", groups={g}" if g > 1 else "")
-        formula = f"{cl} × {c0 // g} × {k}²" + (f" + {cl}" if b else "")
-        conv = f"conv2d({cl}, {k}{opts})"
-        return cl * (c0 // g) * k * k + b, f"a single {conv} from {c0} channels ({formula})", conv
+        power = {1: "", 2: "²", 3: "³"}[rank]
+        formula = f"{cl} × {c0 // g} × {k}{power}" + (f" + {cl}" if b else "")
+        conv = f"conv{rank}d({cl}, {k}{opts})"
+        weights = cl * (c0 // g) * k**rank + b
+        return weights, f"a single {conv} from {c0} channels ({formula})", conv
     n0, nl = numel(x0), numel(out)
     b = nl if bias else 0
     formula = f"{fmt_int(nl)} × {fmt_int(n0)}" + (f" + {fmt_int(nl)}" if b else "")

@@ -111,7 +111,12 @@ class BiasBeforeNorm(PerLineRule):
                 f"{op_text(norm)} right after it subtracts again (each bias value is constant "
                 f"over the values its mean is taken over, so x − μ does not change): "
                 f"{fmt_int(size)} parameters, with their gradients and optimizer state, that "
-                f"cannot change the output; the norm's β already shifts each channel",
+                f"cannot change the output"
+                + (
+                    "; the norm's β already shifts each channel"
+                    if norm.kind.learned_shift(norm.opts)
+                    else ""
+                ),
                 node.span,
                 fix=f"set bias=false on {op_text(node)}",
                 layer=node.id,
