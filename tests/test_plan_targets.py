@@ -289,3 +289,12 @@ def test_training_changes_name_the_devices_of_the_target():
     assert cpu == ["sharding = zero3, gpus = 10 (the fewest CPUs that fit, with ZeRO stage 3)"]
     gpu = [str(c) for c in plans["h100-sxm"].training.changes]
     assert gpu == ["sharding = zero3, gpus = 2 (the fewest GPUs that fit, with ZeRO stage 3)"]
+
+
+def test_the_table_says_fits_with_the_room_left_and_over_by_what_is_missing(capsys):
+    assert main(["plan", str(ROOT / "examples/llama2_7b.nn"), "--isolated"]) == 0
+    out = capsys.readouterr().out
+    (row,) = [line for line in out.splitlines() if line.split()[1:2] == ["h100-sxm"]]
+    # training Llama 2 7B in 80 GB is 45 GiB short; serving it leaves 60 GiB
+    assert "over 45 GiB" in row and "fits +60 GiB" in row and "-" not in row.split("GB")[1]
+    assert "fits with the memory left (+), or over by the memory missing" in " ".join(out.split())

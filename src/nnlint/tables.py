@@ -315,9 +315,9 @@ def _fit_cell(fit) -> str:
     if fit is None:
         return "-"
     if fit.fits:
-        return f"fits {fmt_bytes_short(fit.headroom_bytes, sign=True)}"
+        return f"fits +{fmt_bytes_short(fit.headroom_bytes)}"
     if fit.why == "memory" or fit.why == "training memory":
-        return f"over {fmt_bytes_short(fit.headroom_bytes, sign=True)}"
+        return f"over {fmt_bytes_short(-fit.headroom_bytes)}"
     return fit.why
 
 
@@ -351,7 +351,7 @@ def plan_text(path: str, report, plans) -> str:
         )
     table = format_table(headers, rows, [True, False, True, False, False, True, True, True])
     notes = [
-        "train, serve: fits or over, with the memory left (+) or missing (-); per second: "
+        "train, serve: fits with the memory left (+), or over by the memory missing; per second: "
         "samples (deploy batch / latency); energy: per inference (power x latency)",
     ]
     if any(p.target.unified_memory for p in plans):
