@@ -16,7 +16,8 @@ from nnlint.rules.training.helpers import fans, init_layers, layer_after, sci, s
 class InitActivationMismatch(PerLineRule):
     """## What it does
     Checks a named initialization scheme against the activation after the layer
-    (`dense` and `conv2d`; looking through `dropout`, `identity`, `flatten` and
+    (`dense` and the convolutions, 1-D to 3-D and transposed; looking through `dropout`,
+    `identity`, `flatten` and
     `reshape`):
 
     - `init=he` followed by `sigmoid` or `tanh`;

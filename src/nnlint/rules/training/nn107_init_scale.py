@@ -31,7 +31,7 @@ def _recommended_init(node: Node, following: Node | None) -> tuple[str, str, flo
 class InitScale(PerLineRule):
     """## What it does
     Compares an explicit weight scale — `init=normal(std)`, `init=uniform(a)`
-    (U(−a, a), variance a²/3) or `init=ones` (E[w²] = 1) on `dense` and `conv2d`
+    (U(−a, a), variance a²/3) or `init=ones` (E[w²] = 1) on `dense` and the convolutions
     — with the variance recommended for the activation after the layer, and
     reports the layer when they differ by `variance_ratio` or more either way.
     The target is He's 2/n_in before a ReLU-family activation (and elu, gelu,

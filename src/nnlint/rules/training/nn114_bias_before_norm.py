@@ -15,7 +15,7 @@ from nnlint.units import fmt_int
 @register
 class BiasBeforeNorm(PerLineRule):
     """## What it does
-    Finds a layer with a bias (`dense`, `conv1d`, `conv2d`, `conv_transpose2d`,
+    Finds a layer with a bias (`dense`, `conv1d`/`2d`/`3d`, `conv_transpose2d`/`3d`,
     attention's output projection) whose output goes straight into a normalization
     that subtracts a mean taken over values that all received the same bias value —
     so the whole bias cancels — and reports the exact number of parameters wasted.
