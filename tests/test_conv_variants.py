@@ -170,6 +170,37 @@ def test_conv_and_pool_variants_match_torch(shape, chain, build):
     assert 2 * (t.backward_macs - t.input_grad_macs) == bwd.get_total_flops() - overcount
 
 
+@pytest.mark.parametrize(("shape", "chain", "build"), CASES, ids=[c[1] for c in CASES])
+def test_saved_tensors_equal_torch_in_fp32(shape, chain, build):
+    """What autograd saves for each variant, once per storage: a convolution's input — with
+    ``padding=same`` and an odd total padding ``d·(k−1)`` on some axis, the copy PyTorch
+    pads by the odd element and convolves instead, one element longer on that axis."""
+    from torch_reference import saved_bytes
+
+    from nnlint.activations import plan_activations
+
+    torch.manual_seed(0)
+    pointwise = {2: nn.Conv1d, 3: nn.Conv2d, 4: nn.Conv3d}[len(shape)](shape[0], 6, 1)
+    torch_bytes = saved_bytes(nn.Sequential(pointwise, *build()), [torch.randn(1, *shape)])
+    first = f"conv{len(shape) - 1}d(6, 1)"
+    dims = ", ".join(map(str, shape))
+    report = report_of(f"model m {{\n input x: [{dims}]\n y = x -> {first} -> {chain}\n}}\n")
+    assert plan_activations(report.lowered, lambda _n: 32, batch=1).bytes == torch_bytes
+
+
+def test_an_even_kernel_with_padding_same_saves_the_padded_copy():
+    # [6, 9, 8] through conv2d(8, (2, 3), padding=same, dilation=(3, 2)): d·(k−1) is 3 on H
+    # (odd: PyTorch pads a copy to 10 rows) and 4 on W (even: padded inside the kernel)
+    from nnlint.activations import plan_activations
+
+    report = report_of(
+        "model m {\n input x: [6, 9, 8]\n"
+        " y = x -> conv2d(8, (2, 3), padding=same, dilation=(3, 2))\n}\n"
+    )
+    assert report.layers[-1].node.shape == (8, 9, 8)
+    assert plan_activations(report.lowered, lambda _n: 32, batch=1).bytes == 4 * 6 * 10 * 8
+
+
 @pytest.mark.parametrize(
     ("shape", "chain", "code", "message"),
     [

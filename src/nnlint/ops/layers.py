@@ -206,6 +206,24 @@ class _Conv(_Channels):
             )
         return (opts["channels"], *out)
 
+    def saved(self, c):
+        """Its input, for the weight gradient (``convolution_backward``); frozen: nothing.
+        ``padding=same`` with an odd total padding ``d·(k−1)`` on some axis (an even
+        kernel at odd dilation) saves a copy instead: PyTorch pads the input by the odd
+        element on the right (:func:`same_padding`) and convolves that copy with the even
+        rest (``_convolution_same``), so it keeps a tensor one element longer on each such
+        axis."""
+        if not c.trainable:
+            return ()
+        if c.opts["padding"] != "same":
+            return (Saved("in0", numel(c.x)),)
+        ks, _, ds = self._sizes(c.opts)
+        odd = [hi - lo for lo, hi in (same_padding(k, d) for k, d in zip(ks, ds))]
+        if not any(odd):
+            return (Saved("in0", numel(c.x)),)
+        padded = (c.x[0], *(size + extra for size, extra in zip(c.x[1:], odd)))
+        return (Saved("padded", numel(padded)),)
+
     def fans(self, opts, in_shapes):
         k = numel(self._sizes(opts)[0])
         return (in_shapes[0][0] // opts["groups"]) * k, opts["channels"] * k
