@@ -170,6 +170,10 @@ def test_format_keeps_a_summed_loss():
         ("[5, 10]", "axis=0", False),  # over the 5 positions, not the 10 classes
         ("[10, 4, 4]", "axis=0", True),  # per-pixel classes: the channel axis
         ("[10, 4, 4]", "axis=-1", False),
+        ("[10, 2, 2, 4]", "", True),  # per-voxel classes: the channel axis of a volume
+        ("[10, 2, 2, 4]", "axis=0", True),
+        ("[10, 2, 2, 4]", "axis=-1", False),  # over the 4 columns
+        ("[10, 2, 2, 4]", "axis=3", False),
     ],
 )
 def test_a_softmax_fuses_with_cross_entropy_only_along_the_class_axis(shape, axis, fused):
@@ -188,3 +192,73 @@ def test_a_softmax_fuses_with_cross_entropy_only_along_the_class_axis(shape, axi
     assert softmax.node.fused_with_loss is fused
     elements = 50 if shape == "[5, 10]" else 160
     assert softmax.train.backward_flops == (0 if fused else 4 * 2 * elements)
+
+
+@pytest.mark.parametrize(
+    ("shape", "chain", "fused"),
+    [
+        # the softmax's axis, followed through the views, must be the class axis the loss
+        # reads (the last of [T, C] and [C], the first of [C, H, W]): ŷ − y is the gradient
+        # of cross-entropy over the positions one softmax normalized, of nothing else
+        ("[5, 10]", "softmax -> transpose(0, 1)", False),  # [10, 5]: classes = the 5 rows
+        ("[5, 10]", "softmax(axis=0) -> transpose(0, 1)", True),  # the 5 back on the last
+        ("[5, 10]", "softmax -> flatten", False),  # one 50-way distribution
+        ("[5, 10]", "softmax -> reshape(10, 5)", False),
+        ("[5, 10]", "softmax -> reshape(1, 5, 10)", False),  # [1, 5, 10]: the channel axis
+        ("[5, 10]", "softmax -> reshape(5, 1, 10) -> reshape(5, 10)", True),
+        ("[5, 10]", "softmax -> slice(1, 0, 4)", False),  # 4 of the 10 probabilities
+        ("[5, 10]", "softmax -> slice(0, 1, 3)", True),  # 2 of the 5 rows, whole
+        ("[5, 10]", "softmax -> select(0, 2)", True),  # one row: [10]
+        ("[5, 10]", "softmax(axis=0) -> select(1, 2)", True),  # column 2's 5-way softmax
+        ("[5, 10]", "softmax -> select(1, 2)", False),  # one probability per row
+        ("[10, 4, 4]", "softmax -> flatten", False),
+        ("[10, 4, 4]", "softmax -> permute(1, 2, 0)", False),  # [4, 4, 10]: C is last
+        ("[10, 4, 4]", "softmax(axis=2) -> permute(2, 0, 1)", True),  # the 4 columns first
+        ("[10, 4, 4]", "softmax -> reshape(10, 16)", False),  # [10, 16]: classes = the 16
+        ("[10, 2, 2, 4]", "softmax -> reshape(10, 4, 4)", True),  # D and H merged, C first
+        ("[10, 4, 4]", "sigmoid -> flatten", True),  # element by element: any view
+        ("[10, 4, 4]", "sigmoid -> permute(1, 2, 0) -> slice(0, 0, 2)", True),
+    ],
+)
+def test_a_view_between_the_softmax_and_the_loss_keeps_the_fusion_only_along_the_classes(
+    shape, chain, fused
+):
+    loss = "bce" if chain.startswith("sigmoid") else "cross_entropy"
+    text = f"""
+    model m {{
+        input x: {shape}
+        probs = x -> {chain}
+    }}
+    train {{
+        batch = 2
+        loss  = {loss}(probs)
+    }}
+    """
+    report = report_of(text)
+    (layer,) = [layer for layer in report.layers if layer.node.op in ("softmax", "sigmoid")]
+    assert layer.node.fused_with_loss is fused
+    elements = 50 if shape == "[5, 10]" else 160
+    assert layer.train.backward_flops == (0 if fused else 4 * 2 * elements)
+
+
+def test_each_term_fuses_through_its_own_views():
+    # one term through a transpose that moves the classes: the softmax's own backward runs
+    both = """
+    model m {
+        input x: [5, 10]
+        probs = x -> softmax
+        t     = probs -> transpose(0, 1)
+        row   = probs -> select(0, 0)
+    }
+    train {
+        batch = 2
+        loss  = LOSS
+    }
+    """
+    for loss, fused in [
+        ("cross_entropy(probs) + 0.5 * cross_entropy(row)", True),
+        ("cross_entropy(probs) + 0.5 * cross_entropy(t)", False),
+    ]:
+        report = report_of(both.replace("LOSS", loss))
+        (softmax,) = [layer for layer in report.layers if layer.node.op == "softmax"]
+        assert softmax.node.fused_with_loss is fused, loss

@@ -38,6 +38,7 @@ from nnlint.ops import (
     Opt,
     Shape,
     ShapeError,
+    channel_index,
     known_as,
     numel,
 )
@@ -1215,11 +1216,23 @@ class _Lowerer:
         return self._add(node)
 
     @staticmethod
-    def _fuses(values: Node, losses: list[Node]) -> bool:
-        """Every loss reading ``values`` fuses with its op, along the class axis."""
-        if not values.kind.over_class_axis(values.opts, values.in_shapes):
-            return False  # softmax(axis=0) of [T, C]: not the classes the loss reads
-        return all(LOSSES[loss.opts["kind"]].fuses_with == values.op for loss in losses)
+    def _fuses(values: Node, loss: Node, views: list[Node]) -> bool:
+        """``loss`` fuses with the op of ``values``, which it reads through ``views`` (in
+        order): that op's gradient is the one it replaces and, for the softmax family, the
+        axis it normalizes along is the class axis of the tensor the loss reads (not with
+        ``softmax(axis=0)`` of ``[T, C]``, nor ``softmax -> transpose(0, 1)`` of it; yes with
+        ``softmax(axis=0) -> transpose(0, 1)``)."""
+        if LOSSES[loss.opts["kind"]].fuses_with != values.op:
+            return False
+        axis = values.kind.normalized_axis(values.opts, values.in_shapes)
+        if axis is None:
+            return True  # element by element (a sigmoid): any view keeps each pair
+        for view in views:
+            axis = view.kind.axis_after(view.opts, view.in_shapes, view.shape, axis)
+            if axis is None:
+                return False  # merged, split, dropped or cut: not one softmax per row
+        shape = loss.in_shapes[0]
+        return bool(shape) and axis == channel_index(shape)
 
     def _fuse_losses(self, loss_ids: list[str]) -> None:
         """Mark the softmax (sigmoid) whose gradient a loss fuses with (ŷ − y): only when
@@ -1227,17 +1240,19 @@ class _Lowerer:
         read by loss terms alone and every one fuses with it — another term
         (``cross_entropy(probs) + 0.1 * mse(probs)``) or a layer reading them
         (``probs -> dense(3)``) sends a gradient through its own backward."""
-        readers: dict[str, list[Node]] = {}
+        readers: dict[str, list[tuple[Node, list[Node]]]] = {}
         for loss_id in loss_ids:
             loss = self.by_id[loss_id]
             values = self._node(loss.inputs[0])
+            views = []
             while values.kind.is_view and values.inputs:
+                views.append(values)
                 values = self._node(values.inputs[0])
-            readers.setdefault(values.id, []).append(loss)
+            readers.setdefault(values.id, []).append((loss, views[::-1]))
         fusing = {
             values_id
             for values_id, losses in readers.items()
-            if self._fuses(self.by_id[values_id], losses)
+            if all(self._fuses(self.by_id[values_id], *read) for read in losses)
         }
         if not fusing:
             return

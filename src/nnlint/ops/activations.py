@@ -6,7 +6,17 @@ from typing import ClassVar
 
 import attrs
 
-from nnlint.ops.base import Cost, Op, Opt, Output, ShapeError, channel_axis, numel, register
+from nnlint.ops.base import (
+    Cost,
+    Op,
+    Opt,
+    Output,
+    ShapeError,
+    channel_axis,
+    channel_index,
+    numel,
+    register,
+)
 from nnlint.units import fmt_shape
 
 
@@ -54,13 +64,13 @@ def _class_axis_checked(name: str, x, opts):
     return x
 
 
-def _along_class_axis(x, opts) -> bool:
-    """``axis=`` (or its absence) names the class axis of ``x``: 0 of ``[C, H, W]``, else
-    the last."""
+def _normalized_axis(x, opts) -> int | None:
+    """The axis of ``x`` the softmax family works along, from 0: ``axis=``, else the class
+    axis (:func:`channel_index`); None for a scalar."""
+    if not x:
+        return None
     axis = opts.get("axis")
-    if axis is None or not x:
-        return True
-    return axis % len(x) == (0 if len(x) == 3 else len(x) - 1)
+    return channel_index(x) if axis is None else axis % len(x)
 
 
 @register
@@ -280,8 +290,8 @@ class LogSoftmax(_Activation):
     def infer(self, in_shapes, opts):
         return _class_axis_checked(self.name, in_shapes[0], opts)
 
-    def over_class_axis(self, opts, in_shapes):
-        return _along_class_axis(in_shapes[0], opts)
+    def normalized_axis(self, opts, in_shapes):
+        return _normalized_axis(in_shapes[0], opts)
 
 
 @register
@@ -306,8 +316,8 @@ class Softmax(_Activation):
     def infer(self, in_shapes, opts):
         return _class_axis_checked(self.name, in_shapes[0], opts)
 
-    def over_class_axis(self, opts, in_shapes):
-        return _along_class_axis(in_shapes[0], opts)
+    def normalized_axis(self, opts, in_shapes):
+        return _normalized_axis(in_shapes[0], opts)
 
 
 @register

@@ -357,11 +357,18 @@ class Op(abc.ABC):
         ``layernorm(bias=false)``, ``instancenorm`` without ``affine``, and every other op)."""
         return False
 
-    def over_class_axis(self, opts: Mapping[str, Any], in_shapes) -> bool:
-        """Whether the op works along the class axis a loss reads (C of ``[C, H, W]``, else
-        the last axis): False for a softmax given another ``axis=``, whose gradient a
-        loss over the classes cannot fuse. True for ops without an axis."""
-        return True
+    def normalized_axis(self, opts: Mapping[str, Any], in_shapes) -> int | None:
+        """The axis of its input the op normalizes along, from 0 (the softmax family:
+        ``axis=``, else the class axis of :func:`channel_index`); None for an op that works
+        element by element. A loss fuses with it only along the class axis of the tensor
+        it reads (followed through views by :meth:`axis_after`)."""
+        return None
+
+    def axis_after(self, opts: Mapping[str, Any], in_shapes, out_shape: Shape, axis: int):
+        """A view's: the axis of its output (``out_shape``) that is ``axis`` of its input,
+        the same positions in the same order, or None when the view merges, splits or
+        drops that axis or keeps part of it. None for every other op."""
+        return None
 
     def params_read(self, opts: Mapping[str, Any], in_shapes, rows: int, params: int) -> int:
         """The parameters one pass over ``rows`` rows (tokens: the output's leading axes times

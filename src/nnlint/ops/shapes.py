@@ -10,6 +10,17 @@ from nnlint.ops.base import Cost, Op, Opt, Shape, ShapeError, numel, register
 from nnlint.units import fmt_shape
 
 
+def _reshaped_axis(x: Shape, out: Shape, axis: int) -> int | None:
+    """The axis of ``out`` holding axis ``axis`` of ``x`` after a reshape (which keeps the
+    elements in order): the one of the same size with as many elements after it; None
+    when the reshape merges it with a neighbour or splits it."""
+    size, inner = x[axis], numel(x[axis + 1 :])
+    for index, d in enumerate(out):
+        if d == size and numel(out[index + 1 :]) == inner:
+            return index
+    return None
+
+
 @register
 class Flatten(Op):
     """``[C, H, W] -> [C·H·W]``. A view: no FLOPs, no new memory."""
@@ -21,6 +32,9 @@ class Flatten(Op):
 
     def infer(self, in_shapes, opts):
         return (numel(in_shapes[0]),)
+
+    def axis_after(self, opts, in_shapes, out_shape, axis):
+        return _reshaped_axis(in_shapes[0], out_shape, axis)
 
     def cost(self, c):
         return Cost()
@@ -59,6 +73,9 @@ class Reshape(Op):
                 f"{fmt_shape(dims)} ({numel(dims)} elements)"
             )
         return tuple(dims)
+
+    def axis_after(self, opts, in_shapes, out_shape, axis):
+        return _reshaped_axis(in_shapes[0], out_shape, axis)
 
     def cost(self, c):
         return Cost()
@@ -118,6 +135,11 @@ class Transpose(_AxisView):
     def text(self, opts):
         return f"transpose({opts['a']}, {opts['b']})"
 
+    def axis_after(self, opts, in_shapes, out_shape, axis):
+        rank = len(in_shapes[0])
+        a, b = opts["a"] % rank, opts["b"] % rank
+        return b if axis == a else a if axis == b else axis
+
     def moves_data(self, opts, in_shapes):
         """A copy at inference unless the two axes swapped keep the memory order."""
         x = in_shapes[0]
@@ -150,6 +172,10 @@ class Permute(_AxisView):
 
     def text(self, opts):
         return f"permute({', '.join(map(str, opts['dims']))})"
+
+    def axis_after(self, opts, in_shapes, out_shape, axis):
+        rank = len(in_shapes[0])
+        return [d % rank for d in opts["dims"]].index(axis)
 
     def moves_data(self, opts, in_shapes):
         """A copy at inference unless the permutation keeps the memory order."""
@@ -185,6 +211,10 @@ class Select(_AxisView):
     def text(self, opts):
         return f"select({opts['axis']}, {opts['index']})"
 
+    def axis_after(self, opts, in_shapes, out_shape, axis):
+        dropped = opts["axis"] % len(in_shapes[0])
+        return None if axis == dropped else axis - (dropped < axis)
+
 
 @register
 class Slice(_AxisView):
@@ -216,6 +246,11 @@ class Slice(_AxisView):
 
     def text(self, opts):
         return f"slice({opts['axis']}, {opts['start']}, {opts['end']})"
+
+    def axis_after(self, opts, in_shapes, out_shape, axis):
+        x = in_shapes[0]
+        cut = opts["axis"] % len(x) == axis and opts["end"] - opts["start"] < x[axis]
+        return None if cut else axis
 
 
 class _Reduce(Op):
