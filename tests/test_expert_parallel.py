@@ -287,6 +287,75 @@ def test_a_model_without_experts_gets_no_expert_parallel_change():
     assert "expert_parallel" not in d.message
 
 
+NONE_FITS = """
+train {
+    gpus = 64
+    tensor_parallel = 2
+    sharding = zero1
+"""
+
+
+def _none_fits(keys: str = "", target: str = "a100-40gb") -> str:
+    """Mixtral on 64 A100-40GBs without recompute: its 39.45 GiB of saved activations
+    alone leave no single change that fits."""
+    spec = MIXTRAL.replace("train {\n", NONE_FITS + keys, 1)
+    return spec + f"\ndeploy {{\n    target = {target}\n}}\n"
+
+
+def _nn301(spec: str, name: str = "m.nn"):
+    (d,) = [x for x in check_text(spec, name).diagnostics if x.code == "NN301"]
+    return d
+
+
+def test_when_nothing_single_fits_nn301_names_expert_parallelism_among_the_levers():
+    memory = builtin_targets()["a100-40gb"].memory_bytes
+    d = _nn301(_none_fits())
+    assert d.data["fixes"] == []
+    assert d.message.endswith(
+        "; no micro-batch, GPU count, sharding stage, expert-parallel size or recompute "
+        "setting fits"
+    )
+    assert d.fix == (
+        "add tensor, pipeline or expert parallelism (`expert_parallel` splits the `moe` "
+        "layers' experts among the data-parallel ranks), a narrower precision or lighter "
+        "optimizer, or train on devices with more memory"
+    )
+    # no expert-parallel size fits alone (the message says so), one does with recompute
+    for n in (2, 4, 8):
+        assert _need(_none_fits(f"    expert_parallel = {n}\n")) > memory
+    assert _need(_none_fits("    recompute = full\n")) > memory
+    assert _need(_none_fits("    expert_parallel = 8\n    recompute = full\n")) <= memory
+
+
+def test_with_expert_parallelism_already_on_nn301_names_only_the_sizes_it_tried():
+    d = _nn301(_none_fits("    expert_parallel = 2\n"))
+    assert d.message.endswith(
+        "; no micro-batch, GPU count, sharding stage, expert-parallel size or recompute "
+        "setting fits"
+    )
+    assert d.fix.startswith("add tensor or pipeline parallelism, a narrower precision")
+    # at the size that divides every layer's experts there is no larger one to try (on a
+    # 24 GB GPU, where recompute = full is 24.51 GB)
+    d = _nn301(_none_fits("    expert_parallel = 8\n", target="rtx-4090"))
+    assert d.message.endswith(
+        "; no micro-batch, GPU count, sharding stage or recompute setting fits"
+    )
+
+
+def test_a_dense_model_that_nothing_fits_keeps_its_levers():
+    llama = (EXAMPLES / "training" / "llama_7b_zero3.nn").read_text(encoding="utf-8")
+    spec = llama.replace("a100-80gb", "t4").replace("gpus           = 8", "gpus = 1")
+    spec = spec.replace("sharding       = zero3", "sharding = none")
+    d = _nn301(spec, "l.nn")
+    assert d.message.endswith(
+        "; no micro-batch, GPU count, sharding stage or recompute setting fits"
+    )
+    assert d.fix == (
+        "add tensor or pipeline parallelism, a narrower precision or lighter optimizer, or "
+        "train on devices with more memory"
+    )
+
+
 # ------------------------------------------------------------------ PyTorch, one rank
 
 

@@ -6,6 +6,8 @@ imports it and checks the spec: parameters == the ONNX initializers == ``sum(num
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -451,3 +453,139 @@ def test_conv_transpose3d_and_volume_resizes(tmp_path, capsys):
         "    cat = concat(up, tri, near)\n"
         "}\n"
     )
+
+
+def _pool_shapes(model: nn.Module, inputs: list) -> list[list[int]]:
+    """PyTorch's output shape (per sample) of every pool of ``model``, in call order."""
+    shapes: list[list[int]] = []
+    pools = (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d)
+    hooks = [
+        m.register_forward_hook(lambda _m, _i, out: shapes.append(list(out.shape[1:])))
+        for m in model.modules()
+        if isinstance(m, pools)
+    ]
+    model(*inputs)
+    for hook in hooks:
+        hook.remove()
+    return shapes
+
+
+def _spec_pool_shapes(spec, capsys) -> list[list[int]]:
+    capsys.readouterr()
+    main(["check", "--format", "json", str(spec)])
+    layers = json.loads(capsys.readouterr().out)["models"][0]["layers"]
+    return [ly["output_shape"] for ly in layers if ly["op"] in ("maxpool", "avgpool")]
+
+
+class CeilPools(nn.Module):
+    """Pools with ``ceil_mode=True`` whose last window starts inside the input or its
+    left padding: each rounds up to one more output than floor mode, with and without
+    padding, over [C, L], [C, H, W] and [C, D, H, W]; the convolutions and the linear head
+    after them see the rounded-up sizes."""
+
+    def __init__(self, axes: int) -> None:
+        super().__init__()
+        conv = (nn.Conv1d, nn.Conv2d, nn.Conv3d)[axes - 1]
+        self.conv = conv(3, 4, 3, padding=1)
+        self.pool = (
+            nn.MaxPool1d(3, 2, 1, ceil_mode=True),
+            nn.MaxPool2d(3, 2, ceil_mode=True),
+            nn.MaxPool3d((1, 3, 3), (1, 2, 2), (0, 1, 1), ceil_mode=True),
+        )[axes - 1]
+        self.mix = conv(4, 6, 1)
+        self.avg = nn.AvgPool2d(3, 2, padding=1, ceil_mode=True) if axes == 2 else nn.Identity()
+        self.head = nn.LazyLinear(5)
+
+    def forward(self, x):
+        h = self.avg(self.mix(self.pool(torch.relu(self.conv(x)))))
+        return self.head(torch.flatten(h, 1))
+
+
+@pytest.mark.parametrize(
+    ("axes", "size", "pools", "shapes"),
+    [
+        (1, [6], "maxpool(3, stride=2, padding=1, ceil=true)", [[4, 4]]),
+        (2, [8, 8], "maxpool(3, stride=2, ceil=true)", [[4, 4, 4], [6, 3, 3]]),
+        (
+            3,
+            [2, 6, 6],
+            "maxpool((1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1), ceil=true)",
+            [[4, 2, 4, 4]],
+        ),
+    ],
+)
+def test_ceil_mode_pools_round_up_like_pytorch(tmp_path, capsys, axes, size, pools, shapes):
+    """``ceil_mode=1`` → ``ceil=true``: the pools' shapes are PyTorch's (one more output
+    than floor mode on each pooled axis here), and the parameters and MACs of the layers
+    after them match the source model."""
+    torch.manual_seed(0)
+    model = CeilPools(axes)
+    inputs = [torch.randn(1, 3, *size)]
+    with torch.no_grad():
+        model(*inputs)  # sizes the lazy head
+        assert _pool_shapes(model, inputs) == shapes
+    text = round_trip(model, inputs, tmp_path, capsys, f"ceil{axes}")
+    assert pools in text, text
+    if axes == 2:
+        assert "avgpool(3, stride=2, padding=1, ceil=true)" in text, text
+    assert _spec_pool_shapes(tmp_path / f"ceil{axes}.nn", capsys) == shapes
+
+
+@pytest.mark.parametrize(
+    ("pool", "size"),
+    [
+        (nn.MaxPool2d(2, 2, padding=1, ceil_mode=True), [7, 7]),  # starts in the padding
+        (nn.AvgPool2d(3, 3, padding=1, ceil_mode=True), [8, 8]),
+        (nn.MaxPool1d(1, 2, ceil_mode=True), [8]),  # past the input, no padding
+        (nn.MaxPool3d(2, 3, padding=1, ceil_mode=True), [8, 8, 8]),
+    ],
+)
+def test_ceil_mode_window_past_the_input_before_opset_22_is_refused(tmp_path, capsys, pool, size):
+    """PyTorch drops a last window that would start past the input and its left padding;
+    ONNX shape inference keeps it before opset 22, so the file's sizes are not PyTorch's:
+    refused, with both sizes."""
+    x = torch.randn(1, 2, *size)
+    path = export(pool, [x], tmp_path / "pool.onnx", False, names=["x"])
+    theirs = [o + 1 for o in pool(x).shape[2:]]
+    assert main(["import", str(path), "-o", str(tmp_path / "pool.nn")]) == 2
+    err = capsys.readouterr().err
+    op = "MaxPool" if isinstance(pool, (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d)) else "Average"
+    assert f"node 0 `/{op}" in err, err
+    assert (
+        f"ceil_mode=1 pools {size} to {theirs} in this file (opset 20), PyTorch's ceil_mode "
+        f"(nnlint's ceil=true) to {list(pool(x).shape[2:])}: ONNX shape inference before "
+        "opset 22 keeps a last window that starts past the input and its left padding, "
+        "PyTorch drops it (export at opset 22 or later)"
+    ) in err, err
+
+
+@pytest.mark.parametrize("op", ["MaxPool", "AveragePool"])
+def test_ceil_mode_window_past_the_input_at_opset_22(tmp_path, capsys, op):
+    """From opset 22 on ONNX drops that window too: the pool imports with ``ceil=true``
+    and PyTorch's size, and the convolution after it has PyTorch's MACs."""
+    rng = np.random.default_rng(0)
+    w = numpy_helper.from_array(rng.normal(size=(3, 2, 1, 1)).astype(np.float32), "w")
+    nodes = [
+        helper.make_node(
+            op,
+            ["x"],
+            ["p"],
+            name="/pool",
+            kernel_shape=[2, 2],
+            strides=[2, 2],
+            pads=[1] * 4,
+            ceil_mode=1,
+        ),
+        helper.make_node("Conv", ["p", "w"], ["y"], name="/conv", kernel_shape=[1, 1]),
+    ]
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 7, 7])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    path = tmp_path / "pool22.onnx"
+    onnx.save(_graph_model(nodes, [x], [y], [w], 22), str(path))
+    text = run_import(path, capsys)
+    kind = "maxpool" if op == "MaxPool" else "avgpool"
+    assert f"x -> {kind}(2, padding=1, ceil=true) -> conv2d(3, 1, bias=false)" in text, text
+    torch_pool = (nn.MaxPool2d if op == "MaxPool" else nn.AvgPool2d)(2, 2, 1, ceil_mode=True)
+    assert list(torch_pool(torch.randn(1, 2, 7, 7)).shape[1:]) == [2, 4, 4]
+    assert _spec_pool_shapes(path.with_suffix(".nn"), capsys) == [[2, 4, 4]]
+    assert checked(path.with_suffix(".nn"), capsys)["macs"] == 4 * 4 * 2 * 3

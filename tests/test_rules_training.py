@@ -154,6 +154,60 @@ def test_mixed_chain_reports_the_sigmoid_bound():
     assert "0.25^10 = 9.54e-07" in d.message
 
 
+def test_a_sigmoid_chain_keeps_its_wording_whole():
+    [d] = found(mlp(["sigmoid"] * 10), "NN101")
+    assert d.message == (
+        "10 sigmoid layers in a row on the gradient's path, from `h1/sigmoid#1` (line 3) to "
+        "`h10/sigmoid#1` (line 12), with no skip connection or normalization between them: "
+        "σ' ≤ 0.25, so the 10 derivatives the gradient crosses multiply to at most "
+        "0.25^10 = 9.54e-07"
+    )
+
+
+def test_hard_sigmoids_are_counted_by_name_with_their_own_slope():
+    """PyTorch's Hardsigmoid is relu6(z + 3)/6: slope 1/6 on (−3, 3), 0 outside."""
+
+    def hardsigmoid(z: float) -> float:
+        return min(max(z + 3, 0.0), 6.0) / 6
+
+    # its largest derivative, by central differences over [−4, 4]
+    h = 1e-3
+    slope = max(
+        (hardsigmoid(z / 100 + h) - hardsigmoid(z / 100 - h)) / (2 * h) for z in range(-400, 401)
+    )
+    assert slope == pytest.approx(1 / 6)
+    [d] = found(mlp(["sigmoid"] * 8 + ["hardsigmoid"] * 2), "NN101")
+    bound = 0.25**8 * (1 / 6) ** 2
+    assert d.message.startswith(
+        "10 sigmoid-like layers (8 sigmoid, 2 hardsigmoid) in a row on the gradient's path"
+    )
+    assert d.message.endswith(
+        "sigmoid' ≤ 0.25 and hardsigmoid' ≤ 1/6, so the 10 derivatives the gradient crosses "
+        f"multiply to at most 0.25^8·(1/6)^2 = {bound:.2e}"
+    )
+    assert d.data["sigmoid_layers"] == 10 and d.data["bound"] == pytest.approx(bound)
+    [d] = found(mlp(["hardsigmoid"] * 10), "NN101")
+    assert d.message.startswith("10 hardsigmoid layers in a row")
+    assert f"at most (1/6)^10 = {(1 / 6) ** 10:.2e}" in d.message
+    assert "sigmoid-like" not in d.message and "σ'" not in d.message
+
+
+def test_a_chain_of_sigmoids_hard_sigmoids_and_tanh_names_each():
+    [d] = found(mlp(["hardsigmoid"] * 3 + ["sigmoid"] * 7 + ["tanh"] * 2), "NN101")
+    bound = 0.25**7 * (1 / 6) ** 3
+    typical = bound * (1 - math.tanh(1) ** 2) ** 2
+    assert d.message.startswith(
+        "12 saturating layers in a row on the gradient's path (7 sigmoid, 3 hardsigmoid, 2 tanh)"
+    )
+    assert d.message.endswith(
+        "sigmoid' ≤ 0.25, hardsigmoid' ≤ 1/6 and tanh' ≤ 1, so the 12 derivatives the "
+        f"gradient crosses multiply to at most 0.25^7·(1/6)^3 = {bound:.2e}, and to "
+        f"0.25^7·(1/6)^3·0.420^2 = {typical:.2e} with tanh' = 0.420 at |z| = 1"
+    )
+    assert d.data["sigmoid_layers"] == 10 and d.data["tanh_layers"] == 2
+    assert d.data["typical_factor"] == pytest.approx(typical)
+
+
 def test_an_unused_side_branch_does_not_hide_the_chain():
     spec = mlp(["sigmoid"] * 10, extra="    aux = h5 -> dense(3)")
     [d] = found(spec, "NN101")

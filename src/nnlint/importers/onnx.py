@@ -44,6 +44,7 @@ from nnlint.importers.spec import Arg, Layer, Ref, recover_blocks, self_check, w
 from nnlint.importers.spec import ident as _ident
 from nnlint.importers.spec import positional as _pos
 from nnlint.ops import channel_axis, channel_index
+from nnlint.ops.pooling import pool_out
 from nnlint.sanitize import visible
 
 __all__ = ["import_onnx"]
@@ -897,8 +898,6 @@ class _Mapper:
         return self._sizes("padding", pads[:axes], axes)
 
     def _pool(self, i, node, op):
-        if self.g.attr(node, "ceil_mode", 0):
-            raise _Unsupported("ceil_mode=1: nnlint's pools round the output size down")
         x = node.input[0]
         axes = self.rank(x) - 2
         if axes not in (1, 2, 3):
@@ -913,8 +912,40 @@ class _Mapper:
         if any(2 * pp > kk for pp, kk in zip(_each(p, axes), _each(k, axes))):
             raise _Unsupported(f"padding {p} larger than half the kernel {k}")
         self.per_sample(x)
+        ceil = bool(self.g.attr(node, "ceil_mode", 0))
+        if ceil:
+            self._ceil_sizes_agree(node, k, s, p, axes)
         args = [_pos("kernel", k), Arg("stride", s, False, k), Arg("padding", p, False, 0)]
-        self.add(i, op, args, [x], node.output[0])
+        self.add(i, op, args + [Arg("ceil", ceil, False, False)], [x], node.output[0])
+
+    def _ceil_sizes_agree(self, node, k, s, p, axes: int) -> None:
+        """``ceil_mode=1`` is nnlint's ``ceil=true`` (PyTorch's ``ceil_mode``) where ONNX
+        shape inference gives the pool the output size PyTorch's rule does.
+
+        Both round the output size up, but PyTorch drops a last window that would start
+        past the input and its left padding (``torch.nn.MaxPool2d``'s docs; aten's
+        ``pooling_output_shape``);
+        ONNX shape inference drops it from opset 22 on (``MaxPool``-22, ``AveragePool``-22)
+        and keeps it before, so a file of an earlier opset gives every later layer a size
+        the PyTorch model does not have."""
+        spatial = self.per_sample(node.input[0])[1:]
+        sizes = zip(spatial, _each(k, axes), _each(s, axes), _each(p, axes))
+        ours = tuple(pool_out(*size, True) for size in sizes)
+        theirs = self.per_sample(node.output[0])[1:]
+        if ours == theirs:
+            return
+        steps = zip(theirs, ours, spatial, _each(s, axes), _each(p, axes))
+        kept = all(t == o or (t == o + 1 and o * ss >= size + pp) for t, o, size, ss, pp in steps)
+        why = (
+            ": ONNX shape inference before opset 22 keeps a last window that starts past the "
+            "input and its left padding, PyTorch drops it (export at opset 22 or later)"
+            if kept
+            else ""
+        )
+        raise _Unsupported(
+            f"ceil_mode=1 pools {list(spatial)} to {list(theirs)} in this file (opset "
+            f"{self.g.opset}), PyTorch's ceil_mode (nnlint's ceil=true) to {list(ours)}{why}"
+        )
 
     def _op_MaxPool(self, i, node):
         self._pool(i, node, "maxpool")

@@ -75,7 +75,10 @@ class TrainMemoryExceedsTarget(Rule):
     (README, "Training and serving"). The message then names the changes that fit,
     each computed: the largest micro-batch, the fewest GPUs under the current sharding,
     the sharding stage, the expert-parallel size (a model with `moe` layers) and the
-    recompute setting that fit at the current GPU count.
+    recompute setting that fit at the current GPU count. When no single change fits, the
+    fix names what is left to combine: tensor or pipeline parallelism — and expert
+    parallelism for a model with `moe` layers trained without it (`expert_parallel = 1`)
+    — a narrower precision or lighter optimizer, or devices with more memory.
 
     ## Unified memory
     On a target whose memory is shared with the host CPU and its OS or firmware
@@ -207,17 +210,27 @@ class TrainMemoryExceedsTarget(Rule):
         changes = per_gpu_changes(report, memory, saved=plan.saved, devices=target.devices())
         fixes = [str(c) for c in changes]
         best = plan.max_micro_batch or 0
+        # per_gpu_changes tries the larger expert-parallel sizes of a model with routed
+        # experts; one trained without expert parallelism has that lever left to combine
+        tried = ", expert-parallel size" if report.experts.divisor > plan.expert_parallel else ""
+        experts = report.experts.divisor > 1 and plan.expert_parallel == 1
+        levers = (
+            "tensor, pipeline or expert parallelism (`expert_parallel` splits the `moe` "
+            "layers' experts among the data-parallel ranks)"
+            if experts
+            else "tensor or pipeline parallelism"
+        )
         tail = (
             "; what fits: " + "; ".join(fixes)
             if fixes
-            else f"; no micro-batch, {target.device} count, sharding stage or recompute setting "
-            f"fits"
+            else f"; no micro-batch, {target.device} count, sharding stage{tried} or recompute "
+            f"setting fits"
         )
         fix = (
             "set " + " or ".join(c.text for c in changes)
             if fixes
-            else "add tensor or pipeline parallelism, a narrower precision or lighter optimizer, "
-            "or train on devices with more memory"
+            else f"add {levers}, a narrower precision or lighter optimizer, or train on devices "
+            "with more memory"
         )
         yield self.diag(
             head + tail + target.unified_memory_hint(),

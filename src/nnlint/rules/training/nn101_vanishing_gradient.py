@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from fractions import Fraction
 
 from nnlint.diagnostics import Diagnostic, Severity
+from nnlint.graph_queries import op_text
 from nnlint.rules.base import PerLineRule, RuleContext, register
 from nnlint.rules.training.helpers import sci
 
@@ -17,19 +20,47 @@ TANH_SLOPE_AT_1 = 1 - math.tanh(1.0) ** 2  # 0.420: tanh' one unit away from 0
 
 def _power(base: float, n: int) -> str:
     """``base^n`` for a message: ``9.54e-07``; below float range, its power of ten."""
-    value = base**n
+    return _product(((base, n),))
+
+
+def _product(factors: Iterable[tuple[float, int]]) -> str:
+    """``Π base^n`` for a message: ``9.54e-07``; below float range, its power of ten."""
+    factors = tuple(factors)
+    value = math.prod(base**n for base, n in factors)
     if value > 0:
         return sci(value)
-    return f"10^{n * math.log10(base):.0f}"
+    return f"10^{sum(n * math.log10(base) for base, n in factors):.0f}"
+
+
+def _slope(value: float) -> str:
+    """A largest derivative as a message writes it: ``0.25``; ``1/6`` for a repeating
+    decimal."""
+    short = f"{value:g}"
+    if len(short) <= 5:
+        return short
+    ratio = Fraction(value).limit_denominator(1000)
+    return f"{ratio.numerator}/{ratio.denominator}"
+
+
+def _and(items: Sequence[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _powers(factors: Sequence[tuple[float, int]]) -> str:
+    """``0.25^8·(1/6)^2``: the product of the largest derivatives, written out."""
+    return "·".join(
+        f"({_slope(b)})^{n}" if "/" in _slope(b) else f"{_slope(b)}^{n}" for b, n in factors
+    )
 
 
 @register
 class VanishingGradient(PerLineRule):
     """## What it does
-    Counts the sigmoid and tanh layers the gradient crosses one after another on
-    its way back from the loss, with no skip connection and no normalization
-    between them, and reports the chain when it is long enough to starve the
-    first layers of gradient.
+    Counts the saturating layers (sigmoid, hard sigmoid, tanh) the gradient crosses one
+    after another on its way back from the loss, with no skip connection and no
+    normalization between them, and reports the chain when it is long enough to starve
+    the first layers of gradient.
 
     The count follows the graph: where a tensor feeds several ops, the gradient comes back
     along each of them and the least attenuated path dominates, so a residual `add` whose
@@ -50,7 +81,10 @@ class VanishingGradient(PerLineRule):
     z = 0; it saturates for large |z| and still vanishes in deep nets (Glorot & Bengio 2010).
     One unit away from 0 it is already 0.420, and 0.420^16 = 9.37e-07 — the
     attenuation of 10 sigmoid layers — hence the separate, larger threshold for
-    tanh chains.
+    tanh chains. The hard sigmoid `relu6(z + 3)/6` (MobileNetV3) has slope 1/6 inside
+    (−3, 3) and 0 outside: it counts as a sigmoid-like layer with the factor 1/6, and
+    the message counts the sigmoid-like layers by op ("10 sigmoid-like layers (8 sigmoid,
+    2 hardsigmoid)").
 
     ## Example
     ```
@@ -75,10 +109,10 @@ class VanishingGradient(PerLineRule):
     ```
 
     ## Options
-    - `sigmoid_layers` (default 10): report a chain with at least this many sigmoid
-      layers (0.25^10 = 9.54e-07, ≈10⁻⁶).
+    - `sigmoid_layers` (default 10): report a chain with at least this many sigmoid-like
+      layers, sigmoid or hard sigmoid (0.25^10 = 9.54e-07, ≈10⁻⁶).
     - `tanh_layers` (default 16): report a chain with at least this many saturating
-      layers of any kind (tanh counts 1, sigmoid 1), since tanh's bound is 1:
+      layers of any kind (each counts 1), since tanh's bound is 1:
       0.420^16 = 9.37e-07 at |z| = 1.
 
     ## References
@@ -147,12 +181,26 @@ class VanishingGradient(PerLineRule):
             f"from `{first.id}` (line {first.span.line}) to `{last.id}` "
             f"(line {last.span.line}), with no skip connection or normalization between them"
         )
-        bound = SIGMOID_MAX_SLOPE**sig
+        # the sigmoid-like layers (largest derivative below 1) counted by op, the most
+        # numerous first, each with its largest derivative (sigmoid 0.25, hardsigmoid 1/6)
+        like = [n for n in map(lowered.node, chain) if n.kind.max_slope < 1]
+        counts = Counter(op_text(n) for n in like)
+        slope = {op_text(n): n.kind.max_slope for n in like}
+        ranked = sorted(counts, key=lambda op: -counts[op])
+        factors = [(slope[op], counts[op]) for op in ranked]
+        bound = math.prod((b**n for b, n in factors), start=1.0)
+        if len(ranked) == 1 and slope[ranked[0]] == SIGMOID_MAX_SLOPE:
+            bounds = ["σ' ≤ 0.25"]
+        else:
+            bounds = [f"{op}' ≤ {_slope(slope[op])}" for op in ranked]
+        kinds = ", ".join(f"{counts[op]} {op}" for op in ranked)
+        powers, product = _powers(factors), _product(factors)
         if tanh == 0:
-            what = f"{total} sigmoid layers in a row on the gradient's path"
+            named = f"{ranked[0]} layers" if len(ranked) == 1 else f"sigmoid-like layers ({kinds})"
+            what = f"{total} {named} in a row on the gradient's path"
             why = (
-                f"σ' ≤ 0.25, so the {sig} derivatives the gradient crosses multiply to at "
-                f"most 0.25^{sig} = {_power(0.25, sig)}"
+                f"{_and(bounds)}, so the {sig} derivatives the gradient crosses multiply to at "
+                f"most {powers} = {product}"
             )
         elif sig == 0:
             what = f"{total} tanh layers in a row on the gradient's path"
@@ -165,12 +213,12 @@ class VanishingGradient(PerLineRule):
         else:
             typical = bound * TANH_SLOPE_AT_1**tanh
             what = (
-                f"{total} saturating layers in a row on the gradient's path "
-                f"({sig} sigmoid, {tanh} tanh)"
+                f"{total} saturating layers in a row on the gradient's path ({kinds}, {tanh} tanh)"
             )
+            with_tanh = _and([*bounds, "tanh' ≤ 1"])
             why = (
-                f"σ' ≤ 0.25 and tanh' ≤ 1, so the {total} derivatives the gradient crosses "
-                f"multiply to at most 0.25^{sig} = {_power(0.25, sig)}, and to 0.25^{sig}·"
+                f"{with_tanh}, so the {total} derivatives the gradient "
+                f"crosses multiply to at most {powers} = {product}, and to {powers}·"
                 f"{TANH_SLOPE_AT_1:.3f}^{tanh} = {sci(typical) if typical else 'less'} "
                 f"with tanh' = {TANH_SLOPE_AT_1:.3f} at |z| = 1"
             )
