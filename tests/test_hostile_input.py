@@ -779,3 +779,35 @@ def test_nn022_is_suppressible_and_deselectable_and_code_refuses_the_character()
     # outside a comment the grammar refuses it: NN001, not a warning
     code = text.replace("relu  # \u202e tricky", "re\u202elu")
     assert [d.code for d in check_text(code, "m.nn").diagnostics] == ["NN001"]
+
+
+def test_nn022_reports_every_line_once_whatever_the_characters_before_it():
+    """One finding per line, spanning its characters: 60 on one line do not use up a count
+    that leaves a later line unreported, nor can a suppression on a line of decoys hide
+    the override of another line (each of them was true with one finding per character
+    and 50 at most)."""
+    decoys = "\u200f" * 60
+    text = (
+        f"model m {{\r\n    input x: [4]  # {decoys}\r\n"
+        "    y = x -> relu  # a\u2066b\u2069c\u2066\r\n}\r\n"
+    )
+    first, second = check_text(text, "m.nn").diagnostics
+    assert (first.code, first.span.line, first.span.column, first.span.end_column) == (
+        "NN022",
+        2,
+        21,
+        81,
+    )
+    assert first.message.startswith(
+        "60 bidirectional control characters (U+200F RIGHT-TO-LEFT MARK): "
+    )
+    assert first.data == {"characters": 60} and first.fix == "delete the characters"
+    assert (second.span.line, second.span.column, second.span.end_column) == (3, 23, 28)
+    assert second.message.startswith(
+        "3 bidirectional control characters (U+2066 LEFT-TO-RIGHT ISOLATE, "
+        "U+2069 POP DIRECTIONAL ISOLATE): "
+    )
+    # a suppression among the decoys silences their line alone
+    quiet = text.replace(decoys, decoys + "  # nnlint: ignore[NN022]")
+    (left,) = check_text(quiet, "m.nn").diagnostics
+    assert (left.code, left.span.line) == ("NN022", 3)

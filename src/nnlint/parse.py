@@ -929,29 +929,42 @@ _DIRECTION = re.compile("[" + "".join(sorted(BIDI_CONTROLS)) + "]")
 
 
 def _direction_controls(text: str) -> list[Diagnostic]:
-    """NN022 for each bidirectional control character (U+202E RIGHT-TO-LEFT OVERRIDE
-    and its kin): outside a comment the grammar refuses one (NN001), inside one it can
-    make the line display otherwise than it reads ("Trojan Source", CVE-2021-42574)."""
+    """NN022 for each line with bidirectional control characters (U+202E RIGHT-TO-LEFT
+    OVERRIDE and its kin): outside a comment the grammar refuses one (NN001), inside one it
+    can make the line display otherwise than it reads ("Trojan Source", CVE-2021-42574).
+    One finding per line, spanning its first to its last such character and naming each
+    kind, so that ``# nnlint: ignore[NN022]`` on one line silences that line alone: no
+    count of characters elsewhere hides another line's (each line is reported, as NN020
+    reports each malformed comment)."""
     if _DIRECTION.search(text) is None:
         return []
     found = []
     for number, line in enumerate(source_lines(text), start=1):
         comment = line.find("#")  # no strings in the language: `#` starts a comment
-        for m in _DIRECTION.finditer(line, comment if comment >= 0 else len(line)):
-            ch = m.group()
-            found.append(
-                Diagnostic(
-                    "NN022",
-                    Severity.WARNING,
-                    f"bidirectional control character U+{ord(ch):04X} "
-                    f"{unicodedata.name(ch, 'BIDIRECTIONAL CONTROL')}: the line can display "
-                    "otherwise than nnlint reads it",
-                    Span(number, m.start() + 1, number, m.start() + 2),
-                    fix="delete the character",
-                )
+        if comment < 0:
+            continue
+        hits = [m.start() for m in _DIRECTION.finditer(line, comment)]
+        if not hits:
+            continue
+        kinds = [
+            f"U+{ord(ch):04X} {unicodedata.name(ch, 'BIDIRECTIONAL CONTROL')}"
+            for ch in dict.fromkeys(line[i] for i in hits)
+        ]
+        what = (
+            f"bidirectional control character {kinds[0]}"
+            if len(hits) == 1
+            else f"{len(hits)} bidirectional control characters ({', '.join(kinds)})"
+        )
+        found.append(
+            Diagnostic(
+                "NN022",
+                Severity.WARNING,
+                f"{what}: the line can display otherwise than nnlint reads it",
+                Span(number, hits[0] + 1, number, hits[-1] + 2),
+                fix="delete the character" if len(hits) == 1 else "delete the characters",
+                data={"characters": len(hits)},
             )
-            if len(found) >= MAX_ERRORS:
-                return found
+        )
     return found
 
 

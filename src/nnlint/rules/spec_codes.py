@@ -236,9 +236,10 @@ SPEC_CODES: dict[str, RuleMeta] = {
             "bidirectional-control",
             "A bidirectional control character in a comment",
             "Reports the Unicode bidirectional formatting characters (U+202A–U+202E, "
-            "U+2066–U+2069, U+200E, U+200F, U+061C) in a spec. Outside a comment the grammar "
-            "refuses them (NN001); inside one they are legal but reorder what an editor or a "
-            "code review shows (rustc's `text_direction_codepoint_in_comment`).",
+            "U+2066–U+2069, U+200E, U+200F, U+061C) in a spec, one finding per line naming "
+            "each kind. Outside a comment the grammar refuses them (NN001); inside one they "
+            "are legal but reorder what an editor or a code review shows (rustc's "
+            "`text_direction_codepoint_in_comment`).",
             "h = x -> dense(3)  # <U+202E, shown here by name>NN301 is fine",
             "h = x -> dense(3)  # NN301 is fine",
             Severity.WARNING,
