@@ -700,6 +700,49 @@ def test_1d_and_3d_convolutions_collapse_too(shape, conv, head, power, composed,
 
 
 @pytest.mark.parametrize(
+    ("shape", "stack", "single", "equivalent", "actual"),
+    [
+        # two dilation-2 kernels: taps 2 apart, 5 of them (not 9 side by side)
+        (
+            "[8, 40]",
+            "conv1d(8, 3, dilation=2) -> conv1d(8, 3, dilation=2)",
+            "conv1d(8, 5, dilation=2)",
+            8 * 8 * 5 + 8,
+            2 * (8 * 8 * 3 + 8),
+        ),
+        # a 1-wide stride 3 then a 3-wide kernel: the taps fall 3 apart in the input
+        (
+            "[8, 40]",
+            "conv1d(8, 1, stride=3) -> conv1d(8, 3)",
+            "conv1d(8, 3, stride=3, dilation=3)",
+            8 * 8 * 3 + 8,
+            (8 * 8 + 8) + (8 * 8 * 3 + 8),
+        ),
+        # groups 4 then 2: each half of the channels stays in its half (gcd 2)
+        (
+            "[4, 3, 5, 5]",
+            "conv3d(4, 1, groups=4, bias=false) -> conv3d(4, 1, groups=2, bias=false)",
+            "conv3d(4, 1, groups=2)",
+            4 * 2,
+            4 + 4 * 2,
+        ),
+    ],
+)
+def test_the_single_convolution_is_dilated_and_grouped_as_the_stack_allows(
+    shape, stack, single, equivalent, actual
+):
+    spec = f"""
+    model m {{
+        input x: {shape}
+        h = x -> {stack} -> relu
+    }}
+    """
+    [d] = found(spec, "NN109")
+    assert f"a single {single} from " in d.message
+    assert (d.data["equivalent_params"], d.data["actual_params"]) == (equivalent, actual)
+
+
+@pytest.mark.parametrize(
     "body",
     [
         "h = x -> dense(256) -> relu -> dense(10)",  # a nonlinearity

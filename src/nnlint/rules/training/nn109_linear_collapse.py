@@ -32,7 +32,10 @@ class LinearCollapse(PerLineRule):
     pooling and merges) — and compares their parameters with the single layer
     that computes the same map: n_L × n_0 + n_L for dense layers, one convolution
     of the same rank (`conv1d`, `conv2d`, `conv3d`) with the combined kernel
-    (k₁ + k₂ − 1 per axis for stride 1) for convolutions, one
+    (k₁ + k₂ − 1 per axis for stride 1; dilated when every tap of the stack falls
+    on a multiple of a dilation or stride, as two `dilation=2` layers compose into
+    one 5-tap `dilation=2` kernel) and the groups the layers share (the greatest
+    common divisor of theirs) for convolutions, one
     dense map over the flattened tensors otherwise.
 
     A stack is reported only when that single layer needs no more parameters
@@ -153,16 +156,22 @@ def _equivalent(chain: list[Node], layers: list[Node]) -> tuple[int, str, str] |
         )
     ):  # square (cubic) kernels of one rank compose into one; a (3, 1) pair is left to dense
         (rank,) = axes
-        k = stride = 1
+        field = stride = 1
+        spacing = 0  # the gcd of every tap's offset in the input: the composed dilation
         log_stride = 0.0  # log10 of the stride, kept once the stride itself is not
-        groups = {n.opts["groups"] for n in layers}
         for n in layers:  # receptive field of the composition
-            k += (n.opts["kernel"] - 1) * n.opts["dilation"] * stride
-            if k > _COMPOSE_LIMIT:
+            step = n.opts["dilation"] * stride  # layer n's taps, in input positions
+            field += (n.opts["kernel"] - 1) * step
+            if field > _COMPOSE_LIMIT:
                 return None  # a kernel this wide holds more than the stack
+            if n.opts["kernel"] > 1:
+                spacing = math.gcd(spacing, step)
             log_stride += math.log10(n.opts["stride"])
             stride = min(stride * n.opts["stride"], _COMPOSE_LIMIT + 1)
-        g = groups.pop() if len(groups) == 1 else 1
+        dilation = spacing or 1
+        k = (field - 1) // dilation + 1  # every offset is a multiple of the dilation
+        # each layer maps its channel groups to its own; together, groups of the gcd
+        g = math.gcd(*(n.opts["groups"] for n in layers))
         c0, cl = x0[0], out[0]
         b = cl if bias else 0
         shown = (
@@ -170,7 +179,11 @@ def _equivalent(chain: list[Node], layers: list[Node]) -> tuple[int, str, str] |
             if stride <= _COMPOSE_LIMIT
             else f"{10 ** (log_stride % 1):.3g}e{math.floor(log_stride)}"
         )
-        opts = (f", stride={shown}" if stride > 1 else "") + (f", groups={g}" if g > 1 else "")
+        opts = (
+            (f", stride={shown}" if stride > 1 else "")
+            + (f", groups={g}" if g > 1 else "")
+            + (f", dilation={dilation}" if dilation > 1 else "")
+        )
         power = {1: "", 2: "²", 3: "³"}[rank]
         formula = f"{cl} × {c0 // g} × {k}{power}" + (f" + {cl}" if b else "")
         conv = f"conv{rank}d({cl}, {k}{opts})"
