@@ -53,16 +53,24 @@ def test_mixtral_per_gpu_states_divide_the_experts_by_tp_pp_ep(sharding, pipelin
     assert (plan["data_parallel"], plan["expert_parallel"]) == (d, n)
     stage = {"none": 0, "zero1": 1, "zero2": 2, "zero3": 3}[sharding]
 
+    # the fullest pipeline stage's whole layers: with p = 2 each stage holds 16 layers, the
+    # first also the embedding, the last the final norm and the head (D more: the fullest)
+    layer = 2 * D * D + 2 * D * 1024 + D * E + 2 * D  # attention, router, two rmsnorms
+    stage_dense = DENSE if p == 1 else L // p * layer + D + V * D
+    stage_routed = ROUTED // p
+
     def per_gpu(bytes_per_param: int, level: int) -> int:
         # bf16-mixed AdamW: 2 + 2 + 12 (fp32 master 4, moments 8) bytes per parameter.
-        # dense: / (t·p), sharded over d; experts: / (t·p·N), sharded over d / N
-        dense, routed = bytes_per_param * DENSE, bytes_per_param * ROUTED
-        assert dense % (t * p * d) == 0 and routed % (t * p * n * (d // n)) == 0
+        # dense: / t, sharded over d; experts: / (t·N), sharded over d / N
+        dense, routed = bytes_per_param * stage_dense, bytes_per_param * stage_routed
+        assert dense % (t * d) == 0 and routed % (t * n * (d // n)) == 0
         if stage >= level:
-            return dense // (t * p) // d + routed // (t * p * n) // (d // n)
-        return dense // (t * p) + routed // (t * p * n)
+            return dense // t // d + routed // (t * n) // (d // n)
+        return dense // t + routed // (t * n)
 
     per = plan["per_gpu"]
+    if p == 2:  # not the average stage: the even split DENSE / 2 is D / 2 short
+        assert stage_dense == DENSE // 2 + D // 2
     assert per["param_bytes"] == per_gpu(2, 3)
     assert per["grad_bytes"] == per_gpu(2, 2)
     assert per["optimizer_bytes"] == per_gpu(12, 1)

@@ -26,10 +26,12 @@ counting conventions), which keeps its meaning. Conventions, each stated once:
   repeated block (``* N``, a transformer layer) and recomputes the rest (Chen et al. 2016).
   ``attention_impl = flash`` keeps no probabilities either, but the fp32 log-sum-exp of each
   row (Dao et al. 2022).
-* **Pipeline parallelism**: the repeated blocks are split into ``p`` stages of
-  ``ceil(L/p)`` in order (layers before the first block join the first stage, after the last
-  the last); under 1F1B stage ``i`` holds ``min(p − i, micro-batches)`` micro-batches in
-  flight (Narayanan et al. 2021). The figure is the largest stage's.
+* **Pipeline parallelism**: the repeated blocks are split into ``p`` stages in order, the
+  first ``L mod p`` stages one block more (:func:`nnlint.training.pipeline_stage_blocks`;
+  :func:`node_stages`: layers before the first block join the first stage, after the last
+  the last, between two blocks the earlier block's); under 1F1B stage ``i`` holds
+  ``min(p − i, micro-batches)`` micro-batches in flight (Narayanan et al. 2021). The figure
+  is the largest stage's; the model states per GPU use the same stages (:mod:`nnlint.plan`).
 """
 
 from __future__ import annotations
@@ -42,11 +44,13 @@ import attrs
 from nnlint.graph import Lowered, Node
 from nnlint.ops import Ctx
 from nnlint.precision import PRECISION_BITS
+from nnlint.training import pipeline_stage_blocks
 
 __all__ = [
     "KIND_BITS",
     "ActivationPlan",
     "SavedActivations",
+    "node_stages",
     "plan_activations",
     "saved_activations",
     "unit_of",
@@ -65,6 +69,32 @@ def unit_of(node_id: str) -> str | None:
         return None
     match = _UNIT.match(node_id)
     return match.group(1) if match else None
+
+
+def node_stages(unit_ids: list[str | None], pipeline_parallel: int) -> list[int]:
+    """The pipeline stage of each node, from its repeated-block instance (:func:`unit_of`,
+    in graph order): the blocks split by :func:`nnlint.training.pipeline_stage_blocks`, the
+    nodes before the first block on the first stage, those after the last block on the
+    last, a node between two blocks on the earlier block's stage. The one partition both
+    the saved activations and the model states per GPU use (a model without repeated
+    blocks is one stage)."""
+    p = pipeline_parallel
+    units = list(dict.fromkeys(u for u in unit_ids if u))
+    if p == 1 or not units:
+        return [0] * len(unit_ids)
+    unit_stage: dict[str, int] = {}
+    k = 0
+    for stage, count in enumerate(pipeline_stage_blocks(len(units), p)):
+        for unit in units[k : k + count]:
+            unit_stage[unit] = stage
+        k += count
+    last = max(i for i, u in enumerate(unit_ids) if u)
+    stages, current = [], 0
+    for i, unit in enumerate(unit_ids):
+        if unit is not None:
+            current = unit_stage[unit]
+        stages.append(p - 1 if i > last else current)
+    return stages
 
 
 @attrs.frozen
@@ -191,16 +221,14 @@ def saved_activations(
     # whether a tensor is split over the ranks matters only with more than one rank
     split = _split_states(nodes).__getitem__ if t > 1 else _whole
     unit_ids = [unit_of(n.id) for n in nodes]
-    units = list(dict.fromkeys(u for u in unit_ids if u))
+    units = dict.fromkeys(u for u in unit_ids if u)
     p = pipeline_parallel
-    per_stage = -(-len(units) // p) if units else 1
-    unit_stage = {u: min(k // per_stage, p - 1) for k, u in enumerate(units)}
+    stage_of = node_stages(unit_ids, p)
 
     # per stage: the storage keys kept, and how many storages of each
     # (elements, bits, divided over the ranks, per sample), in the order first kept
     kept: list[set[str]] = [set() for _ in range(p)]
     counts: list[dict[tuple[int, int, bool, bool], int]] = [{} for _ in range(p)]
-    current = 0
 
     def keep(stage: int, key: str, elements: int, bits: int, is_split: bool, per_sample: bool):
         if key not in kept[stage]:
@@ -213,10 +241,8 @@ def saved_activations(
     saved_by: dict[tuple, tuple] = {}
     input_of: dict[str, int | None] = {}  # "in1" -> 1; "out", "q" -> None
     previous = None  # the node before (a chain's input: no lookup in by_id)
-    for node, unit in zip(nodes, unit_ids):
+    for node, unit, current in zip(nodes, unit_ids, stage_of):
         before, previous = previous, node
-        if unit is not None:
-            current = unit_stage[unit]
         if unit is not None and recompute == "full":
             for src in node.inputs:  # a tensor entering the block is its checkpoint
                 if unit_of(src) != unit:

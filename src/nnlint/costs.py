@@ -39,7 +39,7 @@ from typing import Any
 
 import attrs
 
-from nnlint.activations import unit_of
+from nnlint.activations import node_stages, unit_of
 from nnlint.graph import Lowered, Node
 from nnlint.ops import LOSSES, Cost, Ctx, Shape, numel
 from nnlint.optimizers import OPTIMIZERS
@@ -113,6 +113,18 @@ class ExpertStates:
 
 
 @attrs.frozen
+class StageStates:
+    """The model states of one pipeline stage, whole (before tensor, expert and data
+    parallelism divide them): parameters with buffers, gradients, optimizer state, and the
+    routed experts' share of them (:class:`ExpertStates`)."""
+
+    param_bytes: int
+    grad_bytes: int
+    optimizer_bytes: int
+    experts: ExpertStates
+
+
+@attrs.frozen
 class Report:
     model: str
     lowered: Lowered
@@ -128,6 +140,12 @@ class Report:
     def experts(self) -> ExpertStates:
         """The routed experts' share of the model states (walked on first use only)."""
         return _expert_states(self.layers, self.sections.train)
+
+    @functools.cached_property
+    def stages(self) -> tuple[StageStates, ...]:
+        """The model states of each of ``train.pipeline_parallel`` stages (walked on first
+        use only): the layers of each stage by :func:`nnlint.activations.node_stages`."""
+        return _stage_states(self.layers, self.sections.train)
 
     @functools.cached_property
     def _by_id(self) -> dict[str, LayerCost]:
@@ -195,6 +213,46 @@ def _expert_states(layers, train) -> ExpertStates:
             shapes += one * count
     optimizer_bytes = _optimizer_bytes(train, trainable, lambda: shapes) if trainable else 0
     return ExpertStates(divisor, param_bytes, grad_bytes, optimizer_bytes)
+
+
+def _stage_states(layers, train) -> tuple[StageStates, ...]:
+    """:attr:`Report.stages`: each stage's layers counted as ``analyze`` counts the model
+    (buffers at the training precision, gradients of trainable layers, optimizer state of
+    the stage's trainable parameters), except a weight shared (``tie=``) with a layer on
+    another stage: that stage keeps a copy of it, as Megatron-LM keeps the word embeddings
+    on the last stage for a head that shares them (their gradients all-reduced between the
+    two stages), with its gradient and optimizer state."""
+    p = train.pipeline_parallel
+    stage_of = node_stages([unit_of(layer.node.id) for layer in layers], p)
+    stage_by_id = {layer.node.id: stage for layer, stage in zip(layers, stage_of)}
+    groups: list[list[LayerCost]] = [[] for _ in range(p)]
+    for layer, stage in zip(layers, stage_of):
+        groups[stage].append(layer)
+    stages = []
+    for stage, group in enumerate(groups):
+        param_bytes = grad_bytes = trainable = buffers = 0
+        shapes: list[Shape] = []
+        for layer in group:
+            node = layer.node
+            copy = node.tie is not None and stage_by_id[node.tie] != stage
+            counted = layer.counted_params + (layer.train.weight_params if copy else 0)
+            param_bytes += nbytes(counted, layer.precision)
+            buffers += layer.train.buffers
+            if node.trainable:
+                learnt = layer.counted_params if node.tied_to_frozen else counted
+                trainable += learnt
+                grad_bytes += nbytes(learnt, layer.precision)
+                if node.tie is None or copy:
+                    shapes += node.kind.param_shapes(node.opts, node.in_shapes)
+        stages.append(
+            StageStates(
+                param_bytes + nbytes(buffers, train.precision),
+                grad_bytes,
+                _optimizer_bytes(train, trainable, lambda shapes=shapes: shapes),
+                _expert_states(group, train),
+            )
+        )
+    return tuple(stages)
 
 
 def recompute_flops(layers, batch: int, recompute: str, attention_impl: str) -> int:

@@ -5,9 +5,12 @@ Reads the cost report and the ``train``/``deploy`` sections; the formulas are in
 
 * **Training, per GPU**: ``data_parallel = gpus / (tensor_parallel · pipeline_parallel)``.
   Model states (parameters with their buffers, gradients, optimizer state incl. the fp32
-  master copy of ``-mixed`` recipes) by ZeRO's stage formulas, the routed experts divided
-  among ``expert_parallel`` ranks (:func:`nnlint.training.model_states`); activations by
-  what autograd saves for one micro-batch (``train.batch``) on the fullest pipeline stage.
+  master copy of ``-mixed`` recipes) of the pipeline stage holding the most, by ZeRO's
+  stage formulas, the routed experts divided among ``expert_parallel`` ranks
+  (:func:`nnlint.training.model_states`); activations by what autograd saves for one
+  micro-batch (``train.batch``) on the stage saving the most. Both stages hold whole
+  layers (:func:`nnlint.training.pipeline_stage_blocks`); when they differ the total is
+  their sum, an upper bound of every stage's own.
   Expert parallelism leaves the activations as they are: with balanced routing each rank
   processes, on average, as many tokens as it would without it — the all-to-all dispatch
   moves tokens between ranks, it does not add to what one rank saves (the dispatch's
@@ -131,25 +134,54 @@ class TrainingPlan:
 def _states(
     report: Report, sharding: str, gpus: int, expert_parallel: int | None = None
 ) -> ModelStates:
-    """The model states per GPU (``expert_parallel``: an override of the spec's)."""
-    t, train = report.totals, report.sections.train
+    """The model states per GPU (``expert_parallel``: an override of the spec's): those of
+    the fullest pipeline stage. Each stage's whole layers (:attr:`Report.stages`, split by
+    :func:`nnlint.training.pipeline_stage_blocks`) are divided by tensor and expert
+    parallelism and sharded by ZeRO (:func:`nnlint.training.model_states`); the stage with
+    the largest total is the figure (the first of equal ones). One stage: the totals."""
+    totals, train = report.totals, report.sections.train
     mp = train.tensor_parallel * train.pipeline_parallel
     n = expert_parallel or train.expert_parallel
-    experts = (0, 0, 0)
-    if n > 1:  # the experts' share is walked only when it is divided apart
-        e = report.experts
-        experts = (e.param_bytes, e.grad_bytes, e.optimizer_bytes)
-    return model_states(
-        t.param_bytes + t.buffer_bytes,
-        t.grad_bytes,
-        t.optimizer_bytes,
-        stage=sharding_stage(sharding),
-        data_parallel=gpus // mp,
-        tensor_parallel=train.tensor_parallel,
-        pipeline_parallel=train.pipeline_parallel,
-        expert_parallel=n,
-        expert_bytes=experts,
-    )
+    if train.pipeline_parallel == 1:
+        experts = (0, 0, 0)
+        if n > 1:  # the experts' share is walked only when it is divided apart
+            e = report.experts
+            experts = (e.param_bytes, e.grad_bytes, e.optimizer_bytes)
+        wholes = [
+            (
+                totals.param_bytes + totals.buffer_bytes,
+                totals.grad_bytes,
+                totals.optimizer_bytes,
+                experts,
+            )
+        ]
+    else:
+        wholes = [
+            (
+                st.param_bytes,
+                st.grad_bytes,
+                st.optimizer_bytes,
+                (st.experts.param_bytes, st.experts.grad_bytes, st.experts.optimizer_bytes)
+                if n > 1
+                else (0, 0, 0),
+            )
+            for st in report.stages
+        ]
+    fullest = None
+    for params, grads, optimizer, experts in wholes:
+        states = model_states(
+            params,
+            grads,
+            optimizer,
+            stage=sharding_stage(sharding),
+            data_parallel=gpus // mp,
+            tensor_parallel=train.tensor_parallel,
+            expert_parallel=n,
+            expert_bytes=experts,
+        )
+        if fullest is None or states.total_bytes > fullest.total_bytes:
+            fullest = states
+    return fullest
 
 
 def saved_per_gpu(report: Report, recompute: str | None = None) -> SavedActivations:

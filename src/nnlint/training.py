@@ -34,6 +34,7 @@ __all__ = [
     "model_states",
     "optimizer_state_bytes",
     "pipeline_in_flight",
+    "pipeline_stage_blocks",
     "recompute_flops",
     "sharding_stage",
 ]
@@ -216,9 +217,13 @@ def model_states(
 ) -> ModelStates:
     """Model states per GPU under ZeRO stage ``stage`` (Rajbhandari et al. 2020, §5, Fig. 1).
 
-    Tensor and pipeline parallelism split the model first: each of the ``t·p`` model-parallel
-    ranks holds ``1/(t·p)`` of every term (Megatron-LM replicates layer-norm weights and the
-    biases of row-parallel layers; that sliver is not modelled). ZeRO then partitions over
+    The bytes given are those of the layers one GPU's pipeline stage holds (the training
+    plan passes each stage's whole layers and keeps the fullest, see
+    :func:`pipeline_stage_blocks`; ``pipeline_parallel`` here divides evenly, the average
+    stage, exact only when every stage holds as much). Tensor parallelism splits them
+    first: each of the ``t·p`` model-parallel ranks holds ``1/(t·p)`` of every term
+    (Megatron-LM replicates layer-norm weights and the biases of row-parallel layers; that
+    sliver is not modelled). ZeRO then partitions over
     the ``d`` data-parallel ranks: stage 1 (P_os) the optimizer state, stage 2 (P_os+g) also
     the gradients, stage 3 (P_os+g+p) also the parameters — with mixed-precision Adam
     ``2Ψ + 2Ψ + 12Ψ`` becomes ``2Ψ + 2Ψ + 12Ψ/d``, ``2Ψ + 14Ψ/d`` and ``16Ψ/d``. A
@@ -302,6 +307,25 @@ def korthikanti_layer_bytes(
     scores = 0 if recompute == "selective" else 5 * a * s * s * b
     rep = _ceil_div(replicated, t) if sequence_parallel else replicated
     return rep + _ceil_div(sharded, t) + _ceil_div(scores, t)
+
+
+def pipeline_stage_blocks(blocks: int, pipeline_parallel: int) -> tuple[int, ...]:
+    """How many of ``L`` repeated blocks (transformer layers) each of ``p`` pipeline stages
+    holds: whole blocks, in order, as evenly as possible — the first ``L mod p`` stages one
+    more (``ceil(L/p)``), the others ``floor(L/p)``.
+
+    Pipeline schedules place whole layers on stages: Megatron-LM gives each of ``p``
+    stages ``L/p`` consecutive transformer layers (Narayanan et al. 2021, "Efficient
+    Large-Scale Language Model Training on GPU Clusters Using Megatron-LM"), and
+    DeepSpeed's ``PipelineModule(partition_method="uniform")`` balances the layer count;
+    the remainder goes to the first stages, which already hold the most micro-batches in
+    flight (:func:`pipeline_in_flight`). The layers before the first block (embedding,
+    inputs) are on the first stage, those after the last block (final norm, head, loss) on
+    the last: every per-GPU figure of a pipelined run — model states and saved activations
+    alike — is the fullest stage's, not the average.
+    """
+    q, r = divmod(blocks, pipeline_parallel)
+    return tuple(q + (i < r) for i in range(pipeline_parallel))
 
 
 def pipeline_in_flight(pipeline_parallel: int, micro_batches: int) -> int:
