@@ -97,13 +97,15 @@ def test_flops_by_hand():
 @pytest.mark.parametrize("batch", [1, 3])
 def test_saved_tensors_equal_torch_in_fp32(affine, batch):
     """Its input, the per-instance mean and reciprocal std and, with γ, γ repeated for every
-    sample (PyTorch runs it as a batch norm over the B·C instances)."""
-    norm = nn.InstanceNorm2d(6, affine=affine)
-    torch_bytes = saved_bytes(norm, [torch.randn(batch, 6, 5, 4, requires_grad=True)])
+    sample (PyTorch runs it as a batch norm over the B·C instances); after a 1×1
+    convolution, which keeps the model input (so that the norm's input needs a gradient)."""
+    model = nn.Sequential(nn.Conv2d(6, 6, 1), nn.InstanceNorm2d(6, affine=affine))
+    torch_bytes = saved_bytes(model, [torch.randn(batch, 6, 5, 4)])
     opts = "(affine=true)" if affine else ""
-    lowered = report_of(_spec("6, 5, 4", f"instancenorm{opts}")).lowered
+    lowered = report_of(_spec("6, 5, 4", f"conv2d(6, 1) -> instancenorm{opts}")).lowered
     plan = plan_activations(lowered, lambda _n: 32, batch=batch)
-    assert torch_bytes == plan.bytes == batch * 4 * (120 + 6 + 6 + (6 if affine else 0))
+    norm = 120 + 6 + 6 + (6 if affine else 0)
+    assert torch_bytes == plan.bytes == batch * 4 * (120 + norm)
 
 
 def test_the_bias_before_it_cancels():

@@ -71,14 +71,16 @@ def test_a_model_without_moe_uses_every_parameter():
 @pytest.mark.parametrize(("shared", "trainable"), [(0, True), (2, True), (1, False)])
 def test_saved_tensors_equal_torch_in_fp32(shared, trainable):
     """nnlint's saved-activation figure for a moe layer equals the bytes autograd saves for
-    the explicit-routing implementation (once per storage, parameters aside)."""
+    the explicit-routing implementation (once per storage, parameters aside), after a
+    trainable dense layer (so that a frozen one's input needs a gradient)."""
     torch.manual_seed(0)
     t = 6
     moe = MoE(12, 5, 2, 7, shared)
     for p in moe.parameters():
         p.requires_grad_(trainable)
-    torch_bytes = saved_bytes(moe, [torch.randn(1, t, 12, requires_grad=True)])
-    spec = f"model m {{\n input x: [{t}, 12]\n y = x -> moe(5, 2, 7, shared={shared}"
+    model = torch.nn.Sequential(torch.nn.Linear(12, 12), moe)
+    torch_bytes = saved_bytes(model, [torch.randn(1, t, 12)])
+    spec = f"model m {{\n input x: [{t}, 12]\n y = x -> dense(12) -> moe(5, 2, 7, shared={shared}"
     spec += ("" if trainable else ", trainable=false") + ")\n}\n"
     plan = plan_activations(report_of(spec).lowered, lambda _n: 32, batch=1)
     assert torch_bytes == plan.bytes

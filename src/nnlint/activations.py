@@ -8,7 +8,11 @@ counting conventions), which keeps its meaning. Conventions, each stated once:
   (``tools/autograd/derivatives.yaml``), declared by each op (:meth:`Op.saved`): a linear
   layer its input, ReLU/sigmoid/tanh/softmax their output, GELU/SiLU their input, dropout
   its mask, a norm its input, attention its input, Q, K, V, probabilities and context.
-  Parameters are never counted (they are model state).
+  Parameters are never counted (they are model state). An op saves only where gradients
+  flow: one whose parameters are frozen and whose inputs need no gradient (a frozen layer
+  before every trainable one; a model input needs none) has no autograd node and saves
+  nothing; a frozen convolution after a trainable layer keeps its input
+  (:attr:`nnlint.ops.Ctx.input_requires_grad`), a frozen dense layer does not.
 * **Once per storage**: a tensor saved by several ops (a layer norm's output read by the
   Q, K and V projections) counts once; views (reshape, transpose, …) share their input's
   storage, and a view saved whole keeps all of it (``select``/``slice`` of a larger tensor).
@@ -240,9 +244,18 @@ def saved_activations(
     # kind of node (nodes written alike share their options dict, alive with them).
     saved_by: dict[tuple, tuple] = {}
     input_of: dict[str, int | None] = {}  # "in1" -> 1; "out", "q" -> None
+    # whether each node's output requires grad (its own parameters train, or an input
+    # requires grad; a model input does not)
+    grads: dict[str, bool] = {}
     previous = None  # the node before (a chain's input: no lookup in by_id)
     for node, unit, current in zip(nodes, unit_ids, stage_of):
         before, previous = previous, node
+        input_grad = False
+        for src in node.inputs:
+            if grads[src]:
+                input_grad = True
+                break
+        grads[node.id] = input_grad or _trains_own(node, by_id)
         if unit is not None and recompute == "full":
             for src in node.inputs:  # a tensor entering the block is its checkpoint
                 if unit_of(src) != unit:
@@ -256,6 +269,8 @@ def saved_activations(
                         True,
                     )
             continue
+        if not grads[node.id]:
+            continue  # nothing upstream trains, nor does it: no autograd node, nothing saved
         what = (
             node.op,
             id(node.opts),
@@ -263,6 +278,7 @@ def saved_activations(
             node.shape,
             node.trainable,
             node.fused_with_loss,
+            input_grad,
         )
         parts = saved_by.get(what)
         if parts is None:
@@ -274,6 +290,7 @@ def saved_activations(
                 trainable=node.trainable,
                 training=True,
                 fused_with_loss=node.fused_with_loss,
+                input_requires_grad=input_grad,
             )
             parts = saved_by[what] = tuple(node.kind.saved(ctx))
         for part in parts:
@@ -304,6 +321,17 @@ def saved_activations(
             keep(current, key, part.elements, bits, is_split, part.per_sample)
     stages = tuple(tuple((*entry, count) for entry, count in stage.items()) for stage in counts)
     return SavedActivations(stages, t, len(units))
+
+
+def _trains_own(node: Node, by_id: dict[str, Node]) -> bool:
+    """Whether a parameter of ``node`` requires grad: a trainable node's own parameters (less
+    a weight tied to a frozen layer's), or a weight it shares with a trainable layer."""
+    if node.tie is not None and by_id[node.tie].trainable:
+        return True
+    if not node.trainable:
+        return False
+    params = node.kind.param_shapes(node.opts, node.in_shapes)
+    return len(params) > 1 if node.tied_to_frozen else bool(params)
 
 
 def _whole(node_id: str) -> bool:

@@ -130,6 +130,11 @@ class Ctx:
     #: False when the weight is tied (``tie=``) to a frozen layer's: no weight gradient,
     #: as no gradient memory is kept for it (the layer's own bias still trains)
     weight_trainable: bool = True
+    #: an input needs a gradient: some trainable parameter lies upstream (a model input
+    #: needs none). Set by :func:`nnlint.activations.saved_activations`, which walks the
+    #: graph once; what :meth:`Op.saved` reads (PyTorch creates an op's autograd node, and
+    #: saves its tensors, when an input or a parameter of it requires grad)
+    input_requires_grad: bool = True
 
     @property
     def x(self) -> Shape:
@@ -273,8 +278,12 @@ class Op(abc.ABC):
 
         Every op states its own; ``saves`` covers the common cases: ``"input"`` (the
         derivative reads the input: GELU, SiLU), ``"output"`` (it reads the result: ReLU,
-        sigmoid, tanh, softmax), ``"nothing"`` (add, views). Ops with weights save their input
-        only for the weight gradient, so a frozen one keeps nothing.
+        sigmoid, tanh, softmax), ``"nothing"`` (add, views). A linear layer saves its input
+        only for the weight gradient, so a frozen one keeps nothing; a convolution keeps it
+        when its weight or its input needs a gradient (``c.input_requires_grad``). An op
+        whose inputs need no gradient and whose parameters are frozen (a frozen layer before
+        every trainable one) has no autograd node and saves nothing: the caller,
+        :func:`nnlint.activations.saved_activations`, skips it without asking.
         """
         if self.saves == "input":
             return (Saved("in0", numel(c.x)),)

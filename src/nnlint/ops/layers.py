@@ -160,8 +160,12 @@ class _Channels(Op):
         return 0 if opts["bias"] else None
 
     def saved(self, c):
-        """Its input, for the weight gradient (``convolution_backward``); frozen: nothing."""
-        return (Saved("in0", numel(c.x)),) if c.trainable else ()
+        """Its input, whenever its weight or its input needs a gradient: PyTorch's
+        ``convolution`` node saves input and weight for one ``convolution_backward`` that
+        serves every gradient (``tools/autograd/derivatives.yaml``), so a frozen convolution
+        after a trainable layer keeps its input too (unlike ``dense``: ``addmm`` saves
+        ``mat1`` only for the weight gradient)."""
+        return (Saved("in0", numel(c.x)),) if c.trainable or c.input_requires_grad else ()
 
 
 class _Conv(_Channels):
@@ -207,13 +211,13 @@ class _Conv(_Channels):
         return (opts["channels"], *out)
 
     def saved(self, c):
-        """Its input, for the weight gradient (``convolution_backward``); frozen: nothing.
-        ``padding=same`` with an odd total padding ``d·(k−1)`` on some axis (an even
-        kernel at odd dilation) saves a copy instead: PyTorch pads the input by the odd
-        element on the right (:func:`same_padding`) and convolves that copy with the even
-        rest (``_convolution_same``), so it keeps a tensor one element longer on each such
-        axis."""
-        if not c.trainable:
+        """Its input, whenever its weight or its input needs a gradient, as
+        :meth:`_Channels.saved`. ``padding=same`` with an odd total padding ``d·(k−1)`` on
+        some axis (an even kernel at odd dilation) saves a copy instead: PyTorch pads the
+        input by the odd element on the right (:func:`same_padding`) and convolves that copy
+        with the even rest (``_convolution_same``), so it keeps a tensor one element longer
+        on each such axis."""
+        if not (c.trainable or c.input_requires_grad):
             return ()
         if c.opts["padding"] != "same":
             return (Saved("in0", numel(c.x)),)
