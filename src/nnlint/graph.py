@@ -1227,6 +1227,11 @@ class _Lowerer:
         axis = values.kind.normalized_axis(values.opts, values.in_shapes)
         if axis is None:
             return True  # element by element (a sigmoid): any view keeps each pair
+        if loss.in_shapes[0] == values.shape and all(
+            not v.kind.moves_data(v.opts, v.in_shapes) and numel(v.shape) == numel(v.in_shapes[0])
+            for v in views
+        ):
+            views = []  # reshaped back to its own shape: the same tensor, element for element
         for view in views:
             axis = view.kind.axis_after(view.opts, view.in_shapes, view.shape, axis)
             if axis is None:
