@@ -125,60 +125,42 @@ def _groups(draw: Draw, c_in: int, most: int) -> tuple[int, int]:
     return g, g * draw(st.integers(1, max(1, most // g)))
 
 
-def gen_conv2d(draw: Draw, x: Shape) -> Step | None:
-    if len(x) != 3:
-        return None
-    c_in, h, w = x
-    g, c_out = _groups(draw, c_in, 6)
-    dil = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
-    same = draw(st.integers(0, 3)) == 0
-    pad = (0, 0) if same else (draw(st.integers(0, 1)), draw(st.integers(0, 1)))
-    k = []
-    for size, p, d in zip((h, w), pad, dil):
-        kmax = (size + 2 * p - 1) // d + 1  # (k - 1)·d + 1 <= size + 2p
-        k.append(draw(st.integers(1, min(max(kmax, 1), 3))))
-    stride = (1, 1) if same else (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
-    bias = draw(st.booleans())
-    frozen = _freeze(draw)
-    padding = "same" if same else pad
-    conv = nn.Conv2d(
-        c_in, c_out, tuple(k), stride=stride, padding=padding, groups=g, dilation=dil, bias=bias
-    )
-    pad_text = ", padding=same" if same else _pair_opt("padding", pad, 0)
-    call = (
-        f"conv2d({c_out}, {_pair_text(tuple(k))}{_pair_opt('stride', stride, 1)}{pad_text}"
-        f"{_opt('groups', g, 1)}{_pair_opt('dilation', dil, 1)}{_opt('bias', bias, True)}"
-        f"{_frozen_text(frozen)})"
-    )
-    return _module_step(call, conv, frozen)
-
-
-def gen_conv3d(draw: Draw, x: Shape) -> Step | None:
-    if len(x) != 4:
+def _gen_conv(draw: Draw, x: Shape, rank: int) -> Step | None:
+    """A conv2d (rank 2) or conv3d (rank 3) with sizes per axis."""
+    if len(x) != rank + 1:
         return None
     c_in, *spatial = x
     g, c_out = _groups(draw, c_in, 6)
     dil = tuple(draw(st.integers(1, 2)) for _ in spatial)
     same = draw(st.integers(0, 3)) == 0
-    pad = (0, 0, 0) if same else tuple(draw(st.integers(0, 1)) for _ in spatial)
+    pad = (0,) * rank if same else tuple(draw(st.integers(0, 1)) for _ in spatial)
     k = []
     for size, p, d in zip(spatial, pad, dil):
         kmax = (size + 2 * p - 1) // d + 1  # (k - 1)·d + 1 <= size + 2p
         k.append(draw(st.integers(1, min(max(kmax, 1), 3))))
-    stride = (1, 1, 1) if same else tuple(draw(st.integers(1, 2)) for _ in spatial)
+    stride = (1,) * rank if same else tuple(draw(st.integers(1, 2)) for _ in spatial)
     bias = draw(st.booleans())
     frozen = _freeze(draw)
     padding = "same" if same else pad
-    conv = nn.Conv3d(
+    module = {2: nn.Conv2d, 3: nn.Conv3d}[rank]
+    conv = module(
         c_in, c_out, tuple(k), stride=stride, padding=padding, groups=g, dilation=dil, bias=bias
     )
     pad_text = ", padding=same" if same else _pair_opt("padding", pad, 0)
     call = (
-        f"conv3d({c_out}, {_pair_text(tuple(k))}{_pair_opt('stride', stride, 1)}{pad_text}"
+        f"conv{rank}d({c_out}, {_pair_text(tuple(k))}{_pair_opt('stride', stride, 1)}{pad_text}"
         f"{_opt('groups', g, 1)}{_pair_opt('dilation', dil, 1)}{_opt('bias', bias, True)}"
         f"{_frozen_text(frozen)})"
     )
     return _module_step(call, conv, frozen)
+
+
+def gen_conv2d(draw: Draw, x: Shape) -> Step | None:
+    return _gen_conv(draw, x, 2)
+
+
+def gen_conv3d(draw: Draw, x: Shape) -> Step | None:
+    return _gen_conv(draw, x, 3)
 
 
 def gen_conv1d(draw: Draw, x: Shape) -> Step | None:
@@ -202,36 +184,9 @@ def gen_conv1d(draw: Draw, x: Shape) -> Step | None:
     return _module_step(call, conv, frozen)
 
 
-def gen_conv_transpose2d(draw: Draw, x: Shape) -> Step | None:
-    if len(x) != 3:
-        return None
-    c_in, h, w = x
-    g, c_out = _groups(draw, c_in, 4)
-    k = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
-    stride = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
-    dil = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
-    pad, out_pad = [], []
-    for size, kk, s, d in zip((h, w), k, stride, dil):
-        full = (size - 1) * s + d * (kk - 1) + 1
-        pad.append(draw(st.integers(0, min(1, (full - 1) // 2))))
-        out_pad.append(draw(st.integers(0, max(s, d) - 1)))
-    pad, out_pad = tuple(pad), tuple(out_pad)
-    bias = draw(st.booleans())
-    frozen = _freeze(draw)
-    conv = nn.ConvTranspose2d(
-        c_in, c_out, k, stride, pad, output_padding=out_pad, groups=g, bias=bias, dilation=dil
-    )
-    call = (
-        f"conv_transpose2d({c_out}, {_pair_text(k)}{_pair_opt('stride', stride, 1)}"
-        f"{_pair_opt('padding', pad, 0)}{_pair_opt('output_padding', out_pad, 0)}"
-        f"{_opt('groups', g, 1)}{_pair_opt('dilation', dil, 1)}{_opt('bias', bias, True)}"
-        f"{_frozen_text(frozen)})"
-    )
-    return _module_step(call, conv, frozen)
-
-
-def gen_conv_transpose3d(draw: Draw, x: Shape) -> Step | None:
-    if len(x) != 4:
+def _gen_conv_transpose(draw: Draw, x: Shape, rank: int) -> Step | None:
+    """A conv_transpose2d (rank 2) or conv_transpose3d (rank 3) with sizes per axis."""
+    if len(x) != rank + 1:
         return None
     c_in, *spatial = x
     g, c_out = _groups(draw, c_in, 4)
@@ -246,16 +201,25 @@ def gen_conv_transpose3d(draw: Draw, x: Shape) -> Step | None:
     pad, out_pad = tuple(pad), tuple(out_pad)
     bias = draw(st.booleans())
     frozen = _freeze(draw)
-    conv = nn.ConvTranspose3d(
+    module = {2: nn.ConvTranspose2d, 3: nn.ConvTranspose3d}[rank]
+    conv = module(
         c_in, c_out, k, stride, pad, output_padding=out_pad, groups=g, bias=bias, dilation=dil
     )
     call = (
-        f"conv_transpose3d({c_out}, {_pair_text(k)}{_pair_opt('stride', stride, 1)}"
+        f"conv_transpose{rank}d({c_out}, {_pair_text(k)}{_pair_opt('stride', stride, 1)}"
         f"{_pair_opt('padding', pad, 0)}{_pair_opt('output_padding', out_pad, 0)}"
         f"{_opt('groups', g, 1)}{_pair_opt('dilation', dil, 1)}{_opt('bias', bias, True)}"
         f"{_frozen_text(frozen)})"
     )
     return _module_step(call, conv, frozen)
+
+
+def gen_conv_transpose2d(draw: Draw, x: Shape) -> Step | None:
+    return _gen_conv_transpose(draw, x, 2)
+
+
+def gen_conv_transpose3d(draw: Draw, x: Shape) -> Step | None:
+    return _gen_conv_transpose(draw, x, 3)
 
 
 def gen_upsample(draw: Draw, x: Shape) -> Step | None:
