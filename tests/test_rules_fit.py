@@ -291,8 +291,8 @@ def test_nn302_largest_deploy_batch_that_fits():
     assert "set deploy.batch to 311 or less" in d.fix
 
 
-def test_nn302_weights_beyond_mcu_flash():
-    _, result = run("""\
+# a keyword-spotting MLP whose int8 weights outgrow the microcontroller's 2 MiB of flash
+KWS_ON_MCU = """\
         model kws {
             input x: [1024]
             h = x -> dense(2048) -> relu -> dense(10)
@@ -301,7 +301,11 @@ def test_nn302_weights_beyond_mcu_flash():
             target    = cortex-m7
             precision = int8
         }
-        """)
+        """
+
+
+def test_nn302_weights_beyond_mcu_flash():
+    _, result = run(KWS_ON_MCU)
     (d,) = only(result, "NN302")
     weights = 1024 * 2048 + 2048 + 2048 * 10 + 10
     assert d.data["weight_bytes"] == weights == 2_119_690
@@ -555,16 +559,7 @@ def test_nn302_on_a_microcontroller_says_its_sram_is_shared():
     (d,) = only(result, "NN302")
     assert UNIFIED_HINT in d.message and "cortex-m7's memory is unified" in d.message
     # the weights over flash alone: flash is not the shared memory, no hint
-    _, result = run("""\
-        model kws {
-            input x: [1024]
-            h = x -> dense(2048) -> relu -> dense(10)
-        }
-        deploy {
-            target    = cortex-m7
-            precision = int8
-        }
-        """)
+    _, result = run(KWS_ON_MCU)
     (d,) = only(result, "NN302")
     assert "of flash on cortex-m7" in d.message and UNIFIED_HINT not in d.message
 
