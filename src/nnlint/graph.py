@@ -699,7 +699,7 @@ class _Lowerer:
 
     def _input(self, stmt: ast.InputDecl, scope: _Scope) -> list[str]:
         """The model input ``stmt`` declares: its node id in a list."""
-        if stmt.name in scope.tensors:
+        if stmt.name in scope.tensors or stmt.name in self.by_id:
             raise error(
                 "NN003",
                 f"`{stmt.name}` is declared twice",
@@ -733,13 +733,6 @@ class _Lowerer:
             opts={"shape": tuple(dims)},
             tensor=stmt.name,
         )
-        if stmt.name in self.by_id:
-            raise error(
-                "NN003",
-                f"`{stmt.name}` is declared twice",
-                stmt.name_span,
-                fix="give each input its own name",
-            )
         scope.tensors[stmt.name] = self._add(node)
         return [node.id]
 
